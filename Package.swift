@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Stagelink: bidirectional sync between Salesforce and a FHIR R4 EMR.
+///
+/// The folder list is the architecture. `StagelinkEngine` is the domain and knows no SQL, HTTP or
+/// terminal; everything else depends on it, never the other way round.
+let package = Package(
+    name: "Stagelink",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "stagelink", targets: ["stagelink"]),
+        .library(name: "StagelinkEngine", targets: ["StagelinkEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // The domain: staged rows, links, jobs, mapping, policy, conflicts, the linker.
+        .target(
+            name: "StagelinkEngine",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The SQLite store (GRDB) behind the engine's `SyncStore` protocol.
+        .target(
+            name: "StagelinkStore",
+            dependencies: [
+                "StagelinkEngine",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // The command line and service: wires the engine to the store, clients, sandbox and console.
+        .executableTarget(
+            name: "stagelink",
+            dependencies: [
+                "StagelinkEngine",
+                "StagelinkStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine"]),
+        .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkEngine"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
