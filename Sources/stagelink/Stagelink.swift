@@ -1,0 +1,18 @@
+import ArgumentParser
+
+/// The `stagelink` command: the root of every subcommand.
+@main
+struct Stagelink: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stagelink",
+        abstract: "Keeps Salesforce and a FHIR R4 EMR in sync, both ways, through a staging store.",
+        discussion: """
+            Every record that crosses over is first staged verbatim in a SQLite store, then linked \
+            to its counterpart by external id, with a per-field conflict policy deciding who wins.
+
+            Example:
+              stagelink demo
+            """,
+        subcommands: []
+    )
+}
