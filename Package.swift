@@ -48,7 +48,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine"]),
-        .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )
