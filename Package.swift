@@ -37,12 +37,18 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // `stagelink bench`: every performance figure the issues name, beside its reference.
+        .target(
+            name: "StagelinkBenchmarks",
+            dependencies: ["StagelinkEngine", "StagelinkStore"]
+        ),
         // The command line and service: wires the engine to the store, clients, sandbox and console.
         .executableTarget(
             name: "stagelink",
             dependencies: [
                 "StagelinkEngine",
                 "StagelinkStore",
+                "StagelinkBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
