@@ -53,7 +53,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine"]),
+        .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine", "StagelinkStore"]),
+        .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )
