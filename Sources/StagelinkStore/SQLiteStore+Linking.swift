@@ -102,12 +102,37 @@ extension SQLiteStore {
                 for conflict in outcome.conflicts {
                     try insertConflict(conflict, at: at, in: db)
                 }
+                for key in outcome.supersedes {
+                    try supersedeStagedRows(of: key, before: at, actor: outcome.actor, in: db)
+                }
                 for resolution in outcome.resolvedConflicts {
                     try db.execute(
                         sql: "UPDATE conflict SET status = 'resolved', winner = ?, resolvedBy = ?, resolvedAt = ?, reason = ? WHERE id = ?",
                         arguments: [resolution.winner.rawValue, resolution.actor.description, at, resolution.reason, resolution.conflictID])
                 }
             }
+        }
+    }
+
+    public func updateFieldStates(_ changes: [FieldStateChange]) async throws {
+        guard !changes.isEmpty else { return }
+        try await pool.write { db in try self.applyFieldStates(changes, at: Date().seconds, in: db) }
+    }
+
+    private func supersedeStagedRows(of key: SourceKey, before: Double, actor: Actor, in db: Database) throws {
+        let note = "Stagelink wrote this record after this version was received; its next version carries these changes"
+        let ids = try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT id FROM staged_row WHERE system = ? AND resourceType = ? AND sourceID = ? AND status = 'staged'
+                    AND receivedAt <= ? AND (claimedUntil IS NULL OR claimedUntil < ?)
+                """,
+            arguments: [key.system.rawValue, key.resourceType, key.sourceID, before, before])
+        for id in ids {
+            try db.execute(sql: "UPDATE staged_row SET status = 'superseded', note = ?, updatedAt = ? WHERE id = ?", arguments: [note, before, id])
+            try db.execute(
+                sql: "INSERT INTO row_transition (rowID, fromStatus, toStatus, at, actor, note) VALUES (?, 'staged', 'superseded', ?, ?, ?)",
+                arguments: [id, before, actor.description, note])
         }
     }
 

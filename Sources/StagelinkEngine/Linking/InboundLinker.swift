@@ -145,7 +145,7 @@ public struct InboundLinker: Sendable {
                         let link = RecordLink(
                             source: plan.row.recordKey, targetType: inbound.object, targetID: id, recordKey: plan.record.record.key,
                             linkedRowID: plan.row.id, linkedVersion: plan.row.recordVersion, updatedAt: now)
-                        outcomes.append(plan.outcome(link: link))
+                        outcomes.append(plan.outcome(link: link, supersedes: [SourceKey(system: .salesforce, resourceType: inbound.object, sourceID: id)]))
                     case .failure(let error):
                         outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error))
                     }

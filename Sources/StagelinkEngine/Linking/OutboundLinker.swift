@@ -67,6 +67,41 @@ public struct OutboundLinker: OutboundRowLinker {
         return lookupField
     }
 
+    /// Records the values of staged (not yet linked) Contact rows as Salesforce's last-seen values,
+    /// so that linking the EMR's changes next recognises fields both sides changed. Row statuses
+    /// do not change here.
+    public func observePending() async throws {
+        guard let contacts = mapping.outbound.contacts, let patients = mapping.inbound(named: contacts.mapping) else { return }
+        var cursor: RowCursor?
+        while true {
+            let page = try await store.rows(
+                RowQuery(filter: RowFilter(statuses: [.staged], system: .salesforce, resourceType: contacts.object), after: cursor, limit: 500))
+            guard let last = page.last else { return }
+            cursor = last.cursor(for: RowSort())
+            var observed: [MappedRecordKey: [String: FieldValue]] = [:]
+            for summary in page {
+                guard let row = try await store.row(id: summary.id), let record = try? JSONValue(parsing: row.payload),
+                    case .text(let patientID) = FieldConversion.salesforceValue(record[patients.externalID], for: patients.externalIDField!)
+                else { continue }
+                let key = MappedRecordKey(object: patients.object, key: patientID)
+                for field in patients.fields where !field.type.isComputed {
+                    observed[key, default: [:]][field.field] = FieldConversion.salesforceValue(record[field.field], for: field)
+                }
+            }
+            let states = try await store.fieldStates(for: Array(observed.keys))
+            var changes: [FieldStateChange] = []
+            for (key, values) in observed {
+                for (field, value) in values {
+                    var state = states[key]?[field] ?? FieldState()
+                    guard state.salesforce != value else { continue }
+                    state.salesforce = value
+                    changes.append(FieldStateChange(record: key, field: field, state: state))
+                }
+            }
+            try await store.updateFieldStates(changes)
+        }
+    }
+
     /// Links every staged Salesforce row: Contacts first, then admissions.
     public func linkPending(recorder: JobRecorder, stop: StopSignal) async throws {
         for object in objects {
@@ -194,7 +229,7 @@ public struct OutboundLinker: OutboundRowLinker {
         }
         switch try await emr.update(resourceType: patients.resource, id: patientID, resource: JSONWriter.compact(resource), ifMatch: current.version) {
         case .success:
-            return plan.outcome(link: link)
+            return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
         case .failure(let error):
             throw error
         }

@@ -59,12 +59,13 @@ struct RecordPlan: Sendable {
     }
 
     /// The outcome once the other side accepted the write (or nothing needed writing).
-    func outcome(link: RecordLink?) -> LinkOutcome {
+    func outcome(link: RecordLink?, supersedes: [SourceKey] = []) -> LinkOutcome {
         let held = !heldFields.isEmpty
         let note: String? =
             held ? "waiting for review: \(heldFields.joined(separator: ", "))" : (writtenFields.isEmpty ? "no field differs from the last sync" : nil)
         return LinkOutcome(
             rowID: row.id, actor: actor, at: at, status: held ? .held : .linked, attempt: held ? .held : (writtenFields.isEmpty ? .unchanged : .linked),
-            note: note, links: link.map { [$0] } ?? [], fieldStates: fieldStates, writes: writes, conflicts: conflicts)
+            note: note, links: link.map { [$0] } ?? [], fieldStates: fieldStates, writes: writes, conflicts: conflicts,
+            supersedes: writtenFields.isEmpty ? [] : supersedes)
     }
 }

@@ -19,11 +19,14 @@ public struct LinkOutcome: Sendable, Hashable {
     public var conflicts: [ConflictRecord]
     /// Conflicts this outcome settles (a resolution).
     public var resolvedConflicts: [ConflictResolution]
+    /// Records of the other side that this outcome wrote into: their still-staged rows, received
+    /// before this write, are superseded (the other side's next version carries their changes).
+    public var supersedes: [SourceKey]
 
     public init(
         rowID: Int64, actor: Actor, at: Date, status: RowStatus, attempt: LinkAttempt.Outcome, error: LinkError? = nil, note: String? = nil,
         links: [RecordLink] = [], fieldStates: [FieldStateChange] = [], writes: [FieldWrite] = [], conflicts: [ConflictRecord] = [],
-        resolvedConflicts: [ConflictResolution] = []
+        resolvedConflicts: [ConflictResolution] = [], supersedes: [SourceKey] = []
     ) {
         self.rowID = rowID
         self.actor = actor
@@ -37,6 +40,7 @@ public struct LinkOutcome: Sendable, Hashable {
         self.writes = writes
         self.conflicts = conflicts
         self.resolvedConflicts = resolvedConflicts
+        self.supersedes = supersedes
     }
 }
 

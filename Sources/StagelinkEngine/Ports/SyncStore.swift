@@ -70,6 +70,8 @@ public protocol SyncStore: Sendable {
     /// Links of a mapped record (every source that writes into it).
     func links(recordKey: String, targetType: String) async throws -> [RecordLink]
     func fieldStates(for records: [MappedRecordKey]) async throws -> [MappedRecordKey: [String: FieldState]]
+    /// Replaces the states of these fields (other fields of the same records stay).
+    func updateFieldStates(_ changes: [FieldStateChange]) async throws
 
     // MARK: - Policy
 

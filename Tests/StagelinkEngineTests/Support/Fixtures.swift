@@ -52,15 +52,17 @@ enum Fixtures {
         IncomingRecord(system: .emr, resourceType: resourceType, sourceID: id, version: String(version), lastUpdated: lastUpdated(version), payload: Array(text.utf8))
     }
 
-    /// A Salesforce Contact as the REST API returns it.
-    static func salesforceContact(id: String, patientID: String, phone: String?, email: String? = nil, modified: Date, by user: String = "005HUMAN") -> IncomingRecord {
-        let record: JSONValue = [
+    /// A Salesforce Contact as the REST API returns it, with the values of the patient fixture
+    /// unless `changes` says otherwise.
+    static func salesforceContact(id: String, patientID: String, changes: [String: JSONValue] = [:], modified: Date, by user: String = "005HUMAN") -> IncomingRecord {
+        var record: JSONObject = [
             "attributes": ["type": "Contact", "url": .string("/services/data/v60.0/sobjects/Contact/\(id)")],
             "Id": .string(id), "SystemModstamp": .string(Timestamp.format(modified)), "LastModifiedById": .string(user),
             "EMR_Patient_Id__c": .string(patientID), "FirstName": "Zoë", "LastName": "Müller", "Birthdate": "1984-02-29", "Gender__c": "Female",
-            "Phone": phone.map(JSONValue.string) ?? .null, "Email": email.map(JSONValue.string) ?? .null,
+            "Phone": "+1 555 0100", "Email": nil, "MailingStreet": nil, "MailingCity": nil, "MailingState": nil, "MailingPostalCode": nil,
         ]
-        return IncomingRecord(system: .salesforce, resourceType: "Contact", sourceID: id, version: nil, lastUpdated: modified, payload: JSONWriter.compact(record))
+        for (field, value) in changes { record[field] = value }
+        return IncomingRecord(system: .salesforce, resourceType: "Contact", sourceID: id, version: nil, lastUpdated: modified, payload: JSONWriter.compact(.object(record)))
     }
 }
 
@@ -69,6 +71,7 @@ struct Harness {
     var store: SQLiteStore
     var mapping: MappingDocument
     var target = InMemoryUpsertTarget()
+    var emr = InMemoryResourceWriter()
 
     init(store: SQLiteStore, mapping: MappingDocument) {
         self.store = store
@@ -81,7 +84,7 @@ struct Harness {
     }
 
     var linker: InboundLinker { InboundLinker(store: store, target: target, mapping: mapping) }
-    var outbound: OutboundLinker { OutboundLinker(store: store, mapping: mapping, emr: nil, salesforce: target) }
+    var outbound: OutboundLinker { OutboundLinker(store: store, mapping: mapping, emr: emr, salesforce: target, integrationUserID: { "005STAGELINK" }) }
     var operations: Operations { Operations(store: store, mapping: mapping, inbound: linker, outbound: outbound) }
 
     @discardableResult
@@ -101,6 +104,14 @@ struct Harness {
         let recorder = try await JobRecorder.start(.link, direction: .outbound, actor: .system, store: store, meters: [], logger: .init(label: "test"))
         try await outbound.linkPending(recorder: recorder, stop: StopSignal())
         return try await recorder.finish()
+    }
+
+    /// Links the staged rows of both directions in a cycle's order: Salesforce's values observed,
+    /// then the EMR's changes linked, then Salesforce's.
+    func linkBothWays() async throws {
+        try await outbound.observePending()
+        try await link()
+        try await linkOutbound()
     }
 
     func row(_ id: Int64) async throws -> StagedRow {
