@@ -40,7 +40,11 @@ let package = Package(
         // `stagelink bench`: every performance figure the issues name, beside its reference.
         .target(
             name: "StagelinkBenchmarks",
-            dependencies: ["StagelinkEngine", "StagelinkStore"]
+            dependencies: [
+                "StagelinkEngine",
+                "StagelinkStore",
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         // The command line and service: wires the engine to the store, clients, sandbox and console.
         .executableTarget(

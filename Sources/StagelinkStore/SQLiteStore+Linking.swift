@@ -57,47 +57,56 @@ extension SQLiteStore {
 
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
+        // Encoded before taking the write lock, so that the writer only executes statements.
+        let lineage = outcomes.map { RecordWriteRecord.make($0.writes) }
         try await pool.write { db in
-            let current = try db.cachedStatement(sql: "SELECT status, attemptCount FROM staged_row WHERE id = ?")
+            // The status trigger writes the transition; RETURNING gives the attempt's number.
             let updateRow = try db.cachedStatement(sql: """
-                UPDATE staged_row SET status = ?, errorCode = ?, errorMessage = ?, errorFields = ?, errorBody = ?, attemptCount = ?,
-                    note = COALESCE(?, note), updatedAt = ?, claimedBy = NULL, claimedUntil = NULL
-                WHERE id = ?
+                UPDATE staged_row SET status = ?, errorCode = ?, errorMessage = ?, errorFields = ?, errorBody = ?, attemptCount = attemptCount + 1,
+                    note = ?, updatedAt = ?, updatedBy = ?, claimedBy = NULL, claimedUntil = NULL
+                WHERE id = ? RETURNING attemptCount
                 """)
             let insertAttempt = try db.cachedStatement(sql: """
                 INSERT INTO link_attempt (rowID, number, at, actor, outcome, errorCode, errorMessage, errorFields, errorBody)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            let insertTransition = try db.cachedStatement(sql: """
-                INSERT INTO row_transition (rowID, fromStatus, toStatus, at, actor, note) VALUES (?, ?, ?, ?, ?, ?)
+            let upsertLink = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO record_link (system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion,
+                    linkedLastUpdated, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            for outcome in outcomes {
-                guard let row = try Row.fetchOne(current, arguments: [outcome.rowID]) else { throw StoreError.noSuchRow(outcome.rowID) }
-                let previousStatus: String = row["status"]
-                let attemptNumber = (row["attemptCount"] as Int) + 1
+            let insertWrite = try db.cachedStatement(sql: """
+                INSERT INTO record_write (object, recordKey, writtenTo, rowID, jobID, actor, at, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (outcome, writes) in zip(outcomes, lineage) {
                 let at = outcome.at.seconds
                 let error = outcome.error
+                let actor = outcome.actor.description
                 // A failed row keeps its last error visible after it is superseded or ignored; a
                 // linked one no longer has one.
                 let keepsError = outcome.status == .failed || error != nil
-                try updateRow.execute(arguments: [
-                    outcome.status.rawValue, keepsError ? error?.code : nil, keepsError ? error?.message : nil,
-                    keepsError ? LinkErrorColumns.fields(error) : nil, keepsError ? error?.remoteBody : nil, attemptNumber, outcome.note, at,
-                    outcome.rowID,
-                ])
+                guard
+                    let attemptNumber = try Int.fetchOne(
+                        updateRow,
+                        arguments: [
+                            outcome.status.rawValue, keepsError ? error?.code : nil, keepsError ? error?.message : nil,
+                            keepsError ? LinkErrorColumns.fields(error) : nil, keepsError ? error?.remoteBody : nil, outcome.note, at, actor, outcome.rowID,
+                        ])
+                else { throw StoreError.noSuchRow(outcome.rowID) }
                 try insertAttempt.execute(arguments: [
-                    outcome.rowID, attemptNumber, at, outcome.actor.description, outcome.attempt.rawValue, error?.code, error?.message,
-                    LinkErrorColumns.fields(error), error?.remoteBody,
+                    outcome.rowID, attemptNumber, at, actor, outcome.attempt.rawValue, error?.code, error?.message, LinkErrorColumns.fields(error),
+                    error?.remoteBody,
                 ])
-                if previousStatus != outcome.status.rawValue {
-                    try insertTransition.execute(arguments: [outcome.rowID, previousStatus, outcome.status.rawValue, at, outcome.actor.description, outcome.note])
-                }
                 for link in outcome.links {
-                    try RecordLinkRecord(link).insert(db, onConflict: .replace)
+                    try upsertLink.execute(arguments: [
+                        link.source.system.rawValue, link.source.resourceType, link.source.sourceID, link.targetType, link.targetID, link.recordKey,
+                        link.linkedRowID, link.linkedVersion.version, link.linkedVersion.lastUpdated?.seconds, link.updatedAt.seconds,
+                    ])
                 }
                 try applyFieldStates(outcome.fieldStates, at: at, in: db)
-                for var write in RecordWriteRecord.make(outcome.writes) {
-                    try write.insert(db)
+                for write in writes {
+                    try insertWrite.execute(arguments: [
+                        write.object, write.recordKey, write.writtenTo, write.rowID, write.jobID, write.actor, write.at, write.fields,
+                    ])
                 }
                 for conflict in outcome.conflicts {
                     try insertConflict(conflict, at: at, in: db)
@@ -122,17 +131,16 @@ extension SQLiteStore {
     private func supersedeStagedRows(of key: SourceKey, before: Double, actor: Actor, in db: Database) throws {
         let note = "Stagelink wrote this record after this version was received; its next version carries these changes"
         let ids = try Int64.fetchAll(
-            db,
-            sql: """
-                SELECT id FROM staged_row WHERE system = ? AND resourceType = ? AND sourceID = ? AND status = 'staged'
-                    AND receivedAt <= ? AND (claimedUntil IS NULL OR claimedUntil < ?)
-                """,
+            db.cachedStatement(
+                sql: """
+                    SELECT id FROM staged_row WHERE system = ? AND resourceType = ? AND sourceID = ? AND status = 'staged'
+                        AND receivedAt <= ? AND (claimedUntil IS NULL OR claimedUntil < ?)
+                    """),
             arguments: [key.system.rawValue, key.resourceType, key.sourceID, before, before])
         for id in ids {
-            try db.execute(sql: "UPDATE staged_row SET status = 'superseded', note = ?, updatedAt = ? WHERE id = ?", arguments: [note, before, id])
             try db.execute(
-                sql: "INSERT INTO row_transition (rowID, fromStatus, toStatus, at, actor, note) VALUES (?, 'staged', 'superseded', ?, ?, ?)",
-                arguments: [id, before, actor.description, note])
+                sql: "UPDATE staged_row SET status = 'superseded', note = ?, updatedAt = ?, updatedBy = ? WHERE id = ?",
+                arguments: [note, before, actor.description, id])
         }
     }
 
@@ -159,12 +167,13 @@ extension SQLiteStore {
 
     private func insertConflict(_ conflict: ConflictRecord, at: Double, in db: Database) throws {
         // The same collision seen again (by the other direction, or a retry) is the same conflict.
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO conflict (object, recordKey, field, rowID, emrValue, salesforceValue, rule, status, winner, createdAt)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (object, recordKey, field, emrValue, salesforceValue) DO NOTHING
-                """,
+                """
+        ).execute(
             arguments: [
                 conflict.record.object, conflict.record.key, conflict.field, conflict.rowID, conflict.emrValue.storageText,
                 conflict.salesforceValue.storageText, conflict.rule.rawValue,

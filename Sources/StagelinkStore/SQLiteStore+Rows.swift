@@ -108,10 +108,8 @@ extension SQLiteStore {
                     let currentStatus = RowStatus(rawValue: current), from.contains(currentStatus)
                 else { continue }
                 try db.execute(
-                    sql: "UPDATE staged_row SET status = ?, note = ?, updatedAt = ?, claimedBy = NULL, claimedUntil = NULL WHERE id = ?",
-                    arguments: [status.rawValue, note, now, id])
-                try RowTransitionRecord(id: nil, rowID: id, fromStatus: current, toStatus: status.rawValue, at: now, actor: actor.description, note: note)
-                    .insert(db)
+                    sql: "UPDATE staged_row SET status = ?, note = ?, updatedAt = ?, updatedBy = ?, claimedBy = NULL, claimedUntil = NULL WHERE id = ?",
+                    arguments: [status.rawValue, note, now, actor.description, id])
                 changed.append(id)
             }
             return changed

@@ -117,7 +117,7 @@ private struct Reader {
         guard depth <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
         position += 1
         var members: [JSONObject.Member] = []
-        var seen = Set<String>()
+        var seen = KeySet()
         skipWhitespace()
         if try peek() == UInt8(ascii: "}") {
             position += 1
@@ -128,7 +128,7 @@ private struct Reader {
             let keyOffset = position
             guard try peek() == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
             let key = try parseString()
-            guard seen.insert(key).inserted else { throw error("duplicate key in an object", at: keyOffset) }
+            guard seen.insert(key) else { throw error("duplicate key in an object", at: keyOffset) }
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':' after a key")
             skipWhitespace()
@@ -348,7 +348,7 @@ private struct Reader {
         case (.key(let wanted), UInt8(ascii: "{")):
             guard depth + 1 <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
             position += 1
-            var seen = Set<String>()
+            var seen = KeySet()
             skipWhitespace()
             if try peek() == UInt8(ascii: "}") {
                 position += 1
@@ -359,7 +359,7 @@ private struct Reader {
                 let keyOffset = position
                 guard try peek() == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
                 let key = try parseString()
-                guard seen.insert(key).inserted else { throw error("duplicate key in an object", at: keyOffset) }
+                guard seen.insert(key) else { throw error("duplicate key in an object", at: keyOffset) }
                 skipWhitespace()
                 try expect(UInt8(ascii: ":"), "':' after a key")
                 skipWhitespace()
@@ -398,5 +398,23 @@ private struct Reader {
         default:
             try skipValue(depth: depth)
         }
+    }
+}
+
+/// The keys seen in one object, to refuse duplicates. Objects are small: a linear scan beats
+/// hashing until they are not.
+private struct KeySet {
+    private var small: [String] = []
+    private var large: Set<String>?
+
+    mutating func insert(_ key: String) -> Bool {
+        if large != nil { return large!.insert(key).inserted }
+        if small.contains(key) { return false }
+        small.append(key)
+        if small.count > 16 {
+            large = Set(small)
+            small = []
+        }
+        return true
     }
 }

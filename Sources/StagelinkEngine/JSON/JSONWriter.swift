@@ -113,6 +113,15 @@ public enum JSONWriter {
             [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(code >> 4)], hex[Int(code & 0xF)]]
         }
         out.append(UInt8(ascii: "\""))
+        // Most text needs no escaping: copy it in one go.
+        let plain = text.utf8.allSatisfy { byte in
+            byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0x7F && !(forDisplay && byte == 0xC2)
+        }
+        if plain {
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         var pendingC2 = false
         for byte in text.utf8 {
             if pendingC2 {
@@ -136,4 +145,57 @@ public enum JSONWriter {
         }
         out.append(UInt8(ascii: "\""))
     }
+}
+
+/// Writes JSON text directly, without building a `JSONValue` first, for the store's hot paths.
+///
+/// For example:
+///
+/// ```swift
+/// var text = JSONTextBuilder()
+/// text.beginObject(); text.key("field"); text.string("Birthdate"); text.endObject()
+/// text.string  // {"field":"Birthdate"}
+/// ```
+public struct JSONTextBuilder: Sendable {
+    private var bytes: [UInt8] = []
+    private var needsComma = false
+
+    public init() {
+        bytes.reserveCapacity(512)
+    }
+
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    public mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }
+    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+
+    public mutating func key(_ name: String) {
+        separate()
+        JSONWriter.writeString(name, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    public mutating func string(_ text: String) {
+        separate()
+        JSONWriter.writeString(text, into: &bytes)
+        needsComma = true
+    }
+
+    public mutating func value(_ value: FieldValue) {
+        separate()
+        switch value {
+        case .null: bytes.append(contentsOf: "null".utf8)
+        case .text(let text): JSONWriter.writeString(text, into: &bytes)
+        case .number(let lexeme): bytes.append(contentsOf: lexeme.utf8)
+        case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
+        }
+        needsComma = true
+    }
+
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
 }

@@ -41,80 +41,108 @@ public struct InboundLinker: Sendable {
 
     /// Links the rows a claim request selects until none is left (a retry passes row ids or
     /// error codes and the failed status).
+    ///
+    /// Batches are pipelined: while the store records one batch's outcomes, the next batch is
+    /// mapped, planned and sent. A batch that touches a record still being recorded waits for it.
     public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws {
         let actor = await recorder.actor
         let jobID = await recorder.id
-        while true {
-            if stop.isRequested { throw SyncStopped() }
-            let rows = try await store.claimRows(request, limit: claimSize, actor: actor)
-            guard !rows.isEmpty else { return }
-            var remaining = rows[...]
-            while !remaining.isEmpty {
-                let byType = Dictionary(grouping: remaining, by: \.resourceType)
-                let resourceType = remaining.first!.resourceType
-                let sameType = byType[resourceType]!
-                remaining = remaining.filter { $0.resourceType != resourceType }[...]
-                guard let inbound = mapping.inbound(forResource: resourceType) else {
-                    let error = LinkError(code: "MAPPING_NO_MAPPING", message: "no inbound mapping for \(resourceType) in \(mapping.file)")
-                    let outcomes = sameType.map { LinkOutcome(rowID: $0.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error) }
-                    try await store.record(outcomes)
-                    await recorder.add(Job.Counts(failed: outcomes.count))
-                    continue
-                }
-                var pendingRows = sameType[...]
-                while !pendingRows.isEmpty {
-                    if stop.isRequested {
-                        try await store.releaseClaims(rowIDs: pendingRows.map(\.id) + remaining.map(\.id), actor: actor)
-                        throw SyncStopped()
+        var writer = OutcomeWriter(store: store, recorder: recorder)
+        var unprocessed: [Int64] = []
+        do {
+            while true {
+                if stop.isRequested { throw SyncStopped() }
+                // Rows still being recorded are still staged and claimed by us: finish them first.
+                try await writer.drain()
+                let rows = try await store.claimRows(request, limit: claimSize, actor: actor)
+                guard !rows.isEmpty else { break }
+                unprocessed = rows.map(\.id)
+                var pending = rows[...]
+                while let first = pending.first {
+                    if stop.isRequested { throw SyncStopped() }
+                    guard let inbound = mapping.inbound(forResource: first.resourceType) else {
+                        let error = LinkError(code: "MAPPING_NO_MAPPING", message: "no inbound mapping for \(first.resourceType) in \(mapping.file)")
+                        let unmapped = pending.filter { $0.resourceType == first.resourceType }
+                        pending = pending.filter { $0.resourceType != first.resourceType }[...]
+                        try await writer.submit(unmapped.map { LinkOutcome(rowID: $0.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error) })
+                        unprocessed.removeAll { id in unmapped.contains { $0.id == id } }
+                        continue
                     }
-                    let chunk = Array(pendingRows.prefix(target.maxBatchSize))
-                    pendingRows = pendingRows.dropFirst(chunk.count)
-                    let deferred: [StagedRow]
-                    do {
-                        deferred = try await linkChunk(chunk, inbound: inbound, actor: actor, jobID: jobID, recorder: recorder)
-                    } catch let error as RemoteCallError where error.stopsJob {
-                        try await store.releaseClaims(rowIDs: chunk.map(\.id) + pendingRows.map(\.id) + remaining.map(\.id), actor: actor)
-                        throw error
+                    // One resource type per batch, in row order.
+                    var chunk: [StagedRow] = []
+                    var rest: [StagedRow] = []
+                    for row in pending {
+                        if row.resourceType == first.resourceType && chunk.count < target.maxBatchSize { chunk.append(row) } else { rest.append(row) }
                     }
+                    let batch = try await prepare(chunk, inbound: inbound, actor: actor)
+                    if writer.isRecording(batch.records, batch.sources) { try await writer.drain() }
+                    let outcomes = try await send(batch, inbound: inbound, actor: actor, jobID: jobID, recorder: recorder)
+                    try await writer.submit(outcomes, records: batch.records, sources: batch.sources)
+                    let done = Set(outcomes.map(\.rowID))
+                    unprocessed.removeAll { done.contains($0) }
                     // Rows of a record already in this batch go in the next one, after it is written.
-                    pendingRows = (deferred + pendingRows)[...]
+                    pending = (batch.deferred + rest)[...]
                 }
             }
+            try await writer.drain()
+        } catch {
+            try? await writer.drain()
+            try? await store.releaseClaims(rowIDs: unprocessed, actor: actor)
+            throw error
         }
     }
 
-    /// Links one batch; returns the rows deferred because their record already has a row in it.
-    private func linkChunk(_ rows: [StagedRow], inbound: InboundMapping, actor: Actor, jobID: Int64, recorder: JobRecorder) async throws -> [StagedRow] {
+    /// A batch mapped and checked against itself, before anything is read from the store.
+    private struct PreparedBatch {
+        var failed: [LinkOutcome] = []
+        var candidates: [(row: StagedRow, record: MappedRecord)] = []
+        var deferred: [StagedRow] = []
+        var records = Set<MappedRecordKey>()
+        var sources = Set<SourceKey>()
+    }
+
+    private func prepare(_ rows: [StagedRow], inbound: InboundMapping, actor: Actor) async throws -> PreparedBatch {
         let now = Date()
         let mapper = Mapper(mapping: inbound, instruments: mapping.instruments)
-        let policy = PolicyTable(try await store.policyRules())
-        var outcomes: [LinkOutcome] = []
-        var candidates: [(row: StagedRow, record: MappedRecord)] = []
+        var batch = PreparedBatch()
+        var mapped: [(row: StagedRow, record: MappedRecord)] = []
         for row in rows {
             switch mapper.map(row.payload) {
-            case .success(let record): candidates.append((row, record))
-            case .failure(let error): outcomes.append(LinkOutcome(rowID: row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error))
+            case .success(let record): mapped.append((row, record))
+            case .failure(let error): batch.failed.append(LinkOutcome(rowID: row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error))
             }
         }
-
-        // Never apply an older version over a newer one, whether already linked or in this batch.
-        let links = try await store.links(for: candidates.map(\.row.recordKey))
-        var newestInBatch: [SourceKey: StagedRow] = [:]
-        for (row, _) in candidates {
-            if let newest = newestInBatch[row.recordKey], !(newest.recordVersion < row.recordVersion) { continue }
-            newestInBatch[row.recordKey] = row
+        // Of two versions of a record in one batch only the newest is applied.
+        var newest: [SourceKey: StagedRow] = [:]
+        for (row, _) in mapped {
+            if let current = newest[row.recordKey], !(current.recordVersion < row.recordVersion) { continue }
+            newest[row.recordKey] = row
         }
-        var current: [(row: StagedRow, record: MappedRecord)] = []
-        var deferred: [StagedRow] = []
-        var recordsInBatch = Set<MappedRecordKey>()
-        for candidate in candidates {
+        for candidate in mapped {
             let row = candidate.row
-            if let link = links[row.recordKey], row.recordVersion < link.linkedVersion {
-                outcomes.append(Self.superseded(row, by: link.linkedRowID, actor: actor, at: now))
-            } else if let newest = newestInBatch[row.recordKey], newest.id != row.id {
-                outcomes.append(Self.superseded(row, by: newest.id, actor: actor, at: now))
-            } else if !recordsInBatch.insert(candidate.record.record).inserted {
-                deferred.append(row)
+            if let newer = newest[row.recordKey], newer.id != row.id {
+                batch.failed.append(Self.superseded(row, by: newer.id, actor: actor, at: now))
+            } else if !batch.records.insert(candidate.record.record).inserted {
+                batch.deferred.append(row)
+            } else {
+                batch.candidates.append(candidate)
+                batch.sources.insert(row.recordKey)
+            }
+        }
+        return batch
+    }
+
+    /// Plans each record against the store, sends what must be written, and returns every outcome.
+    private func send(_ batch: PreparedBatch, inbound: InboundMapping, actor: Actor, jobID: Int64, recorder: JobRecorder) async throws -> [LinkOutcome] {
+        let now = Date()
+        var outcomes = batch.failed
+        let policy = PolicyTable(try await store.policyRules())
+        // Never apply an older version over a newer one already linked.
+        let links = try await store.links(for: Array(batch.sources))
+        var current: [(row: StagedRow, record: MappedRecord)] = []
+        for candidate in batch.candidates {
+            if let link = links[candidate.row.recordKey], candidate.row.recordVersion < link.linkedVersion {
+                outcomes.append(Self.superseded(candidate.row, by: link.linkedRowID, actor: actor, at: now))
             } else {
                 current.append(candidate)
             }
@@ -124,7 +152,8 @@ public struct InboundLinker: Sendable {
         var plans: [RecordPlan] = []
         for (row, record) in current {
             let plan = RecordPlan.make(
-                row: row, record: record, externalID: inbound.externalID, states: states[record.record], policy: policy, from: .emr, actor: actor, jobID: jobID, at: now)
+                row: row, record: record, externalID: inbound.externalID, states: states[record.record], policy: policy, from: .emr, actor: actor,
+                jobID: jobID, at: now)
             if plan.writtenFields.isEmpty && states[record.record] != nil {
                 // Nothing differs from the last sync (an echo of our own write, or an overlap re-read
                 // of new bytes with the same values): linked without a call.
@@ -158,18 +187,12 @@ public struct InboundLinker: Sendable {
                 await recorder.event(.warning, "\(inbound.object) upsert of \(plans.count) rows failed as a whole: \(error.error.code)")
             }
         }
-
-        try await store.record(outcomes)
-        let counts = Job.Counts(
-            linked: outcomes.filter { $0.status == .linked || $0.status == .held }.count, failed: outcomes.filter { $0.status == .failed }.count,
-            superseded: outcomes.filter { $0.status == .superseded }.count, conflicts: outcomes.reduce(0) { $0 + $1.conflicts.count })
-        await recorder.add(counts)
-        await recorder.advance(by: outcomes.count)
-        if counts.failed > 0 {
-            let codes = Set(outcomes.compactMap { $0.status == .failed ? $0.error?.code : nil }).sorted().joined(separator: ", ")
-            await recorder.event(.warning, "\(inbound.resource): \(counts.failed) of \(outcomes.count) rows failed (\(codes))")
+        let failed = outcomes.filter { $0.status == .failed }
+        if !failed.isEmpty {
+            let codes = Set(failed.compactMap { $0.error?.code }).sorted().joined(separator: ", ")
+            await recorder.event(.warning, "\(inbound.resource): \(failed.count) of \(outcomes.count) rows failed (\(codes))")
         }
-        return deferred
+        return outcomes
     }
 
     static func superseded(_ row: StagedRow, by newer: Int64?, actor: Actor, at: Date) -> LinkOutcome {

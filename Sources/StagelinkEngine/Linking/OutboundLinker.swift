@@ -165,10 +165,7 @@ public struct OutboundLinker: OutboundRowLinker {
             outcome = LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error.error)
         }
         try await store.record([outcome])
-        await recorder.add(
-            Job.Counts(
-                linked: outcome.status == .linked || outcome.status == .held ? 1 : 0, failed: outcome.status == .failed ? 1 : 0,
-                superseded: outcome.status == .superseded ? 1 : 0, conflicts: outcome.conflicts.count))
+        await recorder.add(Job.Counts(outcomes: [outcome]))
         await recorder.advance(by: 1)
         if outcome.status == .failed, let error = outcome.error {
             await recorder.event(.warning, "\(row.resourceType) row \(row.id) failed: \(error.code)")

@@ -60,16 +60,28 @@ struct RecordStateRecord: Codable, FetchableRecord, PersistableRecord {
     }
 
     static func encode(_ states: [String: FieldState]) -> String {
-        var object = JSONObject()
+        var text = JSONTextBuilder()
+        text.beginObject()
         for field in states.keys.sorted() {
             let state = states[field]!
-            var entry = JSONObject()
-            if let synced = state.synced { entry["synced"] = synced.json }
-            if let emr = state.emr { entry["emr"] = emr.json }
-            if let salesforce = state.salesforce { entry["salesforce"] = salesforce.json }
-            object[field] = .object(entry)
+            text.key(field)
+            text.beginObject()
+            if let synced = state.synced {
+                text.key("synced")
+                text.value(synced)
+            }
+            if let emr = state.emr {
+                text.key("emr")
+                text.value(emr)
+            }
+            if let salesforce = state.salesforce {
+                text.key("salesforce")
+                text.value(salesforce)
+            }
+            text.endObject()
         }
-        return JSONWriter.compactString(.object(object))
+        text.endObject()
+        return text.text
     }
 }
 
@@ -89,27 +101,35 @@ struct RecordWriteRecord: Codable, FetchableRecord, PersistableRecord {
     var fields: String
 
     static func make(_ writes: [FieldWrite]) -> [RecordWriteRecord] {
-        var grouped: [(key: String, writes: [FieldWrite])] = []
+        // One row per record written into: an outcome's writes nearly always share it.
+        var grouped: [(key: FieldWrite, writes: [FieldWrite])] = []
         for write in writes {
-            let key = "\(write.record.object)\u{1F}\(write.record.key)\u{1F}\(write.writtenTo.rawValue)\u{1F}\(write.actor)"
-            if let index = grouped.firstIndex(where: { $0.key == key }) {
+            if let index = grouped.firstIndex(where: { $0.key.record == write.record && $0.key.writtenTo == write.writtenTo && $0.key.actor == write.actor }) {
                 grouped[index].writes.append(write)
             } else {
-                grouped.append((key, [write]))
+                grouped.append((write, [write]))
             }
         }
         return grouped.map { group in
             let first = group.writes[0]
-            let entries: [JSONValue] = group.writes.map { write in
-                .object(JSONObject([
-                    .init(key: "field", value: .string(write.field)), .init(key: "value", value: write.value.json),
-                    .init(key: "rule", value: .string(write.rule.rawValue)), .init(key: "reason", value: .string(write.reason)),
-                ]))
+            var text = JSONTextBuilder()
+            text.beginArray()
+            for write in group.writes {
+                text.beginObject()
+                text.key("field")
+                text.string(write.field)
+                text.key("value")
+                text.value(write.value)
+                text.key("rule")
+                text.string(write.rule.rawValue)
+                text.key("reason")
+                text.string(write.reason)
+                text.endObject()
             }
+            text.endArray()
             return RecordWriteRecord(
                 id: nil, object: first.record.object, recordKey: first.record.key, writtenTo: first.writtenTo.rawValue, rowID: first.rowID,
-                jobID: first.jobID, actor: first.actor.description, at: first.at.timeIntervalSince1970,
-                fields: JSONWriter.compactString(.array(entries)))
+                jobID: first.jobID, actor: first.actor.description, at: first.at.timeIntervalSince1970, fields: text.text)
         }
     }
 

@@ -24,6 +24,7 @@ struct StagedRowRecord: Codable, FetchableRecord, PersistableRecord {
     var attemptCount: Int
     var note: String?
     var updatedAt: Double
+    var updatedBy: String?
     var claimedBy: String?
     var claimedUntil: Double?
 

@@ -1,7 +1,7 @@
 import GRDB
 
 /// The store's schema, one named migration per change, each in its own transaction.
-enum StoreMigrations {
+public enum StoreMigrations {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: staging, links, jobs, policy, conflicts, lineage") { db in
@@ -11,7 +11,9 @@ enum StoreMigrations {
     }
 
     /// Dates are seconds since 1970 (REAL) so that they sort and compare cheaply.
-    static let schemaV1 = """
+    ///
+    /// Public so that a benchmark can measure raw sqlite3 inserts into exactly this schema.
+    public static let schemaV1 = """
         CREATE TABLE job (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             kind TEXT NOT NULL,
@@ -59,6 +61,7 @@ enum StoreMigrations {
             attemptCount INTEGER NOT NULL DEFAULT 0,
             note TEXT,
             updatedAt REAL NOT NULL,
+            updatedBy TEXT,
             claimedBy TEXT,
             claimedUntil REAL
         );
@@ -78,6 +81,12 @@ enum StoreMigrations {
             note TEXT
         );
         CREATE INDEX row_transition_row ON row_transition(rowID, id);
+        -- Every status change is recorded by the database itself, whichever code path made it.
+        CREATE TRIGGER staged_row_transition AFTER UPDATE OF status ON staged_row WHEN old.status IS NOT new.status
+            BEGIN
+                INSERT INTO row_transition (rowID, fromStatus, toStatus, at, actor, note)
+                VALUES (new.id, old.status, new.status, new.updatedAt, COALESCE(new.updatedBy, 'system'), new.note);
+            END;
 
         CREATE TABLE link_attempt (
             id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,0 +1,183 @@
+import Foundation
+import GRDBSQLite
+import StagelinkEngine
+import StagelinkStore
+
+/// The engine and store figures of issue 2: staging throughput against raw sqlite3 in the same
+/// run, linking throughput against an in-memory target, and memory while staging a million rows.
+public enum EngineBenchmarks {
+    /// About 1 KB of FHIR Patient JSON, different for every `index`.
+    public static func patientPayload(_ index: Int) -> [UInt8] {
+        let families = ["Müller", "Peña", "王", "Łukasz", "O'Brien", "Nakamura", "Okafor", "Johansson"]
+        let given = ["Zoë", "José", "芳", "Anna", "Siobhán", "Kenji", "Chidi", "Astrid"]
+        let text = """
+            {"resourceType":"Patient","id":"p\(index)","meta":{"versionId":"1","lastUpdated":"2026-11-2\(index % 7)T08:\(10 + index % 50):00.000Z"},\
+            "identifier":[{"system":"https://emr.example.org/mrn","value":"MRN\(100000 + index)"}],"active":true,\
+            "name":[{"use":"official","family":"\(families[index % 8])","given":["\(given[index % 8])","\(given[(index + 3) % 8])"]}],\
+            "telecom":[{"system":"phone","value":"+1 555 \(1000 + index % 9000)","use":"home"},{"system":"email","value":"patient\(index)@example.org"}],\
+            "gender":"\(["female", "male", "other", "unknown"][index % 4])","birthDate":"19\(50 + index % 50)-0\(1 + index % 9)-1\(index % 10)",\
+            "address":[{"use":"home","line":["\(index) Harbour Street","Flat \(index % 40)"],"city":"Springfield","state":"IL","postalCode":"62\(700 + index % 300)","country":"US"}],\
+            "maritalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-MaritalStatus","code":"M","display":"Married"}]},\
+            "communication":[{"language":{"coding":[{"system":"urn:ietf:bcp:47","code":"en-US","display":"English (United States)"}]},"preferred":true}],\
+            "generalPractitioner":[{"reference":"Practitioner/pr\(index % 100)","display":"Dr. Example \(index % 100)"}],\
+            "managingOrganization":{"reference":"Organization/o1","display":"Stagelink Demo Behavioral Health"}}
+            """
+        return Array(text.utf8)
+    }
+
+    static func record(_ index: Int) -> IncomingRecord {
+        IncomingRecord(
+            system: .emr, resourceType: "Patient", sourceID: "p\(index)", version: "1",
+            lastUpdated: Date(timeIntervalSince1970: 1_790_000_000 + Double(index)), payload: patientPayload(index))
+    }
+
+    /// Staging `count` Patients through the store, in pages of 500, beside raw sqlite3 inserts of the
+    /// same bytes (hashes included) into the same schema.
+    public static func staging(count: Int) async throws -> BenchmarkFigure {
+        let records = (0..<count).map(record)
+        let store = try SQLiteStore.temporary("bench-stage")
+        let storeSeconds = try await measure {
+            for page in stride(from: 0, to: count, by: 500) {
+                _ = try await store.stage(Array(records[page..<min(page + 500, count)]), job: nil, advancing: nil)
+            }
+        }
+        let rawSeconds = try measure { try rawInsert(records) }
+        let rate = Double(count) / storeSeconds
+        let rawRate = Double(count) / rawSeconds
+        return BenchmarkFigure(
+            name: "stage \(count.formatted()) FHIR Patients (~1 KB) through the store", value: rate, unit: "rows/s",
+            reference: .init(name: "raw sqlite3 C API insert, same schema and bytes", value: rawRate), target: "≥ 50,000 rows/s and ≥ 0.5× raw",
+            meetsTarget: rate >= 50_000 && rate / rawRate >= 0.5)
+    }
+
+    /// The reference: sqlite3's C API, one prepared statement, one transaction per 500 rows, WAL
+    /// and `synchronous = NORMAL` as the store uses.
+    static func rawInsert(_ records: [IncomingRecord]) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-raw-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var db: OpaquePointer?
+        guard sqlite3_open(folder.appendingPathComponent("raw.sqlite").path, &db) == SQLITE_OK, let db else { throw BenchmarkError.sqlite("open") }
+        defer { sqlite3_close(db) }
+        func exec(_ sql: String) throws {
+            guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw BenchmarkError.sqlite(String(cString: sqlite3_errmsg(db))) }
+        }
+        try exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        try exec(StoreMigrations.schemaV1)
+        var statement: OpaquePointer?
+        let sql = """
+            INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, payload, updatedAt)
+            VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 'staged', ?, ?) ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
+            """
+        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else { throw BenchmarkError.sqlite("prepare") }
+        defer { sqlite3_finalize(statement) }
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        let now = Date().timeIntervalSince1970
+        for page in stride(from: 0, to: records.count, by: 500) {
+            try exec("BEGIN")
+            for record in records[page..<min(page + 500, records.count)] {
+                sqlite3_bind_text(statement, 1, record.system.rawValue, -1, transient)
+                sqlite3_bind_text(statement, 2, record.resourceType, -1, transient)
+                sqlite3_bind_text(statement, 3, record.sourceID, -1, transient)
+                sqlite3_bind_text(statement, 4, record.version, -1, transient)
+                sqlite3_bind_double(statement, 5, record.lastUpdated?.timeIntervalSince1970 ?? 0)
+                sqlite3_bind_text(statement, 6, record.contentHash, -1, transient)
+                sqlite3_bind_double(statement, 7, now)
+                _ = record.payload.withUnsafeBytes { sqlite3_bind_blob(statement, 8, $0.baseAddress, Int32($0.count), transient) }
+                sqlite3_bind_double(statement, 9, now)
+                guard sqlite3_step(statement) == SQLITE_DONE else { throw BenchmarkError.sqlite(String(cString: sqlite3_errmsg(db))) }
+                sqlite3_reset(statement)
+            }
+            try exec("COMMIT")
+        }
+    }
+
+    /// Linking `count` staged Patients into an in-memory target, through the whole linker
+    /// (mapping, policy, field states, lineage, batches of 200).
+    public static func linking(count: Int, mapping: MappingDocument) async throws -> BenchmarkFigure {
+        let store = try SQLiteStore.temporary("bench-link")
+        try await mapping.loadPolicy(into: store)
+        for page in stride(from: 0, to: count, by: 500) {
+            _ = try await store.stage((page..<min(page + 500, count)).map(record), job: nil, advancing: nil)
+        }
+        let target = InMemoryUpsertTarget()
+        let linker = InboundLinker(store: store, target: target, mapping: mapping)
+        var linked = 0
+        let cpuBefore = ProcessMemory.cpuSeconds()
+        defer { if ProcessInfo.processInfo.environment["STAGELINK_BENCH_CPU"] != nil { print("link cpu seconds: \(ProcessMemory.cpuSeconds() - cpuBefore)") } }
+        let seconds = try await measure {
+            let recorder = try await JobRecorder.start(.link, direction: .inbound, actor: .system, store: store, meters: [target.meter], logger: .init(label: "bench"))
+            try await linker.linkPending(recorder: recorder, stop: StopSignal())
+            linked = try await recorder.finish().counts.linked
+        }
+        guard linked == count else { throw BenchmarkError.wrongCount(expected: count, got: linked) }
+        let rate = Double(count) / seconds
+        return BenchmarkFigure(
+            name: "link \(count.formatted()) staged Patients into an in-memory target", value: rate, unit: "rows/s", target: "≥ 10,000 rows/s",
+            meetsTarget: rate >= 10_000)
+    }
+
+    /// Resident memory while staging `count` rows: the figure is the growth from the first tenth
+    /// to the end, which stays near zero when memory is flat.
+    public static func stagingMemory(count: Int) async throws -> BenchmarkFigure {
+        let store = try SQLiteStore.temporary("bench-memory")
+        let pageSize = 500
+        var samples: [Double] = []
+        for page in stride(from: 0, to: count, by: pageSize) {
+            _ = try await store.stage((page..<min(page + pageSize, count)).map(record), job: nil, advancing: nil)
+            if (page + pageSize) % (count / 10) == 0 { samples.append(ProcessMemory.residentMegabytes()) }
+        }
+        let first = samples.first ?? 0
+        let last = samples.last ?? 0
+        return BenchmarkFigure(
+            name: "resident memory staging \(count.formatted()) rows (at 10% → at 100%)", value: last, unit: "MB",
+            reference: .init(name: "resident memory after the first 10%", value: first), target: "flat: grows < 20 MB from 10% to 100%",
+            meetsTarget: last - first < 20)
+    }
+
+    static func measure(_ work: () async throws -> Void) async rethrows -> Double {
+        let start = ContinuousClock.now
+        try await work()
+        return (ContinuousClock.now - start).seconds
+    }
+
+    static func measure(_ work: () throws -> Void) rethrows -> Double {
+        let start = ContinuousClock.now
+        try work()
+        return (ContinuousClock.now - start).seconds
+    }
+}
+
+public enum BenchmarkError: Error, CustomStringConvertible {
+    case sqlite(String)
+    case wrongCount(expected: Int, got: Int)
+
+    public var description: String {
+        switch self {
+        case .sqlite(let message): "sqlite3: \(message)"
+        case .wrongCount(let expected, let got): "expected \(expected) records, got \(got)"
+        }
+    }
+}
+
+/// This process's memory, read from /proc.
+public enum ProcessMemory {
+    /// Resident set size now, in MB.
+    public static func residentMegabytes() -> Double { field("VmRSS:") }
+    /// CPU time this process used so far (user + system), in seconds.
+    public static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// The highest resident set size so far, in MB.
+    public static func peakMegabytes() -> Double { field("VmHWM:") }
+
+    private static func field(_ name: String) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
+            let kilobytes = Double(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "")
+        else { return 0 }
+        return kilobytes / 1024
+    }
+}
