@@ -14,7 +14,6 @@ struct SalesforceRoutes: Sendable {
         router.post("/services/oauth2/token") { request, context in try await auth.token(request, context: context) }
         router.get("/id/:org/:user") { request, context in try auth.identity(request, context: context) }
         router.get("/services/data") { _, _ in routes.versions() }
-        router.get("/services/data/") { _, _ in routes.versions() }
         let data = router.group("/services/data/:version")
         data.get("/limits") { _, _ in routes.limits() }
         data.get("/query") { request, context in try routes.query(request, context: context) }
@@ -26,10 +25,10 @@ struct SalesforceRoutes: Sendable {
         data.post("/sobjects/:object") { request, context in try await routes.create(request, context: context) }
         data.get("/sobjects/:object/:id") { request, context in try routes.get(request, context: context) }
         data.patch("/sobjects/:object/:id") { request, context in try await routes.update(request, context: context) }
-        data.get("/sobjects/:object/:field/:value") { request, context in
+        data.get("/sobjects/:object/:id/:value") { request, context in
             try routes.getByExternalID(request, context: context)
         }
-        data.patch("/sobjects/:object/:field/:value") { request, context in
+        data.patch("/sobjects/:object/:id/:value") { request, context in
             try await routes.upsert(request, context: context)
         }
         data.patch("/composite/sobjects/:object/:field") { request, context in
@@ -121,14 +120,14 @@ struct SalesforceRoutes: Sendable {
     func getByExternalID(_ request: Request, context: SandboxRequestContext) throws -> Response {
         HTTPReply.json(
             try org.record(
-                try context.parameters.require("object"), field: try context.parameters.require("field"),
+                try context.parameters.require("object"), field: try context.parameters.require("id"),
                 value: FormEncoding.unescape(try context.parameters.require("value")), fields: nil,
                 apiVersion: version(context)))
     }
 
     func upsert(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         let result = try org.upsert(
-            try context.parameters.require("object"), field: try context.parameters.require("field"),
+            try context.parameters.require("object"), field: try context.parameters.require("id"),
             value: FormEncoding.unescape(try context.parameters.require("value")),
             body: try await objectBody(request, context: context), actor: context.actor, apiVersion: version(context))
         return HTTPReply.json(
