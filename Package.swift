@@ -50,18 +50,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `stagelink bench`: every performance figure the issues name, beside its reference.
+        .target(
+            name: "StagelinkBenchmarks",
+            dependencies: ["StagelinkEngine", "StagelinkStore"]
+        ),
         // The command line and service: wires the engine to the store, clients, sandbox and console.
         .executableTarget(
             name: "stagelink",
             dependencies: [
                 "StagelinkEngine",
                 "StagelinkStore",
+                "StagelinkBenchmarks",
                 "Sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine"]),
+        .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine", "StagelinkStore"]),
         .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkEngine"]),
         .testTarget(
             name: "SandboxTests",

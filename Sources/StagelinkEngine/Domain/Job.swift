@@ -1,0 +1,132 @@
+import Foundation
+
+/// One run of a piece of work, recorded so that its history and live progress can be read by
+/// any process that opens the store.
+public struct Job: Sendable, Hashable, Identifiable {
+    public var id: Int64
+    public var kind: Kind
+    public var direction: Direction?
+    public var actor: Actor
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var status: Status
+    public var counts: Counts
+    public var apiCalls: Int
+    /// The other system's reported usage after the job's last call (`Sforce-Limit-Info`).
+    public var apiUsage: APIUsage?
+    public var watermarkBefore: Date?
+    public var watermarkAfter: Date?
+    public var progress: Progress
+    /// Why the job stopped, when it did not succeed.
+    public var message: String?
+
+    public init(
+        id: Int64, kind: Kind, direction: Direction?, actor: Actor, startedAt: Date, finishedAt: Date? = nil,
+        status: Status = .running, counts: Counts = Counts(), apiCalls: Int = 0, apiUsage: APIUsage? = nil,
+        watermarkBefore: Date? = nil, watermarkAfter: Date? = nil, progress: Progress = Progress(), message: String? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.direction = direction
+        self.actor = actor
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.status = status
+        self.counts = counts
+        self.apiCalls = apiCalls
+        self.apiUsage = apiUsage
+        self.watermarkBefore = watermarkBefore
+        self.watermarkAfter = watermarkAfter
+        self.progress = progress
+        self.message = message
+    }
+
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        /// A delta pull that stages what changed.
+        case pull
+        /// Linking staged rows into the other system.
+        case link
+        /// Creating or updating records in the EMR from Salesforce.
+        case push
+        /// An operator's retry of chosen rows.
+        case retry
+    }
+
+    public enum Direction: String, Sendable, Hashable, Codable, CaseIterable {
+        /// EMR → Salesforce.
+        case inbound
+        /// Salesforce → EMR.
+        case outbound
+    }
+
+    public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
+        case running
+        case succeeded
+        /// Finished, but some rows failed.
+        case partial
+        case failed
+        /// Stopped by a signal or a limit before it finished; what it committed stays.
+        case interrupted
+    }
+
+    /// What a job did, row by row.
+    public struct Counts: Sendable, Hashable, Codable {
+        public var pulled = 0
+        public var staged = 0
+        public var deduplicated = 0
+        public var linked = 0
+        public var failed = 0
+        public var superseded = 0
+        public var conflicts = 0
+
+        public init(pulled: Int = 0, staged: Int = 0, deduplicated: Int = 0, linked: Int = 0, failed: Int = 0, superseded: Int = 0, conflicts: Int = 0) {
+            self.pulled = pulled
+            self.staged = staged
+            self.deduplicated = deduplicated
+            self.linked = linked
+            self.failed = failed
+            self.superseded = superseded
+            self.conflicts = conflicts
+        }
+
+        public static func + (lhs: Counts, rhs: Counts) -> Counts {
+            Counts(
+                pulled: lhs.pulled + rhs.pulled, staged: lhs.staged + rhs.staged, deduplicated: lhs.deduplicated + rhs.deduplicated,
+                linked: lhs.linked + rhs.linked, failed: lhs.failed + rhs.failed, superseded: lhs.superseded + rhs.superseded,
+                conflicts: lhs.conflicts + rhs.conflicts)
+        }
+
+        public static func += (lhs: inout Counts, rhs: Counts) { lhs = lhs + rhs }
+    }
+
+    /// Live progress, written while the job runs.
+    public struct Progress: Sendable, Hashable, Codable {
+        /// What the job is doing now, in a word or two (`pulling Patient`, `linking`).
+        public var phase: String
+        public var done: Int
+        /// Known total, when the source says how many there are.
+        public var total: Int?
+        public var updatedAt: Date?
+
+        public init(phase: String = "", done: Int = 0, total: Int? = nil, updatedAt: Date? = nil) {
+            self.phase = phase
+            self.done = done
+            self.total = total
+            self.updatedAt = updatedAt
+        }
+    }
+}
+
+/// API usage as the other system reports it: `used` of `limit` calls today.
+public struct APIUsage: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var used: Int
+    public var limit: Int
+
+    public init(used: Int, limit: Int) {
+        self.used = used
+        self.limit = limit
+    }
+
+    public var share: Double { limit > 0 ? Double(used) / Double(limit) : 0 }
+    public var description: String { "\(used)/\(limit)" }
+}

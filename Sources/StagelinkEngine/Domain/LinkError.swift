@@ -1,0 +1,37 @@
+/// Why a record could not be linked: what the other system (or the mapping) said about it.
+///
+/// Carried on the failed staged row and on each attempt, so support staff see the evidence. The
+/// `message` never quotes a field's value; `remoteBody` is the other system's answer verbatim and
+/// stays in the store.
+public struct LinkError: Error, Sendable, Hashable, Codable, CustomStringConvertible {
+    /// A stable code: Salesforce's (`INVALID_FIELD`, `UNABLE_TO_LOCK_ROW`), FHIR's OperationOutcome
+    /// code (`invalid`, `conflict`), or one of Stagelink's own (`MAPPING_INVALID_DATE`).
+    public var code: String
+    public var message: String
+    /// The fields at fault, named as the target system names them (`Birthdate`).
+    public var fields: [String]
+    /// The other system's answer for this record, verbatim, when there was one.
+    public var remoteBody: String?
+
+    public init(code: String, message: String, fields: [String] = [], remoteBody: String? = nil) {
+        self.code = code
+        self.message = message
+        self.fields = fields
+        self.remoteBody = remoteBody
+    }
+
+    public var description: String {
+        fields.isEmpty ? "\(code): \(message)" : "\(code) [\(fields.joined(separator: ", "))]: \(message)"
+    }
+}
+
+extension LinkError {
+    /// Codes worth trying again on their own: the record was fine, the moment was not.
+    public static let transientCodes: Set<String> = [
+        "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_TIMEOUT", "CONNECTION_FAILED", "HTTP_429", "HTTP_500",
+        "HTTP_502", "HTTP_503", "HTTP_504", "PRECONDITION_FAILED", "INVALID_SESSION_ID", "MALFORMED_RESPONSE",
+    ]
+
+    /// Whether the service retries this failure by itself on a later cycle.
+    public var isTransient: Bool { Self.transientCodes.contains(code) }
+}

@@ -1,0 +1,402 @@
+/// A strict JSON reader (RFC 8259) for payloads that nobody here wrote.
+///
+/// Strict where lenient readers let damage through: invalid UTF-8, raw control characters in
+/// strings, lone surrogates, duplicate keys and trailing bytes are errors, and nesting is bounded
+/// so that a hostile payload cannot exhaust the stack. It can also hand back the exact bytes of
+/// values inside a document without re-encoding them, which is how a Bundle entry's resource is
+/// staged verbatim.
+///
+/// For example:
+///
+/// ```swift
+/// let resources = try JSONParser.ranges(of: ["entry", .each, "resource"], in: bundleBytes)
+/// let first = bundleBytes[resources[0]]   // the resource exactly as the server sent it
+/// ```
+public enum JSONParser {
+    /// Nesting deeper than this is rejected; FHIR resources stay far below it.
+    public static let defaultMaximumDepth = 100
+
+    /// One step of a path into a document: an object key or every element of an array.
+    public enum PathStep: Sendable, Hashable, ExpressibleByStringLiteral {
+        case key(String)
+        case each
+
+        public init(stringLiteral value: String) { self = .key(value) }
+    }
+
+    public static func parse(_ bytes: some Collection<UInt8>, maximumDepth: Int = defaultMaximumDepth) throws(JSONError) -> JSONValue {
+        let array = Array(bytes)
+        return try array.withUnsafeBufferPointer { (buffer) throws(JSONError) -> JSONValue in
+            var reader = Reader(buffer: buffer, maximumDepth: maximumDepth)
+            reader.skipWhitespace()
+            let value = try reader.parseValue(depth: 0)
+            reader.skipWhitespace()
+            guard reader.isAtEnd else { throw reader.error("unexpected bytes after the end of the value") }
+            return value
+        }
+    }
+
+    /// Byte ranges of every value found at `path`, in document order, after checking that the
+    /// whole document is well-formed.
+    public static func ranges(of path: [PathStep], in bytes: [UInt8], maximumDepth: Int = defaultMaximumDepth) throws(JSONError) -> [Range<Int>] {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) -> [Range<Int>] in
+            var reader = Reader(buffer: buffer, maximumDepth: maximumDepth)
+            var found: [Range<Int>] = []
+            reader.skipWhitespace()
+            try reader.locate(path[...], depth: 0, into: &found)
+            reader.skipWhitespace()
+            guard reader.isAtEnd else { throw reader.error("unexpected bytes after the end of the value") }
+            return found
+        }
+    }
+}
+
+private struct Reader {
+    let buffer: UnsafeBufferPointer<UInt8>
+    let maximumDepth: Int
+    var position = 0
+
+    init(buffer: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
+        self.buffer = buffer
+        self.maximumDepth = maximumDepth
+    }
+
+    var isAtEnd: Bool { position >= buffer.count }
+
+    func error(_ reason: String, at offset: Int? = nil) -> JSONError {
+        let offset = min(offset ?? position, buffer.count)
+        var line = 1
+        var column = 1
+        for index in 0..<offset {
+            if buffer[index] == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else if buffer[index] & 0xC0 != 0x80 {
+                column += 1
+            }
+        }
+        return JSONError(reason: reason, offset: offset, line: line, column: column)
+    }
+
+    mutating func skipWhitespace() {
+        while position < buffer.count {
+            switch buffer[position] {
+            case 0x20, 0x09, 0x0A, 0x0D: position += 1
+            default: return
+            }
+        }
+    }
+
+    func peek() throws(JSONError) -> UInt8 {
+        guard position < buffer.count else { throw error("unexpected end of the text") }
+        return buffer[position]
+    }
+
+    mutating func expect(_ byte: UInt8, _ what: String) throws(JSONError) {
+        guard position < buffer.count, buffer[position] == byte else {
+            throw error(isAtEnd ? "unexpected end of the text, expected \(what)" : "expected \(what)")
+        }
+        position += 1
+    }
+
+    // MARK: - Building values
+
+    mutating func parseValue(depth: Int) throws(JSONError) -> JSONValue {
+        switch try peek() {
+        case UInt8(ascii: "{"): return .object(try parseObject(depth: depth + 1))
+        case UInt8(ascii: "["): return .array(try parseArray(depth: depth + 1))
+        case UInt8(ascii: "\""): return .string(try parseString())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default: return .number(try parseNumber())
+        }
+    }
+
+    mutating func parseObject(depth: Int) throws(JSONError) -> JSONObject {
+        guard depth <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
+        position += 1
+        var members: [JSONObject.Member] = []
+        var seen = Set<String>()
+        skipWhitespace()
+        if try peek() == UInt8(ascii: "}") {
+            position += 1
+            return JSONObject(members)
+        }
+        while true {
+            skipWhitespace()
+            let keyOffset = position
+            guard try peek() == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
+            let key = try parseString()
+            guard seen.insert(key).inserted else { throw error("duplicate key in an object", at: keyOffset) }
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"), "':' after a key")
+            skipWhitespace()
+            members.append(JSONObject.Member(key: key, value: try parseValue(depth: depth)))
+            skipWhitespace()
+            if try peek() == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            try expect(UInt8(ascii: "}"), "',' or '}' in an object")
+            return JSONObject(members)
+        }
+    }
+
+    mutating func parseArray(depth: Int) throws(JSONError) -> [JSONValue] {
+        guard depth <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
+        position += 1
+        var items: [JSONValue] = []
+        skipWhitespace()
+        if try peek() == UInt8(ascii: "]") {
+            position += 1
+            return items
+        }
+        while true {
+            skipWhitespace()
+            items.append(try parseValue(depth: depth))
+            skipWhitespace()
+            if try peek() == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            try expect(UInt8(ascii: "]"), "',' or ']' in a list")
+            return items
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws(JSONError) {
+        let count = word.utf8CodeUnitCount
+        guard position + count <= buffer.count else { throw error("unexpected end of the text") }
+        let expected = UnsafeBufferPointer(start: word.utf8Start, count: count)
+        for index in 0..<count where buffer[position + index] != expected[index] {
+            throw error("unexpected character")
+        }
+        position += count
+    }
+
+    mutating func parseNumber() throws(JSONError) -> String {
+        let start = position
+        try scanNumber()
+        return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<position]), as: UTF8.self)
+    }
+
+    mutating func scanNumber() throws(JSONError) {
+        let start = position
+        if position < buffer.count, buffer[position] == UInt8(ascii: "-") { position += 1 }
+        guard position < buffer.count, isDigit(buffer[position]) else {
+            throw error(position == start ? "unexpected character" : "expected a digit", at: start)
+        }
+        if buffer[position] == UInt8(ascii: "0") {
+            position += 1
+        } else {
+            while position < buffer.count, isDigit(buffer[position]) { position += 1 }
+        }
+        if position < buffer.count, buffer[position] == UInt8(ascii: ".") {
+            position += 1
+            guard position < buffer.count, isDigit(buffer[position]) else { throw error("expected a digit after '.'") }
+            while position < buffer.count, isDigit(buffer[position]) { position += 1 }
+        }
+        if position < buffer.count, buffer[position] | 0x20 == UInt8(ascii: "e") {
+            position += 1
+            if position < buffer.count, buffer[position] == UInt8(ascii: "+") || buffer[position] == UInt8(ascii: "-") {
+                position += 1
+            }
+            guard position < buffer.count, isDigit(buffer[position]) else { throw error("expected a digit in the exponent") }
+            while position < buffer.count, isDigit(buffer[position]) { position += 1 }
+        }
+    }
+
+    func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    mutating func parseString() throws(JSONError) -> String {
+        let start = position + 1
+        let (end, hasEscapes) = try scanString()
+        if !hasEscapes {
+            guard let text = String(validating: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self) else {
+                throw error("text that is not valid UTF-8", at: start)
+            }
+            return text
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(end - start)
+        var index = start
+        while index < end {
+            let byte = buffer[index]
+            guard byte == UInt8(ascii: "\\") else {
+                bytes.append(byte)
+                index += 1
+                continue
+            }
+            let escape = buffer[index + 1]
+            index += 2
+            switch escape {
+            case UInt8(ascii: "\""): bytes.append(0x22)
+            case UInt8(ascii: "\\"): bytes.append(0x5C)
+            case UInt8(ascii: "/"): bytes.append(0x2F)
+            case UInt8(ascii: "b"): bytes.append(0x08)
+            case UInt8(ascii: "f"): bytes.append(0x0C)
+            case UInt8(ascii: "n"): bytes.append(0x0A)
+            case UInt8(ascii: "r"): bytes.append(0x0D)
+            case UInt8(ascii: "t"): bytes.append(0x09)
+            default:
+                var scalar = try hex4(at: index)
+                index += 4
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard index + 6 <= end, buffer[index] == UInt8(ascii: "\\"), buffer[index + 1] == UInt8(ascii: "u") else {
+                        throw error("a lone surrogate in a \\u escape", at: index)
+                    }
+                    let low = try hex4(at: index + 2)
+                    guard (0xDC00...0xDFFF).contains(low) else { throw error("a lone surrogate in a \\u escape", at: index) }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    index += 6
+                } else if (0xDC00...0xDFFF).contains(scalar) {
+                    throw error("a lone surrogate in a \\u escape", at: index - 6)
+                }
+                guard let unicode = Unicode.Scalar(scalar) else { throw error("an invalid \\u escape", at: index - 6) }
+                bytes.append(contentsOf: Array(String(Character(unicode)).utf8))
+            }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw error("text that is not valid UTF-8", at: start)
+        }
+        return text
+    }
+
+    func hex4(at index: Int) throws(JSONError) -> UInt32 {
+        var value: UInt32 = 0
+        for offset in 0..<4 {
+            let byte = buffer[index + offset]
+            let digit: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+            default: throw error("an invalid \\u escape", at: index - 2)
+            }
+            value = value << 4 | UInt32(digit)
+        }
+        return value
+    }
+
+    /// Moves past a string and returns the offset of its closing quote, checking escapes' shape
+    /// and that no raw control character appears.
+    mutating func scanString() throws(JSONError) -> (end: Int, hasEscapes: Bool) {
+        position += 1
+        var hasEscapes = false
+        while position < buffer.count {
+            let byte = buffer[position]
+            if byte == UInt8(ascii: "\"") {
+                let end = position
+                position += 1
+                return (end, hasEscapes)
+            }
+            if byte < 0x20 { throw error("a control character inside text (it must be escaped)") }
+            if byte == UInt8(ascii: "\\") {
+                hasEscapes = true
+                guard position + 1 < buffer.count else { break }
+                switch buffer[position + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    position += 2
+                case UInt8(ascii: "u"):
+                    guard position + 6 <= buffer.count else { break }
+                    _ = try hex4(at: position + 2)
+                    position += 6
+                default:
+                    throw error("an invalid escape in text")
+                }
+                continue
+            }
+            position += 1
+        }
+        throw error("unexpected end of the text inside a string")
+    }
+
+    // MARK: - Locating raw values
+
+    mutating func skipValue(depth: Int) throws(JSONError) {
+        switch try peek() {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            // Building and discarding keeps one definition of validity (duplicate keys included).
+            _ = try parseValue(depth: depth)
+        case UInt8(ascii: "\""):
+            let start = position + 1
+            let (end, hasEscapes) = try scanString()
+            if !hasEscapes, String(validating: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self) == nil {
+                throw error("text that is not valid UTF-8", at: start)
+            } else if hasEscapes {
+                position = start - 1
+                _ = try parseString()
+            }
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: try scanNumber()
+        }
+    }
+
+    mutating func locate(_ path: ArraySlice<JSONParser.PathStep>, depth: Int, into found: inout [Range<Int>]) throws(JSONError) {
+        guard let step = path.first else {
+            let start = position
+            try skipValue(depth: depth)
+            found.append(start..<position)
+            return
+        }
+        let rest = path.dropFirst()
+        switch (step, try peek()) {
+        case (.key(let wanted), UInt8(ascii: "{")):
+            guard depth + 1 <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
+            position += 1
+            var seen = Set<String>()
+            skipWhitespace()
+            if try peek() == UInt8(ascii: "}") {
+                position += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                let keyOffset = position
+                guard try peek() == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
+                let key = try parseString()
+                guard seen.insert(key).inserted else { throw error("duplicate key in an object", at: keyOffset) }
+                skipWhitespace()
+                try expect(UInt8(ascii: ":"), "':' after a key")
+                skipWhitespace()
+                if key == wanted {
+                    try locate(rest, depth: depth + 1, into: &found)
+                } else {
+                    try skipValue(depth: depth + 1)
+                }
+                skipWhitespace()
+                if try peek() == UInt8(ascii: ",") {
+                    position += 1
+                    continue
+                }
+                try expect(UInt8(ascii: "}"), "',' or '}' in an object")
+                return
+            }
+        case (.each, UInt8(ascii: "[")):
+            guard depth + 1 <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
+            position += 1
+            skipWhitespace()
+            if try peek() == UInt8(ascii: "]") {
+                position += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                try locate(rest, depth: depth + 1, into: &found)
+                skipWhitespace()
+                if try peek() == UInt8(ascii: ",") {
+                    position += 1
+                    continue
+                }
+                try expect(UInt8(ascii: "]"), "',' or ']' in a list")
+                return
+            }
+        default:
+            try skipValue(depth: depth)
+        }
+    }
+}

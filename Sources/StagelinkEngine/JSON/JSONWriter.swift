@@ -1,0 +1,139 @@
+/// Writes `JSONValue`s back out: compact for the wire, pretty for people.
+///
+/// Text is escaped so that what comes out is always valid JSON and never carries a raw control
+/// character: a patient name holding `ESC ]0;` is written as `\u001b]0;`.
+///
+/// For example:
+///
+/// ```swift
+/// JSONWriter.compactString(["resourceType": "Patient", "active": true])
+/// // {"resourceType":"Patient","active":true}
+/// ```
+public enum JSONWriter {
+    public static func compact(_ value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        writeCompact(value, into: &out)
+        return out
+    }
+
+    public static func compactString(_ value: JSONValue) -> String {
+        String(decoding: compact(value), as: UTF8.self)
+    }
+
+    /// One line of a pretty-printed document, with the path of the value it shows, so that a
+    /// viewer can highlight the field an error names.
+    public struct Line: Sendable, Hashable {
+        public var text: String
+        /// Dotted path of the member or element on this line (`name[0].family`); empty for brackets
+        /// that close a container.
+        public var path: String
+        public var depth: Int
+    }
+
+    /// The document as indented lines, keys in their original order.
+    public static func prettyLines(_ value: JSONValue, indent: Int = 2) -> [Line] {
+        var lines: [Line] = []
+        var current: [UInt8] = []
+        func flush(path: String, depth: Int) {
+            lines.append(Line(text: String(repeating: " ", count: depth * indent) + String(decoding: current, as: UTF8.self), path: path, depth: depth))
+            current.removeAll(keepingCapacity: true)
+        }
+        func write(_ value: JSONValue, path: String, depth: Int, trailingComma: Bool) {
+            switch value {
+            case .object(let object) where !object.members.isEmpty:
+                current.append(UInt8(ascii: "{"))
+                flush(path: path, depth: depth)
+                for (index, member) in object.members.enumerated() {
+                    let childPath = path.isEmpty ? member.key : path + "." + member.key
+                    writeString(member.key, into: &current, forDisplay: true)
+                    current.append(contentsOf: Array(": ".utf8))
+                    write(member.value, path: childPath, depth: depth + 1, trailingComma: index < object.members.count - 1)
+                }
+                current.append(UInt8(ascii: "}"))
+                if trailingComma { current.append(UInt8(ascii: ",")) }
+                flush(path: "", depth: depth)
+            case .array(let items) where !items.isEmpty:
+                current.append(UInt8(ascii: "["))
+                flush(path: path, depth: depth)
+                for (index, item) in items.enumerated() {
+                    write(item, path: "\(path)[\(index)]", depth: depth + 1, trailingComma: index < items.count - 1)
+                }
+                current.append(UInt8(ascii: "]"))
+                if trailingComma { current.append(UInt8(ascii: ",")) }
+                flush(path: "", depth: depth)
+            case .string(let text):
+                writeString(text, into: &current, forDisplay: true)
+                if trailingComma { current.append(UInt8(ascii: ",")) }
+                flush(path: path, depth: depth)
+            default:
+                writeCompact(value, into: &current)
+                if trailingComma { current.append(UInt8(ascii: ",")) }
+                flush(path: path, depth: depth)
+            }
+        }
+        write(value, path: "", depth: 0, trailingComma: false)
+        return lines
+    }
+
+    public static func prettyString(_ value: JSONValue, indent: Int = 2) -> String {
+        prettyLines(value, indent: indent).map(\.text).joined(separator: "\n")
+    }
+
+    static func writeCompact(_ value: JSONValue, into out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(let flag): out.append(contentsOf: Array((flag ? "true" : "false").utf8))
+        case .number(let lexeme): out.append(contentsOf: Array(lexeme.utf8))
+        case .string(let text): writeString(text, into: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (index, item) in items.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                writeCompact(item, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let object):
+            out.append(UInt8(ascii: "{"))
+            for (index, member) in object.members.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                writeString(member.key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                writeCompact(member.value, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Writes `text` as a JSON string. For people (`forDisplay`), C1 control characters, which some
+    /// terminals obey like escape sequences, are escaped too.
+    static func writeString(_ text: String, into out: inout [UInt8], forDisplay: Bool = false) {
+        let hex = Array("0123456789abcdef".utf8)
+        func escaped(_ code: UInt8) -> [UInt8] {
+            [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(code >> 4)], hex[Int(code & 0xF)]]
+        }
+        out.append(UInt8(ascii: "\""))
+        var pendingC2 = false
+        for byte in text.utf8 {
+            if pendingC2 {
+                pendingC2 = false
+                if byte < 0xA0 {
+                    out.append(contentsOf: escaped(byte))
+                    continue
+                }
+                out.append(0xC2)
+            }
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            case 0x00..<0x20, 0x7F: out.append(contentsOf: escaped(byte))
+            case 0xC2 where forDisplay: pendingC2 = true
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+
+/// Conversions between JSON values and field values, per field type, in both directions.
+///
+/// One place decides what a valid date, code or reference is, for reading FHIR, reading
+/// Salesforce records, and building FHIR resources from Salesforce values.
+public enum FieldConversion {
+    /// A FHIR (JSON) value read into a field value, checked against the field's type and length.
+    public static func fieldValue(from raw: JSONValue, for field: FieldMapping) throws(LinkError) -> FieldValue {
+        func fail(_ code: String, _ message: String) -> LinkError {
+            LinkError(code: code, message: "\(field.displayName) \(message)", fields: [field.field])
+        }
+        if raw.isNull { return .null }
+        let value: FieldValue
+        switch field.type {
+        case .string:
+            guard let text = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be text, found \(raw.kindName)") }
+            value = .text(text)
+        case .lines:
+            if let text = raw.stringValue {
+                value = .text(text)
+            } else if let items = raw.arrayValue {
+                var lines: [String] = []
+                for item in items {
+                    guard let line = item.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a list of text lines") }
+                    lines.append(line)
+                }
+                value = lines.isEmpty ? .null : .text(lines.joined(separator: "\n"))
+            } else {
+                throw fail("MAPPING_WRONG_TYPE", "should be a list of text lines, found \(raw.kindName)")
+            }
+        case .date:
+            guard let text = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a date, found \(raw.kindName)") }
+            guard let date = CalendarDate(text) else { throw fail("MAPPING_INVALID_DATE", "is not a valid full date (YYYY-MM-DD)") }
+            value = .text(date.description)
+        case .datetime:
+            guard let text = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a date-time, found \(raw.kindName)") }
+            guard let instant = Timestamp.parse(text) else {
+                throw fail("MAPPING_INVALID_DATE", "is not a valid date-time with a time zone")
+            }
+            value = .text(Timestamp.format(instant))
+        case .integer:
+            guard case .number(let lexeme) = raw, let integer = Int(lexeme) else {
+                throw fail("MAPPING_WRONG_TYPE", "should be a whole number, found \(raw.kindName)")
+            }
+            value = .number(String(integer))
+        case .decimal:
+            guard case .number(let lexeme) = raw, let number = FieldValue.number(canonicalizing: lexeme) else {
+                throw fail("MAPPING_WRONG_TYPE", "should be a number, found \(raw.kindName)")
+            }
+            value = number
+        case .boolean:
+            guard case .bool(let flag) = raw else { throw fail("MAPPING_WRONG_TYPE", "should be true or false, found \(raw.kindName)") }
+            value = .bool(flag)
+        case .code:
+            guard let code = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a code, found \(raw.kindName)") }
+            guard let label = field.values.first(where: { $0.code == code })?.label else {
+                throw fail("MAPPING_UNKNOWN_CODE", "has a code outside \(field.values.map(\.code).joined(separator: ", "))")
+            }
+            value = .text(label)
+        case .reference:
+            guard let reference = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a reference, found \(raw.kindName)") }
+            let prefix = (field.referenceResource ?? "") + "/"
+            let id = reference.hasPrefix(prefix) ? String(reference.dropFirst(prefix.count)) : ""
+            guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }) else {
+                throw fail("MAPPING_INVALID_REFERENCE", "is not a reference to a \(field.referenceResource ?? "resource") (\(prefix)<id>)")
+            }
+            value = .text(id)
+        case .instrument, .score, .severity:
+            throw fail("MAPPING_WRONG_TYPE", "is computed, not read")
+        }
+        if let maxLength = field.maxLength, case .text(let text) = value, text.count > maxLength {
+            throw fail("MAPPING_TOO_LONG", "is longer than \(maxLength) characters")
+        }
+        return value
+    }
+
+    /// A field value written back into FHIR JSON for this field (the reverse of `fieldValue`):
+    /// picklist values become their codes, ids become references, text lines become a list.
+    public static func json(from value: FieldValue, for field: FieldMapping) throws(LinkError) -> JSONValue? {
+        func fail(_ code: String, _ message: String) -> LinkError {
+            LinkError(code: code, message: "\(field.field) \(message)", fields: [field.field])
+        }
+        guard case .text(let text) = value else {
+            return value == .null ? nil : value.json
+        }
+        if text.isEmpty { return nil }
+        if let maxLength = field.maxLength, text.count > maxLength {
+            throw fail("MAPPING_TOO_LONG", "is longer than \(maxLength) characters")
+        }
+        switch field.type {
+        case .code:
+            guard let code = field.values.first(where: { $0.label == text })?.code else {
+                throw fail("MAPPING_UNKNOWN_CODE", "has a value outside \(field.values.map(\.label).joined(separator: ", "))")
+            }
+            return .string(code)
+        case .reference:
+            return .string("\(field.referenceResource ?? "")/\(text)")
+        case .lines:
+            return .array(text.split(separator: "\n", omittingEmptySubsequences: true).map { .string(String($0)) })
+        case .date:
+            guard let date = CalendarDate(text) else { throw fail("MAPPING_INVALID_DATE", "is not a valid full date (YYYY-MM-DD)") }
+            return .string(date.description)
+        case .datetime:
+            guard let instant = Timestamp.parse(text) else { throw fail("MAPPING_INVALID_DATE", "is not a valid date-time") }
+            return .string(Timestamp.format(instant))
+        default:
+            return .string(text)
+        }
+    }
+
+    /// A value from a Salesforce record's JSON, normalised as this field's type so that it compares
+    /// equal to what was written (`2026-01-02T03:04:05.000+0000` and `…Z` are the same instant).
+    public static func salesforceValue(_ raw: JSONValue?, for field: FieldMapping) -> FieldValue {
+        guard let raw, !raw.isNull else { return .null }
+        switch (field.type, raw) {
+        case (.datetime, .string(let text)):
+            return Timestamp.parse(text).map { .text(Timestamp.format($0)) } ?? .text(text)
+        case (.string, .string(let text)), (.lines, .string(let text)):
+            return text.isEmpty ? .null : .text(text.replacingOccurrences(of: "\r\n", with: "\n"))
+        default:
+            return FieldValue(json: raw) ?? .null
+        }
+    }
+}
+
+/// A calendar date `YYYY-MM-DD` that really exists (no month 13, no 30 February).
+public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var year: Int
+    public var month: Int
+    public var day: Int
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard text.utf8.count == 10, parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+            parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) })
+        else { return nil }
+        guard (1...12).contains(month), (1...CalendarDate.days(inMonth: month, year: year)).contains(day), year >= 1 else { return nil }
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    static func days(inMonth month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    public var description: String {
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+    }
+
+    public static func < (lhs: CalendarDate, rhs: CalendarDate) -> Bool {
+        (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
+    }
+}

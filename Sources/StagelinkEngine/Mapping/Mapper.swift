@@ -1,0 +1,167 @@
+import Foundation
+
+/// A staged payload turned into the values of one Salesforce record.
+public struct MappedRecord: Sendable, Hashable {
+    public var record: MappedRecordKey
+    /// In the mapping's order; the external id first among equals.
+    public var fields: [MappedField]
+
+    public init(record: MappedRecordKey, fields: [MappedField]) {
+        self.record = record
+        self.fields = fields
+    }
+
+    public func value(of field: String) -> FieldValue? { fields.first { $0.name == field }?.value }
+}
+
+public struct MappedField: Sendable, Hashable {
+    public var name: String
+    public var value: FieldValue
+
+    public init(name: String, value: FieldValue) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Reads FHIR resources through an inbound mapping, checking every value on the way.
+///
+/// A payload that cannot be read (bad JSON, the wrong resource, a missing required value, a value
+/// of the wrong type, a date that is not a date, an unknown code, a score out of range) yields a
+/// `LinkError` whose code starts with `MAPPING_` and whose fields name the culprit; nothing is
+/// half-read. Messages never quote a value: they may be logged.
+///
+/// For example:
+///
+/// ```swift
+/// let mapper = Mapper(mapping: document.inbound(forResource: "Patient")!, instruments: document.instruments)
+/// switch mapper.map(row.payload) { case .success(let record): …; case .failure(let error): … }
+/// ```
+public struct Mapper: Sendable {
+    public let mapping: InboundMapping
+    public let instruments: [Instrument]
+
+    public init(mapping: InboundMapping, instruments: [Instrument]) {
+        self.mapping = mapping
+        self.instruments = instruments
+    }
+
+    public func map(_ payload: [UInt8]) -> Result<MappedRecord, LinkError> {
+        let resource: JSONValue
+        do {
+            resource = try JSONValue(parsing: payload)
+        } catch {
+            return .failure(LinkError(code: "MAPPING_INVALID_JSON", message: "the payload is not valid JSON: \(error)"))
+        }
+        return map(resource)
+    }
+
+    public func map(_ resource: JSONValue) -> Result<MappedRecord, LinkError> {
+        guard resource.objectValue != nil else {
+            return .failure(LinkError(code: "MAPPING_WRONG_RESOURCE", message: "the payload is \(resource.kindName), not a \(mapping.resource) resource"))
+        }
+        guard resource["resourceType"]?.stringValue == mapping.resource else {
+            return .failure(LinkError(code: "MAPPING_WRONG_RESOURCE", message: "resourceType is not \(mapping.resource)", fields: ["resourceType"]))
+        }
+        var fields: [MappedField] = []
+        fields.reserveCapacity(mapping.fields.count)
+        var scoring: Scoring?
+        for field in mapping.fields {
+            do {
+                let value = try read(field, from: resource, scoring: &scoring)
+                fields.append(MappedField(name: field.field, value: value))
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard case .text(let key)? = fields.first(where: { $0.name == mapping.externalID })?.value, !key.isEmpty else {
+            return .failure(LinkError(code: "MAPPING_MISSING_FIELD", message: "\(mapping.externalIDField?.displayName ?? mapping.externalID) is required", fields: [mapping.externalID]))
+        }
+        return .success(MappedRecord(record: MappedRecordKey(object: mapping.object, key: key), fields: fields))
+    }
+
+    private func read(_ field: FieldMapping, from resource: JSONValue, scoring cached: inout Scoring?) throws(LinkError) -> FieldValue {
+        if field.type.isComputed {
+            // Scoring problems are the score's, whichever computed field asks first.
+            let scoring: Scoring
+            if let cached {
+                scoring = cached
+            } else {
+                scoring = try score(
+                    resource, instrumentField: mapping.fields.first { $0.type == .instrument } ?? field,
+                    scoreField: mapping.fields.first { $0.type == .score } ?? field)
+                cached = scoring
+            }
+            switch field.type {
+            case .instrument:
+                let label = field.values.first { $0.code == scoring.instrument.name }?.label ?? scoring.instrument.name
+                return .text(label)
+            case .score: return .number(String(scoring.score))
+            default:
+                guard let band = scoring.instrument.severity(forScore: scoring.score) else {
+                    throw fail(field, "MAPPING_SCORE_OUT_OF_RANGE", "no severity band covers the score")
+                }
+                return .text(band)
+            }
+        }
+        let raw = field.path.flatMap { $0.value(in: resource) } ?? .null
+        let value = try FieldConversion.fieldValue(from: raw, for: field)
+        if field.required && value.isBlank {
+            throw fail(field, "MAPPING_MISSING_FIELD", "is required but absent")
+        }
+        return value
+    }
+
+    private struct Scoring {
+        var instrument: Instrument
+        var score: Int
+    }
+
+    private func score(_ resource: JSONValue, instrumentField: FieldMapping, scoreField field: FieldMapping) throws(LinkError) -> Scoring {
+        let canonical = resource["questionnaire"]?.stringValue.map { String($0.split(separator: "|").first ?? "") }
+        guard let instrument = instruments.first(where: { $0.questionnaire == canonical }) else {
+            throw fail(instrumentField, "MAPPING_UNKNOWN_INSTRUMENT", "the questionnaire is not one of \(instruments.map(\.name).joined(separator: ", "))", fhirField: "questionnaire")
+        }
+        var sum = 0
+        var answered = 0
+        var reportedTotal: Int?
+        for item in resource["item"]?.arrayValue ?? [] {
+            let linkID = item["linkId"]?.stringValue ?? ""
+            let answer = item["answer"]?[0]
+            let code = item["code"]?[0]?["code"]?.stringValue
+            guard let answer else { continue }
+            guard case .number(let lexeme)? = answer["valueInteger"], let points = Int(lexeme) else {
+                throw fail(field, "MAPPING_WRONG_TYPE", "an item answer is not an integer (valueInteger)", fhirField: "item.answer")
+            }
+            if linkID == instrument.totalCode || code == instrument.totalCode {
+                reportedTotal = points
+                continue
+            }
+            guard (0...instrument.itemMax).contains(points) else {
+                throw fail(field, "MAPPING_SCORE_OUT_OF_RANGE", "an item answer is outside 0–\(instrument.itemMax) for \(instrument.name)", fhirField: "item.answer")
+            }
+            sum += points
+            answered += 1
+        }
+        guard answered <= instrument.items else {
+            throw fail(field, "MAPPING_SCORE_OUT_OF_RANGE", "\(instrument.name) has \(instrument.items) items, the response answers \(answered)", fhirField: "item")
+        }
+        if let reportedTotal {
+            guard (0...instrument.maximumScore).contains(reportedTotal) else {
+                throw fail(field, "MAPPING_SCORE_OUT_OF_RANGE", "the total is outside 0–\(instrument.maximumScore) for \(instrument.name)", fhirField: "item.answer")
+            }
+            guard answered == 0 || reportedTotal == sum else {
+                throw fail(field, "MAPPING_SCORE_MISMATCH", "the total item does not equal the sum of the item answers", fhirField: "item.answer")
+            }
+            if answered == 0 { sum = reportedTotal }
+        } else if answered == 0 {
+            throw fail(field, "MAPPING_MISSING_FIELD", "the response has no answered items", fhirField: "item")
+        }
+        return Scoring(instrument: instrument, score: sum)
+    }
+
+    private func fail(_ field: FieldMapping, _ code: String, _ message: String, fhirField: String? = nil) -> LinkError {
+        let name = fhirField.map { "\(field.field) (\($0))" } ?? field.displayName
+        return LinkError(code: code, message: "\(name) \(message)", fields: [field.field])
+    }
+}

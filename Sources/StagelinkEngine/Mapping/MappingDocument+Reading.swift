@@ -1,0 +1,155 @@
+extension MappingDocument {
+    /// Every key the mapping file accepts, by section; unknown keys are errors.
+    static let rootKeys: Set<String> = ["version", "instruments", "inbound", "outbound"]
+    static let instrumentKeys: Set<String> = ["name", "questionnaire", "code", "totalCode", "items", "itemMax", "severity"]
+    static let inboundKeys: Set<String> = ["name", "resource", "object", "externalId", "fields"]
+    static let fieldKeys: Set<String> = ["field", "path", "type", "required", "maxLength", "values", "resource", "owner"]
+    static let outboundKeys: Set<String> = ["admissions", "contacts"]
+    static let admissionKeys: Set<String> = [
+        "object", "stageField", "readyValue", "stages", "contactField", "patient", "serviceRequest",
+    ]
+    static let patientKeys: Set<String> = ["mapping", "identifierSystem"]
+    static let serviceRequestKeys: Set<String> = ["identifierSystem", "externalIdField", "code", "fields"]
+    static let contactKeys: Set<String> = ["object", "mapping"]
+
+    init(reader root: YAMLReader) throws(ConfigurationError) {
+        let document = try root.mapping(allowed: Self.rootKeys)
+        let version = try document.required("version")
+        guard try version.int() == 1 else { throw version.error("unsupported version (this Stagelink reads version 1)") }
+
+        var instruments: [Instrument] = []
+        for element in try document["instruments"]?.sequence() ?? [] {
+            instruments.append(try Self.instrument(element))
+        }
+
+        var inbound: [InboundMapping] = []
+        for element in try document.required("inbound").sequence() {
+            let mapping = try Self.inboundMapping(element, instruments: instruments)
+            guard !inbound.contains(where: { $0.name == mapping.name || $0.resource == mapping.resource }) else {
+                throw element.error("a second mapping named \"\(mapping.name)\" or for \(mapping.resource)")
+            }
+            inbound.append(mapping)
+        }
+
+        var outbound = OutboundMappings(admissions: nil, contacts: nil)
+        if let section = document["outbound"] {
+            let keys = try section.mapping(allowed: Self.outboundKeys)
+            if let admissions = keys["admissions"] {
+                outbound.admissions = try Self.admissions(admissions, inbound: inbound)
+            }
+            if let contacts = keys["contacts"] {
+                let entries = try contacts.mapping(allowed: Self.contactKeys)
+                let mappingName = try entries.required("mapping").string()
+                guard inbound.contains(where: { $0.name == mappingName }) else {
+                    throw try entries.required("mapping").error("no inbound mapping is named \"\(mappingName)\"")
+                }
+                outbound.contacts = ContactOutbound(object: try entries.required("object").string(), mapping: mappingName)
+            }
+        }
+        self.init(file: root.file, instruments: instruments, inbound: inbound, outbound: outbound)
+        try checkOwnersAgree(root)
+    }
+
+    /// The same Salesforce field written by two mappings must have one owner.
+    private func checkOwnersAgree(_ root: YAMLReader) throws(ConfigurationError) {
+        var owners: [String: OwnerRule] = [:]
+        for mapping in inbound {
+            for field in mapping.fields {
+                let key = "\(mapping.object).\(field.field)"
+                if let earlier = owners[key], earlier != field.owner {
+                    throw root.error("\(key) has owner \(earlier) in one mapping and \(field.owner) in \(mapping.name)")
+                }
+                owners[key] = field.owner
+            }
+        }
+    }
+
+    private static func instrument(_ reader: YAMLReader) throws(ConfigurationError) -> Instrument {
+        let keys = try reader.mapping(allowed: instrumentKeys)
+        var bands: [SeverityBand] = []
+        for band in try keys.required("severity").sequence() {
+            let entries = try band.mapping(allowed: ["upTo", "label"])
+            bands.append(SeverityBand(upTo: try entries.required("upTo").int(), label: try entries.required("label").string()))
+        }
+        let instrument = Instrument(
+            name: try keys.required("name").string(), questionnaire: try keys.required("questionnaire").string(),
+            code: try keys.required("code").string(), totalCode: try keys.required("totalCode").string(),
+            items: try keys.required("items").int(), itemMax: try keys.required("itemMax").int(), severity: bands)
+        guard bands.last?.upTo == instrument.maximumScore else {
+            throw try keys.required("severity").error("the last band must end at the maximum score \(instrument.maximumScore)")
+        }
+        return instrument
+    }
+
+    private static func inboundMapping(_ reader: YAMLReader, instruments: [Instrument]) throws(ConfigurationError) -> InboundMapping {
+        let keys = try reader.mapping(allowed: inboundKeys)
+        var fields: [FieldMapping] = []
+        for element in try keys.required("fields").sequence() {
+            let field = try fieldMapping(element)
+            if field.type.isComputed && instruments.isEmpty {
+                throw element.error("a \(field.type) field needs the instruments section")
+            }
+            fields.append(field)
+        }
+        let mapping = InboundMapping(
+            name: try keys.required("name").string(), resource: try keys.required("resource").string(),
+            object: try keys.required("object").string(), externalID: try keys.required("externalId").string(), fields: fields)
+        guard mapping.externalIDField != nil else {
+            throw try keys.required("externalId").error("the external id \(mapping.externalID) is not one of the mapped fields")
+        }
+        return mapping
+    }
+
+    static func fieldMapping(_ reader: YAMLReader) throws(ConfigurationError) -> FieldMapping {
+        let keys = try reader.mapping(allowed: fieldKeys)
+        let type = try keys["type"]?.enum(FieldType.self, what: "type") ?? .string
+        var path: FieldPath?
+        if let pathReader = keys["path"] {
+            let text = try pathReader.string()
+            do {
+                path = try FieldPath(text)
+            } catch {
+                throw pathReader.error(error.message)
+            }
+        } else if !type.isComputed {
+            throw reader.error("missing required key \"path\" (only instrument, score and severity are computed)")
+        }
+        var values: [CodeValue] = []
+        if let valuesReader = keys["values"] {
+            for (code, label) in try valuesReader.pairs() { values.append(CodeValue(code: code, label: try label.string())) }
+        }
+        if type == .code && values.isEmpty { throw reader.error("a code field needs its values (FHIR code: Salesforce value)") }
+        let resource = try keys["resource"]?.string()
+        if type == .reference && resource == nil { throw reader.error("a reference field needs the resource it refers to") }
+        let maxLength = try keys["maxLength"]?.int()
+        if let maxLength, maxLength <= 0 { throw try keys.required("maxLength").error("must be positive") }
+        return FieldMapping(
+            field: try keys.required("field").string(), path: path, type: type, required: try keys["required"]?.bool() ?? false,
+            maxLength: maxLength, values: values, referenceResource: resource,
+            owner: try keys.required("owner").enum(OwnerRule.self, what: "rule"))
+    }
+
+    private static func admissions(_ reader: YAMLReader, inbound: [InboundMapping]) throws(ConfigurationError) -> AdmissionOutbound {
+        let keys = try reader.mapping(allowed: admissionKeys)
+        let patient = try keys.required("patient").mapping(allowed: patientKeys)
+        let patientMapping = try patient.required("mapping").string()
+        guard inbound.contains(where: { $0.name == patientMapping }) else {
+            throw try patient.required("mapping").error("no inbound mapping is named \"\(patientMapping)\"")
+        }
+        let request = try keys.required("serviceRequest").mapping(allowed: serviceRequestKeys)
+        var fields: [FieldMapping] = []
+        for element in try request["fields"]?.sequence() ?? [] { fields.append(try fieldMapping(element)) }
+        let stages = try keys["stages"]?.strings() ?? []
+        let readyValue = try keys.required("readyValue").string()
+        if !stages.isEmpty && !stages.contains(readyValue) {
+            throw try keys.required("readyValue").error("\"\(readyValue)\" is not one of the stages")
+        }
+        return AdmissionOutbound(
+            object: try keys.required("object").string(), stageField: try keys.required("stageField").string(), readyValue: readyValue,
+            stages: stages, contactField: try keys.required("contactField").string(), patientMapping: patientMapping,
+            patientIdentifierSystem: try patient.required("identifierSystem").string(),
+            serviceRequest: ServiceRequestOutbound(
+                identifierSystem: try request.required("identifierSystem").string(),
+                externalIDField: try request.required("externalIdField").string(), code: try request.required("code").string(), fields: fields))
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+/// A system that can say what changed since a moment, one page at a time.
+///
+/// The engine stages each page and advances the watermark in the same transaction before asking
+/// for the next page, so a source must return records in ascending `lastUpdated` order and must
+/// hand each page on as soon as it has it (memory stays flat however many records match).
+public protocol ChangeSource: Sendable {
+    var system: SourceSystem { get }
+    var meter: APIMeter { get }
+
+    /// The first page (`cursor` nil) or the page after `cursor`.
+    func page(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage
+}
+
+/// What a delta pull asks for.
+public struct DeltaRequest: Sendable, Hashable {
+    /// The FHIR resource type or Salesforce object.
+    public var resourceType: String
+    /// Changes at or after this instant (the engine has already subtracted the overlap window);
+    /// nil for everything.
+    public var since: Date?
+    /// For Salesforce: the fields to select, parent relationship fields included
+    /// (`Contact__r.FirstName`). FHIR sources return whole resources and ignore it.
+    public var fields: [String]
+    public var pageSize: Int
+
+    public init(resourceType: String, since: Date?, fields: [String] = [], pageSize: Int) {
+        self.resourceType = resourceType
+        self.since = since
+        self.fields = fields
+        self.pageSize = pageSize
+    }
+}
+
+/// Where the next page starts; opaque to the engine (an absolute `next` link, a `nextRecordsUrl`).
+public struct PageCursor: Sendable, Hashable {
+    public var value: String
+
+    public init(_ value: String) { self.value = value }
+}
+
+/// One page of changed records, each with its exact bytes.
+///
+/// An entry that is damaged (no id, wrong types) is still handed on, with what could be read of
+/// its identity, so that it is staged and fails with an error instead of vanishing.
+public struct SourcePage: Sendable {
+    public var records: [IncomingRecord]
+    public var next: PageCursor?
+    /// How many records match in all, when the source says.
+    public var total: Int?
+
+    public init(records: [IncomingRecord], next: PageCursor?, total: Int? = nil) {
+        self.records = records
+        self.next = next
+        self.total = total
+    }
+}
+
+/// A system from which one record can be fetched by id (a manual push by Salesforce id).
+public protocol RecordLookup: Sendable {
+    /// The record, or nil when the system has no record with that id.
+    func record(type: String, id: String, fields: [String]) async throws(RemoteCallError) -> IncomingRecord?
+}

@@ -1,0 +1,39 @@
+/// A system that upserts records in batches by an external-id field and answers per record.
+///
+/// Results come back in the order of the records sent. A record's failure is a
+/// `RecordResult.failure`; a failure of the call as a whole is thrown.
+public protocol UpsertTarget: Sendable {
+    var meter: APIMeter { get }
+    /// The most records one call may carry (200 for Salesforce sObject Collections).
+    var maxBatchSize: Int { get }
+
+    /// Upsert by external id; a field named `Parent__r.External__c` is a reference by external id.
+    func upsert(object: String, externalIDField: String, records: [TargetRecord]) async throws(RemoteCallError) -> [RecordResult]
+
+    /// Update records by their own id (writing the EMR's ids back onto Salesforce records).
+    func update(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult]
+}
+
+/// The fields to write into one record; the external id is among them.
+public struct TargetRecord: Sendable, Hashable {
+    public var fields: [MappedField]
+
+    public init(fields: [MappedField]) { self.fields = fields }
+}
+
+/// The fields to write into the record with this id.
+public struct TargetRecordUpdate: Sendable, Hashable {
+    public var id: String
+    public var fields: [MappedField]
+
+    public init(id: String, fields: [MappedField]) {
+        self.id = id
+        self.fields = fields
+    }
+}
+
+/// What the other system said about one record of a batch.
+public enum RecordResult: Sendable, Hashable {
+    case success(id: String, created: Bool)
+    case failure(LinkError)
+}
