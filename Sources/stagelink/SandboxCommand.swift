@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Sandbox
+import StagelinkEngine
 
 /// `stagelink sandbox`: serves the Salesforce and FHIR simulators until interrupted.
 struct SandboxCommand: AsyncParsableCommand {
@@ -42,6 +43,9 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(help: "The org's daily API request limit.")
     var dailyApiLimit = 1_000_000
 
+    @Option(help: "The mapping file whose Salesforce custom fields the simulated org has.")
+    var mapping = "config/mapping.yaml"
+
     @Option(help: "The folder that receives the private keys and the consumer secret.")
     var credentialsDir = FileManager.default.temporaryDirectory.appending(path: "stagelink-sandbox").path
 
@@ -58,6 +62,11 @@ struct SandboxCommand: AsyncParsableCommand {
         let credentials = try SandboxCredentials.generate()
         let files = try credentials.write(to: URL(filePath: credentialsDir))
         var configuration = SandboxConfiguration(credentials: credentials)
+        if FileManager.default.fileExists(atPath: mapping) {
+            configuration.customFields = CustomFieldSpec.fields(of: try MappingDocument.load(contentsOf: mapping))
+        } else if mapping != "config/mapping.yaml" {
+            throw ValidationError("No mapping file at \(mapping).")
+        }
         configuration.salesforcePort = salesforcePort
         configuration.fhirPort = fhirPort
         configuration.seed = seed
