@@ -26,7 +26,7 @@ if [[ ! -x "$venv/bin/python" ]]; then python3 -m venv "$venv"; fi
 (cd "$root" && swift build --product stagelink)
 binary="$(cd "$root" && swift build --show-bin-path)/stagelink"
 
-"$binary" sandbox --salesforce-port 0 --fhir-port 0 --patients 300 --bad-share 0.05 --seed 11 \
+"$binary" sandbox --mapping "$root/config/mapping.yaml" --salesforce-port 0 --fhir-port 0 --patients 300 --bad-share 0.05 --seed 11 \
     --credentials-dir "$work/keys" >"$work/sandbox.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
