@@ -17,17 +17,24 @@ public struct Operations: Sendable {
     public var inbound: InboundLinker?
     /// Processes Salesforce rows into the EMR; nil when no EMR connection is configured.
     public var outbound: (any OutboundRowLinker)?
+    /// Fetches one Salesforce record by id, for a manual push.
+    public var salesforceLookup: (any RecordLookup)?
+    /// Writes a resolved value into the EMR.
+    public var emrWriter: (any ResourceWriter)?
     public var meters: [APIMeter]
     public var logger: Logger
 
     public init(
-        store: any SyncStore, mapping: MappingDocument, inbound: InboundLinker?, outbound: (any OutboundRowLinker)? = nil, meters: [APIMeter] = [],
+        store: any SyncStore, mapping: MappingDocument, inbound: InboundLinker?, outbound: (any OutboundRowLinker)? = nil,
+        salesforceLookup: (any RecordLookup)? = nil, emrWriter: (any ResourceWriter)? = nil, meters: [APIMeter] = [],
         logger: Logger = Logger(label: "stagelink.operations")
     ) {
         self.store = store
         self.mapping = mapping
         self.inbound = inbound
         self.outbound = outbound
+        self.salesforceLookup = salesforceLookup
+        self.emrWriter = emrWriter
         self.meters = meters
         self.logger = logger
     }
@@ -90,13 +97,7 @@ public struct Operations: Sendable {
     private func rowSummaries(_ ids: [Int64]) async throws -> [StagedRowSummary] {
         var summaries: [StagedRowSummary] = []
         for id in ids {
-            if let row = try await store.row(id: id) {
-                summaries.append(
-                    StagedRowSummary(
-                        id: row.id, system: row.system, resourceType: row.resourceType, sourceID: row.sourceID, version: row.version,
-                        lastUpdated: row.lastUpdated, jobID: row.jobID, receivedAt: row.receivedAt, status: row.status, errorCode: row.error?.code,
-                        errorMessage: row.error?.message, attemptCount: row.attemptCount, updatedAt: row.updatedAt))
-            }
+            if let row = try await store.row(id: id) { summaries.append(row.summary) }
         }
         return summaries
     }

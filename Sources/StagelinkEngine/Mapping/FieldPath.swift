@@ -66,6 +66,30 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         return current
     }
 
+    /// The path as `JSONWriter.prettyLines` names it in this document (`telecom[1].value`), down to
+    /// the deepest step that exists: what a viewer highlights for an error about this field.
+    public func locate(in root: JSONValue) -> String? {
+        var current = root
+        var located = ""
+        for step in steps {
+            switch step {
+            case .key(let key):
+                guard let next = current[key] else { return located.isEmpty ? nil : located }
+                located += located.isEmpty ? key : ".\(key)"
+                current = next
+            case .index(let index):
+                guard let next = current[index] else { return located }
+                located += "[\(index)]"
+                current = next
+            case .match(let key, let value):
+                guard let index = current.arrayValue?.firstIndex(where: { $0[key]?.stringValue == value }) else { return located }
+                located += "[\(index)]"
+                current = current[index]!
+            }
+        }
+        return located
+    }
+
     /// Sets the value at this path, creating the objects and list elements on the way; nil removes
     /// the last step's member.
     public func set(_ value: JSONValue?, in root: inout JSONValue) {

@@ -242,3 +242,16 @@ public struct SyncEvent: Sendable, Hashable {
         self.message = message
     }
 }
+
+/// A request, from another process, to run a cycle now.
+public struct SyncRequest: Sendable, Hashable {
+    public var directions: Set<Job.Direction>
+    public var actor: Actor
+    public var at: Date
+
+    public init(directions: Set<Job.Direction>, actor: Actor, at: Date) {
+        self.directions = directions
+        self.actor = actor
+        self.at = at
+    }
+}

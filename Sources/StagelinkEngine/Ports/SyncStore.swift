@@ -100,6 +100,11 @@ public protocol SyncStore: Sendable {
     func releaseLease(_ holder: LeaseHolder) async throws
     func currentLease() async throws -> Lease?
 
+    /// Asks the process holding the lease to run a cycle now (the console's `s`, `stagelink sync`).
+    func requestSync(_ directions: Set<Job.Direction>, actor: Actor) async throws
+    /// Takes the waiting sync requests, oldest first; each is returned once.
+    func takeSyncRequests() async throws -> [SyncRequest]
+
     // MARK: - Events
 
     func appendEvents(_ events: [SyncEvent]) async throws

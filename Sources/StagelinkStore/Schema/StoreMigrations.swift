@@ -206,6 +206,13 @@ public enum StoreMigrations {
             expiresAt REAL NOT NULL
         ) WITHOUT ROWID;
 
+        CREATE TABLE sync_request (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            directions TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+
         CREATE TABLE event (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             at REAL NOT NULL,
