@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
     ],
     targets: [
         // The domain: staged rows, links, jobs, mapping, policy, conflicts, the linker.
@@ -37,6 +38,15 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The HTTP transport both clients share: deadlines, retries, bearer tokens, JWT assertions, logging.
+        .target(
+            name: "StagelinkHTTP",
+            dependencies: [
+                "StagelinkEngine",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `stagelink bench`: every performance figure the issues name, beside its reference.
         .target(
             name: "StagelinkBenchmarks",
@@ -54,6 +64,24 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine"]),
+        // What the client tests share: a scripted loopback HTTP server and an in-memory log handler.
+        .target(
+            name: "StagelinkTestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/StagelinkTestSupport"
+        ),
+        .testTarget(
+            name: "StagelinkHTTPTests",
+            dependencies: [
+                "StagelinkHTTP",
+                "StagelinkEngine",
+                "StagelinkTestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
