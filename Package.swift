@@ -47,6 +47,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The Salesforce REST client: delta pulls by SOQL, sObject Collections upserts, API limits.
+        .target(
+            name: "SalesforceClient",
+            dependencies: [
+                "StagelinkEngine",
+                "StagelinkHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `stagelink bench`: every performance figure the issues name, beside its reference.
         .target(
             name: "StagelinkBenchmarks",
@@ -81,6 +90,10 @@ let package = Package(
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "SalesforceClientTests",
+            dependencies: ["SalesforceClient", "StagelinkHTTP", "StagelinkEngine", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]
