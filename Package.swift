@@ -56,6 +56,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The FHIR R4 client: SMART Backend Services, delta search, conditional create, versioned update.
+        .target(
+            name: "FHIRClient",
+            dependencies: [
+                "StagelinkEngine",
+                "StagelinkHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `stagelink bench`: every performance figure the issues name, beside its reference.
         .target(
             name: "StagelinkBenchmarks",
@@ -94,6 +103,10 @@ let package = Package(
         .testTarget(
             name: "SalesforceClientTests",
             dependencies: ["SalesforceClient", "StagelinkHTTP", "StagelinkEngine", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "FHIRClientTests",
+            dependencies: ["FHIRClient", "StagelinkHTTP", "StagelinkEngine", .product(name: "Logging", package: "swift-log")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -62,12 +62,8 @@ struct SalesforceTokenIssuer: Sendable {
     }
 
     static func session(from response: HTTPResponse) throws(RemoteCallError) -> SalesforceSession {
+        guard response.isSuccess else { throw OAuthRefusal.error(response) }
         let body = try? JSONValue(parsing: response.body)
-        guard response.isSuccess else {
-            let code = body?["error"]?.stringValue ?? "HTTP_\(response.status)"
-            let message = body?["error_description"]?.stringValue ?? "the token endpoint answered \(response.status)"
-            throw RemoteCallError(.unauthorized, LinkError(code: code, message: message, remoteBody: response.bodyText))
-        }
         guard let token = body?["access_token"]?.stringValue, !token.isEmpty,
             let instance = body?["instance_url"]?.stringValue.flatMap(URL.init(string:)),
             let identity = body?["id"]?.stringValue.flatMap(URL.init(string:)), !identity.lastPathComponent.isEmpty
