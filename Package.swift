@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
     ],
     targets: [
@@ -36,6 +37,17 @@ let package = Package(
             dependencies: [
                 "StagelinkEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // The Salesforce REST and FHIR R4 simulators that the demo, the tests and the benchmarks run against.
+        .target(
+            name: "Sandbox",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The HTTP transport both clients share: deadlines, retries, bearer tokens, JWT assertions, logging.
@@ -77,15 +89,29 @@ let package = Package(
                 "StagelinkEngine",
                 "StagelinkStore",
                 "StagelinkBenchmarks",
+                "Sandbox",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine"]),
+        .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkEngine"]),
+        .testTarget(
+            name: "SandboxTests",
+            dependencies: [
+                "Sandbox",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // What the client tests share: a scripted loopback HTTP server and an in-memory log handler.
         .target(
             name: "StagelinkTestSupport",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["Sandbox", "SalesforceClient", "FHIRClient", "StagelinkHTTP", .product(name: "Logging", package: "swift-log")],
             path: "Tests/StagelinkTestSupport"
         ),
         .testTarget(
@@ -102,11 +128,17 @@ let package = Package(
         ),
         .testTarget(
             name: "SalesforceClientTests",
-            dependencies: ["SalesforceClient", "StagelinkHTTP", "StagelinkEngine", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "SalesforceClient", "StagelinkHTTP", "StagelinkEngine", "StagelinkTestSupport", "Sandbox",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "FHIRClientTests",
-            dependencies: ["FHIRClient", "StagelinkHTTP", "StagelinkEngine", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "FHIRClient", "SalesforceClient", "StagelinkHTTP", "StagelinkEngine", "StagelinkTestSupport", "Sandbox",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,118 @@
+/// Search pages, create (plain and conditional) and update (with `If-Match`), each write recorded in the ledger.
+extension EMRStore {
+    /// A searchset page: the snapshot's ids from `offset`, resources as they are now.
+    struct Page: Sendable {
+        var token: String
+        var total: Int
+        var offset: Int
+        var entries: [(id: String, encoded: [UInt8], resource: JSONObject)]
+        var hasMore: Bool
+    }
+
+    /// Runs a search and keeps its ids as a snapshot that later pages read.
+    func search(_ search: FHIRSearch) -> Page {
+        state.withLock { state in
+            let entries = (state.order[search.type] ?? []).compactMap { state.resources[search.type]?[$0] }
+            let ids = search.run(entries)
+            state.snapshotSequence += 1
+            let token = "search-\(state.snapshotSequence)"
+            state.snapshots[token] = SearchSnapshot(type: search.type, ids: ids)
+            state.snapshotOrder.append(token)
+            if state.snapshotOrder.count > 500 { state.snapshots[state.snapshotOrder.removeFirst()] = nil }
+            return Self.page(state, token: token, offset: 0, count: search.summaryCount ? 0 : search.count)
+        }
+    }
+
+    /// A later page of a snapshot; nil when the snapshot is unknown or expired.
+    func page(token: String, offset: Int, count: Int) -> Page? {
+        state.withLock { state in
+            guard state.snapshots[token] != nil else { return nil }
+            return Self.page(state, token: token, offset: offset, count: count)
+        }
+    }
+
+    private static func page(_ state: State, token: String, offset: Int, count: Int) -> Page {
+        let snapshot = state.snapshots[token]!
+        let slice = snapshot.ids.dropFirst(offset).prefix(count)
+        let entries = slice.compactMap { id in
+            state.resources[snapshot.type]?[id].map { (id, $0.encoded, $0.resource) }
+        }
+        return Page(
+            token: token, total: snapshot.ids.count, offset: offset, entries: entries,
+            hasMore: offset + slice.count < snapshot.ids.count)
+    }
+
+    /// The type a snapshot searched.
+    func snapshotType(_ token: String) -> String? {
+        state.withLock { $0.snapshots[token]?.type }
+    }
+
+    private func recordWrite(_ entry: FHIRResourceEntry, type: String, operation: String, actor: String,
+        endpoint: SandboxEndpoint?, previous: JSONObject?)
+    {
+        var changes = JSONObject()
+        for (key, value) in entry.resource where key != "meta" && previous?[key] != value { changes[key] = value }
+        ledger.record(
+            [
+                WriteRecord(
+                    at: entry.lastUpdated, system: .fhir, type: type, id: entry.resource["id"]?.stringValue ?? "",
+                    operation: operation, actor: actor, endpoint: endpoint, changes: changes)
+            ], mutation: endpoint == nil)
+    }
+
+    /// Creates a resource; with `ifNoneExist`, only when no resource matches that search
+    /// (the existing one is returned, unchanged, when exactly one does; several are a 412).
+    func create(
+        _ resource: JSONObject, type: String, ifNoneExist: String?, actor: String, endpoint: SandboxEndpoint? = .fhirCreate
+    ) throws(FHIRError) -> (entry: FHIRResourceEntry, created: Bool) {
+        let condition = try ifNoneExist.map { query throws(FHIRError) in
+            try FHIRSearch(type: type, parameters: FormEncoding.decode(query.hasPrefix("?") ? String(query.dropFirst()) : query))
+        }
+        let instant = clock.now()
+        let result = try state.withLock { state throws(FHIRError) -> (FHIRResourceEntry, Bool) in
+            if let condition {
+                let entries = (state.order[type] ?? []).compactMap { state.resources[type]?[$0] }
+                let matches = condition.run(entries)
+                if matches.count == 1 { return (state.resources[type]![matches[0]]!, false) }
+                if matches.count > 1 {
+                    throw FHIRError(
+                        status: 412, code: "duplicate",
+                        diagnostics: "Failed to create: the If-None-Exist search matched \(matches.count) resources")
+                }
+            }
+            var resource = resource
+            resource["id"] = nil
+            return (Self.insert(&state, resource, type: type, id: nil, at: instant), true)
+        }
+        if result.1 { recordWrite(result.0, type: type, operation: "create", actor: actor, endpoint: endpoint, previous: nil) }
+        return result
+    }
+
+    /// Replaces `type/id`, checking `If-Match: W/"n"` against the current version (412 on mismatch).
+    func update(
+        _ resource: JSONObject, type: String, id: String, ifMatch: String?, actor: String,
+        endpoint: SandboxEndpoint? = .fhirUpdate
+    ) throws(FHIRError) -> (entry: FHIRResourceEntry, created: Bool) {
+        let instant = clock.now()
+        let (entry, created, changed, previous) = try state.withLock { state throws(FHIRError) in
+            let existing = state.resources[type]?[id]
+            if let ifMatch {
+                let wanted = ifMatch.replacingOccurrences(of: "W/", with: "").replacingOccurrences(of: "\"", with: "")
+                guard let existing, String(existing.versionID) == wanted else {
+                    throw FHIRError(
+                        status: 412, code: "conflict",
+                        diagnostics: "Version mismatch: If-Match \(ifMatch) but the current version is "
+                            + (existing.map { "W/\"\($0.versionID)\"" } ?? "none"))
+                }
+            }
+            let (entry, changed) = Self.replace(&state, resource, type: type, id: id, at: instant)
+            return (entry, existing == nil, changed, existing?.resource)
+        }
+        if changed {
+            recordWrite(
+                entry, type: type, operation: created ? "create" : "update", actor: actor, endpoint: endpoint,
+                previous: previous)
+        }
+        return (entry, created)
+    }
+}

@@ -1,0 +1,153 @@
+import Synchronization
+
+/// One stored FHIR resource: its current version, encoded once for fast search pages, and its older versions.
+struct FHIRResourceEntry: Sendable {
+    var resource: JSONObject
+    var versionID: Int
+    var lastUpdated: Timestamp
+    var encoded: [UInt8]
+    var history: [JSONObject] = []
+}
+
+/// A FHIR access token issued to a backend client.
+struct FHIRSession: Sendable {
+    var clientID: String
+    var scopes: [String]
+    var expires: Timestamp
+}
+
+/// A search's result ids, frozen at its first page so that paging is stable while data changes.
+struct SearchSnapshot: Sendable {
+    var type: String
+    var ids: [String]
+}
+
+/// The simulated EMR: resources by type and id with versions, search snapshots and access tokens.
+final class EMRStore: Sendable {
+    struct State: Sendable {
+        var resources: [String: [String: FHIRResourceEntry]] = [:]
+        var order: [String: [String]] = [:]
+        var nextID = 1000
+        var snapshots: [String: SearchSnapshot] = [:]
+        var snapshotOrder: [String] = []
+        var snapshotSequence = 0
+        var sessions: [String: FHIRSession] = [:]
+        var usedAssertionIDs: Set<String> = []
+    }
+
+    static let resourceTypes = ["Patient", "EpisodeOfCare", "QuestionnaireResponse", "ServiceRequest", "Questionnaire"]
+
+    let state = Mutex(State())
+    let clock: SandboxClock
+    let ledger: WriteLedger
+
+    init(clock: SandboxClock, ledger: WriteLedger) {
+        self.clock = clock
+        self.ledger = ledger
+    }
+
+    /// Empties the EMR, keeping access tokens.
+    func reset() {
+        state.withLock { state in
+            let sessions = state.sessions
+            let used = state.usedAssertionIDs
+            state = State()
+            state.sessions = sessions
+            state.usedAssertionIDs = used
+        }
+    }
+
+    /// The resource with `meta.versionId` and `meta.lastUpdated` set and `resourceType`, `id`, `meta` first.
+    static func stamped(_ resource: JSONObject, type: String, id: String, version: Int, at instant: Timestamp)
+        -> JSONObject
+    {
+        var meta = resource["meta"]?.objectValue ?? JSONObject()
+        meta["versionId"] = .string(String(version))
+        meta["lastUpdated"] = .string(instant.fhirInstant)
+        var output = JSONObject([("resourceType", .string(type)), ("id", .string(id)), ("meta", .object(meta))])
+        for (key, value) in resource where !["resourceType", "id", "meta"].contains(key) { output[key] = value }
+        return output
+    }
+
+    /// Stores a new resource (id assigned unless given), version 1.
+    func insert(_ resource: JSONObject, type: String, id givenID: String? = nil, at instant: Timestamp? = nil)
+        -> FHIRResourceEntry
+    {
+        let instant = instant ?? clock.now()
+        return state.withLock { state in Self.insert(&state, resource, type: type, id: givenID, at: instant) }
+    }
+
+    static func insert(_ state: inout State, _ resource: JSONObject, type: String, id givenID: String?, at instant: Timestamp)
+        -> FHIRResourceEntry
+    {
+        let id: String
+        if let givenID {
+            id = givenID
+        } else {
+            state.nextID += 1
+            id = String(state.nextID)
+        }
+        let stamped = stamped(resource, type: type, id: id, version: 1, at: instant)
+        let entry = FHIRResourceEntry(
+            resource: stamped, versionID: 1, lastUpdated: instant, encoded: JSONValue.object(stamped).serialized())
+        state.resources[type, default: [:]][id] = entry
+        state.order[type, default: []].append(id)
+        return entry
+    }
+
+    /// Replaces a resource with a new version; an unchanged body (meta aside) keeps the current version.
+    static func replace(_ state: inout State, _ resource: JSONObject, type: String, id: String, at instant: Timestamp)
+        -> (entry: FHIRResourceEntry, changed: Bool)
+    {
+        guard var entry = state.resources[type]?[id] else {
+            return (insert(&state, resource, type: type, id: id, at: instant), true)
+        }
+        if withoutMeta(entry.resource) == withoutMeta(stamped(resource, type: type, id: id, version: 0, at: instant)) {
+            return (entry, false)
+        }
+        entry.history.append(entry.resource)
+        entry.versionID += 1
+        entry.lastUpdated = instant
+        entry.resource = stamped(resource, type: type, id: id, version: entry.versionID, at: instant)
+        entry.encoded = JSONValue.object(entry.resource).serialized()
+        state.resources[type]![id] = entry
+        return (entry, true)
+    }
+
+    private static func withoutMeta(_ resource: JSONObject) -> JSONObject {
+        var copy = resource
+        copy["meta"] = nil
+        return copy
+    }
+
+    func entry(_ type: String, _ id: String) -> FHIRResourceEntry? {
+        state.withLock { $0.resources[type]?[id] }
+    }
+
+    /// All resources of a type in creation order.
+    func entries(_ type: String) -> [FHIRResourceEntry] {
+        state.withLock { state in (state.order[type] ?? []).compactMap { state.resources[type]?[$0] } }
+    }
+
+    var resourceCounts: [String: Int] { state.withLock { $0.resources.mapValues(\.count) } }
+
+    // MARK: - Tokens
+
+    func openSession(token: String, clientID: String, scopes: [String], lifetime: Duration) {
+        let expires = clock.now().adding(seconds: Double(lifetime.components.seconds))
+        state.withLock { $0.sessions[token] = FHIRSession(clientID: clientID, scopes: scopes, expires: expires) }
+    }
+
+    func session(token: String) -> FHIRSession? {
+        let now = clock.now()
+        return state.withLock { state in
+            guard let session = state.sessions[token], session.expires > now else { return nil }
+            return session
+        }
+    }
+
+    /// Records an assertion's `jti`; false when it was used before (a replay).
+    func useAssertionID(_ jti: String) -> Bool {
+        state.withLock { $0.usedAssertionIDs.insert(jti).inserted }
+    }
+}

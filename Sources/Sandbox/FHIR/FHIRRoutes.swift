@@ -1,0 +1,177 @@
+import Hummingbird
+
+/// The FHIR R4 routes: metadata, SMART discovery and token, search with stable paging, read, vread,
+/// create (conditional with `If-None-Exist`) and update (with `If-Match`).
+struct FHIRRoutes: Sendable {
+    let world: SandboxWorld
+    private var emr: EMRStore { world.emr }
+    private var base: String { world.fhirBaseURL }
+
+    static func router(world: SandboxWorld) -> Router<SandboxRequestContext> {
+        let router = Router(context: SandboxRequestContext.self)
+        router.add(middleware: FHIREnvelope(world: world))
+        let routes = FHIRRoutes(world: world)
+        let smart = SMARTAuth(world: world)
+        router.get("/fhir/metadata") { _, _ in
+            HTTPReply.json(FHIRCapability.statement(base: world.fhirBaseURL), contentType: FHIREnvelope.contentType)
+        }
+        router.get("/fhir/.well-known/smart-configuration") { _, _ in smart.configuration() }
+        router.post("/fhir/auth/token") { request, context in try await smart.token(request, context: context) }
+        router.get("/fhir") { request, context in try routes.nextPage(request, context: context) }
+        router.get("/fhir/:type") { request, context in try routes.search(request, context: context) }
+        router.post("/fhir/:type") { request, context in try await routes.create(request, context: context) }
+        router.get("/fhir/:type/:id") { request, context in try routes.read(request, context: context) }
+        router.get("/fhir/:type/:id/_history/:version") { request, context in
+            try routes.read(request, context: context)
+        }
+        router.put("/fhir/:type/:id") { request, context in try await routes.update(request, context: context) }
+        InspectionRoutes(world: world).register(on: router)
+        return router
+    }
+
+    private func type(_ context: SandboxRequestContext, access: Character) throws(FHIRError) -> String {
+        let type = context.parameters.get("type") ?? ""
+        guard EMRStore.resourceTypes.contains(type) else {
+            throw FHIRError(status: 404, code: "not-supported", diagnostics: "Unknown resource type \"\(type)\"")
+        }
+        guard SMARTAuth.allows(context.scopes, access, on: type) else {
+            throw .forbidden("\(access == "r" || access == "s" ? "reading" : "writing") \(type)")
+        }
+        return type
+    }
+
+    private func resourceBody(_ request: Request, context: SandboxRequestContext) async throws -> JSONObject {
+        guard let object = try JSONValue.parse(try await HTTPReply.body(of: request, context: context)).objectValue else {
+            throw FHIRError(status: 400, code: "structure", diagnostics: "The body must be a JSON resource")
+        }
+        return object
+    }
+
+    // MARK: - Search
+
+    func search(_ request: Request, context: SandboxRequestContext) throws -> Response {
+        let type = try type(context, access: "s")
+        let parameters = HTTPReply.query(of: request)
+        let search = try FHIRSearch(type: type, parameters: parameters)
+        let page = emr.search(search)
+        let selfURL = "\(base)/\(type)" + (request.uri.query.map { "?\($0)" } ?? "")
+        return bundle(page, selfURL: selfURL, count: search.count, context: context)
+    }
+
+    /// `GET /fhir?_getpages=…&_getpagesoffset=…&_count=…`: a later page of a snapshot.
+    func nextPage(_ request: Request, context: SandboxRequestContext) throws -> Response {
+        let parameters = FormEncoding.dictionary(request.uri.query ?? "")
+        guard let token = parameters["_getpages"] else {
+            throw FHIRError(status: 400, code: "not-supported", diagnostics: "System-level search is not supported")
+        }
+        let offset = Int(parameters["_getpagesoffset"] ?? "0") ?? 0
+        let count = min(Int(parameters["_count"] ?? "50") ?? 50, FHIRSearch.maximumCount)
+        guard let type = emr.snapshotType(token), SMARTAuth.allows(context.scopes, "s", on: type),
+            let page = emr.page(token: token, offset: offset, count: count)
+        else {
+            throw FHIRError(
+                status: 410, code: "not-found", diagnostics: "Search \(token) does not exist and may have expired")
+        }
+        return bundle(page, selfURL: "\(base)?\(request.uri.query ?? "")", count: count, context: context)
+    }
+
+    private func bundle(_ page: EMRStore.Page, selfURL: String, count: Int, context: SandboxRequestContext) -> Response {
+        var links: [JSONValue] = [["relation": "self", "url": .string(selfURL)]]
+        if page.hasMore {
+            let next = "\(base)?_getpages=\(page.token)&_getpagesoffset=\(page.offset + count)&_count=\(count)"
+                + "&_bundletype=searchset"
+            links.append(["relation": "next", "url": .string(next)])
+        }
+        let head: JSONValue = [
+            "resourceType": "Bundle", "id": .string(page.token),
+            "meta": ["lastUpdated": .string(world.clock.now().fhirInstant)], "type": "searchset",
+            "total": .int(page.total), "link": .array(links),
+        ]
+        var bytes = head.serialized()
+        bytes.removeLast()
+        if !page.entries.isEmpty {
+            bytes.append(contentsOf: #","entry":["#.utf8)
+            let broken = context.fault?.kind == .schemaInvalidResource ? page.entries.count / 2 : -1
+            for (index, entry) in page.entries.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                let type = entry.resource["resourceType"]?.stringValue ?? ""
+                bytes.append(contentsOf: #"{"fullUrl":"#.utf8)
+                JSONValue.writeString("\(base)/\(type)/\(entry.id)", to: &bytes)
+                bytes.append(contentsOf: #","resource":"#.utf8)
+                if index == broken {
+                    bytes.append(contentsOf: SchemaBreaker.broken(entry.resource).serialized())
+                } else {
+                    bytes.append(contentsOf: entry.encoded)
+                }
+                bytes.append(contentsOf: #","search":{"mode":"match"}}"#.utf8)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return HTTPReply.bytes(bytes, status: .ok, contentType: FHIREnvelope.contentType)
+    }
+
+    // MARK: - Read and write
+
+    private func headers(_ entry: FHIRResourceEntry, type: String, id: String) -> [(HeaderField.Name, String)] {
+        [
+            (.eTag, "W/\"\(entry.versionID)\""),
+            (.lastModified, entry.lastUpdated.date.formatted(.dateTime)),
+            (.location, "\(base)/\(type)/\(id)/_history/\(entry.versionID)"),
+        ]
+    }
+
+    func read(_ request: Request, context: SandboxRequestContext) throws -> Response {
+        let type = try type(context, access: "r")
+        let id = try context.parameters.require("id")
+        guard let entry = emr.entry(type, id) else { throw FHIRError.notFound(type, id) }
+        var resource = entry.resource
+        if let versionText = context.parameters.get("version") {
+            guard let version = Int(versionText), version >= 1, version <= entry.versionID else {
+                throw FHIRError(status: 404, code: "not-found", diagnostics: "Version \(versionText) of \(type)/\(id) is not known")
+            }
+            if version < entry.versionID { resource = entry.history[version - 1] }
+        }
+        if context.fault?.kind == .schemaInvalidResource { resource = SchemaBreaker.broken(resource).objectValue! }
+        return HTTPReply.json(
+            .object(resource), contentType: FHIREnvelope.contentType,
+            headers: [(.eTag, "W/\"\(resource["meta"]?["versionId"]?.stringValue ?? "1")\"")])
+    }
+
+    private func validator() -> FHIRValidator {
+        let emr = self.emr
+        return FHIRValidator(patientExists: { emr.entry("Patient", $0) != nil })
+    }
+
+    private func written(_ entry: FHIRResourceEntry, status: HTTPResponse.Status, type: String, request: Request) -> Response {
+        let id = entry.resource["id"]?.stringValue ?? ""
+        if request.headers[.prefer]?.contains("return=minimal") == true {
+            return HTTPReply.empty(status: status, headers: headers(entry, type: type, id: id))
+        }
+        return HTTPReply.json(
+            .object(entry.resource), status: status, contentType: FHIREnvelope.contentType,
+            headers: headers(entry, type: type, id: id))
+    }
+
+    func create(_ request: Request, context: SandboxRequestContext) async throws -> Response {
+        let type = try type(context, access: "c")
+        let resource = try await resourceBody(request, context: context)
+        try validator().validate(resource, type: type)
+        let (entry, created) = try emr.create(
+            resource, type: type, ifNoneExist: request.headers[.ifNoneExist], actor: context.actor)
+        return written(entry, status: created ? .created : .ok, type: type, request: request)
+    }
+
+    func update(_ request: Request, context: SandboxRequestContext) async throws -> Response {
+        let type = try type(context, access: "u")
+        let id = try context.parameters.require("id")
+        let resource = try await resourceBody(request, context: context)
+        guard resource["id"]?.stringValue == id else {
+            throw FHIRError(status: 400, code: "invalid", diagnostics: "The resource id must match the id of the URL")
+        }
+        try validator().validate(resource, type: type)
+        let (entry, created) = try emr.update(
+            resource, type: type, id: id, ifMatch: request.headers[.ifMatch], actor: context.actor)
+        return written(entry, status: created ? .created : .ok, type: type, request: request)
+    }
+}

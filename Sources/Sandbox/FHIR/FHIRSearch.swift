@@ -1,0 +1,159 @@
+/// A FHIR search of one type: `_id`, `_lastUpdated` (with prefixes), `identifier`, `patient`, `subject`,
+/// `url`, `_count`, `_sort` and `_summary=count`. Any other parameter is refused, never ignored.
+struct FHIRSearch: Sendable {
+    var type: String
+    var count = 50
+    var sortDescending: Bool?
+    var sortByID = false
+    var summaryCount = false
+    private var filters: [@Sendable (FHIRResourceEntry) -> Bool] = []
+
+    static let maximumCount = 1000
+    private static let ignored: Set<String> = ["_format", "_pretty", "_total"]
+
+    private static let referenceParameters: [String: [String: String]] = [
+        "patient": ["EpisodeOfCare": "patient", "QuestionnaireResponse": "subject", "ServiceRequest": "subject"],
+        "subject": ["QuestionnaireResponse": "subject", "ServiceRequest": "subject"],
+    ]
+
+    init(type: String, parameters: [(String, String)]) throws(FHIRError) {
+        self.type = type
+        for (name, value) in parameters {
+            switch name {
+            case _ where Self.ignored.contains(name): continue
+            case "_count":
+                guard let number = Int(value), number >= 0 else { throw .invalid("_count", "must be a whole number") }
+                count = min(number, Self.maximumCount)
+            case "_sort":
+                switch value {
+                case "_lastUpdated": sortDescending = false
+                case "-_lastUpdated": sortDescending = true
+                case "_id": sortByID = true
+                default: throw .processing("_sort supports _lastUpdated, -_lastUpdated and _id")
+                }
+            case "_summary":
+                guard value == "count" else { throw .processing("_summary supports count") }
+                summaryCount = true
+            case "_id":
+                let ids = Set(value.split(separator: ",").map(String.init))
+                filters.append { ids.contains($0.resource["id"]?.stringValue ?? "") }
+            case "_lastUpdated":
+                let condition = try Self.lastUpdated(value)
+                filters.append { condition($0.lastUpdated) }
+            case "identifier":
+                let alternatives = value.split(separator: ",").map(String.init)
+                filters.append { entry in alternatives.contains { Self.identifier($0, matches: entry.resource) } }
+            case "url" where type == "Questionnaire":
+                filters.append { $0.resource["url"]?.stringValue == value }
+            case _ where Self.referenceParameters[name]?[type] != nil:
+                let element = Self.referenceParameters[name]![type]!
+                let wanted = Self.patientID(value)
+                filters.append { entry in
+                    entry.resource[element]?["reference"]?.stringValue.map(Self.patientID) == wanted
+                }
+            default:
+                throw .processing("Unknown search parameter \"\(name)\" for resource type \"\(type)\"")
+            }
+        }
+    }
+
+    /// `Patient/123`, `123` or `http://…/Patient/123` → `123`.
+    static func patientID(_ reference: String) -> String {
+        reference.split(separator: "/").last.map(String.init) ?? reference
+    }
+
+    static func identifier(_ token: String, matches resource: JSONObject) -> Bool {
+        let identifiers = resource["identifier"]?.arrayValue ?? []
+        let system: String?
+        let value: String?
+        if let bar = token.firstIndex(of: "|") {
+            system = String(token[..<bar])
+            let rest = String(token[token.index(after: bar)...])
+            value = rest.isEmpty ? nil : rest
+        } else {
+            system = nil
+            value = token
+        }
+        return identifiers.contains { identifier in
+            let idSystem = identifier["system"]?.stringValue
+            let idValue = identifier["value"]?.stringValue
+            if let system {
+                if system.isEmpty ? idSystem != nil : idSystem != system { return false }
+            }
+            if let value, idValue != value { return false }
+            return true
+        }
+    }
+
+    /// The condition of a `_lastUpdated` value: a prefix (eq, ne, gt, ge, lt, le) and a date or instant whose
+    /// precision makes the range it stands for.
+    static func lastUpdated(_ value: String) throws(FHIRError) -> @Sendable (Timestamp) -> Bool {
+        var prefix = "eq"
+        var text = Substring(value)
+        if let first = value.first, first.isLetter {
+            prefix = String(value.prefix(2))
+            text = value.dropFirst(2)
+        }
+        guard let (low, high) = range(String(text)) else {
+            throw .invalid("_lastUpdated", "is not a valid date or instant")
+        }
+        switch prefix {
+        case "eq": return { $0 >= low && $0 < high }
+        case "ne": return { $0 < low || $0 >= high }
+        case "gt": return { $0 >= high }
+        case "ge": return { $0 >= low }
+        case "lt": return { $0 < low }
+        case "le": return { $0 < high }
+        default: throw .invalid("_lastUpdated", "has an unknown prefix")
+        }
+    }
+
+    /// The instants a date or date-time stands for, low inclusive, high exclusive.
+    static func range(_ text: String) -> (Timestamp, Timestamp)? {
+        if let instant = Timestamp(iso8601: text) {
+            let fraction = text.split(separator: ".").dropFirst().first.map { $0.prefix { $0.isNumber }.count } ?? 0
+            let width: Int64 = fraction >= 3 ? 1 : (fraction == 2 ? 10 : (fraction == 1 ? 100 : 1000))
+            return (instant, Timestamp(milliseconds: instant.milliseconds + width))
+        }
+        let day: Int64 = 86_400_000
+        switch text.count {
+        case 10:
+            guard let date = CivilDate(text) else { return nil }
+            let start = Int64(date.daysSince1970) * day
+            return (Timestamp(milliseconds: start), Timestamp(milliseconds: start + day))
+        case 7:
+            guard let date = CivilDate(text + "-01") else { return nil }
+            let start = Int64(date.daysSince1970) * day
+            let days = Int64(CivilDate.daysIn(month: date.month, year: date.year))
+            return (Timestamp(milliseconds: start), Timestamp(milliseconds: start + days * day))
+        case 4:
+            guard let year = Int(text), let first = CivilDate(year: year, month: 1, day: 1),
+                let next = CivilDate(year: year + 1, month: 1, day: 1)
+            else { return nil }
+            return (
+                Timestamp(milliseconds: Int64(first.daysSince1970) * day),
+                Timestamp(milliseconds: Int64(next.daysSince1970) * day)
+            )
+        default:
+            return nil
+        }
+    }
+
+    /// The matching ids, in the order asked for.
+    func run(_ entries: [FHIRResourceEntry]) -> [String] {
+        var matches = entries.filter { entry in filters.allSatisfy { $0(entry) } }
+        if let descending = sortDescending {
+            matches = matches.enumerated().sorted { left, right in
+                if left.element.lastUpdated != right.element.lastUpdated {
+                    return descending
+                        ? left.element.lastUpdated > right.element.lastUpdated
+                        : left.element.lastUpdated < right.element.lastUpdated
+                }
+                return left.offset < right.offset
+            }.map(\.element)
+        } else if sortByID {
+            matches.sort { ($0.resource["id"]?.stringValue ?? "") < ($1.resource["id"]?.stringValue ?? "") }
+        }
+        return matches.compactMap { $0.resource["id"]?.stringValue }
+    }
+}

@@ -1,0 +1,31 @@
+/// The endpoint groups that calls are counted by and faults are injected into.
+///
+/// For example:
+///
+/// ```swift
+/// try sandbox.faults.inject(FaultRule(.serviceUnavailable, on: .fhirSearch, trigger: .nextCalls(2)))
+/// sandbox.inspection.counts().calls[.fhirSearch]
+/// ```
+public enum SandboxEndpoint: String, CaseIterable, Sendable, Hashable {
+    case salesforceToken = "salesforce.token"
+    case salesforceQuery = "salesforce.query"
+    case salesforceSObjects = "salesforce.sobjects"
+    case salesforceCollections = "salesforce.collections"
+    case fhirToken = "fhir.token"
+    case fhirSearch = "fhir.search"
+    case fhirRead = "fhir.read"
+    case fhirCreate = "fhir.create"
+    case fhirUpdate = "fhir.update"
+
+    /// Whether the group belongs to the Salesforce simulator.
+    public var isSalesforce: Bool { rawValue.hasPrefix("salesforce.") }
+
+    /// Whether the group is a token endpoint.
+    public var isToken: Bool { self == .salesforceToken || self == .fhirToken }
+}
+
+/// Which simulator a record lives in.
+public enum SandboxSystem: String, Sendable, Hashable, CaseIterable {
+    case salesforce
+    case fhir
+}

@@ -1,0 +1,144 @@
+import Hummingbird
+
+/// `/_sandbox/...`: the inspection and control API, served by both simulators over the same state.
+///
+/// - `GET /_sandbox/counts`, `GET /_sandbox/truth`, `GET /_sandbox/history/{system}/{type}/{id}`, `GET /_sandbox/users`
+/// - `POST /_sandbox/reset`
+/// - `GET|POST|DELETE /_sandbox/faults` (POST body: `{"endpoint","kind","rate"|"nextCalls","delayMilliseconds",
+///   "retryAfterSeconds","affectedShare"}`)
+/// - `POST /_sandbox/mutations/start?intervalMilliseconds=N`, `/stop`, `/step?count=N`
+/// - `POST /_sandbox/clock/advance?seconds=N`
+struct InspectionRoutes: Sendable {
+    let world: SandboxWorld
+
+    private var inspection: SandboxInspection { SandboxInspection(world: world) }
+
+    func register(on router: Router<SandboxRequestContext>) {
+        let group = router.group("/_sandbox")
+        group.get("/counts") { _, _ in HTTPReply.json(countsJSON()) }
+        group.get("/truth") { _, _ in HTTPReply.json(.array(inspection.truth().map(Self.json))) }
+        group.get("/history/:system/:type/:id") { _, context in
+            guard let system = SandboxSystem(rawValue: context.parameters.get("system") ?? "") else {
+                return HTTPReply.json(["error": "system is salesforce or fhir"], status: .badRequest)
+            }
+            let writes = inspection.history(
+                system, try context.parameters.require("type"), try context.parameters.require("id"))
+            return HTTPReply.json(.array(writes.map(Self.json)))
+        }
+        group.get("/users") { _, _ in
+            var users = JSONObject()
+            for user in world.configuration.salesforceUsers {
+                users[user.username] = .string(orNull: inspection.userID(user.username))
+            }
+            return HTTPReply.json(["integration": .object(users), "human": .string(inspection.humanUserID)])
+        }
+        group.post("/reset") { _, _ in
+            world.mutations.stop()
+            inspection.reset()
+            return HTTPReply.empty(status: .noContent)
+        }
+        group.get("/faults") { _, _ in HTTPReply.json(.array(world.faults.rules.map(Self.json))) }
+        group.post("/faults") { request, context in
+            let body = try JSONValue.parse(try await HTTPReply.body(of: request, context: context))
+            do {
+                try world.faults.inject(try Self.rule(body))
+            } catch let error as SandboxError {
+                return HTTPReply.json(["error": .string(error.description)], status: .badRequest)
+            }
+            return HTTPReply.json(.array(world.faults.rules.map(Self.json)), status: .created)
+        }
+        group.delete("/faults") { request, _ in
+            let endpoint = FormEncoding.dictionary(request.uri.query ?? "")["endpoint"].flatMap(SandboxEndpoint.init(rawValue:))
+            world.faults.clear(endpoint)
+            return HTTPReply.empty(status: .noContent)
+        }
+        group.post("/mutations/start") { request, _ in
+            let milliseconds = Int(FormEncoding.dictionary(request.uri.query ?? "")["intervalMilliseconds"] ?? "") ?? 1000
+            world.mutations.start(every: .milliseconds(max(10, milliseconds)))
+            return HTTPReply.empty(status: .noContent)
+        }
+        group.post("/mutations/stop") { _, _ in
+            world.mutations.stop()
+            return HTTPReply.empty(status: .noContent)
+        }
+        group.post("/mutations/step") { request, _ in
+            let count = Int(FormEncoding.dictionary(request.uri.query ?? "")["count"] ?? "") ?? 1
+            let made = world.mutations.step(count: min(max(1, count), 10_000))
+            return HTTPReply.json(
+                .array(
+                    made.map {
+                        ["kind": .string($0.kind.rawValue), "system": .string($0.system.rawValue), "type": .string($0.type), "id": .string($0.id)]
+                    }))
+        }
+        group.post("/clock/advance") { request, _ in
+            let seconds = Double(FormEncoding.dictionary(request.uri.query ?? "")["seconds"] ?? "") ?? 0
+            world.clock.advance(by: .milliseconds(Int64(seconds * 1000)))
+            return HTTPReply.json(["now": .string(world.clock.now().fhirInstant)])
+        }
+    }
+
+    private func countsJSON() -> JSONValue {
+        let counts = inspection.counts()
+        func byEndpoint(_ values: [SandboxEndpoint: Int]) -> JSONValue {
+            .object(JSONObject(SandboxEndpoint.allCases.map { ($0.rawValue, .int(values[$0, default: 0])) }))
+        }
+        return [
+            "calls": byEndpoint(counts.calls), "writes": byEndpoint(counts.writes), "faults": byEndpoint(counts.faults),
+            "mutationWrites": .int(counts.mutationWrites), "apiUsage": .int(counts.apiUsage),
+            "salesforceRecords": .object(JSONObject(counts.salesforceRecords.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            "fhirResources": .object(JSONObject(counts.fhirResources.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+        ]
+    }
+
+    static func json(_ record: SeededRecord) -> JSONValue {
+        var object = JSONObject([
+            ("system", .string(record.system.rawValue)), ("type", .string(record.type)), ("id", .string(record.id)),
+            ("good", .bool(record.isGood)),
+        ])
+        if let fault = record.fault {
+            object["fault"] = [
+                "kind": .string(fault.kind.rawValue), "field": .string(fault.field), "element": .string(fault.element),
+            ]
+        }
+        return .object(object)
+    }
+
+    static func json(_ write: WriteRecord) -> JSONValue {
+        [
+            "at": .string(write.at.fhirInstant), "system": .string(write.system.rawValue), "type": .string(write.type),
+            "id": .string(write.id), "operation": .string(write.operation), "actor": .string(write.actor),
+            "endpoint": .string(orNull: write.endpoint?.rawValue), "changes": .object(write.changes),
+        ]
+    }
+
+    static func json(_ rule: FaultRule) -> JSONValue {
+        var object = JSONObject([("endpoint", .string(rule.endpoint.rawValue)), ("kind", .string(rule.kind.rawValue))])
+        switch rule.trigger {
+        case .rate(let share): object["rate"] = .double(share)
+        case .nextCalls(let count): object["nextCalls"] = .int(count)
+        }
+        return .object(object)
+    }
+
+    static func rule(_ body: JSONValue) throws -> FaultRule {
+        guard let endpoint = body["endpoint"]?.stringValue.flatMap(SandboxEndpoint.init(rawValue:)) else {
+            throw SandboxError.invalidSetting("endpoint is one of \(SandboxEndpoint.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let kind = body["kind"]?.stringValue.flatMap(FaultKind.init(rawValue:)) else {
+            throw SandboxError.invalidSetting("kind is one of \(FaultKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let trigger: FaultRule.Trigger
+        if let rate = body["rate"]?.doubleValue {
+            trigger = .rate(rate)
+        } else if let count = body["nextCalls"]?.intValue {
+            trigger = .nextCalls(count)
+        } else {
+            throw SandboxError.invalidSetting("a fault needs rate or nextCalls")
+        }
+        return FaultRule(
+            kind, on: endpoint, trigger: trigger,
+            delay: body["delayMilliseconds"]?.intValue.map { .milliseconds($0) },
+            retryAfterSeconds: body["retryAfterSeconds"]?.intValue ?? 2,
+            affectedShare: body["affectedShare"]?.doubleValue ?? 0.3)
+    }
+}

@@ -1,0 +1,63 @@
+/// Read-only views of the sandbox for tests and the demo, and its reset: counts, the seeded truth,
+/// the history of writes of a record, and records as they are now.
+///
+/// For example:
+///
+/// ```swift
+/// let history = sandbox.inspection.history(.salesforce, "Contact", contactID)
+/// #expect(history.last?.actor == sandbox.inspection.userID("stagelink.integration@sandbox.example"))
+/// ```
+public struct SandboxInspection: Sendable {
+    let world: SandboxWorld
+
+    /// Calls, writes and faults per endpoint group, and record counts.
+    public func counts() -> SandboxCounts {
+        let ledger = world.ledger.snapshot()
+        return SandboxCounts(
+            calls: ledger.calls, writes: ledger.writes, faults: world.faults.injectedCounts,
+            mutationWrites: ledger.mutationWrites, salesforceRecords: world.salesforce.recordCounts,
+            fhirResources: world.emr.resourceCounts, apiUsage: world.salesforce.apiUsage)
+    }
+
+    /// Every seeded record, good or bad, with the field at fault of each bad one.
+    public func truth() -> [SeededRecord] { world.truth }
+
+    /// The writes made to one record, oldest first.
+    public func history(_ system: SandboxSystem, _ type: String, _ id: String) -> [WriteRecord] {
+        world.ledger.history(system, type, id)
+    }
+
+    /// A Salesforce record with all its fields, as `GET /sobjects/{Object}/{Id}` returns it.
+    public func salesforceRecord(_ object: String, id: String) -> JSONValue? {
+        try? world.salesforce.record(object, id: id, fields: nil, apiVersion: "v60.0")
+    }
+
+    /// The Salesforce records of one object, as JSON with all fields.
+    public func salesforceRecords(_ object: String) -> [JSONValue] {
+        world.salesforce.store.records(of: object).compactMap { salesforceRecord(object, id: $0.id) }
+    }
+
+    /// A FHIR resource as it is now.
+    public func fhirResource(_ type: String, id: String) -> JSONValue? {
+        world.emr.entry(type, id).map { .object($0.resource) }
+    }
+
+    /// The FHIR resources of one type, in creation order.
+    public func fhirResources(_ type: String) -> [JSONValue] {
+        world.emr.entries(type).map { .object($0.resource) }
+    }
+
+    /// The Salesforce user id (`005…`) of a username, if the org has that user.
+    public func userID(_ username: String) -> String? {
+        world.salesforce.state.withLock { $0.userIDs[username] }
+    }
+
+    /// The id of the human user whose edits the mutation driver makes.
+    public var humanUserID: String {
+        world.salesforce.user(
+            named: SeedGenerator.admissionsCoordinator.username, displayName: SeedGenerator.admissionsCoordinator.name)
+    }
+
+    /// Empties both simulators, counters, histories and faults, and seeds again from the same seed.
+    public func reset() { world.reset() }
+}

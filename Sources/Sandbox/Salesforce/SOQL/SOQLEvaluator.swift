@@ -1,0 +1,253 @@
+/// Runs a parsed query against the org's records: resolves names, checks literal types, filters, sorts and
+/// renders records as the REST API does (`attributes {type, url}` first, parent relationships nested).
+struct SOQLEvaluator {
+    let store: SalesforceStore
+    let apiVersion: String
+
+    /// A field path resolved against the schema.
+    private struct Resolved {
+        var relationship: SObjectField?
+        var target: SObjectDescription
+        var field: SObjectField
+    }
+
+    /// The matching records, rendered, in order; or the total alone for `COUNT()`.
+    func run(_ query: SOQLQuery) throws(SOQLError) -> (total: Int, records: [JSONValue]) {
+        guard let object = store.schema.object(named: query.object) else { throw .invalidType(query.object) }
+        let selected = try query.fields.map { path throws(SOQLError) in try resolve(path, in: object) }
+        let filter = try query.condition.map { condition throws(SOQLError) in try check(condition, in: object) }
+        let orderings = try query.orderBy.map { ordering throws(SOQLError) in
+            (try resolve(ordering.path, in: object), ordering)
+        }
+        var matches = store.records(of: object.name).filter { record in
+            filter.map { evaluate($0, record) } ?? true
+        }
+        if !orderings.isEmpty {
+            let keyed = matches.map { record in (record, orderings.map { value(of: $0.0, in: record) }) }
+            matches = keyed.enumerated().sorted { left, right in
+                for (index, (resolved, ordering)) in orderings.enumerated() {
+                    let comparison = compare(left.element.1[index], right.element.1[index], type: resolved.field.type)
+                    if comparison == 0 { continue }
+                    if comparison == nil {
+                        let leftIsNull = left.element.1[index].isNull
+                        return leftIsNull == ordering.nullsFirst
+                    }
+                    return ordering.ascending ? comparison! < 0 : comparison! > 0
+                }
+                return left.offset < right.offset
+            }.map(\.element.0)
+        }
+        if let offset = query.offset { matches = Array(matches.dropFirst(offset)) }
+        if let limit = query.limit { matches = Array(matches.prefix(limit)) }
+        if query.countOnly { return (matches.count, []) }
+        return (matches.count, matches.map { render($0, object: object, fields: selected) })
+    }
+
+    private func resolve(_ path: SOQLQuery.Path, in object: SObjectDescription) throws(SOQLError) -> Resolved {
+        guard let relationshipName = path.relationship else {
+            guard let field = object.field(named: path.field) else {
+                throw .invalidField(
+                    "\n\(path.field)\n^\nERROR at Row:1:Column:\(path.column)\nNo such column '\(path.field)' on entity "
+                        + "'\(object.name)'. If you are attempting to use a custom field, be sure to append the '__c' "
+                        + "after the custom field name. Please reference your WSDL or the describe call for the "
+                        + "appropriate names.")
+            }
+            return Resolved(relationship: nil, target: object, field: field)
+        }
+        guard let relationship = object.referenceField(relationship: relationshipName),
+            let target = relationship.referenceTo.flatMap(store.schema.object(named:))
+        else {
+            throw .invalidField(
+                "\n\(relationshipName).\(path.field)\n^\nERROR at Row:1:Column:\(path.column)\nDidn't understand "
+                    + "relationship '\(relationshipName)' in field path. If you are attempting to use a custom "
+                    + "relationship, be sure to append the '__r' after the custom relationship name.")
+        }
+        guard let field = target.field(named: path.field) else {
+            throw .invalidField(
+                "\n\(relationshipName).\(path.field)\n^\nERROR at Row:1:Column:\(path.column)\nNo such column "
+                    + "'\(path.field)' on entity '\(target.name)'.")
+        }
+        return Resolved(relationship: relationship, target: target, field: field)
+    }
+
+    /// A condition whose names are resolved and whose literals fit their fields' types.
+    private indirect enum Checked {
+        case and([Checked])
+        case or([Checked])
+        case not(Checked)
+        case compare(Resolved, String, JSONValue)
+        case inList(Resolved, [JSONValue], negated: Bool)
+        case like(Resolved, String)
+    }
+
+    private func check(_ condition: SOQLQuery.Condition, in object: SObjectDescription) throws(SOQLError) -> Checked {
+        switch condition {
+        case .and(let terms): return .and(try terms.map { term throws(SOQLError) in try check(term, in: object) })
+        case .or(let terms): return .or(try terms.map { term throws(SOQLError) in try check(term, in: object) })
+        case .not(let inner): return .not(try check(inner, in: object))
+        case .compare(let path, let symbol, let literal):
+            let resolved = try resolve(path, in: object)
+            let value = try coerce(literal, for: resolved.field)
+            if symbol != "=" && symbol != "!=", resolved.field.type == .boolean || value.isNull {
+                throw .malformed("invalid operator \(symbol) for \(resolved.field.name)", column: path.column)
+            }
+            return .compare(resolved, symbol, value)
+        case .inList(let path, let literals, let negated):
+            let resolved = try resolve(path, in: object)
+            let values = try literals.map { literal throws(SOQLError) in try coerce(literal, for: resolved.field) }
+            return .inList(resolved, values, negated: negated)
+        case .like(let path, let pattern):
+            let resolved = try resolve(path, in: object)
+            guard Self.isText(resolved.field.type) else {
+                throw .invalidField("invalid operator on field \(resolved.field.name): LIKE works on text fields")
+            }
+            return .like(resolved, pattern.lowercased())
+        }
+    }
+
+    private static func isText(_ type: SObjectField.FieldType) -> Bool {
+        switch type {
+        case .string, .textarea, .phone, .email, .picklist, .id, .reference: return true
+        default: return false
+        }
+    }
+
+    /// The literal as the stored wire value of `field`, or `INVALID_FIELD` when its type does not fit.
+    private func coerce(_ literal: SOQLQuery.Literal, for field: SObjectField) throws(SOQLError) -> JSONValue {
+        func mismatch(_ expected: String) -> SOQLError {
+            .invalidField(
+                "value of filter criterion for field '\(field.name)' must be of type \(expected) and should not be "
+                    + "enclosed in quotes")
+        }
+        if literal == .null { return .null }
+        switch field.type {
+        case .string, .textarea, .phone, .email, .picklist:
+            guard case .string(let text) = literal else { throw mismatch("string") }
+            return .string(text)
+        case .id, .reference:
+            guard case .string(let text) = literal else { throw mismatch("id") }
+            guard let id = SalesforceID.normalize(text) else {
+                throw .invalidField("invalid ID field: \(text)")
+            }
+            return .string(id)
+        case .date:
+            guard case .date(let date) = literal else { throw mismatch("date") }
+            return .string(date.text)
+        case .datetime:
+            guard case .dateTime(let instant) = literal else { throw mismatch("dateTime") }
+            return .string(instant.salesforceDateTime)
+        case .double:
+            guard case .number(let number) = literal else { throw mismatch("double") }
+            return .double(number)
+        case .boolean:
+            guard case .bool(let flag) = literal else { throw mismatch("boolean") }
+            return .bool(flag)
+        }
+    }
+
+    private func value(of resolved: Resolved, in record: SObjectRecord) -> JSONValue {
+        guard let relationship = resolved.relationship else { return record[resolved.field.name] }
+        guard let parentID = record[relationship.name].stringValue, let parent = store.records[parentID] else {
+            return .null
+        }
+        return parent[resolved.field.name]
+    }
+
+    private func evaluate(_ condition: Checked, _ record: SObjectRecord) -> Bool {
+        switch condition {
+        case .and(let terms): return terms.allSatisfy { evaluate($0, record) }
+        case .or(let terms): return terms.contains { evaluate($0, record) }
+        case .not(let inner): return !evaluate(inner, record)
+        case .compare(let resolved, let symbol, let literal):
+            let actual = value(of: resolved, in: record)
+            let comparison = compare(actual, literal, type: resolved.field.type)
+            switch symbol {
+            case "=": return literal.isNull ? actual.isNull : comparison == 0
+            case "!=": return literal.isNull ? !actual.isNull : comparison != 0
+            case "<": return comparison.map { $0 < 0 } ?? false
+            case "<=": return comparison.map { $0 <= 0 } ?? false
+            case ">": return comparison.map { $0 > 0 } ?? false
+            default: return comparison.map { $0 >= 0 } ?? false
+            }
+        case .inList(let resolved, let literals, let negated):
+            let actual = value(of: resolved, in: record)
+            let found = literals.contains { literal in
+                literal.isNull ? actual.isNull : compare(actual, literal, type: resolved.field.type) == 0
+            }
+            return found != negated
+        case .like(let resolved, let pattern):
+            guard let text = value(of: resolved, in: record).stringValue else { return false }
+            return Self.like(Array(text.lowercased()), Array(pattern))
+        }
+    }
+
+    /// -1, 0 or 1; nil when either side is null. Text compares without regard to case, as SOQL does.
+    private func compare(_ left: JSONValue, _ right: JSONValue, type: SObjectField.FieldType) -> Int? {
+        if left.isNull || right.isNull { return nil }
+        switch type {
+        case .double:
+            guard let a = left.doubleValue, let b = right.doubleValue else { return nil }
+            return a < b ? -1 : (a > b ? 1 : 0)
+        case .datetime:
+            guard let a = left.stringValue.flatMap(Timestamp.init(iso8601:)),
+                let b = right.stringValue.flatMap(Timestamp.init(iso8601:))
+            else { return nil }
+            return a < b ? -1 : (a > b ? 1 : 0)
+        case .boolean:
+            guard let a = left.boolValue, let b = right.boolValue else { return nil }
+            return a == b ? 0 : (a ? 1 : -1)
+        case .id, .reference, .date:
+            guard let a = left.stringValue, let b = right.stringValue else { return nil }
+            return a < b ? -1 : (a > b ? 1 : 0)
+        case .string, .textarea, .phone, .email, .picklist:
+            guard let a = left.stringValue?.lowercased(), let b = right.stringValue?.lowercased() else { return nil }
+            return a < b ? -1 : (a > b ? 1 : 0)
+        }
+    }
+
+    /// SOQL LIKE: `%` any run, `_` one character.
+    private static func like(_ text: [Character], _ pattern: [Character]) -> Bool {
+        var memo: [Int: Bool] = [:]
+        func match(_ t: Int, _ p: Int) -> Bool {
+            let key = t * (pattern.count + 1) + p
+            if let known = memo[key] { return known }
+            let result: Bool
+            if p == pattern.count {
+                result = t == text.count
+            } else if pattern[p] == "%" {
+                result = match(t, p + 1) || (t < text.count && match(t + 1, p))
+            } else if t < text.count, pattern[p] == "_" || pattern[p] == text[t] {
+                result = match(t + 1, p + 1)
+            } else {
+                result = false
+            }
+            memo[key] = result
+            return result
+        }
+        return match(0, 0)
+    }
+
+    func attributes(_ object: String, id: String) -> JSONValue {
+        ["type": .string(object), "url": .string("/services/data/\(apiVersion)/sobjects/\(object)/\(id)")]
+    }
+
+    private func render(_ record: SObjectRecord, object: SObjectDescription, fields: [Resolved]) -> JSONValue {
+        var output = JSONObject()
+        output["attributes"] = attributes(object.name, id: record.id)
+        for resolved in fields {
+            guard let relationship = resolved.relationship, let relationshipName = relationship.relationshipName else {
+                output[resolved.field.name] = record[resolved.field.name]
+                continue
+            }
+            guard let parentID = record[relationship.name].stringValue, let parent = store.records[parentID] else {
+                output[relationshipName] = .null
+                continue
+            }
+            var nested = output[relationshipName]?.objectValue
+                ?? JSONObject([("attributes", attributes(resolved.target.name, id: parent.id))])
+            nested[resolved.field.name] = parent[resolved.field.name]
+            output[relationshipName] = .object(nested)
+        }
+        return .object(output)
+    }
+}

@@ -1,0 +1,276 @@
+import Synchronization
+
+/// A signed-in Salesforce session.
+struct SalesforceSession: Sendable {
+    var userID: String
+    var username: String
+    var expires: Timestamp
+}
+
+/// A query's remaining pages, behind a `nextRecordsUrl` locator.
+private struct QueryCursor: Sendable {
+    var records: [JSONValue]
+    var total: Int
+}
+
+/// A failed Salesforce call: the status and the JSON body the REST API answers with.
+struct SalesforceAPIError: Error, Sendable {
+    var status: Int
+    var body: JSONValue
+
+    init(status: Int, _ errors: [SalesforceError]) {
+        self.status = status
+        self.body = .array(errors.map(\.restJSON))
+    }
+
+    init(status: Int, body: JSONValue) {
+        self.status = status
+        self.body = body
+    }
+}
+
+/// The simulated org: its records, sessions, query cursors and API usage, behind one lock.
+final class SalesforceOrg: Sendable {
+    struct State: Sendable {
+        var store: SalesforceStore
+        var sessions: [String: SalesforceSession] = [:]
+        var userIDs: [String: String] = [:]
+        fileprivate var cursors: [String: QueryCursor] = [:]
+        var cursorOrder: [String] = []
+        var cursorSequence = 0
+        var apiUsage = 0
+    }
+
+    let schema: SalesforceSchema
+    let organizationID = "00D8d000000SbxQEAS"
+    let state: Mutex<State>
+    let clock: SandboxClock
+    let ledger: WriteLedger
+    let dailyLimit: Int
+    let pageSize: Int
+
+    init(schema: SalesforceSchema, clock: SandboxClock, ledger: WriteLedger, dailyLimit: Int, pageSize: Int) {
+        self.schema = schema
+        self.clock = clock
+        self.ledger = ledger
+        self.dailyLimit = dailyLimit
+        self.pageSize = pageSize
+        self.state = Mutex(State(store: SalesforceStore(schema: schema)))
+    }
+
+    // MARK: - Users and sessions
+
+    /// The id of a user, created on first use.
+    @discardableResult
+    func user(named username: String, displayName: String) -> String {
+        state.withLock { state in
+            if let id = state.userIDs[username] { return id }
+            let user = schema.object(named: "User")!
+            let record = state.store.insert(
+                user,
+                values: ["Username": .string(username), "Name": .string(displayName), "IsActive": .bool(true)],
+                actor: "", at: clock.now())
+            state.userIDs[username] = record.id
+            return record.id
+        }
+    }
+
+    func openSession(token: String, userID: String, username: String, lifetime: Duration) {
+        let expires = clock.now().adding(seconds: Double(lifetime.components.seconds))
+        state.withLock { $0.sessions[token] = SalesforceSession(userID: userID, username: username, expires: expires) }
+    }
+
+    /// The live session of a bearer token, or nil when unknown or expired.
+    func session(token: String) -> SalesforceSession? {
+        let now = clock.now()
+        return state.withLock { state in
+            guard let session = state.sessions[token], session.expires > now else { return nil }
+            return session
+        }
+    }
+
+    // MARK: - API usage
+
+    /// Counts one API request; nil when it is past the daily limit.
+    func countRequest() -> Int? {
+        state.withLock { state in
+            state.apiUsage += 1
+            return state.apiUsage <= dailyLimit ? state.apiUsage : nil
+        }
+    }
+
+    var apiUsage: Int { state.withLock { $0.apiUsage } }
+
+    var limitInfo: String { "api-usage=\(min(apiUsage, dailyLimit))/\(dailyLimit)" }
+
+    // MARK: - Reads
+
+    func object(_ name: String) throws(SalesforceAPIError) -> SObjectDescription {
+        guard let object = schema.object(named: name) else {
+            throw SalesforceAPIError(
+                status: 404,
+                [SalesforceError(code: "NOT_FOUND", message: "The requested resource does not exist")])
+        }
+        return object
+    }
+
+    /// A record with all its fields, or the `fields` asked for.
+    func record(_ objectName: String, id: String, fields: [String]?, apiVersion: String) throws(SalesforceAPIError)
+        -> JSONValue
+    {
+        let object = try object(objectName)
+        return try state.withLock { state throws(SalesforceAPIError) in
+            guard let id = SalesforceID.normalize(id), let record = state.store.records[id],
+                record.object == object.name
+            else { throw SalesforceAPIError(status: 404, [.notFound]) }
+            return try Self.render(record, object: object, fields: fields, apiVersion: apiVersion)
+        }
+    }
+
+    /// The record whose external-id field holds `value`; 300 with the candidates' URLs when several do.
+    func record(_ objectName: String, field: String, value: String, fields: [String]?, apiVersion: String)
+        throws(SalesforceAPIError) -> JSONValue
+    {
+        let object = try object(objectName)
+        let externalField = try externalIDField(field, of: object)
+        return try state.withLock { state throws(SalesforceAPIError) in
+            let ids = state.store.ids(object: object.name, field: externalField.name, value: value)
+            switch ids.count {
+            case 0: throw SalesforceAPIError(status: 404, [.notFound])
+            case 1:
+                return try Self.render(
+                    state.store.records[ids[0]]!, object: object, fields: fields, apiVersion: apiVersion)
+            default:
+                throw SalesforceAPIError(
+                    status: 300,
+                    body: .array(ids.map { .string("/services/data/\(apiVersion)/sobjects/\(object.name)/\($0)") }))
+            }
+        }
+    }
+
+    func externalIDField(_ name: String, of object: SObjectDescription) throws(SalesforceAPIError) -> SObjectField {
+        guard let field = object.field(named: name), field.externalId || field.name == "Id" else {
+            throw SalesforceAPIError(
+                status: 404,
+                [
+                    SalesforceError(
+                        code: "NOT_FOUND",
+                        message: "Provided external ID field does not exist or is not accessible: \(name)")
+                ])
+        }
+        return field
+    }
+
+    private static func render(_ record: SObjectRecord, object: SObjectDescription, fields: [String]?, apiVersion: String)
+        throws(SalesforceAPIError) -> JSONValue
+    {
+        var output = JSONObject()
+        output["attributes"] = [
+            "type": .string(object.name),
+            "url": .string("/services/data/\(apiVersion)/sobjects/\(object.name)/\(record.id)"),
+        ]
+        let chosen: [SObjectField]
+        if let fields {
+            chosen = try fields.map { name throws(SalesforceAPIError) in
+                guard let field = object.field(named: name) else {
+                    throw SalesforceAPIError(status: 400, [.invalidField(name, object: object.name)])
+                }
+                return field
+            }
+        } else {
+            chosen = object.fields
+        }
+        for field in chosen { output[field.name] = record[field.name] }
+        return .object(output)
+    }
+
+    // MARK: - Queries
+
+    /// The first page of a query, with a `nextRecordsUrl` when more pages follow.
+    func query(_ soql: String, apiVersion: String, pageSize requested: Int?) throws(SalesforceAPIError) -> JSONValue {
+        let parsed: SOQLQuery
+        do {
+            parsed = try SOQLParser.parse(soql)
+        } catch {
+            throw SalesforceAPIError(status: 400, [SalesforceError(code: error.code, message: error.message)])
+        }
+        let size = min(max(requested ?? pageSize, 200), pageSize)
+        return try state.withLock { state throws(SalesforceAPIError) in
+            let result: (total: Int, records: [JSONValue])
+            do throws(SOQLError) {
+                result = try SOQLEvaluator(store: state.store, apiVersion: apiVersion).run(parsed)
+            } catch {
+                throw SalesforceAPIError(status: 400, [SalesforceError(code: error.code, message: error.message)])
+            }
+            return Self.page(
+                &state, records: result.records, total: result.total, offset: 0, size: size, apiVersion: apiVersion)
+        }
+    }
+
+    /// The page after `locator` (`01g…-2000`).
+    func queryMore(_ locator: String, apiVersion: String) throws(SalesforceAPIError) -> JSONValue {
+        let parts = locator.split(separator: "-")
+        guard parts.count == 2, let offset = Int(parts[1]) else {
+            throw SalesforceAPIError(
+                status: 400, [SalesforceError(code: "INVALID_QUERY_LOCATOR", message: "invalid query locator")])
+        }
+        return try state.withLock { state throws(SalesforceAPIError) in
+            guard let cursor = state.cursors[String(parts[0])], offset < cursor.records.count else {
+                throw SalesforceAPIError(
+                    status: 400, [SalesforceError(code: "INVALID_QUERY_LOCATOR", message: "invalid query locator")])
+            }
+            let size = min(pageSize, cursor.records.count - offset)
+            var page = JSONObject([
+                ("totalSize", .int(cursor.total)), ("done", .bool(offset + size >= cursor.records.count)),
+            ])
+            if offset + size < cursor.records.count {
+                page["nextRecordsUrl"] = .string("/services/data/\(apiVersion)/query/\(parts[0])-\(offset + size)")
+            }
+            page["records"] = .array(Array(cursor.records[offset..<(offset + size)]))
+            return .object(page)
+        }
+    }
+
+    private static func page(
+        _ state: inout State, records: [JSONValue], total: Int, offset: Int, size: Int, apiVersion: String
+    ) -> JSONValue {
+        var page = JSONObject([("totalSize", .int(total)), ("done", .bool(records.count <= size))])
+        if records.count > size {
+            state.cursorSequence += 1
+            let locator = String(SalesforceID.make(prefix: "01g", sequence: state.cursorSequence).prefix(15))
+            state.cursors[locator] = QueryCursor(records: records, total: total)
+            state.cursorOrder.append(locator)
+            if state.cursorOrder.count > 50 { state.cursors[state.cursorOrder.removeFirst()] = nil }
+            page["nextRecordsUrl"] = .string("/services/data/\(apiVersion)/query/\(locator)-\(size)")
+        }
+        page["records"] = .array(Array(records.prefix(size)))
+        return .object(page)
+    }
+
+    /// A snapshot of the store, for the mutation driver and inspection.
+    var store: SalesforceStore { state.withLock { $0.store } }
+
+    var recordCounts: [String: Int] { state.withLock { $0.store.recordCounts } }
+}
+
+extension SalesforceOrg {
+    /// Empties the org (keeping sessions, which the re-created users keep their ids for) and its API usage.
+    func reset() {
+        state.withLock { state in
+            state.store = SalesforceStore(schema: schema)
+            state.userIDs = [:]
+            state.cursors = [:]
+            state.cursorOrder = []
+            state.apiUsage = 0
+        }
+    }
+}
+
+extension SalesforceOrg {
+    /// Inserts a seed record as it stands, unvalidated (seeded bad records must exist), created by `actor` at `instant`.
+    func seedInsert(_ objectName: String, values: [String: JSONValue], actor: String, at instant: Timestamp) -> String {
+        state.withLock { state in
+            state.store.insert(schema.object(named: objectName)!, values: values, actor: actor, at: instant).id
+        }
+    }
+}

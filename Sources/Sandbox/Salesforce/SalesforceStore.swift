@@ -1,0 +1,100 @@
+/// One record of the simulated org: its object, id and field values in wire form (absent means null).
+struct SObjectRecord: Sendable {
+    var object: String
+    var id: String
+    var fields: [String: JSONValue]
+
+    subscript(field: String) -> JSONValue {
+        fields[field] ?? .null
+    }
+}
+
+/// The org's records, with the external-id indexes that upserts and relationship references use.
+struct SalesforceStore: Sendable {
+    let schema: SalesforceSchema
+    private(set) var records: [String: SObjectRecord] = [:]
+    private(set) var idsByObject: [String: [String]] = [:]
+    private var externalIndex: [String: [String: [String]]] = [:]
+    private var sequences: [String: Int] = [:]
+    private var autoNumbers: [String: Int] = [:]
+
+    init(schema: SalesforceSchema) { self.schema = schema }
+
+    /// How many records each object holds.
+    var recordCounts: [String: Int] { idsByObject.mapValues(\.count) }
+
+    /// The records of one object in creation order.
+    func records(of object: String) -> [SObjectRecord] {
+        (idsByObject[object] ?? []).compactMap { records[$0] }
+    }
+
+    /// The ids whose external-id (or any indexed) field holds `value`.
+    func ids(object: String, field: String, value: String) -> [String] {
+        externalIndex["\(object).\(field)"]?[value] ?? []
+    }
+
+    mutating func nextID(for object: SObjectDescription) -> String {
+        let next = sequences[object.keyPrefix, default: 0] + 1
+        sequences[object.keyPrefix] = next
+        return SalesforceID.make(prefix: object.keyPrefix, sequence: next)
+    }
+
+    /// Inserts a record with these (already validated) values, stamped as created by `actor` at `now`.
+    mutating func insert(_ object: SObjectDescription, values: [String: JSONValue], actor: String, at now: Timestamp)
+        -> SObjectRecord
+    {
+        let id = nextID(for: object)
+        var record = SObjectRecord(object: object.name, id: id, fields: values)
+        record.fields["Id"] = .string(id)
+        if let name = object.field(named: "Name"), name.autoNumber {
+            let number = autoNumbers[object.name, default: 0] + 1
+            autoNumbers[object.name] = number
+            let digits = String(number)
+            let prefix = String(object.label.prefix(1)).uppercased()
+            record.fields["Name"] = .string("\(prefix)-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits)
+        }
+        if object.field(named: "CreatedDate") != nil {
+            record.fields["CreatedDate"] = .string(now.salesforceDateTime)
+            record.fields["CreatedById"] = .string(actor)
+        }
+        stamp(&record, object: object, actor: actor, at: now)
+        records[id] = record
+        idsByObject[object.name, default: []].append(id)
+        index(record, object: object, previous: nil)
+        return record
+    }
+
+    /// Applies validated values to an existing record, stamped as modified by `actor` at `now`.
+    @discardableResult
+    mutating func update(id: String, values: [String: JSONValue], actor: String, at now: Timestamp) -> SObjectRecord? {
+        guard var record = records[id], let object = schema.object(named: record.object) else { return nil }
+        let previous = record
+        for (name, value) in values { record.fields[name] = value }
+        stamp(&record, object: object, actor: actor, at: now)
+        records[id] = record
+        index(record, object: object, previous: previous)
+        return record
+    }
+
+    private func stamp(_ record: inout SObjectRecord, object: SObjectDescription, actor: String, at now: Timestamp) {
+        if object.name == "Contact" {
+            let parts = [record["FirstName"].stringValue, record["LastName"].stringValue].compactMap { $0 }
+            record.fields["Name"] = .string(parts.joined(separator: " "))
+        }
+        guard object.field(named: "SystemModstamp") != nil else { return }
+        record.fields["LastModifiedDate"] = .string(now.salesforceDateTime)
+        record.fields["LastModifiedById"] = .string(actor)
+        record.fields["SystemModstamp"] = .string(now.salesforceDateTime)
+    }
+
+    private mutating func index(_ record: SObjectRecord, object: SObjectDescription, previous: SObjectRecord?) {
+        for field in object.fields where field.externalId {
+            let key = "\(object.name).\(field.name)"
+            let old = previous?[field.name].stringValue
+            let new = record[field.name].stringValue
+            guard old != new else { continue }
+            if let old { externalIndex[key]?[old]?.removeAll { $0 == record.id } }
+            if let new { externalIndex[key, default: [:]][new, default: []].append(record.id) }
+        }
+    }
+}

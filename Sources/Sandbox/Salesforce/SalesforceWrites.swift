@@ -1,0 +1,116 @@
+/// The outcome of one record of a write: the id it has, whether it was created, the values set, or its errors.
+struct RecordWriteOutcome: Sendable {
+    var id: String?
+    var created: Bool
+    var errors: [SalesforceError]
+    var changes: JSONObject
+
+    var success: Bool { errors.isEmpty }
+
+    static func failed(_ errors: [SalesforceError]) -> RecordWriteOutcome {
+        RecordWriteOutcome(id: nil, created: false, errors: errors, changes: JSONObject())
+    }
+
+    /// `{"id","success","errors"[,"created"]}` as an sObject Collections result.
+    func collectionJSON(includeCreated: Bool) -> JSONValue {
+        var object = JSONObject([
+            ("id", .string(orNull: id)), ("success", .bool(success)),
+            ("errors", .array(errors.map(\.collectionJSON))),
+        ])
+        if includeCreated { object["created"] = .bool(created) }
+        return .object(object)
+    }
+}
+
+/// Create, update and upsert of single records on a store, with the validation an org does first.
+extension SalesforceStore {
+    /// The body member named like `field`, without regard to case.
+    static func member(_ body: JSONObject, named field: String) -> (key: String, value: JSONValue)? {
+        let wanted = field.lowercased()
+        return body.first { $0.key.lowercased() == wanted }
+    }
+
+    private static func changes(_ values: [String: JSONValue], order body: JSONObject, object: SObjectDescription)
+        -> JSONObject
+    {
+        var changes = JSONObject()
+        for (key, _) in body {
+            let name = object.field(named: key)?.name ?? object.referenceField(relationship: key)?.name ?? key
+            if let value = values[name] { changes[name] = value }
+        }
+        return changes
+    }
+
+    mutating func create(_ object: SObjectDescription, body: JSONObject, actor: String, at now: Timestamp)
+        -> RecordWriteOutcome
+    {
+        switch SalesforceValidator(store: self).prepare(body, for: object, existing: nil) {
+        case .failure(let list):
+            return .failed(list.errors)
+        case .success(let values):
+            let record = insert(object, values: values, actor: actor, at: now)
+            return RecordWriteOutcome(
+                id: record.id, created: true, errors: [],
+                changes: Self.changes(values, order: body, object: object))
+        }
+    }
+
+    mutating func update(
+        _ object: SObjectDescription, id: String, body: JSONObject, actor: String, at now: Timestamp,
+        ignoring: Set<String> = []
+    ) -> RecordWriteOutcome {
+        guard let normalized = SalesforceID.normalize(id), let existing = records[normalized],
+            existing.object == object.name
+        else {
+            return .failed([
+                SalesforceError(code: "ENTITY_IS_DELETED", message: "entity is deleted", fields: [])
+            ])
+        }
+        switch SalesforceValidator(store: self).prepare(body, for: object, existing: existing, ignoring: ignoring) {
+        case .failure(let list):
+            return .failed(list.errors)
+        case .success(let values):
+            update(id: existing.id, values: values, actor: actor, at: now)
+            return RecordWriteOutcome(
+                id: existing.id, created: false, errors: [],
+                changes: Self.changes(values, order: body, object: object))
+        }
+    }
+
+    /// Upserts by external id: creates when no record has `value`, updates the one that has it.
+    /// Several matches fail with `MULTIPLE_RECORDS_FOUND` (a single upsert answers 300 instead).
+    mutating func upsert(
+        _ object: SObjectDescription, field: SObjectField, value: String, body: JSONObject, actor: String,
+        at now: Timestamp
+    ) -> RecordWriteOutcome {
+        var body = body
+        if let member = Self.member(body, named: field.name) {
+            if member.value.stringValue != value {
+                return .failed([
+                    SalesforceError(
+                        code: "INVALID_FIELD",
+                        message: "The external ID value in the body does not match the one of the request",
+                        fields: [field.name])
+                ])
+            }
+            body[member.key] = nil
+        }
+        let matches = ids(object: object.name, field: field.name, value: value)
+        switch matches.count {
+        case 0:
+            var createBody = body
+            createBody[field.name] = .string(value)
+            return create(object, body: createBody, actor: actor, at: now)
+        case 1:
+            return update(object, id: matches[0], body: body, actor: actor, at: now)
+        default:
+            return .failed([
+                SalesforceError(
+                    code: "MULTIPLE_RECORDS_FOUND",
+                    message: "Multiple records found with \(field.name) = \(value): "
+                        + matches.joined(separator: ", "),
+                    fields: [field.name])
+            ])
+        }
+    }
+}

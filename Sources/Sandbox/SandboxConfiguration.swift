@@ -1,0 +1,115 @@
+/// Everything a sandbox needs to start: where it listens, what it seeds, and whom it lets in.
+///
+/// Ports of 0 ask the system for free ones; `Sandbox.salesforceURL` and `Sandbox.fhirURL` tell which.
+/// For example:
+///
+/// ```swift
+/// let credentials = try SandboxCredentials.generate()
+/// var configuration = SandboxConfiguration(credentials: credentials)
+/// configuration.patientCount = 500
+/// configuration.badShare = 0.1
+/// let sandbox = try await Sandbox.start(configuration)
+/// ```
+///
+/// ## Topics
+/// - ``SalesforceIntegrationUser``
+/// - ``FHIRBackendClient``
+/// - ``SandboxCredentials``
+public struct SandboxConfiguration: Sendable {
+    /// The address both servers bind, loopback unless told otherwise.
+    public var host: String = "127.0.0.1"
+    /// The Salesforce simulator's port; 0 picks a free one.
+    public var salesforcePort: Int = 0
+    /// The FHIR simulator's port; 0 picks a free one.
+    public var fhirPort: Int = 0
+    /// The seed number: the same seed gives the same records, ids and fault decisions.
+    public var seed: UInt64 = 1
+    /// How many EMR patients the seed makes.
+    public var patientCount: Int = 200
+    /// How many referral Contacts (with admissions) the seed puts in Salesforce; nil is a quarter of the patients.
+    public var referralCount: Int? = nil
+    /// The share (0...1) of seeded records that are bad on purpose. Above 0, every kind of bad record appears.
+    public var badShare: Double = 0.05
+    /// How long a Salesforce session token stays valid.
+    public var salesforceTokenLifetime: Duration = .seconds(7200)
+    /// How long a FHIR access token stays valid.
+    public var fhirTokenLifetime: Duration = .seconds(300)
+    /// The org's daily API request limit, reported in `Sforce-Limit-Info`.
+    public var dailyAPILimit: Int = 1_000_000
+    /// The records a Salesforce query page holds at most.
+    public var queryPageSize: Int = 2000
+    /// How long an injected slow response waits before it answers.
+    public var slowResponseDelay: Duration = .seconds(30)
+    /// The `aud` values the Salesforce token endpoint accepts in a JWT bearer assertion.
+    public var salesforceAudiences: [String] = ["https://login.salesforce.com", "https://test.salesforce.com"]
+    /// The integration users the Salesforce token endpoint accepts.
+    public var salesforceUsers: [SalesforceIntegrationUser] = []
+    /// The SMART Backend Services clients the FHIR token endpoint accepts.
+    public var fhirClients: [FHIRBackendClient] = []
+    /// The custom fields of the simulated org (the mapping file's Salesforce side).
+    public var customFields: [CustomFieldSpec] = CustomFieldSpec.stagelinkDefaults
+    /// How often the mutation driver edits records once started; nil leaves it stopped.
+    public var mutationInterval: Duration? = nil
+
+    /// A configuration with no clients registered.
+    public init() {}
+
+    /// A configuration that accepts the integration user and FHIR client of these credentials.
+    public init(credentials: SandboxCredentials) {
+        self.salesforceUsers = [credentials.salesforceUser]
+        self.fhirClients = [credentials.fhirClient]
+    }
+
+    var effectiveReferralCount: Int { referralCount ?? max(1, patientCount / 4) }
+}
+
+/// A Salesforce integration user: a connected app's consumer key, the certificate key that
+/// verifies its JWT bearer assertions, and optionally a consumer secret for client credentials.
+///
+/// For example:
+///
+/// ```swift
+/// let user = SalesforceIntegrationUser(
+///     username: "stagelink@example.org", consumerKey: "3MVG9-stagelink", publicKeyPEM: pem)
+/// ```
+public struct SalesforceIntegrationUser: Sendable, Hashable {
+    /// The username the JWT's `sub` names.
+    public var username: String
+    /// The connected app's consumer key, the JWT's `iss` and the client id of client credentials.
+    public var consumerKey: String
+    /// The RSA public key (PEM) that verifies RS256 assertions; nil turns the JWT bearer flow off.
+    public var publicKeyPEM: String?
+    /// The consumer secret of the client credentials flow; nil turns that flow off.
+    public var consumerSecret: String?
+
+    public init(username: String, consumerKey: String, publicKeyPEM: String? = nil, consumerSecret: String? = nil) {
+        self.username = username
+        self.consumerKey = consumerKey
+        self.publicKeyPEM = publicKeyPEM
+        self.consumerSecret = consumerSecret
+    }
+}
+
+/// A SMART Backend Services client registered with the FHIR simulator.
+///
+/// For example:
+///
+/// ```swift
+/// let client = FHIRBackendClient(clientID: "stagelink", publicKeyPEM: p384PublicKeyPEM)
+/// ```
+public struct FHIRBackendClient: Sendable, Hashable {
+    /// The client id, the assertion's `iss` and `sub`.
+    public var clientID: String
+    /// The public key (PEM) that verifies assertions: RSA for RS384, P-384 for ES384.
+    public var publicKeyPEM: String
+    /// The scopes this client may be granted.
+    public var allowedScopes: [String]
+
+    public init(
+        clientID: String, publicKeyPEM: String, allowedScopes: [String] = ["system/*.read", "system/*.write"]
+    ) {
+        self.clientID = clientID
+        self.publicKeyPEM = publicKeyPEM
+        self.allowedScopes = allowedScopes
+    }
+}

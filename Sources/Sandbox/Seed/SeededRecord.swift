@@ -1,0 +1,60 @@
+/// One record the seed made, and whether the engine should carry it across or fail on it.
+///
+/// For example:
+///
+/// ```swift
+/// for record in sandbox.inspection.truth() where !record.isGood {
+///     print(record.type, record.id, record.fault!.field)  // "Patient 1004 Birthdate"
+/// }
+/// ```
+public struct SeededRecord: Sendable, Hashable {
+    public var system: SandboxSystem
+    /// The FHIR resource type or Salesforce object.
+    public var type: String
+    public var id: String
+    /// Why the record is bad; nil for a good record.
+    public var fault: SeededFault?
+
+    /// Whether the record should arrive on the other side.
+    public var isGood: Bool { fault == nil }
+}
+
+/// What is wrong with a bad seeded record.
+public struct SeededFault: Sendable, Hashable {
+    public var kind: BadRecordKind
+    /// The Salesforce field at fault (`LastName`, `Birthdate`, `Contact__c`…), as the mapping names it.
+    public var field: String
+    /// The source element at fault (`Patient.birthDate`, `Admission__c.Contact__c`).
+    public var element: String
+}
+
+/// The kinds of bad records the seed plants; with a bad share above 0, each appears at least once.
+public enum BadRecordKind: String, CaseIterable, Sendable, Hashable {
+    /// A Patient without a family name (Contact.LastName is required).
+    case missingFamilyName = "missing-family-name"
+    /// A Patient whose birthDate is not a calendar date (`1985-13-45`).
+    case invalidBirthDate = "invalid-birth-date"
+    /// A Patient whose gender is not a FHIR administrative-gender code.
+    case unknownGender = "unknown-gender"
+    /// A Patient whose family name is longer than Contact.LastName allows.
+    case oversizeName = "oversize-name"
+    /// A QuestionnaireResponse whose item answers and total are out of the instrument's range.
+    case scoreOutOfRange = "score-out-of-range"
+    /// A QuestionnaireResponse whose subject is a Patient that does not exist.
+    case danglingPatientReference = "dangling-patient-reference"
+    /// An Admission__c at Ready for Intake with no Contact__c.
+    case admissionWithoutContact = "admission-without-contact"
+
+    var fault: SeededFault {
+        switch self {
+        case .missingFamilyName: SeededFault(kind: self, field: "LastName", element: "Patient.name[0].family")
+        case .invalidBirthDate: SeededFault(kind: self, field: "Birthdate", element: "Patient.birthDate")
+        case .unknownGender: SeededFault(kind: self, field: "Gender__c", element: "Patient.gender")
+        case .oversizeName: SeededFault(kind: self, field: "LastName", element: "Patient.name[0].family")
+        case .scoreOutOfRange: SeededFault(kind: self, field: "Score__c", element: "QuestionnaireResponse.item")
+        case .danglingPatientReference:
+            SeededFault(kind: self, field: "Contact__r.EMR_Patient_Id__c", element: "QuestionnaireResponse.subject")
+        case .admissionWithoutContact: SeededFault(kind: self, field: "Contact__c", element: "Admission__c.Contact__c")
+        }
+    }
+}
