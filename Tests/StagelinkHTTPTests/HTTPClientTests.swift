@@ -121,12 +121,10 @@ struct HTTPClientTests {
     }
 
     @Test func aRefusedConnectionIsRetriedForAnyCallThenFails() async throws {
-        let server = ScriptedServer(responses: [.json(200, "{}")])
-        let url = server.baseURL
-        server.stop()
+        let refusing = RefusingPort()
         let http = client(attempts: 3)
         let error = await #expect(throws: RemoteCallError.self) {
-            try await http.send(HTTPRequest(.post, url: url, body: [], retry: .nonIdempotent))
+            try await http.send(HTTPRequest(.post, url: refusing.url, body: [], retry: .nonIdempotent))
         }
         #expect(error?.error.code == "CONNECTION_FAILED")
         #expect(http.meter.calls == 3)

@@ -205,3 +205,30 @@ public final class ScriptedServer: Sendable {
         return true
     }
 }
+
+/// A loopback port that is bound but not listening: connecting to it is refused for as long as
+/// this lives, and no other server can take the port meanwhile.
+public final class RefusingPort: Sendable {
+    public let port: Int
+    private let socketDescriptor: Int32
+
+    public init() {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                _ = bind(descriptor, raw, length)
+                _ = getsockname(descriptor, raw, &length)
+            }
+        }
+        socketDescriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    public var url: URL { URL(string: "http://127.0.0.1:\(port)/refused")! }
+
+    deinit { close(socketDescriptor) }
+}
