@@ -80,7 +80,10 @@ let package = Package(
         // `stagelink bench`: every performance figure the issues name, beside its reference.
         .target(
             name: "StagelinkBenchmarks",
-            dependencies: ["StagelinkEngine", "StagelinkStore"]
+            dependencies: [
+                "StagelinkEngine", "StagelinkStore", "StagelinkHTTP", "SalesforceClient", "FHIRClient", "Sandbox",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The command line and service: wires the engine to the store, clients, sandbox and console.
         .executableTarget(
@@ -126,6 +129,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "StagelinkBenchmarksTests", dependencies: ["StagelinkBenchmarks"]),
         .testTarget(
             name: "SalesforceClientTests",
             dependencies: [
