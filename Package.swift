@@ -50,13 +50,40 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The HTTP transport both clients share: deadlines, retries, bearer tokens, JWT assertions, logging.
+        .target(
+            name: "StagelinkHTTP",
+            dependencies: [
+                "StagelinkEngine",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The Salesforce REST client: delta pulls by SOQL, sObject Collections upserts, API limits.
+        .target(
+            name: "SalesforceClient",
+            dependencies: [
+                "StagelinkEngine",
+                "StagelinkHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The FHIR R4 client: SMART Backend Services, delta search, conditional create, versioned update.
+        .target(
+            name: "FHIRClient",
+            dependencies: [
+                "StagelinkEngine",
+                "StagelinkHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `stagelink bench`: every performance figure the issues name, beside its reference.
         .target(
             name: "StagelinkBenchmarks",
             dependencies: [
-                "StagelinkEngine",
-                "StagelinkStore",
+                "StagelinkEngine", "StagelinkStore", "StagelinkHTTP", "SalesforceClient", "FHIRClient", "Sandbox",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The command line and service: wires the engine to the store, clients, sandbox and console.
@@ -67,6 +94,9 @@ let package = Package(
                 "StagelinkStore",
                 "StagelinkBenchmarks",
                 "Sandbox",
+                "SalesforceClient",
+                "FHIRClient",
+                "StagelinkHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -82,6 +112,39 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // What the client tests share: a scripted loopback HTTP server and an in-memory log handler.
+        .target(
+            name: "StagelinkTestSupport",
+            dependencies: ["Sandbox", "SalesforceClient", "FHIRClient", "StagelinkHTTP", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/StagelinkTestSupport"
+        ),
+        .testTarget(
+            name: "StagelinkHTTPTests",
+            dependencies: [
+                "StagelinkHTTP",
+                "StagelinkEngine",
+                "StagelinkTestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "StagelinkBenchmarksTests", dependencies: ["StagelinkBenchmarks"]),
+        .testTarget(
+            name: "SalesforceClientTests",
+            dependencies: [
+                "SalesforceClient", "StagelinkHTTP", "StagelinkEngine", "StagelinkTestSupport", "Sandbox",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "FHIRClientTests",
+            dependencies: [
+                "FHIRClient", "SalesforceClient", "StagelinkHTTP", "StagelinkEngine", "StagelinkTestSupport", "Sandbox",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

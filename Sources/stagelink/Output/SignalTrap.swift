@@ -8,7 +8,7 @@ import Glibc
 
 /// Turns SIGINT and SIGTERM into a stop request, so that the current batch finishes and the job
 /// is recorded as interrupted instead of the process dying mid-write. A second signal exits at once.
-final class SignalTrap: Sendable {
+final class SignalTrap {
     let stop = StopSignal()
     private let sources: [any DispatchSourceSignal]
 
