@@ -13,6 +13,6 @@ struct Stagelink: AsyncParsableCommand {
             Example:
               stagelink demo
             """,
-        subcommands: []
+        subcommands: [SandboxCommand.self]
     )
 }

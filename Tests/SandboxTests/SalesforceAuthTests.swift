@@ -4,14 +4,17 @@ import Testing
 @testable import Sandbox
 
 struct SalesforceAuthTests {
-    @Test func jwtBearerGrantAnswersWithSalesforcesShapeAndNoExpiresIn() async throws {
-        let world = TestSandbox.world()
-        let assertion = try await TestSandbox.credentials.salesforceAssertion()
-        let reply = try await TestSandbox.salesforce(world) { client in
+    private func jwtLogin(_ assertion: String) async throws -> Reply {
+        try await TestSandbox.salesforce(TestSandbox.world()) { client in
             try await client.call(
                 .post, "/services/oauth2/token",
                 form: [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion)])
         }
+    }
+
+    @Test func jwtBearerGrantAnswersWithSalesforcesShapeAndNoExpiresIn() async throws {
+        let assertion = try await TestSandbox.credentials.salesforceAssertion()
+        let reply = try await jwtLogin(assertion)
         #expect(reply.status == 200)
         let keys = Set(reply.json.objectValue?.keys ?? [])
         #expect(keys == ["access_token", "scope", "instance_url", "id", "token_type", "issued_at", "signature"])
@@ -20,39 +23,24 @@ struct SalesforceAuthTests {
     }
 
     @Test func jwtBearerRefusesAWrongAudience() async throws {
-        let world = TestSandbox.world()
         let assertion = try await TestSandbox.credentials.salesforceAssertion(audience: "https://evil.example")
-        let reply = try await TestSandbox.salesforce(world) { client in
-            try await client.call(
-                .post, "/services/oauth2/token",
-                form: [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion)])
-        }
+        let reply = try await jwtLogin(assertion)
         #expect(reply.status == 400)
         #expect(reply.json["error"] == "invalid_grant")
     }
 
     @Test func jwtBearerRefusesAnExpiredAssertion() async throws {
-        let world = TestSandbox.world()
         let assertion = try await TestSandbox.credentials.salesforceAssertion(now: Date().addingTimeInterval(-600))
-        let reply = try await TestSandbox.salesforce(world) { client in
-            try await client.call(
-                .post, "/services/oauth2/token",
-                form: [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion)])
-        }
+        let reply = try await jwtLogin(assertion)
         #expect(reply.status == 400)
         #expect(reply.json["error_description"] == "expired authorization code")
     }
 
     @Test func jwtBearerRefusesAnAssertionSignedByAnotherKey() async throws {
-        let world = TestSandbox.world()
         var impostor = try SandboxCredentials.generate()
         impostor.salesforceUser = TestSandbox.credentials.salesforceUser
         let assertion = try await impostor.salesforceAssertion()
-        let reply = try await TestSandbox.salesforce(world) { client in
-            try await client.call(
-                .post, "/services/oauth2/token",
-                form: [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion)])
-        }
+        let reply = try await jwtLogin(assertion)
         #expect(reply.status == 400)
         #expect(reply.json["error"] == "invalid_grant")
     }

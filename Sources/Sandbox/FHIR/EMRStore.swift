@@ -13,7 +13,6 @@ struct FHIRResourceEntry: Sendable {
 struct FHIRSession: Sendable {
     var clientID: String
     var scopes: [String]
-    var expires: Timestamp
 }
 
 /// A search's result ids, frozen at its first page so that paging is stable while data changes.
@@ -31,7 +30,6 @@ final class EMRStore: Sendable {
         var snapshots: [String: SearchSnapshot] = [:]
         var snapshotOrder: [String] = []
         var snapshotSequence = 0
-        var sessions: [String: FHIRSession] = [:]
         var usedAssertionIDs: Set<String> = []
     }
 
@@ -40,19 +38,19 @@ final class EMRStore: Sendable {
     let state = Mutex(State())
     let clock: SandboxClock
     let ledger: WriteLedger
+    private let sessions: SessionTable<FHIRSession>
 
     init(clock: SandboxClock, ledger: WriteLedger) {
         self.clock = clock
         self.ledger = ledger
+        self.sessions = SessionTable(clock: clock)
     }
 
     /// Empties the EMR, keeping access tokens.
     func reset() {
         state.withLock { state in
-            let sessions = state.sessions
             let used = state.usedAssertionIDs
             state = State()
-            state.sessions = sessions
             state.usedAssertionIDs = used
         }
     }
@@ -134,17 +132,10 @@ final class EMRStore: Sendable {
     // MARK: - Tokens
 
     func openSession(token: String, clientID: String, scopes: [String], lifetime: Duration) {
-        let expires = clock.now().adding(seconds: Double(lifetime.components.seconds))
-        state.withLock { $0.sessions[token] = FHIRSession(clientID: clientID, scopes: scopes, expires: expires) }
+        sessions.open(token, FHIRSession(clientID: clientID, scopes: scopes), lifetime: lifetime)
     }
 
-    func session(token: String) -> FHIRSession? {
-        let now = clock.now()
-        return state.withLock { state in
-            guard let session = state.sessions[token], session.expires > now else { return nil }
-            return session
-        }
-    }
+    func session(token: String) -> FHIRSession? { sessions.session(token) }
 
     /// Records an assertion's `jti`; false when it was used before (a replay).
     func useAssertionID(_ jti: String) -> Bool {

@@ -113,7 +113,9 @@ public final class MutationDriver: Sendable {
         var resource = entry.resource
         let id = resource["id"]!.stringValue!
         if random({ $0.chance(0.5) }), var name = resource["name"]?[0]?.objectValue {
-            name["given"] = [.string(random { $0.pick(SyntheticPeople.givenNames) })]
+            let current = name["given"]?[0]?.stringValue
+            let others = SyntheticPeople.givenNames.filter { $0 != current }
+            name["given"] = [.string(random { $0.pick(others) })]
             resource["name"] = [.object(name)]
         } else {
             setTelecom(&resource, system: "phone", value: newPhone())

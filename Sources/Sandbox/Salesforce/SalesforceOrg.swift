@@ -4,7 +4,6 @@ import Synchronization
 struct SalesforceSession: Sendable {
     var userID: String
     var username: String
-    var expires: Timestamp
 }
 
 /// A query's remaining pages, behind a `nextRecordsUrl` locator.
@@ -33,7 +32,6 @@ struct SalesforceAPIError: Error, Sendable {
 final class SalesforceOrg: Sendable {
     struct State: Sendable {
         var store: SalesforceStore
-        var sessions: [String: SalesforceSession] = [:]
         var userIDs: [String: String] = [:]
         fileprivate var cursors: [String: QueryCursor] = [:]
         var cursorOrder: [String] = []
@@ -48,6 +46,7 @@ final class SalesforceOrg: Sendable {
     let ledger: WriteLedger
     let dailyLimit: Int
     let pageSize: Int
+    private let sessions: SessionTable<SalesforceSession>
 
     init(schema: SalesforceSchema, clock: SandboxClock, ledger: WriteLedger, dailyLimit: Int, pageSize: Int) {
         self.schema = schema
@@ -56,6 +55,7 @@ final class SalesforceOrg: Sendable {
         self.dailyLimit = dailyLimit
         self.pageSize = pageSize
         self.state = Mutex(State(store: SalesforceStore(schema: schema)))
+        self.sessions = SessionTable(clock: clock)
     }
 
     // MARK: - Users and sessions
@@ -76,18 +76,11 @@ final class SalesforceOrg: Sendable {
     }
 
     func openSession(token: String, userID: String, username: String, lifetime: Duration) {
-        let expires = clock.now().adding(seconds: Double(lifetime.components.seconds))
-        state.withLock { $0.sessions[token] = SalesforceSession(userID: userID, username: username, expires: expires) }
+        sessions.open(token, SalesforceSession(userID: userID, username: username), lifetime: lifetime)
     }
 
     /// The live session of a bearer token, or nil when unknown or expired.
-    func session(token: String) -> SalesforceSession? {
-        let now = clock.now()
-        return state.withLock { state in
-            guard let session = state.sessions[token], session.expires > now else { return nil }
-            return session
-        }
-    }
+    func session(token: String) -> SalesforceSession? { sessions.session(token) }
 
     // MARK: - API usage
 
@@ -254,7 +247,7 @@ final class SalesforceOrg: Sendable {
 }
 
 extension SalesforceOrg {
-    /// Empties the org (keeping sessions, which the re-created users keep their ids for) and its API usage.
+    /// Empties the org and its API usage; sessions stay, and the re-created users keep their ids.
     func reset() {
         state.withLock { state in
             state.store = SalesforceStore(schema: schema)

@@ -65,10 +65,10 @@ public struct Mapper: Sendable {
         }
         var fields: [MappedField] = []
         fields.reserveCapacity(mapping.fields.count)
-        var instrument: Instrument?
+        var scoring: Scoring?
         for field in mapping.fields {
             do {
-                let value = try read(field, from: resource, instrument: &instrument)
+                let value = try read(field, from: resource, scoring: &scoring)
                 fields.append(MappedField(name: field.field, value: value))
             } catch {
                 return .failure(error)
@@ -80,9 +80,18 @@ public struct Mapper: Sendable {
         return .success(MappedRecord(record: MappedRecordKey(object: mapping.object, key: key), fields: fields))
     }
 
-    private func read(_ field: FieldMapping, from resource: JSONValue, instrument: inout Instrument?) throws(LinkError) -> FieldValue {
+    private func read(_ field: FieldMapping, from resource: JSONValue, scoring cached: inout Scoring?) throws(LinkError) -> FieldValue {
         if field.type.isComputed {
-            let scoring = try scoring(of: resource, field: field, cached: &instrument)
+            // Scoring problems are the score's, whichever computed field asks first.
+            let scoring: Scoring
+            if let cached {
+                scoring = cached
+            } else {
+                scoring = try score(
+                    resource, instrumentField: mapping.fields.first { $0.type == .instrument } ?? field,
+                    scoreField: mapping.fields.first { $0.type == .score } ?? field)
+                cached = scoring
+            }
             switch field.type {
             case .instrument:
                 let label = field.values.first { $0.code == scoring.instrument.name }?.label ?? scoring.instrument.name
@@ -108,12 +117,11 @@ public struct Mapper: Sendable {
         var score: Int
     }
 
-    private func scoring(of resource: JSONValue, field: FieldMapping, cached: inout Instrument?) throws(LinkError) -> Scoring {
+    private func score(_ resource: JSONValue, instrumentField: FieldMapping, scoreField field: FieldMapping) throws(LinkError) -> Scoring {
         let canonical = resource["questionnaire"]?.stringValue.map { String($0.split(separator: "|").first ?? "") }
         guard let instrument = instruments.first(where: { $0.questionnaire == canonical }) else {
-            throw fail(field, "MAPPING_UNKNOWN_INSTRUMENT", "the questionnaire is not one of \(instruments.map(\.name).joined(separator: ", "))", fhirField: "questionnaire")
+            throw fail(instrumentField, "MAPPING_UNKNOWN_INSTRUMENT", "the questionnaire is not one of \(instruments.map(\.name).joined(separator: ", "))", fhirField: "questionnaire")
         }
-        cached = instrument
         var sum = 0
         var answered = 0
         var reportedTotal: Int?

@@ -69,6 +69,12 @@ public struct PolicyDeclaration: Sendable, Hashable {
     public var field: String
     public var rule: OwnerRule
 
+    public init(object: String, field: String, rule: OwnerRule) {
+        self.object = object
+        self.field = field
+        self.rule = rule
+    }
+
     public var qualifiedField: String { "\(object).\(field)" }
 }
 

@@ -1,0 +1,103 @@
+import Synchronization
+
+/// An `UpsertTarget` that keeps records in memory, for tests, benchmarks and dry runs.
+///
+/// It behaves as Salesforce's collections upsert does for the engine: records matched by
+/// external id, created or updated, per-record results in order. Failures can be scripted per
+/// record, and every call is counted, so a test can assert "this record failed with that error,
+/// the other 199 linked, in one call".
+///
+/// For example:
+///
+/// ```swift
+/// let target = InMemoryUpsertTarget()
+/// target.failRecords { object, fields in fields["LastName"] == .text("Lock") ? LinkError(code: "UNABLE_TO_LOCK_ROW", message: "locked") : nil }
+/// ```
+public final class InMemoryUpsertTarget: UpsertTarget {
+    public let meter = APIMeter()
+    public let maxBatchSize: Int
+
+    public typealias FailureRule = @Sendable (_ object: String, _ fields: [String: FieldValue]) -> LinkError?
+
+    private struct State {
+        var records: [String: [String: [String: FieldValue]]] = [:]
+        var idsByExternalID: [String: [String: String]] = [:]
+        var nextID = 1
+        var batchSizes: [Int] = []
+        var failureRule: FailureRule?
+        var callFailure: RemoteCallError?
+    }
+
+    private let state = Mutex(State())
+
+    public init(maxBatchSize: Int = 200) {
+        self.maxBatchSize = maxBatchSize
+    }
+
+    /// Makes matching records fail with the returned error (nil: succeed).
+    public func failRecords(_ rule: FailureRule?) {
+        state.withLock { $0.failureRule = rule }
+    }
+
+    /// Makes every call fail as a whole with this error until cleared.
+    public func failCalls(with error: RemoteCallError?) {
+        state.withLock { $0.callFailure = error }
+    }
+
+    /// The records of an object by id, as last written.
+    public func records(of object: String) -> [String: [String: FieldValue]] {
+        state.withLock { $0.records[object] ?? [:] }
+    }
+
+    /// The record with this external id.
+    public func record(_ object: String, externalID: String) -> [String: FieldValue]? {
+        state.withLock { state in state.idsByExternalID[object]?[externalID].flatMap { state.records[object]?[$0] } }
+    }
+
+    /// How many records each call carried, in order.
+    public var batchSizes: [Int] { state.withLock { $0.batchSizes } }
+
+    public func upsert(object: String, externalIDField: String, records: [TargetRecord]) async throws(RemoteCallError) -> [RecordResult] {
+        meter.recordCall()
+        let result: Result<[RecordResult], RemoteCallError> = state.withLock { state in
+            if let failure = state.callFailure { return .failure(failure) }
+            guard records.count <= maxBatchSize else {
+                return .failure(RemoteCallError(.rejected, LinkError(code: "EXCEEDED_ID_LIMIT", message: "more than \(maxBatchSize) records in one call")))
+            }
+            state.batchSizes.append(records.count)
+            return .success(records.map { record in
+                let fields = Dictionary(record.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
+                if let error = state.failureRule?(object, fields) { return .failure(error) }
+                guard case .text(let externalID)? = fields[externalIDField] else {
+                    return .failure(LinkError(code: "MISSING_ARGUMENT", message: "\(externalIDField) not specified", fields: [externalIDField]))
+                }
+                if let id = state.idsByExternalID[object]?[externalID] {
+                    state.records[object]![id]!.merge(fields) { _, new in new }
+                    return .success(id: id, created: false)
+                }
+                let id = "MEM" + String(state.nextID)
+                state.nextID += 1
+                state.records[object, default: [:]][id] = fields
+                state.idsByExternalID[object, default: [:]][externalID] = id
+                return .success(id: id, created: true)
+            })
+        }
+        return try result.get()
+    }
+
+    public func update(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult] {
+        meter.recordCall()
+        let result: Result<[RecordResult], RemoteCallError> = state.withLock { state in
+            if let failure = state.callFailure { return .failure(failure) }
+            state.batchSizes.append(records.count)
+            return .success(records.map { record in
+                guard state.records[object]?[record.id] != nil else {
+                    return .failure(LinkError(code: "ENTITY_IS_DELETED", message: "no \(object) has this id"))
+                }
+                for field in record.fields { state.records[object]![record.id]![field.name] = field.value }
+                return .success(id: record.id, created: false)
+            })
+        }
+        return try result.get()
+    }
+}

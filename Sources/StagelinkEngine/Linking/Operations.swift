@@ -1,0 +1,186 @@
+import Foundation
+import Logging
+
+/// The actions people take, in one place for the CLI and the console: retry, ignore, change a
+/// policy rule, and ask why a field holds its value. Each names the operator in the audit trail.
+///
+/// For example:
+///
+/// ```swift
+/// let operations = Operations(store: store, mapping: mapping, inbound: linker)
+/// let report = try await operations.retry(.rows([42]), by: "alice")
+/// ```
+public struct Operations: Sendable {
+    public var store: any SyncStore
+    public var mapping: MappingDocument
+    /// Links EMR rows into Salesforce; nil when no Salesforce connection is configured.
+    public var inbound: InboundLinker?
+    /// Processes Salesforce rows into the EMR; nil when no EMR connection is configured.
+    public var outbound: (any OutboundRowLinker)?
+    public var meters: [APIMeter]
+    public var logger: Logger
+
+    public init(
+        store: any SyncStore, mapping: MappingDocument, inbound: InboundLinker?, outbound: (any OutboundRowLinker)? = nil, meters: [APIMeter] = [],
+        logger: Logger = Logger(label: "stagelink.operations")
+    ) {
+        self.store = store
+        self.mapping = mapping
+        self.inbound = inbound
+        self.outbound = outbound
+        self.meters = meters
+        self.logger = logger
+    }
+
+    /// Which rows a retry takes.
+    public enum RetrySelection: Sendable, Hashable {
+        case rows([Int64])
+        case errorCode(String)
+        case allFailed
+    }
+
+    /// What a retry did to each row it took.
+    public struct RetryReport: Sendable {
+        public var job: Job
+        public var rows: [StagedRowSummary]
+        /// Rows asked for that were not retryable (linked, ignored, being linked by someone else).
+        public var skipped: [Int64]
+    }
+
+    /// Re-runs the linker on the selected failed (or still staged) rows, as a retry job.
+    public func retry(_ selection: RetrySelection, by operatorName: String, stop: StopSignal = StopSignal()) async throws -> RetryReport {
+        let recorder = try await JobRecorder.start(.retry, direction: nil, actor: .operator(operatorName), store: store, meters: meters, logger: logger)
+        var request = ClaimRequest(statuses: [.failed])
+        var asked: [Int64] = []
+        switch selection {
+        case .rows(let ids):
+            request.statuses = [.failed, .staged]
+            request.rowIDs = ids
+            asked = ids
+        case .errorCode(let code):
+            request.errorCodes = [code]
+        case .allFailed:
+            break
+        }
+        let before = asked.isEmpty ? [] : try await rowSummaries(asked)
+        do {
+            for system in SourceSystem.allCases {
+                var scoped = request
+                scoped.system = system
+                switch system {
+                case .emr:
+                    guard let inbound else { continue }
+                    try await inbound.link(scoped, recorder: recorder, stop: stop)
+                case .salesforce:
+                    guard let outbound else { continue }
+                    try await outbound.link(scoped, recorder: recorder, stop: stop)
+                }
+            }
+        } catch {
+            let job = try await recorder.finish(error is SyncStopped ? .interrupted : .failed, message: "\(error)")
+            throw OperationError.retryStopped(job: job.id, reason: "\(error)")
+        }
+        let job = try await recorder.finish()
+        let after = try await rowSummaries(asked.isEmpty ? store.rowsAttempted(byJob: job.id) : asked)
+        let skipped = before.filter { row in !after.contains { $0.id == row.id && $0.attemptCount > row.attemptCount } }.map(\.id)
+            + asked.filter { id in !before.contains { $0.id == id } }
+        return RetryReport(job: job, rows: after, skipped: skipped)
+    }
+
+    private func rowSummaries(_ ids: [Int64]) async throws -> [StagedRowSummary] {
+        var summaries: [StagedRowSummary] = []
+        for id in ids {
+            if let row = try await store.row(id: id) {
+                summaries.append(
+                    StagedRowSummary(
+                        id: row.id, system: row.system, resourceType: row.resourceType, sourceID: row.sourceID, version: row.version,
+                        lastUpdated: row.lastUpdated, jobID: row.jobID, receivedAt: row.receivedAt, status: row.status, errorCode: row.error?.code,
+                        errorMessage: row.error?.message, attemptCount: row.attemptCount, updatedAt: row.updatedAt))
+            }
+        }
+        return summaries
+    }
+
+    /// Sets failed rows aside with a reason; they stay visible as ignored.
+    public func ignore(rows ids: [Int64], reason: String, by operatorName: String) async throws -> [Int64] {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw OperationError.reasonRequired }
+        return try await store.setStatus(rowIDs: ids, to: .ignored, from: [.failed], actor: .operator(operatorName), note: reason)
+    }
+
+    /// Changes a field's rule (audited with the operator and reason).
+    public func setPolicy(_ qualifiedField: String, to rule: OwnerRule, reason: String, by operatorName: String) async throws -> PolicyAuditEntry? {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw OperationError.reasonRequired }
+        let parts = qualifiedField.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { throw OperationError.badFieldName(qualifiedField) }
+        guard mapping.declaredPolicy.contains(where: { $0.object == parts[0] && $0.field == parts[1] }) else {
+            throw OperationError.unknownField(qualifiedField)
+        }
+        return try await store.setPolicyRule(object: parts[0], field: parts[1], rule: rule, actor: .operator(operatorName), reason: reason)
+    }
+
+    /// Which staged row, job, rule and actor put the value a field holds. `id` is the Salesforce
+    /// record id or the record's key (the EMR patient id of a Contact).
+    public func why(object: String, id: String, field: String) async throws -> WhyAnswer {
+        let key = try await store.link(targetType: object, targetID: id)?.recordKey ?? id
+        let record = MappedRecordKey(object: object, key: key)
+        guard let write = try await store.lastWrite(record: record, field: field) else {
+            throw OperationError.noLineage(object: object, id: id, field: field)
+        }
+        let row = try await write.rowID.asyncMap { try await store.row(id: $0) }
+        let job = try await write.jobID.asyncMap { try await store.job(id: $0) }
+        let state = try await store.fieldStates(for: [record])[record]?[field]
+        return WhyAnswer(record: record, field: field, write: write, row: row ?? nil, job: job ?? nil, state: state)
+    }
+}
+
+/// The answer to `why`: the write that put a field's value there, and its evidence.
+public struct WhyAnswer: Sendable {
+    public var record: MappedRecordKey
+    public var field: String
+    public var write: FieldWrite
+    public var row: StagedRow?
+    public var job: Job?
+    /// What is known of the field now (synced and last-seen values).
+    public var state: FieldState?
+}
+
+/// An action that cannot be done as asked.
+public enum OperationError: Error, Sendable, Hashable, CustomStringConvertible {
+    case reasonRequired
+    case badFieldName(String)
+    case unknownField(String)
+    case noLineage(object: String, id: String, field: String)
+    case retryStopped(job: Int64, reason: String)
+    case noSuchConflict(Int64)
+    case conflictNotOpen(Int64, Conflict.Status)
+    case notConfigured(String)
+    case noSuchRecord(String)
+
+    public var description: String {
+        switch self {
+        case .reasonRequired: "a reason is required: it goes into the audit trail"
+        case .badFieldName(let name): "\"\(name)\" is not Object.Field (for example Contact.Phone)"
+        case .unknownField(let name): "\(name) is not a mapped field (see `stagelink policy`)"
+        case .noLineage(let object, let id, let field): "no sync has written \(object) \(id) \(field)"
+        case .retryStopped(let job, let reason): "retry job \(job) stopped: \(reason)"
+        case .noSuchConflict(let id): "no conflict has id \(id)"
+        case .conflictNotOpen(let id, let status): "conflict \(id) is \(status.rawValue), not open"
+        case .notConfigured(let what): "\(what) is not configured"
+        case .noSuchRecord(let what): "\(what) was not found"
+        }
+    }
+}
+
+/// Links staged Salesforce rows into the EMR (implemented by the outbound processor).
+public protocol OutboundRowLinker: Sendable {
+    func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws
+}
+
+extension Optional {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        switch self {
+        case .some(let value): try await transform(value)
+        case .none: nil
+        }
+    }
+}

@@ -1,0 +1,345 @@
+import Foundation
+import Logging
+
+/// Links staged Salesforce rows into the EMR.
+///
+/// - A Contact that is linked to an EMR Patient: its values are observed (conflict detection
+///   compares against them), and changes of fields that Salesforce may write go to the Patient as
+///   an update naming the version read (`If-Match`).
+/// - An Admission that reached the ready stage, or is pushed by hand: its Patient is created by
+///   conditional create on the Contact's Salesforce id (a retry or a crash can never make a
+///   second one), then its ServiceRequest, and both EMR ids are written back to Salesforce.
+///
+/// An echo of Stagelink's own write (the integration user changed it and every value equals the
+/// last sync) is recognised and sends nothing.
+public struct OutboundLinker: OutboundRowLinker {
+    public var store: any SyncStore
+    public var mapping: MappingDocument
+    /// The EMR; nil when only observing (then rows that need a write fail with a clear error).
+    public var emr: (any ResourceWriter)?
+    /// Salesforce, for writing the EMR's ids back.
+    public var salesforce: (any UpsertTarget)?
+    /// The Salesforce user Stagelink writes as.
+    public var integrationUserID: @Sendable () async -> String?
+    public var logger: Logger
+
+    public init(
+        store: any SyncStore, mapping: MappingDocument, emr: (any ResourceWriter)?, salesforce: (any UpsertTarget)?,
+        integrationUserID: @escaping @Sendable () async -> String? = { nil }, logger: Logger = Logger(label: "stagelink.outbound")
+    ) {
+        self.store = store
+        self.mapping = mapping
+        self.emr = emr
+        self.salesforce = salesforce
+        self.integrationUserID = integrationUserID
+        self.logger = logger
+    }
+
+    /// The Salesforce objects pulled for the outbound direction, Contacts first.
+    public var objects: [String] {
+        [mapping.outbound.contacts?.object, mapping.outbound.admissions?.object].compactMap { $0 }
+    }
+
+    /// The fields to select for an object's delta pull.
+    public func pullFields(for object: String) -> [String] {
+        var fields = ["Id", "SystemModstamp", "LastModifiedById"]
+        func add(_ field: String) { if !fields.contains(field) { fields.append(field) } }
+        if let contacts = mapping.outbound.contacts, contacts.object == object, let patients = mapping.inbound(named: contacts.mapping) {
+            for field in patients.fields where !field.field.contains(".") { add(field.field) }
+        }
+        if let admissions = mapping.outbound.admissions, admissions.object == object {
+            add(admissions.stageField)
+            add(admissions.contactField)
+            add(admissions.serviceRequest.externalIDField)
+            for field in admissions.serviceRequest.fields { add(field.field) }
+            if let patients = mapping.inbound(named: admissions.patientMapping) {
+                let relationship = Self.relationshipName(admissions.contactField)
+                for field in patients.fields where !field.field.contains(".") { add("\(relationship).\(field.field)") }
+            }
+        }
+        return fields
+    }
+
+    /// `Contact__c` → `Contact__r`; a standard lookup `ContactId` → `Contact`.
+    static func relationshipName(_ lookupField: String) -> String {
+        if lookupField.hasSuffix("__c") { return String(lookupField.dropLast(3)) + "__r" }
+        if lookupField.hasSuffix("Id") { return String(lookupField.dropLast(2)) }
+        return lookupField
+    }
+
+    /// Records the values of staged (not yet linked) Contact rows as Salesforce's last-seen values,
+    /// so that linking the EMR's changes next recognises fields both sides changed. Row statuses
+    /// do not change here.
+    public func observePending() async throws {
+        guard let contacts = mapping.outbound.contacts, let patients = mapping.inbound(named: contacts.mapping) else { return }
+        var cursor: RowCursor?
+        while true {
+            let page = try await store.rows(
+                RowQuery(filter: RowFilter(statuses: [.staged], system: .salesforce, resourceType: contacts.object), after: cursor, limit: 500))
+            guard let last = page.last else { return }
+            cursor = last.cursor(for: RowSort())
+            var observed: [MappedRecordKey: [String: FieldValue]] = [:]
+            for summary in page {
+                guard let row = try await store.row(id: summary.id), let record = try? JSONValue(parsing: row.payload),
+                    case .text(let patientID) = FieldConversion.salesforceValue(record[patients.externalID], for: patients.externalIDField!)
+                else { continue }
+                let key = MappedRecordKey(object: patients.object, key: patientID)
+                for field in patients.fields where !field.type.isComputed {
+                    observed[key, default: [:]][field.field] = FieldConversion.salesforceValue(record[field.field], for: field)
+                }
+            }
+            let states = try await store.fieldStates(for: Array(observed.keys))
+            var changes: [FieldStateChange] = []
+            for (key, values) in observed {
+                for (field, value) in values {
+                    var state = states[key]?[field] ?? FieldState()
+                    guard state.salesforce != value else { continue }
+                    state.salesforce = value
+                    changes.append(FieldStateChange(record: key, field: field, state: state))
+                }
+            }
+            try await store.updateFieldStates(changes)
+        }
+    }
+
+    /// Links every staged Salesforce row: Contacts first, then admissions.
+    public func linkPending(recorder: JobRecorder, stop: StopSignal) async throws {
+        for object in objects {
+            await recorder.progress(phase: "linking \(object)")
+            try await link(ClaimRequest(system: .salesforce, resourceType: object, statuses: [.staged]), recorder: recorder, stop: stop)
+        }
+    }
+
+    public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws {
+        let actor = await recorder.actor
+        while true {
+            if stop.isRequested { throw SyncStopped() }
+            let rows = try await store.claimRows(request, limit: 200, actor: actor)
+            guard !rows.isEmpty else { return }
+            var processed: [Int64] = []
+            do {
+                for row in rows {
+                    if stop.isRequested { throw SyncStopped() }
+                    try await process(row, forced: false, recorder: recorder)
+                    processed.append(row.id)
+                }
+            } catch {
+                try await store.releaseClaims(rowIDs: rows.map(\.id).filter { !processed.contains($0) }, actor: actor)
+                throw error
+            }
+        }
+    }
+
+    /// Sends one staged Salesforce row to the EMR now, whatever its stage (a manual push).
+    @discardableResult
+    public func push(rowID: Int64, recorder: JobRecorder) async throws -> LinkOutcome {
+        let actor = await recorder.actor
+        let rows = try await store.claimRows(ClaimRequest(statuses: Set(RowStatus.allCases), rowIDs: [rowID]), limit: 1, actor: actor)
+        guard let row = rows.first else { throw OperationError.noSuchRecord("staged row \(rowID) (or it is being linked right now)") }
+        return try await process(row, forced: true, recorder: recorder)
+    }
+
+    @discardableResult
+    private func process(_ row: StagedRow, forced: Bool, recorder: JobRecorder) async throws -> LinkOutcome {
+        let actor = await recorder.actor
+        let jobID = await recorder.id
+        let outcome: LinkOutcome
+        do {
+            let record: JSONValue
+            do {
+                record = try JSONValue(parsing: row.payload)
+            } catch {
+                throw LinkError(code: "MAPPING_INVALID_JSON", message: "the payload is not valid JSON: \(error)")
+            }
+            if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object {
+                outcome = try await processAdmission(row, record: record, admissions: admissions, forced: forced, actor: actor, jobID: jobID)
+            } else if let contacts = mapping.outbound.contacts, row.resourceType == contacts.object {
+                outcome = try await processContact(row, record: record, contacts: contacts, forced: forced, actor: actor, jobID: jobID)
+            } else {
+                throw LinkError(code: "MAPPING_NO_MAPPING", message: "no outbound mapping for \(row.resourceType) in \(mapping.file)")
+            }
+        } catch let error as LinkError {
+            outcome = LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error)
+        } catch let error as RemoteCallError {
+            if error.stopsJob { throw error }
+            outcome = LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error.error)
+        }
+        try await store.record([outcome])
+        await recorder.add(
+            Job.Counts(
+                linked: outcome.status == .linked || outcome.status == .held ? 1 : 0, failed: outcome.status == .failed ? 1 : 0,
+                superseded: outcome.status == .superseded ? 1 : 0, conflicts: outcome.conflicts.count))
+        await recorder.advance(by: 1)
+        if outcome.status == .failed, let error = outcome.error {
+            await recorder.event(.warning, "\(row.resourceType) row \(row.id) failed: \(error.code)")
+        }
+        return outcome
+    }
+
+    // MARK: - Contacts
+
+    private func processContact(_ row: StagedRow, record: JSONValue, contacts: ContactOutbound, forced: Bool, actor: Actor, jobID: Int64) async throws -> LinkOutcome {
+        guard let patients = mapping.inbound(named: contacts.mapping) else {
+            throw LinkError(code: "MAPPING_NO_MAPPING", message: "no inbound mapping named \(contacts.mapping)")
+        }
+        let now = Date()
+        guard case .text(let patientID) = FieldConversion.salesforceValue(record[patients.externalID], for: patients.externalIDField!), !patientID.isEmpty else {
+            return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "not linked to an EMR patient yet: nothing to send")
+        }
+        let links = try await store.links(for: [row.recordKey])
+        if let link = links[row.recordKey], row.recordVersion < link.linkedVersion {
+            return InboundLinker.superseded(row, by: link.linkedRowID, actor: actor, at: now)
+        }
+        let key = MappedRecordKey(object: patients.object, key: patientID)
+        let states = try await store.fieldStates(for: [key])[key]
+        let policy = PolicyTable(try await store.policyRules())
+        let values = patients.fields.map { MappedField(name: $0.field, value: FieldConversion.salesforceValue(record[$0.field], for: $0)) }
+        // Only fields whose rule lets Salesforce write into the EMR are sent; the others are observed.
+        let writable = Set(
+            patients.fields.filter {
+                policy.rule(object: patients.object, field: $0.field).salesforceMayWriteEMR && $0.path != nil && !$0.type.isComputed
+                    && $0.field != patients.externalID
+            }.map(\.field))
+        let plan = RecordPlan.make(
+            row: row, record: MappedRecord(record: key, fields: values), externalID: patients.externalID, states: states, policy: policy, from: .salesforce,
+            writable: writable, actor: actor, jobID: jobID, at: now)
+        let link = RecordLink(
+            source: row.recordKey, targetType: patients.resource, targetID: patientID, recordKey: patientID, linkedRowID: row.id,
+            linkedVersion: row.recordVersion, updatedAt: now)
+        guard !plan.writtenFields.isEmpty else {
+            var outcome = plan.outcome(link: link)
+            let ownUser = await integrationUserID()
+            let isOwnWrite = ownUser != nil && record["LastModifiedById"]?.stringValue == ownUser
+            if isOwnWrite && outcome.status == .linked { outcome.note = "echo of Stagelink's own write: nothing to send" }
+            return outcome
+        }
+        guard let emr else { throw LinkError(code: "EMR_NOT_CONFIGURED", message: "changes for the EMR wait: no EMR connection is configured") }
+        guard let current = try await emr.read(resourceType: patients.resource, id: patientID) else {
+            throw LinkError(code: "EMR_NOT_FOUND", message: "\(patients.resource)/\(patientID) is not in the EMR", fields: [patients.externalID])
+        }
+        var resource: JSONValue
+        do {
+            resource = try JSONValue(parsing: current.payload)
+        } catch {
+            throw LinkError(code: "MALFORMED_RESPONSE", message: "the EMR's \(patients.resource) is not valid JSON: \(error)")
+        }
+        for field in plan.writtenFields {
+            guard let mappingField = patients.fields.first(where: { $0.field == field.name }), let path = mappingField.path else { continue }
+            path.set(try FieldConversion.json(from: field.value, for: mappingField), in: &resource)
+        }
+        switch try await emr.update(resourceType: patients.resource, id: patientID, resource: JSONWriter.compact(resource), ifMatch: current.version) {
+        case .success:
+            return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
+        case .failure(let error):
+            throw error
+        }
+    }
+
+    // MARK: - Admissions
+
+    private func processAdmission(
+        _ row: StagedRow, record: JSONValue, admissions: AdmissionOutbound, forced: Bool, actor: Actor, jobID: Int64
+    ) async throws -> LinkOutcome {
+        let now = Date()
+        let stage = record[admissions.stageField]?.stringValue
+        if !forced && stage != admissions.readyValue {
+            return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "stage is not \(admissions.readyValue): nothing to send")
+        }
+        if !forced, let existing = record[admissions.serviceRequest.externalIDField]?.stringValue, !existing.isEmpty {
+            return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "already in the EMR as ServiceRequest/\(existing)")
+        }
+        guard let contactID = record[admissions.contactField]?.stringValue, !contactID.isEmpty else {
+            throw LinkError(code: "MAPPING_MISSING_FIELD", message: "\(admissions.contactField) is required to create the Patient", fields: [admissions.contactField])
+        }
+        guard let patients = mapping.inbound(named: admissions.patientMapping) else {
+            throw LinkError(code: "MAPPING_NO_MAPPING", message: "no inbound mapping named \(admissions.patientMapping)")
+        }
+        guard let emr else { throw LinkError(code: "EMR_NOT_CONFIGURED", message: "the admission waits: no EMR connection is configured") }
+        guard let salesforce else { throw LinkError(code: "SALESFORCE_NOT_CONFIGURED", message: "the EMR ids cannot be written back: no Salesforce connection") }
+
+        // The Patient, from the Contact's values through the patient mapping read in reverse.
+        let contact = record[Self.relationshipName(admissions.contactField)] ?? .null
+        var patient: JSONValue = ["resourceType": .string(patients.resource)]
+        let identifier = ResourceIdentifier(system: admissions.patientIdentifierSystem, value: contactID)
+        patient.setIdentifier(identifier)
+        var sentValues: [MappedField] = []
+        for field in patients.fields where field.field != patients.externalID && !field.type.isComputed {
+            guard let path = field.path else { continue }
+            let value = FieldConversion.salesforceValue(contact[field.field], for: field)
+            path.set(try FieldConversion.json(from: value, for: field), in: &patient)
+            sentValues.append(MappedField(name: field.field, value: value))
+        }
+        let createdPatient: WrittenResource
+        switch try await emr.createIfNoneExist(resourceType: patients.resource, identifier: identifier, resource: JSONWriter.compact(patient)) {
+        case .success(let written): createdPatient = written
+        case .failure(let error): throw error
+        }
+
+        // The ServiceRequest for the admission itself.
+        let request = admissions.serviceRequest
+        var serviceRequest: JSONValue = [
+            "resourceType": "ServiceRequest", "status": "active", "intent": "order", "code": ["text": .string(request.code)],
+            "subject": ["reference": .string("\(patients.resource)/\(createdPatient.id)")],
+        ]
+        let requestIdentifier = ResourceIdentifier(system: request.identifierSystem, value: row.sourceID)
+        serviceRequest.setIdentifier(requestIdentifier)
+        for field in request.fields {
+            guard let path = field.path else { continue }
+            let value = FieldConversion.salesforceValue(record[field.field], for: field)
+            path.set(try FieldConversion.json(from: value, for: field), in: &serviceRequest)
+        }
+        let createdRequest: WrittenResource
+        switch try await emr.createIfNoneExist(resourceType: "ServiceRequest", identifier: requestIdentifier, resource: JSONWriter.compact(serviceRequest)) {
+        case .success(let written): createdRequest = written
+        case .failure(let error): throw error
+        }
+
+        // The EMR's ids, written back so that every later round trip finds its counterpart.
+        let contactResult = try await salesforce.update(
+            object: patients.object, records: [TargetRecordUpdate(id: contactID, fields: [MappedField(name: patients.externalID, value: .text(createdPatient.id))])])
+        if case .failure(let error)? = contactResult.first { throw error }
+        let admissionResult = try await salesforce.update(
+            object: admissions.object,
+            records: [TargetRecordUpdate(id: row.sourceID, fields: [MappedField(name: request.externalIDField, value: .text(createdRequest.id))])])
+        if case .failure(let error)? = admissionResult.first { throw error }
+
+        let key = MappedRecordKey(object: patients.object, key: createdPatient.id)
+        let policy = PolicyTable(try await store.policyRules())
+        var states: [FieldStateChange] = []
+        var writes: [FieldWrite] = []
+        for field in sentValues + [MappedField(name: patients.externalID, value: .text(createdPatient.id))] {
+            states.append(FieldStateChange(record: key, field: field.name, state: FieldState(synced: field.value, emr: field.value, salesforce: field.value)))
+            writes.append(
+                FieldWrite(
+                    record: key, field: field.name, value: field.value, writtenTo: .emr, rowID: row.id, jobID: jobID,
+                    rule: policy.rule(object: patients.object, field: field.name), actor: actor, at: now,
+                    reason: createdPatient.created ? "patient created from the admission" : "patient already existed (conditional create)"))
+        }
+        let what = createdPatient.created ? "created" : "found (already created)"
+        return LinkOutcome(
+            rowID: row.id, actor: actor, at: now, status: .linked, attempt: .linked,
+            note: "Patient/\(createdPatient.id) \(what), ServiceRequest/\(createdRequest.id)",
+            links: [
+                RecordLink(
+                    source: SourceKey(system: .salesforce, resourceType: patients.object, sourceID: contactID), targetType: patients.resource,
+                    targetID: createdPatient.id, recordKey: createdPatient.id, linkedRowID: nil, linkedVersion: RecordVersion(version: nil, lastUpdated: nil),
+                    updatedAt: now),
+                RecordLink(
+                    source: row.recordKey, targetType: "ServiceRequest", targetID: createdRequest.id, recordKey: row.sourceID, linkedRowID: row.id,
+                    linkedVersion: row.recordVersion, updatedAt: now),
+            ],
+            fieldStates: states, writes: writes)
+    }
+}
+
+extension JSONValue {
+    /// Adds `identifier: [{system, value}]` (replacing one of the same system).
+    mutating func setIdentifier(_ identifier: ResourceIdentifier) {
+        guard var object = objectValue else { return }
+        var identifiers = object["identifier"]?.arrayValue ?? []
+        identifiers.removeAll { $0["system"]?.stringValue == identifier.system }
+        identifiers.append(["system": .string(identifier.system), "value": .string(identifier.value)])
+        object["identifier"] = .array(identifiers)
+        self = .object(object)
+    }
+}

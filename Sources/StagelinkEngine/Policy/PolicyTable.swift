@@ -1,0 +1,13 @@
+/// The rules in force, read once per batch: `Contact.Birthdate` → `emr`.
+public struct PolicyTable: Sendable, Hashable {
+    private var rules: [String: OwnerRule]
+
+    public init(_ rules: [PolicyRule]) {
+        self.rules = Dictionary(rules.map { ($0.qualifiedField, $0.rule) }, uniquingKeysWith: { _, last in last })
+    }
+
+    /// The rule for a field; a field the store has no rule for is held for a person, never guessed.
+    public func rule(object: String, field: String) -> OwnerRule {
+        rules["\(object).\(field)"] ?? .hold
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+
+/// Everything the engine keeps: staged rows and their history, links, jobs, watermarks, the
+/// policy and its audit trail, field states, conflicts, lineage, the service lease and events.
+///
+/// Each method is one transaction: what it writes is all there after it returns, or none of it
+/// is. The SQLite store (`StagelinkStore`) is the implementation; the engine never sees SQL.
+///
+/// ## Topics
+/// - Staging: ``stage(_:job:advancing:)``, ``watermark(system:resourceType:)``
+/// - Linking: ``claimRows(_:limit:actor:)``, ``record(_:)``, ``links(for:)``, ``fieldStates(for:)``
+/// - Reading: ``rows(_:)``, ``row(id:)``, ``history(ofRow:)``
+/// - Policy: ``policyRules()``, ``setPolicyRule(object:field:rule:actor:reason:)``, ``loadPolicy(_:actor:)``
+public protocol SyncStore: Sendable {
+    // MARK: - Jobs
+
+    func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor) async throws -> Job
+    /// Writes the job's counts, progress, usage, watermarks, status and finish time as they are now.
+    func updateJob(_ job: Job) async throws
+    func job(id: Int64) async throws -> Job?
+    /// Newest first; `before` is the id of the last job of the previous page.
+    func jobs(before: Int64?, limit: Int) async throws -> [Job]
+    /// The newest job of this direction that finished with one of `statuses`.
+    func lastJob(direction: Job.Direction, statuses: Set<Job.Status>) async throws -> Job?
+    /// Jobs still marked running whose process is gone are marked interrupted (on lease take-over).
+    func interruptRunningJobs(message: String) async throws -> Int
+
+    // MARK: - Staging
+
+    /// The last-updated instant up to which this resource type has been durably staged.
+    func watermark(system: SourceSystem, resourceType: String) async throws -> Date?
+
+    /// Stages a page verbatim and, in the same transaction, advances the watermark: a crash
+    /// between pages loses nothing and duplicates nothing. A record whose (system, type, id,
+    /// content hash) is already staged is counted as deduplicated, not staged again.
+    func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult
+
+    // MARK: - Rows
+
+    func row(id: Int64) async throws -> StagedRow?
+    /// A page of rows without their payloads, keyset-paged.
+    func rows(_ query: RowQuery) async throws -> [StagedRowSummary]
+    func countRows(_ filter: RowFilter) async throws -> Int
+    /// Failed rows grouped by error code, the largest group first.
+    func failureGroups() async throws -> [FailureGroup]
+    func history(ofRow id: Int64) async throws -> [RowTransition]
+    func attempts(ofRow id: Int64) async throws -> [LinkAttempt]
+    /// Ids of the rows this job tried to link, in id order.
+    func rowsAttempted(byJob id: Int64) async throws -> [Int64]
+    /// The field values this row's links wrote.
+    func writes(byRow id: Int64) async throws -> [FieldWrite]
+
+    /// Takes rows for linking so that no other process links them at the same time. Rows held
+    /// by a live claim of someone else are skipped; a claim expires after `RowClaim.lifetime`.
+    func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow]
+    /// Gives back claimed rows untouched (a job stopped before trying them).
+    func releaseClaims(rowIDs: [Int64], actor: Actor) async throws
+    /// Records what linking did to each row: attempt, status change, link, field states, lineage
+    /// and conflicts — all of a batch in one transaction.
+    func record(_ outcomes: [LinkOutcome]) async throws
+    /// Sets rows' status by hand (ignore), with the actor and a note, recording the transition.
+    /// Only rows whose status is in `from` change; returns the ids that changed.
+    func setStatus(rowIDs: [Int64], to status: RowStatus, from: Set<RowStatus>, actor: Actor, note: String) async throws -> [Int64]
+
+    // MARK: - Links and field states
+
+    func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink]
+    /// The link whose counterpart in the other system has this id.
+    func link(targetType: String, targetID: String) async throws -> RecordLink?
+    /// Links of a mapped record (every source that writes into it).
+    func links(recordKey: String, targetType: String) async throws -> [RecordLink]
+    func fieldStates(for records: [MappedRecordKey]) async throws -> [MappedRecordKey: [String: FieldState]]
+    /// Replaces the states of these fields (other fields of the same records stay).
+    func updateFieldStates(_ changes: [FieldStateChange]) async throws
+
+    // MARK: - Policy
+
+    func policyRules() async throws -> [PolicyRule]
+    /// Changes one field's rule and appends to the audit trail; nil when the rule was already that.
+    func setPolicyRule(object: String, field: String, rule: OwnerRule, actor: Actor, reason: String?) async throws -> PolicyAuditEntry?
+    /// Loads the mapping file's declared owners. A field the file declares for the first time is
+    /// added; a field whose declared owner changed in the file since it was last loaded takes the
+    /// new owner; a change made by a person since then stands until the file changes that field.
+    /// Every change appends to the audit trail.
+    func loadPolicy(_ declarations: [PolicyDeclaration], actor: Actor) async throws -> [PolicyAuditEntry]
+    func policyAudit(object: String?, field: String?, limit: Int) async throws -> [PolicyAuditEntry]
+
+    // MARK: - Conflicts and lineage
+
+    func conflicts(_ query: ConflictQuery) async throws -> [Conflict]
+    func conflict(id: Int64) async throws -> Conflict?
+    func countConflicts(status: Conflict.Status?) async throws -> Int
+    /// The last write of this field: which row, job, rule and actor put its value there.
+    func lastWrite(record: MappedRecordKey, field: String) async throws -> FieldWrite?
+
+    // MARK: - Service lease
+
+    /// Takes or renews the lease if it is free, expired, or already `holder`'s.
+    func acquireLease(_ holder: LeaseHolder, for duration: Duration) async throws -> LeaseResult
+    func releaseLease(_ holder: LeaseHolder) async throws
+    func currentLease() async throws -> Lease?
+
+    // MARK: - Events
+
+    func appendEvents(_ events: [SyncEvent]) async throws
+    /// Newest first.
+    func recentEvents(limit: Int) async throws -> [SyncEvent]
+
+    // MARK: - Change detection
+
+    /// A number that changes whenever another connection commits a write: poll it and reload
+    /// only when it moved.
+    func changeToken() async throws -> Int
+}
+
+/// Moves a watermark forward, committed with the page it covers.
+public struct WatermarkAdvance: Sendable, Hashable {
+    public var system: SourceSystem
+    public var resourceType: String
+    public var to: Date
+
+    public init(system: SourceSystem, resourceType: String, to: Date) {
+        self.system = system
+        self.resourceType = resourceType
+        self.to = to
+    }
+}
+
+public struct StageResult: Sendable, Hashable {
+    public var staged: Int
+    public var deduplicated: Int
+    /// Ids of the rows created, in the order of the records given.
+    public var rowIDs: [Int64]
+
+    public init(staged: Int, deduplicated: Int, rowIDs: [Int64]) {
+        self.staged = staged
+        self.deduplicated = deduplicated
+        self.rowIDs = rowIDs
+    }
+}

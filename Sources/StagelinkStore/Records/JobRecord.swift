@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+import StagelinkEngine
+
+/// A row of `job`.
+struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "job"
+
+    var id: Int64?
+    var kind: String
+    var direction: String?
+    var actor: String
+    var startedAt: Double
+    var finishedAt: Double?
+    var status: String
+    var pulled: Int
+    var staged: Int
+    var deduplicated: Int
+    var linked: Int
+    var failed: Int
+    var superseded: Int
+    var conflicts: Int
+    var apiCalls: Int
+    var apiUsed: Int?
+    var apiLimit: Int?
+    var watermarkBefore: Double?
+    var watermarkAfter: Double?
+    var phase: String
+    var progressDone: Int
+    var progressTotal: Int?
+    var progressAt: Double?
+    var message: String?
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let direction = Column(CodingKeys.direction)
+        static let status = Column(CodingKeys.status)
+    }
+
+    mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+
+    init(_ job: Job) {
+        id = job.id == 0 ? nil : job.id
+        kind = job.kind.rawValue
+        direction = job.direction?.rawValue
+        actor = job.actor.description
+        startedAt = job.startedAt.timeIntervalSince1970
+        finishedAt = job.finishedAt?.timeIntervalSince1970
+        status = job.status.rawValue
+        pulled = job.counts.pulled
+        staged = job.counts.staged
+        deduplicated = job.counts.deduplicated
+        linked = job.counts.linked
+        failed = job.counts.failed
+        superseded = job.counts.superseded
+        conflicts = job.counts.conflicts
+        apiCalls = job.apiCalls
+        apiUsed = job.apiUsage?.used
+        apiLimit = job.apiUsage?.limit
+        watermarkBefore = job.watermarkBefore?.timeIntervalSince1970
+        watermarkAfter = job.watermarkAfter?.timeIntervalSince1970
+        phase = job.progress.phase
+        progressDone = job.progress.done
+        progressTotal = job.progress.total
+        progressAt = job.progress.updatedAt?.timeIntervalSince1970
+        message = job.message
+    }
+
+    var job: Job {
+        Job(
+            id: id ?? 0, kind: Job.Kind(rawValue: kind) ?? .pull, direction: direction.flatMap(Job.Direction.init(rawValue:)),
+            actor: Actor(actor), startedAt: Date(timeIntervalSince1970: startedAt), finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)),
+            status: Job.Status(rawValue: status) ?? .failed,
+            counts: Job.Counts(
+                pulled: pulled, staged: staged, deduplicated: deduplicated, linked: linked, failed: failed, superseded: superseded,
+                conflicts: conflicts),
+            apiCalls: apiCalls, apiUsage: apiUsed.flatMap { used in apiLimit.map { APIUsage(used: used, limit: $0) } },
+            watermarkBefore: watermarkBefore.map(Date.init(timeIntervalSince1970:)), watermarkAfter: watermarkAfter.map(Date.init(timeIntervalSince1970:)),
+            progress: Job.Progress(phase: phase, done: progressDone, total: progressTotal, updatedAt: progressAt.map(Date.init(timeIntervalSince1970:))),
+            message: message)
+    }
+}

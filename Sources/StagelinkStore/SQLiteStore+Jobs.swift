@@ -1,0 +1,48 @@
+import Foundation
+import GRDB
+import StagelinkEngine
+
+extension SQLiteStore {
+    public func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor) async throws -> Job {
+        try await pool.write { db in
+            var record = JobRecord(Job(id: 0, kind: kind, direction: direction, actor: actor, startedAt: Date()))
+            try record.insert(db)
+            return record.job
+        }
+    }
+
+    public func updateJob(_ job: Job) async throws {
+        try await pool.write { db in try JobRecord(job).update(db) }
+    }
+
+    public func job(id: Int64) async throws -> Job? {
+        try await pool.read { db in try JobRecord.fetchOne(db, key: id)?.job }
+    }
+
+    public func jobs(before: Int64?, limit: Int) async throws -> [Job] {
+        try await pool.read { db in
+            var request = JobRecord.order(JobRecord.Columns.id.desc).limit(limit)
+            if let before { request = request.filter(JobRecord.Columns.id < before) }
+            return try request.fetchAll(db).map(\.job)
+        }
+    }
+
+    public func lastJob(direction: Job.Direction, statuses: Set<Job.Status>) async throws -> Job? {
+        try await pool.read { db in
+            try JobRecord
+                .filter(JobRecord.Columns.direction == direction.rawValue)
+                .filter(statuses.map(\.rawValue).contains(JobRecord.Columns.status))
+                .order(JobRecord.Columns.id.desc)
+                .fetchOne(db)?.job
+        }
+    }
+
+    public func interruptRunningJobs(message: String) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE job SET status = ?, finishedAt = ?, message = ? WHERE status = ?",
+                arguments: [Job.Status.interrupted.rawValue, Date().seconds, message, Job.Status.running.rawValue])
+            return db.changesCount
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import Foundation
+import GRDB
+import StagelinkEngine
+
+extension SQLiteStore {
+    public func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow] {
+        let now = Date()
+        let until = now.addingTimeInterval(RowClaim.lifetime.seconds)
+        return try await pool.write { db in
+            var conditions = ["status IN (\(request.statuses.map { _ in "?" }.joined(separator: ",")))"]
+            var arguments = StatementArguments(request.statuses.map(\.rawValue).sorted())
+            conditions.append("(claimedUntil IS NULL OR claimedUntil < ? OR claimedBy = ?)")
+            arguments += [now.seconds, actor.description]
+            if let system = request.system {
+                conditions.append("system = ?")
+                arguments += [system.rawValue]
+            }
+            if let resourceType = request.resourceType {
+                conditions.append("resourceType = ?")
+                arguments += [resourceType]
+            }
+            if let rowIDs = request.rowIDs {
+                guard !rowIDs.isEmpty else { return [] }
+                conditions.append("id IN (\(rowIDs.map { _ in "?" }.joined(separator: ",")))")
+                arguments += StatementArguments(rowIDs)
+            }
+            if let codes = request.errorCodes {
+                guard !codes.isEmpty else { return [] }
+                conditions.append("errorCode IN (\(codes.map { _ in "?" }.joined(separator: ",")))")
+                arguments += StatementArguments(codes.sorted())
+            }
+            if let maximumAttempts = request.maximumAttempts {
+                conditions.append("attemptCount < ?")
+                arguments += [maximumAttempts]
+            }
+            let ids = try Int64.fetchAll(
+                db, sql: "SELECT id FROM staged_row WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ?",
+                arguments: arguments + [limit])
+            guard !ids.isEmpty else { return [] }
+            let placeholders = ids.map { _ in "?" }.joined(separator: ",")
+            try db.execute(
+                sql: "UPDATE staged_row SET claimedBy = ?, claimedUntil = ? WHERE id IN (\(placeholders))",
+                arguments: [actor.description, until.seconds] + StatementArguments(ids))
+            return try StagedRowRecord.fetchAll(db, sql: "SELECT * FROM staged_row WHERE id IN (\(placeholders)) ORDER BY id", arguments: StatementArguments(ids))
+                .map(\.row)
+        }
+    }
+
+    public func releaseClaims(rowIDs: [Int64], actor: Actor) async throws {
+        guard !rowIDs.isEmpty else { return }
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE staged_row SET claimedBy = NULL, claimedUntil = NULL WHERE claimedBy = ? AND id IN (\(rowIDs.map { _ in "?" }.joined(separator: ",")))",
+                arguments: [actor.description] + StatementArguments(rowIDs))
+        }
+    }
+
+    public func record(_ outcomes: [LinkOutcome]) async throws {
+        guard !outcomes.isEmpty else { return }
+        try await pool.write { db in
+            let current = try db.cachedStatement(sql: "SELECT status, attemptCount FROM staged_row WHERE id = ?")
+            let updateRow = try db.cachedStatement(sql: """
+                UPDATE staged_row SET status = ?, errorCode = ?, errorMessage = ?, errorFields = ?, errorBody = ?, attemptCount = ?,
+                    note = COALESCE(?, note), updatedAt = ?, claimedBy = NULL, claimedUntil = NULL
+                WHERE id = ?
+                """)
+            let insertAttempt = try db.cachedStatement(sql: """
+                INSERT INTO link_attempt (rowID, number, at, actor, outcome, errorCode, errorMessage, errorFields, errorBody)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let insertTransition = try db.cachedStatement(sql: """
+                INSERT INTO row_transition (rowID, fromStatus, toStatus, at, actor, note) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for outcome in outcomes {
+                guard let row = try Row.fetchOne(current, arguments: [outcome.rowID]) else { throw StoreError.noSuchRow(outcome.rowID) }
+                let previousStatus: String = row["status"]
+                let attemptNumber = (row["attemptCount"] as Int) + 1
+                let at = outcome.at.seconds
+                let error = outcome.error
+                // A failed row keeps its last error visible after it is superseded or ignored; a
+                // linked one no longer has one.
+                let keepsError = outcome.status == .failed || error != nil
+                try updateRow.execute(arguments: [
+                    outcome.status.rawValue, keepsError ? error?.code : nil, keepsError ? error?.message : nil,
+                    keepsError ? LinkErrorColumns.fields(error) : nil, keepsError ? error?.remoteBody : nil, attemptNumber, outcome.note, at,
+                    outcome.rowID,
+                ])
+                try insertAttempt.execute(arguments: [
+                    outcome.rowID, attemptNumber, at, outcome.actor.description, outcome.attempt.rawValue, error?.code, error?.message,
+                    LinkErrorColumns.fields(error), error?.remoteBody,
+                ])
+                if previousStatus != outcome.status.rawValue {
+                    try insertTransition.execute(arguments: [outcome.rowID, previousStatus, outcome.status.rawValue, at, outcome.actor.description, outcome.note])
+                }
+                for link in outcome.links {
+                    try RecordLinkRecord(link).insert(db, onConflict: .replace)
+                }
+                try applyFieldStates(outcome.fieldStates, at: at, in: db)
+                for var write in RecordWriteRecord.make(outcome.writes) {
+                    try write.insert(db)
+                }
+                for conflict in outcome.conflicts {
+                    try insertConflict(conflict, at: at, in: db)
+                }
+                for key in outcome.supersedes {
+                    try supersedeStagedRows(of: key, before: at, actor: outcome.actor, in: db)
+                }
+                for resolution in outcome.resolvedConflicts {
+                    try db.execute(
+                        sql: "UPDATE conflict SET status = 'resolved', winner = ?, resolvedBy = ?, resolvedAt = ?, reason = ? WHERE id = ?",
+                        arguments: [resolution.winner.rawValue, resolution.actor.description, at, resolution.reason, resolution.conflictID])
+                }
+            }
+        }
+    }
+
+    public func updateFieldStates(_ changes: [FieldStateChange]) async throws {
+        guard !changes.isEmpty else { return }
+        try await pool.write { db in try self.applyFieldStates(changes, at: Date().seconds, in: db) }
+    }
+
+    private func supersedeStagedRows(of key: SourceKey, before: Double, actor: Actor, in db: Database) throws {
+        let note = "Stagelink wrote this record after this version was received; its next version carries these changes"
+        let ids = try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT id FROM staged_row WHERE system = ? AND resourceType = ? AND sourceID = ? AND status = 'staged'
+                    AND receivedAt <= ? AND (claimedUntil IS NULL OR claimedUntil < ?)
+                """,
+            arguments: [key.system.rawValue, key.resourceType, key.sourceID, before, before])
+        for id in ids {
+            try db.execute(sql: "UPDATE staged_row SET status = 'superseded', note = ?, updatedAt = ? WHERE id = ?", arguments: [note, before, id])
+            try db.execute(
+                sql: "INSERT INTO row_transition (rowID, fromStatus, toStatus, at, actor, note) VALUES (?, 'staged', 'superseded', ?, ?, ?)",
+                arguments: [id, before, actor.description, note])
+        }
+    }
+
+    private func applyFieldStates(_ changes: [FieldStateChange], at: Double, in db: Database) throws {
+        guard !changes.isEmpty else { return }
+        var byRecord: [MappedRecordKey: [FieldStateChange]] = [:]
+        var order: [MappedRecordKey] = []
+        for change in changes {
+            if byRecord[change.record] == nil { order.append(change.record) }
+            byRecord[change.record, default: []].append(change)
+        }
+        let select = try db.cachedStatement(sql: "SELECT fields FROM record_state WHERE object = ? AND recordKey = ?")
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO record_state (object, recordKey, fields, updatedAt) VALUES (?, ?, ?, ?)
+            ON CONFLICT (object, recordKey) DO UPDATE SET fields = excluded.fields, updatedAt = excluded.updatedAt
+            """)
+        for record in order {
+            // Merge: another process may have written other fields of this record meanwhile.
+            var states = try String.fetchOne(select, arguments: [record.object, record.key]).map(RecordStateRecord.decode) ?? [:]
+            for change in byRecord[record]! { states[change.field] = change.state }
+            try upsert.execute(arguments: [record.object, record.key, RecordStateRecord.encode(states), at])
+        }
+    }
+
+    private func insertConflict(_ conflict: ConflictRecord, at: Double, in db: Database) throws {
+        // The same collision seen again (by the other direction, or a retry) is the same conflict.
+        try db.execute(
+            sql: """
+                INSERT INTO conflict (object, recordKey, field, rowID, emrValue, salesforceValue, rule, status, winner, createdAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (object, recordKey, field, emrValue, salesforceValue) DO NOTHING
+                """,
+            arguments: [
+                conflict.record.object, conflict.record.key, conflict.field, conflict.rowID, conflict.emrValue.storageText,
+                conflict.salesforceValue.storageText, conflict.rule.rawValue,
+                conflict.winner == nil ? Conflict.Status.open.rawValue : Conflict.Status.decided.rawValue, conflict.winner?.rawValue, at,
+            ])
+    }
+
+    public func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink] {
+        guard !keys.isEmpty else { return [:] }
+        return try await pool.read { db in
+            let statement = try db.cachedStatement(sql: "SELECT * FROM record_link WHERE system = ? AND resourceType = ? AND sourceID = ?")
+            var links: [SourceKey: RecordLink] = [:]
+            for key in Set(keys) {
+                if let record = try RecordLinkRecord.fetchOne(statement, arguments: [key.system.rawValue, key.resourceType, key.sourceID]) {
+                    links[key] = record.link
+                }
+            }
+            return links
+        }
+    }
+
+    public func link(targetType: String, targetID: String) async throws -> RecordLink? {
+        try await pool.read { db in
+            try RecordLinkRecord.fetchOne(db, sql: "SELECT * FROM record_link WHERE targetType = ? AND targetID = ? LIMIT 1", arguments: [targetType, targetID])?
+                .link
+        }
+    }
+
+    public func links(recordKey: String, targetType: String) async throws -> [RecordLink] {
+        try await pool.read { db in
+            try RecordLinkRecord.fetchAll(db, sql: "SELECT * FROM record_link WHERE targetType = ? AND recordKey = ?", arguments: [targetType, recordKey])
+                .map(\.link)
+        }
+    }
+
+    public func fieldStates(for records: [MappedRecordKey]) async throws -> [MappedRecordKey: [String: FieldState]] {
+        guard !records.isEmpty else { return [:] }
+        return try await pool.read { db in
+            let statement = try db.cachedStatement(sql: "SELECT fields FROM record_state WHERE object = ? AND recordKey = ?")
+            var states: [MappedRecordKey: [String: FieldState]] = [:]
+            for record in Set(records) {
+                if let text = try String.fetchOne(statement, arguments: [record.object, record.key]) {
+                    states[record] = RecordStateRecord.decode(text)
+                }
+            }
+            return states
+        }
+    }
+
+    public func lastWrite(record: MappedRecordKey, field: String) async throws -> FieldWrite? {
+        try await pool.read { db in
+            let cursor = try RecordWriteRecord.fetchCursor(
+                db, sql: "SELECT * FROM record_write WHERE object = ? AND recordKey = ? ORDER BY id DESC", arguments: [record.object, record.key])
+            while let write = try cursor.next() {
+                if let found = write.writes.first(where: { $0.field == field }) { return found }
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+import StagelinkEngine
+
+extension SQLiteStore {
+    public func row(id: Int64) async throws -> StagedRow? {
+        try await pool.read { db in try StagedRowRecord.fetchOne(db, key: id)?.row }
+    }
+
+    public func rows(_ query: RowQuery) async throws -> [StagedRowSummary] {
+        try await pool.read { db in
+            let (condition, arguments) = RowFilterSQL.condition(query.filter)
+            var conditions = condition.map { [$0] } ?? []
+            var allArguments = arguments
+            let sortExpression = RowFilterSQL.sortExpression(query.sort.column)
+            // Walking backwards flips the comparison and the order; the page is reversed after.
+            let ascending = query.sort.descending == query.backwards
+            if let after = query.after {
+                let comparison = ascending ? ">" : "<"
+                if let sortExpression {
+                    conditions.append("(\(sortExpression) \(comparison) ? OR (\(sortExpression) = ? AND id \(comparison) ?))")
+                    allArguments += [after.sortValue ?? "", after.sortValue ?? "", after.id]
+                } else {
+                    conditions.append("id \(comparison) ?")
+                    allArguments += [after.id]
+                }
+            }
+            let direction = ascending ? "ASC" : "DESC"
+            let order = sortExpression.map { "\($0) \(direction), id \(direction)" } ?? "id \(direction)"
+            let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let sql = """
+                SELECT id, system, resourceType, sourceID, version, lastUpdated, jobID, receivedAt, status, errorCode, errorMessage,
+                       attemptCount, updatedAt
+                FROM staged_row \(whereSQL) ORDER BY \(order) LIMIT ?
+                """
+            allArguments += [query.limit]
+            let rows = try Row.fetchAll(db, sql: sql, arguments: allArguments).map(StagedRowRecord.summary)
+            return query.backwards ? rows.reversed() : rows
+        }
+    }
+
+    public func countRows(_ filter: RowFilter) async throws -> Int {
+        try await pool.read { db in
+            let (condition, arguments) = RowFilterSQL.condition(filter)
+            let sql = "SELECT COUNT(*) FROM staged_row" + (condition.map { " WHERE \($0)" } ?? "")
+            return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+        }
+    }
+
+    public func failureGroups() async throws -> [FailureGroup] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT errorCode, COUNT(*) AS count, group_concat(DISTINCT resourceType) AS types, MAX(id) AS newest
+                    FROM staged_row WHERE status = 'failed' AND errorCode IS NOT NULL
+                    GROUP BY errorCode ORDER BY count DESC, errorCode
+                    """)
+            return try rows.map { row in
+                let newest: Int64 = row["newest"]
+                let message = try String.fetchOne(db, sql: "SELECT errorMessage FROM staged_row WHERE id = ?", arguments: [newest]) ?? ""
+                let types = (row["types"] as String?)?.split(separator: ",").map(String.init).sorted() ?? []
+                return FailureGroup(errorCode: row["errorCode"], count: row["count"], resourceTypes: types, sampleMessage: message, newestRowID: newest)
+            }
+        }
+    }
+
+    public func history(ofRow id: Int64) async throws -> [RowTransition] {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT receivedAt, jobID FROM staged_row WHERE id = ?", arguments: [id]) else {
+                return []
+            }
+            // Staging itself is not written as a transition (it would double the cost of staging):
+            // the row's own receipt time and job say it.
+            let jobID: Int64? = row["jobID"]
+            let staged = RowTransition(
+                rowID: id, from: nil, to: .staged, at: Date(timeIntervalSince1970: row["receivedAt"]), actor: jobID.map(Actor.job) ?? .system,
+                note: "received")
+            let later = try RowTransitionRecord.filter(Column("rowID") == id).order(Column("id")).fetchAll(db).map(\.transition)
+            return [staged] + later
+        }
+    }
+
+    public func attempts(ofRow id: Int64) async throws -> [LinkAttempt] {
+        try await pool.read { db in
+            try LinkAttemptRecord.filter(Column("rowID") == id).order(Column("number")).fetchAll(db).map(\.attempt)
+        }
+    }
+
+    public func rowsAttempted(byJob id: Int64) async throws -> [Int64] {
+        try await pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT DISTINCT rowID FROM link_attempt WHERE actor = ? ORDER BY rowID", arguments: [Actor.job(id).description])
+        }
+    }
+
+    public func writes(byRow id: Int64) async throws -> [FieldWrite] {
+        try await pool.read { db in
+            try RecordWriteRecord.filter(Column("rowID") == id).order(Column("id")).fetchAll(db).flatMap(\.writes)
+        }
+    }
+
+    public func setStatus(rowIDs: [Int64], to status: RowStatus, from: Set<RowStatus>, actor: Actor, note: String) async throws -> [Int64] {
+        try await pool.write { db in
+            let now = Date().seconds
+            var changed: [Int64] = []
+            for id in rowIDs {
+                guard let current = try String.fetchOne(db, sql: "SELECT status FROM staged_row WHERE id = ?", arguments: [id]),
+                    let currentStatus = RowStatus(rawValue: current), from.contains(currentStatus)
+                else { continue }
+                try db.execute(
+                    sql: "UPDATE staged_row SET status = ?, note = ?, updatedAt = ?, claimedBy = NULL, claimedUntil = NULL WHERE id = ?",
+                    arguments: [status.rawValue, note, now, id])
+                try RowTransitionRecord(id: nil, rowID: id, fromStatus: current, toStatus: status.rawValue, at: now, actor: actor.description, note: note)
+                    .insert(db)
+                changed.append(id)
+            }
+            return changed
+        }
+    }
+}
+
+/// The SQL of a `RowFilter`, in one place for listing, counting and claiming.
+enum RowFilterSQL {
+    static func condition(_ filter: RowFilter) -> (String?, StatementArguments) {
+        var parts: [String] = []
+        var arguments = StatementArguments()
+        if let statuses = filter.statuses {
+            parts.append("status IN (\(statuses.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(statuses.map(\.rawValue).sorted())
+        }
+        if let system = filter.system {
+            parts.append("system = ?")
+            arguments += [system.rawValue]
+        }
+        if let resourceType = filter.resourceType {
+            parts.append("resourceType = ?")
+            arguments += [resourceType]
+        }
+        if let errorCode = filter.errorCode {
+            parts.append("errorCode = ?")
+            arguments += [errorCode]
+        }
+        if let jobID = filter.jobID {
+            parts.append("jobID = ?")
+            arguments += [jobID]
+        }
+        if let text = filter.text, !text.isEmpty {
+            let pattern = "%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_") + "%"
+            parts.append(
+                "(sourceID LIKE ? ESCAPE '\\' OR resourceType LIKE ? ESCAPE '\\' OR errorCode LIKE ? ESCAPE '\\' OR errorMessage LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?)"
+            )
+            arguments += [pattern, pattern, pattern, pattern, text]
+        }
+        guard !parts.isEmpty else { return (filter.inverted ? "0" : nil, arguments) }
+        let joined = parts.joined(separator: " AND ")
+        return (filter.inverted ? "NOT IFNULL((\(joined)), 0)" : joined, arguments)
+    }
+
+    /// The expression rows are ordered by besides `id`; nil when `id` alone orders them
+    /// (rows are received in id order).
+    static func sortExpression(_ column: RowSort.Column) -> String? {
+        switch column {
+        case .id, .receivedAt: nil
+        case .status: "status"
+        case .resourceType: "resourceType"
+        case .sourceID: "sourceID"
+        case .errorCode: "IFNULL(errorCode, '')"
+        }
+    }
+}

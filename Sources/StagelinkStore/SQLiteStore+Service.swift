@@ -1,0 +1,57 @@
+import Foundation
+import GRDB
+import StagelinkEngine
+
+extension SQLiteStore {
+    public func acquireLease(_ holder: LeaseHolder, for duration: Duration) async throws -> LeaseResult {
+        try await pool.write { db in
+            let now = Date()
+            let expiresAt = now.addingTimeInterval(duration.seconds).seconds
+            if let existing = try LeaseRecord.fetchOne(db, key: LeaseRecord.serviceLease) {
+                let isMine = existing.holder == holder
+                if !isMine && existing.expiresAt > now.seconds { return .heldBy(existing.lease) }
+                var renewed = existing
+                if !isMine {
+                    renewed = LeaseRecord(
+                        name: LeaseRecord.serviceLease, holderName: holder.name, host: holder.host, pid: holder.pid, since: now.seconds, expiresAt: expiresAt)
+                }
+                renewed.expiresAt = expiresAt
+                try renewed.insert(db, onConflict: .replace)
+                return .acquired(renewed.lease, tookOver: isMine ? nil : existing.holder)
+            }
+            let record = LeaseRecord(
+                name: LeaseRecord.serviceLease, holderName: holder.name, host: holder.host, pid: holder.pid, since: now.seconds, expiresAt: expiresAt)
+            try record.insert(db)
+            return .acquired(record.lease, tookOver: nil)
+        }
+    }
+
+    public func releaseLease(_ holder: LeaseHolder) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM lease WHERE name = ? AND holderName = ? AND host = ? AND pid = ?",
+                arguments: [LeaseRecord.serviceLease, holder.name, holder.host, holder.pid])
+        }
+    }
+
+    public func currentLease() async throws -> Lease? {
+        try await pool.read { db in try LeaseRecord.fetchOne(db, key: LeaseRecord.serviceLease)?.lease }
+    }
+
+    /// Events beyond this many are trimmed, oldest first: they are a live view, not the audit trail.
+    static let keptEvents = 5_000
+
+    public func appendEvents(_ events: [SyncEvent]) async throws {
+        guard !events.isEmpty else { return }
+        try await pool.write { db in
+            for event in events { try EventRecord(event).insert(db) }
+            try db.execute(sql: "DELETE FROM event WHERE id <= (SELECT MAX(id) FROM event) - ?", arguments: [Self.keptEvents])
+        }
+    }
+
+    public func recentEvents(limit: Int) async throws -> [SyncEvent] {
+        try await pool.read { db in
+            try EventRecord.order(Column("id").desc).limit(limit).fetchAll(db).map(\.event)
+        }
+    }
+}

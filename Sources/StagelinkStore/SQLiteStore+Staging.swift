@@ -1,0 +1,53 @@
+import Foundation
+import GRDB
+import StagelinkEngine
+
+extension SQLiteStore {
+    public func watermark(system: SourceSystem, resourceType: String) async throws -> Date? {
+        try await pool.read { db in
+            try Double.fetchOne(
+                db, sql: "SELECT value FROM watermark WHERE system = ? AND resourceType = ?", arguments: [system.rawValue, resourceType]
+            ).map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
+        let now = Date().seconds
+        // Hashing is the costly part: do it before taking the write lock.
+        let hashes = records.map(\.contentHash)
+        return try await pool.write { db in
+            var rowIDs: [Int64] = []
+            rowIDs.reserveCapacity(records.count)
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status,
+                                        payload, updatedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'staged', ?, ?)
+                ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
+                """)
+            var deduplicated = 0
+            for (record, hash) in zip(records, hashes) {
+                let payload = record.payload.withUnsafeBufferPointer { Data(buffer: $0) }
+                try insert.execute(arguments: [
+                    record.system.rawValue, record.resourceType, record.sourceID, record.version, record.lastUpdated?.seconds, hash, job, now,
+                    payload, now,
+                ])
+                if db.changesCount == 1 {
+                    rowIDs.append(db.lastInsertedRowID)
+                } else {
+                    deduplicated += 1
+                }
+            }
+            if let watermark {
+                // Never backwards: a page re-read through the overlap must not undo progress.
+                try db.execute(
+                    sql: """
+                        INSERT INTO watermark (system, resourceType, value, jobID, updatedAt) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (system, resourceType) DO UPDATE SET value = max(value, excluded.value), jobID = excluded.jobID,
+                            updatedAt = excluded.updatedAt
+                        """,
+                    arguments: [watermark.system.rawValue, watermark.resourceType, watermark.to.seconds, job, now])
+            }
+            return StageResult(staged: rowIDs.count, deduplicated: deduplicated, rowIDs: rowIDs)
+        }
+    }
+}

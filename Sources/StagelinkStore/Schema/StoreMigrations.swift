@@ -1,0 +1,208 @@
+import GRDB
+
+/// The store's schema, one named migration per change, each in its own transaction.
+enum StoreMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: staging, links, jobs, policy, conflicts, lineage") { db in
+            try db.execute(sql: schemaV1)
+        }
+        return migrator
+    }
+
+    /// Dates are seconds since 1970 (REAL) so that they sort and compare cheaply.
+    static let schemaV1 = """
+        CREATE TABLE job (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            direction TEXT,
+            actor TEXT NOT NULL,
+            startedAt REAL NOT NULL,
+            finishedAt REAL,
+            status TEXT NOT NULL,
+            pulled INTEGER NOT NULL DEFAULT 0,
+            staged INTEGER NOT NULL DEFAULT 0,
+            deduplicated INTEGER NOT NULL DEFAULT 0,
+            linked INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            superseded INTEGER NOT NULL DEFAULT 0,
+            conflicts INTEGER NOT NULL DEFAULT 0,
+            apiCalls INTEGER NOT NULL DEFAULT 0,
+            apiUsed INTEGER,
+            apiLimit INTEGER,
+            watermarkBefore REAL,
+            watermarkAfter REAL,
+            phase TEXT NOT NULL DEFAULT '',
+            progressDone INTEGER NOT NULL DEFAULT 0,
+            progressTotal INTEGER,
+            progressAt REAL,
+            message TEXT
+        );
+        CREATE INDEX job_direction ON job(direction, status, id);
+
+        CREATE TABLE staged_row (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            system TEXT NOT NULL,
+            resourceType TEXT NOT NULL,
+            sourceID TEXT NOT NULL,
+            version TEXT,
+            lastUpdated REAL,
+            contentHash TEXT NOT NULL,
+            jobID INTEGER REFERENCES job(id),
+            receivedAt REAL NOT NULL,
+            status TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            errorCode TEXT,
+            errorMessage TEXT,
+            errorFields TEXT,
+            errorBody TEXT,
+            attemptCount INTEGER NOT NULL DEFAULT 0,
+            note TEXT,
+            updatedAt REAL NOT NULL,
+            claimedBy TEXT,
+            claimedUntil REAL
+        );
+        CREATE UNIQUE INDEX staged_row_content ON staged_row(system, resourceType, sourceID, contentHash);
+        CREATE INDEX staged_row_status ON staged_row(status, id);
+        CREATE INDEX staged_row_type ON staged_row(resourceType, id);
+        CREATE INDEX staged_row_error ON staged_row(errorCode, id) WHERE errorCode IS NOT NULL;
+        CREATE INDEX staged_row_job ON staged_row(jobID, id);
+
+        CREATE TABLE row_transition (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            rowID INTEGER NOT NULL REFERENCES staged_row(id),
+            fromStatus TEXT,
+            toStatus TEXT NOT NULL,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            note TEXT
+        );
+        CREATE INDEX row_transition_row ON row_transition(rowID, id);
+
+        CREATE TABLE link_attempt (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            rowID INTEGER NOT NULL REFERENCES staged_row(id),
+            number INTEGER NOT NULL,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            errorCode TEXT,
+            errorMessage TEXT,
+            errorFields TEXT,
+            errorBody TEXT
+        );
+        CREATE INDEX link_attempt_row ON link_attempt(rowID, number);
+        CREATE INDEX link_attempt_actor ON link_attempt(actor);
+
+        CREATE TABLE record_link (
+            system TEXT NOT NULL,
+            resourceType TEXT NOT NULL,
+            sourceID TEXT NOT NULL,
+            targetType TEXT NOT NULL,
+            targetID TEXT NOT NULL,
+            recordKey TEXT NOT NULL,
+            linkedRowID INTEGER REFERENCES staged_row(id),
+            linkedVersion TEXT,
+            linkedLastUpdated REAL,
+            updatedAt REAL NOT NULL,
+            PRIMARY KEY (system, resourceType, sourceID)
+        ) WITHOUT ROWID;
+        CREATE INDEX record_link_target ON record_link(targetType, targetID);
+        CREATE INDEX record_link_record ON record_link(targetType, recordKey);
+
+        CREATE TABLE watermark (
+            system TEXT NOT NULL,
+            resourceType TEXT NOT NULL,
+            value REAL NOT NULL,
+            jobID INTEGER,
+            updatedAt REAL NOT NULL,
+            PRIMARY KEY (system, resourceType)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE policy_rule (
+            object TEXT NOT NULL,
+            field TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            fileRule TEXT,
+            changedBy TEXT NOT NULL,
+            changedAt REAL NOT NULL,
+            reason TEXT,
+            PRIMARY KEY (object, field)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE policy_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            actor TEXT NOT NULL,
+            object TEXT NOT NULL,
+            field TEXT NOT NULL,
+            oldRule TEXT,
+            newRule TEXT NOT NULL,
+            reason TEXT
+        );
+        CREATE INDEX policy_audit_field ON policy_audit(object, field, id);
+        CREATE TRIGGER policy_audit_no_update BEFORE UPDATE ON policy_audit
+            BEGIN SELECT RAISE(ABORT, 'policy_audit is append-only'); END;
+        CREATE TRIGGER policy_audit_no_delete BEFORE DELETE ON policy_audit
+            BEGIN SELECT RAISE(ABORT, 'policy_audit is append-only'); END;
+
+        CREATE TABLE record_state (
+            object TEXT NOT NULL,
+            recordKey TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            updatedAt REAL NOT NULL,
+            PRIMARY KEY (object, recordKey)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE record_write (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            object TEXT NOT NULL,
+            recordKey TEXT NOT NULL,
+            writtenTo TEXT NOT NULL,
+            rowID INTEGER REFERENCES staged_row(id),
+            jobID INTEGER,
+            actor TEXT NOT NULL,
+            at REAL NOT NULL,
+            fields TEXT NOT NULL
+        );
+        CREATE INDEX record_write_record ON record_write(object, recordKey, id);
+        CREATE INDEX record_write_row ON record_write(rowID);
+
+        CREATE TABLE conflict (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            object TEXT NOT NULL,
+            recordKey TEXT NOT NULL,
+            field TEXT NOT NULL,
+            rowID INTEGER REFERENCES staged_row(id),
+            emrValue TEXT NOT NULL,
+            salesforceValue TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            status TEXT NOT NULL,
+            winner TEXT,
+            createdAt REAL NOT NULL,
+            resolvedBy TEXT,
+            resolvedAt REAL,
+            reason TEXT
+        );
+        CREATE UNIQUE INDEX conflict_values ON conflict(object, recordKey, field, emrValue, salesforceValue);
+        CREATE INDEX conflict_status ON conflict(status, id);
+        CREATE INDEX conflict_row ON conflict(rowID);
+
+        CREATE TABLE lease (
+            name TEXT PRIMARY KEY,
+            holderName TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            since REAL NOT NULL,
+            expiresAt REAL NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE event (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            jobID INTEGER,
+            level TEXT NOT NULL,
+            message TEXT NOT NULL
+        );
+        """
+}

@@ -1,0 +1,61 @@
+import Sandbox
+import StagelinkEngine
+
+/// The sandbox org's custom fields, read from the engine's mapping document, so that the simulator has
+/// exactly the fields, picklist values, lengths and external ids that the mapping file names.
+extension CustomFieldSpec {
+    /// The custom fields (`…__c`) of every object the mapping reads or writes; standard fields stay the sandbox's own.
+    static func fields(of mapping: MappingDocument) -> [CustomFieldSpec] {
+        var specs: [String: CustomFieldSpec] = [:]
+        var order: [String] = []
+        func add(_ spec: CustomFieldSpec) {
+            let key = "\(spec.object).\(spec.field.name)"
+            if specs[key] == nil { order.append(key) }
+            specs[key] = specs[key] ?? spec
+        }
+        let severities = mapping.instruments.flatMap { $0.severity.map(\.label) }.reduce(into: [String]()) {
+            if !$0.contains($1) { $0.append($1) }
+        }
+        for inbound in mapping.inbound {
+            for field in inbound.fields {
+                if field.field.hasSuffix("__r.\(inbound.externalID)") || field.field.contains("__r.") {
+                    let lookup = String(field.field.prefix { $0 != "." }).replacingOccurrences(of: "__r", with: "__c")
+                    add(CustomFieldSpec(object: inbound.object, name: lookup, type: .reference, referenceTo: "Contact"))
+                    continue
+                }
+                guard field.field.hasSuffix("__c") else { continue }
+                let isExternalID = field.field == inbound.externalID
+                let type: SObjectField.FieldType
+                var values: [String] = []
+                switch field.type {
+                case .date: type = .date
+                case .datetime: type = .datetime
+                case .integer, .decimal, .score: type = .double
+                case .boolean: type = .boolean
+                case .code, .instrument:
+                    type = .picklist
+                    values = field.values.map(\.label)
+                case .severity:
+                    type = .picklist
+                    values = severities
+                default: type = .string
+                }
+                add(
+                    CustomFieldSpec(
+                        object: inbound.object, name: field.field, type: type,
+                        maxLength: field.maxLength ?? (isExternalID ? 64 : nil),
+                        required: field.required && !isExternalID, values: values,
+                        externalId: isExternalID, unique: isExternalID))
+            }
+        }
+        if let admissions = mapping.outbound.admissions {
+            add(CustomFieldSpec(object: admissions.object, name: admissions.contactField, type: .reference, referenceTo: "Contact"))
+            add(CustomFieldSpec(object: admissions.object, name: admissions.stageField, type: .picklist, required: true, values: admissions.stages))
+            add(CustomFieldSpec(object: admissions.object, name: admissions.serviceRequest.externalIDField, maxLength: 64, externalId: true))
+            for field in admissions.serviceRequest.fields where field.field.hasSuffix("__c") {
+                add(CustomFieldSpec(object: admissions.object, name: field.field, maxLength: field.maxLength))
+            }
+        }
+        return order.compactMap { specs[$0] }
+    }
+}

@@ -1,0 +1,94 @@
+import Testing
+
+@testable import Sandbox
+
+/// The SOQL subset, run straight against an org: answers it can give, and refusals for everything else.
+struct SOQLTests {
+    let world: SandboxWorld = {
+        var configuration = TestSandbox.configuration(patients: 8, badShare: 0.5)
+        configuration.referralCount = 6
+        return TestSandbox.world(configuration)
+    }()
+
+    private func query(_ soql: String) throws(SalesforceAPIError) -> JSONValue {
+        try world.salesforce.query(soql, apiVersion: "v60.0", pageSize: nil)
+    }
+
+    private func errorCode(_ soql: String) -> String? {
+        do {
+            _ = try query(soql)
+            return nil
+        } catch {
+            return error.body[0]?["errorCode"]?.stringValue
+        }
+    }
+
+    @Test func parentRelationshipFieldsAreNestedUnderTheRelationshipName() throws {
+        let result = try query(
+            "SELECT Id, Stage__c, Contact__r.LastName, Contact__r.Email FROM Admission__c WHERE Contact__c != null LIMIT 1")
+        let record = try #require(result["records"]?[0])
+        #expect(record["attributes"]?["type"] == "Admission__c")
+        #expect(record["attributes"]?["url"]?.stringValue?.hasPrefix("/services/data/v60.0/sobjects/Admission__c/a0B") == true)
+        #expect(record["Contact__r"]?["attributes"]?["type"] == "Contact")
+        #expect(record["Contact__r"]?["LastName"]?.stringValue?.isEmpty == false)
+        #expect(record["Contact__r"]?.objectValue?.keys == ["attributes", "LastName", "Email"])
+    }
+
+    @Test func anAdmissionWithoutContactHasANullRelationship() throws {
+        let result = try query("SELECT Id, Contact__r.LastName FROM Admission__c WHERE Contact__c = null")
+        #expect(result["totalSize"]?.intValue ?? 0 >= 1)
+        #expect(result["records"]?[0]?["Contact__r"] == .null)
+    }
+
+    @Test func whereOperatorsAndDatetimeLiteralsFilterAsAnOrgWould() throws {
+        let all = try query("SELECT Id, SystemModstamp FROM Contact ORDER BY SystemModstamp ASC")
+        let stamps = all["records"]!.arrayValue!.map { $0["SystemModstamp"]!.stringValue! }
+        #expect(stamps == stamps.sorted())
+        let middle = try #require(Timestamp(iso8601: stamps[stamps.count / 2]))
+        let later = try query("SELECT Id FROM Contact WHERE SystemModstamp > \(middle.fhirInstant)")
+        #expect(later["totalSize"]?.intValue == stamps.count - stamps.count / 2 - 1)
+        let atOrLater = try query("SELECT COUNT() FROM Contact WHERE SystemModstamp >= \(middle.fhirInstant)")
+        #expect(atOrLater["totalSize"]?.intValue == stamps.count - stamps.count / 2)
+        let staged = try query(
+            "SELECT Id FROM Admission__c WHERE Stage__c IN ('New', 'Screening') OR Stage__c = 'Ready for Intake'")
+        let notStaged = try query("SELECT Id FROM Admission__c WHERE Stage__c NOT IN ('New', 'Screening', 'Ready for Intake')")
+        let total = try query("SELECT COUNT() FROM Admission__c")
+        #expect(staged["totalSize"]!.intValue! + notStaged["totalSize"]!.intValue! == total["totalSize"]!.intValue!)
+    }
+
+    @Test func stringComparisonIgnoresCaseAsSOQLDoes() throws {
+        let name = try #require(try query("SELECT LastName FROM Contact LIMIT 1")["records"]?[0]?["LastName"]?.stringValue)
+        let result = try query("SELECT Id FROM Contact WHERE LastName = '\(name.uppercased())'")
+        #expect(result["totalSize"]?.intValue ?? 0 >= 1)
+    }
+
+    @Test func orderByDescendingWithLimit() throws {
+        let result = try query("SELECT Name FROM Admission__c ORDER BY Name DESC LIMIT 3")
+        let names = result["records"]!.arrayValue!.map { $0["Name"]!.stringValue! }
+        #expect(names.count == 3)
+        #expect(names == names.sorted(by: >))
+    }
+
+    @Test(arguments: [
+        "SELECT FROM Contact",
+        "SELECT Id FROM Contact WHERE",
+        "SELECT Id FROM Contact WHERE LastName = 'a' AND Phone = 'b' OR Email = 'c'",
+        "SELECT Id FROM Contact WHERE CreatedDate = LAST_N_DAYS:30",
+        "SELECT Id FROM Contact GROUP BY LastName",
+        "SELECT COUNT(Id) FROM Contact",
+        "SELECT Id, (SELECT Id FROM Admissions__r) FROM Contact",
+        "SELECT Id FROM Contact LIMIT ten",
+        "SELECT Contact__r.Account.Name FROM Admission__c",
+    ])
+    func whatTheSubsetCannotReadIsAMalformedQuery(_ soql: String) {
+        #expect(errorCode(soql) == "MALFORMED_QUERY")
+    }
+
+    @Test func unknownNamesAndMistypedLiteralsAreRefusedNotAnsweredWrongly() {
+        #expect(errorCode("SELECT Shoe_Size__c FROM Contact") == "INVALID_FIELD")
+        #expect(errorCode("SELECT Id FROM Patient__c") == "INVALID_TYPE")
+        #expect(errorCode("SELECT Id FROM Contact WHERE SystemModstamp > '2024-01-01'") == "INVALID_FIELD")
+        #expect(errorCode("SELECT Id FROM Contact WHERE Birthdate > 2024-01-01T00:00:00Z") == "INVALID_FIELD")
+        #expect(errorCode("SELECT Foo__r.Name FROM Admission__c") == "INVALID_FIELD")
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+@testable import StagelinkEngine
+import StagelinkStore
+
+struct LinkerTests {
+    @Test func linksStagedRowsInBatchesOfAtMost200() async throws {
+        let harness = try await Harness.make()
+        try await harness.stage((1...450).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
+        let job = try await harness.link()
+        #expect(harness.target.batchSizes == [200, 200, 50])
+        #expect(job.counts.linked == 450)
+        #expect(job.status == .succeeded)
+        #expect(try await harness.store.countRows(RowFilter(statuses: [.linked])) == 450)
+        let contact = try #require(harness.target.record("Contact", externalID: "p7"))
+        #expect(contact["LastName"] == .text("Müller"))
+        #expect(contact["FirstName"] == .text("Zoë"))
+        #expect(contact["Birthdate"] == .text("1984-02-29"))
+        #expect(contact["Gender__c"] == .text("Female"))
+        #expect(contact["Phone"] == .text("+1 555 0100"))
+    }
+
+    @Test func aRecordTheTargetRejectsFailsAloneWithTheRemoteEvidence() async throws {
+        let harness = try await Harness.make()
+        let body = #"{"statusCode":"UNABLE_TO_LOCK_ROW","message":"unable to obtain exclusive access to this record","fields":[]}"#
+        harness.target.failRecords { _, fields in
+            fields["EMR_Patient_Id__c"] == .text("p3")
+                ? LinkError(code: "UNABLE_TO_LOCK_ROW", message: "unable to obtain exclusive access to this record", fields: ["LastName"], remoteBody: body)
+                : nil
+        }
+        let staged = try await harness.stage((1...5).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
+        let job = try await harness.link()
+        #expect(job.status == .partial)
+        #expect(job.counts.linked == 4)
+        #expect(job.counts.failed == 1)
+        let failed = try await harness.row(staged.rowIDs[2])
+        #expect(failed.status == .failed)
+        #expect(failed.error == LinkError(code: "UNABLE_TO_LOCK_ROW", message: "unable to obtain exclusive access to this record", fields: ["LastName"], remoteBody: body))
+        #expect(harness.target.batchSizes == [5])
+        #expect(try await harness.row(staged.rowIDs[3]).status == .linked)
+    }
+
+    @Test(arguments: [
+        ("{\"resourceType\":\"Patient\",\"id\":\"bad\",", "MAPPING_INVALID_JSON", [String]()),
+        (#"{"resourceType":"Patient","name":[{"family":"Doe"}]}"#, "MAPPING_MISSING_FIELD", ["EMR_Patient_Id__c"]),
+        (#"{"resourceType":"Patient","id":"bad","name":[{"family":"Doe"}],"gender":5}"#, "MAPPING_WRONG_TYPE", ["Gender__c"]),
+        (#"{"resourceType":"Patient","id":"bad","name":[{"family":"Doe"}],"birthDate":"1985-13-45"}"#, "MAPPING_INVALID_DATE", ["Birthdate"]),
+        (#"{"resourceType":"Patient","id":"bad","name":[{"family":"Doe"}],"gender":"x"}"#, "MAPPING_UNKNOWN_CODE", ["Gender__c"]),
+        (#"{"resourceType":"Patient","id":"bad","name":[{"given":["No family"]}]}"#, "MAPPING_MISSING_FIELD", ["LastName"]),
+        (#"{"resourceType":"Observation","id":"bad"}"#, "MAPPING_WRONG_RESOURCE", ["resourceType"]),
+    ])
+    func anUnreadablePayloadFailsAloneNamingTheField(payload: String, code: String, fields: [String]) async throws {
+        let harness = try await Harness.make()
+        let good = try await harness.stage([Fixtures.record(Fixtures.patient(id: "good1"))])
+        let bad = try await harness.stage([Fixtures.rawRecord(payload, id: "bad")])
+        let good2 = try await harness.stage([Fixtures.record(Fixtures.patient(id: "good2"))])
+        try await harness.link()
+        let row = try await harness.row(bad.rowIDs[0])
+        #expect(row.status == .failed)
+        #expect(row.error?.code == code)
+        #expect(row.error?.fields == fields)
+        #expect(try await harness.row(good.rowIDs[0]).status == .linked)
+        #expect(try await harness.row(good2.rowIDs[0]).status == .linked)
+        #expect(harness.target.record("Contact", externalID: "bad") == nil)
+        #expect(harness.target.batchSizes == [2])
+    }
+
+    @Test func aSuccessfulLinkStoresTheReturnedID() async throws {
+        let harness = try await Harness.make()
+        try await harness.stage([Fixtures.record(Fixtures.patient(id: "p1"))])
+        try await harness.link()
+        let key = SourceKey(system: .emr, resourceType: "Patient", sourceID: "p1")
+        let link = try #require(try await harness.store.links(for: [key])[key])
+        #expect(link.targetType == "Contact")
+        #expect(link.targetID == harness.target.records(of: "Contact").keys.first)
+        #expect(link.recordKey == "p1")
+        #expect(link.linkedVersion.version == "1")
+    }
+
+    @Test func aRetryAddsAnAttemptAndKeepsTheEarlierOnes() async throws {
+        let harness = try await Harness.make()
+        harness.target.failRecords { _, _ in LinkError(code: "INVALID_FIELD", message: "No such column 'Gender__c'", fields: ["Gender__c"]) }
+        let staged = try await harness.stage([Fixtures.record(Fixtures.patient(id: "p1"))])
+        try await harness.link()
+        #expect(try await harness.row(staged.rowIDs[0]).status == .failed)
+
+        harness.target.failRecords(nil)
+        let report = try await harness.operations.retry(.rows(staged.rowIDs), by: "alice")
+        #expect(report.rows.map(\.status) == [.linked])
+        #expect(report.job.kind == .retry)
+        #expect(report.job.actor == .operator("alice"))
+
+        let attempts = try await harness.store.attempts(ofRow: staged.rowIDs[0])
+        #expect(attempts.map(\.number) == [1, 2])
+        #expect(attempts.map(\.outcome) == [.failed, .linked])
+        #expect(attempts[0].error?.code == "INVALID_FIELD")
+        #expect(attempts[1].actor == .job(report.job.id))
+        let history = try await harness.store.history(ofRow: staged.rowIDs[0])
+        #expect(history.map(\.to) == [.staged, .failed, .linked])
+        #expect(history[2].actor == .job(report.job.id))
+        #expect(try await harness.row(staged.rowIDs[0]).error == nil)
+    }
+
+    @Test func retryByErrorCodeTakesOnlyThatCode() async throws {
+        let harness = try await Harness.make()
+        harness.target.failRecords { _, fields in
+            switch fields["EMR_Patient_Id__c"] {
+            case .text("p1"), .text("p2"): LinkError(code: "UNABLE_TO_LOCK_ROW", message: "locked")
+            case .text("p3"): LinkError(code: "STRING_TOO_LONG", message: "too long", fields: ["LastName"])
+            default: nil
+            }
+        }
+        try await harness.stage((1...4).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
+        try await harness.link()
+        harness.target.failRecords(nil)
+        let report = try await harness.operations.retry(.errorCode("UNABLE_TO_LOCK_ROW"), by: "bob")
+        #expect(Set(report.rows.map(\.sourceID)) == ["p1", "p2"])
+        #expect(try await harness.store.countRows(RowFilter(statuses: [.failed])) == 1)
+        #expect(try await harness.store.countRows(RowFilter(errorCode: "STRING_TOO_LONG")) == 1)
+    }
+
+    @Test func aRetryOfAnOlderVersionThanTheLinkedOneIsSupersededNotApplied() async throws {
+        let harness = try await Harness.make()
+        harness.target.failRecords { _, fields in fields["LastName"] == .text("Old") ? LinkError(code: "UNABLE_TO_LOCK_ROW", message: "locked") : nil }
+        let old = try await harness.stage([Fixtures.record(Fixtures.patient(id: "p1", family: "Old", version: 1))])
+        try await harness.link()
+        let new = try await harness.stage([Fixtures.record(Fixtures.patient(id: "p1", family: "New", version: 2))])
+        try await harness.link()
+        #expect(try await harness.row(new.rowIDs[0]).status == .linked)
+
+        harness.target.failRecords(nil)
+        let callsBefore = harness.target.batchSizes.count
+        try await harness.operations.retry(.rows(old.rowIDs), by: "alice")
+        let row = try await harness.row(old.rowIDs[0])
+        #expect(row.status == .superseded)
+        #expect(row.note?.contains("row \(new.rowIDs[0])") == true)
+        #expect(harness.target.batchSizes.count == callsBefore)
+        #expect(harness.target.record("Contact", externalID: "p1")?["LastName"] == .text("New"))
+    }
+
+    @Test func twoVersionsInOneBatchApplyOnlyTheNewer() async throws {
+        let harness = try await Harness.make()
+        let rows = try await harness.stage([
+            Fixtures.record(Fixtures.patient(id: "p1", family: "Second", version: 2)), Fixtures.record(Fixtures.patient(id: "p1", family: "First", version: 1)),
+        ])
+        try await harness.link()
+        #expect(try await harness.row(rows.rowIDs[0]).status == .linked)
+        #expect(try await harness.row(rows.rowIDs[1]).status == .superseded)
+        #expect(harness.target.record("Contact", externalID: "p1")?["LastName"] == .text("Second"))
+    }
+
+    @Test func ignoreSetsAFailedRowAsideWithItsReasonAndKeepsItVisible() async throws {
+        let harness = try await Harness.make()
+        let bad = try await harness.stage([Fixtures.rawRecord(#"{"resourceType":"Patient","id":"x","birthDate":"1985-13-45","name":[{"family":"D"}]}"#, id: "x")])
+        try await harness.link()
+        let ignored = try await harness.operations.ignore(rows: bad.rowIDs, reason: "test patient, deleted in the EMR", by: "carol")
+        #expect(ignored == bad.rowIDs)
+        let row = try await harness.row(bad.rowIDs[0])
+        #expect(row.status == .ignored)
+        #expect(row.note == "test patient, deleted in the EMR")
+        #expect(row.error?.code == "MAPPING_INVALID_DATE")
+        #expect(try await harness.store.history(ofRow: bad.rowIDs[0]).last?.actor == .operator("carol"))
+        #expect(try await harness.store.countRows(RowFilter(statuses: [.ignored])) == 1)
+        await #expect(throws: OperationError.reasonRequired) { try await harness.operations.ignore(rows: bad.rowIDs, reason: " ", by: "carol") }
+    }
+
+    @Test func aWholeCallFailureFailsItsRowsWithATransientErrorThatAutoRetryTakes() async throws {
+        let harness = try await Harness.make()
+        harness.target.failCalls(with: RemoteCallError(.transient, LinkError(code: "HTTP_503", message: "service unavailable after 4 tries")))
+        let rows = try await harness.stage((1...3).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
+        try await harness.link()
+        for id in rows.rowIDs { #expect(try await harness.row(id).error?.isTransient == true) }
+        harness.target.failCalls(with: nil)
+        try await harness.operations.retry(.errorCode("HTTP_503"), by: "system")
+        for id in rows.rowIDs { #expect(try await harness.row(id).status == .linked) }
+    }
+
+    @Test func aLimitStopsTheJobAndLeavesTheRowsStaged() async throws {
+        let harness = try await Harness.make()
+        harness.target.failCalls(with: RemoteCallError(.limitReached, LinkError(code: "REQUEST_LIMIT_EXCEEDED", message: "80% of the daily API limit is used")))
+        let rows = try await harness.stage((1...3).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
+        await #expect(throws: RemoteCallError.self) { try await harness.link() }
+        for id in rows.rowIDs {
+            let row = try await harness.row(id)
+            #expect(row.status == .staged)
+            #expect(row.attemptCount == 0)
+        }
+        harness.target.failCalls(with: nil)
+        try await harness.link()
+        for id in rows.rowIDs { #expect(try await harness.row(id).status == .linked) }
+    }
+}

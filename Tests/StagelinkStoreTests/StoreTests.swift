@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import Testing
+import StagelinkEngine
+@testable import StagelinkStore
+
+struct StoreTests {
+    let store: SQLiteStore
+
+    init() throws {
+        store = try SQLiteStore.temporary("store-tests")
+    }
+
+    func record(_ id: String, _ text: String, version: String? = "1", at seconds: Double = 1_790_000_000) -> IncomingRecord {
+        IncomingRecord(system: .emr, resourceType: "Patient", sourceID: id, version: version, lastUpdated: Date(timeIntervalSince1970: seconds), payload: Array(text.utf8))
+    }
+
+    @Test func aPayloadIsStoredByteExactWithItsMetadata() async throws {
+        let odd = "{ \"resourceType\" :\"Patient\",\n\t\"id\":\"p1\",  \"name\":[{\"family\":\"王\",\"given\":[\"Zoë\"]}] , \"a\":1.50 }\r\n"
+        let job = try await store.startJob(kind: .pull, direction: .inbound, actor: .system)
+        let before = Date()
+        let result = try await store.stage([record("p1", odd, version: "7", at: 1_790_000_123.5)], job: job.id, advancing: nil)
+        let row = try #require(try await store.row(id: result.rowIDs[0]))
+        #expect(row.payload == Array(odd.utf8))
+        #expect(row.system == .emr)
+        #expect(row.resourceType == "Patient")
+        #expect(row.sourceID == "p1")
+        #expect(row.version == "7")
+        #expect(row.lastUpdated == Date(timeIntervalSince1970: 1_790_000_123.5))
+        #expect(row.contentHash == ContentHash.sha256Hex(Array(odd.utf8)))
+        #expect(row.contentHash.count == 64)
+        #expect(row.jobID == job.id)
+        #expect(row.receivedAt >= before.addingTimeInterval(-1))
+        #expect(row.status == .staged)
+    }
+
+    @Test func theSameContentStagedTwiceIsOneRowAndANewVersionIsAnother() async throws {
+        let first = try await store.stage([record("p1", #"{"v":1}"#), record("p2", #"{"v":1}"#)], job: nil, advancing: nil)
+        let again = try await store.stage([record("p1", #"{"v":1}"#), record("p1", #"{"v":2}"#, version: "2")], job: nil, advancing: nil)
+        #expect(first.staged == 2)
+        #expect(again.staged == 1)
+        #expect(again.deduplicated == 1)
+        #expect(try await store.countRows(.all) == 3)
+    }
+
+    @Test func theWatermarkMovesWithItsPageAndNeverBackwards() async throws {
+        let advance = WatermarkAdvance(system: .emr, resourceType: "Patient", to: Date(timeIntervalSince1970: 2_000))
+        _ = try await store.stage([record("p1", "{}")], job: nil, advancing: advance)
+        #expect(try await store.watermark(system: .emr, resourceType: "Patient") == Date(timeIntervalSince1970: 2_000))
+        _ = try await store.stage([], job: nil, advancing: WatermarkAdvance(system: .emr, resourceType: "Patient", to: Date(timeIntervalSince1970: 1_000)))
+        #expect(try await store.watermark(system: .emr, resourceType: "Patient") == Date(timeIntervalSince1970: 2_000))
+        #expect(try await store.watermark(system: .salesforce, resourceType: "Patient") == nil)
+    }
+
+    @Test func theFileIsReadableByItsOwnerOnlyAndInWALMode() async throws {
+        let attributes = try FileManager.default.attributesOfItem(atPath: store.path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        _ = try await store.stage([record("p1", "{}")], job: nil, advancing: nil)
+        let wal = try FileManager.default.attributesOfItem(atPath: store.path + "-wal")
+        #expect((wal[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let mode = try await store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(mode == "wal")
+    }
+
+    @Test func anExistingFileIsTightenedToOwnerOnly() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loose-\(UUID().uuidString).sqlite").path
+        FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o644])
+        _ = try SQLiteStore(path: path)
+        #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    }
+
+    @Test func thePolicyAuditTrailRefusesUpdatesAndDeletes() async throws {
+        _ = try await store.loadPolicy([PolicyDeclaration(object: "Contact", field: "Phone", rule: .salesforce)], actor: .file("m.yaml"))
+        _ = try await store.setPolicyRule(object: "Contact", field: "Phone", rule: .hold, actor: .operator("dana"), reason: "review")
+        await #expect(throws: DatabaseError.self) {
+            try await store.pool.write { db in try db.execute(sql: "UPDATE policy_audit SET newRule = 'emr'") }
+        }
+        await #expect(throws: DatabaseError.self) {
+            try await store.pool.write { db in try db.execute(sql: "DELETE FROM policy_audit") }
+        }
+        #expect(try await store.policyAudit(object: nil, field: nil, limit: 10).count == 2)
+    }
+
+    @Test func rowsArePagedByKeysetForwardAndBackInAnySortOrder() async throws {
+        let records = (1...50).map { record(String(format: "p%02d", $0), #"{"n":\#($0)}"#) }
+        _ = try await store.stage(records, job: nil, advancing: nil)
+        let sort = RowSort(column: .sourceID, descending: true)
+        let first = try await store.rows(RowQuery(sort: sort, limit: 20))
+        #expect(first.map(\.sourceID) == (31...50).reversed().map { String(format: "p%02d", $0) })
+        let second = try await store.rows(RowQuery(sort: sort, after: first.last!.cursor(for: sort), limit: 20))
+        #expect(second.first?.sourceID == "p30")
+        let back = try await store.rows(RowQuery(sort: sort, after: second.first!.cursor(for: sort), backwards: true, limit: 5))
+        #expect(back.map(\.sourceID) == ["p35", "p34", "p33", "p32", "p31"])
+    }
+
+    @Test func filtersMatchStatusTextAndTheirInverse() async throws {
+        let staged = try await store.stage((1...6).map { record("p\($0)", "{}") }, job: nil, advancing: nil)
+        _ = try await store.claimRows(ClaimRequest(rowIDs: Array(staged.rowIDs.prefix(2))), limit: 10, actor: .system)
+        try await store.record(staged.rowIDs.prefix(2).map {
+            LinkOutcome(rowID: $0, actor: .system, at: Date(), status: .failed, attempt: .failed, error: LinkError(code: "INVALID_FIELD", message: "No such column 'Gender__c'"))
+        })
+        #expect(try await store.countRows(RowFilter(statuses: [.failed])) == 2)
+        #expect(try await store.countRows(RowFilter(text: "Gender__c")) == 2)
+        #expect(try await store.countRows(RowFilter(text: "Gender__c", inverted: true)) == 4)
+        #expect(try await store.countRows(RowFilter(errorCode: "INVALID_FIELD", inverted: true)) == 4)
+        #expect(try await store.countRows(RowFilter(text: "100%_")) == 0)
+        let groups = try await store.failureGroups()
+        #expect(groups.map(\.errorCode) == ["INVALID_FIELD"])
+        #expect(groups.first?.count == 2)
+        #expect(groups.first?.sampleMessage == "No such column 'Gender__c'")
+    }
+
+    @Test func aClaimKeepsOtherLinkersOffTheRows() async throws {
+        let staged = try await store.stage((1...3).map { record("p\($0)", "{}") }, job: nil, advancing: nil)
+        let mine = try await store.claimRows(ClaimRequest(), limit: 10, actor: .job(1))
+        #expect(mine.map(\.id) == staged.rowIDs)
+        #expect(try await store.claimRows(ClaimRequest(), limit: 10, actor: .operator("alice")).isEmpty)
+        try await store.releaseClaims(rowIDs: [staged.rowIDs[1]], actor: .job(1))
+        #expect(try await store.claimRows(ClaimRequest(), limit: 10, actor: .operator("alice")).map(\.id) == [staged.rowIDs[1]])
+    }
+
+    @Test func statusChangesAreRecordedWithTimeAndActor() async throws {
+        let staged = try await store.stage([record("p1", "{}")], job: nil, advancing: nil)
+        let id = staged.rowIDs[0]
+        _ = try await store.claimRows(ClaimRequest(rowIDs: [id]), limit: 1, actor: .job(4))
+        try await store.record([LinkOutcome(rowID: id, actor: .job(4), at: Date(), status: .failed, attempt: .failed, error: LinkError(code: "X", message: "m"))])
+        #expect(try await store.setStatus(rowIDs: [id], to: .ignored, from: [.failed], actor: .operator("carol"), note: "duplicate") == [id])
+        #expect(try await store.setStatus(rowIDs: [id], to: .ignored, from: [.failed], actor: .operator("carol"), note: "again").isEmpty)
+        let history = try await store.history(ofRow: id)
+        #expect(history.map(\.to) == [.staged, .failed, .ignored])
+        #expect(history.map(\.actor) == [.system, .job(4), .operator("carol")])
+        #expect(history[2].note == "duplicate")
+        #expect(zip(history, history.dropFirst()).allSatisfy { $0.at <= $1.at })
+    }
+
+    @Test func anotherConnectionSeesJobProgressMoveAndTheChangeToken() async throws {
+        let reader = try SQLiteStore(path: store.path)
+        let tokenBefore = try await reader.changeToken()
+        var job = try await store.startJob(kind: .link, direction: .inbound, actor: .system)
+        job.progress = Job.Progress(phase: "linking Patient", done: 400, total: 1_000, updatedAt: Date())
+        job.counts.linked = 390
+        try await store.updateJob(job)
+        let seen = try #require(try await reader.job(id: job.id))
+        #expect(seen.progress.done == 400)
+        #expect(seen.progress.total == 1_000)
+        #expect(seen.progress.phase == "linking Patient")
+        #expect(seen.counts.linked == 390)
+        #expect(seen.status == .running)
+        #expect(try await reader.changeToken() != tokenBefore)
+        let unchanged = try await reader.changeToken()
+        #expect(try await reader.changeToken() == unchanged)
+    }
+
+    @Test func aLeaseHeldByALiveProcessIsRefusedAndAnExpiredOneTakenOver() async throws {
+        let service = LeaseHolder(name: "run", host: "a", pid: 10)
+        let second = LeaseHolder(name: "run", host: "a", pid: 11)
+        guard case .acquired = try await store.acquireLease(service, for: .seconds(60)) else { Issue.record("not acquired"); return }
+        guard case .heldBy(let lease) = try await store.acquireLease(second, for: .seconds(60)) else { Issue.record("not refused"); return }
+        #expect(lease.holder == service)
+        _ = try await store.acquireLease(service, for: .milliseconds(1))
+        try await Task.sleep(for: .milliseconds(20))
+        guard case .acquired(_, let tookOver) = try await store.acquireLease(second, for: .seconds(60)) else { Issue.record("not taken over"); return }
+        #expect(tookOver == service)
+    }
+
+    @Test func integrityCheckPassesOnAFreshStore() async throws {
+        #expect(try await store.integrityCheck() == "ok")
+    }
+}
