@@ -13,8 +13,9 @@ struct ClientBenchmarksTests {
         #expect(calls.reference?.value == 1000)
     }
 
-    /// The figures of the closing note: `swift build -c release --build-tests`, then
-    /// `STAGELINK_BENCH_RECORDS=5000 swift test -c release --skip-build --filter ClientBenchmarksTests`.
+    /// Prints the figures for `STAGELINK_BENCH_RECORDS` records. In release mode the other test
+    /// targets' `@testable` imports need `-Xswiftc -enable-testing`; `stagelink bench` calls
+    /// ``ClientBenchmarks/run(records:)`` without it.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["STAGELINK_BENCH_RECORDS"] != nil))
     func measuredByHand() async throws {
         let records = Int(ProcessInfo.processInfo.environment["STAGELINK_BENCH_RECORDS"] ?? "") ?? 5000

@@ -3,6 +3,15 @@ import Logging
 import StagelinkEngine
 
 /// An access token and what came with it (an instance URL, a user id), held in memory only.
+///
+/// For example:
+///
+/// ```swift
+/// struct Token: BearerCredential {
+///     var accessToken: Secret
+///     var expiresAt: Date?
+/// }
+/// ```
 public protocol BearerCredential: Sendable {
     var accessToken: Secret { get }
     /// When the token stops working, when the server said; nil renews only on a 401.

@@ -1,6 +1,15 @@
 import Foundation
 
-/// Checks and builds the URLs the clients call.
+/// Checks and builds the URLs the clients call: https only (plain http on loopback for the
+/// sandbox), links followed on their own origin only, segments and query values percent-encoded.
+///
+/// For example:
+///
+/// ```swift
+/// let base = try EndpointURL.validated(URL(string: "https://emr.example.org/fhir")!, setting: "fhir.base_url")
+/// let read = EndpointURL.appending(["Patient", id], to: base)
+/// EndpointURL.isSameOrigin(nextLink, as: base)   // false for another host: the link is not followed
+/// ```
 public enum EndpointURL {
     /// `url` if it is https, or http on a loopback address (the sandbox); throws otherwise, so that
     /// a token or a payload never crosses a network in clear text.

@@ -1,4 +1,12 @@
 /// A complete HTTP answer: status, headers and the body's bytes exactly as received.
+///
+/// For example:
+///
+/// ```swift
+/// let response = try await http.send(request)
+/// if response.status == 412 { return .failure(FHIRErrors.linkError(response)) }
+/// let usage = response.headers["Sforce-Limit-Info"]
+/// ```
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
