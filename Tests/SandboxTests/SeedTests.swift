@@ -76,3 +76,17 @@ struct SeedTests {
         #expect(stages.isSubset(of: ["New", "Screening", "Ready for Intake", "Admitted", "Closed"]))
     }
 }
+
+/// Seeded history lies in the past, so that delta pulls and watermarks behave as against a real org.
+struct SeedTimeTests {
+    @Test func nothingIsSeededInTheFuture() throws {
+        let world = TestSandbox.world(TestSandbox.configuration(patients: 200, badShare: 0.1))
+        let now = world.emr.clock.now()
+        for type in ["Patient", "EpisodeOfCare", "QuestionnaireResponse"] {
+            #expect(world.emr.entries(type).allSatisfy { $0.lastUpdated.milliseconds <= now.milliseconds })
+        }
+        let result = try world.salesforce.query("SELECT Id, SystemModstamp FROM Contact ORDER BY SystemModstamp DESC LIMIT 1", apiVersion: "v60.0", pageSize: nil)
+        let newest = try #require(result["records"]?[0]?["SystemModstamp"]?.stringValue)
+        #expect(newest <= now.salesforceDateTime)
+    }
+}

@@ -41,7 +41,9 @@ struct SeedGenerator {
         let patientCount = max(0, configuration.patientCount)
         let referralCount = configuration.badShare > 0 || patientCount > 0 ? configuration.effectiveReferralCount : 0
         let badKinds = badPlan(patients: patientCount, referrals: referralCount)
-        let step = 30 * 86_400_000 / Int64(max(1, patientCount * 3 + referralCount * 2))
+        // At most four writes per patient (itself, an episode, two responses), two per referral, one
+        // per bad response: spread over the last 30 days so that nothing is stamped in the future.
+        let step = 30 * 86_400_000 / Int64(max(1, patientCount * 4 + referralCount * 2 + badKinds.count))
         var instant = start
         func tick() -> Timestamp {
             instant = Timestamp(milliseconds: instant.milliseconds + step)
