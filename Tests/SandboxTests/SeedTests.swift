@@ -79,8 +79,9 @@ struct SeedTests {
 
 /// Seeded history lies in the past, so that delta pulls and watermarks behave as against a real org.
 struct SeedTimeTests {
-    @Test func nothingIsSeededInTheFuture() throws {
-        let world = TestSandbox.world(TestSandbox.configuration(patients: 200, badShare: 0.1))
+    @Test(arguments: 1...8)
+    func nothingIsSeededInTheFuture(seed: UInt64) throws {
+        let world = TestSandbox.world(TestSandbox.configuration(patients: 20, badShare: 0.1, seed: seed))
         let now = world.emr.clock.now()
         for type in ["Patient", "EpisodeOfCare", "QuestionnaireResponse"] {
             #expect(world.emr.entries(type).allSatisfy { $0.lastUpdated.milliseconds <= now.milliseconds })
