@@ -134,6 +134,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StagelinkBenchmarksTests", dependencies: ["StagelinkBenchmarks"]),
+        // The sync service end to end: engine, store and real clients against the sandbox.
+        .testTarget(
+            name: "SyncEndToEndTests",
+            dependencies: [
+                "StagelinkEngine", "StagelinkStore", "SalesforceClient", "FHIRClient", "Sandbox", "StagelinkTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "SalesforceClientTests",
             dependencies: [

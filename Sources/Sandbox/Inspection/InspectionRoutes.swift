@@ -8,6 +8,8 @@ import Hummingbird
 ///   "retryAfterSeconds","affectedShare"}`)
 /// - `POST /_sandbox/mutations/start?intervalMilliseconds=N`, `/stop`, `/step?count=N`
 /// - `POST /_sandbox/clock/advance?seconds=N`
+/// - `PUT /_sandbox/edit/fhir/{type}/{id}` (body: the resource) and `PATCH /_sandbox/edit/salesforce/{object}/{id}`
+///   (body: the fields): a person's edit at the source, as the EMR's clinician or the org's human user
 struct InspectionRoutes: Sendable {
     let world: SandboxWorld
 
@@ -69,6 +71,25 @@ struct InspectionRoutes: Sendable {
                     made.map {
                         ["kind": .string($0.kind.rawValue), "system": .string($0.system.rawValue), "type": .string($0.type), "id": .string($0.id)]
                     }))
+        }
+        group.put("/edit/fhir/:type/:id") { request, context in
+            let body = try JSONValue.parse(try await HTTPReply.body(of: request, context: context))
+            do {
+                try inspection.editFHIRResource(try context.parameters.require("type"), id: try context.parameters.require("id"), resource: body)
+            } catch let error as SandboxError {
+                return HTTPReply.json(["error": .string(error.description)], status: .badRequest)
+            }
+            return HTTPReply.empty(status: .noContent)
+        }
+        group.patch("/edit/salesforce/:object/:id") { request, context in
+            let body = try JSONValue.parse(try await HTTPReply.body(of: request, context: context))
+            guard let fields = body.objectValue else { return HTTPReply.json(["error": "the body must be an object of fields"], status: .badRequest) }
+            do {
+                try inspection.editSalesforceRecord(try context.parameters.require("object"), id: try context.parameters.require("id"), fields: fields)
+            } catch let error as SandboxError {
+                return HTTPReply.json(["error": .string(error.description)], status: .badRequest)
+            }
+            return HTTPReply.empty(status: .noContent)
         }
         group.post("/clock/advance") { request, _ in
             let seconds = Double(FormEncoding.dictionary(request.uri.query ?? "")["seconds"] ?? "") ?? 0

@@ -58,6 +58,26 @@ public struct SandboxInspection: Sendable {
             named: SeedGenerator.admissionsCoordinator.username, displayName: SeedGenerator.admissionsCoordinator.name)
     }
 
+    /// Replaces a FHIR resource as a clinician would in the EMR (a new version, not by Stagelink):
+    /// how a test or the demo fixes a bad record at its source.
+    public func editFHIRResource(_ type: String, id: String, resource: JSONValue) throws {
+        guard let object = resource.objectValue else { throw SandboxError.editRefused("the resource must be a JSON object") }
+        do {
+            _ = try world.emr.update(object, type: type, id: id, ifMatch: nil, actor: SeedGenerator.clinician, endpoint: nil)
+        } catch {
+            throw SandboxError.editRefused("the EMR refused the edit: \(error.diagnostics)")
+        }
+    }
+
+    /// Changes fields of a Salesforce record as a person in the org would (not the integration user).
+    public func editSalesforceRecord(_ object: String, id: String, fields: JSONObject) throws {
+        do {
+            try world.salesforce.update(object, id: id, body: fields, actor: humanUserID, endpoint: nil)
+        } catch {
+            throw SandboxError.editRefused("Salesforce refused the edit: \(error)")
+        }
+    }
+
     /// Empties both simulators, counters, histories and faults, and seeds again from the same seed.
     public func reset() { world.reset() }
 }

@@ -23,6 +23,8 @@ public struct IncomingRecord: Sendable, Hashable {
         self.payload = payload
     }
 
+    public var recordVersion: RecordVersion { RecordVersion(version: version, lastUpdated: lastUpdated) }
+
     /// Lowercase hex SHA-256 of the payload: two receipts with the same hash are the same content.
     public var contentHash: String { ContentHash.sha256Hex(payload) }
 }

@@ -176,7 +176,8 @@ public struct InboundLinker: Sendable {
                             linkedRowID: plan.row.id, linkedVersion: plan.row.recordVersion, updatedAt: now)
                         outcomes.append(plan.outcome(link: link, supersedes: [SourceKey(system: .salesforce, resourceType: inbound.object, sourceID: id)]))
                     case .failure(let error):
-                        outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error))
+                        let named = error.namingFields(amongst: sent[index].fields.map(\.name).filter { $0 != inbound.externalID })
+                        outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: named))
                     }
                 }
             } catch {

@@ -62,8 +62,11 @@ public struct Operations: Sendable {
         switch selection {
         case .rows(let ids):
             request.statuses = [.failed, .staged]
-            request.rowIDs = ids
-            asked = ids
+            // A record fixed at its source since it failed is fetched again: its new version is
+            // what gets linked, and the failed version is superseded by it.
+            let refreshed = try await refreshFromSource(ids, recorder: recorder, by: operatorName)
+            request.rowIDs = ids.map { refreshed[$0] ?? $0 }
+            asked = ids + refreshed.values.sorted()
         case .errorCode(let code):
             request.errorCodes = [code]
         case .allFailed:
@@ -92,6 +95,33 @@ public struct Operations: Sendable {
         let skipped = before.filter { row in !after.contains { $0.id == row.id && $0.attemptCount > row.attemptCount } }.map(\.id)
             + asked.filter { id in !before.contains { $0.id == id } }
         return RetryReport(job: job, rows: after, skipped: skipped)
+    }
+
+    /// For each failed row whose record has a newer version at its source, stages that version and
+    /// supersedes the row; returns old row id → new row id. A source that cannot be read leaves the
+    /// row to be retried as it is.
+    private func refreshFromSource(_ ids: [Int64], recorder: JobRecorder, by operatorName: String) async throws -> [Int64: Int64] {
+        var replaced: [Int64: Int64] = [:]
+        for id in ids {
+            guard let row = try await store.row(id: id), row.status == .failed else { continue }
+            let current: IncomingRecord?
+            switch row.system {
+            case .emr:
+                current = try? await emrWriter?.read(resourceType: row.resourceType, id: row.sourceID)
+            case .salesforce:
+                let fields = (outbound as? OutboundLinker)?.pullFields(for: row.resourceType) ?? []
+                current = try? await salesforceLookup?.record(type: row.resourceType, id: row.sourceID, fields: fields)
+            }
+            guard let current, current.contentHash != row.contentHash, !(current.recordVersion < row.recordVersion) else { continue }
+            let staged = try await store.stage([current], job: await recorder.id, advancing: nil)
+            guard let newID = staged.rowIDs.first else { continue }
+            await recorder.add(Job.Counts(pulled: 1, staged: 1))
+            _ = try await store.setStatus(
+                rowIDs: [id], to: .superseded, from: [.failed], actor: .operator(operatorName),
+                note: "superseded by row \(newID), the version fetched from the source on retry")
+            replaced[id] = newID
+        }
+        return replaced
     }
 
     private func rowSummaries(_ ids: [Int64]) async throws -> [StagedRowSummary] {
