@@ -163,11 +163,19 @@ public struct InboundLinker: Sendable {
             }
         }
 
-        if !plans.isEmpty {
-            let sent = plans.map { TargetRecord(fields: [MappedField(name: inbound.externalID, value: .text($0.record.record.key))] + $0.writtenFields) }
+        // Records Stagelink created from Salesforce are written by their Salesforce id; the rest
+        // are upserted by external id.
+        for group in [plans.filter { $0.record.salesforceID == nil }, plans.filter { $0.record.salesforceID != nil }] where !group.isEmpty {
+            let fields = group.map { [MappedField(name: inbound.externalID, value: .text($0.record.record.key))] + $0.writtenFields }
             do {
-                let results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: sent)
-                for (index, plan) in plans.enumerated() {
+                let results: [RecordResult]
+                if group[0].record.salesforceID == nil {
+                    results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: fields.map(TargetRecord.init))
+                } else {
+                    results = try await target.update(
+                        object: inbound.object, records: zip(group, fields).map { TargetRecordUpdate(id: $0.record.salesforceID!, fields: $1) })
+                }
+                for (index, plan) in group.enumerated() {
                     let result = index < results.count ? results[index] : .failure(LinkError(code: "MALFORMED_RESPONSE", message: "no result was returned for this record"))
                     switch result {
                     case .success(let id, _):
@@ -176,16 +184,16 @@ public struct InboundLinker: Sendable {
                             linkedRowID: plan.row.id, linkedVersion: plan.row.recordVersion, updatedAt: now)
                         outcomes.append(plan.outcome(link: link, supersedes: [SourceKey(system: .salesforce, resourceType: inbound.object, sourceID: id)]))
                     case .failure(let error):
-                        let named = error.namingFields(amongst: sent[index].fields.map(\.name).filter { $0 != inbound.externalID })
+                        let named = error.namingFields(amongst: fields[index].map(\.name).filter { $0 != inbound.externalID })
                         outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: named))
                     }
                 }
             } catch {
                 if error.stopsJob { throw error }
-                for plan in plans {
+                for plan in group {
                     outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error.error))
                 }
-                await recorder.event(.warning, "\(inbound.object) upsert of \(plans.count) rows failed as a whole: \(error.error.code)")
+                await recorder.event(.warning, "\(inbound.object) write of \(group.count) rows failed as a whole: \(error.error.code)")
             }
         }
         let failed = outcomes.filter { $0.status == .failed }

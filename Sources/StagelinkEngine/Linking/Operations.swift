@@ -57,50 +57,59 @@ public struct Operations: Sendable {
     /// Re-runs the linker on the selected failed (or still staged) rows, as a retry job.
     public func retry(_ selection: RetrySelection, by operatorName: String, stop: StopSignal = StopSignal()) async throws -> RetryReport {
         let recorder = try await JobRecorder.start(.retry, direction: nil, actor: .operator(operatorName), store: store, meters: meters, logger: logger)
-        var request = ClaimRequest(statuses: [.failed])
         var asked: [Int64] = []
-        switch selection {
-        case .rows(let ids):
-            request.statuses = [.failed, .staged]
-            // A record fixed at its source since it failed is fetched again: its new version is
-            // what gets linked, and the failed version is superseded by it.
-            let refreshed = try await refreshFromSource(ids, recorder: recorder, by: operatorName)
-            request.rowIDs = ids.map { refreshed[$0] ?? $0 }
-            asked = ids + refreshed.values.sorted()
-        case .errorCode(let code):
-            request.errorCodes = [code]
-        case .allFailed:
-            break
-        }
-        let before = asked.isEmpty ? [] : try await rowSummaries(asked)
+        var refreshed: [Int64: Int64] = [:]
         do {
-            for system in SourceSystem.allCases {
-                var scoped = request
-                scoped.system = system
-                switch system {
-                case .emr:
-                    guard let inbound else { continue }
-                    try await inbound.link(scoped, recorder: recorder, stop: stop)
-                case .salesforce:
-                    guard let outbound else { continue }
-                    try await outbound.link(scoped, recorder: recorder, stop: stop)
-                }
+            switch selection {
+            case .rows(let ids):
+                asked = ids
+                refreshed = try await relink(ids, recorder: recorder, stop: stop)
+            case .errorCode(let code):
+                try await link(ClaimRequest(statuses: [.failed], errorCodes: [code]), recorder: recorder, stop: stop)
+            case .allFailed:
+                try await link(ClaimRequest(statuses: [.failed]), recorder: recorder, stop: stop)
             }
         } catch {
             let job = try await recorder.finish(error is SyncStopped ? .interrupted : .failed, message: "\(error)")
             throw OperationError.retryStopped(job: job.id, reason: "\(error)")
         }
         let job = try await recorder.finish()
-        let after = try await rowSummaries(asked.isEmpty ? store.rowsAttempted(byJob: job.id) : asked)
-        let skipped = before.filter { row in !after.contains { $0.id == row.id && $0.attemptCount > row.attemptCount } }.map(\.id)
-            + asked.filter { id in !before.contains { $0.id == id } }
-        return RetryReport(job: job, rows: after, skipped: skipped)
+        let attempted = try await store.rowsAttempted(byJob: job.id)
+        let rows = try await rowSummaries(refreshed.keys.sorted() + attempted)
+        let skipped = asked.filter { !attempted.contains($0) && refreshed[$0] == nil }
+        return RetryReport(job: job, rows: rows, skipped: skipped)
+    }
+
+    /// Links these rows again, fetching first the current version of those that failed: a record
+    /// fixed at its source since is linked in its new version, the failed one superseded by it.
+    /// Returns the rows so replaced (old id → new id).
+    @discardableResult
+    func relink(_ ids: [Int64], recorder: JobRecorder, stop: StopSignal) async throws -> [Int64: Int64] {
+        let refreshed = try await refreshFromSource(ids, recorder: recorder)
+        try await link(ClaimRequest(statuses: [.failed, .staged], rowIDs: ids.map { refreshed[$0] ?? $0 }), recorder: recorder, stop: stop)
+        return refreshed
+    }
+
+    /// Links the rows a claim selects, each by the linker of its direction.
+    func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws {
+        for system in SourceSystem.allCases where request.system == nil || request.system == system {
+            var scoped = request
+            scoped.system = system
+            switch system {
+            case .emr:
+                guard let inbound else { continue }
+                try await inbound.link(scoped, recorder: recorder, stop: stop)
+            case .salesforce:
+                guard let outbound else { continue }
+                try await outbound.link(scoped, recorder: recorder, stop: stop)
+            }
+        }
     }
 
     /// For each failed row whose record has a newer version at its source, stages that version and
     /// supersedes the row; returns old row id → new row id. A source that cannot be read leaves the
     /// row to be retried as it is.
-    private func refreshFromSource(_ ids: [Int64], recorder: JobRecorder, by operatorName: String) async throws -> [Int64: Int64] {
+    private func refreshFromSource(_ ids: [Int64], recorder: JobRecorder) async throws -> [Int64: Int64] {
         var replaced: [Int64: Int64] = [:]
         for id in ids {
             guard let row = try await store.row(id: id), row.status == .failed else { continue }
@@ -117,7 +126,7 @@ public struct Operations: Sendable {
             guard let newID = staged.rowIDs.first else { continue }
             await recorder.add(Job.Counts(pulled: 1, staged: 1))
             _ = try await store.setStatus(
-                rowIDs: [id], to: .superseded, from: [.failed], actor: .operator(operatorName),
+                rowIDs: [id], to: .superseded, from: [.failed], actor: await recorder.actor,
                 note: "superseded by row \(newID), the version fetched from the source on retry")
             replaced[id] = newID
         }

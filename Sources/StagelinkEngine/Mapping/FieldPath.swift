@@ -21,7 +21,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ text: String) throws(FieldPathError) {
         var steps: [Step] = []
-        for segment in text.split(separator: ".", omittingEmptySubsequences: false) {
+        for segment in Self.segments(text) {
             var rest = Substring(segment)
             let name = rest.prefix { $0 != "[" }
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
@@ -45,6 +45,25 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         }
         self.steps = steps
         self.description = text
+    }
+
+    /// The dot-separated segments of a path; dots inside `[...]` (a URL in `[system=…]`) do not split.
+    private static func segments(_ text: String) -> [Substring] {
+        var segments: [Substring] = []
+        var start = text.startIndex
+        var depth = 0
+        for index in text.indices {
+            switch text[index] {
+            case "[": depth += 1
+            case "]": depth = max(0, depth - 1)
+            case "." where depth == 0:
+                segments.append(text[start..<index])
+                start = text.index(after: index)
+            default: break
+            }
+        }
+        segments.append(text[start...])
+        return segments
     }
 
     /// The value at this path, or nil when any step is absent.

@@ -117,10 +117,12 @@ public struct SyncCycle: Sendable {
                 })
             try await outbound.observePending()
         }
+        let operations = operations
         if directions.contains(.inbound), let linker = inboundLinker, !report.stopped {
             report.jobs.append(
                 try await step(.link, .inbound, actor: actor) { recorder in
                     try await linker.link(transientRetries(.emr), recorder: recorder, stop: stop)
+                    try await operations.relink(try await failedOnce(.emr), recorder: recorder, stop: stop)
                     try await linker.linkPending(recorder: recorder, stop: stop)
                 })
         }
@@ -128,6 +130,7 @@ public struct SyncCycle: Sendable {
             report.jobs.append(
                 try await step(.push, .outbound, actor: actor) { recorder in
                     try await outbound.link(transientRetries(.salesforce), recorder: recorder, stop: stop)
+                    try await operations.relink(try await failedOnce(.salesforce), recorder: recorder, stop: stop)
                     try await outbound.linkPending(recorder: recorder, stop: stop)
                 })
         }
@@ -151,6 +154,23 @@ public struct SyncCycle: Sendable {
             }
         }
     }
+
+    /// Rows that failed once for a lasting reason get one more look: their record is read again
+    /// from its source (a damaged read, or a fix made at the source since, then links), and
+    /// otherwise they fail a second time and wait for a person.
+    private func failedOnce(_ system: SourceSystem) async throws -> [Int64] {
+        var ids: [Int64] = []
+        var cursor: RowCursor?
+        while ids.count < Self.secondLooksPerCycle {
+            let page = try await store.rows(RowQuery(filter: RowFilter(statuses: [.failed], system: system), after: cursor, limit: 500))
+            guard let last = page.last else { break }
+            ids += page.filter { $0.attemptCount == 1 && !LinkError.transientCodes.contains($0.errorCode ?? "") }.map(\.id)
+            cursor = last.cursor(for: RowSort())
+        }
+        return Array(ids.prefix(Self.secondLooksPerCycle))
+    }
+
+    static let secondLooksPerCycle = 500
 
     private func transientRetries(_ system: SourceSystem) -> ClaimRequest {
         ClaimRequest(system: system, statuses: [.failed], errorCodes: LinkError.transientCodes, maximumAttempts: settings.automaticRetries)
