@@ -8,7 +8,7 @@ struct SeedTests {
         let first = TestSandbox.world(TestSandbox.configuration(patients: 30, badShare: 0.2, seed: 3))
         let second = TestSandbox.world(TestSandbox.configuration(patients: 30, badShare: 0.2, seed: 3))
         let other = TestSandbox.world(TestSandbox.configuration(patients: 30, badShare: 0.2, seed: 4))
-        func names(_ world: SandboxWorld) -> [JSONValue?] { world.emr.entries("Patient").map { $0.resource["name"] } }
+        func names(_ world: SandboxWorld) -> [WireJSON?] { world.emr.entries("Patient").map { $0.resource["name"] } }
         #expect(first.truth == second.truth)
         #expect(names(first) == names(second))
         #expect(names(first) != names(other))
@@ -54,7 +54,7 @@ struct SeedTests {
         let responses = world.emr.entries("QuestionnaireResponse").map(\.resource)
         #expect(!responses.isEmpty)
         for response in responses {
-            let instrument = Instrument.all.first { $0.url == response["questionnaire"]?.stringValue }!
+            let instrument = SurveyInstrument.all.first { $0.url == response["questionnaire"]?.stringValue }!
             var answers: [String: Int] = [:]
             for item in response["item"]!.arrayValue! {
                 answers[item["linkId"]!.stringValue!] = item["answer"]![0]!["valueInteger"]!.intValue!

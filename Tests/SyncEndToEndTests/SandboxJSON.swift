@@ -1,5 +1,4 @@
 import Sandbox
 
-/// The sandbox's own JSON type: this file imports the sandbox alone, so the name is unambiguous.
-typealias SandboxJSON = JSONValue
-typealias SandboxObject = JSONObject
+typealias SandboxJSON = WireJSON
+typealias SandboxObject = WireObject
