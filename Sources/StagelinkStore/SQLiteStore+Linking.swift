@@ -29,6 +29,10 @@ extension SQLiteStore {
                 conditions.append("errorCode IN (\(codes.map { _ in "?" }.joined(separator: ",")))")
                 arguments += StatementArguments(codes.sorted())
             }
+            if let afterRowID = request.afterRowID {
+                conditions.append("id > ?")
+                arguments += [afterRowID]
+            }
             if let maximumAttempts = request.maximumAttempts {
                 conditions.append("attemptCount < ?")
                 arguments += [maximumAttempts]

@@ -49,13 +49,15 @@ public struct InboundLinker: Sendable {
         let jobID = await recorder.id
         var writer = OutcomeWriter(store: store, recorder: recorder)
         var unprocessed: [Int64] = []
+        var request = request
         do {
             while true {
                 if stop.isRequested { throw SyncStopped() }
                 // Rows still being recorded are still staged and claimed by us: finish them first.
                 try await writer.drain()
                 let rows = try await store.claimRows(request, limit: claimSize, actor: actor)
-                guard !rows.isEmpty else { break }
+                guard let lastRow = rows.last else { break }
+                request.afterRowID = lastRow.id
                 unprocessed = rows.map(\.id)
                 var pending = rows[...]
                 while let first = pending.first {

@@ -90,18 +90,25 @@ public struct Operations: Sendable {
         return refreshed
     }
 
-    /// Links the rows a claim selects, each by the linker of its direction.
+    /// Links the rows a claim selects, each by the linker of its direction, type by type in the
+    /// mapping's order: a Contact is retried before the assessments that refer to it.
     func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws {
         for system in SourceSystem.allCases where request.system == nil || request.system == system {
-            var scoped = request
-            scoped.system = system
-            switch system {
-            case .emr:
-                guard let inbound else { continue }
-                try await inbound.link(scoped, recorder: recorder, stop: stop)
-            case .salesforce:
-                guard let outbound else { continue }
-                try await outbound.link(scoped, recorder: recorder, stop: stop)
+            let types: [String?] =
+                request.resourceType.map { [$0] }
+                ?? (system == .emr ? mapping.inboundResources : [mapping.outbound.contacts?.object, mapping.outbound.admissions?.object].compactMap { $0 })
+            for type in types {
+                var scoped = request
+                scoped.system = system
+                scoped.resourceType = type
+                switch system {
+                case .emr:
+                    guard let inbound else { continue }
+                    try await inbound.link(scoped, recorder: recorder, stop: stop)
+                case .salesforce:
+                    guard let outbound else { continue }
+                    try await outbound.link(scoped, recorder: recorder, stop: stop)
+                }
             }
         }
     }

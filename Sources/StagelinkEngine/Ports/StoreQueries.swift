@@ -152,6 +152,9 @@ public struct ClaimRequest: Sendable, Hashable {
     public var errorCodes: Set<String>?
     /// Only rows with fewer attempts than this.
     public var maximumAttempts: Int?
+    /// Only rows after this id: a linker walks forward, so that a row that fails again is not
+    /// taken again in the same pass.
+    public var afterRowID: Int64?
 
     public init(
         system: SourceSystem? = nil, resourceType: String? = nil, statuses: Set<RowStatus> = [.staged], rowIDs: [Int64]? = nil,

@@ -38,11 +38,15 @@ struct Context {
     /// Finds the configuration (`--config`, `$STAGELINK_CONFIG`, `./stagelink.yaml`), opens the store
     /// and reads the mapping. Without a configuration, `--store` is needed.
     static func open(_ options: StoreOptions, logger: Logger = Logger(label: "stagelink")) throws -> Context {
-        let configuration = try loadConfiguration(options.config)
-        guard let storePath = options.store ?? configuration?.store else {
+        try open(config: options.config, store: options.store, mapping: options.mapping, logger: logger)
+    }
+
+    static func open(config: String?, store: String? = nil, mapping: String? = nil, logger: Logger = Logger(label: "stagelink")) throws -> Context {
+        let configuration = try loadConfiguration(config)
+        guard let storePath = store ?? configuration?.store else {
             throw ValidationError("No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
         }
-        let mappingPath = options.mapping ?? configuration?.mapping ?? "config/mapping.yaml"
+        let mappingPath = mapping ?? configuration?.mapping ?? "config/mapping.yaml"
         let mapping = try MappingDocument.load(contentsOf: mappingPath)
         let store = try SQLiteStore(path: storePath)
         return Context(configuration: configuration, store: store, mapping: mapping, logger: logger)

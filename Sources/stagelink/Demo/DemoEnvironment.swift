@@ -76,7 +76,7 @@ struct DemoEnvironment {
             """
         let configPath = folder.appendingPathComponent("stagelink.yaml")
         try Data(yaml.utf8).write(to: configPath)
-        let context = try Context.open(StoreOptions(config: configPath.path), logger: logger)
+        let context = try Context.open(config: configPath.path, logger: logger)
         try await context.mapping.loadPolicy(into: context.store)
         return DemoEnvironment(folder: folder, sandbox: sandbox, context: context)
     }
@@ -90,9 +90,3 @@ struct DemoEnvironment {
     var configPath: String { folder.appendingPathComponent("stagelink.yaml").path }
 }
 
-extension StoreOptions {
-    init(config: String) {
-        self.init()
-        self.config = config
-    }
-}
