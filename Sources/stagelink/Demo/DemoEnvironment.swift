@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Sandbox
+import StagelinkBenchmarks
 import StagelinkEngine
 import StagelinkStore
 
