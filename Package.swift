@@ -50,6 +50,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // ncursesw, the wide-character curses library, with the shims Swift needs to call it.
+        .systemLibrary(
+            name: "CNcursesw",
+            providers: [.apt(["libncursesw5-dev"])]
+        ),
+        // The operations console: views computed into a screen model; one small layer talks to ncurses.
+        .target(
+            name: "Console",
+            dependencies: ["StagelinkEngine", "CNcursesw"]
+        ),
         // `stagelink bench`: every performance figure the issues name, beside its reference.
         .target(
             name: "StagelinkBenchmarks",
