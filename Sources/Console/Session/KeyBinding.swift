@@ -1,0 +1,47 @@
+/// A key, what it does, and how help and the hint bar name it: one declaration drives all three,
+/// so the footer never advertises a key that does something else.
+struct KeyBinding {
+    enum Group: String, CaseIterable {
+        case move = "Move"
+        case view = "This view"
+        case action = "Actions"
+        case global = "Everywhere"
+    }
+
+    var keys: [Key]
+    var label: String
+    var group: Group
+    /// Shown in the footer (the rest are in `?` help).
+    var isHint: Bool
+    /// The action it starts: hidden from the footer and refused when actions are off.
+    var action: ConsoleAction.Kind?
+    var run: @MainActor (Key) async throws -> Void
+
+    init(
+        _ keys: [Key], _ label: String, group: Group = .view, hint: Bool = false, action: ConsoleAction.Kind? = nil,
+        run: @escaping @MainActor (Key) async throws -> Void
+    ) {
+        self.keys = keys
+        self.label = label
+        self.group = group
+        self.isHint = hint
+        self.action = action
+        self.run = run
+    }
+
+    /// How the footer and help write the keys: `r`, `S/O/I`, `j/↓`.
+    var keyText: String { keys.map(\.description).joined(separator: "/") }
+
+    /// The movement keys of any list: arrows and j/k, page keys, g/G and home/end.
+    @MainActor
+    static func movement(_ list: @escaping @MainActor () -> (any ScrollingList)?) -> [KeyBinding] {
+        [
+            KeyBinding([.down, .character("j")], "down", group: .move) { _ in try await list()?.down() },
+            KeyBinding([.up, .character("k")], "up", group: .move) { _ in try await list()?.up() },
+            KeyBinding([.pageDown, .control("f")], "page down", group: .move) { _ in try await list()?.pageDown() },
+            KeyBinding([.pageUp, .control("b")], "page up", group: .move) { _ in try await list()?.pageUp() },
+            KeyBinding([.character("g"), .home], "first", group: .move) { _ in try await list()?.top() },
+            KeyBinding([.character("G"), .end], "last", group: .move) { _ in try await list()?.bottom() },
+        ]
+    }
+}
