@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "StagelinkEngine",
                 "StagelinkStore",
+                "Console",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),

@@ -41,6 +41,10 @@ struct BenchCommand: AsyncParsableCommand {
         try await run("memory") { try await EngineBenchmarks.stagingMemory(count: 1_000_000 / scale) }
         try await run("stage") { try await EngineBenchmarks.staging(count: 100_000 / scale) }
         try await run("link") { try await EngineBenchmarks.linking(count: 100_000 / scale, mapping: document) }
+        if only.map({ "console".contains($0) }) ?? true {
+            figures += try await ConsoleBenchmarks.run(rows: 1_000_000 / scale, failures: 50_000 / scale, mapping: document)
+            print("measured: console")
+        }
         print("")
         print(BenchmarkReport.table(figures))
     }
