@@ -78,6 +78,7 @@ let package = Package(
                 "StagelinkStore",
                 "StagelinkBenchmarks",
                 "Sandbox",
+                "Console",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -13,6 +13,6 @@ struct Stagelink: AsyncParsableCommand {
             Example:
               stagelink demo
             """,
-        subcommands: [SandboxCommand.self, BenchCommand.self]
+        subcommands: [ConsoleCommand.self, SandboxCommand.self, BenchCommand.self]
     )
 }
