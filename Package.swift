@@ -50,6 +50,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The HTTP transport both clients share: deadlines, retries, bearer tokens, JWT assertions, logging.
+        .target(
+            name: "StagelinkHTTP",
+            dependencies: [
+                "StagelinkEngine",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The Salesforce REST client: delta pulls by SOQL, sObject Collections upserts, API limits.
+        .target(
+            name: "SalesforceClient",
+            dependencies: [
+                "StagelinkEngine",
+                "StagelinkHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The FHIR R4 client: SMART Backend Services, delta search, conditional create, versioned update.
+        .target(
+            name: "FHIRClient",
+            dependencies: [
+                "StagelinkEngine",
+                "StagelinkHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // ncursesw, the wide-character curses library, with the shims Swift needs to call it.
         .systemLibrary(
             name: "CNcursesw",
@@ -64,10 +91,9 @@ let package = Package(
         .target(
             name: "StagelinkBenchmarks",
             dependencies: [
-                "StagelinkEngine",
-                "StagelinkStore",
-                "Console",
+                "StagelinkEngine", "StagelinkStore", "StagelinkHTTP", "SalesforceClient", "FHIRClient", "Sandbox", "Console",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The command line and service: wires the engine to the store, clients, sandbox and console.
@@ -78,6 +104,9 @@ let package = Package(
                 "StagelinkStore",
                 "StagelinkBenchmarks",
                 "Sandbox",
+                "SalesforceClient",
+                "FHIRClient",
+                "StagelinkHTTP",
                 "Console",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,6 +124,47 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // What the client tests share: a scripted loopback HTTP server and an in-memory log handler.
+        .target(
+            name: "StagelinkTestSupport",
+            dependencies: ["Sandbox", "SalesforceClient", "FHIRClient", "StagelinkHTTP", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/StagelinkTestSupport"
+        ),
+        .testTarget(
+            name: "StagelinkHTTPTests",
+            dependencies: [
+                "StagelinkHTTP",
+                "StagelinkEngine",
+                "StagelinkTestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "StagelinkBenchmarksTests", dependencies: ["StagelinkBenchmarks"]),
+        // The sync service end to end: engine, store and real clients against the sandbox.
+        .testTarget(
+            name: "SyncEndToEndTests",
+            dependencies: [
+                "StagelinkEngine", "StagelinkStore", "SalesforceClient", "FHIRClient", "Sandbox", "StagelinkTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "SalesforceClientTests",
+            dependencies: [
+                "SalesforceClient", "StagelinkHTTP", "StagelinkEngine", "StagelinkTestSupport", "Sandbox",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "FHIRClientTests",
+            dependencies: [
+                "FHIRClient", "SalesforceClient", "StagelinkHTTP", "StagelinkEngine", "StagelinkTestSupport", "Sandbox",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -71,7 +71,7 @@ public enum SandboxBenchmark {
         var accepted = 0
         let salesforceStart = ContinuousClock.now
         for batch in stride(from: 0, to: records, by: 200) {
-            let rows: [JSONValue] = (batch..<min(batch + 200, records)).map { index in
+            let rows: [WireJSON] = (batch..<min(batch + 200, records)).map { index in
                 [
                     "attributes": ["type": "Contact"], "EMR_Patient_Id__c": .string("bench-\(index)"),
                     "FirstName": "Bench", "LastName": .string("Patient \(index)"), "Gender__c": "Unknown",
@@ -101,12 +101,12 @@ extension Duration {
 struct LoopbackClient: Sendable {
     let session: URLSession
 
-    func json(_ method: String, _ url: String, bearer: String? = nil, body: JSONValue? = nil) async throws -> JSONValue {
+    func json(_ method: String, _ url: String, bearer: String? = nil, body: WireJSON? = nil) async throws -> WireJSON {
         let (data, status) = try await send(method, url, bearer: bearer, body: body.map { Data($0.serialized()) })
         guard (200..<300).contains(status) else {
             throw SandboxBenchmark.Failure(description: "\(method) \(url) answered \(status)")
         }
-        return try JSONValue.parse(Array(data))
+        return try WireJSON.parse(Array(data))
     }
 
     func send(_ method: String, _ url: String, bearer: String? = nil, body: Data?, contentType: String = "application/json")
@@ -122,12 +122,12 @@ struct LoopbackClient: Sendable {
         return (data, (response as? HTTPURLResponse)?.statusCode ?? 0)
     }
 
-    func form(_ url: String, _ fields: [(String, String)]) async throws -> JSONValue {
+    func form(_ url: String, _ fields: [(String, String)]) async throws -> WireJSON {
         let body = fields.map { "\(FormEncoding.escape($0.0))=\(FormEncoding.escape($0.1))" }.joined(separator: "&")
         let (data, status) = try await send(
             "POST", url, body: Data(body.utf8), contentType: "application/x-www-form-urlencoded")
         guard status == 200 else { throw SandboxBenchmark.Failure(description: "token request answered \(status)") }
-        return try JSONValue.parse(Array(data))
+        return try WireJSON.parse(Array(data))
     }
 
     func fhirToken(sandbox: Sandbox, credentials: SandboxCredentials) async throws -> String {

@@ -13,6 +13,7 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
         case faultNotApplicable
         case invalidSetting
         case serverDidNotStart
+        case editRefused
     }
 
     /// The kind of failure.
@@ -32,6 +33,10 @@ public struct SandboxError: Error, Sendable, Hashable, CustomStringConvertible {
 
     static func faultNotApplicable(_ kind: FaultKind, _ endpoint: SandboxEndpoint) -> SandboxError {
         SandboxError(code: .faultNotApplicable, detail: "\(kind.rawValue) cannot happen on \(endpoint.rawValue)")
+    }
+
+    static func editRefused(_ detail: String) -> SandboxError {
+        SandboxError(code: .editRefused, detail: detail)
     }
 
     static func invalidSetting(_ detail: String) -> SandboxError {

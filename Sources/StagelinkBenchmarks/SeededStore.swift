@@ -87,7 +87,7 @@ public enum SeededStore {
 
     /// Row `index` of the store: a Patient, every hundredth an Admission from Salesforce, and the
     /// eighth the hostile name.
-    static func record(_ index: Int) -> IncomingRecord {
+    public static func record(_ index: Int) -> IncomingRecord {
         if index % 100 == 99 {
             let id = "a0B5g0000\(String(format: "%06d", index))"
             let text = """

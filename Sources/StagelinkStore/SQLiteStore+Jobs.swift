@@ -39,10 +39,15 @@ extension SQLiteStore {
 
     public func interruptRunningJobs(message: String) async throws -> Int {
         try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE job SET status = ?, finishedAt = ?, message = ? WHERE status = ?",
-                arguments: [Job.Status.interrupted.rawValue, Date().seconds, message, Job.Status.running.rawValue])
-            return db.changesCount
+            let running = try Int64.fetchAll(db, sql: "SELECT id FROM job WHERE status = ?", arguments: [Job.Status.running.rawValue])
+            for id in running {
+                try db.execute(
+                    sql: "UPDATE job SET status = ?, finishedAt = ?, message = ? WHERE id = ?",
+                    arguments: [Job.Status.interrupted.rawValue, Date().seconds, message, id])
+                try db.execute(
+                    sql: "UPDATE staged_row SET claimedBy = NULL, claimedUntil = NULL WHERE claimedBy = ?", arguments: [Actor.job(id).description])
+            }
+            return running.count
         }
     }
 }

@@ -29,6 +29,10 @@ extension SQLiteStore {
                 conditions.append("errorCode IN (\(codes.map { _ in "?" }.joined(separator: ",")))")
                 arguments += StatementArguments(codes.sorted())
             }
+            if let afterRowID = request.afterRowID {
+                conditions.append("id > ?")
+                arguments += [afterRowID]
+            }
             if let maximumAttempts = request.maximumAttempts {
                 conditions.append("attemptCount < ?")
                 arguments += [maximumAttempts]
@@ -52,6 +56,12 @@ extension SQLiteStore {
             try db.execute(
                 sql: "UPDATE staged_row SET claimedBy = NULL, claimedUntil = NULL WHERE claimedBy = ? AND id IN (\(rowIDs.map { _ in "?" }.joined(separator: ",")))",
                 arguments: [actor.description] + StatementArguments(rowIDs))
+        }
+    }
+
+    public func releaseClaims(heldBy actor: Actor) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE staged_row SET claimedBy = NULL, claimedUntil = NULL WHERE claimedBy = ?", arguments: [actor.description])
         }
     }
 
@@ -115,9 +125,7 @@ extension SQLiteStore {
                     try supersedeStagedRows(of: key, before: at, actor: outcome.actor, in: db)
                 }
                 for resolution in outcome.resolvedConflicts {
-                    try db.execute(
-                        sql: "UPDATE conflict SET status = 'resolved', winner = ?, resolvedBy = ?, resolvedAt = ?, reason = ? WHERE id = ?",
-                        arguments: [resolution.winner.rawValue, resolution.actor.description, at, resolution.reason, resolution.conflictID])
+                    try resolve(resolution, at: at, in: db)
                 }
             }
         }
@@ -165,6 +173,22 @@ extension SQLiteStore {
         }
     }
 
+    /// Marks a conflict resolved and links every row held only by it.
+    private func resolve(_ resolution: ConflictResolution, at: Double, in db: Database) throws {
+        try db.execute(
+            sql: "UPDATE conflict SET status = 'resolved', winner = ?, resolvedBy = ?, resolvedAt = ?, reason = ? WHERE id = ?",
+            arguments: [resolution.winner.rawValue, resolution.actor.description, at, resolution.reason, resolution.conflictID])
+        try db.execute(
+            sql: """
+                UPDATE staged_row SET status = 'linked', note = ?, updatedAt = ?, updatedBy = ?
+                WHERE status = 'held' AND id IN (SELECT rowID FROM conflict_row WHERE conflictID = ?)
+                    AND NOT EXISTS (
+                        SELECT 1 FROM conflict_row JOIN conflict ON conflict.id = conflict_row.conflictID
+                        WHERE conflict_row.rowID = staged_row.id AND conflict.status = 'open')
+                """,
+            arguments: ["conflict \(resolution.conflictID) resolved by \(resolution.actor)", at, resolution.actor.description, resolution.conflictID])
+    }
+
     private func insertConflict(_ conflict: ConflictRecord, at: Double, in db: Database) throws {
         // The same collision seen again (by the other direction, or a retry) is the same conflict.
         try db.cachedStatement(
@@ -179,6 +203,12 @@ extension SQLiteStore {
                 conflict.salesforceValue.storageText, conflict.rule.rawValue,
                 conflict.winner == nil ? Conflict.Status.open.rawValue : Conflict.Status.decided.rawValue, conflict.winner?.rawValue, at,
             ])
+        guard let rowID = conflict.rowID,
+            let id = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM conflict WHERE object = ? AND recordKey = ? AND field = ? AND emrValue = ? AND salesforceValue = ?"),
+                arguments: [conflict.record.object, conflict.record.key, conflict.field, conflict.emrValue.storageText, conflict.salesforceValue.storageText])
+        else { return }
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO conflict_row (conflictID, rowID) VALUES (?, ?)").execute(arguments: [id, rowID])
     }
 
     public func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink] {

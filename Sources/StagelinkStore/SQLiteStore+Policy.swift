@@ -85,7 +85,9 @@ extension SQLiteStore {
             if let statuses = query.statuses { request = request.filter(statuses.map(\.rawValue).contains(Column("status"))) }
             if let object = query.object { request = request.filter(Column("object") == object) }
             if let recordKey = query.recordKey { request = request.filter(Column("recordKey") == recordKey) }
-            if let rowID = query.rowID { request = request.filter(Column("rowID") == rowID) }
+            if let rowID = query.rowID {
+                request = request.filter(sql: "id IN (SELECT conflictID FROM conflict_row WHERE rowID = ?)", arguments: [rowID])
+            }
             if let before = query.before { request = request.filter(Column("id") < before) }
             return try request.fetchAll(db).map(\.conflict)
         }

@@ -38,6 +38,25 @@ extension SQLiteStore {
         try await pool.read { db in try LeaseRecord.fetchOne(db, key: LeaseRecord.serviceLease)?.lease }
     }
 
+    public func requestSync(_ directions: Set<Job.Direction>, actor: Actor) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO sync_request (directions, actor, at) VALUES (?, ?, ?)",
+                arguments: [directions.map(\.rawValue).sorted().joined(separator: ","), actor.description, Date().seconds])
+        }
+    }
+
+    public func takeSyncRequests() async throws -> [SyncRequest] {
+        try await pool.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT directions, actor, at FROM sync_request ORDER BY id")
+            try db.execute(sql: "DELETE FROM sync_request")
+            return rows.map { row in
+                let directions = Set((row[0] as String).split(separator: ",").compactMap { Job.Direction(rawValue: String($0)) })
+                return SyncRequest(directions: directions, actor: Actor(row[1] as String), at: Date(timeIntervalSince1970: row[2]))
+            }
+        }
+    }
+
     /// Events beyond this many are trimmed, oldest first: they are a live view, not the audit trail.
     static let keptEvents = 5_000
 

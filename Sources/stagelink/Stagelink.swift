@@ -13,6 +13,10 @@ struct Stagelink: AsyncParsableCommand {
             Example:
               stagelink demo
             """,
-        subcommands: [ConsoleCommand.self, SandboxCommand.self, BenchCommand.self]
+        subcommands: [
+            RunCommand.self, ConsoleCommand.self, SyncCommand.self, PushCommand.self, RetryCommand.self, IgnoreCommand.self, RowsCommand.self, ShowCommand.self,
+            JobsCommand.self, ConflictsCommand.self, ResolveCommand.self, PolicyCommand.self, WhyCommand.self, StatusCommand.self,
+            DemoCommand.self, SandboxCommand.self, BenchCommand.self,
+        ]
     )
 }

@@ -80,6 +80,9 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func writes(byRow id: Int64) async throws -> [FieldWrite] { try await base.writes(byRow: id) }
     func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow] { try await base.claimRows(request, limit: limit, actor: actor) }
     func releaseClaims(rowIDs: [Int64], actor: Actor) async throws { try await base.releaseClaims(rowIDs: rowIDs, actor: actor) }
+    func releaseClaims(heldBy actor: Actor) async throws { try await base.releaseClaims(heldBy: actor) }
+    func requestSync(_ directions: Set<Job.Direction>, actor: Actor) async throws { try await base.requestSync(directions, actor: actor) }
+    func takeSyncRequests() async throws -> [SyncRequest] { try await base.takeSyncRequests() }
     func record(_ outcomes: [LinkOutcome]) async throws { try await base.record(outcomes) }
     func setStatus(rowIDs: [Int64], to status: RowStatus, from: Set<RowStatus>, actor: Actor, note: String) async throws -> [Int64] {
         try await base.setStatus(rowIDs: rowIDs, to: status, from: from, actor: actor, note: note)

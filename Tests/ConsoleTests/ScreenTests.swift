@@ -27,7 +27,7 @@ struct ScreenTests {
         var screen = Screen(width: 80, height: 1)
         screen.write("a\u{1b}]0;pwned\u{07}\u{1b}[2Jb\u{9b}31mc\u{202e}d\nz", x: 0, y: 0, role: .body)
         let text = screen.text(row: 0)
-        #expect(text.hasPrefix(#"a\u001b]0;pwned\u0007\u001b[2Jb\u009b31mc\u202ed\nz"#))
+        #expect(text.hasPrefix(#"a\u{1b}]0;pwned\u{7}\u{1b}[2Jb\u{9b}31mc\u{202e}d\u{a}z"#))
         #expect(screen.cells.allSatisfy { cell in cell.character.unicodeScalars.allSatisfy { $0.value >= 0x20 && !(0x7F..<0xA0).contains($0.value) } })
         #expect(screen[1, 0].role == .escaped)
         #expect(screen[0, 0].role == .body)

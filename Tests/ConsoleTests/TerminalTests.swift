@@ -49,7 +49,7 @@ struct TerminalTests {
         #expect(cell(0, 1).text == "s")
         #expect(cell(0, 1).attributes & stagelink_attr_bold() != 0, "the dark theme's cursor is bold")
         #expect(cell(0, 1).pair != 0 && cell(0, 1).pair != cell(0, 0).pair)
-        #expect((0..<7).map { cell(Int32($0), 2).text }.joined() == #"\u001b["#, "the escape arrives as text")
+        #expect((0..<7).map { cell(Int32($0), 2).text }.joined() == #"\u{1b}["#, "the escape arrives as text")
     }
 
     @Test func anUnknownTerminalTypeIsAClearError() throws {

@@ -115,7 +115,7 @@ struct FHIRTests {
         let world = TestSandbox.world()
         let statuses = try await TestSandbox.fhir(world) { client in
             let token = try await client.fhirToken()
-            let patient: JSONValue = ["resourceType": "Patient", "identifier": [["system": "urn:sf", "value": "003A"]]]
+            let patient: WireJSON = ["resourceType": "Patient", "identifier": [["system": "urn:sf", "value": "003A"]]]
             let condition = [("If-None-Exist", "identifier=urn:sf|003A")]
             let first = try await client.call(.post, "/fhir/Patient", bearer: token, json: patient, headers: condition)
             let second = try await client.call(.post, "/fhir/Patient", bearer: token, json: patient, headers: condition)
@@ -147,11 +147,11 @@ struct FHIRTests {
     }
 
     @Test(arguments: [
-        (["resourceType": "Patient", "gender": "robot"] as JSONValue, "Patient.gender"),
-        (["resourceType": "Patient", "birthDate": "1985-13-45"] as JSONValue, "Patient.birthDate"),
-        (["resourceType": "Patient", "name": "Smith"] as JSONValue, "Patient.name"),
+        (["resourceType": "Patient", "gender": "robot"] as WireJSON, "Patient.gender"),
+        (["resourceType": "Patient", "birthDate": "1985-13-45"] as WireJSON, "Patient.birthDate"),
+        (["resourceType": "Patient", "name": "Smith"] as WireJSON, "Patient.name"),
     ])
-    func invalidResourcesAreRefusedWithAnOutcomeNamingTheElement(_ body: JSONValue, _ element: String) async throws {
+    func invalidResourcesAreRefusedWithAnOutcomeNamingTheElement(_ body: WireJSON, _ element: String) async throws {
         let world = TestSandbox.world()
         let reply = try await TestSandbox.fhir(world) { client in
             try await client.call(.post, "/fhir/Patient", bearer: try await client.fhirToken(), json: body)
@@ -166,7 +166,7 @@ struct FHIRTests {
         let reply = try await TestSandbox.fhir(world) { client in
             try await client.call(
                 .post, "/fhir/QuestionnaireResponse", bearer: try await client.fhirToken(),
-                json: .object(Instrument.phq9.response(subject: "999999", answers: Array(repeating: 1, count: 9), authored: "2024-01-01T00:00:00Z")))
+                json: .object(SurveyInstrument.phq9.response(subject: "999999", answers: Array(repeating: 1, count: 9), authored: "2024-01-01T00:00:00Z")))
         }
         #expect(reply.status == 400)
         #expect(reply.json["issue"]?[0]?["diagnostics"]?.stringValue?.contains("Patient/999999") == true)
@@ -174,7 +174,7 @@ struct FHIRTests {
 }
 
 enum SearchKeys {
-    static func patient(_ resource: JSONObject) -> String {
+    static func patient(_ resource: WireObject) -> String {
         FHIRSearch.patientID(resource["subject"]?["reference"]?.stringValue ?? "")
     }
 }

@@ -5,7 +5,7 @@ import Testing
 
 /// Every fault kind, as each simulator shows it on the wire, and the counters that tell what happened.
 struct FaultTests {
-    private func contactRecords(_ count: Int, prefix: String = "f") -> JSONValue {
+    private func contactRecords(_ count: Int, prefix: String = "f") -> WireJSON {
         ["allOrNone": false, "records": .array((0..<count).map {
             ["attributes": ["type": "Contact"], "EMR_Patient_Id__c": .string("\(prefix)\($0)"), "LastName": "Novak"]
         })]
@@ -73,7 +73,7 @@ struct FaultTests {
                 bearer: try await client.salesforceToken(), json: contactRecords(4))
         }
         #expect(reply.status == 200)
-        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(reply.body) }
+        #expect(throws: JSONSyntaxError.self) { try WireJSON.parse(reply.body) }
         #expect(SandboxInspection(world: world).counts().writes[.salesforceCollections] == 4)
     }
 

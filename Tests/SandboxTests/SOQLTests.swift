@@ -10,7 +10,7 @@ struct SOQLTests {
         return TestSandbox.world(configuration)
     }()
 
-    private func query(_ soql: String) throws(SalesforceAPIError) -> JSONValue {
+    private func query(_ soql: String) throws(SalesforceAPIError) -> WireJSON {
         try world.salesforce.query(soql, apiVersion: "v60.0", pageSize: nil)
     }
 
@@ -44,7 +44,7 @@ struct SOQLTests {
         let all = try query("SELECT Id, SystemModstamp FROM Contact ORDER BY SystemModstamp ASC")
         let stamps = all["records"]!.arrayValue!.map { $0["SystemModstamp"]!.stringValue! }
         #expect(stamps == stamps.sorted())
-        let middle = try #require(Timestamp(iso8601: stamps[stamps.count / 2]))
+        let middle = try #require(SandboxInstant(iso8601: stamps[stamps.count / 2]))
         let later = try query("SELECT Id FROM Contact WHERE SystemModstamp > \(middle.fhirInstant)")
         #expect(later["totalSize"]?.intValue == stamps.count - stamps.count / 2 - 1)
         let atOrLater = try query("SELECT COUNT() FROM Contact WHERE SystemModstamp >= \(middle.fhirInstant)")

@@ -91,7 +91,7 @@ struct SalesforceRESTTests {
         #expect(reply.json.arrayValue?.count == 2)
     }
 
-    private func upsert(_ world: SandboxWorld, _ records: [JSONValue], allOrNone: Bool = false, object: String = "Contact", field: String = "EMR_Patient_Id__c") async throws -> Reply {
+    private func upsert(_ world: SandboxWorld, _ records: [WireJSON], allOrNone: Bool = false, object: String = "Contact", field: String = "EMR_Patient_Id__c") async throws -> Reply {
         try await TestSandbox.salesforce(world) { client in
             try await client.call(
                 .patch, "/services/data/v60.0/composite/sobjects/\(object)/\(field)", bearer: try await client.salesforceToken(),
@@ -147,7 +147,7 @@ struct SalesforceRESTTests {
 
     @Test func moreThanTwoHundredRecordsAreRejectedWhole() async throws {
         let world = TestSandbox.world()
-        let records: [JSONValue] = (0..<201).map { ["attributes": ["type": "Contact"], "EMR_Patient_Id__c": .string("x\($0)"), "LastName": "A"] }
+        let records: [WireJSON] = (0..<201).map { ["attributes": ["type": "Contact"], "EMR_Patient_Id__c": .string("x\($0)"), "LastName": "A"] }
         let reply = try await upsert(world, records)
         #expect(reply.status == 400)
         #expect(reply.json[0]?["errorCode"] == "EXCEEDED_ID_LIMIT")

@@ -8,7 +8,7 @@ struct SeedTests {
         let first = TestSandbox.world(TestSandbox.configuration(patients: 30, badShare: 0.2, seed: 3))
         let second = TestSandbox.world(TestSandbox.configuration(patients: 30, badShare: 0.2, seed: 3))
         let other = TestSandbox.world(TestSandbox.configuration(patients: 30, badShare: 0.2, seed: 4))
-        func names(_ world: SandboxWorld) -> [JSONValue?] { world.emr.entries("Patient").map { $0.resource["name"] } }
+        func names(_ world: SandboxWorld) -> [WireJSON?] { world.emr.entries("Patient").map { $0.resource["name"] } }
         #expect(first.truth == second.truth)
         #expect(names(first) == names(second))
         #expect(names(first) != names(other))
@@ -54,7 +54,7 @@ struct SeedTests {
         let responses = world.emr.entries("QuestionnaireResponse").map(\.resource)
         #expect(!responses.isEmpty)
         for response in responses {
-            let instrument = Instrument.all.first { $0.url == response["questionnaire"]?.stringValue }!
+            let instrument = SurveyInstrument.all.first { $0.url == response["questionnaire"]?.stringValue }!
             var answers: [String: Int] = [:]
             for item in response["item"]!.arrayValue! {
                 answers[item["linkId"]!.stringValue!] = item["answer"]![0]!["valueInteger"]!.intValue!
@@ -74,5 +74,20 @@ struct SeedTests {
         #expect(!contacts.isEmpty && contacts.allSatisfy { $0["EMR_Patient_Id__c"].isNull })
         let stages = Set(world.salesforce.store.records(of: "Admission__c").compactMap { $0["Stage__c"].stringValue })
         #expect(stages.isSubset(of: ["New", "Screening", "Ready for Intake", "Admitted", "Closed"]))
+    }
+}
+
+/// Seeded history lies in the past, so that delta pulls and watermarks behave as against a real org.
+struct SeedTimeTests {
+    @Test(arguments: 1...8)
+    func nothingIsSeededInTheFuture(seed: UInt64) throws {
+        let world = TestSandbox.world(TestSandbox.configuration(patients: 20, badShare: 0.1, seed: seed))
+        let now = world.emr.clock.now()
+        for type in ["Patient", "EpisodeOfCare", "QuestionnaireResponse"] {
+            #expect(world.emr.entries(type).allSatisfy { $0.lastUpdated.milliseconds <= now.milliseconds })
+        }
+        let result = try world.salesforce.query("SELECT Id, SystemModstamp FROM Contact ORDER BY SystemModstamp DESC LIMIT 1", apiVersion: "v60.0", pageSize: nil)
+        let newest = try #require(result["records"]?[0]?["SystemModstamp"]?.stringValue)
+        #expect(newest <= now.salesforceDateTime)
     }
 }

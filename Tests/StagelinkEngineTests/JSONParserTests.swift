@@ -6,7 +6,7 @@ struct JSONParserTests {
         let value = try JSONValue(parsing: Array(#"{"z":1.50,"a":[true,null],"m":"Zoë"}"#.utf8))
         #expect(value.objectValue?.keys == ["z", "a", "m"])
         #expect(value["z"] == .number("1.50"))
-        #expect(value["a"] == [true, nil])
+        #expect(value["a"] == [true, .null])
         #expect(value["m"]?.stringValue == "Zoë")
     }
 

@@ -119,6 +119,18 @@ struct LinkerTests {
         #expect(try await harness.store.countRows(RowFilter(errorCode: "STRING_TOO_LONG")) == 1)
     }
 
+    @Test func aRetryThatFailsAgainTriesEachRowOnce() async throws {
+        let harness = try await Harness.make()
+        harness.target.failRecords { _, _ in LinkError(code: "UNABLE_TO_LOCK_ROW", message: "locked") }
+        let rows = try await harness.stage((1...3).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
+        try await harness.link()
+        let report = try await harness.operations.retry(.errorCode("UNABLE_TO_LOCK_ROW"), by: "alice")
+        #expect(report.rows.count == 3)
+        for id in rows.rowIDs { #expect(try await harness.row(id).attemptCount == 2) }
+        try await harness.operations.retry(.rows(rows.rowIDs), by: "alice")
+        for id in rows.rowIDs { #expect(try await harness.row(id).attemptCount == 3) }
+    }
+
     @Test func aRetryOfAnOlderVersionThanTheLinkedOneIsSupersededNotApplied() async throws {
         let harness = try await Harness.make()
         harness.target.failRecords { _, fields in fields["LastName"] == .text("Old") ? LinkError(code: "UNABLE_TO_LOCK_ROW", message: "locked") : nil }

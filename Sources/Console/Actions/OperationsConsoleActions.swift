@@ -1,8 +1,9 @@
 import StagelinkEngine
 
-/// The console's actions over the engine's `Operations`: retry, ignore and policy changes, by
-/// the same code the CLI runs. Push, sync-now and conflict resolution need the service and are
-/// reported unavailable here; the executable wraps this type to add them.
+/// The console's actions over the engine's `Operations`, by the same code the CLI runs: retry,
+/// ignore, policy changes, push and conflict resolution, each available when the operations have
+/// what it needs (a linker, a Salesforce lookup, an EMR writer). Sync-now runs a cycle, which
+/// `Operations` does not: the executable wraps this type to add it.
 ///
 /// For example:
 ///
@@ -27,11 +28,13 @@ public struct OperationsConsoleActions: ConsoleActions {
         case .setPolicy:
             operations.mapping.declaredPolicy.isEmpty ? "policy changes need the mapping file, which this console was started without" : nil
         case .push:
-            "pushing needs the service's EMR and Salesforce connections, which this console was started without"
+            operations.salesforceLookup == nil || !(operations.outbound is OutboundLinker)
+                ? "pushing needs the Salesforce and EMR connections, and this console was started without them" : nil
         case .sync:
-            "sync-now needs the service, which this console was started without"
+            "sync-now runs a cycle of the service, and this console was started without it"
         case .resolveConflict:
-            "resolving a conflict needs the service's connections, which this console was started without"
+            operations.inbound == nil && operations.emrWriter == nil
+                ? "resolving writes the value taken into the other system, and this console has no connection to either" : nil
         }
     }
 
@@ -52,8 +55,36 @@ public struct OperationsConsoleActions: ConsoleActions {
             let entry = try await operations.setPolicy("\(object).\(field)", to: rule, reason: reason, by: operatorName)
             guard let entry else { return ActionOutcome(summary: "\(object).\(field) already has rule \(rule)", severity: .partial) }
             return ActionOutcome(summary: "\(object).\(field): \(entry.oldRule?.rawValue ?? "none") → \(entry.newRule) (audited)")
-        case .push, .syncNow, .resolveConflict:
+        case .push(let target):
+            let salesforceID = try await salesforceID(of: target)
+            let report = try await operations.push(salesforceID: salesforceID, by: operatorName)
+            let rows = try await summaries([report.rowID])
+            let references = report.emrReferences
+            if report.outcome.status == .failed, let error = report.outcome.error {
+                return ActionOutcome(summary: "push of \(salesforceID) failed (job \(report.job.id)): \(error.code): \(error.message)", severity: .failure, rows: rows, jobID: report.job.id)
+            }
+            let summary = "pushed Salesforce \(salesforceID) (job \(report.job.id))" + (references.isEmpty ? ": nothing to create" : " → EMR " + references.joined(separator: ", "))
+            return ActionOutcome(summary: summary, rows: rows, emrIDs: references, jobID: report.job.id)
+        case .resolveConflict(let id, let side, let reason):
+            let conflict = try await operations.resolve(conflict: id, take: side, reason: reason, by: operatorName)
+            let value = side == .emr ? conflict.emrValue : conflict.salesforceValue
+            return ActionOutcome(
+                summary: "conflict \(id) resolved: \(conflict.object) \(conflict.recordKey) \(conflict.field) takes the \(side.rawValue) value \(value) (audited)")
+        case .syncNow:
             throw ConsoleActionError.unavailable(action.kind, unavailability(of: action.kind) ?? "")
+        }
+    }
+
+    /// The Salesforce id a push sends: given, or the source id of a staged Salesforce row.
+    private func salesforceID(of target: PushTarget) async throws -> String {
+        switch target {
+        case .salesforceID(let id):
+            return id
+        case .row(let id):
+            guard let row = try await operations.store.row(id: id), row.system == .salesforce else {
+                throw ConsoleActionError("row \(id) is not a Salesforce record: only those are pushed to the EMR")
+            }
+            return row.sourceID
         }
     }
 

@@ -5,7 +5,7 @@ extension EMRStore {
         var token: String
         var total: Int
         var offset: Int
-        var entries: [(id: String, encoded: [UInt8], resource: JSONObject)]
+        var entries: [(id: String, encoded: [UInt8], resource: WireObject)]
         var hasMore: Bool
     }
 
@@ -48,9 +48,9 @@ extension EMRStore {
     }
 
     private func recordWrite(_ entry: FHIRResourceEntry, type: String, operation: String, actor: String,
-        endpoint: SandboxEndpoint?, previous: JSONObject?)
+        endpoint: SandboxEndpoint?, previous: WireObject?)
     {
-        var changes = JSONObject()
+        var changes = WireObject()
         for (key, value) in entry.resource where key != "meta" && previous?[key] != value { changes[key] = value }
         ledger.record(
             [
@@ -63,7 +63,7 @@ extension EMRStore {
     /// Creates a resource; with `ifNoneExist`, only when no resource matches that search
     /// (the existing one is returned, unchanged, when exactly one does; several are a 412).
     func create(
-        _ resource: JSONObject, type: String, ifNoneExist: String?, actor: String, endpoint: SandboxEndpoint? = .fhirCreate
+        _ resource: WireObject, type: String, ifNoneExist: String?, actor: String, endpoint: SandboxEndpoint? = .fhirCreate
     ) throws(FHIRError) -> (entry: FHIRResourceEntry, created: Bool) {
         let condition = try ifNoneExist.map { query throws(FHIRError) in
             try FHIRSearch(type: type, parameters: FormEncoding.decode(query.hasPrefix("?") ? String(query.dropFirst()) : query))
@@ -90,7 +90,7 @@ extension EMRStore {
 
     /// Replaces `type/id`, checking `If-Match: W/"n"` against the current version (412 on mismatch).
     func update(
-        _ resource: JSONObject, type: String, id: String, ifMatch: String?, actor: String,
+        _ resource: WireObject, type: String, id: String, ifMatch: String?, actor: String,
         endpoint: SandboxEndpoint? = .fhirUpdate
     ) throws(FHIRError) -> (entry: FHIRResourceEntry, created: Bool) {
         let instant = clock.now()

@@ -2,11 +2,11 @@ import Synchronization
 
 /// One stored FHIR resource: its current version, encoded once for fast search pages, and its older versions.
 struct FHIRResourceEntry: Sendable {
-    var resource: JSONObject
+    var resource: WireObject
     var versionID: Int
-    var lastUpdated: Timestamp
+    var lastUpdated: SandboxInstant
     var encoded: [UInt8]
-    var history: [JSONObject] = []
+    var history: [WireObject] = []
 }
 
 /// A FHIR access token issued to a backend client.
@@ -56,26 +56,26 @@ final class EMRStore: Sendable {
     }
 
     /// The resource with `meta.versionId` and `meta.lastUpdated` set and `resourceType`, `id`, `meta` first.
-    static func stamped(_ resource: JSONObject, type: String, id: String, version: Int, at instant: Timestamp)
-        -> JSONObject
+    static func stamped(_ resource: WireObject, type: String, id: String, version: Int, at instant: SandboxInstant)
+        -> WireObject
     {
-        var meta = resource["meta"]?.objectValue ?? JSONObject()
+        var meta = resource["meta"]?.objectValue ?? WireObject()
         meta["versionId"] = .string(String(version))
         meta["lastUpdated"] = .string(instant.fhirInstant)
-        var output = JSONObject([("resourceType", .string(type)), ("id", .string(id)), ("meta", .object(meta))])
+        var output = WireObject([("resourceType", .string(type)), ("id", .string(id)), ("meta", .object(meta))])
         for (key, value) in resource where !["resourceType", "id", "meta"].contains(key) { output[key] = value }
         return output
     }
 
     /// Stores a new resource (id assigned unless given), version 1.
-    func insert(_ resource: JSONObject, type: String, id givenID: String? = nil, at instant: Timestamp? = nil)
+    func insert(_ resource: WireObject, type: String, id givenID: String? = nil, at instant: SandboxInstant? = nil)
         -> FHIRResourceEntry
     {
         let instant = instant ?? clock.now()
         return state.withLock { state in Self.insert(&state, resource, type: type, id: givenID, at: instant) }
     }
 
-    static func insert(_ state: inout State, _ resource: JSONObject, type: String, id givenID: String?, at instant: Timestamp)
+    static func insert(_ state: inout State, _ resource: WireObject, type: String, id givenID: String?, at instant: SandboxInstant)
         -> FHIRResourceEntry
     {
         let id: String
@@ -87,14 +87,14 @@ final class EMRStore: Sendable {
         }
         let stamped = stamped(resource, type: type, id: id, version: 1, at: instant)
         let entry = FHIRResourceEntry(
-            resource: stamped, versionID: 1, lastUpdated: instant, encoded: JSONValue.object(stamped).serialized())
+            resource: stamped, versionID: 1, lastUpdated: instant, encoded: WireJSON.object(stamped).serialized())
         state.resources[type, default: [:]][id] = entry
         state.order[type, default: []].append(id)
         return entry
     }
 
     /// Replaces a resource with a new version; an unchanged body (meta aside) keeps the current version.
-    static func replace(_ state: inout State, _ resource: JSONObject, type: String, id: String, at instant: Timestamp)
+    static func replace(_ state: inout State, _ resource: WireObject, type: String, id: String, at instant: SandboxInstant)
         -> (entry: FHIRResourceEntry, changed: Bool)
     {
         guard var entry = state.resources[type]?[id] else {
@@ -107,12 +107,12 @@ final class EMRStore: Sendable {
         entry.versionID += 1
         entry.lastUpdated = instant
         entry.resource = stamped(resource, type: type, id: id, version: entry.versionID, at: instant)
-        entry.encoded = JSONValue.object(entry.resource).serialized()
+        entry.encoded = WireJSON.object(entry.resource).serialized()
         state.resources[type]![id] = entry
         return (entry, true)
     }
 
-    private static func withoutMeta(_ resource: JSONObject) -> JSONObject {
+    private static func withoutMeta(_ resource: WireObject) -> WireObject {
         var copy = resource
         copy["meta"] = nil
         return copy

@@ -8,8 +8,8 @@ enum FHIRCapability {
         "Questionnaire": [("identifier", "token"), ("url", "uri")],
     ]
 
-    static func statement(base: String) -> JSONValue {
-        let resources: [JSONValue] = EMRStore.resourceTypes.map { type in
+    static func statement(base: String) -> WireJSON {
+        let resources: [WireJSON] = EMRStore.resourceTypes.map { type in
             let parameters = [("_id", "token"), ("_lastUpdated", "date")] + (searchParameters[type] ?? [])
             return [
                 "type": .string(type),

@@ -9,12 +9,12 @@ struct FHIRError: Error, Sendable {
     var headers: [(HeaderField.Name, String)] = []
 
     /// The `OperationOutcome` body.
-    var outcome: JSONValue {
-        var issue = JSONObject([
+    var outcome: WireJSON {
+        var issue = WireObject([
             ("severity", .string(status >= 500 ? "fatal" : "error")), ("code", .string(code)),
             ("diagnostics", .string(diagnostics)),
         ])
-        if !expression.isEmpty { issue["expression"] = .array(expression.map(JSONValue.string)) }
+        if !expression.isEmpty { issue["expression"] = .array(expression.map(WireJSON.string)) }
         return ["resourceType": "OperationOutcome", "issue": [.object(issue)]]
     }
 

@@ -40,8 +40,8 @@ struct FHIRRoutes: Sendable {
         return type
     }
 
-    private func resourceBody(_ request: Request, context: SandboxRequestContext) async throws -> JSONObject {
-        guard let object = try JSONValue.parse(try await HTTPReply.body(of: request, context: context)).objectValue else {
+    private func resourceBody(_ request: Request, context: SandboxRequestContext) async throws -> WireObject {
+        guard let object = try WireJSON.parse(try await HTTPReply.body(of: request, context: context)).objectValue else {
             throw FHIRError(status: 400, code: "structure", diagnostics: "The body must be a JSON resource")
         }
         return object
@@ -76,13 +76,13 @@ struct FHIRRoutes: Sendable {
     }
 
     private func bundle(_ page: EMRStore.Page, selfURL: String, count: Int, context: SandboxRequestContext) -> Response {
-        var links: [JSONValue] = [["relation": "self", "url": .string(selfURL)]]
+        var links: [WireJSON] = [["relation": "self", "url": .string(selfURL)]]
         if page.hasMore {
             let next = "\(base)?_getpages=\(page.token)&_getpagesoffset=\(page.offset + count)&_count=\(count)"
                 + "&_bundletype=searchset"
             links.append(["relation": "next", "url": .string(next)])
         }
-        let head: JSONValue = [
+        let head: WireJSON = [
             "resourceType": "Bundle", "id": .string(page.token),
             "meta": ["lastUpdated": .string(world.clock.now().fhirInstant)], "type": "searchset",
             "total": .int(page.total), "link": .array(links),
@@ -96,7 +96,7 @@ struct FHIRRoutes: Sendable {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
                 let type = entry.resource["resourceType"]?.stringValue ?? ""
                 bytes.append(contentsOf: #"{"fullUrl":"#.utf8)
-                JSONValue.writeString("\(base)/\(type)/\(entry.id)", to: &bytes)
+                WireJSON.writeString("\(base)/\(type)/\(entry.id)", to: &bytes)
                 bytes.append(contentsOf: #","resource":"#.utf8)
                 if index == broken {
                     bytes.append(contentsOf: SchemaBreaker.broken(entry.resource).serialized())

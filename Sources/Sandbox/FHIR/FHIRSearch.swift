@@ -62,7 +62,7 @@ struct FHIRSearch: Sendable {
         reference.split(separator: "/").last.map(String.init) ?? reference
     }
 
-    static func identifier(_ token: String, matches resource: JSONObject) -> Bool {
+    static func identifier(_ token: String, matches resource: WireObject) -> Bool {
         let identifiers = resource["identifier"]?.arrayValue ?? []
         let system: String?
         let value: String?
@@ -87,7 +87,7 @@ struct FHIRSearch: Sendable {
 
     /// The condition of a `_lastUpdated` value: a prefix (eq, ne, gt, ge, lt, le) and a date or instant whose
     /// precision makes the range it stands for.
-    static func lastUpdated(_ value: String) throws(FHIRError) -> @Sendable (Timestamp) -> Bool {
+    static func lastUpdated(_ value: String) throws(FHIRError) -> @Sendable (SandboxInstant) -> Bool {
         var prefix = "eq"
         var text = Substring(value)
         if let first = value.first, first.isLetter {
@@ -109,30 +109,30 @@ struct FHIRSearch: Sendable {
     }
 
     /// The instants a date or date-time stands for, low inclusive, high exclusive.
-    static func range(_ text: String) -> (Timestamp, Timestamp)? {
-        if let instant = Timestamp(iso8601: text) {
+    static func range(_ text: String) -> (SandboxInstant, SandboxInstant)? {
+        if let instant = SandboxInstant(iso8601: text) {
             let fraction = text.split(separator: ".").dropFirst().first.map { $0.prefix { $0.isNumber }.count } ?? 0
             let width: Int64 = fraction >= 3 ? 1 : (fraction == 2 ? 10 : (fraction == 1 ? 100 : 1000))
-            return (instant, Timestamp(milliseconds: instant.milliseconds + width))
+            return (instant, SandboxInstant(milliseconds: instant.milliseconds + width))
         }
         let day: Int64 = 86_400_000
         switch text.count {
         case 10:
             guard let date = CivilDate(text) else { return nil }
             let start = Int64(date.daysSince1970) * day
-            return (Timestamp(milliseconds: start), Timestamp(milliseconds: start + day))
+            return (SandboxInstant(milliseconds: start), SandboxInstant(milliseconds: start + day))
         case 7:
             guard let date = CivilDate(text + "-01") else { return nil }
             let start = Int64(date.daysSince1970) * day
             let days = Int64(CivilDate.daysIn(month: date.month, year: date.year))
-            return (Timestamp(milliseconds: start), Timestamp(milliseconds: start + days * day))
+            return (SandboxInstant(milliseconds: start), SandboxInstant(milliseconds: start + days * day))
         case 4:
             guard let year = Int(text), let first = CivilDate(year: year, month: 1, day: 1),
                 let next = CivilDate(year: year + 1, month: 1, day: 1)
             else { return nil }
             return (
-                Timestamp(milliseconds: Int64(first.daysSince1970) * day),
-                Timestamp(milliseconds: Int64(next.daysSince1970) * day)
+                SandboxInstant(milliseconds: Int64(first.daysSince1970) * day),
+                SandboxInstant(milliseconds: Int64(next.daysSince1970) * day)
             )
         default:
             return nil

@@ -3,7 +3,7 @@
 struct FHIRValidator {
     let patientExists: (String) -> Bool
 
-    func validate(_ resource: JSONObject, type: String) throws(FHIRError) {
+    func validate(_ resource: WireObject, type: String) throws(FHIRError) {
         guard resource["resourceType"]?.stringValue == type else {
             throw .processing("resourceType must be \(type) on this endpoint")
         }
@@ -19,16 +19,16 @@ struct FHIRValidator {
         }
     }
 
-    private func optionalType<T>(_ resource: JSONObject, _ key: String, type: String, check: (JSONValue) -> T?)
+    private func optionalType<T>(_ resource: WireObject, _ key: String, type: String, check: (WireJSON) -> T?)
         throws(FHIRError)
     {
         if let value = resource[key], check(value) == nil { throw .invalid("\(type).\(key)", "has the wrong JSON type") }
     }
 
-    private func array(_ resource: JSONObject, _ key: String, type: String) throws(FHIRError) -> [JSONObject] {
+    private func array(_ resource: WireObject, _ key: String, type: String) throws(FHIRError) -> [WireObject] {
         guard let value = resource[key] else { return [] }
         guard let elements = value.arrayValue else { throw .invalid("\(type).\(key)", "must be an array") }
-        var objects: [JSONObject] = []
+        var objects: [WireObject] = []
         for (index, element) in elements.enumerated() {
             guard let object = element.objectValue else { throw .invalid("\(type).\(key)[\(index)]", "must be an object") }
             objects.append(object)
@@ -36,7 +36,7 @@ struct FHIRValidator {
         return objects
     }
 
-    private func code(_ resource: JSONObject, _ key: String, of values: Set<String>, type: String, required: Bool)
+    private func code(_ resource: WireObject, _ key: String, of values: Set<String>, type: String, required: Bool)
         throws(FHIRError)
     {
         guard let value = resource[key] else {
@@ -63,17 +63,17 @@ struct FHIRValidator {
 
     /// FHIR `dateTime`: a date, or a date-time with seconds and a zone.
     static func isDateTime(_ text: String) -> Bool {
-        isDate(text) || Timestamp(iso8601: text) != nil
+        isDate(text) || SandboxInstant(iso8601: text) != nil
     }
 
-    private func date(_ resource: JSONObject, _ key: String, path: String, allowTime: Bool) throws(FHIRError) {
+    private func date(_ resource: WireObject, _ key: String, path: String, allowTime: Bool) throws(FHIRError) {
         guard let value = resource[key] else { return }
         guard let text = value.stringValue, allowTime ? Self.isDateTime(text) : Self.isDate(text) else {
             throw .invalid(path, "is not a valid \(allowTime ? "dateTime" : "date")")
         }
     }
 
-    private func patientReference(_ resource: JSONObject, _ key: String, type: String, required: Bool)
+    private func patientReference(_ resource: WireObject, _ key: String, type: String, required: Bool)
         throws(FHIRError)
     {
         guard let value = resource[key] else {
@@ -92,7 +92,7 @@ struct FHIRValidator {
         }
     }
 
-    private func patient(_ resource: JSONObject) throws(FHIRError) {
+    private func patient(_ resource: WireObject) throws(FHIRError) {
         try optionalType(resource, "active", type: "Patient", check: \.boolValue)
         for (index, name) in try array(resource, "name", type: "Patient").enumerated() {
             try optionalType(name, "family", type: "Patient.name[\(index)]", check: \.stringValue)
@@ -116,14 +116,14 @@ struct FHIRValidator {
         try date(resource, "birthDate", path: "Patient.birthDate", allowTime: false)
     }
 
-    private func period(_ resource: JSONObject, type: String) throws(FHIRError) {
+    private func period(_ resource: WireObject, type: String) throws(FHIRError) {
         guard let period = resource["period"] else { return }
         guard let object = period.objectValue else { throw .invalid("\(type).period", "must be a Period") }
         try date(object, "start", path: "\(type).period.start", allowTime: true)
         try date(object, "end", path: "\(type).period.end", allowTime: true)
     }
 
-    private func episode(_ resource: JSONObject) throws(FHIRError) {
+    private func episode(_ resource: WireObject) throws(FHIRError) {
         try code(
             resource, "status", of: ["planned", "waitlist", "active", "onhold", "finished", "cancelled", "entered-in-error"],
             type: "EpisodeOfCare", required: true)
@@ -132,7 +132,7 @@ struct FHIRValidator {
         try period(resource, type: "EpisodeOfCare")
     }
 
-    private func questionnaireResponse(_ resource: JSONObject) throws(FHIRError) {
+    private func questionnaireResponse(_ resource: WireObject) throws(FHIRError) {
         try code(
             resource, "status", of: ["in-progress", "completed", "amended", "entered-in-error", "stopped"],
             type: "QuestionnaireResponse", required: true)
@@ -147,7 +147,7 @@ struct FHIRValidator {
         }
     }
 
-    private func serviceRequest(_ resource: JSONObject) throws(FHIRError) {
+    private func serviceRequest(_ resource: WireObject) throws(FHIRError) {
         try code(
             resource, "status",
             of: ["draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"],

@@ -34,7 +34,7 @@ struct SMARTAuth: Sendable {
         else { return failure("invalid_request", "a jwt-bearer client_assertion is required") }
         let parts = assertion.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let data = Data(base64URLEncoded: String(parts[1])),
-            let unverified = try? JSONValue.parse(Array(data)), let issuer = unverified["iss"]?.stringValue,
+            let unverified = try? WireJSON.parse(Array(data)), let issuer = unverified["iss"]?.stringValue,
             let client = world.configuration.fhirClients.first(where: { $0.clientID == issuer })
         else { return failure("invalid_client", "unknown client") }
         let claims: AssertionClaims

@@ -1,6 +1,6 @@
 /// Makes a resource schema-invalid the way a broken EMR would: elements with the wrong JSON types.
 enum SchemaBreaker {
-    static func broken(_ resource: JSONObject) -> JSONValue {
+    static func broken(_ resource: WireObject) -> WireJSON {
         var broken = resource
         switch resource["resourceType"]?.stringValue {
         case "Patient":

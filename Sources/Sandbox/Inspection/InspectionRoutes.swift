@@ -8,6 +8,8 @@ import Hummingbird
 ///   "retryAfterSeconds","affectedShare"}`)
 /// - `POST /_sandbox/mutations/start?intervalMilliseconds=N`, `/stop`, `/step?count=N`
 /// - `POST /_sandbox/clock/advance?seconds=N`
+/// - `PUT /_sandbox/edit/fhir/{type}/{id}` (body: the resource) and `PATCH /_sandbox/edit/salesforce/{object}/{id}`
+///   (body: the fields): a person's edit at the source, as the EMR's clinician or the org's human user
 struct InspectionRoutes: Sendable {
     let world: SandboxWorld
 
@@ -26,7 +28,7 @@ struct InspectionRoutes: Sendable {
             return HTTPReply.json(.array(writes.map(Self.json)))
         }
         group.get("/users") { _, _ in
-            var users = JSONObject()
+            var users = WireObject()
             for user in world.configuration.salesforceUsers {
                 users[user.username] = .string(orNull: inspection.userID(user.username))
             }
@@ -39,7 +41,7 @@ struct InspectionRoutes: Sendable {
         }
         group.get("/faults") { _, _ in HTTPReply.json(.array(world.faults.rules.map(Self.json))) }
         group.post("/faults") { request, context in
-            let body = try JSONValue.parse(try await HTTPReply.body(of: request, context: context))
+            let body = try WireJSON.parse(try await HTTPReply.body(of: request, context: context))
             do {
                 try world.faults.inject(try Self.rule(body))
             } catch let error as SandboxError {
@@ -70,6 +72,25 @@ struct InspectionRoutes: Sendable {
                         ["kind": .string($0.kind.rawValue), "system": .string($0.system.rawValue), "type": .string($0.type), "id": .string($0.id)]
                     }))
         }
+        group.put("/edit/fhir/:type/:id") { request, context in
+            let body = try WireJSON.parse(try await HTTPReply.body(of: request, context: context))
+            do {
+                try inspection.editFHIRResource(try context.parameters.require("type"), id: try context.parameters.require("id"), resource: body)
+            } catch let error as SandboxError {
+                return HTTPReply.json(["error": .string(error.description)], status: .badRequest)
+            }
+            return HTTPReply.empty(status: .noContent)
+        }
+        group.patch("/edit/salesforce/:object/:id") { request, context in
+            let body = try WireJSON.parse(try await HTTPReply.body(of: request, context: context))
+            guard let fields = body.objectValue else { return HTTPReply.json(["error": "the body must be an object of fields"], status: .badRequest) }
+            do {
+                try inspection.editSalesforceRecord(try context.parameters.require("object"), id: try context.parameters.require("id"), fields: fields)
+            } catch let error as SandboxError {
+                return HTTPReply.json(["error": .string(error.description)], status: .badRequest)
+            }
+            return HTTPReply.empty(status: .noContent)
+        }
         group.post("/clock/advance") { request, _ in
             let seconds = Double(FormEncoding.dictionary(request.uri.query ?? "")["seconds"] ?? "") ?? 0
             world.clock.advance(by: .milliseconds(Int64(seconds * 1000)))
@@ -77,21 +98,21 @@ struct InspectionRoutes: Sendable {
         }
     }
 
-    private func countsJSON() -> JSONValue {
+    private func countsJSON() -> WireJSON {
         let counts = inspection.counts()
-        func byEndpoint(_ values: [SandboxEndpoint: Int]) -> JSONValue {
-            .object(JSONObject(SandboxEndpoint.allCases.map { ($0.rawValue, .int(values[$0, default: 0])) }))
+        func byEndpoint(_ values: [SandboxEndpoint: Int]) -> WireJSON {
+            .object(WireObject(SandboxEndpoint.allCases.map { ($0.rawValue, .int(values[$0, default: 0])) }))
         }
         return [
             "calls": byEndpoint(counts.calls), "writes": byEndpoint(counts.writes), "faults": byEndpoint(counts.faults),
             "mutationWrites": .int(counts.mutationWrites), "apiUsage": .int(counts.apiUsage),
-            "salesforceRecords": .object(JSONObject(counts.salesforceRecords.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
-            "fhirResources": .object(JSONObject(counts.fhirResources.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            "salesforceRecords": .object(WireObject(counts.salesforceRecords.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
+            "fhirResources": .object(WireObject(counts.fhirResources.sorted { $0.key < $1.key }.map { ($0.key, .int($0.value)) })),
         ]
     }
 
-    static func json(_ record: SeededRecord) -> JSONValue {
-        var object = JSONObject([
+    static func json(_ record: SeededRecord) -> WireJSON {
+        var object = WireObject([
             ("system", .string(record.system.rawValue)), ("type", .string(record.type)), ("id", .string(record.id)),
             ("good", .bool(record.isGood)),
         ])
@@ -103,7 +124,7 @@ struct InspectionRoutes: Sendable {
         return .object(object)
     }
 
-    static func json(_ write: WriteRecord) -> JSONValue {
+    static func json(_ write: WriteRecord) -> WireJSON {
         [
             "at": .string(write.at.fhirInstant), "system": .string(write.system.rawValue), "type": .string(write.type),
             "id": .string(write.id), "operation": .string(write.operation), "actor": .string(write.actor),
@@ -111,8 +132,8 @@ struct InspectionRoutes: Sendable {
         ]
     }
 
-    static func json(_ rule: FaultRule) -> JSONValue {
-        var object = JSONObject([("endpoint", .string(rule.endpoint.rawValue)), ("kind", .string(rule.kind.rawValue))])
+    static func json(_ rule: FaultRule) -> WireJSON {
+        var object = WireObject([("endpoint", .string(rule.endpoint.rawValue)), ("kind", .string(rule.kind.rawValue))])
         switch rule.trigger {
         case .rate(let share): object["rate"] = .double(share)
         case .nextCalls(let count): object["nextCalls"] = .int(count)
@@ -120,7 +141,7 @@ struct InspectionRoutes: Sendable {
         return .object(object)
     }
 
-    static func rule(_ body: JSONValue) throws -> FaultRule {
+    static func rule(_ body: WireJSON) throws -> FaultRule {
         guard let endpoint = body["endpoint"]?.stringValue.flatMap(SandboxEndpoint.init(rawValue:)) else {
             throw SandboxError.invalidSetting("endpoint is one of \(SandboxEndpoint.allCases.map(\.rawValue).joined(separator: ", "))")
         }

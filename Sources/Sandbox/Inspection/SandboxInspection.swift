@@ -28,22 +28,22 @@ public struct SandboxInspection: Sendable {
     }
 
     /// A Salesforce record with all its fields, as `GET /sobjects/{Object}/{Id}` returns it.
-    public func salesforceRecord(_ object: String, id: String) -> JSONValue? {
+    public func salesforceRecord(_ object: String, id: String) -> WireJSON? {
         try? world.salesforce.record(object, id: id, fields: nil, apiVersion: "v60.0")
     }
 
     /// The Salesforce records of one object, as JSON with all fields.
-    public func salesforceRecords(_ object: String) -> [JSONValue] {
+    public func salesforceRecords(_ object: String) -> [WireJSON] {
         world.salesforce.store.records(of: object).compactMap { salesforceRecord(object, id: $0.id) }
     }
 
     /// A FHIR resource as it is now.
-    public func fhirResource(_ type: String, id: String) -> JSONValue? {
+    public func fhirResource(_ type: String, id: String) -> WireJSON? {
         world.emr.entry(type, id).map { .object($0.resource) }
     }
 
     /// The FHIR resources of one type, in creation order.
-    public func fhirResources(_ type: String) -> [JSONValue] {
+    public func fhirResources(_ type: String) -> [WireJSON] {
         world.emr.entries(type).map { .object($0.resource) }
     }
 
@@ -56,6 +56,26 @@ public struct SandboxInspection: Sendable {
     public var humanUserID: String {
         world.salesforce.user(
             named: SeedGenerator.admissionsCoordinator.username, displayName: SeedGenerator.admissionsCoordinator.name)
+    }
+
+    /// Replaces a FHIR resource as a clinician would in the EMR (a new version, not by Stagelink):
+    /// how a test or the demo fixes a bad record at its source.
+    public func editFHIRResource(_ type: String, id: String, resource: WireJSON) throws {
+        guard let object = resource.objectValue else { throw SandboxError.editRefused("the resource must be a JSON object") }
+        do {
+            _ = try world.emr.update(object, type: type, id: id, ifMatch: nil, actor: SeedGenerator.clinician, endpoint: nil)
+        } catch {
+            throw SandboxError.editRefused("the EMR refused the edit: \(error.diagnostics)")
+        }
+    }
+
+    /// Changes fields of a Salesforce record as a person in the org would (not the integration user).
+    public func editSalesforceRecord(_ object: String, id: String, fields: WireObject) throws {
+        do {
+            try world.salesforce.update(object, id: id, body: fields, actor: humanUserID, endpoint: nil)
+        } catch {
+            throw SandboxError.editRefused("Salesforce refused the edit: \(error)")
+        }
     }
 
     /// Empties both simulators, counters, histories and faults, and seeds again from the same seed.

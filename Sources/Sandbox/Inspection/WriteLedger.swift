@@ -3,7 +3,7 @@ import Synchronization
 /// One write to one record: who made it, when, through which endpoint, and the values it set.
 public struct WriteRecord: Sendable, Hashable {
     /// When the sandbox applied it.
-    public var at: Timestamp
+    public var at: SandboxInstant
     public var system: SandboxSystem
     /// The Salesforce object or FHIR resource type.
     public var type: String
@@ -16,7 +16,7 @@ public struct WriteRecord: Sendable, Hashable {
     /// The endpoint group of the call, nil for seed and mutation driver writes.
     public var endpoint: SandboxEndpoint?
     /// The fields (Salesforce) or top-level elements (FHIR) the write set, with their new values.
-    public var changes: JSONObject
+    public var changes: WireObject
 }
 
 /// Calls, writes and injected faults per endpoint group, and how many records each simulator holds.

@@ -125,7 +125,7 @@ public final class MutationDriver: Sendable {
         return Mutation(kind: .patientEdited, system: .fhir, type: "Patient", id: id)
     }
 
-    private func setTelecom(_ resource: inout JSONObject, system: String, value: String) {
+    private func setTelecom(_ resource: inout WireObject, system: String, value: String) {
         var telecom = resource["telecom"]?.arrayValue ?? []
         if let index = telecom.firstIndex(where: { $0["system"]?.stringValue == system }) {
             telecom[index]["value"] = .string(value)
@@ -139,7 +139,7 @@ public final class MutationDriver: Sendable {
         let patients = goodPatients()
         guard !patients.isEmpty else { return nil }
         let patient = random { $0.pick(patients) }.resource["id"]!.stringValue!
-        let instrument = random { $0.pick(Instrument.all) }
+        let instrument = random { $0.pick(SurveyInstrument.all) }
         let answers = random { generator in instrument.itemCodes.map { _ in Int.random(in: 0...3, using: &generator) } }
         let response = instrument.response(subject: patient, answers: answers, authored: world.clock.now().fhirInstant)
         guard let (entry, _) = try? world.emr.create(
@@ -158,7 +158,7 @@ public final class MutationDriver: Sendable {
         guard !contacts.isEmpty else { return nil }
         let contact = random { $0.pick(contacts) }
         let place = random { $0.pick(SyntheticPeople.cities) }
-        let body: JSONObject = random { generator in
+        let body: WireObject = random { generator in
             switch Int.random(in: 0..<3, using: &generator) {
             case 0: return ["Phone": .string("+1-555-\(Int.random(in: 200...999, using: &generator))-\(Int.random(in: 1000...9999, using: &generator))")]
             case 1: return ["Email": .string("updated\(Int.random(in: 1...99_999, using: &generator))@example.net")]

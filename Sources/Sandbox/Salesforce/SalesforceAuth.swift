@@ -26,7 +26,7 @@ struct SalesforceAuth: Sendable {
             }
             return issue(for: user)
         } catch let failure as OAuthFailure {
-            let body: JSONValue = ["error": .string(failure.error), "error_description": .string(failure.description)]
+            let body: WireJSON = ["error": .string(failure.error), "error_description": .string(failure.description)]
             return HTTPReply.json(body, status: .badRequest)
         }
     }
@@ -37,7 +37,7 @@ struct SalesforceAuth: Sendable {
         }
         let payload = assertion.split(separator: ".", omittingEmptySubsequences: false)
         guard payload.count == 3, let claimsData = Data(base64URLEncoded: String(payload[1])),
-            let claims = try? JSONValue.parse(Array(claimsData)), let issuer = claims["iss"]?.stringValue,
+            let claims = try? WireJSON.parse(Array(claimsData)), let issuer = claims["iss"]?.stringValue,
             let subject = claims["sub"]?.stringValue
         else { throw OAuthFailure(error: "invalid_grant", description: "invalid assertion") }
         guard
@@ -92,7 +92,7 @@ struct SalesforceAuth: Sendable {
         let issuedAt = String(world.clock.now().milliseconds)
         let mac = HMAC<SHA256>.authenticationCode(
             for: Data((identity + issuedAt).utf8), using: SymmetricKey(data: world.signingSecret))
-        let body: JSONValue = [
+        let body: WireJSON = [
             "access_token": .string(token), "scope": "api", "instance_url": .string(base), "id": .string(identity),
             "token_type": "Bearer", "issued_at": .string(issuedAt), "signature": .string(Data(mac).base64EncodedString()),
         ]

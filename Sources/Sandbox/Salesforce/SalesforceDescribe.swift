@@ -1,6 +1,6 @@
 /// The JSON of `GET /sobjects/{Object}/describe`.
 enum SalesforceDescribe {
-    static func object(_ object: SObjectDescription, version: String) -> JSONValue {
+    static func object(_ object: SObjectDescription, version: String) -> WireJSON {
         let base = "/services/data/\(version)/sobjects/\(object.name)"
         return [
             "name": .string(object.name), "label": .string(object.label), "labelPlural": .string(object.label + "s"),
@@ -14,7 +14,7 @@ enum SalesforceDescribe {
         ]
     }
 
-    static func field(_ field: SObjectField) -> JSONValue {
+    static func field(_ field: SObjectField) -> WireJSON {
         let soapType: String =
             switch field.type {
             case .id, .reference: "tns:ID"

@@ -86,7 +86,7 @@ struct SalesforceEnvelope: RouterMiddleware {
     /// The answer to a fault that stops the call before its handler.
     static func faultResponse(_ rule: FaultRule) -> Response {
         let retry: [(HeaderField.Name, String)] = [(.retryAfter, String(rule.retryAfterSeconds))]
-        func errors(_ code: String, _ message: String) -> JSONValue {
+        func errors(_ code: String, _ message: String) -> WireJSON {
             .array([SalesforceError(code: code, message: message).restJSON])
         }
         switch rule.kind {

@@ -18,13 +18,13 @@ public struct SalesforceError: Error, Sendable, Hashable {
     }
 
     /// `{"message","errorCode","fields"}`, as in the body of a failed single call.
-    var restJSON: JSONValue {
-        ["message": .string(message), "errorCode": .string(code), "fields": .array(fields.map(JSONValue.string))]
+    var restJSON: WireJSON {
+        ["message": .string(message), "errorCode": .string(code), "fields": .array(fields.map(WireJSON.string))]
     }
 
     /// `{"statusCode","message","fields"}`, as in a collections result.
-    var collectionJSON: JSONValue {
-        ["statusCode": .string(code), "message": .string(message), "fields": .array(fields.map(JSONValue.string))]
+    var collectionJSON: WireJSON {
+        ["statusCode": .string(code), "message": .string(message), "fields": .array(fields.map(WireJSON.string))]
     }
 
     static func invalidField(_ name: String, object: String) -> SalesforceError {
@@ -45,7 +45,7 @@ public struct SalesforceError: Error, Sendable, Hashable {
             fields: names)
     }
 
-    static func wrongType(_ field: SObjectField, _ value: JSONValue) -> SalesforceError {
+    static func wrongType(_ field: SObjectField, _ value: WireJSON) -> SalesforceError {
         SalesforceError(
             code: "INVALID_TYPE_ON_FIELD_IN_RECORD",
             message: "\(field.label): value not of required type: \(value.displayText)", fields: [field.name])
@@ -82,7 +82,7 @@ public struct SalesforceError: Error, Sendable, Hashable {
     static let notFound = SalesforceError(code: "NOT_FOUND", message: "The requested resource does not exist")
 }
 
-extension JSONValue {
+extension WireJSON {
     /// The value as Salesforce quotes it in an error message.
     var displayText: String {
         switch self {

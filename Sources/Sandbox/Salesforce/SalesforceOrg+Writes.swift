@@ -2,7 +2,7 @@
 extension SalesforceOrg {
     private func writeRecord(
         _ outcome: RecordWriteOutcome, object: String, operation: String, actor: String, endpoint: SandboxEndpoint?,
-        at now: Timestamp
+        at now: SandboxInstant
     ) -> WriteRecord? {
         guard outcome.success, let id = outcome.id else { return nil }
         return WriteRecord(
@@ -17,7 +17,7 @@ extension SalesforceOrg {
     }
 
     /// `POST /sobjects/{Object}`: the new record's id.
-    func create(_ objectName: String, body: JSONObject, actor: String, endpoint: SandboxEndpoint? = .salesforceSObjects)
+    func create(_ objectName: String, body: WireObject, actor: String, endpoint: SandboxEndpoint? = .salesforceSObjects)
         throws(SalesforceAPIError) -> String
     {
         let object = try object(objectName)
@@ -32,7 +32,7 @@ extension SalesforceOrg {
 
     /// `PATCH /sobjects/{Object}/{Id}`.
     func update(
-        _ objectName: String, id: String, body: JSONObject, actor: String,
+        _ objectName: String, id: String, body: WireObject, actor: String,
         endpoint: SandboxEndpoint? = .salesforceSObjects
     ) throws(SalesforceAPIError) {
         let object = try object(objectName)
@@ -46,7 +46,7 @@ extension SalesforceOrg {
 
     /// `PATCH /sobjects/{Object}/{Field}/{Value}`: the id and whether it was created; 300 on several matches.
     func upsert(
-        _ objectName: String, field fieldName: String, value: String, body: JSONObject, actor: String,
+        _ objectName: String, field fieldName: String, value: String, body: WireObject, actor: String,
         apiVersion: String
     ) throws(SalesforceAPIError) -> (id: String, created: Bool) {
         let object = try object(objectName)
@@ -72,7 +72,7 @@ extension SalesforceOrg {
     }
 
     /// The body of a collections call: up to 200 records and the `allOrNone` flag.
-    func collectionRecords(_ body: JSONValue) throws(SalesforceAPIError) -> (records: [JSONObject], allOrNone: Bool) {
+    func collectionRecords(_ body: WireJSON) throws(SalesforceAPIError) -> (records: [WireObject], allOrNone: Bool) {
         guard let records = body["records"]?.arrayValue else {
             throw SalesforceAPIError(
                 status: 400,
@@ -99,7 +99,7 @@ extension SalesforceOrg {
 
     /// `PATCH /composite/sobjects/{Object}/{ExternalIdField}`: one result per record, in order.
     func collectionsUpsert(
-        _ objectName: String, field fieldName: String, records: [JSONObject], allOrNone: Bool, lockedRows: Set<Int>,
+        _ objectName: String, field fieldName: String, records: [WireObject], allOrNone: Bool, lockedRows: Set<Int>,
         actor: String
     ) throws(SalesforceAPIError) -> [RecordWriteOutcome] {
         let object = try object(objectName)
@@ -138,7 +138,7 @@ extension SalesforceOrg {
     }
 
     /// `PATCH /composite/sobjects`: records carry `Id` and `attributes.type`.
-    func collectionsUpdate(records: [JSONObject], allOrNone: Bool, lockedRows: Set<Int>, actor: String)
+    func collectionsUpdate(records: [WireObject], allOrNone: Bool, lockedRows: Set<Int>, actor: String)
         -> [RecordWriteOutcome]
     {
         applyCollection(records.count, allOrNone: allOrNone, lockedRows: lockedRows, actor: actor) { store, index, now in
@@ -169,8 +169,8 @@ extension SalesforceOrg {
     /// Applies each record in order; with `allOrNone`, on a scratch copy that replaces the store only if all succeed.
     private func applyCollection(
         _ count: Int, allOrNone: Bool, lockedRows: Set<Int>, actor: String,
-        apply: (inout SalesforceStore, Int, Timestamp) -> RecordWriteOutcome,
-        record: (RecordWriteOutcome, Timestamp) -> WriteRecord?
+        apply: (inout SalesforceStore, Int, SandboxInstant) -> RecordWriteOutcome,
+        record: (RecordWriteOutcome, SandboxInstant) -> WriteRecord?
     ) -> [RecordWriteOutcome] {
         let now = clock.now()
         let lockError = SalesforceError(

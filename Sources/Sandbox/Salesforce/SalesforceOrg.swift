@@ -8,21 +8,21 @@ struct SalesforceSession: Sendable {
 
 /// A query's remaining pages, behind a `nextRecordsUrl` locator.
 private struct QueryCursor: Sendable {
-    var records: [JSONValue]
+    var records: [WireJSON]
     var total: Int
 }
 
 /// A failed Salesforce call: the status and the JSON body the REST API answers with.
 struct SalesforceAPIError: Error, Sendable {
     var status: Int
-    var body: JSONValue
+    var body: WireJSON
 
     init(status: Int, _ errors: [SalesforceError]) {
         self.status = status
         self.body = .array(errors.map(\.restJSON))
     }
 
-    init(status: Int, body: JSONValue) {
+    init(status: Int, body: WireJSON) {
         self.status = status
         self.body = body
     }
@@ -109,7 +109,7 @@ final class SalesforceOrg: Sendable {
 
     /// A record with all its fields, or the `fields` asked for.
     func record(_ objectName: String, id: String, fields: [String]?, apiVersion: String) throws(SalesforceAPIError)
-        -> JSONValue
+        -> WireJSON
     {
         let object = try object(objectName)
         return try state.withLock { state throws(SalesforceAPIError) in
@@ -122,7 +122,7 @@ final class SalesforceOrg: Sendable {
 
     /// The record whose external-id field holds `value`; 300 with the candidates' URLs when several do.
     func record(_ objectName: String, field: String, value: String, fields: [String]?, apiVersion: String)
-        throws(SalesforceAPIError) -> JSONValue
+        throws(SalesforceAPIError) -> WireJSON
     {
         let object = try object(objectName)
         let externalField = try externalIDField(field, of: object)
@@ -155,9 +155,9 @@ final class SalesforceOrg: Sendable {
     }
 
     private static func render(_ record: SObjectRecord, object: SObjectDescription, fields: [String]?, apiVersion: String)
-        throws(SalesforceAPIError) -> JSONValue
+        throws(SalesforceAPIError) -> WireJSON
     {
-        var output = JSONObject()
+        var output = WireObject()
         output["attributes"] = [
             "type": .string(object.name),
             "url": .string("/services/data/\(apiVersion)/sobjects/\(object.name)/\(record.id)"),
@@ -180,7 +180,7 @@ final class SalesforceOrg: Sendable {
     // MARK: - Queries
 
     /// The first page of a query, with a `nextRecordsUrl` when more pages follow.
-    func query(_ soql: String, apiVersion: String, pageSize requested: Int?) throws(SalesforceAPIError) -> JSONValue {
+    func query(_ soql: String, apiVersion: String, pageSize requested: Int?) throws(SalesforceAPIError) -> WireJSON {
         let parsed: SOQLQuery
         do {
             parsed = try SOQLParser.parse(soql)
@@ -189,7 +189,7 @@ final class SalesforceOrg: Sendable {
         }
         let size = min(max(requested ?? pageSize, 200), pageSize)
         return try state.withLock { state throws(SalesforceAPIError) in
-            let result: (total: Int, records: [JSONValue])
+            let result: (total: Int, records: [WireJSON])
             do throws(SOQLError) {
                 result = try SOQLEvaluator(store: state.store, apiVersion: apiVersion).run(parsed)
             } catch {
@@ -201,7 +201,7 @@ final class SalesforceOrg: Sendable {
     }
 
     /// The page after `locator` (`01g…-2000`).
-    func queryMore(_ locator: String, apiVersion: String) throws(SalesforceAPIError) -> JSONValue {
+    func queryMore(_ locator: String, apiVersion: String) throws(SalesforceAPIError) -> WireJSON {
         let parts = locator.split(separator: "-")
         guard parts.count == 2, let offset = Int(parts[1]) else {
             throw SalesforceAPIError(
@@ -213,7 +213,7 @@ final class SalesforceOrg: Sendable {
                     status: 400, [SalesforceError(code: "INVALID_QUERY_LOCATOR", message: "invalid query locator")])
             }
             let size = min(pageSize, cursor.records.count - offset)
-            var page = JSONObject([
+            var page = WireObject([
                 ("totalSize", .int(cursor.total)), ("done", .bool(offset + size >= cursor.records.count)),
             ])
             if offset + size < cursor.records.count {
@@ -225,9 +225,9 @@ final class SalesforceOrg: Sendable {
     }
 
     private static func page(
-        _ state: inout State, records: [JSONValue], total: Int, offset: Int, size: Int, apiVersion: String
-    ) -> JSONValue {
-        var page = JSONObject([("totalSize", .int(total)), ("done", .bool(records.count <= size))])
+        _ state: inout State, records: [WireJSON], total: Int, offset: Int, size: Int, apiVersion: String
+    ) -> WireJSON {
+        var page = WireObject([("totalSize", .int(total)), ("done", .bool(records.count <= size))])
         if records.count > size {
             state.cursorSequence += 1
             let locator = String(SalesforceID.make(prefix: "01g", sequence: state.cursorSequence).prefix(15))
@@ -261,7 +261,7 @@ extension SalesforceOrg {
 
 extension SalesforceOrg {
     /// Inserts a seed record as it stands, unvalidated (seeded bad records must exist), created by `actor` at `instant`.
-    func seedInsert(_ objectName: String, values: [String: JSONValue], actor: String, at instant: Timestamp) -> String {
+    func seedInsert(_ objectName: String, values: [String: WireJSON], actor: String, at instant: SandboxInstant) -> String {
         state.withLock { state in
             state.store.insert(schema.object(named: objectName)!, values: values, actor: actor, at: instant).id
         }

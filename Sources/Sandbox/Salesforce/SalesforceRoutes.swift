@@ -45,11 +45,11 @@ struct SalesforceRoutes: Sendable {
         context.parameters.get("version") ?? "v60.0"
     }
 
-    private func body(_ request: Request, context: SandboxRequestContext) async throws -> JSONValue {
-        try JSONValue.parse(try await HTTPReply.body(of: request, context: context))
+    private func body(_ request: Request, context: SandboxRequestContext) async throws -> WireJSON {
+        try WireJSON.parse(try await HTTPReply.body(of: request, context: context))
     }
 
-    private func objectBody(_ request: Request, context: SandboxRequestContext) async throws -> JSONObject {
+    private func objectBody(_ request: Request, context: SandboxRequestContext) async throws -> WireObject {
         guard let object = try await body(request, context: context).objectValue else {
             throw SalesforceAPIError(
                 status: 400, [SalesforceError(code: "JSON_PARSER_ERROR", message: "The request body must be an object")])
@@ -78,7 +78,7 @@ struct SalesforceRoutes: Sendable {
     }
 
     func describeGlobal(version: String) -> Response {
-        let objects = org.schema.objects.values.sorted { $0.name < $1.name }.map { object -> JSONValue in
+        let objects = org.schema.objects.values.sorted { $0.name < $1.name }.map { object -> WireJSON in
             [
                 "name": .string(object.name), "label": .string(object.label), "keyPrefix": .string(object.keyPrefix),
                 "custom": .bool(object.custom), "queryable": true, "createable": .bool(object.name != "User"),

@@ -2,9 +2,9 @@
 struct SObjectRecord: Sendable {
     var object: String
     var id: String
-    var fields: [String: JSONValue]
+    var fields: [String: WireJSON]
 
-    subscript(field: String) -> JSONValue {
+    subscript(field: String) -> WireJSON {
         fields[field] ?? .null
     }
 }
@@ -40,7 +40,7 @@ struct SalesforceStore: Sendable {
     }
 
     /// Inserts a record with these (already validated) values, stamped as created by `actor` at `now`.
-    mutating func insert(_ object: SObjectDescription, values: [String: JSONValue], actor: String, at now: Timestamp)
+    mutating func insert(_ object: SObjectDescription, values: [String: WireJSON], actor: String, at now: SandboxInstant)
         -> SObjectRecord
     {
         let id = nextID(for: object)
@@ -66,7 +66,7 @@ struct SalesforceStore: Sendable {
 
     /// Applies validated values to an existing record, stamped as modified by `actor` at `now`.
     @discardableResult
-    mutating func update(id: String, values: [String: JSONValue], actor: String, at now: Timestamp) -> SObjectRecord? {
+    mutating func update(id: String, values: [String: WireJSON], actor: String, at now: SandboxInstant) -> SObjectRecord? {
         guard var record = records[id], let object = schema.object(named: record.object) else { return nil }
         let previous = record
         for (name, value) in values { record.fields[name] = value }
@@ -76,7 +76,7 @@ struct SalesforceStore: Sendable {
         return record
     }
 
-    private func stamp(_ record: inout SObjectRecord, object: SObjectDescription, actor: String, at now: Timestamp) {
+    private func stamp(_ record: inout SObjectRecord, object: SObjectDescription, actor: String, at now: SandboxInstant) {
         if object.name == "Contact" {
             let parts = [record["FirstName"].stringValue, record["LastName"].stringValue].compactMap { $0 }
             record.fields["Name"] = .string(parts.joined(separator: " "))

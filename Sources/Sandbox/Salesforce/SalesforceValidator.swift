@@ -11,9 +11,9 @@ struct SalesforceValidator {
     ///   - existing: the record being updated, nil on create.
     ///   - ignoring: body members that are not fields (`attributes`, the `Id` of a collections update).
     func prepare(
-        _ body: JSONObject, for object: SObjectDescription, existing: SObjectRecord?, ignoring: Set<String> = []
-    ) -> Result<[String: JSONValue], SalesforceErrorList> {
-        var values: [String: JSONValue] = [:]
+        _ body: WireObject, for object: SObjectDescription, existing: SObjectRecord?, ignoring: Set<String> = []
+    ) -> Result<[String: WireJSON], SalesforceErrorList> {
+        var values: [String: WireJSON] = [:]
         var errors: [SalesforceError] = []
         for (key, value) in body where key != "attributes" && !ignoring.contains(key) {
             if case .object(let reference) = value, let field = object.referenceField(relationship: key) {
@@ -45,8 +45,8 @@ struct SalesforceValidator {
         return errors.isEmpty ? .success(values) : .failure(SalesforceErrorList(errors: errors))
     }
 
-    private func check(_ value: JSONValue, for field: SObjectField, object: SObjectDescription, existing: SObjectRecord?)
-        -> Result<JSONValue, SalesforceError>
+    private func check(_ value: WireJSON, for field: SObjectField, object: SObjectDescription, existing: SObjectRecord?)
+        -> Result<WireJSON, SalesforceError>
     {
         if value.isNull || value == .string("") && field.type != .boolean {
             return .success(.null)
@@ -74,7 +74,7 @@ struct SalesforceValidator {
             guard let text = value.stringValue, CivilDate(text) != nil else { return .failure(.wrongType(field, value)) }
             return .success(.string(text))
         case .datetime:
-            guard let text = value.stringValue, let instant = Timestamp(iso8601: text) else {
+            guard let text = value.stringValue, let instant = SandboxInstant(iso8601: text) else {
                 return .failure(.wrongType(field, value))
             }
             return .success(.string(instant.salesforceDateTime))
@@ -102,7 +102,7 @@ struct SalesforceValidator {
     }
 
     /// Resolves `{"EMR_Patient_Id__c": "123"}` through a lookup field to the one record it names.
-    private func resolve(_ reference: JSONObject, through field: SObjectField) -> Result<String, SalesforceError> {
+    private func resolve(_ reference: WireObject, through field: SObjectField) -> Result<String, SalesforceError> {
         guard let targetName = field.referenceTo, let target = store.schema.object(named: targetName) else {
             return .failure(.invalidField(field.relationshipName ?? field.name, object: field.name))
         }

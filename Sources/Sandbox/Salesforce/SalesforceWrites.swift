@@ -3,17 +3,17 @@ struct RecordWriteOutcome: Sendable {
     var id: String?
     var created: Bool
     var errors: [SalesforceError]
-    var changes: JSONObject
+    var changes: WireObject
 
     var success: Bool { errors.isEmpty }
 
     static func failed(_ errors: [SalesforceError]) -> RecordWriteOutcome {
-        RecordWriteOutcome(id: nil, created: false, errors: errors, changes: JSONObject())
+        RecordWriteOutcome(id: nil, created: false, errors: errors, changes: WireObject())
     }
 
     /// `{"id","success","errors"[,"created"]}` as an sObject Collections result.
-    func collectionJSON(includeCreated: Bool) -> JSONValue {
-        var object = JSONObject([
+    func collectionJSON(includeCreated: Bool) -> WireJSON {
+        var object = WireObject([
             ("id", .string(orNull: id)), ("success", .bool(success)),
             ("errors", .array(errors.map(\.collectionJSON))),
         ])
@@ -25,15 +25,15 @@ struct RecordWriteOutcome: Sendable {
 /// Create, update and upsert of single records on a store, with the validation an org does first.
 extension SalesforceStore {
     /// The body member named like `field`, without regard to case.
-    static func member(_ body: JSONObject, named field: String) -> (key: String, value: JSONValue)? {
+    static func member(_ body: WireObject, named field: String) -> (key: String, value: WireJSON)? {
         let wanted = field.lowercased()
         return body.first { $0.key.lowercased() == wanted }
     }
 
-    private static func changes(_ values: [String: JSONValue], order body: JSONObject, object: SObjectDescription)
-        -> JSONObject
+    private static func changes(_ values: [String: WireJSON], order body: WireObject, object: SObjectDescription)
+        -> WireObject
     {
-        var changes = JSONObject()
+        var changes = WireObject()
         for (key, _) in body {
             let name = object.field(named: key)?.name ?? object.referenceField(relationship: key)?.name ?? key
             if let value = values[name] { changes[name] = value }
@@ -41,7 +41,7 @@ extension SalesforceStore {
         return changes
     }
 
-    mutating func create(_ object: SObjectDescription, body: JSONObject, actor: String, at now: Timestamp)
+    mutating func create(_ object: SObjectDescription, body: WireObject, actor: String, at now: SandboxInstant)
         -> RecordWriteOutcome
     {
         switch SalesforceValidator(store: self).prepare(body, for: object, existing: nil) {
@@ -56,7 +56,7 @@ extension SalesforceStore {
     }
 
     mutating func update(
-        _ object: SObjectDescription, id: String, body: JSONObject, actor: String, at now: Timestamp,
+        _ object: SObjectDescription, id: String, body: WireObject, actor: String, at now: SandboxInstant,
         ignoring: Set<String> = []
     ) -> RecordWriteOutcome {
         guard let normalized = SalesforceID.normalize(id), let existing = records[normalized],
@@ -80,8 +80,8 @@ extension SalesforceStore {
     /// Upserts by external id: creates when no record has `value`, updates the one that has it.
     /// Several matches fail with `MULTIPLE_RECORDS_FOUND` (a single upsert answers 300 instead).
     mutating func upsert(
-        _ object: SObjectDescription, field: SObjectField, value: String, body: JSONObject, actor: String,
-        at now: Timestamp
+        _ object: SObjectDescription, field: SObjectField, value: String, body: WireObject, actor: String,
+        at now: SandboxInstant
     ) -> RecordWriteOutcome {
         var body = body
         if let member = Self.member(body, named: field.name) {

@@ -35,16 +35,18 @@ struct SeedGenerator {
         let coordinator = org.user(named: Self.admissionsCoordinator.username, displayName: Self.admissionsCoordinator.name)
         org.user(named: Self.intakeNurse.username, displayName: Self.intakeNurse.name)
         let start = emr.clock.now().adding(seconds: -30 * 86_400)
-        for instrument in Instrument.all {
+        for instrument in SurveyInstrument.all {
             _ = emr.insert(instrument.questionnaire, type: "Questionnaire", id: instrument.id, at: start)
         }
         let patientCount = max(0, configuration.patientCount)
         let referralCount = configuration.badShare > 0 || patientCount > 0 ? configuration.effectiveReferralCount : 0
         let badKinds = badPlan(patients: patientCount, referrals: referralCount)
-        let step = 30 * 86_400_000 / Int64(max(1, patientCount * 3 + referralCount * 2))
+        // At most four writes per patient (itself, an episode, two responses), two per referral, one
+        // per bad response: spread over the last 30 days so that nothing is stamped in the future.
+        let step = 30 * 86_400_000 / Int64(max(1, patientCount * 4 + referralCount * 2 + badKinds.count))
         var instant = start
-        func tick() -> Timestamp {
-            instant = Timestamp(milliseconds: instant.milliseconds + step)
+        func tick() -> SandboxInstant {
+            instant = SandboxInstant(milliseconds: instant.milliseconds + step)
             return instant
         }
         var truth: [SeededRecord] = []
@@ -78,7 +80,7 @@ struct SeedGenerator {
                 ? String(900_000 + Int.random(in: 0..<99_999, using: &random)) : random.pick(goodPatients)
             var response = makeResponse(patient: subject, at: at)
             if kind == .scoreOutOfRange {
-                let instrument = response["questionnaire"]?.stringValue == Instrument.gad7.url ? Instrument.gad7 : Instrument.phq9
+                let instrument = response["questionnaire"]?.stringValue == SurveyInstrument.gad7.url ? SurveyInstrument.gad7 : SurveyInstrument.phq9
                 let answers = instrument.itemCodes.map { _ in 4 + Int.random(in: 0...3, using: &random) }
                 response = instrument.response(
                     subject: subject, answers: answers, authored: at.fhirInstant)
@@ -95,7 +97,7 @@ struct SeedGenerator {
             let bad = admissionBad > 0 && (remaining <= admissionBad || random.chance(Double(admissionBad) / Double(remaining)))
             if bad { admissionBad -= 1 }
             let stages = ["New", "Screening", "Ready for Intake", "Admitted", "Closed"]
-            var admission: [String: JSONValue] = [
+            var admission: [String: WireJSON] = [
                 "Stage__c": .string(bad ? "Ready for Intake" : random.pick(stages)),
                 "Referral_Source__c": .string(random.pick(SyntheticPeople.referralSources)),
             ]
@@ -141,12 +143,12 @@ struct SeedGenerator {
         return ("\(Int.random(in: 1...9999, using: &random)) \(random.pick(SyntheticPeople.streets))", place.city, place.state, place.postal)
     }
 
-    private mutating func makePatient(index: Int, bad: BadRecordKind?) -> JSONObject {
+    private mutating func makePatient(index: Int, bad: BadRecordKind?) -> WireObject {
         let (given, family) = name(index: index)
         let genders = ["female", "male", "female", "male", "other", "unknown"]
         let place = address()
-        var name: JSONObject = ["use": "official", "family": .string(family), "given": [.string(given)]]
-        var patient = JSONObject([
+        var name: WireObject = ["use": "official", "family": .string(family), "given": [.string(given)]]
+        var patient = WireObject([
             ("resourceType", "Patient"),
             ("identifier", [["use": "usual", "system": .string(Self.mrnSystem), "value": .string("MRN\(100_000 + index)")]]),
             ("active", true),
@@ -172,15 +174,15 @@ struct SeedGenerator {
         return patient
     }
 
-    private mutating func makeEpisode(patient: String) -> JSONObject {
+    private mutating func makeEpisode(patient: String) -> WireObject {
         let level = random.pick(Self.levelsOfCare)
         let status = random.pick(["active", "active", "finished", "planned", "waitlist", "onhold"])
         let startDay = today() - Int.random(in: 5...400, using: &random)
-        var period: JSONObject = ["start": .string(CivilDate(daysSince1970: startDay).text)]
+        var period: WireObject = ["start": .string(CivilDate(daysSince1970: startDay).text)]
         if status == "finished" {
             period["end"] = .string(CivilDate(daysSince1970: startDay + Int.random(in: 3...90, using: &random)).text)
         }
-        return JSONObject([
+        return WireObject([
             ("resourceType", "EpisodeOfCare"), ("status", .string(status)),
             ("type", [["coding": [["system": .string(Self.levelOfCareSystem), "code": .string(level.code), "display": .string(level.display)]]]]),
             ("patient", ["reference": .string("Patient/\(patient)")]), ("period", .object(period)),
@@ -189,13 +191,13 @@ struct SeedGenerator {
 
     private func today() -> Int { Int(Date().timeIntervalSince1970 / 86_400) }
 
-    private mutating func makeResponse(patient: String, at instant: Timestamp) -> JSONObject {
-        let instrument = random.pick(Instrument.all)
+    private mutating func makeResponse(patient: String, at instant: SandboxInstant) -> WireObject {
+        let instrument = random.pick(SurveyInstrument.all)
         let answers = instrument.itemCodes.map { _ in Int.random(in: 0...3, using: &random) }
         return instrument.response(subject: patient, answers: answers, authored: instant.fhirInstant)
     }
 
-    private mutating func makeContact(index: Int) -> [String: JSONValue] {
+    private mutating func makeContact(index: Int) -> [String: WireJSON] {
         let given = random.pick(SyntheticPeople.givenNames)
         let family = random.pick(SyntheticPeople.familyNames)
         let place = address()

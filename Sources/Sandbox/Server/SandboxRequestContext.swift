@@ -23,7 +23,7 @@ typealias HeaderField = HTTPFields.Element
 /// Building responses and reading bodies, shared by both simulators.
 enum HTTPReply {
     static func json(
-        _ value: JSONValue, status: HTTPResponse.Status = .ok, contentType: String = "application/json;charset=UTF-8",
+        _ value: WireJSON, status: HTTPResponse.Status = .ok, contentType: String = "application/json;charset=UTF-8",
         headers: [(HeaderField.Name, String)] = []
     ) -> Response {
         bytes(value.serialized(), status: status, contentType: contentType, headers: headers)

@@ -55,7 +55,7 @@ enum AssertionVerifier {
     static func header(of token: String) -> (alg: String, kid: String?)? {
         guard let first = token.split(separator: ".", omittingEmptySubsequences: false).first,
             let data = Data(base64URLEncoded: String(first)),
-            let header = try? JSONValue.parse(Array(data)), let alg = header["alg"]?.stringValue
+            let header = try? WireJSON.parse(Array(data)), let alg = header["alg"]?.stringValue
         else { return nil }
         return (alg, header["kid"]?.stringValue)
     }

@@ -8,21 +8,21 @@ public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
     public var description: String { "malformed JSON at byte \(offset): expected \(expected)" }
 }
 
-extension JSONValue {
+extension WireJSON {
     /// Parses a UTF-8 JSON document.
     ///
     /// For example:
     ///
     /// ```swift
-    /// let records = try JSONValue.parse(Array(#"{"allOrNone":false}"#.utf8))
+    /// let records = try WireJSON.parse(Array(#"{"allOrNone":false}"#.utf8))
     /// ```
-    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONSyntaxError) -> WireJSON {
         var parser = JSONParser(bytes: Array(bytes))
         return try parser.document()
     }
 
     /// Parses a JSON document held in a string.
-    public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ text: String) throws(JSONSyntaxError) -> WireJSON {
         try parse(Array(text.utf8))
     }
 }
@@ -35,7 +35,7 @@ struct JSONParser {
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
-    mutating func document() throws(JSONSyntaxError) -> JSONValue {
+    mutating func document() throws(JSONSyntaxError) -> WireJSON {
         skipSpace()
         let value = try self.value()
         skipSpace()
@@ -56,7 +56,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func value() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func value() throws(JSONSyntaxError) -> WireJSON {
         guard index < bytes.count else { throw failure("a value") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try object()
@@ -78,12 +78,12 @@ struct JSONParser {
         index += expected.count
     }
 
-    private mutating func object() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func object() throws(JSONSyntaxError) -> WireJSON {
         depth += 1
         guard depth < 512 else { throw failure("less nesting") }
         defer { depth -= 1 }
         index += 1
-        var members = JSONObject()
+        var members = WireObject()
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -111,12 +111,12 @@ struct JSONParser {
         }
     }
 
-    private mutating func array() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func array() throws(JSONSyntaxError) -> WireJSON {
         depth += 1
         guard depth < 512 else { throw failure("less nesting") }
         defer { depth -= 1 }
         index += 1
-        var elements: [JSONValue] = []
+        var elements: [WireJSON] = []
         skipSpace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
@@ -216,7 +216,7 @@ struct JSONParser {
         return code
     }
 
-    private mutating func number() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func number() throws(JSONSyntaxError) -> WireJSON {
         let start = index
         var isInteger = true
         if bytes[index] == UInt8(ascii: "-") { index += 1 }

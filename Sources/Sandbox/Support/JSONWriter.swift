@@ -1,10 +1,10 @@
-extension JSONValue {
+extension WireJSON {
     /// The compact UTF-8 serialization of this value, members in their stored order.
     ///
     /// For example:
     ///
     /// ```swift
-    /// let json: JSONValue = ["id": "123", "total": 14]
+    /// let json: WireJSON = ["id": "123", "total": 14]
     /// String(decoding: json.serialized(), as: UTF8.self)  // {"id":"123","total":14}
     /// ```
     public func serialized() -> [UInt8] {

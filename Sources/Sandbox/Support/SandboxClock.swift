@@ -21,12 +21,12 @@ public final class SandboxClock: Sendable {
     init() {}
 
     /// The current instant; never earlier than one returned before.
-    public func now() -> Timestamp {
-        let wall = Timestamp(Date()).milliseconds
+    public func now() -> SandboxInstant {
+        let wall = SandboxInstant(Date()).milliseconds
         return state.withLock { state in
             let candidate = wall + state.offsetMilliseconds
             state.last = max(candidate, state.last)
-            return Timestamp(milliseconds: state.last)
+            return SandboxInstant(milliseconds: state.last)
         }
     }
 

@@ -2,7 +2,7 @@ import Synchronization
 
 /// Bearer tokens and what they stand for, each valid until its expiry on the sandbox clock.
 final class SessionTable<Session: Sendable>: Sendable {
-    private let entries = Mutex<[String: (session: Session, expires: Timestamp)]>([:])
+    private let entries = Mutex<[String: (session: Session, expires: SandboxInstant)]>([:])
     private let clock: SandboxClock
 
     init(clock: SandboxClock) { self.clock = clock }

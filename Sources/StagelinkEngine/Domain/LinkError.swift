@@ -35,3 +35,17 @@ extension LinkError {
     /// Whether the service retries this failure by itself on a later cycle.
     public var isTransient: Bool { Self.transientCodes.contains(code) }
 }
+
+extension LinkError {
+    /// This error, with the fields it is about inferred from its message when the other system did
+    /// not name them (Salesforce names a missing external-id reference only in its message:
+    /// "Foreign key external ID: 42 not found for field EMR_Patient_Id__c in entity Contact").
+    public func namingFields(amongst sent: [String]) -> LinkError {
+        guard fields.isEmpty else { return self }
+        var copy = self
+        copy.fields = sent.filter { name in
+            message.contains(name) || (name.contains(".") && message.contains(String(name.split(separator: ".").last!)))
+        }
+        return copy
+    }
+}

@@ -23,6 +23,8 @@ public struct IncomingRecord: Sendable, Hashable {
         self.payload = payload
     }
 
+    public var recordVersion: RecordVersion { RecordVersion(version: version, lastUpdated: lastUpdated) }
+
     /// Lowercase hex SHA-256 of the payload: two receipts with the same hash are the same content.
     public var contentHash: String { ContentHash.sha256Hex(payload) }
 }
@@ -71,6 +73,13 @@ public struct StagedRow: Sendable, Hashable, Identifiable {
 
     /// Identifies the record this row is a version of.
     public var recordKey: SourceKey { SourceKey(system: system, resourceType: resourceType, sourceID: sourceID) }
+
+    /// The row as a list shows it, without its payload.
+    public var summary: StagedRowSummary {
+        StagedRowSummary(
+            id: id, system: system, resourceType: resourceType, sourceID: sourceID, version: version, lastUpdated: lastUpdated, jobID: jobID,
+            receivedAt: receivedAt, status: status, errorCode: error?.code, errorMessage: error?.message, attemptCount: attemptCount, updatedAt: updatedAt)
+    }
 
     /// The version of the record this row holds, comparable with other versions of it.
     public var recordVersion: RecordVersion { RecordVersion(version: version, lastUpdated: lastUpdated) }

@@ -49,13 +49,15 @@ public struct InboundLinker: Sendable {
         let jobID = await recorder.id
         var writer = OutcomeWriter(store: store, recorder: recorder)
         var unprocessed: [Int64] = []
+        var request = request
         do {
             while true {
                 if stop.isRequested { throw SyncStopped() }
                 // Rows still being recorded are still staged and claimed by us: finish them first.
                 try await writer.drain()
                 let rows = try await store.claimRows(request, limit: claimSize, actor: actor)
-                guard !rows.isEmpty else { break }
+                guard let lastRow = rows.last else { break }
+                request.afterRowID = lastRow.id
                 unprocessed = rows.map(\.id)
                 var pending = rows[...]
                 while let first = pending.first {
@@ -163,11 +165,19 @@ public struct InboundLinker: Sendable {
             }
         }
 
-        if !plans.isEmpty {
-            let sent = plans.map { TargetRecord(fields: [MappedField(name: inbound.externalID, value: .text($0.record.record.key))] + $0.writtenFields) }
+        // Records Stagelink created from Salesforce are written by their Salesforce id; the rest
+        // are upserted by external id.
+        for group in [plans.filter { $0.record.salesforceID == nil }, plans.filter { $0.record.salesforceID != nil }] where !group.isEmpty {
+            let fields = group.map { [MappedField(name: inbound.externalID, value: .text($0.record.record.key))] + $0.writtenFields }
             do {
-                let results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: sent)
-                for (index, plan) in plans.enumerated() {
+                let results: [RecordResult]
+                if group[0].record.salesforceID == nil {
+                    results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: fields.map(TargetRecord.init))
+                } else {
+                    results = try await target.update(
+                        object: inbound.object, records: zip(group, fields).map { TargetRecordUpdate(id: $0.record.salesforceID!, fields: $1) })
+                }
+                for (index, plan) in group.enumerated() {
                     let result = index < results.count ? results[index] : .failure(LinkError(code: "MALFORMED_RESPONSE", message: "no result was returned for this record"))
                     switch result {
                     case .success(let id, _):
@@ -176,15 +186,16 @@ public struct InboundLinker: Sendable {
                             linkedRowID: plan.row.id, linkedVersion: plan.row.recordVersion, updatedAt: now)
                         outcomes.append(plan.outcome(link: link, supersedes: [SourceKey(system: .salesforce, resourceType: inbound.object, sourceID: id)]))
                     case .failure(let error):
-                        outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error))
+                        let named = error.namingFields(amongst: fields[index].map(\.name).filter { $0 != inbound.externalID })
+                        outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: named))
                     }
                 }
             } catch {
                 if error.stopsJob { throw error }
-                for plan in plans {
+                for plan in group {
                     outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error.error))
                 }
-                await recorder.event(.warning, "\(inbound.object) upsert of \(plans.count) rows failed as a whole: \(error.error.code)")
+                await recorder.event(.warning, "\(inbound.object) write of \(group.count) rows failed as a whole: \(error.error.code)")
             }
         }
         let failed = outcomes.filter { $0.status == .failed }

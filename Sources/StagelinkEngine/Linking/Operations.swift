@@ -17,17 +17,24 @@ public struct Operations: Sendable {
     public var inbound: InboundLinker?
     /// Processes Salesforce rows into the EMR; nil when no EMR connection is configured.
     public var outbound: (any OutboundRowLinker)?
+    /// Fetches one Salesforce record by id, for a manual push.
+    public var salesforceLookup: (any RecordLookup)?
+    /// Writes a resolved value into the EMR.
+    public var emrWriter: (any ResourceWriter)?
     public var meters: [APIMeter]
     public var logger: Logger
 
     public init(
-        store: any SyncStore, mapping: MappingDocument, inbound: InboundLinker?, outbound: (any OutboundRowLinker)? = nil, meters: [APIMeter] = [],
+        store: any SyncStore, mapping: MappingDocument, inbound: InboundLinker?, outbound: (any OutboundRowLinker)? = nil,
+        salesforceLookup: (any RecordLookup)? = nil, emrWriter: (any ResourceWriter)? = nil, meters: [APIMeter] = [],
         logger: Logger = Logger(label: "stagelink.operations")
     ) {
         self.store = store
         self.mapping = mapping
         self.inbound = inbound
         self.outbound = outbound
+        self.salesforceLookup = salesforceLookup
+        self.emrWriter = emrWriter
         self.meters = meters
         self.logger = logger
     }
@@ -50,23 +57,50 @@ public struct Operations: Sendable {
     /// Re-runs the linker on the selected failed (or still staged) rows, as a retry job.
     public func retry(_ selection: RetrySelection, by operatorName: String, stop: StopSignal = StopSignal()) async throws -> RetryReport {
         let recorder = try await JobRecorder.start(.retry, direction: nil, actor: .operator(operatorName), store: store, meters: meters, logger: logger)
-        var request = ClaimRequest(statuses: [.failed])
         var asked: [Int64] = []
-        switch selection {
-        case .rows(let ids):
-            request.statuses = [.failed, .staged]
-            request.rowIDs = ids
-            asked = ids
-        case .errorCode(let code):
-            request.errorCodes = [code]
-        case .allFailed:
-            break
-        }
-        let before = asked.isEmpty ? [] : try await rowSummaries(asked)
+        var refreshed: [Int64: Int64] = [:]
         do {
-            for system in SourceSystem.allCases {
+            switch selection {
+            case .rows(let ids):
+                asked = ids
+                refreshed = try await relink(ids, recorder: recorder, stop: stop)
+            case .errorCode(let code):
+                try await link(ClaimRequest(statuses: [.failed], errorCodes: [code]), recorder: recorder, stop: stop)
+            case .allFailed:
+                try await link(ClaimRequest(statuses: [.failed]), recorder: recorder, stop: stop)
+            }
+        } catch {
+            let job = try await recorder.finish(error is SyncStopped ? .interrupted : .failed, message: "\(error)")
+            throw OperationError.retryStopped(job: job.id, reason: "\(error)")
+        }
+        let job = try await recorder.finish()
+        let attempted = try await store.rowsAttempted(byJob: job.id)
+        let rows = try await rowSummaries(refreshed.keys.sorted() + attempted)
+        let skipped = asked.filter { !attempted.contains($0) && refreshed[$0] == nil }
+        return RetryReport(job: job, rows: rows, skipped: skipped)
+    }
+
+    /// Links these rows again, fetching first the current version of those that failed: a record
+    /// fixed at its source since is linked in its new version, the failed one superseded by it.
+    /// Returns the rows so replaced (old id → new id).
+    @discardableResult
+    func relink(_ ids: [Int64], recorder: JobRecorder, stop: StopSignal) async throws -> [Int64: Int64] {
+        let refreshed = try await refreshFromSource(ids, recorder: recorder)
+        try await link(ClaimRequest(statuses: [.failed, .staged], rowIDs: ids.map { refreshed[$0] ?? $0 }), recorder: recorder, stop: stop)
+        return refreshed
+    }
+
+    /// Links the rows a claim selects, each by the linker of its direction, type by type in the
+    /// mapping's order: a Contact is retried before the assessments that refer to it.
+    func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws {
+        for system in SourceSystem.allCases where request.system == nil || request.system == system {
+            let types: [String?] =
+                request.resourceType.map { [$0] }
+                ?? (system == .emr ? mapping.inboundResources : [mapping.outbound.contacts?.object, mapping.outbound.admissions?.object].compactMap { $0 })
+            for type in types {
                 var scoped = request
                 scoped.system = system
+                scoped.resourceType = type
                 switch system {
                 case .emr:
                     guard let inbound else { continue }
@@ -76,27 +110,40 @@ public struct Operations: Sendable {
                     try await outbound.link(scoped, recorder: recorder, stop: stop)
                 }
             }
-        } catch {
-            let job = try await recorder.finish(error is SyncStopped ? .interrupted : .failed, message: "\(error)")
-            throw OperationError.retryStopped(job: job.id, reason: "\(error)")
         }
-        let job = try await recorder.finish()
-        let after = try await rowSummaries(asked.isEmpty ? store.rowsAttempted(byJob: job.id) : asked)
-        let skipped = before.filter { row in !after.contains { $0.id == row.id && $0.attemptCount > row.attemptCount } }.map(\.id)
-            + asked.filter { id in !before.contains { $0.id == id } }
-        return RetryReport(job: job, rows: after, skipped: skipped)
+    }
+
+    /// For each failed row whose record has a newer version at its source, stages that version and
+    /// supersedes the row; returns old row id → new row id. A source that cannot be read leaves the
+    /// row to be retried as it is.
+    private func refreshFromSource(_ ids: [Int64], recorder: JobRecorder) async throws -> [Int64: Int64] {
+        var replaced: [Int64: Int64] = [:]
+        for id in ids {
+            guard let row = try await store.row(id: id), row.status == .failed else { continue }
+            let current: IncomingRecord?
+            switch row.system {
+            case .emr:
+                current = try? await emrWriter?.read(resourceType: row.resourceType, id: row.sourceID)
+            case .salesforce:
+                let fields = (outbound as? OutboundLinker)?.pullFields(for: row.resourceType) ?? []
+                current = try? await salesforceLookup?.record(type: row.resourceType, id: row.sourceID, fields: fields)
+            }
+            guard let current, current.contentHash != row.contentHash, !(current.recordVersion < row.recordVersion) else { continue }
+            let staged = try await store.stage([current], job: await recorder.id, advancing: nil)
+            guard let newID = staged.rowIDs.first else { continue }
+            await recorder.add(Job.Counts(pulled: 1, staged: 1))
+            _ = try await store.setStatus(
+                rowIDs: [id], to: .superseded, from: [.failed], actor: await recorder.actor,
+                note: "superseded by row \(newID), the version fetched from the source on retry")
+            replaced[id] = newID
+        }
+        return replaced
     }
 
     private func rowSummaries(_ ids: [Int64]) async throws -> [StagedRowSummary] {
         var summaries: [StagedRowSummary] = []
         for id in ids {
-            if let row = try await store.row(id: id) {
-                summaries.append(
-                    StagedRowSummary(
-                        id: row.id, system: row.system, resourceType: row.resourceType, sourceID: row.sourceID, version: row.version,
-                        lastUpdated: row.lastUpdated, jobID: row.jobID, receivedAt: row.receivedAt, status: row.status, errorCode: row.error?.code,
-                        errorMessage: row.error?.message, attemptCount: row.attemptCount, updatedAt: row.updatedAt))
-            }
+            if let row = try await store.row(id: id) { summaries.append(row.summary) }
         }
         return summaries
     }

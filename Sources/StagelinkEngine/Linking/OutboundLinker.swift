@@ -112,10 +112,12 @@ public struct OutboundLinker: OutboundRowLinker {
 
     public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws {
         let actor = await recorder.actor
+        var request = request
         while true {
             if stop.isRequested { throw SyncStopped() }
             let rows = try await store.claimRows(request, limit: 200, actor: actor)
-            guard !rows.isEmpty else { return }
+            guard let lastRow = rows.last else { return }
+            request.afterRowID = lastRow.id
             var processed: [Int64] = []
             do {
                 for row in rows {

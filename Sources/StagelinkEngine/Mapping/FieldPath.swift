@@ -21,7 +21,7 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ text: String) throws(FieldPathError) {
         var steps: [Step] = []
-        for segment in text.split(separator: ".", omittingEmptySubsequences: false) {
+        for segment in Self.segments(text) {
             var rest = Substring(segment)
             let name = rest.prefix { $0 != "[" }
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
@@ -47,6 +47,25 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         self.description = text
     }
 
+    /// The dot-separated segments of a path; dots inside `[...]` (a URL in `[system=…]`) do not split.
+    private static func segments(_ text: String) -> [Substring] {
+        var segments: [Substring] = []
+        var start = text.startIndex
+        var depth = 0
+        for index in text.indices {
+            switch text[index] {
+            case "[": depth += 1
+            case "]": depth = max(0, depth - 1)
+            case "." where depth == 0:
+                segments.append(text[start..<index])
+                start = text.index(after: index)
+            default: break
+            }
+        }
+        segments.append(text[start...])
+        return segments
+    }
+
     /// The value at this path, or nil when any step is absent.
     public func value(in root: JSONValue) -> JSONValue? {
         var current = root
@@ -64,6 +83,30 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
             }
         }
         return current
+    }
+
+    /// The path as `JSONWriter.prettyLines` names it in this document (`telecom[1].value`), down to
+    /// the deepest step that exists: what a viewer highlights for an error about this field.
+    public func locate(in root: JSONValue) -> String? {
+        var current = root
+        var located = ""
+        for step in steps {
+            switch step {
+            case .key(let key):
+                guard let next = current[key] else { return located.isEmpty ? nil : located }
+                located += located.isEmpty ? key : ".\(key)"
+                current = next
+            case .index(let index):
+                guard let next = current[index] else { return located }
+                located += "[\(index)]"
+                current = next
+            case .match(let key, let value):
+                guard let index = current.arrayValue?.firstIndex(where: { $0[key]?.stringValue == value }) else { return located }
+                located += "[\(index)]"
+                current = current[index]!
+            }
+        }
+        return located
     }
 
     /// Sets the value at this path, creating the objects and list elements on the way; nil removes

@@ -5,10 +5,13 @@ public struct MappedRecord: Sendable, Hashable {
     public var record: MappedRecordKey
     /// In the mapping's order; the external id first among equals.
     public var fields: [MappedField]
+    /// The Salesforce id the resource names, when Stagelink created it from that record.
+    public var salesforceID: String?
 
-    public init(record: MappedRecordKey, fields: [MappedField]) {
+    public init(record: MappedRecordKey, fields: [MappedField], salesforceID: String? = nil) {
         self.record = record
         self.fields = fields
+        self.salesforceID = salesforceID
     }
 
     public func value(of field: String) -> FieldValue? { fields.first { $0.name == field }?.value }
@@ -77,7 +80,8 @@ public struct Mapper: Sendable {
         guard case .text(let key)? = fields.first(where: { $0.name == mapping.externalID })?.value, !key.isEmpty else {
             return .failure(LinkError(code: "MAPPING_MISSING_FIELD", message: "\(mapping.externalIDField?.displayName ?? mapping.externalID) is required", fields: [mapping.externalID]))
         }
-        return .success(MappedRecord(record: MappedRecordKey(object: mapping.object, key: key), fields: fields))
+        let salesforceID = mapping.salesforceID.flatMap { $0.value(in: resource)?.stringValue }.flatMap { $0.isEmpty ? nil : $0 }
+        return .success(MappedRecord(record: MappedRecordKey(object: mapping.object, key: key), fields: fields, salesforceID: salesforceID))
     }
 
     private func read(_ field: FieldMapping, from resource: JSONValue, scoring cached: inout Scoring?) throws(LinkError) -> FieldValue {

@@ -46,6 +46,10 @@ extension MappingDocument {
                 outbound.contacts = ContactOutbound(object: try entries.required("object").string(), mapping: mappingName)
             }
         }
+        // Patients created from Contacts carry the Contact's id under the push's identifier system.
+        if let admissions = outbound.admissions, let index = inbound.firstIndex(where: { $0.name == admissions.patientMapping }) {
+            inbound[index].salesforceID = try? FieldPath("identifier[system=\(admissions.patientIdentifierSystem)].value")
+        }
         self.init(file: root.file, instruments: instruments, inbound: inbound, outbound: outbound)
         try checkOwnersAgree(root)
     }

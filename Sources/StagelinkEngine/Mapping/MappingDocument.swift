@@ -88,13 +88,18 @@ public struct InboundMapping: Sendable {
     /// The Salesforce external-id field the upsert matches on; one of `fields`.
     public var externalID: String
     public var fields: [FieldMapping]
+    /// Where a resource that Stagelink created from a Salesforce record names that record's id
+    /// (an identifier it was given at creation). Such a resource is written by that id, so that it
+    /// finds its Salesforce record even before the EMR's id was written back there.
+    public var salesforceID: FieldPath?
 
-    public init(name: String, resource: String, object: String, externalID: String, fields: [FieldMapping]) {
+    public init(name: String, resource: String, object: String, externalID: String, fields: [FieldMapping], salesforceID: FieldPath? = nil) {
         self.name = name
         self.resource = resource
         self.object = object
         self.externalID = externalID
         self.fields = fields
+        self.salesforceID = salesforceID
     }
 
     public var externalIDField: FieldMapping? { fields.first { $0.field == externalID } }

@@ -152,6 +152,9 @@ public struct ClaimRequest: Sendable, Hashable {
     public var errorCodes: Set<String>?
     /// Only rows with fewer attempts than this.
     public var maximumAttempts: Int?
+    /// Only rows after this id: a linker walks forward, so that a row that fails again is not
+    /// taken again in the same pass.
+    public var afterRowID: Int64?
 
     public init(
         system: SourceSystem? = nil, resourceType: String? = nil, statuses: Set<RowStatus> = [.staged], rowIDs: [Int64]? = nil,
@@ -240,5 +243,18 @@ public struct SyncEvent: Sendable, Hashable {
         self.jobID = jobID
         self.level = level
         self.message = message
+    }
+}
+
+/// A request, from another process, to run a cycle now.
+public struct SyncRequest: Sendable, Hashable {
+    public var directions: Set<Job.Direction>
+    public var actor: Actor
+    public var at: Date
+
+    public init(directions: Set<Job.Direction>, actor: Actor, at: Date) {
+        self.directions = directions
+        self.actor = actor
+        self.at = at
     }
 }

@@ -22,7 +22,8 @@ public protocol SyncStore: Sendable {
     func jobs(before: Int64?, limit: Int) async throws -> [Job]
     /// The newest job of this direction that finished with one of `statuses`.
     func lastJob(direction: Job.Direction, statuses: Set<Job.Status>) async throws -> Job?
-    /// Jobs still marked running whose process is gone are marked interrupted (on lease take-over).
+    /// Jobs still marked running whose process is gone are marked interrupted (on lease take-over),
+    /// and the rows they had claimed are given back.
     func interruptRunningJobs(message: String) async throws -> Int
 
     // MARK: - Staging
@@ -55,6 +56,8 @@ public protocol SyncStore: Sendable {
     func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow]
     /// Gives back claimed rows untouched (a job stopped before trying them).
     func releaseClaims(rowIDs: [Int64], actor: Actor) async throws
+    /// Gives back every row `actor` still claims (its job ended, however it ended).
+    func releaseClaims(heldBy actor: Actor) async throws
     /// Records what linking did to each row: attempt, status change, link, field states, lineage
     /// and conflicts — all of a batch in one transaction.
     func record(_ outcomes: [LinkOutcome]) async throws
@@ -99,6 +102,11 @@ public protocol SyncStore: Sendable {
     func acquireLease(_ holder: LeaseHolder, for duration: Duration) async throws -> LeaseResult
     func releaseLease(_ holder: LeaseHolder) async throws
     func currentLease() async throws -> Lease?
+
+    /// Asks the process holding the lease to run a cycle now (the console's `s`, `stagelink sync`).
+    func requestSync(_ directions: Set<Job.Direction>, actor: Actor) async throws
+    /// Takes the waiting sync requests, oldest first; each is returned once.
+    func takeSyncRequests() async throws -> [SyncRequest]
 
     // MARK: - Events
 

@@ -70,6 +70,8 @@ public actor JobRecorder {
         job.message = message
         job.progress.updatedAt = Date()
         try await store.updateJob(job)
+        // Rows this job took but never recorded (it stopped or failed mid-batch) go back.
+        try await store.releaseClaims(heldBy: actor)
         logger.info(
             "job finished",
             metadata: [

@@ -195,7 +195,13 @@ public enum StoreMigrations {
         );
         CREATE UNIQUE INDEX conflict_values ON conflict(object, recordKey, field, emrValue, salesforceValue);
         CREATE INDEX conflict_status ON conflict(status, id);
-        CREATE INDEX conflict_row ON conflict(rowID);
+        -- Every row that ran into a conflict: both directions may meet the same one.
+        CREATE TABLE conflict_row (
+            conflictID INTEGER NOT NULL REFERENCES conflict(id),
+            rowID INTEGER NOT NULL REFERENCES staged_row(id),
+            PRIMARY KEY (conflictID, rowID)
+        ) WITHOUT ROWID;
+        CREATE INDEX conflict_row_row ON conflict_row(rowID);
 
         CREATE TABLE lease (
             name TEXT PRIMARY KEY,
@@ -205,6 +211,13 @@ public enum StoreMigrations {
             since REAL NOT NULL,
             expiresAt REAL NOT NULL
         ) WITHOUT ROWID;
+
+        CREATE TABLE sync_request (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            directions TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            at REAL NOT NULL
+        );
 
         CREATE TABLE event (
             id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -51,7 +51,7 @@ struct Reply: Sendable {
     var headers: HTTPFields
     var body: [UInt8]
 
-    var json: JSONValue { (try? JSONValue.parse(body)) ?? .null }
+    var json: WireJSON { (try? WireJSON.parse(body)) ?? .null }
     var text: String { String(decoding: body, as: UTF8.self) }
 
     func header(_ name: String) -> String? {
@@ -61,7 +61,7 @@ struct Reply: Sendable {
 
 extension TestClientProtocol {
     func call(
-        _ method: HTTPRequest.Method, _ uri: String, bearer: String? = nil, json: JSONValue? = nil,
+        _ method: HTTPRequest.Method, _ uri: String, bearer: String? = nil, json: WireJSON? = nil,
         form: [(String, String)]? = nil, headers extra: [(String, String)] = []
     ) async throws -> Reply {
         var headers = HTTPFields()

@@ -59,7 +59,7 @@ enum Fixtures {
             "attributes": ["type": "Contact", "url": .string("/services/data/v60.0/sobjects/Contact/\(id)")],
             "Id": .string(id), "SystemModstamp": .string(Timestamp.format(modified)), "LastModifiedById": .string(user),
             "EMR_Patient_Id__c": .string(patientID), "FirstName": "Zoë", "LastName": "Müller", "Birthdate": "1984-02-29", "Gender__c": "Female",
-            "Phone": "+1 555 0100", "Email": nil, "MailingStreet": nil, "MailingCity": nil, "MailingState": nil, "MailingPostalCode": nil,
+            "Phone": "+1 555 0100", "Email": .null, "MailingStreet": .null, "MailingCity": .null, "MailingState": .null, "MailingPostalCode": .null,
         ]
         for (field, value) in changes { record[field] = value }
         return IncomingRecord(system: .salesforce, resourceType: "Contact", sourceID: id, version: nil, lastUpdated: modified, payload: JSONWriter.compact(.object(record)))

@@ -12,7 +12,7 @@ struct SOQLEvaluator {
     }
 
     /// The matching records, rendered, in order; or the total alone for `COUNT()`.
-    func run(_ query: SOQLQuery) throws(SOQLError) -> (total: Int, records: [JSONValue]) {
+    func run(_ query: SOQLQuery) throws(SOQLError) -> (total: Int, records: [WireJSON]) {
         guard let object = store.schema.object(named: query.object) else { throw .invalidType(query.object) }
         let selected = try query.fields.map { path throws(SOQLError) in try resolve(path, in: object) }
         let filter = try query.condition.map { condition throws(SOQLError) in try check(condition, in: object) }
@@ -75,8 +75,8 @@ struct SOQLEvaluator {
         case and([Checked])
         case or([Checked])
         case not(Checked)
-        case compare(Resolved, String, JSONValue)
-        case inList(Resolved, [JSONValue], negated: Bool)
+        case compare(Resolved, String, WireJSON)
+        case inList(Resolved, [WireJSON], negated: Bool)
         case like(Resolved, String)
     }
 
@@ -113,7 +113,7 @@ struct SOQLEvaluator {
     }
 
     /// The literal as the stored wire value of `field`, or `INVALID_FIELD` when its type does not fit.
-    private func coerce(_ literal: SOQLQuery.Literal, for field: SObjectField) throws(SOQLError) -> JSONValue {
+    private func coerce(_ literal: SOQLQuery.Literal, for field: SObjectField) throws(SOQLError) -> WireJSON {
         func mismatch(_ expected: String) -> SOQLError {
             .invalidField(
                 "value of filter criterion for field '\(field.name)' must be of type \(expected) and should not be "
@@ -145,7 +145,7 @@ struct SOQLEvaluator {
         }
     }
 
-    private func value(of resolved: Resolved, in record: SObjectRecord) -> JSONValue {
+    private func value(of resolved: Resolved, in record: SObjectRecord) -> WireJSON {
         guard let relationship = resolved.relationship else { return record[resolved.field.name] }
         guard let parentID = record[relationship.name].stringValue, let parent = store.records[parentID] else {
             return .null
@@ -182,15 +182,15 @@ struct SOQLEvaluator {
     }
 
     /// -1, 0 or 1; nil when either side is null. Text compares without regard to case, as SOQL does.
-    private func compare(_ left: JSONValue, _ right: JSONValue, type: SObjectField.FieldType) -> Int? {
+    private func compare(_ left: WireJSON, _ right: WireJSON, type: SObjectField.FieldType) -> Int? {
         if left.isNull || right.isNull { return nil }
         switch type {
         case .double:
             guard let a = left.doubleValue, let b = right.doubleValue else { return nil }
             return a < b ? -1 : (a > b ? 1 : 0)
         case .datetime:
-            guard let a = left.stringValue.flatMap(Timestamp.init(iso8601:)),
-                let b = right.stringValue.flatMap(Timestamp.init(iso8601:))
+            guard let a = left.stringValue.flatMap(SandboxInstant.init(iso8601:)),
+                let b = right.stringValue.flatMap(SandboxInstant.init(iso8601:))
             else { return nil }
             return a < b ? -1 : (a > b ? 1 : 0)
         case .boolean:
@@ -227,12 +227,12 @@ struct SOQLEvaluator {
         return match(0, 0)
     }
 
-    func attributes(_ object: String, id: String) -> JSONValue {
+    func attributes(_ object: String, id: String) -> WireJSON {
         ["type": .string(object), "url": .string("/services/data/\(apiVersion)/sobjects/\(object)/\(id)")]
     }
 
-    private func render(_ record: SObjectRecord, object: SObjectDescription, fields: [Resolved]) -> JSONValue {
-        var output = JSONObject()
+    private func render(_ record: SObjectRecord, object: SObjectDescription, fields: [Resolved]) -> WireJSON {
+        var output = WireObject()
         output["attributes"] = attributes(object.name, id: record.id)
         for resolved in fields {
             guard let relationship = resolved.relationship, let relationshipName = relationship.relationshipName else {
@@ -244,7 +244,7 @@ struct SOQLEvaluator {
                 continue
             }
             var nested = output[relationshipName]?.objectValue
-                ?? JSONObject([("attributes", attributes(resolved.target.name, id: parent.id))])
+                ?? WireObject([("attributes", attributes(resolved.target.name, id: parent.id))])
             nested[resolved.field.name] = parent[resolved.field.name]
             output[relationshipName] = .object(nested)
         }

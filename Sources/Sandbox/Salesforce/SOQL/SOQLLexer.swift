@@ -5,7 +5,7 @@ struct SOQLToken: Sendable, Equatable {
         case string(String)
         case number(Double)
         case date(CivilDate)
-        case dateTime(Timestamp)
+        case dateTime(SandboxInstant)
         case symbol(String)
         case end
     }
@@ -92,7 +92,7 @@ enum SOQLLexer {
                 if text.count == 10, let date = CivilDate(text) {
                     tokens.append(SOQLToken(kind: .date(date), column: column))
                 } else if text.count > 10, text.contains("T") {
-                    guard let instant = Timestamp(iso8601: text) else {
+                    guard let instant = SandboxInstant(iso8601: text) else {
                         throw .malformed("invalid date-time literal \(text)", column: column)
                     }
                     tokens.append(SOQLToken(kind: .dateTime(instant), column: column))

@@ -19,7 +19,7 @@ struct SOQLQuery: Sendable {
         case bool(Bool)
         case null
         case date(CivilDate)
-        case dateTime(Timestamp)
+        case dateTime(SandboxInstant)
     }
 
     indirect enum Condition: Sendable {

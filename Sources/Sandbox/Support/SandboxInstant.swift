@@ -5,11 +5,11 @@ import Foundation
 /// For example:
 ///
 /// ```swift
-/// let instant = Timestamp(milliseconds: 1_700_000_000_123)
+/// let instant = SandboxInstant(milliseconds: 1_700_000_000_123)
 /// instant.fhirInstant        // "2023-11-14T22:13:20.123Z"
 /// instant.salesforceDateTime // "2023-11-14T22:13:20.123+0000"
 /// ```
-public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct SandboxInstant: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Milliseconds since 1970-01-01T00:00:00Z.
     public var milliseconds: Int64
 
@@ -22,11 +22,11 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// This instant as a Foundation date.
     public var date: Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
-    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.milliseconds < rhs.milliseconds }
+    public static func < (lhs: SandboxInstant, rhs: SandboxInstant) -> Bool { lhs.milliseconds < rhs.milliseconds }
 
     /// This instant moved by a number of seconds.
-    public func adding(seconds: Double) -> Timestamp {
-        Timestamp(milliseconds: milliseconds + Int64((seconds * 1000).rounded()))
+    public func adding(seconds: Double) -> SandboxInstant {
+        SandboxInstant(milliseconds: milliseconds + Int64((seconds * 1000).rounded()))
     }
 
     /// FHIR `instant`: UTC with milliseconds, `2024-03-01T09:30:00.000Z`.
@@ -150,8 +150,8 @@ public struct CivilDate: Sendable, Hashable, Comparable {
     init?(bytes: ArraySlice<UInt8>) {
         let bytes = Array(bytes)
         guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-            let year = Timestamp.digits(bytes, 0, 4), let month = Timestamp.digits(bytes, 5, 2),
-            let day = Timestamp.digits(bytes, 8, 2)
+            let year = SandboxInstant.digits(bytes, 0, 4), let month = SandboxInstant.digits(bytes, 5, 2),
+            let day = SandboxInstant.digits(bytes, 8, 2)
         else { return nil }
         self.init(year: year, month: month, day: day)
     }

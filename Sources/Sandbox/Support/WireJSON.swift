@@ -2,21 +2,21 @@ import Foundation
 
 /// A JSON document as the sandbox stores and serves it: ordered objects, integers kept apart from decimals.
 ///
-/// Both simulators keep their records as `JSONValue` so that what a client sent is what it reads back,
+/// Both simulators keep their records as `WireJSON` so that what a client sent is what it reads back,
 /// key order included. For example:
 ///
 /// ```swift
-/// let value = try JSONValue.parse(#"{"resourceType":"Patient","active":true}"#)
+/// let value = try WireJSON.parse(#"{"resourceType":"Patient","active":true}"#)
 /// value["resourceType"]?.stringValue  // "Patient"
 /// ```
-public enum JSONValue: Sendable, Hashable {
+public enum WireJSON: Sendable, Hashable {
     case null
     case bool(Bool)
     case int(Int)
     case double(Double)
     case string(String)
-    case array([JSONValue])
-    case object(JSONObject)
+    case array([WireJSON])
+    case object(WireObject)
 
     /// The string this value holds, if it is a string.
     public var stringValue: String? {
@@ -46,13 +46,13 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     /// The elements of this value, if it is an array.
-    public var arrayValue: [JSONValue]? {
+    public var arrayValue: [WireJSON]? {
         if case .array(let elements) = self { return elements }
         return nil
     }
 
     /// The members of this value, if it is an object.
-    public var objectValue: JSONObject? {
+    public var objectValue: WireObject? {
         if case .object(let members) = self { return members }
         return nil
     }
@@ -64,7 +64,7 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     /// The member named `key` of an object, or nil for any other value.
-    public subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> WireJSON? {
         get { objectValue?[key] }
         set {
             guard case .object(var members) = self else { return }
@@ -74,7 +74,7 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     /// The element at `index` of an array, or nil when out of range or not an array.
-    public subscript(index: Int) -> JSONValue? {
+    public subscript(index: Int) -> WireJSON? {
         guard case .array(let elements) = self, elements.indices.contains(index) else { return nil }
         return elements[index]
     }
@@ -85,21 +85,21 @@ public enum JSONValue: Sendable, Hashable {
 /// For example:
 ///
 /// ```swift
-/// var patient = JSONObject()
+/// var patient = WireObject()
 /// patient["resourceType"] = "Patient"
 /// patient["id"] = "123"
 /// patient.keys  // ["resourceType", "id"]
 /// ```
-public struct JSONObject: Sendable, Hashable, Sequence {
+public struct WireObject: Sendable, Hashable, Sequence {
     /// The member names in order.
     public private(set) var keys: [String] = []
-    private var storage: [String: JSONValue] = [:]
+    private var storage: [String: WireJSON] = [:]
 
     /// An empty object.
     public init() {}
 
     /// An object with these members, in this order; a repeated key keeps its last value.
-    public init(_ members: [(String, JSONValue)]) {
+    public init(_ members: [(String, WireJSON)]) {
         for (key, value) in members { self[key] = value }
     }
 
@@ -107,7 +107,7 @@ public struct JSONObject: Sendable, Hashable, Sequence {
     public var count: Int { keys.count }
 
     /// The value of member `key`; setting nil removes the member.
-    public subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> WireJSON? {
         get { storage[key] }
         set {
             if let newValue {
@@ -119,7 +119,7 @@ public struct JSONObject: Sendable, Hashable, Sequence {
     }
 
     /// Iterates the members in order.
-    public func makeIterator() -> AnyIterator<(key: String, value: JSONValue)> {
+    public func makeIterator() -> AnyIterator<(key: String, value: WireJSON)> {
         var index = 0
         return AnyIterator {
             guard index < keys.count else { return nil }
@@ -129,7 +129,7 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         }
     }
 
-    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+    public static func == (lhs: WireObject, rhs: WireObject) -> Bool {
         lhs.storage == rhs.storage
     }
 
@@ -138,25 +138,25 @@ public struct JSONObject: Sendable, Hashable, Sequence {
     }
 }
 
-extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+extension WireJSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral
 {
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .int(value) }
     public init(floatLiteral value: Double) { self = .double(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
-    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(JSONObject(elements)) }
+    public init(arrayLiteral elements: WireJSON...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, WireJSON)...) { self = .object(WireObject(elements)) }
     public init(nilLiteral: ()) { self = .null }
 }
 
-extension JSONValue {
+extension WireJSON {
     /// A string value, or `null` when `text` is nil.
-    static func string(orNull text: String?) -> JSONValue {
-        text.map(JSONValue.string) ?? .null
+    static func string(orNull text: String?) -> WireJSON {
+        text.map(WireJSON.string) ?? .null
     }
 }
 
-extension JSONObject: ExpressibleByDictionaryLiteral {
-    public init(dictionaryLiteral elements: (String, JSONValue)...) { self.init(elements) }
+extension WireObject: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (String, WireJSON)...) { self.init(elements) }
 }

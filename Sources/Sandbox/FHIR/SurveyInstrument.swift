@@ -3,9 +3,9 @@
 /// For example:
 ///
 /// ```swift
-/// Instrument.phq9.severity(for: 12)  // "Moderate"
+/// SurveyInstrument.phq9.severity(for: 12)  // "Moderate"
 /// ```
-public struct Instrument: Sendable, Hashable {
+public struct SurveyInstrument: Sendable, Hashable {
     public var name: String
     public var id: String
     /// The panel's LOINC code; the questionnaire's canonical URL is `http://loinc.org/{code}`.
@@ -24,10 +24,10 @@ public struct Instrument: Sendable, Hashable {
         bands.first { total <= $0.upTo }?.label ?? bands.last!.label
     }
 
-    public static func == (lhs: Instrument, rhs: Instrument) -> Bool { lhs.code == rhs.code }
+    public static func == (lhs: SurveyInstrument, rhs: SurveyInstrument) -> Bool { lhs.code == rhs.code }
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 
-    public static let phq9 = Instrument(
+    public static let phq9 = SurveyInstrument(
         name: "PHQ-9", id: "phq-9", code: "44249-1", totalCode: "44261-6",
         itemCodes: ["44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3", "44260-8"],
         itemTexts: [
@@ -39,7 +39,7 @@ public struct Instrument: Sendable, Hashable {
         ],
         bands: [(4, "Minimal"), (9, "Mild"), (14, "Moderate"), (19, "Moderately Severe"), (27, "Severe")])
 
-    public static let gad7 = Instrument(
+    public static let gad7 = SurveyInstrument(
         name: "GAD-7", id: "gad-7", code: "69737-5", totalCode: "70274-6",
         itemCodes: ["69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7"],
         itemTexts: [
@@ -53,9 +53,9 @@ public struct Instrument: Sendable, Hashable {
     public static let all = [phq9, gad7]
 
     /// The Questionnaire resource of this instrument.
-    var questionnaire: JSONObject {
-        let answers: [JSONValue] = [0, 1, 2, 3].map { ["valueInteger": .int($0)] }
-        var items: [JSONValue] = zip(itemCodes, itemTexts).map { code, text in
+    var questionnaire: WireObject {
+        let answers: [WireJSON] = [0, 1, 2, 3].map { ["valueInteger": .int($0)] }
+        var items: [WireJSON] = zip(itemCodes, itemTexts).map { code, text in
             [
                 "linkId": .string(code), "code": [["system": "http://loinc.org", "code": .string(code)]],
                 "text": .string(text), "type": "integer", "required": true, "answerOption": .array(answers),
@@ -65,7 +65,7 @@ public struct Instrument: Sendable, Hashable {
             "linkId": .string(totalCode), "code": [["system": "http://loinc.org", "code": .string(totalCode)]],
             "text": "Total score", "type": "integer", "readOnly": true,
         ])
-        return JSONObject([
+        return WireObject([
             ("resourceType", "Questionnaire"), ("url", .string(url)), ("name", .string(name.replacingOccurrences(of: "-", with: ""))),
             ("title", .string(name)), ("status", "active"),
             ("code", [["system": "http://loinc.org", "code": .string(code), "display": .string(name)]]),
@@ -74,12 +74,12 @@ public struct Instrument: Sendable, Hashable {
     }
 
     /// A completed response with these item answers (0–3) and their total.
-    func response(subject: String, answers: [Int], total: Int? = nil, authored: String) -> JSONObject {
-        var items: [JSONValue] = zip(itemCodes, answers).map { code, answer in
+    func response(subject: String, answers: [Int], total: Int? = nil, authored: String) -> WireObject {
+        var items: [WireJSON] = zip(itemCodes, answers).map { code, answer in
             ["linkId": .string(code), "answer": [["valueInteger": .int(answer)]]]
         }
         items.append(["linkId": .string(totalCode), "answer": [["valueInteger": .int(total ?? answers.reduce(0, +))]]])
-        return JSONObject([
+        return WireObject([
             ("resourceType", "QuestionnaireResponse"), ("questionnaire", .string(url)), ("status", "completed"),
             ("subject", ["reference": .string("Patient/\(subject)")]), ("authored", .string(authored)),
             ("item", .array(items)),

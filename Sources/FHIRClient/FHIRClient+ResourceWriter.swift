@@ -1,0 +1,83 @@
+import Foundation
+import StagelinkEngine
+import StagelinkHTTP
+
+extension FHIRClient {
+    /// `POST <base>/<Type>` with `If-None-Exist: identifier=<system>|<value>`: 201 when created,
+    /// 200 when the identifier already named a resource. Safe to send again after a timeout or a
+    /// dropped connection, since the second send finds what the first one made.
+    public func createIfNoneExist(
+        resourceType: String, identifier: ResourceIdentifier, resource: [UInt8]
+    ) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
+        var request = HTTPRequest(
+            .post, url: resourceURL([resourceType]), headers: Self.writeHeaders, body: resource, retry: .conditionalCreate, recordCount: 1)
+        request.headers["If-None-Exist"] =
+            "identifier=\(EndpointURL.percentEncoded(identifier.system))|\(EndpointURL.percentEncoded(identifier.value))"
+        return try await write(request)
+    }
+
+    /// `PUT <base>/<Type>/<id>`, with `If-Match: W/"<version>"` when `ifMatch` is given (a bare
+    /// version or an ETag); a version that moved on is a `PRECONDITION_FAILED` failure.
+    public func update(
+        resourceType: String, id: String, resource: [UInt8], ifMatch: String?
+    ) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
+        var request = HTTPRequest(
+            .put, url: resourceURL([resourceType, id]), headers: Self.writeHeaders, body: resource, retry: .idempotent, recordCount: 1)
+        if let ifMatch { request.headers["If-Match"] = ifMatch.hasPrefix("W/") || ifMatch.hasPrefix("\"") ? ifMatch : "W/\"\(ifMatch)\"" }
+        return try await write(request)
+    }
+
+    /// `GET <base>/<Type>/<id>`: the resource with its exact bytes, or nil when the server has
+    /// none (404) or had one (410).
+    public func read(resourceType: String, id: String) async throws(RemoteCallError) -> IncomingRecord? {
+        let request = HTTPRequest(.get, url: resourceURL([resourceType, id]), headers: ["Accept": Self.fhirJSON], retry: .idempotent)
+        return try await call(request) { (response) throws(RemoteCallError) -> IncomingRecord? in
+            if response.status == 404 || response.status == 410 { return nil }
+            guard response.isSuccess else { throw FHIRErrors.callError(response) }
+            let resource: JSONValue
+            do {
+                resource = try JSONValue(parsing: response.body)
+            } catch {
+                throw FHIRErrors.malformed("the resource is not valid JSON: \(error)")
+            }
+            return ResourceIdentity(resource).record(type: resourceType, payload: response.body, fullURL: nil)
+        }
+    }
+
+    private static let writeHeaders: HTTPHeaders = [
+        "Content-Type": fhirJSON, "Accept": fhirJSON, "Prefer": "return=representation",
+    ]
+
+    /// Sends a create or update and reads the answer: the written resource, or the record's
+    /// failure when the server refused it (4xx other than 401/403).
+    private func write(_ request: HTTPRequest) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
+        try await call(request) { (response) throws(RemoteCallError) -> Result<WrittenResource, LinkError> in
+            switch response.status {
+            case 200..<300:
+                return .success(try Self.written(response))
+            case 401, 403:
+                throw FHIRErrors.callError(response)
+            case 400..<500:
+                return .failure(FHIRErrors.linkError(response))
+            default:
+                throw FHIRErrors.callError(response)
+            }
+        }
+    }
+
+    /// The id, version and time of a written resource: from the returned resource, else from
+    /// `Location` (`…/Patient/123/_history/2`) and `ETag` (`W/"2"`).
+    static func written(_ response: HTTPResponse) throws(RemoteCallError) -> WrittenResource {
+        let identity = ResourceIdentity(try? JSONValue(parsing: response.body))
+        let location = response.headers["Location"].map { $0.split(separator: "/").map(String.init) } ?? []
+        let historyIndex = location.lastIndex(of: "_history")
+        let locationID = historyIndex.flatMap { $0 > 0 ? location[$0 - 1] : nil } ?? location.last
+        let etagVersion = response.headers["ETag"].map { $0.replacingOccurrences(of: "W/", with: "").replacingOccurrences(of: "\"", with: "") }
+        guard let id = identity.id ?? locationID else {
+            throw FHIRErrors.malformed("the write's answer names no resource id")
+        }
+        return WrittenResource(
+            id: id, versionID: identity.versionID ?? etagVersion ?? historyIndex.flatMap { location.indices.contains($0 + 1) ? location[$0 + 1] : nil },
+            lastUpdated: identity.lastUpdated, created: response.status == 201)
+    }
+}

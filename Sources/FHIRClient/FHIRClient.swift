@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import StagelinkEngine
+import StagelinkHTTP
+
+/// A FHIR R4 server as the engine needs it: delta pulls by `_lastUpdated` search, conditional
+/// creates, versioned updates and reads, authorised by SMART Backend Services.
+///
+/// The token lives in memory only, is replaced shortly before it expires and once when the
+/// server answers 401; every request, token and discovery requests and retries included, is
+/// counted in ``meter``.
+///
+/// For example:
+///
+/// ```swift
+/// let emr = try await FHIRClient(configuration: configuration, logger: logger)
+/// let page = try await emr.page(DeltaRequest(resourceType: "Patient", since: watermark, pageSize: 200), after: nil)
+/// let created = try await emr.createIfNoneExist(
+///     resourceType: "Patient", identifier: ResourceIdentifier(system: "https://stagelink.example/sf", value: "003xx"),
+///     resource: patientBytes)
+/// ```
+///
+/// ## Topics
+/// - ``FHIRConfiguration``
+public final class FHIRClient: ChangeSource, ResourceWriter, Sendable {
+    public let system = SourceSystem.emr
+    public let meter: APIMeter
+    public let configuration: FHIRConfiguration
+    let baseURL: URL
+    let http: HTTPClient
+    let tokens: BearerTokenHolder<SMARTToken>
+    let logger: Logger
+
+    /// Reads the private key file named in `configuration` and checks the base URL; asks for no
+    /// token yet (the first call does, discovering the token endpoint first).
+    public init(configuration: FHIRConfiguration, meter: APIMeter = APIMeter(), logger: Logger) async throws(ClientSetupError) {
+        let baseURL = try EndpointURL.validated(configuration.baseURL, setting: "fhir.base_url")
+        let http = HTTPClient(configuration: configuration.http, meter: meter, logger: logger)
+        let issuer = try await SMARTTokenIssuer(configuration: configuration, baseURL: baseURL, http: http)
+        self.configuration = configuration
+        self.meter = meter
+        self.baseURL = baseURL
+        self.http = http
+        self.logger = logger
+        self.tokens = BearerTokenHolder(renewalMargin: configuration.tokenRenewalMargin) { () throws(RemoteCallError) -> SMARTToken in
+            try await issuer.issue()
+        }
+    }
+
+    /// Sends a request with the bearer token, renewing it once if the server refuses it.
+    func call<Value>(
+        _ request: HTTPRequest, decode: (HTTPResponse) throws(RemoteCallError) -> Value
+    ) async throws(RemoteCallError) -> Value {
+        try await http.send(authorizedBy: tokens, { _ in request }, decode: decode)
+    }
+
+    /// `<base>/<components…>`.
+    func resourceURL(_ components: [String]) -> URL {
+        EndpointURL.appending(components, to: baseURL)
+    }
+
+    static let fhirJSON = "application/fhir+json"
+}

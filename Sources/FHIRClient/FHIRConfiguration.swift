@@ -1,0 +1,51 @@
+import Foundation
+import StagelinkHTTP
+
+/// Everything the FHIR client needs to start, as the CLI reads it from its YAML: the server's
+/// base URL, the SMART Backend Services registration, the HTTP policy.
+///
+/// The private key is not in it: it names the PEM file, read once when the client starts.
+///
+/// For example:
+///
+/// ```swift
+/// let configuration = FHIRConfiguration(
+///     baseURL: URL(string: "https://emr.example.org/fhir/r4")!,
+///     clientID: "stagelink-backend", privateKeyFile: "/etc/stagelink/fhir-es384.pem", keyID: "stagelink-1")
+/// let emr = try await FHIRClient(configuration: configuration, logger: logger)
+/// ```
+public struct FHIRConfiguration: Sendable, Hashable {
+    /// The FHIR base; `<base>/.well-known/smart-configuration` names the token endpoint.
+    public var baseURL: URL
+    /// The registered client id: the assertion's `iss` and `sub`.
+    public var clientID: String
+    /// The PEM file of the private key whose public half the EMR holds.
+    public var privateKeyFile: String
+    /// `ES384` or `RS384`, the algorithms SMART Backend Services allows.
+    public var signingAlgorithm: AssertionSigner.Algorithm
+    /// The `kid` of the key in the JWK set registered with the EMR, when it has one.
+    public var keyID: String?
+    /// The scopes asked for.
+    public var scope: String
+    /// How long an assertion is valid, at most five minutes.
+    public var assertionLifetime: Duration
+    /// How long before its expiry a token is replaced.
+    public var tokenRenewalMargin: Duration
+    public var http: HTTPConfiguration
+
+    public init(
+        baseURL: URL, clientID: String, privateKeyFile: String, signingAlgorithm: AssertionSigner.Algorithm = .es384,
+        keyID: String? = nil, scope: String = "system/*.read system/*.write", assertionLifetime: Duration = .seconds(240),
+        tokenRenewalMargin: Duration = .seconds(30), http: HTTPConfiguration = HTTPConfiguration()
+    ) {
+        self.baseURL = baseURL
+        self.clientID = clientID
+        self.privateKeyFile = privateKeyFile
+        self.signingAlgorithm = signingAlgorithm
+        self.keyID = keyID
+        self.scope = scope
+        self.assertionLifetime = assertionLifetime
+        self.tokenRenewalMargin = tokenRenewalMargin
+        self.http = http
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import Logging
+
+/// The systems a cycle talks to. Either side may be absent (a store opened without a
+/// configuration): the cycle then does what it can and says what it skipped.
+public struct SyncEndpoints: Sendable {
+    public var emrSource: (any ChangeSource)?
+    public var emrWriter: (any ResourceWriter)?
+    public var salesforceSource: (any ChangeSource)?
+    public var salesforceLookup: (any RecordLookup)?
+    public var salesforceTarget: (any UpsertTarget)?
+    /// The Salesforce user Stagelink writes as, for echo suppression.
+    public var integrationUserID: @Sendable () async -> String?
+
+    public init(
+        emrSource: (any ChangeSource)? = nil, emrWriter: (any ResourceWriter)? = nil, salesforceSource: (any ChangeSource)? = nil,
+        salesforceLookup: (any RecordLookup)? = nil, salesforceTarget: (any UpsertTarget)? = nil,
+        integrationUserID: @escaping @Sendable () async -> String? = { nil }
+    ) {
+        self.emrSource = emrSource
+        self.emrWriter = emrWriter
+        self.salesforceSource = salesforceSource
+        self.salesforceLookup = salesforceLookup
+        self.salesforceTarget = salesforceTarget
+        self.integrationUserID = integrationUserID
+    }
+
+    /// Every API meter, for counting a job's calls.
+    public var meters: [APIMeter] {
+        var meters: [APIMeter] = []
+        for meter in [emrSource?.meter, emrWriter?.meter, salesforceSource?.meter, salesforceTarget?.meter].compactMap({ $0 })
+        where !meters.contains(where: { $0 === meter }) {
+            meters.append(meter)
+        }
+        return meters
+    }
+}
+
+/// How cycles behave.
+public struct SyncSettings: Sendable, Hashable {
+    /// How far before the watermark each pull starts again, so that nothing at the boundary is missed.
+    public var overlap: Duration
+    public var pageSize: Int
+    /// Rows that failed for a transient reason (a lock, a timeout, a 503) are tried again by each
+    /// cycle until they have this many attempts; then they wait for a person.
+    public var automaticRetries: Int
+
+    public init(overlap: Duration = .seconds(120), pageSize: Int = 500, automaticRetries: Int = 5) {
+        self.overlap = overlap
+        self.pageSize = pageSize
+        self.automaticRetries = automaticRetries
+    }
+}
+
+/// One sync cycle: pull what changed on both sides and stage it, observe Salesforce's values,
+/// link the EMR's changes into Salesforce, then Salesforce's into the EMR. Each step is a job.
+///
+/// For example:
+///
+/// ```swift
+/// let report = try await SyncCycle(store: store, mapping: mapping, endpoints: endpoints).run(actor: .system, stop: stop)
+/// ```
+public struct SyncCycle: Sendable {
+    public var store: any SyncStore
+    public var mapping: MappingDocument
+    public var endpoints: SyncEndpoints
+    public var settings: SyncSettings
+    public var logger: Logger
+
+    public init(store: any SyncStore, mapping: MappingDocument, endpoints: SyncEndpoints, settings: SyncSettings = SyncSettings(), logger: Logger = Logger(label: "stagelink.sync")) {
+        self.store = store
+        self.mapping = mapping
+        self.endpoints = endpoints
+        self.settings = settings
+        self.logger = logger
+    }
+
+    public var inboundLinker: InboundLinker? {
+        endpoints.salesforceTarget.map { InboundLinker(store: store, target: $0, mapping: mapping, logger: logger) }
+    }
+
+    public var outboundLinker: OutboundLinker {
+        OutboundLinker(
+            store: store, mapping: mapping, emr: endpoints.emrWriter, salesforce: endpoints.salesforceTarget,
+            integrationUserID: endpoints.integrationUserID, logger: logger)
+    }
+
+    /// The actions people take, over the same linkers the cycle uses.
+    public var operations: Operations {
+        Operations(
+            store: store, mapping: mapping, inbound: inboundLinker, outbound: outboundLinker, salesforceLookup: endpoints.salesforceLookup,
+            emrWriter: endpoints.emrWriter, meters: endpoints.meters, logger: logger)
+    }
+
+    /// Runs the steps of the chosen directions. A step that fails is recorded as a failed job and
+    /// the cycle goes on with what it can; a limit or a stop request ends the cycle.
+    @discardableResult
+    public func run(_ directions: Set<Job.Direction> = [.inbound, .outbound], actor: Actor, stop: StopSignal) async throws -> CycleReport {
+        var report = CycleReport()
+        let outbound = outboundLinker
+        let pullsSalesforce = directions.contains(.outbound) || directions.contains(.inbound)
+
+        if directions.contains(.inbound), let source = endpoints.emrSource {
+            report.jobs.append(
+                try await step(.pull, .inbound, actor: actor) { recorder in
+                    let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
+                    for resource in mapping.inboundResources { try await puller.pull(resource, into: recorder, stop: stop) }
+                })
+        }
+        // Salesforce's changes are pulled even for an inbound-only cycle when a source exists:
+        // they are what tells a both-sides change from a one-side change.
+        if pullsSalesforce, let source = endpoints.salesforceSource, !report.stopped {
+            report.jobs.append(
+                try await step(.pull, .outbound, actor: actor) { recorder in
+                    let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
+                    for object in outbound.objects { try await puller.pull(object, fields: outbound.pullFields(for: object), into: recorder, stop: stop) }
+                })
+            try await outbound.observePending()
+        }
+        let operations = operations
+        if directions.contains(.inbound), let linker = inboundLinker, !report.stopped {
+            report.jobs.append(
+                try await step(.link, .inbound, actor: actor) { recorder in
+                    try await linker.link(transientRetries(.emr), recorder: recorder, stop: stop)
+                    try await operations.relink(try await failedOnce(.emr), recorder: recorder, stop: stop)
+                    try await linker.linkPending(recorder: recorder, stop: stop)
+                })
+        }
+        if directions.contains(.outbound), endpoints.emrWriter != nil, !report.stopped {
+            report.jobs.append(
+                try await step(.push, .outbound, actor: actor) { recorder in
+                    try await outbound.link(transientRetries(.salesforce), recorder: recorder, stop: stop)
+                    try await operations.relink(try await failedOnce(.salesforce), recorder: recorder, stop: stop)
+                    try await outbound.linkPending(recorder: recorder, stop: stop)
+                })
+        }
+        return report
+
+        func step(_ kind: Job.Kind, _ direction: Job.Direction, actor: Actor, _ work: (JobRecorder) async throws -> Void) async throws -> Job {
+            let recorder = try await JobRecorder.start(kind, direction: direction, actor: actor, store: store, meters: endpoints.meters, logger: logger)
+            do {
+                try await work(recorder)
+                return try await recorder.finish()
+            } catch let error as SyncStopped {
+                report.stopped = true
+                return try await recorder.finish(.interrupted, message: error.description)
+            } catch let error as RemoteCallError {
+                if error.stopsJob { report.stopped = true }
+                await recorder.event(.error, "\(kind.rawValue) \(direction.rawValue) stopped: \(error.error.code): \(error.error.message)")
+                return try await recorder.finish(error.stopsJob ? .interrupted : .failed, message: error.description)
+            } catch {
+                await recorder.event(.error, "\(kind.rawValue) \(direction.rawValue) failed: \(error)")
+                return try await recorder.finish(.failed, message: "\(error)")
+            }
+        }
+    }
+
+    /// Rows that failed once for a lasting reason get one more look: their record is read again
+    /// from its source (a damaged read, or a fix made at the source since, then links), and
+    /// otherwise they fail a second time and wait for a person.
+    private func failedOnce(_ system: SourceSystem) async throws -> [Int64] {
+        var ids: [Int64] = []
+        var cursor: RowCursor?
+        while ids.count < Self.secondLooksPerCycle {
+            let page = try await store.rows(RowQuery(filter: RowFilter(statuses: [.failed], system: system), after: cursor, limit: 500))
+            guard let last = page.last else { break }
+            ids += page.filter { $0.attemptCount == 1 && !LinkError.transientCodes.contains($0.errorCode ?? "") }.map(\.id)
+            cursor = last.cursor(for: RowSort())
+        }
+        return Array(ids.prefix(Self.secondLooksPerCycle))
+    }
+
+    static let secondLooksPerCycle = 500
+
+    private func transientRetries(_ system: SourceSystem) -> ClaimRequest {
+        ClaimRequest(system: system, statuses: [.failed], errorCodes: LinkError.transientCodes, maximumAttempts: settings.automaticRetries)
+    }
+}
+
+/// What a cycle did: its jobs, in order.
+public struct CycleReport: Sendable {
+    public var jobs: [Job] = []
+    /// A stop request or a limit ended the cycle early.
+    public var stopped = false
+
+    public init() {}
+
+    /// The cycle's counts per direction.
+    public func counts(_ direction: Job.Direction) -> Job.Counts {
+        jobs.filter { $0.direction == direction }.reduce(Job.Counts()) { $0 + $1.counts }
+    }
+
+    public func apiCalls(_ direction: Job.Direction) -> Int {
+        jobs.filter { $0.direction == direction }.reduce(0) { $0 + $1.apiCalls }
+    }
+
+    public var worstStatus: Job.Status {
+        let order: [Job.Status] = [.failed, .interrupted, .partial, .running, .succeeded]
+        return order.first { status in jobs.contains { $0.status == status } } ?? .succeeded
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+
+/// The service: a cycle on a schedule, until stopped, holding the store's lease so that only one
+/// process runs cycles against a store at a time.
+///
+/// The lease expires if its holder dies, so a crashed service is taken over by the next `run`;
+/// the jobs it left running are marked interrupted. Other processes ask for a cycle now through
+/// the store (`requestSync`), which the service notices within a second.
+///
+/// For example:
+///
+/// ```swift
+/// let service = SyncService(cycle: cycle, every: .seconds(900), holder: holder)
+/// try await service.run(stop: stop)
+/// ```
+public struct SyncService: Sendable {
+    public var cycle: SyncCycle
+    public var every: Duration
+    public var holder: LeaseHolder
+    /// How long the lease lasts without renewal; renewed at a third of it.
+    public var leaseDuration: Duration
+    public var logger: Logger
+
+    public init(cycle: SyncCycle, every: Duration, holder: LeaseHolder, leaseDuration: Duration = .seconds(30), logger: Logger = Logger(label: "stagelink.service")) {
+        self.cycle = cycle
+        self.every = every
+        self.holder = holder
+        self.leaseDuration = leaseDuration
+        self.logger = logger
+    }
+
+    /// Takes the lease or throws `LeaseHeld` naming its holder.
+    public func acquire() async throws -> Lease {
+        switch try await cycle.store.acquireLease(holder, for: leaseDuration) {
+        case .heldBy(let lease):
+            throw LeaseHeld(lease: lease)
+        case .acquired(let lease, let previous):
+            if let previous {
+                let count = try await cycle.store.interruptRunningJobs(message: "\(previous) stopped without finishing; taken over by \(holder)")
+                logger.notice("took over the lease", metadata: ["lease.previous": "\(previous)", "sync.interrupted_jobs": "\(count)"])
+                try await cycle.store.appendEvents([
+                    SyncEvent(at: Date(), jobID: nil, level: .warning, message: "took over from \(previous); \(count) unfinished job(s) marked interrupted")
+                ])
+            }
+            return lease
+        }
+    }
+
+    /// Runs cycles until `stop` is requested; the cycle in flight finishes its current batch first.
+    public func run(stop: StopSignal, cycles limit: Int? = nil, onCycle: @Sendable (CycleReport) async -> Void = { _ in }) async throws {
+        _ = try await acquire()
+        let store = cycle.store
+        let holder = holder
+        let leaseDuration = leaseDuration
+        let lost = StopSignal()
+        // The lease is renewed on its own schedule, so a long cycle never lets it lapse.
+        let renewal = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: leaseDuration / 3)
+                if Task.isCancelled { return }
+                if case .heldBy = try? await store.acquireLease(holder, for: leaseDuration) {
+                    lost.request()
+                    stop.request()
+                    return
+                }
+            }
+        }
+        defer { renewal.cancel() }
+        try await store.appendEvents([SyncEvent(at: Date(), jobID: nil, level: .info, message: "service started by \(holder), a cycle every \(every.compactText)")])
+        var completed = 0
+        var directions: Set<Job.Direction> = [.inbound, .outbound]
+        var actor = Actor.system
+        while !stop.isRequested {
+            let report = try await cycle.run(directions, actor: actor, stop: stop)
+            completed += 1
+            await onCycle(report)
+            if let limit, completed >= limit { break }
+            // Wait for the next cycle, a request from another process, or a stop.
+            let next = ContinuousClock.now + every
+            directions = [.inbound, .outbound]
+            actor = .system
+            waiting: while ContinuousClock.now < next && !stop.isRequested {
+                if let request = try await store.takeSyncRequests().last {
+                    directions = request.directions.isEmpty ? [.inbound, .outbound] : request.directions
+                    actor = request.actor
+                    break waiting
+                }
+                try? await Task.sleep(for: min(.seconds(1), next - ContinuousClock.now))
+            }
+        }
+        renewal.cancel()
+        if lost.isRequested {
+            throw LeaseLost(holder: holder)
+        }
+        try await store.releaseLease(holder)
+        try await store.appendEvents([SyncEvent(at: Date(), jobID: nil, level: .info, message: "service stopped")])
+    }
+
+    /// One cycle now, under the lease (so that it never overlaps a running service's cycle).
+    public func runOnce(_ directions: Set<Job.Direction>, actor: Actor, stop: StopSignal) async throws -> CycleReport {
+        _ = try await acquire()
+        do {
+            let report = try await cycle.run(directions, actor: actor, stop: stop)
+            try await cycle.store.releaseLease(holder)
+            return report
+        } catch {
+            try? await cycle.store.releaseLease(holder)
+            throw error
+        }
+    }
+}
+
+/// Another process runs cycles against this store.
+public struct LeaseHeld: Error, Sendable, CustomStringConvertible {
+    public var lease: Lease
+
+    public var description: String {
+        "another Stagelink service holds this store: \(lease.holder), since \(Timestamp.format(lease.since)) (lease until \(Timestamp.format(lease.expiresAt)))"
+    }
+}
+
+/// The lease was taken by another process while this one ran (it was paused past the lease).
+public struct LeaseLost: Error, Sendable, CustomStringConvertible {
+    public var holder: LeaseHolder
+    public var description: String { "the store's lease was taken over by another process while \(holder) ran; stopped" }
+}

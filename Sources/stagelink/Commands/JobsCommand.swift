@@ -1,0 +1,46 @@
+import ArgumentParser
+import StagelinkEngine
+
+/// `stagelink jobs`: the history of sync jobs.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs",
+        abstract: "Lists sync jobs, newest first: kind, direction, status, counts, API calls, watermarks.",
+        discussion: """
+            A running job shows its live progress. See a job's rows with `stagelink rows --job ID`.
+
+            Example:
+              stagelink jobs --limit 20
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: "Show jobs older than this job id (the next page).")
+    var before: Int64?
+
+    @Option(help: "How many jobs to show.")
+    var limit = 20
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    func run() async throws {
+        let context = try Context.open(storeOptions)
+        let jobs = try await context.store.jobs(before: before, limit: limit)
+        if json {
+            JSONOutput.print(.array(jobs.map(JSONOutput.job)))
+            return
+        }
+        var table = TextTable("ID", "KIND", "DIRECTION", "STARTED", "DURATION", "STATUS", "PULLED", "STAGED", "LINKED", "FAILED", "API", "WATERMARK", "BY")
+        for job in jobs {
+            let duration = (job.finishedAt ?? job.progress.updatedAt).map { String(format: "%.1fs", $0.timeIntervalSince(job.startedAt)) } ?? "—"
+            let status = job.status == .running ? "running: \(job.progress.phase) \(job.progress.done)\(job.progress.total.map { "/\($0)" } ?? "")" : job.status.rawValue
+            table.add(
+                String(job.id), job.kind.rawValue, job.direction?.rawValue ?? "—", job.startedAt.shortText, duration, status, String(job.counts.pulled),
+                String(job.counts.staged), String(job.counts.linked), String(job.counts.failed), String(job.apiCalls),
+                job.watermarkAfter.map { $0.shortText } ?? "—", job.actor.description)
+        }
+        print(table.render())
+    }
+}

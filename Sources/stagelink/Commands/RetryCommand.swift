@@ -1,0 +1,124 @@
+import ArgumentParser
+import StagelinkEngine
+
+/// `stagelink retry`: re-run the linker on failed rows.
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Retries failed rows: by id, every row with an error code, or every failed row.",
+        discussion: """
+            Each retry is a new attempt; earlier attempts stay in the row's history. A row older \
+            than the version already linked is marked superseded instead of applied. Safe while \
+            the service runs: a row is never linked by two processes at once.
+
+            Examples:
+              stagelink retry 4211 4212
+              stagelink retry --error UNABLE_TO_LOCK_ROW
+              stagelink retry --all-failed
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var operatorOptions: OperatorOptions
+
+    @Argument(help: "Row ids to retry.")
+    var ids: [Int64] = []
+
+    @Option(help: "Retry every failed row whose error has this code.")
+    var error: String?
+
+    @Flag(help: "Retry every failed row.")
+    var allFailed = false
+
+    func validate() throws {
+        let chosen = (ids.isEmpty ? 0 : 1) + (error == nil ? 0 : 1) + (allFailed ? 1 : 0)
+        guard chosen == 1 else { throw ValidationError("Choose exactly one: row ids, --error CODE, or --all-failed.") }
+    }
+
+    func run() async throws {
+        let context = try Context.open(storeOptions)
+        let operations = context.cycle(try await context.endpoints()).operations
+        let selection: Operations.RetrySelection = !ids.isEmpty ? .rows(ids) : error.map { .errorCode($0) } ?? .allFailed
+        let report = try await operations.retry(selection, by: operatorOptions.resolved)
+        var table = TextTable("ID", "STATUS", "OBJECT", "SOURCE ID", "ERROR")
+        for row in report.rows {
+            table.add(String(row.id), "\(row.status.symbol) \(row.status.rawValue)", row.resourceType, row.sourceID, row.errorCode.map { "\($0): \(row.errorMessage ?? "")" } ?? "")
+        }
+        if !report.rows.isEmpty { print(table.render()) }
+        let linked = report.rows.filter { $0.status == .linked }.count
+        print("Retry job \(report.job.id): \(report.rows.count) rows tried, \(linked) linked, \(report.job.counts.failed) failed, \(report.job.counts.superseded) superseded.")
+        if !report.skipped.isEmpty {
+            print("Not retried (not failed, or being linked right now): \(report.skipped.map(String.init).joined(separator: ", ")).")
+        }
+        if report.job.counts.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+/// `stagelink ignore`: set failed rows aside, visibly, with a reason.
+struct IgnoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ignore",
+        abstract: "Sets failed rows aside as ignored, with a reason; they stay visible with their error.",
+        discussion: """
+            Example:
+              stagelink ignore 4211 --reason "test patient, removed from the EMR"
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var operatorOptions: OperatorOptions
+
+    @Argument(help: "Row ids to ignore.")
+    var ids: [Int64]
+
+    @Option(help: "Why (recorded in the row's history).")
+    var reason: String
+
+    func run() async throws {
+        let context = try Context.open(storeOptions)
+        let ignored = try await context.offlineOperations.ignore(rows: ids, reason: reason, by: operatorOptions.resolved)
+        print("Ignored \(ignored.count) of \(ids.count) rows.")
+        let skipped = ids.filter { !ignored.contains($0) }
+        if !skipped.isEmpty {
+            print("Not failed, so not ignored: \(skipped.map(String.init).joined(separator: ", ")).")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `stagelink push`: send one Salesforce record to the EMR now.
+struct PushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "push",
+        abstract: "Sends one Salesforce record to the EMR now, whatever its stage, and prints the EMR ids.",
+        discussion: """
+            An admission creates its Patient (by conditional create on the Contact's id, so never \
+            twice) and its ServiceRequest, and the EMR ids are written back to Salesforce. The \
+            console's `p` key does the same.
+
+            Example:
+              stagelink push a01000000000042AAA
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var operatorOptions: OperatorOptions
+
+    @Argument(help: "The Salesforce record id (an Admission__c or a Contact).")
+    var salesforceID: String
+
+    func run() async throws {
+        let context = try Context.open(storeOptions)
+        let operations = context.cycle(try await context.endpoints()).operations
+        let report = try await operations.push(salesforceID: salesforceID, by: operatorOptions.resolved)
+        switch report.outcome.status {
+        case .failed:
+            let error = report.outcome.error
+            print("Push failed (row \(report.rowID), job \(report.job.id)): \(error.map { "\($0.code): \(DisplayText.escaped($0.message))" } ?? "unknown error")")
+            throw ExitCode(1)
+        default:
+            print("Pushed \(salesforceID) (row \(report.rowID), job \(report.job.id)): \(DisplayText.escaped(report.outcome.note ?? report.outcome.status.rawValue))")
+            for reference in report.emrReferences { print("  EMR: \(reference)") }
+        }
+    }
+}

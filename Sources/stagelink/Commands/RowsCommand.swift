@@ -1,0 +1,73 @@
+import ArgumentParser
+import StagelinkEngine
+
+/// `stagelink rows`: staged rows, filtered and keyset-paged.
+struct RowsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rows",
+        abstract: "Lists staged rows, newest first, filtered by status, object, error code or text.",
+        discussion: """
+            Pages are keyset pages: pass the last id shown to --before to see the next page, \
+            however many rows the store holds.
+
+            Examples:
+              stagelink rows --status failed
+              stagelink rows --error UNABLE_TO_LOCK_ROW --json
+              stagelink rows --object Patient --text Müller --before 12345
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: ArgumentHelp("Only rows with this status; repeat for several.", valueName: "status"))
+    var status: [RowStatus] = []
+
+    @Option(help: "Only rows of this FHIR resource type or Salesforce object (Patient, Admission__c).")
+    var object: String?
+
+    @Option(help: "Only rows whose last error has this code.")
+    var error: String?
+
+    @Option(help: "Only rows pulled by this job.")
+    var job: Int64?
+
+    @Option(help: "Only rows whose source id, type, error code or message contains this text.")
+    var text: String?
+
+    @Flag(help: "Show the rows the filters do NOT match.")
+    var not = false
+
+    @Option(help: "Show rows older than this row id (the next page).")
+    var before: Int64?
+
+    @Option(help: "How many rows to show.")
+    var limit = 50
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    func run() async throws {
+        let context = try Context.open(storeOptions)
+        let filter = RowFilter(
+            statuses: status.isEmpty ? nil : Set(status), resourceType: object, errorCode: error, jobID: job, text: text, inverted: not)
+        let sort = RowSort(column: .id, descending: true)
+        let rows = try await context.store.rows(
+            RowQuery(filter: filter, sort: sort, after: before.map { RowCursor(sortValue: nil, id: $0) }, limit: limit))
+        if json {
+            JSONOutput.print(.array(rows.map(JSONOutput.row)))
+            return
+        }
+        let total = try await context.store.countRows(filter)
+        var table = TextTable("ID", "STATUS", "SYSTEM", "OBJECT", "SOURCE ID", "VERSION", "RECEIVED", "JOB", "ERROR")
+        for row in rows {
+            table.add(
+                String(row.id), "\(row.status.symbol) \(row.status.rawValue)", row.system.rawValue, row.resourceType, row.sourceID, row.version ?? "",
+                row.receivedAt.shortText, row.jobID.map(String.init) ?? "", row.errorCode.map { "\($0): \(row.errorMessage ?? "")" } ?? "")
+        }
+        print(table.render())
+        let next = rows.count == limit ? " — next page: --before \(rows.last!.id)" : ""
+        print("\(rows.count) of \(total) rows\(next)")
+    }
+}
+
+extension RowStatus: ExpressibleByArgument {}

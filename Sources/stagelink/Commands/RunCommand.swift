@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Logging
+import StagelinkEngine
+
+/// `stagelink run`: the service.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Runs the sync service: a cycle every 15 minutes (or --every), until SIGTERM or SIGINT.",
+        discussion: """
+            One service per store: a second `run` names the holder of the store's lease and exits \
+            with status 3. A stop signal lets the current batch finish and records the job as \
+            interrupted; what was committed stays. A crashed service's lease expires and the next \
+            `run` takes over.
+
+            Examples:
+              stagelink run --config /etc/stagelink/stagelink.yaml
+              stagelink run --every 30s
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: ArgumentHelp("Time between cycles, down to seconds (30s, 5m, 1h).", valueName: "duration"))
+    var every: String?
+
+    @Option(help: "Stop after this many cycles.")
+    var cycles: Int?
+
+    func validate() throws {
+        if let every { guard let duration = Duration.parse(every), duration >= .seconds(1) else { throw ValidationError("--every must be a duration of at least 1s, like 30s or 15m.") } }
+    }
+
+    func run() async throws {
+        let context = try Context.open(storeOptions)
+        try await context.mapping.loadPolicy(into: context.store)
+        let interval = every.flatMap(Duration.parse) ?? context.configuration?.every ?? StagelinkConfiguration.defaultEvery
+        let cycle = context.cycle(try await context.endpoints())
+        let service = SyncService(cycle: cycle, every: interval, holder: Context.holder("run"), logger: context.logger)
+        let trap = SignalTrap()
+        do {
+            context.logger.notice("service starting", metadata: ["store": "\(context.store.path)", "sync.every": "\(interval.compactText)"])
+            try await service.run(stop: trap.stop, cycles: cycles) { report in
+                context.logger.notice("cycle finished", metadata: ["sync.status": "\(report.worstStatus.rawValue)"])
+            }
+        } catch let held as LeaseHeld {
+            FileHandle.standardError.write(Data("stagelink run: \(held)\n".utf8))
+            throw ExitCode(3)
+        }
+    }
+}

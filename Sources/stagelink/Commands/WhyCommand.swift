@@ -1,0 +1,55 @@
+import ArgumentParser
+import StagelinkEngine
+
+/// `stagelink why`: the lineage of one field's value.
+struct WhyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "why",
+        abstract: "Says which staged row, job, rule and actor put the value a field holds.",
+        discussion: """
+            The id is the Salesforce record id or the record's key (for a Contact, its EMR patient id).
+
+            Example:
+              stagelink why Contact 003000000000001AAA Birthdate
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: "The Salesforce object (Contact, Assessment__c).")
+    var object: String
+
+    @Argument(help: "The record's Salesforce id or key.")
+    var id: String
+
+    @Argument(help: "The field (Birthdate).")
+    var field: String
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    func run() async throws {
+        let context = try Context.open(storeOptions)
+        let answer = try await context.offlineOperations.why(object: object, id: id, field: field)
+        if json {
+            JSONOutput.print([
+                "write": JSONOutput.write(answer.write), "row": answer.row.map { JSONOutput.row($0.summary) } ?? .null,
+                "job": answer.job.map(JSONOutput.job) ?? .null, "synced": answer.state?.synced?.json ?? .null,
+            ])
+            return
+        }
+        let write = answer.write
+        print("\(object) \(answer.record.key) \(field) = \(DisplayText.escaped(write.value.description))")
+        print("  written into \(write.writtenTo.rawValue) at \(write.at.shortText) by \(write.actor)")
+        print("  rule: \(write.rule.rawValue) — \(write.reason)")
+        if let row = answer.row {
+            print("  from staged row \(row.id): \(row.system.rawValue) \(row.resourceType)/\(DisplayText.escaped(row.sourceID)) version \(row.version ?? "—"), received \(row.receivedAt.shortText)")
+        }
+        if let job = answer.job {
+            print("  job \(job.id): \(job.kind.rawValue) \(job.direction?.rawValue ?? "") started \(job.startedAt.shortText), \(job.status.rawValue)")
+        }
+        if let synced = answer.state?.synced, synced != write.value {
+            print("  note: the synced value is now \(DisplayText.escaped(synced.description)) (set by a later sync)")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Logging
+import Sandbox
+import StagelinkEngine
+import StagelinkStore
+
+/// Everything the demo starts: the sandbox, a folder holding the store, keys, mapping and a
+/// `stagelink.yaml` that points at the sandbox — the same configuration a real deployment has,
+/// read by the same loader.
+struct DemoEnvironment {
+    var folder: URL
+    var sandbox: Sandbox
+    var context: Context
+
+    struct Options {
+        var folder: String?
+        var patients: Int
+        var badShare: Double
+        var seed: UInt64
+        var every: Duration
+        var mapping: String
+        var faultRate: Double
+    }
+
+    static func start(_ options: Options, logger: Logger) async throws -> DemoEnvironment {
+        let folder = URL(fileURLWithPath: options.folder ?? defaultFolder())
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let mappingCopy = folder.appendingPathComponent("mapping.yaml")
+        if !FileManager.default.fileExists(atPath: mappingCopy.path) {
+            try FileManager.default.copyItem(atPath: options.mapping, toPath: mappingCopy.path)
+        }
+        let mapping = try MappingDocument.load(contentsOf: mappingCopy.path)
+
+        let credentials = try SandboxCredentials.generate()
+        let files = try credentials.write(to: folder.appendingPathComponent("keys"))
+        var configuration = SandboxConfiguration(credentials: credentials)
+        configuration.customFields = CustomFieldSpec.fields(of: mapping)
+        configuration.patientCount = options.patients
+        configuration.badShare = options.badShare
+        configuration.seed = options.seed
+        var sandboxLogger = logger
+        sandboxLogger.logLevel = .warning
+        let sandbox = try await Sandbox.start(configuration, logger: sandboxLogger)
+        if options.faultRate > 0 {
+            for (kind, endpoint) in [
+                (FaultKind.rowLock, SandboxEndpoint.salesforceCollections), (.serviceUnavailable, .fhirSearch), (.internalServerError, .salesforceCollections),
+                (.tooManyRequests, .salesforceQuery), (.droppedConnection, .fhirCreate),
+            ] {
+                try sandbox.faults.inject(FaultRule(kind, on: endpoint, trigger: .rate(options.faultRate)))
+            }
+        }
+
+        let user = credentials.salesforceUser
+        let yaml = """
+            # Written by `stagelink demo`: a configuration like a real deployment's, pointing at the sandbox.
+            store: store.sqlite
+            mapping: mapping.yaml
+            schedule:
+              every: \(options.every.compactText)
+              overlap: 30s
+            salesforce:
+              loginURL: \(sandbox.salesforceURL)
+              auth:
+                flow: jwt-bearer
+                consumerKey: \(user.consumerKey)
+                username: \(user.username)
+                privateKeyFile: \(files.salesforcePrivateKey.path)
+              http: { idleTimeout: 10s, requestTimeout: 30s }
+            emr:
+              baseURL: \(sandbox.fhirURL)
+              clientID: \(credentials.fhirClient.clientID)
+              privateKeyFile: \(files.fhirPrivateKey.path)
+              algorithm: \(credentials.fhirAlgorithm)
+              http: { idleTimeout: 10s, requestTimeout: 30s }
+
+            """
+        let configPath = folder.appendingPathComponent("stagelink.yaml")
+        try Data(yaml.utf8).write(to: configPath)
+        let context = try Context.open(config: configPath.path, logger: logger)
+        try await context.mapping.loadPolicy(into: context.store)
+        return DemoEnvironment(folder: folder, sandbox: sandbox, context: context)
+    }
+
+    static func defaultFolder() -> String {
+        let stamp = Timestamp.formatSeconds(Date()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+            .replacingOccurrences(of: "T", with: "-").replacingOccurrences(of: "Z", with: "")
+        return "stagelink-demo/run-\(stamp)"
+    }
+
+    var configPath: String { folder.appendingPathComponent("stagelink.yaml").path }
+}
+

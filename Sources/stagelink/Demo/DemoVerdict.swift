@@ -1,0 +1,77 @@
+import Sandbox
+import StagelinkEngine
+
+/// Whether the demo did what it promises: every good seeded record arrived on the other side
+/// exactly once, and every bad one failed with an error naming the field at fault.
+struct DemoVerdict {
+    var checked = 0
+    var problems: [String] = []
+
+    var passed: Bool { problems.isEmpty }
+
+    static func judge(sandbox: Sandbox, store: any SyncStore, mapping: MappingDocument) async throws -> DemoVerdict {
+        var verdict = DemoVerdict()
+        let inspection = sandbox.inspection
+        let contactsByPatient = count(inspection.salesforceRecords("Contact"), key: "EMR_Patient_Id__c")
+        let assessments = count(inspection.salesforceRecords("Assessment__c"), key: "EMR_Assessment_Id__c")
+        let pushedPatients = countIdentified(inspection.fhirResources("Patient"), system: mapping.outbound.admissions?.patientIdentifierSystem)
+        let serviceRequests = countIdentified(
+            inspection.fhirResources("ServiceRequest"), system: mapping.outbound.admissions?.serviceRequest.identifierSystem)
+
+        for record in inspection.truth() {
+            verdict.checked += 1
+            let system: SourceSystem = record.system == .fhir ? .emr : .salesforce
+            let rows = try await store.rows(RowQuery(filter: RowFilter(system: system, resourceType: record.type, text: record.id), sort: RowSort(descending: true), limit: 20))
+                .filter { $0.sourceID == record.id }
+            let name = "\(record.type)/\(record.id)"
+            if let fault = record.fault {
+                guard let latest = rows.first, latest.status == .failed || latest.status == .ignored else {
+                    verdict.problems.append("\(name) is bad (\(fault.kind.rawValue)) but is \(rows.first?.status.rawValue ?? "not staged")")
+                    continue
+                }
+                guard let row = try await store.row(id: latest.id), row.error?.fields.contains(fault.field) == true else {
+                    verdict.problems.append("\(name) failed without naming \(fault.field)")
+                    continue
+                }
+                continue
+            }
+            switch record.type {
+            case "Patient":
+                if contactsByPatient[record.id] != 1 { verdict.problems.append("\(name) arrived \(contactsByPatient[record.id] ?? 0) times as a Contact") }
+            case "QuestionnaireResponse":
+                if assessments[record.id] != 1 { verdict.problems.append("\(name) arrived \(assessments[record.id] ?? 0) times as an Assessment") }
+            case "Admission__c":
+                let admission = inspection.salesforceRecord("Admission__c", id: record.id)
+                guard admission?["Stage__c"]?.stringValue == mapping.outbound.admissions?.readyValue else { continue }
+                let contact = admission?["Contact__c"]?.stringValue ?? ""
+                if pushedPatients[contact] != 1 { verdict.problems.append("\(name) made \(pushedPatients[contact] ?? 0) Patients") }
+                if serviceRequests[record.id] != 1 { verdict.problems.append("\(name) made \(serviceRequests[record.id] ?? 0) ServiceRequests") }
+            default:
+                if rows.first?.status != .linked && rows.first?.status != .held {
+                    verdict.problems.append("\(name) is \(rows.first?.status.rawValue ?? "not staged"), not linked")
+                }
+            }
+        }
+        for (patient, copies) in contactsByPatient where copies > 1 { verdict.problems.append("Patient/\(patient) has \(copies) Contacts") }
+        for (contact, copies) in pushedPatients where copies > 1 { verdict.problems.append("Contact \(contact) has \(copies) Patients") }
+        return verdict
+    }
+
+    private static func count(_ records: [WireJSON], key: String) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for record in records {
+            if let value = record[key]?.stringValue { counts[value, default: 0] += 1 }
+        }
+        return counts
+    }
+
+    private static func countIdentified(_ resources: [WireJSON], system: String?) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for resource in resources {
+            for identifier in resource["identifier"]?.arrayValue ?? [] where identifier["system"]?.stringValue == system {
+                counts[identifier["value"]?.stringValue ?? "", default: 0] += 1
+            }
+        }
+        return counts
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import StagelinkEngine
+
+/// The `--json` form of what the listings print, for scripts: stable keys, ISO 8601 instants.
+enum JSONOutput {
+    static func print(_ value: JSONValue) {
+        Swift.print(JSONWriter.prettyString(value))
+    }
+
+    static func instant(_ date: Date?) -> JSONValue {
+        date.map { .string(Timestamp.format($0)) } ?? .null
+    }
+
+    static func text(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
+
+    static func number(_ value: Int) -> JSONValue { .number(String(value)) }
+
+    static func number(_ value: Int64?) -> JSONValue { value.map { .number(String($0)) } ?? .null }
+
+    static func error(_ error: LinkError?) -> JSONValue {
+        guard let error else { return .null }
+        return [
+            "code": .string(error.code), "message": .string(error.message), "fields": .array(error.fields.map(JSONValue.string)),
+            "remoteBody": text(error.remoteBody),
+        ]
+    }
+
+    static func row(_ row: StagedRowSummary) -> JSONValue {
+        [
+            "id": number(row.id), "status": .string(row.status.rawValue), "system": .string(row.system.rawValue), "resourceType": .string(row.resourceType),
+            "sourceID": .string(row.sourceID), "version": text(row.version), "lastUpdated": instant(row.lastUpdated), "receivedAt": instant(row.receivedAt),
+            "job": number(row.jobID), "attempts": number(row.attemptCount), "errorCode": text(row.errorCode), "errorMessage": text(row.errorMessage),
+        ]
+    }
+
+    static func counts(_ counts: Job.Counts) -> JSONValue {
+        [
+            "pulled": number(counts.pulled), "staged": number(counts.staged), "deduplicated": number(counts.deduplicated), "linked": number(counts.linked),
+            "failed": number(counts.failed), "superseded": number(counts.superseded), "conflicts": number(counts.conflicts),
+        ]
+    }
+
+    static func job(_ job: Job) -> JSONValue {
+        [
+            "id": number(job.id), "kind": .string(job.kind.rawValue), "direction": text(job.direction?.rawValue), "actor": .string(job.actor.description),
+            "status": .string(job.status.rawValue), "startedAt": instant(job.startedAt), "finishedAt": instant(job.finishedAt),
+            "counts": counts(job.counts), "apiCalls": number(job.apiCalls), "apiUsage": text(job.apiUsage?.description),
+            "watermarkBefore": instant(job.watermarkBefore), "watermarkAfter": instant(job.watermarkAfter),
+            "progress": ["phase": .string(job.progress.phase), "done": number(job.progress.done), "total": job.progress.total.map(number) ?? .null],
+            "message": text(job.message),
+        ]
+    }
+
+    static func conflict(_ conflict: Conflict) -> JSONValue {
+        [
+            "id": number(conflict.id), "object": .string(conflict.object), "record": .string(conflict.recordKey), "field": .string(conflict.field),
+            "row": number(conflict.rowID), "emrValue": conflict.emrValue.json, "salesforceValue": conflict.salesforceValue.json,
+            "rule": .string(conflict.rule.rawValue), "status": .string(conflict.status.rawValue), "winner": text(conflict.winner?.rawValue),
+            "createdAt": instant(conflict.createdAt), "resolvedBy": text(conflict.resolvedBy?.description), "resolvedAt": instant(conflict.resolvedAt),
+            "reason": text(conflict.reason),
+        ]
+    }
+
+    static func rule(_ rule: PolicyRule) -> JSONValue {
+        [
+            "object": .string(rule.object), "field": .string(rule.field), "rule": .string(rule.rule.rawValue),
+            "changedBy": .string(rule.changedBy.description), "changedAt": instant(rule.changedAt), "reason": text(rule.reason),
+        ]
+    }
+
+    static func audit(_ entry: PolicyAuditEntry) -> JSONValue {
+        [
+            "id": number(entry.id), "at": instant(entry.at), "actor": .string(entry.actor.description), "object": .string(entry.object),
+            "field": .string(entry.field), "oldRule": text(entry.oldRule?.rawValue), "newRule": .string(entry.newRule.rawValue), "reason": text(entry.reason),
+        ]
+    }
+
+    static func write(_ write: FieldWrite) -> JSONValue {
+        [
+            "object": .string(write.record.object), "record": .string(write.record.key), "field": .string(write.field), "value": write.value.json,
+            "writtenTo": .string(write.writtenTo.rawValue), "row": number(write.rowID), "job": number(write.jobID), "rule": .string(write.rule.rawValue),
+            "actor": .string(write.actor.description), "at": instant(write.at), "reason": .string(write.reason),
+        ]
+    }
+}
+
+extension Date {
+    /// `2026-11-26 07:26:25` in UTC, for tables.
+    var shortText: String {
+        let text = Timestamp.format(self)
+        return String(text.prefix(10)) + " " + String(text.dropFirst(11).prefix(8))
+    }
+}

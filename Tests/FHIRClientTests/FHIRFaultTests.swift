@@ -1,0 +1,140 @@
+import Foundation
+import Sandbox
+import StagelinkEngine
+import StagelinkTestSupport
+import Testing
+
+@testable import FHIRClient
+
+/// Every fault the FHIR simulator injects: the client succeeds after retrying, or says clearly
+/// what failed, per record or per call; each test is bounded.
+@Suite(.timeLimit(.minutes(1)))
+struct FHIRFaultTests {
+    static let patients = 12
+
+    static func pullAll(_ emr: FHIRClient) async throws -> [IncomingRecord] {
+        try await FHIRSandboxTests.pullAll(emr, "Patient", pageSize: 5).records
+    }
+
+    @Test(arguments: [FaultKind.internalServerError, .serviceUnavailable, .tooManyRequests])
+    func aServerErrorOrRateLimitIsRetriedUntilThePullSucceeds(kind: FaultKind) async throws {
+        try await SandboxHarness.with(patients: Self.patients) { harness in
+            try harness.sandbox.faults.inject(FaultRule(kind, on: .fhirSearch, trigger: .nextCalls(2), retryAfterSeconds: 0))
+            let emr = try await harness.fhir()
+            #expect(try await Self.pullAll(emr).count == Self.patients)
+            #expect(harness.sandbox.inspection.counts().calls[.fhirSearch] == 3 + 2)
+        }
+    }
+
+    @Test func aLastingServerErrorIsATransientCallErrorWithTheOutcome() async throws {
+        try await SandboxHarness.with(patients: 3) { harness in
+            try harness.sandbox.faults.inject(FaultRule(.internalServerError, on: .fhirSearch, trigger: .rate(1)))
+            let emr = try await harness.fhir()
+            let error = await #expect(throws: RemoteCallError.self) { try await Self.pullAll(emr) }
+            #expect(error?.kind == .transient)
+            #expect(error?.error.code == "HTTP_500")
+            #expect(error?.error.remoteBody?.contains("OperationOutcome") == true)
+        }
+    }
+
+    @Test func anExpiredTokenIsRenewedOnceAndTheCallRepeatedOnce() async throws {
+        try await SandboxHarness.with(patients: Self.patients) { harness in
+            try harness.sandbox.faults.inject(FaultRule(.expiredToken, on: .fhirSearch, trigger: .nextCalls(1)))
+            let emr = try await harness.fhir()
+            #expect(try await Self.pullAll(emr).count == Self.patients)
+            #expect(harness.sandbox.inspection.counts().calls[.fhirToken] == 2)
+        }
+    }
+
+    @Test func aTokenRefusedTwiceIsUnauthorized() async throws {
+        try await SandboxHarness.with(patients: 3) { harness in
+            try harness.sandbox.faults.inject(FaultRule(.expiredToken, on: .fhirCreate, trigger: .rate(1)))
+            let emr = try await harness.fhir()
+            let error = await #expect(throws: RemoteCallError.self) {
+                try await emr.createIfNoneExist(
+                    resourceType: "Patient", identifier: ResourceIdentifier(system: FHIRSandboxTests.sfSystem, value: "003T"),
+                    resource: FHIRSandboxTests.patient("003T"))
+            }
+            #expect(error?.kind == .unauthorized)
+            #expect(harness.sandbox.inspection.counts().calls[.fhirCreate] == 2)
+        }
+    }
+
+    @Test func aSlowPageIsCutAtTheDeadlineAndAskedForAgain() async throws {
+        try await SandboxHarness.with(patients: Self.patients) { harness in
+            try harness.sandbox.faults.inject(FaultRule(.slowResponse, on: .fhirSearch, trigger: .nextCalls(1), delay: .seconds(3)))
+            let emr = try await harness.fhir(http: SandboxHarness.quickHTTP(requestTimeout: .seconds(1)))
+            let started = ContinuousClock.now
+            #expect(try await Self.pullAll(emr).count == Self.patients)
+            #expect(ContinuousClock.now - started < .seconds(3))
+        }
+    }
+
+    @Test func aConnectionDroppedMidPageIsRetried() async throws {
+        try await SandboxHarness.with(patients: Self.patients) { harness in
+            try harness.sandbox.faults.inject(FaultRule(.droppedConnection, on: .fhirSearch, trigger: .nextCalls(1)))
+            let emr = try await harness.fhir()
+            #expect(try await Self.pullAll(emr).count == Self.patients)
+        }
+    }
+
+    @Test(arguments: [FaultKind.droppedConnection, .slowResponse])
+    func aConditionalCreateWhoseAnswerWasLostIsSentAgainWithoutADuplicate(kind: FaultKind) async throws {
+        try await SandboxHarness.with(patients: 3) { harness in
+            try harness.sandbox.faults.inject(FaultRule(kind, on: .fhirCreate, trigger: .nextCalls(1), delay: .seconds(3)))
+            let emr = try await harness.fhir(http: SandboxHarness.quickHTTP(requestTimeout: .seconds(1)))
+            let identifier = ResourceIdentifier(system: FHIRSandboxTests.sfSystem, value: "003D")
+            let written = try await emr.createIfNoneExist(
+                resourceType: "Patient", identifier: identifier, resource: FHIRSandboxTests.patient("003D")).get()
+            #expect(!written.created)
+            #expect(harness.sandbox.inspection.counts().calls[.fhirCreate] == 2)
+            let matching = harness.sandbox.inspection.fhirResources("Patient").filter {
+                $0["identifier"]?[0]?["value"]?.stringValue == "003D"
+            }
+            #expect(matching.count == 1)
+        }
+    }
+
+    @Test func aTruncatedPageIsAskedForAgain() async throws {
+        try await SandboxHarness.with(patients: Self.patients) { harness in
+            try harness.sandbox.faults.inject(FaultRule(.malformedJSON, on: .fhirSearch, trigger: .nextCalls(1)))
+            let emr = try await harness.fhir()
+            #expect(try await Self.pullAll(emr).count == Self.patients)
+        }
+    }
+
+    @Test func aPageThatStaysTruncatedIsAMalformedResponse() async throws {
+        try await SandboxHarness.with(patients: 3) { harness in
+            try harness.sandbox.faults.inject(FaultRule(.malformedJSON, on: .fhirSearch, trigger: .rate(1)))
+            let emr = try await harness.fhir()
+            let error = await #expect(throws: RemoteCallError.self) { try await Self.pullAll(emr) }
+            #expect(error?.kind == .malformedResponse)
+            #expect(harness.sandbox.inspection.counts().calls[.fhirSearch] == 4)
+        }
+    }
+
+    @Test func aSchemaInvalidResourceIsStillHandedOn() async throws {
+        try await SandboxHarness.with(patients: Self.patients) { harness in
+            try harness.sandbox.faults.inject(FaultRule(.schemaInvalidResource, on: .fhirSearch, trigger: .rate(1)))
+            let emr = try await harness.fhir()
+            let records = try await Self.pullAll(emr)
+            #expect(records.count == Self.patients)
+            #expect(Set(records.map(\.sourceID)).count == Self.patients)
+            let damaged = records.filter { record in
+                (try? StagelinkEngine.JSONValue(parsing: record.payload))?["name"]?.stringValue == "not-a-HumanName"
+            }
+            #expect(!damaged.isEmpty)
+        }
+    }
+
+    @Test func aSchemaInvalidReadIsStillReturned() async throws {
+        try await SandboxHarness.with(patients: 3) { harness in
+            try harness.sandbox.faults.inject(FaultRule(.schemaInvalidResource, on: .fhirRead, trigger: .nextCalls(1)))
+            let emr = try await harness.fhir()
+            let id = try #require(harness.sandbox.inspection.fhirResources("Patient").first?["id"]?.stringValue)
+            let record = try await emr.read(resourceType: "Patient", id: id)
+            #expect(record?.sourceID == id)
+            #expect(record.flatMap { try? StagelinkEngine.JSONValue(parsing: $0.payload) }?["birthDate"] == .number("19850101"))
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import StagelinkEngine
+import StagelinkHTTP
+import Testing
+
+@testable import FHIRClient
+
+struct FHIRWireTests {
+    static let bundle = #"""
+        {"resourceType":"Bundle","type":"searchset","total":4,
+         "link":[{"relation":"self","url":"https://emr.example.org/fhir/Patient?_count=4"},
+                 {"relation":"next","url":"https://emr.example.org/fhir?_getpages=abc&_getpagesoffset=4&_count=4"}],
+         "entry":[
+          {"fullUrl":"https://emr.example.org/fhir/Patient/p1","resource":{"resourceType":"Patient","id":"p1","meta":{"versionId":"3","lastUpdated":"2026-11-26T07:26:25.123+00:00"},"birthDate":"1980-02-29",  "name":[{"family":"Quinn"}]},"search":{"mode":"match"}},
+          {"fullUrl":"https://emr.example.org/fhir/Patient/p2","resource":{"resourceType":"Patient","id":42,"meta":{"versionId":7,"lastUpdated":true}},"search":{"mode":"match"}},
+          {"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"warning","code":"informational"}]},"search":{"mode":"outcome"}},
+          {"fullUrl":"urn:uuid:9","resource":"not a resource"},
+          {"fullUrl":"https://emr.example.org/fhir/Patient/p5"}
+         ]}
+        """#
+
+    @Test func eachEntryIsHandedOnAsItsExactBytesWithItsVersion() throws {
+        let page = try BundlePage.records(in: Array(Self.bundle.utf8), type: "Patient")
+        #expect(page.total == 4)
+        #expect(page.next == PageCursor("https://emr.example.org/fhir?_getpages=abc&_getpagesoffset=4&_count=4"))
+        let first = page.records[0]
+        #expect(first.system == .emr)
+        #expect(first.resourceType == "Patient")
+        #expect(first.sourceID == "p1")
+        #expect(first.version == "3")
+        #expect(first.lastUpdated == Timestamp.parse("2026-11-26T07:26:25.123Z"))
+        #expect(String(decoding: first.payload, as: UTF8.self).hasSuffix(#""birthDate":"1980-02-29",  "name":[{"family":"Quinn"}]}"#))
+    }
+
+    @Test func damagedEntriesAreHandedOnWithWhatCouldBeRead() throws {
+        let page = try BundlePage.records(in: Array(Self.bundle.utf8), type: "Patient")
+        #expect(page.records.count == 3)
+        let wrongTypes = page.records[1]
+        #expect(wrongTypes.sourceID == "p2")
+        #expect(wrongTypes.version == nil)
+        #expect(wrongTypes.lastUpdated == nil)
+        let notAnObject = page.records[2]
+        #expect(notAnObject.sourceID == "urn:uuid:9")
+        #expect(notAnObject.payload == Array(#""not a resource""#.utf8))
+    }
+
+    @Test func aBundleWithoutNextIsTheLastPage() throws {
+        let page = try BundlePage.records(in: Array(#"{"resourceType":"Bundle","type":"searchset","total":0}"#.utf8), type: "Patient")
+        #expect(page.records.isEmpty && page.next == nil && page.total == 0)
+    }
+
+    @Test(arguments: [#"{"resourceType":"Bundle","entry":[{"resource":{"id":"p1"}"#, #"{"resourceType":"OperationOutcome"}"#])
+    func anUnreadableOrForeignAnswerIsMalformed(text: String) {
+        let error = #expect(throws: RemoteCallError.self) { try BundlePage.records(in: Array(text.utf8), type: "Patient") }
+        #expect(error?.kind == .malformedResponse)
+    }
+
+    @Test func operationOutcomesBecomeRecordErrors() {
+        let body = #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"Patient.birthDate: not a date","expression":["Patient.birthDate"]}]}"#
+        let error = FHIRErrors.linkError(HTTPResponse(status: 422, body: Array(body.utf8)))
+        #expect(error.code == "invalid")
+        #expect(error.message == "Patient.birthDate: not a date")
+        #expect(error.fields == ["Patient.birthDate"])
+        #expect(error.remoteBody == body)
+    }
+
+    @Test func a412IsAPreconditionFailureWhateverItsIssueCode() {
+        let body = #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"conflict","diagnostics":"Version mismatch","location":["Patient"]}]}"#
+        let error = FHIRErrors.linkError(HTTPResponse(status: 412, body: Array(body.utf8)))
+        #expect(error.code == "PRECONDITION_FAILED")
+        #expect(error.isTransient)
+        #expect(error.fields == ["Patient"])
+    }
+
+    @Test func anAnswerThatIsNoOutcomeKeepsItsStatus() {
+        let error = FHIRErrors.linkError(HTTPResponse(status: 409, body: Array("conflict".utf8)))
+        #expect(error.code == "HTTP_409")
+        #expect(error.remoteBody == "conflict")
+        #expect(FHIRErrors.callError(HTTPResponse(status: 403, body: [])).kind == .unauthorized)
+        #expect(FHIRErrors.callError(HTTPResponse(status: 410, body: [])).kind == .rejected)
+    }
+
+    @Test func aWrittenResourceIsReadFromTheBodyOrElseFromLocationAndETag() throws {
+        let body = #"{"resourceType":"Patient","id":"p9","meta":{"versionId":"1","lastUpdated":"2026-11-26T07:26:25Z"}}"#
+        let created = try FHIRClient.written(HTTPResponse(status: 201, body: Array(body.utf8)))
+        #expect(created == WrittenResource(id: "p9", versionID: "1", lastUpdated: Timestamp.parse("2026-11-26T07:26:25Z"), created: true))
+        let minimal = try FHIRClient.written(
+            HTTPResponse(status: 200, headers: ["Location": "https://emr.example.org/fhir/Patient/p9/_history/4", "ETag": #"W/"4""#]))
+        #expect(minimal == WrittenResource(id: "p9", versionID: "4", lastUpdated: nil, created: false))
+        #expect(throws: RemoteCallError.self) { try FHIRClient.written(HTTPResponse(status: 201)) }
+    }
+
+    @Test func theTokenExpiresWhenTheServerSaid() throws {
+        let now = Date(timeIntervalSince1970: 1_000)
+        let token = try SMARTTokenIssuer.token(
+            from: HTTPResponse(status: 200, body: Array(#"{"access_token":"abc","token_type":"bearer","expires_in":300}"#.utf8)), requestedAt: now)
+        #expect(token.expiresAt == Date(timeIntervalSince1970: 1_300))
+        let refused = #expect(throws: RemoteCallError.self) {
+            try SMARTTokenIssuer.token(
+                from: HTTPResponse(status: 400, body: Array(#"{"error":"invalid_client","error_description":"the assertion has expired"}"#.utf8)),
+                requestedAt: now)
+        }
+        #expect(refused?.kind == .unauthorized)
+        #expect(refused?.error.code == "invalid_client")
+    }
+}

@@ -1,0 +1,4 @@
+import Sandbox
+
+typealias SandboxJSON = WireJSON
+typealias SandboxObject = WireObject
