@@ -111,7 +111,7 @@ struct KeyTests {
         #expect(fixture.screen.text(row: 38).contains(": theme light"), "↑ walks back through earlier commands")
         await fixture.console.press(.escape, .character(":"))
         await fixture.console.type("row 5\n")
-        #expect(fixture.screen.line(containing: "Row 5 · EMR Patient p4") != nil)
+        #expect(fixture.screen.line(containing: "Row 5 — EMR Patient p4") != nil)
         #expect(fixture.screen.text(row: 37).contains("failures  ›  row 5"))
         await fixture.console.press(.character(":"))
         await fixture.console.type("row 99999\n")

@@ -88,7 +88,7 @@ struct ViewTests {
         let fixture = try await ConsoleFixture.make()
         await openRow(fixture.contents.birthdateFailureRowID, in: fixture)
         var screen = fixture.screen
-        #expect(screen.line(containing: "Row \(fixture.contents.birthdateFailureRowID) · EMR Patient") != nil)
+        #expect(screen.line(containing: "Row \(fixture.contents.birthdateFailureRowID) — EMR Patient") != nil)
         #expect(screen.line(containing: "code         INVALID_FIELD") != nil)
         #expect(screen.role(of: "INVALID_FIELD") == .error)
         #expect(screen.line(containing: "fields       Birthdate → birthDate (▶ in the payload)") != nil)

@@ -192,19 +192,20 @@ final class ConsoleSession: ConsoleContext {
 
     private func globalBindings(for view: any ConsoleView) -> [KeyBinding] {
         var bindings = [
-            KeyBinding(ConsoleTab.allCases.map { .character(Character(String($0.rawValue))) }, "switch view", group: .global) { [weak self] key in
+            KeyBinding(ConsoleTab.allCases.map { .character(Character(String($0.rawValue))) }, "views", group: .global, hint: .secondary, keyLabel: "1-6") {
+                [weak self] key in
                 if case .character(let digit) = key, let number = digit.wholeNumberValue, let tab = ConsoleTab(rawValue: number) { await self?.show(tab) }
             },
             KeyBinding([.tab], "next view", group: .global) { [weak self] _ in await self?.show((view.tab ?? .live).next) },
             KeyBinding([.backTab], "previous view", group: .global) { [weak self] _ in await self?.show((view.tab ?? .live).previous) },
-            KeyBinding([.escape], "back", group: .global) { [weak self] _ in await self?.escape() },
+            KeyBinding([.escape], "back", group: .global, hint: stack.count > 1 ? .global : nil) { [weak self] _ in await self?.escape() },
         ]
         if let filtering = view.filtering {
-            bindings.append(KeyBinding([.character("/")], "filter", group: .global, hint: true) { [weak self] _ in self?.startFilter(filtering) })
+            bindings.append(KeyBinding([.character("/")], "filter", group: .global, hint: .global) { [weak self] _ in self?.startFilter(filtering) })
         }
         bindings += [
-            KeyBinding([.character(":")], "command", group: .global, hint: true) { [weak self] _ in self?.startCommand() },
-            KeyBinding([.character("?")], "help", group: .global, hint: true) { [weak self] _ in await self?.openHelp() },
+            KeyBinding([.character(":")], "command", group: .global, hint: .global) { [weak self] _ in self?.startCommand() },
+            KeyBinding([.character("?")], "help", group: .global, hint: .global) { [weak self] _ in await self?.openHelp() },
             KeyBinding([.character("s")], "sync now", group: .action, action: .sync) { [weak self] _ in
                 guard let self else { return }
                 self.perform(.syncNow, progress: "starting a sync cycle as \(self.operatorName)")
@@ -214,7 +215,7 @@ final class ConsoleSession: ConsoleContext {
                 RowActions.push(nil, context: self)
             },
             KeyBinding([.control("r")], "reload from the store", group: .global) { [weak self] _ in self?.refreshAll() },
-            KeyBinding([.character("q")], "quit", group: .global, hint: true) { [weak self] _ in self?.quit() },
+            KeyBinding([.character("q")], "quit", group: .global, hint: .global) { [weak self] _ in self?.quit() },
         ]
         return bindings
     }
@@ -570,11 +571,11 @@ final class ConsoleSession: ConsoleContext {
         case nil:
             guard let view = current else { return [] }
             let shown = (view.bindings(context: self) + globalBindings(for: view)).filter { binding in
-                binding.isHint && (binding.action.map { configuration.readOnly == false && actions.unavailability(of: $0) == nil } ?? true)
+                binding.hint != nil && (binding.action.map { configuration.readOnly == false && actions.unavailability(of: $0) == nil } ?? true)
             }
-            var hints = shown.map { HintBar.Hint(key: $0.keyText, label: $0.label) }
-            if stack.count > 1 { hints.insert(HintBar.Hint(key: "esc", label: "back"), at: min(hints.count, 2)) }
-            return hints
+            // A stable sort: within a rank, the order the view declared.
+            let ranked = shown.enumerated().sorted { ($0.element.hint!, $0.offset) < ($1.element.hint!, $1.offset) }.map(\.element)
+            return ranked.map { HintBar.Hint(key: $0.keyText, label: $0.label) }
         }
     }
 }

@@ -8,29 +8,40 @@ struct KeyBinding {
         case global = "Everywhere"
     }
 
+    /// Where a key stands in the footer, which shows as many as fit: the view's own keys first,
+    /// then the ones that work everywhere, then sorts and view switching.
+    enum Hint: Int, Comparable {
+        case primary, global, secondary
+
+        static func < (lhs: Hint, rhs: Hint) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
     var keys: [Key]
     var label: String
     var group: Group
-    /// Shown in the footer (the rest are in `?` help).
-    var isHint: Bool
+    /// Its place in the footer; nil keeps it to `?` help.
+    var hint: Hint?
+    /// How help and the footer write the keys when not one by one (`1-6`).
+    var keyLabel: String?
     /// The action it starts: hidden from the footer and refused when actions are off.
     var action: ConsoleAction.Kind?
     var run: @MainActor (Key) async throws -> Void
 
     init(
-        _ keys: [Key], _ label: String, group: Group = .view, hint: Bool = false, action: ConsoleAction.Kind? = nil,
+        _ keys: [Key], _ label: String, group: Group = .view, hint: Hint? = nil, keyLabel: String? = nil, action: ConsoleAction.Kind? = nil,
         run: @escaping @MainActor (Key) async throws -> Void
     ) {
         self.keys = keys
         self.label = label
         self.group = group
-        self.isHint = hint
+        self.hint = hint
+        self.keyLabel = keyLabel
         self.action = action
         self.run = run
     }
 
-    /// How the footer and help write the keys: `r`, `S/O/I`, `j/↓`.
-    var keyText: String { keys.map(\.description).joined(separator: "/") }
+    /// How the footer and help write the keys: `r`, `S/O/I`, `j/↓`, `1-6`.
+    var keyText: String { keyLabel ?? keys.map(\.description).joined(separator: "/") }
 
     /// The movement keys of any list: arrows and j/k, page keys, g/G and home/end.
     @MainActor

@@ -186,12 +186,18 @@ public struct Screen: Sendable, Hashable {
         return column
     }
 
-    /// Writes styled spans one after another; returns the column after the last.
+    /// Writes styled spans one after another; returns the column after the last. A line cut short
+    /// ends in `…`, whichever span the cut falls in.
     @discardableResult
     mutating func write(_ line: StyledLine, x: Int, y: Int, limit: Int? = nil) -> Int {
-        let end = limit.map { x + $0 } ?? width
+        let end = min(width, limit.map { x + $0 } ?? width)
         var column = x
-        for span in line.spans where column < end {
+        for (index, span) in line.spans.enumerated() {
+            guard column < end else {
+                let rest = line.spans[index...].contains { !$0.text.isEmpty }
+                if rest && end > x && y >= 0 && y < height { put("…", width: 1, x: end - 1, y: y, role: self[end - 1, y].role) }
+                break
+            }
             column = write(span.text, x: column, y: y, role: span.role, limit: end - column)
         }
         return column

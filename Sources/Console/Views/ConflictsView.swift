@@ -87,13 +87,13 @@ final class ConflictsView: ConsoleView {
 
     func bindings(context: any ConsoleContext) -> [KeyBinding] {
         KeyBinding.movement { [weak self] in self?.list } + [
-            KeyBinding([.character("e")], "take EMR", group: .action, hint: true, action: .resolveConflict) { [weak self] _ in
+            KeyBinding([.character("e")], "take EMR", group: .action, hint: .primary, action: .resolveConflict) { [weak self] _ in
                 self?.resolve(taking: .emr, context: context)
             },
-            KeyBinding([.character("f")], "take Salesforce", group: .action, hint: true, action: .resolveConflict) { [weak self] _ in
+            KeyBinding([.character("f")], "take Salesforce", group: .action, hint: .primary, action: .resolveConflict) { [weak self] _ in
                 self?.resolve(taking: .salesforce, context: context)
             },
-            KeyBinding([.enter], "row that found it", hint: true) { [weak self] _ in
+            KeyBinding([.enter], "row that found it", hint: .primary) { [weak self] _ in
                 guard let conflict = self?.list?.selected else { return }
                 guard let rowID = conflict.rowID else {
                     context.flash("conflict \(conflict.id) was not found by a staged row", .info)

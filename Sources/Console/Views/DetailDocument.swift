@@ -34,7 +34,7 @@ struct DetailDocument {
 
     private var summary: [Line] {
         let row = evidence.row
-        var lines = [Line(StyledLine("Row \(row.id)", .section))]
+        var lines = [Line(StyledLine("Summary", .section))]
         lines.append(field("status", StyledLine(row.status.cell.text, row.status.role) + StyledLine(" · \(attempts(row.attemptCount))", .muted)))
         var record = "\(row.system.displayName) \(row.resourceType) \(row.sourceID)"
         if let version = row.version { record += " · version \(version)" }

@@ -56,19 +56,19 @@ final class DetailView: ConsoleView {
     func bindings(context: any ConsoleContext) -> [KeyBinding] {
         let summary = evidence?.row.summary
         return KeyBinding.movement { [weak self] in self?.scroller } + [
-            KeyBinding([.character("]")], "next section", hint: true) { [weak self] _ in self?.jump(forward: true) },
+            KeyBinding([.character("]")], "next section", hint: .primary) { [weak self] _ in self?.jump(forward: true) },
             KeyBinding([.character("[")], "previous section") { [weak self] _ in self?.jump(forward: false) },
-            KeyBinding([.character("n")], "the failing field", hint: evidence?.row.error != nil) { [weak self] _ in self?.jumpToHighlight() },
-            KeyBinding([.character("r")], "retry", group: .action, hint: true, action: .retry) { _ in
+            KeyBinding([.character("n")], "the failing field", hint: evidence?.row.error != nil ? .primary : nil) { [weak self] _ in self?.jumpToHighlight() },
+            KeyBinding([.character("r")], "retry", group: .action, hint: .primary, action: .retry) { _ in
                 if let summary { RowActions.retry(selected: summary, marked: [], context: context) }
             },
             KeyBinding([.character("R")], "retry code", group: .action, action: .retry) { _ in
                 await RowActions.retryErrorCode(of: summary, context: context)
             },
-            KeyBinding([.character("i")], "ignore", group: .action, hint: true, action: .ignore) { _ in
+            KeyBinding([.character("i")], "ignore", group: .action, hint: .primary, action: .ignore) { _ in
                 if let summary { RowActions.ignore(selected: summary, marked: [], context: context) }
             },
-            KeyBinding([.character("p")], "push", group: .action, hint: summary?.system == .salesforce, action: .push) { _ in
+            KeyBinding([.character("p")], "push", group: .action, hint: summary?.system == .salesforce ? .primary : nil, action: .push) { _ in
                 RowActions.push(summary, context: context)
             },
         ]
@@ -92,7 +92,7 @@ final class DetailView: ConsoleView {
     func draw(into screen: inout Screen, body: Rect, context: any ConsoleContext) {
         var title = StyledLine("Row \(rowID)", .title)
         if let row = evidence?.row {
-            title.append(" · \(row.system.displayName) \(row.resourceType) \(row.sourceID) · ", .title)
+            title.append(" — \(row.system.displayName) \(row.resourceType) \(row.sourceID) — ", .title)
             title.append(row.status.cell.text, row.status.role)
         }
         let rows = rows(width: body.width - 2)

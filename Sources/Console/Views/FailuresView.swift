@@ -12,7 +12,7 @@ final class FailuresView: ConsoleView {
     private var filterText = ""
 
     static let columns = [
-        TableColumn("ERROR CODE", width: 22, priority: 100),
+        TableColumn("ERROR CODE", width: 24, priority: 100),
         TableColumn("ROWS", width: 8, alignment: .right, priority: 90),
         TableColumn("OBJECTS", width: 16, priority: 50),
         TableColumn("RETRIED", width: 7, priority: 40),
@@ -44,12 +44,12 @@ final class FailuresView: ConsoleView {
 
     func bindings(context: any ConsoleContext) -> [KeyBinding] {
         KeyBinding.movement { [weak self] in self?.list } + [
-            KeyBinding([.enter], "rows", hint: true) { [weak self] _ in
+            KeyBinding([.enter], "rows", hint: .primary) { [weak self] _ in
                 guard let group = self?.list.selected else { return }
                 await context.open(
                     RowsView(title: "Failures", crumb: group.errorCode, tab: .failures, source: .filter(RowFilter(statuses: [.failed], errorCode: group.errorCode))))
             },
-            KeyBinding([.character("R")], "retry group", group: .action, hint: true, action: .retry) { [weak self] _ in
+            KeyBinding([.character("R")], "retry group", group: .action, hint: .primary, action: .retry) { [weak self] _ in
                 guard let group = self?.list.selected else { return }
                 RowActions.confirmRetry(code: group.errorCode, count: group.count, context: context)
             },

@@ -44,7 +44,7 @@ final class JobsView: ConsoleView {
 
     func bindings(context: any ConsoleContext) -> [KeyBinding] {
         KeyBinding.movement { [weak self] in self?.list } + [
-            KeyBinding([.enter], "job's rows", hint: true) { [weak self] _ in
+            KeyBinding([.enter], "job's rows", hint: .primary) { [weak self] _ in
                 guard let job = self?.list?.selected else { return }
                 let source: RowsView.Source = job.kind == .pull ? .filter(RowFilter(jobID: job.id)) : .attemptedBy(job: job.id)
                 await context.open(RowsView(title: "Job \(job.id) \(job.kind.rawValue)", crumb: "job \(job.id)", tab: .jobs, source: source))

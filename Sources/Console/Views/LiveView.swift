@@ -34,10 +34,10 @@ final class LiveView: ConsoleView {
 
     func bindings(context: any ConsoleContext) -> [KeyBinding] {
         [
-            KeyBinding([.character("s")], "sync now", group: .action, hint: true, action: .sync) { _ in
+            KeyBinding([.character("s")], "sync now", group: .action, hint: .primary, action: .sync) { _ in
                 context.perform(.syncNow, progress: "starting a sync cycle as \(context.operatorName)")
             },
-            KeyBinding([.character("p")], "push", group: .action, hint: true, action: .push) { _ in RowActions.push(nil, context: context) },
+            KeyBinding([.character("p")], "push", group: .action, hint: .primary, action: .push) { _ in RowActions.push(nil, context: context) },
         ]
     }
 

@@ -84,11 +84,11 @@ final class PolicyView: ConsoleView {
             return binding
         }
         return movement + [
-            KeyBinding([.enter], "change rule", group: .action, hint: true, action: .setPolicy) { [weak self] _ in
+            KeyBinding([.enter], "change rule", group: .action, hint: .primary, action: .setPolicy) { [weak self] _ in
                 guard let rule = self?.list.selected else { return }
                 Self.changeRule(rule, context: context)
             },
-            KeyBinding([.character("O"), .character("F")], "sort (object, field)", hint: true) { [weak self] key in
+            KeyBinding([.character("O"), .character("F")], "sort (object, field)", hint: .secondary) { [weak self] key in
                 self?.list.order = key == .character("O") ? { ($0.object, $0.field) < ($1.object, $1.field) } : { ($0.field, $0.object) < ($1.field, $1.object) }
             },
         ]

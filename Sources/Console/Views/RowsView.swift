@@ -111,28 +111,28 @@ final class RowsView: ConsoleView {
     func bindings(context: any ConsoleContext) -> [KeyBinding] {
         var bindings = KeyBinding.movement { [weak self] in self?.list }
         bindings += [
-            KeyBinding([.enter], "detail", hint: true) { [weak self] _ in
+            KeyBinding([.enter], "detail", hint: .primary) { [weak self] _ in
                 if let id = self?.list?.selected?.id { await context.openRow(id) }
             },
-            KeyBinding([.character(" ")], "mark", hint: true) { [weak self] _ in try await self?.list?.toggleMark() },
-            KeyBinding([.character("r")], "retry", group: .action, hint: true, action: .retry) { [weak self] _ in
+            KeyBinding([.character(" ")], "mark", hint: .primary) { [weak self] _ in try await self?.list?.toggleMark() },
+            KeyBinding([.character("r")], "retry", group: .action, hint: .primary, action: .retry) { [weak self] _ in
                 guard let list = self?.list, let selected = list.selected else { return }
                 RowActions.retry(selected: selected, marked: list.marks, context: context)
             },
-            KeyBinding([.character("R")], "retry code", group: .action, hint: true, action: .retry) { [weak self] _ in
+            KeyBinding([.character("R")], "retry code", group: .action, hint: .primary, action: .retry) { [weak self] _ in
                 await RowActions.retryErrorCode(of: self?.list?.selected, context: context)
             },
-            KeyBinding([.character("i")], "ignore", group: .action, hint: true, action: .ignore) { [weak self] _ in
+            KeyBinding([.character("i")], "ignore", group: .action, hint: .primary, action: .ignore) { [weak self] _ in
                 guard let list = self?.list, let selected = list.selected else { return }
                 RowActions.ignore(selected: selected, marked: list.marks, context: context)
             },
-            KeyBinding([.character("p")], "push", group: .action, hint: true, action: .push) { [weak self] _ in
+            KeyBinding([.character("p")], "push", group: .action, hint: .primary, action: .push) { [weak self] _ in
                 RowActions.push(self?.list?.selected, context: context)
             },
         ]
         if case .filter = source {
             bindings.append(
-                KeyBinding(Self.sortKeys.map { .character($0.key) }, "sort (status, id, object)", hint: true) { [weak self] key in
+                KeyBinding(Self.sortKeys.map { .character($0.key) }, "sort (status, id, object)", hint: .secondary) { [weak self] key in
                     try await self?.sort(by: key, context: context)
                 })
         }
