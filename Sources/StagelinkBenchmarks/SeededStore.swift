@@ -68,8 +68,8 @@ public enum SeededStore {
         var finishedPull = pull
         finishedPull.status = .succeeded
         finishedPull.counts = Job.Counts(pulled: rows, staged: rows)
-        finishedPull.startedAt = now.addingTimeInterval(-3 * 3600)
-        finishedPull.finishedAt = now.addingTimeInterval(-3 * 3600 + 600)
+        finishedPull.startedAt = now.addingTimeInterval(-8 * 3600)
+        finishedPull.finishedAt = now.addingTimeInterval(-8 * 3600 + 600)
         try await store.updateJob(finishedPull)
 
         let base = firstID ?? 1
@@ -157,8 +157,9 @@ public enum SeededStore {
         var finished = job
         finished.status = .partial
         finished.counts = Job.Counts(failed: failedIDs.count)
-        finished.startedAt = now.addingTimeInterval(-2 * 3600)
-        finished.finishedAt = now.addingTimeInterval(-2 * 3600 + 900)
+        // The first load, before the six hours the live view's sparklines cover.
+        finished.startedAt = now.addingTimeInterval(-7 * 3600)
+        finished.finishedAt = now.addingTimeInterval(-7 * 3600 + 900)
         try await store.updateJob(finished)
         return failedIDs
     }

@@ -67,6 +67,16 @@ struct KeyTests {
         #expect(fixture.screen.line(containing: "Staged[300]") != nil)
     }
 
+    @Test func escapeThenSlashStraightAwayStartsFromTheFilterPutBack() async throws {
+        let fixture = try await ConsoleFixture.make()
+        await fixture.console.press(.character("/"), settling: .none)
+        await fixture.console.type("p4", settling: .none)
+        await fixture.console.press(.escape, .character("/"), settling: .none)
+        #expect(fixture.screen.text(row: 38).trimmingCharacters(in: .whitespaces).hasPrefix("/ failed"), "the empty prompt shows its example")
+        await fixture.console.settle()
+        #expect(fixture.screen.line(containing: "Staged[300]") != nil, "no preview typed before Esc lands after it")
+    }
+
     @Test func shiftLettersSortAndPressingAgainReverses() async throws {
         let fixture = try await ConsoleFixture.make()
         await fixture.console.press(.character("O"))

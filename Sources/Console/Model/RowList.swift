@@ -72,11 +72,21 @@ final class RowList {
         selection = rows.firstIndex { $0.id == selectedID } ?? min(selection, max(0, rows.count - 1))
     }
 
-    /// Counts the matching rows (in the background: on a million rows with free text it takes a while).
-    func recount() async throws {
-        let started = pagerGeneration
+    /// When the count may next be taken again after a store change: a count that took long (free
+    /// text over a million rows) waits ten times as long before it runs again, so that a busy
+    /// service does not keep a core counting; a cheap one runs on every change.
+    private var nextCount = ContinuousClock.now
+
+    /// Counts the matching rows (in the background: on a million rows with free text it takes a
+    /// while). After a store change (`onlyIfDue`) it counts again only when due.
+    func recount(onlyIfDue: Bool = false) async throws {
+        let started = ContinuousClock.now
+        if onlyIfDue && started < nextCount { return }
+        let generation = pagerGeneration
         let total = try await pager.count()
-        if pagerGeneration == started { count = total }
+        let took = ContinuousClock.now - started
+        nextCount = ContinuousClock.now + (took > .milliseconds(50) ? took * 10 : .zero)
+        if pagerGeneration == generation { count = total }
     }
 
     func resize(capacity newCapacity: Int) async throws {

@@ -245,7 +245,10 @@ final class ConsoleSession: ConsoleContext {
 
     private func openHelp() async {
         guard let view = current, !(view is HelpView) else { return }
-        let bindings = view.bindings(context: self) + globalBindings(for: view)
+        let own = view.bindings(context: self)
+        // A global key the view binds itself does what the view says: list it once.
+        let shadowed = Set(own.flatMap(\.keys))
+        let bindings = own + globalBindings(for: view).filter { !$0.keys.allSatisfy(shadowed.contains) }
         await open(HelpView(for: view.crumb, tab: view.tab, bindings: bindings, readOnly: configuration.readOnly))
     }
 
@@ -267,7 +270,7 @@ final class ConsoleSession: ConsoleContext {
                 await state.submit(text)
             case .escape:
                 overlay = nil
-                state.cancelled?()
+                await state.cancelled?()
             case .tab where state.purpose == .command:
                 if let completion = ConsoleCommands.completion(of: state.editor.text) { state.editor.replace(with: completion) }
                 overlay = .prompt(state)
@@ -309,20 +312,32 @@ final class ConsoleSession: ConsoleContext {
         }
     }
 
+    /// Counts the filter's edits, so that a preview typed before Enter or Esc never lands after it.
+    private var filterEdits = 0
+
+    /// `/`: the filter applies in the background as it is typed (typing never waits for a query);
+    /// Enter keeps it and Esc puts the old one back, at once, before the next key.
     private func startFilter(_ filtering: Filtering) {
         let original = filtering.text
-        let apply: @MainActor (String) -> Void = { [weak self] text in
+        let preview: @MainActor (String) -> Void = { [weak self] text in
             guard let self else { return }
+            self.filterEdits += 1
+            let edit = self.filterEdits
             self.background("filter") { [weak self] in
-                guard let self else { return }
+                guard let self, edit == self.filterEdits else { return }
                 try await filtering.apply(text, self)
             }
+        }
+        let settle: @MainActor (String) async -> Void = { [weak self] text in
+            guard let self else { return }
+            self.filterEdits += 1
+            do { try await filtering.apply(text, self) } catch { self.flash("\(error)", .failure) }
         }
         let starting = original.isEmpty ? "" : original + " "
         overlay = .prompt(
             PromptState(
-                purpose: .filter, label: "/", editor: LineEditor(text: starting), placeholder: filtering.placeholder, submit: { apply($0) },
-                edited: apply, cancelled: { apply(original) }))
+                purpose: .filter, label: "/", editor: LineEditor(text: starting), placeholder: filtering.placeholder, submit: { await settle($0) },
+                edited: preview, cancelled: { await settle(original) }))
     }
 
     private func startCommand() {

@@ -21,7 +21,7 @@ struct PromptState {
     /// Runs on every edit (the filter applies as it is typed).
     var edited: (@MainActor (String) -> Void)?
     /// Runs on Esc (the filter goes back to what it was).
-    var cancelled: (@MainActor () -> Void)?
+    var cancelled: (@MainActor () async -> Void)?
 }
 
 struct ConfirmState {

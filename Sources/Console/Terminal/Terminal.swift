@@ -1,8 +1,9 @@
 import CNcursesw
 import Glibc
 
-/// The only code that talks to ncurses: it starts and restores the terminal, draws a screen
-/// model (only the rows that changed), turns the theme into colour pairs, and decodes keys.
+/// The only code that talks to ncurses: it starts and restores the terminal (on a crash too, see
+/// `CrashRescue`), draws a screen model (only the rows that changed), turns the theme into colour
+/// pairs, and decodes keys.
 ///
 /// Everything runs on the main actor: ncurses has one global current screen and its windows are
 /// not thread-safe.
@@ -33,12 +34,15 @@ final class Terminal {
         guard isatty(inputDescriptor) == 1 || terminalType != nil else {
             throw TerminalError("the console needs a terminal: standard input is not one (run it in a terminal, not through a pipe)")
         }
+        if isatty(inputDescriptor) == 1 { CrashRescue.install(terminal: inputDescriptor) }
         guard let output = fdopen(dup(outputDescriptor), "w"), let input = fdopen(dup(inputDescriptor), "r") else {
+            CrashRescue.remove()
             throw TerminalError("cannot open the terminal: \(String(cString: strerror(errno)))")
         }
         guard let screen = newterm(terminalType, output, input) else {
             fclose(output)
             fclose(input)
+            CrashRescue.remove()
             let name = terminalType ?? getenv("TERM").map { String(cString: $0) } ?? "(unset)"
             throw TerminalError("TERM=\(name) is not a terminal type this system knows (try TERM=xterm-256color)")
         }
@@ -85,6 +89,7 @@ final class Terminal {
         isOpen = false
         curs_set(1)
         endwin()
+        CrashRescue.remove()
         delscreen(screen)
         fclose(output)
         fclose(input)

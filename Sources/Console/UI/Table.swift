@@ -94,8 +94,8 @@ struct Table {
             let role: Role? = offset == selected ? .cursor : (marked.contains(offset) ? .marked : nil)
             if let role { screen.fill(area.row(1 + offset), role: role) }
             drawRow(row, widths: widths, into: &screen, y: y, x: area.x, role: role)
-            let symbol = offset == selected ? (marked.contains(offset) ? "●" : "▸") : (marked.contains(offset) ? "●" : " ")
-            screen.write(symbol, x: area.x, y: y, role: role ?? .marked, limit: 1)
+            let symbol = marked.contains(offset) ? "●" : (offset == selected ? "▸" : " ")
+            screen.write(symbol, x: area.x, y: y, role: role ?? .body, limit: 1)
         }
     }
 

@@ -67,7 +67,7 @@ struct HeaderView {
             line.append("\(direction.rawValue) ", .muted)
             if let job = history.running(direction) {
                 let percent = job.progress.total.flatMap { $0 > 0 ? " \(min(100, job.progress.done * 100 / $0))%" : nil } ?? ""
-                line.append("⟳ job \(job.id) \(job.progress.phase)\(percent)", .pending)
+                line.append("▶ job \(job.id) \(job.progress.phase)\(percent)", .pending)
             } else if let job = overview.lastFinished[direction] {
                 let finished = job.finishedAt ?? job.startedAt
                 line.append("\(job.status.symbol) \(job.status.rawValue)", job.status.role)

@@ -65,7 +65,7 @@ final class LiveView: ConsoleView {
         let width = inner.width - 2
         var lines: [StyledLine] = []
         if let job = history.running(direction) {
-            lines.append([Span("⟳ running", .pending), Span(" · job \(job.id) \(job.kind.rawValue) · started \(format.clock(job.startedAt))", .muted)])
+            lines.append([Span("▶ running", .pending), Span(" · job \(job.id) \(job.kind.rawValue) · started \(format.clock(job.startedAt))", .muted)])
             lines.append([Span("phase  ", .muted), Span(job.progress.phase.isEmpty ? "starting" : job.progress.phase)])
             lines += progressLines(job, width: width, format: format)
         } else if let job = history.jobs.first(where: { $0.direction == direction && $0.status != .running }) {

@@ -88,7 +88,7 @@ final class PolicyView: ConsoleView {
                 guard let rule = self?.list.selected else { return }
                 Self.changeRule(rule, context: context)
             },
-            KeyBinding([.character("O"), .character("F")], "sort (object, field)", hint: .secondary) { [weak self] key in
+            KeyBinding([.character("O"), .character("F")], "sort", hint: .secondary) { [weak self] key in
                 self?.list.order = key == .character("O") ? { ($0.object, $0.field) < ($1.object, $1.field) } : { ($0.field, $0.object) < ($1.field, $1.object) }
             },
         ]

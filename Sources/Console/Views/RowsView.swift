@@ -66,7 +66,7 @@ final class RowsView: ConsoleView {
 
     func refresh(context: any ConsoleContext) async throws {
         try await list?.refresh()
-        recount(context: context)
+        recount(context: context, onlyIfDue: true)
     }
 
     func resize(to body: Rect, context: any ConsoleContext) async throws {
@@ -80,9 +80,9 @@ final class RowsView: ConsoleView {
         }
     }
 
-    private func recount(context: any ConsoleContext) {
+    private func recount(context: any ConsoleContext, onlyIfDue: Bool = false) {
         guard let list else { return }
-        context.background("\(ConsoleSession.countKeyPrefix) \(crumb)") { try await list.recount() }
+        context.background("\(ConsoleSession.countKeyPrefix) \(crumb)") { try await list.recount(onlyIfDue: onlyIfDue) }
     }
 
     private func reload(context: any ConsoleContext) async throws {
@@ -132,7 +132,7 @@ final class RowsView: ConsoleView {
         ]
         if case .filter = source {
             bindings.append(
-                KeyBinding(Self.sortKeys.map { .character($0.key) }, "sort (status, id, object)", hint: .secondary) { [weak self] key in
+                KeyBinding(Self.sortKeys.map { .character($0.key) }, "sort", hint: .secondary) { [weak self] key in
                     try await self?.sort(by: key, context: context)
                 })
         }

@@ -21,7 +21,7 @@ extension RowStatus {
 extension Job.Status {
     var symbol: String {
         switch self {
-        case .running: "⟳"
+        case .running: "▶"
         case .succeeded: "✓"
         case .partial: "◐"
         case .failed: "✗"
