@@ -19,20 +19,20 @@ extension SQLiteStore {
             var rowIDs: [Int64] = []
             rowIDs.reserveCapacity(records.count)
             let insert = try db.cachedStatement(sql: """
-                INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status,
-                                        payload, updatedAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'staged', ?, ?)
+                INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, updatedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'staged', ?)
                 ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
                 """)
+            let insertPayload = try db.cachedStatement(sql: "INSERT INTO staged_payload (rowID, payload) VALUES (?, ?)")
             var deduplicated = 0
             for (record, hash) in zip(records, hashes) {
-                let payload = record.payload.withUnsafeBufferPointer { Data(buffer: $0) }
                 try insert.execute(arguments: [
-                    record.system.rawValue, record.resourceType, record.sourceID, record.version, record.lastUpdated?.seconds, hash, job, now,
-                    payload, now,
+                    record.system.rawValue, record.resourceType, record.sourceID, record.version, record.lastUpdated?.seconds, hash, job, now, now,
                 ])
                 if db.changesCount == 1 {
-                    rowIDs.append(db.lastInsertedRowID)
+                    let rowID = db.lastInsertedRowID
+                    try insertPayload.execute(arguments: [rowID, record.payload.withUnsafeBufferPointer { Data(buffer: $0) }])
+                    rowIDs.append(rowID)
                 } else {
                     deduplicated += 1
                 }

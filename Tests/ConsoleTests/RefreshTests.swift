@@ -76,7 +76,8 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func failureGroups() async throws -> [FailureGroup] { try await base.failureGroups() }
     func history(ofRow id: Int64) async throws -> [RowTransition] { try await base.history(ofRow: id) }
     func attempts(ofRow id: Int64) async throws -> [LinkAttempt] { try await base.attempts(ofRow: id) }
-    func rowsAttempted(byJob id: Int64) async throws -> [Int64] { try await base.rowsAttempted(byJob: id) }
+    func lastAttemptID() async throws -> Int64 { try await base.lastAttemptID() }
+    func rowsAttempted(byJob id: Int64, since attemptID: Int64) async throws -> [Int64] { try await base.rowsAttempted(byJob: id, since: attemptID) }
     func writes(byRow id: Int64) async throws -> [FieldWrite] { try await base.writes(byRow: id) }
     func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow] { try await base.claimRows(request, limit: limit, actor: actor) }
     func releaseClaims(rowIDs: [Int64], actor: Actor) async throws { try await base.releaseClaims(rowIDs: rowIDs, actor: actor) }

@@ -85,7 +85,7 @@ final class RowList {
         let generation = pagerGeneration
         let total = try await pager.count()
         let took = ContinuousClock.now - started
-        nextCount = ContinuousClock.now + (took > .milliseconds(50) ? took * 10 : .zero)
+        nextCount = ContinuousClock.now + (took > .milliseconds(250) ? took * 10 : .zero)
         if pagerGeneration == generation { count = total }
     }
 

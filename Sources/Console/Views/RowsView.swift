@@ -76,7 +76,7 @@ final class RowsView: ConsoleView {
     private func makePager(context: any ConsoleContext) async throws -> any RowPager {
         switch source {
         case .filter: KeysetRowPager(store: context.store, filter: filter, sort: sort)
-        case .attemptedBy(let job): RowListPager(store: context.store, ids: try await context.store.rowsAttempted(byJob: job))
+        case .attemptedBy(let job): RowListPager(store: context.store, ids: try await context.store.rowsAttempted(byJob: job, since: 0))
         }
     }
 

@@ -151,10 +151,11 @@ public struct InboundLinker: Sendable {
         }
 
         let states = try await store.fieldStates(for: current.map(\.record.record))
+        let rules = policy.rules(object: inbound.object, fields: inbound.fields.map(\.field))
         var plans: [RecordPlan] = []
         for (row, record) in current {
             let plan = RecordPlan.make(
-                row: row, record: record, externalID: inbound.externalID, states: states[record.record], policy: policy, from: .emr, actor: actor,
+                row: row, record: record, externalID: inbound.externalID, states: states[record.record], rules: rules, from: .emr, actor: actor,
                 jobID: jobID, at: now)
             if plan.writtenFields.isEmpty && states[record.record] != nil {
                 // Nothing differs from the last sync (an echo of our own write, or an overlap re-read

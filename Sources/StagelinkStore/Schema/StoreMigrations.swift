@@ -59,7 +59,6 @@ public enum StoreMigrations {
             jobID INTEGER REFERENCES job(id),
             receivedAt REAL NOT NULL,
             status TEXT NOT NULL,
-            payload BLOB NOT NULL,
             errorCode TEXT,
             errorMessage TEXT,
             errorFields TEXT,
@@ -70,6 +69,11 @@ public enum StoreMigrations {
             updatedBy TEXT,
             claimedBy TEXT,
             claimedUntil REAL
+        );
+        -- The verbatim bytes, apart from the row: status changes then rewrite small rows, not payloads.
+        CREATE TABLE staged_payload (
+            rowID INTEGER PRIMARY KEY REFERENCES staged_row(id),
+            payload BLOB NOT NULL
         );
         CREATE UNIQUE INDEX staged_row_content ON staged_row(system, resourceType, sourceID, contentHash);
         CREATE INDEX staged_row_status ON staged_row(status, id);
@@ -107,7 +111,6 @@ public enum StoreMigrations {
             errorBody TEXT
         );
         CREATE INDEX link_attempt_row ON link_attempt(rowID, number);
-        CREATE INDEX link_attempt_actor ON link_attempt(actor);
 
         CREATE TABLE record_link (
             system TEXT NOT NULL,
