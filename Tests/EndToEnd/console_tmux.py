@@ -23,7 +23,7 @@ Use it from a test:
 or from a shell, for a look by hand or a smoke check of a build:
 
     Tests/EndToEnd/console_tmux.py smoke --binary .build/release/stagelink --store STORE
-    Tests/EndToEnd/console_tmux.py show --binary .build/release/stagelink --store STORE --keys 3 Enter
+    Tests/EndToEnd/console_tmux.py show --binary .build/release/stagelink --store STORE --keys 3 Enter -- --theme light
 
 Only the standard library and tmux (3.x) are needed.
 """
@@ -218,8 +218,9 @@ def main() -> int:
     parser.add_argument("--keys", nargs="*", default=[], help="with show: keys to press first (tmux names or characters)")
     parser.add_argument("--colours", action="store_true", help="with show: keep colours and styles")
     parser.add_argument("--size", default="120x40", help="with show: WIDTHxHEIGHT")
-    parser.add_argument("extra", nargs="*", help="more console arguments, after --")
-    options = parser.parse_args()
+    options, extra = parser.parse_known_args()
+    # Whatever this script does not know goes to the console (`-- --read-only --theme light`).
+    options.extra = [argument for argument in extra if argument != "--"]
     if options.action == "smoke":
         smoke(options.binary, options.store, options.extra)
         return 0

@@ -12,7 +12,7 @@ final class FailuresView: ConsoleView {
     private var filterText = ""
 
     static let columns = [
-        TableColumn("ERROR CODE", width: 24, priority: 100),
+        TableColumn("ERROR CODE", width: 28, priority: 100),
         TableColumn("ROWS", width: 8, alignment: .right, priority: 90),
         TableColumn("OBJECTS", width: 16, priority: 50),
         TableColumn("RETRIED", width: 7, priority: 40),
