@@ -37,6 +37,7 @@ let package = Package(
             dependencies: [
                 "StagelinkEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         // The Salesforce REST and FHIR R4 simulators that the demo, the tests and the benchmarks run against.
