@@ -47,6 +47,7 @@ struct BenchCommand: AsyncParsableCommand {
         try await run("link") { try await EngineBenchmarks.linking(count: 100_000 / scale, mapping: document) }
         try await runAll("clients") { try await ClientBenchmarks.run(records: 10_000 / scale) }
         try await runAll("sync") { try await SyncBenchmarks.inbound(patients: 10_000 / scale, assessmentsPerPatient: 2, mapping: document) }
+        try await runAll("console") { try await ConsoleBenchmarks.run(rows: 1_000_000 / scale, failures: 50_000 / scale, mapping: document) }
         print("")
         print(BenchmarkReport.table(figures))
     }
