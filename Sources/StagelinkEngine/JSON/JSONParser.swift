@@ -114,55 +114,62 @@ private struct Reader {
     }
 
     mutating func parseObject(depth: Int) throws(JSONError) -> JSONObject {
-        guard depth <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
-        position += 1
         var members: [JSONObject.Member] = []
         var seen = KeySet()
-        skipWhitespace()
-        if try peek() == UInt8(ascii: "}") {
-            position += 1
-            return JSONObject(members)
-        }
-        while true {
-            skipWhitespace()
-            let keyOffset = position
-            guard try peek() == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
-            let key = try parseString()
-            guard seen.insert(key) else { throw error("duplicate key in an object", at: keyOffset) }
-            skipWhitespace()
-            try expect(UInt8(ascii: ":"), "':' after a key")
-            skipWhitespace()
+        guard try openContainer(UInt8(ascii: "}"), depth: depth) else { return JSONObject(members) }
+        repeat {
+            let key = try memberKey(&seen)
             members.append(JSONObject.Member(key: key, value: try parseValue(depth: depth)))
-            skipWhitespace()
-            if try peek() == UInt8(ascii: ",") {
-                position += 1
-                continue
-            }
-            try expect(UInt8(ascii: "}"), "',' or '}' in an object")
-            return JSONObject(members)
-        }
+        } while try nextElement(closing: UInt8(ascii: "}"), "',' or '}' in an object")
+        return JSONObject(members)
     }
 
     mutating func parseArray(depth: Int) throws(JSONError) -> [JSONValue] {
+        var items: [JSONValue] = []
+        guard try openContainer(UInt8(ascii: "]"), depth: depth) else { return items }
+        repeat {
+            items.append(try parseValue(depth: depth))
+        } while try nextElement(closing: UInt8(ascii: "]"), "',' or ']' in a list")
+        return items
+    }
+
+    // The three steps of walking an object or a list, shared by building values and locating them.
+
+    /// Moves past `{` or `[`; false (and past the closing bracket) when the container is empty.
+    mutating func openContainer(_ closing: UInt8, depth: Int) throws(JSONError) -> Bool {
         guard depth <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
         position += 1
-        var items: [JSONValue] = []
         skipWhitespace()
-        if try peek() == UInt8(ascii: "]") {
+        if try peek() == closing {
             position += 1
-            return items
+            return false
         }
-        while true {
+        return true
+    }
+
+    /// Reads `"key":`, refusing a key the object already had; leaves the position at the value.
+    mutating func memberKey(_ seen: inout KeySet) throws(JSONError) -> String {
+        skipWhitespace()
+        let keyOffset = position
+        guard try peek() == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
+        let key = try parseString()
+        guard seen.insert(key) else { throw error("duplicate key in an object", at: keyOffset) }
+        skipWhitespace()
+        try expect(UInt8(ascii: ":"), "':' after a key")
+        skipWhitespace()
+        return key
+    }
+
+    /// After a value: true past a `,` (another element follows), false past the closing bracket.
+    mutating func nextElement(closing: UInt8, _ expected: String) throws(JSONError) -> Bool {
+        skipWhitespace()
+        if try peek() == UInt8(ascii: ",") {
+            position += 1
             skipWhitespace()
-            items.append(try parseValue(depth: depth))
-            skipWhitespace()
-            if try peek() == UInt8(ascii: ",") {
-                position += 1
-                continue
-            }
-            try expect(UInt8(ascii: "]"), "',' or ']' in a list")
-            return items
+            return true
         }
+        try expect(closing, expected)
+        return false
     }
 
     mutating func literal(_ word: StaticString) throws(JSONError) {
@@ -346,55 +353,20 @@ private struct Reader {
         let rest = path.dropFirst()
         switch (step, try peek()) {
         case (.key(let wanted), UInt8(ascii: "{")):
-            guard depth + 1 <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
-            position += 1
             var seen = KeySet()
-            skipWhitespace()
-            if try peek() == UInt8(ascii: "}") {
-                position += 1
-                return
-            }
-            while true {
-                skipWhitespace()
-                let keyOffset = position
-                guard try peek() == UInt8(ascii: "\"") else { throw error("expected a quoted key") }
-                let key = try parseString()
-                guard seen.insert(key) else { throw error("duplicate key in an object", at: keyOffset) }
-                skipWhitespace()
-                try expect(UInt8(ascii: ":"), "':' after a key")
-                skipWhitespace()
-                if key == wanted {
+            guard try openContainer(UInt8(ascii: "}"), depth: depth + 1) else { return }
+            repeat {
+                if try memberKey(&seen) == wanted {
                     try locate(rest, depth: depth + 1, into: &found)
                 } else {
                     try skipValue(depth: depth + 1)
                 }
-                skipWhitespace()
-                if try peek() == UInt8(ascii: ",") {
-                    position += 1
-                    continue
-                }
-                try expect(UInt8(ascii: "}"), "',' or '}' in an object")
-                return
-            }
+            } while try nextElement(closing: UInt8(ascii: "}"), "',' or '}' in an object")
         case (.each, UInt8(ascii: "[")):
-            guard depth + 1 <= maximumDepth else { throw error("nesting deeper than \(maximumDepth) levels") }
-            position += 1
-            skipWhitespace()
-            if try peek() == UInt8(ascii: "]") {
-                position += 1
-                return
-            }
-            while true {
-                skipWhitespace()
+            guard try openContainer(UInt8(ascii: "]"), depth: depth + 1) else { return }
+            repeat {
                 try locate(rest, depth: depth + 1, into: &found)
-                skipWhitespace()
-                if try peek() == UInt8(ascii: ",") {
-                    position += 1
-                    continue
-                }
-                try expect(UInt8(ascii: "]"), "',' or ']' in a list")
-                return
-            }
+            } while try nextElement(closing: UInt8(ascii: "]"), "',' or ']' in a list")
         default:
             try skipValue(depth: depth)
         }
@@ -403,7 +375,7 @@ private struct Reader {
 
 /// The keys seen in one object, to refuse duplicates. Objects are small: a linear scan beats
 /// hashing until they are not.
-private struct KeySet {
+struct KeySet {
     private var small: [String] = []
     private var large: Set<String>?
 
