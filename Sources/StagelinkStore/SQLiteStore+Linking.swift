@@ -128,6 +128,7 @@ extension SQLiteStore {
                     try resolve(resolution, at: at, in: db)
                 }
             }
+            CrashPoints.reach(.recordBeforeCommit)
         }
     }
 

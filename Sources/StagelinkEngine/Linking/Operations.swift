@@ -86,6 +86,7 @@ public struct Operations: Sendable {
     @discardableResult
     func relink(_ ids: [Int64], recorder: JobRecorder, stop: StopSignal) async throws -> [Int64: Int64] {
         let refreshed = try await refreshFromSource(ids, recorder: recorder)
+        CrashPoints.reach(.retryRefreshed)
         try await link(ClaimRequest(statuses: [.failed, .staged], rowIDs: ids.map { refreshed[$0] ?? $0 }), recorder: recorder, stop: stop)
         return refreshed
     }

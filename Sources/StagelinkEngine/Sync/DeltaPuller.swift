@@ -33,6 +33,7 @@ public struct DeltaPuller: Sendable {
         repeat {
             if stop.isRequested { throw SyncStopped() }
             let page = try await source.page(request, after: cursor)
+            CrashPoints.reach(.pullPage)
             let pageHigh = page.records.compactMap(\.lastUpdated).max()
             let advance = pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) }
             let result = try await store.stage(page.records, job: await recorder.id, advancing: advance)

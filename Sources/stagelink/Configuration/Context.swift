@@ -42,6 +42,7 @@ struct Context {
     }
 
     static func open(config: String?, store: String? = nil, mapping: String? = nil, logger: Logger = Logger(label: "stagelink")) throws -> Context {
+        try CrashSwitch.installFromEnvironment()
         let configuration = try loadConfiguration(config)
         guard let storePath = store ?? configuration?.store else {
             throw ValidationError("No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
