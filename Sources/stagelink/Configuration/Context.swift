@@ -50,6 +50,8 @@ struct Context {
         let mappingPath = mapping ?? configuration?.mapping ?? "config/mapping.yaml"
         let mapping = try MappingDocument.load(contentsOf: mappingPath)
         let store = try SQLiteStore(path: storePath)
+        var logger = logger
+        if let level = configuration?.logLevel.flatMap(Logger.Level.init(rawValue:)) { logger.logLevel = level }
         return Context(configuration: configuration, store: store, mapping: mapping, logger: logger)
     }
 

@@ -31,7 +31,8 @@ struct StagelinkConfiguration: Sendable {
     var settings: SyncSettings
     var salesforce: SalesforceConfiguration?
     var emr: FHIRConfiguration?
-    var logLevel: String
+    /// `logging.level`, when the file sets it: the level of every log line the commands write.
+    var logLevel: String?
 
     static let defaultEvery: Duration = .seconds(900)
 
@@ -91,7 +92,7 @@ struct StagelinkConfiguration: Sendable {
             }
             if let reader = schedule["automaticRetries"] { settings.automaticRetries = try reader.int() }
         }
-        logLevel = try top["logging"]?.mapping(allowed: Self.keys["logging"]!)["level"]?.enum(LogLevelName.self, what: "level").rawValue ?? "info"
+        logLevel = try top["logging"]?.mapping(allowed: Self.keys["logging"]!)["level"]?.enum(LogLevelName.self, what: "level").rawValue
 
         if let section = try top["salesforce"]?.mapping(allowed: Self.keys["salesforce"]!) {
             let auth = try section.required("auth").mapping(allowed: Self.keys["salesforce.auth"]!)
