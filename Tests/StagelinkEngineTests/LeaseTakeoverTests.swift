@@ -34,4 +34,14 @@ struct LeaseTakeoverTests {
         _ = try await service(other, mapping: mapping, pid: Self.deadPID, host: "another-host").acquire()
         await #expect(throws: LeaseHeld.self) { _ = try await service(other, mapping: mapping, pid: getpid()).acquire() }
     }
+
+    @Test func aLeaseIsAbandonedOnlyWhenItsHolderIsADeadProcessOfThisHost() {
+        func lease(pid: Int32, host: String = Self.host) -> Lease {
+            Lease(holder: LeaseHolder(name: "sync", host: host, pid: pid), since: Date(), expiresAt: Date().addingTimeInterval(30))
+        }
+        #expect(lease(pid: Self.deadPID).isAbandoned(onHost: Self.host))
+        #expect(!lease(pid: 1).isAbandoned(onHost: Self.host))
+        #expect(!lease(pid: getpid()).isAbandoned(onHost: Self.host))
+        #expect(!lease(pid: Self.deadPID, host: "another-host").isAbandoned(onHost: Self.host))
+    }
 }

@@ -12,3 +12,11 @@ enum LocalProcess {
         return kill(pid, 0) == 0 || errno != ESRCH
     }
 }
+
+extension Lease {
+    /// Whether the holder was a process of `host` that no longer runs (it crashed or was
+    /// killed): its lease may be taken over now, and nobody is there to answer a sync request.
+    public func isAbandoned(onHost host: String) -> Bool {
+        holder.host == host && !LocalProcess.isRunning(holder.pid)
+    }
+}

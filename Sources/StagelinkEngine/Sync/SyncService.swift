@@ -34,7 +34,7 @@ public struct SyncService: Sendable {
     /// host that no longer runs (it crashed) is taken over at once, without waiting for it to expire.
     public func acquire() async throws -> Lease {
         var result = try await cycle.store.acquireLease(holder, for: leaseDuration)
-        if case .heldBy(let lease) = result, lease.holder.host == holder.host, lease.holder.pid != holder.pid, !LocalProcess.isRunning(lease.holder.pid) {
+        if case .heldBy(let lease) = result, lease.holder.pid != holder.pid, lease.isAbandoned(onHost: holder.host) {
             result = try await cycle.store.acquireLease(holder, for: leaseDuration, replacing: lease.holder)
         }
         switch result {
