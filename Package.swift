@@ -37,6 +37,7 @@ let package = Package(
             dependencies: [
                 "StagelinkEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         // The Salesforce REST and FHIR R4 simulators that the demo, the tests and the benchmarks run against.
@@ -77,11 +78,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // ncursesw, the wide-character curses library, with the shims Swift needs to call it.
+        .systemLibrary(
+            name: "CNcursesw",
+            providers: [.apt(["libncursesw5-dev"])]
+        ),
+        // The operations console: views computed into a screen model; one small layer talks to ncurses.
+        .target(
+            name: "Console",
+            dependencies: ["StagelinkEngine", "CNcursesw"]
+        ),
         // `stagelink bench`: every performance figure the issues name, beside its reference.
         .target(
             name: "StagelinkBenchmarks",
             dependencies: [
-                "StagelinkEngine", "StagelinkStore", "StagelinkHTTP", "SalesforceClient", "FHIRClient", "Sandbox",
+                "StagelinkEngine", "StagelinkStore", "StagelinkHTTP", "SalesforceClient", "FHIRClient", "Sandbox", "Console",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -97,12 +108,15 @@ let package = Package(
                 "SalesforceClient",
                 "FHIRClient",
                 "StagelinkHTTP",
+                "Console",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "stagelinkTests", dependencies: ["stagelink", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine", "StagelinkStore"]),
         .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkEngine"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "StagelinkEngine", "StagelinkStore", "StagelinkBenchmarks", "CNcursesw"]),
         .testTarget(
             name: "SandboxTests",
             dependencies: [

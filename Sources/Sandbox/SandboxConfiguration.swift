@@ -30,6 +30,8 @@ public struct SandboxConfiguration: Sendable {
     public var referralCount: Int? = nil
     /// The share (0...1) of seeded records that are bad on purpose. Above 0, every kind of bad record appears.
     public var badShare: Double = 0.05
+    /// How many PHQ-9 / GAD-7 responses each good patient gets (drawn from this range).
+    public var assessmentsPerPatient: ClosedRange<Int> = 0...2
     /// How long a Salesforce session token stays valid.
     public var salesforceTokenLifetime: Duration = .seconds(7200)
     /// How long a FHIR access token stays valid.

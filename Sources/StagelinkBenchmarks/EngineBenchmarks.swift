@@ -64,12 +64,18 @@ public enum EngineBenchmarks {
         try exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         try exec(StoreMigrations.schemaV1)
         var statement: OpaquePointer?
+        var payloadStatement: OpaquePointer?
         let sql = """
-            INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, payload, updatedAt)
-            VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 'staged', ?, ?) ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
+            INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, updatedAt)
+            VALUES (?, ?, ?, ?, ?, ?, NULL, ?, 'staged', ?) ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
             """
-        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK else { throw BenchmarkError.sqlite("prepare") }
-        defer { sqlite3_finalize(statement) }
+        guard sqlite3_prepare_v2(db, sql, -1, &statement, nil) == SQLITE_OK,
+            sqlite3_prepare_v2(db, "INSERT INTO staged_payload (rowID, payload) VALUES (?, ?)", -1, &payloadStatement, nil) == SQLITE_OK
+        else { throw BenchmarkError.sqlite("prepare") }
+        defer {
+            sqlite3_finalize(statement)
+            sqlite3_finalize(payloadStatement)
+        }
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
         let now = Date().timeIntervalSince1970
         for page in stride(from: 0, to: records.count, by: 500) {
@@ -82,10 +88,14 @@ public enum EngineBenchmarks {
                 sqlite3_bind_double(statement, 5, record.lastUpdated?.timeIntervalSince1970 ?? 0)
                 sqlite3_bind_text(statement, 6, record.contentHash, -1, transient)
                 sqlite3_bind_double(statement, 7, now)
-                _ = record.payload.withUnsafeBytes { sqlite3_bind_blob(statement, 8, $0.baseAddress, Int32($0.count), transient) }
-                sqlite3_bind_double(statement, 9, now)
+                sqlite3_bind_double(statement, 8, now)
                 guard sqlite3_step(statement) == SQLITE_DONE else { throw BenchmarkError.sqlite(String(cString: sqlite3_errmsg(db))) }
                 sqlite3_reset(statement)
+                guard sqlite3_changes(db) == 1 else { continue }
+                sqlite3_bind_int64(payloadStatement, 1, sqlite3_last_insert_rowid(db))
+                _ = record.payload.withUnsafeBytes { sqlite3_bind_blob(payloadStatement, 2, $0.baseAddress, Int32($0.count), transient) }
+                guard sqlite3_step(payloadStatement) == SQLITE_DONE else { throw BenchmarkError.sqlite(String(cString: sqlite3_errmsg(db))) }
+                sqlite3_reset(payloadStatement)
             }
             try exec("COMMIT")
         }

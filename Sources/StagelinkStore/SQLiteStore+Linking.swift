@@ -45,7 +45,8 @@ extension SQLiteStore {
             try db.execute(
                 sql: "UPDATE staged_row SET claimedBy = ?, claimedUntil = ? WHERE id IN (\(placeholders))",
                 arguments: [actor.description, until.seconds] + StatementArguments(ids))
-            return try StagedRowRecord.fetchAll(db, sql: "SELECT * FROM staged_row WHERE id IN (\(placeholders)) ORDER BY id", arguments: StatementArguments(ids))
+            return try StagedRowRecord.fetchAll(
+                db, sql: "\(StagedRowRecord.select) WHERE staged_row.id IN (\(placeholders)) ORDER BY staged_row.id", arguments: StatementArguments(ids))
                 .map(\.row)
         }
     }
@@ -67,56 +68,54 @@ extension SQLiteStore {
 
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
-        // Encoded before taking the write lock, so that the writer only executes statements.
+        // Encoded before taking the write lock, so that the writer mostly executes statements.
         let lineage = outcomes.map { RecordWriteRecord.make($0.writes) }
+        let states = outcomes.map { FieldStateBatch($0.fieldStates) }
         try await pool.write { db in
             // The status trigger writes the transition; RETURNING gives the attempt's number.
-            let updateRow = try db.cachedStatement(sql: """
+            let updateRow = try RawStatement(db.cachedStatement(sql: """
                 UPDATE staged_row SET status = ?, errorCode = ?, errorMessage = ?, errorFields = ?, errorBody = ?, attemptCount = attemptCount + 1,
                     note = ?, updatedAt = ?, updatedBy = ?, claimedBy = NULL, claimedUntil = NULL
                 WHERE id = ? RETURNING attemptCount
-                """)
-            let insertAttempt = try db.cachedStatement(sql: """
+                """), in: db)
+            let insertAttempt = try RawStatement(db.cachedStatement(sql: """
                 INSERT INTO link_attempt (rowID, number, at, actor, outcome, errorCode, errorMessage, errorFields, errorBody)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            let upsertLink = try db.cachedStatement(sql: """
+                """), in: db)
+            let upsertLink = try RawStatement(db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO record_link (system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion,
                     linkedLastUpdated, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            let insertWrite = try db.cachedStatement(sql: """
+                """), in: db)
+            let insertWrite = try RawStatement(db.cachedStatement(sql: """
                 INSERT INTO record_write (object, recordKey, writtenTo, rowID, jobID, actor, at, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for (outcome, writes) in zip(outcomes, lineage) {
+                """), in: db)
+            for ((outcome, writes), fieldStates) in zip(zip(outcomes, lineage), states) {
                 let at = outcome.at.seconds
                 let error = outcome.error
                 let actor = outcome.actor.description
                 // A failed row keeps its last error visible after it is superseded or ignored; a
                 // linked one no longer has one.
                 let keepsError = outcome.status == .failed || error != nil
+                let kept = keepsError ? error : nil
                 guard
-                    let attemptNumber = try Int.fetchOne(
-                        updateRow,
-                        arguments: [
-                            outcome.status.rawValue, keepsError ? error?.code : nil, keepsError ? error?.message : nil,
-                            keepsError ? LinkErrorColumns.fields(error) : nil, keepsError ? error?.remoteBody : nil, outcome.note, at, actor, outcome.rowID,
-                        ])
+                    let attemptNumber = try updateRow.run(
+                        .text(outcome.status.rawValue), .text(kept?.code), .text(kept?.message), .text(LinkErrorColumns.fields(kept)),
+                        .text(kept?.remoteBody), .text(outcome.note), .real(at), .text(actor), .integer(outcome.rowID))
                 else { throw StoreError.noSuchRow(outcome.rowID) }
-                try insertAttempt.execute(arguments: [
-                    outcome.rowID, attemptNumber, at, actor, outcome.attempt.rawValue, error?.code, error?.message, LinkErrorColumns.fields(error),
-                    error?.remoteBody,
-                ])
+                try insertAttempt.run(
+                    .integer(outcome.rowID), .integer(attemptNumber), .real(at), .text(actor), .text(outcome.attempt.rawValue), .text(error?.code),
+                    .text(error?.message), .text(LinkErrorColumns.fields(error)), .text(error?.remoteBody))
                 for link in outcome.links {
-                    try upsertLink.execute(arguments: [
-                        link.source.system.rawValue, link.source.resourceType, link.source.sourceID, link.targetType, link.targetID, link.recordKey,
-                        link.linkedRowID, link.linkedVersion.version, link.linkedVersion.lastUpdated?.seconds, link.updatedAt.seconds,
-                    ])
+                    try upsertLink.run(
+                        .text(link.source.system.rawValue), .text(link.source.resourceType), .text(link.source.sourceID), .text(link.targetType),
+                        .text(link.targetID), .text(link.recordKey), .integer(link.linkedRowID), .text(link.linkedVersion.version),
+                        .real(link.linkedVersion.lastUpdated?.seconds), .real(link.updatedAt.seconds))
                 }
-                try applyFieldStates(outcome.fieldStates, at: at, in: db)
+                try applyFieldStates(fieldStates, at: at, in: db)
                 for write in writes {
-                    try insertWrite.execute(arguments: [
-                        write.object, write.recordKey, write.writtenTo, write.rowID, write.jobID, write.actor, write.at, write.fields,
-                    ])
+                    try insertWrite.run(
+                        .text(write.object), .text(write.recordKey), .text(write.writtenTo), .integer(write.rowID), .integer(write.jobID),
+                        .text(write.actor), .real(write.at), .text(write.fields))
                 }
                 for conflict in outcome.conflicts {
                     try insertConflict(conflict, at: at, in: db)
@@ -154,23 +153,27 @@ extension SQLiteStore {
     }
 
     private func applyFieldStates(_ changes: [FieldStateChange], at: Double, in db: Database) throws {
-        guard !changes.isEmpty else { return }
-        var byRecord: [MappedRecordKey: [FieldStateChange]] = [:]
-        var order: [MappedRecordKey] = []
-        for change in changes {
-            if byRecord[change.record] == nil { order.append(change.record) }
-            byRecord[change.record, default: []].append(change)
-        }
+        try applyFieldStates(FieldStateBatch(changes), at: at, in: db)
+    }
+
+    private func applyFieldStates(_ batch: FieldStateBatch, at: Double, in db: Database) throws {
+        guard !batch.records.isEmpty else { return }
         let select = try db.cachedStatement(sql: "SELECT fields FROM record_state WHERE object = ? AND recordKey = ?")
-        let upsert = try db.cachedStatement(sql: """
+        let upsert = try RawStatement(db.cachedStatement(sql: """
             INSERT INTO record_state (object, recordKey, fields, updatedAt) VALUES (?, ?, ?, ?)
             ON CONFLICT (object, recordKey) DO UPDATE SET fields = excluded.fields, updatedAt = excluded.updatedAt
-            """)
-        for record in order {
-            // Merge: another process may have written other fields of this record meanwhile.
-            var states = try String.fetchOne(select, arguments: [record.object, record.key]).map(RecordStateRecord.decode) ?? [:]
-            for change in byRecord[record]! { states[change.field] = change.state }
-            try upsert.execute(arguments: [record.object, record.key, RecordStateRecord.encode(states), at])
+            """), in: db)
+        for entry in batch.records {
+            // Merge: other mappings (and other processes) write other fields of the same record.
+            let text: String
+            if let existing = try String.fetchOne(select, arguments: [entry.record.object, entry.record.key]) {
+                var states = RecordStateRecord.decode(existing)
+                for change in entry.changes { states[change.field] = change.state }
+                text = RecordStateRecord.encode(states.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            } else {
+                text = entry.fresh
+            }
+            try upsert.run(.text(entry.record.object), .text(entry.record.key), .text(text), .real(at))
         }
     }
 
@@ -262,6 +265,28 @@ extension SQLiteStore {
                 if let found = write.writes.first(where: { $0.field == field }) { return found }
             }
             return nil
+        }
+    }
+}
+
+/// Field state changes grouped by record, each group also encoded as it would be stored if the
+/// record had no state yet (the common case of a first sync), ahead of the write transaction.
+struct FieldStateBatch {
+    var records: [(record: MappedRecordKey, changes: [FieldStateChange], fresh: String)] = []
+
+    init(_ changes: [FieldStateChange]) {
+        var groups: [(record: MappedRecordKey, changes: [FieldStateChange])] = []
+        for change in changes {
+            if let last = groups.indices.last, groups[last].record == change.record {
+                groups[last].changes.append(change)
+            } else if let index = groups.firstIndex(where: { $0.record == change.record }) {
+                groups[index].changes.append(change)
+            } else {
+                groups.append((change.record, [change]))
+            }
+        }
+        records = groups.map { group in
+            (group.record, group.changes, RecordStateRecord.encode(group.changes.sorted { $0.field < $1.field }.map { ($0.field, $0.state) }))
         }
     }
 }

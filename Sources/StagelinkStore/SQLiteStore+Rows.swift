@@ -4,7 +4,9 @@ import StagelinkEngine
 
 extension SQLiteStore {
     public func row(id: Int64) async throws -> StagedRow? {
-        try await pool.read { db in try StagedRowRecord.fetchOne(db, key: id)?.row }
+        try await pool.read { db in
+            try StagedRowRecord.fetchOne(db, sql: "\(StagedRowRecord.select) WHERE staged_row.id = ?", arguments: [id])?.row
+        }
     }
 
     public func rows(_ query: RowQuery) async throws -> [StagedRowSummary] {
@@ -87,9 +89,15 @@ extension SQLiteStore {
         }
     }
 
-    public func rowsAttempted(byJob id: Int64) async throws -> [Int64] {
+    public func lastAttemptID() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM link_attempt") ?? 0 }
+    }
+
+    public func rowsAttempted(byJob id: Int64, since attemptID: Int64) async throws -> [Int64] {
         try await pool.read { db in
-            try Int64.fetchAll(db, sql: "SELECT DISTINCT rowID FROM link_attempt WHERE actor = ? ORDER BY rowID", arguments: [Actor.job(id).description])
+            try Int64.fetchAll(
+                db, sql: "SELECT DISTINCT rowID FROM link_attempt WHERE id > ? AND actor = ? ORDER BY rowID",
+                arguments: [attemptID, Actor.job(id).description])
         }
     }
 

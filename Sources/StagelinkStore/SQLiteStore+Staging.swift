@@ -18,21 +18,21 @@ extension SQLiteStore {
         return try await pool.write { db in
             var rowIDs: [Int64] = []
             rowIDs.reserveCapacity(records.count)
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status,
-                                        payload, updatedAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'staged', ?, ?)
+            let insert = try RawStatement(db.cachedStatement(sql: """
+                INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, updatedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'staged', ?)
                 ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
-                """)
+                """), in: db)
+            let insertPayload = try RawStatement(db.cachedStatement(sql: "INSERT INTO staged_payload (rowID, payload) VALUES (?, ?)"), in: db)
             var deduplicated = 0
             for (record, hash) in zip(records, hashes) {
-                let payload = record.payload.withUnsafeBufferPointer { Data(buffer: $0) }
-                try insert.execute(arguments: [
-                    record.system.rawValue, record.resourceType, record.sourceID, record.version, record.lastUpdated?.seconds, hash, job, now,
-                    payload, now,
-                ])
+                try insert.run(
+                    .text(record.system.rawValue), .text(record.resourceType), .text(record.sourceID), .text(record.version),
+                    .real(record.lastUpdated?.seconds), .text(hash), .integer(job), .real(now), .real(now))
                 if db.changesCount == 1 {
-                    rowIDs.append(db.lastInsertedRowID)
+                    let rowID = db.lastInsertedRowID
+                    try insertPayload.run(.integer(rowID), .blob(record.payload))
+                    rowIDs.append(rowID)
                 } else {
                     deduplicated += 1
                 }

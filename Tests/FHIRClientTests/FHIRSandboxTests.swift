@@ -127,14 +127,15 @@ struct FHIRSandboxTests {
     }
 
     @Test func theTokenIsReplacedBeforeItExpires() async throws {
-        try await SandboxHarness.with(patients: 3, configure: { $0.fhirTokenLifetime = .seconds(2) }) { harness in
+        // A token counts as fresh for lifetime − margin = 3 s: room for two calls on a busy machine.
+        try await SandboxHarness.with(patients: 3, configure: { $0.fhirTokenLifetime = .seconds(8) }) { harness in
             var configuration = harness.fhirConfiguration()
-            configuration.tokenRenewalMargin = .milliseconds(1500)
+            configuration.tokenRenewalMargin = .seconds(5)
             let emr = try await FHIRClient(configuration: configuration, logger: SandboxHarness.silent)
             _ = try await emr.page(DeltaRequest(resourceType: "Patient", since: nil, pageSize: 10), after: nil)
             _ = try await emr.page(DeltaRequest(resourceType: "Patient", since: nil, pageSize: 10), after: nil)
             #expect(harness.sandbox.inspection.counts().calls[.fhirToken] == 1)
-            try await Task.sleep(for: .milliseconds(700))
+            try await Task.sleep(for: .milliseconds(3_200))
             _ = try await emr.page(DeltaRequest(resourceType: "Patient", since: nil, pageSize: 10), after: nil)
             let calls = harness.sandbox.inspection.counts().calls
             #expect(calls[.fhirToken] == 2)

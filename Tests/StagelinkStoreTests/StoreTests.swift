@@ -110,6 +110,19 @@ struct StoreTests {
         #expect(groups.first?.sampleMessage == "No such column 'Gender__c'")
     }
 
+    @Test func failureGroupsAreReadFromTheIndexOfFailedRowsAlone() async throws {
+        let plan = try await store.pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    EXPLAIN QUERY PLAN SELECT errorCode, COUNT(*), group_concat(DISTINCT resourceType), MAX(id)
+                    FROM staged_row WHERE status = 'failed' AND errorCode IS NOT NULL GROUP BY errorCode
+                    """
+            ).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("COVERING INDEX staged_row_failure_group") })
+    }
+
     @Test func aClaimKeepsOtherLinkersOffTheRows() async throws {
         let staged = try await store.stage((1...3).map { record("p\($0)", "{}") }, job: nil, advancing: nil)
         let mine = try await store.claimRows(ClaimRequest(), limit: 10, actor: .job(1))

@@ -8,6 +8,7 @@ import Hummingbird
 ///   "retryAfterSeconds","affectedShare"}`)
 /// - `POST /_sandbox/mutations/start?intervalMilliseconds=N`, `/stop`, `/step?count=N`
 /// - `POST /_sandbox/clock/advance?seconds=N`
+/// - `GET /_sandbox/records/{fhir|salesforce}/{type}/{id}`: a record as it is now, without a token
 /// - `PUT /_sandbox/edit/fhir/{type}/{id}` (body: the resource) and `PATCH /_sandbox/edit/salesforce/{object}/{id}`
 ///   (body: the fields): a person's edit at the source, as the EMR's clinician or the org's human user
 /// - `PUT /_sandbox/raw/fhir/{type}/{id}` (body: any bytes): served verbatim as that resource's current version,
@@ -75,6 +76,18 @@ struct InspectionRoutes: Sendable {
                     made.map {
                         ["kind": .string($0.kind.rawValue), "system": .string($0.system.rawValue), "type": .string($0.type), "id": .string($0.id)]
                     }))
+        }
+        group.get("/records/:system/:type/:id") { _, context in
+            let type = try context.parameters.require("type")
+            let id = try context.parameters.require("id")
+            let record: WireJSON? =
+                switch context.parameters.get("system") {
+                case "fhir": inspection.fhirResource(type, id: id)
+                case "salesforce": inspection.salesforceRecord(type, id: id)
+                default: nil
+                }
+            guard let record else { return HTTPReply.json(["error": "no such record"], status: .notFound) }
+            return HTTPReply.json(record)
         }
         group.put("/edit/fhir/:type/:id") { request, context in
             let body = try WireJSON.parse(try await HTTPReply.body(of: request, context: context))

@@ -41,9 +41,10 @@ struct SeedGenerator {
         let patientCount = max(0, configuration.patientCount)
         let referralCount = configuration.badShare > 0 || patientCount > 0 ? configuration.effectiveReferralCount : 0
         let badKinds = badPlan(patients: patientCount, referrals: referralCount)
-        // At most four writes per patient (itself, an episode, two responses), two per referral, one
-        // per bad response: spread over the last 30 days so that nothing is stamped in the future.
-        let step = 30 * 86_400_000 / Int64(max(1, patientCount * 4 + referralCount * 2 + badKinds.count))
+        // At most itself, an episode and its responses per patient, two writes per referral, one per
+        // bad response: spread over the last 30 days so that nothing is stamped in the future.
+        let writesPerPatient = 2 + max(0, configuration.assessmentsPerPatient.upperBound)
+        let step = 30 * 86_400_000 / Int64(max(1, patientCount * writesPerPatient + referralCount * 2 + badKinds.count))
         var instant = start
         func tick() -> SandboxInstant {
             instant = SandboxInstant(milliseconds: instant.milliseconds + step)
@@ -67,7 +68,7 @@ struct SeedGenerator {
                 let episode = emr.insert(makeEpisode(patient: id), type: "EpisodeOfCare", at: tick())
                 truth.append(SeededRecord(system: .fhir, type: "EpisodeOfCare", id: episode.resource["id"]!.stringValue!))
             }
-            for _ in 0..<Int.random(in: 0...2, using: &random) {
+            for _ in 0..<Int.random(in: configuration.assessmentsPerPatient, using: &random) {
                 let at = tick()
                 let response = emr.insert(makeResponse(patient: id, at: at), type: "QuestionnaireResponse", at: at)
                 truth.append(SeededRecord(system: .fhir, type: "QuestionnaireResponse", id: response.resource["id"]!.stringValue!))

@@ -28,8 +28,13 @@ public struct LinkError: Error, Sendable, Hashable, Codable, CustomStringConvert
 extension LinkError {
     /// Codes worth trying again on their own: the record was fine, the moment was not.
     public static let transientCodes: Set<String> = [
-        "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_TIMEOUT", "CONNECTION_FAILED", "HTTP_429", "HTTP_500",
-        "HTTP_502", "HTTP_503", "HTTP_504", "PRECONDITION_FAILED", "INVALID_SESSION_ID", "MALFORMED_RESPONSE",
+        // Salesforce
+        "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "INVALID_SESSION_ID", "REQUEST_LIMIT_EXCEEDED",
+        // FHIR OperationOutcome issue codes that mean "try later", and a version that moved (412)
+        "transient", "exception", "timeout", "throttled", "lock-error", "PRECONDITION_FAILED",
+        // The transport
+        "REQUEST_TIMEOUT", "CONNECTION_FAILED", "CANCELLED", "MALFORMED_RESPONSE", "HTTP_408", "HTTP_429", "HTTP_500", "HTTP_502",
+        "HTTP_503", "HTTP_504",
     ]
 
     /// Whether the service retries this failure by itself on a later cycle.

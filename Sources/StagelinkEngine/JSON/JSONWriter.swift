@@ -114,11 +114,15 @@ public enum JSONWriter {
         }
         out.append(UInt8(ascii: "\""))
         // Most text needs no escaping: copy it in one go.
-        let plain = text.utf8.allSatisfy { byte in
-            byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte != 0x7F && !(forDisplay && byte == 0xC2)
+        var text = text
+        let copied = text.withUTF8 { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte == 0x7F || (forDisplay && byte == 0xC2) {
+                return false
+            }
+            out.append(contentsOf: bytes)
+            return true
         }
-        if plain {
-            out.append(contentsOf: text.utf8)
+        if copied {
             out.append(UInt8(ascii: "\""))
             return
         }

@@ -108,8 +108,8 @@ public struct InboundLinker: Sendable {
         let mapper = Mapper(mapping: inbound, instruments: mapping.instruments)
         var batch = PreparedBatch()
         var mapped: [(row: StagedRow, record: MappedRecord)] = []
-        for row in rows {
-            switch mapper.map(row.payload) {
+        for (row, result) in zip(rows, await Self.mapInParallel(rows, with: mapper)) {
+            switch result {
             case .success(let record): mapped.append((row, record))
             case .failure(let error): batch.failed.append(LinkOutcome(rowID: row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error))
             }
@@ -151,10 +151,11 @@ public struct InboundLinker: Sendable {
         }
 
         let states = try await store.fieldStates(for: current.map(\.record.record))
+        let rules = policy.rules(object: inbound.object, fields: inbound.fields.map(\.field))
         var plans: [RecordPlan] = []
         for (row, record) in current {
             let plan = RecordPlan.make(
-                row: row, record: record, externalID: inbound.externalID, states: states[record.record], policy: policy, from: .emr, actor: actor,
+                row: row, record: record, externalID: inbound.externalID, states: states[record.record], rules: rules, from: .emr, actor: actor,
                 jobID: jobID, at: now)
             if plan.writtenFields.isEmpty && states[record.record] != nil {
                 // Nothing differs from the last sync (an echo of our own write, or an overlap re-read
@@ -205,6 +206,23 @@ public struct InboundLinker: Sendable {
             await recorder.event(.warning, "\(inbound.resource): \(failed.count) of \(outcomes.count) rows failed (\(codes))")
         }
         return outcomes
+    }
+
+    /// Parsing and mapping payloads is the linker's heaviest work and needs nothing shared: it is
+    /// spread over the machine's cores, results kept in row order.
+    static func mapInParallel(_ rows: [StagedRow], with mapper: Mapper) async -> [Result<MappedRecord, LinkError>] {
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count / 50))
+        guard parts > 1 else { return rows.map { mapper.map($0.payload) } }
+        let size = (rows.count + parts - 1) / parts
+        return await withTaskGroup(of: (Int, [Result<MappedRecord, LinkError>]).self) { group in
+            for part in 0..<parts {
+                let slice = Array(rows[min(rows.count, part * size)..<min(rows.count, (part + 1) * size)])
+                group.addTask { (part, slice.map { mapper.map($0.payload) }) }
+            }
+            var results = Array(repeating: [Result<MappedRecord, LinkError>](), count: parts)
+            for await (part, mapped) in group { results[part] = mapped }
+            return results.flatMap { $0 }
+        }
     }
 
     static func superseded(_ row: StagedRow, by newer: Int64?, actor: Actor, at: Date) -> LinkOutcome {

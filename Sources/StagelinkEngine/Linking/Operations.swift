@@ -56,6 +56,7 @@ public struct Operations: Sendable {
 
     /// Re-runs the linker on the selected failed (or still staged) rows, as a retry job.
     public func retry(_ selection: RetrySelection, by operatorName: String, stop: StopSignal = StopSignal()) async throws -> RetryReport {
+        let mark = try await store.lastAttemptID()
         let recorder = try await JobRecorder.start(.retry, direction: nil, actor: .operator(operatorName), store: store, meters: meters, logger: logger)
         var asked: [Int64] = []
         var refreshed: [Int64: Int64] = [:]
@@ -74,7 +75,7 @@ public struct Operations: Sendable {
             throw OperationError.retryStopped(job: job.id, reason: "\(error)")
         }
         let job = try await recorder.finish()
-        let attempted = try await store.rowsAttempted(byJob: job.id)
+        let attempted = try await store.rowsAttempted(byJob: job.id, since: mark)
         let rows = try await rowSummaries(refreshed.keys.sorted() + attempted)
         let skipped = asked.filter { !attempted.contains($0) && refreshed[$0] == nil }
         return RetryReport(job: job, rows: rows, skipped: skipped)

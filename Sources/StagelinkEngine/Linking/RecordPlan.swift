@@ -21,9 +21,22 @@ struct RecordPlan: Sendable {
         row: StagedRow, record: MappedRecord, externalID: String?, states: [String: FieldState]?, policy: PolicyTable, from side: SourceSystem,
         writable: Set<String>? = nil, actor: Actor, jobID: Int64?, at: Date
     ) -> RecordPlan {
+        make(
+            row: row, record: record, externalID: externalID, states: states,
+            rules: policy.rules(object: record.record.object, fields: record.fields.map(\.name)), from: side, writable: writable, actor: actor,
+            jobID: jobID, at: at)
+    }
+
+    /// As above, with the rules of the record's fields already looked up, in field order.
+    static func make(
+        row: StagedRow, record: MappedRecord, externalID: String?, states: [String: FieldState]?, rules: [OwnerRule], from side: SourceSystem,
+        writable: Set<String>? = nil, actor: Actor, jobID: Int64?, at: Date
+    ) -> RecordPlan {
         var plan = RecordPlan(row: row, record: record, writtenFields: [], fieldStates: [], writes: [], conflicts: [], heldFields: [], actor: actor, at: at)
-        for field in record.fields {
-            let rule = policy.rule(object: record.record.object, field: field.name)
+        plan.writtenFields.reserveCapacity(record.fields.count)
+        plan.fieldStates.reserveCapacity(record.fields.count)
+        plan.writes.reserveCapacity(record.fields.count)
+        for (field, rule) in zip(record.fields, rules) {
             var state = states?[field.name] ?? FieldState()
             let (decision, sides) = FieldDecision.decide(incoming: field.value, from: side, state: states?[field.name], rule: rule)
             state.observe(field.value, on: side)

@@ -46,8 +46,10 @@ public protocol SyncStore: Sendable {
     func failureGroups() async throws -> [FailureGroup]
     func history(ofRow id: Int64) async throws -> [RowTransition]
     func attempts(ofRow id: Int64) async throws -> [LinkAttempt]
-    /// Ids of the rows this job tried to link, in id order.
-    func rowsAttempted(byJob id: Int64) async throws -> [Int64]
+    /// The id of the newest link attempt, a mark from which to find the rows a job goes on to try.
+    func lastAttemptID() async throws -> Int64
+    /// Ids of the rows this job tried to link after the attempt `since`, in id order.
+    func rowsAttempted(byJob id: Int64, since attemptID: Int64) async throws -> [Int64]
     /// The field values this row's links wrote.
     func writes(byRow id: Int64) async throws -> [FieldWrite]
 

@@ -147,7 +147,8 @@ public struct SyncCycle: Sendable {
             } catch let error as RemoteCallError {
                 if error.stopsJob { report.stopped = true }
                 await recorder.event(.error, "\(kind.rawValue) \(direction.rawValue) stopped: \(error.error.code): \(error.error.message)")
-                return try await recorder.finish(error.stopsJob ? .interrupted : .failed, message: error.description)
+                // Codes only: a job's message reaches monitors, and a remote message may quote a value.
+                return try await recorder.finish(error.stopsJob ? .interrupted : .failed, message: "\(error.kind.rawValue): \(error.error.code)")
             } catch {
                 await recorder.event(.error, "\(kind.rawValue) \(direction.rawValue) failed: \(error)")
                 return try await recorder.finish(.failed, message: "\(error)")

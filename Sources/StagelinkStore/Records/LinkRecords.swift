@@ -59,11 +59,11 @@ struct RecordStateRecord: Codable, FetchableRecord, PersistableRecord {
         return states
     }
 
-    static func encode(_ states: [String: FieldState]) -> String {
+    /// The states as stored, fields in the order given (callers sort them).
+    static func encode(_ states: [(String, FieldState)]) -> String {
         var text = JSONTextBuilder()
         text.beginObject()
-        for field in states.keys.sorted() {
-            let state = states[field]!
+        for (field, state) in states {
             text.key(field)
             text.beginObject()
             if let synced = state.synced {
@@ -104,7 +104,11 @@ struct RecordWriteRecord: Codable, FetchableRecord, PersistableRecord {
         // One row per record written into: an outcome's writes nearly always share it.
         var grouped: [(key: FieldWrite, writes: [FieldWrite])] = []
         for write in writes {
-            if let index = grouped.firstIndex(where: { $0.key.record == write.record && $0.key.writtenTo == write.writtenTo && $0.key.actor == write.actor }) {
+            if let last = grouped.indices.last, grouped[last].key.record == write.record, grouped[last].key.writtenTo == write.writtenTo,
+                grouped[last].key.actor == write.actor
+            {
+                grouped[last].writes.append(write)
+            } else if let index = grouped.firstIndex(where: { $0.key.record == write.record && $0.key.writtenTo == write.writtenTo && $0.key.actor == write.actor }) {
                 grouped[index].writes.append(write)
             } else {
                 grouped.append((write, [write]))

@@ -2,9 +2,37 @@ import Foundation
 import GRDB
 import StagelinkEngine
 
-/// A row of `staged_row`: one received version of one record, verbatim.
-struct StagedRowRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "staged_row"
+/// A row of `staged_row` with its payload from `staged_payload`: one received version of one
+/// record, verbatim.
+struct StagedRowRecord: FetchableRecord {
+    /// Decoded by column position, not name: claims read thousands of rows at a time.
+    init(row: Row) throws {
+        id = row[0]
+        system = row[1]
+        resourceType = row[2]
+        sourceID = row[3]
+        version = row[4]
+        lastUpdated = row[5]
+        contentHash = row[6]
+        jobID = row[7]
+        receivedAt = row[8]
+        status = row[9]
+        errorCode = row[10]
+        errorMessage = row[11]
+        errorFields = row[12]
+        errorBody = row[13]
+        attemptCount = row[14]
+        note = row[15]
+        updatedAt = row[16]
+        payload = row[17]
+    }
+
+    /// Selects what `init(row:)` reads; add a `WHERE` on `staged_row`'s columns.
+    static let select = """
+        SELECT staged_row.id, system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, errorCode, \
+            errorMessage, errorFields, errorBody, attemptCount, note, updatedAt, staged_payload.payload
+        FROM staged_row JOIN staged_payload ON staged_payload.rowID = staged_row.id
+        """
 
     var id: Int64
     var system: String
@@ -16,7 +44,6 @@ struct StagedRowRecord: Codable, FetchableRecord, PersistableRecord {
     var jobID: Int64?
     var receivedAt: Double
     var status: String
-    var payload: Data
     var errorCode: String?
     var errorMessage: String?
     var errorFields: String?
@@ -24,24 +51,7 @@ struct StagedRowRecord: Codable, FetchableRecord, PersistableRecord {
     var attemptCount: Int
     var note: String?
     var updatedAt: Double
-    var updatedBy: String?
-    var claimedBy: String?
-    var claimedUntil: Double?
-
-    enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let system = Column(CodingKeys.system)
-        static let resourceType = Column(CodingKeys.resourceType)
-        static let sourceID = Column(CodingKeys.sourceID)
-        static let status = Column(CodingKeys.status)
-        static let errorCode = Column(CodingKeys.errorCode)
-        static let errorMessage = Column(CodingKeys.errorMessage)
-        static let jobID = Column(CodingKeys.jobID)
-        static let receivedAt = Column(CodingKeys.receivedAt)
-        static let attemptCount = Column(CodingKeys.attemptCount)
-        static let claimedBy = Column(CodingKeys.claimedBy)
-        static let claimedUntil = Column(CodingKeys.claimedUntil)
-    }
+    var payload: Data
 
     var row: StagedRow {
         StagedRow(

@@ -7,6 +7,12 @@ public enum StoreMigrations {
         migrator.registerMigration("v1: staging, links, jobs, policy, conflicts, lineage") { db in
             try db.execute(sql: schemaV1)
         }
+        migrator.registerMigration("v2: failure groups read from an index of failed rows") { db in
+            // The console groups failed rows by error code on every change; without this it reads
+            // every failed row from the table (90 ms for 50,000 in a million), with it 10 ms. Only
+            // failed rows are in it, so staging pays nothing for it.
+            try db.execute(sql: "CREATE INDEX staged_row_failure_group ON staged_row(status, errorCode, resourceType) WHERE status = 'failed'")
+        }
         return migrator
     }
 
@@ -53,7 +59,6 @@ public enum StoreMigrations {
             jobID INTEGER REFERENCES job(id),
             receivedAt REAL NOT NULL,
             status TEXT NOT NULL,
-            payload BLOB NOT NULL,
             errorCode TEXT,
             errorMessage TEXT,
             errorFields TEXT,
@@ -64,6 +69,11 @@ public enum StoreMigrations {
             updatedBy TEXT,
             claimedBy TEXT,
             claimedUntil REAL
+        );
+        -- The verbatim bytes, apart from the row: status changes then rewrite small rows, not payloads.
+        CREATE TABLE staged_payload (
+            rowID INTEGER PRIMARY KEY REFERENCES staged_row(id),
+            payload BLOB NOT NULL
         );
         CREATE UNIQUE INDEX staged_row_content ON staged_row(system, resourceType, sourceID, contentHash);
         CREATE INDEX staged_row_status ON staged_row(status, id);
@@ -101,7 +111,6 @@ public enum StoreMigrations {
             errorBody TEXT
         );
         CREATE INDEX link_attempt_row ON link_attempt(rowID, number);
-        CREATE INDEX link_attempt_actor ON link_attempt(actor);
 
         CREATE TABLE record_link (
             system TEXT NOT NULL,

@@ -32,15 +32,22 @@ struct BenchCommand: AsyncParsableCommand {
         let scale = quick ? 10 : 1
         let document = try MappingDocument.load(contentsOf: mapping)
         var figures: [BenchmarkFigure] = []
-        func run(_ name: String, _ benchmark: () async throws -> BenchmarkFigure) async throws {
+        func runAll(_ name: String, _ benchmark: () async throws -> [BenchmarkFigure]) async throws {
             guard only.map({ name.contains($0) }) ?? true else { return }
-            let figure = try await benchmark()
-            figures.append(figure)
-            print("measured: \(figure.name)")
+            for figure in try await benchmark() {
+                figures.append(figure)
+                print("measured: \(figure.name)")
+            }
+        }
+        func run(_ name: String, _ benchmark: () async throws -> BenchmarkFigure) async throws {
+            try await runAll(name) { [try await benchmark()] }
         }
         try await run("memory") { try await EngineBenchmarks.stagingMemory(count: 1_000_000 / scale) }
         try await run("stage") { try await EngineBenchmarks.staging(count: 100_000 / scale) }
         try await run("link") { try await EngineBenchmarks.linking(count: 100_000 / scale, mapping: document) }
+        try await runAll("clients") { try await ClientBenchmarks.run(records: 10_000 / scale) }
+        try await runAll("sync") { try await SyncBenchmarks.inbound(patients: 10_000 / scale, assessmentsPerPatient: 2, mapping: document) }
+        try await runAll("console") { try await ConsoleBenchmarks.run(rows: 1_000_000 / scale, failures: 50_000 / scale, mapping: document) }
         print("")
         print(BenchmarkReport.table(figures))
     }

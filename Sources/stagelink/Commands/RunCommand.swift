@@ -33,7 +33,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try Context.open(storeOptions, quietLevel: .info)
         try await context.mapping.loadPolicy(into: context.store)
         let interval = every.flatMap(Duration.parse) ?? context.configuration?.every ?? StagelinkConfiguration.defaultEvery
         let cycle = context.cycle(try await context.endpoints())

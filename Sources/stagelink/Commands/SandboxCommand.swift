@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Sandbox
+import StagelinkBenchmarks
 import StagelinkEngine
 
 /// `stagelink sandbox`: serves the Salesforce and FHIR simulators until interrupted.

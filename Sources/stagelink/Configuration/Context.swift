@@ -37,21 +37,23 @@ struct Context {
 
     /// Finds the configuration (`--config`, `$STAGELINK_CONFIG`, `./stagelink.yaml`), opens the store
     /// and reads the mapping. Without a configuration, `--store` is needed.
-    static func open(_ options: StoreOptions, logger: Logger = Logger(label: "stagelink")) throws -> Context {
-        try open(config: options.config, store: options.store, mapping: options.mapping, logger: logger)
+    /// `quietLevel` is the log level when the configuration names none: the service logs its
+    /// jobs at info; the other commands keep their output to what they print.
+    static func open(_ options: StoreOptions, quietLevel: Logger.Level = .warning) throws -> Context {
+        try open(config: options.config, store: options.store, mapping: options.mapping, quietLevel: quietLevel)
     }
 
-    static func open(config: String?, store: String? = nil, mapping: String? = nil, logger: Logger = Logger(label: "stagelink")) throws -> Context {
+    static func open(config: String?, store: String? = nil, mapping: String? = nil, quietLevel: Logger.Level = .warning) throws -> Context {
         try CrashSwitch.installFromEnvironment()
         let configuration = try loadConfiguration(config)
+        var logger = Logger(label: "stagelink")
+        logger.logLevel = configuration?.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? quietLevel
         guard let storePath = store ?? configuration?.store else {
             throw ValidationError("No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
         }
         let mappingPath = mapping ?? configuration?.mapping ?? "config/mapping.yaml"
         let mapping = try MappingDocument.load(contentsOf: mappingPath)
         let store = try SQLiteStore(path: storePath)
-        var logger = logger
-        if let level = configuration?.logLevel.flatMap(Logger.Level.init(rawValue:)) { logger.logLevel = level }
         return Context(configuration: configuration, store: store, mapping: mapping, logger: logger)
     }
 

@@ -31,7 +31,7 @@ struct StagelinkConfiguration: Sendable {
     var settings: SyncSettings
     var salesforce: SalesforceConfiguration?
     var emr: FHIRConfiguration?
-    /// `logging.level`, when the file sets it: the level of every log line the commands write.
+    /// The configured log level, when the file names one.
     var logLevel: String?
 
     static let defaultEvery: Duration = .seconds(900)
@@ -47,11 +47,13 @@ struct StagelinkConfiguration: Sendable {
         "logging": ["level"],
     ]
 
-    /// Every documented key as a dotted path (`salesforce.auth.flow`).
+    /// Every key that holds a value, as a dotted path (`salesforce.auth.flow`): what
+    /// `docs/configuration.md` documents, one row each.
     static var allKeyPaths: Set<String> {
+        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http"]
         var paths = Set<String>()
         for (section, names) in keys {
-            for name in names {
+            for name in names where !sections.contains(name) {
                 switch section {
                 case "": paths.insert(name)
                 case "http":

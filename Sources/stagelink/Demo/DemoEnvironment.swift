@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Sandbox
+import StagelinkBenchmarks
 import StagelinkEngine
 import StagelinkStore
 
@@ -76,7 +77,7 @@ struct DemoEnvironment {
             """
         let configPath = folder.appendingPathComponent("stagelink.yaml")
         try Data(yaml.utf8).write(to: configPath)
-        let context = try Context.open(config: configPath.path, logger: logger)
+        let context = try Context.open(config: configPath.path)
         try await context.mapping.loadPolicy(into: context.store)
         return DemoEnvironment(folder: folder, sandbox: sandbox, context: context)
     }

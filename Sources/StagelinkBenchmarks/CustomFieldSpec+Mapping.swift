@@ -3,9 +3,12 @@ import StagelinkEngine
 
 /// The sandbox org's custom fields, read from the engine's mapping document, so that the simulator has
 /// exactly the fields, picklist values, lengths and external ids that the mapping file names.
+///
+/// It lives here, beside the other code that joins the sandbox to the engine, because the sandbox
+/// itself does not know the engine; the demo, `stagelink sandbox` and the benchmarks use it.
 extension CustomFieldSpec {
     /// The custom fields (`…__c`) of every object the mapping reads or writes; standard fields stay the sandbox's own.
-    static func fields(of mapping: MappingDocument) -> [CustomFieldSpec] {
+    public static func fields(of mapping: MappingDocument) -> [CustomFieldSpec] {
         var specs: [String: CustomFieldSpec] = [:]
         var order: [String] = []
         func add(_ spec: CustomFieldSpec) {

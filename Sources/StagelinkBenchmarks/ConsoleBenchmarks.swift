@@ -1,0 +1,106 @@
+import Console
+import Foundation
+import StagelinkEngine
+import StagelinkStore
+
+/// The console figures of issue 6, measured off-screen through the screen model on a store of a
+/// million staged rows with 50,000 failures: first paint, keystroke to repaint for scrolling,
+/// paging and filtering, and resident memory.
+///
+/// Each keystroke figure is the 95th percentile of repeated presses, from the key to the screen
+/// model holding the new rows; counts in titles arrive later in the background and are measured
+/// apart.
+public enum ConsoleBenchmarks {
+    public static func run(rows: Int = 1_000_000, failures: Int = 50_000, mapping: MappingDocument) async throws -> [BenchmarkFigure] {
+        let builder = try SQLiteStore.temporary("bench-console")
+        let path = builder.path
+        let buildSeconds = try await EngineBenchmarks.measure {
+            try await SeededStore.fill(builder, mapping: mapping, rows: rows, failures: failures)
+        }
+        print("console benchmark store: \(path) (\(rows.formatted()) rows built in \(String(format: "%.1f", buildSeconds)) s)")
+        return try await measureConsole(path: path, rows: rows, failures: failures, mapping: mapping)
+    }
+
+    @MainActor
+    private static func measureConsole(path: String, rows: Int, failures: Int, mapping: MappingDocument) async throws -> [BenchmarkFigure] {
+        let scale = "\(rows.formatted()) rows, \(failures.formatted()) failed"
+        let residentBefore = ProcessMemory.residentMegabytes()
+        var figures: [BenchmarkFigure] = []
+
+        // First paint: open the store as `stagelink console` does, start, draw the Staged view.
+        let opening = ContinuousClock.now
+        let store = try SQLiteStore(path: path)
+        var configuration = ConsoleConfiguration(storePath: path, mapping: mapping, themes: ThemeLibrary(folders: []), usesColour: false)
+        configuration.initialTab = .staged
+        let started = try HeadlessConsole(
+            store: store, actions: OperationsConsoleActions(operations: Operations(store: store, mapping: mapping, inbound: nil)),
+            configuration: configuration, width: 120, height: 40)
+        await started.start(settling: .screen)
+        _ = started.screen
+        let firstPaint = (ContinuousClock.now - opening).seconds
+        let console = started
+        figures.append(
+            BenchmarkFigure(
+                name: "console first paint, Staged view (\(scale))", value: firstPaint * 1000, unit: "ms", target: "≤ 200 ms",
+                meetsTarget: firstPaint <= 0.2))
+        let countingAll = ContinuousClock.now
+        await console.settle()
+        let countSeconds = (ContinuousClock.now - countingAll).seconds
+        figures.append(BenchmarkFigure(name: "  then the title's count of all rows, in the background", value: countSeconds * 1000, unit: "ms"))
+
+        /// Presses `keys` `repeats` times and times each to the repainted screen model; `prepare`
+        /// runs once before, `setUp` before every press, neither timed.
+        func keystroke(_ name: String, repeats: Int = 60, _ keys: [Key], prepare: [Key] = [], setUp: [Key] = []) async -> BenchmarkFigure {
+            for key in prepare { await console.press(key, settling: .none) }
+            var samples: [Double] = []
+            for _ in 0..<repeats {
+                // Typing a filter's setup starts a count per key: only the last one is waited for.
+                for key in setUp { await console.press(key, settling: .none) }
+                await console.settle()
+                let start = ContinuousClock.now
+                for key in keys { await console.press(key, settling: .screen) }
+                _ = console.screen
+                samples.append((ContinuousClock.now - start).seconds)
+            }
+            await console.settle()
+            let p95 = percentile(samples, 0.95) * 1000
+            return BenchmarkFigure(
+                name: "keystroke → repaint: \(name) (p95 of \(repeats), median \(String(format: "%.2f", percentile(samples, 0.5) * 1000)) ms)", value: p95,
+                unit: "ms", target: "≤ 30 ms", meetsTarget: p95 <= 30)
+        }
+
+        let toWindowBottom: [Key] = [.character("g")] + Array(repeating: .character("j"), count: 40)
+        figures.append(await keystroke("j within the window", [.character("j")], setUp: [.character("g")]))
+        figures.append(await keystroke("j past the window's edge (reads one row)", [.character("j")], prepare: toWindowBottom))
+        figures.append(await keystroke("page down", [.pageDown]))
+        figures.append(await keystroke("page up", [.pageUp], setUp: [.pageDown, .pageDown]))
+        figures.append(await keystroke("G, to the last of \(rows.formatted()) rows", repeats: 20, [.character("G")], setUp: [.character("g")]))
+        let filterSetUp: [Key] = [.escape, .character("/")]
+        figures.append(await keystroke("filter: the last key of /failed", repeats: 20, [.character("d")], setUp: filterSetUp + Key.typing("faile")))
+        figures.append(await keystroke("filter: Enter on code:INVALID_FIELD", repeats: 20, [.enter], setUp: filterSetUp + Key.typing("code:INVALID_FIELD")))
+        figures.append(await keystroke("filter: the last key of free text p42", repeats: 10, [.character("2")], setUp: filterSetUp + Key.typing("p4")))
+        let counting = ContinuousClock.now
+        await console.press(.enter, .escape, .character("/"))
+        await console.type("p42\n")
+        figures.append(
+            BenchmarkFigure(
+                name: "  the title's count of the rows matching p42, in the background (a scan: no index serves free text)",
+                value: (ContinuousClock.now - counting).seconds * 1000, unit: "ms"))
+        await console.press(.escape, .escape)
+        figures.append(await keystroke("3, the Failures view (groups \(failures.formatted()) rows)", repeats: 10, [.character("3")], setUp: [.character("2")]))
+        figures.append(await keystroke("enter on a failed row: its detail", repeats: 20, [.enter], prepare: [.character("2"), .character("/")] + Key.typing("failed\n"), setUp: [.escape]))
+
+        let resident = ProcessMemory.residentMegabytes()
+        figures.append(
+            BenchmarkFigure(
+                name: "resident memory of the process after all of the above (\(scale))", value: resident, unit: "MB",
+                reference: .init(name: "before the console opened the store", value: residentBefore), target: "≤ 64 MB", meetsTarget: resident <= 64))
+        return figures
+    }
+
+    private static func percentile(_ samples: [Double], _ fraction: Double) -> Double {
+        let sorted = samples.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
+    }
+}

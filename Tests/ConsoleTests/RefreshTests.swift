@@ -1,0 +1,111 @@
+import Foundation
+import StagelinkEngine
+import StagelinkStore
+import Testing
+
+@testable import Console
+
+/// The console follows another process's writes through the change token, and reads nothing
+/// when nothing changed.
+@MainActor
+@Suite(.timeLimit(.minutes(1)))
+struct RefreshTests {
+    @Test func aWriteByAnotherConnectionShowsOnTheNextPoll() async throws {
+        let fixture = try await ConsoleFixture.make()
+        let other = try SQLiteStore(path: fixture.store.path)
+        let id = fixture.contents.failedRowIDs[0]
+        await fixture.console.press(.character("/"))
+        await fixture.console.type("failed\n")
+        #expect(fixture.screen.line(containing: " \(id) ")?.contains("✗ failed") == true)
+        _ = try await other.setStatus(rowIDs: [id], to: .ignored, from: [.failed], actor: .operator("bob"), note: "test")
+        await fixture.console.poll()
+        #expect(fixture.screen.line(containing: " \(id) ") == nil, "the ignored row left the list of failed rows")
+        #expect(fixture.screen.line(containing: "Staged(failed)[39]") != nil)
+    }
+
+    @Test func nothingIsReadAgainWhenTheTokenDidNotMove() async throws {
+        let store = try SQLiteStore.temporary("console-refresh")
+        let counting = CountingStore(store)
+        let mapping = try MappingDocument.load(contentsOf: ConsoleFixture.repositoryRoot.appendingPathComponent("config/mapping.yaml").path)
+        try await mapping.loadPolicy(into: store)
+        _ = try await store.stage((0..<50).map { IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p\($0)", version: "1", lastUpdated: nil, payload: Array("{}".utf8)) }, job: nil, advancing: nil)
+        let configuration = ConsoleFixture.configuration(store: store, mapping: mapping, now: Date(), tab: .staged, readOnly: false)
+        let console = try HeadlessConsole(store: counting, actions: RecordingActions(), configuration: configuration)
+        await console.start()
+        let reads = counting.reads
+        await console.poll()
+        await console.poll()
+        #expect(counting.reads == reads, "two polls of an unchanged store read nothing but the token")
+        _ = try await SQLiteStore(path: store.path).setStatus(rowIDs: [1], to: .ignored, from: [.staged], actor: .operator("bob"), note: "x")
+        await console.poll()
+        #expect(counting.reads > reads)
+        #expect(console.screen.line(containing: "⊘ ignored") != nil)
+    }
+}
+
+/// A store that counts the reads the console makes, other than the change token.
+final class CountingStore: SyncStore, @unchecked Sendable {
+    private let base: SQLiteStore
+    private let lock = NSLock()
+    private var count = 0
+
+    init(_ base: SQLiteStore) {
+        self.base = base
+    }
+
+    var reads: Int { lock.withLock { count } }
+    private func read() { lock.withLock { count += 1 } }
+
+    func changeToken() async throws -> Int { try await base.changeToken() }
+    func rows(_ query: RowQuery) async throws -> [StagedRowSummary] { read(); return try await base.rows(query) }
+    func countRows(_ filter: RowFilter) async throws -> Int { read(); return try await base.countRows(filter) }
+    func jobs(before: Int64?, limit: Int) async throws -> [Job] { read(); return try await base.jobs(before: before, limit: limit) }
+    func currentLease() async throws -> Lease? { read(); return try await base.currentLease() }
+    func lastJob(direction: Job.Direction, statuses: Set<Job.Status>) async throws -> Job? { read(); return try await base.lastJob(direction: direction, statuses: statuses) }
+    func recentEvents(limit: Int) async throws -> [SyncEvent] { read(); return try await base.recentEvents(limit: limit) }
+
+    func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor) async throws -> Job { try await base.startJob(kind: kind, direction: direction, actor: actor) }
+    func updateJob(_ job: Job) async throws { try await base.updateJob(job) }
+    func job(id: Int64) async throws -> Job? { try await base.job(id: id) }
+    func interruptRunningJobs(message: String) async throws -> Int { try await base.interruptRunningJobs(message: message) }
+    func watermark(system: SourceSystem, resourceType: String) async throws -> Date? { try await base.watermark(system: system, resourceType: resourceType) }
+    func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
+        try await base.stage(records, job: job, advancing: watermark)
+    }
+    func row(id: Int64) async throws -> StagedRow? { try await base.row(id: id) }
+    func failureGroups() async throws -> [FailureGroup] { try await base.failureGroups() }
+    func history(ofRow id: Int64) async throws -> [RowTransition] { try await base.history(ofRow: id) }
+    func attempts(ofRow id: Int64) async throws -> [LinkAttempt] { try await base.attempts(ofRow: id) }
+    func lastAttemptID() async throws -> Int64 { try await base.lastAttemptID() }
+    func rowsAttempted(byJob id: Int64, since attemptID: Int64) async throws -> [Int64] { try await base.rowsAttempted(byJob: id, since: attemptID) }
+    func writes(byRow id: Int64) async throws -> [FieldWrite] { try await base.writes(byRow: id) }
+    func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow] { try await base.claimRows(request, limit: limit, actor: actor) }
+    func releaseClaims(rowIDs: [Int64], actor: Actor) async throws { try await base.releaseClaims(rowIDs: rowIDs, actor: actor) }
+    func releaseClaims(heldBy actor: Actor) async throws { try await base.releaseClaims(heldBy: actor) }
+    func requestSync(_ directions: Set<Job.Direction>, actor: Actor) async throws { try await base.requestSync(directions, actor: actor) }
+    func takeSyncRequests() async throws -> [SyncRequest] { try await base.takeSyncRequests() }
+    func record(_ outcomes: [LinkOutcome]) async throws { try await base.record(outcomes) }
+    func setStatus(rowIDs: [Int64], to status: RowStatus, from: Set<RowStatus>, actor: Actor, note: String) async throws -> [Int64] {
+        try await base.setStatus(rowIDs: rowIDs, to: status, from: from, actor: actor, note: note)
+    }
+    func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink] { try await base.links(for: keys) }
+    func link(targetType: String, targetID: String) async throws -> RecordLink? { try await base.link(targetType: targetType, targetID: targetID) }
+    func links(recordKey: String, targetType: String) async throws -> [RecordLink] { try await base.links(recordKey: recordKey, targetType: targetType) }
+    func fieldStates(for records: [MappedRecordKey]) async throws -> [MappedRecordKey: [String: FieldState]] { try await base.fieldStates(for: records) }
+    func updateFieldStates(_ changes: [FieldStateChange]) async throws { try await base.updateFieldStates(changes) }
+    func policyRules() async throws -> [PolicyRule] { try await base.policyRules() }
+    func setPolicyRule(object: String, field: String, rule: OwnerRule, actor: Actor, reason: String?) async throws -> PolicyAuditEntry? {
+        try await base.setPolicyRule(object: object, field: field, rule: rule, actor: actor, reason: reason)
+    }
+    func loadPolicy(_ declarations: [PolicyDeclaration], actor: Actor) async throws -> [PolicyAuditEntry] { try await base.loadPolicy(declarations, actor: actor) }
+    func policyAudit(object: String?, field: String?, limit: Int) async throws -> [PolicyAuditEntry] { try await base.policyAudit(object: object, field: field, limit: limit) }
+    func conflicts(_ query: ConflictQuery) async throws -> [Conflict] { try await base.conflicts(query) }
+    func conflict(id: Int64) async throws -> Conflict? { try await base.conflict(id: id) }
+    func countConflicts(status: Conflict.Status?) async throws -> Int { try await base.countConflicts(status: status) }
+    func lastWrite(record: MappedRecordKey, field: String) async throws -> FieldWrite? { try await base.lastWrite(record: record, field: field) }
+    func acquireLease(_ holder: LeaseHolder, for duration: Duration, replacing stale: LeaseHolder?) async throws -> LeaseResult {
+        try await base.acquireLease(holder, for: duration, replacing: stale)
+    }
+    func releaseLease(_ holder: LeaseHolder) async throws { try await base.releaseLease(holder) }
+    func appendEvents(_ events: [SyncEvent]) async throws { try await base.appendEvents(events) }
+}
