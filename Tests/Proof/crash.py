@@ -6,12 +6,14 @@ After every kill: the store passes `PRAGMA integrity_check`, the sandbox holds n
 (after a policy change) the rule and its audit trail agree. At the end, with the sandbox quiet:
 nothing lost, nothing duplicated, every bad record failed naming its field (see verdict.py).
 """
+import os
 import random
+import re
 import sqlite3
 import time
 
 import verdict
-from harness import ProofFailure, Sandbox, Workspace, new_folder
+from harness import REPOSITORY, ProofFailure, Sandbox, Workspace, new_folder
 
 # Each named point with the command that reaches it and how many times to let it pass first.
 NAMED = [
@@ -38,6 +40,20 @@ RANDOM = [
 RUN_LATER_KILL = 4.0
 
 POLICY_RULES = ["salesforce-unless-blank", "salesforce"]
+
+
+def transient_codes():
+    """The error codes the service retries by itself, read from the engine's own list."""
+    with open(os.path.join(REPOSITORY, "Sources", "StagelinkEngine", "Domain", "LinkError.swift")) as handle:
+        source = handle.read()
+    listing = re.search(r"transientCodes: Set<String> = \[(.*?)\]", source, re.S)
+    if not listing:
+        raise ProofFailure("LinkError.transientCodes was not found")
+    code = re.sub(r"//[^\n]*", "", listing.group(1))
+    return set(re.findall(r'"([^"]+)"', code))
+
+
+TRANSIENT_CODES = transient_codes()
 
 SIZES = {
     "ci": {"patients": 1000, "random_kills": 40},
@@ -229,9 +245,7 @@ class CrashTest:
     def pending(self, workspace):
         rows = workspace.json("rows", "--status", "staged", "--limit", "100000")
         failed = workspace.json("rows", "--status", "failed", "--limit", "100000")
-        transient = {"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_TIMEOUT", "CONNECTION_FAILED", "HTTP_429", "HTTP_500",
-                     "HTTP_502", "HTTP_503", "HTTP_504", "PRECONDITION_FAILED", "INVALID_SESSION_ID", "MALFORMED_RESPONSE"}
-        return len(rows) + sum(1 for row in failed if row["errorCode"] in transient)
+        return len(rows) + sum(1 for row in failed if row["errorCode"] in TRANSIENT_CODES)
 
     def claims_lapse_in(self, workspace):
         connection = sqlite3.connect(workspace.store, timeout=30)
