@@ -76,7 +76,7 @@ struct HTTPClientTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: RemoteCallError.self) { try await client().send(request(server)) }
         #expect(error?.error.code == "HTTP_429")
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(60))
         #expect(server.requests.count == 1)
     }
 
@@ -87,7 +87,8 @@ struct HTTPClientTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: RemoteCallError.self) { try await http.send(request(server)) }
         #expect(error?.error.code == "REQUEST_TIMEOUT")
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // The whole answer would take 10 s to trickle in.
+        #expect(ContinuousClock.now - started < .seconds(6))
     }
 
     @Test func aSlowAnswerIsRetriedAndTheNextAttemptSucceeds() async throws {

@@ -115,13 +115,3 @@ public struct OperationsConsoleActions: ConsoleActions {
 
     static func rows(_ count: Int) -> String { count == 1 ? "1 row" : "\(count) rows" }
 }
-
-extension StagedRow {
-    /// The row as a list shows it.
-    var summary: StagedRowSummary {
-        StagedRowSummary(
-            id: id, system: system, resourceType: resourceType, sourceID: sourceID, version: version, lastUpdated: lastUpdated, jobID: jobID,
-            receivedAt: receivedAt, status: status, errorCode: error?.code, errorMessage: error?.message, attemptCount: attemptCount,
-            updatedAt: updatedAt)
-    }
-}

@@ -16,14 +16,17 @@ struct ConsoleCommand: AsyncParsableCommand {
             come from a theme in themes/ (dark, light, high-contrast, monochrome); NO_COLOR is honoured. \
             The terminal must be at least 80×24 and use a UTF-8 locale.
 
+            With a configuration (--config, $STAGELINK_CONFIG or ./stagelink.yaml) the console also \
+            retries, pushes, resolves conflicts and syncs through the same connections as the service; \
+            with --store alone it shows everything and can ignore rows and change the policy.
+
             Example:
-              stagelink console --store stagelink.sqlite --theme light --operator dana
+              stagelink console --config /etc/stagelink/stagelink.yaml --operator dana
               stagelink console --store stagelink.sqlite --read-only --view failures
             """
     )
 
-    @Option(help: "The store to open.")
-    var store = "stagelink.sqlite"
+    @OptionGroup var storeOptions: StoreOptions
 
     @Option(help: "A theme name from themes/, or the path of a theme file.")
     var theme = "dark"
@@ -33,9 +36,6 @@ struct ConsoleCommand: AsyncParsableCommand {
 
     @Option(help: "The name written in the audit trail of every action (default: the login name).")
     var `operator`: String?
-
-    @Option(help: "The mapping file, which names the payload field an error is about and allows policy changes.")
-    var mapping = "config/mapping.yaml"
 
     @Option(help: "The view to open first: live, staged, failures, policy, jobs or conflicts.")
     var view = "live"
@@ -47,38 +47,41 @@ struct ConsoleCommand: AsyncParsableCommand {
         if let name = `operator`, name.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--operator needs a name: it goes into the audit trail.")
         }
-        guard FileManager.default.fileExists(atPath: store) else {
+        if let store = storeOptions.store, !FileManager.default.fileExists(atPath: store) {
             throw ValidationError("There is no store at \(store) (give its path with --store).")
         }
     }
 
     func run() async throws {
-        let document = try loadMapping()
-        let sqlite = try SQLiteStore(path: store)
-        var settings = ConsoleConfiguration(storePath: store, mapping: document, themeName: theme, readOnly: readOnly)
-        settings.initialTab = ConsoleTab.named(view) ?? .live
-        if let name = `operator` { settings.operatorName = name }
-        let actions = ConsoleCommand.actions(store: sqlite, mapping: document)
+        let context = try Context.open(storeOptions)
+        let actions = try await ConsoleCommand.actions(context)
+        let exit = try await ConsoleCommand.open(
+            context, actions: actions, theme: theme, readOnly: readOnly, operatorName: `operator`, view: ConsoleTab.named(view) ?? .live)
+        if exit != .quit { throw ExitCode(exit.code) }
+    }
+
+    /// The console's actions over the context: with the configured connections, all of them;
+    /// without, what the store alone allows (ignore, policy changes).
+    static func actions(_ context: Context) async throws -> ServiceConsoleActions {
+        let configured = context.configuration.map { $0.salesforce != nil || $0.emr != nil } ?? false
+        guard configured else { return ServiceConsoleActions(operations: OperationsConsoleActions(operations: context.offlineOperations), cycle: nil) }
+        let cycle = context.cycle(try await context.endpoints())
+        return ServiceConsoleActions(operations: OperationsConsoleActions(operations: cycle.operations), cycle: cycle)
+    }
+
+    /// Runs the console over the context's store until the person quits.
+    static func open(
+        _ context: Context, actions: any ConsoleActions, theme: String, readOnly: Bool, operatorName: String?, view: ConsoleTab
+    ) async throws -> ConsoleExit {
+        var settings = ConsoleConfiguration(storePath: context.store.path, mapping: context.mapping, themeName: theme, readOnly: readOnly)
+        settings.initialTab = view
+        settings.endpoints = ConsoleConfiguration.Endpoints(
+            emr: context.configuration?.emr?.baseURL.absoluteString, salesforce: context.configuration?.salesforce?.loginURL.absoluteString)
+        if let operatorName { settings.operatorName = operatorName }
         do {
-            let exit = try await Console.run(store: sqlite, actions: actions, configuration: settings)
-            if exit != .quit { throw ExitCode(exit.code) }
+            return try await Console.run(store: context.store, actions: actions, configuration: settings)
         } catch let error as TerminalError {
             throw ValidationError(error.description)
         }
-    }
-
-    /// The mapping when its file is there; a console over a store without one still shows
-    /// everything, but cannot name the payload path of a failing field or change a rule.
-    private func loadMapping() throws -> MappingDocument? {
-        guard FileManager.default.fileExists(atPath: mapping) else { return nil }
-        return try MappingDocument.load(contentsOf: mapping)
-    }
-
-    /// Retry, ignore and policy changes through the engine's operations (push, sync-now and
-    /// conflict resolution need the service's connections). Without a mapping file the operations
-    /// get an empty one: ignoring still works, and a policy change says it needs the file.
-    static func actions(store: SQLiteStore, mapping: MappingDocument?) -> any ConsoleActions {
-        let document = mapping ?? MappingDocument(file: "(no mapping file)", instruments: [], inbound: [], outbound: OutboundMappings(admissions: nil, contacts: nil))
-        return OperationsConsoleActions(operations: Operations(store: store, mapping: document, inbound: nil))
     }
 }

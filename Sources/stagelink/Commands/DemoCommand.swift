@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Console
 import Sandbox
 import StagelinkEngine
 
@@ -114,7 +115,34 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     private func runWithConsole(_ demo: DemoEnvironment, interval: Duration) async throws {
-        throw ValidationError("The console is not part of this build yet: run `stagelink demo --headless`.")
+        let context = demo.context
+        let actions = try await ConsoleCommand.actions(context)
+        guard let cycle = actions.cycle else { throw ValidationError("The demo's configuration has no connections.") }
+        // The screen belongs to the console: anything written to stderr (logs) goes to a file.
+        let logPath = demo.folder.appendingPathComponent("stagelink.log").path
+        let savedStandardError = StandardError.redirect(to: logPath)
+        let service = SyncService(cycle: cycle, every: interval, holder: Context.holder("demo"), logger: context.logger)
+        let stop = StopSignal()
+        let running = Task { try await service.run(stop: stop) }
+        demo.sandbox.mutations.start(every: .seconds(1))
+        let exit: Result<ConsoleExit, any Error>
+        do {
+            exit = .success(
+                try await ConsoleCommand.open(context, actions: actions, theme: theme ?? "dark", readOnly: false, operatorName: nil, view: .live))
+        } catch {
+            exit = .failure(error)
+        }
+        demo.sandbox.mutations.stop()
+        stop.request()
+        _ = try? await running.value
+        StandardError.restore(savedStandardError)
+        print("""
+            The demo's store, configuration and keys are in \(demo.folder.path) (its log: \(logPath)).
+            Reopen the store (the sandbox is gone, so actions that need it are off):
+              stagelink console --store \(context.store.path) --mapping \(context.mapping.file)
+            """)
+        let code = try exit.get()
+        if code != .quit { throw ExitCode(code.code) }
     }
 }
 

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""The console end to end, as support staff use it, against the real binary, service and sandbox.
+
+1. Starts `stagelink sandbox` (with bad records) and `stagelink run` (the service, every 3 s) on
+   a configuration written for it, and waits for the first cycles.
+2. Opens `stagelink console` in tmux (120x40), goes to Failures, finds the patient whose birth
+   date is not a date, fixes the record at its source through the sandbox inspection API, opens
+   the failed row and presses `r`: the status line reports it linked, and the row the retry
+   fetched shows linked.
+3. Opens the staged row of an admission that is not ready for intake and presses `p`: the status
+   line shows the EMR ids (Patient/…, ServiceRequest/…) the push returned.
+4. Quits with `q` (exit status 0).
+
+Every wait is bounded; the whole test is bounded by --timeout.
+
+    Tests/EndToEnd/console_e2e.py --binary .build/release/stagelink
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from console_tmux import Console  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def http(method: str, url: str, body: object | None = None) -> object | None:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+        return json.loads(text) if text else None
+
+
+def start_sandbox(binary: str, work: str) -> tuple[subprocess.Popen, dict[str, str]]:
+    log = open(os.path.join(work, "sandbox.out"), "w")
+    process = subprocess.Popen(
+        [binary, "sandbox", "--patients", "80", "--bad-share", "0.1", "--seed", "5",
+         "--credentials-dir", os.path.join(work, "keys"), "--mapping", os.path.join(ROOT, "config/mapping.yaml")],
+        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        text = open(os.path.join(work, "sandbox.out")).read()
+        if "Press Ctrl-C" in text:
+            break
+        if process.poll() is not None:
+            raise SystemExit(f"the sandbox stopped:\n{text}")
+        time.sleep(0.2)
+    else:
+        raise SystemExit("the sandbox did not start")
+
+    def field(label: str) -> str:
+        match = re.search(rf"^\s*{label}\s+(\S+)", text, re.M)
+        if not match:
+            raise SystemExit(f"no {label!r} in the sandbox's banner:\n{text}")
+        return match.group(1)
+
+    keys = re.findall(r"private key\s+(\S+)", text)
+    return process, {
+        "salesforce": field("Salesforce"), "fhir": field("FHIR"), "username": field("username"),
+        "consumer_key": field("consumer key"), "client_id": field("client id"),
+        "salesforce_key": keys[0], "fhir_key": keys[1],
+        "algorithm": "RS384" if "RS384" in text else "ES384",
+    }
+
+
+def write_configuration(work: str, sandbox: dict[str, str]) -> str:
+    path = os.path.join(work, "stagelink.yaml")
+    with open(path, "w") as file:
+        file.write(f"""store: store.sqlite
+mapping: {os.path.join(ROOT, 'config/mapping.yaml')}
+schedule: {{ every: 3s, overlap: 30s }}
+salesforce:
+  loginURL: {sandbox['salesforce']}
+  auth: {{ flow: jwt-bearer, consumerKey: {sandbox['consumer_key']}, username: {sandbox['username']}, privateKeyFile: {sandbox['salesforce_key']} }}
+  http: {{ idleTimeout: 10s, requestTimeout: 30s }}
+emr:
+  baseURL: {sandbox['fhir']}
+  clientID: {sandbox['client_id']}
+  privateKeyFile: {sandbox['fhir_key']}
+  algorithm: {sandbox['algorithm']}
+  http: {{ idleTimeout: 10s, requestTimeout: 30s }}
+""")
+    return path
+
+
+def cli_json(binary: str, config: str, *arguments: str) -> object:
+    output = subprocess.run([binary, *arguments, "--config", config, "--json"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    if output.returncode not in (0, 1, 2):
+        raise SystemExit(f"stagelink {' '.join(arguments)} failed: {output.stderr}")
+    return json.loads(output.stdout)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/stagelink"))
+    parser.add_argument("--timeout", type=float, default=300)
+    arguments = parser.parse_args()
+    signal.alarm(int(arguments.timeout))
+    binary = os.path.abspath(arguments.binary)
+    work = tempfile.mkdtemp(prefix="stagelink-console-e2e-")
+    sandbox_process, sandbox = start_sandbox(binary, work)
+    service = None
+    try:
+        config = write_configuration(work, sandbox)
+        service = subprocess.Popen([binary, "run", "--config", config], stdout=open(os.path.join(work, "service.out"), "w"),
+                                   stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            status = cli_json(binary, config, "status") if os.path.exists(os.path.join(work, "store.sqlite")) else {}
+            if status.get("inbound", {}).get("lastSuccess") and status.get("outbound", {}).get("lastSuccess"):
+                break
+            time.sleep(1)
+        else:
+            raise SystemExit("the service did not finish a cycle in 120 s:\n" + open(os.path.join(work, "service.out")).read())
+        print("service: first cycles done")
+
+        base = sandbox["salesforce"]
+        truth = http("GET", f"{base}/_sandbox/truth")
+        bad = next(record for record in truth if (record.get("fault") or {}).get("kind") == "invalid-birth-date")
+        rows = cli_json(binary, config, "rows", "--object", "Patient", "--text", bad["id"])
+        failed = next(row for row in rows if row["sourceID"] == bad["id"] and row["status"] == "failed")
+        print(f"bad patient {bad['id']}: row {failed['id']} failed with {failed['errorCode']}")
+
+        admissions = [record for record in truth if record["type"] == "Admission__c" and not record.get("fault")]
+        waiting = None
+        for record in admissions:
+            admission = http("GET", f"{base}/_sandbox/records/salesforce/Admission__c/{record['id']}")
+            if admission.get("Stage__c") in ("New", "Screening") and admission.get("Contact__c") and not admission.get("EMR_ServiceRequest_Id__c"):
+                waiting = record["id"]
+                break
+        if waiting is None:
+            raise SystemExit("no admission waits before intake in the seed")
+        admission_rows = cli_json(binary, config, "rows", "--object", "Admission__c", "--text", waiting)
+        admission_row = next(row for row in admission_rows if row["sourceID"] == waiting)
+
+        with Console(binary, ["--config", config, "--operator", "ci"], cwd=ROOT) as console:
+            console.wait_for("1 Live", timeout=20)
+            console.press("3")
+            console.wait_for("MAPPING_INVALID_DATE", timeout=20)
+            print("console: Failures shows MAPPING_INVALID_DATE")
+
+            # Fix the record where it lives, as a clinician would in the EMR.
+            patient = http("GET", f"{sandbox['salesforce']}/_sandbox/records/fhir/Patient/{bad['id']}")
+            patient["birthDate"] = "1985-12-15"
+            http("PUT", f"{base}/_sandbox/edit/fhir/Patient/{bad['id']}", patient)
+
+            console.command(f"row {failed['id']}")
+            console.wait_for(f"Row {failed['id']}", timeout=10)
+            console.press("r")
+            console.wait_for(re.compile(r"retried \d+ rows? \(job \d+\): .*1 linked"), timeout=60)
+            print("console: r →", console.status().strip())
+            after = cli_json(binary, config, "rows", "--object", "Patient", "--text", bad["id"])
+            linked = [row for row in after if row["sourceID"] == bad["id"] and row["status"] == "linked"]
+            if not linked:
+                raise SystemExit(f"no linked row for Patient {bad['id']} after the retry: {after}")
+            console.press("Escape")
+            console.command(f"row {linked[0]['id']}")
+            console.wait_for(re.compile(rf"Row {linked[0]['id']} .*linked"), timeout=10)
+            print(f"console: row {linked[0]['id']} shows linked")
+
+            console.press("Escape")
+            console.command(f"row {admission_row['id']}")
+            console.wait_for(f"Row {admission_row['id']}", timeout=10)
+            console.press("p")
+            screen = console.wait_for(re.compile(r"ServiceRequest/\S+"), timeout=60)
+            print("console: p →", console.status().strip())
+            if "Patient/" not in screen:
+                raise SystemExit("the push did not show the Patient id the EMR returned")
+
+            console.press("q")
+            code = console.exit_code()
+            if code != 0:
+                raise SystemExit(f"the console exited with {code}")
+        print("console end to end: passed")
+        return 0
+    finally:
+        for process in (service, sandbox_process):
+            if process and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
