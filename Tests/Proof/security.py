@@ -5,10 +5,15 @@
   lines and the consumer secret of the credentials folder);
 - the store file and its WAL files are readable by their owner only (0600);
 - `stagelink show` and `stagelink rows` print a name holding terminal escape sequences escaped,
-  never as raw control characters.
+  never as raw control characters, and so does the console (in tmux: the row's screen still
+  stands, with the sequence shown as text).
 """
 import os
 import re
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "EndToEnd"))
+from console_tmux import Console  # noqa: E402
 
 ESCAPE_PATIENT = "escape-sequence-probe"
 ESCAPE_ID = "esc\u001b[2Jid"
@@ -102,4 +107,27 @@ def check_escaping(workspace):
             problems.append("`stagelink %s` printed a raw control character" % " ".join(args))
         elif shows and "\\u001b" not in run.stdout and "\\u{1b}" not in run.stdout:
             problems.append("`stagelink %s` did not show the escape sequence escaped" % " ".join(args))
+    return problems
+
+
+def check_console_escaping(workspace):
+    """The console shows each probe's row with the escape sequence as text: had it been sent to
+    the terminal, tmux would have obeyed it (cleared the screen, retitled the window)."""
+    problems = []
+    probes = [row for row in workspace.json("rows", "--object", "Patient", "--status", "failed", "--limit", "100000")
+              if row["sourceID"] in (ESCAPE_ID, ESCAPE_PATIENT)]
+    with Console(workspace.binary, ["--config", workspace.config, "--operator", "proof"], cwd=workspace.folder) as console:
+        console.wait_for("1 Live", timeout=30)
+        for row in probes:
+            console.command("row %s" % row["id"])
+            screen = console.wait_for("Row %s" % row["id"], timeout=15)
+            if "\\u{1b}" not in screen and "\\u001b" not in screen:
+                problems.append("the console's row %s does not show its escape sequence as text" % row["id"])
+            title = console._tmux("display-message", "-p", "-t", "console", "#{pane_title}")
+            if "owned" in title or "\x1b" in screen:
+                problems.append("the console's row %s let a control character reach the terminal" % row["id"])
+            console.press("Escape")
+        console.press("q")
+    if len(probes) < 2:
+        problems.append("the console check found %d of the 2 probes" % len(probes))
     return problems

@@ -131,6 +131,9 @@ class Soak:
             escaping = security.check_escaping(workspace)
             self.problems += escaping
             self.log("show/rows escape control characters: %s" % ("yes" if not escaping else "NO"))
+            console = security.check_console_escaping(workspace)
+            self.problems += console
+            self.log("the console shows them as text: %s" % ("yes" if not console else "NO"))
         finally:
             sandbox.stop()
         return {"kind": "soak", "seed": self.seed, "size": self.size, "problems": self.problems, "calls": calls, "faults": faults,
