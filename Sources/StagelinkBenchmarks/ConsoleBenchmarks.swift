@@ -11,14 +11,48 @@ import StagelinkStore
 /// model holding the new rows; counts in titles arrive later in the background and are measured
 /// apart.
 public enum ConsoleBenchmarks {
-    public static func run(rows: Int = 1_000_000, failures: Int = 50_000, mapping: MappingDocument) async throws -> [BenchmarkFigure] {
+    /// `residentProbe` measures, in a process of its own, the peak resident memory of a console
+    /// over the store at a path (the benchmark's own process holds what building the store took).
+    public static func run(
+        rows: Int = 1_000_000, failures: Int = 50_000, mapping: MappingDocument, residentProbe: (@Sendable (String) async throws -> Double)? = nil
+    ) async throws -> [BenchmarkFigure] {
         let builder = try SQLiteStore.temporary("bench-console")
         let path = builder.path
         let buildSeconds = try await EngineBenchmarks.measure {
             try await SeededStore.fill(builder, mapping: mapping, rows: rows, failures: failures)
         }
         print("console benchmark store: \(path) (\(rows.formatted()) rows built in \(String(format: "%.1f", buildSeconds)) s)")
-        return try await measureConsole(path: path, rows: rows, failures: failures, mapping: mapping)
+        var figures = try await measureConsole(path: path, rows: rows, failures: failures, mapping: mapping)
+        if let residentProbe {
+            let peak = try await residentProbe(path)
+            figures.append(
+                BenchmarkFigure(
+                    name: "peak resident memory of a console process on that store, through the same keys", value: peak, unit: "MB",
+                    target: "≤ 64 MB", meetsTarget: peak <= 64))
+        }
+        return figures
+    }
+
+    /// Opens a console on the store and presses the keys the benchmark presses, in this process;
+    /// returns the peak resident memory. `stagelink bench` runs it in a child process.
+    @MainActor
+    public static func residentPeak(path: String, mapping: MappingDocument) async throws -> Double {
+        let store = try SQLiteStore(path: path)
+        var configuration = ConsoleConfiguration(storePath: path, mapping: mapping, themes: ThemeLibrary(folders: []), usesColour: false)
+        configuration.initialTab = .staged
+        let console = try HeadlessConsole(
+            store: store, actions: OperationsConsoleActions(operations: Operations(store: store, mapping: mapping, inbound: nil)),
+            configuration: configuration, width: 120, height: 40)
+        await console.start(settling: .screen)
+        await console.settle()
+        for key: Key in [.pageDown, .pageDown, .pageUp, .character("G"), .character("g"), .character("3"), .character("2")] {
+            await console.press(key, settling: .screen)
+        }
+        await console.press(.character("/"))
+        await console.type("failed\n")
+        await console.press(.enter)
+        await console.settle()
+        return ProcessMemory.peakMegabytes()
     }
 
     @MainActor
@@ -93,8 +127,8 @@ public enum ConsoleBenchmarks {
         let resident = ProcessMemory.residentMegabytes()
         figures.append(
             BenchmarkFigure(
-                name: "resident memory of the process after all of the above (\(scale))", value: resident, unit: "MB",
-                reference: .init(name: "before the console opened the store", value: residentBefore), target: "≤ 64 MB", meetsTarget: resident <= 64))
+                name: "resident memory of the benchmark's process after all of the above (\(scale))", value: resident, unit: "MB",
+                reference: .init(name: "before the console opened the store", value: residentBefore)))
         return figures
     }
 

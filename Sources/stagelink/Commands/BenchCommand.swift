@@ -16,7 +16,8 @@ struct BenchCommand: AsyncParsableCommand {
             Example:
               swift run -c release stagelink bench
               swift run -c release stagelink bench --quick
-            """
+            """,
+        subcommands: [ConsoleMemoryProbe.self]
     )
 
     @Flag(help: "Run at a tenth of the full sizes (for CI and a quick look).")
@@ -47,8 +48,50 @@ struct BenchCommand: AsyncParsableCommand {
         try await run("link") { try await EngineBenchmarks.linking(count: 100_000 / scale, mapping: document) }
         try await runAll("clients") { try await ClientBenchmarks.run(records: 10_000 / scale) }
         try await runAll("sync") { try await SyncBenchmarks.inbound(patients: 10_000 / scale, assessmentsPerPatient: 2, mapping: document) }
-        try await runAll("console") { try await ConsoleBenchmarks.run(rows: 1_000_000 / scale, failures: 50_000 / scale, mapping: document) }
+        let mappingPath = mapping
+        try await runAll("console") {
+            try await ConsoleBenchmarks.run(rows: 1_000_000 / scale, failures: 50_000 / scale, mapping: document) { store in
+                try ConsoleMemoryProbe.measure(store: store, mapping: mappingPath)
+            }
+        }
         print("")
         print(BenchmarkReport.table(figures))
+    }
+}
+
+/// `stagelink bench console-memory-probe STORE`: a console over the store in a process of its own,
+/// printing its peak resident memory — run by `stagelink bench`, whose own process holds what
+/// building the store took.
+struct ConsoleMemoryProbe: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "console-memory-probe", abstract: "Prints the peak resident memory of a console over a store (used by bench).",
+        shouldDisplay: false)
+
+    @Argument(help: "The store.")
+    var store: String
+
+    @Option(help: "The mapping and policy file.")
+    var mapping = "config/mapping.yaml"
+
+    func run() async throws {
+        let document = try MappingDocument.load(contentsOf: mapping)
+        let peak = try await ConsoleBenchmarks.residentPeak(path: store, mapping: document)
+        print(String(format: "%.1f", peak))
+    }
+
+    /// Runs the probe as a child process of this executable and reads its answer.
+    static func measure(store: String, mapping: String) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        process.arguments = ["bench", "console-memory-probe", store, "--mapping", mapping]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard process.terminationStatus == 0, let value = Double(text.split(separator: "\n").last ?? "") else {
+            throw ValidationError("the console memory probe failed (exit \(process.terminationStatus)): \(text)")
+        }
+        return value
     }
 }
