@@ -127,6 +127,7 @@ extension SQLiteStore {
                     try resolve(resolution, at: at, in: db)
                 }
             }
+            CrashPoints.reach(.recordBeforeCommit)
         }
     }
 

@@ -24,6 +24,7 @@ extension SQLiteStore {
             try record.update(db)
             try audit.insert(db)
             audit.id = db.lastInsertedRowID
+            CrashPoints.reach(.policyBeforeCommit)
             return audit.entry
         }
     }

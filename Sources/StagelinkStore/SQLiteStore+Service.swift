@@ -3,13 +3,13 @@ import GRDB
 import StagelinkEngine
 
 extension SQLiteStore {
-    public func acquireLease(_ holder: LeaseHolder, for duration: Duration) async throws -> LeaseResult {
+    public func acquireLease(_ holder: LeaseHolder, for duration: Duration, replacing stale: LeaseHolder?) async throws -> LeaseResult {
         try await pool.write { db in
             let now = Date()
             let expiresAt = now.addingTimeInterval(duration.seconds).seconds
             if let existing = try LeaseRecord.fetchOne(db, key: LeaseRecord.serviceLease) {
                 let isMine = existing.holder == holder
-                if !isMine && existing.expiresAt > now.seconds { return .heldBy(existing.lease) }
+                if !isMine && existing.expiresAt > now.seconds && existing.holder != stale { return .heldBy(existing.lease) }
                 var renewed = existing
                 if !isMine {
                     renewed = LeaseRecord(

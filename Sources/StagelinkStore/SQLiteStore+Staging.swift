@@ -47,6 +47,7 @@ extension SQLiteStore {
                         """,
                     arguments: [watermark.system.rawValue, watermark.resourceType, watermark.to.seconds, job, now])
             }
+            CrashPoints.reach(.stageBeforeCommit)
             return StageResult(staged: rowIDs.count, deduplicated: deduplicated, rowIDs: rowIDs)
         }
     }

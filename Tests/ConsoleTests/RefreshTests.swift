@@ -103,7 +103,9 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func conflict(id: Int64) async throws -> Conflict? { try await base.conflict(id: id) }
     func countConflicts(status: Conflict.Status?) async throws -> Int { try await base.countConflicts(status: status) }
     func lastWrite(record: MappedRecordKey, field: String) async throws -> FieldWrite? { try await base.lastWrite(record: record, field: field) }
-    func acquireLease(_ holder: LeaseHolder, for duration: Duration) async throws -> LeaseResult { try await base.acquireLease(holder, for: duration) }
+    func acquireLease(_ holder: LeaseHolder, for duration: Duration, replacing stale: LeaseHolder?) async throws -> LeaseResult {
+        try await base.acquireLease(holder, for: duration, replacing: stale)
+    }
     func releaseLease(_ holder: LeaseHolder) async throws { try await base.releaseLease(holder) }
     func appendEvents(_ events: [SyncEvent]) async throws { try await base.appendEvents(events) }
 }

@@ -44,6 +44,54 @@ struct FHIRWireTests {
         #expect(notAnObject.payload == Array(#""not a resource""#.utf8))
     }
 
+    /// A Bundle made invalid by one resource, with its good neighbours and paging intact.
+    static func bundle(around damaged: [UInt8]) -> [UInt8] {
+        Array(#"{"resourceType":"Bundle","type":"searchset","total":3,"link":[{"relation":"next","url":"https://emr.example.org/fhir?_getpages=abc"}],"entry":["#.utf8)
+            + Array(#"{"fullUrl":"https://emr.example.org/fhir/Patient/p1","resource":{"resourceType":"Patient","id":"p1"},"search":{"mode":"match"}},"#.utf8)
+            + Array(#"{"fullUrl":"https://emr.example.org/fhir/Patient/bad","resource":"#.utf8) + damaged + Array(#","search":{"mode":"match"}},"#.utf8)
+            + Array(#"{"fullUrl":"https://emr.example.org/fhir/Patient/p3","resource":{"resourceType":"Patient","id":"p3"},"search":{"mode":"match"}}]}"#.utf8)
+    }
+
+    @Test(arguments: [
+        Array(#"{"resourceType":"Patient","id":"bad","active":tru}"#.utf8),
+        Array(#"{"resourceType":"Patient","id":"bad","name":[{"family":"Sm"#.utf8) + [0xFF] + Array(#"ith"}]}"#.utf8),
+        Array(#"{"resourceType":"Patient","id":"bad","id":"other"}"#.utf8),
+        Array(#"{"resourceType":"Patient","id":"bad","extension":"#.utf8) + Array(repeating: UInt8(ascii: "["), count: 5_000)
+            + Array(repeating: UInt8(ascii: "]"), count: 5_000) + [UInt8(ascii: "}")],
+        Array(#"{"resourceType":"Patient","id":"bad"}{"resourceType":"Patient"}"#.utf8),
+        [0xEF, 0xBB, 0xBF] + Array(#"{"resourceType":"Patient","id":"bad"}"#.utf8),
+    ])
+    func aResourceThatIsNotValidJSONIsHandedOnVerbatimBesideItsNeighbours(damaged: [UInt8]) throws {
+        let page = try BundlePage.records(in: Self.bundle(around: damaged), type: "Patient")
+        #expect(page.records.map(\.sourceID).first == "p1")
+        #expect(page.records.map(\.sourceID).last == "p3")
+        #expect(page.records.count == 3)
+        #expect(page.records[1].payload.count >= damaged.count)
+        #expect(page.records[1].payload.firstRange(of: damaged) != nil, "the damaged resource is staged as it came")
+        #expect(page.next == PageCursor("https://emr.example.org/fhir?_getpages=abc"))
+        #expect(page.total == 3)
+    }
+
+    @Test func aDamagedResourceIsNamedByItsFullURL() throws {
+        let page = try BundlePage.records(in: Self.bundle(around: Array(#"{"resourceType":"Patient",'id':'x'}"#.utf8)), type: "Patient")
+        #expect(page.records[1].sourceID == "bad")
+        #expect(page.records[1].lastUpdated == nil)
+    }
+
+    @Test func aResourceOfAnotherTypeIsStagedAsTheTypeAskedForSoThatItFailsVisibly() throws {
+        let page = try BundlePage.records(in: Self.bundle(around: Array(#"{"resourceType":"Account","id":"bad"}"#.utf8)), type: "Patient")
+        #expect(page.records.map(\.resourceType) == ["Patient", "Patient", "Patient"])
+    }
+
+    @Test func aBundleWhoseLinksOrBracketsAreDamagedIsMalformedAsAWhole() {
+        let links = Array(#"{"resourceType":"Bundle","link":[{"relation":"next","url":tru}],"entry":[]}"#.utf8)
+        let unbalanced = Self.bundle(around: Array(#"{"resourceType":"Patient","id":"bad","name":[{"family":"A"}}"#.utf8))
+        for body in [links, unbalanced] {
+            let error = #expect(throws: RemoteCallError.self) { try BundlePage.records(in: body, type: "Patient") }
+            #expect(error?.kind == .malformedResponse)
+        }
+    }
+
     @Test func aBundleWithoutNextIsTheLastPage() throws {
         let page = try BundlePage.records(in: Array(#"{"resourceType":"Bundle","type":"searchset","total":0}"#.utf8), type: "Patient")
         #expect(page.records.isEmpty && page.next == nil && page.total == 0)

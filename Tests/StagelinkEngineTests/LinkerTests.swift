@@ -4,6 +4,30 @@ import Testing
 import StagelinkStore
 
 struct LinkerTests {
+    @Test func aDamagedCopyOfTheVersionAlreadyLinkedIsSupersededByItsSecondLookNotLeftFailed() async throws {
+        let harness = try await Harness.make()
+        harness.emr.seed("Patient", id: "p1", resource: Fixtures.patient(id: "p1"))
+        let current = try #require(try await harness.emr.read(resourceType: "Patient", id: "p1"))
+        let good = try await harness.stage([current])
+        try await harness.link()
+        // The same version through a page broken in transit: its meta unreadable, a wrong type.
+        let damaged = try await harness.stage([
+            IncomingRecord(
+                system: .emr, resourceType: "Patient", sourceID: "p1", version: nil, lastUpdated: nil,
+                payload: Array(#"{"resourceType":"Patient","id":"p1","meta":"not-a-Meta","name":[{"family":"Müller"}],"gender":5}"#.utf8))
+        ])
+        try await harness.link()
+        #expect(try await harness.row(damaged.rowIDs[0]).status == .failed)
+
+        let operations = Operations(store: harness.store, mapping: harness.mapping, inbound: harness.linker, emrWriter: harness.emr)
+        _ = try await operations.retry(.rows([damaged.rowIDs[0]]), by: "support")
+        let row = try await harness.row(damaged.rowIDs[0])
+        #expect(row.status == .superseded, "the record is linked at its current version: nothing is failing")
+        #expect(row.note?.contains("row \(good.rowIDs[0])") == true)
+        #expect(row.error?.code == "MAPPING_WRONG_TYPE", "the damaged copy keeps its evidence")
+        #expect(try await harness.row(good.rowIDs[0]).status == .linked)
+    }
+
     @Test func linksStagedRowsInBatchesOfAtMost200() async throws {
         let harness = try await Harness.make()
         try await harness.stage((1...450).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })

@@ -61,6 +61,39 @@ struct MappingTests {
         #expect(error?.fields == ["Contact__r.EMR_Patient_Id__c"])
     }
 
+    var patients: Mapper { Mapper(mapping: mapping.inbound(forResource: "Patient")!, instruments: mapping.instruments) }
+
+    @Test(arguments: ["Smith\u{1B}[2J", "Smith\u{1B}]0;title\u{07}", "Smi\u{0}th", "Smith\rEvil", "Smith\u{9B}31m", "Smith\tJr"])
+    func aNameWithAControlCharacterFailsNamingTheField(family: String) {
+        let result = patients.map(Fixtures.patient(id: "p1", family: family))
+        guard case .failure(let error) = result else { Issue.record("\(family.debugDescription) was accepted"); return }
+        #expect(error.code == "MAPPING_CONTROL_CHARACTER")
+        #expect(error.fields == ["LastName"])
+        #expect(!error.message.contains("Smith"), "the message names the character, never the value")
+    }
+
+    @Test func addressLinesMayNotHideControlCharactersEither() {
+        var patient = Fixtures.patient(id: "p1").objectValue!
+        patient["address"] = [["line": ["1 Main St", "Apt\u{1B}[2J 4"]]]
+        guard case .failure(let error) = patients.map(.object(patient)) else { Issue.record("accepted"); return }
+        #expect(error.code == "MAPPING_CONTROL_CHARACTER")
+        #expect(error.fields == ["MailingStreet"])
+    }
+
+    @Test(arguments: ["../../Contact/003000000000001", "1' OR '1'='1", "x\u{1B}[2Jx", String(repeating: "a", count: 65), "a b"])
+    func aResourceIDThatIsNotAFHIRIDFailsNamingTheExternalID(id: String) {
+        guard case .failure(let error) = patients.map(Fixtures.patient(id: id)) else { Issue.record("\(id.debugDescription) was accepted"); return }
+        #expect(error.code == "MAPPING_INVALID_ID")
+        #expect(error.fields == ["EMR_Patient_Id__c"])
+    }
+
+    @Test func namesInAnyScriptAndLookingLikeCodeAreData() throws {
+        for family in ["O'Brien'); DROP TABLE staged_row;--", "x' OR LastName != '", "Nguyễn-Ørsted 王 😀"] {
+            let record = try patients.map(Fixtures.patient(id: "p1", family: family)).get()
+            #expect(record.value(of: "LastName") == .text(family))
+        }
+    }
+
     @Test func errorMessagesNeverQuoteTheValue() {
         let patients = Mapper(mapping: mapping.inbound(forResource: "Patient")!, instruments: [])
         let secret = "Zoë Müller-Geheimnis"

@@ -68,6 +68,17 @@ struct StagingTests {
         #expect(Set(ids).count == 12)
     }
 
+    @Test func aRecordStampedInTheFutureDoesNotCarryTheWatermarkPastNow() async throws {
+        let store = try SQLiteStore.temporary()
+        var future = Fixtures.record(Fixtures.patient(id: "from-9999", version: 1))
+        future.lastUpdated = Timestamp.parse("9999-12-31T23:59:59Z")
+        let before = Date()
+        let job = try await pull(ScriptedSource(pages: [[Fixtures.record(Fixtures.patient(id: "p1", version: 1)), future]]), into: store)
+        let watermark = try #require(try await store.watermark(system: .emr, resourceType: "Patient"))
+        #expect(watermark >= before && watermark <= Date(), "the watermark stops at the pull's start, not at 9999")
+        #expect(job.counts.staged == 2)
+    }
+
     @Test func aPullRecordsItsCountsAndWatermarksOnTheJob() async throws {
         let store = try SQLiteStore.temporary()
         let job = try await pull(ScriptedSource(pages: pages()), into: store)

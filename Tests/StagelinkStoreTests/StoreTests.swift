@@ -176,6 +176,19 @@ struct StoreTests {
         #expect(tookOver == service)
     }
 
+    @Test func aLeaseIsTakenFromTheStaleHolderNamedOnlyAndKeepsItsTakeOverRecord() async throws {
+        let crashed = LeaseHolder(name: "run", host: "a", pid: 10)
+        let other = LeaseHolder(name: "run", host: "a", pid: 12)
+        let restarted = LeaseHolder(name: "run", host: "a", pid: 11)
+        _ = try await store.acquireLease(crashed, for: .seconds(60))
+        guard case .heldBy = try await store.acquireLease(restarted, for: .seconds(60), replacing: other) else { Issue.record("taken from the wrong holder"); return }
+        guard case .acquired(_, let tookOver) = try await store.acquireLease(restarted, for: .seconds(60), replacing: crashed) else {
+            Issue.record("not taken over"); return
+        }
+        #expect(tookOver == crashed)
+        #expect(try await store.currentLease()?.holder == restarted)
+    }
+
     @Test func integrityCheckPassesOnAFreshStore() async throws {
         #expect(try await store.integrityCheck() == "ok")
     }

@@ -17,12 +17,14 @@ struct ResourceIdentity: Sendable, Hashable {
     }
 
     /// The record handed to the engine, identified by its id, else by the last segment of
-    /// `fullUrl`, else by a hash of its bytes.
+    /// `fullUrl`, else by a hash of its bytes. It is staged as the type that was asked for, so
+    /// that a resource of another type in the answer fails visibly with its mapping instead of
+    /// waiting, unlinked, under a type no mapping reads.
     func record(type: String, payload: [UInt8], fullURL: String?) -> IncomingRecord {
         let sourceID = id ?? fullURL.flatMap { $0.split(separator: "/").last.map(String.init) }
             ?? "unidentified-" + ContentHash.sha256Hex(payload).prefix(16)
         return IncomingRecord(
-            system: .emr, resourceType: resourceType ?? type, sourceID: sourceID, version: versionID, lastUpdated: lastUpdated,
+            system: .emr, resourceType: type, sourceID: sourceID, version: versionID, lastUpdated: lastUpdated,
             payload: payload)
     }
 }

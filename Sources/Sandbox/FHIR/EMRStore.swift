@@ -7,6 +7,9 @@ struct FHIRResourceEntry: Sendable {
     var lastUpdated: SandboxInstant
     var encoded: [UInt8]
     var history: [WireObject] = []
+    /// `encoded` was planted as raw bytes (`SandboxInspection.plantRawFHIRResource`) and is served
+    /// verbatim; `resource` then holds only its type, id and meta.
+    var isRaw = false
 }
 
 /// A FHIR access token issued to a backend client.
@@ -108,6 +111,7 @@ final class EMRStore: Sendable {
         entry.lastUpdated = instant
         entry.resource = stamped(resource, type: type, id: id, version: entry.versionID, at: instant)
         entry.encoded = WireJSON.object(entry.resource).serialized()
+        entry.isRaw = false
         state.resources[type]![id] = entry
         return (entry, true)
     }
@@ -116,6 +120,29 @@ final class EMRStore: Sendable {
         var copy = resource
         copy["meta"] = nil
         return copy
+    }
+
+    /// Makes `bytes` the current version of `type/id`, served verbatim by search and read whatever
+    /// they hold (invalid JSON or UTF-8 included): how a test plants what a broken EMR would send.
+    func plantRaw(_ bytes: [UInt8], type: String, id: String) -> FHIRResourceEntry {
+        let instant = clock.now()
+        return state.withLock { state in
+            var entry: FHIRResourceEntry
+            if var existing = state.resources[type]?[id] {
+                if !existing.isRaw { existing.history.append(existing.resource) }
+                existing.versionID += 1
+                existing.lastUpdated = instant
+                entry = existing
+            } else {
+                entry = FHIRResourceEntry(resource: [:], versionID: 1, lastUpdated: instant, encoded: [])
+                state.order[type, default: []].append(id)
+            }
+            entry.resource = Self.stamped([:], type: type, id: id, version: entry.versionID, at: instant)
+            entry.encoded = bytes
+            entry.isRaw = true
+            state.resources[type, default: [:]][id] = entry
+            return entry
+        }
     }
 
     func entry(_ type: String, _ id: String) -> FHIRResourceEntry? {
@@ -136,6 +163,9 @@ final class EMRStore: Sendable {
     }
 
     func session(token: String) -> FHIRSession? { sessions.session(token) }
+
+    /// Every access token issued, for tests that check no log line holds one.
+    var issuedTokens: [String] { sessions.tokens }
 
     /// Records an assertion's `jti`; false when it was used before (a replay).
     func useAssertionID(_ jti: String) -> Bool {

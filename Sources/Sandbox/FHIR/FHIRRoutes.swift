@@ -125,6 +125,10 @@ struct FHIRRoutes: Sendable {
         let type = try type(context, access: "r")
         let id = try context.parameters.require("id")
         guard let entry = emr.entry(type, id) else { throw FHIRError.notFound(type, id) }
+        if entry.isRaw && context.parameters.get("version") == nil && context.fault?.kind != .schemaInvalidResource {
+            return HTTPReply.bytes(
+                entry.encoded, status: .ok, contentType: FHIREnvelope.contentType, headers: [(.eTag, "W/\"\(entry.versionID)\"")])
+        }
         var resource = entry.resource
         if let versionText = context.parameters.get("version") {
             guard let version = Int(versionText), version >= 1, version <= entry.versionID else {

@@ -11,6 +11,10 @@ import Hummingbird
 /// - `GET /_sandbox/records/{fhir|salesforce}/{type}/{id}`: a record as it is now, without a token
 /// - `PUT /_sandbox/edit/fhir/{type}/{id}` (body: the resource) and `PATCH /_sandbox/edit/salesforce/{object}/{id}`
 ///   (body: the fields): a person's edit at the source, as the EMR's clinician or the org's human user
+/// - `PUT /_sandbox/raw/fhir/{type}/{id}` (body: any bytes): served verbatim as that resource's current version,
+///   unvalidated, for hostile-input tests
+/// - `GET /_sandbox/records/salesforce/{object}` and `GET /_sandbox/records/fhir/{type}`: every record as it is now
+/// - `GET /_sandbox/tokens`: every access token issued, for checking that none reaches a log
 struct InspectionRoutes: Sendable {
     let world: SandboxWorld
 
@@ -104,6 +108,18 @@ struct InspectionRoutes: Sendable {
             }
             return HTTPReply.empty(status: .noContent)
         }
+        group.put("/raw/fhir/:type/:id") { request, context in
+            let body = try await HTTPReply.body(of: request, context: context)
+            inspection.plantRawFHIRResource(try context.parameters.require("type"), id: try context.parameters.require("id"), body: body)
+            return HTTPReply.empty(status: .noContent)
+        }
+        group.get("/records/salesforce/:object") { _, context in
+            HTTPReply.json(.array(inspection.salesforceRecords(try context.parameters.require("object"))))
+        }
+        group.get("/records/fhir/:type") { _, context in
+            HTTPReply.json(.array(inspection.fhirResources(try context.parameters.require("type"))))
+        }
+        group.get("/tokens") { _, _ in HTTPReply.json(.array(inspection.issuedTokens().map(WireJSON.string))) }
         group.post("/clock/advance") { request, _ in
             let seconds = Double(FormEncoding.dictionary(request.uri.query ?? "")["seconds"] ?? "") ?? 0
             world.clock.advance(by: .milliseconds(Int64(seconds * 1000)))

@@ -47,6 +47,12 @@ public struct SandboxInspection: Sendable {
         world.emr.entries(type).map { .object($0.resource) }
     }
 
+    /// Every access token either simulator has issued, expired ones included: what a security
+    /// check looks for in log lines.
+    public func issuedTokens() -> [String] {
+        (world.salesforce.issuedTokens + world.emr.issuedTokens).sorted()
+    }
+
     /// The Salesforce user id (`005…`) of a username, if the org has that user.
     public func userID(_ username: String) -> String? {
         world.salesforce.state.withLock { $0.userIDs[username] }
@@ -67,6 +73,19 @@ public struct SandboxInspection: Sendable {
         } catch {
             throw SandboxError.editRefused("the EMR refused the edit: \(error.diagnostics)")
         }
+    }
+
+    /// Serves `body` as the current version of FHIR `type/id`, byte for byte, in search pages and
+    /// reads: invalid JSON, invalid UTF-8 and everything the normal create path would refuse. The
+    /// EMR's own validation is bypassed on purpose; this is how hostile payloads reach a client.
+    ///
+    /// For example:
+    ///
+    /// ```swift
+    /// sandbox.inspection.plantRawFHIRResource("Patient", id: "bad-utf8", body: Array(#"{"resourceType":"Patient","id":"bad-utf8","name":[{"family":"\#u{FF}"}]}"#.utf8))
+    /// ```
+    public func plantRawFHIRResource(_ type: String, id: String, body: [UInt8]) {
+        _ = world.emr.plantRaw(body, type: type, id: id)
     }
 
     /// Changes fields of a Salesforce record as a person in the org would (not the integration user).

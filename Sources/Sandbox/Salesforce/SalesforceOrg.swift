@@ -60,6 +60,9 @@ final class SalesforceOrg: Sendable {
 
     // MARK: - Users and sessions
 
+    /// Every access token issued, for tests that check no log line holds one.
+    var issuedTokens: [String] { sessions.tokens }
+
     /// The id of a user, created on first use.
     @discardableResult
     func user(named username: String, displayName: String) -> String {

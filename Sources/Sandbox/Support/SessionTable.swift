@@ -13,6 +13,9 @@ final class SessionTable<Session: Sendable>: Sendable {
         entries.withLock { $0[token] = (session, expires) }
     }
 
+    /// Every token issued, expired ones included.
+    var tokens: [String] { entries.withLock { Array($0.keys) } }
+
     /// The session of a token, or nil when unknown or expired.
     func session(_ token: String) -> Session? {
         let now = clock.now()

@@ -178,6 +178,7 @@ public struct InboundLinker: Sendable {
                     results = try await target.update(
                         object: inbound.object, records: zip(group, fields).map { TargetRecordUpdate(id: $0.record.salesforceID!, fields: $1) })
                 }
+                CrashPoints.reach(.upsertSent)
                 for (index, plan) in group.enumerated() {
                     let result = index < results.count ? results[index] : .failure(LinkError(code: "MALFORMED_RESPONSE", message: "no result was returned for this record"))
                     switch result {

@@ -87,6 +87,7 @@ public struct Operations: Sendable {
     @discardableResult
     func relink(_ ids: [Int64], recorder: JobRecorder, stop: StopSignal) async throws -> [Int64: Int64] {
         let refreshed = try await refreshFromSource(ids, recorder: recorder)
+        CrashPoints.reach(.retryRefreshed)
         try await link(ClaimRequest(statuses: [.failed, .staged], rowIDs: ids.map { refreshed[$0] ?? $0 }), recorder: recorder, stop: stop)
         return refreshed
     }
@@ -131,7 +132,19 @@ public struct Operations: Sendable {
             }
             guard let current, current.contentHash != row.contentHash, !(current.recordVersion < row.recordVersion) else { continue }
             let staged = try await store.stage([current], job: await recorder.id, advancing: nil)
-            guard let newID = staged.rowIDs.first else { continue }
+            guard let newID = staged.rowIDs.first else {
+                // The source's current version was staged before. If it is the version linked, this
+                // row is a damaged copy of it (a page broken in transit): it is stale, not failing.
+                if let linkedID = try await store.links(for: [row.recordKey])[row.recordKey]?.linkedRowID, linkedID != id,
+                    try await store.row(id: linkedID)?.contentHash == current.contentHash
+                {
+                    _ = try await store.setStatus(
+                        rowIDs: [id], to: .superseded, from: [.failed], actor: await recorder.actor,
+                        note: "superseded by row \(linkedID): the source's current version, already linked")
+                    replaced[id] = linkedID
+                }
+                continue
+            }
             await recorder.add(Job.Counts(pulled: 1, staged: 1))
             _ = try await store.setStatus(
                 rowIDs: [id], to: .superseded, from: [.failed], actor: await recorder.actor,

@@ -273,6 +273,7 @@ public struct OutboundLinker: OutboundRowLinker {
         case .success(let written): createdPatient = written
         case .failure(let error): throw error
         }
+        CrashPoints.reach(.emrCreated)
 
         // The ServiceRequest for the admission itself.
         let request = admissions.serviceRequest
@@ -301,6 +302,7 @@ public struct OutboundLinker: OutboundRowLinker {
             object: admissions.object,
             records: [TargetRecordUpdate(id: row.sourceID, fields: [MappedField(name: request.externalIDField, value: .text(createdRequest.id))])])
         if case .failure(let error)? = admissionResult.first { throw error }
+        CrashPoints.reach(.writebackSent)
 
         let key = MappedRecordKey(object: patients.object, key: createdPatient.id)
         let policy = PolicyTable(try await store.policyRules())

@@ -15,14 +15,19 @@ public enum FieldConversion {
         switch field.type {
         case .string:
             guard let text = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be text, found \(raw.kindName)") }
+            if let control = firstControlCharacter(text) { throw fail("MAPPING_CONTROL_CHARACTER", "contains the control character \(control)") }
             value = .text(text)
         case .lines:
             if let text = raw.stringValue {
+                if let control = firstControlCharacter(text.replacingOccurrences(of: "\n", with: "")) {
+                    throw fail("MAPPING_CONTROL_CHARACTER", "contains the control character \(control)")
+                }
                 value = .text(text)
             } else if let items = raw.arrayValue {
                 var lines: [String] = []
                 for item in items {
                     guard let line = item.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a list of text lines") }
+                    if let control = firstControlCharacter(line) { throw fail("MAPPING_CONTROL_CHARACTER", "contains the control character \(control)") }
                     lines.append(line)
                 }
                 value = lines.isEmpty ? .null : .text(lines.joined(separator: "\n"))
@@ -62,7 +67,7 @@ public enum FieldConversion {
             guard let reference = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a reference, found \(raw.kindName)") }
             let prefix = (field.referenceResource ?? "") + "/"
             let id = reference.hasPrefix(prefix) ? String(reference.dropFirst(prefix.count)) : ""
-            guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == ".") }) else {
+            guard isFHIRID(id) else {
                 throw fail("MAPPING_INVALID_REFERENCE", "is not a reference to a \(field.referenceResource ?? "resource") (\(prefix)<id>)")
             }
             value = .text(id)
@@ -73,6 +78,25 @@ public enum FieldConversion {
             throw fail("MAPPING_TOO_LONG", "is longer than \(maxLength) characters")
         }
         return value
+    }
+
+    /// Whether `text` is a FHIR `id`: 1 to 64 of `A–Z a–z 0–9 - .`.
+    public static func isFHIRID(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 64
+            && text.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+            }
+    }
+
+    /// The first control character (Unicode Cc: C0, DEL, C1) in `text`, as `U+001B`, if any.
+    ///
+    /// Mapped text is one line of a person's data: a control character there is damage, or an
+    /// attack on whoever displays it (an escape sequence that clears a terminal, a carriage
+    /// return that hides what precedes it). FHIR strings may not hold C0 controls but tab, CR
+    /// and LF; a name holds none of them.
+    static func firstControlCharacter(_ text: String) -> String? {
+        text.unicodeScalars.first { $0.properties.generalCategory == .control }.map { "U+" + String(format: "%04X", $0.value) }
     }
 
     /// A field value written back into FHIR JSON for this field (the reverse of `fieldValue`):

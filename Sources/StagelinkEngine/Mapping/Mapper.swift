@@ -66,6 +66,11 @@ public struct Mapper: Sendable {
         guard resource["resourceType"]?.stringValue == mapping.resource else {
             return .failure(LinkError(code: "MAPPING_WRONG_RESOURCE", message: "resourceType is not \(mapping.resource)", fields: ["resourceType"]))
         }
+        // The resource's id keys its record and goes into URLs: it must be a FHIR id, not a path or a query.
+        if let id = resource["id"]?.stringValue, !FieldConversion.isFHIRID(id) {
+            let field = mapping.fields.first { $0.path?.description == "id" }?.field ?? "id"
+            return .failure(LinkError(code: "MAPPING_INVALID_ID", message: "id is not a FHIR id (1 to 64 of A-Z, a-z, 0-9, - and .)", fields: [field]))
+        }
         var fields: [MappedField] = []
         fields.reserveCapacity(mapping.fields.count)
         var scoring: Scoring?

@@ -100,8 +100,9 @@ public protocol SyncStore: Sendable {
 
     // MARK: - Service lease
 
-    /// Takes or renews the lease if it is free, expired, or already `holder`'s.
-    func acquireLease(_ holder: LeaseHolder, for duration: Duration) async throws -> LeaseResult
+    /// Takes or renews the lease if it is free, expired, already `holder`'s, or held by `stale`
+    /// (a holder known to be dead, whose lease has not expired yet).
+    func acquireLease(_ holder: LeaseHolder, for duration: Duration, replacing stale: LeaseHolder?) async throws -> LeaseResult
     func releaseLease(_ holder: LeaseHolder) async throws
     func currentLease() async throws -> Lease?
 
@@ -146,5 +147,12 @@ public struct StageResult: Sendable, Hashable {
         self.staged = staged
         self.deduplicated = deduplicated
         self.rowIDs = rowIDs
+    }
+}
+
+extension SyncStore {
+    /// Takes or renews the lease if it is free, expired, or already `holder`'s.
+    public func acquireLease(_ holder: LeaseHolder, for duration: Duration) async throws -> LeaseResult {
+        try await acquireLease(holder, for: duration, replacing: nil)
     }
 }

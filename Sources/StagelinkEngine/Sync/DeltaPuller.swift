@@ -22,7 +22,13 @@ public struct DeltaPuller: Sendable {
 
     /// Pulls one resource type into the job. Throws the source's error after committing every
     /// page it got; a stop request ends it between pages.
+    ///
+    /// The watermark never passes the moment the pull began: a record stamped in the future (a
+    /// wrong clock, a hostile payload's `meta.lastUpdated` of 9999) would otherwise carry it past
+    /// every change made meanwhile, which would never be pulled. Such a record is re-read by the
+    /// next pulls instead, and deduplicated.
     public func pull(_ resourceType: String, fields: [String] = [], into recorder: JobRecorder, stop: StopSignal) async throws {
+        let began = Date()
         let watermark = try await store.watermark(system: source.system, resourceType: resourceType)
         await recorder.setWatermarks(before: watermark, after: watermark)
         await recorder.progress(phase: "pulling \(resourceType)", done: 0, total: .some(nil))
@@ -33,7 +39,8 @@ public struct DeltaPuller: Sendable {
         repeat {
             if stop.isRequested { throw SyncStopped() }
             let page = try await source.page(request, after: cursor)
-            let pageHigh = page.records.compactMap(\.lastUpdated).max()
+            CrashPoints.reach(.pullPage)
+            let pageHigh = page.records.compactMap(\.lastUpdated).max().map { min($0, began) }
             let advance = pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) }
             let result = try await store.stage(page.records, job: await recorder.id, advancing: advance)
             pulled += page.records.count

@@ -30,9 +30,14 @@ public struct SyncService: Sendable {
         self.logger = logger
     }
 
-    /// Takes the lease or throws `LeaseHeld` naming its holder.
+    /// Takes the lease or throws `LeaseHeld` naming its holder. A lease held by a process of this
+    /// host that no longer runs (it crashed) is taken over at once, without waiting for it to expire.
     public func acquire() async throws -> Lease {
-        switch try await cycle.store.acquireLease(holder, for: leaseDuration) {
+        var result = try await cycle.store.acquireLease(holder, for: leaseDuration)
+        if case .heldBy(let lease) = result, lease.holder.pid != holder.pid, lease.isAbandoned(onHost: holder.host) {
+            result = try await cycle.store.acquireLease(holder, for: leaseDuration, replacing: lease.holder)
+        }
+        switch result {
         case .heldBy(let lease):
             throw LeaseHeld(lease: lease)
         case .acquired(let lease, let previous):

@@ -99,7 +99,9 @@ struct Health {
             lines.append("  \(direction.name.rawValue): last success \(direction.lastSuccess?.finishedAt?.shortText ?? "never")" + (direction.last.map { ", last job \($0.id) \($0.status.rawValue)" } ?? ""))
         }
         lines.append("  failed rows: \(failedRows)   open conflicts: \(openConflicts)   API usage: \(usage?.description ?? "unknown")")
-        if let lease, lease.expiresAt > Date() {
+        if let lease, lease.expiresAt > Date(), lease.isAbandoned(onHost: ProcessInfo.processInfo.hostName) {
+            lines.append("  service: not running (\(lease.holder) stopped without releasing its lease; the next run takes over)")
+        } else if let lease, lease.expiresAt > Date() {
             lines.append("  service: \(lease.holder), since \(lease.since.shortText)")
         } else {
             lines.append("  service: not running")

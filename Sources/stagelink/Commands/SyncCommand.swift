@@ -31,7 +31,7 @@ struct SyncCommand: AsyncParsableCommand {
         let context = try Context.open(storeOptions)
         let directions: Set<Job.Direction> = inbound == outbound ? [.inbound, .outbound] : (inbound ? [.inbound] : [.outbound])
         let actor = Actor.operator(operatorOptions.resolved)
-        if let lease = try await context.store.currentLease(), lease.expiresAt > Date() {
+        if let lease = try await context.store.currentLease(), lease.expiresAt > Date(), !lease.isAbandoned(onHost: ProcessInfo.processInfo.hostName) {
             try await context.store.requestSync(directions, actor: actor)
             print("The service \(lease.holder) holds this store; it was asked to run a cycle now. Follow it with `stagelink jobs` or the console.")
             return

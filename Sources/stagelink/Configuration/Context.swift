@@ -44,6 +44,7 @@ struct Context {
     }
 
     static func open(config: String?, store: String? = nil, mapping: String? = nil, quietLevel: Logger.Level = .warning) throws -> Context {
+        try CrashSwitch.installFromEnvironment()
         let configuration = try loadConfiguration(config)
         var logger = Logger(label: "stagelink")
         logger.logLevel = configuration?.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? quietLevel

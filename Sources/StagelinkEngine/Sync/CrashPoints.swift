@@ -1,0 +1,73 @@
+import Synchronization
+
+/// A named place in the engine or store where the proof harness may kill the process, to show
+/// that a crash there loses and duplicates nothing.
+///
+/// Each point sits where a crash is most likely to hurt: between a remote write and the record of
+/// it, or inside a transaction before it commits.
+///
+/// ## Topics
+/// - ``pullPage``, ``stageBeforeCommit``, ``upsertSent``, ``recordBeforeCommit``, ``emrCreated``,
+///   ``writebackSent``, ``retryRefreshed``, ``policyBeforeCommit``
+public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public var rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public var description: String { rawValue }
+
+    /// A delta pull got a page from its source and has not staged it yet.
+    public static let pullPage = CrashPoint(rawValue: "pull.page")
+    /// A page is staged and the watermark advanced, inside the store's transaction, before it commits.
+    public static let stageBeforeCommit = CrashPoint(rawValue: "stage.before-commit")
+    /// A collection upsert into Salesforce was answered; its outcomes are not recorded yet.
+    public static let upsertSent = CrashPoint(rawValue: "upsert.sent")
+    /// Link outcomes are written, inside the store's transaction, before it commits.
+    public static let recordBeforeCommit = CrashPoint(rawValue: "record.before-commit")
+    /// The EMR created (or found) a Patient for an admission; its id is stored nowhere yet.
+    public static let emrCreated = CrashPoint(rawValue: "emr.created")
+    /// The EMR's ids were written back to Salesforce; the outcome is not recorded yet.
+    public static let writebackSent = CrashPoint(rawValue: "writeback.sent")
+    /// A retry fetched and staged the current versions of the failed rows; it has not linked them yet.
+    public static let retryRefreshed = CrashPoint(rawValue: "retry.refreshed")
+    /// A policy rule and its audit entry are written, inside the store's transaction, before it commits.
+    public static let policyBeforeCommit = CrashPoint(rawValue: "policy.before-commit")
+
+    /// Every point, in the order a sync reaches them.
+    public static let all: [CrashPoint] = [
+        .pullPage, .stageBeforeCommit, .upsertSent, .recordBeforeCommit, .emrCreated, .writebackSent, .retryRefreshed, .policyBeforeCommit,
+    ]
+}
+
+/// The hook that crash points call: inert (one relaxed atomic load) unless a harness installs it.
+///
+/// For example, the executable kills itself the third time a page is staged:
+///
+/// ```swift
+/// CrashPoints.install { point in if point == .stageBeforeCommit { /* count, then kill(getpid(), SIGKILL) */ } }
+/// CrashPoints.reach(.stageBeforeCommit)
+/// ```
+public enum CrashPoints {
+    private static let installed = Atomic<Bool>(false)
+    private static let hook = Mutex<(@Sendable (CrashPoint) -> Void)?>(nil)
+
+    /// Installs the hook every point calls from now on (replacing any earlier one).
+    public static func install(_ handler: @escaping @Sendable (CrashPoint) -> Void) {
+        hook.withLock { $0 = handler }
+        installed.store(true, ordering: .releasing)
+    }
+
+    /// Removes the hook; points are inert again.
+    public static func uninstall() {
+        installed.store(false, ordering: .releasing)
+        hook.withLock { $0 = nil }
+    }
+
+    /// Called where a crash would hurt; does nothing unless a hook is installed.
+    @inline(__always)
+    public static func reach(_ point: CrashPoint) {
+        guard installed.load(ordering: .acquiring) else { return }
+        let handler = hook.withLock { $0 }
+        handler?(point)
+    }
+}

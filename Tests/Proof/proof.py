@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Stagelink's proofs against the real binary and a standalone sandbox.
+
+    python3 Tests/Proof/proof.py crash [--full] [--seed N]   # SIGKILL at every named point and at random
+    python3 Tests/Proof/proof.py soak  [--full] [--seed N]   # 10% failing calls, then a clean cycle; log checks
+    python3 Tests/Proof/proof.py all   [--full]              # both
+
+The CI size runs in a few minutes; --full is the long run (see docs/proof.md). The binary is
+the release build (`swift build -c release --product stagelink`) unless --binary names another.
+Each proof prints what it did and every problem found, writes a JSON report, and exits 1 when
+anything was lost, duplicated, unchecked or leaked.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from crash import CrashTest  # noqa: E402
+from harness import REPOSITORY  # noqa: E402
+from soak import Soak  # noqa: E402
+
+
+def release_binary():
+    path = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=REPOSITORY, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    return os.path.join(path, "stagelink")
+
+
+def main():
+    # A SIGTERM (CI's timeout, a person) still stops the sandbox and the binary: finally blocks run.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("proof", choices=["crash", "soak", "all"])
+    parser.add_argument("--full", action="store_true", help="the long size instead of the CI size")
+    parser.add_argument("--seed", type=int, default=8, help="the seed of the sandbox and of the kill schedule")
+    parser.add_argument("--binary", help="the stagelink binary (default: the release build)")
+    parser.add_argument("--report", help="where to write the JSON report (default: a file in the temporary folder)")
+    parser.add_argument("--patients", type=int, help="override the size's number of seeded patients")
+    parser.add_argument("--kills", type=int, help="crash: override the size's number of random kills")
+    parser.add_argument("--cycles", type=int, help="soak: override the size's number of cycles")
+    options = parser.parse_args()
+    binary = os.path.abspath(options.binary or release_binary())
+    if not os.access(binary, os.X_OK):
+        sys.exit("no stagelink binary at %s: run `swift build -c release --product stagelink` first" % binary)
+
+    def log(line):
+        print(line, flush=True)
+
+    size = "full" if options.full else "ci"
+    reports = []
+    started = time.time()
+    if options.proof in ("crash", "all"):
+        test = CrashTest(binary, size, options.seed, log)
+        test.size.update({k: v for k, v in [("patients", options.patients), ("random_kills", options.kills)] if v is not None})
+        reports.append(test.run())
+    if options.proof in ("soak", "all"):
+        soak = Soak(binary, size, options.seed, log)
+        soak.size.update({k: v for k, v in [("patients", options.patients), ("cycles", options.cycles)] if v is not None})
+        reports.append(soak.run())
+    report_path = options.report or os.path.join("/tmp", "stagelink-proof-%s-%d.json" % (options.proof, os.getpid()))
+    with open(report_path, "w") as handle:
+        json.dump(reports, handle, indent=2)
+
+    problems = [(report["kind"], problem) for report in reports for problem in report["problems"]]
+    print()
+    for kind, problem in problems[:60]:
+        print("  ✗ %s: %s" % (kind, problem))
+    if len(problems) > 60:
+        print("  … and %d more (see %s)" % (len(problems) - 60, report_path))
+    passed = len(reports) - len({kind for kind, _ in problems})
+    print("Report: %s (%.0fs)" % (report_path, time.time() - started))
+    print("%d passed, %d failed" % (passed, len(reports) - passed))
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()

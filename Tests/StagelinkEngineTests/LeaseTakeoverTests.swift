@@ -1,0 +1,47 @@
+import Foundation
+import StagelinkEngine
+import StagelinkStore
+import Testing
+
+/// A service restarted after a crash takes the store's lease over at once from its dead
+/// predecessor on this host, instead of refusing to start until the lease expires.
+struct LeaseTakeoverTests {
+    private static let host = ProcessInfo.processInfo.hostName
+    /// Above Linux's largest possible pid (2^22), so no process has it.
+    private static let deadPID: Int32 = 99_999_999
+
+    private func service(_ store: SQLiteStore, mapping: MappingDocument, pid: Int32, host: String = host) -> SyncService {
+        SyncService(
+            cycle: SyncCycle(store: store, mapping: mapping, endpoints: SyncEndpoints()), every: .seconds(60),
+            holder: LeaseHolder(name: "run", host: host, pid: pid), leaseDuration: .seconds(60))
+    }
+
+    @Test func aLeaseOfADeadProcessOnThisHostIsTakenOverAtOnce() async throws {
+        let (store, mapping) = try await Fixtures.store()
+        _ = try await service(store, mapping: mapping, pid: Self.deadPID).acquire()
+        let crashedJob = try await store.startJob(kind: .pull, direction: .inbound, actor: .system)
+        let lease = try await service(store, mapping: mapping, pid: getpid()).acquire()
+        #expect(lease.holder.pid == getpid())
+        #expect(try await store.job(id: crashedJob.id)?.status == .interrupted)
+    }
+
+    @Test func aLeaseOfALiveProcessOrOfAnotherHostIsStillRefused() async throws {
+        let (store, mapping) = try await Fixtures.store()
+        // pid 1 runs on every Linux host.
+        _ = try await service(store, mapping: mapping, pid: 1).acquire()
+        await #expect(throws: LeaseHeld.self) { _ = try await service(store, mapping: mapping, pid: getpid()).acquire() }
+        let (other, _) = try await Fixtures.store()
+        _ = try await service(other, mapping: mapping, pid: Self.deadPID, host: "another-host").acquire()
+        await #expect(throws: LeaseHeld.self) { _ = try await service(other, mapping: mapping, pid: getpid()).acquire() }
+    }
+
+    @Test func aLeaseIsAbandonedOnlyWhenItsHolderIsADeadProcessOfThisHost() {
+        func lease(pid: Int32, host: String = Self.host) -> Lease {
+            Lease(holder: LeaseHolder(name: "sync", host: host, pid: pid), since: Date(), expiresAt: Date().addingTimeInterval(30))
+        }
+        #expect(lease(pid: Self.deadPID).isAbandoned(onHost: Self.host))
+        #expect(!lease(pid: 1).isAbandoned(onHost: Self.host))
+        #expect(!lease(pid: getpid()).isAbandoned(onHost: Self.host))
+        #expect(!lease(pid: Self.deadPID, host: "another-host").isAbandoned(onHost: Self.host))
+    }
+}
