@@ -109,3 +109,60 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func releaseLease(_ holder: LeaseHolder) async throws { try await base.releaseLease(holder) }
     func appendEvents(_ events: [SyncEvent]) async throws { try await base.appendEvents(events) }
 }
+
+/// Counting after a store change is throttled when counts are slow, and never skipped.
+@MainActor
+struct CountThrottleTests {
+    @Test func aChangeDuringTheThrottleIsCountedOnceTheCountIsDue() async throws {
+        let pager = SlowCountPager(total: 40, delay: .milliseconds(300))
+        let list = RowList(pager: pager, capacity: 10)
+        try await list.recount()
+        #expect(list.count == 40)
+
+        pager.set(total: 39, delay: .zero)
+        let clock = ContinuousClock()
+        let waited = try await clock.measure { try await list.recount(throttled: true) }
+        #expect(list.count == 39, "the change is counted, not skipped because a count was not yet due")
+        #expect(waited >= .seconds(2), "a count that took 300 ms waits ten times as long before it runs again")
+    }
+
+    @Test func aNewFilterDuringTheThrottleDropsTheWaitingCount() async throws {
+        let pager = SlowCountPager(total: 40, delay: .milliseconds(300))
+        let list = RowList(pager: pager, capacity: 10)
+        try await list.recount()
+        let waiting = Task { try await list.recount(throttled: true) }
+        try await Task.sleep(for: .milliseconds(100))
+        try await list.replace(pager: SlowCountPager(total: 7, delay: .zero))
+        let clock = ContinuousClock()
+        let waited = try await clock.measure { try await waiting.value }
+        #expect(waited < .seconds(1), "the waiting count ends as soon as the filter changes")
+        #expect(list.count == nil, "the old filter's count is not shown for the new one")
+        try await list.recount()
+        #expect(list.count == 7)
+    }
+}
+
+/// A pager with no rows whose count takes as long as it is told.
+final class SlowCountPager: RowPager, @unchecked Sendable {
+    private let lock = NSLock()
+    private var total: Int
+    private var delay: Duration
+
+    init(total: Int, delay: Duration) {
+        self.total = total
+        self.delay = delay
+    }
+
+    func set(total: Int, delay: Duration) { lock.withLock { (self.total, self.delay) = (total, delay) } }
+
+    func first(limit: Int) async throws -> [StagedRowSummary] { [] }
+    func last(limit: Int) async throws -> [StagedRowSummary] { [] }
+    func after(_ row: StagedRowSummary, limit: Int) async throws -> [StagedRowSummary] { [] }
+    func before(_ row: StagedRowSummary, limit: Int) async throws -> [StagedRowSummary] { [] }
+    func from(_ row: StagedRowSummary, limit: Int) async throws -> [StagedRowSummary] { [] }
+    func count() async throws -> Int {
+        let (total, delay) = lock.withLock { (self.total, self.delay) }
+        try await Task.sleep(for: delay)
+        return total
+    }
+}

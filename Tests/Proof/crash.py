@@ -99,7 +99,7 @@ class CrashTest:
         self.log("%d kills (%d at named points, %d at random moments, %d of them inside a running job) in %d rounds, %.0fs"
                  % (len(kills), sum(1 for r in kills if r["kind"] == "named"), sum(1 for r in kills if r["kind"] == "random"), mid_job,
                     len(self.rounds), time.time() - started))
-        self.log("checked %s; newest rows: %s" % (", ".join("%d %s" % (n, t) for t, n in sorted(checked.items())), statuses))
+        self.log("checked %s; current rows: %s" % (", ".join("%d %s" % (n, t) for t, n in sorted(checked.items())), statuses))
         return {"kind": "crash", "seed": self.seed, "size": self.size, "rounds": self.rounds, "problems": self.problems,
                 "kills": len(kills), "seconds": round(time.time() - started, 1), "checked": dict(checked), "rows": statuses}
 

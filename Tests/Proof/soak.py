@@ -115,7 +115,7 @@ class Soak:
             problems, checked = verdict.judge(sandbox, workspace)
             self.problems += ["not converged after one clean cycle: " + line for line in problems]
             statuses = verdict.row_statuses(workspace)
-            self.log("checked %s; newest rows: %s" % (", ".join("%d %s" % (n, t) for t, n in sorted(checked.items())), statuses))
+            self.log("checked %s; current rows: %s" % (", ".join("%d %s" % (n, t) for t, n in sorted(checked.items())), statuses))
 
             with open(workspace.log_path, encoding="utf-8") as handle:
                 log_text = handle.read()

@@ -52,11 +52,17 @@ def records_by_key(sandbox):
 
 
 def latest_rows(workspace):
-    """The newest row of each source record: (system, type, source id) → row summary."""
+    """The row that holds each source record's state: (system, type, source id) → row summary.
+
+    That is its newest row that is not superseded. A superseded row was replaced by another row
+    of the same record (a newer version, or the version already linked when the superseded row
+    was a copy damaged in transit), so it never tells where the record stands; a record whose
+    rows are all superseded has no state and is reported as not staged."""
     rows = workspace.json("rows", "--limit", "10000000", timeout=300)
     latest = {}
     for row in rows:  # newest first
-        latest.setdefault((row["system"], row["resourceType"], row["sourceID"]), row)
+        if row["status"] != "superseded":
+            latest.setdefault((row["system"], row["resourceType"], row["sourceID"]), row)
     return latest
 
 
@@ -106,7 +112,7 @@ def judge(sandbox, workspace):
 
 
 def row_statuses(workspace):
-    """How many newest rows are in each status, for the report."""
+    """How many current rows are in each status, for the report."""
     statuses = defaultdict(int)
     for row in latest_rows(workspace).values():
         statuses[row["status"]] += 1

@@ -78,11 +78,17 @@ final class RowList {
     private var nextCount = ContinuousClock.now
 
     /// Counts the matching rows (in the background: on a million rows with free text it takes a
-    /// while). After a store change (`onlyIfDue`) it counts again only when due.
-    func recount(onlyIfDue: Bool = false) async throws {
-        let started = ContinuousClock.now
-        if onlyIfDue && started < nextCount { return }
+    /// while). After a store change (`throttled`) it waits until the count is due, so that the
+    /// last change is always counted; a new filter meanwhile makes that count moot.
+    func recount(throttled: Bool = false) async throws {
         let generation = pagerGeneration
+        if throttled {
+            while ContinuousClock.now < nextCount {
+                try await Task.sleep(for: min(.milliseconds(50), nextCount - ContinuousClock.now))
+                if pagerGeneration != generation { return }
+            }
+        }
+        let started = ContinuousClock.now
         let total = try await pager.count()
         let took = ContinuousClock.now - started
         nextCount = ContinuousClock.now + (took > .milliseconds(250) ? took * 10 : .zero)

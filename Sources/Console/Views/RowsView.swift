@@ -66,7 +66,7 @@ final class RowsView: ConsoleView {
 
     func refresh(context: any ConsoleContext) async throws {
         try await list?.refresh()
-        recount(context: context, onlyIfDue: true)
+        recount(context: context, throttled: true)
     }
 
     func resize(to body: Rect, context: any ConsoleContext) async throws {
@@ -80,9 +80,9 @@ final class RowsView: ConsoleView {
         }
     }
 
-    private func recount(context: any ConsoleContext, onlyIfDue: Bool = false) {
+    private func recount(context: any ConsoleContext, throttled: Bool = false) {
         guard let list else { return }
-        context.background("\(ConsoleSession.countKeyPrefix) \(crumb)") { try await list.recount(onlyIfDue: onlyIfDue) }
+        context.background("\(ConsoleSession.countKeyPrefix) \(crumb)") { try await list.recount(throttled: throttled) }
     }
 
     private func reload(context: any ConsoleContext) async throws {
