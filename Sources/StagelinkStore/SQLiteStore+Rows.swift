@@ -9,6 +9,18 @@ extension SQLiteStore {
         }
     }
 
+    public func row(of record: SourceKey, contentHash: String) async throws -> StagedRow? {
+        try await pool.read { db in
+            try StagedRowRecord.fetchOne(
+                db,
+                sql: """
+                    \(StagedRowRecord.select)
+                    WHERE staged_row.system = ? AND staged_row.resourceType = ? AND staged_row.sourceID = ? AND staged_row.contentHash = ?
+                    """,
+                arguments: [record.system.rawValue, record.resourceType, record.sourceID, contentHash])?.row
+        }
+    }
+
     public func rows(_ query: RowQuery) async throws -> [StagedRowSummary] {
         try await pool.read { db in
             let (condition, arguments) = RowFilterSQL.condition(query.filter)

@@ -73,6 +73,7 @@ final class CountingStore: SyncStore, @unchecked Sendable {
         try await base.stage(records, job: job, advancing: watermark)
     }
     func row(id: Int64) async throws -> StagedRow? { try await base.row(id: id) }
+    func row(of record: SourceKey, contentHash: String) async throws -> StagedRow? { try await base.row(of: record, contentHash: contentHash) }
     func failureGroups() async throws -> [FailureGroup] { try await base.failureGroups() }
     func history(ofRow id: Int64) async throws -> [RowTransition] { try await base.history(ofRow: id) }
     func attempts(ofRow id: Int64) async throws -> [LinkAttempt] { try await base.attempts(ofRow: id) }

@@ -28,6 +28,72 @@ struct LinkerTests {
         #expect(try await harness.row(good.rowIDs[0]).status == .linked)
     }
 
+    @Test func aDamagedReadOnRetryDoesNotReplaceTheRowWhenTheSecondReadAgreesWithIt() async throws {
+        let harness = try await Harness.make()
+        harness.emr.seed("Patient", id: "p1", resource: Fixtures.patient(id: "p1", gender: "nonbinary-x"))
+        let truth = try #require(try await harness.emr.read(resourceType: "Patient", id: "p1"))
+        let row = try await harness.stage([truth]).rowIDs[0]
+        try await harness.link()
+        #expect(try await harness.row(row).error?.code == "MAPPING_UNKNOWN_CODE")
+
+        // The EMR answers the retry's read once with a broken copy of the same version.
+        let reader = ScriptedReader(base: harness.emr, first: [Self.damagedCopy(of: truth)])
+        let operations = Operations(store: harness.store, mapping: harness.mapping, inbound: harness.linker, emrWriter: reader)
+        _ = try await operations.retry(.rows([row]), by: "support")
+        let after = try await harness.row(row)
+        #expect(after.status == .failed, "the row still holds the source's content: the broken read does not replace it")
+        #expect(after.error?.code == "MAPPING_UNKNOWN_CODE", "the error is still the record's own")
+        #expect(reader.reads == 2, "a read at the same version that differs from the row is read again")
+        #expect(try await harness.store.countRows(RowFilter(resourceType: "Patient")) == 1, "nothing staged from the broken read")
+    }
+
+    @Test func aDamagedCopyOfAFailedVersionIsSupersededByTheRowThatHoldsTheSourceContent() async throws {
+        let harness = try await Harness.make()
+        harness.emr.seed("Patient", id: "p1", resource: Fixtures.patient(id: "p1", gender: "nonbinary-x"))
+        let truth = try #require(try await harness.emr.read(resourceType: "Patient", id: "p1"))
+        let original = try await harness.stage([truth]).rowIDs[0]
+        try await harness.link()
+        // The same version again through a page broken in transit: a newer row, failing for another reason.
+        let damaged = try await harness.stage([Self.damagedCopy(of: truth)]).rowIDs[0]
+        try await harness.link()
+        #expect(try await harness.row(damaged).error?.code != "MAPPING_UNKNOWN_CODE")
+
+        let operations = Operations(store: harness.store, mapping: harness.mapping, inbound: harness.linker, emrWriter: harness.emr)
+        _ = try await operations.retry(.rows([damaged]), by: "support")
+        let copy = try await harness.row(damaged)
+        #expect(copy.status == .superseded)
+        #expect(copy.note?.contains("row \(original)") == true)
+        let kept = try await harness.row(original)
+        #expect(kept.status == .failed)
+        #expect(kept.error?.code == "MAPPING_UNKNOWN_CODE", "the record fails with its own error, which names the field at fault")
+    }
+
+    @Test func aDamagedCopyIsReplacedWhenTheSourceAnswersTheSameTwice() async throws {
+        let harness = try await Harness.make()
+        harness.emr.seed("Patient", id: "p1", resource: Fixtures.patient(id: "p1"))
+        let truth = try #require(try await harness.emr.read(resourceType: "Patient", id: "p1"))
+        // The first copy ever seen was broken in transit; the good one was never staged.
+        let damaged = try await harness.stage([Self.damagedCopy(of: truth)]).rowIDs[0]
+        try await harness.link()
+        #expect(try await harness.row(damaged).status == .failed)
+
+        let operations = Operations(store: harness.store, mapping: harness.mapping, inbound: harness.linker, emrWriter: harness.emr)
+        let report = try await operations.retry(.rows([damaged]), by: "support")
+        #expect(try await harness.row(damaged).status == .superseded)
+        let linked = try #require(report.rows.first { $0.id != damaged })
+        #expect(linked.status == .linked)
+        #expect(harness.target.records(of: "Contact").count == 1)
+    }
+
+    /// The same version of `record` with elements of the wrong JSON types, as a broken EMR sends it.
+    static func damagedCopy(of record: IncomingRecord) -> IncomingRecord {
+        let stamp = Timestamp.format(record.lastUpdated!)
+        let payload = #"{"resourceType":"Patient","id":"\#(record.sourceID)","meta":{"versionId":"\#(record.version ?? "")","lastUpdated":"\#(stamp)"},"name":"not-a-HumanName","gender":"female","birthDate":19850101}"#
+        return IncomingRecord(
+            system: record.system, resourceType: record.resourceType, sourceID: record.sourceID, version: record.version,
+            lastUpdated: record.lastUpdated, payload: Array(payload.utf8))
+    }
+
     @Test func linksStagedRowsInBatchesOfAtMost200() async throws {
         let harness = try await Harness.make()
         try await harness.stage((1...450).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
@@ -224,5 +290,38 @@ struct LinkerTests {
         harness.target.failCalls(with: nil)
         try await harness.link()
         for id in rows.rowIDs { #expect(try await harness.row(id).status == .linked) }
+    }
+}
+
+/// An EMR whose reads give scripted answers first, then the real ones; writes go to the real one.
+final class ScriptedReader: ResourceWriter, @unchecked Sendable {
+    private let base: InMemoryResourceWriter
+    private let lock = NSLock()
+    private var answers: [IncomingRecord]
+    private var count = 0
+
+    init(base: InMemoryResourceWriter, first answers: [IncomingRecord]) {
+        self.base = base
+        self.answers = answers
+    }
+
+    var reads: Int { lock.withLock { count } }
+    var meter: APIMeter { base.meter }
+
+    func createIfNoneExist(resourceType: String, identifier: ResourceIdentifier, resource: [UInt8]) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
+        try await base.createIfNoneExist(resourceType: resourceType, identifier: identifier, resource: resource)
+    }
+
+    func update(resourceType: String, id: String, resource: [UInt8], ifMatch: String?) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
+        try await base.update(resourceType: resourceType, id: id, resource: resource, ifMatch: ifMatch)
+    }
+
+    func read(resourceType: String, id: String) async throws(RemoteCallError) -> IncomingRecord? {
+        let scripted: IncomingRecord? = lock.withLock {
+            count += 1
+            return answers.isEmpty ? nil : answers.removeFirst()
+        }
+        if let scripted { return scripted }
+        return try await base.read(resourceType: resourceType, id: id)
     }
 }

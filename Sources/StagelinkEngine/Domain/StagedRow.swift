@@ -101,6 +101,9 @@ public struct SourceKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The version of a record, ordered by last-updated time first and by a numeric version id next.
+///
+/// Times are compared to the millisecond, the precision both systems give: a time read from a
+/// payload and the same time after a round trip through the store are the same version.
 public struct RecordVersion: Sendable, Hashable, Comparable {
     public var version: String?
     public var lastUpdated: Date?
@@ -110,9 +113,20 @@ public struct RecordVersion: Sendable, Hashable, Comparable {
         self.lastUpdated = lastUpdated
     }
 
+    private var lastUpdatedMilliseconds: Int64? { lastUpdated.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } }
+
     public static func < (lhs: RecordVersion, rhs: RecordVersion) -> Bool {
-        if let left = lhs.lastUpdated, let right = rhs.lastUpdated, left != right { return left < right }
+        if let left = lhs.lastUpdatedMilliseconds, let right = rhs.lastUpdatedMilliseconds, left != right { return left < right }
         if let left = lhs.version.flatMap(Int.init), let right = rhs.version.flatMap(Int.init) { return left < right }
         return false
+    }
+
+    public static func == (lhs: RecordVersion, rhs: RecordVersion) -> Bool {
+        lhs.version == rhs.version && lhs.lastUpdatedMilliseconds == rhs.lastUpdatedMilliseconds
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(version)
+        hasher.combine(lastUpdatedMilliseconds)
     }
 }

@@ -115,43 +115,54 @@ public struct Operations: Sendable {
         }
     }
 
-    /// For each failed row whose record has a newer version at its source, stages that version and
+    /// For each failed row whose record has other content at its source, stages that content and
     /// supersedes the row; returns old row id → new row id. A source that cannot be read leaves the
     /// row to be retried as it is.
+    ///
+    /// Content at the same version as the row's is a copy damaged somewhere (a page broken in
+    /// transit, an EMR that answers badly once), and the bytes cannot say which copy it is. The
+    /// source decides by answering the same twice: two equal reads replace the row, a second read
+    /// equal to the row keeps it. A copy already staged (the version linked, or failed with its
+    /// own error) supersedes the row instead of being staged again.
     private func refreshFromSource(_ ids: [Int64], recorder: JobRecorder) async throws -> [Int64: Int64] {
         var replaced: [Int64: Int64] = [:]
         for id in ids {
             guard let row = try await store.row(id: id), row.status == .failed else { continue }
-            let current: IncomingRecord?
-            switch row.system {
-            case .emr:
-                current = try? await emrWriter?.read(resourceType: row.resourceType, id: row.sourceID)
-            case .salesforce:
-                let fields = (outbound as? OutboundLinker)?.pullFields(for: row.resourceType) ?? []
-                current = try? await salesforceLookup?.record(type: row.resourceType, id: row.sourceID, fields: fields)
+            guard let current = await readAtSource(row), current.contentHash != row.contentHash,
+                !(current.recordVersion < row.recordVersion)
+            else { continue }
+            if !(row.recordVersion < current.recordVersion) {
+                guard let again = await readAtSource(row), again.contentHash == current.contentHash else { continue }
             }
-            guard let current, current.contentHash != row.contentHash, !(current.recordVersion < row.recordVersion) else { continue }
             let staged = try await store.stage([current], job: await recorder.id, advancing: nil)
-            guard let newID = staged.rowIDs.first else {
-                // The source's current version was staged before. If it is the version linked, this
-                // row is a damaged copy of it (a page broken in transit): it is stale, not failing.
-                if let linkedID = try await store.links(for: [row.recordKey])[row.recordKey]?.linkedRowID, linkedID != id,
-                    try await store.row(id: linkedID)?.contentHash == current.contentHash
-                {
-                    _ = try await store.setStatus(
-                        rowIDs: [id], to: .superseded, from: [.failed], actor: await recorder.actor,
-                        note: "superseded by row \(linkedID): the source's current version, already linked")
-                    replaced[id] = linkedID
-                }
-                continue
+            if let newID = staged.rowIDs.first {
+                await recorder.add(Job.Counts(pulled: 1, staged: 1))
+                _ = try await store.setStatus(
+                    rowIDs: [id], to: .superseded, from: [.failed], actor: await recorder.actor,
+                    note: "superseded by row \(newID), the version fetched from the source on retry")
+                replaced[id] = newID
+            } else if let holder = try await store.row(of: row.recordKey, contentHash: current.contentHash), holder.id != id,
+                holder.status != .superseded
+            {
+                let what = holder.status == .linked ? "already linked" : "staged before, \(holder.status.rawValue)"
+                _ = try await store.setStatus(
+                    rowIDs: [id], to: .superseded, from: [.failed], actor: await recorder.actor,
+                    note: "superseded by row \(holder.id): the source's current version, \(what)")
+                replaced[id] = holder.id
             }
-            await recorder.add(Job.Counts(pulled: 1, staged: 1))
-            _ = try await store.setStatus(
-                rowIDs: [id], to: .superseded, from: [.failed], actor: await recorder.actor,
-                note: "superseded by row \(newID), the version fetched from the source on retry")
-            replaced[id] = newID
         }
         return replaced
+    }
+
+    /// The record of a row as its source holds it now, or nil when the source cannot be read.
+    private func readAtSource(_ row: StagedRow) async -> IncomingRecord? {
+        switch row.system {
+        case .emr:
+            return try? await emrWriter?.read(resourceType: row.resourceType, id: row.sourceID)
+        case .salesforce:
+            let fields = (outbound as? OutboundLinker)?.pullFields(for: row.resourceType) ?? []
+            return try? await salesforceLookup?.record(type: row.resourceType, id: row.sourceID, fields: fields)
+        }
     }
 
     private func rowSummaries(_ ids: [Int64]) async throws -> [StagedRowSummary] {

@@ -39,6 +39,8 @@ public protocol SyncStore: Sendable {
     // MARK: - Rows
 
     func row(id: Int64) async throws -> StagedRow?
+    /// The row that holds exactly this content of a record, if that content was ever staged.
+    func row(of record: SourceKey, contentHash: String) async throws -> StagedRow?
     /// A page of rows without their payloads, keyset-paged.
     func rows(_ query: RowQuery) async throws -> [StagedRowSummary]
     func countRows(_ filter: RowFilter) async throws -> Int
