@@ -89,6 +89,8 @@ extension SQLiteStore {
             let insertWrite = try RawStatement(db.cachedStatement(sql: """
                 INSERT INTO record_write (object, recordKey, writtenTo, rowID, jobID, actor, at, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """), in: db)
+            let stateStatements = try FieldStateStatements(db)
+            let supersede = try RawStatement(db.cachedStatement(sql: Self.supersedeStagedRowsSQL), in: db)
             for ((outcome, writes), fieldStates) in zip(zip(outcomes, lineage), states) {
                 let at = outcome.at.seconds
                 let error = outcome.error
@@ -111,7 +113,7 @@ extension SQLiteStore {
                         .text(link.targetID), .text(link.recordKey), .integer(link.linkedRowID), .text(link.linkedVersion.version),
                         .real(link.linkedVersion.lastUpdated?.seconds), .real(link.updatedAt.seconds))
                 }
-                try applyFieldStates(fieldStates, at: at, in: db)
+                try stateStatements.apply(fieldStates, at: at)
                 for write in writes {
                     try insertWrite.run(
                         .text(write.object), .text(write.recordKey), .text(write.writtenTo), .integer(write.rowID), .integer(write.jobID),
@@ -121,7 +123,10 @@ extension SQLiteStore {
                     try insertConflict(conflict, at: at, in: db)
                 }
                 for key in outcome.supersedes {
-                    try supersedeStagedRows(of: key, before: at, actor: outcome.actor, in: db)
+                    // The trigger records each row's transition.
+                    try supersede.run(
+                        .text(Self.supersededNote), .real(at), .text(actor), .text(key.system.rawValue), .text(key.resourceType), .text(key.sourceID),
+                        .real(at), .real(at))
                 }
                 for resolution in outcome.resolvedConflicts {
                     try resolve(resolution, at: at, in: db)
@@ -133,49 +138,17 @@ extension SQLiteStore {
 
     public func updateFieldStates(_ changes: [FieldStateChange]) async throws {
         guard !changes.isEmpty else { return }
-        try await pool.write { db in try self.applyFieldStates(changes, at: Date().seconds, in: db) }
+        let batch = FieldStateBatch(changes)
+        try await pool.write { db in try FieldStateStatements(db).apply(batch, at: Date().seconds) }
     }
 
-    private func supersedeStagedRows(of key: SourceKey, before: Double, actor: Actor, in db: Database) throws {
-        let note = "Stagelink wrote this record after this version was received; its next version carries these changes"
-        let ids = try Int64.fetchAll(
-            db.cachedStatement(
-                sql: """
-                    SELECT id FROM staged_row WHERE system = ? AND resourceType = ? AND sourceID = ? AND status = 'staged'
-                        AND receivedAt <= ? AND (claimedUntil IS NULL OR claimedUntil < ?)
-                    """),
-            arguments: [key.system.rawValue, key.resourceType, key.sourceID, before, before])
-        for id in ids {
-            try db.execute(
-                sql: "UPDATE staged_row SET status = 'superseded', note = ?, updatedAt = ?, updatedBy = ? WHERE id = ?",
-                arguments: [note, before, actor.description, id])
-        }
-    }
-
-    private func applyFieldStates(_ changes: [FieldStateChange], at: Double, in db: Database) throws {
-        try applyFieldStates(FieldStateBatch(changes), at: at, in: db)
-    }
-
-    private func applyFieldStates(_ batch: FieldStateBatch, at: Double, in db: Database) throws {
-        guard !batch.records.isEmpty else { return }
-        let select = try db.cachedStatement(sql: "SELECT fields FROM record_state WHERE object = ? AND recordKey = ?")
-        let upsert = try RawStatement(db.cachedStatement(sql: """
-            INSERT INTO record_state (object, recordKey, fields, updatedAt) VALUES (?, ?, ?, ?)
-            ON CONFLICT (object, recordKey) DO UPDATE SET fields = excluded.fields, updatedAt = excluded.updatedAt
-            """), in: db)
-        for entry in batch.records {
-            // Merge: other mappings (and other processes) write other fields of the same record.
-            let text: String
-            if let existing = try String.fetchOne(select, arguments: [entry.record.object, entry.record.key]) {
-                var states = RecordStateRecord.decode(existing)
-                for change in entry.changes { states[change.field] = change.state }
-                text = RecordStateRecord.encode(states.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-            } else {
-                text = entry.fresh
-            }
-            try upsert.run(.text(entry.record.object), .text(entry.record.key), .text(text), .real(at))
-        }
-    }
+    /// Rows of a record still waiting to be linked that Stagelink's own write made stale.
+    private static let supersedeStagedRowsSQL = """
+        UPDATE staged_row SET status = 'superseded', note = ?, updatedAt = ?, updatedBy = ?
+        WHERE system = ? AND resourceType = ? AND sourceID = ? AND status = 'staged' AND receivedAt <= ?
+            AND (claimedUntil IS NULL OR claimedUntil < ?)
+        """
+    private static let supersededNote = "Stagelink wrote this record after this version was received; its next version carries these changes"
 
     /// Marks a conflict resolved and links every row held only by it.
     private func resolve(_ resolution: ConflictResolution, at: Double, in db: Database) throws {
@@ -287,6 +260,36 @@ struct FieldStateBatch {
         }
         records = groups.map { group in
             (group.record, group.changes, RecordStateRecord.encode(group.changes.sorted { $0.field < $1.field }.map { ($0.field, $0.state) }))
+        }
+    }
+}
+
+/// The two statements that keep `record_state`, prepared once per transaction.
+private struct FieldStateStatements {
+    let select: RawStatement
+    let upsert: RawStatement
+
+    init(_ db: Database) throws {
+        select = RawStatement(try db.cachedStatement(sql: "SELECT fields FROM record_state WHERE object = ? AND recordKey = ?"), in: db)
+        upsert = RawStatement(
+            try db.cachedStatement(sql: """
+                INSERT INTO record_state (object, recordKey, fields, updatedAt) VALUES (?, ?, ?, ?)
+                ON CONFLICT (object, recordKey) DO UPDATE SET fields = excluded.fields, updatedAt = excluded.updatedAt
+                """), in: db)
+    }
+
+    func apply(_ batch: FieldStateBatch, at: Double) throws {
+        for entry in batch.records {
+            // Merge: other mappings (and other processes) write other fields of the same record.
+            let text: String
+            if let existing = try select.text(.text(entry.record.object), .text(entry.record.key)) {
+                var states = RecordStateRecord.decode(existing)
+                for change in entry.changes { states[change.field] = change.state }
+                text = RecordStateRecord.encode(states.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            } else {
+                text = entry.fresh
+            }
+            try upsert.run(.text(entry.record.object), .text(entry.record.key), .text(text), .real(at))
         }
     }
 }

@@ -94,6 +94,24 @@ struct LinkerTests {
             lastUpdated: record.lastUpdated, payload: Array(payload.utf8))
     }
 
+    @Test func anOlderVersionInALaterClaimSeesTheNewerOneLinkedButNotYetRecorded() async throws {
+        let harness = try await Harness.make()
+        // v2 of p0 is in the first claim; v1, older, arrives last, in the second claim, while the
+        // first claim's outcomes still wait to be recorded together.
+        try await harness.stage([Fixtures.record(Fixtures.patient(id: "p0", family: "Newer", version: 2))])
+        try await harness.stage((1...300).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
+        let older = try await harness.stage([Fixtures.record(Fixtures.patient(id: "p0", family: "Older", version: 1))]).rowIDs[0]
+
+        let linker = InboundLinker(store: harness.store, target: harness.target, mapping: harness.mapping, claimSize: 250)
+        let recorder = try await JobRecorder.start(.link, direction: .inbound, actor: .system, store: harness.store, meters: [], logger: .init(label: "test"))
+        try await linker.linkPending(recorder: recorder, stop: StopSignal())
+        _ = try await recorder.finish()
+
+        #expect(try await harness.row(older).status == .superseded, "the older version is never applied over the newer one")
+        #expect(harness.target.record("Contact", externalID: "p0")?["LastName"] == .text("Newer"))
+        #expect(try await harness.store.countRows(RowFilter(statuses: [.linked])) == 301)
+    }
+
     @Test func linksStagedRowsInBatchesOfAtMost200() async throws {
         let harness = try await Harness.make()
         try await harness.stage((1...450).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
@@ -217,7 +235,7 @@ struct LinkerTests {
         let report = try await harness.operations.retry(.errorCode("UNABLE_TO_LOCK_ROW"), by: "alice")
         #expect(report.rows.count == 3)
         for id in rows.rowIDs { #expect(try await harness.row(id).attemptCount == 2) }
-        try await harness.operations.retry(.rows(rows.rowIDs), by: "alice")
+        _ = try await harness.operations.retry(.rows(rows.rowIDs), by: "alice")
         for id in rows.rowIDs { #expect(try await harness.row(id).attemptCount == 3) }
     }
 
@@ -232,7 +250,7 @@ struct LinkerTests {
 
         harness.target.failRecords(nil)
         let callsBefore = harness.target.batchSizes.count
-        try await harness.operations.retry(.rows(old.rowIDs), by: "alice")
+        _ = try await harness.operations.retry(.rows(old.rowIDs), by: "alice")
         let row = try await harness.row(old.rowIDs[0])
         #expect(row.status == .superseded)
         #expect(row.note?.contains("row \(new.rowIDs[0])") == true)
@@ -273,7 +291,7 @@ struct LinkerTests {
         try await harness.link()
         for id in rows.rowIDs { #expect(try await harness.row(id).error?.isTransient == true) }
         harness.target.failCalls(with: nil)
-        try await harness.operations.retry(.errorCode("HTTP_503"), by: "system")
+        _ = try await harness.operations.retry(.errorCode("HTTP_503"), by: "system")
         for id in rows.rowIDs { #expect(try await harness.row(id).status == .linked) }
     }
 

@@ -108,9 +108,9 @@ public enum JSONWriter {
     /// Writes `text` as a JSON string. For people (`forDisplay`), C1 control characters, which some
     /// terminals obey like escape sequences, are escaped too.
     static func writeString(_ text: String, into out: inout [UInt8], forDisplay: Bool = false) {
-        let hex = Array("0123456789abcdef".utf8)
         func escaped(_ code: UInt8) -> [UInt8] {
-            [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(code >> 4)], hex[Int(code & 0xF)]]
+            func hex(_ digit: UInt8) -> UInt8 { digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10 }
+            return [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex(code >> 4), hex(code & 0xF)]
         }
         out.append(UInt8(ascii: "\""))
         // Most text needs no escaping: copy it in one go.

@@ -53,8 +53,8 @@ public struct InboundLinker: Sendable {
         do {
             while true {
                 if stop.isRequested { throw SyncStopped() }
-                // Rows still being recorded are still staged and claimed by us: finish them first.
-                try await writer.drain()
+                // Rows still being recorded stay claimed by us and lie before `afterRowID`: the
+                // next claim does not take them again.
                 let rows = try await store.claimRows(request, limit: claimSize, actor: actor)
                 guard let lastRow = rows.last else { break }
                 request.afterRowID = lastRow.id

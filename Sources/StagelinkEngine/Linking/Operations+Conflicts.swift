@@ -117,7 +117,7 @@ extension Operations {
             let job = try await recorder.finish()
             return PushReport(job: job, rowID: rowID, outcome: outcome)
         } catch {
-            try? await recorder.finish(.failed, message: "\(error)")
+            _ = try? await recorder.finish(.failed, message: "\(error)")
             throw error
         }
     }

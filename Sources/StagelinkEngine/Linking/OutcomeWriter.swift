@@ -1,28 +1,62 @@
-/// Records batches of link outcomes in the store one at a time, in order, while the caller goes
-/// on with the next batch: the store's writer and the linker work on both cores at once.
+/// Records batches of link outcomes in the store, in order, while the caller goes on with the
+/// next batch: the store's writer and the linker work on both cores at once.
+///
+/// Outcomes are gathered until `transactionSize` of them wait, then recorded in one transaction:
+/// a commit rewrites every page it touched into the WAL, and consecutive batches touch the same
+/// pages (the status index, the attempts, the lineage), so fewer, larger commits write far less.
 struct OutcomeWriter {
     let store: any SyncStore
     let recorder: JobRecorder
+    let transactionSize: Int
     private var inFlight: Task<Void, any Error>?
-    private var records = Set<MappedRecordKey>()
-    private var sources = Set<SourceKey>()
+    private var pending: [LinkOutcome] = []
+    /// The records and sources of what is in flight and of what is pending: not yet readable
+    /// from the store.
+    private var inFlightKeys = Keys()
+    private var pendingKeys = Keys()
 
-    init(store: any SyncStore, recorder: JobRecorder) {
+    private struct Keys {
+        var records = Set<MappedRecordKey>()
+        var sources = Set<SourceKey>()
+
+        func touches(_ records: Set<MappedRecordKey>, _ sources: Set<SourceKey>) -> Bool {
+            !self.records.isDisjoint(with: records) || !self.sources.isDisjoint(with: sources)
+        }
+    }
+
+    init(store: any SyncStore, recorder: JobRecorder, transactionSize: Int = 1_000) {
         self.store = store
         self.recorder = recorder
+        self.transactionSize = transactionSize
     }
 
-    /// Whether a batch touching these records must wait for the one being recorded.
+    /// Whether a batch touching these records must wait until what was submitted is recorded.
     func isRecording(_ records: Set<MappedRecordKey>, _ sources: Set<SourceKey>) -> Bool {
-        inFlight != nil && (!self.records.isDisjoint(with: records) || !self.sources.isDisjoint(with: sources))
+        inFlightKeys.touches(records, sources) || pendingKeys.touches(records, sources)
     }
 
-    /// Waits for the previous batch, then starts recording this one.
+    /// Adds a batch's outcomes; once enough wait, waits for the previous transaction and starts
+    /// recording them.
     mutating func submit(_ outcomes: [LinkOutcome], records: Set<MappedRecordKey> = [], sources: Set<SourceKey> = []) async throws {
-        try await drain()
-        guard !outcomes.isEmpty else { return }
-        self.records = records
-        self.sources = sources
+        pending += outcomes
+        pendingKeys.records.formUnion(records)
+        pendingKeys.sources.formUnion(sources)
+        if pending.count >= transactionSize { try await flush() }
+    }
+
+    /// Waits until everything submitted is recorded.
+    mutating func drain() async throws {
+        try await flush()
+        try await waitForInFlight()
+    }
+
+    private mutating func flush() async throws {
+        try await waitForInFlight()
+        guard !pending.isEmpty else { return }
+        let outcomes = pending
+        pending = []
+        inFlightKeys = pendingKeys
+        pendingKeys = Keys()
         let store = store
         let recorder = recorder
         inFlight = Task {
@@ -32,12 +66,10 @@ struct OutcomeWriter {
         }
     }
 
-    /// Waits until everything submitted is recorded.
-    mutating func drain() async throws {
+    private mutating func waitForInFlight() async throws {
         guard let task = inFlight else { return }
         inFlight = nil
-        records = []
-        sources = []
+        inFlightKeys = Keys()
         try await task.value
     }
 }

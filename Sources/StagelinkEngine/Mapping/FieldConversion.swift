@@ -96,7 +96,9 @@ public enum FieldConversion {
     /// return that hides what precedes it). FHIR strings may not hold C0 controls but tab, CR
     /// and LF; a name holds none of them.
     static func firstControlCharacter(_ text: String) -> String? {
-        text.unicodeScalars.first { $0.properties.generalCategory == .control }.map { "U+" + String(format: "%04X", $0.value) }
+        // The control category (Cc) is exactly C0, DEL and C1; testing the values spares a
+        // Unicode table lookup per character of every mapped string.
+        text.unicodeScalars.first { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }.map { "U+" + String(format: "%04X", $0.value) }
     }
 
     /// A field value written back into FHIR JSON for this field (the reverse of `fieldValue`):

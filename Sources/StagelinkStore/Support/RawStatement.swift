@@ -37,11 +37,22 @@ struct RawStatement {
     /// column of the last row a `RETURNING` clause produced, if any.
     @discardableResult
     func run(_ values: Value...) throws -> Int64? {
-        try run(values)
+        var returned: Int64?
+        try execute(values) { returned = sqlite3_column_int64(handle, 0) }
+        return returned
     }
 
-    @discardableResult
-    func run(_ values: [Value]) throws -> Int64? {
+    /// Binds the values in order, steps the statement to its end, and resets it; returns the first
+    /// column of the first row as text, if there was a row and it was not NULL.
+    func text(_ values: Value...) throws -> String? {
+        var text: String?
+        try execute(values) {
+            if text == nil, let characters = sqlite3_column_text(handle, 0) { text = String(cString: characters) }
+        }
+        return text
+    }
+
+    private func execute(_ values: [Value], row: () -> Void) throws {
         defer {
             sqlite3_reset(handle)
             sqlite3_clear_bindings(handle)
@@ -56,18 +67,17 @@ struct RawStatement {
             case .blob(let bytes): _ = bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
             }
         }
-        var returned: Int64?
         while true {
             let code = sqlite3_step(handle)
             if code == SQLITE_ROW {
-                returned = sqlite3_column_int64(handle, 0)
+                row()
                 continue
             }
             guard code == SQLITE_DONE else {
                 throw DatabaseError(
                     resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)), sql: statement.sql)
             }
-            return returned
+            return
         }
     }
 }
