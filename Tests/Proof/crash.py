@@ -31,6 +31,10 @@ NAMED = [
 # duration is not known yet. Once a command has run to its end, the delay is drawn within its
 # measured duration, so that kills land inside the work rather than after it; `run` is killed half
 # the time within its first cycle, half the time in a later cycle or between cycles.
+# The points that a push of an admission reaches; they need an admission that became ready.
+ADMISSION_POINTS = {"emr.created", "writeback.sent"}
+READY = "Ready for Intake"
+
 RANDOM = [
     (["sync"], 45, 3.0),
     (["run", "--every", "1s"], 30, 4.0),
@@ -81,6 +85,7 @@ class CrashTest:
         sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed)
         try:
             workspace = Workspace(self.binary, folder, sandbox)
+            self.reserved = self.reserve_admissions(sandbox)
             # People edit both sides throughout: every cycle has work, new admissions become ready.
             sandbox.call("POST", "/_sandbox/mutations/start?intervalMilliseconds=100")
             # Random kills first, on the fresh store, so that many land in the big first pulls and links.
@@ -111,6 +116,8 @@ class CrashTest:
                 # A retry needs failed rows: let one whole cycle finish first (a restart, no crash).
                 self.restart(workspace, sandbox)
             times = self.random.randint(low, high)
+            if point in ADMISSION_POINTS:
+                self.make_ready(sandbox, times)
             args = self.arguments(workspace, command)
             self.newest_job = self.max_job(workspace)
             run = workspace.run(*args, env={"STAGELINK_CRASH_AT": "%s:%d" % (point, times)}, timeout=240)
@@ -119,6 +126,27 @@ class CrashTest:
             if not reached:
                 self.problems.append("named point %s was not reached by `stagelink %s`: %s" % (point, " ".join(args), run.stderr[-300:]))
             self.after_kill(workspace, sandbox, "named", point, args, outcome, run, reached)
+
+    def reserve_admissions(self, sandbox):
+        """Good admissions set aside (Closed, which the mutation driver leaves alone) for the named
+        points of the admissions push: by then, on a long run, the driver has made every other
+        admission ready and the push found them all."""
+        bad = {record["id"] for record in sandbox.truth() if record["type"] == "Admission__c" and not record["good"]}
+        waiting = [admission["Id"] for admission in sandbox.salesforce_records("Admission__c")
+                   if admission.get("Stage__c") in ("New", "Screening") and admission.get("Contact__c") and admission["Id"] not in bad]
+        needed = sum(high for point, _, (_, high) in NAMED if point in ADMISSION_POINTS)
+        reserved = waiting[:needed]
+        if len(reserved) < needed:
+            raise ProofFailure("the seed has %d admissions to set aside for the push's crash points, %d needed" % (len(reserved), needed))
+        for admission in reserved:
+            sandbox.call("PATCH", "/_sandbox/edit/salesforce/Admission__c/" + admission, {"Stage__c": "Closed"})
+        return reserved
+
+    def make_ready(self, sandbox, count):
+        """A person moves `count` of the set-aside admissions to Ready for Intake."""
+        for admission in self.reserved[:count]:
+            sandbox.call("PATCH", "/_sandbox/edit/salesforce/Admission__c/" + admission, {"Stage__c": READY})
+        self.reserved = self.reserved[count:]
 
     def random_phase(self, workspace, sandbox):
         wanted = self.size["random_kills"]
