@@ -37,12 +37,7 @@ public enum ConsoleBenchmarks {
     /// returns the peak resident memory. `stagelink bench` runs it in a child process.
     @MainActor
     public static func residentPeak(path: String, mapping: MappingDocument) async throws -> Double {
-        let store = try SQLiteStore(path: path)
-        var configuration = ConsoleConfiguration(storePath: path, mapping: mapping, themes: ThemeLibrary(folders: []), usesColour: false)
-        configuration.initialTab = .staged
-        let console = try HeadlessConsole(
-            store: store, actions: OperationsConsoleActions(operations: Operations(store: store, mapping: mapping, inbound: nil)),
-            configuration: configuration, width: 120, height: 40)
+        let console = try openConsole(path: path, mapping: mapping)
         await console.start(settling: .screen)
         await console.settle()
         for key: Key in [.pageDown, .pageDown, .pageUp, .character("G"), .character("g"), .character("3"), .character("2")] {
@@ -55,6 +50,18 @@ public enum ConsoleBenchmarks {
         return ProcessMemory.peakMegabytes()
     }
 
+    /// A console on the store as `stagelink console --store PATH` opens it, at 120×40 on the
+    /// Staged view, not yet started.
+    @MainActor
+    private static func openConsole(path: String, mapping: MappingDocument) throws -> HeadlessConsole {
+        let store = try SQLiteStore(path: path)
+        var configuration = ConsoleConfiguration(storePath: path, mapping: mapping, themes: ThemeLibrary(folders: []), usesColour: false)
+        configuration.initialTab = .staged
+        return try HeadlessConsole(
+            store: store, actions: OperationsConsoleActions(operations: Operations(store: store, mapping: mapping, inbound: nil)),
+            configuration: configuration, width: 120, height: 40)
+    }
+
     @MainActor
     private static func measureConsole(path: String, rows: Int, failures: Int, mapping: MappingDocument) async throws -> [BenchmarkFigure] {
         let scale = "\(rows.formatted()) rows, \(failures.formatted()) failed"
@@ -63,12 +70,7 @@ public enum ConsoleBenchmarks {
 
         // First paint: open the store as `stagelink console` does, start, draw the Staged view.
         let opening = ContinuousClock.now
-        let store = try SQLiteStore(path: path)
-        var configuration = ConsoleConfiguration(storePath: path, mapping: mapping, themes: ThemeLibrary(folders: []), usesColour: false)
-        configuration.initialTab = .staged
-        let started = try HeadlessConsole(
-            store: store, actions: OperationsConsoleActions(operations: Operations(store: store, mapping: mapping, inbound: nil)),
-            configuration: configuration, width: 120, height: 40)
+        let started = try openConsole(path: path, mapping: mapping)
         await started.start(settling: .screen)
         _ = started.screen
         let firstPaint = (ContinuousClock.now - opening).seconds
