@@ -17,11 +17,12 @@ public enum ConsoleBenchmarks {
         rows: Int = 1_000_000, failures: Int = 50_000, mapping: MappingDocument, residentProbe: (@Sendable (String) async throws -> Double)? = nil
     ) async throws -> [BenchmarkFigure] {
         let builder = try SQLiteStore.temporary("bench-console")
+        defer { EngineBenchmarks.discard(builder) }
         let path = builder.path
         let buildSeconds = try await EngineBenchmarks.measure {
             try await SeededStore.fill(builder, mapping: mapping, rows: rows, failures: failures)
         }
-        print("console benchmark store: \(path) (\(rows.formatted()) rows built in \(String(format: "%.1f", buildSeconds)) s)")
+        print("console benchmark store: \(rows.formatted()) rows built in \(String(format: "%.1f", buildSeconds)) s (removed afterwards)")
         var figures = try await measureConsole(path: path, rows: rows, failures: failures, mapping: mapping)
         if let residentProbe {
             let peak = try await residentProbe(path)

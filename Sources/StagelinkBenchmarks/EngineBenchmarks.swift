@@ -36,6 +36,7 @@ public enum EngineBenchmarks {
     public static func staging(count: Int) async throws -> BenchmarkFigure {
         let records = (0..<count).map(record)
         let store = try SQLiteStore.temporary("bench-stage")
+        defer { discard(store) }
         let storeSeconds = try await measure {
             for page in stride(from: 0, to: count, by: 500) {
                 _ = try await store.stage(Array(records[page..<min(page + 500, count)]), job: nil, advancing: nil)
@@ -50,18 +51,19 @@ public enum EngineBenchmarks {
             meetsTarget: rate >= 50_000 && rate / rawRate >= 0.5)
     }
 
-    /// The reference: sqlite3's C API, one prepared statement, one transaction per 500 rows, WAL
-    /// and `synchronous = NORMAL` as the store uses.
+    /// The reference: sqlite3's C API, one prepared statement, one transaction per 500 rows, WAL,
+    /// `synchronous = NORMAL` and the writer's cache and checkpoint settings, as the store uses.
     static func rawInsert(_ records: [IncomingRecord]) throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-raw-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
         var db: OpaquePointer?
         guard sqlite3_open(folder.appendingPathComponent("raw.sqlite").path, &db) == SQLITE_OK, let db else { throw BenchmarkError.sqlite("open") }
         defer { sqlite3_close(db) }
         func exec(_ sql: String) throws {
             guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw BenchmarkError.sqlite(String(cString: sqlite3_errmsg(db))) }
         }
-        try exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        try exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \(SQLiteStore.writerPragmas)")
         try exec(StoreMigrations.schemaV1)
         var statement: OpaquePointer?
         var payloadStatement: OpaquePointer?
@@ -105,6 +107,7 @@ public enum EngineBenchmarks {
     /// (mapping, policy, field states, lineage, batches of 200).
     public static func linking(count: Int, mapping: MappingDocument) async throws -> BenchmarkFigure {
         let store = try SQLiteStore.temporary("bench-link")
+        defer { discard(store) }
         try await mapping.loadPolicy(into: store)
         for page in stride(from: 0, to: count, by: 500) {
             _ = try await store.stage((page..<min(page + 500, count)).map(record), job: nil, advancing: nil)
@@ -130,6 +133,7 @@ public enum EngineBenchmarks {
     /// to the end, which stays near zero when memory is flat.
     public static func stagingMemory(count: Int) async throws -> BenchmarkFigure {
         let store = try SQLiteStore.temporary("bench-memory")
+        defer { discard(store) }
         let pageSize = 500
         var samples: [Double] = []
         for page in stride(from: 0, to: count, by: pageSize) {
@@ -142,6 +146,12 @@ public enum EngineBenchmarks {
             name: "resident memory staging \(count.formatted()) rows (at 10% → at 100%)", value: last, unit: "MB",
             reference: .init(name: "resident memory after the first 10%", value: first), target: "flat: grows < 20 MB from 10% to 100%",
             meetsTarget: last - first < 20)
+    }
+
+    /// Deletes a store made by `SQLiteStore.temporary` with its folder: a full run writes
+    /// gigabytes, which must not be left behind in the temporary directory.
+    static func discard(_ store: SQLiteStore) {
+        try? FileManager.default.removeItem(at: URL(fileURLWithPath: store.path).deletingLastPathComponent())
     }
 
     static func measure(_ work: () async throws -> Void) async rethrows -> Double {

@@ -37,6 +37,7 @@ public enum SyncBenchmarks {
                 signingAlgorithm: credentials.fhirAlgorithm == "RS384" ? .rs384 : .es384),
             logger: silent)
         let store = try SQLiteStore.temporary("bench-sync")
+        defer { EngineBenchmarks.discard(store) }
         try await mapping.loadPolicy(into: store)
         let endpoints = SyncEndpoints(emrSource: emr, salesforceTarget: salesforce, integrationUserID: { try? await salesforce.integrationUserID() })
         let cycle = SyncCycle(store: store, mapping: mapping, endpoints: endpoints, settings: SyncSettings(pageSize: 1_000), logger: silent)

@@ -69,7 +69,7 @@ extension SQLiteStore {
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
         // Encoded before taking the write lock, so that the writer mostly executes statements.
-        let lineage = outcomes.map { RecordWriteRecord.make($0.writes) }
+        let lineage = outcomes.map { RecordWriteRow<[UInt8]>.encode($0.writes) }
         let states = outcomes.map { FieldStateBatch($0.fieldStates) }
         try await pool.write { db in
             // The status trigger writes the transition; RETURNING gives the attempt's number.
@@ -117,7 +117,7 @@ extension SQLiteStore {
                 for write in writes {
                     try insertWrite.run(
                         .text(write.object), .text(write.recordKey), .text(write.writtenTo), .integer(write.rowID), .integer(write.jobID),
-                        .text(write.actor), .real(write.at), .text(write.fields))
+                        .text(write.actor), .real(write.at), .utf8(write.fields))
                 }
                 for conflict in outcome.conflicts {
                     try insertConflict(conflict, at: at, in: db)
@@ -190,12 +190,16 @@ extension SQLiteStore {
 
     public func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink] {
         guard !keys.isEmpty else { return [:] }
+        // One query per source and resource type (a batch has one of each), not one per key.
+        let sourceIDs = Dictionary(grouping: Set(keys), by: { [$0.system.rawValue, $0.resourceType] }).mapValues { $0.map(\.sourceID).sorted() }
         return try await pool.read { db in
-            let statement = try db.cachedStatement(sql: "SELECT * FROM record_link WHERE system = ? AND resourceType = ? AND sourceID = ?")
             var links: [SourceKey: RecordLink] = [:]
-            for key in Set(keys) {
-                if let record = try RecordLinkRecord.fetchOne(statement, arguments: [key.system.rawValue, key.resourceType, key.sourceID]) {
-                    links[key] = record.link
+            for (type, ids) in sourceIDs {
+                for part in ids.chunked(Self.maximumListSize) {
+                    let records = try RecordLinkRecord.fetchAll(
+                        db, sql: "\(RecordLinkRecord.select) WHERE system = ? AND resourceType = ? AND sourceID IN (\(Self.placeholders(part.count)))",
+                        arguments: StatementArguments(type + Array(part)))
+                    for record in records { links[record.link.source] = record.link }
                 }
             }
             return links
@@ -204,30 +208,42 @@ extension SQLiteStore {
 
     public func link(targetType: String, targetID: String) async throws -> RecordLink? {
         try await pool.read { db in
-            try RecordLinkRecord.fetchOne(db, sql: "SELECT * FROM record_link WHERE targetType = ? AND targetID = ? LIMIT 1", arguments: [targetType, targetID])?
+            try RecordLinkRecord.fetchOne(db, sql: "\(RecordLinkRecord.select) WHERE targetType = ? AND targetID = ? LIMIT 1", arguments: [targetType, targetID])?
                 .link
         }
     }
 
     public func links(recordKey: String, targetType: String) async throws -> [RecordLink] {
         try await pool.read { db in
-            try RecordLinkRecord.fetchAll(db, sql: "SELECT * FROM record_link WHERE targetType = ? AND recordKey = ?", arguments: [targetType, recordKey])
+            try RecordLinkRecord.fetchAll(db, sql: "\(RecordLinkRecord.select) WHERE targetType = ? AND recordKey = ?", arguments: [targetType, recordKey])
                 .map(\.link)
         }
     }
 
     public func fieldStates(for records: [MappedRecordKey]) async throws -> [MappedRecordKey: [String: FieldState]] {
         guard !records.isEmpty else { return [:] }
+        let keys = Dictionary(grouping: Set(records), by: \.object).mapValues { $0.map(\.key).sorted() }
         return try await pool.read { db in
-            let statement = try db.cachedStatement(sql: "SELECT fields FROM record_state WHERE object = ? AND recordKey = ?")
             var states: [MappedRecordKey: [String: FieldState]] = [:]
-            for record in Set(records) {
-                if let text = try String.fetchOne(statement, arguments: [record.object, record.key]) {
-                    states[record] = RecordStateRecord.decode(text)
+            for (object, recordKeys) in keys {
+                for part in recordKeys.chunked(Self.maximumListSize) {
+                    let rows = try Row.fetchCursor(
+                        db, sql: "SELECT recordKey, fields FROM record_state WHERE object = ? AND recordKey IN (\(Self.placeholders(part.count)))",
+                        arguments: StatementArguments([object] + Array(part)))
+                    while let row = try rows.next() {
+                        states[MappedRecordKey(object: object, key: row[0])] = RecordStateRecord.decode(row[1])
+                    }
                 }
             }
             return states
         }
+    }
+
+    /// Values in one `IN (…)` list, well under SQLite's limit on parameters.
+    private static let maximumListSize = 500
+
+    private static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ",")
     }
 
     public func lastWrite(record: MappedRecordKey, field: String) async throws -> FieldWrite? {
@@ -245,21 +261,13 @@ extension SQLiteStore {
 /// Field state changes grouped by record, each group also encoded as it would be stored if the
 /// record had no state yet (the common case of a first sync), ahead of the write transaction.
 struct FieldStateBatch {
-    var records: [(record: MappedRecordKey, changes: [FieldStateChange], fresh: String)] = []
+    var records: [(record: MappedRecordKey, changes: [FieldStateChange], fresh: [UInt8])] = []
 
     init(_ changes: [FieldStateChange]) {
-        var groups: [(record: MappedRecordKey, changes: [FieldStateChange])] = []
-        for change in changes {
-            if let last = groups.indices.last, groups[last].record == change.record {
-                groups[last].changes.append(change)
-            } else if let index = groups.firstIndex(where: { $0.record == change.record }) {
-                groups[index].changes.append(change)
-            } else {
-                groups.append((change.record, [change]))
-            }
-        }
+        let groups = changes.positionsGrouped { $0.record == $1.record }
         records = groups.map { group in
-            (group.record, group.changes, RecordStateRecord.encode(group.changes.sorted { $0.field < $1.field }.map { ($0.field, $0.state) }))
+            let byField = group.sorted { changes[$0].field.utf8.lexicographicallyPrecedes(changes[$1].field.utf8) }
+            return (changes[group[0]].record, group.map { changes[$0] }, RecordStateRecord.encode(byField.lazy.map { (changes[$0].field, changes[$0].state) }))
         }
     }
 }
@@ -281,15 +289,15 @@ private struct FieldStateStatements {
     func apply(_ batch: FieldStateBatch, at: Double) throws {
         for entry in batch.records {
             // Merge: other mappings (and other processes) write other fields of the same record.
-            let text: String
+            let text: [UInt8]
             if let existing = try select.text(.text(entry.record.object), .text(entry.record.key)) {
                 var states = RecordStateRecord.decode(existing)
                 for change in entry.changes { states[change.field] = change.state }
-                text = RecordStateRecord.encode(states.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                text = RecordStateRecord.encode(states.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.lazy.map { ($0.key, $0.value) })
             } else {
                 text = entry.fresh
             }
-            try upsert.run(.text(entry.record.object), .text(entry.record.key), .text(text), .real(at))
+            try upsert.run(.text(entry.record.object), .text(entry.record.key), .utf8(text), .real(at))
         }
     }
 }

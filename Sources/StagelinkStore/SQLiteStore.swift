@@ -25,6 +25,10 @@ public final class SQLiteStore: SyncStore {
     /// A connection of its own whose `PRAGMA data_version` moves when any other connection commits.
     private let watcher: DatabaseQueue
 
+    /// The writing connection's cache and checkpoint settings; public so that a benchmark's raw
+    /// sqlite3 reference writes with the same.
+    public static let writerPragmas = "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8000;"
+
     /// Opens (creating if needed, mode 0600) and migrates the store at `path`.
     public init(path: String) throws {
         self.path = path
@@ -34,6 +38,12 @@ public final class SQLiteStore: SyncStore {
         configuration.label = "stagelink.store"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            guard !db.configuration.readonly else { return }
+            // The writer links rows into several indexes keyed by record id, in random order: it
+            // touches far more pages than SQLite's 2 MB default cache holds. A checkpoint every
+            // 32 MB of WAL instead of every 4 MB copies a page rewritten by many transactions once.
+            // Measured on the link benchmark: about 1.1× the rows per second of the defaults.
+            try db.execute(sql: Self.writerPragmas)
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try StoreMigrations.migrator.migrate(pool)

@@ -112,6 +112,24 @@ struct LinkerTests {
         #expect(try await harness.store.countRows(RowFilter(statuses: [.linked])) == 301)
     }
 
+    @Test func anOlderVersionWaitsForEveryTransactionStillInFlight() async throws {
+        let harness = try await Harness.make()
+        // 2,300 rows in claims of 1,000: the first two claims' outcomes are recorded in two
+        // transactions that may both be in flight when v1 of p0, older, arrives in the third.
+        try await harness.stage([Fixtures.record(Fixtures.patient(id: "p0", family: "Newer", version: 2))])
+        try await harness.stage((1...2_298).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
+        let older = try await harness.stage([Fixtures.record(Fixtures.patient(id: "p0", family: "Older", version: 1))]).rowIDs[0]
+
+        let job = try await harness.link()
+
+        #expect(try await harness.row(older).status == .superseded, "the older version is never applied over the newer one")
+        #expect(harness.target.record("Contact", externalID: "p0")?["LastName"] == .text("Newer"))
+        #expect(job.counts.linked == 2_299)
+        #expect(job.counts.superseded == 1)
+        #expect(try await harness.store.countRows(RowFilter(statuses: [.linked])) == 2_299)
+        #expect(try await harness.store.countRows(RowFilter(statuses: [.staged])) == 0, "no row is left claimed and unlinked")
+    }
+
     @Test func linksStagedRowsInBatchesOfAtMost200() async throws {
         let harness = try await Harness.make()
         try await harness.stage((1...450).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })

@@ -11,8 +11,8 @@ struct StoreTests {
         store = try SQLiteStore.temporary("store-tests")
     }
 
-    func record(_ id: String, _ text: String, version: String? = "1", at seconds: Double = 1_790_000_000) -> IncomingRecord {
-        IncomingRecord(system: .emr, resourceType: "Patient", sourceID: id, version: version, lastUpdated: Date(timeIntervalSince1970: seconds), payload: Array(text.utf8))
+    func record(_ id: String, _ text: String, version: String? = "1", at seconds: Double = 1_790_000_000, type: String = "Patient") -> IncomingRecord {
+        IncomingRecord(system: .emr, resourceType: type, sourceID: id, version: version, lastUpdated: Date(timeIntervalSince1970: seconds), payload: Array(text.utf8))
     }
 
     @Test func aPayloadIsStoredByteExactWithItsMetadata() async throws {
@@ -187,6 +187,68 @@ struct StoreTests {
         }
         #expect(tookOver == crashed)
         #expect(try await store.currentLease()?.holder == restarted)
+    }
+
+    @Test func linksAndFieldStatesAreFoundForMoreKeysThanOneQueryHolds() async throws {
+        // Two resource types, 1,203 records: more than one `IN (…)` list, and some keys never linked.
+        let types = ["Patient", "EpisodeOfCare"]
+        let records = types.flatMap { type in (0..<1_203).map { record("\(type.prefix(1))\($0)", "{}", type: type) } }
+        let staged = try await store.stage(records, job: nil, advancing: nil)
+        _ = try await store.claimRows(ClaimRequest(), limit: records.count, actor: .job(1))
+        let at = Date(timeIntervalSince1970: 1_790_000_100)
+        try await store.record(
+            zip(staged.rowIDs, records).map { rowID, record in
+                let source = SourceKey(system: .emr, resourceType: record.resourceType, sourceID: record.sourceID)
+                let object = record.resourceType == "Patient" ? "Contact" : "Episode__c"
+                let key = MappedRecordKey(object: object, key: record.sourceID)
+                return LinkOutcome(
+                    rowID: rowID, actor: .job(1), at: at, status: .linked, attempt: .linked,
+                    links: [RecordLink(source: source, targetType: object, targetID: "sf-\(record.sourceID)", recordKey: record.sourceID, linkedRowID: rowID, linkedVersion: RecordVersion(version: "1", lastUpdated: nil), updatedAt: at)],
+                    fieldStates: [FieldStateChange(record: key, field: "Name", state: FieldState(synced: .text("n-\(record.sourceID)")))])
+            })
+
+        let asked = records.map { SourceKey(system: .emr, resourceType: $0.resourceType, sourceID: $0.sourceID) }
+            + [SourceKey(system: .emr, resourceType: "Patient", sourceID: "never"), SourceKey(system: .salesforce, resourceType: "Patient", sourceID: "P7")]
+        let links = try await store.links(for: asked)
+        #expect(links.count == records.count)
+        #expect(links[SourceKey(system: .emr, resourceType: "EpisodeOfCare", sourceID: "E1202")]?.targetID == "sf-E1202")
+        #expect(links[SourceKey(system: .emr, resourceType: "Patient", sourceID: "P0")]?.targetType == "Contact")
+        #expect(links[SourceKey(system: .salesforce, resourceType: "Patient", sourceID: "P7")] == nil)
+
+        let keys = records.map { MappedRecordKey(object: $0.resourceType == "Patient" ? "Contact" : "Episode__c", key: $0.sourceID) }
+        let states = try await store.fieldStates(for: keys + [MappedRecordKey(object: "Contact", key: "never")])
+        #expect(states.count == records.count)
+        #expect(states[MappedRecordKey(object: "Episode__c", key: "E600")]?["Name"]?.synced == .text("n-E600"))
+        #expect(states[MappedRecordKey(object: "Contact", key: "E600")] == nil)
+    }
+
+    @Test func fieldStatesAndLineageKeepTextThatJSONMustEscape() async throws {
+        let staged = try await store.stage([record("p1", "{}")], job: nil, advancing: nil)
+        _ = try await store.claimRows(ClaimRequest(), limit: 1, actor: .job(2))
+        let key = MappedRecordKey(object: "Contact", key: "p1")
+        let tricky = "Zoë \"Z\" \\ 芳\n\u{1B}]0;x"
+        let at = Date(timeIntervalSince1970: 1_790_000_200)
+        try await store.record([
+            LinkOutcome(
+                rowID: staged.rowIDs[0], actor: .job(2), at: at, status: .linked, attempt: .linked,
+                fieldStates: [
+                    FieldStateChange(record: key, field: "LastName", state: FieldState(synced: .text(tricky), emr: .text(tricky))),
+                    FieldStateChange(record: key, field: "Birthdate", state: FieldState(synced: .text("1980-02-29"), salesforce: .null)),
+                ],
+                writes: [
+                    FieldWrite(record: key, field: "LastName", value: .text(tricky), writtenTo: .salesforce, rowID: staged.rowIDs[0], jobID: 2, rule: .emr, actor: .job(2), at: at, reason: "the EMR owns \"LastName\""),
+                    FieldWrite(record: key, field: "Birthdate", value: .text("1980-02-29"), writtenTo: .salesforce, rowID: staged.rowIDs[0], jobID: 2, rule: .emr, actor: .job(2), at: at, reason: "changed"),
+                ])
+        ])
+        let state = try #require(try await store.fieldStates(for: [key])[key])
+        #expect(state["LastName"] == FieldState(synced: .text(tricky), emr: .text(tricky)))
+        #expect(state["Birthdate"] == FieldState(synced: .text("1980-02-29"), salesforce: .null))
+        let write = try #require(try await store.lastWrite(record: key, field: "LastName"))
+        #expect(write.value == .text(tricky))
+        #expect(write.reason == "the EMR owns \"LastName\"")
+        #expect(write.rule == .emr)
+        let stored = try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT fields FROM record_state WHERE recordKey = 'p1'") }
+        #expect(stored?.hasPrefix(#"{"Birthdate":{"synced":"1980-02-29","salesforce":null},"LastName":"#) == true)
     }
 
     @Test func integrityCheckPassesOnAFreshStore() async throws {

@@ -218,8 +218,10 @@ private struct Reader {
 
     mutating func parseString() throws(JSONError) -> String {
         let start = position + 1
-        let (end, hasEscapes) = try scanString()
+        let (end, hasEscapes, isASCII) = try scanString()
         if !hasEscapes {
+            // ASCII is valid UTF-8 by itself: only other text needs the (much slower) validation.
+            if isASCII { return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self) }
             guard let text = String(validating: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self) else {
                 throw error("text that is not valid UTF-8", at: start)
             }
@@ -288,15 +290,17 @@ private struct Reader {
 
     /// Moves past a string and returns the offset of its closing quote, checking escapes' shape
     /// and that no raw control character appears.
-    mutating func scanString() throws(JSONError) -> (end: Int, hasEscapes: Bool) {
+    mutating func scanString() throws(JSONError) -> (end: Int, hasEscapes: Bool, isASCII: Bool) {
         position += 1
         var hasEscapes = false
+        var highBits: UInt8 = 0
         while position < buffer.count {
             let byte = buffer[position]
+            highBits |= byte
             if byte == UInt8(ascii: "\"") {
                 let end = position
                 position += 1
-                return (end, hasEscapes)
+                return (end, hasEscapes, highBits < 0x80)
             }
             if byte < 0x20 { throw error("a control character inside text (it must be escaped)") }
             if byte == UInt8(ascii: "\\") {
@@ -329,8 +333,8 @@ private struct Reader {
             _ = try parseValue(depth: depth)
         case UInt8(ascii: "\""):
             let start = position + 1
-            let (end, hasEscapes) = try scanString()
-            if !hasEscapes, String(validating: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self) == nil {
+            let (end, hasEscapes, isASCII) = try scanString()
+            if !hasEscapes, !isASCII, String(validating: UnsafeBufferPointer(rebasing: buffer[start..<end]), as: UTF8.self) == nil {
                 throw error("text that is not valid UTF-8", at: start)
             } else if hasEscapes {
                 position = start - 1

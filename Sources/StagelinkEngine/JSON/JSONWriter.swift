@@ -180,6 +180,15 @@ public struct JSONTextBuilder: Sendable {
         needsComma = false
     }
 
+    /// A key written as given: for the store's own fixed keys, which need no escaping.
+    public mutating func plainKey(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        needsComma = false
+    }
+
     public mutating func string(_ text: String) {
         separate()
         JSONWriter.writeString(text, into: &bytes)
@@ -202,4 +211,6 @@ public struct JSONTextBuilder: Sendable {
     }
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
+    /// The text as UTF-8, without making a `String` of it.
+    public var utf8: [UInt8] { bytes }
 }

@@ -50,15 +50,22 @@ public struct InboundLinker: Sendable {
         var writer = OutcomeWriter(store: store, recorder: recorder)
         var unprocessed: [Int64] = []
         var request = request
+        let store = store
+        let claimSize = claimSize
+        // The next rows are claimed while these are linked: a claim is a write, and waiting for it
+        // behind the outcomes being recorded would leave the linker idle for a whole transaction.
+        var nextClaim: Task<[StagedRow], any Error>? = Task { [request] in try await store.claimRows(request, limit: claimSize, actor: actor) }
         do {
             while true {
                 if stop.isRequested { throw SyncStopped() }
+                let rows = try await nextClaim!.value
+                nextClaim = nil
+                guard let lastRow = rows.last else { break }
+                unprocessed = rows.map(\.id)
                 // Rows still being recorded stay claimed by us and lie before `afterRowID`: the
                 // next claim does not take them again.
-                let rows = try await store.claimRows(request, limit: claimSize, actor: actor)
-                guard let lastRow = rows.last else { break }
                 request.afterRowID = lastRow.id
-                unprocessed = rows.map(\.id)
+                nextClaim = Task { [request] in try await store.claimRows(request, limit: claimSize, actor: actor) }
                 var pending = rows[...]
                 while let first = pending.first {
                     if stop.isRequested { throw SyncStopped() }
@@ -88,6 +95,7 @@ public struct InboundLinker: Sendable {
             }
             try await writer.drain()
         } catch {
+            if let prefetched = try? await nextClaim?.value { unprocessed += prefetched.map(\.id) }
             try? await writer.drain()
             try? await store.releaseClaims(rowIDs: unprocessed, actor: actor)
             throw error

@@ -1,4 +1,4 @@
-/// Records batches of link outcomes in the store, in order, while the caller goes on with the
+/// Records batches of link outcomes in the store while the caller goes on with the
 /// next batch: the store's writer and the linker work on both cores at once.
 ///
 /// Outcomes are gathered until `transactionSize` of them wait, then recorded in one transaction:
@@ -8,11 +8,13 @@ struct OutcomeWriter {
     let store: any SyncStore
     let recorder: JobRecorder
     let transactionSize: Int
-    private var inFlight: Task<Void, any Error>?
+    /// Transactions started and not yet awaited, oldest first. Two at once: while one is written,
+    /// the next is encoded for storage on the other core.
+    private var inFlight: [(task: Task<Void, any Error>, keys: Keys)] = []
+    private static let maximumInFlight = 2
     private var pending: [LinkOutcome] = []
-    /// The records and sources of what is in flight and of what is pending: not yet readable
-    /// from the store.
-    private var inFlightKeys = Keys()
+    /// The records and sources of what is pending: with those in flight, not yet readable from
+    /// the store.
     private var pendingKeys = Keys()
 
     private struct Keys {
@@ -32,11 +34,14 @@ struct OutcomeWriter {
 
     /// Whether a batch touching these records must wait until what was submitted is recorded.
     func isRecording(_ records: Set<MappedRecordKey>, _ sources: Set<SourceKey>) -> Bool {
-        inFlightKeys.touches(records, sources) || pendingKeys.touches(records, sources)
+        inFlight.contains { $0.keys.touches(records, sources) } || pendingKeys.touches(records, sources)
     }
 
-    /// Adds a batch's outcomes; once enough wait, waits for the previous transaction and starts
-    /// recording them.
+    /// Adds a batch's outcomes; once enough wait, starts recording them (first waiting for the
+    /// oldest transaction if two are in flight).
+    ///
+    /// Transactions in flight together may commit in either order: they never share a record
+    /// or a row, because a batch touching what is being recorded waits for it (``isRecording``).
     mutating func submit(_ outcomes: [LinkOutcome], records: Set<MappedRecordKey> = [], sources: Set<SourceKey> = []) async throws {
         pending += outcomes
         pendingKeys.records.formUnion(records)
@@ -47,38 +52,44 @@ struct OutcomeWriter {
     /// Waits until everything submitted is recorded.
     mutating func drain() async throws {
         try await flush()
-        try await waitForInFlight()
+        while !inFlight.isEmpty { try await waitForOldest() }
     }
 
     private mutating func flush() async throws {
-        try await waitForInFlight()
         guard !pending.isEmpty else { return }
+        while inFlight.count >= Self.maximumInFlight { try await waitForOldest() }
         let outcomes = pending
         pending = []
-        inFlightKeys = pendingKeys
+        let keys = pendingKeys
         pendingKeys = Keys()
         let store = store
         let recorder = recorder
-        inFlight = Task {
+        let task = Task {
             try await store.record(outcomes)
             await recorder.add(Job.Counts(outcomes: outcomes))
             await recorder.advance(by: outcomes.count)
         }
+        inFlight.append((task, keys))
     }
 
-    private mutating func waitForInFlight() async throws {
-        guard let task = inFlight else { return }
-        inFlight = nil
-        inFlightKeys = Keys()
-        try await task.value
+    private mutating func waitForOldest() async throws {
+        let oldest = inFlight.removeFirst()
+        try await oldest.task.value
     }
 }
 
 extension Job.Counts {
     /// What a set of link outcomes adds to a job's counts.
     init(outcomes: [LinkOutcome]) {
-        self.init(
-            linked: outcomes.filter { $0.status == .linked || $0.status == .held }.count, failed: outcomes.filter { $0.status == .failed }.count,
-            superseded: outcomes.filter { $0.status == .superseded }.count, conflicts: outcomes.reduce(0) { $0 + $1.conflicts.count })
+        self.init()
+        for outcome in outcomes {
+            switch outcome.status {
+            case .linked, .held: linked += 1
+            case .failed: failed += 1
+            case .superseded: superseded += 1
+            case .staged, .ignored: break
+            }
+            conflicts += outcome.conflicts.count
+        }
     }
 }

@@ -30,6 +30,26 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
         updatedAt = link.updatedAt.timeIntervalSince1970
     }
 
+    /// Decoded by column position, from ``select``: a batch looks up hundreds of links at once.
+    init(row: Row) throws {
+        system = row[0]
+        resourceType = row[1]
+        sourceID = row[2]
+        targetType = row[3]
+        targetID = row[4]
+        recordKey = row[5]
+        linkedRowID = row[6]
+        linkedVersion = row[7]
+        linkedLastUpdated = row[8]
+        updatedAt = row[9]
+    }
+
+    /// Selects what `init(row:)` reads; add a `WHERE`.
+    static let select = """
+        SELECT system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion, linkedLastUpdated, updatedAt
+        FROM record_link
+        """
+
     var link: RecordLink {
         RecordLink(
             source: SourceKey(system: SourceSystem(rawValue: system) ?? .emr, resourceType: resourceType, sourceID: sourceID),
@@ -59,36 +79,35 @@ struct RecordStateRecord: Codable, FetchableRecord, PersistableRecord {
         return states
     }
 
-    /// The states as stored, fields in the order given (callers sort them).
-    static func encode(_ states: [(String, FieldState)]) -> String {
+    /// The states as stored (UTF-8 JSON), fields in the order given (callers sort them).
+    static func encode(_ states: some Sequence<(String, FieldState)>) -> [UInt8] {
         var text = JSONTextBuilder()
         text.beginObject()
         for (field, state) in states {
             text.key(field)
             text.beginObject()
             if let synced = state.synced {
-                text.key("synced")
+                text.plainKey("synced")
                 text.value(synced)
             }
             if let emr = state.emr {
-                text.key("emr")
+                text.plainKey("emr")
                 text.value(emr)
             }
             if let salesforce = state.salesforce {
-                text.key("salesforce")
+                text.plainKey("salesforce")
                 text.value(salesforce)
             }
             text.endObject()
         }
         text.endObject()
-        return text.text
+        return text.utf8
     }
 }
 
 /// A row of `record_write`: the field values one link wrote into one record, with their rules.
-struct RecordWriteRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "record_write"
-
+/// Read with `fields` as a `String`; written with it already encoded as UTF-8 bytes.
+struct RecordWriteRow<Fields: Sendable>: Sendable {
     var id: Int64?
     var object: String
     var recordKey: String
@@ -98,45 +117,13 @@ struct RecordWriteRecord: Codable, FetchableRecord, PersistableRecord {
     var actor: String
     var at: Double
     /// `[{"field":…,"value":…,"rule":…,"reason":…}]`
-    var fields: String
+    var fields: Fields
+}
 
-    static func make(_ writes: [FieldWrite]) -> [RecordWriteRecord] {
-        // One row per record written into: an outcome's writes nearly always share it.
-        var grouped: [(key: FieldWrite, writes: [FieldWrite])] = []
-        for write in writes {
-            if let last = grouped.indices.last, grouped[last].key.record == write.record, grouped[last].key.writtenTo == write.writtenTo,
-                grouped[last].key.actor == write.actor
-            {
-                grouped[last].writes.append(write)
-            } else if let index = grouped.firstIndex(where: { $0.key.record == write.record && $0.key.writtenTo == write.writtenTo && $0.key.actor == write.actor }) {
-                grouped[index].writes.append(write)
-            } else {
-                grouped.append((write, [write]))
-            }
-        }
-        return grouped.map { group in
-            let first = group.writes[0]
-            var text = JSONTextBuilder()
-            text.beginArray()
-            for write in group.writes {
-                text.beginObject()
-                text.key("field")
-                text.string(write.field)
-                text.key("value")
-                text.value(write.value)
-                text.key("rule")
-                text.string(write.rule.rawValue)
-                text.key("reason")
-                text.string(write.reason)
-                text.endObject()
-            }
-            text.endArray()
-            return RecordWriteRecord(
-                id: nil, object: first.record.object, recordKey: first.record.key, writtenTo: first.writtenTo.rawValue, rowID: first.rowID,
-                jobID: first.jobID, actor: first.actor.description, at: first.at.timeIntervalSince1970, fields: text.text)
-        }
-    }
+typealias RecordWriteRecord = RecordWriteRow<String>
 
+extension RecordWriteRow: Codable, FetchableRecord, MutablePersistableRecord, PersistableRecord, TableRecord, EncodableRecord where Fields == String {
+    static var databaseTableName: String { "record_write" }
     var writes: [FieldWrite] {
         guard let entries = (try? JSONValue(parsing: Array(fields.utf8)))?.arrayValue else { return [] }
         return entries.compactMap { entry in
@@ -146,6 +133,35 @@ struct RecordWriteRecord: Codable, FetchableRecord, PersistableRecord {
                 value: entry["value"].flatMap(FieldValue.init(json:)) ?? .null, writtenTo: SourceSystem(rawValue: writtenTo) ?? .salesforce,
                 rowID: rowID, jobID: jobID, rule: entry["rule"]?.stringValue.flatMap(OwnerRule.init(rawValue:)) ?? .emr, actor: Actor(actor),
                 at: Date(timeIntervalSince1970: at), reason: entry["reason"]?.stringValue ?? "")
+        }
+    }
+}
+
+extension RecordWriteRow where Fields == [UInt8] {
+    /// One row per record written into by one writer: an outcome's writes nearly always share it.
+    static func encode(_ writes: [FieldWrite]) -> [Self] {
+        let groups = writes.positionsGrouped { $0.record == $1.record && $0.writtenTo == $1.writtenTo && $0.actor == $1.actor }
+        return groups.map { group in
+            var text = JSONTextBuilder()
+            text.beginArray()
+            for index in group {
+                let write = writes[index]
+                text.beginObject()
+                text.plainKey("field")
+                text.string(write.field)
+                text.plainKey("value")
+                text.value(write.value)
+                text.plainKey("rule")
+                text.string(write.rule.rawValue)
+                text.plainKey("reason")
+                text.string(write.reason)
+                text.endObject()
+            }
+            text.endArray()
+            let first = writes[group[0]]
+            return RecordWriteRow(
+                id: nil, object: first.record.object, recordKey: first.record.key, writtenTo: first.writtenTo.rawValue, rowID: first.rowID,
+                jobID: first.jobID, actor: first.actor.description, at: first.at.timeIntervalSince1970, fields: text.utf8)
         }
     }
 }

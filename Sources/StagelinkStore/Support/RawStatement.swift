@@ -28,6 +28,9 @@ struct RawStatement {
     /// A value to bind: text, a number, bytes, or NULL.
     enum Value {
         case text(String?)
+        /// Text already encoded as UTF-8 (JSON written by `JSONTextBuilder`), bound without
+        /// becoming a `String` first.
+        case utf8([UInt8])
         case real(Double?)
         case integer(Int64?)
         case blob([UInt8])
@@ -61,7 +64,14 @@ struct RawStatement {
             let index = Int32(offset + 1)
             switch value {
             case .text(nil), .real(nil), .integer(nil): sqlite3_bind_null(handle, index)
-            case .text(let text?): sqlite3_bind_text(handle, index, text, -1, Self.transient)
+            case .text(let text?):
+                // Through the string's own UTF-8 storage: passing a String as `const char *` would
+                // copy it into a new C string first.
+                var text = text
+                _ = text.withUTF8 { sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
+            case .utf8(let bytes) where bytes.isEmpty: sqlite3_bind_text(handle, index, "", 0, Self.transient)
+            case .utf8(let bytes):
+                _ = bytes.withUnsafeBytes { sqlite3_bind_text(handle, index, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), Self.transient) }
             case .real(let number?): sqlite3_bind_double(handle, index, number)
             case .integer(let number?): sqlite3_bind_int64(handle, index, number)
             case .blob(let bytes): _ = bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
