@@ -38,7 +38,13 @@ let package = Package(
                 "StagelinkEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                "CSQLiteSettings",
             ]
+        ),
+        // sqlite3's process-wide settings, which Swift cannot reach by itself (sqlite3_config is variadic).
+        .systemLibrary(
+            name: "CSQLiteSettings",
+            providers: [.apt(["libsqlite3-dev"])]
         ),
         // The Salesforce REST and FHIR R4 simulators that the demo, the tests and the benchmarks run against.
         .target(

@@ -1,3 +1,4 @@
+import CSQLiteSettings
 import Foundation
 import GRDB
 import StagelinkEngine
@@ -29,9 +30,17 @@ public final class SQLiteStore: SyncStore {
     /// sqlite3 reference writes with the same.
     public static let writerPragmas = "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8000;"
 
+    /// SQLite's memory statistics take a process-wide mutex on every allocation it makes, a few
+    /// per statement; nothing here reads them. Set once, before the first store opens (later, when
+    /// something else already used SQLite in this process, SQLite refuses and nothing changes).
+    private static let processSettings: Void = {
+        _ = stagelink_sqlite3_disable_memory_statistics()
+    }()
+
     /// Opens (creating if needed, mode 0600) and migrates the store at `path`.
     public init(path: String) throws {
         self.path = path
+        _ = Self.processSettings
         try Self.createOwnerOnlyFile(at: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(15)
