@@ -199,7 +199,10 @@ extension SQLiteStore {
                     let records = try RecordLinkRecord.fetchAll(
                         db, sql: "\(RecordLinkRecord.select) WHERE system = ? AND resourceType = ? AND sourceID IN (\(Self.placeholders(part.count)))",
                         arguments: StatementArguments(type + Array(part)))
-                    for record in records { links[record.link.source] = record.link }
+                    for record in records {
+                        let link = record.link
+                        links[link.source] = link
+                    }
                 }
             }
             return links
@@ -266,7 +269,7 @@ struct FieldStateBatch {
     init(_ changes: [FieldStateChange]) {
         let groups = changes.positionsGrouped { $0.record == $1.record }
         records = groups.map { group in
-            let byField = group.sorted { changes[$0].field.utf8.lexicographicallyPrecedes(changes[$1].field.utf8) }
+            let byField = group.sorted { changes[$0].field < changes[$1].field }
             return (changes[group[0]].record, group.map { changes[$0] }, RecordStateRecord.encode(byField.lazy.map { (changes[$0].field, changes[$0].state) }))
         }
     }
@@ -293,7 +296,7 @@ private struct FieldStateStatements {
             if let existing = try select.text(.text(entry.record.object), .text(entry.record.key)) {
                 var states = RecordStateRecord.decode(existing)
                 for change in entry.changes { states[change.field] = change.state }
-                text = RecordStateRecord.encode(states.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.lazy.map { ($0.key, $0.value) })
+                text = RecordStateRecord.encode(states.sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) })
             } else {
                 text = entry.fresh
             }

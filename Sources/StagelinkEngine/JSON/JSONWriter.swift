@@ -158,7 +158,7 @@ public enum JSONWriter {
 /// ```swift
 /// var text = JSONTextBuilder()
 /// text.beginObject(); text.key("field"); text.string("Birthdate"); text.endObject()
-/// text.string  // {"field":"Birthdate"}
+/// text.utf8  // the bytes of {"field":"Birthdate"}
 /// ```
 public struct JSONTextBuilder: Sendable {
     private var bytes: [UInt8] = []
@@ -210,7 +210,6 @@ public struct JSONTextBuilder: Sendable {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }
 
-    public var text: String { String(decoding: bytes, as: UTF8.self) }
-    /// The text as UTF-8, without making a `String` of it.
+    /// The text as UTF-8: the store binds it as it is, without making a `String` of it.
     public var utf8: [UInt8] { bytes }
 }

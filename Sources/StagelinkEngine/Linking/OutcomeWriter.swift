@@ -1,5 +1,5 @@
-/// Records batches of link outcomes in the store while the caller goes on with the
-/// next batch: the store's writer and the linker work on both cores at once.
+/// Records batches of link outcomes in the store while the caller goes on with the next batch:
+/// the store's writer and the linker work on both cores at once.
 ///
 /// Outcomes are gathered until `transactionSize` of them wait, then recorded in one transaction:
 /// a commit rewrites every page it touched into the WAL, and consecutive batches touch the same

@@ -55,6 +55,15 @@ struct RawStatement {
         return text
     }
 
+    /// Binds UTF-8 bytes as text; empty text is bound as '', never as NULL.
+    private func bindText(_ utf8: UnsafeRawBufferPointer, at index: Int32) {
+        if let start = utf8.baseAddress, !utf8.isEmpty {
+            sqlite3_bind_text(handle, index, start.assumingMemoryBound(to: CChar.self), Int32(utf8.count), Self.transient)
+        } else {
+            sqlite3_bind_text(handle, index, "", 0, Self.transient)
+        }
+    }
+
     private func execute(_ values: [Value], row: () -> Void) throws {
         defer {
             sqlite3_reset(handle)
@@ -68,10 +77,8 @@ struct RawStatement {
                 // Through the string's own UTF-8 storage: passing a String as `const char *` would
                 // copy it into a new C string first.
                 var text = text
-                _ = text.withUTF8 { sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
-            case .utf8(let bytes) where bytes.isEmpty: sqlite3_bind_text(handle, index, "", 0, Self.transient)
-            case .utf8(let bytes):
-                _ = bytes.withUnsafeBytes { sqlite3_bind_text(handle, index, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), Self.transient) }
+                text.withUTF8 { bindText(UnsafeRawBufferPointer($0), at: index) }
+            case .utf8(let bytes): bytes.withUnsafeBytes { bindText($0, at: index) }
             case .real(let number?): sqlite3_bind_double(handle, index, number)
             case .integer(let number?): sqlite3_bind_int64(handle, index, number)
             case .blob(let bytes): _ = bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
