@@ -31,7 +31,7 @@ extension FHIRClient {
         var query: [(String, String)] = []
         if let since = request.since { query.append(("_lastUpdated", "ge" + Timestamp.format(since))) }
         query += [("_count", String(max(1, request.pageSize))), ("_sort", "_lastUpdated")]
-        var components = URLComponents(url: resourceURL([request.resourceType]), resolvingAgainstBaseURL: false)
+        var components = URLComponents(url: try resourceURL([request.resourceType]), resolvingAgainstBaseURL: false)
         components?.percentEncodedQuery = query.map { "\($0.0)=\(EndpointURL.percentEncoded($0.1))" }.joined(separator: "&")
         guard let url = components?.url else { throw FHIRErrors.malformed("the search URL could not be built") }
         return url

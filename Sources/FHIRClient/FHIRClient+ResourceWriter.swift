@@ -10,7 +10,7 @@ extension FHIRClient {
         resourceType: String, identifier: ResourceIdentifier, resource: [UInt8]
     ) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
         var request = HTTPRequest(
-            .post, url: resourceURL([resourceType]), headers: Self.writeHeaders, body: resource, retry: .conditionalCreate, recordCount: 1)
+            .post, url: try resourceURL([resourceType]), headers: Self.writeHeaders, body: resource, retry: .conditionalCreate, recordCount: 1)
         request.headers["If-None-Exist"] =
             "identifier=\(EndpointURL.percentEncoded(identifier.system))|\(EndpointURL.percentEncoded(identifier.value))"
         return try await write(request)
@@ -22,7 +22,7 @@ extension FHIRClient {
         resourceType: String, id: String, resource: [UInt8], ifMatch: String?
     ) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
         var request = HTTPRequest(
-            .put, url: resourceURL([resourceType, id]), headers: Self.writeHeaders, body: resource, retry: .idempotent, recordCount: 1)
+            .put, url: try resourceURL([resourceType, id]), headers: Self.writeHeaders, body: resource, retry: .idempotent, recordCount: 1)
         if let ifMatch { request.headers["If-Match"] = ifMatch.hasPrefix("W/") || ifMatch.hasPrefix("\"") ? ifMatch : "W/\"\(ifMatch)\"" }
         return try await write(request)
     }
@@ -30,7 +30,7 @@ extension FHIRClient {
     /// `GET <base>/<Type>/<id>`: the resource with its exact bytes, or nil when the server has
     /// none (404) or had one (410).
     public func read(resourceType: String, id: String) async throws(RemoteCallError) -> IncomingRecord? {
-        let request = HTTPRequest(.get, url: resourceURL([resourceType, id]), headers: ["Accept": Self.fhirJSON], retry: .idempotent)
+        let request = HTTPRequest(.get, url: try resourceURL([resourceType, id]), headers: ["Accept": Self.fhirJSON], retry: .idempotent)
         return try await call(request) { (response) throws(RemoteCallError) -> IncomingRecord? in
             if response.status == 404 || response.status == 410 { return nil }
             guard response.isSuccess else { throw FHIRErrors.callError(response) }
@@ -40,7 +40,16 @@ extension FHIRClient {
             } catch {
                 throw FHIRErrors.malformed("the resource is not valid JSON: \(error)")
             }
-            return ResourceIdentity(resource).record(type: resourceType, payload: response.body, fullURL: nil)
+            // The answer must be the resource asked for: writing back into it updates that record.
+            let identity = ResourceIdentity(resource)
+            guard identity.id == id, identity.resourceType == resourceType else {
+                throw RemoteCallError(
+                    .rejected,
+                    LinkError(
+                        code: LinkError.identityMismatch, message: "the EMR answered the read of a \(resourceType) with another resource's id or type: nothing was written",
+                        remoteBody: String(decoding: response.body, as: UTF8.self)))
+            }
+            return identity.record(type: resourceType, payload: response.body, fullURL: nil)
         }
     }
 

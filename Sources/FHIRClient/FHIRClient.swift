@@ -55,8 +55,8 @@ public final class FHIRClient: ChangeSource, ResourceWriter, Sendable {
     }
 
     /// `<base>/<components…>`.
-    func resourceURL(_ components: [String]) -> URL {
-        EndpointURL.appending(components, to: baseURL)
+    func resourceURL(_ components: [String]) throws(RemoteCallError) -> URL {
+        try EndpointURL.appending(components, to: baseURL)
     }
 
     static let fhirJSON = "application/fhir+json"

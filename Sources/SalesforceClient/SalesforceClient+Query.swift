@@ -32,7 +32,7 @@ extension SalesforceClient {
 
     private func queryURL(_ query: SOQLQuery, session: SalesforceSession, cursor: PageCursor?) throws(RemoteCallError) -> URL {
         guard let cursor else {
-            var components = URLComponents(url: dataURL(session, ["query"]), resolvingAgainstBaseURL: false)
+            var components = URLComponents(url: try dataURL(session, ["query"]), resolvingAgainstBaseURL: false)
             components?.percentEncodedQuery = "q=" + EndpointURL.percentEncoded(query.text)
             guard let url = components?.url else { throw SalesforceErrors.malformed("the query URL could not be built") }
             return url

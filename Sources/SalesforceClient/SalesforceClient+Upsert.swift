@@ -9,8 +9,8 @@ extension SalesforceClient {
     public func upsert(object: String, externalIDField: String, records: [TargetRecord]) async throws(RemoteCallError) -> [RecordResult] {
         try await inBatches(records) { batch in
             CollectionRequest.upsertBody(object: object, records: batch)
-        } url: { session in
-            dataURL(session, ["composite", "sobjects", object, externalIDField])
+        } url: { (session) throws(RemoteCallError) -> URL in
+            try dataURL(session, ["composite", "sobjects", object, externalIDField])
         }
     }
 
@@ -18,8 +18,8 @@ extension SalesforceClient {
     public func update(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult] {
         try await inBatches(records) { batch in
             CollectionRequest.updateBody(object: object, records: batch)
-        } url: { session in
-            dataURL(session, ["composite", "sobjects"])
+        } url: { (session) throws(RemoteCallError) -> URL in
+            try dataURL(session, ["composite", "sobjects"])
         }
     }
 
@@ -27,7 +27,7 @@ extension SalesforceClient {
     /// safe: an upsert by external id or an update by id that already happened happens again to
     /// the same records.
     private func inBatches<Record>(
-        _ records: [Record], body: ([Record]) -> [UInt8], url: (SalesforceSession) -> URL
+        _ records: [Record], body: ([Record]) -> [UInt8], url: (SalesforceSession) throws(RemoteCallError) -> URL
     ) async throws(RemoteCallError) -> [RecordResult] {
         var results: [RecordResult] = []
         results.reserveCapacity(records.count)
@@ -35,7 +35,7 @@ extension SalesforceClient {
             let batch = Array(records[start..<min(start + maxBatchSize, records.count)])
             let bytes = body(batch)
             results += try await call { (session) throws(RemoteCallError) -> HTTPRequest in
-                HTTPRequest(.patch, url: url(session), headers: Self.jsonHeaders, body: bytes, retry: .idempotent, recordCount: batch.count)
+                HTTPRequest(.patch, url: try url(session), headers: Self.jsonHeaders, body: bytes, retry: .idempotent, recordCount: batch.count)
             } decode: { (response) throws(RemoteCallError) -> [RecordResult] in
                 try CollectionRequest.results(in: response.body, expected: batch.count)
             }

@@ -74,8 +74,8 @@ public final class SalesforceClient: ChangeSource, RecordLookup, UpsertTarget, S
     }
 
     /// `<instance>/services/data/<version>/<components…>`.
-    func dataURL(_ session: SalesforceSession, _ components: [String]) -> URL {
-        EndpointURL.appending(["services", "data", configuration.apiVersion] + components, to: session.instanceURL)
+    func dataURL(_ session: SalesforceSession, _ components: [String]) throws(RemoteCallError) -> URL {
+        try EndpointURL.appending(["services", "data", configuration.apiVersion] + components, to: session.instanceURL)
     }
 
     static let jsonHeaders: HTTPHeaders = ["Accept": "application/json", "Content-Type": "application/json"]

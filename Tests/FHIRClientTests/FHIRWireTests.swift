@@ -152,3 +152,28 @@ struct FHIRWireTests {
         #expect(refused?.error.code == "invalid_client")
     }
 }
+
+/// A search entry whose `fullUrl` names another resource than the one it holds is staged under
+/// its `fullUrl`'s id (or a hash), never under the id its body claims.
+struct EntryIdentityTests {
+    static func page(_ entries: [(fullUrl: String, resource: String)]) throws -> SourcePage {
+        let body = #"{"resourceType":"Bundle","type":"searchset","entry":["#
+            + entries.map { #"{"fullUrl":"\#($0.fullUrl)","resource":\#($0.resource),"search":{"mode":"match"}}"# }.joined(separator: ",") + "]}"
+        return try BundlePage.records(in: Array(body.utf8), type: "Patient")
+    }
+
+    @Test func anEntryWhoseBodyClaimsAnotherIdIsStagedUnderItsFullUrl() throws {
+        let page = try Self.page([
+            ("https://emr.example.org/fhir/Patient/1003", #"{"resourceType":"Patient","id":"1003"}"#),
+            ("https://emr.example.org/fhir/Patient/hx-idmismatch", #"{"resourceType":"Patient","id":"1004"}"#),
+            ("https://emr.example.org/fhir/Patient/1005/_history/2", #"{"resourceType":"Patient","id":"1005"}"#),
+            ("https://emr.example.org/fhir/Observation/1006", #"{"resourceType":"Patient","id":"1006"}"#),
+            ("https://emr.example.org/fhir/Patient/..%2F1007", #"{"resourceType":"Patient","id":"1007"}"#),
+            ("urn:uuid:5a1c", #"{"resourceType":"Patient","id":"1008"}"#),
+        ])
+        #expect(page.records.map(\.sourceID).prefix(3) == ["1003", "hx-idmismatch", "1005"])
+        #expect(page.records[3].sourceID.hasPrefix("mismatch-"), "another type's fullUrl: staged under a hash, not 1006")
+        #expect(page.records[4].sourceID.hasPrefix("mismatch-"), "a fullUrl id that is no FHIR id: staged under a hash")
+        #expect(page.records[5].sourceID == "1008", "a urn:uuid fullUrl names no RESTful identity")
+    }
+}

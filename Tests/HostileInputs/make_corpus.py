@@ -156,6 +156,9 @@ put(PATIENT, "fails", "escape-sequence-in-id", dumps(patient("x\u001b[2Jx")))
 put(PATIENT, "fails", "id-with-path-traversal", dumps(patient("../../Contact/003000000000001")))
 put(PATIENT, "fails", "id-with-sql", dumps(patient("1' OR '1'='1")))
 put(PATIENT, "fails", "id-too-long-65", dumps(patient("a" * 65)))
+# A search entry whose fullUrl (Patient/<file name>) names another id than its body claims (the anchor's):
+# it must fail alone (IDENTITY_MISMATCH), never overwrite the anchor's Contact.
+put(PATIENT, "fails", "id-differs-from-fullurl", dumps(patient(ANCHOR, name=[{"family": "Overwritten", "given": ["Nobody"]}])))
 put(PATIENT, "fails", "id-missing", dumps({k: v for k, v in patient("x").items() if k != "id"}))
 put(PATIENT, "links", ANCHOR, dumps(patient(ANCHOR, name=[{"family": "O'Brien'); DROP TABLE staged_row;--", "given": ["Bobby"]}])))
 put(PATIENT, "links", "soql-text-in-family", dumps(patient("soql-text-in-family", name=[{"family": "x' OR LastName != '", "given": ["SELECT Id FROM Contact"]}])))
@@ -176,6 +179,17 @@ put(RESPONSE, "fails", "response-reference-to-elsewhere", dumps(response("respon
     '"Patient/%s"' % ANCHOR, '"https://evil.example/fhir/Patient/%s"' % ANCHOR))
 put(RESPONSE, "fails", "authored-not-a-datetime", dumps(response("authored-not-a-datetime", authored="yesterday at noon")))
 
+# --- Hostile identifiers: every id the clients might put into a URL or an upsert key (a Contact's
+# EMR_Patient_Id__c, a retry's source id, an id typed for `stagelink push`). Each must stay inside
+# its one path segment (percent-encoded) or be refused, and is never a FHIR or Salesforce id. ---
+IDENTIFIERS = [
+    "1011/../1015", "../../metadata", "..", ".", "", "./1015", "1015/.", "../1015", "1011/..", "%2e%2e", "%2E%2E%2F1015",
+    "1011%2F..%2F1015", "a?b=c", "1015#frag", "100%", "%", "a b", "Patient/1015", "/1015", "1015/", "//evil.example/x",
+    "1011\\..\\1015", "1015;x=y", "1015?_format=xml", "$export", "_history", "a\u0000b", "x\u001b[2Jx", "\u202e1015",
+    "1015\r\nX-Injected: 1", "caf\u00e9", "\U0001F600", "1' OR '1'='1", "a" * 65, "9" * 1000, "003000000000001AAB",
+    "003000000000001", "http://127.0.0.1/fhir/Patient/1", "~", "*", "@", ":", "[::1]",
+]
+
 shutil.rmtree(os.path.join(HERE, PATIENT), ignore_errors=True)
 shutil.rmtree(os.path.join(HERE, RESPONSE), ignore_errors=True)
 shutil.rmtree(os.path.join(HERE, EPISODE), ignore_errors=True)
@@ -184,5 +198,7 @@ for (kind, expectation, name), data in sorted(corpus.items()):
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, name + ".json"), "wb") as handle:
         handle.write(data)
-print("%d payloads: %d expected to fail, %d to link" % (
-    len(corpus), sum(1 for key in corpus if key[1] == "fails"), sum(1 for key in corpus if key[1] == "links")))
+with open(os.path.join(HERE, "identifiers.jsonl"), "w", encoding="utf-8") as handle:
+    handle.write("".join(json.dumps(identifier, ensure_ascii=True) + "\n" for identifier in IDENTIFIERS))
+print("%d payloads: %d expected to fail, %d to link; %d hostile identifiers" % (
+    len(corpus), sum(1 for key in corpus if key[1] == "fails"), sum(1 for key in corpus if key[1] == "links"), len(IDENTIFIERS)))

@@ -73,7 +73,7 @@ final class SMARTTokenIssuer: Sendable {
     /// The discovered token endpoint, asked for once.
     private func tokenEndpoint() async throws(RemoteCallError) -> URL {
         if let known = tokenURL.withLock({ $0 }) { return known }
-        let url = EndpointURL.appending([".well-known", "smart-configuration"], to: baseURL)
+        let url = try EndpointURL.appending([".well-known", "smart-configuration"], to: baseURL)
         let request = HTTPRequest(.get, url: url, headers: ["Accept": "application/json"], retry: .idempotent)
         let endpoint = try await http.send(request) { (response) throws(RemoteCallError) -> URL in
             guard response.isSuccess else { throw FHIRErrors.callError(response) }

@@ -20,11 +20,37 @@ struct ResourceIdentity: Sendable, Hashable {
     /// `fullUrl`, else by a hash of its bytes. It is staged as the type that was asked for, so
     /// that a resource of another type in the answer fails visibly with its mapping instead of
     /// waiting, unlinked, under a type no mapping reads.
+    ///
+    /// An entry whose RESTful `fullUrl` (`…/Patient/hx-1/_history/2`) names another id or type
+    /// than its resource holds is staged under the id its `fullUrl` names (or, when that is not a
+    /// FHIR id of the type asked for, under a hash of its bytes), never under the id its body
+    /// claims: the mapper then sees the body's id differ from the staged one and fails the row
+    /// alone with `IDENTITY_MISMATCH`, instead of writing into the record the body claims to be
+    /// (FHIR R4 `Bundle.entry.fullUrl`: "The fullUrl SHALL NOT disagree with the id in the
+    /// resource - i.e. if the fullUrl is not a urn:uuid, the URL shall be version-independent URL
+    /// consistent with the Resource.id").
     func record(type: String, payload: [UInt8], fullURL: String?) -> IncomingRecord {
-        let sourceID = id ?? fullURL.flatMap { $0.split(separator: "/").last.map(String.init) }
-            ?? "unidentified-" + ContentHash.sha256Hex(payload).prefix(16)
+        let location = fullURL.flatMap(Self.location(of:))
+        let hashed = "unidentified-" + ContentHash.sha256Hex(payload).prefix(16)
+        let sourceID: String
+        if let location, let id, location.id != id || location.type != (resourceType ?? location.type) {
+            sourceID = location.type == type && FHIRID.isValid(location.id) ? location.id : "mismatch-" + ContentHash.sha256Hex(payload).prefix(16)
+        } else {
+            sourceID = id ?? fullURL.flatMap { $0.split(separator: "/").last.map(String.init) } ?? hashed
+        }
         return IncomingRecord(
             system: .emr, resourceType: type, sourceID: sourceID, version: versionID, lastUpdated: lastUpdated,
             payload: payload)
+    }
+
+    /// The type and id a RESTful `fullUrl` names (`[base]/Patient/123`, optionally followed by
+    /// `/_history/<version>`); nil for `urn:uuid:` and other non-RESTful forms.
+    static func location(of fullURL: String) -> (type: String, id: String)? {
+        var segments = fullURL.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if segments.count >= 4, segments[segments.count - 2] == "_history" { segments.removeLast(2) }
+        guard segments.count >= 2, let type = segments.dropLast().last, let first = type.unicodeScalars.first,
+            ("A"..."Z").contains(first), type.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("a"..."z").contains($0) })
+        else { return nil }
+        return (type, segments[segments.count - 1])
     }
 }

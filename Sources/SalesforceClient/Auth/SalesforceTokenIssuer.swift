@@ -16,7 +16,11 @@ struct SalesforceTokenIssuer: Sendable {
 
     init(configuration: SalesforceConfiguration, http: HTTPClient) async throws(ClientSetupError) {
         let loginURL = try EndpointURL.validated(configuration.loginURL, setting: "salesforce.login_url")
-        tokenURL = EndpointURL.appending(["services", "oauth2", "token"], to: loginURL)
+        do throws(RemoteCallError) {
+            tokenURL = try EndpointURL.appending(["services", "oauth2", "token"], to: loginURL)
+        } catch {
+            throw .invalidSetting("salesforce.login_url", error.error.message)
+        }
         self.http = http
         assertionLifetime = .seconds(180)
         switch configuration.authentication {

@@ -220,12 +220,12 @@ public struct InboundLinker: Sendable {
     /// spread over the machine's cores, results kept in row order.
     static func mapInParallel(_ rows: [StagedRow], with mapper: Mapper) async -> [Result<MappedRecord, LinkError>] {
         let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count / 50))
-        guard parts > 1 else { return rows.map { mapper.map($0.payload) } }
+        guard parts > 1 else { return rows.map { mapper.map($0.payload, stagedAs: $0.sourceID) } }
         let size = (rows.count + parts - 1) / parts
         return await withTaskGroup(of: (Int, [Result<MappedRecord, LinkError>]).self) { group in
             for part in 0..<parts {
                 let slice = Array(rows[min(rows.count, part * size)..<min(rows.count, (part + 1) * size)])
-                group.addTask { (part, slice.map { mapper.map($0.payload) }) }
+                group.addTask { (part, slice.map { mapper.map($0.payload, stagedAs: $0.sourceID) }) }
             }
             var results = Array(repeating: [Result<MappedRecord, LinkError>](), count: parts)
             for await (part, mapped) in group { results[part] = mapped }

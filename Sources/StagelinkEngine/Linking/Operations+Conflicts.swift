@@ -73,6 +73,9 @@ extension Operations {
         else {
             throw OperationError.notConfigured("a path for \(field) in \(resourceType)")
         }
+        guard FHIRID.isValid(resourceID) else {
+            throw OperationError.invalidIdentifier("the \(resourceType) id of \(record.object) \(field) is not a FHIR id")
+        }
         guard let current = try await writer.read(resourceType: resourceType, id: resourceID) else {
             throw OperationError.noSuchRecord("\(resourceType)/\(resourceID) in the EMR")
         }
@@ -92,6 +95,9 @@ extension Operations {
     /// create their Patient (by conditional create) and ServiceRequest; linked Contacts send
     /// their Salesforce-writable fields.
     public func push(salesforceID: String, by operatorName: String) async throws -> PushReport {
+        guard SalesforceID(salesforceID) != nil else {
+            throw OperationError.invalidIdentifier("the id to push is not a Salesforce id (15 or 18 letters and digits)")
+        }
         guard let lookup = salesforceLookup else { throw OperationError.notConfigured("Salesforce") }
         guard let outbound = outbound as? OutboundLinker else { throw OperationError.notConfigured("the EMR") }
         let recorder = try await JobRecorder.start(.push, direction: .outbound, actor: .operator(operatorName), store: store, meters: meters, logger: logger)

@@ -155,11 +155,15 @@ public struct Operations: Sendable {
     }
 
     /// The record of a row as its source holds it now, or nil when the source cannot be read.
+    /// A source id that is not an id of its system (a row staged from a damaged resource) is never
+    /// read: it would name another URL.
     private func readAtSource(_ row: StagedRow) async -> IncomingRecord? {
         switch row.system {
         case .emr:
+            guard FHIRID.isValid(row.sourceID) else { return nil }
             return try? await emrWriter?.read(resourceType: row.resourceType, id: row.sourceID)
         case .salesforce:
+            guard SalesforceID(row.sourceID) != nil else { return nil }
             let fields = (outbound as? OutboundLinker)?.pullFields(for: row.resourceType) ?? []
             return try? await salesforceLookup?.record(type: row.resourceType, id: row.sourceID, fields: fields)
         }
@@ -227,6 +231,8 @@ public enum OperationError: Error, Sendable, Hashable, CustomStringConvertible {
     case conflictNotOpen(Int64, Conflict.Status)
     case notConfigured(String)
     case noSuchRecord(String)
+    /// An id typed by an operator that is not of its kind (nothing was asked of the other system).
+    case invalidIdentifier(String)
 
     public var description: String {
         switch self {
@@ -239,6 +245,7 @@ public enum OperationError: Error, Sendable, Hashable, CustomStringConvertible {
         case .conflictNotOpen(let id, let status): "conflict \(id) is \(status.rawValue), not open"
         case .notConfigured(let what): "\(what) is not configured"
         case .noSuchRecord(let what): "\(what) was not found"
+        case .invalidIdentifier(let what): "\(what): nothing was sent"
         }
     }
 }

@@ -81,7 +81,8 @@ public struct OutboundLinker: OutboundRowLinker {
             var observed: [MappedRecordKey: [String: FieldValue]] = [:]
             for summary in page {
                 guard let row = try await store.row(id: summary.id), let record = try? JSONValue(parsing: row.payload),
-                    case .text(let patientID) = FieldConversion.salesforceValue(record[patients.externalID], for: patients.externalIDField!)
+                    case .text(let patientID) = FieldConversion.salesforceValue(record[patients.externalID], for: patients.externalIDField!),
+                    FHIRID.isValid(patientID)
                 else { continue }
                 let key = MappedRecordKey(object: patients.object, key: patientID)
                 for field in patients.fields where !field.type.isComputed {
@@ -185,6 +186,8 @@ public struct OutboundLinker: OutboundRowLinker {
         guard case .text(let patientID) = FieldConversion.salesforceValue(record[patients.externalID], for: patients.externalIDField!), !patientID.isEmpty else {
             return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "not linked to an EMR patient yet: nothing to send")
         }
+        // The EMR id names the Patient in every URL below: a path (`1011/../1015`) is no id.
+        _ = try FHIRID.validated(patientID, field: patients.externalID, of: "the EMR \(patients.resource) id")
         let links = try await store.links(for: [row.recordKey])
         if let link = links[row.recordKey], row.recordVersion < link.linkedVersion {
             return InboundLinker.superseded(row, by: link.linkedRowID, actor: actor, at: now)
@@ -212,6 +215,13 @@ public struct OutboundLinker: OutboundRowLinker {
             if isOwnWrite && outcome.status == .linked { outcome.note = "echo of Stagelink's own write: nothing to send" }
             return outcome
         }
+        // Every value passes the inbound checks before anything is sent (control characters,
+        // lengths, types): a value the EMR would hand back as unreadable never goes out.
+        var outgoing: [(path: FieldPath, json: JSONValue?)] = []
+        for field in plan.writtenFields {
+            guard let mappingField = patients.fields.first(where: { $0.field == field.name }), let path = mappingField.path else { continue }
+            outgoing.append((path, try FieldConversion.json(from: field.value, for: mappingField)))
+        }
         guard let emr else { throw LinkError(code: "EMR_NOT_CONFIGURED", message: "changes for the EMR wait: no EMR connection is configured") }
         guard let current = try await emr.read(resourceType: patients.resource, id: patientID) else {
             throw LinkError(code: "EMR_NOT_FOUND", message: "\(patients.resource)/\(patientID) is not in the EMR", fields: [patients.externalID])
@@ -222,10 +232,7 @@ public struct OutboundLinker: OutboundRowLinker {
         } catch {
             throw LinkError(code: "MALFORMED_RESPONSE", message: "the EMR's \(patients.resource) is not valid JSON: \(error)")
         }
-        for field in plan.writtenFields {
-            guard let mappingField = patients.fields.first(where: { $0.field == field.name }), let path = mappingField.path else { continue }
-            path.set(try FieldConversion.json(from: field.value, for: mappingField), in: &resource)
-        }
+        for value in outgoing { value.path.set(value.json, in: &resource) }
         switch try await emr.update(resourceType: patients.resource, id: patientID, resource: JSONWriter.compact(resource), ifMatch: current.version) {
         case .success:
             return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
@@ -250,6 +257,9 @@ public struct OutboundLinker: OutboundRowLinker {
         guard let contactID = record[admissions.contactField]?.stringValue, !contactID.isEmpty else {
             throw LinkError(code: "MAPPING_MISSING_FIELD", message: "\(admissions.contactField) is required to create the Patient", fields: [admissions.contactField])
         }
+        // Both Salesforce ids become identifiers in the EMR and keys of the write-back.
+        _ = try SalesforceID.validated(contactID, field: admissions.contactField, of: "the admission's Contact")
+        _ = try SalesforceID.validated(row.sourceID, field: "Id", of: "the \(admissions.object) id")
         guard let patients = mapping.inbound(named: admissions.patientMapping) else {
             throw LinkError(code: "MAPPING_NO_MAPPING", message: "no inbound mapping named \(admissions.patientMapping)")
         }
@@ -268,31 +278,36 @@ public struct OutboundLinker: OutboundRowLinker {
             path.set(try FieldConversion.json(from: value, for: field), in: &patient)
             sentValues.append(MappedField(name: field.field, value: value))
         }
+        // The ServiceRequest's values are checked before anything is created.
+        let request = admissions.serviceRequest
+        var requestValues: [(path: FieldPath, json: JSONValue?)] = []
+        for field in request.fields {
+            guard let path = field.path else { continue }
+            requestValues.append((path, try FieldConversion.json(from: FieldConversion.salesforceValue(record[field.field], for: field), for: field)))
+        }
         let createdPatient: WrittenResource
         switch try await emr.createIfNoneExist(resourceType: patients.resource, identifier: identifier, resource: JSONWriter.compact(patient)) {
         case .success(let written): createdPatient = written
         case .failure(let error): throw error
         }
+        // The EMR's answer names the Patient in the ServiceRequest and in Salesforce: it must be an id.
+        _ = try FHIRID.validated(createdPatient.id, field: patients.externalID, of: "the id the EMR returned for the \(patients.resource)")
         CrashPoints.reach(.emrCreated)
 
         // The ServiceRequest for the admission itself.
-        let request = admissions.serviceRequest
         var serviceRequest: JSONValue = [
             "resourceType": "ServiceRequest", "status": "active", "intent": "order", "code": ["text": .string(request.code)],
             "subject": ["reference": .string("\(patients.resource)/\(createdPatient.id)")],
         ]
         let requestIdentifier = ResourceIdentifier(system: request.identifierSystem, value: row.sourceID)
         serviceRequest.setIdentifier(requestIdentifier)
-        for field in request.fields {
-            guard let path = field.path else { continue }
-            let value = FieldConversion.salesforceValue(record[field.field], for: field)
-            path.set(try FieldConversion.json(from: value, for: field), in: &serviceRequest)
-        }
+        for value in requestValues { value.path.set(value.json, in: &serviceRequest) }
         let createdRequest: WrittenResource
         switch try await emr.createIfNoneExist(resourceType: "ServiceRequest", identifier: requestIdentifier, resource: JSONWriter.compact(serviceRequest)) {
         case .success(let written): createdRequest = written
         case .failure(let error): throw error
         }
+        _ = try FHIRID.validated(createdRequest.id, field: request.externalIDField, of: "the id the EMR returned for the ServiceRequest")
 
         // The EMR's ids, written back so that every later round trip finds its counterpart.
         let contactResult = try await salesforce.update(

@@ -80,14 +80,8 @@ public enum FieldConversion {
         return value
     }
 
-    /// Whether `text` is a FHIR `id`: 1 to 64 of `A–Z a–z 0–9 - .`.
-    public static func isFHIRID(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.count <= 64
-            && text.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
-            }
-    }
+    /// Whether `text` is a FHIR `id` (see ``FHIRID``).
+    public static func isFHIRID(_ text: String) -> Bool { FHIRID.isValid(text) }
 
     /// The first control character (Unicode Cc: C0, DEL, C1) in `text`, as `U+001B`, if any.
     ///
@@ -103,7 +97,17 @@ public enum FieldConversion {
 
     /// A field value written back into FHIR JSON for this field (the reverse of `fieldValue`):
     /// picklist values become their codes, ids become references, text lines become a list.
+    ///
+    /// What goes out passes the same checks as what comes in: the JSON built is read back through
+    /// `fieldValue(from:for:)`, so a control character, a value too long, a value of the wrong
+    /// type or a reference to a non-id fails the Salesforce row here and never reaches the EMR.
     public static func json(from value: FieldValue, for field: FieldMapping) throws(LinkError) -> JSONValue? {
+        let json = try unchecked(json: value, for: field)
+        if let json, !field.type.isComputed { _ = try fieldValue(from: json, for: field) }
+        return json
+    }
+
+    private static func unchecked(json value: FieldValue, for field: FieldMapping) throws(LinkError) -> JSONValue? {
         func fail(_ code: String, _ message: String) -> LinkError {
             LinkError(code: code, message: "\(field.field) \(message)", fields: [field.field])
         }

@@ -49,17 +49,19 @@ public struct Mapper: Sendable {
         self.instruments = instruments
     }
 
-    public func map(_ payload: [UInt8]) -> Result<MappedRecord, LinkError> {
+    /// `payload` mapped; `sourceID`, when given, is the id the row was staged under (where the
+    /// other system said the resource lives), and the resource's own id must be the same.
+    public func map(_ payload: [UInt8], stagedAs sourceID: String? = nil) -> Result<MappedRecord, LinkError> {
         let resource: JSONValue
         do {
             resource = try JSONValue(parsing: payload)
         } catch {
             return .failure(LinkError(code: "MAPPING_INVALID_JSON", message: "the payload is not valid JSON: \(error)"))
         }
-        return map(resource)
+        return map(resource, stagedAs: sourceID)
     }
 
-    public func map(_ resource: JSONValue) -> Result<MappedRecord, LinkError> {
+    public func map(_ resource: JSONValue, stagedAs sourceID: String? = nil) -> Result<MappedRecord, LinkError> {
         guard resource.objectValue != nil else {
             return .failure(LinkError(code: "MAPPING_WRONG_RESOURCE", message: "the payload is \(resource.kindName), not a \(mapping.resource) resource"))
         }
@@ -70,6 +72,16 @@ public struct Mapper: Sendable {
         if let id = resource["id"]?.stringValue, !FieldConversion.isFHIRID(id) {
             let field = mapping.fields.first { $0.path?.description == "id" }?.field ?? "id"
             return .failure(LinkError(code: "MAPPING_INVALID_ID", message: "id is not a FHIR id (1 to 64 of A-Z, a-z, 0-9, - and .)", fields: [field]))
+        }
+        // A body that claims another identity than the one it was delivered as (a Bundle entry's
+        // fullUrl) would write into that other record: it fails alone.
+        if let sourceID, let id = resource["id"]?.stringValue, id != sourceID {
+            let field = mapping.fields.first { $0.path?.description == "id" }?.field ?? "id"
+            return .failure(
+                LinkError(
+                    code: LinkError.identityMismatch,
+                    message: "the resource's id is not the one its Bundle entry's fullUrl names (staged under the fullUrl's): nothing was written",
+                    fields: [field]))
         }
         var fields: [MappedField] = []
         fields.reserveCapacity(mapping.fields.count)

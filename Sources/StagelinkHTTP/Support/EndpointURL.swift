@@ -1,4 +1,11 @@
 import Foundation
+import StagelinkEngine
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Checks and builds the URLs the clients call: https only (plain http on loopback for the
 /// sandbox), links followed on their own origin only, segments and query values percent-encoded.
@@ -7,7 +14,7 @@ import Foundation
 ///
 /// ```swift
 /// let base = try EndpointURL.validated(URL(string: "https://emr.example.org/fhir")!, setting: "fhir.base_url")
-/// let read = EndpointURL.appending(["Patient", id], to: base)
+/// let read = try EndpointURL.appending(["Patient", id], to: base)   // Patient/a%2Fb for "a/b"
 /// EndpointURL.isSameOrigin(nextLink, as: base)   // false for another host: the link is not followed
 /// ```
 public enum EndpointURL {
@@ -21,9 +28,61 @@ public enum EndpointURL {
         throw .insecureEndpoint(setting)
     }
 
+    /// Whether `url`'s host is a loopback address: an IPv4 literal in 127.0.0.0/8, the IPv6
+    /// literal `::1`, or the name `localhost` when every address it resolves to is one of those.
+    ///
+    /// Nothing else counts, however it looks: `127.evil.example` and `127.0.0.1.nip.io` are names
+    /// anyone can point anywhere, `0x7f.1` and `127.1` are not the dotted-decimal form (RFC 3986
+    /// § 3.2.2 `IPv4address`), and `::ffff:127.0.0.1` is an IPv4-mapped address, not `::1`.
     public static func isLoopback(_ url: URL) -> Bool {
-        guard let host = url.host()?.lowercased() else { return false }
-        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        guard var host = url.host(percentEncoded: true)?.lowercased() else { return false }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" { return resolvesOnlyToLoopback(host) }
+        return isLoopbackLiteral(host)
+    }
+
+    /// Whether `host` is an IPv4 literal in 127.0.0.0/8 (four decimal parts, no leading zeros)
+    /// or the IPv6 loopback literal.
+    static func isLoopbackLiteral(_ host: String) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return withUnsafeBytes(of: &v4) { $0.first == 127 } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } == ipv6Loopback }
+        return false
+    }
+
+    private static let ipv6Loopback: [UInt8] = Array(repeating: 0, count: 15) + [1]
+
+    /// Whether `name` resolves, and only to loopback addresses (a hosts file or resolver that
+    /// sends `localhost` elsewhere makes it count as any other name).
+    static func resolvesOnlyToLoopback(_ name: String) -> Bool {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &result) == 0, let first = result else { return false }
+        defer { freeaddrinfo(first) }
+        var node: UnsafeMutablePointer<addrinfo>? = first
+        while let current = node {
+            guard let address = current.pointee.ai_addr else { return false }
+            switch current.pointee.ai_family {
+            case AF_INET:
+                let bytes = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { pointer in
+                    var copy = pointer.pointee.sin_addr
+                    return withUnsafeBytes(of: &copy) { Array($0) }
+                }
+                guard bytes.first == 127 else { return false }
+            case AF_INET6:
+                let bytes = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                    var copy = pointer.pointee.sin6_addr
+                    return withUnsafeBytes(of: &copy) { Array($0) }
+                }
+                guard bytes == ipv6Loopback else { return false }
+            default:
+                return false
+            }
+            node = current.pointee.ai_next
+        }
+        return true
     }
 
     /// Whether `url` is on the same scheme, host and port as `base`: links a server hands back
@@ -37,9 +96,32 @@ public enum EndpointURL {
         url.port ?? (url.scheme?.lowercased() == "https" ? 443 : url.scheme?.lowercased() == "http" ? 80 : nil)
     }
 
-    /// `base` with `components` appended as path segments, each percent-encoded.
-    public static func appending(_ components: [String], to base: URL) -> URL {
-        components.reduce(base) { url, component in url.appending(path: component, directoryHint: .notDirectory) }
+    /// `base` with `components` appended as path segments, each percent-encoded: every byte but
+    /// the unreserved characters (RFC 3986 § 2.3) is encoded, so `/`, `?`, `#` and `%` in an id stay
+    /// inside its one segment. A segment that is empty, `.` or `..` is refused rather than encoded:
+    /// `%2E%2E` is `..` to a server that decodes before it normalises (RFC 3986 § 6.2.2.2), and
+    /// would navigate the path. The refusal is a lasting `INVALID_IDENTIFIER`: nothing is sent.
+    public static func appending(_ components: [String], to base: URL) throws(RemoteCallError) -> URL {
+        var path = base.path(percentEncoded: true)
+        while path.hasSuffix("/") { path.removeLast() }
+        for component in components {
+            guard !component.isEmpty, component != ".", component != ".." else {
+                throw RemoteCallError(
+                    .rejected,
+                    LinkError(
+                        code: LinkError.invalidIdentifier,
+                        message: "a URL path segment is empty, \".\" or \"..\" (it would navigate the path): nothing was sent"))
+            }
+            path += "/" + percentEncoded(component)
+        }
+        guard var parts = URLComponents(url: base, resolvingAgainstBaseURL: true) else {
+            throw RemoteCallError(.rejected, LinkError(code: LinkError.invalidIdentifier, message: "the base URL cannot take a path"))
+        }
+        parts.percentEncodedPath = path
+        guard let url = parts.url else {
+            throw RemoteCallError(.rejected, LinkError(code: LinkError.invalidIdentifier, message: "the URL could not be built: nothing was sent"))
+        }
+        return url
     }
 
     /// Text percent-encoded for a query value or a form field: only unreserved characters stay.
