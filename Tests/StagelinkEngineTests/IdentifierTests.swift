@@ -77,6 +77,21 @@ struct IdentifierTests {
         #expect(throws: Never.self) { try mapper.map(Fixtures.patient(id: "1004"), stagedAs: "1004").get() }
     }
 
+    @Test func aSalesforceIdentifierThatIsNotASalesforceIdFailsTheRowNamingId() throws {
+        let mapper = Mapper(mapping: patients, instruments: mapping.instruments)
+        let system = try #require(mapping.outbound.admissions?.patientIdentifierSystem)
+        var patient = Fixtures.patient(id: "p1").objectValue!
+        patient["identifier"] = [["system": .string(system), "value": "003/../005"]]
+        guard case .failure(let error) = mapper.map(.object(patient)) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(error.code == "INVALID_IDENTIFIER")
+        #expect(error.fields == ["Id"])
+        patient["identifier"] = [["system": .string(system), "value": "003000000000001AAA"]]
+        #expect(try mapper.map(.object(patient)).get().salesforceID == "003000000000001AAA")
+    }
+
     // MARK: - Outgoing values
 
     @Test(arguments: ["\u{1B}]0;X\u{07}\u{1B}[2J555", "555\r\n", "55\u{0}5", "555\u{9B}"])

@@ -98,6 +98,14 @@ public struct Mapper: Sendable {
             return .failure(LinkError(code: "MAPPING_MISSING_FIELD", message: "\(mapping.externalIDField?.displayName ?? mapping.externalID) is required", fields: [mapping.externalID]))
         }
         let salesforceID = mapping.salesforceID.flatMap { $0.value(in: resource)?.stringValue }.flatMap { $0.isEmpty ? nil : $0 }
+        // The Salesforce id a resource names is the key of an update by id: it must be one.
+        if let salesforceID {
+            do throws(LinkError) {
+                _ = try SalesforceID.validated(salesforceID, field: "Id", of: "the Salesforce id the \(mapping.resource) names")
+            } catch {
+                return .failure(error)
+            }
+        }
         return .success(MappedRecord(record: MappedRecordKey(object: mapping.object, key: key), fields: fields, salesforceID: salesforceID))
     }
 
