@@ -79,8 +79,9 @@ extension ServiceHealth {
         var lines = ["Stagelink: \(level)"]
         for direction in directions {
             let steps = direction.steps.map { step in
-                let last = step.last.map { "last job \($0.id) \($0.status.rawValue)" } ?? "no job yet"
-                return "\(step.kind.rawValue) \(step.level) (last success \(step.lastSuccess?.finishedAt?.shortText ?? "never"), \(last))"
+                guard let last = step.last else { return "\(step.kind.rawValue): no job yet" }
+                return "\(step.kind.rawValue) \(step.level) (last success \(step.lastSuccess?.finishedAt?.shortText ?? "never"), "
+                    + "last job \(last.id) \(last.status.rawValue))"
             }
             lines.append("  \(direction.direction.rawValue) \(direction.level): " + steps.joined(separator: "; "))
         }
