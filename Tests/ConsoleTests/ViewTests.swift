@@ -165,6 +165,9 @@ struct ViewTests {
         let screen = fixture.screen
         let header = try #require(screen.line(containing: "KIND"))
         #expect(header.contains("STATUS") && header.contains("LINKED") && header.contains("FAILED"))
+        #expect(
+            screen.line(containing: "Jobs[newest first]  inbound ◐ degraded · outbound ◐ degraded") != nil,
+            "each direction's health, by the model of the header and `stagelink status`: both last links left rows failed")
         let first = try #require(screen.row(containing: "▸"))
         #expect(screen.text(row: first).contains("▶ running 62%"))
         #expect(screen.role(of: "▶ running") == .cursor)
