@@ -40,6 +40,8 @@ public struct ConsoleConfiguration: Sendable {
     public var operatorName: String
     /// The view shown first.
     public var initialTab: ConsoleTab
+    /// The schedule and API share health is judged against (the header, the Jobs view).
+    public var healthThresholds = ServiceHealth.Thresholds()
     /// How often the store's change token is polled.
     public var refreshInterval: Duration
     /// How far back the live view's sparklines look.

@@ -208,8 +208,14 @@ public enum SeededStore {
     private static func addJobs(_ store: SQLiteStore, now: Date) async throws {
         for cycle in 0..<24 {
             for direction in Job.Direction.allCases {
-                var job = try await store.startJob(kind: .link, direction: direction, actor: .system)
                 let started = now.addingTimeInterval(Double(cycle - 24) * 900)
+                // Each cycle pulls, then links (inbound) or pushes (outbound), as the service records it.
+                var pull = try await store.startJob(kind: .pull, direction: direction, actor: .system)
+                pull.startedAt = started.addingTimeInterval(-20)
+                pull.finishedAt = started
+                pull.status = .succeeded
+                try await store.updateJob(pull)
+                var job = try await store.startJob(kind: .linkStep(of: direction), direction: direction, actor: .system)
                 job.startedAt = started
                 job.finishedAt = started.addingTimeInterval(40 + Double(cycle % 5) * 7)
                 let linked = direction == .inbound ? 180 + (cycle * 37) % 220 : 20 + (cycle * 11) % 40

@@ -3,9 +3,9 @@ import GRDB
 import StagelinkEngine
 
 extension SQLiteStore {
-    public func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor) async throws -> Job {
+    public func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor, trigger: Job.Trigger) async throws -> Job {
         try await pool.write { db in
-            var record = JobRecord(Job(id: 0, kind: kind, direction: direction, actor: actor, startedAt: Date()))
+            var record = JobRecord(Job(id: 0, kind: kind, direction: direction, actor: actor, trigger: trigger, startedAt: Date()))
             try record.insert(db)
             return record.job
         }
@@ -27,13 +27,13 @@ extension SQLiteStore {
         }
     }
 
-    public func lastJob(direction: Job.Direction, statuses: Set<Job.Status>) async throws -> Job? {
+    public func lastJob(_ selection: JobSelection) async throws -> Job? {
         try await pool.read { db in
-            try JobRecord
-                .filter(JobRecord.Columns.direction == direction.rawValue)
-                .filter(statuses.map(\.rawValue).contains(JobRecord.Columns.status))
-                .order(JobRecord.Columns.id.desc)
-                .fetchOne(db)?.job
+            var request = JobRecord.filter(selection.statuses.map(\.rawValue).contains(JobRecord.Columns.status))
+            if let direction = selection.direction { request = request.filter(JobRecord.Columns.direction == direction.rawValue) }
+            if let kinds = selection.kinds { request = request.filter(kinds.map(\.rawValue).contains(JobRecord.Columns.kind)) }
+            if let triggers = selection.triggers { request = request.filter(triggers.map(\.rawValue).contains(JobRecord.Columns.trigger)) }
+            return try request.order(JobRecord.Columns.id.desc).fetchOne(db)?.job
         }
     }
 

@@ -37,12 +37,41 @@ public final class SQLiteStore: SyncStore {
         _ = stagelink_sqlite3_disable_memory_statistics()
     }()
 
-    /// Opens (creating if needed, mode 0600) and migrates the store at `path`.
-    public init(path: String) throws {
+    /// How a store is opened.
+    public enum Access: Sendable, Hashable {
+        /// Created if needed (mode 0600) and migrated to this build's schema.
+        case readWrite
+        /// Never written: no migrations, no file created. A store that needs this build's
+        /// migrations is refused (open it once for writing).
+        case readOnly
+    }
+
+    /// Whether this store was opened read-only.
+    public let access: Access
+
+    /// Opens the store at `path`. A store written by a newer Stagelink (a schema version or a
+    /// migration this build does not know) is refused before anything writes to it.
+    public init(path: String, access: Access = .readWrite) throws {
         self.path = path
+        self.access = access
         _ = Self.processSettings
-        try Self.createOwnerOnlyFile(at: path)
+        switch access {
+        case .readWrite:
+            try Self.createOwnerOnlyFile(at: path)
+        case .readOnly:
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw StoreError.cannotOpen(path: path, reason: "no such file")
+            }
+        }
+        let standing = try Self.standing(at: path)
+        if standing.isNewer {
+            throw StoreError.newer(path: path, version: standing.version, known: StoreMigrations.version, unknownMigrations: standing.unknownMigrations)
+        }
+        if access == .readOnly, standing.needsUpgrade {
+            throw StoreError.needsUpgrade(path: path, version: standing.version, current: StoreMigrations.version)
+        }
         var configuration = Configuration()
+        configuration.readonly = access == .readOnly
         configuration.busyMode = .timeout(15)
         configuration.label = "stagelink.store"
         configuration.prepareDatabase { db in
@@ -55,11 +84,38 @@ public final class SQLiteStore: SyncStore {
             try db.execute(sql: Self.writerPragmas)
         }
         pool = try DatabasePool(path: path, configuration: configuration)
-        try StoreMigrations.migrator.migrate(pool)
+        if access == .readWrite {
+            try StoreMigrations.migrate(pool)
+        }
         var watcherConfiguration = Configuration()
         watcherConfiguration.readonly = true
         watcherConfiguration.busyMode = .timeout(5)
         watcher = try DatabaseQueue(path: path, configuration: watcherConfiguration)
+    }
+
+    /// Opens a store for a command that only reads: read-only when the store is at this build's
+    /// version (so that a store file that is not writable, mode 0400, works), and for writing only
+    /// when it needs this build's migrations and the file may be written.
+    public static func forReading(path: String) throws -> SQLiteStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError.cannotOpen(path: path, reason: "no such file")
+        }
+        let standing = try standing(at: path)
+        let writable = FileManager.default.isWritableFile(atPath: path)
+        return try SQLiteStore(path: path, access: standing.needsUpgrade && writable ? .readWrite : .readOnly)
+    }
+
+    /// The store file's schema version and migrations, read through a read-only connection.
+    private static func standing(at path: String) throws -> StoreMigrations.Standing {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(15)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            return try queue.read(StoreMigrations.standing)
+        } catch let error as DatabaseError {
+            throw StoreError.cannotOpen(path: path, reason: error.message ?? "\(error)")
+        }
     }
 
     /// Creates the file with mode 0600 before SQLite does, so that it is never readable by others,
@@ -89,12 +145,22 @@ public final class SQLiteStore: SyncStore {
 /// A store that cannot be opened or refuses an operation.
 public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
+    /// Written by a newer Stagelink: refused, never written to.
+    case newer(path: String, version: Int, known: Int, unknownMigrations: [String])
+    /// Opened read-only, but it needs this build's migrations first.
+    case needsUpgrade(path: String, version: Int, current: Int)
     case noSuchRow(Int64)
     case noSuchConflict(Int64)
 
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason): "cannot open the store at \(path): \(reason)"
+        case .newer(let path, let version, let known, let unknown):
+            "the store at \(path) was written by a newer Stagelink: it is at store version \(version)"
+                + (unknown.isEmpty ? "" : " with migrations this build does not know (\(unknown.joined(separator: "; ")))")
+                + ", and this build knows store versions up to \(known); it was not opened. Run the newer Stagelink, or restore a backup made by this version."
+        case .needsUpgrade(let path, let version, let current):
+            "the store at \(path) is at store version \(version) and this build reads version \(current): it needs upgrading, which needs write access to the file; run any command that writes (for example `stagelink sync`) once with write access"
         case .noSuchRow(let id): "no staged row has id \(id)"
         case .noSuchConflict(let id): "no conflict has id \(id)"
         }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import StagelinkEngine
 
 /// The `stagelink` command: the root of every subcommand.
 @main
@@ -19,4 +21,23 @@ struct Stagelink: AsyncParsableCommand {
             DemoCommand.self, SandboxCommand.self, BenchCommand.self,
         ]
     )
+
+    /// Parses and runs a command. A configuration, mapping or store that cannot be read ends
+    /// every command with its own exit code (3 configuration or mapping, 4 store), never with
+    /// 1, which `status` means as degraded.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as SetupError {
+            FileHandle.standardError.write(Data("Error: \(DisplayText.escaped(error.message))\n".utf8))
+            Foundation.exit(error.exitCode)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

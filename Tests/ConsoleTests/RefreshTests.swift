@@ -61,10 +61,12 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func countRows(_ filter: RowFilter) async throws -> Int { read(); return try await base.countRows(filter) }
     func jobs(before: Int64?, limit: Int) async throws -> [Job] { read(); return try await base.jobs(before: before, limit: limit) }
     func currentLease() async throws -> Lease? { read(); return try await base.currentLease() }
-    func lastJob(direction: Job.Direction, statuses: Set<Job.Status>) async throws -> Job? { read(); return try await base.lastJob(direction: direction, statuses: statuses) }
+    func lastJob(_ selection: JobSelection) async throws -> Job? { read(); return try await base.lastJob(selection) }
     func recentEvents(limit: Int) async throws -> [SyncEvent] { read(); return try await base.recentEvents(limit: limit) }
 
-    func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor) async throws -> Job { try await base.startJob(kind: kind, direction: direction, actor: actor) }
+    func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor, trigger: Job.Trigger) async throws -> Job {
+        try await base.startJob(kind: kind, direction: direction, actor: actor, trigger: trigger)
+    }
     func updateJob(_ job: Job) async throws { try await base.updateJob(job) }
     func job(id: Int64) async throws -> Job? { try await base.job(id: id) }
     func interruptRunningJobs(message: String) async throws -> Int { try await base.interruptRunningJobs(message: message) }

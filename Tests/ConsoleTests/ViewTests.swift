@@ -22,7 +22,8 @@ struct ViewTests {
         #expect(screen.role(of: "● running") == .ok)
         #expect(screen.text(row: 2).contains("inbound ▶ job"))
         #expect(screen.text(row: 2).contains("linking Patient 62%"))
-        #expect(screen.text(row: 2).contains("outbound ◐ partial") || screen.text(row: 2).contains("outbound ✓ succeeded"))
+        #expect(screen.text(row: 2).contains("outbound pull ✓ push ◐ partial") || screen.text(row: 2).contains("outbound pull ✓ push ✓"))
+        #expect(screen.text(row: 1).contains("health ◐ degraded"), "failed rows and open conflicts: degraded, by the model `status` uses")
         #expect(screen.text(row: 2).contains("API 11,407/100,000 (11%)"))
         #expect(screen.text(row: 3).contains("1 Live") && screen.text(row: 3).contains("6 Conflicts") && screen.text(row: 3).hasSuffix("alice "))
         #expect(screen.role(of: "1 Live") == .tabActive)
@@ -164,6 +165,9 @@ struct ViewTests {
         let screen = fixture.screen
         let header = try #require(screen.line(containing: "KIND"))
         #expect(header.contains("STATUS") && header.contains("LINKED") && header.contains("FAILED"))
+        #expect(
+            screen.line(containing: "Jobs[newest first]  inbound ◐ degraded · outbound ◐ degraded") != nil,
+            "each direction's health, by the model of the header and `stagelink status`: both last links left rows failed")
         let first = try #require(screen.row(containing: "▸"))
         #expect(screen.text(row: first).contains("▶ running 62%"))
         #expect(screen.role(of: "▶ running") == .cursor)

@@ -2,7 +2,7 @@
 fail, spread over every fault kind the sandbox has for that group; then the faults stop, one
 clean cycle runs, and the sync must have converged: nothing lost, nothing duplicated, every bad
 record failed naming its field. The service logs at trace level throughout, and the security
-checks (security.py) read what it wrote.
+checks (security.py) read what it wrote. Then the health probes (health.py) run against the store.
 """
 import json
 import os
@@ -10,6 +10,7 @@ import sqlite3
 import time
 import urllib.error
 
+import health
 import security
 import verdict
 from harness import ProofFailure, Sandbox, Workspace, new_folder
@@ -134,6 +135,10 @@ class Soak:
             console = security.check_console_escaping(workspace)
             self.problems += console
             self.log("the console shows them as text: %s" % ("yes" if not console else "NO"))
+            health_problems = health.check_health(workspace, sandbox, self.log)
+            self.problems += health_problems
+            self.log("health tells the truth (failing pull, push by hand, retry, newer and read-only stores): %s"
+                     % ("yes" if not health_problems else "NO"))
         finally:
             sandbox.stop()
         return {"kind": "soak", "seed": self.seed, "size": self.size, "problems": self.problems, "calls": calls, "faults": faults,

@@ -1,21 +1,15 @@
 import Foundation
 import StagelinkEngine
 
-/// What the header says about the service: who holds the lease, and how each direction's last
-/// cycle ended.
+/// What the header says about the service: who holds the lease, and its health (each
+/// direction's pull and link, by the same model as `stagelink status`).
 struct ServiceOverview: Sendable, Hashable {
-    var lease: Lease?
-    /// The newest finished job of each direction.
-    var lastFinished: [Job.Direction: Job] = [:]
+    var health: ServiceHealth?
 
-    static let finishedStatuses: Set<Job.Status> = [.succeeded, .partial, .failed, .interrupted]
+    var lease: Lease? { health?.lease }
 
-    static func load(store: any SyncStore) async throws -> ServiceOverview {
-        var overview = ServiceOverview(lease: try await store.currentLease())
-        for direction in Job.Direction.allCases {
-            overview.lastFinished[direction] = try await store.lastJob(direction: direction, statuses: finishedStatuses)
-        }
-        return overview
+    static func load(store: any SyncStore, thresholds: ServiceHealth.Thresholds, now: Date) async throws -> ServiceOverview {
+        ServiceOverview(health: try await ServiceHealth.assess(store, thresholds: thresholds, now: now))
     }
 
     /// The service as a person reads it.
@@ -31,5 +25,24 @@ struct ServiceOverview: Sendable, Hashable {
     func state(now: Date) -> State {
         guard let lease else { return .absent }
         return lease.expiresAt > now ? .running(lease) : .stale(lease)
+    }
+}
+
+extension ServiceHealth.Level {
+    /// `✓ healthy`, `◐ degraded`, `✗ failing`: a symbol and a word, and a role for its colour.
+    var symbol: String {
+        switch self {
+        case .healthy: "✓"
+        case .degraded: "◐"
+        case .failing: "✗"
+        }
+    }
+
+    var role: Role {
+        switch self {
+        case .healthy: .ok
+        case .degraded: .warning
+        case .failing: .error
+        }
     }
 }

@@ -13,6 +13,7 @@ final class ConsoleSession: ConsoleContext {
     let configuration: ConsoleConfiguration
     var mapping: MappingDocument? { configuration.mapping }
     var operatorName: String { configuration.operatorName }
+    var health: ServiceHealth? { overview.health }
     var format: TextFormat { TextFormat(timeZone: configuration.timeZone, now: configuration.clock()) }
 
     private(set) var theme: Theme
@@ -73,7 +74,7 @@ final class ConsoleSession: ConsoleContext {
         do {
             lastToken = try await store.changeToken()
             lastPoll = format.now
-            overview = try await ServiceOverview.load(store: store)
+            overview = try await ServiceOverview.load(store: store, thresholds: configuration.healthThresholds, now: format.now)
             try await history.load(store: store, now: format.now)
         } catch {
             flash("cannot read the store: \(error)", .failure, sticky: true)
@@ -508,7 +509,7 @@ final class ConsoleSession: ConsoleContext {
         for view in views where view !== current { stale.insert(ObjectIdentifier(view)) }
         background("refresh") { [weak self] in
             guard let self else { return }
-            self.overview = try await ServiceOverview.load(store: self.store)
+            self.overview = try await ServiceOverview.load(store: self.store, thresholds: self.configuration.healthThresholds, now: self.format.now)
             try await self.history.refresh(store: self.store, now: self.format.now)
             try await self.current?.refresh(context: self)
         }

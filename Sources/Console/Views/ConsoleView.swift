@@ -46,6 +46,8 @@ protocol ConsoleContext: AnyObject {
     /// Numbers and times, with the current time.
     var format: TextFormat { get }
     var operatorName: String { get }
+    /// The service's health as the header shows it; nil until first read.
+    var health: ServiceHealth? { get }
 
     /// Opens a view on top of the current one (Esc comes back).
     func open(_ view: any ConsoleView) async

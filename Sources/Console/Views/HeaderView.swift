@@ -57,6 +57,14 @@ struct HeaderView {
             line.append("○ not running", .inactive)
             line.append("  no service holds this store; actions run in this console", .muted)
         }
+        if let health = overview.health {
+            line.append("  health ", .muted)
+            line.append("\(health.level.symbol) \(health.level)", health.level.role)
+            // The worst reason about a direction first: what a person looks at next.
+            if let reason = health.reasons.first(where: { $0.level == health.level && $0.direction != nil }) ?? health.reasons.first {
+                line.append("  \(DisplayText.escaped(reason.message))", .muted)
+            }
+        }
         return line
     }
 
@@ -65,13 +73,22 @@ struct HeaderView {
         for direction in Job.Direction.allCases {
             if !line.spans.isEmpty { line.append(" · ", .muted) }
             line.append("\(direction.rawValue) ", .muted)
+            let steps = overview.health?.directions.first { $0.direction == direction }?.steps ?? []
             if let job = history.running(direction) {
                 let percent = job.progress.total.flatMap { $0 > 0 ? " \(min(100, job.progress.done * 100 / $0))%" : nil } ?? ""
                 line.append("▶ job \(job.id) \(job.progress.phase)\(percent)", .pending)
-            } else if let job = overview.lastFinished[direction] {
-                let finished = job.finishedAt ?? job.startedAt
-                line.append("\(job.status.symbol) \(job.status.rawValue)", job.status.role)
-                line.append(" \(format.stamp(finished)) (\(format.ago(finished)))", .muted)
+            } else if steps.contains(where: { $0.last != nil }) {
+                // The pull and the link apart: a link with nothing to do after a failed pull
+                // does not hide the pull's failure.
+                for step in steps {
+                    guard let job = step.last else { continue }
+                    // Compact: the symbol alone says succeeded; any other status is also spelt out.
+                    line.append("\(step.kind.rawValue) ", .muted)
+                    line.append(job.status == .succeeded ? "\(job.status.symbol) " : "\(job.status.symbol) \(job.status.rawValue) ", job.status.role)
+                }
+                if let finished = steps.compactMap({ $0.last.map { $0.finishedAt ?? $0.startedAt } }).max() {
+                    line.append("\(format.stamp(finished)) (\(format.ago(finished)))", .muted)
+                }
             } else {
                 line.append("no cycle yet", .inactive)
             }

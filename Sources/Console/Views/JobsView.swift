@@ -1,7 +1,8 @@
 import StagelinkEngine
 
 /// The history of every job, newest first: kind, direction, start, duration, status, counts, API
-/// calls, watermarks and who ran it. Enter shows the rows the job staged or tried.
+/// calls, watermarks and who ran it (and whether by hand). The title says each direction's health
+/// by the same model as the header and `stagelink status`. Enter shows the rows the job staged or tried.
 @MainActor
 final class JobsView: ConsoleView {
     let crumb = "jobs"
@@ -54,12 +55,29 @@ final class JobsView: ConsoleView {
 
     func draw(into screen: inout Screen, body: Rect, context: any ConsoleContext) {
         let format = context.format
-        let inner = Frame(title: StyledLine("Jobs[newest first]", .title)).draw(into: &screen, area: body)
+        let inner = Frame(title: Self.title(context.health)).draw(into: &screen, area: body)
         guard let list else { return }
         var table = Table(columns: Self.columns, rows: list.items.map { Self.row(for: $0, format: format) })
         table.selected = list.items.isEmpty ? nil : list.selection
         table.emptyMessage = "no jobs have run against this store yet"
         table.draw(into: &screen, area: inner)
+    }
+
+    /// `Jobs[newest first] inbound ✗ failing · outbound ✓ healthy · by hand: push 42 ✗ failed (not counted)`.
+    static func title(_ health: ServiceHealth?) -> StyledLine {
+        var title = StyledLine("Jobs[newest first]", .title)
+        guard let health else { return title }
+        for (index, direction) in health.directions.enumerated() {
+            title.append(index == 0 ? "  " : " · ", .muted)
+            title.append("\(direction.direction.rawValue) ", .muted)
+            title.append("\(direction.level.symbol) \(direction.level)", direction.level.role)
+        }
+        if let failure = health.manual.unresolvedFailure {
+            title.append(" · by hand: \(failure.kind.rawValue) \(failure.id) ", .muted)
+            title.append("\(failure.status.symbol) \(failure.status.rawValue)", failure.status.role)
+            title.append(" (not counted)", .muted)
+        }
+        return title
     }
 
     static func row(for job: Job, format: TextFormat) -> [Span] {
@@ -74,7 +92,8 @@ final class JobsView: ConsoleView {
             Span(String(job.id)), Span(job.kind.rawValue), Span(direction, .muted), status, Span(format.stamp(job.startedAt), .muted),
             Span(format.duration(took), .muted), Span(format.grouped(job.counts.staged)), Span(format.grouped(job.counts.linked), .ok),
             Span(format.grouped(job.counts.failed), job.counts.failed > 0 ? .error : .muted), Span(format.grouped(job.apiCalls), .muted),
-            Span(job.watermarkAfter.map(format.stamp) ?? "", .muted), Span(job.actor.description, .muted),
+            Span(job.watermarkAfter.map(format.stamp) ?? "", .muted),
+            Span(job.trigger == .manual ? "\(job.actor) by hand" : job.actor.description, .muted),
         ]
     }
 }

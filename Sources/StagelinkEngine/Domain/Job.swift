@@ -7,6 +7,8 @@ public struct Job: Sendable, Hashable, Identifiable {
     public var kind: Kind
     public var direction: Direction?
     public var actor: Actor
+    /// What started it: the schedule, a person asking for a cycle now, or a person's own action.
+    public var trigger: Trigger
     public var startedAt: Date
     public var finishedAt: Date?
     public var status: Status
@@ -21,7 +23,7 @@ public struct Job: Sendable, Hashable, Identifiable {
     public var message: String?
 
     public init(
-        id: Int64, kind: Kind, direction: Direction?, actor: Actor, startedAt: Date, finishedAt: Date? = nil,
+        id: Int64, kind: Kind, direction: Direction?, actor: Actor, trigger: Trigger = .scheduled, startedAt: Date, finishedAt: Date? = nil,
         status: Status = .running, counts: Counts = Counts(), apiCalls: Int = 0, apiUsage: APIUsage? = nil,
         watermarkBefore: Date? = nil, watermarkAfter: Date? = nil, progress: Progress = Progress(), message: String? = nil
     ) {
@@ -29,6 +31,7 @@ public struct Job: Sendable, Hashable, Identifiable {
         self.kind = kind
         self.direction = direction
         self.actor = actor
+        self.trigger = trigger
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.status = status
@@ -50,6 +53,26 @@ public struct Job: Sendable, Hashable, Identifiable {
         case push
         /// An operator's retry of chosen rows.
         case retry
+
+        /// The kind of a cycle's link step in `direction`: inbound rows are linked into
+        /// Salesforce, outbound rows pushed into the EMR.
+        public static func linkStep(of direction: Direction) -> Kind {
+            direction == .inbound ? .link : .push
+        }
+    }
+
+    /// What started a job. Health follows the jobs of cycles (scheduled or on demand); a manual
+    /// action that fails is reported apart and never makes the service look down.
+    public enum Trigger: String, Sendable, Hashable, Codable, CaseIterable {
+        /// A cycle the service ran on its schedule (or the demo's).
+        case scheduled
+        /// A cycle a person asked for now (`stagelink sync`, the console's sync key).
+        case onDemand = "on-demand"
+        /// A person's own action on chosen records: a push or a retry by hand.
+        case manual
+
+        /// Whether the job was part of a sync cycle, which health follows.
+        public var isCycle: Bool { self != .manual }
     }
 
     public enum Direction: String, Sendable, Hashable, Codable, CaseIterable {

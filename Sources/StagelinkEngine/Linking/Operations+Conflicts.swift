@@ -100,7 +100,7 @@ extension Operations {
         }
         guard let lookup = salesforceLookup else { throw OperationError.notConfigured("Salesforce") }
         guard let outbound = outbound as? OutboundLinker else { throw OperationError.notConfigured("the EMR") }
-        let recorder = try await JobRecorder.start(.push, direction: .outbound, actor: .operator(operatorName), store: store, meters: meters, logger: logger)
+        let recorder = try await JobRecorder.start(.push, direction: .outbound, actor: .operator(operatorName), trigger: .manual, store: store, meters: meters, logger: logger)
         do {
             var found: IncomingRecord?
             for object in outbound.objects.reversed() {

@@ -57,7 +57,7 @@ public struct Operations: Sendable {
     /// Re-runs the linker on the selected failed (or still staged) rows, as a retry job.
     public func retry(_ selection: RetrySelection, by operatorName: String, stop: StopSignal = StopSignal()) async throws -> RetryReport {
         let mark = try await store.lastAttemptID()
-        let recorder = try await JobRecorder.start(.retry, direction: nil, actor: .operator(operatorName), store: store, meters: meters, logger: logger)
+        let recorder = try await JobRecorder.start(.retry, direction: nil, actor: .operator(operatorName), trigger: .manual, store: store, meters: meters, logger: logger)
         var asked: [Int64] = []
         var refreshed: [Int64: Int64] = [:]
         do {
@@ -197,6 +197,13 @@ public struct Operations: Sendable {
     /// Which staged row, job, rule and actor put the value a field holds. `id` is the Salesforce
     /// record id or the record's key (the EMR patient id of a Contact).
     public func why(object: String, id: String, field: String) async throws -> WhyAnswer {
+        try await WhyAnswer.find(in: store, object: object, id: id, field: field)
+    }
+}
+
+extension WhyAnswer {
+    /// Finds the answer in the store alone (lineage needs neither the mapping nor a connection).
+    public static func find(in store: any SyncStore, object: String, id: String, field: String) async throws -> WhyAnswer {
         let key = try await store.link(targetType: object, targetID: id)?.recordKey ?? id
         let record = MappedRecordKey(object: object, key: key)
         guard let write = try await store.lastWrite(record: record, field: field) else {

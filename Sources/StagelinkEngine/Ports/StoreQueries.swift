@@ -194,6 +194,27 @@ public struct ConflictQuery: Sendable, Hashable {
 }
 
 /// The process that runs cycles against a store.
+/// Which jobs a ``SyncStore/lastJob(_:)`` looks among; nil takes any.
+public struct JobSelection: Sendable, Hashable {
+    public var kinds: Set<Job.Kind>?
+    /// Nil takes jobs of either direction and of none (a retry).
+    public var direction: Job.Direction?
+    public var triggers: Set<Job.Trigger>?
+    public var statuses: Set<Job.Status>
+
+    public init(kinds: Set<Job.Kind>? = nil, direction: Job.Direction? = nil, triggers: Set<Job.Trigger>? = nil, statuses: Set<Job.Status>) {
+        self.kinds = kinds
+        self.direction = direction
+        self.triggers = triggers
+        self.statuses = statuses
+    }
+
+    /// Every status a job has once it ended.
+    public static let finished: Set<Job.Status> = [.succeeded, .partial, .failed, .interrupted]
+    /// The statuses of a job that did its work (a partial one left some rows failed).
+    public static let completed: Set<Job.Status> = [.succeeded, .partial]
+}
+
 public struct LeaseHolder: Sendable, Hashable, CustomStringConvertible {
     public var name: String
     public var host: String

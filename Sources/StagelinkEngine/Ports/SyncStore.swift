@@ -14,14 +14,14 @@ import Foundation
 public protocol SyncStore: Sendable {
     // MARK: - Jobs
 
-    func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor) async throws -> Job
+    func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor, trigger: Job.Trigger) async throws -> Job
     /// Writes the job's counts, progress, usage, watermarks, status and finish time as they are now.
     func updateJob(_ job: Job) async throws
     func job(id: Int64) async throws -> Job?
     /// Newest first; `before` is the id of the last job of the previous page.
     func jobs(before: Int64?, limit: Int) async throws -> [Job]
-    /// The newest job of this direction that finished with one of `statuses`.
-    func lastJob(direction: Job.Direction, statuses: Set<Job.Status>) async throws -> Job?
+    /// The newest job that `selection` takes (by id: the last started).
+    func lastJob(_ selection: JobSelection) async throws -> Job?
     /// Jobs still marked running whose process is gone are marked interrupted (on lease take-over),
     /// and the rows they had claimed are given back.
     func interruptRunningJobs(message: String) async throws -> Int
@@ -156,5 +156,12 @@ extension SyncStore {
     /// Takes or renews the lease if it is free, expired, or already `holder`'s.
     public func acquireLease(_ holder: LeaseHolder, for duration: Duration) async throws -> LeaseResult {
         try await acquireLease(holder, for: duration, replacing: nil)
+    }
+}
+
+extension SyncStore {
+    /// Starts a job of a scheduled cycle.
+    public func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor) async throws -> Job {
+        try await startJob(kind: kind, direction: direction, actor: actor, trigger: .scheduled)
     }
 }

@@ -15,10 +15,16 @@ public actor JobRecorder {
 
     /// Starts a job row in the store.
     public static func start(
-        _ kind: Job.Kind, direction: Job.Direction?, actor: Actor, store: any SyncStore, meters: [APIMeter], logger: Logger
+        _ kind: Job.Kind, direction: Job.Direction?, actor: Actor, trigger: Job.Trigger = .scheduled, store: any SyncStore, meters: [APIMeter],
+        logger: Logger
     ) async throws -> JobRecorder {
-        let job = try await store.startJob(kind: kind, direction: direction, actor: actor)
-        logger.info("job started", metadata: ["sync.job": "\(job.id)", "sync.kind": "\(kind.rawValue)", "sync.direction": "\(direction?.rawValue ?? "-")"])
+        let job = try await store.startJob(kind: kind, direction: direction, actor: actor, trigger: trigger)
+        logger.info(
+            "job started",
+            metadata: [
+                "sync.job": "\(job.id)", "sync.kind": "\(kind.rawValue)", "sync.direction": "\(direction?.rawValue ?? "-")",
+                "sync.trigger": "\(trigger.rawValue)",
+            ])
         return JobRecorder(job: job, store: store, meters: meters, logger: logger)
     }
 

@@ -94,9 +94,13 @@ public struct SyncCycle: Sendable {
 
     /// Runs the steps of the chosen directions. A step that fails is recorded as a failed job and
     /// the cycle goes on with what it can; a limit or a stop request ends the cycle.
+    ///
+    /// A cycle a person asked for (`actor` is an operator) is recorded as on demand, any other as
+    /// scheduled: both are what health follows.
     @discardableResult
     public func run(_ directions: Set<Job.Direction> = [.inbound, .outbound], actor: Actor, stop: StopSignal) async throws -> CycleReport {
         var report = CycleReport()
+        let trigger: Job.Trigger = if case .operator = actor { .onDemand } else { .scheduled }
         let outbound = outboundLinker
         let pullsSalesforce = directions.contains(.outbound) || directions.contains(.inbound)
 
@@ -137,7 +141,8 @@ public struct SyncCycle: Sendable {
         return report
 
         func step(_ kind: Job.Kind, _ direction: Job.Direction, actor: Actor, _ work: (JobRecorder) async throws -> Void) async throws -> Job {
-            let recorder = try await JobRecorder.start(kind, direction: direction, actor: actor, store: store, meters: endpoints.meters, logger: logger)
+            let recorder = try await JobRecorder.start(
+                kind, direction: direction, actor: actor, trigger: trigger, store: store, meters: endpoints.meters, logger: logger)
             do {
                 try await work(recorder)
                 return try await recorder.finish()

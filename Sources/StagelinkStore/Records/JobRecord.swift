@@ -10,6 +10,7 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
     var kind: String
     var direction: String?
     var actor: String
+    var trigger: String
     var startedAt: Double
     var finishedAt: Double?
     var status: String
@@ -34,6 +35,8 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
     enum Columns {
         static let id = Column(CodingKeys.id)
         static let direction = Column(CodingKeys.direction)
+        static let kind = Column(CodingKeys.kind)
+        static let trigger = Column(CodingKeys.trigger)
         static let status = Column(CodingKeys.status)
     }
 
@@ -46,6 +49,7 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
         kind = job.kind.rawValue
         direction = job.direction?.rawValue
         actor = job.actor.description
+        trigger = job.trigger.rawValue
         startedAt = job.startedAt.timeIntervalSince1970
         finishedAt = job.finishedAt?.timeIntervalSince1970
         status = job.status.rawValue
@@ -71,7 +75,7 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
     var job: Job {
         Job(
             id: id ?? 0, kind: Job.Kind(rawValue: kind) ?? .pull, direction: direction.flatMap(Job.Direction.init(rawValue:)),
-            actor: Actor(actor), startedAt: Date(timeIntervalSince1970: startedAt), finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)),
+            actor: Actor(actor), trigger: Job.Trigger(rawValue: trigger) ?? .scheduled, startedAt: Date(timeIntervalSince1970: startedAt), finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)),
             status: Job.Status(rawValue: status) ?? .failed,
             counts: Job.Counts(
                 pulled: pulled, staged: staged, deduplicated: deduplicated, linked: linked, failed: failed, superseded: superseded,

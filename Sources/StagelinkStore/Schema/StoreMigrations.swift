@@ -1,7 +1,43 @@
 import GRDB
 
 /// The store's schema, one named migration per change, each in its own transaction.
+///
+/// The schema's version is the number of migrations; it is also written to SQLite's
+/// `user_version` so that any tool can read it. A store whose version or migrations this build
+/// does not know was written by a newer Stagelink: it is refused before anything writes to it.
 public enum StoreMigrations {
+    /// The schema version this build writes.
+    public static var version: Int { migrator.migrations.count }
+
+    /// Where a store file stands against this build.
+    struct Standing: Sendable, Hashable {
+        /// The store's schema version (0 for a new, empty file).
+        var version: Int
+        /// Migrations the store has that this build does not know.
+        var unknownMigrations: [String]
+
+        /// Written by a newer Stagelink: never to be opened by this build.
+        var isNewer: Bool { version > StoreMigrations.version || !unknownMigrations.isEmpty }
+        /// Needs this build's migrations before this build can read it.
+        var needsUpgrade: Bool { !isNewer && version < StoreMigrations.version }
+    }
+
+    /// Reads a store's standing without writing anything.
+    static func standing(_ db: Database) throws -> Standing {
+        let applied = try migrator.appliedIdentifiers(db)
+        let known = Set(migrator.migrations)
+        let userVersion = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+        // Stores from before `user_version` was written count their migrations.
+        let version = max(userVersion, applied.count)
+        return Standing(version: version, unknownMigrations: applied.subtracting(known).sorted())
+    }
+
+    /// Migrates a store this build may write, and records the version.
+    static func migrate(_ writer: some DatabaseWriter) throws {
+        try migrator.migrate(writer)
+        try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = \(version)") }
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: staging, links, jobs, policy, conflicts, lineage") { db in
@@ -12,6 +48,19 @@ public enum StoreMigrations {
             // every failed row from the table (90 ms for 50,000 in a million), with it 10 ms. Only
             // failed rows are in it, so staging pays nothing for it.
             try db.execute(sql: "CREATE INDEX staged_row_failure_group ON staged_row(status, errorCode, resourceType) WHERE status = 'failed'")
+        }
+        migrator.registerMigration("v3: each job's trigger, so that health follows cycles and reports manual actions apart") { db in
+            try db.execute(sql: "ALTER TABLE job ADD COLUMN trigger TEXT NOT NULL DEFAULT 'scheduled'")
+            // Jobs from before: a retry is a person's; a push by a person that is not preceded by
+            // another step of the same person's cycle is a push by hand; the rest of a person's
+            // jobs are the steps of a cycle they asked for.
+            try db.execute(
+                sql: """
+                    UPDATE job SET trigger = 'manual' WHERE kind = 'retry' OR (kind = 'push' AND actor LIKE 'operator:%' AND NOT EXISTS (
+                        SELECT 1 FROM job AS step WHERE step.id = job.id - 1 AND step.actor = job.actor AND step.kind IN ('pull', 'link')));
+                    UPDATE job SET trigger = 'on-demand' WHERE trigger = 'scheduled' AND actor LIKE 'operator:%';
+                    CREATE INDEX job_step ON job(kind, direction, trigger, status, id);
+                    """)
         }
         return migrator
     }

@@ -27,7 +27,7 @@ struct ConflictsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try Context.open(storeOptions, for: .reading)
         let conflicts = try await context.store.conflicts(ConflictQuery(statuses: open ? [.open] : nil, limit: limit))
         if json {
             JSONOutput.print(.array(conflicts.map(JSONOutput.conflict)))
@@ -72,7 +72,7 @@ struct ResolveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try Context.open(storeOptions)
-        let operations = context.cycle(try await context.endpoints()).operations
+        let operations = try await context.cycle(context.endpoints()).operations
         let conflict = try await operations.resolve(conflict: id, take: take, reason: reason, by: operatorOptions.resolved)
         print("Conflict \(id) resolved: \(conflict.object) \(conflict.recordKey) \(conflict.field) = \(DisplayText.escaped(conflict.winningValue?.description ?? "∅")) (\(take.rawValue)), by \(operatorOptions.resolved).")
     }

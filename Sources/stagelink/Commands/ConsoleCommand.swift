@@ -53,10 +53,14 @@ struct ConsoleCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
-        let actions = try await ConsoleCommand.actions(context)
+        // Read first; act only where the store file may be written and the mapping is known. A
+        // store of mode 0400, or --store without a mapping, opens the console read-only.
+        let reading = try Context.open(storeOptions, for: .reading)
+        let writing = readOnly || reading.loadedMapping == nil ? nil : try reading.forWriting()
+        let context = writing ?? reading
+        let actions: any ConsoleActions = context.loadedMapping == nil ? UnmappedConsoleActions() : try await ConsoleCommand.actions(context)
         let exit = try await ConsoleCommand.open(
-            context, actions: actions, theme: theme, readOnly: readOnly, operatorName: `operator`, view: ConsoleTab.named(view) ?? .live)
+            context, actions: actions, theme: theme, readOnly: readOnly || writing == nil, operatorName: `operator`, view: ConsoleTab.named(view) ?? .live)
         if exit != .quit { throw ExitCode(exit.code) }
     }
 
@@ -64,8 +68,8 @@ struct ConsoleCommand: AsyncParsableCommand {
     /// without, what the store alone allows (ignore, policy changes).
     static func actions(_ context: Context) async throws -> ServiceConsoleActions {
         let configured = context.configuration.map { $0.salesforce != nil || $0.emr != nil } ?? false
-        guard configured else { return ServiceConsoleActions(operations: OperationsConsoleActions(operations: context.offlineOperations), cycle: nil) }
-        let cycle = context.cycle(try await context.endpoints())
+        guard configured else { return ServiceConsoleActions(operations: OperationsConsoleActions(operations: try context.offlineOperations), cycle: nil) }
+        let cycle = try await context.cycle(context.endpoints())
         return ServiceConsoleActions(operations: OperationsConsoleActions(operations: cycle.operations), cycle: cycle)
     }
 
@@ -73,8 +77,9 @@ struct ConsoleCommand: AsyncParsableCommand {
     static func open(
         _ context: Context, actions: any ConsoleActions, theme: String, readOnly: Bool, operatorName: String?, view: ConsoleTab
     ) async throws -> ConsoleExit {
-        var settings = ConsoleConfiguration(storePath: context.store.path, mapping: context.mapping, themeName: theme, readOnly: readOnly)
+        var settings = ConsoleConfiguration(storePath: context.store.path, mapping: context.loadedMapping, themeName: theme, readOnly: readOnly)
         settings.initialTab = view
+        settings.healthThresholds = ServiceHealth.Thresholds(context.configuration)
         settings.endpoints = ConsoleConfiguration.Endpoints(
             emr: context.configuration?.emr?.baseURL.absoluteString, salesforce: context.configuration?.salesforce?.loginURL.absoluteString)
         if let operatorName { settings.operatorName = operatorName }
@@ -83,5 +88,17 @@ struct ConsoleCommand: AsyncParsableCommand {
         } catch let error as TerminalError {
             throw ValidationError(error.description)
         }
+    }
+}
+
+/// The console's actions when no mapping is known (`--store` alone, no config/mapping.yaml): the
+/// console shows everything and, read-only, acts on nothing; each action says what it needs.
+struct UnmappedConsoleActions: ConsoleActions {
+    static let reason = "actions need the mapping file: open the console with --mapping FILE or --config"
+
+    func unavailability(of kind: ConsoleAction.Kind) -> String? { Self.reason }
+
+    func perform(_ action: ConsoleAction, by operatorName: String) async throws -> ActionOutcome {
+        throw ConsoleActionError.unavailable(action.kind, Self.reason)
     }
 }

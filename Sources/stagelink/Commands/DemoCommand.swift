@@ -82,7 +82,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     private func runHeadless(_ demo: DemoEnvironment, interval: Duration) async throws {
         let context = demo.context
-        let cycle = context.cycle(try await context.endpoints())
+        let cycle = try await context.cycle(context.endpoints())
         let service = SyncService(cycle: cycle, every: .milliseconds(1), holder: Context.holder("demo"), logger: context.logger)
         let trap = SignalTrap()
         let progress = ProgressLine(store: context.store)
@@ -139,7 +139,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("""
             The demo's store, configuration and keys are in \(demo.folder.path) (its log: \(logPath)).
             Reopen the store (the sandbox is gone, so actions that need it are off):
-              stagelink console --store \(context.store.path) --mapping \(context.mapping.file)
+              stagelink console --store \(context.store.path) --mapping \(context.loadedMapping?.file ?? Context.defaultMapping)
             """)
         let code = try exit.get()
         if code != .quit { throw ExitCode(code.code) }

@@ -28,8 +28,12 @@ struct PolicyCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let context = try Context.open(storeOptions)
-            try await context.mapping.loadPolicy(into: context.store)
+            let context = try Context.open(storeOptions, for: .reading)
+            // The file's rules are loaded first when the store may be written; otherwise (a
+            // read-only store, or no mapping named) the rules the store recorded are shown.
+            if let mapping = context.loadedMapping, let writable = try context.forWriting() {
+                try await mapping.loadPolicy(into: writable.store)
+            }
             let rules = try await context.store.policyRules()
             if json {
                 JSONOutput.print(.array(rules.map(JSONOutput.rule)))
@@ -87,7 +91,7 @@ struct PolicyCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let context = try Context.open(storeOptions)
+            let context = try Context.open(storeOptions, for: .reading)
             let parts = field?.split(separator: ".", maxSplits: 1).map(String.init)
             let entries = try await context.store.policyAudit(object: parts?.first, field: parts?.count == 2 ? parts?[1] : nil, limit: limit)
             if json {

@@ -37,7 +37,14 @@ struct RetryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try Context.open(storeOptions)
-        let operations = context.cycle(try await context.endpoints()).operations
+        // Every id is checked before anything is retried: a typo names itself and retries nothing.
+        var unknown: [Int64] = []
+        for id in ids where try await context.store.row(id: id) == nil { unknown.append(id) }
+        if !unknown.isEmpty {
+            throw ValidationError(
+                "No staged row has id \(unknown.map(String.init).joined(separator: ", ")) (see `stagelink rows`); nothing was retried.")
+        }
+        let operations = try await context.cycle(context.endpoints()).operations
         let selection: Operations.RetrySelection = !ids.isEmpty ? .rows(ids) : error.map { .errorCode($0) } ?? .allFailed
         let report = try await operations.retry(selection, by: operatorOptions.resolved)
         var table = TextTable("ID", "STATUS", "OBJECT", "SOURCE ID", "ERROR")
@@ -109,7 +116,7 @@ struct PushCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try Context.open(storeOptions)
-        let operations = context.cycle(try await context.endpoints()).operations
+        let operations = try await context.cycle(context.endpoints()).operations
         let report = try await operations.push(salesforceID: salesforceID, by: operatorOptions.resolved)
         switch report.outcome.status {
         case .failed:

@@ -36,7 +36,7 @@ struct RunCommand: AsyncParsableCommand {
         let context = try Context.open(storeOptions, quietLevel: .info)
         try await context.mapping.loadPolicy(into: context.store)
         let interval = every.flatMap(Duration.parse) ?? context.configuration?.every ?? StagelinkConfiguration.defaultEvery
-        let cycle = context.cycle(try await context.endpoints())
+        let cycle = try await context.cycle(context.endpoints())
         let service = SyncService(cycle: cycle, every: interval, holder: Context.holder("run"), logger: context.logger)
         let trap = SignalTrap()
         do {

@@ -24,7 +24,7 @@ struct ShowCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try Context.open(storeOptions, for: .reading)
         guard let row = try await context.store.row(id: id) else {
             throw ValidationError("No staged row has id \(id).")
         }
@@ -55,7 +55,7 @@ struct ShowCommand: AsyncParsableCommand {
         }
         print("\nPayload (\(row.payload.count) bytes, as received)")
         if let value = try? JSONValue(parsing: row.payload) {
-            let highlighted = faultyPaths(of: row, in: value, mapping: context.mapping)
+            let highlighted = faultyPaths(of: row, in: value, mapping: context.loadedMapping)
             for line in JSONWriter.prettyLines(value) {
                 let marked = highlighted.contains { !line.path.isEmpty && (line.path == $0 || line.path.hasPrefix($0 + ".") || line.path.hasPrefix($0 + "[")) }
                 print((marked ? "▶ " : "  ") + line.text)
@@ -84,9 +84,9 @@ struct ShowCommand: AsyncParsableCommand {
     }
 
     /// Where in the payload the fields the error names are (`Birthdate` → `birthDate`).
-    private func faultyPaths(of row: StagedRow, in payload: JSONValue, mapping: MappingDocument) -> [String] {
+    private func faultyPaths(of row: StagedRow, in payload: JSONValue, mapping: MappingDocument?) -> [String] {
         guard let fields = row.error?.fields else { return [] }
-        let inbound = mapping.inbound(forResource: row.resourceType)
+        let inbound = mapping?.inbound(forResource: row.resourceType)
         return fields.compactMap { field in
             inbound?.fields.first { $0.field == field }?.path.flatMap { $0.locate(in: payload) } ?? (payload[field] != nil ? field : nil)
         }

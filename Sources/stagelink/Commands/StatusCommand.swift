@@ -6,11 +6,25 @@ import StagelinkEngine
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Reports health for monitors: the last cycle per direction, failed rows, open conflicts, API usage.",
+        abstract: "Reports health for monitors: each direction's last pull and link, failed rows, open conflicts, API usage.",
         discussion: """
-            Exit code 0: healthy. 1: degraded (failed rows, open conflicts, a partial cycle, API \
-            usage near the limit, or never synced). 2: failing (the last cycle of a direction failed \
-            or was stopped, or no cycle succeeded for three schedule periods).
+            Each direction is judged by its pull and its link apart, from the jobs of sync cycles \
+            (scheduled, or asked for with `stagelink sync`). A direction whose last pull failed is \
+            failing until a pull succeeds. Pushes and retries by hand are reported apart and never \
+            change the level.
+
+            Exit codes:
+              0  healthy
+              1  degraded: failed rows, open conflicts, a step interrupted or partial, API usage \
+            near the configured share, or never synced
+              2  failing: the last pull or link of a direction failed, or no pull succeeded for \
+            three schedule periods
+              3  the configuration or the mapping could not be read
+              4  the store could not be read (missing, unreadable, or written by a newer Stagelink)
+
+            With --json the output is always JSON, errors included: \
+            {"level": "error", "exitCode": 4, "error": "…", "part": "store"}. The store is only \
+            read: a store file that is not writable works.
 
             Example:
               stagelink status --json || alert
@@ -19,109 +33,72 @@ struct StatusCommand: AsyncParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
 
-    @Flag(help: "Print JSON for scripts.")
+    @Flag(help: "Print JSON for scripts (always JSON, errors included).")
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
-        let health = try await Health.assess(context)
-        if json {
-            JSONOutput.print(health.json)
-        } else {
-            print(health.text)
+        let report = await Self.report(storeOptions, json: json)
+        if let error = report.error, !json { throw error }
+        print(report.output)
+        throw ExitCode(report.exitCode)
+    }
+
+    /// What `status` prints and exits with; an error that stopped it, for the text form.
+    static func report(_ options: StoreOptions, json: Bool, now: Date = Date()) async -> (output: String, exitCode: Int32, error: SetupError?) {
+        do {
+            let context = try Context.open(options, for: .reading)
+            let health: ServiceHealth
+            do {
+                health = try await ServiceHealth.assess(context.store, thresholds: ServiceHealth.Thresholds(context.configuration), now: now)
+            } catch {
+                throw SetupError(.store, "cannot read the store at \(context.store.path): \(error)")
+            }
+            return (json ? JSONWriter.prettyString(health.json) : health.text(now: now), health.level.rawValue, nil)
+        } catch {
+            let setup = error as? SetupError ?? SetupError(.store, error)
+            let object: JSONValue = [
+                "level": "error", "exitCode": .number(String(setup.exitCode)), "error": .string(setup.message),
+                "part": .string(setup.part == .configuration ? "configuration" : "store"),
+            ]
+            return (JSONWriter.prettyString(object), setup.exitCode, setup)
         }
-        throw ExitCode(health.level.rawValue)
     }
 }
 
-/// The store's health, in one of three levels, with the reasons.
-struct Health {
-    enum Level: Int32 {
-        case healthy = 0, degraded = 1, failing = 2
+extension ServiceHealth.Thresholds {
+    /// The configuration's schedule and API share, or the defaults without one.
+    init(_ configuration: StagelinkConfiguration?) {
+        self.init(
+            every: configuration?.every ?? StagelinkConfiguration.defaultEvery, limitShare: configuration?.salesforce?.limitShare ?? 0.8)
     }
+}
 
-    struct Direction {
-        var name: Job.Direction
-        var lastSuccess: Job?
-        var last: Job?
-    }
-
-    var level: Level
-    var reasons: [String]
-    var directions: [Direction]
-    var failedRows: Int
-    var openConflicts: Int
-    var usage: APIUsage?
-    var lease: Lease?
-
-    static func assess(_ context: Context) async throws -> Health {
-        let store = context.store
-        var directions: [Direction] = []
-        var reasons: [String] = []
-        var level = Level.healthy
-        func raise(_ to: Level, _ reason: String) {
-            if to.rawValue > level.rawValue { level = to }
-            reasons.append(reason)
-        }
-        let every = context.configuration?.every ?? StagelinkConfiguration.defaultEvery
-        for direction in Job.Direction.allCases {
-            let lastSuccess = try await store.lastJob(direction: direction, statuses: [.succeeded, .partial])
-            let last = try await store.lastJob(direction: direction, statuses: [.succeeded, .partial, .failed, .interrupted])
-            directions.append(Direction(name: direction, lastSuccess: lastSuccess, last: last))
-            if let last, last.status == .failed || last.status == .interrupted {
-                raise(.failing, "the last \(direction.rawValue) \(last.kind.rawValue) job (\(last.id)) \(last.status.rawValue): \(last.message ?? "")")
-            } else if let last, last.status == .partial {
-                raise(.degraded, "the last \(direction.rawValue) job (\(last.id)) was partial")
-            }
-            if let lastSuccess, let finished = lastSuccess.finishedAt, Date().timeIntervalSince(finished) > 3 * every.seconds {
-                raise(.failing, "no \(direction.rawValue) cycle succeeded since \(finished.shortText) (schedule: every \(every.compactText))")
-            } else if lastSuccess == nil {
-                raise(.degraded, "never synced \(direction.rawValue)")
-            }
-        }
-        let failedRows = try await store.countRows(RowFilter(statuses: [.failed]))
-        if failedRows > 0 { raise(.degraded, "\(failedRows) failed rows (see `stagelink rows --status failed`)") }
-        let openConflicts = try await store.countConflicts(status: .open)
-        if openConflicts > 0 { raise(.degraded, "\(openConflicts) conflicts wait for a person (see `stagelink conflicts --open`)") }
-        let usage = try await store.jobs(before: nil, limit: 50).compactMap(\.apiUsage).first
-        let share = context.configuration?.salesforce?.limitShare ?? 0.8
-        if let usage, usage.share >= share * 0.9 {
-            raise(.degraded, "Salesforce API usage \(usage) is near the configured share \(Int(share * 100))%")
-        }
-        return Health(
-            level: level, reasons: reasons, directions: directions, failedRows: failedRows, openConflicts: openConflicts, usage: usage,
-            lease: try await store.currentLease())
-    }
-
-    var text: String {
-        var lines = ["Stagelink: \(["healthy", "degraded", "failing"][Int(level.rawValue)])"]
+extension ServiceHealth {
+    /// The text `status` prints: the level, each direction's steps, manual actions, the service, the reasons.
+    func text(now: Date) -> String {
+        var lines = ["Stagelink: \(level)"]
         for direction in directions {
-            lines.append("  \(direction.name.rawValue): last success \(direction.lastSuccess?.finishedAt?.shortText ?? "never")" + (direction.last.map { ", last job \($0.id) \($0.status.rawValue)" } ?? ""))
+            let steps = direction.steps.map { step in
+                guard let last = step.last else { return "\(step.kind.rawValue): no job yet" }
+                return "\(step.kind.rawValue) \(step.level) (last success \(step.lastSuccess?.finishedAt?.shortText ?? "never"), "
+                    + "last job \(last.id) \(last.status.rawValue))"
+            }
+            lines.append("  \(direction.direction.rawValue) \(direction.level): " + steps.joined(separator: "; "))
         }
-        lines.append("  failed rows: \(failedRows)   open conflicts: \(openConflicts)   API usage: \(usage?.description ?? "unknown")")
-        if let lease, lease.expiresAt > Date(), lease.isAbandoned(onHost: ProcessInfo.processInfo.hostName) {
+        lines.append("  failed rows: \(failedRows)   open conflicts: \(openConflicts)   API usage: \(apiUsage?.description ?? "unknown")")
+        if let last = manual.last {
+            let outcome = manual.unresolvedFailure.map { "\($0.status.rawValue)\($0.message.map { ": \(DisplayText.escaped($0))" } ?? "")" } ?? last.status.rawValue
+            lines.append(
+                "  by hand (not counted in health): the last \(last.kind.rawValue) (job \(last.id), \(last.actor), \((last.finishedAt ?? last.startedAt).shortText)) \(outcome)")
+        }
+        if let lease, lease.expiresAt > now, lease.isAbandoned(onHost: ProcessInfo.processInfo.hostName) {
             lines.append("  service: not running (\(lease.holder) stopped without releasing its lease; the next run takes over)")
-        } else if let lease, lease.expiresAt > Date() {
+        } else if let lease, lease.expiresAt > now {
             lines.append("  service: \(lease.holder), since \(lease.since.shortText)")
         } else {
             lines.append("  service: not running")
         }
-        lines += reasons.map { "  • \($0)" }
+        lines += reasons.map { "  • \(DisplayText.escaped($0.message))" }
         return lines.joined(separator: "\n")
-    }
-
-    var json: JSONValue {
-        var object: JSONObject = [
-            "level": .string(["healthy", "degraded", "failing"][Int(level.rawValue)]), "exitCode": .number(String(level.rawValue)),
-            "reasons": .array(reasons.map(JSONValue.string)), "failedRows": JSONOutput.number(failedRows),
-            "openConflicts": JSONOutput.number(openConflicts), "apiUsage": JSONOutput.text(usage?.description),
-        ]
-        for direction in directions {
-            object[direction.name.rawValue] = [
-                "lastSuccess": JSONOutput.instant(direction.lastSuccess?.finishedAt), "lastJob": direction.last.map(JSONOutput.job) ?? .null,
-            ]
-        }
-        object["service"] = lease.map { ["holder": .string($0.holder.description), "since": JSONOutput.instant($0.since), "expiresAt": JSONOutput.instant($0.expiresAt)] } ?? .null
-        return .object(object)
     }
 }

@@ -37,7 +37,7 @@ struct SyncCommand: AsyncParsableCommand {
             return
         }
         try await context.mapping.loadPolicy(into: context.store)
-        let cycle = context.cycle(try await context.endpoints())
+        let cycle = try await context.cycle(context.endpoints())
         let service = SyncService(cycle: cycle, every: .seconds(1), holder: Context.holder("sync"), logger: context.logger)
         let trap = SignalTrap()
         let progress = ProgressLine(store: context.store)

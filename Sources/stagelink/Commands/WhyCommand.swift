@@ -29,8 +29,8 @@ struct WhyCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
-        let answer = try await context.offlineOperations.why(object: object, id: id, field: field)
+        let context = try Context.open(storeOptions, for: .reading)
+        let answer = try await WhyAnswer.find(in: context.store, object: object, id: id, field: field)
         if json {
             JSONOutput.print([
                 "write": JSONOutput.write(answer.write), "row": answer.row.map { JSONOutput.row($0.summary) } ?? .null,

@@ -28,34 +28,131 @@ struct OperatorOptions: ParsableArguments {
     }
 }
 
-/// What a command works with: the store, the mapping, and the configuration when there is one.
+/// The configuration, the mapping or the store could not be read: the command could not even
+/// start. Every command exits with 3 (configuration or mapping) or 4 (store) for it, apart from
+/// the codes of what it does (`status`: 0 healthy, 1 degraded, 2 failing).
+struct SetupError: Error, CustomStringConvertible {
+    enum Part: Sendable {
+        /// The configuration or the mapping file: exit code 3.
+        case configuration
+        /// The store: exit code 4.
+        case store
+    }
+
+    var part: Part
+    var message: String
+
+    init(_ part: Part, _ message: String) {
+        self.part = part
+        self.message = message
+    }
+
+    init(_ part: Part, _ error: any Error) {
+        self.init(part, (error as? SetupError)?.message ?? (error as? ValidationError)?.message ?? "\(error)")
+    }
+
+    var exitCode: Int32 {
+        switch part {
+        case .configuration: 3
+        case .store: 4
+        }
+    }
+
+    var description: String { message }
+}
+
+/// What a command works with: the store, the mapping and the configuration when there is one.
 struct Context {
+    /// What the command does to the store.
+    enum Purpose {
+        /// Writes (sync, retry, policy changes): the store is created if needed and migrated; the
+        /// mapping is read at once.
+        case writing
+        /// Only reads (status, rows, show, jobs, …): the store must exist and is opened read-only
+        /// when it can be (a store file of mode 0400 works); the mapping is read when one is named
+        /// or found, and asked for only by what truly needs it.
+        case reading
+    }
+
     var configuration: StagelinkConfiguration?
     var store: SQLiteStore
-    var mapping: MappingDocument
+    /// The mapping, when it was read: always for a writing command.
+    var loadedMapping: MappingDocument?
     var logger: Logger
+
+    /// The mapping, for what needs it; a clear error when a reading command was given none.
+    var mapping: MappingDocument {
+        get throws(SetupError) {
+            guard let loadedMapping else {
+                throw SetupError(
+                    .configuration,
+                    "This needs the mapping file: pass --mapping FILE, or name it in the configuration (mapping:). The store alone does not hold it.")
+            }
+            return loadedMapping
+        }
+    }
 
     /// Finds the configuration (`--config`, `$STAGELINK_CONFIG`, `./stagelink.yaml`), opens the store
     /// and reads the mapping. Without a configuration, `--store` is needed.
     /// `quietLevel` is the log level when the configuration names none: the service logs its
     /// jobs at info; the other commands keep their output to what they print.
-    static func open(_ options: StoreOptions, quietLevel: Logger.Level = .warning) throws -> Context {
-        try open(config: options.config, store: options.store, mapping: options.mapping, quietLevel: quietLevel)
+    /// Throws ``SetupError`` when the configuration, the mapping or the store cannot be read.
+    static func open(_ options: StoreOptions, for purpose: Purpose = .writing, quietLevel: Logger.Level = .warning) throws(SetupError) -> Context {
+        try open(config: options.config, store: options.store, mapping: options.mapping, for: purpose, quietLevel: quietLevel)
     }
 
-    static func open(config: String?, store: String? = nil, mapping: String? = nil, quietLevel: Logger.Level = .warning) throws -> Context {
-        try CrashSwitch.installFromEnvironment()
-        let configuration = try loadConfiguration(config)
+    static func open(
+        config: String?, store: String? = nil, mapping: String? = nil, for purpose: Purpose = .writing, quietLevel: Logger.Level = .warning
+    ) throws(SetupError) -> Context {
+        let configuration: StagelinkConfiguration?
+        do {
+            try CrashSwitch.installFromEnvironment()
+            configuration = try loadConfiguration(config)
+        } catch {
+            throw SetupError(.configuration, error)
+        }
         var logger = Logger(label: "stagelink")
         logger.logLevel = configuration?.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? quietLevel
         guard let storePath = store ?? configuration?.store else {
-            throw ValidationError("No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
+            throw SetupError(.configuration, "No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
         }
-        let mappingPath = mapping ?? configuration?.mapping ?? "config/mapping.yaml"
-        let mapping = try MappingDocument.load(contentsOf: mappingPath)
-        let store = try SQLiteStore(path: storePath)
-        return Context(configuration: configuration, store: store, mapping: mapping, logger: logger)
+        let named = mapping ?? configuration?.mapping
+        let mappingPath = named ?? Self.defaultMapping
+        let loadedMapping: MappingDocument?
+        do {
+            if purpose == .writing || named != nil || FileManager.default.fileExists(atPath: mappingPath) {
+                loadedMapping = try MappingDocument.load(contentsOf: mappingPath)
+            } else {
+                loadedMapping = nil
+            }
+        } catch {
+            throw SetupError(.configuration, error)
+        }
+        let opened: SQLiteStore
+        do {
+            opened = try purpose == .reading ? SQLiteStore.forReading(path: storePath) : SQLiteStore(path: storePath)
+        } catch {
+            throw SetupError(.store, error)
+        }
+        return Context(configuration: configuration, store: opened, loadedMapping: loadedMapping, logger: logger)
     }
+
+    /// This context with its store opened for writing (and migrated), for a reading command that
+    /// also acts when it may (the console); nil when the store file is not writable.
+    func forWriting() throws(SetupError) -> Context? {
+        if store.access == .readWrite { return self }
+        guard FileManager.default.isWritableFile(atPath: store.path) else { return nil }
+        var context = self
+        do {
+            context.store = try SQLiteStore(path: store.path)
+        } catch {
+            throw SetupError(.store, error)
+        }
+        return context
+    }
+
+    /// The mapping a command reads when none is named: the repository's own.
+    static let defaultMapping = "config/mapping.yaml"
 
     static func loadConfiguration(_ explicit: String?) throws -> StagelinkConfiguration? {
         if let path = explicit ?? ProcessInfo.processInfo.environment["STAGELINK_CONFIG"] {
@@ -88,13 +185,13 @@ struct Context {
         return endpoints
     }
 
-    func cycle(_ endpoints: SyncEndpoints) -> SyncCycle {
-        SyncCycle(store: store, mapping: mapping, endpoints: endpoints, settings: configuration?.settings ?? SyncSettings(), logger: logger)
+    func cycle(_ endpoints: SyncEndpoints) throws(SetupError) -> SyncCycle {
+        SyncCycle(store: store, mapping: try mapping, endpoints: endpoints, settings: configuration?.settings ?? SyncSettings(), logger: logger)
     }
 
     /// Operations that need no connection (ignore, policy, why) work from this alone.
     var offlineOperations: Operations {
-        Operations(store: store, mapping: mapping, inbound: nil, logger: logger)
+        get throws(SetupError) { Operations(store: store, mapping: try mapping, inbound: nil, logger: logger) }
     }
 
     /// The lease holder this process would be.

@@ -33,23 +33,8 @@ enum JSONOutput {
         ]
     }
 
-    static func counts(_ counts: Job.Counts) -> JSONValue {
-        [
-            "pulled": number(counts.pulled), "staged": number(counts.staged), "deduplicated": number(counts.deduplicated), "linked": number(counts.linked),
-            "failed": number(counts.failed), "superseded": number(counts.superseded), "conflicts": number(counts.conflicts),
-        ]
-    }
 
-    static func job(_ job: Job) -> JSONValue {
-        [
-            "id": number(job.id), "kind": .string(job.kind.rawValue), "direction": text(job.direction?.rawValue), "actor": .string(job.actor.description),
-            "status": .string(job.status.rawValue), "startedAt": instant(job.startedAt), "finishedAt": instant(job.finishedAt),
-            "counts": counts(job.counts), "apiCalls": number(job.apiCalls), "apiUsage": text(job.apiUsage?.description),
-            "watermarkBefore": instant(job.watermarkBefore), "watermarkAfter": instant(job.watermarkAfter),
-            "progress": ["phase": .string(job.progress.phase), "done": number(job.progress.done), "total": job.progress.total.map(number) ?? .null],
-            "message": text(job.message),
-        ]
-    }
+    static func job(_ job: Job) -> JSONValue { job.json }
 
     static func conflict(_ conflict: Conflict) -> JSONValue {
         [

@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+import StagelinkEngine
+import Testing
+
+@testable import StagelinkStore
+
+/// A store written by a newer Stagelink is refused before anything writes to it; a store is read
+/// without being written by the reading commands; jobs remember what started them.
+struct StoreVersionTests {
+    private static func bytes(_ path: String) throws -> Data {
+        try Data(contentsOf: URL(fileURLWithPath: path))
+    }
+
+    /// A store with everything checkpointed into its main file, closed: its bytes are then the whole store.
+    private static func closedStore() throws -> String {
+        let store = try SQLiteStore.temporary("store-version")
+        let path = store.path
+        try store.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        return path
+    }
+
+    @Test func aNewStoreRecordsThisBuildsVersion() async throws {
+        let store = try SQLiteStore.temporary("store-version")
+        let version = try await store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") }
+        #expect(version == StoreMigrations.version)
+        #expect(StoreMigrations.version == 3)
+    }
+
+    @Test func aStoreOfAHigherVersionIsRefusedNamingBothVersionsAndIsNotWritten() throws {
+        let path = try Self.closedStore()
+        try DatabaseQueue(path: path).writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = 9") }
+        let before = try Self.bytes(path)
+        for access in [SQLiteStore.Access.readWrite, .readOnly] {
+            let error = #expect(throws: StoreError.self) { _ = try SQLiteStore(path: path, access: access) }
+            let text = error?.description ?? ""
+            #expect(text.contains("store version 9"), "\(text)")
+            #expect(text.contains("up to \(StoreMigrations.version)"), "\(text)")
+            #expect(text.contains(path))
+        }
+        #expect(throws: StoreError.self) { _ = try SQLiteStore.forReading(path: path) }
+        #expect(try Self.bytes(path) == before, "the refused store was not written")
+    }
+
+    @Test func aStoreWithAMigrationThisBuildDoesNotKnowIsRefused() throws {
+        let path = try Self.closedStore()
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v9: something newer')")
+        }
+        let error = #expect(throws: StoreError.self) { _ = try SQLiteStore(path: path) }
+        #expect(error?.description.contains("v9: something newer") == true)
+        #expect(error?.description.contains("this build knows store versions up to \(StoreMigrations.version)") == true)
+    }
+
+    @Test func aStoreIsReadWithoutBeingWrittenAndRefusesWrites() async throws {
+        let path = try Self.closedStore()
+        let writer = try SQLiteStore(path: path)
+        let job = try await writer.startJob(kind: .pull, direction: .inbound, actor: .system)
+        try await writer.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        chmod(path, 0o400)
+        defer { chmod(path, 0o600) }
+        let before = try Self.bytes(path)
+        let reader = try SQLiteStore.forReading(path: path)
+        #expect(reader.access == .readOnly)
+        #expect(try await reader.job(id: job.id)?.kind == .pull)
+        await #expect(throws: (any Error).self) { _ = try await reader.startJob(kind: .pull, direction: .inbound, actor: .system) }
+        #expect(try Self.bytes(path) == before)
+    }
+
+    @Test func readingAMissingStoreIsAnErrorAndCreatesNothing() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("absent-\(UUID().uuidString).sqlite").path
+        let error = #expect(throws: StoreError.self) { _ = try SQLiteStore.forReading(path: path) }
+        #expect(error?.description.contains("no such file") == true)
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func aStoreOfAnOlderVersionIsUpgradedForWritingAndRefusedReadOnly() async throws {
+        let path = try Self.closedStore()
+        // Back to version 2: no trigger column, no v3 migration, user_version unset (as before v3).
+        try await DatabaseQueue(path: path).writeWithoutTransaction { db in
+            try db.execute(sql: "DROP INDEX job_step")
+            try db.execute(sql: "ALTER TABLE job DROP COLUMN trigger")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v3:%'")
+            try db.execute(sql: "PRAGMA user_version = 0")
+            let insert = "INSERT INTO job (kind, direction, actor, startedAt, status) VALUES (?, ?, ?, 0, 'succeeded')"
+            for (kind, direction, actor) in [
+                ("pull", "inbound", "system"), ("push", "outbound", "operator:dana"), ("pull", "outbound", "operator:ed"), ("push", "outbound", "operator:ed"),
+                ("retry", nil, "operator:dana"),
+            ] {
+                try db.execute(sql: insert, arguments: [kind, direction, actor])
+            }
+        }
+        let error = #expect(throws: StoreError.self) { _ = try SQLiteStore(path: path, access: .readOnly) }
+        #expect(error?.description.contains("store version 2") == true)
+        #expect(error?.description.contains("version 3") == true)
+        let upgraded = try SQLiteStore.forReading(path: path)
+        #expect(upgraded.access == .readWrite, "a writable store that needs upgrading is upgraded")
+        let triggers = try await upgraded.jobs(before: nil, limit: 10).reversed().map(\.trigger)
+        #expect(triggers == [.scheduled, .manual, .onDemand, .onDemand, .manual])
+    }
+
+    @Test func theLastJobIsFoundByKindDirectionTriggerAndStatus() async throws {
+        let store = try SQLiteStore.temporary("store-version")
+        func finish(_ job: Job, _ status: Job.Status) async throws -> Job {
+            var job = job
+            job.status = status
+            job.finishedAt = Date()
+            try await store.updateJob(job)
+            return job
+        }
+        let pull = try await finish(try await store.startJob(kind: .pull, direction: .inbound, actor: .system), .failed)
+        let link = try await finish(try await store.startJob(kind: .link, direction: .inbound, actor: .system), .succeeded)
+        let push = try await finish(
+            try await store.startJob(kind: .push, direction: .outbound, actor: .operator("dana"), trigger: .manual), .failed)
+        #expect(try await store.job(id: push.id)?.trigger == .manual)
+        let cycles: Set<Job.Trigger> = [.scheduled, .onDemand]
+        #expect(try await store.lastJob(JobSelection(kinds: [.pull], direction: .inbound, triggers: cycles, statuses: JobSelection.finished))?.id == pull.id)
+        #expect(try await store.lastJob(JobSelection(direction: .inbound, statuses: JobSelection.completed))?.id == link.id)
+        #expect(try await store.lastJob(JobSelection(kinds: [.push], triggers: cycles, statuses: JobSelection.finished)) == nil)
+        #expect(try await store.lastJob(JobSelection(triggers: [.manual], statuses: JobSelection.finished))?.id == push.id)
+    }
+}
