@@ -19,4 +19,25 @@ struct Stagelink: AsyncParsableCommand {
             DemoCommand.self, SandboxCommand.self, BenchCommand.self,
         ]
     )
+
+    /// Parses and runs the command. An error's message may quote a remote system or a stored
+    /// value (Salesforce's answer to a pushed id holding ESC), so it is printed through the same
+    /// escaping as every other line; help and other clean exits go to standard output.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                if code == .success { print(message) } else { printToStandardError(message) }
+            }
+            Self.exit(withError: code)
+        }
+    }
 }
