@@ -119,7 +119,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "stagelinkTests", dependencies: ["stagelink", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(
+            name: "stagelinkTests",
+            dependencies: ["stagelink", "StagelinkEngine", "StagelinkStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine", "StagelinkStore"]),
         .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkEngine"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "StagelinkEngine", "StagelinkStore", "StagelinkBenchmarks", "CNcursesw"]),

@@ -34,7 +34,7 @@ public final class FHIRClient: ChangeSource, ResourceWriter, Sendable {
     /// Reads the private key file named in `configuration` and checks the base URL; asks for no
     /// token yet (the first call does, discovering the token endpoint first).
     public init(configuration: FHIRConfiguration, meter: APIMeter = APIMeter(), logger: Logger) async throws(ClientSetupError) {
-        let baseURL = try EndpointURL.validated(configuration.baseURL, setting: "fhir.base_url")
+        let baseURL = try EndpointURL.validated(configuration.baseURL, setting: "emr.baseURL")
         let http = HTTPClient(configuration: configuration.http, meter: meter, logger: logger)
         let issuer = try await SMARTTokenIssuer(configuration: configuration, baseURL: baseURL, http: http)
         self.configuration = configuration

@@ -24,7 +24,9 @@ struct Stagelink: AsyncParsableCommand {
 
     /// Parses and runs a command. A configuration, mapping or store that cannot be read ends
     /// every command with its own exit code (3 configuration or mapping, 4 store), never with
-    /// 1, which `status` means as degraded.
+    /// 1, which `status` means as degraded. An error's message may quote a remote system or a
+    /// stored value (Salesforce's answer to a pushed id holding ESC), so it is printed through the
+    /// same escaping as every other line; help and other clean exits go to standard output.
     static func main() async {
         do {
             var command = try parseAsRoot()
@@ -34,10 +36,15 @@ struct Stagelink: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as SetupError {
-            FileHandle.standardError.write(Data("Error: \(DisplayText.escaped(error.message))\n".utf8))
+            printToStandardError("Error: \(error.message)")
             Foundation.exit(error.exitCode)
         } catch {
-            exit(withError: error)
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                if code == .success { print(message) } else { printToStandardError(message) }
+            }
+            Self.exit(withError: code)
         }
     }
 }

@@ -164,6 +164,10 @@ put(PATIENT, "links", ANCHOR, dumps(patient(ANCHOR, name=[{"family": "O'Brien');
 put(PATIENT, "links", "soql-text-in-family", dumps(patient("soql-text-in-family", name=[{"family": "x' OR LastName != '", "given": ["SELECT Id FROM Contact"]}])))
 put(PATIENT, "links", "json-text-in-family", dumps(patient("json-text-in-family", name=[{"family": "\"},{\"family\":\"Injected", "given": ["]}"]}])))
 put(PATIENT, "links", "unicode-names-in-family", dumps(patient("unicode-names-in-family", name=[{"family": "Nguyễn-Ørsted 王 😀", "given": ["Zoë"]}])))
+# Bidirectional controls and line/paragraph separators are valid text to both systems; printed
+# anywhere (rows, show, why, conflicts, the console) they are shown escaped, never obeyed.
+put(PATIENT, "links", "bidi-and-separators-in-family", dumps(patient("bidi-and-separators-in-family", name=[
+    {"family": "Nguyen\u202eliated\u2066x\u2069\u200f\u061c", "given": ["Line\u2028Two\u2029"]}])))
 put(PATIENT, "links", "meta-lastupdated-in-year-9999",
     dumps(patient("meta-lastupdated-in-year-9999", meta={"versionId": "1", "lastUpdated": "9999-12-31T23:59:59Z"})))
 

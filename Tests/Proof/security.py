@@ -6,11 +6,17 @@
 - the store file and its WAL files are readable by their owner only (0600);
 - `stagelink show` and `stagelink rows` print a name holding terminal escape sequences escaped,
   never as raw control characters, and so does the console (in tmux: the row's screen still
-  stands, with the sequence shown as text).
+  stands, with the sequence shown as text);
+- bad configuration and mapping files (huge durations, empty required keys, `${UNCLOSED`,
+  out-of-range numbers, a value with a line break, plain http, the same Salesforce field mapped
+  twice, an unknown resource type, a field name that is not an API name) are refused with a
+  message naming the file, line and key, never a crash; a key file others may read is warned about.
 """
 import os
 import re
+import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "EndToEnd"))
 from console_tmux import Console  # noqa: E402
@@ -137,3 +143,83 @@ def check_console_escaping(workspace):
     if len(probes) < 2:
         problems.append("the console check found %d of the 2 probes" % len(probes))
     return problems
+
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# (what the file says after `store:` and `mapping:`, the key the refusal must name, the line it is on)
+CONFIGURATION_PROBES = [
+    ("schedule:\n  every: 9999999999999h\n", "schedule.every", 4),
+    ("schedule:\n  every: 1e17\n", "schedule.every", 4),
+    ("schedule:\n  overlap: 99999999999999999h\n", "schedule.overlap", 4),
+    ("schedule:\n  automaticRetries: -1\n", "schedule.automaticRetries", 4),
+    ("schedule:\n  every: ~\n", "schedule.every", 4),
+    ("emr:\n  baseURL: https://emr.example.org/fhir\n  clientID: ${UNCLOSED\n  privateKeyFile: key.pem\n", "emr.clientID", 5),
+    ("emr:\n  baseURL: http://emr.example.org/fhir\n  clientID: x\n  privateKeyFile: key.pem\n", "emr.baseURL", 4),
+    ("emr:\n  baseURL: https://emr.example.org/fhir\n  clientID: \"two\\nlines\"\n  privateKeyFile: key.pem\n", "emr.clientID", 5),
+    ("emr:\n  baseURL: https://emr.example.org/fhir\n  clientID: x\n  privateKeyFile: key.pem\n  http: { maxConnections: 0 }\n",
+     "emr.http.maxConnections", 7),
+]
+
+# (text of the shipped mapping, what replaces it, the key the refusal must name)
+MAPPING_PROBES = [
+    ("{ field: FirstName, path:", "{ field: LastName, path:", "inbound[0].fields[2]"),
+    ("resource: EpisodeOfCare", "resource: EpisodeOfCaer", "inbound[1].resource"),
+    ("{ field: FirstName, path:", "{ field: \"First Name; DROP\", path:", "inbound[0].fields[1].field"),
+    ("path: \"name[0].given[0]\"", "path: \"name[99999999999].given[0]\"", "inbound[0].fields[1].path"),
+]
+
+
+def check_configuration_probes(binary):
+    """Each bad configuration or mapping is refused by `stagelink rows` with an exit code, not a
+    signal, and a message naming file:line and key; `run --every` with a huge duration too; a key
+    file readable by others loads with a warning. Returns problems and the number of probes."""
+    problems = []
+    folder = tempfile.mkdtemp(prefix="stagelink-config-probes-")
+    with open(os.path.join(REPOSITORY, "config", "mapping.yaml"), encoding="utf-8") as handle:
+        shipped = handle.read()
+    with open(os.path.join(folder, "key.pem"), "w") as handle:
+        handle.write("not a key\n")
+    os.chmod(os.path.join(folder, "key.pem"), 0o600)
+
+    def refused(config, key, line, label):
+        run = subprocess.run([binary, "rows", "--config", config], capture_output=True, text=True, cwd=folder, timeout=60)
+        place = "%s:%d:" % (config, line) if line else config
+        if run.returncode <= 0 or run.returncode >= 128 or "Fatal error" in run.stderr:
+            problems.append("%s: exit %s, not a clean refusal: %s" % (label, run.returncode, run.stderr.strip()[-300:]))
+        elif place not in run.stderr or (" %s:" % key) not in run.stderr:
+            problems.append("%s: the refusal does not name %s and %s: %s" % (label, place, key, run.stderr.strip()[-300:]))
+
+    for number, (text, key, line) in enumerate(CONFIGURATION_PROBES):
+        config = os.path.join(folder, "config-%d.yaml" % number)
+        with open(config, "w") as handle:
+            handle.write("store: store.sqlite\nmapping: %s\n%s" % (os.path.join(REPOSITORY, "config", "mapping.yaml"), text))
+        refused(config, key, line, "configuration probe %r" % text.strip())
+    for number, (old, new, key) in enumerate(MAPPING_PROBES):
+        mapping = os.path.join(folder, "mapping-%d.yaml" % number)
+        with open(mapping, "w") as handle:
+            handle.write(shipped.replace(old, new, 1))
+        config = os.path.join(folder, "mapping-config-%d.yaml" % number)
+        with open(config, "w") as handle:
+            handle.write("store: store.sqlite\nmapping: %s\n" % mapping)
+        run = subprocess.run([binary, "rows", "--config", config], capture_output=True, text=True, cwd=folder, timeout=60)
+        if run.returncode <= 0 or run.returncode >= 128 or ("%s:" % mapping) not in run.stderr or (" %s:" % key) not in run.stderr:
+            problems.append("mapping probe %r: exit %s: %s" % (new, run.returncode, run.stderr.strip()[-300:]))
+
+    good = os.path.join(folder, "good.yaml")
+    with open(good, "w") as handle:
+        handle.write("store: store.sqlite\nmapping: %s\n" % os.path.join(REPOSITORY, "config", "mapping.yaml"))
+    for every in ["99999999999999999h", "1e17"]:
+        run = subprocess.run([binary, "run", "--every", every, "--config", good], capture_output=True, text=True, cwd=folder, timeout=60)
+        if run.returncode <= 0 or run.returncode >= 128 or "--every" not in run.stderr:
+            problems.append("run --every %s: exit %s: %s" % (every, run.returncode, run.stderr.strip()[-300:]))
+
+    os.chmod(os.path.join(folder, "key.pem"), 0o644)
+    readable = os.path.join(folder, "readable-key.yaml")
+    with open(readable, "w") as handle:
+        handle.write("store: store.sqlite\nmapping: %s\nemr:\n  baseURL: https://emr.example.org/fhir\n  clientID: x\n  privateKeyFile: key.pem\n"
+                     % os.path.join(REPOSITORY, "config", "mapping.yaml"))
+    run = subprocess.run([binary, "rows", "--config", readable], capture_output=True, text=True, cwd=folder, timeout=60)
+    if run.returncode != 0 or "%s:6:" % readable not in run.stderr or "may be read by its group or others (mode 0644)" not in run.stderr:
+        problems.append("a key file of mode 0644: exit %s, no warning naming it: %s" % (run.returncode, run.stderr.strip()[-300:]))
+    return problems, len(CONFIGURATION_PROBES) + len(MAPPING_PROBES) + 3

@@ -132,6 +132,9 @@ class Soak:
             escaping = security.check_escaping(workspace)
             self.problems += escaping
             self.log("show/rows escape control characters: %s" % ("yes" if not escaping else "NO"))
+            probes, tried = security.check_configuration_probes(workspace.binary)
+            self.problems += probes
+            self.log("bad configurations and mappings refused with file:line and key: %d of %d" % (tried - len(probes), tried))
             console = security.check_console_escaping(workspace)
             self.problems += console
             self.log("the console shows them as text: %s" % ("yes" if not console else "NO"))

@@ -55,4 +55,14 @@ struct RetryPolicyTests {
         #expect(RetryAfter.parse("soon", now: now) == nil)
         #expect(RetryAfter.parse(nil, now: now) == nil)
     }
+
+    @Test func aRetryAfterTooLongForAnyNumberGivesUpInsteadOfTrapping() {
+        let policy = RetryPolicy(maximumAttempts: 3, initialDelay: .milliseconds(1), maximumRetryAfter: .seconds(60))
+        var random = SystemRandomNumberGenerator()
+        for header in ["99999999999999999999999", "9223372036854775807"] {
+            let wait = RetryAfter.parse(header)
+            #expect(wait == .seconds(Int64.max))
+            #expect(policy.delay(afterAttempt: 1, retryAfter: wait, using: &random) == nil)
+        }
+    }
 }

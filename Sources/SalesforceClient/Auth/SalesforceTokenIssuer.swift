@@ -15,11 +15,11 @@ struct SalesforceTokenIssuer: Sendable {
     let assertionLifetime: Duration
 
     init(configuration: SalesforceConfiguration, http: HTTPClient) async throws(ClientSetupError) {
-        let loginURL = try EndpointURL.validated(configuration.loginURL, setting: "salesforce.login_url")
+        let loginURL = try EndpointURL.validated(configuration.loginURL, setting: "salesforce.loginURL")
         do throws(RemoteCallError) {
             tokenURL = try EndpointURL.appending(["services", "oauth2", "token"], to: loginURL)
         } catch {
-            throw .invalidSetting("salesforce.login_url", error.error.message)
+            throw .invalidSetting("salesforce.loginURL", error.error.message)
         }
         self.http = http
         assertionLifetime = .seconds(180)
@@ -36,6 +36,10 @@ struct SalesforceTokenIssuer: Sendable {
                 throw .unreadableFile(secretFile, reason: "it does not exist or is not readable text")
             }
             guard !secret.isEmpty else { throw .unreadableFile(secretFile, reason: "it is empty") }
+            // One line: a secret with a line break inside is a copy-paste mistake, and would be sent as two.
+            guard !secret.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw .unreadableFile(secretFile, reason: "the secret must be one line without control characters")
+            }
             grant = .clientCredentials(consumerKey: consumerKey, secret: Secret(secret))
         }
     }

@@ -64,8 +64,14 @@ struct FHIRRoutes: Sendable {
         guard let token = parameters["_getpages"] else {
             throw FHIRError(status: 400, code: "not-supported", diagnostics: "System-level search is not supported")
         }
-        let offset = Int(parameters["_getpagesoffset"] ?? "0") ?? 0
-        let count = min(Int(parameters["_count"] ?? "50") ?? 50, FHIRSearch.maximumCount)
+        // An unreadable or negative offset or count is refused as a search error (FHIR R4 search,
+        // "Handling Errors": 400 with an OperationOutcome), never used to slice the snapshot.
+        guard let offset = Int(parameters["_getpagesoffset"] ?? "0"), offset >= 0,
+            let requested = Int(parameters["_count"] ?? "50"), requested >= 0
+        else {
+            throw FHIRError(status: 400, code: "invalid", diagnostics: "_getpagesoffset and _count must be whole numbers, 0 or more")
+        }
+        let count = min(requested, FHIRSearch.maximumCount)
         guard let type = emr.snapshotType(token), SMARTAuth.allows(context.scopes, "s", on: type),
             let page = emr.page(token: token, offset: offset, count: count)
         else {

@@ -61,7 +61,7 @@ struct InspectionRoutes: Sendable {
         }
         group.post("/mutations/start") { request, _ in
             let milliseconds = Int(FormEncoding.dictionary(request.uri.query ?? "")["intervalMilliseconds"] ?? "") ?? 1000
-            world.mutations.start(every: .milliseconds(max(10, milliseconds)))
+            world.mutations.start(every: .milliseconds(min(max(10, milliseconds), 86_400_000)))
             return HTTPReply.empty(status: .noContent)
         }
         group.post("/mutations/stop") { _, _ in
@@ -122,6 +122,10 @@ struct InspectionRoutes: Sendable {
         group.get("/tokens") { _, _ in HTTPReply.json(.array(inspection.issuedTokens().map(WireJSON.string))) }
         group.post("/clock/advance") { request, _ in
             let seconds = Double(FormEncoding.dictionary(request.uri.query ?? "")["seconds"] ?? "") ?? 0
+            // Bounded before the conversion to whole milliseconds, which would trap on 1e17 or inf.
+            guard seconds.isFinite, abs(seconds) <= 366 * 86_400 else {
+                return HTTPReply.json(["error": "seconds must be a number within a year either way"], status: .badRequest)
+            }
             world.clock.advance(by: .milliseconds(Int64(seconds * 1000)))
             return HTTPReply.json(["now": .string(world.clock.now().fhirInstant)])
         }

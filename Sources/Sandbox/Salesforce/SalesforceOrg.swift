@@ -206,7 +206,7 @@ final class SalesforceOrg: Sendable {
     /// The page after `locator` (`01g…-2000`).
     func queryMore(_ locator: String, apiVersion: String) throws(SalesforceAPIError) -> WireJSON {
         let parts = locator.split(separator: "-")
-        guard parts.count == 2, let offset = Int(parts[1]) else {
+        guard parts.count == 2, let offset = Int(parts[1]), offset >= 0 else {
             throw SalesforceAPIError(
                 status: 400, [SalesforceError(code: "INVALID_QUERY_LOCATOR", message: "invalid query locator")])
         }

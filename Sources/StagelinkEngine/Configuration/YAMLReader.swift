@@ -115,18 +115,33 @@ public struct YAMLReader {
 
     // MARK: - Scalars
 
+    /// The text of a scalar. A value left empty or written `~` / `null` is refused, not read as
+    /// the text "~": a key that is present must say something.
     public func string() throws(ConfigurationError) -> String {
         guard case .scalar(let scalar) = node else { throw error("expected text, found \(kind)") }
+        guard node.null == nil else { throw error("has no value (it is empty, ~ or null); give a value or leave the key out") }
         return scalar.string
     }
 
     public func int() throws(ConfigurationError) -> Int {
-        guard case .scalar(let scalar) = node, let value = Int(scalar.string) else { throw error("expected a whole number") }
+        let text = try string()
+        guard let value = Int(text) else { throw error("expected a whole number, found \"\(text)\"") }
+        return value
+    }
+
+    /// A whole number within `range`; the message names the range, so `maxConnections: 0` says
+    /// what is allowed.
+    public func int(in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        let text = try string()
+        guard let value = Int(text), range.contains(value) else {
+            throw error("expected a whole number between \(range.lowerBound) and \(range.upperBound), found \"\(text)\"")
+        }
         return value
     }
 
     public func double() throws(ConfigurationError) -> Double {
-        guard case .scalar(let scalar) = node, let value = Double(scalar.string), value.isFinite else { throw error("expected a number") }
+        let text = try string()
+        guard let value = Double(text), value.isFinite else { throw error("expected a number, found \"\(text)\"") }
         return value
     }
 
@@ -144,13 +159,15 @@ public struct YAMLReader {
         return value
     }
 
-    /// A duration such as `15m`, `30s`, `2h`, `500ms` or a number of seconds.
-    public func duration() throws(ConfigurationError) -> Duration {
+    /// A duration such as `15m`, `30s`, `2h`, `500ms` or a number of seconds, within `range`
+    /// (at most ``Duration/longestAccepted`` whatever the range).
+    public func duration(in range: ClosedRange<Duration> = Duration.zero...Duration.longestAccepted) throws(ConfigurationError) -> Duration {
         let text = try string()
-        guard let duration = Duration.parse(text) else {
-            throw error("\"\(text)\" is not a duration (try 15m, 30s, 2h or 500ms)")
+        do {
+            return try Duration.parse(text, in: range)
+        } catch {
+            throw self.error(error.message)
         }
-        return duration
     }
 
     public func strings() throws(ConfigurationError) -> [String] {
@@ -185,23 +202,54 @@ public struct YAMLMapping {
 }
 
 extension Duration {
-    /// Parses `15m`, `30s`, `2h`, `500ms`, `1d`, compounds such as `1h30m`, or a bare number of seconds.
+    /// The longest duration Stagelink reads anywhere (a schedule, a timeout, a `--every`): 366
+    /// days. Longer values are refused when they are read, so no arithmetic on them can overflow.
+    public static let longestAccepted: Duration = .seconds(366 * 86_400)
+
+    /// Parses `15m`, `30s`, `2h`, `500ms`, `1d`, compounds such as `1h30m`, or a bare number of
+    /// seconds; nil when the text is not a duration or is longer than ``longestAccepted``.
     public static func parse(_ text: String) -> Duration? {
+        try? parse(text, in: Duration.zero...longestAccepted)
+    }
+
+    /// Parses a duration and checks it lies within `range`, with a message saying which rule
+    /// the text broke: `"9999999999999h" is out of range (between 1s and 168h)`.
+    ///
+    /// For example:
+    ///
+    /// ```swift
+    /// try Duration.parse("1h30m", in: Duration.seconds(1)...Duration.seconds(86_400))   // 5400 seconds
+    /// ```
+    public static func parse(_ text: String, in range: ClosedRange<Duration>) throws(DurationError) -> Duration {
+        guard let seconds = totalSeconds(in: text) else {
+            throw DurationError(message: "\"\(text)\" is not a duration (try 15m, 30s, 2h or 500ms)")
+        }
+        let longest = min(range.upperBound, longestAccepted)
+        // Compared as seconds before any conversion to whole milliseconds: 1e17 or
+        // 9999999999999h must be refused here, not trap in Int64(_:).
+        guard seconds >= range.lowerBound.seconds, seconds <= longest.seconds else {
+            throw DurationError(message: "\"\(text)\" is out of range (between \(range.lowerBound.compactText) and \(longest.compactText))")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+
+    /// The number of seconds `text` spells, unbounded; nil when it is not a duration.
+    private static func totalSeconds(in text: String) -> Double? {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        if let seconds = Double(trimmed), seconds.isFinite, seconds >= 0 { return .milliseconds(Int64(seconds * 1000)) }
+        if let seconds = Double(trimmed) { return seconds.isFinite && seconds >= 0 ? seconds : nil }
         let unitSeconds: [String: Double] = ["ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86_400]
         var total = 0.0
         var rest = Substring(trimmed)
         guard !rest.isEmpty else { return nil }
         while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
+            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
             rest = rest.dropFirst(number.count)
             let unit = rest.prefix { $0.isLetter }
             rest = rest.dropFirst(unit.count)
             guard let value = Double(number), value.isFinite, let scale = unitSeconds[String(unit)] else { return nil }
             total += value * scale
         }
-        return .milliseconds(Int64((total * 1000).rounded()))
+        return total.isFinite ? total : nil
     }
 
     /// Seconds as a Double, for arithmetic with dates.
@@ -220,4 +268,13 @@ extension Duration {
         if total % 60 > 0 { parts.append("\(total % 60)s") }
         return parts.joined()
     }
+}
+
+/// Text that is not a duration, or a duration out of the range a setting allows.
+public struct DurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+
+    public init(message: String) { self.message = message }
+
+    public var description: String { message }
 }

@@ -2,7 +2,13 @@
 ///
 /// Control characters and escape sequences are shown, never obeyed: a patient name holding
 /// `ESC ]0;…` or `ESC [2J` is printed as `\u{1b}]0;…`, so it can neither retitle the window nor
-/// clear the screen. C1 controls (U+0080–U+009F), which some terminals also obey, are escaped too.
+/// clear the screen. C1 controls (U+0080–U+009F), which some terminals also obey, are escaped too,
+/// and so are the characters that reorder or break what is around them without being seen: the
+/// bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E–U+200F, U+202A–U+202E,
+/// U+2066–U+2069) and the line and paragraph separators (U+2028, U+2029).
+///
+/// This is the one place that decides what may reach a terminal: the console (`SafeText`), the
+/// CLI's every printed line and its `--json` output all ask it.
 ///
 /// For example:
 ///
@@ -27,9 +33,30 @@ public enum DisplayText {
         return String(out)
     }
 
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
-            || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
+    /// Whether a terminal must be shown `scalar` escaped rather than receive it.
+    public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        let value = scalar.value
+        return value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
+            || (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value)
+            || value == 0x200E || value == 0x200F || value == 0x061C
+    }
+
+    /// JSON text made as safe for a terminal as `escaped` makes plain text, and still the same
+    /// JSON: every unsafe character outside ASCII (C1, bidirectional controls, separators) becomes
+    /// its `\uXXXX` escape. (C0 controls inside strings are already escaped by any JSON writer;
+    /// those outside strings are the JSON's own line breaks.)
+    public static func escapedJSON(_ json: String) -> String {
+        guard json.unicodeScalars.contains(where: { $0.value >= 0x7F && isControl($0) }) else { return json }
+        var out = String.UnicodeScalarView()
+        for scalar in json.unicodeScalars {
+            if scalar.value >= 0x7F && isControl(scalar) {
+                let hex = String(scalar.value, radix: 16)
+                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
     }
 
     /// Columns a string takes on a terminal: wide (East Asian, emoji) characters take two,

@@ -24,17 +24,23 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         for segment in Self.segments(text) {
             var rest = Substring(segment)
             let name = rest.prefix { $0 != "[" }
-            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
-                throw FieldPathError(path: text, message: "each step must start with a field name")
+            guard Self.isElementName(name) else {
+                throw FieldPathError(path: text, message: "each step must start with a field name (ASCII letters, digits and _)")
             }
             steps.append(.key(String(name)))
             rest = rest.dropFirst(name.count)
             while rest.first == "[" {
                 guard let close = rest.firstIndex(of: "]") else { throw FieldPathError(path: text, message: "an unclosed '['") }
                 let inside = rest[rest.index(after: rest.startIndex)..<close]
-                if let index = Int(inside), index >= 0 {
+                if inside.allSatisfy({ $0.isASCII && $0.isNumber }), !inside.isEmpty {
+                    // Bounded, so that writing the path can never grow a list by millions of elements.
+                    guard let index = Int(inside), index <= Self.largestIndex else {
+                        throw FieldPathError(path: text, message: "'[\(inside)]': an index is at most \(Self.largestIndex)")
+                    }
                     steps.append(.index(index))
-                } else if let equals = inside.firstIndex(of: "="), equals != inside.startIndex {
+                } else if let equals = inside.firstIndex(of: "="), Self.isElementName(inside[..<equals]),
+                    inside.index(after: equals) < inside.endIndex
+                {
                     steps.append(.match(key: String(inside[..<equals]), value: String(inside[inside.index(after: equals)...])))
                 } else {
                     throw FieldPathError(path: text, message: "'[\(inside)]' is neither an index nor key=value")
@@ -45,6 +51,15 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         }
         self.steps = steps
         self.description = text
+    }
+
+    /// The largest list index a path may name (`name[999]`).
+    public static let largestIndex = 999
+
+    /// A FHIR element name as JSON spells it: ASCII letters, digits and `_`, not starting with a digit.
+    private static func isElementName(_ name: Substring) -> Bool {
+        guard let first = name.first, !first.isNumber else { return false }
+        return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
     }
 
     /// The dot-separated segments of a path; dots inside `[...]` (a URL in `[system=…]`) do not split.

@@ -23,12 +23,15 @@ extension MappingDocument {
         }
 
         var inbound: [InboundMapping] = []
+        var fieldReaders: [String: [YAMLReader]] = [:]
         for element in try document.required("inbound").sequence() {
-            let mapping = try Self.inboundMapping(element, instruments: instruments)
+            let (mapping, readers) = try Self.inboundMapping(element, instruments: instruments)
             guard !inbound.contains(where: { $0.name == mapping.name || $0.resource == mapping.resource }) else {
                 throw element.error("a second mapping named \"\(mapping.name)\" or for \(mapping.resource)")
             }
+            try Self.checkOneWriterPerField(mapping, readers: readers, earlier: inbound)
             inbound.append(mapping)
+            fieldReaders[mapping.name] = readers
         }
 
         var outbound = OutboundMappings(admissions: nil, contacts: nil)
@@ -43,7 +46,13 @@ extension MappingDocument {
                 guard inbound.contains(where: { $0.name == mappingName }) else {
                     throw try entries.required("mapping").error("no inbound mapping is named \"\(mappingName)\"")
                 }
-                outbound.contacts = ContactOutbound(object: try entries.required("object").string(), mapping: mappingName)
+                outbound.contacts = ContactOutbound(object: try Self.salesforceName(entries.required("object")), mapping: mappingName)
+            }
+        }
+        // A mapping that also writes the EMR must give each FHIR path one Salesforce field.
+        for name in Set([outbound.admissions?.patientMapping, outbound.contacts?.mapping].compactMap { $0 }) {
+            if let mapping = inbound.first(where: { $0.name == name }) {
+                try Self.checkOneTarget(mapping.fields, readers: fieldReaders[name] ?? [], by: { $0.path?.description }, what: "FHIR path")
             }
         }
         // Patients created from Contacts carry the Contact's id under the push's identifier system.
@@ -73,35 +82,91 @@ extension MappingDocument {
         var bands: [SeverityBand] = []
         for band in try keys.required("severity").sequence() {
             let entries = try band.mapping(allowed: ["upTo", "label"])
-            bands.append(SeverityBand(upTo: try entries.required("upTo").int(), label: try entries.required("label").string()))
+            bands.append(SeverityBand(upTo: try entries.required("upTo").int(in: 0...1_000_000), label: try entries.required("label").string()))
         }
         let instrument = Instrument(
             name: try keys.required("name").string(), questionnaire: try keys.required("questionnaire").string(),
             code: try keys.required("code").string(), totalCode: try keys.required("totalCode").string(),
-            items: try keys.required("items").int(), itemMax: try keys.required("itemMax").int(), severity: bands)
+            items: try keys.required("items").int(in: 1...1_000), itemMax: try keys.required("itemMax").int(in: 1...1_000), severity: bands)
         guard bands.last?.upTo == instrument.maximumScore else {
             throw try keys.required("severity").error("the last band must end at the maximum score \(instrument.maximumScore)")
         }
         return instrument
     }
 
-    private static func inboundMapping(_ reader: YAMLReader, instruments: [Instrument]) throws(ConfigurationError) -> InboundMapping {
+    /// One inbound mapping and the reader of each of its fields (for messages that point at one).
+    private static func inboundMapping(
+        _ reader: YAMLReader, instruments: [Instrument]
+    ) throws(ConfigurationError) -> (InboundMapping, [YAMLReader]) {
         let keys = try reader.mapping(allowed: inboundKeys)
         var fields: [FieldMapping] = []
-        for element in try keys.required("fields").sequence() {
+        let elements = try keys.required("fields").sequence()
+        for element in elements {
             let field = try fieldMapping(element)
             if field.type.isComputed && instruments.isEmpty {
                 throw element.error("a \(field.type) field needs the instruments section")
             }
             fields.append(field)
         }
+        // The same Salesforce field twice in one mapping: the second path would overwrite the first's value.
+        try checkOneTarget(fields, readers: elements, by: { $0.field }, what: "Salesforce field")
         let mapping = InboundMapping(
-            name: try keys.required("name").string(), resource: try keys.required("resource").string(),
-            object: try keys.required("object").string(), externalID: try keys.required("externalId").string(), fields: fields)
+            name: try keys.required("name").string(), resource: try fhirResourceType(keys.required("resource")),
+            object: try salesforceName(keys.required("object")), externalID: try keys.required("externalId").string(), fields: fields)
         guard mapping.externalIDField != nil else {
             throw try keys.required("externalId").error("the external id \(mapping.externalID) is not one of the mapped fields")
         }
-        return mapping
+        return (mapping, elements)
+    }
+
+    /// Refuses two fields of one list with the same target (`key`), pointing at the second and
+    /// naming the line of the first.
+    private static func checkOneTarget(
+        _ fields: [FieldMapping], readers: [YAMLReader], by key: (FieldMapping) -> String?, what: String
+    ) throws(ConfigurationError) {
+        var first: [String: Int] = [:]
+        for (index, field) in fields.enumerated() {
+            guard let target = key(field) else { continue }
+            if let earlier = first[target], readers.indices.contains(index), readers.indices.contains(earlier) {
+                let line = readers[earlier].node.mark.map { " (line \($0.line))" } ?? ""
+                throw readers[index].error(
+                    "\(what) \(target) is already the target of \(readers[earlier].keyPath)\(line): each \(what) may have one source, "
+                        + "or one value would overwrite the other")
+            }
+            first[target] = index
+        }
+    }
+
+    /// Two inbound mappings into one object may share only their external id (the field both
+    /// match on); any other field written by both would be overwritten by whichever links last.
+    private static func checkOneWriterPerField(
+        _ mapping: InboundMapping, readers: [YAMLReader], earlier: [InboundMapping]
+    ) throws(ConfigurationError) {
+        for other in earlier where other.object == mapping.object {
+            for (index, field) in mapping.fields.enumerated() where other.fields.contains(where: { $0.field == field.field }) {
+                let sharedExternalID = field.field == mapping.externalID && field.field == other.externalID
+                guard !sharedExternalID else { continue }
+                throw readers[index].error(
+                    "\(mapping.object).\(field.field) is also written by the mapping \"\(other.name)\": only the external id both "
+                        + "match on may be shared, or one value would overwrite the other")
+            }
+        }
+    }
+
+    /// A Salesforce object or field name, checked against Salesforce's API name rules.
+    private static func salesforceName(_ reader: YAMLReader) throws(ConfigurationError) -> String {
+        let name = try reader.string()
+        if let problem = MappingNames.salesforceProblem(name) { throw reader.error("\"\(name)\" \(problem)") }
+        return name
+    }
+
+    /// A FHIR R4 resource type.
+    private static func fhirResourceType(_ reader: YAMLReader) throws(ConfigurationError) -> String {
+        let name = try reader.string()
+        guard MappingNames.isFHIRResourceType(name) else {
+            throw reader.error("\"\(name)\" is not a FHIR R4 resource type (Patient, EpisodeOfCare, QuestionnaireResponse, …)")
+        }
+        return name
     }
 
     static func fieldMapping(_ reader: YAMLReader) throws(ConfigurationError) -> FieldMapping {
@@ -123,12 +188,12 @@ extension MappingDocument {
             for (code, label) in try valuesReader.pairs() { values.append(CodeValue(code: code, label: try label.string())) }
         }
         if type == .code && values.isEmpty { throw reader.error("a code field needs its values (FHIR code: Salesforce value)") }
-        let resource = try keys["resource"]?.string()
+        let resource = try keys["resource"].map(fhirResourceType)
         if type == .reference && resource == nil { throw reader.error("a reference field needs the resource it refers to") }
-        let maxLength = try keys["maxLength"]?.int()
-        if let maxLength, maxLength <= 0 { throw try keys.required("maxLength").error("must be positive") }
+        // Salesforce's longest text field (a long text area) holds 131,072 characters.
+        let maxLength = try keys["maxLength"]?.int(in: 1...131_072)
         return FieldMapping(
-            field: try keys.required("field").string(), path: path, type: type, required: try keys["required"]?.bool() ?? false,
+            field: try salesforceName(keys.required("field")), path: path, type: type, required: try keys["required"]?.bool() ?? false,
             maxLength: maxLength, values: values, referenceResource: resource,
             owner: try keys.required("owner").enum(OwnerRule.self, what: "rule"))
     }
@@ -142,18 +207,21 @@ extension MappingDocument {
         }
         let request = try keys.required("serviceRequest").mapping(allowed: serviceRequestKeys)
         var fields: [FieldMapping] = []
-        for element in try request["fields"]?.sequence() ?? [] { fields.append(try fieldMapping(element)) }
+        let elements = try request["fields"]?.sequence() ?? []
+        for element in elements { fields.append(try fieldMapping(element)) }
+        try checkOneTarget(fields, readers: elements, by: { $0.field }, what: "Salesforce field")
+        try checkOneTarget(fields, readers: elements, by: { $0.path?.description }, what: "FHIR path")
         let stages = try keys["stages"]?.strings() ?? []
         let readyValue = try keys.required("readyValue").string()
         if !stages.isEmpty && !stages.contains(readyValue) {
             throw try keys.required("readyValue").error("\"\(readyValue)\" is not one of the stages")
         }
         return AdmissionOutbound(
-            object: try keys.required("object").string(), stageField: try keys.required("stageField").string(), readyValue: readyValue,
-            stages: stages, contactField: try keys.required("contactField").string(), patientMapping: patientMapping,
+            object: try salesforceName(keys.required("object")), stageField: try salesforceName(keys.required("stageField")),
+            readyValue: readyValue, stages: stages, contactField: try salesforceName(keys.required("contactField")), patientMapping: patientMapping,
             patientIdentifierSystem: try patient.required("identifierSystem").string(),
             serviceRequest: ServiceRequestOutbound(
                 identifierSystem: try request.required("identifierSystem").string(),
-                externalIDField: try request.required("externalIdField").string(), code: try request.required("code").string(), fields: fields))
+                externalIDField: try salesforceName(request.required("externalIdField")), code: try request.required("code").string(), fields: fields))
     }
 }

@@ -8,7 +8,9 @@ enum RetryAfter {
     static func parse(_ value: String?, now: Date = Date()) -> Duration? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         if value.allSatisfy(\.isASCIIDigit) {
-            guard let seconds = Int(value) else { return nil }
+            // More seconds than an Int holds is still a request to wait: longer than any cap,
+            // so the call is given up rather than retried at once (and nothing overflows).
+            guard let seconds = Int64(value) else { return .seconds(Int64.max) }
             return .seconds(seconds)
         }
         guard let date = httpDate(value) else { return nil }

@@ -13,7 +13,7 @@ import Darwin
 /// For example:
 ///
 /// ```swift
-/// let base = try EndpointURL.validated(URL(string: "https://emr.example.org/fhir")!, setting: "fhir.base_url")
+/// let base = try EndpointURL.validated(URL(string: "https://emr.example.org/fhir")!, setting: "emr.baseURL")
 /// let read = try EndpointURL.appending(["Patient", id], to: base)   // Patient/a%2Fb for "a/b"
 /// EndpointURL.isSameOrigin(nextLink, as: base)   // false for another host: the link is not followed
 /// ```

@@ -56,9 +56,9 @@ struct DemoCommand: AsyncParsableCommand {
     var theme: String?
 
     func validate() throws {
-        guard patients > 0 else { throw ValidationError("--patients must be at least 1.") }
+        guard (1...1_000_000).contains(patients) else { throw ValidationError("--patients is between 1 and 1000000.") }
         guard (0...1).contains(badShare), (0...1).contains(faultRate) else { throw ValidationError("Shares are between 0 and 1.") }
-        guard let interval = Duration.parse(every), interval >= .seconds(1) else { throw ValidationError("--every must be at least 1s.") }
+        _ = try RunCommand.interval(every)
         guard cycles >= 1 else { throw ValidationError("--cycles must be at least 1.") }
         guard FileManager.default.fileExists(atPath: mapping) else { throw ValidationError("No mapping file at \(mapping) (run from the repository, or pass --mapping).") }
     }
@@ -66,7 +66,7 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "stagelink")
         logger.logLevel = .warning
-        let interval = Duration.parse(every)!
+        let interval = try RunCommand.interval(every)
         print("Starting the sandbox with \(patients.formatted()) patients…")
         let demo = try await DemoEnvironment.start(
             .init(folder: folder, patients: patients, badShare: badShare, seed: seed, every: interval, mapping: mapping, faultRate: faultRate),

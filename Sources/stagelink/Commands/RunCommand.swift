@@ -29,13 +29,22 @@ struct RunCommand: AsyncParsableCommand {
     var cycles: Int?
 
     func validate() throws {
-        if let every { guard let duration = Duration.parse(every), duration >= .seconds(1) else { throw ValidationError("--every must be a duration of at least 1s, like 30s or 15m.") } }
+        if let every { _ = try Self.interval(every) }
+    }
+
+    /// A `--every` value: a duration within the range `schedule.every` allows.
+    static func interval(_ text: String) throws -> Duration {
+        do {
+            return try Duration.parse(text, in: StagelinkConfiguration.Limits.every)
+        } catch {
+            throw ValidationError("--every: \(error.message).")
+        }
     }
 
     func run() async throws {
         let context = try Context.open(storeOptions, quietLevel: .info)
         try await context.mapping.loadPolicy(into: context.store)
-        let interval = every.flatMap(Duration.parse) ?? context.configuration?.every ?? StagelinkConfiguration.defaultEvery
+        let interval = try every.map(Self.interval) ?? context.configuration?.every ?? StagelinkConfiguration.defaultEvery
         let cycle = try await context.cycle(context.endpoints())
         let service = SyncService(cycle: cycle, every: interval, holder: Context.holder("run"), logger: context.logger)
         let trap = SignalTrap()
@@ -45,7 +54,7 @@ struct RunCommand: AsyncParsableCommand {
                 context.logger.notice("cycle finished", metadata: ["sync.status": "\(report.worstStatus.rawValue)"])
             }
         } catch let held as LeaseHeld {
-            FileHandle.standardError.write(Data("stagelink run: \(held)\n".utf8))
+            printToStandardError("stagelink run: \(held)")
             throw ExitCode(3)
         }
     }

@@ -55,8 +55,10 @@ struct SandboxCommand: AsyncParsableCommand {
             throw ValidationError("Ports are between 0 and 65535.")
         }
         guard (0...1).contains(badShare) else { throw ValidationError("--bad-share is between 0 and 1.") }
-        guard patients >= 0 else { throw ValidationError("--patients cannot be negative.") }
-        guard mutationInterval >= 0 else { throw ValidationError("--mutation-interval cannot be negative.") }
+        guard (0...1_000_000).contains(patients) else { throw ValidationError("--patients is between 0 and 1000000.") }
+        // Bounded before `mutationInterval * 1000` becomes whole milliseconds: inf or 1e300 must not trap.
+        guard (0...86_400).contains(mutationInterval) else { throw ValidationError("--mutation-interval is between 0 and 86400 seconds.") }
+        guard (1...1_000_000_000).contains(dailyApiLimit) else { throw ValidationError("--daily-api-limit is between 1 and 1000000000.") }
     }
 
     func run() async throws {

@@ -113,6 +113,7 @@ struct Context {
         }
         var logger = Logger(label: "stagelink")
         logger.logLevel = configuration?.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? quietLevel
+        for warning in configuration?.warnings ?? [] { logger.warning("\(warning)") }
         guard let storePath = store ?? configuration?.store else {
             throw SetupError(.configuration, "No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
         }

@@ -33,8 +33,22 @@ struct StagelinkConfiguration: Sendable {
     var emr: FHIRConfiguration?
     /// The configured log level, when the file names one.
     var logLevel: String?
+    /// What the file allows but should not (a key file others may read), each naming file:line:
+    /// logged as warnings when a command opens the configuration.
+    var warnings: [String] = []
 
     static let defaultEvery: Duration = .seconds(900)
+
+    /// The ranges values are bounded to when read (documented in `docs/configuration.md`).
+    enum Limits {
+        static let every = Duration.seconds(1)...Duration.seconds(7 * 86_400)
+        static let overlap = Duration.zero...Duration.seconds(86_400)
+        static let timeout = Duration.seconds(1)...Duration.seconds(3600)
+        static let pageSize = 1...2_000
+        static let automaticRetries = 0...100
+        static let maxAttempts = 1...10
+        static let maxConnections = 1...64
+    }
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
     static let keys: [String: Set<String>] = [
@@ -76,6 +90,13 @@ struct StagelinkConfiguration: Sendable {
             let value = try Self.expand(reader)
             return value.hasPrefix("/") ? value : folder.appendingPathComponent(value).standardized.path
         }
+        var warnings: [String] = []
+        /// The path of a file holding a key or secret, with a warning when others may read it.
+        func keyFile(_ reader: YAMLReader) throws(ConfigurationError) -> String {
+            let file = try path(reader)
+            if let warning = Self.keyFileWarning(file, reader: reader) { warnings.append(warning) }
+            return file
+        }
         let top = try root.mapping(allowed: Self.keys[""]!)
         file = root.file
         store = try path(top.required("store"))
@@ -83,16 +104,10 @@ struct StagelinkConfiguration: Sendable {
         every = Self.defaultEvery
         settings = SyncSettings()
         if let schedule = try top["schedule"]?.mapping(allowed: Self.keys["schedule"]!) {
-            if let reader = schedule["every"] {
-                every = try reader.duration()
-                guard every >= .seconds(1) else { throw reader.error("must be at least 1s") }
-            }
-            if let reader = schedule["overlap"] { settings.overlap = try reader.duration() }
-            if let reader = schedule["pageSize"] {
-                settings.pageSize = try reader.int()
-                guard (1...2_000).contains(settings.pageSize) else { throw reader.error("must be between 1 and 2000") }
-            }
-            if let reader = schedule["automaticRetries"] { settings.automaticRetries = try reader.int() }
+            if let reader = schedule["every"] { every = try reader.duration(in: Limits.every) }
+            if let reader = schedule["overlap"] { settings.overlap = try reader.duration(in: Limits.overlap) }
+            if let reader = schedule["pageSize"] { settings.pageSize = try reader.int(in: Limits.pageSize) }
+            if let reader = schedule["automaticRetries"] { settings.automaticRetries = try reader.int(in: Limits.automaticRetries) }
         }
         logLevel = try top["logging"]?.mapping(allowed: Self.keys["logging"]!)["level"]?.enum(LogLevelName.self, what: "level").rawValue
 
@@ -104,10 +119,10 @@ struct StagelinkConfiguration: Sendable {
             case "jwt-bearer":
                 authentication = .jwtBearer(
                     consumerKey: try Self.expand(auth.required("consumerKey")), username: try Self.expand(auth.required("username")),
-                    privateKeyFile: try path(auth.required("privateKeyFile")))
+                    privateKeyFile: try keyFile(auth.required("privateKeyFile")))
             case "client-credentials":
                 authentication = .clientCredentials(
-                    consumerKey: try Self.expand(auth.required("consumerKey")), consumerSecretFile: try path(auth.required("consumerSecretFile")))
+                    consumerKey: try Self.expand(auth.required("consumerKey")), consumerSecretFile: try keyFile(auth.required("consumerSecretFile")))
             case let other:
                 throw flow.error("unknown flow \"\(other)\" (expected jwt-bearer or client-credentials)")
             }
@@ -122,10 +137,7 @@ struct StagelinkConfiguration: Sendable {
                 guard (0.01...1).contains(configuration.limitShare) else { throw reader.error("must be between 0.01 and 1 (a share of the daily limit)") }
             }
             if let reader = section["batchSize"] {
-                configuration.upsertBatchSize = try reader.int()
-                guard (1...SalesforceConfiguration.collectionLimit).contains(configuration.upsertBatchSize) else {
-                    throw reader.error("must be between 1 and \(SalesforceConfiguration.collectionLimit)")
-                }
+                configuration.upsertBatchSize = try reader.int(in: 1...SalesforceConfiguration.collectionLimit)
             }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             salesforce = configuration
@@ -134,7 +146,7 @@ struct StagelinkConfiguration: Sendable {
         if let section = try top["emr"]?.mapping(allowed: Self.keys["emr"]!) {
             var configuration = FHIRConfiguration(
                 baseURL: try Self.url(section.required("baseURL")), clientID: try Self.expand(section.required("clientID")),
-                privateKeyFile: try path(section.required("privateKeyFile")))
+                privateKeyFile: try keyFile(section.required("privateKeyFile")))
             if let reader = section["algorithm"] {
                 let algorithm = try reader.enum(AssertionSigner.Algorithm.self, what: "algorithm")
                 guard algorithm != .rs256 else { throw reader.error("SMART Backend Services signs with ES384 or RS384") }
@@ -145,38 +157,72 @@ struct StagelinkConfiguration: Sendable {
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             emr = configuration
         }
+        self.warnings = warnings
+    }
+
+    /// A warning when the key or secret file at `file` may be read by its group or others
+    /// (mode wider than 0600); nil when it is private or cannot be examined (the client that
+    /// reads it reports a missing file).
+    static func keyFileWarning(_ file: String, reader: YAMLReader) -> String? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file),
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? (attributes[.posixPermissions] as? Int),
+            mode & 0o077 != 0
+        else { return nil }
+        let octal = String(mode & 0o777, radix: 8)
+        return reader.error("\(file) may be read by its group or others (mode 0\(octal)): make it private with chmod 600").description
     }
 
     private static func http(_ reader: YAMLReader) throws(ConfigurationError) -> HTTPConfiguration {
         let keys = try reader.mapping(allowed: Self.keys["http"]!)
         var http = HTTPConfiguration()
-        if let value = keys["idleTimeout"] { http.idleTimeout = try value.duration() }
-        if let value = keys["requestTimeout"] { http.requestTimeout = try value.duration() }
-        if let value = keys["maxAttempts"] {
-            http.retry.maximumAttempts = try value.int()
-            guard (1...10).contains(http.retry.maximumAttempts) else { throw value.error("must be between 1 and 10") }
-        }
-        if let value = keys["maxConnections"] { http.maximumConnectionsPerHost = try value.int() }
+        if let value = keys["idleTimeout"] { http.idleTimeout = try value.duration(in: Limits.timeout) }
+        if let value = keys["requestTimeout"] { http.requestTimeout = try value.duration(in: Limits.timeout) }
+        if let value = keys["maxAttempts"] { http.retry.maximumAttempts = try value.int(in: Limits.maxAttempts) }
+        if let value = keys["maxConnections"] { http.maximumConnectionsPerHost = try value.int(in: Limits.maxConnections) }
         return http
     }
 
+    /// An endpoint URL, refused here, naming this key and its file:line, when the clients would
+    /// refuse it (`EndpointURL.validated`: https, or plain http on loopback only).
     private static func url(_ reader: YAMLReader) throws(ConfigurationError) -> URL {
         let text = try expand(reader)
         guard let url = URL(string: text), let scheme = url.scheme, ["https", "http"].contains(scheme), url.host != nil else {
             throw reader.error("\"\(text)\" is not an http(s) URL")
         }
-        return url
+        do {
+            return try EndpointURL.validated(url, setting: "\"\(text)\"")
+        } catch {
+            throw reader.error(error.description)
+        }
     }
 
-    /// The value with `${NAME}` replaced by that environment variable.
+    /// The value with each `${NAME}` replaced by that environment variable. Whatever the file or
+    /// the environment holds, the result is one line without control characters: a value with a
+    /// newline could split a header or a form field it is sent in.
     static func expand(_ reader: YAMLReader) throws(ConfigurationError) -> String {
-        var text = try reader.string()
-        while let start = text.range(of: "${"), let end = text.range(of: "}", range: start.upperBound..<text.endIndex) {
-            let name = String(text[start.upperBound..<end.lowerBound])
+        var text = ""
+        var rest = try reader.string()[...]
+        while let start = rest.range(of: "${") {
+            text += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw reader.error("an unclosed ${ (write ${NAME} for the environment variable NAME)")
+            }
+            let name = String(rest[start.upperBound..<end])
+            guard let first = name.first, first.isASCII, first.isLetter || first == "_",
+                name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+            else {
+                throw reader.error("${\(DisplayText.escaped(name))} does not name an environment variable (letters, digits and _)")
+            }
             guard let value = ProcessInfo.processInfo.environment[name] else {
                 throw reader.error("the environment variable \(name) is not set")
             }
-            text.replaceSubrange(start.lowerBound..<end.upperBound, with: value)
+            // The value is not searched again: an environment variable holding `${X}` is text.
+            text += value
+            rest = rest[rest.index(after: end)...]
+        }
+        text += rest
+        if text.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
+            throw reader.error("holds a line break or another control character (a value must be one line)")
         }
         return text
     }

@@ -4,7 +4,7 @@ import StagelinkEngine
 /// The `--json` form of what the listings print, for scripts: stable keys, ISO 8601 instants.
 enum JSONOutput {
     static func print(_ value: JSONValue) {
-        Swift.print(JSONWriter.prettyString(value))
+        Swift.print(DisplayText.escapedJSON(JSONWriter.prettyString(value)))
     }
 
     static func instant(_ date: Date?) -> JSONValue {

@@ -36,7 +36,7 @@ actor ProgressLine {
             print(Self.finishedLine(job))
         }
         if isTerminal, let running = mine.last(where: { $0.status == .running }) {
-            let line = Self.runningLine(running)
+            let line = DisplayText.escaped(Self.runningLine(running))
             let padding = String(repeating: " ", count: max(0, lastLength - DisplayText.width(line)))
             FileHandle.standardOutput.write(Data(("\r" + line + padding).utf8))
             lastLength = DisplayText.width(line)
