@@ -87,8 +87,8 @@ struct HTTPClientTests {
         let started = ContinuousClock.now
         let error = await #expect(throws: RemoteCallError.self) { try await http.send(request(server)) }
         #expect(error?.error.code == "REQUEST_TIMEOUT")
-        // The whole answer would take 10 s to trickle in.
-        #expect(ContinuousClock.now - started < .seconds(6))
+        // The whole answer would take 10 s to trickle in; cut at 0.6 s, with room for a loaded machine.
+        #expect(ContinuousClock.now - started < .seconds(9))
     }
 
     @Test func aSlowAnswerIsRetriedAndTheNextAttemptSucceeds() async throws {
