@@ -80,7 +80,8 @@ struct Context {
             endpoints.salesforceTarget = salesforce
             endpoints.integrationUserID = { try? await salesforce.integrationUserID() }
         }
-        if let settings = configuration.emr {
+        if var settings = configuration.emr {
+            settings.scope = configuration.emrScope ?? SMARTScope.defaultScope(for: mapping)
             let emr = try await FHIRClient(configuration: settings, logger: logger)
             endpoints.emrSource = emr
             endpoints.emrWriter = emr

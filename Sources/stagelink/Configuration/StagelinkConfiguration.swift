@@ -31,6 +31,8 @@ struct StagelinkConfiguration: Sendable {
     var settings: SyncSettings
     var salesforce: SalesforceConfiguration?
     var emr: FHIRConfiguration?
+    /// The scopes the file asks for; nil asks for the SMART v2 scopes the mapping needs.
+    var emrScope: String?
     /// The configured log level, when the file names one.
     var logLevel: String?
 
@@ -42,7 +44,7 @@ struct StagelinkConfiguration: Sendable {
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
-        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "scope", "http"],
+        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "http"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
         "logging": ["level"],
     ]
@@ -111,7 +113,11 @@ struct StagelinkConfiguration: Sendable {
             case let other:
                 throw flow.error("unknown flow \"\(other)\" (expected jwt-bearer or client-credentials)")
             }
-            var configuration = SalesforceConfiguration(loginURL: try Self.url(section.required("loginURL")), authentication: authentication)
+            let loginURL = try section.required("loginURL")
+            var configuration = SalesforceConfiguration(loginURL: try Self.url(loginURL), authentication: authentication)
+            if case .clientCredentials = authentication, !SalesforceLoginHost(configuration.loginURL).acceptsClientCredentials {
+                throw loginURL.error(SalesforceConfiguration.clientCredentialsNeedMyDomain)
+            }
             if let reader = section["apiVersion"] {
                 let version = try Self.expand(reader)
                 configuration.apiVersion = version.hasPrefix("v") ? version : "v\(version)"
@@ -141,7 +147,8 @@ struct StagelinkConfiguration: Sendable {
                 configuration.signingAlgorithm = algorithm
             }
             if let reader = section["keyID"] { configuration.keyID = try Self.expand(reader) }
-            if let reader = section["scope"] { configuration.scope = try Self.expand(reader) }
+            if let reader = section["jwksURL"] { configuration.jwksURL = try Self.url(reader) }
+            if let reader = section["scope"] { emrScope = try Self.expand(reader) }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             emr = configuration
         }
