@@ -52,7 +52,8 @@ struct Context {
             throw ValidationError("No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
         }
         let mappingPath = mapping ?? configuration?.mapping ?? "config/mapping.yaml"
-        let mapping = try MappingDocument.load(contentsOf: mappingPath)
+        var mapping = try MappingDocument.load(contentsOf: mappingPath)
+        if let zone = configuration?.emrTimeZone { mapping.setEMRTimeZone(zone) }
         let store = try SQLiteStore(path: storePath)
         return Context(configuration: configuration, store: store, mapping: mapping, logger: logger)
     }

@@ -33,6 +33,8 @@ struct StagelinkConfiguration: Sendable {
     var emr: FHIRConfiguration?
     /// The scopes the file asks for; nil asks for the SMART v2 scopes the mapping needs.
     var emrScope: String?
+    /// The EMR's time zone (`emr.timeZone`), for the dates of `from: datetime` fields; nil is UTC.
+    var emrTimeZone: TimeZone?
     /// The configured log level, when the file names one.
     var logLevel: String?
 
@@ -44,7 +46,7 @@ struct StagelinkConfiguration: Sendable {
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
-        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "http"],
+        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
         "logging": ["level"],
     ]
@@ -149,6 +151,11 @@ struct StagelinkConfiguration: Sendable {
             if let reader = section["keyID"] { configuration.keyID = try Self.expand(reader) }
             if let reader = section["jwksURL"] { configuration.jwksURL = try Self.url(reader) }
             if let reader = section["scope"] { emrScope = try Self.expand(reader) }
+            if let reader = section["timeZone"] {
+                let name = try Self.expand(reader)
+                guard let zone = TimeZone(identifier: name) else { throw reader.error("\"\(name)\" is not a time zone (try America/Chicago or UTC)") }
+                emrTimeZone = zone
+            }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             emr = configuration
         }
