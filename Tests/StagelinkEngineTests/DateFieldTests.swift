@@ -5,21 +5,15 @@ import Testing
 /// `type: date` fields read FHIR dates as they come: partial dates per `partial:`, and the date of a
 /// dateTime in the EMR's time zone with `from: datetime`.
 struct DateFieldTests {
+    /// The default mapping's Admit_Date__c, with these options instead of its own.
     static func field(_ options: String = "", zone: String? = nil) throws -> FieldMapping {
-        let yaml = """
-            version: 1
-            inbound:
-              - name: episodes
-                resource: EpisodeOfCare
-                object: Contact
-                externalId: EMR_Patient_Id__c
-                fields:
-                  - { field: EMR_Patient_Id__c, path: id, owner: emr }
-                  - { field: Admit_Date__c, path: period.start, type: date\(options), owner: emr }
-            """
+        let shipped = "{ field: Admit_Date__c, path: period.start, type: date, from: datetime, owner: emr }"
+        let text = try String(contentsOfFile: Fixtures.mappingPath, encoding: .utf8)
+        #expect(text.contains(shipped))
+        let yaml = text.replacingOccurrences(of: shipped, with: "{ field: Admit_Date__c, path: period.start, type: date\(options), owner: emr }")
         var mapping = try MappingDocument(yaml: yaml, file: "dates.yaml")
         if let zone { mapping.setEMRTimeZone(TimeZone(identifier: zone)!) }
-        return mapping.inbound[0].fields[1]
+        return try #require(mapping.inbound(named: "episodes")?.fields.first { $0.field == "Admit_Date__c" })
     }
 
     static func read(_ text: String, _ field: FieldMapping) -> Result<FieldValue, LinkError> {
@@ -83,16 +77,10 @@ struct DateFieldTests {
         for options in [", from: code", ", partial: sometimes"] {
             #expect(throws: ConfigurationError.self) { _ = try Self.field(options) }
         }
-        let yaml = """
-            version: 1
-            inbound:
-              - name: patients
-                resource: Patient
-                object: Contact
-                externalId: EMR_Patient_Id__c
-                fields:
-                  - { field: EMR_Patient_Id__c, path: id, owner: emr, partial: first-day }
-            """
+        let text = try String(contentsOfFile: Fixtures.mappingPath, encoding: .utf8)
+        let yaml = text.replacingOccurrences(
+            of: "{ field: EMR_Patient_Id__c, path: id, required: true, maxLength: 64, owner: emr }",
+            with: "{ field: EMR_Patient_Id__c, path: id, required: true, maxLength: 64, owner: emr, partial: first-day }")
         #expect {
             _ = try MappingDocument(yaml: yaml, file: "bad.yaml")
         } throws: { error in
