@@ -112,12 +112,15 @@ struct FHIRWireTests {
         #expect(error.remoteBody == body)
     }
 
-    @Test func a412IsAPreconditionFailureWhateverItsIssueCode() {
+    @Test func a412MeansWhatItsPreconditionSays() {
         let body = #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"conflict","diagnostics":"Version mismatch","location":["Patient"]}]}"#
-        let error = FHIRErrors.linkError(HTTPResponse(status: 412, body: Array(body.utf8)))
-        #expect(error.code == "PRECONDITION_FAILED")
-        #expect(error.isTransient)
-        #expect(error.fields == ["Patient"])
+        let moved = FHIRErrors.linkError(HTTPResponse(status: 412, body: Array(body.utf8)), precondition: .ifMatch)
+        #expect(moved.code == "VERSION_MOVED")
+        #expect(moved.isTransient)
+        #expect(moved.fields == ["Patient"])
+        let duplicates = FHIRErrors.linkError(HTTPResponse(status: 412, body: Array(body.utf8)), precondition: .ifNoneExist)
+        #expect(duplicates.code == "MULTIPLE_MATCHES")
+        #expect(!duplicates.isTransient)
     }
 
     @Test func anAnswerThatIsNoOutcomeKeepsItsStatus() {
