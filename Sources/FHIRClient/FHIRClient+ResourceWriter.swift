@@ -6,25 +6,52 @@ extension FHIRClient {
     /// `POST <base>/<Type>` with `If-None-Exist: identifier=<system>|<value>`: 201 when created,
     /// 200 when the identifier already named a resource. Safe to send again after a timeout or a
     /// dropped connection, since the second send finds what the first one made.
+    ///
+    /// A 412 means several resources already carry the identifier: a lasting `MULTIPLE_MATCHES`
+    /// failure that says how many (a search by the identifier counts them) and which.
     public func createIfNoneExist(
         resourceType: String, identifier: ResourceIdentifier, resource: [UInt8]
     ) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
         var request = HTTPRequest(
             .post, url: try resourceURL([resourceType]), headers: Self.writeHeaders, body: resource, retry: .conditionalCreate, recordCount: 1)
-        request.headers["If-None-Exist"] =
-            "identifier=\(EndpointURL.percentEncoded(identifier.system))|\(EndpointURL.percentEncoded(identifier.value))"
-        return try await write(request)
+        request.headers["If-None-Exist"] = Self.identifierQuery(identifier)
+        let result = try await write(request, precondition: .ifNoneExist)
+        guard case .failure(var error) = result, error.code == "MULTIPLE_MATCHES" else { return result }
+        let ids = (try? await matches(resourceType, identifier)) ?? []
+        let count = ids.isEmpty ? "Several" : String(ids.count)
+        error.message = "\(count) \(resourceType) resources in the EMR carry the identifier \(identifier)"
+            + (ids.isEmpty ? "" : " (\(ids.map { "\(resourceType)/\($0)" }.joined(separator: ", ")))")
+            + ": a duplicate a person must settle in the EMR before this record can be sent"
+        return .failure(error)
+    }
+
+    /// `identifier=<system>|<value>`, each part percent-encoded.
+    private static func identifierQuery(_ identifier: ResourceIdentifier) -> String {
+        "identifier=\(EndpointURL.percentEncoded(identifier.system))|\(EndpointURL.percentEncoded(identifier.value))"
+    }
+
+    /// The ids of the resources carrying `identifier` (the first page, up to 50).
+    private func matches(_ resourceType: String, _ identifier: ResourceIdentifier) async throws(RemoteCallError) -> [String] {
+        var components = URLComponents(url: try resourceURL([resourceType]), resolvingAgainstBaseURL: false)
+        components?.percentEncodedQuery = "identifier=\(EndpointURL.percentEncoded(identifier.description))&_count=50"
+        guard let url = components?.url else { return [] }
+        let request = HTTPRequest(.get, url: url, headers: ["Accept": Self.fhirJSON], retry: .idempotent)
+        return try await call(request) { (response) throws(RemoteCallError) -> [String] in
+            guard response.isSuccess else { throw FHIRErrors.callError(response) }
+            let bundle = try? JSONValue(parsing: response.body)
+            return (bundle?["entry"]?.arrayValue ?? []).compactMap { $0["resource"]?["id"]?.stringValue }
+        }
     }
 
     /// `PUT <base>/<Type>/<id>`, with `If-Match: W/"<version>"` when `ifMatch` is given (a bare
-    /// version or an ETag); a version that moved on is a `PRECONDITION_FAILED` failure.
+    /// version or an ETag); a version that moved on is a transient `VERSION_MOVED` failure.
     public func update(
         resourceType: String, id: String, resource: [UInt8], ifMatch: String?
     ) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
         var request = HTTPRequest(
             .put, url: try resourceURL([resourceType, id]), headers: Self.writeHeaders, body: resource, retry: .idempotent, recordCount: 1)
         if let ifMatch { request.headers["If-Match"] = ifMatch.hasPrefix("W/") || ifMatch.hasPrefix("\"") ? ifMatch : "W/\"\(ifMatch)\"" }
-        return try await write(request)
+        return try await write(request, precondition: ifMatch == nil ? nil : .ifMatch)
     }
 
     /// `GET <base>/<Type>/<id>`: the resource with its exact bytes, or nil when the server has
@@ -59,7 +86,7 @@ extension FHIRClient {
 
     /// Sends a create or update and reads the answer: the written resource, or the record's
     /// failure when the server refused it (4xx other than 401/403).
-    private func write(_ request: HTTPRequest) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
+    private func write(_ request: HTTPRequest, precondition: FHIRErrors.Precondition?) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
         try await call(request) { (response) throws(RemoteCallError) -> Result<WrittenResource, LinkError> in
             switch response.status {
             case 200..<300:
@@ -67,7 +94,7 @@ extension FHIRClient {
             case 401, 403:
                 throw FHIRErrors.callError(response)
             case 400..<500:
-                return .failure(FHIRErrors.linkError(response))
+                return .failure(FHIRErrors.linkError(response, precondition: precondition))
             default:
                 throw FHIRErrors.callError(response)
             }

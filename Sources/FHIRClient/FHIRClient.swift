@@ -33,10 +33,17 @@ public final class FHIRClient: ChangeSource, ResourceWriter, Sendable {
 
     /// Reads the private key file named in `configuration` and checks the base URL; asks for no
     /// token yet (the first call does, discovering the token endpoint first).
-    public init(configuration: FHIRConfiguration, meter: APIMeter = APIMeter(), logger: Logger) async throws(ClientSetupError) {
+    public convenience init(configuration: FHIRConfiguration, meter: APIMeter = APIMeter(), logger: Logger) async throws(ClientSetupError) {
+        try await self.init(configuration: configuration, meter: meter, logger: logger, hostClock: { Date() })
+    }
+
+    /// `hostClock` stands for this host's clock, so that tests can put it off the server's.
+    init(
+        configuration: FHIRConfiguration, meter: APIMeter = APIMeter(), logger: Logger, hostClock: @escaping @Sendable () -> Date
+    ) async throws(ClientSetupError) {
         let baseURL = try EndpointURL.validated(configuration.baseURL, setting: "emr.baseURL")
         let http = HTTPClient(configuration: configuration.http, meter: meter, logger: logger)
-        let issuer = try await SMARTTokenIssuer(configuration: configuration, baseURL: baseURL, http: http)
+        let issuer = try await SMARTTokenIssuer(configuration: configuration, baseURL: baseURL, http: http, logger: logger, hostClock: hostClock)
         self.configuration = configuration
         self.meter = meter
         self.baseURL = baseURL

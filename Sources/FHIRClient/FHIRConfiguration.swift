@@ -11,7 +11,8 @@ import StagelinkHTTP
 /// ```swift
 /// let configuration = FHIRConfiguration(
 ///     baseURL: URL(string: "https://emr.example.org/fhir/r4")!,
-///     clientID: "stagelink-backend", privateKeyFile: "/etc/stagelink/fhir-es384.pem", keyID: "stagelink-1")
+///     clientID: "stagelink-backend", privateKeyFile: "/etc/stagelink/fhir-es384.pem",
+///     jwksURL: URL(string: "https://stagelink.example.org/.well-known/jwks.json"), scope: "system/Patient.rs system/Patient.cu")
 /// let emr = try await FHIRClient(configuration: configuration, logger: logger)
 /// ```
 public struct FHIRConfiguration: Sendable, Hashable {
@@ -23,9 +24,14 @@ public struct FHIRConfiguration: Sendable, Hashable {
     public var privateKeyFile: String
     /// `ES384` or `RS384`, the algorithms SMART Backend Services allows.
     public var signingAlgorithm: AssertionSigner.Algorithm
-    /// The `kid` of the key in the JWK set registered with the EMR, when it has one.
+    /// The `kid` of the key in the JWK set registered with the EMR; nil sends the key's RFC 7638
+    /// thumbprint, the `kid` that `stagelink keys jwks` publishes. Always sent.
     public var keyID: String?
-    /// The scopes asked for.
+    /// The URL of the JWK set registered with the EMR, sent as the assertion's `jku`; nil sends none
+    /// (the server then uses the key set it was given at registration).
+    public var jwksURL: URL?
+    /// The scopes asked for, space-separated; a token that grants less is refused with the
+    /// missing scopes named. The CLI derives SMART v2 scopes from the mapping (`SMARTScope.defaultScope`).
     public var scope: String
     /// How long an assertion is valid, at most five minutes.
     public var assertionLifetime: Duration
@@ -35,7 +41,7 @@ public struct FHIRConfiguration: Sendable, Hashable {
 
     public init(
         baseURL: URL, clientID: String, privateKeyFile: String, signingAlgorithm: AssertionSigner.Algorithm = .es384,
-        keyID: String? = nil, scope: String = "system/*.read system/*.write", assertionLifetime: Duration = .seconds(240),
+        keyID: String? = nil, jwksURL: URL? = nil, scope: String = "system/*.rs system/*.cu", assertionLifetime: Duration = .seconds(240),
         tokenRenewalMargin: Duration = .seconds(30), http: HTTPConfiguration = HTTPConfiguration()
     ) {
         self.baseURL = baseURL
@@ -43,6 +49,7 @@ public struct FHIRConfiguration: Sendable, Hashable {
         self.privateKeyFile = privateKeyFile
         self.signingAlgorithm = signingAlgorithm
         self.keyID = keyID
+        self.jwksURL = jwksURL
         self.scope = scope
         self.assertionLifetime = assertionLifetime
         self.tokenRenewalMargin = tokenRenewalMargin

@@ -26,8 +26,12 @@ public final class Sandbox: Sendable {
     public let salesforceURL: String
     /// The FHIR simulator's base URL, `http://127.0.0.1:PORT/fhir`.
     public let fhirURL: String
-    /// The Salesforce OAuth token endpoint.
+    /// The Salesforce OAuth token endpoint, at the org's My Domain.
     public var salesforceTokenURL: String { salesforceURL + "/services/oauth2/token" }
+    /// The Salesforce simulator's generic login host (it plays login.salesforce.com),
+    /// `http://127.0.0.1:PORT` on a port of its own: JWT bearer with `aud`
+    /// `https://login.salesforce.com` works there, client credentials do not.
+    public let salesforceLoginURL: String
     /// The SMART Backend Services token endpoint.
     public var fhirTokenURL: String { fhirURL + "/auth/token" }
 
@@ -46,11 +50,15 @@ public final class Sandbox: Sendable {
     private let serviceGroup: ServiceGroup
     private let running: Task<Void, any Error>
 
-    private init(world: SandboxWorld, serviceGroup: ServiceGroup, running: Task<Void, any Error>, salesforceURL: String, fhirURL: String) {
+    private init(
+        world: SandboxWorld, serviceGroup: ServiceGroup, running: Task<Void, any Error>, salesforceURL: String, salesforceLoginURL: String,
+        fhirURL: String
+    ) {
         self.world = world
         self.serviceGroup = serviceGroup
         self.running = running
         self.salesforceURL = salesforceURL
+        self.salesforceLoginURL = salesforceLoginURL
         self.fhirURL = fhirURL
     }
 
@@ -64,6 +72,7 @@ public final class Sandbox: Sendable {
         let world = SandboxWorld(configuration: configuration, logger: logger)
         let salesforcePort = PortAnnouncement()
         let fhirPort = PortAnnouncement()
+        let loginPort = PortAnnouncement()
         let salesforceApp = Application(
             router: SalesforceRoutes.router(world: world),
             configuration: .init(address: .hostname(configuration.host, port: configuration.salesforcePort), serverName: nil),
@@ -72,8 +81,13 @@ public final class Sandbox: Sendable {
             router: FHIRRoutes.router(world: world),
             configuration: .init(address: .hostname(configuration.host, port: configuration.fhirPort), serverName: nil),
             onServerRunning: { fhirPort.announce($0.localAddress?.port) }, logger: logger)
+        let loginApp = Application(
+            router: SalesforceRoutes.loginRouter(world: world),
+            configuration: .init(address: .hostname(configuration.host, port: 0), serverName: nil),
+            onServerRunning: { loginPort.announce($0.localAddress?.port) }, logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [salesforceApp, fhirApp], gracefulShutdownSignals: stopOnSignals ? [.sigint, .sigterm] : [],
+            configuration: .init(
+                services: [salesforceApp, fhirApp, loginApp], gracefulShutdownSignals: stopOnSignals ? [.sigint, .sigterm] : [],
                 logger: logger))
         let running = Task { try await group.run() }
         Task {
@@ -81,18 +95,21 @@ public final class Sandbox: Sendable {
             _ = await running.result
             salesforcePort.announce(nil)
             fhirPort.announce(nil)
+            loginPort.announce(nil)
         }
-        guard let sfPort = await salesforcePort.port(), let emrPort = await fhirPort.port() else {
+        guard let sfPort = await salesforcePort.port(), let emrPort = await fhirPort.port(), let sfLoginPort = await loginPort.port() else {
             running.cancel()
             throw SandboxError.serverDidNotStart("sandbox")
         }
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         let salesforceURL = "http://\(host):\(sfPort)"
         let fhirURL = "http://\(host):\(emrPort)/fhir"
-        world.setBaseURLs(salesforce: salesforceURL, fhir: fhirURL)
+        let salesforceLoginURL = "http://\(host):\(sfLoginPort)"
+        world.setBaseURLs(salesforce: salesforceURL, salesforceLogin: salesforceLoginURL, fhir: fhirURL)
         if let interval = configuration.mutationInterval { world.mutations.start(every: interval) }
         logger.info("sandbox started", metadata: ["sandbox.salesforce": "\(salesforceURL)", "sandbox.fhir": "\(fhirURL)"])
-        return Sandbox(world: world, serviceGroup: group, running: running, salesforceURL: salesforceURL, fhirURL: fhirURL)
+        return Sandbox(
+            world: world, serviceGroup: group, running: running, salesforceURL: salesforceURL, salesforceLoginURL: salesforceLoginURL, fhirURL: fhirURL)
     }
 
     /// Stops the mutation driver and both servers, and waits for them to finish.

@@ -42,12 +42,22 @@ public struct SandboxConfiguration: Sendable {
     public var queryPageSize: Int = 2000
     /// How long an injected slow response waits before it answers.
     public var slowResponseDelay: Duration = .seconds(30)
-    /// The `aud` values the Salesforce token endpoint accepts in a JWT bearer assertion.
-    public var salesforceAudiences: [String] = ["https://login.salesforce.com", "https://test.salesforce.com"]
+    /// The `aud` values the simulated My Domain accepts in a JWT bearer assertion besides its own
+    /// URL: none for an External Client App (the default), `https://login.salesforce.com` for a
+    /// legacy connected app of a production org.
+    public var salesforceAudiences: [String] = []
     /// The integration users the Salesforce token endpoint accepts.
     public var salesforceUsers: [SalesforceIntegrationUser] = []
     /// The SMART Backend Services clients the FHIR token endpoint accepts.
     public var fhirClients: [FHIRBackendClient] = []
+    /// The SMART rules the FHIR token endpoint enforces beyond those every server has (a signed,
+    /// unexpired, unreplayed assertion living at most five minutes); `.certified` is Epic's and
+    /// Oracle Health's set.
+    public var smartRules: SMARTRules = []
+    /// The FHIR client's JWK set, a file or the http(s) URL it is hosted at (`--emr-jwks`): when
+    /// set, assertions are checked with its key of the header's `kid` instead of the registered
+    /// PEM key, and a `jku` header must be this URL.
+    public var fhirJWKS: String? = nil
     /// The custom fields of the simulated org (the mapping file's Salesforce side).
     public var customFields: [CustomFieldSpec] = CustomFieldSpec.stagelinkDefaults
     /// How often the mutation driver edits records once started; nil leaves it stopped.
@@ -114,4 +124,35 @@ public struct FHIRBackendClient: Sendable, Hashable {
         self.publicKeyPEM = publicKeyPEM
         self.allowedScopes = allowedScopes
     }
+}
+
+/// SMART App Launch 2 rules the FHIR simulator's token endpoint can enforce, each modelled on
+/// `client-confidential-asymmetric` ("Authenticating to the Token endpoint", "Signature
+/// Verification") and on "Scopes for requesting clinical data".
+///
+/// For example:
+///
+/// ```swift
+/// var configuration = SandboxConfiguration(credentials: credentials)
+/// configuration.smartRules = .certified
+/// configuration.fhirJWKS = "/tmp/stagelink-sandbox/fhir-jwks.json"
+/// ```
+public struct SMARTRules: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// The assertion's header must name a `kid`, and the key is the one of that `kid` in the
+    /// client's JWK set (`fhirJWKS`, or the set of its registered key under its RFC 7638
+    /// thumbprint): the profile lists `kid` as required.
+    public static let requireKeyID = SMARTRules(rawValue: 1 << 0)
+    /// Only SMART v2 scopes (`system/Patient.rs`): a v1 scope (`.read`, `.write`, `.*`) is
+    /// `invalid_scope`, and discovery does not advertise `permission-v1`.
+    public static let v2ScopesOnly = SMARTRules(rawValue: 1 << 1)
+    /// Access is granted per resource type: a wildcard scope (`system/*.rs`) is left out of the
+    /// grant, which names each resource type it allows.
+    public static let perResourceGrants = SMARTRules(rawValue: 1 << 2)
+
+    /// What certified EHRs enforce (Epic, Oracle Health).
+    public static let certified: SMARTRules = [.requireKeyID, .v2ScopesOnly, .perResourceGrants]
 }

@@ -32,19 +32,29 @@ extension SandboxCredentials {
                 exp: Int(now.timeIntervalSince1970 + lifetime), jti: UUID().uuidString))
     }
 
-    /// A SMART Backend Services client assertion (ES384 or RS384) for `tokenURL`.
-    public func fhirAssertion(tokenURL: String, now: Date = Date(), lifetime: TimeInterval = 240) async throws -> String {
+    /// A SMART Backend Services client assertion (ES384 or RS384) for `tokenURL`, with the key's
+    /// RFC 7638 thumbprint as `kid` unless another `kid` is given or `withKeyID` is false, and a
+    /// `jku` header when given.
+    public func fhirAssertion(
+        tokenURL: String, now: Date = Date(), lifetime: TimeInterval = 240, withKeyID: Bool = true, kid: String? = nil, jku: String? = nil
+    ) async throws -> String {
         let keys = JWTKeyCollection()
-        let kid = JWKIdentifier(string: "\(fhirClient.clientID)-key")
         if fhirAlgorithm == "RS384" {
-            await keys.add(rsa: try Insecure.RSA.PrivateKey(pem: fhirPrivateKeyPEM), digestAlgorithm: .sha384, kid: kid)
+            await keys.add(rsa: try Insecure.RSA.PrivateKey(pem: fhirPrivateKeyPEM), digestAlgorithm: .sha384)
         } else {
-            await keys.add(ecdsa: try ES384PrivateKey(pem: fhirPrivateKeyPEM), kid: kid)
+            await keys.add(ecdsa: try ES384PrivateKey(pem: fhirPrivateKeyPEM))
         }
+        var header = JWTHeader()
+        header.alg = fhirAlgorithm
+        header.typ = "JWT"
+        if withKeyID {
+            header.kid = try kid ?? ClientKeySet.jwks(publicKeyPEM: fhirClient.publicKeyPEM, alg: fhirAlgorithm)["keys"]?.arrayValue?.first?["kid"]?.stringValue
+        }
+        header.jku = jku
         return try await keys.sign(
             Claims(
                 iss: fhirClient.clientID, sub: fhirClient.clientID, aud: tokenURL,
                 exp: Int(now.timeIntervalSince1970 + lifetime), jti: UUID().uuidString),
-            kid: kid)
+            header: header)
     }
 }

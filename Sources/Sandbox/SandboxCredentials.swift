@@ -70,21 +70,31 @@ public struct SandboxCredentials: Sendable {
         public var fhirPrivateKey: URL
         /// The consumer secret, alone on one line.
         public var salesforceConsumerSecret: URL
+        /// The FHIR client's public JWK set (its key under its RFC 7638 thumbprint), as the client
+        /// would host it: what `--emr-jwks` takes.
+        public var fhirJWKS: URL
     }
 
-    /// Writes the private keys and the consumer secret into `directory` (created with mode 0700),
-    /// each file with mode 0600.
+    /// The FHIR client's public key as a JWK set, the key under its RFC 7638 thumbprint.
+    public func fhirJWKS() throws -> String {
+        String(decoding: try ClientKeySet.jwks(publicKeyPEM: fhirClient.publicKeyPEM, alg: fhirAlgorithm).serialized(), as: UTF8.self)
+    }
+
+    /// Writes the private keys, the consumer secret and the FHIR client's public JWK set into
+    /// `directory` (created with mode 0700), each file with mode 0600.
     public func write(to directory: URL) throws -> Files {
         let manager = FileManager.default
         try manager.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let files = Files(
             salesforcePrivateKey: directory.appending(path: "salesforce-private-key.pem"),
             fhirPrivateKey: directory.appending(path: "fhir-private-key.pem"),
-            salesforceConsumerSecret: directory.appending(path: "salesforce-consumer-secret.txt"))
+            salesforceConsumerSecret: directory.appending(path: "salesforce-consumer-secret.txt"),
+            fhirJWKS: directory.appending(path: "fhir-jwks.json"))
         let contents = [
             (files.salesforcePrivateKey, salesforcePrivateKeyPEM),
             (files.fhirPrivateKey, fhirPrivateKeyPEM),
             (files.salesforceConsumerSecret, (salesforceUser.consumerSecret ?? "") + "\n"),
+            (files.fhirJWKS, try fhirJWKS()),
         ]
         for (url, text) in contents {
             if manager.fileExists(atPath: url.path) { try manager.removeItem(at: url) }

@@ -32,6 +32,30 @@ struct FHIRSandboxTests {
         return (records, pages)
     }
 
+    @Test func aConditionalCreateMatchingSeveralPatientsIsALastingMultipleMatchesNamingThem() async throws {
+        try await SandboxHarness.with { harness in
+            let emr = try await harness.fhir()
+            let identifier = ResourceIdentifier(system: Self.sfSystem, value: "003DUP")
+            // Two Patients carry the identifier: one made by it, one made under another condition.
+            let first = try await emr.createIfNoneExist(resourceType: "Patient", identifier: identifier, resource: Self.patient("003DUP")).get()
+            let second = try await emr.createIfNoneExist(
+                resourceType: "Patient", identifier: ResourceIdentifier(system: Self.sfSystem, value: "003DUP-elsewhere"),
+                resource: Self.patient("003DUP")
+            ).get()
+            let third = try await emr.createIfNoneExist(resourceType: "Patient", identifier: identifier, resource: Self.patient("003DUP"))
+            guard case .failure(let error) = third else {
+                Issue.record("a conditional create matching two Patients succeeded")
+                return
+            }
+            #expect(error.code == "MULTIPLE_MATCHES")
+            #expect(!error.isTransient)
+            #expect(error.message.hasPrefix("2 Patient resources in the EMR carry the identifier \(Self.sfSystem)|003DUP (Patient/"))
+            #expect(error.message.contains("Patient/\(first.id)") && error.message.contains("Patient/\(second.id)"))
+            #expect(error.remoteBody?.contains("OperationOutcome") == true)
+            #expect(harness.sandbox.inspection.fhirResources("Patient").count == 22)
+        }
+    }
+
     @Test func aDeltaPullHandsOnEveryPatientOldestFirstAsItsExactBytes() async throws {
         try await SandboxHarness.with(patients: 30) { harness in
             let emr = try await harness.fhir()
@@ -93,7 +117,7 @@ struct FHIRSandboxTests {
                 Issue.record("a stale If-Match was accepted")
                 return
             }
-            #expect(error.code == "PRECONDITION_FAILED")
+            #expect(error.code == "VERSION_MOVED")
             #expect(error.isTransient)
             #expect(error.remoteBody?.contains("OperationOutcome") == true)
         }

@@ -112,12 +112,15 @@ struct FHIRWireTests {
         #expect(error.remoteBody == body)
     }
 
-    @Test func a412IsAPreconditionFailureWhateverItsIssueCode() {
+    @Test func a412MeansWhatItsPreconditionSays() {
         let body = #"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"conflict","diagnostics":"Version mismatch","location":["Patient"]}]}"#
-        let error = FHIRErrors.linkError(HTTPResponse(status: 412, body: Array(body.utf8)))
-        #expect(error.code == "PRECONDITION_FAILED")
-        #expect(error.isTransient)
-        #expect(error.fields == ["Patient"])
+        let moved = FHIRErrors.linkError(HTTPResponse(status: 412, body: Array(body.utf8)), precondition: .ifMatch)
+        #expect(moved.code == "VERSION_MOVED")
+        #expect(moved.isTransient)
+        #expect(moved.fields == ["Patient"])
+        let duplicates = FHIRErrors.linkError(HTTPResponse(status: 412, body: Array(body.utf8)), precondition: .ifNoneExist)
+        #expect(duplicates.code == "MULTIPLE_MATCHES")
+        #expect(!duplicates.isTransient)
     }
 
     @Test func anAnswerThatIsNoOutcomeKeepsItsStatus() {
@@ -141,15 +144,27 @@ struct FHIRWireTests {
     @Test func theTokenExpiresWhenTheServerSaid() throws {
         let now = Date(timeIntervalSince1970: 1_000)
         let token = try SMARTTokenIssuer.token(
-            from: HTTPResponse(status: 200, body: Array(#"{"access_token":"abc","token_type":"bearer","expires_in":300}"#.utf8)), requestedAt: now)
+            from: HTTPResponse(status: 200, body: Array(#"{"access_token":"abc","token_type":"bearer","expires_in":300}"#.utf8)), requestedAt: now,
+            scope: "system/Patient.rs")
         #expect(token.expiresAt == Date(timeIntervalSince1970: 1_300))
+    }
+
+    @Test func aTokenThatGrantsLessThanAskedIsRefusedNamingTheMissingScopes() throws {
+        let body = #"{"access_token":"abc","token_type":"bearer","expires_in":300,"scope":"system/Patient.rs system/Patient.c"}"#
         let refused = #expect(throws: RemoteCallError.self) {
             try SMARTTokenIssuer.token(
-                from: HTTPResponse(status: 400, body: Array(#"{"error":"invalid_client","error_description":"the assertion has expired"}"#.utf8)),
-                requestedAt: now)
+                from: HTTPResponse(status: 200, body: Array(body.utf8)), requestedAt: Date(),
+                scope: "system/Patient.rs system/Patient.cu system/ServiceRequest.c")
         }
         #expect(refused?.kind == .unauthorized)
-        #expect(refused?.error.code == "invalid_client")
+        #expect(refused?.error.code == "SCOPE_REFUSED")
+        #expect(refused?.error.message.hasPrefix("the EMR did not grant system/Patient.cu system/ServiceRequest.c ") == true)
+    }
+
+    @Test func theTokenEndpointsDateIsReadAsHTTPTime() {
+        let response = HTTPResponse(status: 400, headers: ["Date": "Tue, 01 Dec 2026 14:58:11 GMT"])
+        #expect(SMARTTokenIssuer.serverTime(response) == Timestamp.parse("2026-12-01T14:58:11Z"))
+        #expect(SMARTTokenIssuer.serverTime(HTTPResponse(status: 400)) == nil)
     }
 }
 

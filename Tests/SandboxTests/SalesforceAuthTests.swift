@@ -1,4 +1,6 @@
 import Foundation
+import Hummingbird
+import HummingbirdTesting
 import Testing
 
 @testable import Sandbox
@@ -13,7 +15,7 @@ struct SalesforceAuthTests {
     }
 
     @Test func jwtBearerGrantAnswersWithSalesforcesShapeAndNoExpiresIn() async throws {
-        let assertion = try await TestSandbox.credentials.salesforceAssertion()
+        let assertion = try await TestSandbox.credentials.salesforceAssertion(audience: TestSandbox.salesforceBase)
         let reply = try await jwtLogin(assertion)
         #expect(reply.status == 200)
         let keys = Set(reply.json.objectValue?.keys ?? [])
@@ -30,7 +32,8 @@ struct SalesforceAuthTests {
     }
 
     @Test func jwtBearerRefusesAnExpiredAssertion() async throws {
-        let assertion = try await TestSandbox.credentials.salesforceAssertion(now: Date().addingTimeInterval(-600))
+        let assertion = try await TestSandbox.credentials.salesforceAssertion(
+            audience: TestSandbox.salesforceBase, now: Date().addingTimeInterval(-600))
         let reply = try await jwtLogin(assertion)
         #expect(reply.status == 400)
         #expect(reply.json["error_description"] == "expired authorization code")
@@ -39,10 +42,50 @@ struct SalesforceAuthTests {
     @Test func jwtBearerRefusesAnAssertionSignedByAnotherKey() async throws {
         var impostor = try SandboxCredentials.generate()
         impostor.salesforceUser = TestSandbox.credentials.salesforceUser
-        let assertion = try await impostor.salesforceAssertion()
+        let assertion = try await impostor.salesforceAssertion(audience: TestSandbox.salesforceBase)
         let reply = try await jwtLogin(assertion)
         #expect(reply.status == 400)
         #expect(reply.json["error"] == "invalid_grant")
+    }
+
+    @Test func theMyDomainOfAnExternalClientAppTakesOnlyItsOwnURLAsAudience() async throws {
+        let credentials = TestSandbox.credentials
+        var replies: [Reply] = []
+        for audience in ["https://login.salesforce.com", "https://test.salesforce.com"] {
+            replies.append(try await jwtLogin(try await credentials.salesforceAssertion(audience: audience)))
+        }
+        #expect(replies.map(\.status) == [400, 400])
+        #expect(replies.allSatisfy { $0.json == ["error": "invalid_grant", "error_description": "audience is invalid"] })
+    }
+
+    /// The generic login host (login.salesforce.com), in process.
+    private func atTheLoginHost(_ form: [(String, String)]) async throws -> Reply {
+        let world = TestSandbox.world()
+        world.setBaseURLs(salesforce: TestSandbox.salesforceBase, salesforceLogin: "http://login.sandbox.test", fhir: TestSandbox.fhirBase)
+        return try await Application(router: SalesforceRoutes.loginRouter(world: world)).test(.router) { client in
+            try await client.call(.post, "/services/oauth2/token", form: form)
+        }
+    }
+
+    @Test func theLoginHostTakesTheLoginAudienceAndHandsOutTheMyDomainAsInstance() async throws {
+        let credentials = TestSandbox.credentials
+        let grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        let login = try await atTheLoginHost([("grant_type", grant), ("assertion", try await credentials.salesforceAssertion())])
+        #expect(login.status == 200)
+        #expect(login.json["instance_url"] == .string(TestSandbox.salesforceBase))
+        let myDomain = try await atTheLoginHost([
+            ("grant_type", grant), ("assertion", try await credentials.salesforceAssertion(audience: TestSandbox.salesforceBase)),
+        ])
+        #expect(myDomain.json == ["error": "invalid_grant", "error_description": "audience is invalid"])
+    }
+
+    @Test func theLoginHostRefusesClientCredentialsTheWaySalesforceDoes() async throws {
+        let user = TestSandbox.credentials.salesforceUser
+        let reply = try await atTheLoginHost([
+            ("grant_type", "client_credentials"), ("client_id", user.consumerKey), ("client_secret", user.consumerSecret!),
+        ])
+        #expect(reply.status == 400)
+        #expect(reply.json == ["error": "invalid_grant", "error_description": "request not supported on this domain"])
     }
 
     @Test func clientCredentialsWithAWrongSecretAreRefused() async throws {

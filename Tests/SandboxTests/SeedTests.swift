@@ -28,6 +28,8 @@ struct SeedTests {
             switch fault.kind {
             case .invalidBirthDate:
                 #expect(world.emr.entry("Patient", record.id)?.resource["birthDate"] == "1985-13-45")
+            case .partialBirthDate:
+                #expect(world.emr.entry("Patient", record.id)?.resource["birthDate"]?.stringValue?.count == 7)
             case .missingFamilyName:
                 #expect(world.emr.entry("Patient", record.id)?.resource["name"]?[0]?["family"] == nil)
             case .oversizeName:

@@ -13,7 +13,7 @@ public struct SandboxHarness: Sendable {
     public let files: SandboxCredentials.Files
 
     /// Credentials and key files made once per test process (RSA key generation is slow).
-    static let shared: (SandboxCredentials, SandboxCredentials.Files) = {
+    public static let shared: (SandboxCredentials, SandboxCredentials.Files) = {
         let credentials = try! SandboxCredentials.generate()
         let directory = FileManager.default.temporaryDirectory.appending(path: "stagelink-client-tests-\(getpid())")
         return (credentials, try! credentials.write(to: directory))

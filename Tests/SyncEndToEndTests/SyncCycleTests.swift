@@ -6,6 +6,33 @@ import Testing
 
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct SyncCycleTests {
+    @Test func aDuplicatePatientInTheEMRFailsTheAdmissionWithMultipleMatchesNotAnEndlessRetry() async throws {
+        let sync = try await SyncHarness.start(patients: 40, badShare: 0)
+        defer { Task { await sync.stop() } }
+        // Two Patients in the EMR already carry the Contact's Salesforce id of a ready admission.
+        let admission = try #require(
+            sync.inspection.salesforceRecords("Admission__c").first { $0["Stage__c"]?.stringValue == "Ready for Intake" && $0["Contact__c"]?.stringValue != nil })
+        let admissionID = try #require(admission["Id"]?.stringValue)
+        let contactID = try #require(admission["Contact__c"]?.stringValue)
+        let emr = try await sync.harness.fhir()
+        for other in ["dup-a", "dup-b"] {
+            let body = #"{"resourceType":"Patient","identifier":[{"system":"https://stagelink.dev/sid/salesforce-contact","value":"\#(contactID)"},{"system":"https://example.org/mrn","value":"\#(other)"}],"name":[{"family":"Duplicate"}],"gender":"unknown"}"#
+            _ = try await emr.createIfNoneExist(
+                resourceType: "Patient", identifier: ResourceIdentifier(system: "https://example.org/mrn", value: other), resource: Array(body.utf8)
+            ).get()
+        }
+        _ = try await sync.sync()
+        _ = try await sync.sync()
+        let row = try #require(try await sync.rows(.salesforce, "Admission__c", admissionID).last)
+        #expect(row.status == .failed)
+        #expect(row.error?.code == "MULTIPLE_MATCHES")
+        #expect(row.error?.isTransient == false)
+        #expect(row.error?.message.hasPrefix("2 Patient resources in the EMR carry the identifier https://stagelink.dev/sid/salesforce-contact|\(contactID) (") == true)
+        // Lasting: the second cycle's automatic retries leave it alone, and no third Patient was made.
+        #expect(row.attemptCount == 1)
+        #expect(sync.fhir("Patient", identifiedBy: "https://stagelink.dev/sid/salesforce-contact")[contactID]?.count == 2)
+    }
+
     @Test func seededDataArrivesBothWaysAndEveryBadRecordFailsNamingItsField() async throws {
         let sync = try await SyncHarness.start(patients: 40, badShare: 0.1)
         defer { Task { await sync.stop() } }

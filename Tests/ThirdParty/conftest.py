@@ -17,16 +17,19 @@ def env(name):
 
 
 class LoopbackSession(requests.Session):
-    """simple-salesforce always builds https:// URLs; send them to the sandbox's plain-http port instead."""
+    """simple-salesforce always builds https:// URLs; send them to the sandbox's plain-http ports instead:
+    login.salesforce.com to the simulator's login host, every other Salesforce host to its My Domain."""
 
-    def __init__(self, base_url):
+    def __init__(self, base_url, login_url=None):
         super().__init__()
         self.target = urlsplit(base_url)
+        self.login = urlsplit(login_url or os.environ.get("SANDBOX_SALESFORCE_LOGIN_URL") or base_url)
 
     def request(self, method, url, *args, **kwargs):
         parts = urlsplit(url)
         if parts.scheme == "https" and (parts.hostname or "").endswith("salesforce.com") or parts.netloc == self.target.netloc:
-            url = urlunsplit((self.target.scheme, self.target.netloc, parts.path, parts.query, parts.fragment))
+            target = self.login if parts.hostname == "login.salesforce.com" else self.target
+            url = urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
         return super().request(method, url, *args, **kwargs)
 
 

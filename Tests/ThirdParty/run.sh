@@ -38,6 +38,7 @@ grep -q "Press Ctrl-C" "$work/sandbox.out" || { echo "the sandbox did not start"
 
 field() { awk -v key="$1" '$0 ~ key { print $NF; exit }' "$work/sandbox.out"; }
 export SANDBOX_SALESFORCE_URL="$(awk '/^Salesforce/ { print $2; exit }' "$work/sandbox.out")"
+export SANDBOX_SALESFORCE_LOGIN_URL="$(awk '/login host/ { print $3; exit }' "$work/sandbox.out")"
 export SANDBOX_FHIR_URL="$(awk '/^FHIR/ { print $2; exit }' "$work/sandbox.out")"
 export SANDBOX_USERNAME="$(field "username")"
 export SANDBOX_CONSUMER_KEY="$(field "consumer key")"

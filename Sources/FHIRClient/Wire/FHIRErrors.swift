@@ -3,17 +3,31 @@ import StagelinkHTTP
 
 /// `OperationOutcome` answers turned into the engine's errors.
 ///
-/// The code is the first issue's `code` (`invalid`, `conflict`, `not-found`), except that every
-/// 412 is `PRECONDITION_FAILED`, which the engine retries on a later cycle after reading the
-/// current version; the message is the issue's `diagnostics` (or `details.text`); the fields come
-/// from `expression` (or the older `location`). The whole answer is kept as the remote body.
+/// The code is the first issue's `code` (`invalid`, `conflict`, `not-found`), except for a 412,
+/// whose meaning depends on the precondition that failed (FHIR R4 http.html): on a conditional
+/// create (`If-None-Exist`) several resources matched — `MULTIPLE_MATCHES`, lasting, a duplicate a
+/// person must settle; on an update with `If-Match` the version moved on — `VERSION_MOVED`,
+/// transient, tried again after the next pull reads the new version. The message is the issue's
+/// `diagnostics` (or `details.text`); the fields come from `expression` (or the older `location`).
+/// The whole answer is kept as the remote body.
 enum FHIRErrors {
+    /// The precondition a write carried, which decides what its 412 means.
+    enum Precondition {
+        case ifNoneExist
+        case ifMatch
+    }
+
     /// The per-record error of a write the server refused.
-    static func linkError(_ response: HTTPResponse) -> LinkError {
+    static func linkError(_ response: HTTPResponse, precondition: Precondition? = nil) -> LinkError {
         let issue = (try? JSONValue(parsing: response.body)).flatMap { outcome -> JSONValue? in
             outcome["resourceType"]?.stringValue == "OperationOutcome" ? outcome["issue"]?[0] : nil
         }
-        let code = response.status == 412 ? "PRECONDITION_FAILED" : issue?["code"]?.stringValue ?? "HTTP_\(response.status)"
+        let code: String =
+            switch (response.status, precondition) {
+            case (412, .ifNoneExist?): "MULTIPLE_MATCHES"
+            case (412, .ifMatch?): "VERSION_MOVED"
+            default: issue?["code"]?.stringValue ?? "HTTP_\(response.status)"
+            }
         let message = issue?["diagnostics"]?.stringValue ?? issue?["details"]?["text"]?.stringValue
             ?? "the EMR answered \(response.status)"
         let paths = issue?["expression"]?.arrayValue ?? issue?["location"]?.arrayValue ?? []

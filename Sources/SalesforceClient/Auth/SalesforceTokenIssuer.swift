@@ -26,9 +26,12 @@ struct SalesforceTokenIssuer: Sendable {
         switch configuration.authentication {
         case .jwtBearer(let consumerKey, let username, let keyFile):
             let signer = try await AssertionSigner(privateKeyFile: keyFile, algorithm: .rs256)
-            let audience = configuration.assertionAudience ?? Self.origin(of: loginURL)
+            let audience = configuration.assertionAudience ?? SalesforceLoginHost(loginURL).jwtAudience
             grant = .jwtBearer(consumerKey: consumerKey, username: username, audience: audience, signer: signer)
         case .clientCredentials(let consumerKey, let secretFile):
+            guard SalesforceLoginHost(loginURL).acceptsClientCredentials else {
+                throw .invalidSetting("salesforce.loginURL", SalesforceConfiguration.clientCredentialsNeedMyDomain)
+            }
             let secret: String
             do {
                 secret = try String(contentsOfFile: secretFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -86,13 +89,5 @@ struct SalesforceTokenIssuer: Sendable {
             throw RemoteCallError(.unauthorized, LinkError(code: "INSECURE_INSTANCE_URL", message: error.description))
         }
         return SalesforceSession(accessToken: Secret(token), instanceURL: instanceURL, userID: identity.lastPathComponent)
-    }
-
-    /// `https://login.salesforce.com` from `https://login.salesforce.com/`.
-    static func origin(of url: URL) -> String {
-        var components = URLComponents(url: url, resolvingAgainstBaseURL: false) ?? URLComponents()
-        components.path = ""
-        components.query = nil
-        return components.string ?? url.absoluteString
     }
 }

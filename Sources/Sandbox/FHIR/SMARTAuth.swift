@@ -2,20 +2,34 @@ import Foundation
 import Hummingbird
 
 /// SMART Backend Services: the discovery document and the token endpoint that takes a client assertion
-/// (RS384 or ES384) signed with the registered client's key.
+/// (RS384 or ES384) signed with the registered client's key, as SMART App Launch 2's
+/// `client-confidential-asymmetric` profile and "Scopes for requesting clinical data" describe it.
+///
+/// Every profile checks the signature, `iss` = `sub` = a registered client id, `aud` = the token
+/// URL, an `exp` in the future and at most five minutes ahead ("SHALL be no more than five
+/// minutes in the future"), and a `jti` not seen before. `SandboxConfiguration.smartRules` adds
+/// the stricter rules of certified EHRs: `kid` required and looked up in the client's JWK set,
+/// v2 scopes only, grants per resource type.
 struct SMARTAuth: Sendable {
     let world: SandboxWorld
 
     var tokenURL: String { world.fhirBaseURL + "/auth/token" }
+    private var rules: SMARTRules { world.configuration.smartRules }
 
     func configuration() -> Response {
-        HTTPReply.json([
+        let v2Only = rules.contains(.v2ScopesOnly)
+        let scopes: [WireJSON] =
+            rules.contains(.perResourceGrants)
+            ? EMRStore.resourceTypes.flatMap { ["system/\($0).rs", "system/\($0).cud"] }.map(WireJSON.string)
+            : (v2Only ? ["system/*.rs", "system/*.cruds"] : ["system/*.read", "system/*.write", "system/*.rs", "system/*.cruds"])
+        return HTTPReply.json([
             "issuer": .string(world.fhirBaseURL), "token_endpoint": .string(tokenURL),
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
             "grant_types_supported": ["client_credentials"],
-            "scopes_supported": ["system/*.read", "system/*.write", "system/*.rs", "system/*.cruds"],
-            "capabilities": ["client-confidential-asymmetric", "permission-v1", "permission-v2"],
+            "scopes_supported": .array(scopes),
+            "capabilities": .array((v2Only ? ["client-confidential-asymmetric", "permission-v2"]
+                : ["client-confidential-asymmetric", "permission-v1", "permission-v2"]).map(WireJSON.string)),
         ])
     }
 
@@ -39,8 +53,7 @@ struct SMARTAuth: Sendable {
         else { return failure("invalid_client", "unknown client") }
         let claims: AssertionClaims
         do {
-            claims = try await AssertionVerifier.verify(
-                assertion, publicKeyPEM: client.publicKeyPEM, algorithms: ["RS384", "ES384"])
+            claims = try await AssertionVerifier.verify(assertion, key: try await key(of: client, for: assertion), algorithms: ["RS384", "ES384"])
         } catch {
             return failure("invalid_client", error.reason)
         }
@@ -54,11 +67,15 @@ struct SMARTAuth: Sendable {
         guard let jti = claims.jti, world.emr.useAssertionID("\(client.clientID)|\(jti)") else {
             return failure("invalid_client", "the assertion needs a jti not used before")
         }
-        let requested = (form["scope"] ?? "system/*.read").split(separator: " ").map(String.init)
-        let granted = requested.filter { scope in
-            client.allowedScopes.contains(scope) || client.allowedScopes.contains { Self.covers($0, scope) }
+        let requested = (form["scope"] ?? "system/*.rs").split(separator: " ").map(String.init)
+        if rules.contains(.v2ScopesOnly), let v1 = requested.first(where: Self.isV1) {
+            return failure("invalid_scope", "\(v1) is a SMART v1 scope; this server grants SMART v2 scopes only (system/Patient.rs, system/Patient.cu)")
         }
-        guard !granted.isEmpty else { return failure("invalid_scope", "none of the requested scopes is allowed") }
+        let granted = requested.filter { scope in
+            guard !(rules.contains(.perResourceGrants) && scope.hasPrefix("system/*.")) else { return false }
+            return client.allowedScopes.contains(scope) || client.allowedScopes.contains { Self.covers($0, scope) }
+        }
+        guard !granted.isEmpty else { return failure("invalid_scope", "none of the requested scopes is allowed: \(requested.joined(separator: " "))") }
         var random = SystemRandomNumberGenerator()
         let token = (0..<40).map { _ in String(random.next() % 36, radix: 36) }.joined()
         let lifetime = world.configuration.fhirTokenLifetime
@@ -67,6 +84,31 @@ struct SMARTAuth: Sendable {
             "access_token": .string(token), "token_type": "bearer", "expires_in": .int(Int(lifetime.components.seconds)),
             "scope": .string(granted.joined(separator: " ")),
         ])
+    }
+
+    /// The key that checks `assertion`: from the client's JWK set by `kid` when the sandbox has one
+    /// (`fhirJWKS`) or requires `kid`, else the registered PEM key.
+    private func key(of client: FHIRBackendClient, for assertion: String) async throws(AssertionError) -> AssertionVerifier.PublicKey {
+        guard let header = AssertionVerifier.header(of: assertion) else { throw AssertionError(reason: "the assertion is not a JWT") }
+        let keySet: ClientKeySet
+        if let source = world.configuration.fhirJWKS {
+            keySet = ClientKeySet(source: source)
+        } else if rules.contains(.requireKeyID) {
+            do {
+                keySet = ClientKeySet(keys: try ClientKeySet.jwks(publicKeyPEM: client.publicKeyPEM, alg: header.alg))
+            } catch {
+                throw AssertionError(reason: "the registered key cannot verify \(header.alg) assertions")
+            }
+        } else {
+            return .pem(client.publicKeyPEM)
+        }
+        return .jwk(try await keySet.key(kid: header.kid, alg: header.alg, jku: header.jku))
+    }
+
+    /// Whether `scope` is in SMART v1 syntax (`system/Patient.read`, `.write`, `.*`).
+    static func isV1(_ scope: String) -> Bool {
+        guard let (_, access) = split(scope) else { return false }
+        return access == "read" || access == "write" || access == "*"
     }
 
     /// Whether an allowed scope (`system/*.read`) covers a requested one (`system/Patient.read`, `system/Patient.rs`).

@@ -4,8 +4,30 @@ import Hummingbird
 
 /// The OAuth 2.0 token endpoint: JWT bearer (RS256, checking iss, sub, aud and exp) and client credentials.
 /// The answer has Salesforce's shape, with no `expires_in`.
+///
+/// The simulator serves two hosts, each on its own port (docs/salesforce-setup.md cites the rules):
+/// the generic login host (login.salesforce.com, `Sandbox.salesforceLoginURL`), which serves the
+/// token endpoint only, and the org's My Domain (`Sandbox.salesforceURL`, also the `instance_url`).
+/// - JWT bearer: the login host accepts `aud` `https://login.salesforce.com` (or its own URL, which
+///   stands for it); the My Domain accepts its own URL, as External Client Apps require since the
+///   legacy hostname redirections ended, plus `SandboxConfiguration.salesforceAudiences` (a legacy
+///   connected app's). Anything else is `invalid_grant` / `audience is invalid`.
+/// - Client credentials work at the My Domain only; the login host answers `invalid_grant` /
+///   `request not supported on this domain` (help article 000886201).
 struct SalesforceAuth: Sendable {
     let world: SandboxWorld
+    let host: Host
+
+    /// Which host the token endpoint plays.
+    enum Host: Sendable, Equatable {
+        case login
+        case myDomain
+    }
+
+    init(world: SandboxWorld, host: Host = .myDomain) {
+        self.world = world
+        self.host = host
+    }
 
     private struct OAuthFailure: Error {
         var error: String
@@ -20,6 +42,9 @@ struct SalesforceAuth: Sendable {
             case "urn:ietf:params:oauth:grant-type:jwt-bearer":
                 user = try await jwtBearer(form["assertion"] ?? "")
             case "client_credentials":
+                guard host == .myDomain else {
+                    throw OAuthFailure(error: "invalid_grant", description: "request not supported on this domain")
+                }
                 user = try clientCredentials(form, authorization: request.headers[.authorization])
             default:
                 throw OAuthFailure(error: "unsupported_grant_type", description: "grant type not supported")
@@ -51,8 +76,12 @@ struct SalesforceAuth: Sendable {
         } catch {
             throw OAuthFailure(error: "invalid_grant", description: "invalid assertion")
         }
-        let audiences = Set(world.configuration.salesforceAudiences + [world.salesforceBaseURL])
-        guard verified.aud.contains(where: audiences.contains) else {
+        let audiences: Set<String> =
+            switch host {
+            case .login: ["https://login.salesforce.com", world.salesforceLoginURL]
+            case .myDomain: Set(world.configuration.salesforceAudiences + [world.salesforceBaseURL])
+            }
+        guard verified.aud.count == 1, audiences.contains(verified.aud[0]) else {
             throw OAuthFailure(error: "invalid_grant", description: "audience is invalid")
         }
         guard Double(world.clock.now().milliseconds) / 1000 < verified.exp else {

@@ -6,6 +6,16 @@ struct SalesforceRoutes: Sendable {
     private var org: SalesforceOrg { world.salesforce }
 
     /// The router of the Salesforce simulator, inspection routes included.
+    /// The generic login host (login.salesforce.com): the token endpoint and nothing else.
+    static func loginRouter(world: SandboxWorld) -> Router<SandboxRequestContext> {
+        let router = Router(context: SandboxRequestContext.self)
+        router.add(middleware: SalesforceEnvelope(world: world))
+        let auth = SalesforceAuth(world: world, host: .login)
+        router.post("/services/oauth2/token") { request, context in try await auth.token(request, context: context) }
+        return router
+    }
+
+    /// The org's My Domain: OAuth, identity, the REST API and the inspection endpoints.
     static func router(world: SandboxWorld) -> Router<SandboxRequestContext> {
         let router = Router(context: SandboxRequestContext.self)
         router.add(middleware: SalesforceEnvelope(world: world))

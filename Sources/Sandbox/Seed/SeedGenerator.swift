@@ -51,7 +51,7 @@ struct SeedGenerator {
             return instant
         }
         var truth: [SeededRecord] = []
-        var patientBad = badKinds.filter { [.missingFamilyName, .invalidBirthDate, .unknownGender, .oversizeName].contains($0) }
+        var patientBad = badKinds.filter { [.missingFamilyName, .invalidBirthDate, .partialBirthDate, .unknownGender, .oversizeName].contains($0) }
         var responseBad = badKinds.filter { $0 == .scoreOutOfRange || $0 == .danglingPatientReference }
         var goodPatients: [String] = []
         for index in 0..<patientCount {
@@ -116,7 +116,7 @@ struct SeedGenerator {
         let fhirKinds = BadRecordKind.allCases.filter { $0 != .admissionWithoutContact }
         let fhirCount = max(fhirKinds.count, Int((Double(patients) * configuration.badShare).rounded()))
         let salesforceCount = max(1, Int((Double(referrals) * configuration.badShare).rounded()))
-        let patientKinds: [BadRecordKind] = [.missingFamilyName, .invalidBirthDate, .unknownGender, .oversizeName]
+        let patientKinds: [BadRecordKind] = [.missingFamilyName, .invalidBirthDate, .partialBirthDate, .unknownGender, .oversizeName]
         var kinds = (0..<fhirCount).map { fhirKinds[$0 % fhirKinds.count] }
         // Patient-level bad kinds take a patient slot each; never more than there are patients.
         while kinds.filter(patientKinds.contains).count > patients, let index = kinds.lastIndex(where: patientKinds.contains) {
@@ -165,7 +165,11 @@ struct SeedGenerator {
             ["system": "email", "value": .string("\(SyntheticPeople.mailbox(given, family, number: index))@example.org")],
         ]
         patient["gender"] = .string(bad == .unknownGender ? "nonbinary-x" : random.pick(genders))
-        patient["birthDate"] = .string(bad == .invalidBirthDate ? "1985-13-45" : birthDate())
+        switch bad {
+        case .invalidBirthDate: patient["birthDate"] = "1985-13-45"
+        case .partialBirthDate: patient["birthDate"] = .string(String(birthDate().prefix(7)))
+        default: patient["birthDate"] = .string(birthDate())
+        }
         patient["address"] = [
             [
                 "use": "home", "line": [.string(place.street)], "city": .string(place.city), "state": .string(place.state),
@@ -179,9 +183,11 @@ struct SeedGenerator {
         let level = random.pick(Self.levelsOfCare)
         let status = random.pick(["active", "active", "finished", "planned", "waitlist", "onhold"])
         let startDay = today() - Int.random(in: 5...400, using: &random)
-        var period: WireObject = ["start": .string(CivilDate(daysSince1970: startDay).text)]
+        // period.start and .end are FHIR dateTimes: a third of the episodes carry a time and a zone
+        // (as EHRs record admissions), the rest the bare date; the date in the EMR's zone is the same day.
+        var period: WireObject = ["start": .string(Self.episodeInstant(day: startDay))]
         if status == "finished" {
-            period["end"] = .string(CivilDate(daysSince1970: startDay + Int.random(in: 3...90, using: &random)).text)
+            period["end"] = .string(Self.episodeInstant(day: startDay + Int.random(in: 3...90, using: &random)))
         }
         return WireObject([
             ("resourceType", "EpisodeOfCare"), ("status", .string(status)),
@@ -191,6 +197,14 @@ struct SeedGenerator {
     }
 
     private func today() -> Int { Int(Date().timeIntervalSince1970 / 86_400) }
+
+    /// `day` as a FHIR dateTime: every third day with a daytime hour in UTC (`2026-03-04T14:30:00Z`),
+    /// the others as the bare date (`2026-03-04`), both of which name that day in UTC.
+    static func episodeInstant(day: Int) -> String {
+        let date = CivilDate(daysSince1970: day).text
+        guard day % 3 == 0 else { return date }
+        return "\(date)T\(String(format: "%02d", 8 + day % 10)):30:00Z"
+    }
 
     private mutating func makeResponse(patient: String, at instant: SandboxInstant) -> WireObject {
         let instrument = random.pick(SurveyInstrument.all)

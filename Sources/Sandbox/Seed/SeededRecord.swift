@@ -34,6 +34,9 @@ public enum BadRecordKind: String, CaseIterable, Sendable, Hashable {
     case missingFamilyName = "missing-family-name"
     /// A Patient whose birthDate is not a calendar date (`1985-13-45`).
     case invalidBirthDate = "invalid-birth-date"
+    /// A Patient whose birthDate is a FHIR partial date (`1974-11`): valid FHIR, but no full date
+    /// for Contact.Birthdate, which the default mapping's `partial: reject` refuses.
+    case partialBirthDate = "partial-birth-date"
     /// A Patient whose gender is not a FHIR administrative-gender code.
     case unknownGender = "unknown-gender"
     /// A Patient whose family name is longer than Contact.LastName allows.
@@ -48,7 +51,7 @@ public enum BadRecordKind: String, CaseIterable, Sendable, Hashable {
     var fault: SeededFault {
         switch self {
         case .missingFamilyName: SeededFault(kind: self, field: "LastName", element: "Patient.name[0].family")
-        case .invalidBirthDate: SeededFault(kind: self, field: "Birthdate", element: "Patient.birthDate")
+        case .invalidBirthDate, .partialBirthDate: SeededFault(kind: self, field: "Birthdate", element: "Patient.birthDate")
         case .unknownGender: SeededFault(kind: self, field: "Gender__c", element: "Patient.gender")
         case .oversizeName: SeededFault(kind: self, field: "LastName", element: "Patient.name[0].family")
         case .scoreOutOfRange: SeededFault(kind: self, field: "Score__c", element: "QuestionnaireResponse.item")

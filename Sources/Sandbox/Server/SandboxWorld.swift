@@ -13,7 +13,8 @@ final class SandboxWorld: Sendable {
     let logger: Logger
     private let driver = Mutex<MutationDriver?>(nil)
     private let truthRecords = Mutex<[SeededRecord]>([])
-    private let baseURLs = Mutex<(salesforce: String, fhir: String)>(("http://127.0.0.1", "http://127.0.0.1/fhir"))
+    private let baseURLs = Mutex<(salesforce: String, salesforceLogin: String, fhir: String)>(
+        ("http://127.0.0.1", "http://127.0.0.1", "http://127.0.0.1/fhir"))
 
     init(configuration: SandboxConfiguration, logger: Logger) {
         self.configuration = configuration
@@ -31,11 +32,14 @@ final class SandboxWorld: Sendable {
     /// The Salesforce simulator's base URL, `http://127.0.0.1:PORT`.
     var salesforceBaseURL: String { baseURLs.withLock { $0.salesforce } }
 
+    /// The Salesforce simulator's generic login host (login.salesforce.com), `http://127.0.0.1:PORT`.
+    var salesforceLoginURL: String { baseURLs.withLock { $0.salesforceLogin } }
+
     /// The FHIR simulator's base URL, `http://127.0.0.1:PORT/fhir`.
     var fhirBaseURL: String { baseURLs.withLock { $0.fhir } }
 
-    func setBaseURLs(salesforce: String, fhir: String) {
-        baseURLs.withLock { $0 = (salesforce, fhir) }
+    func setBaseURLs(salesforce: String, salesforceLogin: String? = nil, fhir: String) {
+        baseURLs.withLock { $0 = (salesforce, salesforceLogin ?? salesforce, fhir) }
     }
 
     /// The mutation driver over this world.

@@ -51,32 +51,50 @@ struct AssertionError: Error, Sendable, Equatable {
 
 /// Verifies a compact JWS against one registered public key.
 enum AssertionVerifier {
-    /// The `alg` and `kid` of a token's header, without verifying anything.
-    static func header(of token: String) -> (alg: String, kid: String?)? {
+    /// The `alg`, `kid` and `jku` of a token's header, without verifying anything.
+    static func header(of token: String) -> (alg: String, kid: String?, jku: String?)? {
         guard let first = token.split(separator: ".", omittingEmptySubsequences: false).first,
             let data = Data(base64URLEncoded: String(first)),
             let header = try? WireJSON.parse(Array(data)), let alg = header["alg"]?.stringValue
         else { return nil }
-        return (alg, header["kid"]?.stringValue)
+        return (alg, header["kid"]?.stringValue, header["jku"]?.stringValue)
+    }
+
+    /// The public key an assertion is checked with: a registered PEM key, or a JWK from the
+    /// client's JWK set (`kty` RSA with `n`/`e`, or EC P-384 with `x`/`y`).
+    enum PublicKey: Sendable {
+        case pem(String)
+        case jwk(WireJSON)
     }
 
     /// The claims of `token` if its signature verifies with `publicKeyPEM` under one of `algorithms`.
-    static func verify(_ token: String, publicKeyPEM: String, algorithms: Set<String>) async throws(AssertionError)
-        -> AssertionClaims
-    {
-        guard let (alg, kid) = header(of: token) else { throw AssertionError(reason: "the assertion is not a JWT") }
+    static func verify(_ token: String, publicKeyPEM: String, algorithms: Set<String>) async throws(AssertionError) -> AssertionClaims {
+        try await verify(token, key: .pem(publicKeyPEM), algorithms: algorithms)
+    }
+
+    /// The claims of `token` if its signature verifies with `key` under one of `algorithms`.
+    static func verify(_ token: String, key: PublicKey, algorithms: Set<String>) async throws(AssertionError) -> AssertionClaims {
+        guard let (alg, kid, _) = header(of: token) else { throw AssertionError(reason: "the assertion is not a JWT") }
         guard algorithms.contains(alg) else {
             throw AssertionError(reason: "the assertion's alg \(alg) is not one of \(algorithms.sorted())")
         }
         let keys = JWTKeyCollection()
         let identifier = kid.map { JWKIdentifier(string: $0) }
         do {
-            switch alg {
-            case "RS256", "RS384":
-                let key = try Insecure.RSA.PublicKey(pem: publicKeyPEM)
-                await keys.add(rsa: key, digestAlgorithm: alg == "RS256" ? .sha256 : .sha384, kid: identifier)
-            case "ES384":
-                await keys.add(ecdsa: try ES384PublicKey(pem: publicKeyPEM), kid: identifier)
+            switch (alg, key) {
+            case ("RS256", _), ("RS384", _):
+                let rsa: Insecure.RSA.PublicKey
+                switch key {
+                case .pem(let pem): rsa = try Insecure.RSA.PublicKey(pem: pem)
+                case .jwk(let jwk): rsa = try Insecure.RSA.PublicKey(modulus: jwk["n"]?.stringValue ?? "", exponent: jwk["e"]?.stringValue ?? "")
+                }
+                await keys.add(rsa: rsa, digestAlgorithm: alg == "RS256" ? .sha256 : .sha384, kid: identifier)
+            case ("ES384", .pem(let pem)):
+                await keys.add(ecdsa: try ES384PublicKey(pem: pem), kid: identifier)
+            case ("ES384", .jwk(let jwk)):
+                guard jwk["crv"]?.stringValue == "P-384" else { throw AssertionError(reason: "the key is not on P-384") }
+                let point = (x: jwk["x"]?.stringValue ?? "", y: jwk["y"]?.stringValue ?? "")
+                await keys.add(ecdsa: try ES384PublicKey(parameters: point), kid: identifier)
             default:
                 throw AssertionError(reason: "unsupported alg \(alg)")
             }

@@ -30,8 +30,8 @@ extension LinkError {
     public static let transientCodes: Set<String> = [
         // Salesforce
         "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "INVALID_SESSION_ID", "REQUEST_LIMIT_EXCEEDED",
-        // FHIR OperationOutcome issue codes that mean "try later", and a version that moved (412)
-        "transient", "exception", "timeout", "throttled", "lock-error", "PRECONDITION_FAILED",
+        // FHIR OperationOutcome issue codes that mean "try later", and a version that moved (412 on If-Match)
+        "transient", "exception", "timeout", "throttled", "lock-error", "VERSION_MOVED",
         // The transport
         "REQUEST_TIMEOUT", "CONNECTION_FAILED", "CANCELLED", "MALFORMED_RESPONSE", "HTTP_408", "HTTP_429", "HTTP_500", "HTTP_502",
         "HTTP_503", "HTTP_504",

@@ -62,7 +62,9 @@ public final class InMemoryResourceWriter: ResourceWriter {
                     $0["system"]?.stringValue == identifier.system && $0["value"]?.stringValue == identifier.value
                 } ?? false
             }
-            if matches.count > 1 { return .failure(LinkError(code: "PRECONDITION_FAILED", message: "several resources match the identifier")) }
+            if matches.count > 1 {
+                return .failure(LinkError(code: "MULTIPLE_MATCHES", message: "\(matches.count) \(resourceType) resources carry the identifier \(identifier)"))
+            }
             if let (id, stored) = matches.first {
                 return .success(WrittenResource(id: id, versionID: String(stored.version), lastUpdated: stored.lastUpdated, created: false))
             }
@@ -89,7 +91,7 @@ public final class InMemoryResourceWriter: ResourceWriter {
                 return .failure(LinkError(code: "not-found", message: "\(resourceType)/\(id) does not exist"))
             }
             if let ifMatch, ifMatch != String(stored.version) {
-                return .failure(LinkError(code: "PRECONDITION_FAILED", message: "version \(ifMatch) is not the current version \(stored.version)"))
+                return .failure(LinkError(code: "VERSION_MOVED", message: "version \(ifMatch) is not the current version \(stored.version)"))
             }
             let now = Date()
             let version = stored.version + 1

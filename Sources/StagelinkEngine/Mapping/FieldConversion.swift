@@ -36,8 +36,7 @@ public enum FieldConversion {
             }
         case .date:
             guard let text = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a date, found \(raw.kindName)") }
-            guard let date = CalendarDate(text) else { throw fail("MAPPING_INVALID_DATE", "is not a valid full date (YYYY-MM-DD)") }
-            value = .text(date.description)
+            value = .text(try calendarDate(text, for: field, fail: fail).description)
         case .datetime:
             guard let text = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a date-time, found \(raw.kindName)") }
             guard let instant = Timestamp.parse(text) else {
@@ -78,6 +77,23 @@ public enum FieldConversion {
             throw fail("MAPPING_TOO_LONG", "is longer than \(maxLength) characters")
         }
         return value
+    }
+
+    /// The calendar date a `date` field reads from `text`: a FHIR `date`, partial ones as the
+    /// field's `partial` option says; with `from: datetime`, the date of a `dateTime` with a time
+    /// in the field's time zone (the EMR's, `emr.timeZone`).
+    static func calendarDate(_ text: String, for field: FieldMapping, fail: (String, String) -> LinkError) throws(LinkError) -> CalendarDate {
+        if field.dateSource == .datetime, text.utf8.count > 10 {
+            guard let instant = Timestamp.parse(text) else { throw fail("MAPPING_INVALID_DATE", "is not a valid date-time with a time zone") }
+            return CalendarDate(instant, in: field.timeZone)
+        }
+        guard let (date, precision) = CalendarDate.fhir(text) else {
+            throw fail("MAPPING_INVALID_DATE", "is not a valid full date (YYYY-MM-DD)")
+        }
+        guard precision == .day || field.partialDates == .firstDay else {
+            throw fail("MAPPING_PARTIAL_DATE", "is a partial date (\(precision.words)); the mapping's `partial: first-day` would take its first day")
+        }
+        return date
     }
 
     /// Whether `text` is a FHIR `id` (see ``FHIRID``).
@@ -190,5 +206,37 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
 
     public static func < (lhs: CalendarDate, rhs: CalendarDate) -> Bool {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
+    }
+
+    /// How much of a day a FHIR `date` (or the date part of a `dateTime`) names.
+    public enum Precision: String, Sendable {
+        case year, month, day
+
+        /// In words, for messages: "a year only".
+        public var words: String {
+            switch self {
+            case .year: "a year only"
+            case .month: "a year and month only"
+            case .day: "a full date"
+            }
+        }
+    }
+
+    /// A FHIR date as it may come (`1974`, `1974-11`, `1974-11-05`): the first day it names, and
+    /// how precise it was. Nil for anything else.
+    public static func fhir(_ text: String) -> (date: CalendarDate, precision: Precision)? {
+        switch text.utf8.count {
+        case 4: CalendarDate(text + "-01-01").map { ($0, .year) }
+        case 7: CalendarDate(text + "-01").map { ($0, .month) }
+        case 10: CalendarDate(text).map { ($0, .day) }
+        default: nil
+        }
+    }
+
+    /// The calendar date that `instant` falls on in `zone`.
+    public init(_ instant: Date, in zone: TimeZone) {
+        let seconds = Int(instant.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: instant)
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        (year, month, day) = Timestamp.civilFromDays(days)
     }
 }

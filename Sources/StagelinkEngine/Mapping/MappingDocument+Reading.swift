@@ -3,7 +3,7 @@ extension MappingDocument {
     static let rootKeys: Set<String> = ["version", "instruments", "inbound", "outbound"]
     static let instrumentKeys: Set<String> = ["name", "questionnaire", "code", "totalCode", "items", "itemMax", "severity"]
     static let inboundKeys: Set<String> = ["name", "resource", "object", "externalId", "fields"]
-    static let fieldKeys: Set<String> = ["field", "path", "type", "required", "maxLength", "values", "resource", "owner"]
+    static let fieldKeys: Set<String> = ["field", "path", "type", "required", "maxLength", "values", "resource", "owner", "partial", "from"]
     static let outboundKeys: Set<String> = ["admissions", "contacts"]
     static let admissionKeys: Set<String> = [
         "object", "stageField", "readyValue", "stages", "contactField", "patient", "serviceRequest",
@@ -192,10 +192,19 @@ extension MappingDocument {
         if type == .reference && resource == nil { throw reader.error("a reference field needs the resource it refers to") }
         // Salesforce's longest text field (a long text area) holds 131,072 characters.
         let maxLength = try keys["maxLength"]?.int(in: 1...131_072)
-        return FieldMapping(
+        var field = FieldMapping(
             field: try salesforceName(keys.required("field")), path: path, type: type, required: try keys["required"]?.bool() ?? false,
             maxLength: maxLength, values: values, referenceResource: resource,
             owner: try keys.required("owner").enum(OwnerRule.self, what: "rule"))
+        for (key, reader) in [("partial", keys["partial"]), ("from", keys["from"])] where reader != nil && type != .date {
+            throw reader!.error("\(key) is an option of date fields")
+        }
+        if let reader = keys["partial"] { field.partialDates = try reader.enum(PartialDates.self, what: "partial") }
+        if let reader = keys["from"] {
+            field.dateSource = try reader.enum(FieldType.self, what: "from")
+            guard field.dateSource == .date || field.dateSource == .datetime else { throw reader.error("from is date or datetime") }
+        }
+        return field
     }
 
     private static func admissions(_ reader: YAMLReader, inbound: [InboundMapping]) throws(ConfigurationError) -> AdmissionOutbound {

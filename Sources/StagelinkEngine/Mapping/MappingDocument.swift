@@ -1,3 +1,5 @@
+import Foundation
+
 /// The mapping and per-field policy file: which EMR resource feeds which Salesforce object, how
 /// each field is read and written, and who owns it.
 ///
@@ -40,6 +42,13 @@ public struct MappingDocument: Sendable {
     }
 
     public func inbound(named name: String) -> InboundMapping? { inbound.first { $0.name == name } }
+
+    /// Sets the EMR's time zone on every field, for the dates of `from: datetime` fields.
+    public mutating func setEMRTimeZone(_ zone: TimeZone) {
+        for index in inbound.indices {
+            for field in inbound[index].fields.indices { inbound[index].fields[field].timeZone = zone }
+        }
+    }
     public func inbound(forResource resource: String) -> InboundMapping? { inbound.first { $0.resource == resource } }
 
     /// The FHIR resource types pulled from the EMR, in link order.
@@ -119,6 +128,13 @@ public struct FieldMapping: Sendable {
     /// For `reference`: the resource type referred to (`Patient`).
     public var referenceResource: String?
     public var owner: OwnerRule
+    /// For `date`: what a partial FHIR date (`1974`, `1974-11`) becomes (`partial:`).
+    public var partialDates: PartialDates = .reject
+    /// For `date`: the FHIR type the value has (`from:`): `date`, or `datetime`, whose date in
+    /// `timeZone` is taken.
+    public var dateSource: FieldType = .date
+    /// The EMR's time zone (`emr.timeZone`), for `from: datetime`.
+    public var timeZone: TimeZone = TimeZone(identifier: "UTC")!
 
     public init(
         field: String, path: FieldPath?, type: FieldType = .string, required: Bool = false, maxLength: Int? = nil,
@@ -136,6 +152,14 @@ public struct FieldMapping: Sendable {
 
     /// How the field is named in messages: `Birthdate (birthDate)`.
     public var displayName: String { path.map { "\(field) (\($0))" } ?? field }
+}
+
+/// What a `date` field does with a partial FHIR date.
+public enum PartialDates: String, Sendable, Hashable, CaseIterable {
+    /// Fails the row with `MAPPING_PARTIAL_DATE`, naming the precision it got.
+    case reject
+    /// Takes the first day of the year or month.
+    case firstDay = "first-day"
 }
 
 /// A FHIR code and the Salesforce picklist value it becomes.

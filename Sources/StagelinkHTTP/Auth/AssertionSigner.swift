@@ -1,3 +1,5 @@
+import Crypto
+import CryptoExtras
 import Foundation
 import JWTKit
 import StagelinkEngine
@@ -26,7 +28,11 @@ public struct AssertionSigner: Sendable {
 
     public let algorithm: Algorithm
     /// The `kid` header, when the service looks the public key up in a JWK set.
-    public let keyID: String?
+    public var keyID: String?
+    /// The `jku` header: the URL of the JWK set registered with the service, when it has one.
+    public var jwkSetURL: URL?
+    /// The public half of the key, as the JWK set the service is given holds it.
+    public let publicJWK: PublicJWK
     private let keys: JWTKeyCollection
 
     /// Reads the PEM private key at `path`.
@@ -45,12 +51,16 @@ public struct AssertionSigner: Sendable {
         let keys = JWTKeyCollection()
         do {
             switch algorithm {
-            case .rs256:
-                await keys.add(rsa: try Insecure.RSA.PrivateKey(pem: pem.reveal()), digestAlgorithm: .sha256)
-            case .rs384:
-                await keys.add(rsa: try Insecure.RSA.PrivateKey(pem: pem.reveal()), digestAlgorithm: .sha384)
+            case .rs256, .rs384:
+                let key = try Insecure.RSA.PrivateKey(pem: pem.reveal())
+                await keys.add(rsa: key, digestAlgorithm: algorithm == .rs256 ? .sha256 : .sha384)
+                let primitives = try key.publicKey.getKeyPrimitives()
+                publicJWK = .rsa(modulus: primitives.modulus, exponent: primitives.publicExponent, algorithm: algorithm.rawValue)
             case .es384:
-                await keys.add(ecdsa: try ES384PrivateKey(pem: pem.reveal()))
+                let key = try ES384PrivateKey(pem: pem.reveal())
+                await keys.add(ecdsa: key)
+                guard let point = key.parameters else { throw ClientSetupError.invalidKey(source, algorithm: algorithm.rawValue) }
+                publicJWK = .ec(x: point.x, y: point.y, algorithm: algorithm.rawValue)
             }
         } catch {
             throw .invalidKey(source, algorithm: algorithm.rawValue)
@@ -60,12 +70,27 @@ public struct AssertionSigner: Sendable {
         self.keys = keys
     }
 
+    /// A new private key for `algorithm` in PEM: P-384 for ES384, RSA-3072 for RS256 and RS384.
+    public static func generateKeyPEM(_ algorithm: Algorithm) throws(ClientSetupError) -> Secret {
+        switch algorithm {
+        case .es384:
+            return Secret(P384.Signing.PrivateKey().pemRepresentation)
+        case .rs256, .rs384:
+            do {
+                return Secret(try _RSA.Signing.PrivateKey(keySize: .bits3072).pemRepresentation)
+            } catch {
+                throw ClientSetupError("an RSA key could not be generated")
+            }
+        }
+    }
+
     /// The signed compact JWT.
     public func sign(_ claims: JWTAssertionClaims) async throws(RemoteCallError) -> Secret {
         var header = JWTHeader()
         header.alg = algorithm.rawValue
         header.typ = "JWT"
         if let keyID { header.kid = keyID }
+        if let jwkSetURL { header.jku = jwkSetURL.absoluteString }
         do {
             return Secret(try await keys.sign(claims, header: header))
         } catch {

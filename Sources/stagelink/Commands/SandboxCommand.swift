@@ -50,6 +50,13 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(help: "The folder that receives the private keys and the consumer secret.")
     var credentialsDir = FileManager.default.temporaryDirectory.appending(path: "stagelink-sandbox").path
 
+    @Option(
+        name: .customLong("emr-jwks"),
+        help: ArgumentHelp(
+            "The FHIR client's JWK set, a file or an http(s) URL (the output of `stagelink keys jwks`).",
+            discussion: "The token endpoint then checks each assertion with the key of its kid in that set, and a jku header must be that URL."))
+    var emrJWKS: String?
+
     func validate() throws {
         guard (0...65535).contains(salesforcePort), (0...65535).contains(fhirPort) else {
             throw ValidationError("Ports are between 0 and 65535.")
@@ -76,6 +83,7 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.patientCount = patients
         configuration.badShare = badShare
         configuration.dailyAPILimit = dailyApiLimit
+        configuration.fhirJWKS = emrJWKS
         if mutationInterval > 0 { configuration.mutationInterval = .milliseconds(Int64(mutationInterval * 1000)) }
         var logger = Logger(label: "stagelink.sandbox")
         logger.logLevel = .notice
@@ -83,15 +91,17 @@ struct SandboxCommand: AsyncParsableCommand {
         let user = credentials.salesforceUser
         let banner = """
             Salesforce  \(sandbox.salesforceURL)
-              token URL        \(sandbox.salesforceTokenURL)
+              token URL        \(sandbox.salesforceTokenURL)   (the org's My Domain)
+              login host       \(sandbox.salesforceLoginURL)   (plays login.salesforce.com: JWT bearer only)
               username         \(user.username)
               consumer key     \(user.consumerKey)
-              private key      \(files.salesforcePrivateKey.path)   (RS256 JWT bearer, aud https://login.salesforce.com)
-              consumer secret  \(files.salesforceConsumerSecret.path)   (client credentials)
+              private key      \(files.salesforcePrivateKey.path)   (RS256 JWT bearer; aud: the host's own URL, or https://login.salesforce.com at the login host)
+              consumer secret  \(files.salesforceConsumerSecret.path)   (client credentials, at the My Domain only)
             FHIR        \(sandbox.fhirURL)
               token URL        \(sandbox.fhirTokenURL)
               client id        \(credentials.fhirClient.clientID)
               private key      \(files.fhirPrivateKey.path)   (\(credentials.fhirAlgorithm) client assertion)
+              JWK set          \(emrJWKS ?? files.fhirJWKS.path)
             Inspection  \(sandbox.salesforceURL)/_sandbox/counts, /_sandbox/truth, /_sandbox/faults
             Press Ctrl-C to stop.
 

@@ -122,7 +122,9 @@ struct Context {
         let loadedMapping: MappingDocument?
         do {
             if purpose == .writing || named != nil || FileManager.default.fileExists(atPath: mappingPath) {
-                loadedMapping = try MappingDocument.load(contentsOf: mappingPath)
+                var document = try MappingDocument.load(contentsOf: mappingPath)
+                if let zone = configuration?.emrTimeZone { document.setEMRTimeZone(zone) }
+                loadedMapping = document
             } else {
                 loadedMapping = nil
             }
@@ -178,7 +180,8 @@ struct Context {
             endpoints.salesforceTarget = salesforce
             endpoints.integrationUserID = { try? await salesforce.integrationUserID() }
         }
-        if let settings = configuration.emr {
+        if var settings = configuration.emr {
+            settings.scope = configuration.emrScope ?? SMARTScope.defaultScope(for: mapping)
             let emr = try await FHIRClient(configuration: settings, logger: logger)
             endpoints.emrSource = emr
             endpoints.emrWriter = emr

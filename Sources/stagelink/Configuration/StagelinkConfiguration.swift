@@ -31,6 +31,10 @@ struct StagelinkConfiguration: Sendable {
     var settings: SyncSettings
     var salesforce: SalesforceConfiguration?
     var emr: FHIRConfiguration?
+    /// The scopes the file asks for; nil asks for the SMART v2 scopes the mapping needs.
+    var emrScope: String?
+    /// The EMR's time zone (`emr.timeZone`), for the dates of `from: datetime` fields; nil is UTC.
+    var emrTimeZone: TimeZone?
     /// The configured log level, when the file names one.
     var logLevel: String?
     /// What the file allows but should not (a key file others may read), each naming file:line:
@@ -56,7 +60,7 @@ struct StagelinkConfiguration: Sendable {
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
-        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "scope", "http"],
+        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
         "logging": ["level"],
     ]
@@ -126,7 +130,11 @@ struct StagelinkConfiguration: Sendable {
             case let other:
                 throw flow.error("unknown flow \"\(other)\" (expected jwt-bearer or client-credentials)")
             }
-            var configuration = SalesforceConfiguration(loginURL: try Self.url(section.required("loginURL")), authentication: authentication)
+            let loginURL = try section.required("loginURL")
+            var configuration = SalesforceConfiguration(loginURL: try Self.url(loginURL), authentication: authentication)
+            if case .clientCredentials = authentication, !SalesforceLoginHost(configuration.loginURL).acceptsClientCredentials {
+                throw loginURL.error(SalesforceConfiguration.clientCredentialsNeedMyDomain)
+            }
             if let reader = section["apiVersion"] {
                 let version = try Self.expand(reader)
                 configuration.apiVersion = version.hasPrefix("v") ? version : "v\(version)"
@@ -153,7 +161,13 @@ struct StagelinkConfiguration: Sendable {
                 configuration.signingAlgorithm = algorithm
             }
             if let reader = section["keyID"] { configuration.keyID = try Self.expand(reader) }
-            if let reader = section["scope"] { configuration.scope = try Self.expand(reader) }
+            if let reader = section["jwksURL"] { configuration.jwksURL = try Self.url(reader) }
+            if let reader = section["scope"] { emrScope = try Self.expand(reader) }
+            if let reader = section["timeZone"] {
+                let name = try Self.expand(reader)
+                guard let zone = TimeZone(identifier: name) else { throw reader.error("\"\(name)\" is not a time zone (try America/Chicago or UTC)") }
+                emrTimeZone = zone
+            }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             emr = configuration
         }
