@@ -45,8 +45,8 @@ struct MappingValidationTests {
 
     @Test func twoMappingsIntoOneObjectMayShareOnlyTheirExternalID() throws {
         let yaml = try Self.shipped(
-            replacing: "{ field: Admit_Date__c, path: period.start, type: date, owner: emr }",
-            with: "{ field: Birthdate, path: period.start, type: date, owner: emr }")
+            replacing: "{ field: Admit_Date__c, path: period.start, type: date, from: datetime, owner: emr }",
+            with: "{ field: Birthdate, path: period.start, type: date, from: datetime, owner: emr }")
         let error = try #require(Self.loadError(yaml))
         #expect(error.key == "inbound[1].fields[3]")
         #expect(error.line == Self.line(of: "{ field: Birthdate, path: period.start", in: yaml))

@@ -181,7 +181,7 @@ struct Context {
             endpoints.integrationUserID = { try? await salesforce.integrationUserID() }
         }
         if var settings = configuration.emr {
-            settings.scope = configuration.emrScope ?? SMARTScope.defaultScope(for: mapping)
+            settings.scope = try configuration.emrScope ?? SMARTScope.defaultScope(for: mapping)
             let emr = try await FHIRClient(configuration: settings, logger: logger)
             endpoints.emrSource = emr
             endpoints.emrWriter = emr
