@@ -91,12 +91,15 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     case noSuchRow(Int64)
     case noSuchConflict(Int64)
+    /// A stored value cannot be read as what it should be.
+    case corrupt(String)
 
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason): "cannot open the store at \(path): \(reason)"
         case .noSuchRow(let id): "no staged row has id \(id)"
         case .noSuchConflict(let id): "no conflict has id \(id)"
+        case .corrupt(let what): "the store holds an unreadable value: \(what)"
         }
     }
 }

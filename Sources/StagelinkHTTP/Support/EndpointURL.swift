@@ -33,6 +33,11 @@ public enum EndpointURL {
             && effectivePort(url) == effectivePort(base)
     }
 
+    /// `scheme://host:port` of a URL, for messages (no path, no query: those may hold data).
+    public static func origin(of url: URL) -> String {
+        "\(url.scheme?.lowercased() ?? "?")://\(url.host()?.lowercased() ?? "?")\(effectivePort(url).map { ":\($0)" } ?? "")"
+    }
+
     private static func effectivePort(_ url: URL) -> Int? {
         url.port ?? (url.scheme?.lowercased() == "https" ? 443 : url.scheme?.lowercased() == "http" ? 80 : nil)
     }

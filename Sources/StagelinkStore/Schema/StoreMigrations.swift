@@ -13,6 +13,20 @@ public enum StoreMigrations {
             // failed rows are in it, so staging pays nothing for it.
             try db.execute(sql: "CREATE INDEX staged_row_failure_group ON staged_row(status, errorCode, resourceType) WHERE status = 'failed'")
         }
+        migrator.registerMigration("v3 bulk: the Bulk Data export in flight, and manifest errors on the job") { db in
+            // One export in flight per source system, so that a restart resumes it rather than kicking off another.
+            try db.execute(
+                sql: """
+                    CREATE TABLE bulk_export (
+                        system TEXT PRIMARY KEY,
+                        statusURL TEXT NOT NULL,
+                        since REAL,
+                        kickedOffAt REAL NOT NULL,
+                        stagedFiles TEXT NOT NULL DEFAULT '[]'
+                    );
+                    ALTER TABLE job ADD COLUMN exportErrors TEXT;
+                    """)
+        }
         return migrator
     }
 

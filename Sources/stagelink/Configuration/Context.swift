@@ -83,6 +83,7 @@ struct Context {
         if let settings = configuration.emr {
             let emr = try await FHIRClient(configuration: settings, logger: logger)
             endpoints.emrSource = emr
+            endpoints.emrBulk = emr
             endpoints.emrWriter = emr
         }
         return endpoints

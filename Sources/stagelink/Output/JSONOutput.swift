@@ -47,7 +47,7 @@ enum JSONOutput {
             "counts": counts(job.counts), "apiCalls": number(job.apiCalls), "apiUsage": text(job.apiUsage?.description),
             "watermarkBefore": instant(job.watermarkBefore), "watermarkAfter": instant(job.watermarkAfter),
             "progress": ["phase": .string(job.progress.phase), "done": number(job.progress.done), "total": job.progress.total.map(number) ?? .null],
-            "message": text(job.message),
+            "message": text(job.message), "exportErrors": .array(job.exportErrors.map(JSONValue.string)),
         ]
     }
 
