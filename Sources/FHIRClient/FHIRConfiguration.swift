@@ -38,6 +38,9 @@ public struct FHIRConfiguration: Sendable, Hashable {
     /// How long before its expiry a token is replaced.
     public var tokenRenewalMargin: Duration
     public var http: HTTPConfiguration
+    /// Origins other than the base URL's whose links (next pages) may be followed, with the bearer
+    /// token: a server behind a proxy may name its other host name (`emr.allowedOrigins`).
+    public var allowedOrigins: [URL] = []
 
     public init(
         baseURL: URL, clientID: String, privateKeyFile: String, signingAlgorithm: AssertionSigner.Algorithm = .es384,

@@ -62,6 +62,10 @@ public struct SandboxConfiguration: Sendable {
     public var customFields: [CustomFieldSpec] = CustomFieldSpec.stagelinkDefaults
     /// How often the mutation driver edits records once started; nil leaves it stopped.
     public var mutationInterval: Duration? = nil
+    /// Which kind of EHR the FHIR simulator behaves as.
+    public var emrProfile: EMRProfile = .generic
+    /// How Bulk Data exports behave (generic and certified profiles).
+    public var bulkExport = BulkExportSettings()
 
     /// A configuration with no clients registered.
     public init() {}

@@ -37,18 +37,20 @@ extension SQLiteStore {
                     deduplicated += 1
                 }
             }
-            if let watermark {
-                // Never backwards: a page re-read through the overlap must not undo progress.
-                try db.execute(
-                    sql: """
-                        INSERT INTO watermark (system, resourceType, value, jobID, updatedAt) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (system, resourceType) DO UPDATE SET value = max(value, excluded.value), jobID = excluded.jobID,
-                            updatedAt = excluded.updatedAt
-                        """,
-                    arguments: [watermark.system.rawValue, watermark.resourceType, watermark.to.seconds, job, now])
-            }
+            if let watermark { try Self.advance(watermark, job: job, at: now, in: db) }
             CrashPoints.reach(.stageBeforeCommit)
             return StageResult(staged: rowIDs.count, deduplicated: deduplicated, rowIDs: rowIDs)
         }
+    }
+
+    /// Moves a watermark, never backwards: a page re-read through the overlap must not undo progress.
+    static func advance(_ watermark: WatermarkAdvance, job: Int64?, at now: Double, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO watermark (system, resourceType, value, jobID, updatedAt) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (system, resourceType) DO UPDATE SET value = max(value, excluded.value), jobID = excluded.jobID,
+                    updatedAt = excluded.updatedAt
+                """,
+            arguments: [watermark.system.rawValue, watermark.resourceType, watermark.to.seconds, job, now])
     }
 }

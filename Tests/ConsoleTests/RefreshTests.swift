@@ -70,6 +70,11 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func updateJob(_ job: Job) async throws { try await base.updateJob(job) }
     func job(id: Int64) async throws -> Job? { try await base.job(id: id) }
     func interruptRunningJobs(message: String) async throws -> Int { try await base.interruptRunningJobs(message: message) }
+    func bulkExport(system: SourceSystem) async throws -> BulkExportProgress? { try await base.bulkExport(system: system) }
+    func saveBulkExport(_ progress: BulkExportProgress) async throws { try await base.saveBulkExport(progress) }
+    func finishBulkExport(system: SourceSystem, job: Int64?, advancing watermarks: [WatermarkAdvance]) async throws {
+        try await base.finishBulkExport(system: system, job: job, advancing: watermarks)
+    }
     func watermark(system: SourceSystem, resourceType: String) async throws -> Date? { try await base.watermark(system: system, resourceType: resourceType) }
     func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         try await base.stage(records, job: job, advancing: watermark)

@@ -178,6 +178,22 @@ struct ViewTests {
         #expect(fixture.screen.line(containing: "Job 1 pull(job:1)[300]") != nil)
     }
 
+    @Test func aJobWhoseExportReportedErrorsIsMarkedAndListsThemWhenSelected() async throws {
+        let fixture = try await ConsoleFixture.make(tab: .jobs)
+        var job = try await fixture.store.startJob(kind: .pull, direction: .inbound, actor: .system)
+        job.status = .succeeded
+        job.finishedAt = fixture.now
+        job.exportErrors = ["forbidden: The token's scopes do not allow exporting Observation", "structure: Patient/split cannot be written as one NDJSON line"]
+        try await fixture.store.updateJob(job)
+        await fixture.console.poll()
+        await fixture.console.press(.character("g"))
+        let screen = fixture.screen
+        let row = try #require(screen.line(containing: "✓ succeeded !"))
+        #expect(row.contains(String(job.id)))
+        #expect(screen.line(containing: "Export errors of job \(job.id) (2):") != nil)
+        #expect(screen.line(containing: "Patient/split cannot be written as one NDJSON line") != nil)
+    }
+
     @Test func theConflictsViewShowsBothValuesTheRuleAndTheWinner() async throws {
         let fixture = try await ConsoleFixture.make(tab: .conflicts)
         let screen = fixture.screen

@@ -27,6 +27,12 @@ NAMED = [
     ("policy.before-commit", ["policy", "set", "Contact.Phone", "NEXT-RULE", "--reason", "crash test"], (1, 1)),
 ]
 
+# A certified EHR is pulled with Bulk Data export: its own points, reached by a sync's export.
+BULK_NAMED = [
+    ("bulk.polling", ["sync"], (1, 2)),
+    ("bulk.file-staged", ["sync"], (1, 1)),
+]
+
 # Commands for random kills, with their weight and the longest delay before the kill when their
 # duration is not known yet. Once a command has run to its end, the delay is drawn within its
 # measured duration, so that kills land inside the work rather than after it; `run` is killed half
@@ -62,13 +68,17 @@ TRANSIENT_CODES = transient_codes()
 SIZES = {
     "ci": {"patients": 1000, "random_kills": 40},
     "full": {"patients": 5000, "random_kills": 300},
+    # The certified run in CI: the named points (bulk ones included) and a few random kills.
+    "ci-certified": {"patients": 1000, "random_kills": 12},
 }
 
 
 class CrashTest:
-    def __init__(self, binary, size, seed, log):
+    def __init__(self, binary, size, seed, log, profile="generic"):
         self.binary = binary
-        self.size = dict(SIZES[size])
+        self.profile = profile
+        self.size = dict(SIZES["ci-certified" if profile == "certified" and size == "ci" else size])
+        self.named = NAMED + (BULK_NAMED if profile == "certified" else [])
         self.random = random.Random(seed)
         self.seed = seed
         self.log = log
@@ -79,10 +89,10 @@ class CrashTest:
 
     def run(self):
         folder = new_folder("stagelink-crash-")
-        self.log("crash test: seed %d, %d patients, %d named points + %d random kills, in %s"
-                 % (self.seed, self.size["patients"], len(NAMED), self.size["random_kills"], folder))
+        self.log("crash test (%s EHR): seed %d, %d patients, %d named points + %d random kills, in %s"
+                 % (self.profile, self.seed, self.size["patients"], len(self.named), self.size["random_kills"], folder))
         started = time.time()
-        sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed)
+        sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed, profile=self.profile)
         try:
             workspace = Workspace(self.binary, folder, sandbox)
             self.reserved = self.reserve_admissions(sandbox)
@@ -105,13 +115,13 @@ class CrashTest:
                  % (len(kills), sum(1 for r in kills if r["kind"] == "named"), sum(1 for r in kills if r["kind"] == "random"), mid_job,
                     len(self.rounds), time.time() - started))
         self.log("checked %s; current rows: %s" % (", ".join("%d %s" % (n, t) for t, n in sorted(checked.items())), statuses))
-        return {"kind": "crash", "seed": self.seed, "size": self.size, "rounds": self.rounds, "problems": self.problems,
+        return {"kind": "crash" if self.profile == "generic" else "crash-" + self.profile, "profile": self.profile, "seed": self.seed, "size": self.size, "rounds": self.rounds, "problems": self.problems,
                 "kills": len(kills), "seconds": round(time.time() - started, 1), "checked": dict(checked), "rows": statuses}
 
     # MARK: - Phases
 
     def named_phase(self, workspace, sandbox):
-        for point, command, (low, high) in NAMED:
+        for point, command, (low, high) in self.named:
             if point == "retry.refreshed":
                 # A retry needs failed rows: let one whole cycle finish first (a restart, no crash).
                 self.restart(workspace, sandbox)

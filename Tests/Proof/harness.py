@@ -27,14 +27,15 @@ class ProofFailure(Exception):
 class Sandbox:
     """`stagelink sandbox` on free loopback ports, with its inspection API at /_sandbox/."""
 
-    def __init__(self, binary, folder, patients, bad_share, seed):
+    def __init__(self, binary, folder, patients, bad_share, seed, profile="generic"):
         self.folder = folder
+        self.profile = profile
         self.log_path = os.path.join(folder, "sandbox.log")
         self.credentials = os.path.join(folder, "keys")
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [binary, "sandbox", "--patients", str(patients), "--bad-share", str(bad_share), "--seed", str(seed),
-             "--credentials-dir", self.credentials, "--mapping", MAPPING],
+             "--credentials-dir", self.credentials, "--mapping", MAPPING, "--emr-profile", profile],
             stdout=subprocess.PIPE, stderr=self.log, cwd=REPOSITORY)
         self.banner = self._read_banner()
 
@@ -58,6 +59,7 @@ class Sandbox:
 
         self.salesforce_url = find(r"Salesforce\s+(http://\S+)")
         self.fhir_url = find(r"FHIR\s+(http://\S+)")
+        self.fhir_origin_alias = self.fhir_url.replace("://127.0.0.1", "://localhost")
         return {
             "username": find(r"username\s+(\S+)"),
             "consumer_key": find(r"consumer key\s+(\S+)"),
@@ -113,6 +115,13 @@ class Run:
         return self.returncode == -signal.SIGKILL
 
 
+# The `emr:` keys each EHR profile needs (docs/emr-profiles.md).
+PROFILE_SETTINGS = {
+    "certified": "  pull: bulk\n  bulk: { group: all-patients, maxWait: 10m }\n",
+    "lenient": "  allowedOrigins: [\"%(alias)s\"]\n",
+}
+
+
 class Workspace:
     """A folder with a `stagelink.yaml` pointing at the sandbox, and the binary run against it.
 
@@ -142,7 +151,8 @@ emr:
   privateKeyFile: %(fhir_key)s
   algorithm: %(fhir_algorithm)s
   http: { idleTimeout: 2s, requestTimeout: %(timeout)s }
-""" % dict(banner, mapping=MAPPING, level=log_level, salesforce=sandbox.salesforce_url, fhir=sandbox.fhir_url, timeout=request_timeout))
+""" % dict(banner, mapping=MAPPING, level=log_level, salesforce=sandbox.salesforce_url, fhir=sandbox.fhir_url, timeout=request_timeout)
+                         + PROFILE_SETTINGS.get(sandbox.profile, "") % dict(alias=sandbox.fhir_origin_alias))
 
     def start(self, *args, env=None):
         """Starts `stagelink ARGS --config …`; returns (process, started-at)."""

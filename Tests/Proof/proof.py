@@ -43,6 +43,8 @@ def main():
     parser.add_argument("--patients", type=int, help="override the size's number of seeded patients")
     parser.add_argument("--kills", type=int, help="crash: override the size's number of random kills")
     parser.add_argument("--cycles", type=int, help="soak: override the size's number of cycles")
+    parser.add_argument("--emr-profile", choices=["generic", "certified", "lenient"], default="generic",
+                        help="crash: which kind of EHR the sandbox behaves as (docs/emr-profiles.md)")
     options = parser.parse_args()
     binary = os.path.abspath(options.binary or release_binary())
     if not os.access(binary, os.X_OK):
@@ -55,7 +57,7 @@ def main():
     reports = []
     started = time.time()
     if options.proof in ("crash", "all"):
-        test = CrashTest(binary, size, options.seed, log)
+        test = CrashTest(binary, size, options.seed, log, profile=options.emr_profile)
         test.size.update({k: v for k, v in [("patients", options.patients), ("random_kills", options.kills)] if v is not None})
         reports.append(test.run())
     if options.proof in ("soak", "all"):

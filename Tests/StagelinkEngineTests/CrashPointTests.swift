@@ -23,6 +23,17 @@ struct CrashPointTests {
         #expect(points.filter { $0 == .stageBeforeCommit }.count >= 2, "once per staged page")
     }
 
+    @Test func theBulkPointsAreReachedWhilePollingAndAfterEachFile() async throws {
+        let store = try SQLiteStore.temporary()
+        let reached = Mutex<[CrashPoint]>([])
+        CrashPoints.install { point in reached.withLock { $0.append(point) } }
+        defer { CrashPoints.uninstall() }
+        _ = try await BulkPullerTests.pull(store, BulkPullerTests.export())
+        let points = reached.withLock { $0 }
+        #expect(points.filter { $0 == .bulkPolling }.count >= 1)
+        #expect(points.filter { $0 == .bulkFileStaged }.count >= 2, "once per file")
+    }
+
     @Test func aPointIsInertWithoutAHook() {
         let reached = Mutex(0)
         CrashPoints.install { _ in reached.withLock { $0 += 1 } }

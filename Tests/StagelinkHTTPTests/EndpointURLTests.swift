@@ -67,7 +67,7 @@ struct EndpointURLTests {
             #expect(segments.prefix(4) == ["", "fhir", "r4", "Patient"])
             #expect(segments[4].removingPercentEncoding == id && segments[5] == "_history" && segments[6].removingPercentEncoding == id, "\(url.absoluteString)")
             #expect(url.query == nil && url.fragment == nil && url.host() == "emr.example.org")
-            #expect(segments[4].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-._~%".contains($0)) })
+            #expect(segments[4].allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-._~%$".contains($0)) })
             #expect(segments[4] != "." && segments[4] != "..")
         }
     }

@@ -80,8 +80,13 @@ public struct SandboxHarness: Sendable {
         FHIRConfiguration(
             baseURL: URL(string: sandbox.fhirURL)!, clientID: credentials.fhirClient.clientID,
             privateKeyFile: files.fhirPrivateKey.path, signingAlgorithm: credentials.fhirAlgorithm == "RS384" ? .rs384 : .es384,
-            http: http)
+            scope: Self.perResourceScopes, http: http)
     }
+
+    /// SMART v2 scopes named per resource type, as certified EHRs grant them (no wildcards):
+    /// what the engine reads and writes, and the Group a Bulk Data export starts from.
+    public static let perResourceScopes = ["Patient", "EpisodeOfCare", "QuestionnaireResponse", "ServiceRequest", "Questionnaire"]
+        .map { "system/\($0).rs system/\($0).cu" }.joined(separator: " ") + " system/Group.rs"
 
     public func salesforce(
         _ flow: SalesforceFlow = .jwtBearer, http: HTTPConfiguration = quickHTTP(), limitShare: Double = 0.8, logger: Logger = Self.silent

@@ -17,24 +17,27 @@ struct SyncHarness {
     let store: SQLiteStore
     let mapping: StagelinkEngine.MappingDocument
     var endpoints: SyncEndpoints
+    var settings = SyncSettings(overlap: .seconds(5))
 
     static let mappingPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("config/mapping.yaml").path
 
-    static func start(patients: Int = 30, badShare: Double = 0.1, seed: UInt64 = 21) async throws -> SyncHarness {
-        let harness = try await SandboxHarness.start(patients: patients, badShare: badShare, seed: seed)
+    static func start(
+        patients: Int = 30, badShare: Double = 0.1, seed: UInt64 = 21, configure: (inout SandboxConfiguration) -> Void = { _ in }
+    ) async throws -> SyncHarness {
+        let harness = try await SandboxHarness.start(patients: patients, badShare: badShare, seed: seed, configure: configure)
         let store = try SQLiteStore.temporary("sync-e2e")
         let mapping = try StagelinkEngine.MappingDocument.load(contentsOf: mappingPath)
         try await mapping.loadPolicy(into: store)
         let salesforce = try await harness.salesforce()
         let emr = try await harness.fhir()
         let endpoints = SyncEndpoints(
-            emrSource: emr, emrWriter: emr, salesforceSource: salesforce, salesforceLookup: salesforce, salesforceTarget: salesforce,
+            emrSource: emr, emrBulk: emr, emrWriter: emr, salesforceSource: salesforce, salesforceLookup: salesforce, salesforceTarget: salesforce,
             integrationUserID: { try? await salesforce.integrationUserID() })
         return SyncHarness(sandbox: harness.sandbox, harness: harness, store: store, mapping: mapping, endpoints: endpoints)
     }
 
-    var cycle: SyncCycle { SyncCycle(store: store, mapping: mapping, endpoints: endpoints, settings: SyncSettings(overlap: .seconds(5))) }
+    var cycle: SyncCycle { SyncCycle(store: store, mapping: mapping, endpoints: endpoints, settings: settings) }
     var operations: Operations { cycle.operations }
     var inspection: SandboxInspection { sandbox.inspection }
 

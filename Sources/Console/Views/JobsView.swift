@@ -2,7 +2,9 @@ import StagelinkEngine
 
 /// The history of every job, newest first: kind, direction, start, duration, status, counts, API
 /// calls, watermarks and who ran it (and whether by hand). The title says each direction's health
-/// by the same model as the header and `stagelink status`. Enter shows the rows the job staged or tried.
+/// by the same model as the header and `stagelink status`. Enter shows the rows the job staged or
+/// tried. A bulk pull whose export manifest reported errors is marked `!` and, when selected, lists
+/// them under the table.
 @MainActor
 final class JobsView: ConsoleView {
     let crumb = "jobs"
@@ -57,10 +59,22 @@ final class JobsView: ConsoleView {
         let format = context.format
         let inner = Frame(title: Self.title(context.health)).draw(into: &screen, area: body)
         guard let list else { return }
+        var area = inner
+        let errors = list.items.isEmpty ? [] : list.selected?.exportErrors ?? []
+        if !errors.isEmpty, inner.height > 6 {
+            let lines = min(errors.count + 1, max(2, inner.height / 3))
+            let split = inner.splitTop(inner.height - lines)
+            area = split.top
+            let job = list.selected?.id ?? 0
+            screen.write("Export errors of job \(job) (\(errors.count)):", x: split.rest.x, y: split.rest.y, role: .error, limit: split.rest.width)
+            for (offset, error) in errors.prefix(lines - 1).enumerated() {
+                screen.write("  " + error, x: split.rest.x, y: split.rest.y + 1 + offset, role: .body, limit: split.rest.width)
+            }
+        }
         var table = Table(columns: Self.columns, rows: list.items.map { Self.row(for: $0, format: format) })
         table.selected = list.items.isEmpty ? nil : list.selection
         table.emptyMessage = "no jobs have run against this store yet"
-        table.draw(into: &screen, area: inner)
+        table.draw(into: &screen, area: area)
     }
 
     /// `Jobs[newest first] inbound ✗ failing · outbound ✓ healthy · by hand: push 42 ✗ failed (not counted)`.
@@ -86,6 +100,7 @@ final class JobsView: ConsoleView {
             let percent = job.progress.total.flatMap { $0 > 0 ? " \(min(100, job.progress.done * 100 / $0))%" : nil } ?? ""
             status.text += percent
         }
+        if !job.exportErrors.isEmpty { status.text += " !" }
         let took = (job.finishedAt ?? format.now).timeIntervalSince(job.startedAt)
         let direction = job.direction.map { $0 == .inbound ? "in" : "out" } ?? "—"
         return [

@@ -68,12 +68,16 @@ public struct SMARTScope: Sendable, Hashable, CustomStringConvertible {
 
     /// SMART v2 `system/` scopes for what `mapping` does in the EMR: per resource, one scope for
     /// reading (`rs`) and one for writing (`cud`), each with only the letters it needs.
-    public static func defaultScope(for mapping: MappingDocument) -> String {
-        mapping.emrAccess.flatMap { access -> [String] in
+    ///
+    /// A Group-level Bulk Data export (`exportsGroup`) also reads the Group: the Bulk Data Access IG
+    /// asks for `system/Group.rs` (v2) to list the cohort and kick off `Group/[id]/$export`.
+    public static func defaultScope(for mapping: MappingDocument, exportsGroup: Bool = false) -> String {
+        let resources = mapping.emrAccess.flatMap { access -> [String] in
             let letters = access.interactions.sorted()
             let reading = String(letters.filter { $0 == .read || $0 == .search }.map(\.rawValue))
             let writing = String(letters.filter { $0 == .create || $0 == .update || $0 == .delete }.map(\.rawValue))
             return [reading, writing].filter { !$0.isEmpty }.map { "system/\(access.resource).\($0)" }
-        }.joined(separator: " ")
+        }
+        return (resources + (exportsGroup ? ["system/Group.rs"] : [])).joined(separator: " ")
     }
 }

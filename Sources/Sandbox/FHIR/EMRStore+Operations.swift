@@ -42,6 +42,21 @@ extension EMRStore {
             hasMore: offset + slice.count < snapshot.ids.count)
     }
 
+    /// The current bytes of every resource of `types` changed after `since` (all when nil), in
+    /// storage order, taken in one lock: the snapshot of a Bulk Data export at its `transactionTime`.
+    func exportLines(types: [String], since: SandboxInstant?) -> [String: [(id: String, bytes: [UInt8])]] {
+        state.withLock { state in
+            var lines: [String: [(id: String, bytes: [UInt8])]] = [:]
+            for type in types {
+                lines[type] = (state.order[type] ?? []).compactMap { id in
+                    guard let entry = state.resources[type]?[id], since.map({ entry.lastUpdated > $0 }) ?? true else { return nil }
+                    return (id, entry.encoded)
+                }
+            }
+            return lines
+        }
+    }
+
     /// The type a snapshot searched.
     func snapshotType(_ token: String) -> String? {
         state.withLock { $0.snapshots[token]?.type }

@@ -1,4 +1,6 @@
-/// The CapabilityStatement of `GET /fhir/metadata`.
+/// The CapabilityStatement of `GET /fhir/metadata`, as the profile behaves: `certified` lists only
+/// the patient-naming search parameters of patient data and, like `generic`, declares the Bulk Data
+/// export operations and instantiates the Bulk Data IG's server CapabilityStatement.
 enum FHIRCapability {
     private static let searchParameters: [String: [(String, String)]] = [
         "Patient": [("identifier", "token")],
@@ -8,9 +10,18 @@ enum FHIRCapability {
         "Questionnaire": [("identifier", "token"), ("url", "uri")],
     ]
 
-    static func statement(base: String) -> WireJSON {
-        let resources: [WireJSON] = EMRStore.resourceTypes.map { type in
-            let parameters = [("_id", "token"), ("_lastUpdated", "date")] + (searchParameters[type] ?? [])
+    /// The Bulk Data IG v2 definitions the export operations instantiate.
+    static let bulkDataServer = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
+    static let exportDefinition = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
+    static let groupExportDefinition = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"
+
+    static func statement(base: String, profile: EMRProfile = .generic) -> WireJSON {
+        var resources: [WireJSON] = EMRStore.resourceTypes.map { type in
+            var parameters = [("_id", "token")] + (searchParameters[type] ?? [])
+            // A certified EHR lists no population parameter for patient data: `_lastUpdated` alone is refused.
+            if !(profile.refusesPopulationSearch && EMRProfile.patientScopedTypes.contains(type)) {
+                parameters.insert(("_lastUpdated", "date"), at: 1)
+            }
             return [
                 "type": .string(type),
                 "interaction": .array(["read", "vread", "create", "update", "search-type"].map { ["code": .string($0)] }),
@@ -18,8 +29,19 @@ enum FHIRCapability {
                 "searchParam": .array(parameters.map { ["name": .string($0.0), "type": .string($0.1)] }),
             ]
         }
+        var instantiates: [WireJSON] = []
+        var systemOperations: [WireJSON] = []
+        if profile.offersBulkExport {
+            instantiates = [.string(bulkDataServer)]
+            systemOperations = [["name": "export", "definition": .string(exportDefinition)]]
+            resources.append([
+                "type": "Group", "interaction": [["code": "read"], ["code": "search-type"]],
+                "operation": [["name": "export", "definition": .string(groupExportDefinition)]],
+            ])
+        }
         return [
             "resourceType": "CapabilityStatement", "status": "active", "date": "2024-06-01", "kind": "instance",
+            "instantiates": .array(instantiates),
             "software": ["name": "Stagelink FHIR sandbox", "version": "1.0"],
             "implementation": ["description": "Stagelink FHIR R4 simulator", "url": .string(base)],
             "fhirVersion": "4.0.1", "format": ["json"],
@@ -45,6 +67,7 @@ enum FHIRCapability {
                         ],
                     ],
                     "resource": .array(resources),
+                    "operation": .array(systemOperations),
                 ]
             ],
         ]

@@ -12,6 +12,8 @@ struct FHIREnvelope: RouterMiddleware {
         let parts = path.split(separator: "/")
         guard parts.first == "fhir" else { return nil }
         if parts.count == 3, parts[1] == "auth", parts[2] == "token" { return .fhirToken }
+        if parts.last == "$export" { return .fhirExport }
+        if parts.count >= 3, parts[1] == "_bulk" { return parts[2] == "files" ? .fhirExportFile : .fhirExportStatus }
         guard parts.count >= 2, !["metadata", ".well-known", "auth"].contains(parts[1]) else {
             return parts.count == 1 && method == .get ? .fhirSearch : nil
         }

@@ -13,10 +13,13 @@ struct FHIRRoutes: Sendable {
         let routes = FHIRRoutes(world: world)
         let smart = SMARTAuth(world: world)
         router.get("/fhir/metadata") { _, _ in
-            HTTPReply.json(FHIRCapability.statement(base: world.fhirBaseURL), contentType: FHIREnvelope.contentType)
+            HTTPReply.json(
+                FHIRCapability.statement(base: world.fhirBaseURL, profile: world.configuration.emrProfile),
+                contentType: FHIREnvelope.contentType)
         }
         router.get("/fhir/.well-known/smart-configuration") { _, _ in smart.configuration() }
         router.post("/fhir/auth/token") { request, context in try await smart.token(request, context: context) }
+        BulkExportRoutes(world: world).register(on: router)
         router.get("/fhir") { request, context in try routes.nextPage(request, context: context) }
         router.get("/fhir/:type") { request, context in try routes.search(request, context: context) }
         router.post("/fhir/:type") { request, context in try await routes.create(request, context: context) }
@@ -52,9 +55,12 @@ struct FHIRRoutes: Sendable {
     func search(_ request: Request, context: SandboxRequestContext) throws -> Response {
         let type = try type(context, access: "s")
         let parameters = HTTPReply.query(of: request)
-        let search = try FHIRSearch(type: type, parameters: parameters)
+        let search = try FHIRSearch(type: type, parameters: parameters, profile: world.configuration.emrProfile)
         let page = emr.search(search)
-        let selfURL = "\(base)/\(type)" + (request.uri.query.map { "?\($0)" } ?? "")
+        // The self link says what the search applied (FHIR R4 search §3.1.1.1.3), so that a client
+        // sees a parameter the server ignored.
+        let applied = search.applied.map { "\(FormEncoding.escape($0.0))=\(FormEncoding.escape($0.1))" }.joined(separator: "&")
+        let selfURL = "\(base)/\(type)" + (applied.isEmpty ? "" : "?" + applied)
         return bundle(page, selfURL: selfURL, count: search.count, context: context)
     }
 
@@ -71,7 +77,7 @@ struct FHIRRoutes: Sendable {
         else {
             throw FHIRError(status: 400, code: "invalid", diagnostics: "_getpagesoffset and _count must be whole numbers, 0 or more")
         }
-        let count = min(requested, FHIRSearch.maximumCount)
+        let count = min(requested, world.configuration.emrProfile.maximumPageSize)
         guard let type = emr.snapshotType(token), SMARTAuth.allows(context.scopes, "s", on: type),
             let page = emr.page(token: token, offset: offset, count: count)
         else {
@@ -84,7 +90,9 @@ struct FHIRRoutes: Sendable {
     private func bundle(_ page: EMRStore.Page, selfURL: String, count: Int, context: SandboxRequestContext) -> Response {
         var links: [WireJSON] = [["relation": "self", "url": .string(selfURL)]]
         if page.hasMore {
-            let next = "\(base)?_getpages=\(page.token)&_getpagesoffset=\(page.offset + count)&_count=\(count)"
+            let profile = world.configuration.emrProfile
+            let origin = profile.nextLinksOnAnotherOrigin ? EMRProfile.otherOrigin(of: base) : base
+            let next = "\(origin)?_getpages=\(page.token)&_getpagesoffset=\(page.offset + count)&_count=\(count)"
                 + "&_bundletype=searchset"
             links.append(["relation": "next", "url": .string(next)])
         }

@@ -1,8 +1,11 @@
 /// A FHIR search of one type: `_id`, `_lastUpdated` (with prefixes), `identifier`, `patient`, `subject`,
-/// `url`, `_count`, `_sort` and `_summary=count`. Any other parameter is refused, never ignored.
+/// `url`, `_count`, `_sort` and `_summary=count`. Any other parameter is refused, never ignored, unless the
+/// profile ignores unknown parameters (`lenient`); `applied` lists what the search used, for `Bundle.link[self]`.
 struct FHIRSearch: Sendable {
     var type: String
     var count = 50
+    /// The parameters the search applied, in order: what `Bundle.link[self]` reports.
+    var applied: [(String, String)] = []
     var sortDescending: Bool?
     var sortByID = false
     var summaryCount = false
@@ -16,14 +19,18 @@ struct FHIRSearch: Sendable {
         "subject": ["QuestionnaireResponse": "subject", "ServiceRequest": "subject"],
     ]
 
-    init(type: String, parameters: [(String, String)]) throws(FHIRError) {
+    init(type: String, parameters: [(String, String)], profile: EMRProfile = .generic) throws(FHIRError) {
         self.type = type
+        if profile.refuses(searchOf: type, parameterNames: Set(parameters.map(\.0))) { throw EMRProfile.tooCostly(type) }
         for (name, value) in parameters {
             switch name {
             case _ where Self.ignored.contains(name): continue
             case "_count":
                 guard let number = Int(value), number >= 0 else { throw .invalid("_count", "must be a whole number") }
-                count = min(number, Self.maximumCount)
+                count = min(number, profile.maximumPageSize)
+                applied.append((name, String(count)))
+                continue
+            case "_sort" where profile.ignoresSort: continue
             case "_sort":
                 switch value {
                 case "_lastUpdated": sortDescending = false
@@ -52,8 +59,10 @@ struct FHIRSearch: Sendable {
                     entry.resource[element]?["reference"]?.stringValue.map(Self.patientID) == wanted
                 }
             default:
+                if profile.ignoresUnknownParameters { continue }
                 throw .processing("Unknown search parameter \"\(name)\" for resource type \"\(type)\"")
             }
+            applied.append((name, value))
         }
     }
 

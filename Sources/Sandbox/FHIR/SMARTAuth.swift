@@ -14,7 +14,7 @@ struct SMARTAuth: Sendable {
     let world: SandboxWorld
 
     var tokenURL: String { world.fhirBaseURL + "/auth/token" }
-    private var rules: SMARTRules { world.configuration.smartRules }
+    private var rules: SMARTRules { world.configuration.smartRules.union(world.configuration.emrProfile.smartRules) }
 
     func configuration() -> Response {
         let v2Only = rules.contains(.v2ScopesOnly)

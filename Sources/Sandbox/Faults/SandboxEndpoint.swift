@@ -16,6 +16,12 @@ public enum SandboxEndpoint: String, CaseIterable, Sendable, Hashable {
     case fhirRead = "fhir.read"
     case fhirCreate = "fhir.create"
     case fhirUpdate = "fhir.update"
+    /// Bulk Data kick-off: `[base]/$export`, `[base]/Group/[id]/$export`.
+    case fhirExport = "fhir.export"
+    /// Bulk Data status polls and cancellations.
+    case fhirExportStatus = "fhir.export-status"
+    /// Bulk Data NDJSON output files.
+    case fhirExportFile = "fhir.export-file"
 
     /// Whether the group belongs to the Salesforce simulator.
     public var isSalesforce: Bool { rawValue.hasPrefix("salesforce.") }

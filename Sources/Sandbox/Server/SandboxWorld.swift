@@ -9,6 +9,8 @@ final class SandboxWorld: Sendable {
     let faults: FaultInjector
     let salesforce: SalesforceOrg
     let emr: EMRStore
+    /// The Bulk Data exports kicked off on the FHIR simulator.
+    let exports = BulkExports()
     let signingSecret: [UInt8]
     let logger: Logger
     private let driver = Mutex<MutationDriver?>(nil)
@@ -60,6 +62,7 @@ final class SandboxWorld: Sendable {
         ledger.reset()
         salesforce.reset()
         emr.reset()
+        exports.reset()
         seed()
     }
 

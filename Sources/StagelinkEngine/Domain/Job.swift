@@ -21,11 +21,15 @@ public struct Job: Sendable, Hashable, Identifiable {
     public var progress: Progress
     /// Why the job stopped, when it did not succeed.
     public var message: String?
+    /// What a Bulk Data export's manifest reported in its `error` files (OperationOutcome code
+    /// and diagnostics), for a person to read.
+    public var exportErrors: [String]
 
     public init(
         id: Int64, kind: Kind, direction: Direction?, actor: Actor, trigger: Trigger = .scheduled, startedAt: Date, finishedAt: Date? = nil,
         status: Status = .running, counts: Counts = Counts(), apiCalls: Int = 0, apiUsage: APIUsage? = nil,
-        watermarkBefore: Date? = nil, watermarkAfter: Date? = nil, progress: Progress = Progress(), message: String? = nil
+        watermarkBefore: Date? = nil, watermarkAfter: Date? = nil, progress: Progress = Progress(), message: String? = nil,
+        exportErrors: [String] = []
     ) {
         self.id = id
         self.kind = kind
@@ -42,6 +46,7 @@ public struct Job: Sendable, Hashable, Identifiable {
         self.watermarkAfter = watermarkAfter
         self.progress = progress
         self.message = message
+        self.exportErrors = exportErrors
     }
 
     public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {

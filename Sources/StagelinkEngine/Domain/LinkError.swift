@@ -37,6 +37,10 @@ extension LinkError {
         "HTTP_503", "HTTP_504",
     ]
 
+    /// Codes of a pull refused for how it asks, not for a record: the job's message quotes the
+    /// error in full (it names the fix and holds no record's data).
+    public static let configurationCodes: Set<String> = ["SEARCH_REFUSED", "ORIGIN_NOT_ALLOWED"]
+
     /// Whether the service retries this failure by itself on a later cycle.
     public var isTransient: Bool { Self.transientCodes.contains(code) }
 }

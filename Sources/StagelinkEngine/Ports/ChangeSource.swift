@@ -49,11 +49,16 @@ public struct SourcePage: Sendable {
     public var next: PageCursor?
     /// How many records match in all, when the source says.
     public var total: Int?
+    /// Whether the source applied the ascending `lastUpdated` order asked for. A server that
+    /// ignored it (its self link lacks `_sort` or `_lastUpdated`) makes the pull unordered: the
+    /// watermark then moves only when the whole pull completes.
+    public var isOrdered: Bool
 
-    public init(records: [IncomingRecord], next: PageCursor?, total: Int? = nil) {
+    public init(records: [IncomingRecord], next: PageCursor?, total: Int? = nil, isOrdered: Bool = true) {
         self.records = records
         self.next = next
         self.total = total
+        self.isOrdered = isOrdered
     }
 }
 

@@ -36,6 +36,16 @@ public protocol SyncStore: Sendable {
     /// content hash) is already staged is counted as deduplicated, not staged again.
     func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult
 
+    // MARK: - Bulk Data exports
+
+    /// The export in flight for this system, if one was kicked off and not finished.
+    func bulkExport(system: SourceSystem) async throws -> BulkExportProgress?
+    /// Records (or replaces) the export in flight: its status URL and the files already staged.
+    func saveBulkExport(_ progress: BulkExportProgress) async throws
+    /// Forgets the export in flight and, in the same transaction, moves the watermarks (never
+    /// backwards): committed only once every output file is staged.
+    func finishBulkExport(system: SourceSystem, job: Int64?, advancing watermarks: [WatermarkAdvance]) async throws
+
     // MARK: - Rows
 
     func row(id: Int64) async throws -> StagedRow?

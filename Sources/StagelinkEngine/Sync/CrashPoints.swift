@@ -7,7 +7,7 @@ import Synchronization
 /// it, or inside a transaction before it commits.
 ///
 /// ## Topics
-/// - ``pullPage``, ``stageBeforeCommit``, ``upsertSent``, ``recordBeforeCommit``, ``emrCreated``,
+/// - ``pullPage``, ``bulkPolling``, ``bulkFileStaged``, ``stageBeforeCommit``, ``upsertSent``, ``recordBeforeCommit``, ``emrCreated``,
 ///   ``writebackSent``, ``retryRefreshed``, ``policyBeforeCommit``
 public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     public var rawValue: String
@@ -18,6 +18,10 @@ public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConv
 
     /// A delta pull got a page from its source and has not staged it yet.
     public static let pullPage = CrashPoint(rawValue: "pull.page")
+    /// A Bulk Data export was kicked off (its status URL is stored) and is being polled.
+    public static let bulkPolling = CrashPoint(rawValue: "bulk.polling")
+    /// One output file of a Bulk Data export is staged and recorded as staged; the watermark has not moved.
+    public static let bulkFileStaged = CrashPoint(rawValue: "bulk.file-staged")
     /// A page is staged and the watermark advanced, inside the store's transaction, before it commits.
     public static let stageBeforeCommit = CrashPoint(rawValue: "stage.before-commit")
     /// A collection upsert into Salesforce was answered; its outcomes are not recorded yet.
@@ -35,7 +39,7 @@ public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConv
 
     /// Every point, in the order a sync reaches them.
     public static let all: [CrashPoint] = [
-        .pullPage, .stageBeforeCommit, .upsertSent, .recordBeforeCommit, .emrCreated, .writebackSent, .retryRefreshed, .policyBeforeCommit,
+        .pullPage, .bulkPolling, .bulkFileStaged, .stageBeforeCommit, .upsertSent, .recordBeforeCommit, .emrCreated, .writebackSent, .retryRefreshed, .policyBeforeCommit,
     ]
 }
 

@@ -36,19 +36,30 @@ public struct DeltaPuller: Sendable {
             resourceType: resourceType, since: watermark.map { $0.addingTimeInterval(-overlap.seconds) }, fields: fields, pageSize: pageSize)
         var cursor: PageCursor?
         var pulled = 0
+        // Once a page comes unordered, the watermark waits for the end of the pull: an unordered
+        // pull interrupted midway must not have skipped the records its later pages hold.
+        var ordered = true
+        var highest: Date?
         repeat {
             if stop.isRequested { throw SyncStopped() }
             let page = try await source.page(request, after: cursor)
             CrashPoints.reach(.pullPage)
+            ordered = ordered && page.isOrdered
             let pageHigh = page.records.compactMap(\.lastUpdated).max().map { min($0, began) }
-            let advance = pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) }
+            if let pageHigh { highest = max(highest ?? pageHigh, pageHigh) }
+            let advance = ordered ? pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) } : nil
             let result = try await store.stage(page.records, job: await recorder.id, advancing: advance)
             pulled += page.records.count
-            if let pageHigh { await recorder.setWatermarks(before: watermark, after: max(pageHigh, watermark ?? pageHigh)) }
+            if ordered, let pageHigh { await recorder.setWatermarks(before: watermark, after: max(pageHigh, watermark ?? pageHigh)) }
             await recorder.add(Job.Counts(pulled: page.records.count, staged: result.staged, deduplicated: result.deduplicated))
             await recorder.progress(phase: "pulling \(resourceType)", done: pulled, total: page.total.map { .some($0) } ?? .some(nil))
             cursor = page.next
         } while cursor != nil
+        if !ordered, let highest {
+            _ = try await store.stage([], job: await recorder.id, advancing: WatermarkAdvance(system: source.system, resourceType: resourceType, to: highest))
+            await recorder.setWatermarks(before: watermark, after: max(highest, watermark ?? highest))
+            await recorder.event(.info, "\(resourceType): the EMR ignored the requested order; the watermark moved once the whole pull completed")
+        }
     }
 }
 

@@ -57,6 +57,12 @@ public actor JobRecorder {
         await writeProgressIfDue()
     }
 
+    /// Keeps what an export's manifest reported as errors on the job (written with the next progress).
+    public func addExportErrors(_ errors: [String]) async {
+        job.exportErrors += errors
+        await writeProgressIfDue(force: true)
+    }
+
     public func setWatermarks(before: Date?, after: Date?) {
         job.watermarkBefore = before
         if let after { job.watermarkAfter = after }

@@ -311,7 +311,7 @@ extension Job {
             "apiCalls": number(apiCalls), "apiUsage": apiUsage.map { JSONValue.string($0.description) } ?? .null,
             "watermarkBefore": instant(watermarkBefore), "watermarkAfter": instant(watermarkAfter),
             "progress": ["phase": .string(progress.phase), "done": number(progress.done), "total": progress.total.map(number) ?? .null],
-            "message": message.map { JSONValue.string($0) } ?? .null,
+            "message": message.map { JSONValue.string($0) } ?? .null, "exportErrors": .array(exportErrors.map(JSONValue.string)),
         ]
     }
 }

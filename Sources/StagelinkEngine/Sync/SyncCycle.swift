@@ -5,6 +5,8 @@ import Logging
 /// configuration): the cycle then does what it can and says what it skipped.
 public struct SyncEndpoints: Sendable {
     public var emrSource: (any ChangeSource)?
+    /// The EMR's Bulk Data export, used when `SyncSettings.emrPull` is `.bulk`.
+    public var emrBulk: (any BulkExportSource)?
     public var emrWriter: (any ResourceWriter)?
     public var salesforceSource: (any ChangeSource)?
     public var salesforceLookup: (any RecordLookup)?
@@ -13,11 +15,12 @@ public struct SyncEndpoints: Sendable {
     public var integrationUserID: @Sendable () async -> String?
 
     public init(
-        emrSource: (any ChangeSource)? = nil, emrWriter: (any ResourceWriter)? = nil, salesforceSource: (any ChangeSource)? = nil,
+        emrSource: (any ChangeSource)? = nil, emrBulk: (any BulkExportSource)? = nil, emrWriter: (any ResourceWriter)? = nil, salesforceSource: (any ChangeSource)? = nil,
         salesforceLookup: (any RecordLookup)? = nil, salesforceTarget: (any UpsertTarget)? = nil,
         integrationUserID: @escaping @Sendable () async -> String? = { nil }
     ) {
         self.emrSource = emrSource
+        self.emrBulk = emrBulk
         self.emrWriter = emrWriter
         self.salesforceSource = salesforceSource
         self.salesforceLookup = salesforceLookup
@@ -44,12 +47,29 @@ public struct SyncSettings: Sendable, Hashable {
     /// Rows that failed for a transient reason (a lock, a timeout, a 503) are tried again by each
     /// cycle until they have this many attempts; then they wait for a person.
     public var automaticRetries: Int
+    /// How the EMR's changes are asked for: a `_lastUpdated` search, or a Bulk Data export.
+    public var emrPull: EMRPullMode
+    /// How a bulk pull asks and waits.
+    public var bulk: BulkPullSettings
 
-    public init(overlap: Duration = .seconds(120), pageSize: Int = 500, automaticRetries: Int = 5) {
+    public init(
+        overlap: Duration = .seconds(120), pageSize: Int = 500, automaticRetries: Int = 5, emrPull: EMRPullMode = .search,
+        bulk: BulkPullSettings = BulkPullSettings()
+    ) {
         self.overlap = overlap
         self.pageSize = pageSize
         self.automaticRetries = automaticRetries
+        self.emrPull = emrPull
+        self.bulk = bulk
     }
+}
+
+/// `emr.pull`: how the EMR is asked what changed.
+public enum EMRPullMode: String, Sendable, Hashable, CaseIterable {
+    /// `GET [base]/[Type]?_lastUpdated=ge…&_sort=_lastUpdated`, page by page (open FHIR servers).
+    case search
+    /// Bulk Data `$export` with `_since` (certified EHRs, which refuse population searches).
+    case bulk
 }
 
 /// One sync cycle: pull what changed on both sides and stage it, observe Salesforce's values,
@@ -104,7 +124,13 @@ public struct SyncCycle: Sendable {
         let outbound = outboundLinker
         let pullsSalesforce = directions.contains(.outbound) || directions.contains(.inbound)
 
-        if directions.contains(.inbound), let source = endpoints.emrSource {
+        if directions.contains(.inbound), settings.emrPull == .bulk, let source = endpoints.emrBulk {
+            report.jobs.append(
+                try await step(.pull, .inbound, actor: actor) { recorder in
+                    let puller = BulkPuller(store: store, source: source, settings: settings.bulk, overlap: settings.overlap, batchSize: settings.pageSize)
+                    try await puller.pull(mapping.inboundResources, into: recorder, stop: stop)
+                })
+        } else if directions.contains(.inbound), let source = endpoints.emrSource {
             report.jobs.append(
                 try await step(.pull, .inbound, actor: actor) { recorder in
                     let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
@@ -153,7 +179,8 @@ public struct SyncCycle: Sendable {
                 if error.stopsJob { report.stopped = true }
                 await recorder.event(.error, "\(kind.rawValue) \(direction.rawValue) stopped: \(error.error.code): \(error.error.message)")
                 // Codes only: a job's message reaches monitors, and a remote message may quote a value.
-                return try await recorder.finish(error.stopsJob ? .interrupted : .failed, message: "\(error.kind.rawValue): \(error.error.code)")
+                let detail = LinkError.configurationCodes.contains(error.error.code) ? ": \(error.error.message)" : ""
+                return try await recorder.finish(error.stopsJob ? .interrupted : .failed, message: "\(error.kind.rawValue): \(error.error.code)\(detail)")
             } catch {
                 await recorder.event(.error, "\(kind.rawValue) \(direction.rawValue) failed: \(error)")
                 return try await recorder.finish(.failed, message: "\(error)")

@@ -3,9 +3,9 @@ import StagelinkEngine
 
 /// Reads a `Retry-After` header: delay-seconds (`120`) or an HTTP-date
 /// (`Wed, 26 Nov 2026 07:28:00 GMT`).
-enum RetryAfter {
+public enum RetryAfter {
     /// The wait the header asks for, measured from `now`; nil when absent or unreadable.
-    static func parse(_ value: String?, now: Date = Date()) -> Duration? {
+    public static func parse(_ value: String?, now: Date = Date()) -> Duration? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
         if value.allSatisfy(\.isASCIIDigit) {
             // More seconds than an Int holds is still a request to wait: longer than any cap,

@@ -92,13 +92,20 @@ public enum EndpointURL {
             && effectivePort(url) == effectivePort(base)
     }
 
+    /// `scheme://host:port` of a URL, for messages (no path, no query: those may hold data).
+    public static func origin(of url: URL) -> String {
+        "\(url.scheme?.lowercased() ?? "?")://\(url.host()?.lowercased() ?? "?")\(effectivePort(url).map { ":\($0)" } ?? "")"
+    }
+
     private static func effectivePort(_ url: URL) -> Int? {
         url.port ?? (url.scheme?.lowercased() == "https" ? 443 : url.scheme?.lowercased() == "http" ? 80 : nil)
     }
 
     /// `base` with `components` appended as path segments, each percent-encoded: every byte but
-    /// the unreserved characters (RFC 3986 § 2.3) is encoded, so `/`, `?`, `#` and `%` in an id stay
-    /// inside its one segment. A segment that is empty, `.` or `..` is refused rather than encoded:
+    /// the unreserved characters (RFC 3986 § 2.3) and `$` is encoded, so `/`, `?`, `#` and `%` in an
+    /// id stay inside its one segment. `$` is a sub-delimiter that RFC 3986 § 3.3 allows in a segment
+    /// and that never navigates; FHIR names its operations with it (`Group/[id]/$export`), and an
+    /// encoded `%24` is not the same URI (§ 2.2), so servers would not find the operation. A segment that is empty, `.` or `..` is refused rather than encoded:
     /// `%2E%2E` is `..` to a server that decodes before it normalises (RFC 3986 § 6.2.2.2), and
     /// would navigate the path. The refusal is a lasting `INVALID_IDENTIFIER`: nothing is sent.
     public static func appending(_ components: [String], to base: URL) throws(RemoteCallError) -> URL {
@@ -112,7 +119,7 @@ public enum EndpointURL {
                         code: LinkError.invalidIdentifier,
                         message: "a URL path segment is empty, \".\" or \"..\" (it would navigate the path): nothing was sent"))
             }
-            path += "/" + percentEncoded(component)
+            path += "/" + (component.addingPercentEncoding(withAllowedCharacters: pathSegment) ?? component)
         }
         guard var parts = URLComponents(url: base, resolvingAgainstBaseURL: true) else {
             throw RemoteCallError(.rejected, LinkError(code: LinkError.invalidIdentifier, message: "the base URL cannot take a path"))
@@ -135,4 +142,5 @@ public enum EndpointURL {
     }
 
     private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+    private static let pathSegment = unreserved.union(CharacterSet(charactersIn: "$"))
 }

@@ -31,6 +31,8 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
     var progressTotal: Int?
     var progressAt: Double?
     var message: String?
+    /// JSON array of the export manifest's error texts; NULL when there were none.
+    var exportErrors: String?
 
     enum Columns {
         static let id = Column(CodingKeys.id)
@@ -70,6 +72,7 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
         progressTotal = job.progress.total
         progressAt = job.progress.updatedAt?.timeIntervalSince1970
         message = job.message
+        exportErrors = job.exportErrors.isEmpty ? nil : String(decoding: (try? JSONEncoder().encode(job.exportErrors)) ?? Data("[]".utf8), as: UTF8.self)
     }
 
     var job: Job {
@@ -83,6 +86,15 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
             apiCalls: apiCalls, apiUsage: apiUsed.flatMap { used in apiLimit.map { APIUsage(used: used, limit: $0) } },
             watermarkBefore: watermarkBefore.map(Date.init(timeIntervalSince1970:)), watermarkAfter: watermarkAfter.map(Date.init(timeIntervalSince1970:)),
             progress: Job.Progress(phase: phase, done: progressDone, total: progressTotal, updatedAt: progressAt.map(Date.init(timeIntervalSince1970:))),
-            message: message)
+            message: message, exportErrors: exportErrorList())
+    }
+
+    /// The stored error texts; a value that is not a JSON array of strings is reported, never read as none.
+    private func exportErrorList() -> [String] {
+        guard let exportErrors else { return [] }
+        guard let list = try? JSONDecoder().decode([String].self, from: Data(exportErrors.utf8)) else {
+            return ["(the stored export errors of job \(id ?? 0) are unreadable)"]
+        }
+        return list
     }
 }

@@ -62,6 +62,20 @@ public enum StoreMigrations {
                     CREATE INDEX job_step ON job(kind, direction, trigger, status, id);
                     """)
         }
+        migrator.registerMigration("v4: the Bulk Data export in flight, and manifest errors on the job") { db in
+            // One export in flight per source system, so that a restart resumes it rather than kicking off another.
+            try db.execute(
+                sql: """
+                    CREATE TABLE bulk_export (
+                        system TEXT PRIMARY KEY,
+                        statusURL TEXT NOT NULL,
+                        since REAL,
+                        kickedOffAt REAL NOT NULL,
+                        stagedFiles TEXT NOT NULL DEFAULT '[]'
+                    );
+                    ALTER TABLE job ADD COLUMN exportErrors TEXT;
+                    """)
+        }
         return migrator
     }
 

@@ -22,6 +22,7 @@ struct DemoCommand: AsyncParsableCommand {
             Examples:
               stagelink demo
               stagelink demo --headless --cycles 3
+              stagelink demo --headless --emr-profile certified --cycles 3
             """
     )
 
@@ -46,6 +47,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "The share of API calls that fail on purpose (503s, 429s, row locks, dropped connections), from 0 to 1.")
     var faultRate = 0.0
 
+    @Option(help: "Which kind of EHR the FHIR simulator behaves as: generic, certified or lenient (docs/emr-profiles.md).")
+    var emrProfile: EMRProfile = .generic
+
     @Option(help: "The folder for the store, keys and configuration (default: a new one under ./stagelink-demo).")
     var folder: String?
 
@@ -69,7 +73,8 @@ struct DemoCommand: AsyncParsableCommand {
         let interval = try RunCommand.interval(every)
         print("Starting the sandbox with \(patients.formatted()) patients…")
         let demo = try await DemoEnvironment.start(
-            .init(folder: folder, patients: patients, badShare: badShare, seed: seed, every: interval, mapping: mapping, faultRate: faultRate),
+            .init(folder: folder, patients: patients, badShare: badShare, seed: seed, every: interval, mapping: mapping, faultRate: faultRate,
+                emrProfile: emrProfile),
             logger: logger)
         defer { Task { [sandbox = demo.sandbox] in await sandbox.stop() } }
         print("Store and configuration in \(demo.folder.path)")

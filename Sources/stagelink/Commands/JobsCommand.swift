@@ -7,7 +7,8 @@ struct JobsCommand: AsyncParsableCommand {
         commandName: "jobs",
         abstract: "Lists sync jobs, newest first: kind, direction, status, counts, API calls, watermarks.",
         discussion: """
-            A running job shows its live progress. See a job's rows with `stagelink rows --job ID`.
+            A running job shows its live progress. See a job's rows with `stagelink rows --job ID`. A bulk \
+            pull whose export manifest reported errors lists them under the table.
 
             Example:
               stagelink jobs --limit 20
@@ -42,5 +43,10 @@ struct JobsCommand: AsyncParsableCommand {
                 job.watermarkAfter.map { $0.shortText } ?? "—", job.actor.description)
         }
         print(table.render())
+        for job in jobs where !job.exportErrors.isEmpty {
+            print("\nJob \(job.id): the export's manifest reported \(job.exportErrors.count) errors:")
+            for error in job.exportErrors.prefix(20) { print("  - \(DisplayText.escaped(error))") }
+            if job.exportErrors.count > 20 { print("  … and \(job.exportErrors.count - 20) more (stagelink jobs --json)") }
+        }
     }
 }

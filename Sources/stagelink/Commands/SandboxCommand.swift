@@ -17,9 +17,15 @@ struct SandboxCommand: AsyncParsableCommand {
             the consumer secret (mode 0600) into the credentials folder and prints what a client needs. It runs \
             until SIGINT or SIGTERM.
 
-            Example:
+            --emr-profile picks which kind of EHR the FHIR simulator behaves as (docs/emr-profiles.md): \
+            generic (an open FHIR server, the default), certified (Epic, Oracle Health: searches of patient \
+            data must name a patient; Bulk Data $export offered) or lenient (an open server behind a proxy: \
+            unknown parameters and _sort ignored, pages capped, next links on another origin).
+
+            Examples:
               stagelink sandbox --salesforce-port 8443 --fhir-port 8080 --patients 500 --bad-share 0.1 \\
                 --mutation-interval 5 --credentials-dir /tmp/stagelink-sandbox
+              stagelink sandbox --emr-profile certified
             """
     )
 
@@ -44,6 +50,21 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(help: "The org's daily API request limit.")
     var dailyApiLimit = 1_000_000
 
+    @Option(help: "Which kind of EHR the FHIR simulator behaves as: generic, certified or lenient.")
+    var emrProfile: EMRProfile = .generic
+
+    @Option(help: "Seconds a Bulk Data export stays in progress (status polls answer 202) before its manifest is ready.")
+    var exportSeconds = 1.0
+
+    @Option(help: "The most resources one Bulk Data NDJSON output file holds.")
+    var exportFileSize = 10_000
+
+    @Option(help: "Seconds a finished export's manifest and files stay available before they answer 404.")
+    var exportFileLifetime = 3600
+
+    @Flag(help: "Make Bulk Data export ignore _since (every export is a full export), as some EHRs document.")
+    var exportIgnoresSince = false
+
     @Option(help: "The mapping file whose Salesforce custom fields the simulated org has.")
     var mapping = "config/mapping.yaml"
 
@@ -66,6 +87,9 @@ struct SandboxCommand: AsyncParsableCommand {
         // Bounded before `mutationInterval * 1000` becomes whole milliseconds: inf or 1e300 must not trap.
         guard (0...86_400).contains(mutationInterval) else { throw ValidationError("--mutation-interval is between 0 and 86400 seconds.") }
         guard (1...1_000_000_000).contains(dailyApiLimit) else { throw ValidationError("--daily-api-limit is between 1 and 1000000000.") }
+        guard (0...86_400).contains(exportSeconds), (1...1_000_000).contains(exportFileSize), (1...31_536_000).contains(exportFileLifetime) else {
+            throw ValidationError("--export-seconds is between 0 and 86400; --export-file-size between 1 and 1000000; --export-file-lifetime between 1 and 31536000.")
+        }
     }
 
     func run() async throws {
@@ -84,6 +108,11 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.badShare = badShare
         configuration.dailyAPILimit = dailyApiLimit
         configuration.fhirJWKS = emrJWKS
+        configuration.emrProfile = emrProfile
+        configuration.bulkExport.duration = .milliseconds(Int64(exportSeconds * 1000))
+        configuration.bulkExport.resourcesPerFile = exportFileSize
+        configuration.bulkExport.fileLifetime = .seconds(exportFileLifetime)
+        configuration.bulkExport.ignoresSince = exportIgnoresSince
         if mutationInterval > 0 { configuration.mutationInterval = .milliseconds(Int64(mutationInterval * 1000)) }
         var logger = Logger(label: "stagelink.sandbox")
         logger.logLevel = .notice
@@ -97,7 +126,7 @@ struct SandboxCommand: AsyncParsableCommand {
               consumer key     \(user.consumerKey)
               private key      \(files.salesforcePrivateKey.path)   (RS256 JWT bearer; aud: the host's own URL, or https://login.salesforce.com at the login host)
               consumer secret  \(files.salesforceConsumerSecret.path)   (client credentials, at the My Domain only)
-            FHIR        \(sandbox.fhirURL)
+            FHIR        \(sandbox.fhirURL)   (profile \(emrProfile))
               token URL        \(sandbox.fhirTokenURL)
               client id        \(credentials.fhirClient.clientID)
               private key      \(files.fhirPrivateKey.path)   (\(credentials.fhirAlgorithm) client assertion)
@@ -110,3 +139,5 @@ struct SandboxCommand: AsyncParsableCommand {
         await sandbox.waitUntilStopped()
     }
 }
+
+extension EMRProfile: ExpressibleByArgument {}

@@ -181,9 +181,11 @@ struct Context {
             endpoints.integrationUserID = { try? await salesforce.integrationUserID() }
         }
         if var settings = configuration.emr {
-            settings.scope = try configuration.emrScope ?? SMARTScope.defaultScope(for: mapping)
+            let exportsGroup = configuration.settings.emrPull == .bulk && configuration.settings.bulk.group != nil
+            settings.scope = try configuration.emrScope ?? SMARTScope.defaultScope(for: mapping, exportsGroup: exportsGroup)
             let emr = try await FHIRClient(configuration: settings, logger: logger)
             endpoints.emrSource = emr
+            endpoints.emrBulk = emr
             endpoints.emrWriter = emr
         }
         return endpoints

@@ -60,7 +60,8 @@ struct StagelinkConfiguration: Sendable {
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
-        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http"],
+        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins"],
+        "emr.bulk": ["group", "maxWait", "since"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
         "logging": ["level"],
     ]
@@ -68,7 +69,7 @@ struct StagelinkConfiguration: Sendable {
     /// Every key that holds a value, as a dotted path (`salesforce.auth.flow`): what
     /// `docs/configuration.md` documents, one row each.
     static var allKeyPaths: Set<String> {
-        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http"]
+        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk"]
         var paths = Set<String>()
         for (section, names) in keys {
             for name in names where !sections.contains(name) {
@@ -169,6 +170,7 @@ struct StagelinkConfiguration: Sendable {
                 emrTimeZone = zone
             }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
+            try Self.emrPull(section, into: &settings, configuration: &configuration)
             emr = configuration
         }
         self.warnings = warnings
@@ -184,6 +186,28 @@ struct StagelinkConfiguration: Sendable {
         else { return nil }
         let octal = String(mode & 0o777, radix: 8)
         return reader.error("\(file) may be read by its group or others (mode 0\(octal)): make it private with chmod 600").description
+    }
+
+    /// `emr.pull`, `emr.bulk.*` and `emr.allowedOrigins`: how inbound changes are asked for.
+    private static func emrPull(
+        _ section: YAMLMapping, into settings: inout SyncSettings, configuration: inout FHIRConfiguration
+    ) throws(ConfigurationError) {
+        if let reader = section["pull"] { settings.emrPull = try reader.enum(EMRPullMode.self, what: "pull") }
+        if let bulk = try section["bulk"]?.mapping(allowed: Self.keys["emr.bulk"]!) {
+            if let reader = bulk["group"] {
+                let group = try expand(reader)
+                guard FieldConversion.isFHIRID(group) else { throw reader.error("must be a FHIR id (1 to 64 of A-Z, a-z, 0-9, - and .)") }
+                settings.bulk.group = group
+            }
+            if let reader = bulk["maxWait"] {
+                settings.bulk.maxWait = try reader.duration()
+                guard settings.bulk.maxWait >= .seconds(1) else { throw reader.error("must be at least 1s") }
+            }
+            if let reader = bulk["since"] { settings.bulk.incremental = try reader.bool() }
+        }
+        if let reader = section["allowedOrigins"] {
+            configuration.allowedOrigins = try reader.sequence().map { (item) throws(ConfigurationError) -> URL in try url(item) }
+        }
     }
 
     private static func http(_ reader: YAMLReader) throws(ConfigurationError) -> HTTPConfiguration {

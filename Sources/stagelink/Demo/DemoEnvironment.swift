@@ -21,6 +21,7 @@ struct DemoEnvironment {
         var every: Duration
         var mapping: String
         var faultRate: Double
+        var emrProfile: EMRProfile = .generic
     }
 
     static func start(_ options: Options, logger: Logger) async throws -> DemoEnvironment {
@@ -39,6 +40,7 @@ struct DemoEnvironment {
         configuration.patientCount = options.patients
         configuration.badShare = options.badShare
         configuration.seed = options.seed
+        configuration.emrProfile = options.emrProfile
         var sandboxLogger = logger
         sandboxLogger.logLevel = .warning
         let sandbox = try await Sandbox.start(configuration, logger: sandboxLogger)
@@ -73,13 +75,27 @@ struct DemoEnvironment {
               privateKeyFile: \(files.fhirPrivateKey.path)
               algorithm: \(credentials.fhirAlgorithm)
               http: { idleTimeout: 10s, requestTimeout: 30s }
-
+            \(emrPullSettings(options.emrProfile, fhirURL: sandbox.fhirURL))
             """
         let configPath = folder.appendingPathComponent("stagelink.yaml")
         try Data(yaml.utf8).write(to: configPath)
         let context = try Context.open(config: configPath.path)
         try await context.mapping.loadPolicy(into: context.store)
         return DemoEnvironment(folder: folder, sandbox: sandbox, context: context)
+    }
+
+    /// The `emr:` keys each profile needs (docs/emr-profiles.md): a certified EHR is pulled with
+    /// Bulk Data export of its patient group; a lenient one's next links name its other host name.
+    static func emrPullSettings(_ profile: EMRProfile, fhirURL: String) -> String {
+        switch profile {
+        case .generic:
+            return ""
+        case .certified:
+            return "  pull: bulk\n  bulk: { group: all-patients, maxWait: 10m }\n"
+        case .lenient:
+            let other = fhirURL.replacingOccurrences(of: "://127.0.0.1", with: "://localhost")
+            return "  allowedOrigins: [\"\(other)\"]\n"
+        }
     }
 
     static func defaultFolder() -> String {

@@ -94,7 +94,7 @@ extension TestClientProtocol {
     }
 
     /// A FHIR access token through a SMART Backend Services client assertion.
-    func fhirToken(_ credentials: SandboxCredentials = TestSandbox.credentials, scope: String = "system/*.read system/*.write")
+    func fhirToken(_ credentials: SandboxCredentials = TestSandbox.credentials, scope: String = SandboxScopes.all)
         async throws -> String
     {
         let reply = try await fhirTokenReply(credentials, scope: scope)
@@ -102,7 +102,7 @@ extension TestClientProtocol {
     }
 
     func fhirTokenReply(
-        _ credentials: SandboxCredentials = TestSandbox.credentials, scope: String = "system/*.read system/*.write",
+        _ credentials: SandboxCredentials = TestSandbox.credentials, scope: String = SandboxScopes.all,
         assertion: String? = nil
     ) async throws -> Reply {
         let signed = try await credentials.fhirAssertion(tokenURL: TestSandbox.fhirBase + "/auth/token")
@@ -119,4 +119,11 @@ extension TestClientProtocol {
 /// The path and query of an absolute URL the sandbox returned (`http://sandbox.test/fhir?…` → `/fhir?…`).
 func relative(_ url: String) -> String {
     url.hasPrefix(TestSandbox.salesforceBase) ? String(url.dropFirst(TestSandbox.salesforceBase.count)) : url
+}
+
+/// SMART v2 scopes, one per resource type the FHIR simulator serves: what every profile grants,
+/// `certified` included (v2 only, per resource; no wildcards).
+enum SandboxScopes {
+    static let all = ["Patient", "EpisodeOfCare", "QuestionnaireResponse", "ServiceRequest", "Questionnaire", "Group"]
+        .map { "system/\($0).rs system/\($0).cu" }.joined(separator: " ")
 }

@@ -1,0 +1,89 @@
+/// How the FHIR simulator behaves: which kind of real EHR it stands for. Every capability below
+/// follows a vendor's or a standard's documentation; docs/emr-profiles.md cites each one.
+///
+/// For example:
+///
+/// ```swift
+/// var configuration = SandboxConfiguration(credentials: credentials)
+/// configuration.emrProfile = .certified   // population searches refused; Bulk Data export offered
+/// ```
+///
+/// The profile is a small value with one property per capability, so that later rules (the
+/// writes and sign-in rules of `certified`) are added as properties, not as `switch`es spread
+/// through the routes.
+public enum EMRProfile: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// An open FHIR server (HAPI, Microsoft FHIR server): population search with `_lastUpdated`,
+    /// `_sort` and `_count`, unknown parameters refused, Bulk Data export offered.
+    case generic
+    /// A certified EHR (Epic, Oracle Health, ONC (g)(10)-certified behavioral-health EHRs):
+    /// searches of patient data need a patient (`_id`, `identifier`, `patient`); "what changed
+    /// since" is the Bulk Data `$export` with `_since`.
+    case certified
+    /// An open server behind a proxy: unknown parameters and `_sort` silently ignored, `_count`
+    /// capped, next links on another origin of the same server.
+    case lenient
+
+    public var description: String { rawValue }
+
+    /// The resource types whose searches `certified` refuses unless they name a patient.
+    ///
+    /// Epic's Patient.Search (R4) needs an id, an identifier, or demographics such as name plus
+    /// birth date; Oracle Health Millennium's Patient search needs `_id`, `identifier`, `name` or
+    /// `birthdate`, and its patient-data searches need `patient`. A search without one is refused
+    /// as `too-costly`, the OperationOutcome issue code FHIR R4 defines for "the search would
+    /// return too many results" (hl7.org/fhir/R4/valueset-issue-type.html).
+    static let patientScopedTypes: Set<String> = ["Patient", "EpisodeOfCare", "QuestionnaireResponse"]
+
+    /// Whether a search of a patient-data type without a patient is refused (400, `too-costly`).
+    public var refusesPopulationSearch: Bool { self == .certified }
+
+    /// Whether `GET [base]/$export` and `GET [base]/Group/[id]/$export` are offered (Bulk Data Access
+    /// IG v2). Every EHR certified under ONC § 170.315(g)(10) must offer the Group export; open
+    /// servers (HAPI, Microsoft's) offer both levels.
+    public var offersBulkExport: Bool { self != .lenient }
+
+    /// Whether search parameters the server does not know are dropped silently instead of refused.
+    /// FHIR R4 search (§3.1.1.1.3): without `Prefer: handling=strict` a server MAY ignore them, and
+    /// reports what it applied in `Bundle.link[self]`.
+    public var ignoresUnknownParameters: Bool { self == .lenient }
+
+    /// Whether `_sort` is ignored (pages come in storage order). FHIR R4 search §3.1.1.4.3: servers
+    /// are not required to support sorting, and say so by leaving `_sort` out of the self link.
+    public var ignoresSort: Bool { self == .lenient }
+
+    /// The most entries a search page holds, whatever `_count` asks: FHIR R4 §3.1.1.5.7 lets a
+    /// server return fewer than asked. The lenient proxy caps pages at 100.
+    public var maximumPageSize: Int { self == .lenient ? 100 : FHIRSearch.maximumCount }
+
+    /// Whether `Bundle.link[next]` names another origin of the same server (`localhost` for
+    /// `127.0.0.1` and back), as a server behind a proxy that builds links from its own host name does.
+    public var nextLinksOnAnotherOrigin: Bool { self == .lenient }
+
+    /// The sign-in rules of the profile's token endpoint (added to `SandboxConfiguration.smartRules`):
+    /// certified EHRs require `kid`, grant SMART v2 scopes only and per resource (Epic and Oracle
+    /// Health's backend-services registration; SMART App Launch 2.0 scopes, docs/emr-profiles.md).
+    public var smartRules: SMARTRules { self == .certified ? .certified : [] }
+
+    /// Whether a search of this type with these parameter names is refused for naming no patient.
+    func refuses(searchOf type: String, parameterNames names: Set<String>) -> Bool {
+        guard refusesPopulationSearch, Self.patientScopedTypes.contains(type) else { return false }
+        if !names.isDisjoint(with: ["_id", "identifier"]) { return false }
+        if type == "Patient" { return !(names.contains("name") && names.contains("birthdate")) }
+        return names.isDisjoint(with: ["patient", "subject"])
+    }
+
+    /// The OperationOutcome of a refused population search.
+    static func tooCostly(_ type: String) -> FHIRError {
+        let needs = type == "Patient" ? "_id, identifier, or name and birthdate" : "_id, identifier or patient"
+        return FHIRError(
+            status: 400, code: "too-costly",
+            diagnostics: "A \(type) search must name a patient (\(needs)); for changes across all patients use Group/[id]/$export with _since")
+    }
+
+    /// The same base URL on the other loopback name (`127.0.0.1` ↔ `localhost`).
+    static func otherOrigin(of base: String) -> String {
+        if base.contains("://127.0.0.1") { return base.replacingOccurrences(of: "://127.0.0.1", with: "://localhost") }
+        if base.contains("://localhost") { return base.replacingOccurrences(of: "://localhost", with: "://127.0.0.1") }
+        return base
+    }
+}

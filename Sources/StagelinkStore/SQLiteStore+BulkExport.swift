@@ -1,0 +1,41 @@
+import Foundation
+import GRDB
+import StagelinkEngine
+
+extension SQLiteStore {
+    public func bulkExport(system: SourceSystem) async throws -> BulkExportProgress? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM bulk_export WHERE system = ?", arguments: [system.rawValue]) else {
+                return nil
+            }
+            let stagedText: String = row["stagedFiles"]
+            guard let staged = try? JSONDecoder().decode([String].self, from: Data(stagedText.utf8)) else {
+                throw StoreError.corrupt("bulk_export.stagedFiles of \(system.rawValue) is not a JSON array of URLs")
+            }
+            return BulkExportProgress(
+                system: system, statusURL: row["statusURL"], since: (row["since"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                kickedOffAt: Date(timeIntervalSince1970: row["kickedOffAt"]), stagedFiles: staged)
+        }
+    }
+
+    public func saveBulkExport(_ progress: BulkExportProgress) async throws {
+        let staged = String(decoding: try JSONEncoder().encode(progress.stagedFiles), as: UTF8.self)
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO bulk_export (system, statusURL, since, kickedOffAt, stagedFiles) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (system) DO UPDATE SET statusURL = excluded.statusURL, since = excluded.since,
+                        kickedOffAt = excluded.kickedOffAt, stagedFiles = excluded.stagedFiles
+                    """,
+                arguments: [progress.system.rawValue, progress.statusURL, progress.since?.seconds, progress.kickedOffAt.seconds, staged])
+        }
+    }
+
+    public func finishBulkExport(system: SourceSystem, job: Int64?, advancing watermarks: [WatermarkAdvance]) async throws {
+        let now = Date().seconds
+        try await pool.write { db in
+            for watermark in watermarks { try Self.advance(watermark, job: job, at: now, in: db) }
+            try db.execute(sql: "DELETE FROM bulk_export WHERE system = ?", arguments: [system.rawValue])
+        }
+    }
+}
