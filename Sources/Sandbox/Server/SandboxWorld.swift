@@ -9,6 +9,8 @@ final class SandboxWorld: Sendable {
     let faults: FaultInjector
     let salesforce: SalesforceOrg
     let emr: EMRStore
+    /// Alert deliveries under `/_sandbox/webhooks`.
+    let webhooks = WebhookReceiver()
     let signingSecret: [UInt8]
     let logger: Logger
     private let driver = Mutex<MutationDriver?>(nil)

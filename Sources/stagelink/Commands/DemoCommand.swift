@@ -49,8 +49,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "The folder for the store, keys and configuration (default: a new one under ./stagelink-demo).")
     var folder: String?
 
-    @Option(help: "The mapping and policy file to start from.")
-    var mapping = "config/mapping.yaml"
+    @Option(help: "The mapping and policy file to start from (default: ./config/mapping.yaml, else the one built into stagelink).")
+    var mapping: String?
 
     @Option(help: "The console's colour theme (dark, light, high-contrast, monochrome).")
     var theme: String?
@@ -60,7 +60,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard (0...1).contains(badShare), (0...1).contains(faultRate) else { throw ValidationError("Shares are between 0 and 1.") }
         guard let interval = Duration.parse(every), interval >= .seconds(1) else { throw ValidationError("--every must be at least 1s.") }
         guard cycles >= 1 else { throw ValidationError("--cycles must be at least 1.") }
-        guard FileManager.default.fileExists(atPath: mapping) else { throw ValidationError("No mapping file at \(mapping) (run from the repository, or pass --mapping).") }
+        if let mapping, !FileManager.default.fileExists(atPath: mapping) { throw ValidationError("No mapping file at \(mapping).") }
     }
 
     func run() async throws {

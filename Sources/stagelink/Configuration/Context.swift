@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import SalesforceClient
 import StagelinkEngine
+import StagelinkOperations
 import StagelinkStore
 
 /// Where a command finds its store, mapping and configuration.
@@ -46,16 +47,19 @@ struct Context {
     static func open(config: String?, store: String? = nil, mapping: String? = nil, quietLevel: Logger.Level = .warning) throws -> Context {
         try CrashSwitch.installFromEnvironment()
         let configuration = try loadConfiguration(config)
+        if configuration?.logFormat == .json { _ = Self.jsonLogs }
         var logger = Logger(label: "stagelink")
         logger.logLevel = configuration?.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? quietLevel
         guard let storePath = store ?? configuration?.store else {
             throw ValidationError("No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
         }
-        let mappingPath = mapping ?? configuration?.mapping ?? "config/mapping.yaml"
-        let mapping = try MappingDocument.load(contentsOf: mappingPath)
+        let mapping = try MappingFile.load(mapping ?? configuration?.namedMapping)
         let store = try SQLiteStore(path: storePath)
         return Context(configuration: configuration, store: store, mapping: mapping, logger: logger)
     }
+
+    /// `logging.format: json`: every logger of the process writes JSON lines (swift-log is bootstrapped once).
+    private static let jsonLogs: Void = LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
 
     static func loadConfiguration(_ explicit: String?) throws -> StagelinkConfiguration? {
         if let path = explicit ?? ProcessInfo.processInfo.environment["STAGELINK_CONFIG"] {
