@@ -56,7 +56,7 @@ struct RunsFromAnywhereTests {
         }
         // A second run leaves the edited files alone.
         command = try InitCommand.parse(["--dir", folder.path])
-        #expect(throws: ValidationError.self) { try command.run() }
+        #expect(throws: ExitCode.failure) { try command.run() }
     }
 
     @Test func theStartersAlertsBlockLoadsOnceUncommented() throws {

@@ -31,7 +31,9 @@ struct InitCommand: ParsableCommand {
         let files = [("stagelink.yaml", StarterConfiguration.text), ("mapping.yaml", BuiltInFiles.mapping)]
         let existing = files.map(\.0).filter { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
         guard force || existing.isEmpty else {
-            throw ValidationError("\(existing.joined(separator: " and ")) already exist\(existing.count == 1 ? "s" : "") in \(folder.path): nothing written (--force overwrites).")
+            let verb = existing.count == 1 ? "exists" : "exist"
+            FileHandle.standardError.write(Data("stagelink init: \(existing.joined(separator: " and ")) already \(verb) in \(folder.path): nothing written (--force overwrites).\n".utf8))
+            throw ExitCode.failure
         }
         for (name, text) in files {
             try Data(text.utf8).write(to: folder.appendingPathComponent(name))

@@ -54,7 +54,7 @@ struct RunCommand: AsyncParsableCommand {
         let cycle = context.cycle(try await context.endpoints())
         let holder = Context.holder("run")
         let service = SyncService(cycle: cycle, every: interval, holder: holder, logger: context.logger)
-        let trap = SignalTrap()
+        let trap = SignalTrap { [logger = context.logger] in logger.notice("stop requested: stopping after the current batch (signal again to quit now)") }
         let address = try listen.map { try ListenAddress(parsing: $0) } ?? context.configuration?.listen
         let operations = try await ServiceOperations.start(context, listen: address, holder: holder, every: interval)
         do {
