@@ -9,7 +9,9 @@ import StagelinkStore
 /// alert rules (`alerts:`) every `alerts.evaluateEvery` and after every cycle, while it holds the lease.
 final class ServiceOperations: Sendable {
     private let server: OperationsServer?
-    private let notifier: AlertNotifier?
+    /// Asks the alert loop for a check now (after a cycle); the loop is the only one that checks,
+    /// so checks never overlap and a slow webhook never holds up a cycle.
+    private let checkNow: AsyncStream<Void>.Continuation?
     private let alertLoop: Task<Void, Never>?
     private let lastCycle: LastCycle
     private let context: Context
@@ -19,13 +21,14 @@ final class ServiceOperations: Sendable {
     var address: ListenAddress? { server?.address }
 
     private init(
-        context: Context, holder: LeaseHolder, lastCycle: LastCycle, server: OperationsServer?, notifier: AlertNotifier?, alertLoop: Task<Void, Never>?
+        context: Context, holder: LeaseHolder, lastCycle: LastCycle, server: OperationsServer?, checkNow: AsyncStream<Void>.Continuation?,
+        alertLoop: Task<Void, Never>?
     ) {
         self.context = context
         self.lastCycle = lastCycle
         self.holder = holder
         self.server = server
-        self.notifier = notifier
+        self.checkNow = checkNow
         self.alertLoop = alertLoop
     }
 
@@ -40,32 +43,40 @@ final class ServiceOperations: Sendable {
                     Readiness.assess(lease: try await store.currentLease(), holder: holder, standby: false, lastCycleAt: await lastCycle.at, every: every)
                 }, logger: context.logger)
         }
-        var notifier: AlertNotifier?
+        var checkNow: AsyncStream<Void>.Continuation?
         var loop: Task<Void, Never>?
         if let settings = context.configuration?.alerts, !settings.rules.isEmpty {
             let configured = context.configuration.map { $0.salesforce != nil && $0.emr != nil } ?? false
             let made = AlertNotifier(
                 store: context.store, settings: settings, sender: WebhookSender(store: context.store, logger: context.logger),
                 directions: configured ? Set(Job.Direction.allCases) : [], logger: context.logger)
-            notifier = made
-            loop = Task { [store = context.store, logger = context.logger] in
+            let (requests, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            checkNow = continuation
+            let timer = Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: settings.evaluateEvery)
-                    if Task.isCancelled { return }
-                    await Self.evaluate(made, store: store, holder: holder, logger: logger)
+                    continuation.yield()
                 }
             }
+            loop = Task { [store = context.store, logger = context.logger] in
+                for await _ in requests {
+                    if Task.isCancelled { break }
+                    await Self.evaluate(made, store: store, holder: holder, logger: logger)
+                }
+                timer.cancel()
+            }
         }
-        return ServiceOperations(context: context, holder: holder, lastCycle: lastCycle, server: server, notifier: notifier, alertLoop: loop)
+        return ServiceOperations(context: context, holder: holder, lastCycle: lastCycle, server: server, checkNow: checkNow, alertLoop: loop)
     }
 
     /// After each cycle: readiness counts from here, and the alert rules are checked at once.
     func cycleFinished() async {
         await lastCycle.mark()
-        if let notifier { await Self.evaluate(notifier, store: context.store, holder: holder, logger: context.logger) }
+        checkNow?.yield()
     }
 
     func stop() async {
+        checkNow?.finish()
         alertLoop?.cancel()
         await server?.stop()
     }
