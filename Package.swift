@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // The domain: staged rows, links, jobs, mapping, policy, conflicts, the linker.
@@ -94,7 +96,7 @@ let package = Package(
         // The operations console: views computed into a screen model; one small layer talks to ncurses.
         .target(
             name: "Console",
-            dependencies: ["StagelinkEngine", "CNcursesw"]
+            dependencies: ["StagelinkEngine", "StagelinkDefaults", "CNcursesw"]
         ),
         // `stagelink bench`: every performance figure the issues name, beside its reference.
         .target(
@@ -102,6 +104,26 @@ let package = Package(
             dependencies: [
                 "StagelinkEngine", "StagelinkStore", "StagelinkHTTP", "SalesforceClient", "FHIRClient", "Sandbox", "Console",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The default mapping and the themes, embedded in the binary (files on disk override them).
+        .target(
+            name: "StagelinkDefaults",
+            resources: [
+                .embedInCode("mapping.yaml"), .embedInCode("theme-dark.yaml"), .embedInCode("theme-light.yaml"),
+                .embedInCode("theme-high-contrast.yaml"), .embedInCode("theme-monochrome.yaml"),
+            ]
+        ),
+        // Operations without a terminal: /metrics (swift-metrics → Prometheus), health endpoints, alerts to webhooks.
+        .target(
+            name: "StagelinkOperations",
+            dependencies: [
+                "StagelinkEngine",
+                "StagelinkHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -117,6 +139,8 @@ let package = Package(
                 "FHIRClient",
                 "StagelinkHTTP",
                 "Console",
+                "StagelinkOperations",
+                "StagelinkDefaults",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -158,11 +182,18 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StagelinkBenchmarksTests", dependencies: ["StagelinkBenchmarks"]),
+        .testTarget(
+            name: "StagelinkOperationsTests",
+            dependencies: [
+                "StagelinkOperations", "StagelinkEngine", "StagelinkStore", "StagelinkHTTP", "Sandbox", "StagelinkTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The sync service end to end: engine, store and real clients against the sandbox.
         .testTarget(
             name: "SyncEndToEndTests",
             dependencies: [
-                "StagelinkEngine", "StagelinkStore", "SalesforceClient", "FHIRClient", "Sandbox", "StagelinkTestSupport",
+                "StagelinkEngine", "StagelinkStore", "SalesforceClient", "FHIRClient", "Sandbox", "StagelinkTestSupport", "StagelinkOperations",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -41,6 +41,8 @@ public final class Sandbox: Sendable {
     public var faults: FaultInjector { world.faults }
     /// The mutation driver.
     public var mutations: MutationDriver { world.mutations }
+    /// The webhook receiver for alerts (`/_sandbox/webhooks/{slack|teams|generic}/{name}` on either simulator).
+    public var webhooks: WebhookReceiver { world.webhooks }
     /// The sandbox's clock, which tests may advance.
     public var clock: SandboxClock { world.clock }
     /// The configuration it started with.

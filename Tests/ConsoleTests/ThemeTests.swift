@@ -66,10 +66,24 @@ struct ThemeTests {
         #expect(try configuration.loadTheme().style(for: .tabActive).background == .terminalDefault)
     }
 
-    @Test func theDefaultThemeFallsBackWhenNoThemesFolderIsFoundButANamedOneMustExist() throws {
-        let bare = ConsoleConfiguration(storePath: "x", themes: ThemeLibrary(folders: ["/nonexistent"]), usesColour: true)
+    @Test func theDefaultThemeFallsBackWhenNoThemeIsFoundButANamedOneMustExist() throws {
+        let bare = ConsoleConfiguration(storePath: "x", themes: ThemeLibrary(folders: ["/nonexistent"], builtIn: [:]), usesColour: true)
         #expect(try bare.loadTheme() == .fallback)
         #expect(throws: ConfigurationError.self) { try bare.loadTheme(named: "light") }
+    }
+
+    @Test func theShippedThemesAreBuiltIntoTheBinaryAndAFileOfTheSameNameOverridesThem() throws {
+        let installed = ThemeLibrary(folders: ["/nonexistent"])
+        #expect(installed.names == ["dark", "high-contrast", "light", "monochrome"])
+        for name in installed.names {
+            #expect(try installed.theme(named: name) == ConsoleFixture.themes.theme(named: name))
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("themes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data("styles:\n  body: { fg: red }\n".utf8).write(to: folder.appendingPathComponent("dark.yaml"))
+        let overridden = ThemeLibrary(folders: [folder.path])
+        #expect(try overridden.theme(named: "dark").style(for: .body).foreground == ThemeColor("red"))
+        #expect(try overridden.theme(named: "dark") != installed.theme(named: "dark"))
     }
 
     @Test func themeColoursMapToTheNearestColourTheTerminalHas() {

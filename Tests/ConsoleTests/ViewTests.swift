@@ -48,6 +48,27 @@ struct ViewTests {
         #expect(screen.role(of: "Salesforce answered 503") == .error)
     }
 
+    @Test func theLiveViewShowsTheAlertsFiringAboveTheEvents() async throws {
+        let fixture = try await ConsoleFixture.make(tab: .live)
+        #expect(fixture.screen.line(containing: "Alerts firing") == nil, "no panel while none fires")
+        let alert = try await fixture.store.openAlert(
+            AlertCondition(rule: "failedRows", key: "all", severity: .warning, summary: "40 failed rows (limit 10); largest codes: INVALID_FIELD 22"),
+            at: fixture.now.addingTimeInterval(-300))
+        _ = try await fixture.store.openAlert(
+            AlertCondition(rule: "signInRefused", key: "outbound", severity: .critical, summary: "sign-in refused: the last outbound job (7) stopped with unauthorized:invalid_grant"),
+            at: fixture.now)
+        await fixture.console.poll()
+        let screen = fixture.screen
+        #expect(screen.line(containing: "Alerts firing") != nil)
+        #expect(screen.line(containing: "▲ warning failedRows since ")?.contains("ago  40 failed rows (limit 10); largest codes: INVALID_FIELD 22") == true)
+        #expect(screen.role(of: "▲ critical") == .error)
+        #expect(screen.line(containing: "Salesforce answered 503; retrying in 4s") != nil, "the events stay below")
+        try await fixture.store.resolveAlert(id: alert.id, at: fixture.now)
+        await fixture.console.poll()
+        #expect(fixture.screen.line(containing: "failedRows") == nil)
+        #expect(fixture.screen.line(containing: "signInRefused") != nil)
+    }
+
     @Test func theStagedViewShowsRowsWithTheCursorStatusesAndHints() async throws {
         let fixture = try await ConsoleFixture.make(tab: .staged)
         let screen = fixture.screen

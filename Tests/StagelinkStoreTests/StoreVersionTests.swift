@@ -82,6 +82,9 @@ struct StoreVersionTests {
             try db.execute(sql: "ALTER TABLE job DROP COLUMN trigger")
             // And without what came after v3.
             try db.execute(sql: "DROP TABLE bulk_export")
+            for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'alert%'") {
+                try db.execute(sql: "DROP TABLE \(table)")
+            }
             try db.execute(sql: "ALTER TABLE job DROP COLUMN exportErrors")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier NOT LIKE 'v1:%' AND identifier NOT LIKE 'v2:%'")
             try db.execute(sql: "PRAGMA user_version = 0")

@@ -1,8 +1,10 @@
 import Foundation
+import StagelinkDefaults
 import StagelinkEngine
 
 /// Where theme files are looked for, in order: `$STAGELINK_THEMES`, `./themes`, and `themes` or
-/// `share/stagelink/themes` beside the executable.
+/// `share/stagelink/themes` beside the executable; then the themes built into the binary, so that
+/// an installed copy finds them from any folder (a file of the same name overrides its built-in copy).
 ///
 /// For example:
 ///
@@ -13,9 +15,12 @@ import StagelinkEngine
 /// ```
 public struct ThemeLibrary: Sendable, Hashable {
     public var folders: [String]
+    /// Theme YAML by name, looked at after every folder.
+    public var builtIn: [String: String]
 
-    public init(folders: [String]) {
+    public init(folders: [String], builtIn: [String: String] = BuiltInFiles.themes) {
         self.folders = folders
+        self.builtIn = builtIn
     }
 
     /// The usual folders for this process.
@@ -29,9 +34,9 @@ public struct ThemeLibrary: Sendable, Hashable {
         return ThemeLibrary(folders: folders)
     }
 
-    /// The theme files found, by name, the first folder winning.
+    /// The themes found, by name: files in the folders and the built-in ones.
     public var names: [String] {
-        var found = Set<String>()
+        var found = Set(builtIn.keys)
         for folder in folders {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
             for file in files where file.hasSuffix(".yaml") { found.insert(String(file.dropLast(5))) }
@@ -46,6 +51,7 @@ public struct ThemeLibrary: Sendable, Hashable {
             let path = folder + "/" + name + ".yaml"
             if FileManager.default.fileExists(atPath: path) { return try Theme.load(contentsOf: path) }
         }
+        if let yaml = builtIn[name] { return try Theme(yaml: yaml, file: BuiltInFiles.themeName(name)) }
         let known = names
         let hint = known.isEmpty ? "no theme files were found in \(folders.joined(separator: ", "))" : "known themes: \(known.joined(separator: ", "))"
         throw ConfigurationError(file: name, line: nil, column: nil, key: "", message: "no such theme (\(hint))")

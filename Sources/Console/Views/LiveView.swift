@@ -1,15 +1,20 @@
 import StagelinkEngine
 
 /// The sync as it happens: the current cycle of each direction (phase, progress bar, records per
-/// second, time left), sparklines of records and failures per cycle over the last hours, and the
-/// service's latest events scrolling underneath.
+/// second, time left), sparklines of records and failures per cycle over the last hours, the
+/// alerts firing now (`alerts:` in stagelink.yaml), and the service's latest events scrolling underneath.
 @MainActor
 final class LiveView: ConsoleView {
     let crumb = "live"
     let tab: ConsoleTab? = .live
     private let history: JobHistory
     private(set) var events: [SyncEvent] = []
+    /// Alerts firing now, oldest first (empty when the store keeps none).
+    private(set) var alerts: [Alert] = []
     private var eventCapacity = 10
+
+    /// The most alert lines shown; more are summed up on the last one.
+    static let alertLines = 4
 
     /// Panel height: the border and six lines.
     static let panelHeight = 8
@@ -26,6 +31,7 @@ final class LiveView: ConsoleView {
     /// The job history is the session's (the header reads it too); the events are this view's.
     func refresh(context: any ConsoleContext) async throws {
         events = try await context.store.recentEvents(limit: eventCapacity)
+        alerts = try await (context.store as? any OperationsStore)?.firingAlerts() ?? []
     }
 
     func resize(to body: Rect, context: any ConsoleContext) async throws {
@@ -42,10 +48,16 @@ final class LiveView: ConsoleView {
     }
 
     func draw(into screen: inout Screen, body: Rect, context: any ConsoleContext) {
-        let (panels, rest) = body.splitTop(Self.panelHeight)
+        let (panels, below) = body.splitTop(Self.panelHeight)
         let (left, right) = panels.splitLeft(panels.width / 2)
         drawCycle(.inbound, into: &screen, area: left, format: context.format)
         drawCycle(.outbound, into: &screen, area: right, format: context.format)
+        var rest = below
+        if !alerts.isEmpty {
+            let (top, below) = rest.splitTop(min(alerts.count, Self.alertLines) + 2)
+            drawAlerts(into: &screen, area: top, format: context.format)
+            rest = below
+        }
         let inner = Frame(title: StyledLine("Events", .title), note: StyledLine("newest last", .muted), isFocused: false).draw(into: &screen, area: rest)
         if events.isEmpty {
             screen.write("no events yet: they appear here while the service runs", x: inner.x + 1, y: inner.y, role: .muted, limit: inner.width - 2)
@@ -56,6 +68,22 @@ final class LiveView: ConsoleView {
                 Span(event.jobID.map { "job \($0)  " } ?? "", .muted), Span(event.message, event.level == .info ? .body : event.level.role),
             ]
             screen.write(line, x: inner.x + 1, y: inner.y + offset, limit: inner.width - 2)
+        }
+    }
+
+    private func drawAlerts(into screen: inout Screen, area: Rect, format: TextFormat) {
+        let title = StyledLine("Alerts firing", .error)
+        let inner = Frame(title: title, note: StyledLine("stagelink alerts", .muted), isFocused: false).draw(into: &screen, area: area)
+        let shown = alerts.count > Self.alertLines ? Array(alerts.prefix(Self.alertLines - 1)) : alerts
+        for (offset, alert) in shown.enumerated() {
+            let line: StyledLine = [
+                Span("▲ \(alert.condition.severity.rawValue) ", alert.condition.severity == .critical ? .error : .warning),
+                Span("\(alert.condition.rule) ", .title), Span("since \(format.ago(alert.firedAt))  ", .muted), Span(alert.condition.summary),
+            ]
+            screen.write(line, x: inner.x + 1, y: inner.y + offset, limit: inner.width - 2)
+        }
+        if shown.count < alerts.count {
+            screen.write("… and \(alerts.count - shown.count) more (stagelink alerts)", x: inner.x + 1, y: inner.y + shown.count, role: .muted, limit: inner.width - 2)
         }
     }
 

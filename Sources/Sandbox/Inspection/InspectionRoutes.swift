@@ -15,6 +15,7 @@ import Hummingbird
 ///   unvalidated, for hostile-input tests
 /// - `GET /_sandbox/records/salesforce/{object}` and `GET /_sandbox/records/fhir/{type}`: every record as it is now
 /// - `GET /_sandbox/tokens`: every access token issued, for checking that none reaches a log
+/// - `/_sandbox/webhooks/...`: the alert webhook receiver (``WebhookReceiver``)
 struct InspectionRoutes: Sendable {
     let world: SandboxWorld
 
@@ -119,6 +120,7 @@ struct InspectionRoutes: Sendable {
         group.get("/records/fhir/:type") { _, context in
             HTTPReply.json(.array(inspection.fhirResources(try context.parameters.require("type"))))
         }
+        world.webhooks.register(on: group)
         group.get("/tokens") { _, _ in HTTPReply.json(.array(inspection.issuedTokens().map(WireJSON.string))) }
         group.post("/clock/advance") { request, _ in
             let seconds = Double(FormEncoding.dictionary(request.uri.query ?? "")["seconds"] ?? "") ?? 0

@@ -11,6 +11,8 @@ final class SandboxWorld: Sendable {
     let emr: EMRStore
     /// The Bulk Data exports kicked off on the FHIR simulator.
     let exports = BulkExports()
+    /// Alert deliveries under `/_sandbox/webhooks`.
+    let webhooks = WebhookReceiver()
     let signingSecret: [UInt8]
     let logger: Logger
     private let driver = Mutex<MutationDriver?>(nil)

@@ -76,8 +76,42 @@ public enum StoreMigrations {
                     ALTER TABLE job ADD COLUMN exportErrors TEXT;
                     """)
         }
+        migrator.registerMigration("v5: alerts and their webhook delivery attempts") { db in
+            try db.execute(sql: alertsSchema)
+        }
         return migrator
     }
+
+    /// Alerts fired by the rules of `alerts:` and every attempt to deliver them (issue 17). Codes,
+    /// counts and ids only: an alert never holds patient data.
+    static let alertsSchema = """
+        CREATE TABLE alert (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            rule TEXT NOT NULL,
+            key TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            status TEXT NOT NULL,
+            firedAt REAL NOT NULL,
+            resolvedAt REAL,
+            lastNotifiedAt REAL,
+            notifications INTEGER NOT NULL DEFAULT 0
+        );
+        -- At most one firing alert per rule and key: it fires once and resolves once.
+        CREATE UNIQUE INDEX alert_firing ON alert(rule, key) WHERE status = 'firing';
+        CREATE TABLE alert_delivery (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            alertID INTEGER NOT NULL REFERENCES alert(id),
+            event TEXT NOT NULL,
+            webhook TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            at REAL NOT NULL,
+            httpStatus INTEGER,
+            error TEXT,
+            delivered INTEGER NOT NULL
+        );
+        CREATE INDEX alert_delivery_alert ON alert_delivery(alertID, id);
+        """
 
     /// Dates are seconds since 1970 (REAL) so that they sort and compare cheaply.
     ///

@@ -53,8 +53,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "The folder for the store, keys and configuration (default: a new one under ./stagelink-demo).")
     var folder: String?
 
-    @Option(help: "The mapping and policy file to start from.")
-    var mapping = "config/mapping.yaml"
+    @Option(help: "The mapping and policy file to start from (default: ./config/mapping.yaml, else the one built into stagelink).")
+    var mapping: String?
 
     @Option(help: "The console's colour theme (dark, light, high-contrast, monochrome).")
     var theme: String?
@@ -64,7 +64,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard (0...1).contains(badShare), (0...1).contains(faultRate) else { throw ValidationError("Shares are between 0 and 1.") }
         _ = try RunCommand.interval(every)
         guard cycles >= 1 else { throw ValidationError("--cycles must be at least 1.") }
-        guard FileManager.default.fileExists(atPath: mapping) else { throw ValidationError("No mapping file at \(mapping) (run from the repository, or pass --mapping).") }
+        if let mapping, !FileManager.default.fileExists(atPath: mapping) { throw ValidationError("No mapping file at \(mapping).") }
     }
 
     func run() async throws {
@@ -144,7 +144,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("""
             The demo's store, configuration and keys are in \(demo.folder.path) (its log: \(logPath)).
             Reopen the store (the sandbox is gone, so actions that need it are off):
-              stagelink console --store \(context.store.path) --mapping \(context.loadedMapping?.file ?? Context.defaultMapping)
+              stagelink console --store \(context.store.path) --mapping \(context.loadedMapping?.file ?? MappingFile.conventionalPath)
             """)
         let code = try exit.get()
         if code != .quit { throw ExitCode(code.code) }

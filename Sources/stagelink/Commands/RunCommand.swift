@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import StagelinkEngine
+import StagelinkOperations
 
 /// `stagelink run`: the service.
 struct RunCommand: AsyncParsableCommand {
@@ -14,9 +15,17 @@ struct RunCommand: AsyncParsableCommand {
             interrupted; what was committed stays. A crashed service's lease expires and the next \
             `run` takes over.
 
+            With --listen (or service.listen in stagelink.yaml) it serves, for monitors: /metrics \
+            (Prometheus text format), /healthz (the process is up), /readyz (the lease is held and \
+            the last cycle is within twice the schedule) and /status (the JSON of `stagelink status \
+            --json`). A port alone listens on 127.0.0.1. With alerts: in stagelink.yaml it checks the \
+            alert rules after every cycle and every alerts.evaluateEvery, and posts to the webhooks \
+            (docs/monitoring.md).
+
             Examples:
               stagelink run --config /etc/stagelink/stagelink.yaml
               stagelink run --every 30s
+              stagelink run --listen 127.0.0.1:9464
             """
     )
 
@@ -28,7 +37,13 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many cycles.")
     var cycles: Int?
 
+    @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz and /status on this address (a port alone: 127.0.0.1).", valueName: "host:port"))
+    var listen: String?
+
     func validate() throws {
+        if let listen {
+            do { _ = try ListenAddress(parsing: listen) } catch { throw ValidationError("--listen: \(error)") }
+        }
         if let every { _ = try Self.interval(every) }
     }
 
@@ -46,16 +61,25 @@ struct RunCommand: AsyncParsableCommand {
         try await context.mapping.loadPolicy(into: context.store)
         let interval = try every.map(Self.interval) ?? context.configuration?.every ?? StagelinkConfiguration.defaultEvery
         let cycle = try await context.cycle(context.endpoints())
-        let service = SyncService(cycle: cycle, every: interval, holder: Context.holder("run"), logger: context.logger)
-        let trap = SignalTrap()
+        let holder = Context.holder("run")
+        let service = SyncService(cycle: cycle, every: interval, holder: holder, logger: context.logger)
+        let trap = SignalTrap { [logger = context.logger] in logger.notice("stop requested: stopping after the current batch (signal again to quit now)") }
+        let address = try listen.map { try ListenAddress(parsing: $0) } ?? context.configuration?.listen
+        let operations = try await ServiceOperations.start(context, listen: address, holder: holder, every: interval)
         do {
             context.logger.notice("service starting", metadata: ["store": "\(context.store.path)", "sync.every": "\(interval.compactText)"])
             try await service.run(stop: trap.stop, cycles: cycles) { report in
                 context.logger.notice("cycle finished", metadata: ["sync.status": "\(report.worstStatus.rawValue)"])
+                await operations.cycleFinished()
             }
+            await operations.stop()
         } catch let held as LeaseHeld {
+            await operations.stop()
             printToStandardError("stagelink run: \(held)")
             throw ExitCode(3)
+        } catch {
+            await operations.stop()
+            throw error
         }
     }
 }

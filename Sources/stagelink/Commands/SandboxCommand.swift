@@ -66,7 +66,7 @@ struct SandboxCommand: AsyncParsableCommand {
     var exportIgnoresSince = false
 
     @Option(help: "The mapping file whose Salesforce custom fields the simulated org has.")
-    var mapping = "config/mapping.yaml"
+    var mapping: String?
 
     @Option(help: "The folder that receives the private keys and the consumer secret.")
     var credentialsDir = FileManager.default.temporaryDirectory.appending(path: "stagelink-sandbox").path
@@ -96,11 +96,7 @@ struct SandboxCommand: AsyncParsableCommand {
         let credentials = try SandboxCredentials.generate()
         let files = try credentials.write(to: URL(filePath: credentialsDir))
         var configuration = SandboxConfiguration(credentials: credentials)
-        if FileManager.default.fileExists(atPath: mapping) {
-            configuration.customFields = CustomFieldSpec.fields(of: try MappingDocument.load(contentsOf: mapping))
-        } else if mapping != "config/mapping.yaml" {
-            throw ValidationError("No mapping file at \(mapping).")
-        }
+        configuration.customFields = CustomFieldSpec.fields(of: try MappingFile.load(mapping))
         configuration.salesforcePort = salesforcePort
         configuration.fhirPort = fhirPort
         configuration.seed = seed

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import SalesforceClient
 import StagelinkEngine
+import StagelinkOperations
 import StagelinkStore
 
 /// Where a command finds its store, mapping and configuration.
@@ -111,23 +112,19 @@ struct Context {
         } catch {
             throw SetupError(.configuration, error)
         }
+        if configuration?.logFormat == .json { _ = Self.jsonLogs }
         var logger = Logger(label: "stagelink")
         logger.logLevel = configuration?.logLevel.flatMap(Logger.Level.init(rawValue:)) ?? quietLevel
         for warning in configuration?.warnings ?? [] { logger.warning("\(warning)") }
         guard let storePath = store ?? configuration?.store else {
             throw SetupError(.configuration, "No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
         }
-        let named = mapping ?? configuration?.mapping
-        let mappingPath = named ?? Self.defaultMapping
+        // The named mapping, else config/mapping.yaml here, else the one built into the binary.
         let loadedMapping: MappingDocument?
         do {
-            if purpose == .writing || named != nil || FileManager.default.fileExists(atPath: mappingPath) {
-                var document = try MappingDocument.load(contentsOf: mappingPath)
-                if let zone = configuration?.emrTimeZone { document.setEMRTimeZone(zone) }
-                loadedMapping = document
-            } else {
-                loadedMapping = nil
-            }
+            var document = try MappingFile.load(mapping ?? configuration?.namedMapping)
+            if let zone = configuration?.emrTimeZone { document.setEMRTimeZone(zone) }
+            loadedMapping = document
         } catch {
             throw SetupError(.configuration, error)
         }
@@ -154,8 +151,8 @@ struct Context {
         return context
     }
 
-    /// The mapping a command reads when none is named: the repository's own.
-    static let defaultMapping = "config/mapping.yaml"
+    /// `logging.format: json`: every logger of the process writes JSON lines (swift-log is bootstrapped once).
+    private static let jsonLogs: Void = LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
 
     static func loadConfiguration(_ explicit: String?) throws -> StagelinkConfiguration? {
         if let path = explicit ?? ProcessInfo.processInfo.environment["STAGELINK_CONFIG"] {

@@ -3,6 +3,7 @@ import Foundation
 import SalesforceClient
 import StagelinkEngine
 import StagelinkHTTP
+import StagelinkOperations
 
 /// `stagelink.yaml`: where the store and the mapping are, how often to sync, and how to reach
 /// Salesforce and the EMR. Secrets are never in it: it names the files that hold them, and any
@@ -27,6 +28,9 @@ struct StagelinkConfiguration: Sendable {
     var file: String
     var store: String
     var mapping: String
+    /// `mapping` when the file names one; otherwise `config/mapping.yaml` beside it if present, else the built-in mapping.
+    var namedMapping: String? { mappingNamed || FileManager.default.fileExists(atPath: mapping) ? mapping : nil }
+    private var mappingNamed = false
     var every: Duration
     var settings: SyncSettings
     var salesforce: SalesforceConfiguration?
@@ -40,6 +44,10 @@ struct StagelinkConfiguration: Sendable {
     /// What the file allows but should not (a key file others may read), each naming file:line:
     /// logged as warnings when a command opens the configuration.
     var warnings: [String] = []
+    // Operations (issue 17): `service.listen`, `logging.format`, `alerts:`.
+    var listen: ListenAddress?
+    var logFormat = LogFormat.text
+    var alerts: AlertSettings?
 
     static let defaultEvery: Duration = .seconds(900)
 
@@ -56,20 +64,21 @@ struct StagelinkConfiguration: Sendable {
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
     static let keys: [String: Set<String>] = [
-        "": ["store", "mapping", "schedule", "salesforce", "emr", "logging"],
+        "": ["store", "mapping", "schedule", "salesforce", "emr", "logging", "service", "alerts"],
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
         "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins"],
         "emr.bulk": ["group", "maxWait", "since"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
-        "logging": ["level"],
+        "logging": ["level", "format"],
+        "service": ["listen"],
     ]
 
     /// Every key that holds a value, as a dotted path (`salesforce.auth.flow`): what
     /// `docs/configuration.md` documents, one row each.
     static var allKeyPaths: Set<String> {
-        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk"]
+        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk", "service", "alerts"]
         var paths = Set<String>()
         for (section, names) in keys {
             for name in names where !sections.contains(name) {
@@ -82,7 +91,7 @@ struct StagelinkConfiguration: Sendable {
                 }
             }
         }
-        return paths
+        return paths.union(AlertSettings.keyPaths)
     }
 
     static func load(contentsOf path: String) throws(ConfigurationError) -> StagelinkConfiguration {
@@ -106,6 +115,7 @@ struct StagelinkConfiguration: Sendable {
         file = root.file
         store = try path(top.required("store"))
         mapping = try top["mapping"].map(path) ?? folder.appendingPathComponent("config/mapping.yaml").path
+        mappingNamed = top["mapping"] != nil
         every = Self.defaultEvery
         settings = SyncSettings()
         if let schedule = try top["schedule"]?.mapping(allowed: Self.keys["schedule"]!) {
@@ -114,7 +124,15 @@ struct StagelinkConfiguration: Sendable {
             if let reader = schedule["pageSize"] { settings.pageSize = try reader.int(in: Limits.pageSize) }
             if let reader = schedule["automaticRetries"] { settings.automaticRetries = try reader.int(in: Limits.automaticRetries) }
         }
-        logLevel = try top["logging"]?.mapping(allowed: Self.keys["logging"]!)["level"]?.enum(LogLevelName.self, what: "level").rawValue
+        let logging = try top["logging"]?.mapping(allowed: Self.keys["logging"]!)
+        logLevel = try logging?["level"]?.enum(LogLevelName.self, what: "level").rawValue
+        // Operations (issue 17).
+        if let reader = logging?["format"] { logFormat = try reader.enum(LogFormat.self, what: "format") }
+        if let reader = try top["service"]?.mapping(allowed: Self.keys["service"]!)["listen"] {
+            let text = try Self.expand(reader)
+            do { listen = try ListenAddress(parsing: text) } catch { throw reader.error(error.description) }
+        }
+        alerts = try top["alerts"].map { reader throws(ConfigurationError) in try AlertSettings(reader: reader, expand: Self.expand) }
 
         if let section = try top["salesforce"]?.mapping(allowed: Self.keys["salesforce"]!) {
             let auth = try section.required("auth").mapping(allowed: Self.keys["salesforce.auth"]!)

@@ -19,7 +19,8 @@ struct DemoEnvironment {
         var badShare: Double
         var seed: UInt64
         var every: Duration
-        var mapping: String
+        /// The mapping to copy into the folder; nil for `config/mapping.yaml` or the built-in one.
+        var mapping: String?
         var faultRate: Double
         var emrProfile: EMRProfile = .generic
     }
@@ -29,7 +30,7 @@ struct DemoEnvironment {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let mappingCopy = folder.appendingPathComponent("mapping.yaml")
         if !FileManager.default.fileExists(atPath: mappingCopy.path) {
-            try FileManager.default.copyItem(atPath: options.mapping, toPath: mappingCopy.path)
+            try Data(MappingFile.source(options.mapping).yaml.utf8).write(to: mappingCopy)
         }
         let mapping = try MappingDocument.load(contentsOf: mappingCopy.path)
 

@@ -12,7 +12,9 @@ final class SignalTrap {
     let stop = StopSignal()
     private let sources: [any DispatchSourceSignal]
 
-    init() {
+    /// `announce` tells that a stop was asked for (by default a line on standard error; the service
+    /// logs it instead, so that JSON logs stay JSON).
+    init(announce: @escaping @Sendable () -> Void = { FileHandle.standardError.write(Data("\nStopping after the current batch (signal again to quit now)…\n".utf8)) }) {
         let stop = stop
         sources = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
@@ -20,7 +22,7 @@ final class SignalTrap {
             source.setEventHandler {
                 if stop.isRequested { exit(128 + number) }
                 stop.request()
-                FileHandle.standardError.write(Data("\nStopping after the current batch (signal again to quit now)…\n".utf8))
+                announce()
             }
             source.resume()
             return source
