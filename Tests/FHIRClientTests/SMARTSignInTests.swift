@@ -97,7 +97,7 @@ struct SMARTSignInTests {
             let warning = try #require(log.all.first { $0.message.contains("clock differs") })
             #expect(warning.level == .warning)
             let offset = try #require(Int(warning.metadata["auth.clock_offset_seconds"]?.description ?? ""))
-            #expect((-122 ... -118).contains(offset))
+            #expect((-125 ... -115).contains(offset))  // two minutes, give or take the time a loaded machine takes to answer
             #expect(warning.metadata["auth.oauth_error"]?.description == "invalid_client")
             // Two token requests: the refused one and the corrected one.
             #expect(harness.sandbox.inspection.counts().calls[.fhirToken] == 2)

@@ -97,9 +97,23 @@ enum StarterConfiguration {
           privateKeyFile: keys/fhir-es384.pem
           # ES384 or RS384.
           # algorithm: ES384
-          # The kid of the key in the JWK set registered with the EHR.
+          # The kid of the key in the JWK set registered with the EHR (default: the key's RFC 7638
+          # thumbprint, as `stagelink keys generate` prints it).
           # keyID: REPLACE-key-id
-          # scope: system/*.read system/*.write
+          # Where the EHR reads the JWK set (`stagelink keys jwks`), sent as the assertion's jku.
+          # jwksURL: https://REPLACE-stagelink.example.org/jwks.json
+          # Default: the SMART v2 scopes the mapping needs (system/Patient.rs system/Patient.cu ...).
+          # scope: system/Patient.rs system/Patient.cu
+          # The EMR's time zone, for the dates of `from: datetime` fields.
+          # timeZone: UTC
+          # How changes are asked for: search (open servers) or bulk (Bulk Data $export; certified EHRs).
+          # pull: search
+          # bulk:
+          #   group: REPLACE-group-id    # absent: a system-level export
+          #   maxWait: 2h                # give up polling an export after this long
+          #   since: true                # false when the EHR's export is not incremental
+          # Other origins next links may name (the base URL's own origin is always allowed).
+          # allowedOrigins: [https://REPLACE-fhir2.example-ehr.com]
           # http:
           #   idleTimeout: 30s
           #   requestTimeout: 120s

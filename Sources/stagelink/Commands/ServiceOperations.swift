@@ -103,7 +103,7 @@ private actor LastCycle {
 enum HealthReport {
     /// The JSON of `stagelink status --json`, and whether its level is failing.
     static func current(_ context: Context) async throws -> (json: String, failing: Bool) {
-        let health = try await Health.assess(context)
+        let health = try await ServiceHealth.assess(context.store, thresholds: ServiceHealth.Thresholds(context.configuration))
         return (JSONWriter.prettyString(health.json), health.level == .failing)
     }
 }
