@@ -38,6 +38,8 @@ final class ConsoleSession: ConsoleContext {
     private var stale = Set<ObjectIdentifier>()
     /// Set when the person quits.
     private(set) var exitRequested = false
+    /// What the terminal around the console is to do next (the clipboard, the pager).
+    private(set) var handoffs: [TerminalHandoff] = []
     /// Called whenever the screen should be drawn again.
     var changed: (@MainActor () -> Void)?
 
@@ -172,7 +174,7 @@ final class ConsoleSession: ConsoleContext {
     func handle(_ key: Key) async {
         defer { changed?() }
         guard layout.fits else {
-            if key == .character("q") { exitRequested = true }
+            if key == .character("q") || key == .character("Q") { exitRequested = true }
             return
         }
         if overlay != nil {
@@ -215,7 +217,12 @@ final class ConsoleSession: ConsoleContext {
                 RowActions.push(nil, context: self)
             },
             KeyBinding([.control("r")], "reload from the store", group: .global) { [weak self] _ in self?.refreshAll() },
-            KeyBinding([.character("q")], "quit", group: .global, hint: .global) { [weak self] _ in self?.quit() },
+            // q backs out of what was opened and quits only from a view's top; Q quits from anywhere.
+            KeyBinding([.character("q")], stack.count > 1 ? "back" : "quit", group: .global, hint: .global) { [weak self] _ in
+                guard let self else { return }
+                if self.stack.count > 1 { self.back() } else { self.quit() }
+            },
+            KeyBinding([.character("Q")], "quit from anywhere", group: .global) { [weak self] _ in self?.quit() },
         ]
         return bindings
     }
@@ -460,6 +467,34 @@ final class ConsoleSession: ConsoleContext {
     private func flash(_ message: String, _ level: StatusLine.Level, sticky: Bool) {
         status = Flash(message: message, level: level, expires: sticky ? nil : format.now.addingTimeInterval(5))
         changed?()
+    }
+
+    func copy(_ text: String, describing what: String) {
+        let files = HandoffFiles(storePath: configuration.storePath)
+        handoffs.append(.clipboard(of: text))
+        do {
+            try files.write(text, to: files.copiedPath)
+            flash("copied \(what) to the clipboard (OSC 52) and to \(files.copiedPath)", .success)
+        } catch {
+            flash("copied \(what) to the clipboard (OSC 52); \(error)", .warning)
+        }
+    }
+
+    func page(_ text: String, row: Int64) {
+        let files = HandoffFiles(storePath: configuration.storePath)
+        let path = files.pagerPath(row: row)
+        do {
+            try files.write(HandoffFiles.pageable(text), to: path)
+            handoffs.append(.pager(path: path))
+        } catch {
+            flash("cannot open the pager: \(error)", .failure)
+        }
+    }
+
+    /// The handoffs waiting, which the caller now carries out.
+    func takeHandoffs() -> [TerminalHandoff] {
+        defer { handoffs.removeAll() }
+        return handoffs
     }
 
     func background(_ key: String, _ work: @escaping @MainActor () async throws -> Void) {

@@ -126,8 +126,16 @@ final class RowsView: ConsoleView {
                 guard let list = self?.list, let selected = list.selected else { return }
                 RowActions.ignore(selected: selected, marked: list.marks, context: context)
             },
+            KeyBinding([.character("u")], "un-ignore", group: .action, hint: list?.selected?.status == .ignored ? .primary : nil, action: .unignore) {
+                [weak self] _ in
+                guard let list = self?.list, let selected = list.selected else { return }
+                RowActions.unignore(selected: selected, marked: list.marks, context: context)
+            },
             KeyBinding([.character("p")], "push", group: .action, hint: .primary, action: .push) { [weak self] _ in
                 RowActions.push(self?.list?.selected, context: context)
+            },
+            KeyBinding([.character("y")], "copy the error") { [weak self] _ in
+                if let selected = self?.list?.selected { RowActions.copyError(of: selected, context: context) }
             },
         ]
         if case .filter = source {

@@ -183,6 +183,14 @@ public struct Operations: Sendable {
         return try await store.setStatus(rowIDs: ids, to: .ignored, from: [.failed], actor: .operator(operatorName), note: reason)
     }
 
+    /// Puts ignored rows back among the failures, with their error, for someone to fix; audited
+    /// like `ignore` (the operator and the reason go into the row's history). Returns the rows
+    /// changed: a row that is not ignored is left as it is.
+    public func unignore(rows ids: [Int64], reason: String, by operatorName: String) async throws -> [Int64] {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw OperationError.reasonRequired }
+        return try await store.setStatus(rowIDs: ids, to: .failed, from: [.ignored], actor: .operator(operatorName), note: reason)
+    }
+
     /// Changes a field's rule (audited with the operator and reason).
     public func setPolicy(_ qualifiedField: String, to rule: OwnerRule, reason: String, by operatorName: String) async throws -> PolicyAuditEntry? {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw OperationError.reasonRequired }
