@@ -55,6 +55,7 @@ struct OperationsActionsTests {
         let row = try #require(try await store.row(id: id))
         #expect(row.status == .failed && row.note == "a real patient after all")
         #expect(try await store.history(ofRow: id).last?.actor == .operator("alice"))
+        #expect(try await store.recentEvents(limit: 1).first?.message == "alice un-ignored 1 row (\(id))", "an event, without the reason typed")
     }
 
     @Test func takingTheEMRValueOfAnOpenConflictWritesItAndSaysSo() async throws {

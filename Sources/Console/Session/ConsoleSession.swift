@@ -29,6 +29,8 @@ final class ConsoleSession: ConsoleContext {
     private var activity: Activity?
     let history: JobHistory
     private var overview = ServiceOverview()
+    /// The counts on the tabs and the header's flags, read in the background.
+    private var attention = AttentionCounts()
     private var lastToken: Int?
     private var lastPoll: Date?
     private var lastSecond = 0
@@ -80,6 +82,7 @@ final class ConsoleSession: ConsoleContext {
         } catch {
             flash("cannot read the store: \(error)", .failure, sticky: true)
         }
+        countAttention()
         await show(configuration.initialTab)
     }
 
@@ -140,6 +143,22 @@ final class ConsoleSession: ConsoleContext {
 
     func openRow(_ id: Int64) async {
         await open(DetailView(rowID: id, tab: current?.tab))
+    }
+
+    func openJob(_ id: Int64) async {
+        do {
+            guard let job = try await store.job(id: id) else { return flash("no job has id \(id)", .warning) }
+            let source: RowsView.Source = job.kind == .pull ? .filter(RowFilter(jobID: id)) : .attemptedBy(job: id)
+            await open(RowsView(title: "Job \(id) \(job.kind.rawValue)", crumb: "job \(id)", tab: .jobs, source: source))
+        } catch {
+            flash("\(error)", .failure)
+        }
+    }
+
+    /// The Events view, on top of Live.
+    func openEvents() async {
+        await show(.live)
+        await open(EventsView())
     }
 
     private func back() {
@@ -363,14 +382,8 @@ final class ConsoleSession: ConsoleContext {
             await show(.failures)
             await open(RowsView(title: "Failures", crumb: code, tab: .failures, source: .filter(RowFilter(statuses: [.failed], errorCode: code))))
         case .row(let id): await openRow(id)
-        case .job(let id):
-            do {
-                guard let job = try await store.job(id: id) else { return flash("no job has id \(id)", .warning) }
-                let source: RowsView.Source = job.kind == .pull ? .filter(RowFilter(jobID: id)) : .attemptedBy(job: id)
-                await open(RowsView(title: "Job \(id) \(job.kind.rawValue)", crumb: "job \(id)", tab: .jobs, source: source))
-            } catch {
-                flash("\(error)", .failure)
-            }
+        case .job(let id): await openJob(id)
+        case .events: await openEvents()
         case .theme(let name?):
             do {
                 theme = try configuration.loadTheme(named: name)
@@ -547,6 +560,16 @@ final class ConsoleSession: ConsoleContext {
             try await self.history.refresh(store: self.store, now: self.format.now)
             try await self.current?.refresh(context: self)
         }
+        countAttention()
+    }
+
+    /// Reads the counts on the tabs in the background (keyed as a count: a first paint never
+    /// waits for it).
+    private func countAttention() {
+        background(Self.countKeyPrefix + " attention") { [weak self] in
+            guard let self else { return }
+            self.attention = try await AttentionCounts.load(store: self.store)
+        }
     }
 
     // MARK: - Drawing
@@ -561,9 +584,10 @@ final class ConsoleSession: ConsoleContext {
         let format = self.format
         HeaderView(storePath: configuration.storePath, endpoints: configuration.endpoints, overview: overview, history: history)
             .draw(into: &screen, area: layout.header, format: format)
+        attention.drawFlags(into: &screen, area: layout.header, format: format)
         var trailing = StyledLine(operatorName, .header)
         if configuration.readOnly { trailing.append("  read-only", .warning) }
-        TabBar(tabs: ConsoleTab.allCases.map(\.description), current: current?.tab.map { $0.rawValue - 1 }, trailing: trailing)
+        TabBar(tabs: ConsoleTab.allCases.map { attention.tabTitle($0, format: format) }, current: current?.tab.map { $0.rawValue - 1 }, trailing: trailing)
             .draw(into: &screen, area: layout.tabs)
         current?.draw(into: &screen, body: layout.body, context: self)
         Crumbs(path: stack.map(\.crumb)).draw(into: &screen, area: layout.crumbs)

@@ -51,6 +51,8 @@ protocol ConsoleContext: AnyObject {
     func open(_ view: any ConsoleView) async
     /// Opens a row's detail.
     func openRow(_ id: Int64) async
+    /// Opens a job: the rows it staged or tried.
+    func openJob(_ id: Int64) async
     /// Whether actions of this kind can run; if not, says why in the status line.
     func allows(_ kind: ConsoleAction.Kind) -> Bool
     /// Runs an action in the background, with a spinner and `progress` in the status line.

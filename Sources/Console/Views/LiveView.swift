@@ -38,6 +38,7 @@ final class LiveView: ConsoleView {
                 context.perform(.syncNow, progress: "starting a sync cycle as \(context.operatorName)")
             },
             KeyBinding([.character("p")], "push", group: .action, hint: .primary, action: .push) { _ in RowActions.push(nil, context: context) },
+            KeyBinding([.character("e"), .enter], "all events", hint: .primary) { _ in await context.open(EventsView()) },
         ]
     }
 

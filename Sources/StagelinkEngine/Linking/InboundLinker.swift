@@ -213,6 +213,14 @@ public struct InboundLinker: Sendable {
             let codes = Set(failed.compactMap { $0.error?.code }).sorted().joined(separator: ", ")
             await recorder.event(.warning, "\(inbound.resource): \(failed.count) of \(outcomes.count) rows failed (\(codes))")
         }
+        // Conflicts are events too, so that those held for a person never pile up unseen.
+        let conflicts = outcomes.reduce(0) { $0 + $1.conflicts.count }
+        if conflicts > 0 {
+            let held = outcomes.filter { $0.status == .held }.count
+            await recorder.event(
+                held > 0 ? .warning : .info,
+                "\(inbound.object): \(conflicts) \(conflicts == 1 ? "conflict" : "conflicts") found" + (held > 0 ? ", \(held) \(held == 1 ? "row" : "rows") held for review" : ", decided by the policy"))
+        }
         return outcomes
     }
 
