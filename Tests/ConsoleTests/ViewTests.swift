@@ -177,12 +177,15 @@ struct ViewTests {
     @Test func theConflictsViewShowsBothValuesTheRuleAndTheWinner() async throws {
         let fixture = try await ConsoleFixture.make(tab: .conflicts)
         let screen = fixture.screen
-        #expect(screen.line(containing: "Conflicts[1 open]") != nil)
+        #expect(screen.line(containing: "Conflicts(open)[1 open]") != nil)
         let open = try #require(screen.line(containing: "? open"))
         #expect(open.contains("Phone") && open.contains("+1 555 0100") && open.contains("+1 555 0199") && open.contains("hold"))
-        let decided = try #require(screen.line(containing: "⚖ decided"))
-        #expect(decided.contains("zoe.m@example.org") && decided.contains("SF"))
         #expect(screen.line(containing: "Selected conflict") != nil)
+        await fixture.console.press(.escape)
+        let all = fixture.screen
+        #expect(all.line(containing: "Conflicts[1 open]") != nil, "Esc clears the filter: all conflicts")
+        let decided = try #require(all.line(containing: "⚖ decided"))
+        #expect(decided.contains("zoe.m@example.org") && decided.contains("SF"))
     }
 
     @Test func helpListsTheKeysOfTheViewItWasOpenedFrom() async throws {

@@ -19,6 +19,8 @@ public enum ConsoleAction: Sendable, Hashable {
     case setPolicy(object: String, field: String, rule: OwnerRule, reason: String)
     /// Settle an open conflict by taking one side's value, with a reason (`e` / `f`).
     case resolveConflict(id: Int64, taking: SourceSystem, reason: String)
+    /// Settle several open conflicts alike, with one reason (`e` / `f` on marked conflicts).
+    case resolveConflicts(ids: [Int64], taking: SourceSystem, reason: String)
 
     /// The kinds of action, for asking whether one is available before prompting for it.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
@@ -37,7 +39,7 @@ public enum ConsoleAction: Sendable, Hashable {
         case .push: .push
         case .syncNow: .sync
         case .setPolicy: .setPolicy
-        case .resolveConflict: .resolveConflict
+        case .resolveConflict, .resolveConflicts: .resolveConflict
         }
     }
 }

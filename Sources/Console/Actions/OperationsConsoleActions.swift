@@ -70,6 +70,19 @@ public struct OperationsConsoleActions: ConsoleActions {
             let value = side == .emr ? conflict.emrValue : conflict.salesforceValue
             return ActionOutcome(
                 summary: "conflict \(id) resolved: \(conflict.object) \(conflict.recordKey) \(conflict.field) takes the \(side.rawValue) value \(value) (audited)")
+        case .resolveConflicts(let ids, let side, let reason):
+            var failures: [String] = []
+            for id in ids {
+                do {
+                    _ = try await operations.resolve(conflict: id, take: side, reason: reason, by: operatorName)
+                } catch {
+                    failures.append("\(id): \(error)")
+                }
+            }
+            let resolved = ids.count - failures.count
+            var summary = "resolved \(resolved) of \(ids.count) conflicts: the \(side.rawValue) value taken (audited)"
+            if !failures.isEmpty { summary += "; not resolved: " + failures.prefix(3).joined(separator: "; ") + (failures.count > 3 ? "; …" : "") }
+            return ActionOutcome(summary: summary, severity: failures.isEmpty ? .success : (resolved == 0 ? .failure : .partial))
         case .syncNow:
             throw ConsoleActionError.unavailable(action.kind, unavailability(of: action.kind) ?? "")
         }

@@ -251,6 +251,8 @@ final class ConsoleSession: ConsoleContext {
         guard let view = current else { return }
         if let rows = view as? RowsView, let list = rows.rows, !list.marks.isEmpty {
             list.clearMarks()
+        } else if let conflicts = view as? ConflictsView, !conflicts.marks.isEmpty {
+            conflicts.clearMarks()
         } else if stack.count > 1 {
             back()
         } else if let filtering = view.filtering, !filtering.text.isEmpty {
