@@ -170,8 +170,8 @@ struct ViewTests {
         #expect(screen.role(of: "◐ partial") == .warning)
         await fixture.console.press(.pageDown, .pageDown, .character("G"))
         #expect(fixture.screen.line(containing: "pull") != nil, "the oldest job is the pull that staged the rows")
-        await fixture.console.press(.enter)
-        #expect(fixture.screen.line(containing: "Job 1 pull(job:1)[300]") != nil)
+        await fixture.console.press(.enter, .enter)
+        #expect(fixture.screen.line(containing: "Job 1 pull(job:1)[300]") != nil, "Enter on the job's detail lists its rows")
     }
 
     @Test func theConflictsViewShowsBothValuesTheRuleAndTheWinner() async throws {

@@ -146,13 +146,7 @@ final class ConsoleSession: ConsoleContext {
     }
 
     func openJob(_ id: Int64) async {
-        do {
-            guard let job = try await store.job(id: id) else { return flash("no job has id \(id)", .warning) }
-            let source: RowsView.Source = job.kind == .pull ? .filter(RowFilter(jobID: id)) : .attemptedBy(job: id)
-            await open(RowsView(title: "Job \(id) \(job.kind.rawValue)", crumb: "job \(id)", tab: .jobs, source: source))
-        } catch {
-            flash("\(error)", .failure)
-        }
+        await open(JobDetailView(jobID: id))
     }
 
     /// The Events view, on top of Live.

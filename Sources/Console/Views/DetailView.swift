@@ -11,10 +11,8 @@ final class DetailView: ConsoleView {
     let tab: ConsoleTab?
     var crumb: String { "row \(rowID)" }
     private(set) var evidence: RowEvidence?
-    private var lines: [ScrollText.Line] = []
-    /// The lines wrapped for the last width drawn, and that width.
-    private var wrapped: (width: Int, rows: [ScrollText.Line])?
-    private let scroller = TextScroller()
+    private let text = WrappedText()
+    private var scroller: TextScroller { text.scroller }
     /// The width the text is wrapped to: the body less its frame.
     private var textWidth = 78
     /// What `/` looks for in the text; `n` and `N` move between the lines that have it.
@@ -36,8 +34,7 @@ final class DetailView: ConsoleView {
     func refresh(context: any ConsoleContext) async throws {
         guard let evidence = try await RowEvidence.load(id: rowID, store: context.store) else { throw DetailError.noSuchRow(rowID) }
         self.evidence = evidence
-        lines = DetailDocument(evidence: evidence, mapping: context.mapping, format: context.format).lines
-        wrapped = nil
+        text.lines = DetailDocument(evidence: evidence, mapping: context.mapping, format: context.format).lines
         _ = rows(width: textWidth)
     }
 
@@ -47,13 +44,7 @@ final class DetailView: ConsoleView {
         _ = rows(width: textWidth)
     }
 
-    private func rows(width: Int) -> [ScrollText.Line] {
-        if let wrapped, wrapped.width == width { return wrapped.rows }
-        let rows = ScrollText.wrap(lines, width: width)
-        wrapped = (width, rows)
-        scroller.total = rows.count
-        return rows
-    }
+    private func rows(width: Int) -> [ScrollText.Line] { text.rows(width: width) }
 
     func bindings(context: any ConsoleContext) -> [KeyBinding] {
         let summary = evidence?.row.summary
@@ -117,7 +108,7 @@ final class DetailView: ConsoleView {
     /// `n` / `N`: the next (or previous) line that matches the search, wrapping round and saying
     /// so; with no search, the lines the error is about.
     private func next(forward: Bool, context: any ConsoleContext) {
-        guard let rows = wrapped?.rows else { return }
+        guard let rows = text.wrappedRows else { return }
         let targets: [Int]
         if search.isEmpty {
             targets = rows.indices.filter { rows[$0].highlight != nil }
@@ -137,7 +128,7 @@ final class DetailView: ConsoleView {
 
     /// Moves to the next (or previous) section heading.
     private func jump(forward: Bool) {
-        guard let rows = wrapped?.rows else { return }
+        guard let rows = text.wrappedRows else { return }
         let headings = rows.indices.filter { rows[$0].content.spans.first?.role == .section }
         let target = forward ? headings.first { $0 > scroller.offset } : headings.last { $0 < scroller.offset }
         if let target { scroller.scroll(to: target) }
@@ -164,6 +155,28 @@ enum DetailError: Error, CustomStringConvertible {
         switch self {
         case .noSuchRow(let id): "no staged row has id \(id)"
         }
+    }
+}
+
+/// A text wrapped to its pane's width (once per width) and where it is scrolled to.
+@MainActor
+final class WrappedText {
+    var lines: [ScrollText.Line] = [] {
+        didSet { wrapped = nil }
+    }
+    let scroller = TextScroller()
+    /// The lines wrapped for the last width drawn, and that width.
+    private var wrapped: (width: Int, rows: [ScrollText.Line])?
+
+    /// The rows as last wrapped, nil before the first draw.
+    var wrappedRows: [ScrollText.Line]? { wrapped?.rows }
+
+    func rows(width: Int) -> [ScrollText.Line] {
+        if let wrapped, wrapped.width == width { return wrapped.rows }
+        let rows = ScrollText.wrap(lines, width: width)
+        wrapped = (width, rows)
+        scroller.total = rows.count
+        return rows
     }
 }
 
