@@ -302,6 +302,14 @@ struct LinkerTests {
         await #expect(throws: OperationError.reasonRequired) { try await harness.operations.ignore(rows: bad.rowIDs, reason: " ", by: "carol") }
     }
 
+    @Test func aLinkJobKnowsHowManyRowsWaitSoItsProgressHasATotal() async throws {
+        let harness = try await Harness.make()
+        try await harness.stage((1...4).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
+        let job = try await harness.link()
+        #expect(job.progress.total == 4)
+        #expect(job.progress.done == 4)
+    }
+
     @Test func unignorePutsAnIgnoredRowBackAmongTheFailuresWithItsErrorAndIsAudited() async throws {
         let harness = try await Harness.make()
         let bad = try await harness.stage([Fixtures.rawRecord(#"{"resourceType":"Patient","id":"x","birthDate":"1985-13-45","name":[{"family":"D"}]}"#, id: "x")])

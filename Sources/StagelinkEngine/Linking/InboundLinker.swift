@@ -33,8 +33,10 @@ public struct InboundLinker: Sendable {
 
     /// Links every staged EMR row, mapping by mapping in the file's order.
     public func linkPending(recorder: JobRecorder, stop: StopSignal) async throws {
+        // How many rows wait is known before linking starts: progress has a total, a bar and an ETA.
+        let waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr))
         for inbound in mapping.inbound {
-            await recorder.progress(phase: "linking \(inbound.resource)")
+            await recorder.progress(phase: "linking \(inbound.resource)", total: .some(waiting))
             try await link(ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged]), recorder: recorder, stop: stop)
         }
     }
