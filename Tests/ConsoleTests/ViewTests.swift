@@ -207,6 +207,8 @@ struct ViewTests {
         #expect(header.contains("OBJECT") && header.contains("SOURCE ID") && header.contains("ERROR") && !header.contains("TRIES"))
         #expect(screen.text(row: 4).hasPrefix("┌") && screen.text(row: 20).hasPrefix("└"))
         #expect(screen.text(row: 23).contains("<?> help") && screen.text(row: 23).contains("<q> quit"))
+        let footer = screen.text(row: 23)
+        #expect(footer.contains("<r> retry") && footer.contains("<i> ignore") && footer.contains("<p> push"), "the view's action keys stay: \(footer)")
     }
 
     @Test func belowEightyByTwentyFourTheConsoleSaysSoAndResizesBack() async throws {

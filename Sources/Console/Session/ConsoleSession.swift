@@ -645,7 +645,7 @@ final class ConsoleSession: ConsoleContext {
             }
             // A stable sort: within a rank, the order the view declared.
             let ranked = shown.enumerated().sorted { ($0.element.hint!, $0.offset) < ($1.element.hint!, $1.offset) }.map(\.element)
-            return ranked.map { HintBar.Hint(key: $0.keyText, label: $0.label) }
+            return ranked.map { HintBar.Hint(key: $0.keyText, label: $0.label, isAction: $0.action != nil) }
         }
     }
 }
