@@ -43,6 +43,7 @@ struct ViewTests {
         let records = try #require(screen.line(containing: "records "))
         #expect(records.contains(where: { Sparkline.blocks.contains($0) }))
         #expect(screen.line(containing: "failures ")?.contains("max 14") == true)
+        #expect(records.contains(" since ") && records.contains(" · max "), "the sparkline says when its oldest cycle ran: \(records)")
         #expect(screen.line(containing: "Salesforce answered 503; retrying in 4s") != nil)
         #expect(screen.role(of: "Salesforce answered 503") == .error)
     }
