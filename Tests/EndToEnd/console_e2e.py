@@ -211,9 +211,17 @@ def main() -> int:
             console.wait_for(f"ci un-ignored 1 row ({victim['id']})", timeout=20)
             print("console: the un-ignore is in the Events view")
 
+            # A job opens on its detail; Enter there lists its rows.
+            console.command("job 1")
+            console.wait_for(re.compile(r"Job 1 — \w+"), timeout=10)
+            console.wait_for("watermark", timeout=5)
+            console.press("Enter")
+            console.wait_for(re.compile(r"Job 1 \w+(\(job:1\))?\["), timeout=10)
+            print("console: :job 1 opens the job's detail, Enter its rows")
+
             # q in an opened view goes back; Q quits from anywhere.
             console.press("q")
-            console.wait_for("Inbound", timeout=10)
+            console.wait_for(re.compile(r"Job 1 — \w+"), timeout=10)
             console.press("Q")
             code = console.exit_code()
             if code != 0:
