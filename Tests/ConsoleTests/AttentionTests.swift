@@ -61,3 +61,26 @@ struct AttentionTests {
         #expect(fixture.screen.line(containing: "Events[30]") != nil)
     }
 }
+
+/// Space for what matters: on a wide terminal the selected row's whole error has a pane.
+@MainActor
+@Suite(.timeLimit(.minutes(1)))
+struct WideTerminalTests {
+    @Test func atOneHundredSixtyColumnsAPreviewPaneShowsTheSelectedRowsWholeError() async throws {
+        let fixture = try await ConsoleFixture.make(width: 200, height: 40)
+        await fixture.console.press(.character("/"))
+        await fixture.console.type("code:INVALID_FIELD\n")
+        let screen = fixture.screen
+        let row = try #require(try await fixture.store.row(id: fixture.contents.birthdateFailureRowID))
+        #expect(screen.line(containing: " Row \(row.id) ")?.contains("Staged(code:INVALID_FIELD)[") == true, "the pane's title, beside the list's")
+        #expect(screen.line(containing: "enter: all of it") != nil)
+        #expect(screen.line(containing: "EMR Patient \(row.sourceID)") != nil)
+        let message = try #require(row.error?.message)
+        let shown = (4..<36).map { screen.text(row: $0) }.filter { $0.contains("│") }
+        let pane = shown.map { String($0.split(separator: "│").last ?? "").trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        #expect(pane.contains(message), "the whole message, wrapped: \(pane)")
+
+        let narrow = try await ConsoleFixture.make(width: 159, height: 40)
+        #expect(narrow.screen.line(containing: "enter: all of it") == nil, "no pane under 160 columns")
+    }
+}

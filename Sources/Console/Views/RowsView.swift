@@ -155,8 +155,15 @@ final class RowsView: ConsoleView {
 
     // MARK: - Drawing
 
-    func draw(into screen: inout Screen, body: Rect, context: any ConsoleContext) {
+    func draw(into screen: inout Screen, body fullBody: Rect, context: any ConsoleContext) {
         let format = context.format
+        // A wide terminal gives the selected row's error and key fields a pane of their own.
+        var body = fullBody
+        if fullBody.width >= RowPreview.minimumWidth {
+            let (list, preview) = fullBody.splitLeft(fullBody.width - RowPreview.width)
+            body = list
+            RowPreview(row: self.list?.selected).draw(into: &screen, area: preview, format: format)
+        }
         let filterText = RowFilterSyntax.text(filter)
         let titleLine = StyledLine.viewTitle(title, filter: filterText, count: list?.count.map(format.grouped) ?? "…")
         var note: StyledLine?
