@@ -88,6 +88,13 @@ public enum Console {
                 return .hangup
             }
             if session.exitRequested { return .quit }
+            for handoff in session.takeHandoffs() {
+                switch handoff {
+                case .clipboard(let sequence): terminal.send(sequence)
+                case .pager(let path):
+                    if let failure = terminal.suspended({ HandoffFiles.runPager(on: path) }) { session.flash(failure, .failure) }
+                }
+            }
             terminal.draw(session.render(), theme: session.theme)
         }
         return .quit

@@ -16,7 +16,7 @@ struct Stagelink: AsyncParsableCommand {
               stagelink demo
             """,
         subcommands: [
-            RunCommand.self, ConsoleCommand.self, SyncCommand.self, PushCommand.self, RetryCommand.self, IgnoreCommand.self, RowsCommand.self, ShowCommand.self,
+            RunCommand.self, ConsoleCommand.self, SyncCommand.self, PushCommand.self, RetryCommand.self, IgnoreCommand.self, UnignoreCommand.self, RowsCommand.self, ShowCommand.self,
             JobsCommand.self, ConflictsCommand.self, ResolveCommand.self, PolicyCommand.self, WhyCommand.self, StatusCommand.self,
             AlertsCommand.self, InitCommand.self, DemoCommand.self, SandboxCommand.self, KeysCommand.self, BenchCommand.self,
         ]

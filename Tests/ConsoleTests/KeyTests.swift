@@ -140,7 +140,7 @@ struct KeyTests {
         await fixture.console.press(.character("5"))
         #expect(fixture.screen.line(containing: "Jobs[newest first]") != nil)
         await fixture.console.press(.tab)
-        #expect(fixture.screen.line(containing: "Conflicts[") != nil)
+        #expect(fixture.screen.line(containing: "Conflicts(open)[") != nil)
         await fixture.console.press(.tab)
         #expect(fixture.screen.line(containing: "Events") != nil)
         await fixture.console.press(.tab)

@@ -42,6 +42,22 @@ struct OperationsActionsTests {
         #expect(actions.unavailability(of: .sync)?.contains("cycle") == true)
     }
 
+    @Test func unIgnoringWithoutConnectionsPutsTheRowBackAmongTheFailuresInPlace() async throws {
+        let (console, store, contents) = try await console({ store, mapping in Operations(store: store, mapping: mapping, inbound: nil) }, tab: .staged)
+        let id = contents.failedRowIDs[0]
+        _ = try await store.setStatus(rowIDs: [id], to: .ignored, from: [.failed], actor: .operator("bob"), note: "test patient")
+        await console.press(.character("/"))
+        await console.type("ignored\n")
+        await console.press(.character("u"))
+        await console.type("a real patient after all\n")
+        #expect(console.screen.line(containing: "✓ un-ignored 1 row") != nil)
+        #expect(console.screen.line(containing: "▸")?.contains("✗ failed") == true, "the row shows its new state in place")
+        let row = try #require(try await store.row(id: id))
+        #expect(row.status == .failed && row.note == "a real patient after all")
+        #expect(try await store.history(ofRow: id).last?.actor == .operator("alice"))
+        #expect(try await store.recentEvents(limit: 1).first?.message == "alice un-ignored 1 row (\(id))", "an event, without the reason typed")
+    }
+
     @Test func takingTheEMRValueOfAnOpenConflictWritesItAndSaysSo() async throws {
         let target = InMemoryUpsertTarget()
         let (console, store, _) = try await console({ store, mapping in

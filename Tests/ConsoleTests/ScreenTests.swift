@@ -63,6 +63,9 @@ struct ScreenTests {
     @Test func sparklinesAndProgressBarsScaleToTheirWidth() {
         #expect(Sparkline.text([0, 1, 2, 4, 8], width: 5) == "▁▂▃▅█")
         #expect(Sparkline.text([0, 0], width: 5) == "▁▁")
+        #expect(Sparkline.text([50_000, 10, 20, 30, 40], width: 5) == "█▃▅▇█", "one first load does not flatten the cycles after it")
+        #expect(Sparkline.text([1_000, 10, 20, 30, 40], width: 5) == "█▃▅▇█")
+        #expect(Sparkline.text([100, 30, 40], width: 3) == "█▄▄", "a maximum under four times the next is the scale")
         #expect(ProgressBar.text(fraction: 0.5, width: 10) == "█████░░░░░")
         #expect(ProgressBar.text(fraction: 1, width: 4) == "████")
         #expect(DisplayWidth.of(ProgressBar.text(fraction: 0.33, width: 12)) == 12)

@@ -52,6 +52,33 @@ struct TerminalTests {
         #expect((0..<7).map { cell(Int32($0), 2).text }.joined() == #"\u{1b}["#, "the escape arrives as text")
     }
 
+    /// Home and End as PuTTY, the Linux console, rxvt, tmux and xterm send them, and the page
+    /// keys: each is one key, never Esc followed by letters that would back out of a view.
+    @Test(arguments: ["xterm-256color", "screen", "tmux-256color", "linux", "vt100", "rxvt"])
+    func homeEndAndPageKeysAreOneKeyInEveryEscapeFormCommonTerminalsSend(terminalType: String) throws {
+        var ends: [Int32] = [0, 0]
+        try #require(pipe(&ends) == 0)
+        let sequences: [(String, Key)] = [
+            ("\u{1b}[1~", .home), ("\u{1b}[4~", .end), ("\u{1b}[H", .home), ("\u{1b}[F", .end), ("\u{1b}[7~", .home), ("\u{1b}[8~", .end),
+            ("\u{1b}OH", .home), ("\u{1b}OF", .end), ("\u{1b}[5~", .pageUp), ("\u{1b}[6~", .pageDown),
+        ]
+        let typed = sequences.map { $0.0 + "x" }.joined()
+        _ = typed.utf8CString.withUnsafeBufferPointer { write(ends[1], $0.baseAddress, typed.utf8.count) }
+        close(ends[1])
+        let output = open("/dev/null", O_WRONLY)
+        defer {
+            close(output)
+            close(ends[0])
+        }
+        let terminal = try Terminal(terminalType: terminalType, inputDescriptor: ends[0], outputDescriptor: output)
+        defer { terminal.close() }
+        var keys: [Key] = []
+        while let input = terminal.read(), keys.count < 40 {
+            if case .key(let key) = input { keys.append(key) }
+        }
+        #expect(keys == sequences.flatMap { [$0.1, .character("x")] })
+    }
+
     @Test func anUnknownTerminalTypeIsAClearError() throws {
         #expect {
             _ = try offScreen("no-such-terminal")

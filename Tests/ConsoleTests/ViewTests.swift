@@ -44,6 +44,7 @@ struct ViewTests {
         let records = try #require(screen.line(containing: "records "))
         #expect(records.contains(where: { Sparkline.blocks.contains($0) }))
         #expect(screen.line(containing: "failures ")?.contains("max 14") == true)
+        #expect(records.contains(" since ") && records.contains(" · max "), "the sparkline says when its oldest cycle ran: \(records)")
         #expect(screen.line(containing: "Salesforce answered 503; retrying in 4s") != nil)
         #expect(screen.role(of: "Salesforce answered 503") == .error)
     }
@@ -195,8 +196,8 @@ struct ViewTests {
         #expect(screen.role(of: "◐ partial") == .warning)
         await fixture.console.press(.pageDown, .pageDown, .character("G"))
         #expect(fixture.screen.line(containing: "pull") != nil, "the oldest job is the pull that staged the rows")
-        await fixture.console.press(.enter)
-        #expect(fixture.screen.line(containing: "Job 1 pull(job:1)[300]") != nil)
+        await fixture.console.press(.enter, .enter)
+        #expect(fixture.screen.line(containing: "Job 1 pull(job:1)[300]") != nil, "Enter on the job's detail lists its rows")
     }
 
     @Test func aJobWhoseExportReportedErrorsIsMarkedAndListsThemWhenSelected() async throws {
@@ -218,12 +219,15 @@ struct ViewTests {
     @Test func theConflictsViewShowsBothValuesTheRuleAndTheWinner() async throws {
         let fixture = try await ConsoleFixture.make(tab: .conflicts)
         let screen = fixture.screen
-        #expect(screen.line(containing: "Conflicts[1 open]") != nil)
+        #expect(screen.line(containing: "Conflicts(open)[1 open]") != nil)
         let open = try #require(screen.line(containing: "? open"))
         #expect(open.contains("Phone") && open.contains("+1 555 0100") && open.contains("+1 555 0199") && open.contains("hold"))
-        let decided = try #require(screen.line(containing: "⚖ decided"))
-        #expect(decided.contains("zoe.m@example.org") && decided.contains("SF"))
         #expect(screen.line(containing: "Selected conflict") != nil)
+        await fixture.console.press(.escape)
+        let all = fixture.screen
+        #expect(all.line(containing: "Conflicts[1 open]") != nil, "Esc clears the filter: all conflicts")
+        let decided = try #require(all.line(containing: "⚖ decided"))
+        #expect(decided.contains("zoe.m@example.org") && decided.contains("SF"))
     }
 
     @Test func helpListsTheKeysOfTheViewItWasOpenedFrom() async throws {
@@ -245,6 +249,8 @@ struct ViewTests {
         #expect(header.contains("OBJECT") && header.contains("SOURCE ID") && header.contains("ERROR") && !header.contains("TRIES"))
         #expect(screen.text(row: 4).hasPrefix("┌") && screen.text(row: 20).hasPrefix("└"))
         #expect(screen.text(row: 23).contains("<?> help") && screen.text(row: 23).contains("<q> quit"))
+        let footer = screen.text(row: 23)
+        #expect(footer.contains("<r> retry") && footer.contains("<i> ignore") && footer.contains("<p> push"), "the view's action keys stay: \(footer)")
     }
 
     @Test func belowEightyByTwentyFourTheConsoleSaysSoAndResizesBack() async throws {

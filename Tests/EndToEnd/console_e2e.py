@@ -179,7 +179,50 @@ def main() -> int:
             if "Patient/" not in screen:
                 raise SystemExit("the push did not show the Patient id the EMR returned")
 
+            # Home as PuTTY and the Linux console send it (ESC [ 1 ~) is one key: it goes to the top
+            # of the detail instead of backing out of it as Esc and letters.
+            console.press("End")
+            console.wait_gone("Summary", timeout=10)
+            console.press("\x1b[1~")
+            console.wait_for("Summary", timeout=10)
+            console.wait_for(f"Row {admission_row['id']}", timeout=5)
+            print("console: Home as ESC [ 1 ~ goes to the top of the detail")
+
+            # Ignore a failure from the CLI, then un-ignore it from the console with a reason.
+            fixed_codes = ("MAPPING_INVALID_DATE", "MAPPING_INVALID_VALUE", "INVALID_FIELD", "REQUIRED_FIELD_MISSING", "STRING_TOO_LONG")
+            failures = cli_json(binary, config, "rows", "--status", "failed", "--limit", "200")
+            victim = next((row for row in failures if row["id"] != failed["id"] and row.get("errorCode") in fixed_codes), None)
+            if victim is None:
+                raise SystemExit(f"no failure that waits for a person to un-ignore: {failures[:5]}")
+            subprocess.run([binary, "ignore", str(victim["id"]), "--reason", "e2e: set aside", "--config", config, "--operator", "ci"],
+                           check=True, capture_output=True, timeout=60, cwd=ROOT)
+            console.press("Escape")
+            console.command(f"row {victim['id']}")
+            console.wait_for(re.compile(rf"Row {victim['id']} .*ignored"), timeout=20)
+            console.press("u")
+            console.wait_for(f"Un-ignore row {victim['id']}", timeout=10)
+            console.type("e2e: needs fixing after all", enter=True)
+            console.wait_for("un-ignored 1 row", timeout=30)
+            back = cli_json(binary, config, "rows", "--status", "failed", "--text", victim["sourceID"])
+            if not any(row["id"] == victim["id"] for row in back):
+                raise SystemExit(f"row {victim['id']} is not failed again after u: {back}")
+            print(f"console: u un-ignored row {victim['id']}")
+            console.command("events")
+            console.wait_for(f"ci un-ignored 1 row ({victim['id']})", timeout=20)
+            print("console: the un-ignore is in the Events view")
+
+            # A job opens on its detail; Enter there lists its rows.
+            console.command("job 1")
+            console.wait_for(re.compile(r"Job 1 — \w+"), timeout=10)
+            console.wait_for("watermark", timeout=5)
+            console.press("Enter")
+            console.wait_for(re.compile(r"Job 1 \w+(\(job:1\))?\["), timeout=10)
+            print("console: :job 1 opens the job's detail, Enter its rows")
+
+            # q in an opened view goes back; Q quits from anywhere.
             console.press("q")
+            console.wait_for(re.compile(r"Job 1 — \w+"), timeout=10)
+            console.press("Q")
             code = console.exit_code()
             if code != 0:
                 raise SystemExit(f"the console exited with {code}")

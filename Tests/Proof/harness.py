@@ -17,7 +17,7 @@ MAPPING = os.path.join(REPOSITORY, "config", "mapping.yaml")
 
 
 # Commands whose whole output counts as logs: the service and the actions people take.
-WORKING_COMMANDS = {"run", "sync", "retry", "push", "ignore", "resolve"}
+WORKING_COMMANDS = {"run", "sync", "retry", "push", "ignore", "unignore", "resolve"}
 
 
 class ProofFailure(Exception):

@@ -302,6 +302,31 @@ struct LinkerTests {
         await #expect(throws: OperationError.reasonRequired) { try await harness.operations.ignore(rows: bad.rowIDs, reason: " ", by: "carol") }
     }
 
+    @Test func aLinkJobKnowsHowManyRowsWaitSoItsProgressHasATotal() async throws {
+        let harness = try await Harness.make()
+        try await harness.stage((1...4).map { Fixtures.record(Fixtures.patient(id: "p\($0)")) })
+        let job = try await harness.link()
+        #expect(job.progress.total == 4)
+        #expect(job.progress.done == 4)
+    }
+
+    @Test func unignorePutsAnIgnoredRowBackAmongTheFailuresWithItsErrorAndIsAudited() async throws {
+        let harness = try await Harness.make()
+        let bad = try await harness.stage([Fixtures.rawRecord(#"{"resourceType":"Patient","id":"x","birthDate":"1985-13-45","name":[{"family":"D"}]}"#, id: "x")])
+        let good = try await harness.stage([Fixtures.record(Fixtures.patient(id: "p1"))])
+        try await harness.link()
+        _ = try await harness.operations.ignore(rows: bad.rowIDs, reason: "test patient", by: "carol")
+        let back = try await harness.operations.unignore(rows: bad.rowIDs + good.rowIDs, reason: "a real patient after all", by: "dave")
+        #expect(back == bad.rowIDs, "a linked row is not ignored, so it is left as it is")
+        let row = try await harness.row(bad.rowIDs[0])
+        #expect(row.status == .failed && row.note == "a real patient after all")
+        #expect(row.error?.code == "MAPPING_INVALID_DATE", "the error stays, to fix")
+        let last = try #require(try await harness.store.history(ofRow: bad.rowIDs[0]).last)
+        #expect(last.actor == .operator("dave") && last.from == .ignored && last.to == .failed && last.note == "a real patient after all")
+        #expect(try await harness.row(good.rowIDs[0]).status == .linked)
+        await #expect(throws: OperationError.reasonRequired) { try await harness.operations.unignore(rows: bad.rowIDs, reason: "", by: "dave") }
+    }
+
     @Test func aWholeCallFailureFailsItsRowsWithATransientErrorThatAutoRetryTakes() async throws {
         let harness = try await Harness.make()
         harness.target.failCalls(with: RemoteCallError(.transient, LinkError(code: "HTTP_503", message: "service unavailable after 4 tries")))

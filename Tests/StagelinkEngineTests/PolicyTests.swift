@@ -153,6 +153,9 @@ struct PolicyTests {
         #expect(open.first?.winner == nil)
         #expect(open.first?.emrValue == .text("Schmidt"))
         #expect(open.first?.salesforceValue == .text("Smith"))
+        let events = try await harness.store.recentEvents(limit: 50).map(\.message)
+        #expect(events.contains("Contact: 1 conflict found, 1 row held for review"), "a held conflict is an event, not only a row")
+        #expect(events.contains("dana changed the policy of Contact.LastName: emr → hold"), "so is the policy change")
     }
 
     @Test func lineageAnswersWhichRowJobAndRuleWroteAField() async throws {

@@ -9,6 +9,8 @@ public enum ConsoleAction: Sendable, Hashable {
     case retryErrorCode(String)
     /// Set failed rows aside, with a reason for the audit trail (`i`).
     case ignore(rows: [Int64], reason: String)
+    /// Put ignored rows back among the failures, with a reason for the audit trail (`u`).
+    case unignore(rows: [Int64], reason: String)
     /// Send a Salesforce record to the EMR now (`p`).
     case push(PushTarget)
     /// Run a sync cycle now instead of waiting for the schedule (`s`).
@@ -17,10 +19,13 @@ public enum ConsoleAction: Sendable, Hashable {
     case setPolicy(object: String, field: String, rule: OwnerRule, reason: String)
     /// Settle an open conflict by taking one side's value, with a reason (`e` / `f`).
     case resolveConflict(id: Int64, taking: SourceSystem, reason: String)
+    /// Settle several open conflicts alike, with one reason (`e` / `f` on marked conflicts).
+    case resolveConflicts(ids: [Int64], taking: SourceSystem, reason: String)
 
     /// The kinds of action, for asking whether one is available before prompting for it.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case retry, ignore, push
+        case unignore = "un-ignore"
         case sync = "sync now"
         case setPolicy = "policy change"
         case resolveConflict = "conflict resolution"
@@ -30,10 +35,11 @@ public enum ConsoleAction: Sendable, Hashable {
         switch self {
         case .retryRows, .retryErrorCode: .retry
         case .ignore: .ignore
+        case .unignore: .unignore
         case .push: .push
         case .syncNow: .sync
         case .setPolicy: .setPolicy
-        case .resolveConflict: .resolveConflict
+        case .resolveConflict, .resolveConflicts: .resolveConflict
         }
     }
 }

@@ -23,7 +23,7 @@ public struct OperationsConsoleActions: ConsoleActions {
         case .retry:
             operations.inbound == nil && operations.outbound == nil
                 ? "retry needs a Salesforce or EMR connection, and this console was started without one" : nil
-        case .ignore:
+        case .ignore, .unignore:
             nil
         case .setPolicy:
             operations.mapping.declaredPolicy.isEmpty ? "policy changes need the mapping file, which this console was started without" : nil
@@ -47,10 +47,10 @@ public struct OperationsConsoleActions: ConsoleActions {
             return Self.outcome(of: try await operations.retry(.errorCode(code), by: operatorName))
         case .ignore(let ids, let reason):
             let changed = try await operations.ignore(rows: ids, reason: reason, by: operatorName)
-            let rows = try await summaries(changed)
-            let skipped = ids.count - changed.count
-            let summary = "ignored \(Self.rows(changed.count))" + (skipped > 0 ? "; \(Self.rows(skipped)) not failed, left as they were" : "")
-            return ActionOutcome(summary: summary, severity: changed.isEmpty ? .failure : (skipped > 0 ? .partial : .success), rows: rows)
+            return try await statusOutcome("ignored", requested: ids, changed: changed, otherwise: "not failed")
+        case .unignore(let ids, let reason):
+            let changed = try await operations.unignore(rows: ids, reason: reason, by: operatorName)
+            return try await statusOutcome("un-ignored", requested: ids, changed: changed, otherwise: "not ignored")
         case .setPolicy(let object, let field, let rule, let reason):
             let entry = try await operations.setPolicy("\(object).\(field)", to: rule, reason: reason, by: operatorName)
             guard let entry else { return ActionOutcome(summary: "\(object).\(field) already has rule \(rule)", severity: .partial) }
@@ -70,6 +70,19 @@ public struct OperationsConsoleActions: ConsoleActions {
             let value = side == .emr ? conflict.emrValue : conflict.salesforceValue
             return ActionOutcome(
                 summary: "conflict \(id) resolved: \(conflict.object) \(conflict.recordKey) \(conflict.field) takes the \(side.rawValue) value \(value) (audited)")
+        case .resolveConflicts(let ids, let side, let reason):
+            var failures: [String] = []
+            for id in ids {
+                do {
+                    _ = try await operations.resolve(conflict: id, take: side, reason: reason, by: operatorName)
+                } catch {
+                    failures.append("\(id): \(error)")
+                }
+            }
+            let resolved = ids.count - failures.count
+            var summary = "resolved \(resolved) of \(ids.count) conflicts: the \(side.rawValue) value taken (audited)"
+            if !failures.isEmpty { summary += "; not resolved: " + failures.prefix(3).joined(separator: "; ") + (failures.count > 3 ? "; …" : "") }
+            return ActionOutcome(summary: summary, severity: failures.isEmpty ? .success : (resolved == 0 ? .failure : .partial))
         case .syncNow:
             throw ConsoleActionError.unavailable(action.kind, unavailability(of: action.kind) ?? "")
         }
@@ -103,6 +116,14 @@ public struct OperationsConsoleActions: ConsoleActions {
         let severity: ActionOutcome.Severity = tried.isEmpty || failed == tried.count ? .failure : (failed > 0 || !report.skipped.isEmpty ? .partial : .success)
         let summary = "retried \(rows(tried.count)) (job \(report.job.id))" + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", "))
         return ActionOutcome(summary: summary, severity: severity, rows: report.rows, jobID: report.job.id)
+    }
+
+    /// `ignored 2 rows; 1 row not failed, left as they were`, with the rows as they are now.
+    private func statusOutcome(_ verb: String, requested ids: [Int64], changed: [Int64], otherwise: String) async throws -> ActionOutcome {
+        let rows = try await summaries(changed)
+        let skipped = ids.count - changed.count
+        let summary = "\(verb) \(Self.rows(changed.count))" + (skipped > 0 ? "; \(Self.rows(skipped)) \(otherwise), left as they were" : "")
+        return ActionOutcome(summary: summary, severity: changed.isEmpty ? .failure : (skipped > 0 ? .partial : .success), rows: rows)
     }
 
     private func summaries(_ ids: [Int64]) async throws -> [StagedRowSummary] {

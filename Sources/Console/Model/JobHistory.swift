@@ -54,9 +54,9 @@ final class JobHistory {
     var latestUsage: APIUsage? { jobs.first { $0.apiUsage != nil }?.apiUsage }
 
     /// Records moved and failures per cycle of a direction, oldest first.
-    func series(_ direction: Job.Direction) -> (records: [Int], failures: [Int]) {
+    func series(_ direction: Job.Direction) -> (records: [Int], failures: [Int], starts: [Date]) {
         let cycles = jobs.reversed().filter { $0.direction == direction && ($0.kind == .link || $0.kind == .push) }
-        return (cycles.map { $0.counts.linked + $0.counts.failed + $0.counts.superseded }, cycles.map { $0.counts.failed })
+        return (cycles.map { $0.counts.linked + $0.counts.failed + $0.counts.superseded }, cycles.map { $0.counts.failed }, cycles.map(\.startedAt))
     }
 
     private func trimmed(_ jobs: [Job], now: Date) -> [Job] {

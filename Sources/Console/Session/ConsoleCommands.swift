@@ -17,6 +17,7 @@ enum ConsoleCommands {
         case failures(code: String)
         case row(Int64)
         case job(Int64)
+        case events
         case theme(String?)
         case push(String)
         case sync
@@ -29,7 +30,7 @@ enum ConsoleCommands {
 
     /// Every command word, for completion.
     static let words = [
-        "live", "staged", "failures", "policy", "jobs", "conflicts", "row", "job", "theme", "push", "sync", "retry", "help", "quit",
+        "live", "staged", "failures", "policy", "jobs", "conflicts", "events", "row", "job", "theme", "push", "sync", "retry", "help", "quit",
     ]
 
     static func parse(_ text: String) -> Command {
@@ -45,6 +46,7 @@ enum ConsoleCommands {
         case ("sync", nil): return .sync
         case ("retry", let code?): return .retry(code: code)
         case ("help", nil), ("?", nil), ("h", nil): return .help
+        case ("events", nil), ("event", nil), ("ev", nil): return .events
         case ("q", nil), ("quit", nil), ("q!", nil), ("exit", nil): return .quit
         case (_, nil): return ConsoleTab.named(word).map(Command.view) ?? .unknown(word)
         default: return .unknown(word)

@@ -30,6 +30,8 @@ final class ConsoleSession: ConsoleContext {
     private var activity: Activity?
     let history: JobHistory
     private var overview = ServiceOverview()
+    /// The counts on the tabs and the header's flags, read in the background.
+    private var attention = AttentionCounts()
     private var lastToken: Int?
     private var lastPoll: Date?
     private var lastSecond = 0
@@ -39,6 +41,8 @@ final class ConsoleSession: ConsoleContext {
     private var stale = Set<ObjectIdentifier>()
     /// Set when the person quits.
     private(set) var exitRequested = false
+    /// What the terminal around the console is to do next (the clipboard, the pager).
+    private(set) var handoffs: [TerminalHandoff] = []
     /// Called whenever the screen should be drawn again.
     var changed: (@MainActor () -> Void)?
 
@@ -79,6 +83,7 @@ final class ConsoleSession: ConsoleContext {
         } catch {
             flash("cannot read the store: \(error)", .failure, sticky: true)
         }
+        countAttention()
         await show(configuration.initialTab)
     }
 
@@ -141,6 +146,16 @@ final class ConsoleSession: ConsoleContext {
         await open(DetailView(rowID: id, tab: current?.tab))
     }
 
+    func openJob(_ id: Int64) async {
+        await open(JobDetailView(jobID: id))
+    }
+
+    /// The Events view, on top of Live.
+    func openEvents() async {
+        await show(.live)
+        await open(EventsView())
+    }
+
     private func back() {
         guard stack.count > 1 else { return }
         stack.removeLast()
@@ -173,7 +188,7 @@ final class ConsoleSession: ConsoleContext {
     func handle(_ key: Key) async {
         defer { changed?() }
         guard layout.fits else {
-            if key == .character("q") { exitRequested = true }
+            if key == .character("q") || key == .character("Q") { exitRequested = true }
             return
         }
         if overlay != nil {
@@ -216,7 +231,12 @@ final class ConsoleSession: ConsoleContext {
                 RowActions.push(nil, context: self)
             },
             KeyBinding([.control("r")], "reload from the store", group: .global) { [weak self] _ in self?.refreshAll() },
-            KeyBinding([.character("q")], "quit", group: .global, hint: .global) { [weak self] _ in self?.quit() },
+            // q backs out of what was opened and quits only from a view's top; Q quits from anywhere.
+            KeyBinding([.character("q")], stack.count > 1 ? "back" : "quit", group: .global, hint: .global) { [weak self] _ in
+                guard let self else { return }
+                if self.stack.count > 1 { self.back() } else { self.quit() }
+            },
+            KeyBinding([.character("Q")], "quit from anywhere", group: .global) { [weak self] _ in self?.quit() },
         ]
         return bindings
     }
@@ -226,6 +246,8 @@ final class ConsoleSession: ConsoleContext {
         guard let view = current else { return }
         if let rows = view as? RowsView, let list = rows.rows, !list.marks.isEmpty {
             list.clearMarks()
+        } else if let conflicts = view as? ConflictsView, !conflicts.marks.isEmpty {
+            conflicts.clearMarks()
         } else if stack.count > 1 {
             back()
         } else if let filtering = view.filtering, !filtering.text.isEmpty {
@@ -357,14 +379,8 @@ final class ConsoleSession: ConsoleContext {
             await show(.failures)
             await open(RowsView(title: "Failures", crumb: code, tab: .failures, source: .filter(RowFilter(statuses: [.failed], errorCode: code))))
         case .row(let id): await openRow(id)
-        case .job(let id):
-            do {
-                guard let job = try await store.job(id: id) else { return flash("no job has id \(id)", .warning) }
-                let source: RowsView.Source = job.kind == .pull ? .filter(RowFilter(jobID: id)) : .attemptedBy(job: id)
-                await open(RowsView(title: "Job \(id) \(job.kind.rawValue)", crumb: "job \(id)", tab: .jobs, source: source))
-            } catch {
-                flash("\(error)", .failure)
-            }
+        case .job(let id): await openJob(id)
+        case .events: await openEvents()
         case .theme(let name?):
             do {
                 theme = try configuration.loadTheme(named: name)
@@ -463,6 +479,34 @@ final class ConsoleSession: ConsoleContext {
         changed?()
     }
 
+    func copy(_ text: String, describing what: String) {
+        let files = HandoffFiles(storePath: configuration.storePath)
+        handoffs.append(.clipboard(of: text))
+        do {
+            try files.write(text, to: files.copiedPath)
+            flash("copied \(what) to the clipboard (OSC 52) and to \(files.copiedPath)", .success)
+        } catch {
+            flash("copied \(what) to the clipboard (OSC 52); \(error)", .warning)
+        }
+    }
+
+    func page(_ text: String, row: Int64) {
+        let files = HandoffFiles(storePath: configuration.storePath)
+        let path = files.pagerPath(row: row)
+        do {
+            try files.write(HandoffFiles.pageable(text), to: path)
+            handoffs.append(.pager(path: path))
+        } catch {
+            flash("cannot open the pager: \(error)", .failure)
+        }
+    }
+
+    /// The handoffs waiting, which the caller now carries out.
+    func takeHandoffs() -> [TerminalHandoff] {
+        defer { handoffs.removeAll() }
+        return handoffs
+    }
+
     func background(_ key: String, _ work: @escaping @MainActor () async throws -> Void) {
         self.work.run(key, work)
     }
@@ -513,6 +557,16 @@ final class ConsoleSession: ConsoleContext {
             try await self.history.refresh(store: self.store, now: self.format.now)
             try await self.current?.refresh(context: self)
         }
+        countAttention()
+    }
+
+    /// Reads the counts on the tabs in the background (keyed as a count: a first paint never
+    /// waits for it).
+    private func countAttention() {
+        background(Self.countKeyPrefix + " attention") { [weak self] in
+            guard let self else { return }
+            self.attention = try await AttentionCounts.load(store: self.store)
+        }
     }
 
     // MARK: - Drawing
@@ -527,9 +581,10 @@ final class ConsoleSession: ConsoleContext {
         let format = self.format
         HeaderView(storePath: configuration.storePath, endpoints: configuration.endpoints, overview: overview, history: history)
             .draw(into: &screen, area: layout.header, format: format)
-        var trailing = StyledLine(operatorName, .header)
+        var trailing = attention.flag(format: format)
+        trailing.append(operatorName, .header)
         if configuration.readOnly { trailing.append("  read-only", .warning) }
-        TabBar(tabs: ConsoleTab.allCases.map(\.description), current: current?.tab.map { $0.rawValue - 1 }, trailing: trailing)
+        TabBar(tabs: ConsoleTab.allCases.map { attention.tabTitle($0, format: format) }, current: current?.tab.map { $0.rawValue - 1 }, trailing: trailing)
             .draw(into: &screen, area: layout.tabs)
         current?.draw(into: &screen, body: layout.body, context: self)
         Crumbs(path: stack.map(\.crumb)).draw(into: &screen, area: layout.crumbs)
@@ -591,7 +646,7 @@ final class ConsoleSession: ConsoleContext {
             }
             // A stable sort: within a rank, the order the view declared.
             let ranked = shown.enumerated().sorted { ($0.element.hint!, $0.offset) < ($1.element.hint!, $1.offset) }.map(\.element)
-            return ranked.map { HintBar.Hint(key: $0.keyText, label: $0.label) }
+            return ranked.map { HintBar.Hint(key: $0.keyText, label: $0.label, isAction: $0.action != nil) }
         }
     }
 }

@@ -43,14 +43,15 @@ struct KeyBinding {
     /// How the footer and help write the keys: `r`, `S/O/I`, `j/↓`, `1-6`.
     var keyText: String { keyLabel ?? keys.map(\.description).joined(separator: "/") }
 
-    /// The movement keys of any list: arrows and j/k, page keys, g/G and home/end.
+    /// The movement keys of any list: arrows and j/k, page keys (and ctrl-f/ctrl-b, ctrl-d/ctrl-u
+    /// as in less and vi), g/G and home/end.
     @MainActor
     static func movement(_ list: @escaping @MainActor () -> (any ScrollingList)?) -> [KeyBinding] {
         [
             KeyBinding([.down, .character("j")], "down", group: .move) { _ in try await list()?.down() },
             KeyBinding([.up, .character("k")], "up", group: .move) { _ in try await list()?.up() },
-            KeyBinding([.pageDown, .control("f")], "page down", group: .move) { _ in try await list()?.pageDown() },
-            KeyBinding([.pageUp, .control("b")], "page up", group: .move) { _ in try await list()?.pageUp() },
+            KeyBinding([.pageDown, .control("f"), .control("d")], "page down", group: .move) { _ in try await list()?.pageDown() },
+            KeyBinding([.pageUp, .control("b"), .control("u")], "page up", group: .move) { _ in try await list()?.pageUp() },
             KeyBinding([.character("g"), .home], "first", group: .move) { _ in try await list()?.top() },
             KeyBinding([.character("G"), .end], "last", group: .move) { _ in try await list()?.bottom() },
         ]

@@ -57,6 +57,7 @@ final class Terminal {
         keypad(window, true)
         nodelay(window, true)
         set_escdelay(25)
+        Self.defineKeyVariants()
         curs_set(0)
         if has_colors() {
             start_color()
@@ -198,7 +199,43 @@ final class Terminal {
         }
     }
 
+    // MARK: - Handing the terminal over
+
+    /// Writes a sequence for the terminal itself (OSC 52), not for the screen. Only the console's
+    /// own sequences come here: `TerminalHandoff` encodes whatever they carry.
+    func send(_ sequence: String) {
+        fputs(sequence, output)
+        fflush(output)
+    }
+
+    /// Gives the terminal back while `work` runs (a pager), then takes it again and repaints.
+    func suspended<T>(_ work: () -> T) -> T {
+        def_prog_mode()
+        endwin()
+        let result = work()
+        reset_prog_mode()
+        invalidate()
+        return result
+    }
+
     // MARK: - Keys
+
+    /// The escape sequences common terminals send for Home, End and the page keys that the
+    /// terminal type's terminfo entry may not name (PuTTY and the Linux console send `\e[1~` and
+    /// `\e[4~`, rxvt `\e[7~` and `\e[8~`, xterm in its two cursor modes `\e[H`/`\eOH`):
+    /// without them ncurses hands the sequence over as Esc and letters, and Home backs out of a
+    /// view. Defining a sequence terminfo already names is harmless.
+    static let keyVariants: [(sequence: String, code: Int32)] = [
+        ("\u{1b}[1~", KEY_HOME), ("\u{1b}[7~", KEY_HOME), ("\u{1b}[H", KEY_HOME), ("\u{1b}OH", KEY_HOME),
+        ("\u{1b}[4~", KEY_END), ("\u{1b}[8~", KEY_END), ("\u{1b}[F", KEY_END), ("\u{1b}OF", KEY_END),
+        ("\u{1b}[5~", KEY_PPAGE), ("\u{1b}[6~", KEY_NPAGE),
+    ]
+
+    private static func defineKeyVariants() {
+        for variant in keyVariants where key_defined(variant.sequence) != variant.code {
+            define_key(variant.sequence, variant.code)
+        }
+    }
 
     /// The next key typed, or nil when none is waiting.
     func read() -> Input? {

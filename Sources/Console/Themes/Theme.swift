@@ -103,6 +103,7 @@ extension Role {
         case .cursor, .tabActive, .crumbActive: CellStyle(attributes: [.reverse])
         case .marked, .section: CellStyle(attributes: [.bold, .underline])
         case .highlight: CellStyle(attributes: [.reverse, .bold])
+        case .match: CellStyle(attributes: [.reverse, .underline])
         case .logo, .title, .hintKey, .promptLabel, .dialogTitle, .error, .tableHeader: CellStyle(attributes: [.bold])
         case .muted, .inactive, .border: CellStyle(attributes: [.dim])
         case .escaped: CellStyle(attributes: [.underline])

@@ -61,6 +61,8 @@ public enum Role: String, Sendable, Hashable, CaseIterable {
     case section
     /// The payload line an error names.
     case highlight
+    /// Text that matches the search typed with `/` in the detail pane (`n` / `N` move between them).
+    case match
     /// A control character shown as its escape (`\u001b`), never sent to the terminal.
     case escaped
     case jsonKey = "json.key"

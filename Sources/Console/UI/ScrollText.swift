@@ -55,15 +55,15 @@ struct ScrollText {
         return rows
     }
 
-    /// Draws rows `offset…` of already wrapped lines.
-    static func draw(_ rows: [Line], offset: Int, into screen: inout Screen, area: Rect) {
+    /// Draws rows `offset…` of already wrapped lines, with what matches `search` in the match role.
+    static func draw(_ rows: [Line], offset: Int, search: String = "", into screen: inout Screen, area: Rect) {
         screen.fill(area, role: .body)
         for (index, line) in rows.dropFirst(offset).prefix(area.height).enumerated() {
             let y = area.y + index
             if let highlight = line.highlight { screen.fill(area.row(index), role: highlight) }
             if let mark = line.mark { screen.write(mark.text, x: area.x, y: y, role: mark.role, limit: gutter) }
             let content = line.highlight.map { role in StyledLine(line.content.plainText, role) } ?? line.content
-            screen.write(content, x: area.x + gutter, y: y, limit: area.width - gutter)
+            screen.write(content.marking(search, as: .match), x: area.x + gutter, y: y, limit: area.width - gutter)
         }
     }
 }

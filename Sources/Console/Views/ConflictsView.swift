@@ -1,15 +1,22 @@
 import StagelinkEngine
 
-/// Conflicts, open and settled, newest first: both values, the rule, the winner, who resolved it.
-/// The selected conflict is shown in full below; on an open one, `e` takes the EMR's value and
-/// `f` Salesforce's, each with a reason.
+/// Conflicts, newest first: both values, the rule, the winner, who resolved it. Open ones, which
+/// wait for a person, are shown first and alone; decided and resolved ones are behind the filter
+/// (`/decided`, `/resolved`, or Esc for all). The selected conflict is shown in full below; on an
+/// open one, `e` takes the EMR's value and `f` Salesforce's, with a reason. Space marks
+/// conflicts and `a` marks every open one the filter shows, so that `e` / `f` settle them all with
+/// one reason.
 @MainActor
 final class ConflictsView: ConsoleView {
     let crumb = "conflicts"
     let tab: ConsoleTab? = .conflicts
     private var list: NewestFirstList<Conflict>?
-    private var query = ConflictQuery()
-    private var filterText = ""
+    private var query = ConflictQuery(statuses: [.open])
+    private var filterText = "open"
+    /// Conflicts marked for `e` / `f`, by id.
+    private(set) var marks = Set<Int64>()
+    /// How many conflicts `a` marks at most.
+    static let markLimit = 10_000
     private var openCount: Int?
 
     static let columns = [
@@ -72,6 +79,7 @@ final class ConflictsView: ConsoleView {
         Filtering(text: filterText, placeholder: "open, resolved, decided, or an object such as Contact") { [weak self] text, context in
             guard let self else { return }
             self.filterText = text
+            self.marks.removeAll()
             var query = ConflictQuery()
             for word in text.split(separator: " ").map(String.init) {
                 if let status = Conflict.Status(rawValue: word.lowercased()) {
@@ -93,6 +101,8 @@ final class ConflictsView: ConsoleView {
             KeyBinding([.character("f")], "take Salesforce", group: .action, hint: .primary, action: .resolveConflict) { [weak self] _ in
                 self?.resolve(taking: .salesforce, context: context)
             },
+            KeyBinding([.character(" ")], "mark", hint: .primary) { [weak self] _ in try await self?.toggleMark(context: context) },
+            KeyBinding([.character("a")], "mark all open shown", hint: .primary) { [weak self] _ in try await self?.markAll(context: context) },
             KeyBinding([.enter], "row that found it", hint: .primary) { [weak self] _ in
                 guard let conflict = self?.list?.selected else { return }
                 guard let rowID = conflict.rowID else {
@@ -104,7 +114,49 @@ final class ConflictsView: ConsoleView {
         ]
     }
 
+    /// Space: marks or unmarks the selected open conflict, and moves down.
+    private func toggleMark(context: any ConsoleContext) async throws {
+        guard let conflict = list?.selected else { return }
+        guard conflict.status == .open else {
+            return context.flash("conflict \(conflict.id) is \(conflict.status.rawValue): only open conflicts are marked to resolve", .warning)
+        }
+        if marks.remove(conflict.id) == nil { marks.insert(conflict.id) }
+        try await list?.down()
+    }
+
+    /// `a`: marks every open conflict the filter shows (up to `markLimit`).
+    private func markAll(context: any ConsoleContext) async throws {
+        var page = query
+        page.statuses = (query.statuses ?? Set(Conflict.Status.allCases)).intersection([.open])
+        guard !(page.statuses ?? []).isEmpty else { return context.flash("the filter shows no open conflicts to mark", .info) }
+        page.limit = 500
+        var found: [Int64] = []
+        while found.count < Self.markLimit {
+            let batch = try await context.store.conflicts(page)
+            found += batch.map(\.id)
+            guard batch.count == page.limit, let last = batch.last else { break }
+            page.before = last.id
+        }
+        marks = Set(found.prefix(Self.markLimit))
+        context.flash("marked \(context.format.grouped(marks.count)) open conflicts: e / f takes one side for all, with one reason", .info)
+    }
+
+    func clearMarks() { marks.removeAll() }
+
+    /// The marks were for the action that finished.
+    func actionFinished(_ outcome: ActionOutcome) {
+        marks.removeAll()
+    }
+
     private func resolve(taking side: SourceSystem, context: any ConsoleContext) {
+        if !marks.isEmpty {
+            let ids = marks.sorted()
+            context.performWithReason(
+                "Take the \(side.displayName) value for \(ids.count) marked conflicts — reason:", placeholder: "why these values are right (audited, for each)",
+                progress: "resolving \(ids.count) conflicts with the \(side.displayName) value"
+            ) { reason in .resolveConflicts(ids: ids, taking: side, reason: reason) }
+            return
+        }
         guard let conflict = list?.selected else { return }
         guard conflict.status == .open else {
             context.flash("conflict \(conflict.id) is \(conflict.status.rawValue): only open conflicts wait for a person", .warning)
@@ -124,7 +176,8 @@ final class ConflictsView: ConsoleView {
         let format = context.format
         let areas = split(body)
         let title = StyledLine.viewTitle("Conflicts", filter: filterText, count: "\(openCount.map(format.grouped) ?? "…") open")
-        let inner = Frame(title: title).draw(into: &screen, area: areas.table)
+        let note = marks.isEmpty ? nil : StyledLine("● \(format.grouped(marks.count)) marked", .marked)
+        let inner = Frame(title: title, note: note).draw(into: &screen, area: areas.table)
         guard let list else { return }
         var table = Table(
             columns: Self.columns,
@@ -138,7 +191,10 @@ final class ConflictsView: ConsoleView {
                 ]
             })
         table.selected = list.items.isEmpty ? nil : list.selection
-        table.emptyMessage = filterText.isEmpty ? "no conflicts: both systems agree" : "no conflicts match \(filterText)"
+        table.marked = Set(list.items.indices.filter { marks.contains(list.items[$0].id) })
+        table.emptyMessage =
+            filterText.isEmpty
+            ? "no conflicts: both systems agree" : (filterText == "open" ? "no conflicts wait for a person (/decided shows the others)" : "no conflicts match \(filterText)")
         table.draw(into: &screen, area: inner)
         drawDetail(list.selected, into: &screen, area: areas.detail, format: format)
     }

@@ -53,6 +53,8 @@ protocol ConsoleContext: AnyObject {
     func open(_ view: any ConsoleView) async
     /// Opens a row's detail.
     func openRow(_ id: Int64) async
+    /// Opens a job: the rows it staged or tried.
+    func openJob(_ id: Int64) async
     /// Whether actions of this kind can run; if not, says why in the status line.
     func allows(_ kind: ConsoleAction.Kind) -> Bool
     /// Runs an action in the background, with a spinner and `progress` in the status line.
@@ -64,6 +66,11 @@ protocol ConsoleContext: AnyObject {
     /// Offers a list to pick from; `chosen` runs with the index picked.
     func choose(_ title: String, _ choices: [StyledLine], selected: Int, chosen: @escaping @MainActor (Int) async -> Void)
     func flash(_ message: String, _ level: StatusLine.Level)
+    /// Puts text on the person's clipboard (OSC 52) and in a file beside the store, and says
+    /// where: `what` names it (`the error of row 12`).
+    func copy(_ text: String, describing what: String)
+    /// Shows a row's text in the person's `$PAGER`, the console set aside until it exits.
+    func page(_ text: String, row: Int64)
     /// Runs `work` in the background; a second request under the same key while it runs makes it
     /// run once more afterwards, never twice at once.
     func background(_ key: String, _ work: @escaping @MainActor () async throws -> Void)

@@ -47,10 +47,8 @@ final class JobsView: ConsoleView {
 
     func bindings(context: any ConsoleContext) -> [KeyBinding] {
         KeyBinding.movement { [weak self] in self?.list } + [
-            KeyBinding([.enter], "job's rows", hint: .primary) { [weak self] _ in
-                guard let job = self?.list?.selected else { return }
-                let source: RowsView.Source = job.kind == .pull ? .filter(RowFilter(jobID: job.id)) : .attemptedBy(job: job.id)
-                await context.open(RowsView(title: "Job \(job.id) \(job.kind.rawValue)", crumb: "job \(job.id)", tab: .jobs, source: source))
+            KeyBinding([.enter], "job detail", hint: .primary) { [weak self] _ in
+                if let job = self?.list?.selected { await context.openJob(job.id) }
             }
         ]
     }

@@ -1,3 +1,4 @@
+import Foundation
 import StagelinkEngine
 
 /// The sync as it happens: the current cycle of each direction (phase, progress bar, records per
@@ -44,6 +45,7 @@ final class LiveView: ConsoleView {
                 context.perform(.syncNow, progress: "starting a sync cycle as \(context.operatorName)")
             },
             KeyBinding([.character("p")], "push", group: .action, hint: .primary, action: .push) { _ in RowActions.push(nil, context: context) },
+            KeyBinding([.character("e"), .enter], "all events", hint: .primary) { _ in await context.open(EventsView()) },
         ]
     }
 
@@ -111,8 +113,8 @@ final class LiveView: ConsoleView {
             lines += [StyledLine(), StyledLine(), StyledLine()]
         }
         let series = history.series(direction)
-        lines.append(sparkline("records ", series.records, role: .sparkline, width: width, format: format))
-        lines.append(sparkline("failures", series.failures, role: .error, width: width, format: format))
+        lines.append(sparkline("records ", series.records, starts: series.starts, role: .sparkline, width: width, format: format))
+        lines.append(sparkline("failures", series.failures, starts: series.starts, role: .error, width: width, format: format))
         for (offset, line) in lines.prefix(inner.height).enumerated() {
             screen.write(line, x: inner.x + 1, y: inner.y + offset, limit: width)
         }
@@ -136,11 +138,15 @@ final class LiveView: ConsoleView {
         ]
     }
 
-    private func sparkline(_ label: String, _ values: [Int], role: Role, width: Int, format: TextFormat) -> StyledLine {
+    /// `records  ▂▃█▅▂ since 09:15:03 · max 1,204`: the blocks, the time of the oldest cycle shown, and
+    /// the largest value (`↑` when one cycle towers over the scale of the others).
+    private func sparkline(_ label: String, _ values: [Int], starts: [Date], role: Role, width: Int, format: TextFormat) -> StyledLine {
         guard !values.isEmpty else { return [Span(label + " ", .muted), Span("no cycles yet", .muted)] }
-        // Room for the blocks once the label and a " max 99,999" are written.
-        let shown = Array(values.suffix(max(1, width - label.count - 12)))
-        let suffix = " max \(format.grouped(shown.max() ?? 0))"
+        // Room for the blocks once the label, " since 09:15:03" and " · max 99,999↑" are written.
+        let shown = Array(values.suffix(max(1, width - label.count - 30)))
+        let maximum = shown.max() ?? 0
+        let since = starts.suffix(shown.count).first.map { " since \(format.clock($0))" } ?? ""
+        let suffix = "\(since) · max \(format.grouped(maximum))" + (Sparkline.scale(shown) < maximum ? "↑" : "")
         return [Span(label + " ", .muted), Span(Sparkline.text(shown, width: shown.count), role), Span(suffix, .muted)]
     }
 }

@@ -45,13 +45,59 @@ enum RowActions {
         }
     }
 
-    /// `i`: the marked rows, or the selected one, with a typed reason.
+    /// `i`: the marked rows, or the selected one, with a typed reason. A selected row that is not
+    /// failed cannot be ignored: that is said at once, before any reason is asked for.
     static func ignore(selected: StagedRowSummary, marked: Set<Int64>, context: any ConsoleContext) {
+        setStatus(
+            selected: selected, marked: marked, requires: .failed, refusal: "only failed rows are ignored", verb: ("Ignore", "ignoring"),
+            placeholder: "why these rows are set aside (goes into the audit trail)", context: context
+        ) { targets, reason in .ignore(rows: targets, reason: reason) }
+    }
+
+    /// `u`: puts the marked rows, or the selected ignored one, back among the failures, with a
+    /// typed reason; a selected row that is not ignored is refused without asking.
+    static func unignore(selected: StagedRowSummary, marked: Set<Int64>, context: any ConsoleContext) {
+        setStatus(
+            selected: selected, marked: marked, requires: .ignored, refusal: "nothing to un-ignore", verb: ("Un-ignore", "un-ignoring"),
+            placeholder: "why these rows need fixing after all (goes into the audit trail)", context: context
+        ) { targets, reason in .unignore(rows: targets, reason: reason) }
+    }
+
+    /// An audited status change of the marked rows, or of the selected one when it has the status
+    /// the change starts from (otherwise refused at once, saying why), after asking for a reason.
+    private static func setStatus(
+        selected: StagedRowSummary, marked: Set<Int64>, requires status: RowStatus, refusal: String, verb: (title: String, progress: String),
+        placeholder: String, context: any ConsoleContext, action: @escaping @MainActor ([Int64], String) -> ConsoleAction
+    ) {
+        if marked.isEmpty && selected.status != status {
+            context.flash("row \(selected.id) is \(selected.status.rawValue), not \(status.rawValue): \(refusal)", .warning)
+            return
+        }
         let targets = marked.isEmpty ? [selected.id] : marked.sorted()
         let what = marked.isEmpty ? "row \(selected.id)" : "\(targets.count) marked rows"
-        context.performWithReason("Ignore \(what) — reason:", placeholder: "why these rows are set aside (goes into the audit trail)", progress: "ignoring \(what)") {
-            reason in .ignore(rows: targets, reason: reason)
+        context.performWithReason("\(verb.title) \(what) — reason:", placeholder: placeholder, progress: "\(verb.progress) \(what)") { reason in
+            action(targets, reason)
         }
+    }
+
+    /// An error as `y` copies it: the code, fields and message, then the other system's answer.
+    static func errorText(_ error: LinkError) -> String {
+        error.description + (error.remoteBody.map { "\n\n" + $0 } ?? "") + "\n"
+    }
+
+    /// A payload as `y` copies it and `o` pages it: the bytes as received, as text (invalid UTF-8
+    /// shown as U+FFFD rather than dropped).
+    static func payloadText(_ row: StagedRow) -> String {
+        String(decoding: row.payload, as: UTF8.self)
+    }
+
+    /// `y` on a list: the selected row's error line.
+    static func copyError(of selected: StagedRowSummary, context: any ConsoleContext) {
+        guard let code = selected.errorCode else {
+            context.flash("row \(selected.id) has no error to copy (Enter opens it: y there copies the payload)", .info)
+            return
+        }
+        context.copy(code + (selected.errorMessage.map { ": " + $0 } ?? "") + "\n", describing: "the error of row \(selected.id)")
     }
 
     /// `p`: a Salesforce row is pushed as it is; anywhere else, the Salesforce id is asked for.

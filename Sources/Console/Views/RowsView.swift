@@ -126,8 +126,16 @@ final class RowsView: ConsoleView {
                 guard let list = self?.list, let selected = list.selected else { return }
                 RowActions.ignore(selected: selected, marked: list.marks, context: context)
             },
+            KeyBinding([.character("u")], "un-ignore", group: .action, hint: list?.selected?.status == .ignored ? .primary : nil, action: .unignore) {
+                [weak self] _ in
+                guard let list = self?.list, let selected = list.selected else { return }
+                RowActions.unignore(selected: selected, marked: list.marks, context: context)
+            },
             KeyBinding([.character("p")], "push", group: .action, hint: .primary, action: .push) { [weak self] _ in
                 RowActions.push(self?.list?.selected, context: context)
+            },
+            KeyBinding([.character("y")], "copy the error") { [weak self] _ in
+                if let selected = self?.list?.selected { RowActions.copyError(of: selected, context: context) }
             },
         ]
         if case .filter = source {
@@ -147,8 +155,15 @@ final class RowsView: ConsoleView {
 
     // MARK: - Drawing
 
-    func draw(into screen: inout Screen, body: Rect, context: any ConsoleContext) {
+    func draw(into screen: inout Screen, body fullBody: Rect, context: any ConsoleContext) {
         let format = context.format
+        // A wide terminal gives the selected row's error and key fields a pane of their own.
+        var body = fullBody
+        if fullBody.width >= RowPreview.minimumWidth {
+            let (list, preview) = fullBody.splitLeft(fullBody.width - RowPreview.width)
+            body = list
+            RowPreview(row: self.list?.selected).draw(into: &screen, area: preview, format: format)
+        }
         let filterText = RowFilterSyntax.text(filter)
         let titleLine = StyledLine.viewTitle(title, filter: filterText, count: list?.count.map(format.grouped) ?? "…")
         var note: StyledLine?

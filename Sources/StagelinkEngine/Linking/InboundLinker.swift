@@ -33,8 +33,10 @@ public struct InboundLinker: Sendable {
 
     /// Links every staged EMR row, mapping by mapping in the file's order.
     public func linkPending(recorder: JobRecorder, stop: StopSignal) async throws {
+        // How many rows wait is known before linking starts: progress has a total, a bar and an ETA.
+        let waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr))
         for inbound in mapping.inbound {
-            await recorder.progress(phase: "linking \(inbound.resource)")
+            await recorder.progress(phase: "linking \(inbound.resource)", total: .some(waiting))
             try await link(ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged]), recorder: recorder, stop: stop)
         }
     }
@@ -212,6 +214,14 @@ public struct InboundLinker: Sendable {
         if !failed.isEmpty {
             let codes = Set(failed.compactMap { $0.error?.code }).sorted().joined(separator: ", ")
             await recorder.event(.warning, "\(inbound.resource): \(failed.count) of \(outcomes.count) rows failed (\(codes))")
+        }
+        // Conflicts are events too, so that those held for a person never pile up unseen.
+        let conflicts = outcomes.reduce(0) { $0 + $1.conflicts.count }
+        if conflicts > 0 {
+            let held = outcomes.filter { $0.status == .held }.count
+            await recorder.event(
+                held > 0 ? .warning : .info,
+                "\(inbound.object): \(conflicts) \(conflicts == 1 ? "conflict" : "conflicts") found" + (held > 0 ? ", \(held) \(held == 1 ? "row" : "rows") held for review" : ", decided by the policy"))
         }
         return outcomes
     }

@@ -43,6 +43,7 @@ extension Operations {
             try await store.updateFieldStates([state])
         }
         guard let resolved = try await store.conflict(id: id) else { throw OperationError.noSuchConflict(id) }
+        try await recordAction("\(operatorName) resolved conflict \(id) (\(conflict.object) \(conflict.field)): the \(winner.rawValue) value taken")
         return resolved
     }
 
@@ -121,6 +122,9 @@ extension Operations {
             }
             let outcome = try await outbound.push(rowID: rowID, recorder: recorder)
             let job = try await recorder.finish()
+            try await recordAction(
+                "\(operatorName) pushed Salesforce \(salesforceID) (row \(rowID)): \(outcome.status.rawValue)" + (outcome.error.map { " \($0.code)" } ?? ""),
+                job: job.id, level: outcome.status == .failed ? .warning : .info)
             return PushReport(job: job, rowID: rowID, outcome: outcome)
         } catch {
             _ = try? await recorder.finish(.failed, message: "\(error)")

@@ -78,6 +78,9 @@ public struct Operations: Sendable {
         let attempted = try await store.rowsAttempted(byJob: job.id, since: mark)
         let rows = try await rowSummaries(refreshed.keys.sorted() + attempted)
         let skipped = asked.filter { !attempted.contains($0) && refreshed[$0] == nil }
+        try await recordAction(
+            "\(operatorName) retried \(Self.rows(rows.count, ids: rows.map(\.id))): \(job.counts.linked) linked, \(job.counts.failed) failed", job: job.id,
+            level: job.counts.failed > 0 ? .warning : .info)
         return RetryReport(job: job, rows: rows, skipped: skipped)
     }
 
@@ -180,7 +183,32 @@ public struct Operations: Sendable {
     /// Sets failed rows aside with a reason; they stay visible as ignored.
     public func ignore(rows ids: [Int64], reason: String, by operatorName: String) async throws -> [Int64] {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw OperationError.reasonRequired }
-        return try await store.setStatus(rowIDs: ids, to: .ignored, from: [.failed], actor: .operator(operatorName), note: reason)
+        let changed = try await store.setStatus(rowIDs: ids, to: .ignored, from: [.failed], actor: .operator(operatorName), note: reason)
+        if !changed.isEmpty { try await recordAction("\(operatorName) ignored \(Self.rows(changed.count, ids: changed))") }
+        return changed
+    }
+
+    /// Puts ignored rows back among the failures, with their error, for someone to fix; audited
+    /// like `ignore` (the operator and the reason go into the row's history). Returns the rows
+    /// changed: a row that is not ignored is left as it is.
+    public func unignore(rows ids: [Int64], reason: String, by operatorName: String) async throws -> [Int64] {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw OperationError.reasonRequired }
+        let changed = try await store.setStatus(rowIDs: ids, to: .failed, from: [.ignored], actor: .operator(operatorName), note: reason)
+        if !changed.isEmpty { try await recordAction("\(operatorName) un-ignored \(Self.rows(changed.count, ids: changed))") }
+        return changed
+    }
+
+    /// Puts an operator's action among the service's events (the console's Events view), beside
+    /// the audit trail that keeps its reason. Counts, ids and codes only: never a reason someone
+    /// typed, which may name a patient.
+    func recordAction(_ message: String, job: Int64? = nil, level: SyncEvent.Level = .info) async throws {
+        try await store.appendEvents([SyncEvent(at: Date(), jobID: job, level: level, message: message)])
+    }
+
+    /// `3 rows (12, 13, 14)`, the ids cut after ten.
+    static func rows(_ count: Int, ids: [Int64]) -> String {
+        let shown = ids.prefix(10).map(String.init).joined(separator: ", ") + (ids.count > 10 ? ", …" : "")
+        return (count == 1 ? "1 row" : "\(count) rows") + (ids.isEmpty ? "" : " (\(shown))")
     }
 
     /// Changes a field's rule (audited with the operator and reason).
@@ -191,7 +219,11 @@ public struct Operations: Sendable {
         guard mapping.declaredPolicy.contains(where: { $0.object == parts[0] && $0.field == parts[1] }) else {
             throw OperationError.unknownField(qualifiedField)
         }
-        return try await store.setPolicyRule(object: parts[0], field: parts[1], rule: rule, actor: .operator(operatorName), reason: reason)
+        let entry = try await store.setPolicyRule(object: parts[0], field: parts[1], rule: rule, actor: .operator(operatorName), reason: reason)
+        if let entry {
+            try await recordAction("\(operatorName) changed the policy of \(qualifiedField): \(entry.oldRule?.rawValue ?? "none") → \(entry.newRule)")
+        }
+        return entry
     }
 
     /// Which staged row, job, rule and actor put the value a field holds. `id` is the Salesforce

@@ -105,8 +105,10 @@ public struct OutboundLinker: OutboundRowLinker {
 
     /// Links every staged Salesforce row: Contacts first, then admissions.
     public func linkPending(recorder: JobRecorder, stop: StopSignal) async throws {
+        // As inbound: the rows waiting give the progress its total.
+        let waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .salesforce))
         for object in objects {
-            await recorder.progress(phase: "linking \(object)")
+            await recorder.progress(phase: "linking \(object)", total: .some(waiting))
             try await link(ClaimRequest(system: .salesforce, resourceType: object, statuses: [.staged]), recorder: recorder, stop: stop)
         }
     }

@@ -61,6 +61,25 @@ struct RetryCommand: AsyncParsableCommand {
     }
 }
 
+/// The rows an audited status change acts on, and why: `4211 4212 --reason "…"`.
+struct ReasonedRows: ParsableArguments {
+    @Argument(help: "Row ids.")
+    var ids: [Int64]
+
+    @Option(help: "Why (recorded in the row's history).")
+    var reason: String
+
+    /// `Ignored 2 of 3 rows.`, then the rows left as they were, which make the exit status 1.
+    func report(changed: [Int64], done: String, notDone: String) throws {
+        print("\(done) \(changed.count) of \(ids.count) rows.")
+        let skipped = ids.filter { !changed.contains($0) }
+        if !skipped.isEmpty {
+            print("\(notDone): \(skipped.map(String.init).joined(separator: ", ")).")
+            throw ExitCode(1)
+        }
+    }
+}
+
 /// `stagelink ignore`: set failed rows aside, visibly, with a reason.
 struct IgnoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -74,22 +93,37 @@ struct IgnoreCommand: AsyncParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var operatorOptions: OperatorOptions
-
-    @Argument(help: "Row ids to ignore.")
-    var ids: [Int64]
-
-    @Option(help: "Why (recorded in the row's history).")
-    var reason: String
+    @OptionGroup var rows: ReasonedRows
 
     func run() async throws {
         let context = try Context.open(storeOptions)
-        let ignored = try await context.offlineOperations.ignore(rows: ids, reason: reason, by: operatorOptions.resolved)
-        print("Ignored \(ignored.count) of \(ids.count) rows.")
-        let skipped = ids.filter { !ignored.contains($0) }
-        if !skipped.isEmpty {
-            print("Not failed, so not ignored: \(skipped.map(String.init).joined(separator: ", ")).")
-            throw ExitCode(1)
-        }
+        let ignored = try await context.offlineOperations.ignore(rows: rows.ids, reason: rows.reason, by: operatorOptions.resolved)
+        try rows.report(changed: ignored, done: "Ignored", notDone: "Not failed, so not ignored")
+    }
+}
+
+/// `stagelink unignore`: put ignored rows back among the failures, with a reason.
+struct UnignoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unignore",
+        abstract: "Puts ignored rows back among the failures, with their error, for someone to fix; audited like ignore.",
+        discussion: """
+            The row turns failed again with the error it had; the reason and the operator go into \
+            its history. The console's `u` key does the same.
+
+            Example:
+              stagelink unignore 4211 --reason "not a test patient after all"
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var operatorOptions: OperatorOptions
+    @OptionGroup var rows: ReasonedRows
+
+    func run() async throws {
+        let context = try Context.open(storeOptions)
+        let unignored = try await context.offlineOperations.unignore(rows: rows.ids, reason: rows.reason, by: operatorOptions.resolved)
+        try rows.report(changed: unignored, done: "Un-ignored", notDone: "Not ignored, so left as they were")
     }
 }
 
