@@ -17,7 +17,7 @@ struct AttentionTests {
         var screen = fixture.screen
         #expect(screen.text(row: 3).contains(" 3 Failures 40 "))
         #expect(screen.text(row: 3).contains(" 6 Conflicts 1 held "))
-        #expect(screen.text(row: 3).contains("⚑ 1 conflict held for review (6)  alice"), "on the tab bar, before the operator")
+        #expect(screen.text(row: 3).contains("⚑ 1 held for review  alice"), "on the tab bar, before the operator")
         #expect(screen.text(row: 1).contains("health ◐ degraded"), "the header keeps its health")
         #expect(screen.role(of: "⚑ 1") == .warning)
 

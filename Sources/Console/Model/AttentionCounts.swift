@@ -24,12 +24,12 @@ struct AttentionCounts: Sendable, Hashable {
     }
 
     /// The flag for held conflicts, shown on the tab bar's right before the operator's name
-    /// (`⚑ 63 conflicts held for review (6)  alice`): the header's lines are full of the
+    /// (`⚑ 63 held for review  alice`): the header's lines are full of the
     /// service's own state, and the flag must never cover its health.
     func flag(format: TextFormat) -> StyledLine {
         var line = StyledLine()
         guard let held = heldConflicts, held > 0 else { return line }
-        line.append("⚑ \(format.grouped(held)) \(held == 1 ? "conflict" : "conflicts") held for review (6)", .warning)
+        line.append("⚑ \(format.grouped(held)) held for review", .warning)
         line.append("  ", .header)
         return line
     }
