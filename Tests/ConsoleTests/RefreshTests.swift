@@ -68,6 +68,8 @@ final class CountingStore: SyncStore, @unchecked Sendable {
         try await base.startJob(kind: kind, direction: direction, actor: actor, trigger: trigger)
     }
     func updateJob(_ job: Job) async throws { try await base.updateJob(job) }
+    func recordAccess(_ accesses: [RowAccess]) async throws { try await base.recordAccess(accesses) }
+    func accessLog(_ query: AccessQuery) async throws -> [RowAccess] { read(); return try await base.accessLog(query) }
     func job(id: Int64) async throws -> Job? { try await base.job(id: id) }
     func interruptRunningJobs(message: String) async throws -> Int { try await base.interruptRunningJobs(message: message) }
     func watermark(system: SourceSystem, resourceType: String) async throws -> Date? { try await base.watermark(system: system, resourceType: resourceType) }

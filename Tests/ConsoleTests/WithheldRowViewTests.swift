@@ -32,3 +32,21 @@ struct WithheldRowViewTests {
         #expect(RowFilterSyntax.parse("status:withheld").statuses == [.withheld])
     }
 }
+
+/// Opening a row's detail in the console is a read of its evidence: it is logged.
+@MainActor
+@Suite(.timeLimit(.minutes(1)))
+struct DetailAccessLogTests {
+    @Test func openingARowsDetailRecordsTheOperatorOnceNotOnEveryRefresh() async throws {
+        let fixture = try await ConsoleFixture.make()
+        let id = fixture.contents.birthdateFailureRowID
+        #expect(try await fixture.store.accessLog(AccessQuery(rowID: id)).isEmpty)
+        await fixture.console.press(.character(":"))
+        await fixture.console.type("row \(id)\n")
+        await fixture.console.poll()
+        let log = try await fixture.store.accessLog(AccessQuery(rowID: id))
+        #expect(log.count == 1)
+        #expect(log.first?.via == .console)
+        #expect(log.first?.operatorName == fixture.console.session.operatorName)
+    }
+}

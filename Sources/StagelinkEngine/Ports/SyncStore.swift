@@ -69,6 +69,14 @@ public protocol SyncStore: Sendable {
     /// Only rows whose status is in `from` change; returns the ids that changed.
     func setStatus(rowIDs: [Int64], to status: RowStatus, from: Set<RowStatus>, actor: Actor, note: String) async throws -> [Int64]
 
+    // MARK: - Access log
+
+    /// Appends reads of rows to the access log, which nothing updates or deletes. A store opened
+    /// read-only still records them: a read that cannot be logged throws, and is not to be shown.
+    func recordAccess(_ accesses: [RowAccess]) async throws
+    /// The access log, newest first.
+    func accessLog(_ query: AccessQuery) async throws -> [RowAccess]
+
     // MARK: - Links and field states
 
     func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink]
@@ -150,6 +158,11 @@ public struct StageResult: Sendable, Hashable {
         self.deduplicated = deduplicated
         self.rowIDs = rowIDs
     }
+}
+
+extension SyncStore {
+    /// Appends one read of a row to the access log.
+    public func recordAccess(_ access: RowAccess) async throws { try await recordAccess([access]) }
 }
 
 extension SyncStore {

@@ -62,6 +62,25 @@ public enum StoreMigrations {
                     CREATE INDEX job_step ON job(kind, direction, trigger, status, id);
                     """)
         }
+        migrator.registerMigration("phi-1: an append-only access log of who read which row") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE row_access (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at REAL NOT NULL,
+                        rowID INTEGER NOT NULL,
+                        operator TEXT NOT NULL,
+                        process TEXT NOT NULL,
+                        via TEXT NOT NULL
+                    );
+                    CREATE INDEX row_access_row ON row_access(rowID, id);
+                    CREATE INDEX row_access_operator ON row_access(operator, id);
+                    CREATE TRIGGER row_access_no_update BEFORE UPDATE ON row_access
+                        BEGIN SELECT RAISE(ABORT, 'row_access is append-only'); END;
+                    CREATE TRIGGER row_access_no_delete BEFORE DELETE ON row_access
+                        BEGIN SELECT RAISE(ABORT, 'row_access is append-only'); END;
+                    """)
+        }
         return migrator
     }
 

@@ -10,12 +10,17 @@ struct ShowCommand: AsyncParsableCommand {
             The payload is pretty-printed in its original key order; control characters in it are \
             shown escaped, never sent to the terminal. The fields the error names are marked ▶.
 
+            Every read is recorded in the access log with your name and this process \
+            (`stagelink audit access --row ID`); a read that cannot be recorded is not shown.
+
             Example:
               stagelink show 4211
             """
     )
 
     @OptionGroup var storeOptions: StoreOptions
+
+    @OptionGroup var operatorOptions: OperatorOptions
 
     @Argument(help: "The row id (see `stagelink rows`).")
     var id: Int64
@@ -28,6 +33,8 @@ struct ShowCommand: AsyncParsableCommand {
         guard let row = try await context.store.row(id: id) else {
             throw ValidationError("No staged row has id \(id).")
         }
+        // Logged before anything is shown (`stagelink audit access --row N` lists it).
+        try await context.store.recordAccess(RowAccess(rowID: id, operatorName: operatorOptions.resolved, via: .show))
         let history = try await context.store.history(ofRow: id)
         let attempts = try await context.store.attempts(ofRow: id)
         let writes = try await context.store.writes(byRow: id)
