@@ -17,7 +17,7 @@ struct Stagelink: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, ConsoleCommand.self, SyncCommand.self, PushCommand.self, RetryCommand.self, IgnoreCommand.self, RowsCommand.self, ShowCommand.self,
-            JobsCommand.self, ConflictsCommand.self, ResolveCommand.self, PolicyCommand.self, WhyCommand.self, AuditCommand.self, StatusCommand.self,
+            JobsCommand.self, ConflictsCommand.self, ResolveCommand.self, PolicyCommand.self, WhyCommand.self, AuditCommand.self, PurgeCommand.self, StatusCommand.self,
             DemoCommand.self, SandboxCommand.self, BenchCommand.self,
         ]
     )

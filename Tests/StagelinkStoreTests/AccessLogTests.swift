@@ -61,3 +61,14 @@ struct AccessLogTests {
         #expect(process.contains(" as "))
     }
 }
+
+/// The purge audit is append-only too.
+struct PurgeAuditTests {
+    @Test func thePurgeAuditRefusesUpdateAndDelete() async throws {
+        let store = try SQLiteStore.temporary("purge-audit")
+        _ = try await store.purgePayloads(receivedBefore: Date(), actor: .operator("alice"), dryRun: false)
+        await #expect(throws: DatabaseError.self) { try await store.pool.write { db in try db.execute(sql: "UPDATE payload_purge SET rows = 0") } }
+        await #expect(throws: DatabaseError.self) { try await store.pool.write { db in try db.execute(sql: "DELETE FROM payload_purge") } }
+        #expect(try await store.payloadPurges(limit: 5).count == 1)
+    }
+}

@@ -24,7 +24,7 @@ struct StoreVersionTests {
         let store = try SQLiteStore.temporary("store-version")
         let version = try await store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") }
         #expect(version == StoreMigrations.version)
-        #expect(StoreMigrations.version == 4, "v1–v3 and phi-1 (the access log)")
+        #expect(StoreMigrations.version == 5, "v1–v3, phi-1 (the access log) and phi-2 (retention)")
     }
 
     @Test func aStoreOfAHigherVersionIsRefusedNamingBothVersionsAndIsNotWritten() throws {
@@ -84,6 +84,9 @@ struct StoreVersionTests {
             // …and without the access log that came after it.
             try db.execute(sql: "DROP TABLE row_access")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'phi-1:%'")
+            try db.execute(sql: "DROP TABLE payload_purge")
+            try db.execute(sql: "ALTER TABLE staged_row DROP COLUMN payloadPurgedAt")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'phi-2:%'")
             try db.execute(sql: "PRAGMA user_version = 0")
             let insert = "INSERT INTO job (kind, direction, actor, startedAt, status) VALUES (?, ?, ?, 0, 'succeeded')"
             for (kind, direction, actor) in [
@@ -95,7 +98,7 @@ struct StoreVersionTests {
         }
         let error = #expect(throws: StoreError.self) { _ = try SQLiteStore(path: path, access: .readOnly) }
         #expect(error?.description.contains("store version 2") == true)
-        #expect(error?.description.contains("version 4") == true)
+        #expect(error?.description.contains("version 5") == true)
         let upgraded = try SQLiteStore.forReading(path: path)
         #expect(upgraded.access == .readWrite, "a writable store that needs upgrading is upgraded")
         let triggers = try await upgraded.jobs(before: nil, limit: 10).reversed().map(\.trigger)

@@ -82,6 +82,11 @@ struct DetailDocument {
 
     private func payloadSection(_ payload: JSONValue?, locations: [FailingFieldLocator.Location]) -> [Line] {
         let bytes = evidence.row.payload
+        if let purged = evidence.row.payloadPurgedAt {
+            return heading("Payload", "purged on \(format.stamp(purged)) by the retention period") + [
+                field("sha256", evidence.row.contentHash, .muted), field("kept", "status, history, attempts and lineage"),
+            ]
+        }
         guard let payload else {
             var lines = heading("Payload", "verbatim, \(format.grouped(bytes.count)) bytes — not valid JSON, shown as received")
             let text = String(decoding: bytes, as: UTF8.self)

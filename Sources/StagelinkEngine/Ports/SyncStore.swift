@@ -77,6 +77,15 @@ public protocol SyncStore: Sendable {
     /// The access log, newest first.
     func accessLog(_ query: AccessQuery) async throws -> [RowAccess]
 
+    // MARK: - Retention
+
+    /// Empties the payloads (and the other system's error bodies) of rows in
+    /// ``PayloadPurge/purgeable`` statuses received before `cutoff`, and records the purge in its
+    /// audit; a dry run only counts. Hashes, statuses, history and lineage stay.
+    func purgePayloads(receivedBefore cutoff: Date, actor: Actor, dryRun: Bool) async throws -> PayloadPurge
+    /// The purge audit, newest first.
+    func payloadPurges(limit: Int) async throws -> [PayloadPurge]
+
     // MARK: - Links and field states
 
     func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink]

@@ -81,6 +81,24 @@ public enum StoreMigrations {
                         BEGIN SELECT RAISE(ABORT, 'row_access is append-only'); END;
                     """)
         }
+        migrator.registerMigration("phi-2: payloads purged after the retention period, and the purge's audit") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE staged_row ADD COLUMN payloadPurgedAt REAL;
+                    CREATE TABLE payload_purge (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at REAL NOT NULL,
+                        actor TEXT NOT NULL,
+                        cutoff REAL NOT NULL,
+                        rows INTEGER NOT NULL,
+                        bytes INTEGER NOT NULL
+                    );
+                    CREATE TRIGGER payload_purge_no_update BEFORE UPDATE ON payload_purge
+                        BEGIN SELECT RAISE(ABORT, 'payload_purge is append-only'); END;
+                    CREATE TRIGGER payload_purge_no_delete BEFORE DELETE ON payload_purge
+                        BEGIN SELECT RAISE(ABORT, 'payload_purge is append-only'); END;
+                    """)
+        }
         return migrator
     }
 

@@ -41,7 +41,8 @@ struct ShowCommand: AsyncParsableCommand {
         if json {
             JSONOutput.print([
                 "row": JSONOutput.row(row.summary), "contentHash": .string(row.contentHash), "note": JSONOutput.text(row.note),
-                "error": JSONOutput.error(row.error), "payload": .string(String(decoding: row.payload, as: UTF8.self)),
+                "error": JSONOutput.error(row.error), "payload": row.payloadPurgedAt == nil ? .string(String(decoding: row.payload, as: UTF8.self)) : .null,
+                "payloadPurgedAt": JSONOutput.instant(row.payloadPurgedAt),
                 "history": .array(history.map { ["from": JSONOutput.text($0.from?.rawValue), "to": .string($0.to.rawValue), "at": JSONOutput.instant($0.at), "actor": .string($0.actor.description), "note": JSONOutput.text($0.note)] }),
                 "attempts": .array(attempts.map { ["number": JSONOutput.number($0.number), "at": JSONOutput.instant($0.at), "actor": .string($0.actor.description), "outcome": .string($0.outcome.rawValue), "error": JSONOutput.error($0.error)] }),
                 "lineage": .array(writes.map(JSONOutput.write)),
@@ -60,8 +61,14 @@ struct ShowCommand: AsyncParsableCommand {
                 print(indent(DisplayText.escaped(prettyIfJSON(body), keepingLineBreaks: true), by: 4))
             }
         }
-        print("\nPayload (\(row.payload.count) bytes, as received)")
-        if let value = try? JSONValue(parsing: row.payload) {
+        if let purged = row.payloadPurgedAt {
+            print("\nPayload purged on \(purged.shortText) (retention): its sha256 \(row.contentHash), status, history and lineage are kept.")
+        } else {
+            print("\nPayload (\(row.payload.count) bytes, as received)")
+        }
+        if row.payloadPurgedAt != nil {
+            // Nothing left to show.
+        } else if let value = try? JSONValue(parsing: row.payload) {
             let highlighted = faultyPaths(of: row, in: value, mapping: context.loadedMapping)
             for line in JSONWriter.prettyLines(value) {
                 let marked = highlighted.contains { !line.path.isEmpty && (line.path == $0 || line.path.hasPrefix($0 + ".") || line.path.hasPrefix($0 + "[")) }
