@@ -64,3 +64,24 @@ extension SQLiteStore {
         }
     }
 }
+
+extension SQLiteStore {
+    public func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] {
+        guard !keys.isEmpty else { return [:] }
+        let wanted = Set(keys)
+        return try await pool.read { db in
+            var result: [SourceKey: [StagedRowSummary]] = [:]
+            // Few rows are withheld: the status index finds them, the ids narrow them.
+            let placeholders = Array(repeating: "?", count: wanted.count).joined(separator: ",")
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM staged_row WHERE status = 'withheld' AND sourceID IN (\(placeholders))",
+                arguments: StatementArguments(wanted.map(\.sourceID)))
+            for row in rows {
+                let summary = StagedRowRecord.summary(row)
+                let key = SourceKey(system: summary.system, resourceType: summary.resourceType, sourceID: summary.sourceID)
+                if wanted.contains(key) { result[key, default: []].append(summary) }
+            }
+            return result
+        }
+    }
+}

@@ -199,4 +199,22 @@ struct SensitivityTests {
         #expect(contact["Birthdate"] == nil)
         #expect(try await harness.store.writes(byRow: staged.rowIDs[0]).allSatisfy { !["Phone", "Birthdate"].contains($0.field) })
     }
+
+    @Test func aFailedOlderVersionRetriedAfterALabelledOneIsSupersededNotSent() async throws {
+        let harness = try await Harness.make()
+        harness.target.failRecords { _, _ in LinkError(code: "UNABLE_TO_LOCK_ROW", message: "unable to obtain exclusive access to this record") }
+        let first = try await harness.stage([Fixtures.record(Fixtures.patient(id: "p1", family: "Alpha"))])
+        try await harness.link()
+        #expect(try await harness.row(first.rowIDs[0]).status == .failed)
+        harness.target.failRecords(nil)
+        let second = try await harness.stage([Fixtures.record(Self.labelled(Fixtures.patient(id: "p1", family: "Beta", version: 2), [(Self.actCode, "ETH")]))])
+        try await harness.link()
+        #expect(try await harness.row(second.rowIDs[0]).status == .withheld)
+
+        _ = try await harness.operations.retry(.allFailed, by: "support")
+        let retried = try await harness.row(first.rowIDs[0])
+        #expect(retried.status == .superseded)
+        #expect(retried.note?.contains("(row \(second.rowIDs[0])) is withheld") == true, "\(retried.note ?? "")")
+        #expect(harness.target.record("Contact", externalID: "p1") == nil, "nothing of the record is sent once it is labelled")
+    }
 }

@@ -160,10 +160,18 @@ public struct InboundLinker: Sendable {
         let policy = PolicyTable(try await store.policyRules())
         // Never apply an older version over a newer one already linked.
         let links = try await store.links(for: Array(batch.sources))
+        // Nor an older version after a newer one a security label withheld (a retry of a failed
+        // version would otherwise send it after the record was labelled).
+        let withheldRows = try await store.withheldRows(of: Array(batch.sources))
         var current: [(row: StagedRow, record: MappedRecord)] = []
         for candidate in batch.candidates {
             if let link = links[candidate.row.recordKey], candidate.row.recordVersion < link.linkedVersion {
                 outcomes.append(Self.superseded(candidate.row, by: link.linkedRowID, actor: actor, at: now))
+            } else if let newer = (withheldRows[candidate.row.recordKey] ?? []).filter({ candidate.row.recordVersion < RecordVersion(version: $0.version, lastUpdated: $0.lastUpdated) }).first {
+                outcomes.append(
+                    LinkOutcome(
+                        rowID: candidate.row.id, actor: actor, at: now, status: .superseded, attempt: .superseded,
+                        note: "a newer version (row \(newer.id)) is withheld by a security label: nothing older is sent after it"))
             } else {
                 current.append(candidate)
             }

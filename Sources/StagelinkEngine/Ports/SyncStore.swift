@@ -88,6 +88,10 @@ public protocol SyncStore: Sendable {
 
     // MARK: - Links and field states
 
+    /// The withheld rows of these records (a security label keeps them from the other side): an
+    /// older version of such a record is never sent after them.
+    func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]]
+
     func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink]
     /// The link whose counterpart in the other system has this id.
     func link(targetType: String, targetID: String) async throws -> RecordLink?
