@@ -153,6 +153,8 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case noSuchConflict(Int64)
     /// A stored value cannot be read as what it should be.
     case corrupt(String)
+    /// A stored value this build cannot read (never replaced by a default).
+    case unreadable(String)
 
     public var description: String {
         switch self {
@@ -166,6 +168,7 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case .noSuchRow(let id): "no staged row has id \(id)"
         case .noSuchConflict(let id): "no conflict has id \(id)"
         case .corrupt(let what): "the store holds an unreadable value: \(what)"
+        case .unreadable(let what): "the store holds a value this build cannot read: \(what)"
         }
     }
 }

@@ -68,6 +68,13 @@ final class CountingStore: SyncStore, @unchecked Sendable {
         try await base.startJob(kind: kind, direction: direction, actor: actor, trigger: trigger)
     }
     func updateJob(_ job: Job) async throws { try await base.updateJob(job) }
+    func recordAccess(_ accesses: [RowAccess]) async throws { try await base.recordAccess(accesses) }
+    func purgePayloads(receivedBefore cutoff: Date, actor: Actor, dryRun: Bool) async throws -> PayloadPurge {
+        try await base.purgePayloads(receivedBefore: cutoff, actor: actor, dryRun: dryRun)
+    }
+    func payloadPurges(limit: Int) async throws -> [PayloadPurge] { try await base.payloadPurges(limit: limit) }
+    func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] { try await base.withheldRows(of: keys) }
+    func accessLog(_ query: AccessQuery) async throws -> [RowAccess] { read(); return try await base.accessLog(query) }
     func job(id: Int64) async throws -> Job? { try await base.job(id: id) }
     func interruptRunningJobs(message: String) async throws -> Int { try await base.interruptRunningJobs(message: message) }
     func bulkExport(system: SourceSystem) async throws -> BulkExportProgress? { try await base.bulkExport(system: system) }

@@ -5,7 +5,8 @@ serves (planted raw with `PUT /_sandbox/raw/fhir/{type}/{id}`, bypassing its val
 Layout: <ResourceType>/<expectation>/<what-it-tests>.json, where the file's name (without .json)
 is also the resource's id in the sandbox. Expectation `fails`: the row is staged verbatim and
 fails with an error code and message; `links`: the payload is hostile-looking but valid FHIR, and
-must arrive in Salesforce exactly as sent (no injection, no mangling).
+must arrive in Salesforce exactly as sent (no injection, no mangling); `withheld`: a security label
+the default mapping blocks keeps it from Salesforce (staged, withheld, never sent).
 
 The files are the corpus; this script only documents how the unprintable ones were made.
 Run it from anywhere: python3 Tests/HostileInputs/make_corpus.py
@@ -183,6 +184,37 @@ put(RESPONSE, "fails", "response-reference-to-elsewhere", dumps(response("respon
     '"Patient/%s"' % ANCHOR, '"https://evil.example/fhir/Patient/%s"' % ANCHOR))
 put(RESPONSE, "fails", "authored-not-a-datetime", dumps(response("authored-not-a-datetime", authored="yesterday at noon")))
 
+# --- Security labels (FHIR R4 meta.security). Expectation `withheld`: the row is staged verbatim,
+# withheld naming the label, and nothing reaches Salesforce. The default mapping blocks v3-ActCode
+# 42CFRPart2 and ETH (by URL or OID); a code without a system that is a blocked code is withheld too;
+# a label on a contained resource counts for the whole record. The same code under another system is
+# not HL7's code and links; labels that cannot be read fail. ---
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+
+
+def labelled(resource, *codings):
+    resource["meta"] = dict(resource["meta"], security=list(codings))
+    return resource
+
+
+put(PATIENT, "withheld", "label-42cfrpart2", dumps(labelled(patient("label-42cfrpart2"), {"system": ACT_CODE, "code": "42CFRPart2"})))
+put(PATIENT, "withheld", "label-eth-by-oid", dumps(labelled(patient("label-eth-by-oid"), {"system": "urn:oid:2.16.840.1.113883.5.4", "code": "ETH"})))
+put(PATIENT, "withheld", "label-eth-without-system", dumps(labelled(patient("label-eth-without-system"), {"code": "ETH"})))
+put(PATIENT, "withheld", "label-behind-allowed-labels", dumps(labelled(patient("label-behind-allowed-labels"),
+    {"system": CONFIDENTIALITY, "code": "N"}, {"system": "https://ehr.example/labels", "code": "VIP"}, {"system": ACT_CODE, "code": "ETH"})))
+put(PATIENT, "withheld", "label-on-contained-resource", dumps(patient("label-on-contained-resource", contained=[
+    {"resourceType": "Condition", "id": "sud", "meta": {"security": [{"system": ACT_CODE, "code": "42CFRPart2"}]},
+     "subject": {"reference": "#"}}])))
+put(EPISODE, "withheld", "label-42cfrpart2-on-episode", dumps(labelled(episode("label-42cfrpart2-on-episode"),
+    {"system": CONFIDENTIALITY, "code": "R"}, {"system": ACT_CODE, "code": "42CFRPart2"})))
+put(PATIENT, "links", "label-eth-of-unknown-system", dumps(labelled(patient("label-eth-of-unknown-system", name=[{"family": "Localcode", "given": ["Test"]}]),
+    {"system": "https://ehr.example/local-labels", "code": "ETH"})))
+put(PATIENT, "links", "label-confidentiality-restricted", dumps(labelled(patient("label-confidentiality-restricted", name=[{"family": "Restricted", "given": ["Test"]}]),
+    {"system": CONFIDENTIALITY, "code": "R"})))
+put(PATIENT, "fails", "label-security-not-a-list", dumps(dict(patient("label-security-not-a-list"), meta={"versionId": "1", "security": "ETH"})))
+put(PATIENT, "fails", "label-coding-without-code", dumps(labelled(patient("label-coding-without-code"), {"system": ACT_CODE, "display": "42 CFR Part 2"})))
+
 # --- Hostile identifiers: every id the clients might put into a URL or an upsert key (a Contact's
 # EMR_Patient_Id__c, a retry's source id, an id typed for `stagelink push`). Each must stay inside
 # its one path segment (percent-encoded) or be refused, and is never a FHIR or Salesforce id. ---
@@ -204,5 +236,6 @@ for (kind, expectation, name), data in sorted(corpus.items()):
         handle.write(data)
 with open(os.path.join(HERE, "identifiers.jsonl"), "w", encoding="utf-8") as handle:
     handle.write("".join(json.dumps(identifier, ensure_ascii=True) + "\n" for identifier in IDENTIFIERS))
-print("%d payloads: %d expected to fail, %d to link; %d hostile identifiers" % (
-    len(corpus), sum(1 for key in corpus if key[1] == "fails"), sum(1 for key in corpus if key[1] == "links"), len(IDENTIFIERS)))
+print("%d payloads: %d expected to fail, %d to link, %d to be withheld; %d hostile identifiers" % (
+    len(corpus), sum(1 for key in corpus if key[1] == "fails"), sum(1 for key in corpus if key[1] == "links"),
+    sum(1 for key in corpus if key[1] == "withheld"), len(IDENTIFIERS)))

@@ -8,6 +8,8 @@ the sandbox's records through /_sandbox/, the store through `stagelink rows --js
 - duplicated: a second Contact for an EMR patient, a second Patient for a Contact, a second
   Assessment or ServiceRequest for one source record;
 - bad records: each latest row failed (or ignored) with an error naming the field at fault;
+- labelled records (42 CFR Part 2): each latest row withheld, and no Contact holds a detox level
+  of care (only those withheld episodes carry one);
 - the store: `PRAGMA integrity_check` is ok.
 """
 from collections import Counter, defaultdict
@@ -88,6 +90,11 @@ def judge(sandbox, workspace):
             if fault["field"] not in (error.get("fields") or []):
                 problems.append("%s failed without naming %s: %s" % (name, fault["field"], error.get("code")))
             continue
+        if record.get("withheldBy"):
+            # Labelled (42 CFR Part 2): staged, withheld naming the label, never sent.
+            if row is None or row["status"] != "withheld":
+                problems.append("%s is labelled %s but is %s" % (name, record["withheldBy"], row["status"] if row else "not staged"))
+            continue
         if record["type"] == "Patient":
             if counts["contacts"][record["id"]] != 1:
                 problems.append("%s arrived %d times as a Contact" % (name, counts["contacts"][record["id"]]))
@@ -105,6 +112,9 @@ def judge(sandbox, workspace):
                 problems.append("%s made %d ServiceRequests" % (name, counts["requests"][record["id"]]))
         elif row is None or row["status"] not in ("linked", "held"):
             problems.append("%s is %s, not linked" % (name, row["status"] if row else "not staged"))
+    leaked = [c for c in sandbox.salesforce_records("Contact") if c.get("Level_of_Care__c") == "Detox"]
+    if leaked:
+        problems.append("%d Contacts hold a withheld (42 CFR Part 2) level of care" % len(leaked))
     integrity = workspace.integrity()
     if integrity != "ok":
         problems.append("PRAGMA integrity_check: %s" % integrity)

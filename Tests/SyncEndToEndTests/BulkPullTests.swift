@@ -167,6 +167,8 @@ struct BulkPullTests {
             #expect(rows.count == 1, "\(record.type)/\(record.id) staged once")
             if let fault = record.fault {
                 #expect(rows.first?.status == .failed && rows.first?.error?.fields.contains(fault.field) == true)
+            } else if record.withheldBy != nil {
+                #expect(rows.first?.status == .withheld, "\(record.type)/\(record.id) carries a blocking security label")
             } else {
                 #expect(rows.first?.status == .linked, "\(record.type)/\(record.id): \(rows.first?.error?.description ?? "")")
             }

@@ -4,11 +4,11 @@ import StagelinkEngine
 import StagelinkStore
 import Testing
 
-/// One payload of the corpus in `Tests/HostileInputs/<ResourceType>/<fails|links>/<name>.json`.
+/// One payload of the corpus in `Tests/HostileInputs/<ResourceType>/<fails|links|withheld>/<name>.json`.
 struct HostilePayload: CustomStringConvertible, Sendable {
     var resourceType: String
     /// `fails`: staged verbatim, then failed with an error; `links`: hostile-looking but valid,
-    /// arrives exactly as sent.
+    /// arrives exactly as sent; `withheld`: a blocked security label keeps it from Salesforce.
     var expectation: String
     var name: String
     var bytes: [UInt8]
@@ -75,6 +75,11 @@ struct HostileInputTests {
                 guard let error = latest.error else { continue }
                 #expect(!error.code.isEmpty && !error.message.isEmpty, "\(payload) has an error code and message")
                 #expect(error.message.utf8.count <= 1_000, "\(payload): the message is short, not the payload: \(error.message.prefix(200))")
+            case "withheld":
+                #expect(latest.status == .withheld, "\(payload) is \(latest.status.rawValue): \(latest.error?.description ?? "")")
+                #expect(latest.error?.code == LinkError.withheldCode, "\(payload) names the label that withheld it")
+                let id = try #require(try JSONValue(parsing: payload.bytes)["id"]?.stringValue)
+                #expect(contacts[id] == nil, "\(payload) never reaches Salesforce")
             default:
                 #expect(latest.status == .linked, "\(payload) links: \(latest.error?.description ?? latest.status.rawValue)")
                 let resource = try JSONValue(parsing: payload.bytes)

@@ -50,6 +50,10 @@ struct SyncCycleTests {
                 #expect(rows.first?.error?.fields.contains(fault.field) == true, "\(record.type)/\(record.id): \(rows.first?.error?.description ?? "no error") names \(fault.field)")
                 continue
             }
+            if record.withheldBy != nil {
+                #expect(rows.first?.status == .withheld, "\(record.type)/\(record.id) is labelled: withheld")
+                continue
+            }
             #expect(rows.first?.status == .linked, "\(record.type)/\(record.id) links: \(rows.first?.error?.description ?? "")")
             switch record.type {
             case "Patient": #expect(contacts[record.id]?.count == 1, "Patient/\(record.id) arrives once as a Contact")

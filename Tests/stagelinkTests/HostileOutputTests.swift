@@ -165,6 +165,8 @@ struct HostileOutputTests {
             ["rows", "--store", store.path, "--mapping", folder.appendingPathComponent("m\(operatorProbe).yaml").path],
         ]
         commands += everyRow.map { ["show", String($0.id)] }
+        // A read logged under a hostile operator name, then the access log that lists it.
+        commands += [["show", String(everyRow[0].id), "--operator", "op\(operatorProbe)"], ["audit", "access", "--limit", "10000"]]
         var sawEscapes = 0
         for command in commands {
             let arguments = command.first == "rows" && command.contains("--mapping") ? command : command + options

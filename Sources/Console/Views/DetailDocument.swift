@@ -52,6 +52,12 @@ struct DetailDocument {
 
     private func errorSection(_ locations: [FailingFieldLocator.Location]) -> [Line] {
         guard let error = evidence.row.error else { return [] }
+        if evidence.row.status == .withheld {
+            // Not a failure: the reason it is never sent.
+            return heading("Withheld", "a security label keeps it from the other side; nothing retries it") + [
+                field("code", error.code, .warning), field("message", error.message),
+            ]
+        }
         var lines = heading("Error", evidence.row.status == .failed ? "why the last link failed" : "kept from the last failure")
         lines.append(field("code", error.code, .error))
         lines.append(field("message", error.message))
@@ -76,6 +82,11 @@ struct DetailDocument {
 
     private func payloadSection(_ payload: JSONValue?, locations: [FailingFieldLocator.Location]) -> [Line] {
         let bytes = evidence.row.payload
+        if let purged = evidence.row.payloadPurgedAt {
+            return heading("Payload", "purged on \(format.stamp(purged)) by the retention period") + [
+                field("sha256", evidence.row.contentHash, .muted), field("kept", "status, history, attempts and lineage"),
+            ]
+        }
         guard let payload else {
             var lines = heading("Payload", "verbatim, \(format.grouped(bytes.count)) bytes — not valid JSON, shown as received")
             let text = String(decoding: bytes, as: UTF8.self)
@@ -110,7 +121,7 @@ struct DetailDocument {
         var lines = heading("Attempts", evidence.attempts.isEmpty ? "never tried" : "every link try, oldest first")
         for attempt in evidence.attempts {
             var line = StyledLine("#\(attempt.number)  " + format.dateTime(attempt.at) + "  ", .muted)
-            let role: Role = attempt.outcome == .failed ? .error : (attempt.outcome == .superseded ? .inactive : .ok)
+            let role: Role = attempt.outcome == .failed ? .error : (attempt.outcome == .superseded ? .inactive : attempt.outcome == .withheld ? .warning : .ok)
             line.append(attempt.outcome.rawValue, role)
             line.append("  \(attempt.actor)", .muted)
             if let error = attempt.error { line.append("  \(error.code): \(error.message)", .error) }

@@ -27,6 +27,8 @@ final class DetailView: ConsoleView {
     var offset: Int { scroller.offset }
 
     func load(in body: Rect, context: any ConsoleContext) async throws {
+        // Every opening of a row's evidence is logged first: a read that cannot be logged is not shown.
+        try await context.store.recordAccess(RowAccess(rowID: rowID, operatorName: context.operatorName, via: .console))
         try await refresh(context: context)
         try await resize(to: body, context: context)
     }

@@ -11,6 +11,7 @@ extension RowStatus {
         case .held: .warning
         case .staged: .pending
         case .superseded, .ignored: .inactive
+        case .withheld: .warning
         }
     }
 

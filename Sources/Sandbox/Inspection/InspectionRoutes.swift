@@ -151,6 +151,7 @@ struct InspectionRoutes: Sendable {
             ("system", .string(record.system.rawValue)), ("type", .string(record.type)), ("id", .string(record.id)),
             ("good", .bool(record.isGood)),
         ])
+        if let label = record.withheldBy { object["withheldBy"] = .string(label) }
         if let fault = record.fault {
             object["fault"] = [
                 "kind": .string(fault.kind.rawValue), "field": .string(fault.field), "element": .string(fault.element),

@@ -65,8 +65,10 @@ struct SeedGenerator {
             guard bad == nil else { continue }
             goodPatients.append(id)
             if random.chance(0.85) {
-                let episode = emr.insert(makeEpisode(patient: id), type: "EpisodeOfCare", at: tick())
-                truth.append(SeededRecord(system: .fhir, type: "EpisodeOfCare", id: episode.resource["id"]!.stringValue!))
+                let made = makeEpisode(patient: id)
+                let episode = emr.insert(made, type: "EpisodeOfCare", at: tick())
+                truth.append(
+                    SeededRecord(system: .fhir, type: "EpisodeOfCare", id: episode.resource["id"]!.stringValue!, withheldBy: Self.blockingLabel(of: made)))
             }
             for _ in 0..<Int.random(in: configuration.assessmentsPerPatient, using: &random) {
                 let at = tick()
@@ -189,11 +191,30 @@ struct SeedGenerator {
         if status == "finished" {
             period["end"] = .string(Self.episodeInstant(day: startDay + Int.random(in: 3...90, using: &random)))
         }
-        return WireObject([
+        // A detox episode is substance-use treatment under 42 CFR Part 2: the EHR labels it (FHIR R4
+        // meta.security; v3-ActCode 42CFRPart2 and ETH, v3-Confidentiality R, as in the FHIR DS4P IG).
+        var episode = WireObject([
             ("resourceType", "EpisodeOfCare"), ("status", .string(status)),
             ("type", [["coding": [["system": .string(Self.levelOfCareSystem), "code": .string(level.code), "display": .string(level.display)]]]]),
             ("patient", ["reference": .string("Patient/\(patient)")]), ("period", .object(period)),
         ])
+        if level.code == "detox" { episode["meta"] = ["security": .array(Self.partTwoLabels)] }
+        return episode
+    }
+
+    static let actCodeSystem = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+    static let confidentialitySystem = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+    /// The labels an EHR puts on a substance-use treatment record.
+    static let partTwoLabels: [WireJSON] = [
+        ["system": .string(confidentialitySystem), "code": "R", "display": "restricted"],
+        ["system": .string(actCodeSystem), "code": "42CFRPart2", "display": "42 CFR Part2"],
+        ["system": .string(actCodeSystem), "code": "ETH", "display": "substance abuse information sensitivity"],
+    ]
+
+    /// The 42 CFR Part 2 label of a seeded resource, which the default mapping blocks.
+    static func blockingLabel(of resource: WireObject) -> String? {
+        let codes = resource["meta"]?["security"]?.arrayValue?.compactMap { $0["code"]?.stringValue } ?? []
+        return codes.contains("42CFRPart2") ? "42CFRPart2" : nil
     }
 
     private func today() -> Int { Int(Date().timeIntervalSince1970 / 86_400) }

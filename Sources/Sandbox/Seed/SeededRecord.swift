@@ -14,9 +14,15 @@ public struct SeededRecord: Sendable, Hashable {
     public var id: String
     /// Why the record is bad; nil for a good record.
     public var fault: SeededFault?
+    /// The security label that must keep this record from the other side (`42CFRPart2`): the
+    /// default mapping withholds it. nil for a record that may be sent.
+    public var withheldBy: String? = nil
+
+    /// Whether the record is well formed (a withheld record is good, and still never arrives).
+    public var isGood: Bool { fault == nil }
 
     /// Whether the record should arrive on the other side.
-    public var isGood: Bool { fault == nil }
+    public var shouldArrive: Bool { fault == nil && withheldBy == nil }
 }
 
 /// What is wrong with a bad seeded record.

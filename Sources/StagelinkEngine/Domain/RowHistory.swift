@@ -37,6 +37,8 @@ public struct LinkAttempt: Sendable, Hashable {
         case superseded
         /// Written, except fields held for review.
         case held
+        /// Not sent: a security label blocks it.
+        case withheld
     }
 
     public init(rowID: Int64, number: Int, at: Date, actor: Actor, outcome: Outcome, error: LinkError? = nil) {

@@ -15,6 +15,10 @@ public enum RowStatus: String, Sendable, Hashable, Codable, CaseIterable {
     case ignored
     /// Linked except for fields that wait on a person to resolve a conflict.
     case held
+    /// Never sent: a security label of the record (42 CFR Part 2, `ETH`…) is one the mapping's
+    /// `sensitivity:` section blocks. The row keeps the evidence and names the label; it is not a
+    /// failure and nothing retries it.
+    case withheld
 
     /// A short symbol so that colour is never the only signal of a status.
     public var symbol: String {
@@ -25,6 +29,7 @@ public enum RowStatus: String, Sendable, Hashable, Codable, CaseIterable {
         case .superseded: "↷"
         case .ignored: "⊘"
         case .held: "⏸"
+        case .withheld: "⊗"
         }
     }
 }

@@ -48,6 +48,9 @@ public struct StagedRow: Sendable, Hashable, Identifiable {
     /// Why an operator ignored the row, or why it was superseded.
     public var note: String?
     public var updatedAt: Date
+    /// When the retention purge emptied `payload` (its hash, status and lineage stay); nil while
+    /// the bytes are kept.
+    public var payloadPurgedAt: Date? = nil
 
     public init(
         id: Int64, system: SourceSystem, resourceType: String, sourceID: String, version: String?, lastUpdated: Date?,

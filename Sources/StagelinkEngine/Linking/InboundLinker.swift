@@ -118,17 +118,28 @@ public struct InboundLinker: Sendable {
         let mapper = Mapper(mapping: inbound, instruments: mapping.instruments)
         var batch = PreparedBatch()
         var mapped: [(row: StagedRow, record: MappedRecord)] = []
-        for (row, result) in zip(rows, await Self.mapInParallel(rows, with: mapper)) {
+        var withheld: [(row: StagedRow, label: SecurityLabel)] = []
+        for (row, result) in zip(rows, await Self.mapInParallel(rows, with: mapper, sensitivity: mapping.sensitivity)) {
             switch result {
-            case .success(let record): mapped.append((row, record))
-            case .failure(let error): batch.failed.append(LinkOutcome(rowID: row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error))
+            case .mapped(let record): mapped.append((row, record))
+            case .failed(let error): batch.failed.append(LinkOutcome(rowID: row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error))
+            case .withheld(let label): withheld.append((row, label))
             }
         }
-        // Of two versions of a record in one batch only the newest is applied.
+        // Of two versions of a record in one batch only the newest is applied; a withheld newest
+        // version applies nothing, and the older ones are superseded by it.
         var newest: [SourceKey: StagedRow] = [:]
-        for (row, _) in mapped {
+        for row in mapped.map(\.row) + withheld.map(\.row) {
             if let current = newest[row.recordKey], !(current.recordVersion < row.recordVersion) { continue }
             newest[row.recordKey] = row
+        }
+        for (row, label) in withheld {
+            if let newer = newest[row.recordKey], newer.id != row.id {
+                batch.failed.append(Self.superseded(row, by: newer.id, actor: actor, at: now))
+            } else {
+                batch.failed.append(
+                    LinkOutcome(rowID: row.id, actor: actor, at: now, status: .withheld, attempt: .withheld, error: .withheld(by: label), note: "withheld by \(label)"))
+            }
         }
         for candidate in mapped {
             let row = candidate.row
@@ -151,10 +162,18 @@ public struct InboundLinker: Sendable {
         let policy = PolicyTable(try await store.policyRules())
         // Never apply an older version over a newer one already linked.
         let links = try await store.links(for: Array(batch.sources))
+        // Nor an older version after a newer one a security label withheld (a retry of a failed
+        // version would otherwise send it after the record was labelled).
+        let withheldRows = try await store.withheldRows(of: Array(batch.sources))
         var current: [(row: StagedRow, record: MappedRecord)] = []
         for candidate in batch.candidates {
             if let link = links[candidate.row.recordKey], candidate.row.recordVersion < link.linkedVersion {
                 outcomes.append(Self.superseded(candidate.row, by: link.linkedRowID, actor: actor, at: now))
+            } else if let newer = (withheldRows[candidate.row.recordKey] ?? []).filter({ candidate.row.recordVersion < RecordVersion(version: $0.version, lastUpdated: $0.lastUpdated) }).first {
+                outcomes.append(
+                    LinkOutcome(
+                        rowID: candidate.row.id, actor: actor, at: now, status: .superseded, attempt: .superseded,
+                        note: "a newer version (row \(newer.id)) is withheld by a security label: nothing older is sent after it"))
             } else {
                 current.append(candidate)
             }
@@ -223,21 +242,56 @@ public struct InboundLinker: Sendable {
                 held > 0 ? .warning : .info,
                 "\(inbound.object): \(conflicts) \(conflicts == 1 ? "conflict" : "conflicts") found" + (held > 0 ? ", \(held) \(held == 1 ? "row" : "rows") held for review" : ", decided by the policy"))
         }
+        let withheld = outcomes.filter { $0.status == .withheld }.count
+        if withheld > 0 { await recorder.event(.info, "\(inbound.resource): \(withheld) rows withheld by security labels (stagelink rows --status withheld)") }
         return outcomes
+    }
+
+    /// What screening and mapping made of one row.
+    enum Screened: Sendable {
+        case mapped(MappedRecord)
+        case failed(LinkError)
+        /// A security label blocks it: it is never sent.
+        case withheld(SecurityLabel)
+    }
+
+    /// One row screened by its security labels, then mapped without the fields its labels strip.
+    static func screen(_ row: StagedRow, with mapper: Mapper, sensitivity: SensitivityPolicy) -> Screened {
+        guard !sensitivity.isEmpty else { return Screened(mapper.map(row.payload, stagedAs: row.sourceID)) }
+        let resource: JSONValue
+        do {
+            resource = try JSONValue(parsing: row.payload)
+        } catch {
+            return Screened(mapper.map(row.payload, stagedAs: row.sourceID))
+        }
+        switch sensitivity.verdict(for: resource) {
+        case .invalid(let error):
+            // A resource the mapper refuses fails with the mapper's own, more precise error.
+            if case .failure(let mappingError) = mapper.map(resource, stagedAs: row.sourceID) { return .failed(mappingError) }
+            return .failed(error)
+        case .withhold(let label): return .withheld(label)
+        case .send(let stripped):
+            var result = mapper.map(resource, stagedAs: row.sourceID)
+            if case .success(var record) = result, !stripped.isEmpty {
+                record.fields.removeAll { stripped.contains($0.name) }
+                result = .success(record)
+            }
+            return Screened(result)
+        }
     }
 
     /// Parsing and mapping payloads is the linker's heaviest work and needs nothing shared: it is
     /// spread over the machine's cores, results kept in row order.
-    static func mapInParallel(_ rows: [StagedRow], with mapper: Mapper) async -> [Result<MappedRecord, LinkError>] {
+    static func mapInParallel(_ rows: [StagedRow], with mapper: Mapper, sensitivity: SensitivityPolicy) async -> [Screened] {
         let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, rows.count / 50))
-        guard parts > 1 else { return rows.map { mapper.map($0.payload, stagedAs: $0.sourceID) } }
+        guard parts > 1 else { return rows.map { screen($0, with: mapper, sensitivity: sensitivity) } }
         let size = (rows.count + parts - 1) / parts
-        return await withTaskGroup(of: (Int, [Result<MappedRecord, LinkError>]).self) { group in
+        return await withTaskGroup(of: (Int, [Screened]).self) { group in
             for part in 0..<parts {
                 let slice = Array(rows[min(rows.count, part * size)..<min(rows.count, (part + 1) * size)])
-                group.addTask { (part, slice.map { mapper.map($0.payload, stagedAs: $0.sourceID) }) }
+                group.addTask { (part, slice.map { screen($0, with: mapper, sensitivity: sensitivity) }) }
             }
-            var results = Array(repeating: [Result<MappedRecord, LinkError>](), count: parts)
+            var results = Array(repeating: [Screened](), count: parts)
             for await (part, mapped) in group { results[part] = mapped }
             return results.flatMap { $0 }
         }
@@ -255,5 +309,14 @@ public struct InboundLinker: Sendable {
         moved.linkedVersion = row.recordVersion
         moved.updatedAt = at
         return moved
+    }
+}
+
+extension InboundLinker.Screened {
+    init(_ result: Result<MappedRecord, LinkError>) {
+        switch result {
+        case .success(let record): self = .mapped(record)
+        case .failure(let error): self = .failed(error)
+        }
     }
 }

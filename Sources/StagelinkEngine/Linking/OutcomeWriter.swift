@@ -87,7 +87,7 @@ extension Job.Counts {
             case .linked, .held: linked += 1
             case .failed: failed += 1
             case .superseded: superseded += 1
-            case .staged, .ignored: break
+            case .staged, .ignored, .withheld: break
             }
             conflicts += outcome.conflicts.count
         }

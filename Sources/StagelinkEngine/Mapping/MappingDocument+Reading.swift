@@ -1,6 +1,7 @@
 extension MappingDocument {
     /// Every key the mapping file accepts, by section; unknown keys are errors.
-    static let rootKeys: Set<String> = ["version", "instruments", "inbound", "outbound"]
+    static let rootKeys: Set<String> = ["version", "instruments", "inbound", "outbound", "sensitivity"]
+    static let sensitivityKeys: Set<String> = ["block", "strip", "allow", "unlisted"]
     static let instrumentKeys: Set<String> = ["name", "questionnaire", "code", "totalCode", "items", "itemMax", "severity"]
     static let inboundKeys: Set<String> = ["name", "resource", "object", "externalId", "fields"]
     static let fieldKeys: Set<String> = ["field", "path", "type", "required", "maxLength", "values", "resource", "owner", "partial", "from"]
@@ -59,7 +60,9 @@ extension MappingDocument {
         if let admissions = outbound.admissions, let index = inbound.firstIndex(where: { $0.name == admissions.patientMapping }) {
             inbound[index].salesforceID = try? FieldPath("identifier[system=\(admissions.patientIdentifierSystem)].value")
         }
-        self.init(file: root.file, instruments: instruments, inbound: inbound, outbound: outbound)
+        var sensitivity = SensitivityPolicy.none
+        if let section = document["sensitivity"] { sensitivity = try Self.sensitivity(section, inbound: inbound) }
+        self.init(file: root.file, instruments: instruments, inbound: inbound, outbound: outbound, sensitivity: sensitivity)
         try checkOwnersAgree(root)
     }
 
@@ -232,5 +235,47 @@ extension MappingDocument {
             serviceRequest: ServiceRequestOutbound(
                 identifierSystem: try request.required("identifierSystem").string(),
                 externalIDField: try salesforceName(request.required("externalIdField")), code: try request.required("code").string(), fields: fields))
+    }
+
+    /// The `sensitivity:` section: label rules by system and code, each label named once.
+    private static func sensitivity(_ reader: YAMLReader, inbound: [InboundMapping]) throws(ConfigurationError) -> SensitivityPolicy {
+        let keys = try reader.mapping(allowed: sensitivityKeys)
+        var rules: [SensitivityPolicy.Rule] = []
+        var readers: [YAMLReader] = []
+        for (key, action) in [("block", SensitivityPolicy.Action.block), ("strip", .strip([])), ("allow", .allow)] {
+            for element in try keys[key]?.sequence() ?? [] {
+                let entries = try element.mapping(allowed: key == "strip" ? ["system", "code", "fields"] : ["system", "code"])
+                let label = SecurityLabel(system: try entries.required("system").string(), code: try entries.required("code").string())
+                var ruleAction = action
+                if key == "strip" {
+                    let fieldsReader = try entries.required("fields")
+                    let fields = try fieldsReader.strings()
+                    guard !fields.isEmpty else { throw fieldsReader.error("a strip rule names the Salesforce fields it removes") }
+                    for field in fields {
+                        let writers = inbound.filter { mapping in mapping.fields.contains { $0.field == field } }
+                        guard !writers.isEmpty else { throw fieldsReader.error("\(field) is not a field of any inbound mapping") }
+                        if let mapping = writers.first(where: { $0.externalID == field }) {
+                            throw fieldsReader.error("\(field) is the external id of \(mapping.name): a record without it cannot be matched; block the label instead")
+                        }
+                    }
+                    ruleAction = .strip(fields)
+                }
+                if let earlier = rules.firstIndex(where: { $0.label == label }) {
+                    let line = readers[earlier].node.mark.map { " (line \($0.line))" } ?? ""
+                    throw element.error("the label \(label) already has a rule at \(readers[earlier].keyPath)\(line): each label has one")
+                }
+                rules.append(SensitivityPolicy.Rule(label: label, action: ruleAction))
+                readers.append(element)
+            }
+        }
+        var unlisted = SensitivityPolicy.Action.allow
+        if let value = keys["unlisted"] {
+            switch try value.string() {
+            case "allow": unlisted = .allow
+            case "block": unlisted = .block
+            case let other: throw value.error("unknown value \"\(other)\" for unlisted (expected allow or block)")
+            }
+        }
+        return SensitivityPolicy(rules: rules, unlisted: unlisted)
     }
 }

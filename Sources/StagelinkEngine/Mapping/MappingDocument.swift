@@ -25,12 +25,17 @@ public struct MappingDocument: Sendable {
     /// EMR → Salesforce mappings, in the order they are linked.
     public var inbound: [InboundMapping]
     public var outbound: OutboundMappings
+    /// Which security labels withhold a record or strip fields before it leaves the EMR.
+    public var sensitivity: SensitivityPolicy
 
-    public init(file: String, instruments: [Instrument], inbound: [InboundMapping], outbound: OutboundMappings) {
+    public init(
+        file: String, instruments: [Instrument], inbound: [InboundMapping], outbound: OutboundMappings, sensitivity: SensitivityPolicy = .none
+    ) {
         self.file = file
         self.instruments = instruments
         self.inbound = inbound
         self.outbound = outbound
+        self.sensitivity = sensitivity
     }
 
     public static func load(contentsOf path: String) throws(ConfigurationError) -> MappingDocument {

@@ -79,7 +79,28 @@ public protocol SyncStore: Sendable {
     /// Only rows whose status is in `from` change; returns the ids that changed.
     func setStatus(rowIDs: [Int64], to status: RowStatus, from: Set<RowStatus>, actor: Actor, note: String) async throws -> [Int64]
 
+    // MARK: - Access log
+
+    /// Appends reads of rows to the access log, which nothing updates or deletes. A store opened
+    /// read-only still records them: a read that cannot be logged throws, and is not to be shown.
+    func recordAccess(_ accesses: [RowAccess]) async throws
+    /// The access log, newest first.
+    func accessLog(_ query: AccessQuery) async throws -> [RowAccess]
+
+    // MARK: - Retention
+
+    /// Empties the payloads (and the other system's error bodies) of rows in
+    /// ``PayloadPurge/purgeable`` statuses received before `cutoff`, and records the purge in its
+    /// audit; a dry run only counts. Hashes, statuses, history and lineage stay.
+    func purgePayloads(receivedBefore cutoff: Date, actor: Actor, dryRun: Bool) async throws -> PayloadPurge
+    /// The purge audit, newest first.
+    func payloadPurges(limit: Int) async throws -> [PayloadPurge]
+
     // MARK: - Links and field states
+
+    /// The withheld rows of these records (a security label keeps them from the other side): an
+    /// older version of such a record is never sent after them.
+    func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]]
 
     func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink]
     /// The link whose counterpart in the other system has this id.
@@ -160,6 +181,11 @@ public struct StageResult: Sendable, Hashable {
         self.deduplicated = deduplicated
         self.rowIDs = rowIDs
     }
+}
+
+extension SyncStore {
+    /// Appends one read of a row to the access log.
+    public func recordAccess(_ access: RowAccess) async throws { try await recordAccess([access]) }
 }
 
 extension SyncStore {

@@ -25,12 +25,13 @@ struct StagedRowRecord: FetchableRecord {
         note = row[15]
         updatedAt = row[16]
         payload = row[17]
+        payloadPurgedAt = row[18]
     }
 
     /// Selects what `init(row:)` reads; add a `WHERE` on `staged_row`'s columns.
     static let select = """
         SELECT staged_row.id, system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, errorCode, \
-            errorMessage, errorFields, errorBody, attemptCount, note, updatedAt, staged_payload.payload
+            errorMessage, errorFields, errorBody, attemptCount, note, updatedAt, staged_payload.payload, payloadPurgedAt
         FROM staged_row JOIN staged_payload ON staged_payload.rowID = staged_row.id
         """
 
@@ -52,14 +53,17 @@ struct StagedRowRecord: FetchableRecord {
     var note: String?
     var updatedAt: Double
     var payload: Data
+    var payloadPurgedAt: Double?
 
     var row: StagedRow {
-        StagedRow(
+        var row = StagedRow(
             id: id, system: SourceSystem(rawValue: system) ?? .emr, resourceType: resourceType, sourceID: sourceID, version: version,
             lastUpdated: lastUpdated.map(Date.init(timeIntervalSince1970:)), contentHash: contentHash, jobID: jobID,
             receivedAt: Date(timeIntervalSince1970: receivedAt), status: RowStatus(rawValue: status) ?? .staged, payload: [UInt8](payload),
             error: LinkErrorColumns.error(code: errorCode, message: errorMessage, fields: errorFields, body: errorBody), attemptCount: attemptCount,
             note: note, updatedAt: Date(timeIntervalSince1970: updatedAt))
+        row.payloadPurgedAt = payloadPurgedAt.map(Date.init(timeIntervalSince1970:))
+        return row
     }
 
     static func summary(_ row: Row) -> StagedRowSummary {

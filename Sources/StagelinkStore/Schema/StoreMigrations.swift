@@ -79,6 +79,43 @@ public enum StoreMigrations {
         migrator.registerMigration("v5: alerts and their webhook delivery attempts") { db in
             try db.execute(sql: alertsSchema)
         }
+        migrator.registerMigration("v6: an append-only access log of who read which row") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE row_access (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at REAL NOT NULL,
+                        rowID INTEGER NOT NULL,
+                        operator TEXT NOT NULL,
+                        process TEXT NOT NULL,
+                        via TEXT NOT NULL
+                    );
+                    CREATE INDEX row_access_row ON row_access(rowID, id);
+                    CREATE INDEX row_access_operator ON row_access(operator, id);
+                    CREATE TRIGGER row_access_no_update BEFORE UPDATE ON row_access
+                        BEGIN SELECT RAISE(ABORT, 'row_access is append-only'); END;
+                    CREATE TRIGGER row_access_no_delete BEFORE DELETE ON row_access
+                        BEGIN SELECT RAISE(ABORT, 'row_access is append-only'); END;
+                    """)
+        }
+        migrator.registerMigration("v7: payloads purged after the retention period, and the purge's audit") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE staged_row ADD COLUMN payloadPurgedAt REAL;
+                    CREATE TABLE payload_purge (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at REAL NOT NULL,
+                        actor TEXT NOT NULL,
+                        cutoff REAL NOT NULL,
+                        rows INTEGER NOT NULL,
+                        bytes INTEGER NOT NULL
+                    );
+                    CREATE TRIGGER payload_purge_no_update BEFORE UPDATE ON payload_purge
+                        BEGIN SELECT RAISE(ABORT, 'payload_purge is append-only'); END;
+                    CREATE TRIGGER payload_purge_no_delete BEFORE DELETE ON payload_purge
+                        BEGIN SELECT RAISE(ABORT, 'payload_purge is append-only'); END;
+                    """)
+        }
         return migrator
     }
 

@@ -120,6 +120,9 @@ enum StarterConfiguration {
           #   maxAttempts: 4
           #   maxConnections: 4
 
+        # How long the payloads of linked, superseded and ignored rows are kept (`stagelink purge`).
+        # retention: { payloads: 90d }
+
         logging:
           # trace, debug, info, notice, warning, error or critical.
           level: info

@@ -12,6 +12,7 @@ struct RowsCommand: AsyncParsableCommand {
 
             Examples:
               stagelink rows --status failed
+              stagelink rows --status withheld      (kept from Salesforce by a security label)
               stagelink rows --error UNABLE_TO_LOCK_ROW --json
               stagelink rows --object Patient --text Müller --before 12345
             """

@@ -10,12 +10,17 @@ struct ShowCommand: AsyncParsableCommand {
             The payload is pretty-printed in its original key order; control characters in it are \
             shown escaped, never sent to the terminal. The fields the error names are marked ▶.
 
+            Every read is recorded in the access log with your name and this process \
+            (`stagelink audit access --row ID`); a read that cannot be recorded is not shown.
+
             Example:
               stagelink show 4211
             """
     )
 
     @OptionGroup var storeOptions: StoreOptions
+
+    @OptionGroup var operatorOptions: OperatorOptions
 
     @Argument(help: "The row id (see `stagelink rows`).")
     var id: Int64
@@ -28,13 +33,16 @@ struct ShowCommand: AsyncParsableCommand {
         guard let row = try await context.store.row(id: id) else {
             throw ValidationError("No staged row has id \(id).")
         }
+        // Logged before anything is shown (`stagelink audit access --row N` lists it).
+        try await context.store.recordAccess(RowAccess(rowID: id, operatorName: operatorOptions.resolved, via: .show))
         let history = try await context.store.history(ofRow: id)
         let attempts = try await context.store.attempts(ofRow: id)
         let writes = try await context.store.writes(byRow: id)
         if json {
             JSONOutput.print([
                 "row": JSONOutput.row(row.summary), "contentHash": .string(row.contentHash), "note": JSONOutput.text(row.note),
-                "error": JSONOutput.error(row.error), "payload": .string(String(decoding: row.payload, as: UTF8.self)),
+                "error": JSONOutput.error(row.error), "payload": row.payloadPurgedAt == nil ? .string(String(decoding: row.payload, as: UTF8.self)) : .null,
+                "payloadPurgedAt": JSONOutput.instant(row.payloadPurgedAt),
                 "history": .array(history.map { ["from": JSONOutput.text($0.from?.rawValue), "to": .string($0.to.rawValue), "at": JSONOutput.instant($0.at), "actor": .string($0.actor.description), "note": JSONOutput.text($0.note)] }),
                 "attempts": .array(attempts.map { ["number": JSONOutput.number($0.number), "at": JSONOutput.instant($0.at), "actor": .string($0.actor.description), "outcome": .string($0.outcome.rawValue), "error": JSONOutput.error($0.error)] }),
                 "lineage": .array(writes.map(JSONOutput.write)),
@@ -53,8 +61,14 @@ struct ShowCommand: AsyncParsableCommand {
                 print(indent(DisplayText.escaped(prettyIfJSON(body), keepingLineBreaks: true), by: 4))
             }
         }
-        print("\nPayload (\(row.payload.count) bytes, as received)")
-        if let value = try? JSONValue(parsing: row.payload) {
+        if let purged = row.payloadPurgedAt {
+            print("\nPayload purged on \(purged.shortText) (retention): its sha256 \(row.contentHash), status, history and lineage are kept.")
+        } else {
+            print("\nPayload (\(row.payload.count) bytes, as received)")
+        }
+        if row.payloadPurgedAt != nil {
+            // Nothing left to show.
+        } else if let value = try? JSONValue(parsing: row.payload) {
             let highlighted = faultyPaths(of: row, in: value, mapping: context.loadedMapping)
             for line in JSONWriter.prettyLines(value) {
                 let marked = highlighted.contains { !line.path.isEmpty && (line.path == $0 || line.path.hasPrefix($0 + ".") || line.path.hasPrefix($0 + "[")) }

@@ -7,7 +7,8 @@ struct WhyCommand: AsyncParsableCommand {
         commandName: "why",
         abstract: "Says which staged row, job, rule and actor put the value a field holds.",
         discussion: """
-            The id is the Salesforce record id or the record's key (for a Contact, its EMR patient id).
+            The id is the Salesforce record id or the record's key (for a Contact, its EMR patient id). \
+            The read is recorded in the access log against the staged row it names.
 
             Example:
               stagelink why Contact 003000000000001AAA Birthdate
@@ -15,6 +16,8 @@ struct WhyCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var storeOptions: StoreOptions
+
+    @OptionGroup var operatorOptions: OperatorOptions
 
     @Argument(help: "The Salesforce object (Contact, Assessment__c).")
     var object: String
@@ -31,6 +34,10 @@ struct WhyCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try Context.open(storeOptions, for: .reading)
         let answer = try await WhyAnswer.find(in: context.store, object: object, id: id, field: field)
+        // The answer names a staged row and a value from it: logged like a read of that row.
+        if let row = answer.row {
+            try await context.store.recordAccess(RowAccess(rowID: row.id, operatorName: operatorOptions.resolved, via: .why))
+        }
         if json {
             JSONOutput.print([
                 "write": JSONOutput.write(answer.write), "row": answer.row.map { JSONOutput.row($0.summary) } ?? .null,

@@ -41,6 +41,9 @@ struct StagelinkConfiguration: Sendable {
     var emrTimeZone: TimeZone?
     /// The configured log level, when the file names one.
     var logLevel: String?
+    /// `retention.payloads`: how long the payloads of linked, superseded and ignored rows are kept
+    /// (`stagelink purge`); nil keeps them.
+    var payloadRetention: Duration?
     /// What the file allows but should not (a key file others may read), each naming file:line:
     /// logged as warnings when a command opens the configuration.
     var warnings: [String] = []
@@ -64,7 +67,8 @@ struct StagelinkConfiguration: Sendable {
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
     static let keys: [String: Set<String>] = [
-        "": ["store", "mapping", "schedule", "salesforce", "emr", "logging", "service", "alerts"],
+        "": ["store", "mapping", "schedule", "salesforce", "emr", "logging", "service", "alerts", "retention"],
+        "retention": ["payloads"],
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
@@ -78,7 +82,7 @@ struct StagelinkConfiguration: Sendable {
     /// Every key that holds a value, as a dotted path (`salesforce.auth.flow`): what
     /// `docs/configuration.md` documents, one row each.
     static var allKeyPaths: Set<String> {
-        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk", "service", "alerts"]
+        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk", "service", "alerts", "retention"]
         var paths = Set<String>()
         for (section, names) in keys {
             for name in names where !sections.contains(name) {
@@ -123,6 +127,9 @@ struct StagelinkConfiguration: Sendable {
             if let reader = schedule["overlap"] { settings.overlap = try reader.duration(in: Limits.overlap) }
             if let reader = schedule["pageSize"] { settings.pageSize = try reader.int(in: Limits.pageSize) }
             if let reader = schedule["automaticRetries"] { settings.automaticRetries = try reader.int(in: Limits.automaticRetries) }
+        }
+        if let reader = try top["retention"]?.mapping(allowed: Self.keys["retention"]!)["payloads"] {
+            payloadRetention = try Self.days(reader)
         }
         let logging = try top["logging"]?.mapping(allowed: Self.keys["logging"]!)
         logLevel = try logging?["level"]?.enum(LogLevelName.self, what: "level").rawValue
@@ -286,4 +293,23 @@ struct StagelinkConfiguration: Sendable {
 
 enum LogLevelName: String, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
+}
+
+extension StagelinkConfiguration {
+    /// A retention period in days (`90d`), from 1 day to 10 years.
+    static func days(_ reader: YAMLReader) throws(ConfigurationError) -> Duration {
+        let text = try reader.string()
+        guard let period = retentionPeriod(text) else { throw reader.error(retentionProblem(text)) }
+        return period
+    }
+
+    /// `90d` as a duration; nil for anything but 1d to 3650d.
+    static func retentionPeriod(_ text: String) -> Duration? {
+        guard text.hasSuffix("d"), let days = Int(text.dropLast()), (1...3_650).contains(days) else { return nil }
+        return .seconds(days * 86_400)
+    }
+
+    static func retentionProblem(_ text: String) -> String {
+        "\"\(text)\" is not a retention period: a number of days from 1d to 3650d, such as 90d"
+    }
 }

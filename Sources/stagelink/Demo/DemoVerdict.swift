@@ -35,6 +35,11 @@ struct DemoVerdict {
                 }
                 continue
             }
+            if let label = record.withheldBy {
+                // Labelled (42 CFR Part 2): staged, withheld naming the label, never sent.
+                if rows.first?.status != .withheld { verdict.problems.append("\(name) is labelled \(label) but is \(rows.first?.status.rawValue ?? "not staged")") }
+                continue
+            }
             switch record.type {
             case "Patient":
                 if contactsByPatient[record.id] != 1 { verdict.problems.append("\(name) arrived \(contactsByPatient[record.id] ?? 0) times as a Contact") }
@@ -52,6 +57,9 @@ struct DemoVerdict {
                 }
             }
         }
+        // Withheld episodes are the only source of a detox level of care: none may reach Salesforce.
+        let leaked = inspection.salesforceRecords("Contact").filter { $0["Level_of_Care__c"]?.stringValue == "Detox" }
+        if !leaked.isEmpty { verdict.problems.append("\(leaked.count) Contacts hold a withheld (42 CFR Part 2) level of care") }
         for (patient, copies) in contactsByPatient where copies > 1 { verdict.problems.append("Patient/\(patient) has \(copies) Contacts") }
         for (contact, copies) in pushedPatients where copies > 1 { verdict.problems.append("Contact \(contact) has \(copies) Patients") }
         return verdict

@@ -1,0 +1,87 @@
+import Foundation
+import GRDB
+import StagelinkEngine
+
+extension SQLiteStore {
+    public func purgePayloads(receivedBefore cutoff: Date, actor: Actor, dryRun: Bool) async throws -> PayloadPurge {
+        let statuses = PayloadPurge.purgeable.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")
+        let eligible = "status IN (\(statuses)) AND receivedAt < ? AND payloadPurgedAt IS NULL"
+        let now = Date()
+        if dryRun {
+            return try await pool.read { db in
+                let row = try Row.fetchOne(
+                    db, sql: """
+                        SELECT COUNT(*) AS rows, COALESCE(SUM(LENGTH(payload)), 0) AS bytes
+                        FROM staged_row JOIN staged_payload ON staged_payload.rowID = staged_row.id WHERE \(eligible)
+                        """, arguments: [cutoff.timeIntervalSince1970])
+                return PayloadPurge(at: now, actor: actor, cutoff: cutoff, rows: row?["rows"] ?? 0, bytes: row?["bytes"] ?? 0, dryRun: true)
+            }
+        }
+        let purge = try await pool.writeWithoutTransaction { db in
+            // The bytes are overwritten in the file, not only unlinked from it.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+            defer { try? db.execute(sql: "PRAGMA secure_delete = OFF") }
+            var result: PayloadPurge?
+            try db.inTransaction(.immediate) {
+                let at = now.timeIntervalSince1970
+                let row = try Row.fetchOne(
+                    db, sql: """
+                        SELECT COUNT(*) AS rows, COALESCE(SUM(LENGTH(payload)), 0) AS bytes
+                        FROM staged_row JOIN staged_payload ON staged_payload.rowID = staged_row.id WHERE \(eligible)
+                        """, arguments: [cutoff.timeIntervalSince1970])
+                let rows: Int = row?["rows"] ?? 0
+                let bytes: Int = row?["bytes"] ?? 0
+                try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS purging (rowID INTEGER PRIMARY KEY)")
+                try db.execute(sql: "DELETE FROM temp.purging")
+                try db.execute(sql: "INSERT INTO temp.purging SELECT id FROM staged_row WHERE \(eligible)", arguments: [cutoff.timeIntervalSince1970])
+                try db.execute(sql: "UPDATE staged_payload SET payload = x'' WHERE rowID IN (SELECT rowID FROM temp.purging)")
+                // The other system's answer may quote a value: it goes with the payload.
+                try db.execute(sql: "UPDATE link_attempt SET errorBody = NULL WHERE rowID IN (SELECT rowID FROM temp.purging)")
+                try db.execute(
+                    sql: "UPDATE staged_row SET payloadPurgedAt = ?, errorBody = NULL WHERE id IN (SELECT rowID FROM temp.purging)", arguments: [at])
+                try db.execute(sql: "DELETE FROM temp.purging")
+                try db.execute(
+                    sql: "INSERT INTO payload_purge (at, actor, cutoff, rows, bytes) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [at, actor.description, cutoff.timeIntervalSince1970, rows, bytes])
+                let id = db.lastInsertedRowID
+                result = PayloadPurge(id: id, at: now, actor: actor, cutoff: cutoff, rows: rows, bytes: bytes, dryRun: false)
+                return .commit
+            }
+            return result!
+        }
+        // Old pages leave the write-ahead log too.
+        try await pool.writeWithoutTransaction { db in _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        return purge
+    }
+
+    public func payloadPurges(limit: Int) async throws -> [PayloadPurge] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM payload_purge ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
+                PayloadPurge(
+                    id: row["id"], at: Date(timeIntervalSince1970: row["at"]), actor: Actor(row["actor"] as String), cutoff: Date(timeIntervalSince1970: row["cutoff"]),
+                    rows: row["rows"], bytes: row["bytes"], dryRun: false)
+            }
+        }
+    }
+}
+
+extension SQLiteStore {
+    public func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] {
+        guard !keys.isEmpty else { return [:] }
+        let wanted = Set(keys)
+        return try await pool.read { db in
+            var result: [SourceKey: [StagedRowSummary]] = [:]
+            // Few rows are withheld: the status index finds them, the ids narrow them.
+            let placeholders = Array(repeating: "?", count: wanted.count).joined(separator: ",")
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM staged_row WHERE status = 'withheld' AND sourceID IN (\(placeholders))",
+                arguments: StatementArguments(wanted.map(\.sourceID)))
+            for row in rows {
+                let summary = StagedRowRecord.summary(row)
+                let key = SourceKey(system: summary.system, resourceType: summary.resourceType, sourceID: summary.sourceID)
+                if wanted.contains(key) { result[key, default: []].append(summary) }
+            }
+            return result
+        }
+    }
+}
