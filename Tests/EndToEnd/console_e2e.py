@@ -119,7 +119,8 @@ def main() -> int:
         deadline = time.time() + 120
         while time.time() < deadline:
             status = cli_json(binary, config, "status") if os.path.exists(os.path.join(work, "store.sqlite")) else {}
-            if status.get("inbound", {}).get("lastSuccess") and status.get("outbound", {}).get("lastSuccess"):
+            # Each direction's pull and link (ServiceHealth's JSON): both succeeded once.
+            if all(status.get(d, {}).get(step, {}).get("lastSuccess") for d in ("inbound", "outbound") for step in ("pull", "link")):
                 break
             time.sleep(1)
         else:
