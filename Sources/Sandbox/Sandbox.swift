@@ -22,6 +22,10 @@ import Synchronization
 /// - ``FaultInjector``
 /// - ``MutationDriver``
 public final class Sandbox: Sendable {
+    /// The FHIR resource types the EMR simulator serves, besides the `Group` of a Bulk Data export:
+    /// what a client's SMART scopes name, one type at a time, on the `certified` profile.
+    public static var fhirResourceTypes: [String] { EMRStore.resourceTypes }
+
     /// The Salesforce simulator's base URL (the `instance_url` its tokens name), `http://127.0.0.1:PORT`.
     public let salesforceURL: String
     /// The FHIR simulator's base URL, `http://127.0.0.1:PORT/fhir`.

@@ -10,7 +10,7 @@ extension SQLiteStore {
             }
             let stagedText: String = row["stagedFiles"]
             guard let staged = try? JSONDecoder().decode([String].self, from: Data(stagedText.utf8)) else {
-                throw StoreError.corrupt("bulk_export.stagedFiles of \(system.rawValue) is not a JSON array of URLs")
+                throw StoreError.unreadable("bulk_export.stagedFiles of \(system.rawValue) is not a JSON array of URLs")
             }
             return BulkExportProgress(
                 system: system, statusURL: row["statusURL"], since: (row["since"] as Double?).map(Date.init(timeIntervalSince1970:)),

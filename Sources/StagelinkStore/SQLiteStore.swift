@@ -151,8 +151,6 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case needsUpgrade(path: String, version: Int, current: Int)
     case noSuchRow(Int64)
     case noSuchConflict(Int64)
-    /// A stored value cannot be read as what it should be.
-    case corrupt(String)
     /// A stored value this build cannot read (never replaced by a default).
     case unreadable(String)
 
@@ -167,7 +165,6 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
             "the store at \(path) is at store version \(version) and this build reads version \(current): it needs upgrading, which needs write access to the file; run any command that writes (for example `stagelink sync`) once with write access"
         case .noSuchRow(let id): "no staged row has id \(id)"
         case .noSuchConflict(let id): "no conflict has id \(id)"
-        case .corrupt(let what): "the store holds an unreadable value: \(what)"
         case .unreadable(let what): "the store holds a value this build cannot read: \(what)"
         }
     }

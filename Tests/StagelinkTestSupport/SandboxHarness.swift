@@ -85,8 +85,8 @@ public struct SandboxHarness: Sendable {
 
     /// SMART v2 scopes named per resource type, as certified EHRs grant them (no wildcards):
     /// what the engine reads and writes, and the Group a Bulk Data export starts from.
-    public static let perResourceScopes = ["Patient", "EpisodeOfCare", "QuestionnaireResponse", "ServiceRequest", "Questionnaire"]
-        .map { "system/\($0).rs system/\($0).cu" }.joined(separator: " ") + " system/Group.rs"
+    public static let perResourceScopes = Sandbox.fhirResourceTypes.map { "system/\($0).rs system/\($0).cu" }.joined(separator: " ")
+        + " system/Group.rs"
 
     public func salesforce(
         _ flow: SalesforceFlow = .jwtBearer, http: HTTPConfiguration = quickHTTP(), limitShare: Double = 0.8, logger: Logger = Self.silent

@@ -124,6 +124,5 @@ func relative(_ url: String) -> String {
 /// SMART v2 scopes, one per resource type the FHIR simulator serves: what every profile grants,
 /// `certified` included (v2 only, per resource; no wildcards).
 enum SandboxScopes {
-    static let all = ["Patient", "EpisodeOfCare", "QuestionnaireResponse", "ServiceRequest", "Questionnaire", "Group"]
-        .map { "system/\($0).rs system/\($0).cu" }.joined(separator: " ")
+    static let all = (Sandbox.fhirResourceTypes + ["Group"]).map { "system/\($0).rs system/\($0).cu" }.joined(separator: " ")
 }
