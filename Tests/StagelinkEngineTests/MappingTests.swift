@@ -83,7 +83,7 @@ struct MappingTests {
     @Test(arguments: ["../../Contact/003000000000001", "1' OR '1'='1", "x\u{1B}[2Jx", String(repeating: "a", count: 65), "a b"])
     func aResourceIDThatIsNotAFHIRIDFailsNamingTheExternalID(id: String) {
         guard case .failure(let error) = patients.map(Fixtures.patient(id: id)) else { Issue.record("\(id.debugDescription) was accepted"); return }
-        #expect(error.code == "MAPPING_INVALID_ID")
+        #expect(error.code == ErrorCode.invalidIdentifier.rawValue)
         #expect(error.fields == ["EMR_Patient_Id__c"])
     }
 

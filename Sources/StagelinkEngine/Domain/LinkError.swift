@@ -5,7 +5,9 @@
 /// stays in the store.
 public struct LinkError: Error, Sendable, Hashable, Codable, CustomStringConvertible {
     /// A stable code: Salesforce's (`INVALID_FIELD`, `UNABLE_TO_LOCK_ROW`), FHIR's OperationOutcome
-    /// code (`invalid`, `conflict`), or one of Stagelink's own (`MAPPING_INVALID_DATE`).
+    /// code (`invalid`, `conflict`), or one of Stagelink's own (`MAPPING_INVALID_DATE`). The ones
+    /// Stagelink produces or recognises are declared in ``ErrorCode``; a remote system's others
+    /// pass through unchanged.
     public var code: String
     public var message: String
     /// The fields at fault, named as the target system names them (`Birthdate`).
@@ -26,23 +28,23 @@ public struct LinkError: Error, Sendable, Hashable, Codable, CustomStringConvert
 }
 
 extension LinkError {
+    /// An error with one of the catalogue's codes.
+    public init(_ code: ErrorCode, message: String, fields: [String] = [], remoteBody: String? = nil) {
+        self.init(code: code.rawValue, message: message, fields: fields, remoteBody: remoteBody)
+    }
+
+    /// This error's code as the catalogue declares it; nil for a remote code it does not know.
+    public var catalogued: ErrorCode? { ErrorCode(rawValue: code) }
+
     /// Codes worth trying again on their own: the record was fine, the moment was not.
-    public static let transientCodes: Set<String> = [
-        // Salesforce
-        "UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "INVALID_SESSION_ID", "REQUEST_LIMIT_EXCEEDED",
-        // FHIR OperationOutcome issue codes that mean "try later", and a version that moved (412 on If-Match)
-        "transient", "exception", "timeout", "throttled", "lock-error", "VERSION_MOVED",
-        // The transport
-        "REQUEST_TIMEOUT", "CONNECTION_FAILED", "CANCELLED", "MALFORMED_RESPONSE", "HTTP_408", "HTTP_429", "HTTP_500", "HTTP_502",
-        "HTTP_503", "HTTP_504",
-    ]
+    public static let transientCodes: Set<String> = ErrorCode.codes(.transient)
 
     /// Codes of a pull refused for how it asks, not for a record: the job's message quotes the
     /// error in full (it names the fix and holds no record's data).
-    public static let configurationCodes: Set<String> = ["SEARCH_REFUSED", "ORIGIN_NOT_ALLOWED"]
+    public static let configurationCodes: Set<String> = ErrorCode.codes(.configuration)
 
     /// Whether the service retries this failure by itself on a later cycle.
-    public var isTransient: Bool { Self.transientCodes.contains(code) }
+    public var isTransient: Bool { catalogued?.isTransient ?? false }
 }
 
 extension LinkError {
