@@ -14,16 +14,47 @@ public struct LinkError: Error, Sendable, Hashable, Codable, CustomStringConvert
     public var fields: [String]
     /// The other system's answer for this record, verbatim, when there was one.
     public var remoteBody: String?
+    /// The record's other problems, found in the same pass (the mapping checks every field before
+    /// it fails a record), in the order found; none of them holds further ones. The row's code is
+    /// this error's, the first found; support staff see them all at once.
+    public var further: [LinkError]
 
-    public init(code: String, message: String, fields: [String] = [], remoteBody: String? = nil) {
+    public init(code: String, message: String, fields: [String] = [], remoteBody: String? = nil, further: [LinkError] = []) {
         self.code = code
         self.message = message
         self.fields = fields
         self.remoteBody = remoteBody
+        self.further = further
+    }
+
+    /// One error for several problems of a record: the first, holding the others; nil for none.
+    public init?(combining problems: [LinkError]) {
+        guard var first = problems.first else { return nil }
+        first.further += problems.dropFirst().flatMap(\.all)
+        self = first
+    }
+
+    /// Every problem, this one first, each on its own.
+    public var all: [LinkError] {
+        var first = self
+        first.further = []
+        return [first] + further
     }
 
     public var description: String {
-        fields.isEmpty ? "\(code): \(message)" : "\(code) [\(fields.joined(separator: ", "))]: \(message)"
+        let first = fields.isEmpty ? "\(code): \(message)" : "\(code) [\(fields.joined(separator: ", "))]: \(message)"
+        return further.isEmpty ? first : "\(first) (and \(further.count) more: \(further.map(\.code).joined(separator: ", ")))"
+    }
+
+    private enum CodingKeys: String, CodingKey { case code, message, fields, remoteBody, further }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        code = try container.decode(String.self, forKey: .code)
+        message = try container.decode(String.self, forKey: .message)
+        fields = try container.decode([String].self, forKey: .fields)
+        remoteBody = try container.decodeIfPresent(String.self, forKey: .remoteBody)
+        further = try container.decodeIfPresent([LinkError].self, forKey: .further) ?? []
     }
 }
 

@@ -83,19 +83,30 @@ public struct Mapper: Sendable {
                     message: "the resource's id is not the one its Bundle entry's fullUrl names (staged under the fullUrl's): nothing was written",
                     fields: [field]))
         }
+        // Every field is read, so that a record with several problems reports them all at once
+        // (fix, retry, fail again on the next one is what this spares support staff).
         var fields: [MappedField] = []
         fields.reserveCapacity(mapping.fields.count)
-        var scoring: Scoring?
+        var problems: [LinkError] = []
+        var scoring: Result<Scoring, LinkError>?
         for field in mapping.fields {
             do {
                 let value = try read(field, from: resource, scoring: &scoring)
                 fields.append(MappedField(name: field.field, value: value))
             } catch {
-                return .failure(error)
+                // A scoring problem is the record's once, whichever computed fields ask for the score.
+                if !problems.contains(error) { problems.append(error) }
             }
         }
-        guard case .text(let key)? = fields.first(where: { $0.name == mapping.externalID })?.value, !key.isEmpty else {
-            return .failure(LinkError(.mappingMissingField, message: "\(mapping.externalIDField?.displayName ?? mapping.externalID) is required", fields: [mapping.externalID]))
+        let missingKey = LinkError(
+            .mappingMissingField, message: "\(mapping.externalIDField?.displayName ?? mapping.externalID) is required", fields: [mapping.externalID])
+        let key: String?
+        if case .text(let text)? = fields.first(where: { $0.name == mapping.externalID })?.value, !text.isEmpty {
+            key = text
+        } else {
+            key = nil
+            // Unless its own field already said what is wrong with it.
+            if !problems.contains(where: { $0.fields.contains(mapping.externalID) }) { problems.append(missingKey) }
         }
         let salesforceID = mapping.salesforceID.flatMap { $0.value(in: resource)?.stringValue }.flatMap { $0.isEmpty ? nil : $0 }
         // The Salesforce id a resource names is the key of an update by id: it must be one.
@@ -103,24 +114,32 @@ public struct Mapper: Sendable {
             do throws(LinkError) {
                 _ = try SalesforceID.validated(salesforceID, field: "Id", of: "the Salesforce id the \(mapping.resource) names")
             } catch {
-                return .failure(error)
+                problems.append(error)
             }
         }
+        if let error = LinkError(combining: problems) { return .failure(error) }
+        guard let key else { return .failure(missingKey) }
         return .success(MappedRecord(record: MappedRecordKey(object: mapping.object, key: key), fields: fields, salesforceID: salesforceID))
     }
 
-    private func read(_ field: FieldMapping, from resource: JSONValue, scoring cached: inout Scoring?) throws(LinkError) -> FieldValue {
+    private func read(_ field: FieldMapping, from resource: JSONValue, scoring cached: inout Result<Scoring, LinkError>?) throws(LinkError) -> FieldValue {
         if field.type.isComputed {
-            // Scoring problems are the score's, whichever computed field asks first.
-            let scoring: Scoring
+            // Scoring problems are the score's, whichever computed field asks first: scored once.
+            let result: Result<Scoring, LinkError>
             if let cached {
-                scoring = cached
+                result = cached
             } else {
-                scoring = try score(
-                    resource, instrumentField: mapping.fields.first { $0.type == .instrument } ?? field,
-                    scoreField: mapping.fields.first { $0.type == .score } ?? field)
-                cached = scoring
+                do throws(LinkError) {
+                    result = .success(
+                        try score(
+                            resource, instrumentField: mapping.fields.first { $0.type == .instrument } ?? field,
+                            scoreField: mapping.fields.first { $0.type == .score } ?? field))
+                } catch {
+                    result = .failure(error)
+                }
+                cached = result
             }
+            let scoring = try result.get()
             switch field.type {
             case .instrument:
                 let label = field.values.first { $0.code == scoring.instrument.name }?.label ?? scoring.instrument.name
