@@ -33,11 +33,11 @@ extension FHIRClient {
     /// The error of a refused search; a population search refused as too costly names its fix.
     static func searchError(_ response: HTTPResponse) -> RemoteCallError {
         let error = FHIRErrors.callError(response)
-        guard error.error.code == "too-costly" else { return error }
+        guard error.error.code == ErrorCode.fhirTooCostly.rawValue else { return error }
         return RemoteCallError(
             .rejected,
             LinkError(
-                code: "SEARCH_REFUSED",
+                .searchRefused,
                 message: "the EMR refuses population searches (\(response.status) too-costly: \"\(error.error.message)\"); "
                     + "set emr.pull: bulk in stagelink.yaml to pull changes with Bulk Data $export",
                 remoteBody: response.bodyText))
@@ -53,7 +53,7 @@ extension FHIRClient {
                 throw RemoteCallError(
                     .rejected,
                     LinkError(
-                        code: "ORIGIN_NOT_ALLOWED",
+                        .originNotAllowed,
                         message: "the Bundle's next link is on \(EndpointURL.origin(of: url)), not on the FHIR base \(EndpointURL.origin(of: baseURL)); "
                             + "list it in emr.allowedOrigins if that server is the same EMR"))
             }

@@ -16,7 +16,7 @@ extension FHIRClient {
             .post, url: try resourceURL([resourceType]), headers: Self.writeHeaders, body: resource, retry: .conditionalCreate, recordCount: 1)
         request.headers["If-None-Exist"] = Self.identifierQuery(identifier)
         let result = try await write(request, precondition: .ifNoneExist)
-        guard case .failure(var error) = result, error.code == "MULTIPLE_MATCHES" else { return result }
+        guard case .failure(var error) = result, error.code == ErrorCode.multipleMatches.rawValue else { return result }
         let ids = (try? await matches(resourceType, identifier)) ?? []
         let count = ids.isEmpty ? "Several" : String(ids.count)
         error.message = "\(count) \(resourceType) resources in the EMR carry the identifier \(identifier)"
@@ -73,7 +73,7 @@ extension FHIRClient {
                 throw RemoteCallError(
                     .rejected,
                     LinkError(
-                        code: LinkError.identityMismatch, message: "the EMR answered the read of a \(resourceType) with another resource's id or type: nothing was written",
+                        .identityMismatch, message: "the EMR answered the read of a \(resourceType) with another resource's id or type: nothing was written",
                         remoteBody: String(decoding: response.body, as: UTF8.self)))
             }
             return identity.record(type: resourceType, payload: response.body, fullURL: nil)

@@ -59,7 +59,7 @@ extension SalesforceClient {
             if let since = request.since { built = try built.where("SystemModstamp", .greaterThanOrEqual, .dateTime(since)) }
             query = try built.orderBy("SystemModstamp")
         } catch {
-            throw RemoteCallError(.rejected, LinkError(code: "INVALID_QUERY", message: error.description))
+            throw RemoteCallError(.rejected, LinkError(.invalidQuery, message: error.description))
         }
         return try await self.query(query, pageSize: request.pageSize, after: cursor)
     }
@@ -71,7 +71,7 @@ extension SalesforceClient {
         do {
             query = try SOQLQuery(select: Self.deltaFields + fields, from: type).where("Id", .equals, .string(id)).limit(1)
         } catch {
-            throw RemoteCallError(.rejected, LinkError(code: "INVALID_QUERY", message: error.description))
+            throw RemoteCallError(.rejected, LinkError(.invalidQuery, message: error.description))
         }
         return try await self.query(query, pageSize: 200, after: nil).records.first
     }

@@ -34,7 +34,7 @@ public enum SeededStore {
         public var birthdateFailureRowID: Int64
         public var failedRowIDs: [Int64]
         /// The error codes used, largest group first.
-        public static let errorCodes = ["INVALID_FIELD", "MAPPING_INVALID_DATE", "UNABLE_TO_LOCK_ROW", "REQUIRED_FIELD_MISSING", "DUPLICATE_VALUE"]
+        public static let errorCodes = [ErrorCode.invalidField, .mappingInvalidDate, .unableToLockRow, .requiredFieldMissing, .duplicateValue].map(\.rawValue)
     }
 
     /// The patient names the seeded rows take in turn; the first two are the ones tests look for.
@@ -116,21 +116,21 @@ public enum SeededStore {
         switch index * 7 % 25 {
         case 0..<10:
             LinkError(
-                code: "INVALID_FIELD", message: "Birthdate (birthDate): value not of required type: 1984-02-30", fields: ["Birthdate"],
+                .invalidField, message: "Birthdate (birthDate): value not of required type: 1984-02-30", fields: ["Birthdate"],
                 remoteBody: #"[{"errorCode":"INVALID_FIELD","message":"Birthdate: value not of required type: 1984-02-30","fields":["Birthdate"]}]"#)
         case 10..<16:
-            LinkError(code: "MAPPING_INVALID_DATE", message: "Birthdate (birthDate) is not a date (expected YYYY-MM-DD)", fields: ["Birthdate"])
+            LinkError(.mappingInvalidDate, message: "Birthdate (birthDate) is not a date (expected YYYY-MM-DD)", fields: ["Birthdate"])
         case 16..<20:
             LinkError(
-                code: "UNABLE_TO_LOCK_ROW", message: "unable to obtain exclusive access to this record", fields: [],
+                .unableToLockRow, message: "unable to obtain exclusive access to this record", fields: [],
                 remoteBody: #"[{"errorCode":"UNABLE_TO_LOCK_ROW","message":"unable to obtain exclusive access to this record or 1 records","fields":[]}]"#)
         case 20..<23:
             LinkError(
-                code: "REQUIRED_FIELD_MISSING", message: "LastName (name[0].family) is required", fields: ["LastName"],
+                .requiredFieldMissing, message: "LastName (name[0].family) is required", fields: ["LastName"],
                 remoteBody: #"[{"errorCode":"REQUIRED_FIELD_MISSING","message":"Required fields are missing: [LastName]","fields":["LastName"]}]"#)
         default:
             LinkError(
-                code: "DUPLICATE_VALUE", message: "duplicate value found: EMR_Patient_Id__c duplicates value on another record",
+                .duplicateValue, message: "duplicate value found: EMR_Patient_Id__c duplicates value on another record",
                 fields: ["EMR_Patient_Id__c"],
                 remoteBody: #"[{"errorCode":"DUPLICATE_VALUE","message":"duplicate value found: EMR_Patient_Id__c duplicates value on record with id: 0035g00000AbCdE","fields":["EMR_Patient_Id__c"]}]"#)
         }

@@ -80,7 +80,7 @@ public final class HTTPClient: Sendable {
                 }
             case .failure(let failure):
                 log(request, failure: failure, elapsed: elapsed, attempt: attempt)
-                let error = RemoteCallError(.transient, LinkError(code: failure.linkErrorCode, message: failure.description))
+                let error = RemoteCallError(.transient, LinkError(failure.linkErrorCode, message: failure.description))
                 guard failure.isRetryable, failure.surelyNotSent || request.retry.allowsRetryWithUnknownOutcome else {
                     throw error
                 }
@@ -99,7 +99,7 @@ public final class HTTPClient: Sendable {
             do {
                 try await Task.sleep(for: delay)
             } catch {
-                throw RemoteCallError(.transient, LinkError(code: "CANCELLED", message: TransportFailure.cancellation.description))
+                throw RemoteCallError(.transient, LinkError(.cancelled, message: TransportFailure.cancellation.description))
             }
             attempt += 1
         }
@@ -123,7 +123,7 @@ public final class HTTPClient: Sendable {
     /// A 429 or 5xx that retries did not cure, as the transient error the rows get.
     static func statusError(_ response: HTTPResponse) -> RemoteCallError {
         let message = response.status == 429 ? "the server is rate limiting calls" : "the server answered \(response.status)"
-        return RemoteCallError(.transient, LinkError(code: "HTTP_\(response.status)", message: message, remoteBody: response.bodyText))
+        return RemoteCallError(.transient, LinkError(code: ErrorCode.httpStatus(response.status), message: message, remoteBody: response.bodyText))
     }
 
     // MARK: - Logging

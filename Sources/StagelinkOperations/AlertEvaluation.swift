@@ -86,7 +86,7 @@ public enum AlertText {
     public static func code(_ text: String) -> String {
         let trimmed = text.replacingOccurrences(of: ": ", with: ":")
         guard (1...64).contains(trimmed.count), trimmed.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.:-".contains($0)) }) else {
-            return "UNREADABLE_CODE"
+            return ErrorCode.unreadableCode.rawValue
         }
         return trimmed
     }

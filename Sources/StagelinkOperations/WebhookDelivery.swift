@@ -108,7 +108,7 @@ public struct WebhookSender: Sendable {
                 status = response.status
                 if !response.isSuccess { problem = "the webhook answered \(response.status)" }
             } catch {
-                status = Int(error.error.code.dropFirst("HTTP_".count)).flatMap { error.error.code.hasPrefix("HTTP_") ? $0 : nil }
+                status = ErrorCode.httpStatus(in: error.error.code)
                 problem = AlertText.code(error.error.code)
             }
             let delivered = problem == nil

@@ -74,7 +74,7 @@ extension SQLiteStore {
         try await pool.write { db in
             // The status trigger writes the transition; RETURNING gives the attempt's number.
             let updateRow = try RawStatement(db.cachedStatement(sql: """
-                UPDATE staged_row SET status = ?, errorCode = ?, errorMessage = ?, errorFields = ?, errorBody = ?, attemptCount = attemptCount + 1,
+                UPDATE staged_row SET status = ?, errorCode = ?, errorMessage = ?, errorFields = ?, errorBody = ?, errorFurther = ?, attemptCount = attemptCount + 1,
                     note = ?, updatedAt = ?, updatedBy = ?, claimedBy = NULL, claimedUntil = NULL
                 WHERE id = ? RETURNING attemptCount
                 """), in: db)
@@ -102,7 +102,7 @@ extension SQLiteStore {
                 guard
                     let attemptNumber = try updateRow.run(
                         .text(outcome.status.rawValue), .text(kept?.code), .text(kept?.message), .text(LinkErrorColumns.fields(kept)),
-                        .text(kept?.remoteBody), .text(outcome.note), .real(at), .text(actor), .integer(outcome.rowID))
+                        .text(kept?.remoteBody), .text(LinkErrorColumns.further(kept)), .text(outcome.note), .real(at), .text(actor), .integer(outcome.rowID))
                 else { throw StoreError.noSuchRow(outcome.rowID) }
                 try insertAttempt.run(
                     .integer(outcome.rowID), .integer(attemptNumber), .real(at), .text(actor), .text(outcome.attempt.rawValue), .text(error?.code),

@@ -54,7 +54,7 @@ extension SQLiteStore: OperationsStore {
     }
 
     /// How a failed row without an error code is counted.
-    public static let noErrorCode = "NO_ERROR_CODE"
+    public static let noErrorCode = ErrorCode.noErrorCode.rawValue
 
     public func finishedJobs(afterID: Int64, limit: Int) async throws -> (jobs: [Job], oldestRunning: Int64?) {
         try await pool.read { db in

@@ -72,6 +72,36 @@ struct MappingTests {
         #expect(!error.message.contains("Smith"), "the message names the character, never the value")
     }
 
+    @Test func everyProblemOfARecordIsReportedInOnePassTheFirstBeingItsCode() {
+        var patient = Fixtures.patient(id: "p1", given: "Zo\u{1B}[2Jë", birthDate: "1985-13-45", gender: "robot").objectValue!
+        patient["address"] = [["line": ["1 Main St", "Apt\u{7} 4"]]]
+        guard case .failure(let error) = patients.map(.object(patient)) else { Issue.record("accepted"); return }
+        #expect(error.code == ErrorCode.mappingControlCharacter.rawValue, "the first problem in the mapping's order is the row's code")
+        #expect(error.all.map(\.code) == [
+            ErrorCode.mappingControlCharacter, .mappingInvalidDate, .mappingUnknownCode, .mappingControlCharacter,
+        ].map(\.rawValue))
+        #expect(error.all.map(\.fields) == [["FirstName"], ["Birthdate"], ["Gender__c"], ["MailingStreet"]])
+        #expect(error.all.allSatisfy { $0.further.isEmpty }, "the problems are flat")
+        #expect(error.description.contains("and 3 more: MAPPING_INVALID_DATE, MAPPING_UNKNOWN_CODE, MAPPING_CONTROL_CHARACTER"))
+        // One problem alone is one error, with none further.
+        let single = patients.map(Fixtures.patient(id: "p1", birthDate: "1985-13-45")).failure
+        #expect(single?.code == ErrorCode.mappingInvalidDate.rawValue)
+        #expect(single?.further == [])
+    }
+
+    @Test func aScoringProblemIsReportedOnceThoughSeveralFieldsAreComputedFromTheScore() {
+        let error = assessments.map(assessment("PHQ-9", answers: [3, 3, 3, 3, 3, 3, 3, 3, 3], total: 35, subject: "Group/g1")).failure
+        #expect(error?.all.map(\.code) == [ErrorCode.mappingInvalidReference.rawValue, ErrorCode.mappingScoreOutOfRange.rawValue])
+    }
+
+    @Test func aMissingIDIsReportedOnceWithTheOtherProblems() {
+        var patient = Fixtures.patient(id: "p1", birthDate: "1985-13-45").objectValue!
+        patient["id"] = nil
+        let error = patients.map(.object(patient)).failure
+        #expect(error?.all.map(\.code) == [ErrorCode.mappingMissingField.rawValue, ErrorCode.mappingInvalidDate.rawValue])
+        #expect(error?.all.first?.fields == ["EMR_Patient_Id__c"])
+    }
+
     @Test func addressLinesMayNotHideControlCharactersEither() {
         var patient = Fixtures.patient(id: "p1").objectValue!
         patient["address"] = [["line": ["1 Main St", "Apt\u{1B}[2J 4"]]]
@@ -83,7 +113,7 @@ struct MappingTests {
     @Test(arguments: ["../../Contact/003000000000001", "1' OR '1'='1", "x\u{1B}[2Jx", String(repeating: "a", count: 65), "a b"])
     func aResourceIDThatIsNotAFHIRIDFailsNamingTheExternalID(id: String) {
         guard case .failure(let error) = patients.map(Fixtures.patient(id: id)) else { Issue.record("\(id.debugDescription) was accepted"); return }
-        #expect(error.code == "MAPPING_INVALID_ID")
+        #expect(error.code == ErrorCode.invalidIdentifier.rawValue)
         #expect(error.fields == ["EMR_Patient_Id__c"])
     }
 

@@ -130,7 +130,7 @@ struct SensitivityTests {
 
         let row = try await harness.row(staged.rowIDs[0])
         #expect(row.status == .withheld)
-        #expect(row.error?.code == LinkError.withheldCode)
+        #expect(row.error?.code == ErrorCode.withheldByLabel.rawValue)
         #expect(row.error?.message.contains("42CFRPart2 (\(Self.actCode))") == true, "the row names the label that withheld it")
         #expect(row.payload == JSONWriter.compact(labelled), "the evidence is kept verbatim")
         #expect(harness.target.record("Contact", externalID: "p1") == nil, "nothing reached Salesforce")

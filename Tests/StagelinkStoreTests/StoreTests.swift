@@ -110,6 +110,45 @@ struct StoreTests {
         #expect(groups.first?.sampleMessage == "No such column 'Gender__c'")
     }
 
+    @Test func aRowKeepsEveryProblemOfItsRecordAndTheFirstIsItsCode() async throws {
+        let staged = try await store.stage([record("p1", "{}"), record("p2", "{}")], job: nil, advancing: nil)
+        let (id, other) = (staged.rowIDs[0], staged.rowIDs[1])
+        let problems = [
+            LinkError(.mappingControlCharacter, message: "FirstName (name[0].given) contains the control character U+001B", fields: ["FirstName"]),
+            LinkError(.mappingInvalidDate, message: "Birthdate (birthDate) is not a valid full date (YYYY-MM-DD)", fields: ["Birthdate"]),
+            LinkError(code: "REMOTE_SAYS", message: "with its answer", fields: [], remoteBody: #"{"a":1}"#),
+        ]
+        let error = try #require(LinkError(combining: problems))
+        _ = try await store.claimRows(ClaimRequest(rowIDs: [id, other]), limit: 2, actor: .system)
+        try await store.record([
+            LinkOutcome(rowID: id, actor: .system, at: Date(), status: .failed, attempt: .failed, error: error),
+            LinkOutcome(rowID: other, actor: .system, at: Date(), status: .failed, attempt: .failed, error: problems[1]),
+        ])
+        let read = try #require(try await store.row(id: id)?.error)
+        #expect(read == error)
+        #expect(read.all == problems)
+        #expect(read.code == ErrorCode.mappingControlCharacter.rawValue)
+        #expect(try await store.row(id: other)?.error?.all == [problems[1]])
+        #expect(try await store.failureGroups().map(\.errorCode).sorted() == [ErrorCode.mappingControlCharacter.rawValue, ErrorCode.mappingInvalidDate.rawValue])
+        #expect(try await store.countRows(RowFilter(errorCode: ErrorCode.mappingControlCharacter.rawValue)) == 1)
+
+        // Linked on a retry: no error is kept, and none of the further ones either.
+        _ = try await store.claimRows(ClaimRequest(rowIDs: [id]), limit: 1, actor: .system)
+        try await store.record([LinkOutcome(rowID: id, actor: .system, at: Date(), status: .linked, attempt: .linked, error: nil)])
+        #expect(try await store.row(id: id)?.error == nil)
+        let column = try await store.pool.read { db in try String?.fetchOne(db, sql: "SELECT errorFurther FROM staged_row WHERE id = ?", arguments: [id]) }
+        #expect(column == .some(nil))
+    }
+
+    @Test func furtherProblemsTheBuildCannotReadAreAnErrorNotAnEmptyList() async throws {
+        let staged = try await store.stage([record("p1", "{}")], job: nil, advancing: nil)
+        let id = staged.rowIDs[0]
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE staged_row SET status = 'failed', errorCode = 'X', errorFurther = '[{\"code\":1}]' WHERE id = ?", arguments: [id])
+        }
+        await #expect(throws: UnreadableValue.self) { _ = try await store.row(id: id) }
+    }
+
     @Test func failureGroupsAreReadFromTheIndexOfFailedRowsAlone() async throws {
         let plan = try await store.pool.read { db in
             try Row.fetchAll(

@@ -77,7 +77,7 @@ struct HostileInputTests {
                 #expect(error.message.utf8.count <= 1_000, "\(payload): the message is short, not the payload: \(error.message.prefix(200))")
             case "withheld":
                 #expect(latest.status == .withheld, "\(payload) is \(latest.status.rawValue): \(latest.error?.description ?? "")")
-                #expect(latest.error?.code == LinkError.withheldCode, "\(payload) names the label that withheld it")
+                #expect(latest.error?.code == ErrorCode.withheldByLabel.rawValue, "\(payload) names the label that withheld it")
                 let id = try #require(try JSONValue(parsing: payload.bytes)["id"]?.stringValue)
                 #expect(contacts[id] == nil, "\(payload) never reaches Salesforce")
             default:

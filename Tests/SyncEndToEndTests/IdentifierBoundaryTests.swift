@@ -31,14 +31,14 @@ struct IdentifierBoundaryTests {
 
         let row = try #require(try await sync.rows(.salesforce, "Contact", contactID).last)
         #expect(row.status == .failed)
-        #expect(row.error?.code == LinkError.invalidIdentifier)
+        #expect(row.error?.code == ErrorCode.invalidIdentifier.rawValue)
         #expect(row.error?.fields == ["EMR_Patient_Id__c"])
         #expect(Set(sync.inspection.fhirResources("Patient")) == before, "no Patient changed")
 
         // A retry has the same answer, and sends nothing either.
         let retry = try await sync.operations.retry(.rows([row.id]), by: "dana")
         #expect(retry.rows.first?.status == .failed)
-        #expect(try await sync.store.row(id: row.id)?.error?.code == LinkError.invalidIdentifier)
+        #expect(try await sync.store.row(id: row.id)?.error?.code == ErrorCode.invalidIdentifier.rawValue)
         #expect(Set(sync.inspection.fhirResources("Patient")) == before, "no Patient changed on retry")
         #expect(sync.writes - writesBefore <= 1, "no write reached the EMR (the edit's own echo aside)")
     }
@@ -89,7 +89,7 @@ struct IdentifierBoundaryTests {
 
         let row = try #require(try await sync.rows(.emr, "Patient", "hx-idmismatch").last)
         #expect(row.status == .failed)
-        #expect(row.error?.code == LinkError.identityMismatch)
+        #expect(row.error?.code == ErrorCode.identityMismatch.rawValue)
         #expect(try await sync.rows(.emr, "Patient", victim).allSatisfy { !String(decoding: $0.payload, as: UTF8.self).contains("Impostor") })
         let after = sync.salesforce("Contact", by: "EMR_Patient_Id__c")
         #expect(after[victim]?.count == 1)

@@ -25,7 +25,7 @@ struct SensitivityEndToEndTests {
         for record in labelled {
             let rows = try await sync.rows(.emr, "EpisodeOfCare", record.id)
             #expect(rows.count == 1 && rows[0].status == .withheld, "EpisodeOfCare/\(record.id) is staged and withheld")
-            #expect(rows.first?.error?.code == LinkError.withheldCode)
+            #expect(rows.first?.error?.code == ErrorCode.withheldByLabel.rawValue)
             #expect(rows.first?.error?.message.contains("42CFRPart2") == true, "the row names its label")
             let patient = try #require(episodes[record.id]?["patient"]?["reference"]?.stringValue?.split(separator: "/").last.map(String.init))
             let contact = try #require(contactsByPatient[patient]?.first, "the patient itself is not labelled: its Contact arrives")

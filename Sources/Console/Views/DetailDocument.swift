@@ -11,8 +11,11 @@ struct DetailDocument {
 
     var lines: [ScrollText.Line] {
         let payload = try? JSONValue(parsing: evidence.row.payload)
+        // Each problem's fields, the first problem's first: the payload marks every one.
         let locations = payload.flatMap { payload in
-            evidence.row.error.map { FailingFieldLocator(mapping: mapping).locations(for: evidence.row, error: $0, payload: payload) }
+            evidence.row.error.map { error in
+                error.all.flatMap { FailingFieldLocator(mapping: mapping).locations(for: evidence.row, error: $0, payload: payload) }
+            }
         } ?? []
         return summary + errorSection(locations) + payloadSection(payload, locations: locations) + historySection + attemptsSection
             + lineageSection + conflictsSection
@@ -67,6 +70,17 @@ struct DetailDocument {
                 text += first.isPresent ? " → \(first.path) (▶ in the payload)" : " → not in the payload (▶ marks \(first.path), where it belongs)"
             }
             lines.append(Line(StyledLine("fields".padding(to: Self.labelWidth), .muted) + StyledLine(text), mark: Span("▶", .error)))
+        }
+        if !error.further.isEmpty {
+            // Every problem of the record at once: fixing one and retrying must not reveal the next.
+            let count = error.further.count
+            lines.append(field("also", "\(count) more \(count == 1 ? "problem" : "problems") in this record: fix all before retrying", .warning))
+            for problem in error.further {
+                var line = StyledLine(problem.code, .error)
+                if !problem.fields.isEmpty { line.append(" [\(problem.fields.joined(separator: ", "))]", .body) }
+                line.append("  " + problem.message, .body)
+                lines.append(Line(StyledLine("".padding(to: Self.labelWidth)) + line, mark: problem.fields.isEmpty ? nil : Span("▶", .error)))
+            }
         }
         if error.isTransient { lines.append(field("transient", "yes: the service retries it by itself", .pending)) }
         if let body = error.remoteBody, !body.isEmpty {

@@ -115,7 +115,7 @@ final class SMARTTokenIssuer: Sendable {
     /// The refusal as the error that stops the job; an `invalid_scope` names what was asked for.
     private func refusal(_ response: HTTPResponse) -> RemoteCallError {
         var error = OAuthRefusal.error(response)
-        if error.error.code == "invalid_scope" {
+        if error.error.code == ErrorCode.oauthInvalidScope.rawValue {
             error.error.message = "the EMR refused the scope \"\(scope)\": \(error.error.message)"
         }
         return error
@@ -133,7 +133,7 @@ final class SMARTTokenIssuer: Sendable {
                 throw RemoteCallError(
                     .unauthorized,
                     LinkError(
-                        code: "SCOPE_REFUSED",
+                        .scopeRefused,
                         message: "the EMR did not grant \(refused.joined(separator: " ")) (it granted \"\(granted)\"); "
                             + "the EHR's administrator must authorise them for this client, or emr.scope must ask for less",
                         remoteBody: response.bodyText))
@@ -157,7 +157,7 @@ final class SMARTTokenIssuer: Sendable {
     }
 
     private static func errorCode(_ response: HTTPResponse) -> String {
-        (try? JSONValue(parsing: response.body))?["error"]?.stringValue ?? "HTTP_\(response.status)"
+        (try? JSONValue(parsing: response.body))?["error"]?.stringValue ?? ErrorCode.httpStatus(response.status)
     }
 
     /// The discovered token endpoint, asked for once.
@@ -173,7 +173,7 @@ final class SMARTTokenIssuer: Sendable {
             do throws(ClientSetupError) {
                 return try EndpointURL.validated(found, setting: "the SMART token_endpoint")
             } catch {
-                throw RemoteCallError(.unauthorized, LinkError(code: "INSECURE_TOKEN_ENDPOINT", message: error.description))
+                throw RemoteCallError(.unauthorized, LinkError(.insecureTokenEndpoint, message: error.description))
             }
         }
         tokenURL.withLock { $0 = endpoint }

@@ -24,9 +24,9 @@ enum FHIRErrors {
         }
         let code: String =
             switch (response.status, precondition) {
-            case (412, .ifNoneExist?): "MULTIPLE_MATCHES"
-            case (412, .ifMatch?): "VERSION_MOVED"
-            default: issue?["code"]?.stringValue ?? "HTTP_\(response.status)"
+            case (412, .ifNoneExist?): ErrorCode.multipleMatches.rawValue
+            case (412, .ifMatch?): ErrorCode.versionMoved.rawValue
+            default: issue?["code"]?.stringValue ?? ErrorCode.httpStatus(response.status)
             }
         let message = issue?["diagnostics"]?.stringValue ?? issue?["details"]?["text"]?.stringValue
             ?? "the EMR answered \(response.status)"
@@ -41,6 +41,6 @@ enum FHIRErrors {
     }
 
     static func malformed(_ what: String) -> RemoteCallError {
-        RemoteCallError(.malformedResponse, LinkError(code: "MALFORMED_RESPONSE", message: what))
+        RemoteCallError(.malformedResponse, LinkError(.malformedResponse, message: what))
     }
 }

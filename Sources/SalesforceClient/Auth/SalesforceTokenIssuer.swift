@@ -80,13 +80,13 @@ struct SalesforceTokenIssuer: Sendable {
             let identity = body?["id"]?.stringValue.flatMap(URL.init(string:)), !identity.lastPathComponent.isEmpty
         else {
             throw RemoteCallError(
-                .malformedResponse, LinkError(code: "MALFORMED_RESPONSE", message: "the token response lacks access_token, instance_url or id"))
+                .malformedResponse, LinkError(.malformedResponse, message: "the token response lacks access_token, instance_url or id"))
         }
         let instanceURL: URL
         do {
             instanceURL = try EndpointURL.validated(instance, setting: "the token's instance_url")
         } catch {
-            throw RemoteCallError(.unauthorized, LinkError(code: "INSECURE_INSTANCE_URL", message: error.description))
+            throw RemoteCallError(.unauthorized, LinkError(.insecureInstanceURL, message: error.description))
         }
         return SalesforceSession(accessToken: Secret(token), instanceURL: instanceURL, userID: identity.lastPathComponent)
     }

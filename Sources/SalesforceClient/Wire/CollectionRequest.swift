@@ -59,7 +59,7 @@ enum CollectionRequest {
                 return .success(id: id, created: item["created"] == .bool(true))
             }
             let error = SalesforceErrors.linkError(errorsIn: item["errors"], codeKey: "statusCode", remoteBody: remoteBody)
-                ?? LinkError(code: "UNKNOWN_FAILURE", message: "Salesforce reported neither success nor an error", remoteBody: remoteBody)
+                ?? LinkError(.unknownFailure, message: "Salesforce reported neither success nor an error", remoteBody: remoteBody)
             return .failure(error)
         }
     }

@@ -9,10 +9,10 @@ enum SalesforceErrors {
     /// The error of a call Salesforce refused as a whole (a status other than 2xx).
     static func callError(_ response: HTTPResponse) -> RemoteCallError {
         let error = linkError(errorsIn: try? JSONValue(parsing: response.body), codeKey: "errorCode", remoteBody: response.bodyText)
-            ?? LinkError(code: "HTTP_\(response.status)", message: "Salesforce answered \(response.status)", remoteBody: response.bodyText)
+            ?? LinkError(code: ErrorCode.httpStatus(response.status), message: "Salesforce answered \(response.status)", remoteBody: response.bodyText)
         let kind: RemoteCallError.Kind
-        switch (response.status, error.code) {
-        case (_, "REQUEST_LIMIT_EXCEEDED"): kind = .limitReached
+        switch (response.status, error.catalogued) {
+        case (_, .requestLimitExceeded?): kind = .limitReached
         case (401, _): kind = .unauthorized
         default: kind = .rejected
         }
@@ -23,7 +23,7 @@ enum SalesforceErrors {
     static func isExpiredSession(_ response: HTTPResponse) -> Bool {
         guard response.status == 401 else { return false }
         guard let code = (try? JSONValue(parsing: response.body))?[0]?["errorCode"]?.stringValue else { return true }
-        return code == "INVALID_SESSION_ID"
+        return code == ErrorCode.invalidSessionID.rawValue
     }
 
     /// One `LinkError` from a list of Salesforce errors: the first code, every message, every field.
@@ -38,6 +38,6 @@ enum SalesforceErrors {
     }
 
     static func malformed(_ what: String) -> RemoteCallError {
-        RemoteCallError(.malformedResponse, LinkError(code: "MALFORMED_RESPONSE", message: what))
+        RemoteCallError(.malformedResponse, LinkError(.malformedResponse, message: what))
     }
 }

@@ -19,7 +19,7 @@ struct SalesforceLimits: RequestMetering {
         throw RemoteCallError(
             .limitReached,
             LinkError(
-                code: "API_LIMIT_SHARE_REACHED",
+                .apiLimitShareReached,
                 message: "the org has used \(usage.used) of its \(usage.limit) daily API requests, the configured \(percent)% share"))
     }
 

@@ -95,15 +95,8 @@ public struct SalesforceID: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension LinkError {
-    /// An identifier from the other system (or typed by an operator) is not of its kind: nothing
-    /// was sent for the row. Lasting: the record must be corrected at its source.
-    public static let invalidIdentifier = "INVALID_IDENTIFIER"
-    /// A Bundle entry whose `fullUrl` names another resource than the one it holds (another id or
-    /// type): the entry fails alone instead of writing into the record its body claims to be.
-    public static let identityMismatch = "IDENTITY_MISMATCH"
-
     /// `INVALID_IDENTIFIER` for `field`, which holds `what` but not `kind`; the value is not quoted.
     static func notAnIdentifier(field: String, what: String, kind: String) -> LinkError {
-        LinkError(code: invalidIdentifier, message: "\(field) (\(what)) is not \(kind): nothing was sent", fields: [field])
+        LinkError(.invalidIdentifier, message: "\(field) (\(what)) is not \(kind): nothing was sent", fields: [field])
     }
 }

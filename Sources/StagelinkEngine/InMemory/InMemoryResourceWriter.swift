@@ -50,7 +50,7 @@ public final class InMemoryResourceWriter: ResourceWriter {
     public func createIfNoneExist(resourceType: String, identifier: ResourceIdentifier, resource: [UInt8]) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
         meter.recordCall()
         guard let parsed = try? JSONValue(parsing: resource) else {
-            return .failure(LinkError(code: "invalid", message: "the resource is not valid JSON"))
+            return .failure(LinkError(.fhirInvalid, message: "the resource is not valid JSON"))
         }
         return state.withLock { state in
             if let error = state.failNextWrite {
@@ -63,7 +63,7 @@ public final class InMemoryResourceWriter: ResourceWriter {
                 } ?? false
             }
             if matches.count > 1 {
-                return .failure(LinkError(code: "MULTIPLE_MATCHES", message: "\(matches.count) \(resourceType) resources carry the identifier \(identifier)"))
+                return .failure(LinkError(.multipleMatches, message: "\(matches.count) \(resourceType) resources carry the identifier \(identifier)"))
             }
             if let (id, stored) = matches.first {
                 return .success(WrittenResource(id: id, versionID: String(stored.version), lastUpdated: stored.lastUpdated, created: false))
@@ -80,7 +80,7 @@ public final class InMemoryResourceWriter: ResourceWriter {
     public func update(resourceType: String, id: String, resource: [UInt8], ifMatch: String?) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
         meter.recordCall()
         guard let parsed = try? JSONValue(parsing: resource) else {
-            return .failure(LinkError(code: "invalid", message: "the resource is not valid JSON"))
+            return .failure(LinkError(.fhirInvalid, message: "the resource is not valid JSON"))
         }
         return state.withLock { state in
             if let error = state.failNextWrite {
@@ -88,10 +88,10 @@ public final class InMemoryResourceWriter: ResourceWriter {
                 return .failure(error)
             }
             guard let stored = state.resources[resourceType]?[id] else {
-                return .failure(LinkError(code: "not-found", message: "\(resourceType)/\(id) does not exist"))
+                return .failure(LinkError(.fhirNotFound, message: "\(resourceType)/\(id) does not exist"))
             }
             if let ifMatch, ifMatch != String(stored.version) {
-                return .failure(LinkError(code: "VERSION_MOVED", message: "version \(ifMatch) is not the current version \(stored.version)"))
+                return .failure(LinkError(.versionMoved, message: "version \(ifMatch) is not the current version \(stored.version)"))
             }
             let now = Date()
             let version = stored.version + 1

@@ -11,7 +11,7 @@ import Synchronization
 ///
 /// ```swift
 /// let target = InMemoryUpsertTarget()
-/// target.failRecords { object, fields in fields["LastName"] == .text("Lock") ? LinkError(code: "UNABLE_TO_LOCK_ROW", message: "locked") : nil }
+/// target.failRecords { object, fields in fields["LastName"] == .text("Lock") ? LinkError(.unableToLockRow, message: "locked") : nil }
 /// ```
 public final class InMemoryUpsertTarget: UpsertTarget {
     public let meter = APIMeter()
@@ -62,14 +62,14 @@ public final class InMemoryUpsertTarget: UpsertTarget {
         let result: Result<[RecordResult], RemoteCallError> = state.withLock { state in
             if let failure = state.callFailure { return .failure(failure) }
             guard records.count <= maxBatchSize else {
-                return .failure(RemoteCallError(.rejected, LinkError(code: "EXCEEDED_ID_LIMIT", message: "more than \(maxBatchSize) records in one call")))
+                return .failure(RemoteCallError(.rejected, LinkError(.exceededIDLimit, message: "more than \(maxBatchSize) records in one call")))
             }
             state.batchSizes.append(records.count)
             return .success(records.map { record in
                 let fields = Dictionary(record.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { _, last in last })
                 if let error = state.failureRule?(object, fields) { return .failure(error) }
                 guard case .text(let externalID)? = fields[externalIDField] else {
-                    return .failure(LinkError(code: "MISSING_ARGUMENT", message: "\(externalIDField) not specified", fields: [externalIDField]))
+                    return .failure(LinkError(.missingArgument, message: "\(externalIDField) not specified", fields: [externalIDField]))
                 }
                 if let id = state.idsByExternalID[object]?[externalID] {
                     state.records[object]![id]!.merge(fields) { _, new in new }
@@ -92,7 +92,7 @@ public final class InMemoryUpsertTarget: UpsertTarget {
             state.batchSizes.append(records.count)
             return .success(records.map { record in
                 guard state.records[object]?[record.id] != nil else {
-                    return .failure(LinkError(code: "ENTITY_IS_DELETED", message: "no \(object) has this id"))
+                    return .failure(LinkError(.entityIsDeleted, message: "no \(object) has this id"))
                 }
                 for field in record.fields { state.records[object]![record.id]![field.name] = field.value }
                 return .success(id: record.id, created: false)

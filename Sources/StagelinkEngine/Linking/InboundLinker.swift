@@ -72,7 +72,7 @@ public struct InboundLinker: Sendable {
                 while let first = pending.first {
                     if stop.isRequested { throw SyncStopped() }
                     guard let inbound = mapping.inbound(forResource: first.resourceType) else {
-                        let error = LinkError(code: "MAPPING_NO_MAPPING", message: "no inbound mapping for \(first.resourceType) in \(mapping.file)")
+                        let error = LinkError(.mappingNoMapping, message: "no inbound mapping for \(first.resourceType) in \(mapping.file)")
                         let unmapped = pending.filter { $0.resourceType == first.resourceType }
                         pending = pending.filter { $0.resourceType != first.resourceType }[...]
                         try await writer.submit(unmapped.map { LinkOutcome(rowID: $0.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error) })
@@ -209,7 +209,7 @@ public struct InboundLinker: Sendable {
                 }
                 CrashPoints.reach(.upsertSent)
                 for (index, plan) in group.enumerated() {
-                    let result = index < results.count ? results[index] : .failure(LinkError(code: "MALFORMED_RESPONSE", message: "no result was returned for this record"))
+                    let result = index < results.count ? results[index] : .failure(LinkError(.malformedResponse, message: "no result was returned for this record"))
                     switch result {
                     case .success(let id, _):
                         let link = RecordLink(

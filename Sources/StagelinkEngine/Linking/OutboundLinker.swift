@@ -154,14 +154,14 @@ public struct OutboundLinker: OutboundRowLinker {
             do {
                 record = try JSONValue(parsing: row.payload)
             } catch {
-                throw LinkError(code: "MAPPING_INVALID_JSON", message: "the payload is not valid JSON: \(error)")
+                throw LinkError(.mappingInvalidJSON, message: "the payload is not valid JSON: \(error)")
             }
             if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object {
                 outcome = try await processAdmission(row, record: record, admissions: admissions, forced: forced, actor: actor, jobID: jobID)
             } else if let contacts = mapping.outbound.contacts, row.resourceType == contacts.object {
                 outcome = try await processContact(row, record: record, contacts: contacts, forced: forced, actor: actor, jobID: jobID)
             } else {
-                throw LinkError(code: "MAPPING_NO_MAPPING", message: "no outbound mapping for \(row.resourceType) in \(mapping.file)")
+                throw LinkError(.mappingNoMapping, message: "no outbound mapping for \(row.resourceType) in \(mapping.file)")
             }
         } catch let error as LinkError {
             outcome = LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error)
@@ -182,7 +182,7 @@ public struct OutboundLinker: OutboundRowLinker {
 
     private func processContact(_ row: StagedRow, record: JSONValue, contacts: ContactOutbound, forced: Bool, actor: Actor, jobID: Int64) async throws -> LinkOutcome {
         guard let patients = mapping.inbound(named: contacts.mapping) else {
-            throw LinkError(code: "MAPPING_NO_MAPPING", message: "no inbound mapping named \(contacts.mapping)")
+            throw LinkError(.mappingNoMapping, message: "no inbound mapping named \(contacts.mapping)")
         }
         let now = Date()
         guard case .text(let patientID) = FieldConversion.salesforceValue(record[patients.externalID], for: patients.externalIDField!), !patientID.isEmpty else {
@@ -224,15 +224,15 @@ public struct OutboundLinker: OutboundRowLinker {
             guard let mappingField = patients.fields.first(where: { $0.field == field.name }), let path = mappingField.path else { continue }
             outgoing.append((path, try FieldConversion.json(from: field.value, for: mappingField)))
         }
-        guard let emr else { throw LinkError(code: "EMR_NOT_CONFIGURED", message: "changes for the EMR wait: no EMR connection is configured") }
+        guard let emr else { throw LinkError(.emrNotConfigured, message: "changes for the EMR wait: no EMR connection is configured") }
         guard let current = try await emr.read(resourceType: patients.resource, id: patientID) else {
-            throw LinkError(code: "EMR_NOT_FOUND", message: "\(patients.resource)/\(patientID) is not in the EMR", fields: [patients.externalID])
+            throw LinkError(.emrNotFound, message: "\(patients.resource)/\(patientID) is not in the EMR", fields: [patients.externalID])
         }
         var resource: JSONValue
         do {
             resource = try JSONValue(parsing: current.payload)
         } catch {
-            throw LinkError(code: "MALFORMED_RESPONSE", message: "the EMR's \(patients.resource) is not valid JSON: \(error)")
+            throw LinkError(.malformedResponse, message: "the EMR's \(patients.resource) is not valid JSON: \(error)")
         }
         for value in outgoing { value.path.set(value.json, in: &resource) }
         switch try await emr.update(resourceType: patients.resource, id: patientID, resource: JSONWriter.compact(resource), ifMatch: current.version) {
@@ -257,16 +257,16 @@ public struct OutboundLinker: OutboundRowLinker {
             return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "already in the EMR as ServiceRequest/\(existing)")
         }
         guard let contactID = record[admissions.contactField]?.stringValue, !contactID.isEmpty else {
-            throw LinkError(code: "MAPPING_MISSING_FIELD", message: "\(admissions.contactField) is required to create the Patient", fields: [admissions.contactField])
+            throw LinkError(.mappingMissingField, message: "\(admissions.contactField) is required to create the Patient", fields: [admissions.contactField])
         }
         // Both Salesforce ids become identifiers in the EMR and keys of the write-back.
         _ = try SalesforceID.validated(contactID, field: admissions.contactField, of: "the admission's Contact")
         _ = try SalesforceID.validated(row.sourceID, field: "Id", of: "the \(admissions.object) id")
         guard let patients = mapping.inbound(named: admissions.patientMapping) else {
-            throw LinkError(code: "MAPPING_NO_MAPPING", message: "no inbound mapping named \(admissions.patientMapping)")
+            throw LinkError(.mappingNoMapping, message: "no inbound mapping named \(admissions.patientMapping)")
         }
-        guard let emr else { throw LinkError(code: "EMR_NOT_CONFIGURED", message: "the admission waits: no EMR connection is configured") }
-        guard let salesforce else { throw LinkError(code: "SALESFORCE_NOT_CONFIGURED", message: "the EMR ids cannot be written back: no Salesforce connection") }
+        guard let emr else { throw LinkError(.emrNotConfigured, message: "the admission waits: no EMR connection is configured") }
+        guard let salesforce else { throw LinkError(.salesforceNotConfigured, message: "the EMR ids cannot be written back: no Salesforce connection") }
 
         // The Patient, from the Contact's values through the patient mapping read in reverse.
         let contact = record[Self.relationshipName(admissions.contactField)] ?? .null

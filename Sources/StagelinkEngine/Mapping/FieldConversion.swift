@@ -7,74 +7,74 @@ import Foundation
 public enum FieldConversion {
     /// A FHIR (JSON) value read into a field value, checked against the field's type and length.
     public static func fieldValue(from raw: JSONValue, for field: FieldMapping) throws(LinkError) -> FieldValue {
-        func fail(_ code: String, _ message: String) -> LinkError {
-            LinkError(code: code, message: "\(field.displayName) \(message)", fields: [field.field])
+        func fail(_ code: ErrorCode, _ message: String) -> LinkError {
+            LinkError(code, message: "\(field.displayName) \(message)", fields: [field.field])
         }
         if raw.isNull { return .null }
         let value: FieldValue
         switch field.type {
         case .string:
-            guard let text = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be text, found \(raw.kindName)") }
-            if let control = firstControlCharacter(text) { throw fail("MAPPING_CONTROL_CHARACTER", "contains the control character \(control)") }
+            guard let text = raw.stringValue else { throw fail(.mappingWrongType, "should be text, found \(raw.kindName)") }
+            if let control = firstControlCharacter(text) { throw fail(.mappingControlCharacter, "contains the control character \(control)") }
             value = .text(text)
         case .lines:
             if let text = raw.stringValue {
                 if let control = firstControlCharacter(text.replacingOccurrences(of: "\n", with: "")) {
-                    throw fail("MAPPING_CONTROL_CHARACTER", "contains the control character \(control)")
+                    throw fail(.mappingControlCharacter, "contains the control character \(control)")
                 }
                 value = .text(text)
             } else if let items = raw.arrayValue {
                 var lines: [String] = []
                 for item in items {
-                    guard let line = item.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a list of text lines") }
-                    if let control = firstControlCharacter(line) { throw fail("MAPPING_CONTROL_CHARACTER", "contains the control character \(control)") }
+                    guard let line = item.stringValue else { throw fail(.mappingWrongType, "should be a list of text lines") }
+                    if let control = firstControlCharacter(line) { throw fail(.mappingControlCharacter, "contains the control character \(control)") }
                     lines.append(line)
                 }
                 value = lines.isEmpty ? .null : .text(lines.joined(separator: "\n"))
             } else {
-                throw fail("MAPPING_WRONG_TYPE", "should be a list of text lines, found \(raw.kindName)")
+                throw fail(.mappingWrongType, "should be a list of text lines, found \(raw.kindName)")
             }
         case .date:
-            guard let text = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a date, found \(raw.kindName)") }
+            guard let text = raw.stringValue else { throw fail(.mappingWrongType, "should be a date, found \(raw.kindName)") }
             value = .text(try calendarDate(text, for: field, fail: fail).description)
         case .datetime:
-            guard let text = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a date-time, found \(raw.kindName)") }
+            guard let text = raw.stringValue else { throw fail(.mappingWrongType, "should be a date-time, found \(raw.kindName)") }
             guard let instant = Timestamp.parse(text) else {
-                throw fail("MAPPING_INVALID_DATE", "is not a valid date-time with a time zone")
+                throw fail(.mappingInvalidDate, "is not a valid date-time with a time zone")
             }
             value = .text(Timestamp.format(instant))
         case .integer:
             guard case .number(let lexeme) = raw, let integer = Int(lexeme) else {
-                throw fail("MAPPING_WRONG_TYPE", "should be a whole number, found \(raw.kindName)")
+                throw fail(.mappingWrongType, "should be a whole number, found \(raw.kindName)")
             }
             value = .number(String(integer))
         case .decimal:
             guard case .number(let lexeme) = raw, let number = FieldValue.number(canonicalizing: lexeme) else {
-                throw fail("MAPPING_WRONG_TYPE", "should be a number, found \(raw.kindName)")
+                throw fail(.mappingWrongType, "should be a number, found \(raw.kindName)")
             }
             value = number
         case .boolean:
-            guard case .bool(let flag) = raw else { throw fail("MAPPING_WRONG_TYPE", "should be true or false, found \(raw.kindName)") }
+            guard case .bool(let flag) = raw else { throw fail(.mappingWrongType, "should be true or false, found \(raw.kindName)") }
             value = .bool(flag)
         case .code:
-            guard let code = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a code, found \(raw.kindName)") }
+            guard let code = raw.stringValue else { throw fail(.mappingWrongType, "should be a code, found \(raw.kindName)") }
             guard let label = field.values.first(where: { $0.code == code })?.label else {
-                throw fail("MAPPING_UNKNOWN_CODE", "has a code outside \(field.values.map(\.code).joined(separator: ", "))")
+                throw fail(.mappingUnknownCode, "has a code outside \(field.values.map(\.code).joined(separator: ", "))")
             }
             value = .text(label)
         case .reference:
-            guard let reference = raw.stringValue else { throw fail("MAPPING_WRONG_TYPE", "should be a reference, found \(raw.kindName)") }
+            guard let reference = raw.stringValue else { throw fail(.mappingWrongType, "should be a reference, found \(raw.kindName)") }
             let prefix = (field.referenceResource ?? "") + "/"
             let id = reference.hasPrefix(prefix) ? String(reference.dropFirst(prefix.count)) : ""
             guard isFHIRID(id) else {
-                throw fail("MAPPING_INVALID_REFERENCE", "is not a reference to a \(field.referenceResource ?? "resource") (\(prefix)<id>)")
+                throw fail(.mappingInvalidReference, "is not a reference to a \(field.referenceResource ?? "resource") (\(prefix)<id>)")
             }
             value = .text(id)
         case .instrument, .score, .severity:
-            throw fail("MAPPING_WRONG_TYPE", "is computed, not read")
+            throw fail(.mappingWrongType, "is computed, not read")
         }
         if let maxLength = field.maxLength, case .text(let text) = value, text.count > maxLength {
-            throw fail("MAPPING_TOO_LONG", "is longer than \(maxLength) characters")
+            throw fail(.mappingTooLong, "is longer than \(maxLength) characters")
         }
         return value
     }
@@ -82,16 +82,16 @@ public enum FieldConversion {
     /// The calendar date a `date` field reads from `text`: a FHIR `date`, partial ones as the
     /// field's `partial` option says; with `from: datetime`, the date of a `dateTime` with a time
     /// in the field's time zone (the EMR's, `emr.timeZone`).
-    static func calendarDate(_ text: String, for field: FieldMapping, fail: (String, String) -> LinkError) throws(LinkError) -> CalendarDate {
+    static func calendarDate(_ text: String, for field: FieldMapping, fail: (ErrorCode, String) -> LinkError) throws(LinkError) -> CalendarDate {
         if field.dateSource == .datetime, text.utf8.count > 10 {
-            guard let instant = Timestamp.parse(text) else { throw fail("MAPPING_INVALID_DATE", "is not a valid date-time with a time zone") }
+            guard let instant = Timestamp.parse(text) else { throw fail(.mappingInvalidDate, "is not a valid date-time with a time zone") }
             return CalendarDate(instant, in: field.timeZone)
         }
         guard let (date, precision) = CalendarDate.fhir(text) else {
-            throw fail("MAPPING_INVALID_DATE", "is not a valid full date (YYYY-MM-DD)")
+            throw fail(.mappingInvalidDate, "is not a valid full date (YYYY-MM-DD)")
         }
         guard precision == .day || field.partialDates == .firstDay else {
-            throw fail("MAPPING_PARTIAL_DATE", "is a partial date (\(precision.words)); the mapping's `partial: first-day` would take its first day")
+            throw fail(.mappingPartialDate, "is a partial date (\(precision.words)); the mapping's `partial: first-day` would take its first day")
         }
         return date
     }
@@ -124,20 +124,20 @@ public enum FieldConversion {
     }
 
     private static func unchecked(json value: FieldValue, for field: FieldMapping) throws(LinkError) -> JSONValue? {
-        func fail(_ code: String, _ message: String) -> LinkError {
-            LinkError(code: code, message: "\(field.field) \(message)", fields: [field.field])
+        func fail(_ code: ErrorCode, _ message: String) -> LinkError {
+            LinkError(code, message: "\(field.field) \(message)", fields: [field.field])
         }
         guard case .text(let text) = value else {
             return value == .null ? nil : value.json
         }
         if text.isEmpty { return nil }
         if let maxLength = field.maxLength, text.count > maxLength {
-            throw fail("MAPPING_TOO_LONG", "is longer than \(maxLength) characters")
+            throw fail(.mappingTooLong, "is longer than \(maxLength) characters")
         }
         switch field.type {
         case .code:
             guard let code = field.values.first(where: { $0.label == text })?.code else {
-                throw fail("MAPPING_UNKNOWN_CODE", "has a value outside \(field.values.map(\.label).joined(separator: ", "))")
+                throw fail(.mappingUnknownCode, "has a value outside \(field.values.map(\.label).joined(separator: ", "))")
             }
             return .string(code)
         case .reference:
@@ -145,10 +145,10 @@ public enum FieldConversion {
         case .lines:
             return .array(text.split(separator: "\n", omittingEmptySubsequences: true).map { .string(String($0)) })
         case .date:
-            guard let date = CalendarDate(text) else { throw fail("MAPPING_INVALID_DATE", "is not a valid full date (YYYY-MM-DD)") }
+            guard let date = CalendarDate(text) else { throw fail(.mappingInvalidDate, "is not a valid full date (YYYY-MM-DD)") }
             return .string(date.description)
         case .datetime:
-            guard let instant = Timestamp.parse(text) else { throw fail("MAPPING_INVALID_DATE", "is not a valid date-time") }
+            guard let instant = Timestamp.parse(text) else { throw fail(.mappingInvalidDate, "is not a valid date-time") }
             return .string(Timestamp.format(instant))
         default:
             return .string(text)

@@ -56,22 +56,22 @@ public struct Mapper: Sendable {
         do {
             resource = try JSONValue(parsing: payload)
         } catch {
-            return .failure(LinkError(code: "MAPPING_INVALID_JSON", message: "the payload is not valid JSON: \(error)"))
+            return .failure(LinkError(.mappingInvalidJSON, message: "the payload is not valid JSON: \(error)"))
         }
         return map(resource, stagedAs: sourceID)
     }
 
     public func map(_ resource: JSONValue, stagedAs sourceID: String? = nil) -> Result<MappedRecord, LinkError> {
         guard resource.objectValue != nil else {
-            return .failure(LinkError(code: "MAPPING_WRONG_RESOURCE", message: "the payload is \(resource.kindName), not a \(mapping.resource) resource"))
+            return .failure(LinkError(.mappingWrongResource, message: "the payload is \(resource.kindName), not a \(mapping.resource) resource"))
         }
         guard resource["resourceType"]?.stringValue == mapping.resource else {
-            return .failure(LinkError(code: "MAPPING_WRONG_RESOURCE", message: "resourceType is not \(mapping.resource)", fields: ["resourceType"]))
+            return .failure(LinkError(.mappingWrongResource, message: "resourceType is not \(mapping.resource)", fields: ["resourceType"]))
         }
         // The resource's id keys its record and goes into URLs: it must be a FHIR id, not a path or a query.
         if let id = resource["id"]?.stringValue, !FieldConversion.isFHIRID(id) {
             let field = mapping.fields.first { $0.path?.description == "id" }?.field ?? "id"
-            return .failure(LinkError(code: "MAPPING_INVALID_ID", message: "id is not a FHIR id (1 to 64 of A-Z, a-z, 0-9, - and .)", fields: [field]))
+            return .failure(LinkError(.invalidIdentifier, message: "id is not a FHIR id (1 to 64 of A-Z, a-z, 0-9, - and .)", fields: [field]))
         }
         // A body that claims another identity than the one it was delivered as (a Bundle entry's
         // fullUrl) would write into that other record: it fails alone.
@@ -79,23 +79,34 @@ public struct Mapper: Sendable {
             let field = mapping.fields.first { $0.path?.description == "id" }?.field ?? "id"
             return .failure(
                 LinkError(
-                    code: LinkError.identityMismatch,
+                    .identityMismatch,
                     message: "the resource's id is not the one its Bundle entry's fullUrl names (staged under the fullUrl's): nothing was written",
                     fields: [field]))
         }
+        // Every field is read, so that a record with several problems reports them all at once
+        // (fix, retry, fail again on the next one is what this spares support staff).
         var fields: [MappedField] = []
         fields.reserveCapacity(mapping.fields.count)
-        var scoring: Scoring?
+        var problems: [LinkError] = []
+        var scoring: Result<Scoring, LinkError>?
         for field in mapping.fields {
             do {
                 let value = try read(field, from: resource, scoring: &scoring)
                 fields.append(MappedField(name: field.field, value: value))
             } catch {
-                return .failure(error)
+                // A scoring problem is the record's once, whichever computed fields ask for the score.
+                if !problems.contains(error) { problems.append(error) }
             }
         }
-        guard case .text(let key)? = fields.first(where: { $0.name == mapping.externalID })?.value, !key.isEmpty else {
-            return .failure(LinkError(code: "MAPPING_MISSING_FIELD", message: "\(mapping.externalIDField?.displayName ?? mapping.externalID) is required", fields: [mapping.externalID]))
+        let missingKey = LinkError(
+            .mappingMissingField, message: "\(mapping.externalIDField?.displayName ?? mapping.externalID) is required", fields: [mapping.externalID])
+        let key: String?
+        if case .text(let text)? = fields.first(where: { $0.name == mapping.externalID })?.value, !text.isEmpty {
+            key = text
+        } else {
+            key = nil
+            // Unless its own field already said what is wrong with it.
+            if !problems.contains(where: { $0.fields.contains(mapping.externalID) }) { problems.append(missingKey) }
         }
         let salesforceID = mapping.salesforceID.flatMap { $0.value(in: resource)?.stringValue }.flatMap { $0.isEmpty ? nil : $0 }
         // The Salesforce id a resource names is the key of an update by id: it must be one.
@@ -103,24 +114,32 @@ public struct Mapper: Sendable {
             do throws(LinkError) {
                 _ = try SalesforceID.validated(salesforceID, field: "Id", of: "the Salesforce id the \(mapping.resource) names")
             } catch {
-                return .failure(error)
+                problems.append(error)
             }
         }
+        if let error = LinkError(combining: problems) { return .failure(error) }
+        guard let key else { return .failure(missingKey) }
         return .success(MappedRecord(record: MappedRecordKey(object: mapping.object, key: key), fields: fields, salesforceID: salesforceID))
     }
 
-    private func read(_ field: FieldMapping, from resource: JSONValue, scoring cached: inout Scoring?) throws(LinkError) -> FieldValue {
+    private func read(_ field: FieldMapping, from resource: JSONValue, scoring cached: inout Result<Scoring, LinkError>?) throws(LinkError) -> FieldValue {
         if field.type.isComputed {
-            // Scoring problems are the score's, whichever computed field asks first.
-            let scoring: Scoring
+            // Scoring problems are the score's, whichever computed field asks first: scored once.
+            let result: Result<Scoring, LinkError>
             if let cached {
-                scoring = cached
+                result = cached
             } else {
-                scoring = try score(
-                    resource, instrumentField: mapping.fields.first { $0.type == .instrument } ?? field,
-                    scoreField: mapping.fields.first { $0.type == .score } ?? field)
-                cached = scoring
+                do throws(LinkError) {
+                    result = .success(
+                        try score(
+                            resource, instrumentField: mapping.fields.first { $0.type == .instrument } ?? field,
+                            scoreField: mapping.fields.first { $0.type == .score } ?? field))
+                } catch {
+                    result = .failure(error)
+                }
+                cached = result
             }
+            let scoring = try result.get()
             switch field.type {
             case .instrument:
                 let label = field.values.first { $0.code == scoring.instrument.name }?.label ?? scoring.instrument.name
@@ -128,7 +147,7 @@ public struct Mapper: Sendable {
             case .score: return .number(String(scoring.score))
             default:
                 guard let band = scoring.instrument.severity(forScore: scoring.score) else {
-                    throw fail(field, "MAPPING_SCORE_OUT_OF_RANGE", "no severity band covers the score")
+                    throw fail(field, .mappingScoreOutOfRange, "no severity band covers the score")
                 }
                 return .text(band)
             }
@@ -136,7 +155,7 @@ public struct Mapper: Sendable {
         let raw = field.path.flatMap { $0.value(in: resource) } ?? .null
         let value = try FieldConversion.fieldValue(from: raw, for: field)
         if field.required && value.isBlank {
-            throw fail(field, "MAPPING_MISSING_FIELD", "is required but absent")
+            throw fail(field, .mappingMissingField, "is required but absent")
         }
         return value
     }
@@ -149,7 +168,7 @@ public struct Mapper: Sendable {
     private func score(_ resource: JSONValue, instrumentField: FieldMapping, scoreField field: FieldMapping) throws(LinkError) -> Scoring {
         let canonical = resource["questionnaire"]?.stringValue.map { String($0.split(separator: "|").first ?? "") }
         guard let instrument = instruments.first(where: { $0.questionnaire == canonical }) else {
-            throw fail(instrumentField, "MAPPING_UNKNOWN_INSTRUMENT", "the questionnaire is not one of \(instruments.map(\.name).joined(separator: ", "))", fhirField: "questionnaire")
+            throw fail(instrumentField, .mappingUnknownInstrument, "the questionnaire is not one of \(instruments.map(\.name).joined(separator: ", "))", fhirField: "questionnaire")
         }
         var sum = 0
         var answered = 0
@@ -160,37 +179,37 @@ public struct Mapper: Sendable {
             let code = item["code"]?[0]?["code"]?.stringValue
             guard let answer else { continue }
             guard case .number(let lexeme)? = answer["valueInteger"], let points = Int(lexeme) else {
-                throw fail(field, "MAPPING_WRONG_TYPE", "an item answer is not an integer (valueInteger)", fhirField: "item.answer")
+                throw fail(field, .mappingWrongType, "an item answer is not an integer (valueInteger)", fhirField: "item.answer")
             }
             if linkID == instrument.totalCode || code == instrument.totalCode {
                 reportedTotal = points
                 continue
             }
             guard (0...instrument.itemMax).contains(points) else {
-                throw fail(field, "MAPPING_SCORE_OUT_OF_RANGE", "an item answer is outside 0–\(instrument.itemMax) for \(instrument.name)", fhirField: "item.answer")
+                throw fail(field, .mappingScoreOutOfRange, "an item answer is outside 0–\(instrument.itemMax) for \(instrument.name)", fhirField: "item.answer")
             }
             sum += points
             answered += 1
         }
         guard answered <= instrument.items else {
-            throw fail(field, "MAPPING_SCORE_OUT_OF_RANGE", "\(instrument.name) has \(instrument.items) items, the response answers \(answered)", fhirField: "item")
+            throw fail(field, .mappingScoreOutOfRange, "\(instrument.name) has \(instrument.items) items, the response answers \(answered)", fhirField: "item")
         }
         if let reportedTotal {
             guard (0...instrument.maximumScore).contains(reportedTotal) else {
-                throw fail(field, "MAPPING_SCORE_OUT_OF_RANGE", "the total is outside 0–\(instrument.maximumScore) for \(instrument.name)", fhirField: "item.answer")
+                throw fail(field, .mappingScoreOutOfRange, "the total is outside 0–\(instrument.maximumScore) for \(instrument.name)", fhirField: "item.answer")
             }
             guard answered == 0 || reportedTotal == sum else {
-                throw fail(field, "MAPPING_SCORE_MISMATCH", "the total item does not equal the sum of the item answers", fhirField: "item.answer")
+                throw fail(field, .mappingScoreMismatch, "the total item does not equal the sum of the item answers", fhirField: "item.answer")
             }
             if answered == 0 { sum = reportedTotal }
         } else if answered == 0 {
-            throw fail(field, "MAPPING_MISSING_FIELD", "the response has no answered items", fhirField: "item")
+            throw fail(field, .mappingMissingField, "the response has no answered items", fhirField: "item")
         }
         return Scoring(instrument: instrument, score: sum)
     }
 
-    private func fail(_ field: FieldMapping, _ code: String, _ message: String, fhirField: String? = nil) -> LinkError {
+    private func fail(_ field: FieldMapping, _ code: ErrorCode, _ message: String, fhirField: String? = nil) -> LinkError {
         let name = fhirField.map { "\(field.field) (\($0))" } ?? field.displayName
-        return LinkError(code: code, message: "\(name) \(message)", fields: [field.field])
+        return LinkError(code, message: "\(name) \(message)", fields: [field.field])
     }
 }

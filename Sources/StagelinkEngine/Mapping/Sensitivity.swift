@@ -130,7 +130,7 @@ public struct SensitivityPolicy: Sendable, Hashable {
     }
 
     private static func invalid(_ message: String) -> LinkError {
-        LinkError(code: "MAPPING_INVALID_SECURITY_LABEL", message: "\(message): its sensitivity cannot be judged, so it is not sent", fields: ["meta.security"])
+        LinkError(.mappingInvalidSecurityLabel, message: "\(message): its sensitivity cannot be judged, so it is not sent", fields: ["meta.security"])
     }
 }
 
@@ -142,12 +142,8 @@ public enum SensitivityVerdict: Sendable, Hashable {
 }
 
 extension LinkError {
-    /// The code a withheld row carries as its reason (it is not a failure: the row's status is
-    /// `withheld`, and nothing retries it).
-    public static let withheldCode = "WITHHELD_BY_LABEL"
-
     /// Why a row was withheld, naming the label, never a value.
     public static func withheld(by label: SecurityLabel) -> LinkError {
-        LinkError(code: withheldCode, message: "withheld by the security label \(label): the mapping's sensitivity section blocks it")
+        LinkError(.withheldByLabel, message: "withheld by the security label \(label): the mapping's sensitivity section blocks it")
     }
 }

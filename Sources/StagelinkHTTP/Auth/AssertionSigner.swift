@@ -94,7 +94,7 @@ public struct AssertionSigner: Sendable {
         do {
             return Secret(try await keys.sign(claims, header: header))
         } catch {
-            throw RemoteCallError(.unauthorized, LinkError(code: "ASSERTION_SIGNING_FAILED", message: "the JWT assertion could not be signed"))
+            throw RemoteCallError(.unauthorized, LinkError(.assertionSigningFailed, message: "the JWT assertion could not be signed"))
         }
     }
 }

@@ -71,7 +71,7 @@ public actor BearerTokenHolder<Credential: BearerCredential> {
             return credential
         } catch {
             if pending == task { pending = nil }
-            throw error as? RemoteCallError ?? RemoteCallError(.unauthorized, LinkError(code: "TOKEN_REQUEST_FAILED", message: "the token request failed"))
+            throw error as? RemoteCallError ?? RemoteCallError(.unauthorized, LinkError(.tokenRequestFailed, message: "the token request failed"))
         }
     }
 

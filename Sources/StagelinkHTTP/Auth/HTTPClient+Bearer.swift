@@ -38,7 +38,7 @@ extension HTTPClient {
             case .refused(let response):
                 throw RemoteCallError(
                     .unauthorized,
-                    LinkError(code: "UNAUTHORIZED", message: "the service refused a freshly issued token", remoteBody: response.bodyText))
+                    LinkError(.unauthorized, message: "the service refused a freshly issued token", remoteBody: response.bodyText))
             }
         }
     }

@@ -11,7 +11,7 @@ import StagelinkEngine
 public enum OAuthRefusal {
     public static func error(_ response: HTTPResponse) -> RemoteCallError {
         let body = try? JSONValue(parsing: response.body)
-        let code = body?["error"]?.stringValue ?? "HTTP_\(response.status)"
+        let code = body?["error"]?.stringValue ?? ErrorCode.httpStatus(response.status)
         let message = body?["error_description"]?.stringValue ?? "the token endpoint answered \(response.status)"
         return RemoteCallError(.unauthorized, LinkError(code: code, message: message, remoteBody: response.bodyText))
     }

@@ -116,17 +116,17 @@ public enum EndpointURL {
                 throw RemoteCallError(
                     .rejected,
                     LinkError(
-                        code: LinkError.invalidIdentifier,
+                        .invalidIdentifier,
                         message: "a URL path segment is empty, \".\" or \"..\" (it would navigate the path): nothing was sent"))
             }
             path += "/" + (component.addingPercentEncoding(withAllowedCharacters: pathSegment) ?? component)
         }
         guard var parts = URLComponents(url: base, resolvingAgainstBaseURL: true) else {
-            throw RemoteCallError(.rejected, LinkError(code: LinkError.invalidIdentifier, message: "the base URL cannot take a path"))
+            throw RemoteCallError(.rejected, LinkError(.invalidIdentifier, message: "the base URL cannot take a path"))
         }
         parts.percentEncodedPath = path
         guard let url = parts.url else {
-            throw RemoteCallError(.rejected, LinkError(code: LinkError.invalidIdentifier, message: "the URL could not be built: nothing was sent"))
+            throw RemoteCallError(.rejected, LinkError(.invalidIdentifier, message: "the URL could not be built: nothing was sent"))
         }
         return url
     }

@@ -1,4 +1,5 @@
 import Foundation
+import StagelinkEngine
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -57,11 +58,11 @@ struct TransportFailure: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The code of the `LinkError` attached to the rows when the call finally fails.
-    var linkErrorCode: String {
+    var linkErrorCode: ErrorCode {
         switch kind {
-        case .timedOut, .deadlineExceeded: "REQUEST_TIMEOUT"
-        case .cancelled: "CANCELLED"
-        default: "CONNECTION_FAILED"
+        case .timedOut, .deadlineExceeded: .requestTimeout
+        case .cancelled: .cancelled
+        default: .connectionFailed
         }
     }
 

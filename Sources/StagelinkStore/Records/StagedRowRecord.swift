@@ -26,12 +26,14 @@ struct StagedRowRecord: FetchableRecord {
         updatedAt = row[16]
         payload = row[17]
         payloadPurgedAt = row[18]
+        further = try LinkErrorColumns.further(row[19])
     }
 
     /// Selects what `init(row:)` reads; add a `WHERE` on `staged_row`'s columns.
     static let select = """
         SELECT staged_row.id, system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, errorCode, \
-            errorMessage, errorFields, errorBody, attemptCount, note, updatedAt, staged_payload.payload, payloadPurgedAt
+            errorMessage, errorFields, errorBody, attemptCount, note, updatedAt, staged_payload.payload, payloadPurgedAt, \
+            errorFurther
         FROM staged_row JOIN staged_payload ON staged_payload.rowID = staged_row.id
         """
 
@@ -54,13 +56,14 @@ struct StagedRowRecord: FetchableRecord {
     var updatedAt: Double
     var payload: Data
     var payloadPurgedAt: Double?
+    var further: [LinkError]
 
     var row: StagedRow {
         var row = StagedRow(
             id: id, system: SourceSystem(rawValue: system) ?? .emr, resourceType: resourceType, sourceID: sourceID, version: version,
             lastUpdated: lastUpdated.map(Date.init(timeIntervalSince1970:)), contentHash: contentHash, jobID: jobID,
             receivedAt: Date(timeIntervalSince1970: receivedAt), status: RowStatus(rawValue: status) ?? .staged, payload: [UInt8](payload),
-            error: LinkErrorColumns.error(code: errorCode, message: errorMessage, fields: errorFields, body: errorBody), attemptCount: attemptCount,
+            error: LinkErrorColumns.error(code: errorCode, message: errorMessage, fields: errorFields, body: errorBody, further: further), attemptCount: attemptCount,
             note: note, updatedAt: Date(timeIntervalSince1970: updatedAt))
         row.payloadPurgedAt = payloadPurgedAt.map(Date.init(timeIntervalSince1970:))
         return row
@@ -76,12 +79,42 @@ struct StagedRowRecord: FetchableRecord {
     }
 }
 
-/// How a `LinkError` is spread over four columns (code, message, fields, body).
+/// How a `LinkError` is spread over four columns (code, message, fields, body), and on a staged
+/// row a fifth: the record's further problems (`errorFurther`, a JSON array of
+/// `{"code","message","fields","remoteBody"?}`, NULL for none).
 enum LinkErrorColumns {
-    static func error(code: String?, message: String?, fields: String?, body: String?) -> LinkError? {
+    static func error(code: String?, message: String?, fields: String?, body: String?, further: [LinkError] = []) -> LinkError? {
         guard let code else { return nil }
         let fieldList = fields.map { $0.split(separator: ",").map(String.init) } ?? []
-        return LinkError(code: code, message: message ?? "", fields: fieldList, remoteBody: body)
+        return LinkError(code: code, message: message ?? "", fields: fieldList, remoteBody: body, further: further)
+    }
+
+    /// The `errorFurther` column of an error: nil when it has no further problems.
+    static func further(_ error: LinkError?) -> String? {
+        guard let error, !error.further.isEmpty else { return nil }
+        return JSONWriter.compactString(
+            .array(
+                error.further.map { problem in
+                    var entry: JSONObject = [
+                        "code": .string(problem.code), "message": .string(problem.message), "fields": .array(problem.fields.map(JSONValue.string)),
+                    ]
+                    if let body = problem.remoteBody { entry["remoteBody"] = .string(body) }
+                    return .object(entry)
+                }))
+    }
+
+    /// The further problems an `errorFurther` column holds; a value this build cannot read is an
+    /// error, never an empty list.
+    static func further(_ column: String?) throws -> [LinkError] {
+        guard let column else { return [] }
+        let unreadable = UnreadableValue(column: "staged_row.errorFurther", value: String(column.prefix(80)))
+        guard let entries = (try? JSONValue(parsing: Array(column.utf8)))?.arrayValue else { throw unreadable }
+        return try entries.map { entry in
+            guard let code = entry["code"]?.stringValue, let message = entry["message"]?.stringValue,
+                let fields = entry["fields"]?.arrayValue?.map(\.stringValue), !fields.contains(nil)
+            else { throw unreadable }
+            return LinkError(code: code, message: message, fields: fields.compactMap { $0 }, remoteBody: entry["remoteBody"]?.stringValue)
+        }
     }
 
     static func fields(_ error: LinkError?) -> String? {

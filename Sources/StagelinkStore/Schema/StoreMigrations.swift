@@ -116,6 +116,11 @@ public enum StoreMigrations {
                         BEGIN SELECT RAISE(ABORT, 'payload_purge is append-only'); END;
                     """)
         }
+        migrator.registerMigration("v8: every error of a row, not only the first") { db in
+            // The record's further problems (the mapping reports every field's at once); the
+            // first stays in errorCode/errorMessage/errorFields, which lists and groups read.
+            try db.execute(sql: "ALTER TABLE staged_row ADD COLUMN errorFurther TEXT")
+        }
         return migrator
     }
 

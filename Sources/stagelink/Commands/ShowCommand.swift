@@ -60,6 +60,13 @@ struct ShowCommand: AsyncParsableCommand {
                 print("  remote body:")
                 print(indent(DisplayText.escaped(prettyIfJSON(body), keepingLineBreaks: true), by: 4))
             }
+            if !error.further.isEmpty {
+                print("\nAlso in this record (\(error.further.count) more; fix all before retrying)")
+                for problem in error.further {
+                    print("  \(DisplayText.escaped(problem.code))\(problem.fields.isEmpty ? "" : " [\(DisplayText.escaped(problem.fields.joined(separator: ", ")))]")")
+                    print("    \(DisplayText.escaped(problem.message))")
+                }
+            }
         }
         if let purged = row.payloadPurgedAt {
             print("\nPayload purged on \(purged.shortText) (retention): its sha256 \(row.contentHash), status, history and lineage are kept.")
@@ -99,7 +106,7 @@ struct ShowCommand: AsyncParsableCommand {
 
     /// Where in the payload the fields the error names are (`Birthdate` → `birthDate`).
     private func faultyPaths(of row: StagedRow, in payload: JSONValue, mapping: MappingDocument?) -> [String] {
-        guard let fields = row.error?.fields else { return [] }
+        guard let fields = row.error?.all.flatMap(\.fields) else { return [] }
         let inbound = mapping?.inbound(forResource: row.resourceType)
         return fields.compactMap { field in
             inbound?.fields.first { $0.field == field }?.path.flatMap { $0.locate(in: payload) } ?? (payload[field] != nil ? field : nil)

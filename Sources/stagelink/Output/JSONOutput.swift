@@ -21,7 +21,7 @@ enum JSONOutput {
         guard let error else { return .null }
         return [
             "code": .string(error.code), "message": .string(error.message), "fields": .array(error.fields.map(JSONValue.string)),
-            "remoteBody": text(error.remoteBody),
+            "remoteBody": text(error.remoteBody), "further": .array(error.further.map(Self.error)),
         ]
     }
 
