@@ -33,6 +33,8 @@ public struct SObjectSchema: Sendable, Hashable {
         public var createable: Bool
         public var updateable: Bool
         public var nillable: Bool
+        /// The org gives the field a value on create when none is sent (a default, an audit field, a boolean).
+        public var defaultedOnCreate: Bool
         public var restrictedPicklist: Bool
         /// The active picklist values.
         public var picklistValues: [String]
@@ -41,7 +43,7 @@ public struct SObjectSchema: Sendable, Hashable {
 
         public init(
             name: String, type: String, length: Int = 0, externalID: Bool = false, unique: Bool = false, createable: Bool = true,
-            updateable: Bool = true, nillable: Bool = true, restrictedPicklist: Bool = false, picklistValues: [String] = [],
+            updateable: Bool = true, nillable: Bool = true, defaultedOnCreate: Bool = false, restrictedPicklist: Bool = false, picklistValues: [String] = [],
             referenceTo: [String] = [], relationshipName: String? = nil
         ) {
             self.name = name
@@ -52,6 +54,7 @@ public struct SObjectSchema: Sendable, Hashable {
             self.createable = createable
             self.updateable = updateable
             self.nillable = nillable
+            self.defaultedOnCreate = defaultedOnCreate
             self.restrictedPicklist = restrictedPicklist
             self.picklistValues = picklistValues
             self.referenceTo = referenceTo
@@ -88,6 +91,7 @@ public struct SObjectSchema: Sendable, Hashable {
                 name: name, type: type, length: field["length"]?.integer ?? 0, externalID: field["externalId"]?.flag ?? false,
                 unique: field["unique"]?.flag ?? false, createable: field["createable"]?.flag ?? false,
                 updateable: field["updateable"]?.flag ?? false, nillable: field["nillable"]?.flag ?? true,
+                defaultedOnCreate: field["defaultedOnCreate"]?.flag ?? false,
                 restrictedPicklist: field["restrictedPicklist"]?.flag ?? false, picklistValues: values,
                 referenceTo: (field["referenceTo"]?.arrayValue ?? []).compactMap(\.stringValue),
                 relationshipName: field["relationshipName"]?.stringValue)

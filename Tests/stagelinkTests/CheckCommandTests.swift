@@ -132,6 +132,16 @@ struct CheckCommandTests {
         #expect(failures.first?.detail.contains("its restricted picklist lacks \"Waitlist\", \"On Hold\", \"Cancelled\"") == true)
     }
 
+    @Test func aRequiredFieldTheMappingDoesNotFillFails() async throws {
+        let report = try await SandboxHarness.with(configure: {
+            $0.customFields = CustomFieldSpec.stagelinkDefaults + [CustomFieldSpec(object: "Contact", name: "Consent_Status__c", required: true)]
+        }) { harness in try await Self.check(harness) }
+        let failures = Self.failures(report)
+        #expect(failures.map(\.subject) == ["Contact.Consent_Status__c"])
+        #expect(failures.first?.detail.contains("required on Contact but not mapped") == true)
+        #expect(report.text.contains("✓ salesforce     Contact: 15 of 15 mapped fields exist"))
+    }
+
     @Test func aFieldTheIntegrationUserMayNotEditFailsAndItsWritesAreRefused() async throws {
         try await SandboxHarness.with { harness in
             try harness.sandbox.inspection.setFieldEditable("Contact", field: "Phone", editable: false)

@@ -31,6 +31,8 @@ enum SalesforceDescribe {
             "name": .string(field.name), "label": .string(field.label), "type": .string(field.type.rawValue),
             "soapType": .string(soapType), "length": .int(field.length ?? 0),
             "nillable": .bool(!field.required && field.type != .boolean && field.name != "Id"),
+            // Audit fields and auto numbers are set by the org, booleans default to false.
+            "defaultedOnCreate": .bool(field.system || field.type == .boolean),
             "createable": .bool(!field.system && !field.readOnlyForUser), "updateable": .bool(!field.system && !field.readOnlyForUser),
             "custom": .bool(field.name.hasSuffix("__c")), "externalId": .bool(field.externalId),
             "unique": .bool(field.unique), "idLookup": .bool(field.externalId || field.name == "Id"),

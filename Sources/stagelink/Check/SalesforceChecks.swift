@@ -252,7 +252,18 @@ enum SalesforceChecks {
                 }
                 problems += need.problems(field)
             }
-            let failing = Set(problems.map(\.subject)).count
+            // Upserts create records: a required field the mapping does not fill fails every create.
+            if needs.contains(where: { $0.object == object && $0.upsertKey }) {
+                let mapped = Set(objectNeeds.map { $0.field.lowercased() })
+                for field in schema.fields where !field.nillable && field.createable && !field.defaultedOnCreate && !mapped.contains(field.name.lowercased()) {
+                    problems.append(
+                        Check(
+                            .salesforce, "\(object).\(field.name)", .failed,
+                            "is required on \(object) but not mapped, so every record Stagelink creates fails with REQUIRED_FIELD_MISSING",
+                            fix: "Map a value to it, give it a default value in Setup, or make it optional."))
+                }
+            }
+            let failing = Set(problems.map(\.subject).filter { subject in objectNeeds.contains { $0.qualifiedName == subject } }).count
             let fine = objectNeeds.count - failing
             if fine > 0 || problems.isEmpty {
                 checks.append(
