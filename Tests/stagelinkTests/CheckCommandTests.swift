@@ -121,6 +121,15 @@ struct CheckCommandTests {
         #expect(notUnique.exitCode == 1)
     }
 
+    @Test func aFieldWhoseTypeCannotHoldTheMappedValuesFails() async throws {
+        let report = try await SandboxHarness.with(configure: {
+            $0.customFields = Self.fields(replacing: "Admit_Date__c", with: CustomFieldSpec(object: "Contact", name: "Admit_Date__c", type: .double))
+        }) { harness in try await Self.check(harness) }
+        let failures = Self.failures(report)
+        #expect(failures.map(\.subject) == ["Contact.Admit_Date__c"])
+        #expect(failures.first?.detail == "is a double field; the mapping (inbound episodes) writes values that need date")
+    }
+
     @Test func aRestrictedPicklistWithoutAMappedValueFailsNamingTheValue() async throws {
         let report = try await SandboxHarness.with(configure: {
             $0.customFields = Self.fields(
