@@ -147,7 +147,10 @@ let package = Package(
         ),
         .testTarget(
             name: "stagelinkTests",
-            dependencies: ["stagelink", "StagelinkEngine", "StagelinkStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "stagelink", "StagelinkEngine", "StagelinkStore", "Sandbox", "SalesforceClient", "StagelinkTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine", "StagelinkStore"]),
         .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkEngine"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "StagelinkEngine", "StagelinkStore", "StagelinkBenchmarks", "CNcursesw"]),

@@ -97,6 +97,11 @@ public struct SalesforceIntegrationUser: Sendable, Hashable {
     public var publicKeyPEM: String?
     /// The consumer secret of the client credentials flow; nil turns that flow off.
     public var consumerSecret: String?
+    /// Whether an administrator pre-authorized the user for the connected app (Permitted Users:
+    /// "Admin approved users are pre-authorized", the user's profile or permission set assigned).
+    /// The JWT bearer flow of a user who is not is refused: `invalid_grant`, "user hasn't approved
+    /// this consumer" (Salesforce help, "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration").
+    public var preAuthorized = true
 
     public init(username: String, consumerKey: String, publicKeyPEM: String? = nil, consumerSecret: String? = nil) {
         self.username = username

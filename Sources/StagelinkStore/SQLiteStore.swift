@@ -105,6 +105,13 @@ public final class SQLiteStore: SyncStore {
         return try SQLiteStore(path: path, access: standing.needsUpgrade && writable ? .readWrite : .readOnly)
     }
 
+    /// The schema version of the store file at `path` and this build's, read without writing
+    /// (for `stagelink check`): `newer` when a newer Stagelink wrote it.
+    public static func schemaVersion(at path: String) throws -> (stored: Int, current: Int, newer: Bool) {
+        let standing = try standing(at: path)
+        return (standing.version, StoreMigrations.version, standing.isNewer)
+    }
+
     /// The store file's schema version and migrations, read through a read-only connection.
     private static func standing(at path: String) throws -> StoreMigrations.Standing {
         var configuration = Configuration()

@@ -39,6 +39,32 @@ struct SalesforceRESTTests {
         #expect(fields["Contact__c"]?["relationshipName"] == "Contact__r")
     }
 
+    @Test func fieldLevelSecurityMakesAFieldReadOnlyForTheIntegrationUserInDescribeAndInWrites() async throws {
+        let world = TestSandbox.world()
+        let (describe, refused, permissions, allowed) = try await TestSandbox.salesforce(world) { client in
+            let token = try await client.salesforceToken()
+            let set = try await client.call(.post, "/_sandbox/permissions", json: ["object": "contact", "field": "phone", "access": "read"])
+            #expect(set.json["readOnlyFields"] == ["Contact.Phone"])
+            let describe = try await client.call(.get, "/services/data/v60.0/sobjects/Contact/describe", bearer: token)
+            let refused = try await client.call(.post, "/services/data/v60.0/sobjects/Contact", bearer: token, json: ["LastName": "Ito", "Phone": "555"])
+            let permissions = try await client.call(.get, "/_sandbox/permissions")
+            _ = try await client.call(.post, "/_sandbox/permissions", json: ["object": "Contact", "field": "Phone", "access": "edit"])
+            let allowed = try await client.call(.post, "/services/data/v60.0/sobjects/Contact", bearer: token, json: ["LastName": "Ito", "Phone": "555"])
+            return (describe, refused, permissions, allowed)
+        }
+        let phone = describe.json["fields"]?.arrayValue?.first { $0["name"] == "Phone" }
+        #expect(phone?["createable"] == false)
+        #expect(phone?["updateable"] == false)
+        let email = describe.json["fields"]?.arrayValue?.first { $0["name"] == "Email" }
+        #expect(email?["createable"] == true)
+        #expect(refused.status == 400)
+        #expect(refused.json[0]?["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE")
+        #expect(refused.json[0]?["fields"] == ["Phone"])
+        #expect(permissions.json["readOnlyFields"] == ["Contact.Phone"])
+        #expect(allowed.status == 201)
+        #expect(phone?["defaultedOnCreate"] == false)
+    }
+
     @Test func createGetAndPatchStampTheIntegrationUser() async throws {
         let world = TestSandbox.world()
         let (created, patched, fetched) = try await TestSandbox.salesforce(world) { client in

@@ -8,6 +8,8 @@ import Synchronization
 struct SMARTToken: BearerCredential {
     var accessToken: Secret
     var expiresAt: Date?
+    /// The scopes the token grants (its `scope`, or what was asked for when the answer names none).
+    var grantedScope: String
 }
 
 /// SMART Backend Services: discovers the token endpoint from
@@ -143,7 +145,7 @@ final class SMARTTokenIssuer: Sendable {
         if case .number(let lexeme)? = body?["expires_in"], let seconds = Double(lexeme) {
             expiresAt = requestedAt.addingTimeInterval(seconds)
         }
-        return SMARTToken(accessToken: Secret(token), expiresAt: expiresAt)
+        return SMARTToken(accessToken: Secret(token), expiresAt: expiresAt, grantedScope: body?["scope"]?.stringValue ?? scope)
     }
 
     /// The time in the answer's `Date` header (RFC 9110 IMF-fixdate).

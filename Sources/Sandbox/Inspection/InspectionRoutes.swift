@@ -4,6 +4,8 @@ import Hummingbird
 ///
 /// - `GET /_sandbox/counts`, `GET /_sandbox/truth`, `GET /_sandbox/history/{system}/{type}/{id}`, `GET /_sandbox/users`
 /// - `POST /_sandbox/reset`
+/// - `GET|POST /_sandbox/permissions` (POST body: `{"object","field","access": "read"|"edit"}`): field-level
+///   security of the integration users' permission set
 /// - `GET|POST|DELETE /_sandbox/faults` (POST body: `{"endpoint","kind","rate"|"nextCalls","delayMilliseconds",
 ///   "retryAfterSeconds","affectedShare"}`)
 /// - `POST /_sandbox/mutations/start?intervalMilliseconds=N`, `/stop`, `/step?count=N`
@@ -44,6 +46,21 @@ struct InspectionRoutes: Sendable {
             world.mutations.stop()
             inspection.reset()
             return HTTPReply.empty(status: .noContent)
+        }
+        group.get("/permissions") { _, _ in HTTPReply.json(["readOnlyFields": .array(inspection.readOnlyFields.map(WireJSON.string))]) }
+        group.post("/permissions") { request, context in
+            let body = try WireJSON.parse(try await HTTPReply.body(of: request, context: context))
+            guard let object = body["object"]?.stringValue, let field = body["field"]?.stringValue,
+                let access = body["access"]?.stringValue, ["read", "edit"].contains(access)
+            else {
+                return HTTPReply.json(["error": "the body is {\"object\", \"field\", \"access\": \"read\" or \"edit\"}"], status: .badRequest)
+            }
+            do {
+                try inspection.setFieldEditable(object, field: field, editable: access == "edit")
+            } catch {
+                return HTTPReply.json(["error": .string("\(error)")], status: .notFound)
+            }
+            return HTTPReply.json(["readOnlyFields": .array(inspection.readOnlyFields.map(WireJSON.string))])
         }
         group.get("/faults") { _, _ in HTTPReply.json(.array(world.faults.rules.map(Self.json))) }
         group.post("/faults") { request, context in

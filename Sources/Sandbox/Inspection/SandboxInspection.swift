@@ -97,6 +97,27 @@ public struct SandboxInspection: Sendable {
         }
     }
 
+    /// Gives the integration users Edit access to a Salesforce field, or takes it away (field-level
+    /// security of their permission set): a read-only field is neither `createable` nor
+    /// `updateable` in their describe, and their writes of it fail with
+    /// `INVALID_FIELD_FOR_INSERT_UPDATE`.
+    ///
+    /// For example:
+    ///
+    /// ```swift
+    /// try sandbox.inspection.setFieldEditable("Contact", field: "Phone", editable: false)
+    /// ```
+    public func setFieldEditable(_ object: String, field: String, editable: Bool) throws {
+        do {
+            try world.salesforce.setFieldEditable(object, field: field, editable: editable)
+        } catch {
+            throw SandboxError.invalidSetting("no field \(field) on \(object)")
+        }
+    }
+
+    /// The Salesforce fields the integration users may read but not write, as `Object.Field`.
+    public var readOnlyFields: [String] { world.salesforce.readOnlyFields }
+
     /// Empties both simulators, counters, histories and faults, and seeds again from the same seed.
     public func reset() { world.reset() }
 }

@@ -11,7 +11,8 @@ import Hummingbird
 /// - JWT bearer: the login host accepts `aud` `https://login.salesforce.com` (or its own URL, which
 ///   stands for it); the My Domain accepts its own URL, as External Client Apps require since the
 ///   legacy hostname redirections ended, plus `SandboxConfiguration.salesforceAudiences` (a legacy
-///   connected app's). Anything else is `invalid_grant` / `audience is invalid`.
+///   connected app's). Anything else is `invalid_grant` / `audience is invalid`. A user the
+///   connected app is not pre-authorized for gets `invalid_grant` / `user hasn't approved this consumer`.
 /// - Client credentials work at the My Domain only; the login host answers `invalid_grant` /
 ///   `request not supported on this domain` (help article 000886201).
 struct SalesforceAuth: Sendable {
@@ -86,6 +87,9 @@ struct SalesforceAuth: Sendable {
         }
         guard Double(world.clock.now().milliseconds) / 1000 < verified.exp else {
             throw OAuthFailure(error: "invalid_grant", description: "expired authorization code")
+        }
+        guard user.preAuthorized else {
+            throw OAuthFailure(error: "invalid_grant", description: "user hasn't approved this consumer")
         }
         return user
     }

@@ -1,4 +1,7 @@
-/// The JSON of `GET /sobjects/{Object}/describe`.
+/// The JSON of `GET /sobjects/{Object}/describe` (REST API Developer Guide, "sObject Describe";
+/// the field keys are the SOAP API's `Field` properties, "API Field Properties"), as the user who
+/// asks sees it: a field that user's field-level security leaves read-only is neither
+/// `createable` nor `updateable`.
 enum SalesforceDescribe {
     static func object(_ object: SObjectDescription, version: String) -> WireJSON {
         let base = "/services/data/\(version)/sobjects/\(object.name)"
@@ -28,7 +31,9 @@ enum SalesforceDescribe {
             "name": .string(field.name), "label": .string(field.label), "type": .string(field.type.rawValue),
             "soapType": .string(soapType), "length": .int(field.length ?? 0),
             "nillable": .bool(!field.required && field.type != .boolean && field.name != "Id"),
-            "createable": .bool(!field.system), "updateable": .bool(!field.system),
+            // Audit fields and auto numbers are set by the org, booleans default to false.
+            "defaultedOnCreate": .bool(field.system || field.type == .boolean),
+            "createable": .bool(!field.system && !field.readOnlyForUser), "updateable": .bool(!field.system && !field.readOnlyForUser),
             "custom": .bool(field.name.hasSuffix("__c")), "externalId": .bool(field.externalId),
             "unique": .bool(field.unique), "idLookup": .bool(field.externalId || field.name == "Id"),
             "autoNumber": .bool(field.autoNumber), "calculated": false,

@@ -79,11 +79,47 @@ final class SalesforceOrg: Sendable {
     }
 
     func openSession(token: String, userID: String, username: String, lifetime: Duration) {
+        state.withLock { _ = $0.store.integrationUsers.insert(userID) }
         sessions.open(token, SalesforceSession(userID: userID, username: username), lifetime: lifetime)
     }
 
     /// The live session of a bearer token, or nil when unknown or expired.
     func session(token: String) -> SalesforceSession? { sessions.session(token) }
+
+    // MARK: - Field-level security
+
+    /// Gives the integration users' permission set Edit access to a field, or takes it away
+    /// (Read only). Throws for an object or field the org does not have.
+    func setFieldEditable(_ objectName: String, field fieldName: String, editable: Bool) throws(SalesforceAPIError) {
+        let object = try object(objectName)
+        guard let field = object.field(named: fieldName) else {
+            throw SalesforceAPIError(status: 404, [.invalidField(fieldName, object: object.name)])
+        }
+        let key = "\(object.name).\(field.name)".lowercased()
+        state.withLock { state in
+            if editable { state.store.readOnlyFields.remove(key) } else { state.store.readOnlyFields.insert(key) }
+        }
+    }
+
+    /// The fields the integration users may read but not write, as `Object.Field`.
+    var readOnlyFields: [String] {
+        let keys = state.withLock { $0.store.readOnlyFields }
+        return schema.objects.values.flatMap { object in
+            object.fields.filter { keys.contains("\(object.name).\($0.name)".lowercased()) }.map { "\(object.name).\($0.name)" }
+        }.sorted()
+    }
+
+    /// The describe of an object as `actor` sees it (field-level security applied).
+    func describe(_ objectName: String, for actor: String) throws(SalesforceAPIError) -> SObjectDescription {
+        var object = try object(objectName)
+        let name = object.name
+        let names = object.fields.map(\.name)
+        let readOnly = state.withLock { state in Set(names.filter { state.store.isReadOnly($0, of: name, for: actor) }) }
+        for index in object.fields.indices where readOnly.contains(object.fields[index].name) {
+            object.fields[index].readOnlyForUser = true
+        }
+        return object
+    }
 
     // MARK: - API usage
 
@@ -253,7 +289,9 @@ extension SalesforceOrg {
     /// Empties the org and its API usage; sessions stay, and the re-created users keep their ids.
     func reset() {
         state.withLock { state in
+            let users = state.store.integrationUsers
             state.store = SalesforceStore(schema: schema)
+            state.store.integrationUsers = users
             state.userIDs = [:]
             state.cursors = [:]
             state.cursorOrder = []

@@ -100,7 +100,7 @@ struct SalesforceRoutes: Sendable {
     }
 
     func describe(_ context: SandboxRequestContext) throws -> Response {
-        let object = try org.object(try context.parameters.require("object"))
+        let object = try org.describe(try context.parameters.require("object"), for: context.actor)
         return HTTPReply.json(SalesforceDescribe.object(object, version: version(context)))
     }
 

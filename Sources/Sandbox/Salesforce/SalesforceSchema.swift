@@ -171,6 +171,8 @@ public struct SObjectField: Sendable {
     public var restrictedPicklist: Bool
     public var referenceTo: String?
     public var relationshipName: String?
+    /// Read-only for the user a describe answers (field-level security), not in the schema itself.
+    var readOnlyForUser = false
 
     init(
         name: String, label: String, type: FieldType, length: Int? = nil, required: Bool = false, system: Bool = false,

@@ -18,7 +18,21 @@ struct SalesforceStore: Sendable {
     private var sequences: [String: Int] = [:]
     private var autoNumbers: [String: Int] = [:]
 
+    /// Field-level security of the integration users' permission set: the fields it leaves
+    /// read-only (lowercased `object.field`). Describe reports them to those users as neither
+    /// `createable` nor `updateable`, and their writes of them fail with
+    /// `INVALID_FIELD_FOR_INSERT_UPDATE` ("Enforce Security with Field and SObject Describe
+    /// Methods": describe answers for the current user's access; "API Field Properties").
+    var readOnlyFields: Set<String> = []
+    /// The users who signed in through the token endpoint: the permission set's users.
+    var integrationUsers: Set<String> = []
+
     init(schema: SalesforceSchema) { self.schema = schema }
+
+    /// Whether `actor` may not write `field` of `object` (field-level security).
+    func isReadOnly(_ field: String, of object: String, for actor: String) -> Bool {
+        integrationUsers.contains(actor) && readOnlyFields.contains("\(object).\(field)".lowercased())
+    }
 
     /// How many records each object holds.
     var recordCounts: [String: Int] { idsByObject.mapValues(\.count) }

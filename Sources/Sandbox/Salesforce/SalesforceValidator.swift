@@ -4,6 +4,8 @@
 /// `"Contact__r": {"EMR_Patient_Id__c": "123"}` are resolved to the referenced record's id.
 struct SalesforceValidator {
     let store: SalesforceStore
+    /// The user writing, whose field-level security applies.
+    var actor = ""
 
     /// The values to store, or every error the body has.
     ///
@@ -17,6 +19,10 @@ struct SalesforceValidator {
         var errors: [SalesforceError] = []
         for (key, value) in body where key != "attributes" && !ignoring.contains(key) {
             if case .object(let reference) = value, let field = object.referenceField(relationship: key) {
+                if store.isReadOnly(field.name, of: object.name, for: actor) {
+                    errors.append(.notWritable(field.name))
+                    continue
+                }
                 switch resolve(reference, through: field) {
                 case .success(let id): values[field.name] = .string(id)
                 case .failure(let error): errors.append(error)
@@ -27,7 +33,7 @@ struct SalesforceValidator {
                 errors.append(.invalidField(key, object: object.name))
                 continue
             }
-            guard !field.system else {
+            guard !field.system, !store.isReadOnly(field.name, of: object.name, for: actor) else {
                 errors.append(.notWritable(field.name))
                 continue
             }

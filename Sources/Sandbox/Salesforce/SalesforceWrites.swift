@@ -44,7 +44,7 @@ extension SalesforceStore {
     mutating func create(_ object: SObjectDescription, body: WireObject, actor: String, at now: SandboxInstant)
         -> RecordWriteOutcome
     {
-        switch SalesforceValidator(store: self).prepare(body, for: object, existing: nil) {
+        switch SalesforceValidator(store: self, actor: actor).prepare(body, for: object, existing: nil) {
         case .failure(let list):
             return .failed(list.errors)
         case .success(let values):
@@ -66,7 +66,7 @@ extension SalesforceStore {
                 SalesforceError(code: "ENTITY_IS_DELETED", message: "entity is deleted", fields: [])
             ])
         }
-        switch SalesforceValidator(store: self).prepare(body, for: object, existing: existing, ignoring: ignoring) {
+        switch SalesforceValidator(store: self, actor: actor).prepare(body, for: object, existing: existing, ignoring: ignoring) {
         case .failure(let list):
             return .failed(list.errors)
         case .success(let values):

@@ -10,6 +10,10 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Runs the sync service: a cycle every 15 minutes (or --every), until SIGTERM or SIGINT.",
         discussion: """
+            It first runs the checks of `stagelink check` against Salesforce and the EMR and \
+            refuses to start (status 3) when one fails for a reason of configuration or setup; \
+            --skip-checks starts without them, for emergencies.
+
             One service per store: a second `run` names the holder of the store's lease and exits \
             with status 3. A stop signal lets the current batch finish and records the job as \
             interrupted; what was committed stays. A crashed service's lease expires and the next \
@@ -40,6 +44,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz and /status on this address (a port alone: 127.0.0.1).", valueName: "host:port"))
     var listen: String?
 
+    @Flag(help: "Start without the start-up checks of `stagelink check` (for emergencies; logged as a warning).")
+    var skipChecks = false
+
     func validate() throws {
         if let listen {
             do { _ = try ListenAddress(parsing: listen) } catch { throw ValidationError("--listen: \(error)") }
@@ -56,10 +63,36 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
+    /// The checks of `stagelink check` against the configured systems: a failure the
+    /// configuration or the other system's setup causes stops the start (exit 3); a system that
+    /// could not be asked, and every warning, is logged and the service starts (it retries every
+    /// cycle, and its health shows the failing direction).
+    static func startUpChecks(_ context: Context) async throws {
+        guard let configuration = context.configuration else { return }
+        let checks = LocalChecks.configuration(configuration) + (await CheckRunner.remote(configuration, mapping: try context.mapping, logger: context.logger))
+        let report = CheckReport(checks: checks)
+        for check in checks where check.status != .passed && !report.blockingFailures.contains(check) {
+            context.logger.warning("start-up check: \(check.line)")
+        }
+        let blocking = report.blockingFailures
+        guard blocking.isEmpty else {
+            throw SetupError(
+                .configuration,
+                "refusing to start: \(blocking.count) start-up check\(blocking.count == 1 ? "" : "s") failed "
+                    + "(`stagelink check` shows every check; `--skip-checks` starts anyway):\n" + blocking.map(\.line).joined(separator: "\n"))
+        }
+        context.logger.notice("start-up checks passed", metadata: ["check.count": "\(checks.count)", "check.warnings": "\(checks.filter { $0.status != .passed }.count)"])
+    }
+
     func run() async throws {
         let context = try Context.open(storeOptions, quietLevel: .info)
         try await context.mapping.loadPolicy(into: context.store)
         let interval = try every.map(Self.interval) ?? context.configuration?.every ?? StagelinkConfiguration.defaultEvery
+        if skipChecks {
+            context.logger.warning("start-up checks skipped (--skip-checks): the configuration was not proved against Salesforce and the EMR")
+        } else {
+            try await Self.startUpChecks(context)
+        }
         let cycle = try await context.cycle(context.endpoints())
         let holder = Context.holder("run")
         let service = SyncService(cycle: cycle, every: interval, holder: holder, logger: context.logger)

@@ -177,9 +177,7 @@ struct Context {
             endpoints.salesforceTarget = salesforce
             endpoints.integrationUserID = { try? await salesforce.integrationUserID() }
         }
-        if var settings = configuration.emr {
-            let exportsGroup = configuration.settings.emrPull == .bulk && configuration.settings.bulk.group != nil
-            settings.scope = try configuration.emrScope ?? SMARTScope.defaultScope(for: mapping, exportsGroup: exportsGroup)
+        if let settings = configuration.emrConnection(for: try mapping) {
             let emr = try await FHIRClient(configuration: settings, logger: logger)
             endpoints.emrSource = emr
             endpoints.emrBulk = emr

@@ -54,6 +54,19 @@ struct StagelinkConfiguration: Sendable {
 
     static let defaultEvery: Duration = .seconds(900)
 
+    /// The SMART v2 scopes `mapping` needs (`SMARTScope.defaultScope`), with `system/Group.rs`
+    /// when a Group is exported.
+    func neededEMRScope(for mapping: MappingDocument) -> String {
+        SMARTScope.defaultScope(for: mapping, exportsGroup: settings.emrPull == .bulk && settings.bulk.group != nil)
+    }
+
+    /// The `emr:` settings with the scopes to ask for: `emr.scope`, else what `mapping` needs.
+    func emrConnection(for mapping: MappingDocument) -> FHIRConfiguration? {
+        guard var emr else { return nil }
+        emr.scope = emrScope ?? neededEMRScope(for: mapping)
+        return emr
+    }
+
     /// The ranges values are bounded to when read (documented in `docs/configuration.md`).
     enum Limits {
         static let every = Duration.seconds(1)...Duration.seconds(7 * 86_400)
@@ -205,12 +218,18 @@ struct StagelinkConfiguration: Sendable {
     /// (mode wider than 0600); nil when it is private or cannot be examined (the client that
     /// reads it reports a missing file).
     static func keyFileWarning(_ file: String, reader: YAMLReader) -> String? {
+        guard let mode = wideMode(of: file) else { return nil }
+        return reader.error("\(file) may be read by its group or others (mode \(mode)): make it private with chmod 600").description
+    }
+
+    /// The mode (`0644`) of a file its group or others may read or write; nil when it is private
+    /// or cannot be examined.
+    static func wideMode(of file: String) -> String? {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: file),
             let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? (attributes[.posixPermissions] as? Int),
             mode & 0o077 != 0
         else { return nil }
-        let octal = String(mode & 0o777, radix: 8)
-        return reader.error("\(file) may be read by its group or others (mode 0\(octal)): make it private with chmod 600").description
+        return "0" + String(mode & 0o777, radix: 8)
     }
 
     /// `emr.pull`, `emr.bulk.*` and `emr.allowedOrigins`: how inbound changes are asked for.
