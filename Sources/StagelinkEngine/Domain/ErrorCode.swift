@@ -87,6 +87,8 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
     case entityIsDeleted = "ENTITY_IS_DELETED"
     case exceededIDLimit = "EXCEEDED_ID_LIMIT"
     case missingArgument = "MISSING_ARGUMENT"
+    case insufficientAccess = "INSUFFICIENT_ACCESS"
+    case apiDisabledForOrg = "API_DISABLED_FOR_ORG"
 
     // MARK: The EMR's (FHIR R4 OperationOutcome issue types, lowercase as FHIR writes them)
     case fhirTransient = "transient"
@@ -208,6 +210,8 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
         case .entityIsDeleted: Entry(.salesforce, .lasting, "The Salesforce record was deleted.")
         case .exceededIDLimit: Entry(.salesforce, .lasting, "More records in one call than Salesforce takes.")
         case .missingArgument: Entry(.salesforce, .lasting, "A record without its external id or Id.")
+        case .insufficientAccess: Entry(.salesforce, .configuration, "The integration user lacks a permission the request needs.")
+        case .apiDisabledForOrg: Entry(.salesforce, .configuration, "The org's edition or the user's profile does not allow API access.")
         case .fhirTransient: Entry(.emr, .transient, "The EMR says: try again later.")
         case .fhirException: Entry(.emr, .transient, "The EMR failed internally.")
         case .fhirTimeout: Entry(.emr, .transient, "The EMR timed out.")

@@ -210,7 +210,7 @@ enum SalesforceChecks {
             // This client's share (API_LIMIT_SHARE_REACHED, refused before sending) or the org's
             // whole limit (REQUEST_LIMIT_EXCEEDED): it clears as the 24-hour window moves on.
             return Check(.salesforce, "API limit", .failed, "\(error.error.code): \(error.error.message)", fix: Self.limitFix, transient: true)
-        } catch where error.kind == .rejected && ["HTTP_403", "INSUFFICIENT_ACCESS", "API_DISABLED_FOR_ORG"].contains(error.error.code) {
+        } catch where error.kind == .rejected && [ErrorCode.httpStatus(403), ErrorCode.insufficientAccess.rawValue, ErrorCode.apiDisabledForOrg.rawValue].contains(error.error.code) {
             return Check(
                 .salesforce, "API limit", .warning, "the integration user may not read /limits (\(error.error.code)); the Sforce-Limit-Info header still keeps the share",
                 fix: "Give the integration user the View Setup and Configuration permission.")

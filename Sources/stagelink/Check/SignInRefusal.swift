@@ -7,7 +7,7 @@ import StagelinkEngine
 /// For example:
 ///
 /// ```swift
-/// SignInRefusal.salesforce(LinkError(code: "invalid_grant", message: "user hasn't approved this consumer"))
+/// SignInRefusal.salesforce(LinkError(.oauthInvalidGrant, message: "user hasn't approved this consumer"))
 /// // ("the integration user is not pre-authorized for the connected app", "In Setup > Connected Apps > …")
 /// ```
 enum SignInRefusal {
