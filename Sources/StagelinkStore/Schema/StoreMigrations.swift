@@ -116,6 +116,20 @@ public enum StoreMigrations {
                         BEGIN SELECT RAISE(ABORT, 'payload_purge is append-only'); END;
                     """)
         }
+        migrator.registerMigration("v8: create intents recorded before a POST without conditional create") { db in
+            // One intent per resource type and identifier: the create that may be in flight for it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE create_intent (
+                        resourceType TEXT NOT NULL,
+                        identifierSystem TEXT NOT NULL,
+                        identifierValue TEXT NOT NULL,
+                        rowID INTEGER NOT NULL,
+                        recordedAt REAL NOT NULL,
+                        PRIMARY KEY (resourceType, identifierSystem, identifierValue)
+                    );
+                    """)
+        }
         return migrator
     }
 
