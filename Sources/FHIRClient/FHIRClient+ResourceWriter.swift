@@ -16,13 +16,39 @@ extension FHIRClient {
             .post, url: try resourceURL([resourceType]), headers: Self.writeHeaders, body: resource, retry: .conditionalCreate, recordCount: 1)
         request.headers["If-None-Exist"] = Self.identifierQuery(identifier)
         let result = try await write(request, precondition: .ifNoneExist)
-        guard case .failure(var error) = result, error.code == ErrorCode.multipleMatches.rawValue else { return result }
-        let ids = (try? await matches(resourceType, identifier)) ?? []
-        let count = ids.isEmpty ? "Several" : String(ids.count)
-        error.message = "\(count) \(resourceType) resources in the EMR carry the identifier \(identifier)"
-            + (ids.isEmpty ? "" : " (\(ids.map { "\(resourceType)/\($0)" }.joined(separator: ", ")))")
-            + ": a duplicate a person must settle in the EMR before this record can be sent"
-        return .failure(error)
+        guard case .failure(let error) = result, error.code == ErrorCode.multipleMatches.rawValue else { return result }
+        let ids = (try? await search(resourceType: resourceType, identifier: identifier)) ?? []
+        var named = LinkError.multipleMatches(resourceType, identifier, ids: ids)
+        named.remoteBody = error.remoteBody
+        return .failure(named)
+    }
+
+    /// `POST <base>/<Type>` without a condition, for a server without conditional create. Sent
+    /// once: a timeout or a dropped connection is not retried here (the create may have landed);
+    /// the linker's next attempt searches by identifier first.
+    public func create(resourceType: String, resource: [UInt8]) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
+        let request = HTTPRequest(
+            .post, url: try resourceURL([resourceType]), headers: Self.writeHeaders, body: resource, retry: .nonIdempotent, recordCount: 1)
+        return try await write(request, precondition: nil)
+    }
+
+    /// `PATCH <base>/<Type>/<id>` with a JSON Patch document (RFC 6902, FHIR R4 http.html#patch)
+    /// and `If-Match: W/"<version>"`; a version that moved on (412, or 409 as Oracle Health answers
+    /// some patches) is a transient `VERSION_MOVED`.
+    public func patch(resourceType: String, id: String, operations: [JSONPatchOperation], ifMatch: String) async throws(RemoteCallError)
+        -> Result<WrittenResource, LinkError>
+    {
+        var request = HTTPRequest(
+            .patch, url: try resourceURL([resourceType, id]), headers: Self.writeHeaders,
+            body: JSONWriter.compact(JSONPatchOperation.document(operations)), retry: .idempotent, recordCount: 1)
+        request.headers["Content-Type"] = "application/json-patch+json"
+        request.headers["If-Match"] = Self.entityTag(ifMatch)
+        return try await write(request, precondition: .ifMatch)
+    }
+
+    /// A bare version (`3`) as the weak ETag `W/"3"`; an ETag as it is.
+    private static func entityTag(_ version: String) -> String {
+        version.hasPrefix("W/") || version.hasPrefix("\"") ? version : "W/\"\(version)\""
     }
 
     /// `identifier=<system>|<value>`, each part percent-encoded.
@@ -30,8 +56,9 @@ extension FHIRClient {
         "identifier=\(EndpointURL.percentEncoded(identifier.system))|\(EndpointURL.percentEncoded(identifier.value))"
     }
 
-    /// The ids of the resources carrying `identifier` (the first page, up to 50).
-    private func matches(_ resourceType: String, _ identifier: ResourceIdentifier) async throws(RemoteCallError) -> [String] {
+    /// The ids of the resources carrying `identifier` (the first page, up to 50): a search by
+    /// `identifier`, which even a certified EHR answers (it names the patient).
+    public func search(resourceType: String, identifier: ResourceIdentifier) async throws(RemoteCallError) -> [String] {
         var components = URLComponents(url: try resourceURL([resourceType]), resolvingAgainstBaseURL: false)
         components?.percentEncodedQuery = "identifier=\(EndpointURL.percentEncoded(identifier.description))&_count=50"
         guard let url = components?.url else { return [] }
@@ -50,7 +77,7 @@ extension FHIRClient {
     ) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
         var request = HTTPRequest(
             .put, url: try resourceURL([resourceType, id]), headers: Self.writeHeaders, body: resource, retry: .idempotent, recordCount: 1)
-        if let ifMatch { request.headers["If-Match"] = ifMatch.hasPrefix("W/") || ifMatch.hasPrefix("\"") ? ifMatch : "W/\"\(ifMatch)\"" }
+        if let ifMatch { request.headers["If-Match"] = Self.entityTag(ifMatch) }
         return try await write(request, precondition: ifMatch == nil ? nil : .ifMatch)
     }
 

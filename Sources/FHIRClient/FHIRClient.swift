@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import StagelinkEngine
 import StagelinkHTTP
 
@@ -30,6 +31,8 @@ public final class FHIRClient: ChangeSource, ResourceWriter, Sendable {
     let http: HTTPClient
     let tokens: BearerTokenHolder<SMARTToken>
     let logger: Logger
+    /// The write modes read from the CapabilityStatement, once (`writeModes(for:)`).
+    let capabilityModes = Mutex<[String: EMRWriteModes]?>(nil)
 
     /// Reads the private key file named in `configuration` and checks the base URL; asks for no
     /// token yet (the first call does, discovering the token endpoint first).

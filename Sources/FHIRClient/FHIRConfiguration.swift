@@ -1,4 +1,5 @@
 import Foundation
+import StagelinkEngine
 import StagelinkHTTP
 
 /// Everything the FHIR client needs to start, as the CLI reads it from its YAML: the server's
@@ -41,6 +42,9 @@ public struct FHIRConfiguration: Sendable, Hashable {
     /// Origins other than the base URL's whose links (next pages) may be followed, with the bearer
     /// token: a server behind a proxy may name its other host name (`emr.allowedOrigins`).
     public var allowedOrigins: [URL] = []
+    /// How resources are created and updated (`emr.writes`); what is nil is read from the server's
+    /// CapabilityStatement.
+    public var writes = FHIRWriteSettings()
 
     public init(
         baseURL: URL, clientID: String, privateKeyFile: String, signingAlgorithm: AssertionSigner.Algorithm = .es384,
@@ -57,5 +61,16 @@ public struct FHIRConfiguration: Sendable, Hashable {
         self.assertionLifetime = assertionLifetime
         self.tokenRenewalMargin = tokenRenewalMargin
         self.http = http
+    }
+}
+
+/// `emr.writes.create` and `emr.writes.update`; nil follows the server's CapabilityStatement.
+public struct FHIRWriteSettings: Sendable, Hashable {
+    public var create: EMRCreateMode?
+    public var update: EMRUpdateMode?
+
+    public init(create: EMRCreateMode? = nil, update: EMRUpdateMode? = nil) {
+        self.create = create
+        self.update = update
     }
 }

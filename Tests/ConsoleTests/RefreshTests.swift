@@ -108,6 +108,14 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func links(recordKey: String, targetType: String) async throws -> [RecordLink] { try await base.links(recordKey: recordKey, targetType: targetType) }
     func fieldStates(for records: [MappedRecordKey]) async throws -> [MappedRecordKey: [String: FieldState]] { try await base.fieldStates(for: records) }
     func updateFieldStates(_ changes: [FieldStateChange]) async throws { try await base.updateFieldStates(changes) }
+    func createIntent(resourceType: String, identifier: ResourceIdentifier) async throws -> CreateIntent? {
+        try await base.createIntent(resourceType: resourceType, identifier: identifier)
+    }
+    func recordCreateIntent(_ intent: CreateIntent) async throws { try await base.recordCreateIntent(intent) }
+    func clearCreateIntent(resourceType: String, identifier: ResourceIdentifier) async throws {
+        try await base.clearCreateIntent(resourceType: resourceType, identifier: identifier)
+    }
+    func createIntents() async throws -> [CreateIntent] { try await base.createIntents() }
     func policyRules() async throws -> [PolicyRule] { try await base.policyRules() }
     func setPolicyRule(object: String, field: String, rule: OwnerRule, actor: Actor, reason: String?) async throws -> PolicyAuditEntry? {
         try await base.setPolicyRule(object: object, field: field, rule: rule, actor: actor, reason: reason)

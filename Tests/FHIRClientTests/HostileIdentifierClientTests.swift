@@ -43,6 +43,10 @@ struct HostileIdentifierClientTests {
                 let calls: [(method: String, send: () async throws -> Void)] = [
                     ("GET", { _ = try await emr.read(resourceType: "Patient", id: id) }),
                     ("PUT", { _ = try await emr.update(resourceType: "Patient", id: id, resource: Array("{}".utf8), ifMatch: "1") }),
+                    ("PATCH", {
+                        _ = try await emr.patch(
+                            resourceType: "Patient", id: id, operations: [JSONPatchOperation(op: "replace", path: "/gender", value: "other")], ifMatch: "1")
+                    }),
                 ]
                 for call in calls {
                     do {
@@ -57,7 +61,7 @@ struct HostileIdentifierClientTests {
                     #expect(sent.isEmpty, "no request for \(id.debugDescription)")
                     continue
                 }
-                #expect(sent.map(\.method) == ["GET", "PUT"])
+                #expect(sent.map(\.method) == ["GET", "PUT", "PATCH"])
                 for request in sent {
                     let segments = request.target.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
                     #expect(segments.count == 4, "\(request.method) \(request.target)")

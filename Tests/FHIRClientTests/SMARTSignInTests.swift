@@ -125,7 +125,7 @@ struct SMARTSignInTests {
         let mapping = try MappingDocument.load(contentsOf: FullSyncLoggingTests.mapping)
         #expect(
             SMARTScope.defaultScope(for: mapping)
-                == "system/Patient.rs system/Patient.cu system/EpisodeOfCare.rs system/QuestionnaireResponse.rs system/ServiceRequest.c")
+                == "system/Patient.rs system/Patient.cu system/EpisodeOfCare.rs system/QuestionnaireResponse.rs system/ServiceRequest.s system/ServiceRequest.c")
     }
 
     @Test func aMappingWithoutOutboundOnlyReadsAndAHeldFieldLetsItsResourceBeUpdated() throws {

@@ -33,12 +33,18 @@ BULK_NAMED = [
     ("bulk.file-staged", ["sync"], (1, 1)),
 ]
 
+# A certified EHR has no conditional create: admissions go out as a search by identifier then a
+# plain create, with a create intent recorded before the POST (docs/emr-profiles.md).
+CERTIFIED_WRITES_NAMED = [
+    ("emr.create-intent", ["sync", "--outbound"], (1, 2)),
+]
+
 # Commands for random kills, with their weight and the longest delay before the kill when their
 # duration is not known yet. Once a command has run to its end, the delay is drawn within its
 # measured duration, so that kills land inside the work rather than after it; `run` is killed half
 # the time within its first cycle, half the time in a later cycle or between cycles.
 # The points that a push of an admission reaches; they need an admission that became ready.
-ADMISSION_POINTS = {"emr.created", "writeback.sent"}
+ADMISSION_POINTS = {"emr.create-intent", "emr.created", "writeback.sent"}
 READY = "Ready for Intake"
 
 RANDOM = [
@@ -78,7 +84,7 @@ class CrashTest:
         self.binary = binary
         self.profile = profile
         self.size = dict(SIZES["ci-certified" if profile == "certified" and size == "ci" else size])
-        self.named = NAMED + (BULK_NAMED if profile == "certified" else [])
+        self.named = NAMED + (BULK_NAMED + CERTIFIED_WRITES_NAMED if profile == "certified" else [])
         self.random = random.Random(seed)
         self.seed = seed
         self.log = log
@@ -144,7 +150,7 @@ class CrashTest:
         bad = {record["id"] for record in sandbox.truth() if record["type"] == "Admission__c" and not record["good"]}
         waiting = [admission["Id"] for admission in sandbox.salesforce_records("Admission__c")
                    if admission.get("Stage__c") in ("New", "Screening") and admission.get("Contact__c") and admission["Id"] not in bad]
-        needed = sum(high for point, _, (_, high) in NAMED if point in ADMISSION_POINTS)
+        needed = sum(high for point, _, (_, high) in self.named if point in ADMISSION_POINTS)
         reserved = waiting[:needed]
         if len(reserved) < needed:
             raise ProofFailure("the seed has %d admissions to set aside for the push's crash points, %d needed" % (len(reserved), needed))

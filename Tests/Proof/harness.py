@@ -202,6 +202,15 @@ emr:
         finally:
             connection.close()
 
+    def create_intents(self):
+        """The creates whose outcome the store does not know yet (search-then-create), as `Type identifier`."""
+        connection = sqlite3.connect(self.store, timeout=30)
+        try:
+            return ["%s %s|%s" % row for row in connection.execute(
+                "SELECT resourceType, identifierSystem, identifierValue FROM create_intent ORDER BY recordedAt")]
+        finally:
+            connection.close()
+
     def store_modes(self):
         """The permission bits of the store and its WAL files, as octal text."""
         modes = {}

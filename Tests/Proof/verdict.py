@@ -10,7 +10,8 @@ the sandbox's records through /_sandbox/, the store through `stagelink rows --js
 - bad records: each latest row failed (or ignored) with an error naming the field at fault;
 - labelled records (42 CFR Part 2): each latest row withheld, and no Contact holds a detox level
   of care (only those withheld episodes carry one);
-- the store: `PRAGMA integrity_check` is ok.
+- the store: `PRAGMA integrity_check` is ok, and no create intent is left standing (each create
+  killed before or after its POST was settled by the next attempt's search).
 """
 from collections import Counter, defaultdict
 
@@ -118,6 +119,9 @@ def judge(sandbox, workspace):
     integrity = workspace.integrity()
     if integrity != "ok":
         problems.append("PRAGMA integrity_check: %s" % integrity)
+    standing = workspace.create_intents()
+    if standing:
+        problems.append("%d create intents are left standing: %s" % (len(standing), ", ".join(standing[:5])))
     return problems, checked
 
 

@@ -377,6 +377,22 @@ final class ScriptedReader: ResourceWriter, @unchecked Sendable {
         try await base.update(resourceType: resourceType, id: id, resource: resource, ifMatch: ifMatch)
     }
 
+    func writeModes(for resourceType: String) async throws(RemoteCallError) -> EMRWriteModes { base.modes }
+
+    func create(resourceType: String, resource: [UInt8]) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
+        try await base.create(resourceType: resourceType, resource: resource)
+    }
+
+    func search(resourceType: String, identifier: ResourceIdentifier) async throws(RemoteCallError) -> [String] {
+        try await base.search(resourceType: resourceType, identifier: identifier)
+    }
+
+    func patch(resourceType: String, id: String, operations: [JSONPatchOperation], ifMatch: String) async throws(RemoteCallError)
+        -> Result<WrittenResource, LinkError>
+    {
+        try await base.patch(resourceType: resourceType, id: id, operations: operations, ifMatch: ifMatch)
+    }
+
     func read(resourceType: String, id: String) async throws(RemoteCallError) -> IncomingRecord? {
         let scripted: IncomingRecord? = lock.withLock {
             count += 1

@@ -90,6 +90,7 @@ struct StoreVersionTests {
             try db.execute(sql: "DROP TABLE payload_purge")
             try db.execute(sql: "ALTER TABLE staged_row DROP COLUMN payloadPurgedAt")
             try db.execute(sql: "ALTER TABLE staged_row DROP COLUMN errorFurther")
+            try db.execute(sql: "DROP TABLE create_intent")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier NOT LIKE 'v1:%' AND identifier NOT LIKE 'v2:%'")
             try db.execute(sql: "PRAGMA user_version = 0")
             let insert = "INSERT INTO job (kind, direction, actor, startedAt, status) VALUES (?, ?, ?, 0, 'succeeded')"

@@ -43,6 +43,22 @@ final class CrashAfterPatientCreate: ResourceWriter {
     func read(resourceType: String, id: String) async throws(RemoteCallError) -> IncomingRecord? {
         try await inner.read(resourceType: resourceType, id: id)
     }
+
+    func writeModes(for resourceType: String) async throws(RemoteCallError) -> EMRWriteModes { try await inner.writeModes(for: resourceType) }
+
+    func create(resourceType: String, resource: [UInt8]) async throws(RemoteCallError) -> Result<WrittenResource, LinkError> {
+        try await inner.create(resourceType: resourceType, resource: resource)
+    }
+
+    func search(resourceType: String, identifier: ResourceIdentifier) async throws(RemoteCallError) -> [String] {
+        try await inner.search(resourceType: resourceType, identifier: identifier)
+    }
+
+    func patch(resourceType: String, id: String, operations: [JSONPatchOperation], ifMatch: String) async throws(RemoteCallError)
+        -> Result<WrittenResource, LinkError>
+    {
+        try await inner.patch(resourceType: resourceType, id: id, operations: operations, ifMatch: ifMatch)
+    }
 }
 
 @Suite(.serialized, .timeLimit(.minutes(3)))

@@ -10,10 +10,7 @@ struct SyncCycleTests {
         let sync = try await SyncHarness.start(patients: 40, badShare: 0)
         defer { Task { await sync.stop() } }
         // Two Patients in the EMR already carry the Contact's Salesforce id of a ready admission.
-        let admission = try #require(
-            sync.inspection.salesforceRecords("Admission__c").first { $0["Stage__c"]?.stringValue == "Ready for Intake" && $0["Contact__c"]?.stringValue != nil })
-        let admissionID = try #require(admission["Id"]?.stringValue)
-        let contactID = try #require(admission["Contact__c"]?.stringValue)
+        let (admissionID, contactID) = try sync.readyAdmission()
         let emr = try await sync.harness.fhir()
         for other in ["dup-a", "dup-b"] {
             let body = #"{"resourceType":"Patient","identifier":[{"system":"https://stagelink.dev/sid/salesforce-contact","value":"\#(contactID)"},{"system":"https://example.org/mrn","value":"\#(other)"}],"name":[{"family":"Duplicate"}],"gender":"unknown"}"#

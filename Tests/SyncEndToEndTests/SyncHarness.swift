@@ -58,6 +58,13 @@ struct SyncHarness {
         return rows
     }
 
+    /// The first admission at the ready stage that has a Contact: its id and its Contact's id.
+    func readyAdmission() throws -> (id: String, contactID: String) {
+        let admission = try #require(
+            inspection.salesforceRecords("Admission__c").first { $0["Stage__c"]?.stringValue == "Ready for Intake" && $0["Contact__c"]?.stringValue != nil })
+        return (try #require(admission["Id"]?.stringValue), try #require(admission["Contact__c"]?.stringValue))
+    }
+
     /// Salesforce records of an object keyed by one of their fields.
     func salesforce(_ object: String, by field: String) -> [String: [SandboxJSON]] {
         Dictionary(grouping: inspection.salesforceRecords(object).filter { $0[field]?.stringValue != nil }, by: { $0[field]!.stringValue! })

@@ -91,4 +91,22 @@ struct SignInConfigurationTests {
         let set = try await KeysCommand.JWKS.set(emr, also: [old.path])
         #expect(set["keys"]?.arrayValue?.compactMap { $0["kid"]?.stringValue } == [currentKid, oldKid])
     }
+
+    @Test func emrWritesAreReadAndAnUnknownModeIsRefusedNamingTheChoices() throws {
+        let base = """
+            store: s.sqlite
+            emr:
+              baseURL: https://emr.example.org/fhir/r4
+              clientID: stagelink
+              privateKeyFile: key.pem
+            """
+        #expect(try Self.load(base).emr?.writes == FHIRWriteSettings(), "absent: both follow the CapabilityStatement")
+        let configured = try Self.load(base + "\n  writes: { create: search-then-create, update: patch }")
+        #expect(configured.emr?.writes == FHIRWriteSettings(create: .searchThenCreate, update: .patch))
+        #expect {
+            _ = try Self.load(base + "\n  writes: { create: upsert }")
+        } throws: { error in
+            "\(error)".contains("conditional, search-then-create")
+        }
+    }
 }

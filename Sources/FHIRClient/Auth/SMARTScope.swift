@@ -13,7 +13,7 @@ import StagelinkEngine
 ///
 /// ```swift
 /// SMARTScope.defaultScope(for: mapping)
-/// // "system/Patient.rs system/Patient.cu system/EpisodeOfCare.rs system/QuestionnaireResponse.rs system/ServiceRequest.c"
+/// // "system/Patient.rs system/Patient.cu system/EpisodeOfCare.rs system/QuestionnaireResponse.rs system/ServiceRequest.s system/ServiceRequest.c"
 /// SMARTScope("system/*.read")!.covers(SMARTScope("system/Patient.rs")!)   // true
 /// ```
 public struct SMARTScope: Sendable, Hashable, CustomStringConvertible {

@@ -7,7 +7,8 @@ import StagelinkHTTP
 /// whose meaning depends on the precondition that failed (FHIR R4 http.html): on a conditional
 /// create (`If-None-Exist`) several resources matched — `MULTIPLE_MATCHES`, lasting, a duplicate a
 /// person must settle; on an update with `If-Match` the version moved on — `VERSION_MOVED`,
-/// transient, tried again after the next pull reads the new version. The message is the issue's
+/// transient, tried again after the next pull reads the new version (Oracle Health answers some
+/// stale patches with 409, op-appointment-id-patch.html: the same meaning). The message is the issue's
 /// `diagnostics` (or `details.text`); the fields come from `expression` (or the older `location`).
 /// The whole answer is kept as the remote body.
 enum FHIRErrors {
@@ -25,7 +26,7 @@ enum FHIRErrors {
         let code: String =
             switch (response.status, precondition) {
             case (412, .ifNoneExist?): ErrorCode.multipleMatches.rawValue
-            case (412, .ifMatch?): ErrorCode.versionMoved.rawValue
+            case (412, .ifMatch?), (409, .ifMatch?): ErrorCode.versionMoved.rawValue
             default: issue?["code"]?.stringValue ?? ErrorCode.httpStatus(response.status)
             }
         let message = issue?["diagnostics"]?.stringValue ?? issue?["details"]?["text"]?.stringValue

@@ -64,6 +64,30 @@ public enum EMRProfile: String, Sendable, Hashable, CaseIterable, CustomStringCo
     /// Health's backend-services registration; SMART App Launch 2.0 scopes, docs/emr-profiles.md).
     public var smartRules: SMARTRules { self == .certified ? .certified : [] }
 
+    /// Whether `POST` honours `If-None-Exist` (conditional create). Open servers do (HAPI, Microsoft's
+    /// FHIR server); a certified EHR refuses the header with 400 `not-supported` rather than create
+    /// a duplicate behind the client's back: Oracle Health Millennium's "Create a patient"
+    /// (docs.oracle.com/en/industries/health/millennium-platform-apis/mfrap/op-patient-post.html)
+    /// documents no `If-None-Exist`, and Oracle's own forum confirms there is none
+    /// (forums.oracle.com "Patient Create", Dec 2025). Several matches answer 412 wherever it is
+    /// offered (FHIR R4 http.html, conditional create: "Multiple matches: 412 Precondition Failed").
+    public var offersConditionalCreate: Bool { self != .certified }
+
+    /// Whether `PUT [base]/[type]/[id]` (update) is offered. Oracle Health Millennium's Patient API
+    /// offers create and JSON Patch only; a certified EHR answers PUT with 405.
+    public var offersPutUpdate: Bool { self != .certified }
+
+    /// Whether a JSON Patch must carry `If-Match`. Oracle Health Millennium marks `If-Match`
+    /// "required" on every patch (op-patientid-patch.html, op-medicationrequest-id-patch.html) and
+    /// answers a patch without it with 412 (op-appointment-id-patch.html, "Errors"); open servers
+    /// take it as optional (FHIR R4 http.html, version-aware updates).
+    public var patchRequiresIfMatch: Bool { self == .certified }
+
+    /// The interactions the CapabilityStatement lists for every resource type.
+    public var interactions: [String] {
+        ["read", "vread", "create"] + (offersPutUpdate ? ["update"] : []) + ["patch", "search-type"]
+    }
+
     /// Whether a search of this type with these parameter names is refused for naming no patient.
     func refuses(searchOf type: String, parameterNames names: Set<String>) -> Bool {
         guard refusesPopulationSearch, Self.patientScopedTypes.contains(type) else { return false }

@@ -1,4 +1,5 @@
-/// Search pages, create (plain and conditional) and update (with `If-Match`), each write recorded in the ledger.
+/// Search pages, create (plain and conditional), update (with `If-Match`) and JSON Patch, each
+/// write recorded in the ledger.
 extension EMRStore {
     /// A searchset page: the snapshot's ids from `offset`, resources as they are now.
     struct Page: Sendable {
@@ -111,15 +112,7 @@ extension EMRStore {
         let instant = clock.now()
         let (entry, created, changed, previous) = try state.withLock { state throws(FHIRError) in
             let existing = state.resources[type]?[id]
-            if let ifMatch {
-                let wanted = ifMatch.replacingOccurrences(of: "W/", with: "").replacingOccurrences(of: "\"", with: "")
-                guard let existing, String(existing.versionID) == wanted else {
-                    throw FHIRError(
-                        status: 412, code: "conflict",
-                        diagnostics: "Version mismatch: If-Match \(ifMatch) but the current version is "
-                            + (existing.map { "W/\"\($0.versionID)\"" } ?? "none"))
-                }
-            }
+            if let ifMatch { try Self.check(ifMatch, against: existing) }
             let (entry, changed) = Self.replace(&state, resource, type: type, id: id, at: instant)
             return (entry, existing == nil, changed, existing?.resource)
         }
@@ -129,5 +122,42 @@ extension EMRStore {
                 previous: previous)
         }
         return (entry, created)
+    }
+
+    /// A version-aware write's `If-Match: W/"n"` checked against the current version: 412 when it
+    /// names another (FHIR R4 http.html, "Managing Resource Contention").
+    static func check(_ ifMatch: String, against existing: FHIRResourceEntry?) throws(FHIRError) {
+        let wanted = ifMatch.replacingOccurrences(of: "W/", with: "").replacingOccurrences(of: "\"", with: "")
+        guard let existing, String(existing.versionID) == wanted else {
+            throw FHIRError(
+                status: 412, code: "conflict",
+                diagnostics: "Version mismatch: If-Match \(ifMatch) but the current version is "
+                    + (existing.map { "W/\"\($0.versionID)\"" } ?? "none"))
+        }
+    }
+
+    /// Applies a JSON Patch to `type/id` (FHIR R4 http.html#patch): the version `ifMatch` names
+    /// must be the current one, the patched resource keeps its type and id and passes `validate`,
+    /// and a write that landed in between is a 412 too. All or nothing.
+    func patch(
+        _ patch: JSONPatch, type: String, id: String, ifMatch: String?, actor: String,
+        validate: (WireObject) throws(FHIRError) -> Void
+    ) throws(FHIRError) -> FHIRResourceEntry {
+        guard let base = entry(type, id), !base.isRaw else { throw FHIRError.notFound(type, id) }
+        if let ifMatch { try Self.check(ifMatch, against: base) }
+        guard let patched = try patch.applied(to: .object(base.resource)).objectValue,
+            patched["resourceType"]?.stringValue == type, patched["id"]?.stringValue == id
+        else {
+            throw FHIRError(status: 400, code: "invalid", diagnostics: "A patch must leave the resource's type and id as they are")
+        }
+        try validate(patched)
+        let instant = clock.now()
+        let (entry, changed) = try state.withLock { state throws(FHIRError) in
+            // Another write landed while the patch was applied: the version it was applied to is stale.
+            try Self.check("W/\"\(base.versionID)\"", against: state.resources[type]?[id])
+            return Self.replace(&state, patched, type: type, id: id, at: instant)
+        }
+        if changed { recordWrite(entry, type: type, operation: "patch", actor: actor, endpoint: .fhirPatch, previous: base.resource) }
+        return entry
     }
 }

@@ -1,6 +1,8 @@
 /// The CapabilityStatement of `GET /fhir/metadata`, as the profile behaves: `certified` lists only
 /// the patient-naming search parameters of patient data and, like `generic`, declares the Bulk Data
-/// export operations and instantiates the Bulk Data IG's server CapabilityStatement.
+/// export operations and instantiates the Bulk Data IG's server CapabilityStatement. Each resource
+/// lists the interactions the profile offers (`update` only where PUT is, `patch` everywhere, with
+/// `patchFormat` JSON Patch as Oracle Health's statement lists it) and whether `conditionalCreate` is.
 enum FHIRCapability {
     private static let searchParameters: [String: [(String, String)]] = [
         "Patient": [("identifier", "token")],
@@ -24,8 +26,9 @@ enum FHIRCapability {
             }
             return [
                 "type": .string(type),
-                "interaction": .array(["read", "vread", "create", "update", "search-type"].map { ["code": .string($0)] }),
-                "versioning": "versioned-update", "readHistory": true, "updateCreate": true, "conditionalCreate": true,
+                "interaction": .array(profile.interactions.map { ["code": .string($0)] }),
+                "versioning": "versioned-update", "readHistory": true, "updateCreate": .bool(profile.offersPutUpdate),
+                "conditionalCreate": .bool(profile.offersConditionalCreate),
                 "searchParam": .array(parameters.map { ["name": .string($0.0), "type": .string($0.1)] }),
             ]
         }
@@ -44,7 +47,7 @@ enum FHIRCapability {
             "instantiates": .array(instantiates),
             "software": ["name": "Stagelink FHIR sandbox", "version": "1.0"],
             "implementation": ["description": "Stagelink FHIR R4 simulator", "url": .string(base)],
-            "fhirVersion": "4.0.1", "format": ["json"],
+            "fhirVersion": "4.0.1", "format": ["json"], "patchFormat": [.string(JSONPatch.mediaType)],
             "rest": [
                 [
                     "mode": "server",

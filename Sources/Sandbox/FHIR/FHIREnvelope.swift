@@ -22,6 +22,7 @@ struct FHIREnvelope: RouterMiddleware {
         case (.get, _): return .fhirRead
         case (.post, 2): return .fhirCreate
         case (.put, _): return .fhirUpdate
+        case (.patch, _): return .fhirPatch
         default: return nil
         }
     }

@@ -1,7 +1,8 @@
 import Hummingbird
 
 /// The FHIR R4 routes: metadata, SMART discovery and token, search with stable paging, read, vread,
-/// create (conditional with `If-None-Exist`) and update (with `If-Match`).
+/// create (conditional with `If-None-Exist` where the profile offers it), update (with `If-Match`,
+/// where the profile offers PUT) and JSON Patch (with `If-Match`, required by `certified`).
 struct FHIRRoutes: Sendable {
     let world: SandboxWorld
     private var emr: EMRStore { world.emr }
@@ -28,6 +29,7 @@ struct FHIRRoutes: Sendable {
             try routes.read(request, context: context)
         }
         router.put("/fhir/:type/:id") { request, context in try await routes.update(request, context: context) }
+        router.patch("/fhir/:type/:id") { request, context in try await routes.patch(request, context: context) }
         InspectionRoutes(world: world).register(on: router)
         return router
     }
@@ -173,6 +175,11 @@ struct FHIRRoutes: Sendable {
 
     func create(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         let type = try type(context, access: "c")
+        if request.headers[.ifNoneExist] != nil && !world.configuration.emrProfile.offersConditionalCreate {
+            throw FHIRError(
+                status: 400, code: "not-supported",
+                diagnostics: "Conditional create (If-None-Exist) is not supported: search by identifier, then create")
+        }
         let resource = try await resourceBody(request, context: context)
         try validator().validate(resource, type: type)
         let (entry, created) = try emr.create(
@@ -182,6 +189,11 @@ struct FHIRRoutes: Sendable {
 
     func update(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         let type = try type(context, access: "u")
+        guard world.configuration.emrProfile.offersPutUpdate else {
+            throw FHIRError(
+                status: 405, code: "not-supported", diagnostics: "\(type) update (PUT) is not supported: use PATCH with a JSON Patch",
+                headers: [(.allow, "GET, PATCH")])
+        }
         let id = try context.parameters.require("id")
         let resource = try await resourceBody(request, context: context)
         guard resource["id"]?.stringValue == id else {
@@ -191,5 +203,29 @@ struct FHIRRoutes: Sendable {
         let (entry, created) = try emr.update(
             resource, type: type, id: id, ifMatch: request.headers[.ifMatch], actor: context.actor)
         return written(entry, status: created ? .created : .ok, type: type, request: request)
+    }
+
+    /// `PATCH [base]/[type]/[id]` with an RFC 6902 JSON Patch (FHIR R4 http.html#patch). Another
+    /// media type is a 415 (RFC 5789 §2.2, "unsupported patch document"); a patch without `If-Match`
+    /// is a 412 where the profile requires it, as Oracle Health documents.
+    func patch(_ request: Request, context: SandboxRequestContext) async throws -> Response {
+        let type = try type(context, access: "u")
+        let id = try context.parameters.require("id")
+        let mediaType = request.headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard mediaType == JSONPatch.mediaType else {
+            throw FHIRError(
+                status: 415, code: "not-supported", diagnostics: "A patch must be a JSON Patch document (Content-Type: \(JSONPatch.mediaType))",
+                headers: [(.acceptPatch, JSONPatch.mediaType)])
+        }
+        let ifMatch = request.headers[.ifMatch]
+        if ifMatch == nil && world.configuration.emrProfile.patchRequiresIfMatch {
+            throw FHIRError(status: 412, code: "conflict", diagnostics: "If-Match is required: name the version the patch applies to")
+        }
+        let document = try JSONPatch(parsing: try WireJSON.parse(try await HTTPReply.body(of: request, context: context)))
+        let validator = validator()
+        let entry = try emr.patch(document, type: type, id: id, ifMatch: ifMatch, actor: context.actor) { (resource) throws(FHIRError) in
+            try validator.validate(resource, type: type)
+        }
+        return written(entry, status: .ok, type: type, request: request)
     }
 }

@@ -16,6 +16,8 @@ public enum SandboxEndpoint: String, CaseIterable, Sendable, Hashable {
     case fhirRead = "fhir.read"
     case fhirCreate = "fhir.create"
     case fhirUpdate = "fhir.update"
+    /// `PATCH [base]/[type]/[id]` with a JSON Patch.
+    case fhirPatch = "fhir.patch"
     /// Bulk Data kick-off: `[base]/$export`, `[base]/Group/[id]/$export`.
     case fhirExport = "fhir.export"
     /// Bulk Data status polls and cancellations.

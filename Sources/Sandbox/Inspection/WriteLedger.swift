@@ -9,7 +9,7 @@ public struct WriteRecord: Sendable, Hashable {
     public var type: String
     /// The record's id (Salesforce 18-character id or FHIR logical id).
     public var id: String
-    /// `create`, `update` or `upsert`.
+    /// `create`, `update`, `patch` or `upsert`.
     public var operation: String
     /// Who wrote it: a Salesforce user id (`005…`), a FHIR client id, or the seed and mutation driver's users.
     public var actor: String

@@ -62,6 +62,7 @@ extension HeaderField.Name {
     static let sforceLimitInfo = HeaderField.Name("Sforce-Limit-Info")!
     static let wwwAuthenticate = HeaderField.Name("WWW-Authenticate")!
     static let ifNoneExist = HeaderField.Name("If-None-Exist")!
+    static let acceptPatch = HeaderField.Name("Accept-Patch")!
     static let prefer = HeaderField.Name("Prefer")!
     static let sforceQueryOptions = HeaderField.Name("Sforce-Query-Options")!
 }

@@ -54,6 +54,11 @@ public final class InMemoryUpsertTarget: UpsertTarget {
         state.withLock { state in state.idsByExternalID[object]?[externalID].flatMap { state.records[object]?[$0] } }
     }
 
+    /// Puts a record in place under this id, as if it had always been there.
+    public func seed(_ object: String, id: String, fields: [String: FieldValue] = [:]) {
+        state.withLock { $0.records[object, default: [:]][id] = fields }
+    }
+
     /// How many records each call carried, in order.
     public var batchSizes: [Int] { state.withLock { $0.batchSizes } }
 

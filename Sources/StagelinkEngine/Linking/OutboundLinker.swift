@@ -6,9 +6,12 @@ import Logging
 /// - A Contact that is linked to an EMR Patient: its values are observed (conflict detection
 ///   compares against them), and changes of fields that Salesforce may write go to the Patient as
 ///   an update naming the version read (`If-Match`).
-/// - An Admission that reached the ready stage, or is pushed by hand: its Patient is created by
-///   conditional create on the Contact's Salesforce id (a retry or a crash can never make a
-///   second one), then its ServiceRequest, and both EMR ids are written back to Salesforce.
+/// - An Admission that reached the ready stage, or is pushed by hand: its Patient is created once,
+///   keyed on the Contact's Salesforce id, by conditional create or by a search then a create
+///   (`createOnce`: a retry or a crash can never make a second one), then its ServiceRequest, and
+///   both EMR ids are written back to Salesforce.
+/// - Changes to a Patient go as a PUT of the whole resource or as JSON Patch operations naming
+///   only what changed, both with `If-Match`, as the EMR takes updates (`emr.writes.update`).
 ///
 /// An echo of Stagelink's own write (the integration user changed it and every value equals the
 /// last sync) is recognised and sends nothing.
@@ -234,8 +237,26 @@ public struct OutboundLinker: OutboundRowLinker {
         } catch {
             throw LinkError(.malformedResponse, message: "the EMR's \(patients.resource) is not valid JSON: \(error)")
         }
+        let original = resource
         for value in outgoing { value.path.set(value.json, in: &resource) }
-        switch try await emr.update(resourceType: patients.resource, id: patientID, resource: JSONWriter.compact(resource), ifMatch: current.version) {
+        let result: Result<WrittenResource, LinkError>
+        switch try await emr.writeModes(for: patients.resource).update {
+        case .put:
+            result = try await emr.update(resourceType: patients.resource, id: patientID, resource: JSONWriter.compact(resource), ifMatch: current.version)
+        case .patch:
+            // Only what differs from the EMR's current resource, with the version it was read at.
+            let operations = JSONPatchOperation.changes(from: original, to: resource)
+            if operations.isEmpty {
+                return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
+            }
+            guard let version = current.version else {
+                throw LinkError(
+                    .malformedResponse,
+                    message: "the EMR's \(patients.resource)/\(patientID) came without a version: a JSON Patch is only sent with If-Match")
+            }
+            result = try await emr.patch(resourceType: patients.resource, id: patientID, operations: operations, ifMatch: version)
+        }
+        switch result {
         case .success:
             return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
         case .failure(let error):
@@ -287,11 +308,7 @@ public struct OutboundLinker: OutboundRowLinker {
             guard let path = field.path else { continue }
             requestValues.append((path, try FieldConversion.json(from: FieldConversion.salesforceValue(record[field.field], for: field), for: field)))
         }
-        let createdPatient: WrittenResource
-        switch try await emr.createIfNoneExist(resourceType: patients.resource, identifier: identifier, resource: JSONWriter.compact(patient)) {
-        case .success(let written): createdPatient = written
-        case .failure(let error): throw error
-        }
+        let createdPatient = try await createOnce(patients.resource, identifier: identifier, resource: patient, row: row, emr: emr)
         // The EMR's answer names the Patient in the ServiceRequest and in Salesforce: it must be an id.
         _ = try FHIRID.validated(createdPatient.id, field: patients.externalID, of: "the id the EMR returned for the \(patients.resource)")
         CrashPoints.reach(.emrCreated)
@@ -304,11 +321,7 @@ public struct OutboundLinker: OutboundRowLinker {
         let requestIdentifier = ResourceIdentifier(system: request.identifierSystem, value: row.sourceID)
         serviceRequest.setIdentifier(requestIdentifier)
         for value in requestValues { value.path.set(value.json, in: &serviceRequest) }
-        let createdRequest: WrittenResource
-        switch try await emr.createIfNoneExist(resourceType: "ServiceRequest", identifier: requestIdentifier, resource: JSONWriter.compact(serviceRequest)) {
-        case .success(let written): createdRequest = written
-        case .failure(let error): throw error
-        }
+        let createdRequest = try await createOnce("ServiceRequest", identifier: requestIdentifier, resource: serviceRequest, row: row, emr: emr)
         _ = try FHIRID.validated(createdRequest.id, field: request.externalIDField, of: "the id the EMR returned for the ServiceRequest")
 
         // The EMR's ids, written back so that every later round trip finds its counterpart.
@@ -331,7 +344,7 @@ public struct OutboundLinker: OutboundRowLinker {
                 FieldWrite(
                     record: key, field: field.name, value: field.value, writtenTo: .emr, rowID: row.id, jobID: jobID,
                     rule: policy.rule(object: patients.object, field: field.name), actor: actor, at: now,
-                    reason: createdPatient.created ? "patient created from the admission" : "patient already existed (conditional create)"))
+                    reason: createdPatient.created ? "patient created from the admission" : "patient already existed (found by its identifier)"))
         }
         let what = createdPatient.created ? "created" : "found (already created)"
         return LinkOutcome(
@@ -347,6 +360,55 @@ public struct OutboundLinker: OutboundRowLinker {
                     linkedVersion: row.recordVersion, updatedAt: now),
             ],
             fieldStates: states, writes: writes)
+    }
+}
+
+extension OutboundLinker {
+    /// Creates `resource` in the EMR unless one with `identifier` is there already, the way the
+    /// EMR takes creates (`emr.writes.create`):
+    ///
+    /// - `conditional`: `POST` with `If-None-Exist`; the EMR finds what an earlier attempt made.
+    /// - `search-then-create`: a search by the identifier first, always (a resource entered by
+    ///   hand, or made by an attempt whose answer was lost, is found, never duplicated); when none
+    ///   matches, a create intent is recorded in the store, then the plain `POST` is sent, and the
+    ///   intent is removed once the EMR answered. An intent still standing on the next attempt
+    ///   says a `POST` may have landed unseen: the search settles it.
+    ///
+    /// Two or more matches are a lasting `MULTIPLE_MATCHES` naming the ids.
+    func createOnce(
+        _ resourceType: String, identifier: ResourceIdentifier, resource: JSONValue, row: StagedRow, emr: any ResourceWriter
+    ) async throws -> WrittenResource {
+        let bytes = JSONWriter.compact(resource)
+        let result: Result<WrittenResource, LinkError>
+        switch try await emr.writeModes(for: resourceType).create {
+        case .conditional:
+            result = try await emr.createIfNoneExist(resourceType: resourceType, identifier: identifier, resource: bytes)
+        case .searchThenCreate:
+            let interrupted = try await store.createIntent(resourceType: resourceType, identifier: identifier)
+            let ids = try await emr.search(resourceType: resourceType, identifier: identifier)
+            if ids.count > 1 {
+                try await store.clearCreateIntent(resourceType: resourceType, identifier: identifier)
+                throw LinkError.multipleMatches(resourceType, identifier, ids: ids)
+            }
+            if let id = ids.first {
+                if let interrupted {
+                    try await store.clearCreateIntent(resourceType: resourceType, identifier: identifier)
+                    logger.notice(
+                        "found the \(resourceType) an interrupted create made",
+                        metadata: ["row": "\(row.id)", "intentRow": "\(interrupted.rowID)", "resource": "\(resourceType)/\(id)"])
+                }
+                return WrittenResource(id: id, versionID: nil, lastUpdated: nil, created: false)
+            }
+            try await store.recordCreateIntent(CreateIntent(resourceType: resourceType, identifier: identifier, rowID: row.id, recordedAt: Date()))
+            CrashPoints.reach(.emrCreateIntent)
+            // A transport failure leaves the intent standing: whether the POST landed is unknown.
+            result = try await emr.create(resourceType: resourceType, resource: bytes)
+            try await store.clearCreateIntent(resourceType: resourceType, identifier: identifier)
+        }
+        switch result {
+        case .success(let written): return written
+        case .failure(let error): throw error
+        }
     }
 }
 

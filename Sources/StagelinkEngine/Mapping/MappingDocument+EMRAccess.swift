@@ -31,13 +31,13 @@ extension MappingDocument {
     /// - every inbound resource is searched (the delta pull) and read (retries, conflict checks);
     /// - a resource with a field whose owner lets Salesforce's value win is updated (a resolved
     ///   conflict is written back), and so is the Patient of linked Contacts (outbound contacts);
-    /// - admissions create their Patient and a ServiceRequest.
+    /// - admissions create their Patient and a ServiceRequest, searching each by its identifier.
     ///
     /// For example, the default mapping needs:
     ///
     /// ```swift
     /// mapping.emrAccess.map { "\($0.resource).\(String($0.interactions.sorted().map(\.rawValue)))" }
-    /// // ["Patient.crus", "EpisodeOfCare.rs", "QuestionnaireResponse.rs", "ServiceRequest.c"]
+    /// // ["Patient.crus", "EpisodeOfCare.rs", "QuestionnaireResponse.rs", "ServiceRequest.cs"]
     /// ```
     public var emrAccess: [EMRAccess] {
         var order: [String] = []
@@ -55,9 +55,11 @@ extension MappingDocument {
         if let contacts = outbound.contacts, let patients = inbound(named: contacts.mapping) {
             add(patients.resource, [.read, .update])
         }
+        // A create is keyed on an identifier and searches by it: search-then-create before the
+        // POST, a conditional create's 412 to name the duplicates.
         if let admissions = outbound.admissions {
-            add(inbound(named: admissions.patientMapping)?.resource ?? "Patient", [.create])
-            add("ServiceRequest", [.create])
+            add(inbound(named: admissions.patientMapping)?.resource ?? "Patient", [.create, .search])
+            add("ServiceRequest", [.create, .search])
         }
         return order.map { EMRAccess(resource: $0, interactions: needs[$0]!) }
     }

@@ -1,8 +1,24 @@
 import Foundation
 
-/// A FHIR server that Stagelink writes into: conditional create, versioned update, read.
+/// A FHIR server that Stagelink writes into: create (conditional, or a search by identifier then
+/// a plain create), versioned update (PUT or JSON Patch), read.
 public protocol ResourceWriter: Sendable {
     var meter: APIMeter { get }
+
+    /// How this server takes creates and updates of `resourceType`: as configured
+    /// (`emr.writes`), else as its CapabilityStatement says.
+    func writeModes(for resourceType: String) async throws(RemoteCallError) -> EMRWriteModes
+
+    /// `POST` without a condition. Never sent twice on its own: when its outcome is unknown the
+    /// row fails transiently and the next attempt searches by identifier first.
+    func create(resourceType: String, resource: [UInt8]) async throws(RemoteCallError) -> Result<WrittenResource, LinkError>
+
+    /// The ids of the resources carrying `identifier` (a search by `identifier=system|value`).
+    func search(resourceType: String, identifier: ResourceIdentifier) async throws(RemoteCallError) -> [String]
+
+    /// `PATCH` with these JSON Patch operations, only if the current version is `ifMatch`.
+    func patch(resourceType: String, id: String, operations: [JSONPatchOperation], ifMatch: String) async throws(RemoteCallError)
+        -> Result<WrittenResource, LinkError>
 
     /// Creates the resource unless one with `identifier` exists (`If-None-Exist`), so that a crash
     /// between the create and storing its id can never make a second one.
@@ -41,5 +57,57 @@ public struct WrittenResource: Sendable, Hashable {
         self.versionID = versionID
         self.lastUpdated = lastUpdated
         self.created = created
+    }
+}
+
+/// `emr.writes.create`: how a resource is created without ever making a second one.
+public enum EMRCreateMode: String, Sendable, Hashable, CaseIterable {
+    /// `POST` with `If-None-Exist: identifier=…` (FHIR conditional create): the server finds what
+    /// an earlier attempt made.
+    case conditional
+    /// A search by identifier, then a plain `POST`, with a create intent recorded in the store
+    /// before it: for servers without conditional create (Oracle Health, Epic).
+    case searchThenCreate = "search-then-create"
+}
+
+/// `emr.writes.update`: how changes are sent to a resource that exists.
+public enum EMRUpdateMode: String, Sendable, Hashable, CaseIterable {
+    /// `PUT` of the whole resource with `If-Match`.
+    case put
+    /// `PATCH` with only the changed elements as JSON Patch operations, with `If-Match`.
+    case patch
+}
+
+/// How one EMR takes creates and updates.
+public struct EMRWriteModes: Sendable, Hashable, CustomStringConvertible {
+    public var create: EMRCreateMode
+    public var update: EMRUpdateMode
+
+    public init(create: EMRCreateMode, update: EMRUpdateMode) {
+        self.create = create
+        self.update = update
+    }
+
+    /// What a server offers, read from its CapabilityStatement's entry for a resource type: its
+    /// `interaction` codes and its `conditionalCreate`. Conditional create when offered, else
+    /// search-then-create; PUT when `update` is offered, else JSON Patch when `patch` is.
+    public init(interactions: Set<String>, conditionalCreate: Bool) {
+        create = conditionalCreate ? .conditional : .searchThenCreate
+        update = interactions.contains("update") || !interactions.contains("patch") ? .put : .patch
+    }
+
+    public var description: String { "create: \(create.rawValue), update: \(update.rawValue)" }
+}
+
+extension LinkError {
+    /// Several resources carry the identifier a create is keyed on: a lasting failure a person
+    /// settles in the EMR, naming how many and which (when known).
+    public static func multipleMatches(_ resourceType: String, _ identifier: ResourceIdentifier, ids: [String]) -> LinkError {
+        let count = ids.isEmpty ? "Several" : String(ids.count)
+        return LinkError(
+            .multipleMatches,
+            message: "\(count) \(resourceType) resources in the EMR carry the identifier \(identifier)"
+                + (ids.isEmpty ? "" : " (\(ids.map { "\(resourceType)/\($0)" }.joined(separator: ", ")))")
+                + ": a duplicate a person must settle in the EMR before this record can be sent")
     }
 }

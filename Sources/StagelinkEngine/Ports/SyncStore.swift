@@ -111,6 +111,17 @@ public protocol SyncStore: Sendable {
     /// Replaces the states of these fields (other fields of the same records stay).
     func updateFieldStates(_ changes: [FieldStateChange]) async throws
 
+    // MARK: - Create intents (`emr.writes.create: search-then-create`)
+
+    /// The intent recorded for a create of `resourceType` with `identifier`, nil when none stands.
+    func createIntent(resourceType: String, identifier: ResourceIdentifier) async throws -> CreateIntent?
+    /// Records (or refreshes) an intent, durably, before its `POST` is sent.
+    func recordCreateIntent(_ intent: CreateIntent) async throws
+    /// Removes the intent once the EMR's answer is known.
+    func clearCreateIntent(resourceType: String, identifier: ResourceIdentifier) async throws
+    /// Every intent that stands, oldest first: creates whose outcome is not known yet.
+    func createIntents() async throws -> [CreateIntent]
+
     // MARK: - Policy
 
     func policyRules() async throws -> [PolicyRule]

@@ -7,7 +7,7 @@ import Synchronization
 /// it, or inside a transaction before it commits.
 ///
 /// ## Topics
-/// - ``pullPage``, ``bulkPolling``, ``bulkFileStaged``, ``stageBeforeCommit``, ``upsertSent``, ``recordBeforeCommit``, ``emrCreated``,
+/// - ``pullPage``, ``bulkPolling``, ``bulkFileStaged``, ``stageBeforeCommit``, ``upsertSent``, ``recordBeforeCommit``, ``emrCreateIntent``, ``emrCreated``,
 ///   ``writebackSent``, ``retryRefreshed``, ``policyBeforeCommit``
 public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     public var rawValue: String
@@ -28,6 +28,8 @@ public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConv
     public static let upsertSent = CrashPoint(rawValue: "upsert.sent")
     /// Link outcomes are written, inside the store's transaction, before it commits.
     public static let recordBeforeCommit = CrashPoint(rawValue: "record.before-commit")
+    /// A create intent is recorded in the store and its `POST` (search-then-create) not sent yet.
+    public static let emrCreateIntent = CrashPoint(rawValue: "emr.create-intent")
     /// The EMR created (or found) a Patient for an admission; its id is stored nowhere yet.
     public static let emrCreated = CrashPoint(rawValue: "emr.created")
     /// The EMR's ids were written back to Salesforce; the outcome is not recorded yet.
@@ -39,7 +41,8 @@ public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConv
 
     /// Every point, in the order a sync reaches them.
     public static let all: [CrashPoint] = [
-        .pullPage, .bulkPolling, .bulkFileStaged, .stageBeforeCommit, .upsertSent, .recordBeforeCommit, .emrCreated, .writebackSent, .retryRefreshed, .policyBeforeCommit,
+        .pullPage, .bulkPolling, .bulkFileStaged, .stageBeforeCommit, .upsertSent, .recordBeforeCommit, .emrCreateIntent, .emrCreated, .writebackSent, .retryRefreshed,
+        .policyBeforeCommit,
     ]
 }
 

@@ -121,6 +121,20 @@ public enum StoreMigrations {
             // first stays in errorCode/errorMessage/errorFields, which lists and groups read.
             try db.execute(sql: "ALTER TABLE staged_row ADD COLUMN errorFurther TEXT")
         }
+        migrator.registerMigration("v9: create intents recorded before a POST without conditional create") { db in
+            // One intent per resource type and identifier: the create that may be in flight for it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE create_intent (
+                        resourceType TEXT NOT NULL,
+                        identifierSystem TEXT NOT NULL,
+                        identifierValue TEXT NOT NULL,
+                        rowID INTEGER NOT NULL,
+                        recordedAt REAL NOT NULL,
+                        PRIMARY KEY (resourceType, identifierSystem, identifierValue)
+                    );
+                    """)
+        }
         return migrator
     }
 

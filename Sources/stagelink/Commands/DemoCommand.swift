@@ -109,6 +109,7 @@ struct DemoCommand: AsyncParsableCommand {
         print(HeadlessSummary.table(reports))
         print(String(format: "%d cycles in %.1fs.", reports.count, elapsed))
         let verdict = try await DemoVerdict.judge(sandbox: demo.sandbox, store: context.store, mapping: context.mapping)
+        print(DemoVerdict.emrWrites(demo.sandbox))
         if verdict.passed {
             print("Checked \(verdict.checked) seeded records: every good one arrived once, every bad one failed naming its field.")
         } else {

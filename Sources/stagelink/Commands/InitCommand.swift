@@ -114,6 +114,10 @@ enum StarterConfiguration {
           #   since: true                # false when the EHR's export is not incremental
           # Other origins next links may name (the base URL's own origin is always allowed).
           # allowedOrigins: [https://REPLACE-fhir2.example-ehr.com]
+          # How resources are created and updated; each left out follows the EHR's CapabilityStatement.
+          # writes:
+          #   create: conditional        # or search-then-create (no If-None-Exist: Oracle Health, Epic)
+          #   update: put                # or patch (JSON Patch with If-Match)
           # http:
           #   idleTimeout: 30s
           #   requestTimeout: 120s

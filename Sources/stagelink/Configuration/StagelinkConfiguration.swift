@@ -85,8 +85,9 @@ struct StagelinkConfiguration: Sendable {
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
-        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins"],
+        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes"],
         "emr.bulk": ["group", "maxWait", "since"],
+        "emr.writes": ["create", "update"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
         "logging": ["level", "format"],
         "service": ["listen"],
@@ -95,7 +96,7 @@ struct StagelinkConfiguration: Sendable {
     /// Every key that holds a value, as a dotted path (`salesforce.auth.flow`): what
     /// `docs/configuration.md` documents, one row each.
     static var allKeyPaths: Set<String> {
-        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk", "service", "alerts", "retention"]
+        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk", "writes", "service", "alerts", "retention"]
         var paths = Set<String>()
         for (section, names) in keys {
             for name in names where !sections.contains(name) {
@@ -232,7 +233,8 @@ struct StagelinkConfiguration: Sendable {
         return "0" + String(mode & 0o777, radix: 8)
     }
 
-    /// `emr.pull`, `emr.bulk.*` and `emr.allowedOrigins`: how inbound changes are asked for.
+    /// `emr.pull`, `emr.bulk.*` and `emr.allowedOrigins`: how inbound changes are asked for; and
+    /// `emr.writes.*`: how outbound ones are written.
     private static func emrPull(
         _ section: YAMLMapping, into settings: inout SyncSettings, configuration: inout FHIRConfiguration
     ) throws(ConfigurationError) {
@@ -251,6 +253,10 @@ struct StagelinkConfiguration: Sendable {
         }
         if let reader = section["allowedOrigins"] {
             configuration.allowedOrigins = try reader.sequence().map { (item) throws(ConfigurationError) -> URL in try url(item) }
+        }
+        if let writes = try section["writes"]?.mapping(allowed: Self.keys["emr.writes"]!) {
+            if let reader = writes["create"] { configuration.writes.create = try reader.enum(EMRCreateMode.self, what: "create") }
+            if let reader = writes["update"] { configuration.writes.update = try reader.enum(EMRUpdateMode.self, what: "update") }
         }
     }
 

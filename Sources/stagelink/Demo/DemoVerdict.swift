@@ -62,7 +62,25 @@ struct DemoVerdict {
         if !leaked.isEmpty { verdict.problems.append("\(leaked.count) Contacts hold a withheld (42 CFR Part 2) level of care") }
         for (patient, copies) in contactsByPatient where copies > 1 { verdict.problems.append("Patient/\(patient) has \(copies) Contacts") }
         for (contact, copies) in pushedPatients where copies > 1 { verdict.problems.append("Contact \(contact) has \(copies) Patients") }
+        verdict.problems += emrWriteProblems(sandbox)
         return verdict
+    }
+
+    /// An EHR without PUT (certified) must have been written by JSON Patch only: a PUT sent to it
+    /// is a client that ignored the CapabilityStatement. Creates without `If-None-Exist` need no
+    /// check here: the certified sandbox refuses the header, so an admission sent with it fails.
+    static func emrWriteProblems(_ sandbox: Sandbox) -> [String] {
+        guard !sandbox.configuration.emrProfile.offersPutUpdate else { return [] }
+        let counts = sandbox.inspection.counts()
+        let puts = counts.calls[.fhirUpdate, default: 0]
+        return puts == 0 ? [] : ["\(puts) PUTs were sent to an EHR that updates by JSON Patch only"]
+    }
+
+    /// How the EMR was written, for the demo's closing lines: creates, patches and PUTs.
+    static func emrWrites(_ sandbox: Sandbox) -> String {
+        let counts = sandbox.inspection.counts()
+        return "EMR writes (\(sandbox.configuration.emrProfile)): \(counts.writes[.fhirCreate, default: 0]) creates, "
+            + "\(counts.writes[.fhirPatch, default: 0]) JSON Patches, \(counts.writes[.fhirUpdate, default: 0]) PUTs"
     }
 
     private static func count(_ records: [WireJSON], key: String) -> [String: Int] {

@@ -76,7 +76,8 @@ extension TestClientProtocol {
             body = ByteBuffer(
                 string: form.map { "\(FormEncoding.escape($0.0))=\(FormEncoding.escape($0.1))" }.joined(separator: "&"))
         }
-        for (name, value) in extra { headers.append(HeaderField(name: .init(name)!, value: value)) }
+        // An extra header replaces one of the same name (a patch's Content-Type over the JSON one).
+        for (name, value) in extra { headers[HeaderField.Name(name)!] = value }
         return try await execute(uri: uri, method: method, headers: headers, body: body) { response in
             Reply(status: Int(response.status.code), headers: response.headers, body: Array(response.body.readableBytesView))
         }
