@@ -184,7 +184,7 @@ struct CheckCommandTests {
         }
         let failures = Self.failures(report)
         #expect(failures.map(\.subject) == ["scopes"])
-        #expect(failures.first?.detail == "emr.scope does not ask for system/Patient.cu system/ServiceRequest.c, which the mapping needs")
+        #expect(failures.first?.detail == "emr.scope does not ask for system/Patient.cu system/ServiceRequest.s system/ServiceRequest.c, which the mapping needs")
     }
 
     @Test func aScopeTheEHRDoesNotGrantFailsTheSignInNamingIt() async throws {

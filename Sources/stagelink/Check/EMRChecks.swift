@@ -108,7 +108,10 @@ enum EMRChecks {
                         fix: "Ask the EHR's vendor whether it offers \(type) over FHIR R4, or remove it from the mapping."))
                 continue
             }
-            let needs = needs(for: access, pulled: inbound.contains(type), pull: settings.emrPull)
+            let offered = EMRWriteModes(interactions: resource.interactions, conditionalCreate: resource.conditionalCreate)
+            let modes = EMRWriteModes(
+                create: client.configuration.writes.create ?? offered.create, update: client.configuration.writes.update ?? offered.update)
+            let needs = needs(for: access, pulled: inbound.contains(type), pull: settings.emrPull, writes: modes)
             let missing = needs.filter { need in
                 switch need {
                 case .interaction(let code): !resource.interactions.contains(code)
@@ -149,16 +152,31 @@ enum EMRChecks {
         }
     }
 
-    /// A delta pull by search asks `_lastUpdated` (`emr.pull: search`); a create is conditional on
-    /// an identifier (`If-None-Exist: identifier=…`); an update is a PUT.
-    static func needs(for access: EMRAccess, pulled: Bool, pull: EMRPullMode) -> [Need] {
+    /// A delta pull by search asks `_lastUpdated` (`emr.pull: search`); a create is keyed on an
+    /// identifier, either conditional (`If-None-Exist: identifier=…`) or a search by it first
+    /// (`emr.writes.create: search-then-create`); an update is a PUT or a JSON Patch
+    /// (`emr.writes.update`). `writes` is what the client will use: the configured modes, or else
+    /// what the CapabilityStatement offers, as ``FHIRClient/writeModes(for:)`` decides.
+    static func needs(for access: EMRAccess, pulled: Bool, pull: EMRPullMode, writes: EMRWriteModes) -> [Need] {
         var needs: [Need] = []
         if access.interactions.contains(.read) { needs.append(.interaction("read")) }
         if access.interactions.contains(.search) && pulled && pull == .search {
             needs += [.interaction("search-type"), .searchParameter("_lastUpdated")]
         }
-        if access.interactions.contains(.create) { needs += [.interaction("create"), .conditionalCreate, .searchParameter("identifier")] }
-        if access.interactions.contains(.update) { needs.append(.interaction("update")) }
+        if access.interactions.contains(.create) {
+            needs.append(.interaction("create"))
+            switch writes.create {
+            case .conditional: needs.append(.conditionalCreate)
+            case .searchThenCreate: needs.append(.interaction("search-type"))
+            }
+            needs.append(.searchParameter("identifier"))
+        }
+        if access.interactions.contains(.update) {
+            switch writes.update {
+            case .put: needs.append(.interaction("update"))
+            case .patch: needs.append(.interaction("patch"))
+            }
+        }
         return needs
     }
 
