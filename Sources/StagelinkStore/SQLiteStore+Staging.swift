@@ -15,6 +15,8 @@ extension SQLiteStore {
         let now = Date().seconds
         // Hashing is the costly part: do it before taking the write lock.
         let hashes = records.map(\.contentHash)
+        // So is reading the person index's fields from each payload.
+        let documents = records.map(PersonSearch.document(for:))
         return try await pool.write { db in
             var rowIDs: [Int64] = []
             rowIDs.reserveCapacity(records.count)
@@ -24,14 +26,16 @@ extension SQLiteStore {
                 ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
                 """), in: db)
             let insertPayload = try RawStatement(db.cachedStatement(sql: "INSERT INTO staged_payload (rowID, payload) VALUES (?, ?)"), in: db)
+            let personIndex = try PersonIndex.Writer(db)
             var deduplicated = 0
-            for (record, hash) in zip(records, hashes) {
+            for ((record, hash), document) in zip(zip(records, hashes), documents) {
                 try insert.run(
                     .text(record.system.rawValue), .text(record.resourceType), .text(record.sourceID), .text(record.version),
                     .real(record.lastUpdated?.seconds), .text(hash), .integer(job), .real(now), .real(now))
                 if db.changesCount == 1 {
                     let rowID = db.lastInsertedRowID
                     try insertPayload.run(.integer(rowID), .blob(record.payload))
+                    try personIndex.write(document, rowID: rowID)
                     rowIDs.append(rowID)
                 } else {
                     deduplicated += 1

@@ -54,6 +54,9 @@ public protocol SyncStore: Sendable {
     /// A page of rows without their payloads, keyset-paged.
     func rows(_ query: RowQuery) async throws -> [StagedRowSummary]
     func countRows(_ filter: RowFilter) async throws -> Int
+    /// The names of the people these rows are about, from the person index (see ``PersonSearch``);
+    /// a row that names nobody is absent.
+    func personNames(ofRows ids: [Int64]) async throws -> [Int64: String]
     /// Failed rows grouped by error code, the largest group first.
     func failureGroups() async throws -> [FailureGroup]
     func history(ofRow id: Int64) async throws -> [RowTransition]

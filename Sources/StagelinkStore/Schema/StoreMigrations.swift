@@ -116,6 +116,10 @@ public enum StoreMigrations {
                         BEGIN SELECT RAISE(ABORT, 'payload_purge is append-only'); END;
                     """)
         }
+        migrator.registerMigration("v8: the person index, so that rows are found by name, identifier or birth date") { db in
+            try db.execute(sql: PersonIndex.schema)
+            try PersonIndex.backfill(db)
+        }
         return migrator
     }
 
