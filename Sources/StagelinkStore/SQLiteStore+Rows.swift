@@ -46,11 +46,7 @@ extension SQLiteStore {
             let direction = ascending ? "ASC" : "DESC"
             let order = sortExpression.map { "\($0) \(direction), \(idColumn) \(direction)" } ?? "\(idColumn) \(direction)"
             let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            let sql = """
-                SELECT id, system, resourceType, sourceID, version, lastUpdated, jobID, receivedAt, status, errorCode, errorMessage,
-                       attemptCount, updatedAt, (SELECT name FROM person_search AS person WHERE person.rowid = staged_row.id) AS personName
-                FROM \(source.from) \(whereSQL) ORDER BY \(order) LIMIT ?
-                """
+            let sql = "SELECT \(RowFilterSQL.summaryColumns) FROM \(source.from) \(whereSQL) ORDER BY \(order) LIMIT ?"
             allArguments += [query.limit]
             let rows = try Row.fetchAll(db, sql: sql, arguments: allArguments).map(StagedRowRecord.summary)
             return query.backwards ? rows.reversed() : rows
@@ -143,6 +139,12 @@ extension SQLiteStore {
 
 /// The SQL of a `RowFilter`, in one place for listing, counting and claiming.
 enum RowFilterSQL {
+    /// The columns of a `StagedRowSummary` (`StagedRowRecord.summary`), with the person's name.
+    static let summaryColumns = """
+        staged_row.id, system, resourceType, sourceID, version, lastUpdated, jobID, receivedAt, status, errorCode, errorMessage,
+        attemptCount, updatedAt, (SELECT name FROM person_search AS person WHERE person.rowid = staged_row.id) AS personName
+        """
+
     /// - Parameter searchJoined: the person index is joined in front of the rows already (see
     ///   ``source(_:)``), so the text is matched there and not repeated here.
     static func condition(_ filter: RowFilter, searchJoined: Bool = false) -> (String?, StatementArguments) {

@@ -18,11 +18,14 @@ enum PersonIndex {
     /// Writes row documents with the statements of one transaction.
     struct Writer {
         private let insert: RawStatement
+        private let insertParent: RawStatement
         private let parent: Statement
 
         init(_ db: Database) throws {
             insert = try RawStatement(
                 db.cachedStatement(sql: "INSERT INTO person_search (rowid, name, identifiers, birthDate) VALUES (?, ?, ?, ?)"), in: db)
+            insertParent = try RawStatement(
+                db.cachedStatement(sql: "INSERT INTO row_parent (rowID, system, resourceType, sourceID) VALUES (?, ?, ?, ?)"), in: db)
             // The parent's newest row: the content index finds its versions, the largest id is the newest.
             parent = try db.cachedStatement(
                 sql: """
@@ -31,11 +34,12 @@ enum PersonIndex {
                     """)
         }
 
-        /// Writes the document of row `id`; a row about a person without a name of its own takes
+        /// Writes the document of row `id`, and its parent record; a row about a person without a name of its own takes
         /// its parent's name, identifiers and birth date when the parent is staged already.
         func write(_ document: PersonDocument, rowID id: Int64) throws {
             var document = document
             if let key = document.parent {
+                try insertParent.run(.integer(id), .text(key.system.rawValue), .text(key.resourceType), .text(key.sourceID))
                 let found = try Row.fetchOne(parent, arguments: [key.system.rawValue, key.resourceType, key.sourceID])
                 let parentIdentifiers: String = found?["identifiers"] ?? key.sourceID
                 document.identifiers = [document.identifiers, parentIdentifiers].filter { !$0.isEmpty }.joined(separator: " ")

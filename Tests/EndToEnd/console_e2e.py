@@ -7,6 +7,10 @@
    date is not a date, fixes the record at its source through the sandbox inspection API, opens
    the failed row and presses `r`: the status line reports it linked, and the row the retry
    fetched shows linked.
+   Before the fix, a row of that patient's episode or assessments waits on it
+   (`WAITING_ON_PARENT`): its detail names the parent and `P` opens the parent's row; the retry of
+   the patient takes the waiting row along. A patient is found with `/` by a name typed without
+   its accents (`muller` finds Müller).
 3. Opens the staged row of an admission that is not ready for intake and presses `p`: the status
    line shows the EMR ids (Patient/…, ServiceRequest/…) the push returned.
 4. Quits with `q` (exit status 0).
@@ -133,6 +137,21 @@ def main() -> int:
         rows = cli_json(binary, config, "rows", "--object", "Patient", "--text", bad["id"])
         failed = next(row for row in rows if row["sourceID"] == bad["id"] and row["status"] == "failed")
         print(f"bad patient {bad['id']}: row {failed['id']} failed with {failed['errorCode']}")
+        # Its episode and assessments were refused while it is not linked: they wait on it.
+        children = cli_json(binary, config, "rows", "--status", "failed", "--error", "WAITING_ON_PARENT", "--text", bad["id"])
+        child = next((row for row in children if row["resourceType"] != "Patient"), None)
+        if child is None:
+            raise SystemExit(f"no row waits on Patient {bad['id']}: " + json.dumps(cli_json(binary, config, "rows", "--text", bad["id"]))[:2000])
+        print(f"row {child['id']} ({child['resourceType']}) waits on its parent, row {failed['id']}")
+        # A patient with an accented name, to find by the name typed without its accents.
+        accented = None
+        for name, typed in (("Müller", "muller"), ("Peña", "pena"), ("García", "garcia"), ("Nguyễn", "nguyen")):
+            found = cli_json(binary, config, "rows", "--object", "Patient", "--text", typed)
+            if any(name in (row.get("name") or "") for row in found):
+                accented = (name, typed)
+                break
+        if accented is None:
+            raise SystemExit("no seeded patient has an accented name the person index finds unaccented")
 
         admissions = [record for record in truth if record["type"] == "Admission__c" and not record.get("fault")]
         waiting = None
@@ -151,6 +170,25 @@ def main() -> int:
             console.press("3")
             console.wait_for("MAPPING_INVALID_DATE", timeout=20)
             print("console: Failures shows MAPPING_INVALID_DATE")
+            console.wait_for("⏳ parent", timeout=10)
+            print("console: Failures shows rows waiting on their parent apart")
+
+            # Find a patient by name, typed without its accents.
+            console.press("2")
+            console.filter(accented[1])
+            console.wait_for(f"Staged({accented[1]})[", timeout=10)
+            console.wait_for(accented[0], timeout=10)
+            print(f"console: /{accented[1]} finds {accented[0]}")
+            console.press("Escape")
+
+            # Follow the waiting row to its parent.
+            console.command(f"row {child['id']}")
+            console.wait_for(f"Row {child['id']}", timeout=10)
+            console.wait_for(f"Patient {bad['id']} · row {failed['id']}", timeout=10)
+            console.press("P")
+            console.wait_for(re.compile(rf"Row {failed['id']} — EMR Patient"), timeout=10)
+            print(f"console: P on row {child['id']} opens its parent, row {failed['id']}")
+            console.press("Escape", "Escape")
 
             # Fix the record where it lives, as a clinician would in the EMR.
             patient = http("GET", f"{sandbox['salesforce']}/_sandbox/records/fhir/Patient/{bad['id']}")
@@ -160,12 +198,17 @@ def main() -> int:
             console.command(f"row {failed['id']}")
             console.wait_for(f"Row {failed['id']}", timeout=10)
             console.press("r")
-            console.wait_for(re.compile(r"retried \d+ rows? \(job \d+\): .*1 linked"), timeout=60)
+            # The patient links, and the rows that waited on it link in the same job.
+            console.wait_for(re.compile(r"retried \d+ rows? \(job \d+\): .*\d+ linked"), timeout=60)
             print("console: r →", console.status().strip())
             after = cli_json(binary, config, "rows", "--object", "Patient", "--text", bad["id"])
             linked = [row for row in after if row["sourceID"] == bad["id"] and row["status"] == "linked"]
             if not linked:
                 raise SystemExit(f"no linked row for Patient {bad['id']} after the retry: {after}")
+            child_after = cli_json(binary, config, "rows", "--text", child["sourceID"], "--object", child["resourceType"])
+            if not any(row["sourceID"] == child["sourceID"] and row["status"] == "linked" for row in child_after):
+                raise SystemExit(f"the {child['resourceType']} that waited on Patient {bad['id']} did not link with it: {child_after}")
+            print(f"console: the {child['resourceType']} that waited linked with its patient")
             console.press("Escape")
             console.command(f"row {linked[0]['id']}")
             console.wait_for(re.compile(rf"Row {linked[0]['id']} .*linked"), timeout=10)

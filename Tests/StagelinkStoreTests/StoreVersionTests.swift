@@ -90,6 +90,7 @@ struct StoreVersionTests {
             try db.execute(sql: "DROP TABLE payload_purge")
             try db.execute(sql: "ALTER TABLE staged_row DROP COLUMN payloadPurgedAt")
             try db.execute(sql: "DROP TABLE person_search")
+            try db.execute(sql: "DROP TABLE row_parent")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier NOT LIKE 'v1:%' AND identifier NOT LIKE 'v2:%'")
             try db.execute(sql: "PRAGMA user_version = 0")
             let insert = "INSERT INTO job (kind, direction, actor, startedAt, status) VALUES (?, ?, ?, 0, 'succeeded')"
@@ -122,6 +123,7 @@ struct StoreVersionTests {
         // Back to the store before the person index: its rows have no documents.
         try await store.pool.writeWithoutTransaction { db in
             try db.execute(sql: "DROP TABLE person_search")
+            try db.execute(sql: "DROP TABLE row_parent")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v8:%'")
             try db.execute(sql: "PRAGMA user_version = 7")
         }
@@ -129,6 +131,8 @@ struct StoreVersionTests {
         let found = try await upgraded.rows(RowQuery(filter: RowFilter(text: "muller"), limit: 10))
         #expect(found.map(\.sourceID) == ["p1", "e1"], "the patient and, through it, her episode")
         #expect(found.map(\.personName) == ["Zoë Müller", "Zoë Müller"])
+        let episodeID = try #require(found.last?.id)
+        #expect(try await upgraded.parents(ofRows: [episodeID])[episodeID]?.row?.id == found.first?.id, "and the episode's parent")
     }
 
     @Test func theLastJobIsFoundByKindDirectionTriggerAndStatus() async throws {

@@ -116,8 +116,9 @@ public enum StoreMigrations {
                         BEGIN SELECT RAISE(ABORT, 'payload_purge is append-only'); END;
                     """)
         }
-        migrator.registerMigration("v8: the person index, so that rows are found by name, identifier or birth date") { db in
+        migrator.registerMigration("v8: the person index and each row's parent, so that rows are found by person and wait on their parent") { db in
             try db.execute(sql: PersonIndex.schema)
+            try db.execute(sql: RowParents.schema)
             try PersonIndex.backfill(db)
         }
         return migrator
