@@ -90,6 +90,11 @@ struct ParentWaitTests {
         ])
         try await harness.link()
         #expect(try await harness.row(linkedParent.rowIDs[0]).error?.code == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+        // An episode of a patient never staged here (a dangling reference) waits for nothing.
+        harness.target.failRecords(Self.lockedThenRequired)
+        let dangling = try await harness.stage([Self.episode("e3", patient: "p404")])
+        try await harness.link()
+        #expect(try await harness.row(dangling.rowIDs[0]).error?.code == "REQUIRED_FIELD_MISSING")
         #expect(try await harness.row(badDate.rowIDs[0]).error?.code.hasPrefix("MAPPING_") == true)
     }
 

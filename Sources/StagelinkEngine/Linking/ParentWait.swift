@@ -54,7 +54,10 @@ enum ParentWait {
         guard !candidates.isEmpty else { return outcomes }
         let parents = try await store.parents(ofRows: candidates)
         return outcomes.map { outcome in
-            guard outcome.status == .failed, let error = outcome.error, error.mayBeParentsDoing, let parent = parents[outcome.rowID], !parent.isLinked
+            // A parent staged here and not linked yet; one never staged (a dangling reference) is
+            // nothing to wait for: that failure stays one to look at.
+            guard outcome.status == .failed, let error = outcome.error, error.mayBeParentsDoing, let parent = parents[outcome.rowID],
+                parent.row != nil, !parent.isLinked
             else { return outcome }
             var waiting = outcome
             waiting.error = .waitingOnParent(parent, after: error)
