@@ -90,12 +90,19 @@ extension SQLiteStore {
                 request = request.filter(sql: "id IN (SELECT conflictID FROM conflict_row WHERE rowID = ?)", arguments: [rowID])
             }
             if let before = query.before { request = request.filter(Column("id") < before) }
-            return try request.fetchAll(db).map(\.conflict)
+            var conflicts = try request.fetchAll(db).map(\.conflict)
+            let names = try PersonIndex.names(ofRows: conflicts.compactMap(\.rowID), in: db)
+            for index in conflicts.indices { conflicts[index].personName = conflicts[index].rowID.flatMap { names[$0] } }
+            return conflicts
         }
     }
 
     public func conflict(id: Int64) async throws -> Conflict? {
-        try await pool.read { db in try ConflictRow.fetchOne(db, key: id)?.conflict }
+        try await pool.read { db in
+            guard var conflict = try ConflictRow.fetchOne(db, key: id)?.conflict else { return nil }
+            conflict.personName = try conflict.rowID.flatMap { try PersonIndex.names(ofRows: [$0], in: db)[$0] }
+            return conflict
+        }
     }
 
     public func countConflicts(status: Conflict.Status?) async throws -> Int {

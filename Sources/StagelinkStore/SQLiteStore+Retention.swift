@@ -35,6 +35,8 @@ extension SQLiteStore {
                 try db.execute(sql: "DELETE FROM temp.purging")
                 try db.execute(sql: "INSERT INTO temp.purging SELECT id FROM staged_row WHERE \(eligible)", arguments: [cutoff.timeIntervalSince1970])
                 try db.execute(sql: "UPDATE staged_payload SET payload = x'' WHERE rowID IN (SELECT rowID FROM temp.purging)")
+                // The person index holds names and identifiers read from the payload: they go with it.
+                try db.execute(sql: "DELETE FROM person_search WHERE rowid IN (SELECT rowID FROM temp.purging)")
                 // The other system's answer may quote a value: it goes with the payload.
                 try db.execute(sql: "UPDATE link_attempt SET errorBody = NULL WHERE rowID IN (SELECT rowID FROM temp.purging)")
                 try db.execute(

@@ -23,30 +23,30 @@ extension SQLiteStore {
 
     public func rows(_ query: RowQuery) async throws -> [StagedRowSummary] {
         try await pool.read { db in
-            let (condition, arguments) = RowFilterSQL.condition(query.filter)
-            var conditions = condition.map { [$0] } ?? []
-            var allArguments = arguments
+            let source = RowFilterSQL.source(query.filter)
+            let (condition, arguments) = RowFilterSQL.condition(query.filter, searchJoined: source.match != nil)
+            var conditions: [String] = source.match == nil ? [] : ["person_search MATCH ?"]
+            if let condition { conditions.append(condition) }
+            var allArguments: StatementArguments = source.match ?? []
+            allArguments += arguments
+            let idColumn = source.idColumn
             let sortExpression = RowFilterSQL.sortExpression(query.sort.column)
             // Walking backwards flips the comparison and the order; the page is reversed after.
             let ascending = query.sort.descending == query.backwards
             if let after = query.after {
                 let comparison = ascending ? ">" : "<"
                 if let sortExpression {
-                    conditions.append("(\(sortExpression) \(comparison) ? OR (\(sortExpression) = ? AND id \(comparison) ?))")
+                    conditions.append("(\(sortExpression) \(comparison) ? OR (\(sortExpression) = ? AND \(idColumn) \(comparison) ?))")
                     allArguments += [after.sortValue ?? "", after.sortValue ?? "", after.id]
                 } else {
-                    conditions.append("id \(comparison) ?")
+                    conditions.append("\(idColumn) \(comparison) ?")
                     allArguments += [after.id]
                 }
             }
             let direction = ascending ? "ASC" : "DESC"
-            let order = sortExpression.map { "\($0) \(direction), id \(direction)" } ?? "id \(direction)"
+            let order = sortExpression.map { "\($0) \(direction), \(idColumn) \(direction)" } ?? "\(idColumn) \(direction)"
             let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            let sql = """
-                SELECT id, system, resourceType, sourceID, version, lastUpdated, jobID, receivedAt, status, errorCode, errorMessage,
-                       attemptCount, updatedAt
-                FROM staged_row \(whereSQL) ORDER BY \(order) LIMIT ?
-                """
+            let sql = "SELECT \(RowFilterSQL.summaryColumns) FROM \(source.from) \(whereSQL) ORDER BY \(order) LIMIT ?"
             allArguments += [query.limit]
             let rows = try Row.fetchAll(db, sql: sql, arguments: allArguments).map(StagedRowRecord.summary)
             return query.backwards ? rows.reversed() : rows
@@ -139,7 +139,15 @@ extension SQLiteStore {
 
 /// The SQL of a `RowFilter`, in one place for listing, counting and claiming.
 enum RowFilterSQL {
-    static func condition(_ filter: RowFilter) -> (String?, StatementArguments) {
+    /// The columns of a `StagedRowSummary` (`StagedRowRecord.summary`), with the person's name.
+    static let summaryColumns = """
+        staged_row.id, system, resourceType, sourceID, version, lastUpdated, jobID, receivedAt, status, errorCode, errorMessage,
+        attemptCount, updatedAt, (SELECT name FROM person_search AS person WHERE person.rowid = staged_row.id) AS personName
+        """
+
+    /// - Parameter searchJoined: the person index is joined in front of the rows already (see
+    ///   ``source(_:)``), so the text is matched there and not repeated here.
+    static func condition(_ filter: RowFilter, searchJoined: Bool = false) -> (String?, StatementArguments) {
         var parts: [String] = []
         var arguments = StatementArguments()
         if let statuses = filter.statuses {
@@ -162,17 +170,43 @@ enum RowFilterSQL {
             parts.append("jobID = ?")
             arguments += [jobID]
         }
-        if let text = filter.text, !text.isEmpty {
-            let pattern = "%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-                .replacingOccurrences(of: "_", with: "\\_") + "%"
-            parts.append(
-                "(sourceID LIKE ? ESCAPE '\\' OR resourceType LIKE ? ESCAPE '\\' OR errorCode LIKE ? ESCAPE '\\' OR errorMessage LIKE ? ESCAPE '\\' OR CAST(id AS TEXT) = ?)"
-            )
-            arguments += [pattern, pattern, pattern, pattern, text]
+        if let text = searchText(filter), !searchJoined {
+            parts.append(textCondition)
+            arguments += textArguments(text)
         }
         guard !parts.isEmpty else { return (filter.inverted ? "0" : nil, arguments) }
         let joined = parts.joined(separator: " AND ")
         return (filter.inverted ? "NOT IFNULL((\(joined)), 0)" : joined, arguments)
+    }
+
+    /// Free text: the person index (name, identifiers and the row's source id, birth date) or the
+    /// row's id. Error codes and messages are matched by `code:` and the Failures view, not here:
+    /// a substring of every message is a scan of the whole table, no index serves it.
+    static let textCondition = "(id IN (SELECT rowid FROM person_search WHERE person_search MATCH ?) OR id = ?)"
+
+    /// The filter's free text, nil when there is none (blank text is none).
+    static func searchText(_ filter: RowFilter) -> String? {
+        guard let text = filter.text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else { return nil }
+        return text
+    }
+
+    static func textArguments(_ text: String) -> StatementArguments {
+        // Nothing searchable (only punctuation): a query no document matches.
+        [PersonIndex.query(text) ?? #""""#, Int64(text) ?? -1]
+    }
+
+    /// Where a page of rows is read from: the table, or, for free text that is not inverted, the
+    /// person index's matches in id order joined to their rows (FTS5 walks its matches in rowid
+    /// order and the page stops after its last row, so the first page of a name with a hundred
+    /// thousand rows reads a page's worth). `idColumn` is what the page's order and cursor use.
+    static func source(_ filter: RowFilter) -> (from: String, idColumn: String, match: StatementArguments?) {
+        guard let text = searchText(filter), !filter.inverted else { return ("staged_row", "id", nil) }
+        // A number may be a row id: the index alone would miss it.
+        if Int64(text) != nil { return ("staged_row", "id", nil) }
+        return (
+            "person_search CROSS JOIN staged_row ON staged_row.id = person_search.rowid", "person_search.rowid",
+            [PersonIndex.query(text) ?? #""""#]
+        )
     }
 
     /// The expression rows are ordered by besides `id`; nil when `id` alone orders them

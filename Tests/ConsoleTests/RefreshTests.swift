@@ -59,6 +59,11 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func changeToken() async throws -> Int { try await base.changeToken() }
     func rows(_ query: RowQuery) async throws -> [StagedRowSummary] { read(); return try await base.rows(query) }
     func countRows(_ filter: RowFilter) async throws -> Int { read(); return try await base.countRows(filter) }
+    func personNames(ofRows ids: [Int64]) async throws -> [Int64: String] { try await base.personNames(ofRows: ids) }
+    func parents(ofRows ids: [Int64]) async throws -> [Int64: ParentRecord] { try await base.parents(ofRows: ids) }
+    func rowsWaitingOnLinkedParents(system: SourceSystem, limit: Int) async throws -> [Int64] {
+        try await base.rowsWaitingOnLinkedParents(system: system, limit: limit)
+    }
     func jobs(before: Int64?, limit: Int) async throws -> [Job] { read(); return try await base.jobs(before: before, limit: limit) }
     func currentLease() async throws -> Lease? { read(); return try await base.currentLease() }
     func lastJob(_ selection: JobSelection) async throws -> Job? { read(); return try await base.lastJob(selection) }

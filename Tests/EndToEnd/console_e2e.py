@@ -7,6 +7,10 @@
    date is not a date, fixes the record at its source through the sandbox inspection API, opens
    the failed row and presses `r`: the status line reports it linked, and the row the retry
    fetched shows linked.
+   A patient is found with `/` by a name typed without its accents (`muller` finds Müller). An
+   episode of a patient planted with a bad birth date waits on her (`WAITING_ON_PARENT`): its
+   detail names the parent, `P` opens the parent's row, and once the parent is fixed at its
+   source, `r` links her and the episode that waited with her.
 3. Opens the staged row of an admission that is not ready for intake and presses `p`: the status
    line shows the EMR ids (Patient/…, ServiceRequest/…) the push returned.
 4. Quits with `q` (exit status 0).
@@ -133,6 +137,35 @@ def main() -> int:
         rows = cli_json(binary, config, "rows", "--object", "Patient", "--text", bad["id"])
         failed = next(row for row in rows if row["sourceID"] == bad["id"] and row["status"] == "failed")
         print(f"bad patient {bad['id']}: row {failed['id']} failed with {failed['errorCode']}")
+        # A patient whose birth date is not a date, and an episode of hers, planted at the source: the
+        # episode is refused while she is not linked, and waits on her.
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        parent_id = "e2e-waits"
+        parent_resource = {"resourceType": "Patient", "id": parent_id, "meta": {"versionId": "1", "lastUpdated": stamp},
+                           "name": [{"family": "Wartend", "given": ["Jörg"]}], "gender": "male", "birthDate": "1985-13-45"}
+        http("PUT", f"{base}/_sandbox/raw/fhir/Patient/{parent_id}", parent_resource)
+        http("PUT", f"{base}/_sandbox/raw/fhir/EpisodeOfCare/{parent_id}-episode", {
+            "resourceType": "EpisodeOfCare", "id": f"{parent_id}-episode", "meta": {"versionId": "1", "lastUpdated": stamp}, "status": "active",
+            "patient": {"reference": f"Patient/{parent_id}"}, "period": {"start": "2026-01-05"}})
+        child = None
+        deadline = time.time() + 60
+        while child is None and time.time() < deadline:
+            children = cli_json(binary, config, "rows", "--status", "failed", "--error", "WAITING_ON_PARENT", "--text", parent_id)
+            child = next((row for row in children if row["resourceType"] == "EpisodeOfCare"), None)
+            time.sleep(1)
+        if child is None:
+            raise SystemExit(f"the episode of Patient {parent_id} does not wait on it: " + json.dumps(cli_json(binary, config, "rows", "--text", parent_id))[:2000])
+        parent_row = next(row for row in cli_json(binary, config, "rows", "--object", "Patient", "--text", parent_id) if row["status"] == "failed")
+        print(f"row {child['id']} (EpisodeOfCare) waits on its parent, row {parent_row['id']} ({parent_row['errorCode']})")
+        # A patient with an accented name, to find by the name typed without its accents.
+        accented = None
+        for name, typed in (("Müller", "muller"), ("Peña", "pena"), ("García", "garcia"), ("Nguyễn", "nguyen")):
+            found = cli_json(binary, config, "rows", "--object", "Patient", "--text", typed)
+            if any(name in (row.get("name") or "") for row in found):
+                accented = (name, typed)
+                break
+        if accented is None:
+            raise SystemExit("no seeded patient has an accented name the person index finds unaccented")
 
         admissions = [record for record in truth if record["type"] == "Admission__c" and not record.get("fault")]
         waiting = None
@@ -151,6 +184,35 @@ def main() -> int:
             console.press("3")
             console.wait_for("MAPPING_INVALID_DATE", timeout=20)
             print("console: Failures shows MAPPING_INVALID_DATE")
+            console.wait_for("⏳ parent", timeout=10)
+            print("console: Failures shows rows waiting on their parent apart")
+
+            # Find a patient by name, typed without its accents.
+            console.press("2")
+            console.filter(accented[1])
+            console.wait_for(f"Staged({accented[1]})[", timeout=10)
+            console.wait_for(accented[0], timeout=10)
+            print(f"console: /{accented[1]} finds {accented[0]}")
+            console.press("Escape")
+
+            # Follow the waiting row to its parent, fix the parent at its source and retry it: the
+            # row that waited links with it.
+            console.command(f"row {child['id']}")
+            console.wait_for(f"Row {child['id']}", timeout=10)
+            console.wait_for(f"Patient {parent_id} · row {parent_row['id']}", timeout=10)
+            console.press("P")
+            console.wait_for(re.compile(rf"Row {parent_row['id']} — EMR Patient {parent_id}"), timeout=10)
+            print(f"console: P on row {child['id']} opens its parent, row {parent_row['id']}")
+            parent_resource["birthDate"] = "1985-12-15"
+            http("PUT", f"{base}/_sandbox/edit/fhir/Patient/{parent_id}", parent_resource)
+            console.press("r")
+            console.wait_for(re.compile(r"retried \d+ rows? \(job \d+\): .*\d+ linked"), timeout=60)
+            print("console: r on the parent →", console.status().strip())
+            after = cli_json(binary, config, "rows", "--object", "EpisodeOfCare", "--text", child["sourceID"])
+            if not any(row["sourceID"] == child["sourceID"] and row["status"] == "linked" for row in after):
+                raise SystemExit(f"the episode that waited on Patient {parent_id} did not link with it: {after}")
+            print("console: the episode that waited linked with its patient")
+            console.press("Escape", "Escape")
 
             # Fix the record where it lives, as a clinician would in the EMR.
             patient = http("GET", f"{sandbox['salesforce']}/_sandbox/records/fhir/Patient/{bad['id']}")

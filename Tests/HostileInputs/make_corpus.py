@@ -226,6 +226,16 @@ IDENTIFIERS = [
     "003000000000001", "http://127.0.0.1/fhir/Patient/1", "~", "*", "@", ":", "[::1]",
 ]
 
+# --- Hostile search text: what a person may type after `/` or into `stagelink rows --text`. Each must
+# reach the person index (SQLite FTS5) as plain words, never as query syntax: quotes, `*` prefixes,
+# NEAR groups, AND/OR/NOT, column filters (`name:`, `{a b}:`), `^` and `+`, control characters, SQL. ---
+SEARCH_TEXTS = [
+    "müller OR *", "*", "mül*", "\"müller\"", "\"", "\"\"\"", "müller\"", "NEAR(zoë müller)", "NEAR", "zoë NEAR müller",
+    "name:müller", "identifiers:p1", "{name identifiers}:müller", "- name : müller", "^müller", "müller AND NOT zoë", "(müller", ")",
+    "müller + zoë", "müller\u0000zoë", "müller\u001b[2J", "\u202emüller", "müller\r\nzoë", "'; DROP TABLE staged_row; --",
+    "müller' OR '1'='1", "%_\\", "rank:1", "person_search", "", "   ",
+]
+
 shutil.rmtree(os.path.join(HERE, PATIENT), ignore_errors=True)
 shutil.rmtree(os.path.join(HERE, RESPONSE), ignore_errors=True)
 shutil.rmtree(os.path.join(HERE, EPISODE), ignore_errors=True)
@@ -236,6 +246,8 @@ for (kind, expectation, name), data in sorted(corpus.items()):
         handle.write(data)
 with open(os.path.join(HERE, "identifiers.jsonl"), "w", encoding="utf-8") as handle:
     handle.write("".join(json.dumps(identifier, ensure_ascii=True) + "\n" for identifier in IDENTIFIERS))
+with open(os.path.join(HERE, "search-text.jsonl"), "w", encoding="utf-8") as handle:
+    handle.write("".join(json.dumps(text, ensure_ascii=True) + "\n" for text in SEARCH_TEXTS))
 print("%d payloads: %d expected to fail, %d to link, %d to be withheld; %d hostile identifiers" % (
     len(corpus), sum(1 for key in corpus if key[1] == "fails"), sum(1 for key in corpus if key[1] == "links"),
     sum(1 for key in corpus if key[1] == "withheld"), len(IDENTIFIERS)))

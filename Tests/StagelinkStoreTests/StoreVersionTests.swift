@@ -91,6 +91,8 @@ struct StoreVersionTests {
             try db.execute(sql: "ALTER TABLE staged_row DROP COLUMN payloadPurgedAt")
             try db.execute(sql: "ALTER TABLE staged_row DROP COLUMN errorFurther")
             try db.execute(sql: "DROP TABLE create_intent")
+            try db.execute(sql: "DROP TABLE person_search")
+            try db.execute(sql: "DROP TABLE row_parent")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier NOT LIKE 'v1:%' AND identifier NOT LIKE 'v2:%'")
             try db.execute(sql: "PRAGMA user_version = 0")
             let insert = "INSERT INTO job (kind, direction, actor, startedAt, status) VALUES (?, ?, ?, 0, 'succeeded')"
@@ -108,6 +110,31 @@ struct StoreVersionTests {
         #expect(upgraded.access == .readWrite, "a writable store that needs upgrading is upgraded")
         let triggers = try await upgraded.jobs(before: nil, limit: 10).reversed().map(\.trigger)
         #expect(triggers == [.scheduled, .manual, .onDemand, .onDemand, .manual])
+    }
+
+    @Test func theMigrationToThePersonIndexIndexesTheRowsStagedBefore() async throws {
+        let store = try SQLiteStore.temporary("store-version")
+        let path = store.path
+        let patient = #"{"resourceType":"Patient","id":"p1","name":[{"family":"Müller","given":["Zoë"]}],"birthDate":"1984-02-29"}"#
+        let episode = #"{"resourceType":"EpisodeOfCare","id":"e1","patient":{"reference":"Patient/p1"}}"#
+        _ = try await store.stage(
+            [
+                IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p1", version: "1", lastUpdated: nil, payload: Array(patient.utf8)),
+                IncomingRecord(system: .emr, resourceType: "EpisodeOfCare", sourceID: "e1", version: "1", lastUpdated: nil, payload: Array(episode.utf8)),
+            ], job: nil, advancing: nil)
+        // Back to the store before the person index: its rows have no documents.
+        try await store.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "DROP TABLE person_search")
+            try db.execute(sql: "DROP TABLE row_parent")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v8:%'")
+            try db.execute(sql: "PRAGMA user_version = 7")
+        }
+        let upgraded = try SQLiteStore(path: path)
+        let found = try await upgraded.rows(RowQuery(filter: RowFilter(text: "muller"), limit: 10))
+        #expect(found.map(\.sourceID) == ["p1", "e1"], "the patient and, through it, her episode")
+        #expect(found.map(\.personName) == ["Zoë Müller", "Zoë Müller"])
+        let episodeID = try #require(found.last?.id)
+        #expect(try await upgraded.parents(ofRows: [episodeID])[episodeID]?.row?.id == found.first?.id, "and the episode's parent")
     }
 
     @Test func theLastJobIsFoundByKindDirectionTriggerAndStatus() async throws {

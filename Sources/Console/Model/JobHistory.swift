@@ -51,6 +51,12 @@ final class JobHistory {
     }
 
     /// The newest job that reported the other system's API usage.
+    /// When the service's last cycle ended: the newest finish among the steps of cycles (scheduled
+    /// or asked for), not a person's retry or push. The service waits its schedule from there.
+    var lastCycleEnd: Date? {
+        jobs.prefix(Self.page).filter { $0.trigger != .manual && $0.status != .running }.compactMap(\.finishedAt).max()
+    }
+
     var latestUsage: APIUsage? { jobs.first { $0.apiUsage != nil }?.apiUsage }
 
     /// Records moved and failures per cycle of a direction, oldest first.

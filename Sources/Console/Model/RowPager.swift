@@ -94,6 +94,8 @@ struct RowListPager: RowPager {
         for id in slice {
             if let row = try await store.row(id: id) { rows.append(row.summary) }
         }
+        let names = try await store.personNames(ofRows: rows.map(\.id))
+        for index in rows.indices { rows[index].personName = names[rows[index].id] }
         return rows
     }
 }

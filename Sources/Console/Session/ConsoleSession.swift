@@ -579,7 +579,9 @@ final class ConsoleSession: ConsoleContext {
         }
         let layout = self.layout
         let format = self.format
-        HeaderView(storePath: configuration.storePath, endpoints: configuration.endpoints, overview: overview, history: history)
+        HeaderView(
+            storePath: configuration.storePath, endpoints: configuration.endpoints, overview: overview, history: history,
+            schedule: configuration.healthThresholds.every)
             .draw(into: &screen, area: layout.header, format: format)
         var trailing = attention.flag(format: format)
         trailing.append(operatorName, .header)

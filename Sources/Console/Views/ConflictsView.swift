@@ -22,6 +22,7 @@ final class ConflictsView: ConsoleView {
     static let columns = [
         TableColumn("ID", width: 5, alignment: .right, priority: 90),
         TableColumn("STATUS", width: 10, priority: 100),
+        // The person's name when the person index knows it, else the object and record key.
         TableColumn("RECORD", width: 16, priority: 80),
         TableColumn("FIELD", width: 14, priority: 95),
         TableColumn("EMR", width: 12, flexible: true, priority: 85),
@@ -183,7 +184,8 @@ final class ConflictsView: ConsoleView {
             columns: Self.columns,
             rows: list.items.map { conflict in
                 [
-                    Span(String(conflict.id)), conflict.status.cell, Span("\(conflict.object) \(conflict.recordKey)"), Span(conflict.field),
+                    Span(String(conflict.id)), conflict.status.cell, Span(conflict.personName ?? "\(conflict.object) \(conflict.recordKey)"),
+                    Span(conflict.field),
                     Span(conflict.emrValue.description, conflict.winner == .emr ? .ok : .body),
                     Span(conflict.salesforceValue.description, conflict.winner == .salesforce ? .ok : .body), Span(conflict.rule.rawValue, .muted),
                     Span(conflict.winner?.shortName ?? "—", conflict.winner == nil ? .warning : .ok), Span(conflict.resolvedBy?.description ?? "", .muted),
@@ -200,7 +202,11 @@ final class ConflictsView: ConsoleView {
     }
 
     private func drawDetail(_ conflict: Conflict?, into screen: inout Screen, area: Rect, format: TextFormat) {
-        let inner = Frame(title: StyledLine("Selected conflict", .title), isFocused: false).draw(into: &screen, area: area)
+        let who = conflict.map { conflict in
+            [conflict.personName, "\(conflict.object) \(conflict.recordKey) \(conflict.field)"].compactMap { $0 }.joined(separator: " · ")
+        }
+        let title = StyledLine("Selected conflict" + (who.map { ": \($0)" } ?? ""), .title)
+        let inner = Frame(title: title, isFocused: false).draw(into: &screen, area: area)
         guard let conflict else { return }
         let winner = " ← wins"
         let lines: [StyledLine] = [

@@ -45,8 +45,23 @@ struct DetailDocument {
         lines.append(field("record", record))
         lines.append(field("received", format.dateTime(row.receivedAt) + (row.jobID.map { " · job \($0)" } ?? "")))
         lines.append(field("content", "sha256 \(row.contentHash)", .muted))
+        if let parent = evidence.parent { lines.append(field("parent", parentLine(parent))) }
         if let note = row.note { lines.append(field("note", note)) }
         return lines
+    }
+
+    /// `Patient p12 · row 345 ✗ failed UNABLE_TO_LOCK_ROW · not linked yet   P: open it`
+    private func parentLine(_ parent: ParentRecord) -> StyledLine {
+        var line = StyledLine("\(parent.key.resourceType) \(parent.key.sourceID)")
+        if let row = parent.row {
+            line.append(" · row \(row.id) ", .muted)
+            line.append(row.status.cell.text + (row.errorCode.map { " \($0)" } ?? ""), row.status.role)
+        } else {
+            line.append(" · not staged here", .muted)
+        }
+        line.append(parent.isLinked ? " · linked" : " · not linked yet", parent.isLinked ? .ok : .warning)
+        if parent.row != nil { line.append("   P: open it", .muted) }
+        return line
     }
 
     private func attempts(_ count: Int) -> String {

@@ -74,6 +74,14 @@ final class DetailView: ConsoleView {
             KeyBinding([.character("p")], "push", group: .action, hint: summary?.system == .salesforce ? .primary : nil, action: .push) { _ in
                 RowActions.push(summary, context: context)
             },
+            KeyBinding([.character("P")], "parent row", hint: evidence?.parent?.row != nil ? .primary : nil) { [weak self] _ in
+                guard let self else { return }
+                guard let parent = self.evidence?.parent else { return context.flash("row \(self.rowID) depends on no other record", .info) }
+                guard let row = parent.row else {
+                    return context.flash("\(parent.key.resourceType) \(parent.key.sourceID) was never staged here: nothing to open", .info)
+                }
+                await context.openRow(row.id)
+            },
             KeyBinding([.character("y")], "copy error or payload", hint: .secondary) { [weak self] _ in self?.copy(context: context) },
             KeyBinding([.character("o")], "payload in $PAGER", hint: .secondary) { [weak self] _ in
                 guard let self, let row = self.evidence?.row else { return }

@@ -1,6 +1,8 @@
 import StagelinkEngine
 
-/// Failed rows grouped by error code, the largest group first: what is going wrong, at a glance.
+/// Failed rows grouped by error code: what is going wrong, at a glance. Groups to fix by hand come
+/// first, then rows waiting on their parent (`⏳ parent`, they link once the parent links), then
+/// what the service retries by itself (`↻ auto`); the largest group first within each.
 ///
 /// Enter opens a group's rows; `R` retries a whole group after saying how many rows it is.
 /// Transient codes (row locks, timeouts, 5xx) are marked: the service retries those itself.
@@ -15,7 +17,7 @@ final class FailuresView: ConsoleView {
         TableColumn("ERROR CODE", width: 28, priority: 100),
         TableColumn("ROWS", width: 8, alignment: .right, priority: 90),
         TableColumn("OBJECTS", width: 16, priority: 50),
-        TableColumn("RETRIED", width: 7, priority: 40),
+        TableColumn("RETRIED", width: 9, priority: 40),
         TableColumn("EXAMPLE MESSAGE", width: 16, flexible: true, priority: 80),
     ]
 
@@ -27,7 +29,27 @@ final class FailuresView: ConsoleView {
     }
 
     func refresh(context: any ConsoleContext) async throws {
-        list.set(try await context.store.failureGroups())
+        // What a person must fix first, then what waits on a parent, then what the service retries.
+        let groups = try await context.store.failureGroups()
+        list.set(Kind.allCases.flatMap { kind in groups.filter { Kind(of: $0) == kind } })
+    }
+
+    /// Who does something about a group of failures.
+    enum Kind: CaseIterable {
+        case byHand, waitingOnParent, retriedByItself
+
+        init(of group: FailureGroup) {
+            let error = LinkError(code: group.errorCode, message: "")
+            self = error.isWaitingOnParent ? .waitingOnParent : (error.isTransient ? .retriedByItself : .byHand)
+        }
+
+        var cell: Span {
+            switch self {
+            case .byHand: Span("by hand", .muted)
+            case .waitingOnParent: Span("⏳ parent", .pending)
+            case .retriedByItself: Span("↻ auto", .pending)
+            }
+        }
     }
 
     func resize(to body: Rect, context: any ConsoleContext) async throws {
@@ -66,7 +88,7 @@ final class FailuresView: ConsoleView {
             rows: list.window.map { group in
                 [
                     Span("✗ " + group.errorCode, .error), Span(format.grouped(group.count)), Span(group.resourceTypes.joined(separator: ", "), .muted),
-                    LinkError(code: group.errorCode, message: "").isTransient ? Span("↻ auto", .pending) : Span("by hand", .muted),
+                    Kind(of: group).cell,
                     Span(group.sampleMessage),
                 ]
             })

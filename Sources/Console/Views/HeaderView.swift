@@ -9,6 +9,8 @@ struct HeaderView {
     var endpoints: ConsoleConfiguration.Endpoints
     var overview: ServiceOverview
     var history: JobHistory
+    /// How long the service waits between cycles (`schedule.every`): the header counts down to the next.
+    var schedule: Duration?
 
     nonisolated static let height = 3
 
@@ -49,7 +51,14 @@ struct HeaderView {
             line.append("● running", .ok)
             line.append("  \(lease.holder) since \(format.stamp(lease.since)) (\(format.ago(lease.since)))", .header)
             let busy = Job.Direction.allCases.filter { history.running($0) != nil }
-            line.append(busy.isEmpty ? "  idle between cycles" : "  syncing \(busy.map(\.rawValue).joined(separator: " and "))", .muted)
+            if !busy.isEmpty {
+                line.append("  syncing \(busy.map(\.rawValue).joined(separator: " and "))", .muted)
+            } else if let next = nextCycle(now: format.now) {
+                let seconds = next.timeIntervalSince(format.now)
+                line.append(seconds >= 1 ? "  idle · next cycle in \(format.duration(seconds))" : "  idle · next cycle due now", .muted)
+            } else {
+                line.append("  idle between cycles", .muted)
+            }
         case .stale(let lease):
             line.append("◌ stopped", .warning)
             line.append("  the lease of \(lease.holder) ran out \(format.ago(lease.expiresAt)); actions run in this console", .muted)
@@ -66,6 +75,14 @@ struct HeaderView {
             }
         }
         return line
+    }
+
+    /// When the running service starts its next cycle: its schedule after the last cycle ended
+    /// (a cycle asked for with `s` or `stagelink sync` may come sooner). Nil before any cycle.
+    func nextCycle(now: Date) -> Date? {
+        guard let schedule, let end = history.lastCycleEnd else { return nil }
+        let seconds = Double(schedule.components.seconds) + Double(schedule.components.attoseconds) / 1e18
+        return end.addingTimeInterval(seconds)
     }
 
     private func cyclesLine(format: TextFormat) -> StyledLine {

@@ -40,7 +40,8 @@ final class HelpView: ConsoleView {
         for (example, meaning) in [
             ("failed  status:failed,held", "rows with these statuses"), ("object:Patient", "one FHIR resource type or Salesforce object"),
             ("code:INVALID_FIELD", "one error code"), ("system:emr  system:sf", "rows from one system"), ("job:42", "rows staged by a job"),
-            ("müller  p123  42", "free text: source id, object, error, or the row id"), ("!…", "invert: every row the rest does not match"),
+            ("müller  MRN100042  1984-02-29", "a person: name (any case or accents), MRN or other id, birth date"),
+            ("p123  42", "a source id, or the row id"), ("!…", "invert: every row the rest does not match"),
             ("esc", "on a filtered view, clears the filter"),
         ] {
             lines.append(entry(example, meaning))

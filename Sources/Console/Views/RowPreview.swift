@@ -18,6 +18,9 @@ struct RowPreview {
         var lines: [Line] = [
             Line([row.status.cell, Span(row.attemptCount > 0 ? " · \(row.attemptCount) tries" : "", .muted)]),
             Line(StyledLine("\(row.system.displayName) \(row.resourceType) \(row.sourceID)" + (row.version.map { " · version \($0)" } ?? ""))),
+        ]
+        if let name = row.personName { lines.append(Line(StyledLine(name, .section))) }
+        lines += [
             Line(StyledLine("received \(format.stamp(row.receivedAt))" + (row.jobID.map { " · job \($0)" } ?? ""), .muted)),
         ]
         if let code = row.errorCode {

@@ -2,7 +2,8 @@ import StagelinkEngine
 
 /// A list of staged rows: the Staged view, a failure group's rows, a job's rows.
 ///
-/// It shows status, id, system, object, source id, version, received, job, tries and error, and
+/// It shows status, id, system, object, source id, the person's name, version, received, job,
+/// tries and error, and
 /// holds only the rows on screen. `r` retries, `R` retries an error code, `i` ignores, `p` pushes,
 /// space marks; shift-letters sort by status, object or id.
 @MainActor
@@ -38,12 +39,16 @@ final class RowsView: ConsoleView {
         TableColumn("ID", width: 7, alignment: .right, priority: 90),
         TableColumn("SYS", width: 3, priority: 40),
         TableColumn("OBJECT", width: 12, priority: 80),
-        TableColumn("SOURCE ID", width: 12, flexible: true, upTo: 20, priority: 85),
+        // A Salesforce id (15 characters) whole.
+        TableColumn("SOURCE ID", width: 15, flexible: true, upTo: 20, priority: 85),
+        // The person the row is about, from the store's person index: left out before RECEIVED.
+        TableColumn("NAME", width: 14, priority: 50),
         TableColumn("VER", width: 3, alignment: .right, priority: 20),
         TableColumn("RECEIVED", width: 11, priority: 60),
         TableColumn("JOB", width: 5, alignment: .right, priority: 30),
         TableColumn("TRIES", width: 5, alignment: .right, priority: 25),
-        TableColumn("ERROR", width: 16, flexible: true, priority: 70),
+        // At least a code and the field it names (`INVALID_FIELD: Birthdate`); all that is left beyond.
+        TableColumn("ERROR", width: 24, flexible: true, priority: 70),
     ]
 
     /// The sort each shift-letter picks, and the column that shows it.
@@ -92,7 +97,7 @@ final class RowsView: ConsoleView {
 
     var filtering: Filtering? {
         guard case .filter = source else { return nil }
-        return Filtering(text: RowFilterSyntax.text(filter), placeholder: "failed object:Patient code:INVALID_FIELD müller  (!… inverts)") {
+        return Filtering(text: RowFilterSyntax.text(filter), placeholder: "failed object:Patient code:INVALID_FIELD müller MRN100042 1984-02-29  (!… inverts)") {
             [weak self] text, context in
             guard let self else { return }
             self.filter = RowFilterSyntax.parse(text)
@@ -183,6 +188,7 @@ final class RowsView: ConsoleView {
         let error = row.errorCode.map { code in row.errorMessage.map { "\(code): \($0)" } ?? code } ?? ""
         return [
             row.status.cell, Span(String(row.id)), Span(row.system.shortName, .muted), Span(row.resourceType), Span(row.sourceID),
+            Span(row.personName ?? ""),
             Span(row.version ?? "", .muted), Span(format.stamp(row.receivedAt), .muted), Span(row.jobID.map(String.init) ?? "", .muted),
             Span(row.attemptCount > 0 ? String(row.attemptCount) : "", .muted), Span(error, .error),
         ]

@@ -22,6 +22,9 @@ public struct Conflict: Sendable, Hashable, Identifiable {
     public var resolvedBy: Actor?
     public var resolvedAt: Date?
     public var reason: String?
+    /// The name of the person the conflict's row is about, from the store's person index; nil
+    /// when the row names nobody or the conflict was found by no row.
+    public var personName: String? = nil
 
     public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
         /// Waiting for a person (`hold`).

@@ -13,8 +13,8 @@
 /// transient (retried by itself), or what support staff should do about it.
 ///
 /// **Adding a code** is two lines the compiler asks for together:
-/// 1. a `case` in its system's group below (`case waitingOnParent = "WAITING_ON_PARENT"`);
-/// 2. its line in `entry` (`case .waitingOnParent: Entry(.stagelink, .lasting, "…")`);
+/// 1. a `case` in its system's group below (`case multipleMatches = "MULTIPLE_MATCHES"`);
+/// 2. its line in `entry` (`case .multipleMatches: Entry(.stagelink, .lasting, "…")`);
 ///
 /// then its row in `docs/operations.md`'s table of error codes (a test asks for it).
 public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringConvertible {
@@ -35,6 +35,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
     case mappingInvalidSecurityLabel = "MAPPING_INVALID_SECURITY_LABEL"
     case mappingNoMapping = "MAPPING_NO_MAPPING"
     case withheldByLabel = "WITHHELD_BY_LABEL"
+    case waitingOnParent = "WAITING_ON_PARENT"
 
     // MARK: Stagelink's own: identities, writes and configuration
     case invalidIdentifier = "INVALID_IDENTIFIER"
@@ -128,6 +129,9 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
         case transient
         /// Someone must fix the record, the mapping or the org; then retry.
         case lasting
+        /// The row waits on another row (its parent) and links by itself once that one links: not
+        /// retried on a timer, not a failure to fix by hand.
+        case waiting
         /// A pull refused for how it asks, not for a record: the configuration must change. The
         /// job's message quotes the error in full (it names the fix and holds no record's data).
         case configuration
@@ -166,6 +170,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
         case .mappingInvalidSecurityLabel: Entry(.stagelink, .lasting, "A security label whose sensitivity cannot be judged: not sent.")
         case .mappingNoMapping: Entry(.stagelink, .lasting, "No mapping reads or writes this kind of record.")
         case .withheldByLabel: Entry(.stagelink, .lasting, "Withheld by a security label the mapping's sensitivity section blocks.")
+        case .waitingOnParent: Entry(.stagelink, .waiting, "The other system refused the row while its parent is staged here and not linked yet: it links by itself once the parent does.")
         case .invalidIdentifier: Entry(.stagelink, .lasting, "An id that fails validation for its kind (FHIR id, Salesforce id): nothing was sent.")
         case .identityMismatch: Entry(.stagelink, .lasting, "The EMR delivered a resource under another resource's id or type.")
         case .multipleMatches: Entry(.stagelink, .lasting, "Several EMR resources carry the identifier a create names (412 on a conditional create).")

@@ -104,6 +104,25 @@ public struct InboundLinker: Sendable {
         }
     }
 
+    /// Links again the rows that wait on a parent which has linked since (a Patient retried after
+    /// a row lock, then its episode and assessments), round after round while there are such rows
+    /// (a parent that links may have children waiting in turn), at most `rounds` times.
+    public func linkWaitingChildren(recorder: JobRecorder, stop: StopSignal, rounds: Int = 5) async throws {
+        var previous: [Int64] = []
+        for _ in 0..<rounds {
+            let ids = try await store.rowsWaitingOnLinkedParents(system: .emr, limit: 10_000)
+            // None left, or the same ones again (claimed by another linker): nothing more to do now.
+            guard !ids.isEmpty, ids != previous else { return }
+            previous = ids
+            await recorder.event(.info, "\(ids.count) rows waiting on their parent: the parent linked, linking them")
+            for inbound in mapping.inbound {
+                try await link(
+                    ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.failed], rowIDs: ids, errorCodes: [ErrorCode.waitingOnParent.rawValue]),
+                    recorder: recorder, stop: stop)
+            }
+        }
+    }
+
     /// A batch mapped and checked against itself, before anything is read from the store.
     private struct PreparedBatch {
         var failed: [LinkOutcome] = []
@@ -229,7 +248,13 @@ public struct InboundLinker: Sendable {
                 await recorder.event(.warning, "\(inbound.object) write of \(group.count) rows failed as a whole: \(error.error.code)")
             }
         }
-        let failed = outcomes.filter { $0.status == .failed }
+        // A row refused while its parent is not linked waits for it instead of waiting for a person.
+        outcomes = try await ParentWait.mark(outcomes, store: store)
+        let waiting = outcomes.filter { $0.error?.isWaitingOnParent == true }.count
+        if waiting > 0 {
+            await recorder.event(.info, "\(inbound.resource): \(waiting) rows wait on their parent, and link once it links")
+        }
+        let failed = outcomes.filter { $0.status == .failed && $0.error?.isWaitingOnParent != true }
         if !failed.isEmpty {
             let codes = Set(failed.compactMap { $0.error?.code }).sorted().joined(separator: ", ")
             await recorder.event(.warning, "\(inbound.resource): \(failed.count) of \(outcomes.count) rows failed (\(codes))")

@@ -110,6 +110,8 @@ public struct Operations: Sendable {
                 case .emr:
                     guard let inbound else { continue }
                     try await inbound.link(scoped, recorder: recorder, stop: stop)
+                    // A parent that links now takes the rows that waited on it along.
+                    try await inbound.linkWaitingChildren(recorder: recorder, stop: stop)
                 case .salesforce:
                     guard let outbound else { continue }
                     try await outbound.link(scoped, recorder: recorder, stop: stop)

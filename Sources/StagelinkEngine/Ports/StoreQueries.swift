@@ -7,7 +7,8 @@ public struct RowFilter: Sendable, Hashable {
     public var resourceType: String?
     public var errorCode: String?
     public var jobID: Int64?
-    /// Matched against the source id, the resource type, the error code and the error message.
+    /// Matched against the person index (the person's name, MRN and other identifiers, birth date,
+    /// Salesforce name, and the row's source id), ignoring case and accents, or the row's id.
     public var text: String?
     /// Everything the other conditions do not match (`/!` in the console).
     public var inverted: Bool
@@ -87,6 +88,9 @@ public struct StagedRowSummary: Sendable, Hashable, Identifiable {
     public var errorMessage: String?
     public var attemptCount: Int
     public var updatedAt: Date
+    /// The name of the person the row is about, from the store's person index (see
+    /// ``PersonSearch``); nil when the list did not read it or the row names nobody.
+    public var personName: String? = nil
 
     public init(
         id: Int64, system: SourceSystem, resourceType: String, sourceID: String, version: String?, lastUpdated: Date?, jobID: Int64?,

@@ -54,6 +54,15 @@ public protocol SyncStore: Sendable {
     /// A page of rows without their payloads, keyset-paged.
     func rows(_ query: RowQuery) async throws -> [StagedRowSummary]
     func countRows(_ filter: RowFilter) async throws -> Int
+    /// The names of the people these rows are about, from the person index (see ``PersonSearch``);
+    /// a row that names nobody is absent.
+    func personNames(ofRows ids: [Int64]) async throws -> [Int64: String]
+    /// The parent records of these rows (see ``ParentRecord``), with each parent's newest row and
+    /// whether it is linked; a row without a parent is absent.
+    func parents(ofRows ids: [Int64]) async throws -> [Int64: ParentRecord]
+    /// Failed rows of this system that wait on a parent (`WAITING_ON_PARENT`) which is linked now,
+    /// in id order: the rows to link again.
+    func rowsWaitingOnLinkedParents(system: SourceSystem, limit: Int) async throws -> [Int64]
     /// Failed rows grouped by error code, the largest group first.
     func failureGroups() async throws -> [FailureGroup]
     func history(ofRow id: Int64) async throws -> [RowTransition]

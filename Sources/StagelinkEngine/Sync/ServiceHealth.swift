@@ -174,7 +174,9 @@ public struct ServiceHealth: Sendable, Hashable {
         } else {
             facts.manual = ManualActions(last: lastManual)
         }
+        // Rows waiting on their parent link by themselves: not failures to fix by hand.
         facts.failedRows = try await store.countRows(RowFilter(statuses: [.failed]))
+            - store.countRows(RowFilter(statuses: [.failed], errorCode: ErrorCode.waitingOnParent.rawValue))
         facts.openConflicts = try await store.countConflicts(status: .open)
         facts.apiUsage = try await store.jobs(before: nil, limit: 50).compactMap(\.apiUsage).first
         facts.lease = try await store.currentLease()

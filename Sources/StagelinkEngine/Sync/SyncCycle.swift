@@ -154,6 +154,8 @@ public struct SyncCycle: Sendable {
                     try await linker.link(transientRetries(.emr), recorder: recorder, stop: stop)
                     try await operations.relink(try await failedOnce(.emr), recorder: recorder, stop: stop)
                     try await linker.linkPending(recorder: recorder, stop: stop)
+                    // Children whose parent linked in this cycle (a retried row lock) link now, not next cycle.
+                    try await linker.linkWaitingChildren(recorder: recorder, stop: stop)
                 })
         }
         if directions.contains(.outbound), endpoints.emrWriter != nil, !report.stopped {
@@ -197,7 +199,10 @@ public struct SyncCycle: Sendable {
         while ids.count < Self.secondLooksPerCycle {
             let page = try await store.rows(RowQuery(filter: RowFilter(statuses: [.failed], system: system), after: cursor, limit: 500))
             guard let last = page.last else { break }
-            ids += page.filter { $0.attemptCount == 1 && !LinkError.transientCodes.contains($0.errorCode ?? "") }.map(\.id)
+            // A row waiting on its parent is linked again when the parent links, not read again.
+            ids += page.filter { row in
+                row.attemptCount == 1 && !LinkError.transientCodes.contains(row.errorCode ?? "") && row.errorCode != ErrorCode.waitingOnParent.rawValue
+            }.map(\.id)
             cursor = last.cursor(for: RowSort())
         }
         return Array(ids.prefix(Self.secondLooksPerCycle))

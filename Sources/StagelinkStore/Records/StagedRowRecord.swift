@@ -70,12 +70,14 @@ struct StagedRowRecord: FetchableRecord {
     }
 
     static func summary(_ row: Row) -> StagedRowSummary {
-        StagedRowSummary(
+        var summary = StagedRowSummary(
             id: row["id"], system: SourceSystem(rawValue: row["system"]) ?? .emr, resourceType: row["resourceType"], sourceID: row["sourceID"],
             version: row["version"], lastUpdated: (row["lastUpdated"] as Double?).map(Date.init(timeIntervalSince1970:)), jobID: row["jobID"],
             receivedAt: Date(timeIntervalSince1970: row["receivedAt"]), status: RowStatus(rawValue: row["status"]) ?? .staged,
             errorCode: row["errorCode"], errorMessage: row["errorMessage"], attemptCount: row["attemptCount"],
             updatedAt: Date(timeIntervalSince1970: row["updatedAt"]))
+        if row.hasColumn("personName"), let name: String = row["personName"], !name.isEmpty { summary.personName = name }
+        return summary
     }
 }
 

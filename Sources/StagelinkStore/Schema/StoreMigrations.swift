@@ -135,6 +135,11 @@ public enum StoreMigrations {
                     );
                     """)
         }
+        migrator.registerMigration("v10: the person index and each row's parent, so that rows are found by person and wait on their parent") { db in
+            try db.execute(sql: PersonIndex.schema)
+            try db.execute(sql: RowParents.schema)
+            try PersonIndex.backfill(db)
+        }
         return migrator
     }
 

@@ -5,7 +5,7 @@ import StagelinkEngine
 struct RowsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rows",
-        abstract: "Lists staged rows, newest first, filtered by status, object, error code or text.",
+        abstract: "Lists staged rows, newest first, filtered by status, object, error code or a person.",
         discussion: """
             Pages are keyset pages: pass the last id shown to --before to see the next page, \
             however many rows the store holds.
@@ -15,6 +15,8 @@ struct RowsCommand: AsyncParsableCommand {
               stagelink rows --status withheld      (kept from Salesforce by a security label)
               stagelink rows --error UNABLE_TO_LOCK_ROW --json
               stagelink rows --object Patient --text Müller --before 12345
+              stagelink rows --text "zoe muller"          (any case, any accents: finds Zoë Müller)
+              stagelink rows --text MRN100042             (an identifier, or --text 1984-02-29 a birth date)
             """
     )
 
@@ -32,7 +34,11 @@ struct RowsCommand: AsyncParsableCommand {
     @Option(help: "Only rows pulled by this job.")
     var job: Int64?
 
-    @Option(help: "Only rows whose source id, type, error code or message contains this text.")
+    @Option(
+        help: """
+            Only rows about this person: every word matches a whole word of the person's name (any case, any accents), \
+            an MRN or other identifier, the birth date, or the row's source id; a number also matches the row id.
+            """)
     var text: String?
 
     @Flag(help: "Show the rows the filters do NOT match.")
@@ -59,10 +65,11 @@ struct RowsCommand: AsyncParsableCommand {
             return
         }
         let total = try await context.store.countRows(filter)
-        var table = TextTable("ID", "STATUS", "SYSTEM", "OBJECT", "SOURCE ID", "VERSION", "RECEIVED", "JOB", "ERROR")
+        var table = TextTable("ID", "STATUS", "SYSTEM", "OBJECT", "SOURCE ID", "NAME", "VERSION", "RECEIVED", "JOB", "ERROR")
         for row in rows {
             table.add(
-                String(row.id), "\(row.status.symbol) \(row.status.rawValue)", row.system.rawValue, row.resourceType, row.sourceID, row.version ?? "",
+                String(row.id), "\(row.status.symbol) \(row.status.rawValue)", row.system.rawValue, row.resourceType, row.sourceID, row.personName ?? "",
+                row.version ?? "",
                 row.receivedAt.shortText, row.jobID.map(String.init) ?? "", row.errorCode.map { "\($0): \(row.errorMessage ?? "")" } ?? "")
         }
         print(table.render())

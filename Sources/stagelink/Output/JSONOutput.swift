@@ -28,7 +28,7 @@ enum JSONOutput {
     static func row(_ row: StagedRowSummary) -> JSONValue {
         [
             "id": number(row.id), "status": .string(row.status.rawValue), "system": .string(row.system.rawValue), "resourceType": .string(row.resourceType),
-            "sourceID": .string(row.sourceID), "version": text(row.version), "lastUpdated": instant(row.lastUpdated), "receivedAt": instant(row.receivedAt),
+            "sourceID": .string(row.sourceID), "name": text(row.personName), "version": text(row.version), "lastUpdated": instant(row.lastUpdated), "receivedAt": instant(row.receivedAt),
             "job": number(row.jobID), "attempts": number(row.attemptCount), "errorCode": text(row.errorCode), "errorMessage": text(row.errorMessage),
         ]
     }
@@ -38,7 +38,8 @@ enum JSONOutput {
 
     static func conflict(_ conflict: Conflict) -> JSONValue {
         [
-            "id": number(conflict.id), "object": .string(conflict.object), "record": .string(conflict.recordKey), "field": .string(conflict.field),
+            "id": number(conflict.id), "object": .string(conflict.object), "record": .string(conflict.recordKey), "name": text(conflict.personName),
+            "field": .string(conflict.field),
             "row": number(conflict.rowID), "emrValue": conflict.emrValue.json, "salesforceValue": conflict.salesforceValue.json,
             "rule": .string(conflict.rule.rawValue), "status": .string(conflict.status.rawValue), "winner": text(conflict.winner?.rawValue),
             "createdAt": instant(conflict.createdAt), "resolvedBy": text(conflict.resolvedBy?.description), "resolvedAt": instant(conflict.resolvedAt),

@@ -1,0 +1,122 @@
+import Foundation
+import GRDB
+import StagelinkEngine
+
+/// The person index: an SQLite FTS5 table with one document per staged row (its `rowid` is the
+/// row's id), read from the payload fields ``PersonSearch`` declares, so that `/müller` in the
+/// console and `stagelink rows --text müller` find a person's rows without reading payloads.
+///
+/// The `unicode61` tokenizer with `remove_diacritics 2` folds case and accents, so `muller` finds
+/// Müller and `pena` finds Peña (https://sqlite.org/fts5.html#unicode61_tokenizer). A document is
+/// written in the transaction that stages its row; the migration that made the table wrote one for
+/// every row staged before; the retention purge removes the documents of the rows it empties.
+enum PersonIndex {
+    static let schema = """
+        CREATE VIRTUAL TABLE person_search USING fts5(name, identifiers, birthDate, tokenize = 'unicode61 remove_diacritics 2');
+        """
+
+    /// Writes row documents with the statements of one transaction.
+    struct Writer {
+        private let insert: RawStatement
+        private let insertParent: RawStatement
+        private let parent: Statement
+
+        init(_ db: Database) throws {
+            insert = try RawStatement(
+                db.cachedStatement(sql: "INSERT INTO person_search (rowid, name, identifiers, birthDate) VALUES (?, ?, ?, ?)"), in: db)
+            insertParent = try RawStatement(
+                db.cachedStatement(sql: "INSERT INTO row_parent (rowID, system, resourceType, sourceID) VALUES (?, ?, ?, ?)"), in: db)
+            // The parent's newest row: the content index finds its versions, the largest id is the newest.
+            parent = try db.cachedStatement(
+                sql: """
+                    SELECT name, identifiers, birthDate FROM person_search WHERE rowid = (
+                        SELECT MAX(id) FROM staged_row WHERE system = ? AND resourceType = ? AND sourceID = ?)
+                    """)
+        }
+
+        /// Writes the document of row `id`, and its parent record; a row about a person without a name of its own takes
+        /// its parent's name, identifiers and birth date when the parent is staged already.
+        func write(_ document: PersonDocument, rowID id: Int64) throws {
+            var document = document
+            if let key = document.parent {
+                try insertParent.run(.integer(id), .text(key.system.rawValue), .text(key.resourceType), .text(key.sourceID))
+                let found = try Row.fetchOne(parent, arguments: [key.system.rawValue, key.resourceType, key.sourceID])
+                let parentIdentifiers: String = found?["identifiers"] ?? key.sourceID
+                document.identifiers = [document.identifiers, parentIdentifiers].filter { !$0.isEmpty }.joined(separator: " ")
+                if document.name.isEmpty, let name: String = found?["name"] { document.name = name }
+                if document.birthDate.isEmpty, let birthDate: String = found?["birthDate"] { document.birthDate = birthDate }
+            }
+            try insert.run(.integer(id), .text(document.name), .text(document.identifiers), .text(document.birthDate))
+        }
+    }
+
+    /// Writes a document for every row that has none, oldest first (so that a child finds its
+    /// parent's), in pages: the migration that made the index, for the rows staged before it.
+    static func backfill(_ db: Database) throws {
+        let writer = try Writer(db)
+        var after: Int64 = 0
+        while true {
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT staged_row.id, system, resourceType, sourceID, payload FROM staged_row
+                    LEFT JOIN staged_payload ON staged_payload.rowID = staged_row.id
+                    WHERE staged_row.id > ? ORDER BY staged_row.id LIMIT 1000
+                    """,
+                arguments: [after])
+            guard let last = rows.last else { return }
+            for row in rows {
+                let id: Int64 = row["id"]
+                guard let system = SourceSystem(rawValue: row["system"]) else {
+                    throw StoreError.unreadable("row \(id) has system \(String(describing: row["system"] as String?))")
+                }
+                let payload: [UInt8] = (row["payload"] as Data?).map { Array($0) } ?? []
+                try writer.write(
+                    PersonSearch.document(system: system, resourceType: row["resourceType"], sourceID: row["sourceID"], payload: payload), rowID: id)
+            }
+            after = last["id"]
+        }
+    }
+
+    /// The one function that turns what a person typed into an FTS5 query, so that nothing they
+    /// type is read as FTS5 syntax (https://sqlite.org/fts5.html#full_text_query_syntax): every
+    /// word becomes a quoted string (a phrase of the tokens in it, `"` doubled), so `*`, `^`, `:`
+    /// column filters, `NEAR`, `AND`/`OR`/`NOT`, parentheses and `+` are plain characters that the
+    /// tokenizer drops or keeps as text; control characters become spaces. Words are ANDed. Nil
+    /// when nothing searchable is left.
+    ///
+    /// For example:
+    ///
+    /// ```swift
+    /// PersonIndex.query(#"zoë "müller" OR *"#) // #""zoë" """müller""" "OR""#  (`*` alone holds no word)
+    /// ```
+    static func query(_ text: String) -> String? {
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
+            scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format ? " " : scalar
+        }))
+        let words = cleaned.split(whereSeparator: \.isWhitespace).filter { word in
+            word.unicodeScalars.contains { $0.properties.isAlphabetic || $0.properties.numericType != nil }
+        }
+        guard !words.isEmpty else { return nil }
+        return words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " ")
+    }
+}
+
+extension PersonIndex {
+    /// The names of the people rows are about, by row id (a row whose document has no name is absent).
+    static func names(ofRows ids: some Sequence<Int64>, in db: Database) throws -> [Int64: String] {
+        let statement = try db.cachedStatement(sql: "SELECT name FROM person_search WHERE rowid = ?")
+        var names: [Int64: String] = [:]
+        for id in Set(ids) {
+            if let name = try String.fetchOne(statement, arguments: [id]), !name.isEmpty { names[id] = name }
+        }
+        return names
+    }
+}
+
+extension SQLiteStore {
+    public func personNames(ofRows ids: [Int64]) async throws -> [Int64: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try await pool.read { db in try PersonIndex.names(ofRows: ids, in: db) }
+    }
+}
