@@ -16,6 +16,8 @@ public enum SandboxEndpoint: String, CaseIterable, Sendable, Hashable {
     case fhirRead = "fhir.read"
     case fhirCreate = "fhir.create"
     case fhirUpdate = "fhir.update"
+    /// `DELETE [type]/[id]`.
+    case fhirDelete = "fhir.delete"
     /// Bulk Data kick-off: `[base]/$export`, `[base]/Group/[id]/$export`.
     case fhirExport = "fhir.export"
     /// Bulk Data status polls and cancellations.
