@@ -44,7 +44,7 @@ extension SQLiteStore {
             let whereSQL = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             let sql = """
                 SELECT id, system, resourceType, sourceID, version, lastUpdated, jobID, receivedAt, status, errorCode, errorMessage,
-                       attemptCount, updatedAt
+                       attemptCount, updatedAt, kind, survivorID
                 FROM staged_row \(whereSQL) ORDER BY \(order) LIMIT ?
                 """
             allArguments += [query.limit]
@@ -157,6 +157,10 @@ enum RowFilterSQL {
         if let errorCode = filter.errorCode {
             parts.append("errorCode = ?")
             arguments += [errorCode]
+        }
+        if let kind = filter.kind {
+            parts.append("kind = ?")
+            arguments += [kind.rawValue]
         }
         if let jobID = filter.jobID {
             parts.append("jobID = ?")

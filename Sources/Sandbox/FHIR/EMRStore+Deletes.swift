@@ -101,7 +101,10 @@ extension EMRStore {
                     items.append(
                         HistoryItem(
                             type: type, id: id, version: entry.versionID, lastUpdated: entry.lastUpdated,
-                            deleted: entry.isDeleted, encoded: entry.isDeleted ? nil : entry.encoded))
+                            // Planted raw bytes are what search and read serve (SandboxInspection);
+                            // the history lists that version by its identity only.
+                            deleted: entry.isDeleted,
+                            encoded: entry.isDeleted ? nil : entry.isRaw ? WireJSON.object(entry.resource).serialized() : entry.encoded))
                 }
             }
             return items.enumerated().sorted { left, right in

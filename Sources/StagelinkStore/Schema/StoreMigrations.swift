@@ -116,6 +116,16 @@ public enum StoreMigrations {
                         BEGIN SELECT RAISE(ABORT, 'payload_purge is append-only'); END;
                     """)
         }
+        migrator.registerMigration("v8: deletions and merges staged as rows of their own, and retired links") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE staged_row ADD COLUMN kind TEXT NOT NULL DEFAULT 'record';
+                    ALTER TABLE staged_row ADD COLUMN survivorID TEXT;
+                    CREATE INDEX staged_row_kind ON staged_row(kind, id) WHERE kind != 'record';
+                    ALTER TABLE record_link ADD COLUMN retired TEXT;
+                    ALTER TABLE record_link ADD COLUMN mergedInto TEXT;
+                    """)
+        }
         return migrator
     }
 
