@@ -104,4 +104,51 @@ struct DeletionEndToEndTests {
         let link = try #require(try await sync.store.links(for: [SourceKey(system: .emr, resourceType: "Patient", sourceID: "newcomer")]).values.first)
         #expect(link.targetID == loserContact)
     }
+
+    @Test func aContactDeletedInSalesforceMakesItsPatientInactiveAndIsNeverRecreated() async throws {
+        let sync = try await SyncHarness.start(patients: 12, badShare: 0)
+        defer { Task { await sync.stop() } }
+        let (patient, _, contacts) = try await Self.linkedPair(sync)
+        let contactID = try #require(contacts[patient]?.first?["Id"]?.stringValue)
+        sync.sandbox.clock.advance(by: .seconds(10))
+        try sync.inspection.deleteSalesforceRecord("Contact", id: contactID)
+        _ = try await sync.sync()
+
+        let deletion = try #require(try await sync.rows(.salesforce, "Contact", contactID).last)
+        #expect(deletion.kind == .deletion)
+        #expect(deletion.status == .linked)
+        #expect(String(decoding: deletion.payload, as: UTF8.self).contains(#""IsDeleted":true"#))
+        #expect(sync.inspection.fhirResource("Patient", id: patient)?["active"] == false)
+
+        // The Patient edited in the EMR afterwards: no new Contact is made for it.
+        var edited = try #require(sync.inspection.fhirResource("Patient", id: patient))
+        edited["gender"] = "other"
+        sync.sandbox.clock.advance(by: .seconds(10))
+        try sync.inspection.editFHIRResource("Patient", id: patient, resource: edited)
+        _ = try await sync.sync()
+        #expect(sync.salesforce("Contact", by: "EMR_Patient_Id__c")[patient] == nil)
+        #expect(try await sync.rows(.emr, "Patient", patient).last?.status == .superseded)
+    }
+
+    @Test func twoLinkedContactsMergedInSalesforceAreHeldAndTheLosersPatientReceivesNothingMore() async throws {
+        let sync = try await SyncHarness.start(patients: 12, badShare: 0)
+        defer { Task { await sync.stop() } }
+        let (kept, lost, contacts) = try await Self.linkedPair(sync)
+        let master = try #require(contacts[kept]?.first?["Id"]?.stringValue)
+        let loser = try #require(contacts[lost]?.first?["Id"]?.stringValue)
+        sync.sandbox.clock.advance(by: .seconds(10))
+        try sync.inspection.mergeSalesforceRecords("Contact", master: master, losers: [loser])
+        _ = try await sync.sync()
+
+        let merge = try #require(try await sync.rows(.salesforce, "Contact", loser).last)
+        #expect(merge.kind == .merge)
+        #expect(merge.survivorID == master)
+        #expect(merge.status == .held)
+        let links = try await sync.store.links(for: [
+            SourceKey(system: .salesforce, resourceType: "Contact", sourceID: loser), SourceKey(system: .emr, resourceType: "Patient", sourceID: lost),
+        ])
+        #expect(links[SourceKey(system: .salesforce, resourceType: "Contact", sourceID: loser)]?.retirement == .merged(into: master))
+        #expect(links[SourceKey(system: .emr, resourceType: "Patient", sourceID: lost)]?.retirement == .counterpartRemoved)
+        #expect(sync.inspection.fhirResource("Patient", id: lost)?["active"] != false)
+    }
 }

@@ -19,12 +19,16 @@ public enum LinkRetirement: Sendable, Hashable {
     case deleted
     /// Merged into the source record with this id.
     case merged(into: String)
+    /// Its counterpart was deleted or merged away on the other side: writing through the link
+    /// would create a new record there (an upsert by external id no longer finds the old one).
+    case counterpartRemoved
 
     /// A phrase for notes and views: "deleted", "merged into Patient/123".
     public func describe(resourceType: String) -> String {
         switch self {
         case .deleted: "deleted"
         case .merged(let survivor): "merged into \(resourceType)/\(survivor)"
+        case .counterpartRemoved: "left without its counterpart (deleted or merged away on the other side)"
         }
     }
 }

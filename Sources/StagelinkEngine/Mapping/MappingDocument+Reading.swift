@@ -11,7 +11,7 @@ extension MappingDocument {
     ]
     static let patientKeys: Set<String> = ["mapping", "identifierSystem"]
     static let serviceRequestKeys: Set<String> = ["identifierSystem", "externalIdField", "code", "fields"]
-    static let contactKeys: Set<String> = ["object", "mapping"]
+    static let contactKeys: Set<String> = ["object", "mapping", "onDelete"]
 
     init(reader root: YAMLReader) throws(ConfigurationError) {
         let document = try root.mapping(allowed: Self.rootKeys)
@@ -48,6 +48,14 @@ extension MappingDocument {
                     throw try entries.required("mapping").error("no inbound mapping is named \"\(mappingName)\"")
                 }
                 outbound.contacts = ContactOutbound(object: try Self.salesforceName(entries.required("object")), mapping: mappingName)
+                if let rule = entries["onDelete"] {
+                    let action = try rule.mapping(allowed: ["action"]).required("action")
+                    let chosen = try action.enum(DeletionRule.Action.self, what: "onDelete action")
+                    if chosen == .delete {
+                        throw action.error("Stagelink never deletes a Patient in the EMR: use flag or deactivate (Patient.active = false) or ignore")
+                    }
+                    outbound.contacts?.onDelete = DeletionRule(action: chosen)
+                }
             }
         }
         // A mapping that also writes the EMR must give each FHIR path one Salesforce field.

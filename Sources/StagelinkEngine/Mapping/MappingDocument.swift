@@ -261,4 +261,7 @@ public struct ServiceRequestOutbound: Sendable {
 public struct ContactOutbound: Sendable {
     public var object: String
     public var mapping: String
+    /// What a Contact deleted in Salesforce does to its Patient: `flag` (the default) and
+    /// `deactivate` set `Patient.active = false`; `ignore` leaves it. A Patient is never deleted.
+    public var onDelete: DeletionRule = DeletionRule(action: .flag)
 }

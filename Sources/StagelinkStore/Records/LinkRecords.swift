@@ -41,6 +41,7 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
         case nil: (nil, nil)
         case .deleted: ("deleted", nil)
         case .merged(let survivor): ("merged", survivor)
+        case .counterpartRemoved: ("counterpart-removed", nil)
         }
     }
 
@@ -77,6 +78,7 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
         case (nil, _): break
         case ("deleted", _): link.retirement = .deleted
         case ("merged", let survivor?): link.retirement = .merged(into: survivor)
+        case ("counterpart-removed", _): link.retirement = .counterpartRemoved
         default: throw StoreError.unreadable("record_link.retired \"\(retired ?? "")\" of \(resourceType)/\(sourceID)")
         }
         return link

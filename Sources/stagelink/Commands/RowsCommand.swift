@@ -15,6 +15,8 @@ struct RowsCommand: AsyncParsableCommand {
               stagelink rows --status withheld      (kept from Salesforce by a security label)
               stagelink rows --error UNABLE_TO_LOCK_ROW --json
               stagelink rows --object Patient --text Müller --before 12345
+              stagelink rows --kind deletion        (records deleted at their source)
+              stagelink rows --kind merge --status held   (merges waiting for a person)
             """
     )
 
@@ -25,6 +27,9 @@ struct RowsCommand: AsyncParsableCommand {
 
     @Option(help: "Only rows of this FHIR resource type or Salesforce object (Patient, Admission__c).")
     var object: String?
+
+    @Option(help: "Only rows of this kind: record (a version of a record), deletion, or merge (a record merged into another).")
+    var kind: RecordKind?
 
     @Option(help: "Only rows whose last error has this code.")
     var error: String?
@@ -50,7 +55,8 @@ struct RowsCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try Context.open(storeOptions, for: .reading)
         let filter = RowFilter(
-            statuses: status.isEmpty ? nil : Set(status), resourceType: object, errorCode: error, jobID: job, text: text, inverted: not)
+            statuses: status.isEmpty ? nil : Set(status), resourceType: object, errorCode: error, jobID: job, text: text, inverted: not,
+            kind: kind)
         let sort = RowSort(column: .id, descending: true)
         let rows = try await context.store.rows(
             RowQuery(filter: filter, sort: sort, after: before.map { RowCursor(sortValue: nil, id: $0) }, limit: limit))
@@ -59,16 +65,27 @@ struct RowsCommand: AsyncParsableCommand {
             return
         }
         let total = try await context.store.countRows(filter)
-        var table = TextTable("ID", "STATUS", "SYSTEM", "OBJECT", "SOURCE ID", "VERSION", "RECEIVED", "JOB", "ERROR")
+        var table = TextTable("ID", "STATUS", "KIND", "SYSTEM", "OBJECT", "SOURCE ID", "VERSION", "RECEIVED", "JOB", "ERROR")
         for row in rows {
             table.add(
-                String(row.id), "\(row.status.symbol) \(row.status.rawValue)", row.system.rawValue, row.resourceType, row.sourceID, row.version ?? "",
+                String(row.id), "\(row.status.symbol) \(row.status.rawValue)", Self.kindText(row), row.system.rawValue, row.resourceType, row.sourceID,
+                row.version ?? "",
                 row.receivedAt.shortText, row.jobID.map(String.init) ?? "", row.errorCode.map { "\($0): \(row.errorMessage ?? "")" } ?? "")
         }
         print(table.render())
         let next = rows.count == limit ? " — next page: --before \(rows.last!.id)" : ""
         print("\(rows.count) of \(total) rows\(next)")
     }
+
+    /// `deletion`, `merge → 1017`, or blank for a record version.
+    static func kindText(_ row: StagedRowSummary) -> String {
+        switch row.kind {
+        case .record: ""
+        case .deletion: "deletion"
+        case .merge: "merge → \(row.survivorID ?? "?")"
+        }
+    }
 }
 
 extension RowStatus: ExpressibleByArgument {}
+extension RecordKind: ExpressibleByArgument {}
