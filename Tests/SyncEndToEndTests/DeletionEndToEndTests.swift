@@ -151,4 +151,24 @@ struct DeletionEndToEndTests {
         #expect(links[SourceKey(system: .emr, resourceType: "Patient", sourceID: lost)]?.retirement == .counterpartRemoved)
         #expect(sync.inspection.fhirResource("Patient", id: lost)?["active"] != false)
     }
+
+    @Test func aBulkPullReadsDeletionsFromTheManifestsDeletedFiles() async throws {
+        var sync = try await SyncHarness.start(patients: 12, badShare: 0, configure: BulkPullTests.certified())
+        let sandbox = sync.sandbox
+        defer { Task { await sandbox.stop() } }
+        sync.settings.emrPull = .bulk
+        sync.settings.bulk = BulkPullTests.quick
+        let (patient, _, contacts) = try await Self.linkedPair(sync)
+        let contactID = try #require(contacts[patient]?.first?["Id"]?.stringValue)
+        sync.sandbox.clock.advance(by: .seconds(10))
+        try sync.inspection.deleteFHIRResource("Patient", id: patient)
+        sync.sandbox.clock.advance(by: .seconds(1))
+        _ = try await sync.sync()
+
+        let deletion = try #require(try await sync.rows(.emr, "Patient", patient).last)
+        #expect(deletion.kind == .deletion)
+        #expect(deletion.status == .linked, "\(deletion.error?.description ?? "")")
+        #expect(String(decoding: deletion.payload, as: UTF8.self).contains(#""type":"transaction""#))
+        #expect(sync.inspection.salesforceRecord("Contact", id: contactID)?["EMR_Deleted__c"] == true)
+    }
 }
