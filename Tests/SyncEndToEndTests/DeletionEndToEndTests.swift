@@ -72,6 +72,9 @@ struct DeletionEndToEndTests {
         #expect(links[SourceKey(system: .emr, resourceType: "Patient", sourceID: loser)]?.retirement == .merged(into: survivor))
         #expect(links[SourceKey(system: .emr, resourceType: "Patient", sourceID: survivor)]?.targetID == survivorContact)
         #expect(links[SourceKey(system: .emr, resourceType: "Patient", sourceID: survivor)]?.retirement == nil)
+        // `stagelink why` on the losing Contact shows the merge.
+        let why = try await WhyAnswer.find(in: sync.store, object: "Contact", id: loserContact, field: "LastName")
+        #expect(why.retired.map(\.retirement) == [.merged(into: survivor)])
 
         // The loser edited again in the EMR (and its episode of care): nothing reaches its Contact.
         let writesBefore = sync.inspection.history(.salesforce, "Contact", loserContact).count
