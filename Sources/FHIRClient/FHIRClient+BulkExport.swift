@@ -66,7 +66,14 @@ extension FHIRClient: BulkExportSource {
             _ = try serverURL(url, what: "error file URL")
             return url
         }
-        return BulkManifest(transactionTime: time, output: output, errors: errors)
+        var deleted: [BulkManifest.File] = []
+        for entry in json["deleted"]?.arrayValue ?? [] {
+            guard let url = entry["url"]?.stringValue else { throw FHIRErrors.malformed("an export manifest deleted entry has no url") }
+            _ = try serverURL(url, what: "deleted file URL")
+            let count = entry["count"].flatMap { value -> Int? in if case .number(let lexeme) = value { Int(lexeme) } else { nil } }
+            deleted.append(BulkManifest.File(type: NDJSONLines.deletedType, url: url, count: count))
+        }
+        return BulkManifest(transactionTime: time, output: output, errors: errors, deleted: deleted)
     }
 
     /// The whole file, fetched again (up to three times) when it arrives cut: its last line is not
@@ -88,7 +95,11 @@ extension FHIRClient: BulkExportSource {
         var batch: [IncomingRecord] = []
         batch.reserveCapacity(batchSize)
         for range in NDJSONLines.ranges(in: bytes) {
-            batch.append(NDJSONLines.record(Array(bytes[range]), type: file.type))
+            if file.type == NDJSONLines.deletedType {
+                batch += NDJSONLines.deletions(Array(bytes[range]))
+            } else {
+                batch.append(NDJSONLines.record(Array(bytes[range]), type: file.type))
+            }
             if batch.count >= batchSize {
                 try await body(batch)
                 batch.removeAll(keepingCapacity: true)
@@ -154,6 +165,31 @@ enum NDJSONLines {
         if let expectedLines, lines.count < expectedLines { return true }
         guard let last = lines.last, bytes.last != UInt8(ascii: "\n") else { return false }
         return (try? JSONValue(parsing: Array(bytes[last]))) == nil
+    }
+
+    /// The type a manifest's `deleted` files carry: their lines are Bundles.
+    static let deletedType = "Bundle"
+
+    /// The deletions one line of a `deleted` file announces: each `DELETE [type]/[id]` entry, with
+    /// the line's exact bytes as the notice and its `meta.lastUpdated` as the time. A line that
+    /// names nothing readable is handed on under a hash of its bytes, to fail alone.
+    static func deletions(_ line: [UInt8]) -> [IncomingRecord] {
+        let bundle = try? JSONValue(parsing: line)
+        let at = bundle?["meta"]?["lastUpdated"]?.stringValue.flatMap(Timestamp.parse)
+        let named = (bundle?["entry"]?.arrayValue ?? []).compactMap { entry -> (type: String, id: String)? in
+            guard entry["request"]?["method"]?.stringValue == "DELETE", let url = entry["request"]?["url"]?.stringValue,
+                let location = ResourceIdentity.location(of: "/" + url), FHIRID.isValid(location.id)
+            else { return nil }
+            return location
+        }
+        guard !named.isEmpty else {
+            return [
+                IncomingRecord(
+                    system: .emr, resourceType: deletedType, sourceID: "unidentified-" + ContentHash.sha256Hex(line).prefix(16), version: nil,
+                    lastUpdated: at, payload: line, kind: .deletion)
+            ]
+        }
+        return named.map { IncomingRecord(system: .emr, resourceType: $0.type, sourceID: $0.id, version: nil, lastUpdated: at, payload: line, kind: .deletion) }
     }
 
     /// One line as a record of the file's type. A line that is not JSON, or whose id is not a FHIR

@@ -13,9 +13,17 @@ extension SalesforceClient {
     /// let query = try SOQLQuery(select: ["Id", "LastName"], from: "Contact").where("LastName", .equals, .string("O'Brien"))
     /// let page = try await salesforce.query(query, pageSize: 200, after: nil)
     /// ```
-    public func query(_ query: SOQLQuery, pageSize: Int, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+    ///
+    /// With `includingDeleted` it is the QueryAll resource, which "returns records that are soft
+    /// deleted due to a merge or delete" (REST API "QueryAll"): a record in the Recycle Bin
+    /// (`IsDeleted`) is handed on as a deletion, or as a merge when its `MasterRecordId` names the winner.
+    public func query(_ query: SOQLQuery, pageSize: Int, after cursor: PageCursor?, includingDeleted: Bool = false) async throws(RemoteCallError)
+        -> SourcePage
+    {
         let page = try await call { (session) throws(RemoteCallError) -> HTTPRequest in
-            var request = HTTPRequest(.get, url: try queryURL(query, session: session, cursor: cursor), headers: Self.jsonHeaders, retry: .idempotent)
+            var request = HTTPRequest(
+                .get, url: try queryURL(query, session: session, cursor: cursor, resource: includingDeleted ? "queryAll" : "query"),
+                headers: Self.jsonHeaders, retry: .idempotent)
             request.headers["Sforce-Query-Options"] = "batchSize=\(min(2000, max(200, pageSize)))"
             return request
         } decode: { (response) throws(RemoteCallError) -> SourcePage in
@@ -30,9 +38,9 @@ extension SalesforceClient {
         return page
     }
 
-    private func queryURL(_ query: SOQLQuery, session: SalesforceSession, cursor: PageCursor?) throws(RemoteCallError) -> URL {
+    private func queryURL(_ query: SOQLQuery, session: SalesforceSession, cursor: PageCursor?, resource: String) throws(RemoteCallError) -> URL {
         guard let cursor else {
-            var components = URLComponents(url: try dataURL(session, ["query"]), resolvingAgainstBaseURL: false)
+            var components = URLComponents(url: try dataURL(session, [resource]), resolvingAgainstBaseURL: false)
             components?.percentEncodedQuery = "q=" + EndpointURL.percentEncoded(query.text)
             guard let url = components?.url else { throw SalesforceErrors.malformed("the query URL could not be built") }
             return url
@@ -61,7 +69,7 @@ extension SalesforceClient {
         } catch {
             throw RemoteCallError(.rejected, LinkError(.invalidQuery, message: error.description))
         }
-        return try await self.query(query, pageSize: request.pageSize, after: cursor)
+        return try await self.query(query, pageSize: request.pageSize, after: cursor, includingDeleted: request.fields.contains("IsDeleted"))
     }
 
     /// The record with this id, or nil when the org has none; parent fields (`Contact__r.Name`)

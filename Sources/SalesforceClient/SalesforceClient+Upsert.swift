@@ -23,6 +23,25 @@ extension SalesforceClient {
         }
     }
 
+    /// `DELETE /sobjects/{object}/{id}`: the record goes to the Recycle Bin. A 404
+    /// `ENTITY_IS_DELETED` (it already went, perhaps by this same call before a dropped connection)
+    /// counts as deleted.
+    public func delete(object: String, id: String) async throws(RemoteCallError) {
+        let validated: SalesforceID
+        do {
+            validated = try SalesforceID.validated(id, field: "Id", of: "the \(object) to delete")
+        } catch {
+            throw RemoteCallError(.rejected, error)
+        }
+        do {
+            try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+                HTTPRequest(.delete, url: try dataURL(session, ["sobjects", object, validated.description]), headers: Self.jsonHeaders, retry: .idempotent)
+            } decode: { _ in () }
+        } catch where error.error.code == ErrorCode.entityIsDeleted.rawValue {
+            return
+        }
+    }
+
     /// One collections PATCH per batch of at most ``maxBatchSize`` records. Repeating a PATCH is
     /// safe: an upsert by external id or an update by id that already happened happens again to
     /// the same records.

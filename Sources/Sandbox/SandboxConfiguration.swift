@@ -62,6 +62,10 @@ public struct SandboxConfiguration: Sendable {
     public var customFields: [CustomFieldSpec] = CustomFieldSpec.stagelinkDefaults
     /// How often the mutation driver edits records once started; nil leaves it stopped.
     public var mutationInterval: Duration? = nil
+    /// The share (0...1) of the mutation driver's changes that delete or merge a record instead of
+    /// editing one: a Contact deleted or two merged in Salesforce, a Patient deleted or two merged in
+    /// the EMR. 0 (the default) never deletes or merges.
+    public var deletionShare: Double = 0
     /// Which kind of EHR the FHIR simulator behaves as.
     public var emrProfile: EMRProfile = .generic
     /// How Bulk Data exports behave (generic and certified profiles).

@@ -51,6 +51,15 @@ extension CustomFieldSpec {
                         externalId: isExternalID, unique: isExternalID))
             }
         }
+        // The fields the onDelete and onMerge rules write: a checkbox and a text field.
+        for inbound in mapping.inbound {
+            if inbound.onDelete.action == .flag, let field = inbound.onDelete.field, field.hasSuffix("__c") {
+                add(CustomFieldSpec(object: inbound.object, name: field, type: .boolean))
+            }
+            if let merge = inbound.onMerge, merge.field.hasSuffix("__c") {
+                add(CustomFieldSpec(object: inbound.object, name: merge.field, maxLength: 255))
+            }
+        }
         if let admissions = mapping.outbound.admissions {
             add(CustomFieldSpec(object: admissions.object, name: admissions.contactField, type: .reference, referenceTo: "Contact"))
             add(CustomFieldSpec(object: admissions.object, name: admissions.stageField, type: .picklist, required: true, values: admissions.stages))

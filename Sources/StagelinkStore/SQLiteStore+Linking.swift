@@ -84,7 +84,7 @@ extension SQLiteStore {
                 """), in: db)
             let upsertLink = try RawStatement(db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO record_link (system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion,
-                    linkedLastUpdated, updatedAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    linkedLastUpdated, updatedAt, retired, mergedInto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """), in: db)
             let insertWrite = try RawStatement(db.cachedStatement(sql: """
                 INSERT INTO record_write (object, recordKey, writtenTo, rowID, jobID, actor, at, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -108,10 +108,12 @@ extension SQLiteStore {
                     .integer(outcome.rowID), .integer(attemptNumber), .real(at), .text(actor), .text(outcome.attempt.rawValue), .text(error?.code),
                     .text(error?.message), .text(LinkErrorColumns.fields(error)), .text(error?.remoteBody))
                 for link in outcome.links {
+                    let retirement = RecordLinkRecord.columns(link.retirement)
                     try upsertLink.run(
                         .text(link.source.system.rawValue), .text(link.source.resourceType), .text(link.source.sourceID), .text(link.targetType),
                         .text(link.targetID), .text(link.recordKey), .integer(link.linkedRowID), .text(link.linkedVersion.version),
-                        .real(link.linkedVersion.lastUpdated?.seconds), .real(link.updatedAt.seconds))
+                        .real(link.linkedVersion.lastUpdated?.seconds), .real(link.updatedAt.seconds), .text(retirement.retired),
+                        .text(retirement.mergedInto))
                 }
                 try stateStatements.apply(fieldStates, at: at)
                 for write in writes {
@@ -200,7 +202,7 @@ extension SQLiteStore {
                         db, sql: "\(RecordLinkRecord.select) WHERE system = ? AND resourceType = ? AND sourceID IN (\(Self.placeholders(part.count)))",
                         arguments: StatementArguments(type + Array(part)))
                     for record in records {
-                        let link = record.link
+                        let link = try record.link()
                         links[link.source] = link
                     }
                 }
@@ -211,15 +213,36 @@ extension SQLiteStore {
 
     public func link(targetType: String, targetID: String) async throws -> RecordLink? {
         try await pool.read { db in
-            try RecordLinkRecord.fetchOne(db, sql: "\(RecordLinkRecord.select) WHERE targetType = ? AND targetID = ? LIMIT 1", arguments: [targetType, targetID])?
-                .link
+            // A live link first: a retired one (its source merged away) may name the same counterpart.
+            try RecordLinkRecord.fetchOne(
+                db, sql: "\(RecordLinkRecord.select) WHERE targetType = ? AND targetID = ? ORDER BY retired IS NOT NULL LIMIT 1",
+                arguments: [targetType, targetID]
+            )?.link()
+        }
+    }
+
+    public func retiredLinks(recordKeys: [String], targetType: String) async throws -> [String: RecordLink] {
+        guard !recordKeys.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var links: [String: RecordLink] = [:]
+            for part in Array(Set(recordKeys)).chunked(Self.maximumListSize) {
+                let records = try RecordLinkRecord.fetchAll(
+                    db,
+                    sql: "\(RecordLinkRecord.select) WHERE targetType = ? AND recordKey IN (\(Self.placeholders(part.count))) AND retired IS NOT NULL",
+                    arguments: StatementArguments([targetType] + Array(part)))
+                for record in records {
+                    let link = try record.link()
+                    links[link.recordKey] = link
+                }
+            }
+            return links
         }
     }
 
     public func links(recordKey: String, targetType: String) async throws -> [RecordLink] {
         try await pool.read { db in
             try RecordLinkRecord.fetchAll(db, sql: "\(RecordLinkRecord.select) WHERE targetType = ? AND recordKey = ?", arguments: [targetType, recordKey])
-                .map(\.link)
+                .map { try $0.link() }
         }
     }
 

@@ -79,7 +79,7 @@ extension SQLiteStore {
                 db, sql: "SELECT * FROM staged_row WHERE status = 'withheld' AND sourceID IN (\(placeholders))",
                 arguments: StatementArguments(wanted.map(\.sourceID)))
             for row in rows {
-                let summary = StagedRowRecord.summary(row)
+                let summary = try StagedRowRecord.summary(row)
                 let key = SourceKey(system: summary.system, resourceType: summary.resourceType, sourceID: summary.sourceID)
                 if wanted.contains(key) { result[key, default: []].append(summary) }
             }

@@ -142,7 +142,7 @@ enum RowFilterSQL {
     /// The columns of a `StagedRowSummary` (`StagedRowRecord.summary`), with the person's name.
     static let summaryColumns = """
         staged_row.id, system, resourceType, sourceID, version, lastUpdated, jobID, receivedAt, status, errorCode, errorMessage,
-        attemptCount, updatedAt, (SELECT name FROM person_search AS person WHERE person.rowid = staged_row.id) AS personName
+        attemptCount, updatedAt, kind, survivorID, (SELECT name FROM person_search AS person WHERE person.rowid = staged_row.id) AS personName
         """
 
     /// - Parameter searchJoined: the person index is joined in front of the rows already (see
@@ -165,6 +165,10 @@ enum RowFilterSQL {
         if let errorCode = filter.errorCode {
             parts.append("errorCode = ?")
             arguments += [errorCode]
+        }
+        if let kind = filter.kind {
+            parts.append("kind = ?")
+            arguments += [kind.rawValue]
         }
         if let jobID = filter.jobID {
             parts.append("jobID = ?")

@@ -20,8 +20,9 @@ extension SQLiteStore {
             var rowIDs: [Int64] = []
             rowIDs.reserveCapacity(records.count)
             let insert = try RawStatement(db.cachedStatement(sql: """
-                INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, updatedAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'staged', ?)
+                INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, updatedAt,
+                    kind, survivorID)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'staged', ?, ?, ?)
                 ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
                 """), in: db)
             let insertPayload = try RawStatement(db.cachedStatement(sql: "INSERT INTO staged_payload (rowID, payload) VALUES (?, ?)"), in: db)
@@ -30,7 +31,8 @@ extension SQLiteStore {
             for ((record, hash), document) in zip(zip(records, hashes), documents) {
                 try insert.run(
                     .text(record.system.rawValue), .text(record.resourceType), .text(record.sourceID), .text(record.version),
-                    .real(record.lastUpdated?.seconds), .text(hash), .integer(job), .real(now), .real(now))
+                    .real(record.lastUpdated?.seconds), .text(hash), .integer(job), .real(now), .real(now), .text(record.kind.rawValue),
+                    .text(record.survivorID))
                 if db.changesCount == 1 {
                     let rowID = db.lastInsertedRowID
                     try insertPayload.run(.integer(rowID), .blob(record.payload))

@@ -111,6 +111,9 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink] { try await base.links(for: keys) }
     func link(targetType: String, targetID: String) async throws -> RecordLink? { try await base.link(targetType: targetType, targetID: targetID) }
     func links(recordKey: String, targetType: String) async throws -> [RecordLink] { try await base.links(recordKey: recordKey, targetType: targetType) }
+    func retiredLinks(recordKeys: [String], targetType: String) async throws -> [String: RecordLink] {
+        try await base.retiredLinks(recordKeys: recordKeys, targetType: targetType)
+    }
     func fieldStates(for records: [MappedRecordKey]) async throws -> [MappedRecordKey: [String: FieldState]] { try await base.fieldStates(for: records) }
     func updateFieldStates(_ changes: [FieldStateChange]) async throws { try await base.updateFieldStates(changes) }
     func createIntent(resourceType: String, identifier: ResourceIdentifier) async throws -> CreateIntent? {

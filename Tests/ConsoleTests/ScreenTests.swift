@@ -102,6 +102,17 @@ struct ScreenTests {
         #expect(RowFilterSyntax.parse("status:failed,held").statuses == [.failed, .held])
     }
 
+    @Test func kindWordsFilterDeletionsAndMerges() {
+        #expect(RowFilterSyntax.parse("kind:deletion").kind == .deletion)
+        let merges = RowFilterSyntax.parse("held kind:MERGE Patient")
+        #expect(merges.kind == .merge)
+        #expect(merges.statuses == [.held])
+        #expect(RowFilterSyntax.text(merges) == "held kind:merge Patient")
+        // An unknown kind is free text, never a silently empty filter.
+        #expect(RowFilterSyntax.parse("kind:purge").kind == nil)
+        #expect(RowFilterSyntax.parse("kind:purge").text == "kind:purge")
+    }
+
     @Test func commandsAreParsedAndCompleted() {
         #expect(ConsoleCommands.parse("failures") == .view(.failures))
         #expect(ConsoleCommands.parse("row 123") == .row(123))

@@ -12,6 +12,7 @@ import StagelinkEngine
 /// | `code:INVALID_FIELD` (`error:`) | that error code |
 /// | `system:emr` / `system:sf` | rows from that system |
 /// | `job:42` | rows staged by that job |
+/// | `kind:deletion` / `kind:merge` | deletions or merges (`kind:record` for record versions) |
 /// | `!…` | every row the rest does not match |
 ///
 /// For example:
@@ -54,6 +55,8 @@ enum RowFilterSyntax {
                 }
             case "job":
                 if let id = Int64(value) { filter.jobID = id } else { words.append(word) }
+            case "kind":
+                if let kind = RecordKind(rawValue: value.lowercased()) { filter.kind = kind } else { words.append(word) }
             default:
                 words.append(word)
             }
@@ -73,6 +76,7 @@ enum RowFilterSyntax {
         if let type = filter.resourceType { words.append("object:\(type)") }
         if let code = filter.errorCode { words.append("code:\(code)") }
         if let job = filter.jobID { words.append("job:\(job)") }
+        if let kind = filter.kind { words.append("kind:\(kind.rawValue)") }
         if let text = filter.text, !text.isEmpty { words.append(text) }
         let joined = words.joined(separator: " ")
         return filter.inverted ? "!" + joined : joined

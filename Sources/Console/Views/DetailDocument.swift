@@ -43,6 +43,15 @@ struct DetailDocument {
         if let version = row.version { record += " · version \(version)" }
         if let updated = row.lastUpdated { record += " · updated \(format.dateTime(updated))" }
         lines.append(field("record", record))
+        switch row.kind {
+        case .record: break
+        case .deletion: lines.append(field("kind", "deletion: the record was deleted in \(row.system.displayName)", .warning))
+        case .merge:
+            // The loser is this row's record; the survivor the one it was merged into.
+            lines.append(field("kind", "merge", .warning))
+            lines.append(field("loser", "\(row.resourceType) \(row.sourceID) (merged away)"))
+            lines.append(field("survivor", row.survivorID.map { "\(row.resourceType) \($0)" } ?? "not named (the merge fails)"))
+        }
         lines.append(field("received", format.dateTime(row.receivedAt) + (row.jobID.map { " · job \($0)" } ?? "")))
         lines.append(field("content", "sha256 \(row.contentHash)", .muted))
         if let parent = evidence.parent { lines.append(field("parent", parentLine(parent))) }

@@ -8,12 +8,25 @@ struct ResourceIdentity: Sendable, Hashable {
     var id: String?
     var versionID: String?
     var lastUpdated: Date?
+    /// A Patient merged away: it has a `link` of type `replaced-by` (FHIR R4 `link-type`: "The
+    /// patient resource containing this link must no longer be used"); it is staged as a merge.
+    var mergedAway = false
+    /// The id of the Patient its `replaced-by` link names, when that is a FHIR id of the same type.
+    var replacedBy: String?
 
     init(_ resource: JSONValue?) {
         resourceType = resource?["resourceType"]?.stringValue
         id = resource?["id"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
         versionID = resource?["meta"]?["versionId"]?.stringValue
         lastUpdated = resource?["meta"]?["lastUpdated"]?.stringValue.flatMap(Timestamp.parse)
+        if resourceType == "Patient", let link = resource?["link"]?.arrayValue?.first(where: { $0["type"]?.stringValue == "replaced-by" }) {
+            mergedAway = true
+            let reference = link["other"]?["reference"]?.stringValue ?? ""
+            let parts = reference.split(separator: "/", omittingEmptySubsequences: false)
+            if parts.count >= 2, parts[parts.count - 2] == "Patient", FHIRID.isValid(String(parts[parts.count - 1])) {
+                replacedBy = String(parts[parts.count - 1])
+            }
+        }
     }
 
     /// The record handed to the engine, identified by its id, else by the last segment of
@@ -40,7 +53,7 @@ struct ResourceIdentity: Sendable, Hashable {
         }
         return IncomingRecord(
             system: .emr, resourceType: type, sourceID: sourceID, version: versionID, lastUpdated: lastUpdated,
-            payload: payload)
+            payload: payload, kind: mergedAway ? .merge : .record, survivorID: replacedBy)
     }
 
     /// The type and id a RESTful `fullUrl` names (`[base]/Patient/123`, optionally followed by

@@ -21,9 +21,14 @@ enum QueryPage {
         }
         let records = zip(items, ranges).map { item, range in
             let payload = Array(body[range])
+            // A QueryAll row in the Recycle Bin: deleted, or the loser of a merge (its MasterRecordId
+            // is "set to the ID of the winning record", Apex "Triggers and Merge Statements").
+            let master = item["MasterRecordId"]?.stringValue.flatMap { SalesforceID($0)?.description }
+            let kind: RecordKind = item["IsDeleted"] == .bool(true) ? (item["MasterRecordId"]?.stringValue != nil ? .merge : .deletion) : .record
             return IncomingRecord(
                 system: .salesforce, resourceType: object, sourceID: sourceID(of: item, payload: payload), version: nil,
-                lastUpdated: item["SystemModstamp"]?.stringValue.flatMap(Timestamp.parse), payload: payload)
+                lastUpdated: item["SystemModstamp"]?.stringValue.flatMap(Timestamp.parse), payload: payload, kind: kind,
+                survivorID: kind == .merge ? master : nil)
         }
         let done = document["done"] == .bool(true)
         let next = done ? nil : document["nextRecordsUrl"]?.stringValue.map(PageCursor.init)

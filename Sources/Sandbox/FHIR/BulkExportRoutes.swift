@@ -129,15 +129,35 @@ struct BulkExportRoutes: Sendable {
                 files.append(BulkExportJob.File(type: type, name: "\(type)-\(start / size + 1).ndjson", lines: chunk))
             }
         }
+        var deletedFiles: [BulkExportJob.File] = []
+        if let since, !settings.ignoresSince {
+            let lines = emr.deletions(types: allowed, since: since).map(Self.deletionLine)
+            let size = max(1, settings.resourcesPerFile)
+            for start in stride(from: 0, to: lines.count, by: size) {
+                let chunk = Array(lines[start..<min(start + size, lines.count)])
+                deletedFiles.append(BulkExportJob.File(type: "Bundle", name: "deleted-\(start / size + 1).ndjson", lines: chunk))
+            }
+        }
         let requestURL = base + request.uri.path.dropFirst("/fhir".count) + (request.uri.query.map { "?\($0)" } ?? "")
         let job = exports.add { id in
             BulkExportJob(
                 id: id, clientID: context.actor, request: requestURL, transactionTime: now,
                 readyAt: now.adding(seconds: Double(settings.duration.components.seconds)
                     + Double(settings.duration.components.attoseconds) / 1e18),
-                files: files, errors: errors)
+                files: files, deletedFiles: deletedFiles, errors: errors)
         }
         return HTTPReply.empty(status: .accepted, headers: [(.contentLocation, "\(base)/_bulk/status/\(job.id)")])
+    }
+
+    /// One line of a `deleted` file (Bulk Data IG v2, "Response - Complete Status": a `transaction`
+    /// Bundle whose entries have `request.method = DELETE` and `request.url`; the IG's example carries
+    /// `meta.lastUpdated`, here the deletion's time).
+    static func deletionLine(_ deletion: EMRStore.Deletion) -> [UInt8] {
+        let bundle: WireJSON = [
+            "resourceType": "Bundle", "meta": ["lastUpdated": .string(deletion.at.fhirInstant)], "type": "transaction",
+            "entry": [["request": ["method": "DELETE", "url": .string("\(deletion.type)/\(deletion.id)")]]],
+        ]
+        return bundle.serialized()
     }
 
     static func errorLine(_ code: String, _ diagnostics: String) -> [UInt8] {
@@ -172,10 +192,16 @@ struct BulkExportRoutes: Sendable {
             ["type": .string(file.type), "url": .string(fileURL(job, file.name)), "count": .int(file.lines.count)]
         }
         let errors: [WireJSON] = job.errors.isEmpty ? [] : [["type": "OperationOutcome", "url": .string(fileURL(job, Self.errorFile))]]
-        let manifest: WireJSON = [
+        var manifest: WireJSON = [
             "transactionTime": .string(job.transactionTime.fhirInstant), "request": .string(job.request),
             "requiresAccessToken": true, "output": .array(output), "error": .array(errors),
         ]
+        if !job.deletedFiles.isEmpty {
+            manifest["deleted"] = .array(
+                job.deletedFiles.map { file in
+                    ["type": "Bundle", "url": .string(fileURL(job, file.name)), "count": .int(file.lines.count)]
+                })
+        }
         let expires = job.readyAt.adding(seconds: Double(settings.fileLifetime.components.seconds))
         return HTTPReply.json(manifest, headers: [(.expires, expires.date.formatted(.dateTime))])
     }
@@ -204,7 +230,7 @@ struct BulkExportRoutes: Sendable {
         let lines: [[UInt8]]
         if ready, name == Self.errorFile, !job.errors.isEmpty {
             lines = job.errors
-        } else if ready, let file = job.files.first(where: { $0.name == name }) {
+        } else if ready, let file = (job.files + job.deletedFiles).first(where: { $0.name == name }) {
             lines = file.lines
         } else {
             throw FHIRError(status: 404, code: "not-found", diagnostics: "Export file \(name) is not known")

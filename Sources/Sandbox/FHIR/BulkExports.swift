@@ -40,6 +40,9 @@ struct BulkExportJob: Sendable {
     var transactionTime: SandboxInstant
     var readyAt: SandboxInstant
     var files: [File]
+    /// The manifest's `deleted` files (only with `_since`): one `transaction` Bundle a line, each with
+    /// one `DELETE` entry.
+    var deletedFiles: [File] = []
     /// OperationOutcome lines of the manifest's `error` file.
     var errors: [[UInt8]]
     var resourceCount: Int { files.reduce(0) { $0 + $1.lines.count } }

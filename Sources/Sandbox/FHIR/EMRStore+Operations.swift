@@ -13,8 +13,7 @@ extension EMRStore {
     /// Runs a search and keeps its ids as a snapshot that later pages read.
     func search(_ search: FHIRSearch) -> Page {
         state.withLock { state in
-            let entries = (state.order[search.type] ?? []).compactMap { state.resources[search.type]?[$0] }
-            let ids = search.run(entries)
+            let ids = search.run(Self.liveEntries(state, search.type))
             state.snapshotSequence += 1
             let token = "search-\(state.snapshotSequence)"
             state.snapshots[token] = SearchSnapshot(type: search.type, ids: ids)
@@ -35,8 +34,9 @@ extension EMRStore {
     private static func page(_ state: State, token: String, offset: Int, count: Int) -> Page {
         let snapshot = state.snapshots[token]!
         let slice = snapshot.ids.dropFirst(offset).prefix(count)
+        // A resource deleted since the snapshot was taken is left out of its page.
         let entries = slice.compactMap { id in
-            state.resources[snapshot.type]?[id].map { (id, $0.encoded, $0.resource) }
+            state.resources[snapshot.type]?[id].flatMap { $0.isDeleted ? nil : (id, $0.encoded, $0.resource) }
         }
         return Page(
             token: token, total: snapshot.ids.count, offset: offset, entries: entries,
@@ -50,7 +50,9 @@ extension EMRStore {
             var lines: [String: [(id: String, bytes: [UInt8])]] = [:]
             for type in types {
                 lines[type] = (state.order[type] ?? []).compactMap { id in
-                    guard let entry = state.resources[type]?[id], since.map({ entry.lastUpdated > $0 }) ?? true else { return nil }
+                    guard let entry = state.resources[type]?[id], !entry.isDeleted,
+                        since.map({ entry.lastUpdated > $0 }) ?? true
+                    else { return nil }
                     return (id, entry.encoded)
                 }
             }
@@ -87,8 +89,7 @@ extension EMRStore {
         let instant = clock.now()
         let result = try state.withLock { state throws(FHIRError) -> (FHIRResourceEntry, Bool) in
             if let condition {
-                let entries = (state.order[type] ?? []).compactMap { state.resources[type]?[$0] }
-                let matches = condition.run(entries)
+                let matches = condition.run(Self.liveEntries(state, type))
                 if matches.count == 1 { return (state.resources[type]![matches[0]]!, false) }
                 if matches.count > 1 {
                     throw FHIRError(

@@ -10,6 +10,12 @@ struct FHIRResourceEntry: Sendable {
     /// `encoded` was planted as raw bytes (`SandboxInspection.plantRawFHIRResource`) and is served
     /// verbatim; `resource` then holds only its type, id and meta.
     var isRaw = false
+    /// The versions that are deletions (FHIR R4 http.html#delete: a delete makes a new version that a
+    /// read answers 410 Gone; an update afterwards makes a live version again).
+    var deletedVersions: Set<Int> = []
+
+    /// Whether the current version is a deletion.
+    var isDeleted: Bool { deletedVersions.contains(versionID) }
 }
 
 /// A FHIR access token issued to a backend client.
@@ -33,6 +39,9 @@ final class EMRStore: Sendable {
         var snapshots: [String: SearchSnapshot] = [:]
         var snapshotOrder: [String] = []
         var snapshotSequence = 0
+        /// History listings, paged like searches (their tokens start with `history-`).
+        var historySnapshots: [String: [HistoryItem]] = [:]
+        var historyOrder: [String] = []
         var usedAssertionIDs: Set<String> = []
     }
 
@@ -145,13 +154,23 @@ final class EMRStore: Sendable {
         }
     }
 
+    /// The resource `type/id`, deleted or not.
     func entry(_ type: String, _ id: String) -> FHIRResourceEntry? {
         state.withLock { $0.resources[type]?[id] }
     }
 
-    /// All resources of a type in creation order.
+    /// The resource `type/id` unless it is unknown or deleted.
+    func liveEntry(_ type: String, _ id: String) -> FHIRResourceEntry? {
+        entry(type, id).flatMap { $0.isDeleted ? nil : $0 }
+    }
+
+    /// The live (not deleted) resources of a type in creation order.
     func entries(_ type: String) -> [FHIRResourceEntry] {
-        state.withLock { state in (state.order[type] ?? []).compactMap { state.resources[type]?[$0] } }
+        state.withLock { state in Self.liveEntries(state, type) }
+    }
+
+    static func liveEntries(_ state: State, _ type: String) -> [FHIRResourceEntry] {
+        (state.order[type] ?? []).compactMap { id in state.resources[type]?[id].flatMap { $0.isDeleted ? nil : $0 } }
     }
 
     var resourceCounts: [String: Int] { state.withLock { $0.resources.mapValues(\.count) } }

@@ -19,10 +19,12 @@ struct FHIREnvelope: RouterMiddleware {
         }
         switch (method, parts.count) {
         case (.get, 2): return .fhirSearch
+        case (.get, 3) where parts[2] == "_history": return .fhirSearch
         case (.get, _): return .fhirRead
         case (.post, 2): return .fhirCreate
         case (.put, _): return .fhirUpdate
         case (.patch, _): return .fhirPatch
+        case (.delete, 3): return .fhirDelete
         default: return nil
         }
     }

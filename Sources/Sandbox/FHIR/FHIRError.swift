@@ -22,6 +22,11 @@ struct FHIRError: Error, Sendable {
         FHIRError(status: 404, code: "not-found", diagnostics: "Resource \(type)/\(id) is not known")
     }
 
+    /// A read of a deleted resource (FHIR R4 http.html#read: 410 Gone).
+    static func gone(_ type: String, _ id: String) -> FHIRError {
+        FHIRError(status: 410, code: "deleted", diagnostics: "Resource \(type)/\(id) has been deleted")
+    }
+
     static func invalid(_ element: String, _ problem: String) -> FHIRError {
         FHIRError(status: 400, code: "value", diagnostics: "\(element): \(problem)", expression: [element])
     }

@@ -24,7 +24,9 @@ struct FHIRRoutes: Sendable {
         router.get("/fhir") { request, context in try routes.nextPage(request, context: context) }
         router.get("/fhir/:type") { request, context in try routes.search(request, context: context) }
         router.post("/fhir/:type") { request, context in try await routes.create(request, context: context) }
+        router.get("/fhir/:type/_history") { request, context in try routes.history(request, context: context) }
         router.get("/fhir/:type/:id") { request, context in try routes.read(request, context: context) }
+        router.delete("/fhir/:type/:id") { _, context in try routes.delete(context) }
         router.get("/fhir/:type/:id/_history/:version") { request, context in
             try routes.read(request, context: context)
         }
@@ -34,7 +36,7 @@ struct FHIRRoutes: Sendable {
         return router
     }
 
-    private func type(_ context: SandboxRequestContext, access: Character) throws(FHIRError) -> String {
+    func type(_ context: SandboxRequestContext, access: Character) throws(FHIRError) -> String {
         let type = context.parameters.get("type") ?? ""
         guard EMRStore.resourceTypes.contains(type) else {
             throw FHIRError(status: 404, code: "not-supported", diagnostics: "Unknown resource type \"\(type)\"")
@@ -72,6 +74,7 @@ struct FHIRRoutes: Sendable {
         guard let token = parameters["_getpages"] else {
             throw FHIRError(status: 400, code: "not-supported", diagnostics: "System-level search is not supported")
         }
+        if token.hasPrefix("history-") { return try historyPage(token: token, parameters: parameters, context: context) }
         // An unreadable or negative offset or count is refused as a search error (FHIR R4 search,
         // "Handling Errors": 400 with an OperationOutcome), never used to slice the snapshot.
         guard let offset = Int(parameters["_getpagesoffset"] ?? "0"), offset >= 0,
@@ -141,6 +144,8 @@ struct FHIRRoutes: Sendable {
         let type = try type(context, access: "r")
         let id = try context.parameters.require("id")
         guard let entry = emr.entry(type, id) else { throw FHIRError.notFound(type, id) }
+        let asked = context.parameters.get("version").flatMap { Int($0) } ?? entry.versionID
+        if entry.deletedVersions.contains(asked) { throw FHIRError.gone(type, id) }
         if entry.isRaw && context.parameters.get("version") == nil && context.fault?.kind != .schemaInvalidResource {
             return HTTPReply.bytes(
                 entry.encoded, status: .ok, contentType: FHIREnvelope.contentType, headers: [(.eTag, "W/\"\(entry.versionID)\"")])
@@ -160,7 +165,7 @@ struct FHIRRoutes: Sendable {
 
     private func validator() -> FHIRValidator {
         let emr = self.emr
-        return FHIRValidator(patientExists: { emr.entry("Patient", $0) != nil })
+        return FHIRValidator(patientExists: { emr.liveEntry("Patient", $0) != nil })
     }
 
     private func written(_ entry: FHIRResourceEntry, status: HTTPResponse.Status, type: String, request: Request) -> Response {

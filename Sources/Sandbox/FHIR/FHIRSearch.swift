@@ -3,7 +3,7 @@
 /// profile ignores unknown parameters (`lenient`); `applied` lists what the search used, for `Bundle.link[self]`.
 struct FHIRSearch: Sendable {
     var type: String
-    var count = 50
+    var count = FHIRSearch.defaultCount
     /// The parameters the search applied, in order: what `Bundle.link[self]` reports.
     var applied: [(String, String)] = []
     var sortDescending: Bool?
@@ -12,6 +12,8 @@ struct FHIRSearch: Sendable {
     private var filters: [@Sendable (FHIRResourceEntry) -> Bool] = []
 
     static let maximumCount = 1000
+    /// The page size when `_count` is absent.
+    static let defaultCount = 50
     private static let ignored: Set<String> = ["_format", "_pretty", "_total"]
 
     private static let referenceParameters: [String: [String: String]] = [

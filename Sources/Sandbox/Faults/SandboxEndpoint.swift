@@ -18,6 +18,8 @@ public enum SandboxEndpoint: String, CaseIterable, Sendable, Hashable {
     case fhirUpdate = "fhir.update"
     /// `PATCH [base]/[type]/[id]` with a JSON Patch.
     case fhirPatch = "fhir.patch"
+    /// `DELETE [type]/[id]`.
+    case fhirDelete = "fhir.delete"
     /// Bulk Data kick-off: `[base]/$export`, `[base]/Group/[id]/$export`.
     case fhirExport = "fhir.export"
     /// Bulk Data status polls and cancellations.

@@ -118,6 +118,41 @@ public struct SandboxInspection: Sendable {
     /// The Salesforce fields the integration users may read but not write, as `Object.Field`.
     public var readOnlyFields: [String] { world.salesforce.readOnlyFields }
 
+    /// Deletes a FHIR resource as a clinician would in the EMR (a deletion version; reads answer 410).
+    public func deleteFHIRResource(_ type: String, id: String) throws {
+        guard world.emr.delete(type, id: id, actor: SeedGenerator.clinician, endpoint: nil) != nil else {
+            throw SandboxError.editRefused("the EMR has no \(type)/\(id)")
+        }
+    }
+
+    /// Merges Patient `loser` into `survivor` as the EHR's own screens would: the loser inactive
+    /// and `replaced-by` the survivor, the survivor `replaces` the loser.
+    public func mergeFHIRPatients(survivor: String, loser: String) throws {
+        do {
+            try world.emr.mergePatients(survivor: survivor, loser: loser, actor: SeedGenerator.clinician)
+        } catch {
+            throw SandboxError.editRefused("the EMR refused the merge: \(error.diagnostics)")
+        }
+    }
+
+    /// Deletes a Salesforce record as a person in the org would (to the Recycle Bin).
+    public func deleteSalesforceRecord(_ object: String, id: String) throws {
+        do {
+            try world.salesforce.delete(object, id: id, actor: humanUserID, endpoint: nil)
+        } catch {
+            throw SandboxError.editRefused("Salesforce refused the deletion: \(error)")
+        }
+    }
+
+    /// Merges Salesforce records into `master` as a person would in the org's merge screen.
+    public func mergeSalesforceRecords(_ object: String, master: String, losers: [String]) throws {
+        do {
+            try world.salesforce.merge(object, master: master, losers: losers, actor: humanUserID)
+        } catch {
+            throw SandboxError.editRefused("Salesforce refused the merge: \(error)")
+        }
+    }
+
     /// Empties both simulators, counters, histories and faults, and seeds again from the same seed.
     public func reset() { world.reset() }
 }

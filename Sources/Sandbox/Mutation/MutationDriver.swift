@@ -15,12 +15,22 @@ public struct Mutation: Sendable, Hashable {
         case bothSidesEdited = "both-sides-edited"
         /// An admission moved to Ready for Intake.
         case admissionReady = "admission-ready"
+        /// A Contact deleted in Salesforce (to the Recycle Bin).
+        case contactDeleted = "contact-deleted"
+        /// A Contact merged into another in Salesforce: `id` is the loser, `survivor` the master.
+        case contactsMerged = "contacts-merged"
+        /// A Patient deleted in the EMR.
+        case patientDeleted = "patient-deleted"
+        /// A Patient merged into another in the EMR: `id` is the loser, `survivor` the one kept.
+        case patientsMerged = "patients-merged"
     }
 
     public var kind: Kind
     public var system: SandboxSystem
     public var type: String
     public var id: String
+    /// For a merge, the record that was kept.
+    public var survivor: String? = nil
 }
 
 /// Edits records on either side on a cadence, as the people using both systems would, so that delta pulls
@@ -79,6 +89,15 @@ public final class MutationDriver: Sendable {
     @discardableResult
     public func step(count: Int = 1) -> [Mutation] {
         (0..<count).compactMap { _ in
+            let share = world.configuration.deletionShare
+            if share > 0, random({ $0.chance(share) }) {
+                switch random({ Int.random(in: 0..<4, using: &$0) }) {
+                case 0: if let made = deleteContact() { return made }
+                case 1: if let made = mergeContacts() { return made }
+                case 2: if let made = deletePatient() { return made }
+                default: if let made = mergePatients() { return made }
+                }
+            }
             let roll = state.withLock { Int.random(in: 0..<100, using: &$0.random) }
             switch roll {
             case 0..<25: return editPatient()
@@ -99,8 +118,10 @@ public final class MutationDriver: Sendable {
     }
 
     private func goodPatients() -> [FHIRResourceEntry] {
+        // A merged-away Patient (inactive, replaced-by) "must no longer be used": nobody edits it.
         world.emr.entries("Patient").filter { entry in
-            entry.resource["name"]?[0]?["family"]?.stringValue.map { $0.count <= 80 } == true
+            entry.resource["active"] != .bool(false)
+                && entry.resource["name"]?[0]?["family"]?.stringValue.map { $0.count <= 80 } == true
                 && entry.resource["birthDate"]?.stringValue.map { CivilDate($0) != nil } == true
                 && ["male", "female", "other", "unknown"].contains(entry.resource["gender"]?.stringValue ?? "")
         }
@@ -178,7 +199,7 @@ public final class MutationDriver: Sendable {
     /// Edits the phone of a linked patient on both sides, with different values.
     private func editBothSides() -> Mutation? {
         let linked = world.salesforce.store.records(of: "Contact").compactMap { contact -> (SObjectRecord, FHIRResourceEntry)? in
-            guard let patientID = contact["EMR_Patient_Id__c"].stringValue, let entry = world.emr.entry("Patient", patientID)
+            guard let patientID = contact["EMR_Patient_Id__c"].stringValue, let entry = world.emr.liveEntry("Patient", patientID)
             else { return nil }
             return (contact, entry)
         }
@@ -190,6 +211,42 @@ public final class MutationDriver: Sendable {
             (try? world.salesforce.update("Contact", id: contact.id, body: ["Phone": .string(newPhone())], actor: human(), endpoint: nil)) != nil
         else { return nil }
         return Mutation(kind: .bothSidesEdited, system: .salesforce, type: "Contact", id: contact.id)
+    }
+
+    private func deleteContact() -> Mutation? {
+        let contacts = world.salesforce.store.records(of: "Contact")
+        guard !contacts.isEmpty else { return nil }
+        let contact = random { $0.pick(contacts) }
+        guard (try? world.salesforce.delete("Contact", id: contact.id, actor: human(), endpoint: nil)) != nil else { return nil }
+        return Mutation(kind: .contactDeleted, system: .salesforce, type: "Contact", id: contact.id)
+    }
+
+    private func mergeContacts() -> Mutation? {
+        let contacts = world.salesforce.store.records(of: "Contact")
+        guard contacts.count >= 2 else { return nil }
+        let master = random { $0.pick(contacts) }
+        let loser = random { $0.pick(contacts.filter { $0.id != master.id }) }
+        guard (try? world.salesforce.merge("Contact", master: master.id, losers: [loser.id], actor: human())) != nil
+        else { return nil }
+        return Mutation(kind: .contactsMerged, system: .salesforce, type: "Contact", id: loser.id, survivor: master.id)
+    }
+
+    private func deletePatient() -> Mutation? {
+        let patients = goodPatients()
+        guard !patients.isEmpty else { return nil }
+        let id = random { $0.pick(patients) }.resource["id"]!.stringValue!
+        guard world.emr.delete("Patient", id: id, actor: SeedGenerator.clinician, endpoint: nil) != nil else { return nil }
+        return Mutation(kind: .patientDeleted, system: .fhir, type: "Patient", id: id)
+    }
+
+    private func mergePatients() -> Mutation? {
+        let patients = goodPatients()
+        guard patients.count >= 2 else { return nil }
+        let survivor = random { $0.pick(patients) }.resource["id"]!.stringValue!
+        let loser = random { $0.pick(patients.filter { $0.resource["id"]?.stringValue != survivor }) }.resource["id"]!.stringValue!
+        guard (try? world.emr.mergePatients(survivor: survivor, loser: loser, actor: SeedGenerator.clinician)) != nil
+        else { return nil }
+        return Mutation(kind: .patientsMerged, system: .fhir, type: "Patient", id: loser, survivor: survivor)
     }
 
     private func readyAdmission() -> Mutation? {

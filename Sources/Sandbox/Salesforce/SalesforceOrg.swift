@@ -155,6 +155,7 @@ final class SalesforceOrg: Sendable {
             guard let id = SalesforceID.normalize(id), let record = state.store.records[id],
                 record.object == object.name
             else { throw SalesforceAPIError(status: 404, [.notFound]) }
+            if record.isDeleted { throw SalesforceAPIError(status: 404, [.entityIsDeleted]) }
             return try Self.render(record, object: object, fields: fields, apiVersion: apiVersion)
         }
     }
@@ -219,7 +220,10 @@ final class SalesforceOrg: Sendable {
     // MARK: - Queries
 
     /// The first page of a query, with a `nextRecordsUrl` when more pages follow.
-    func query(_ soql: String, apiVersion: String, pageSize requested: Int?) throws(SalesforceAPIError) -> WireJSON {
+    /// With `includingDeleted` it is the QueryAll resource: records in the Recycle Bin are returned too.
+    func query(_ soql: String, apiVersion: String, pageSize requested: Int?, includingDeleted: Bool = false)
+        throws(SalesforceAPIError) -> WireJSON
+    {
         let parsed: SOQLQuery
         do {
             parsed = try SOQLParser.parse(soql)
@@ -230,7 +234,9 @@ final class SalesforceOrg: Sendable {
         return try state.withLock { state throws(SalesforceAPIError) in
             let result: (total: Int, records: [WireJSON])
             do throws(SOQLError) {
-                result = try SOQLEvaluator(store: state.store, apiVersion: apiVersion).run(parsed)
+                result = try SOQLEvaluator(
+                    store: state.store, apiVersion: apiVersion, includingDeleted: includingDeleted
+                ).run(parsed)
             } catch {
                 throw SalesforceAPIError(status: 400, [SalesforceError(code: error.code, message: error.message)])
             }

@@ -27,13 +27,20 @@ struct SalesforceRoutes: Sendable {
         let data = router.group("/services/data/:version")
         data.get("/limits") { _, _ in routes.limits() }
         data.get("/query") { request, context in try routes.query(request, context: context) }
+        data.get("/queryAll") { request, context in try routes.query(request, context: context, includingDeleted: true) }
         data.get("/query/:locator") { _, context in
             HTTPReply.json(try routes.org.queryMore(context.parameters.require("locator"), apiVersion: routes.version(context)))
         }
         data.get("/sobjects") { _, context in routes.describeGlobal(version: routes.version(context)) }
         data.get("/sobjects/:object/describe") { _, context in try routes.describe(context) }
         data.post("/sobjects/:object") { request, context in try await routes.create(request, context: context) }
+        data.get("/sobjects/:object/deleted") { request, context in try routes.deleted(request, context: context) }
         data.get("/sobjects/:object/:id") { request, context in try routes.get(request, context: context) }
+        data.delete("/sobjects/:object/:id") { _, context in
+            try routes.org.delete(
+                try context.parameters.require("object"), id: try context.parameters.require("id"), actor: context.actor)
+            return HTTPReply.empty(status: .noContent)
+        }
         data.patch("/sobjects/:object/:id") { request, context in try await routes.update(request, context: context) }
         data.get("/sobjects/:object/:id/:value") { request, context in
             try routes.getByExternalID(request, context: context)
@@ -76,7 +83,17 @@ struct SalesforceRoutes: Sendable {
         return HTTPReply.json(["DailyApiRequests": ["Max": .int(limit), "Remaining": .int(max(0, limit - org.apiUsage))]])
     }
 
-    func query(_ request: Request, context: SandboxRequestContext) throws -> Response {
+    /// `GET /sobjects/{Object}/deleted/?start=…&end=…`.
+    func deleted(_ request: Request, context: SandboxRequestContext) throws -> Response {
+        let parameters = HTTPReply.query(of: request)
+        return HTTPReply.json(
+            try org.deleted(
+                try context.parameters.require("object"), start: parameters.first { $0.0 == "start" }?.1,
+                end: parameters.first { $0.0 == "end" }?.1))
+    }
+
+    /// `GET /query?q=…`, or with `includingDeleted` `GET /queryAll?q=…`.
+    func query(_ request: Request, context: SandboxRequestContext, includingDeleted: Bool = false) throws -> Response {
         guard let soql = HTTPReply.query(of: request).first(where: { $0.0 == "q" })?.1 else {
             throw SalesforceAPIError(
                 status: 400, [SalesforceError(code: "MALFORMED_QUERY", message: "A query string has to be specified")])
@@ -84,7 +101,8 @@ struct SalesforceRoutes: Sendable {
         let batchSize = request.headers[.sforceQueryOptions].flatMap { header in
             header.split(separator: "=").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         }
-        return HTTPReply.json(try org.query(soql, apiVersion: version(context), pageSize: batchSize))
+        return HTTPReply.json(
+            try org.query(soql, apiVersion: version(context), pageSize: batchSize, includingDeleted: includingDeleted))
     }
 
     func describeGlobal(version: String) -> Response {

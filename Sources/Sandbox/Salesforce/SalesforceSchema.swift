@@ -60,6 +60,9 @@ public struct SalesforceSchema: Sendable {
                 name: "LastModifiedById", label: "Last Modified By ID", type: .reference, length: 18, system: true,
                 referenceTo: "User", relationshipName: "LastModifiedBy"),
             SObjectField(name: "SystemModstamp", label: "System Modstamp", type: .datetime, system: true),
+            // Every object has IsDeleted: true for a record in the Recycle Bin, which only queryAll
+            // returns (REST API "QueryAll"; developer.salesforce.com/docs/platform/api-rest/guide/resources-queryall).
+            SObjectField(name: "IsDeleted", label: "Deleted", type: .boolean, system: true),
         ]
         return fields
     }
@@ -86,6 +89,11 @@ public struct SalesforceSchema: Sendable {
             SObjectField(name: "MailingState", label: "Mailing State/Province", type: .string, length: 80),
             SObjectField(name: "MailingPostalCode", label: "Mailing Zip/Postal Code", type: .string, length: 20),
             SObjectField(name: "MailingCountry", label: "Mailing Country", type: .string, length: 80),
+            // Set on a Contact that lost a merge, to the winner's id ("Triggers and Merge Statements":
+            // developer.salesforce.com/docs/atlas.en-us.apexcode.meta/apexcode/apex_triggers_merge_statements.htm).
+            SObjectField(
+                name: "MasterRecordId", label: "Master Record ID", type: .reference, length: 18, system: true,
+                referenceTo: "Contact", relationshipName: "MasterRecord"),
         ]
         let assessment = SObjectDescription(
             name: "Assessment__c", label: "Assessment", keyPrefix: "a0A", custom: true,

@@ -7,6 +7,15 @@ struct SObjectRecord: Sendable {
     subscript(field: String) -> WireJSON {
         fields[field] ?? .null
     }
+
+    /// Whether the record is in the Recycle Bin: deleted, or the loser of a merge.
+    var isDeleted: Bool { fields["IsDeleted"] == .bool(true) }
+}
+
+/// One entry of an object's delete log, which `GET /sobjects/{type}/deleted` reads.
+struct DeletedRecord: Sendable, Hashable {
+    var id: String
+    var deletedDate: SandboxInstant
 }
 
 /// The org's records, with the external-id indexes that upserts and relationship references use.
@@ -17,6 +26,8 @@ struct SalesforceStore: Sendable {
     private var externalIndex: [String: [String: [String]]] = [:]
     private var sequences: [String: Int] = [:]
     private var autoNumbers: [String: Int] = [:]
+    /// Each object's delete log, oldest first.
+    private(set) var deleteLog: [String: [DeletedRecord]] = [:]
 
     /// Field-level security of the integration users' permission set: the fields it leaves
     /// read-only (lowercased `object.field`). Describe reports them to those users as neither
@@ -34,12 +45,20 @@ struct SalesforceStore: Sendable {
         integrationUsers.contains(actor) && readOnlyFields.contains("\(object).\(field)".lowercased())
     }
 
-    /// How many records each object holds.
+    /// How many records each object holds, those in the Recycle Bin included.
     var recordCounts: [String: Int] { idsByObject.mapValues(\.count) }
 
-    /// The records of one object in creation order.
-    func records(of object: String) -> [SObjectRecord] {
-        (idsByObject[object] ?? []).compactMap { records[$0] }
+    /// The live records of one object in creation order; with `includingDeleted`, those in the
+    /// Recycle Bin too (what queryAll sees).
+    func records(of object: String, includingDeleted: Bool = false) -> [SObjectRecord] {
+        (idsByObject[object] ?? []).compactMap { id in
+            records[id].flatMap { includingDeleted || !$0.isDeleted ? $0 : nil }
+        }
+    }
+
+    /// The live record with this id, or nil when there is none or it is in the Recycle Bin.
+    func liveRecord(_ id: String) -> SObjectRecord? {
+        SalesforceID.normalize(id).flatMap { records[$0] }.flatMap { $0.isDeleted ? nil : $0 }
     }
 
     /// The ids whose external-id (or any indexed) field holds `value`.
@@ -67,6 +86,7 @@ struct SalesforceStore: Sendable {
             let prefix = String(object.label.prefix(1)).uppercased()
             record.fields["Name"] = .string("\(prefix)-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits)
         }
+        if object.field(named: "IsDeleted") != nil { record.fields["IsDeleted"] = .bool(false) }
         if object.field(named: "CreatedDate") != nil {
             record.fields["CreatedDate"] = .string(now.salesforceDateTime)
             record.fields["CreatedById"] = .string(actor)
@@ -87,6 +107,30 @@ struct SalesforceStore: Sendable {
         stamp(&record, object: object, actor: actor, at: now)
         records[id] = record
         index(record, object: object, previous: previous)
+        return record
+    }
+
+    /// Moves a live record to the Recycle Bin: `IsDeleted` true, `SystemModstamp` the deletion time (the
+    /// delete log's `deletedDate` "is obtained using the SystemModstamp system field": SOAP API
+    /// GetDeletedResult), out of the external-id index (so that an upsert no longer finds it), and
+    /// into its object's delete log. `values` are set first (a merge's `MasterRecordId`).
+    /// Nil when there is no live record with this id.
+    @discardableResult
+    mutating func moveToRecycleBin(
+        id: String, values: [String: WireJSON] = [:], actor: String, at now: SandboxInstant
+    ) -> SObjectRecord? {
+        guard let live = liveRecord(id), let object = schema.object(named: live.object) else { return nil }
+        var record = live
+        for (name, value) in values { record.fields[name] = value }
+        record.fields["IsDeleted"] = .bool(true)
+        stamp(&record, object: object, actor: actor, at: now)
+        records[record.id] = record
+        for field in object.fields where field.externalId {
+            if let value = live[field.name].stringValue {
+                externalIndex["\(object.name).\(field.name)"]?[value]?.removeAll { $0 == record.id }
+            }
+        }
+        deleteLog[object.name, default: []].append(DeletedRecord(id: record.id, deletedDate: now))
         return record
     }
 

@@ -59,12 +59,8 @@ extension SalesforceStore {
         _ object: SObjectDescription, id: String, body: WireObject, actor: String, at now: SandboxInstant,
         ignoring: Set<String> = []
     ) -> RecordWriteOutcome {
-        guard let normalized = SalesforceID.normalize(id), let existing = records[normalized],
-            existing.object == object.name
-        else {
-            return .failed([
-                SalesforceError(code: "ENTITY_IS_DELETED", message: "entity is deleted", fields: [])
-            ])
+        guard let existing = liveRecord(id), existing.object == object.name else {
+            return .failed([.entityIsDeleted])
         }
         switch SalesforceValidator(store: self, actor: actor).prepare(body, for: object, existing: existing, ignoring: ignoring) {
         case .failure(let list):

@@ -14,6 +14,8 @@ public struct RecordLink: Sendable, Hashable {
     public var linkedRowID: Int64?
     public var linkedVersion: RecordVersion
     public var updatedAt: Date
+    /// Set once the source record was deleted or merged away: nothing is written through the link again.
+    public var retirement: LinkRetirement? = nil
 
     public init(source: SourceKey, targetType: String, targetID: String, recordKey: String, linkedRowID: Int64?, linkedVersion: RecordVersion, updatedAt: Date) {
         self.source = source

@@ -13,14 +13,23 @@ public struct IncomingRecord: Sendable, Hashable {
     public var lastUpdated: Date?
     /// The payload exactly as received over the wire.
     public var payload: [UInt8]
+    /// A version of the record, its deletion, or its merge into `survivorID`.
+    public var kind: RecordKind
+    /// For a merge, the id (in the same system) of the record it was merged into.
+    public var survivorID: String?
 
-    public init(system: SourceSystem, resourceType: String, sourceID: String, version: String?, lastUpdated: Date?, payload: [UInt8]) {
+    public init(
+        system: SourceSystem, resourceType: String, sourceID: String, version: String?, lastUpdated: Date?, payload: [UInt8],
+        kind: RecordKind = .record, survivorID: String? = nil
+    ) {
         self.system = system
         self.resourceType = resourceType
         self.sourceID = sourceID
         self.version = version
         self.lastUpdated = lastUpdated
         self.payload = payload
+        self.kind = kind
+        self.survivorID = survivorID
     }
 
     public var recordVersion: RecordVersion { RecordVersion(version: version, lastUpdated: lastUpdated) }
@@ -51,6 +60,10 @@ public struct StagedRow: Sendable, Hashable, Identifiable {
     /// When the retention purge emptied `payload` (its hash, status and lineage stay); nil while
     /// the bytes are kept.
     public var payloadPurgedAt: Date? = nil
+    /// A version of the record, its deletion, or its merge into `survivorID`.
+    public var kind: RecordKind = .record
+    /// For a merge, the id (in the same system) of the record it was merged into.
+    public var survivorID: String? = nil
 
     public init(
         id: Int64, system: SourceSystem, resourceType: String, sourceID: String, version: String?, lastUpdated: Date?,
@@ -81,7 +94,8 @@ public struct StagedRow: Sendable, Hashable, Identifiable {
     public var summary: StagedRowSummary {
         StagedRowSummary(
             id: id, system: system, resourceType: resourceType, sourceID: sourceID, version: version, lastUpdated: lastUpdated, jobID: jobID,
-            receivedAt: receivedAt, status: status, errorCode: error?.code, errorMessage: error?.message, attemptCount: attemptCount, updatedAt: updatedAt)
+            receivedAt: receivedAt, status: status, errorCode: error?.code, errorMessage: error?.message, attemptCount: attemptCount, updatedAt: updatedAt,
+            kind: kind, survivorID: survivorID)
     }
 
     /// The version of the record this row holds, comparable with other versions of it.

@@ -90,6 +90,16 @@ public final class InMemoryUpsertTarget: UpsertTarget {
         return try result.get()
     }
 
+    public func delete(object: String, id: String) async throws(RemoteCallError) {
+        meter.recordCall()
+        let failure: RemoteCallError? = state.withLock { state in
+            if let failure = state.callFailure { return failure }
+            state.records[object]?[id] = nil
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
     public func update(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult] {
         meter.recordCall()
         let result: Result<[RecordResult], RemoteCallError> = state.withLock { state in

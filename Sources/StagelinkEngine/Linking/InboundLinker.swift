@@ -69,6 +69,18 @@ public struct InboundLinker: Sendable {
                 request.afterRowID = lastRow.id
                 nextClaim = Task { [request] in try await store.claimRows(request, limit: claimSize, actor: actor) }
                 var pending = rows[...]
+                // Deletions and merges are linked by the mapping's onDelete and onMerge rules, after
+                // what is being recorded is written: they retire links the next batches read.
+                let removals = pending.filter { $0.kind != .record }
+                if !removals.isEmpty {
+                    pending = pending.filter { $0.kind == .record }[...]
+                    try await writer.drain()
+                    let outcomes = try await linkRemovals(removals, actor: actor)
+                    try await writer.submit(outcomes)
+                    try await writer.drain()
+                    let done = Set(outcomes.map(\.rowID))
+                    unprocessed.removeAll { done.contains($0) }
+                }
                 while let first = pending.first {
                     if stop.isRequested { throw SyncStopped() }
                     guard let inbound = mapping.inbound(forResource: first.resourceType) else {
@@ -184,9 +196,13 @@ public struct InboundLinker: Sendable {
         // Nor an older version after a newer one a security label withheld (a retry of a failed
         // version would otherwise send it after the record was labelled).
         let withheldRows = try await store.withheldRows(of: Array(batch.sources))
+        // Nor anything into a record whose source was deleted or merged away, by any mapping.
+        let retired = try await store.retiredLinks(recordKeys: batch.candidates.map(\.record.record.key), targetType: inbound.object)
         var current: [(row: StagedRow, record: MappedRecord)] = []
         for candidate in batch.candidates {
-            if let link = links[candidate.row.recordKey], candidate.row.recordVersion < link.linkedVersion {
+            if let link = links[candidate.row.recordKey]?.retirement != nil ? links[candidate.row.recordKey] : retired[candidate.record.record.key] {
+                outcomes.append(Self.retired(candidate.row, link: link, actor: actor, at: now))
+            } else if let link = links[candidate.row.recordKey], candidate.row.recordVersion < link.linkedVersion {
                 outcomes.append(Self.superseded(candidate.row, by: link.linkedRowID, actor: actor, at: now))
             } else if let newer = (withheldRows[candidate.row.recordKey] ?? []).filter({ candidate.row.recordVersion < RecordVersion(version: $0.version, lastUpdated: $0.lastUpdated) }).first {
                 outcomes.append(

@@ -246,7 +246,8 @@ extension WhyAnswer {
         let row = try await write.rowID.asyncMap { try await store.row(id: $0) }
         let job = try await write.jobID.asyncMap { try await store.job(id: $0) }
         let state = try await store.fieldStates(for: [record])[record]?[field]
-        return WhyAnswer(record: record, field: field, write: write, row: row ?? nil, job: job ?? nil, state: state)
+        let retired = try await store.retiredLinks(recordKeys: [key], targetType: object).values.sorted { $0.updatedAt < $1.updatedAt }
+        return WhyAnswer(record: record, field: field, write: write, row: row ?? nil, job: job ?? nil, state: state, retired: retired)
     }
 }
 
@@ -259,6 +260,9 @@ public struct WhyAnswer: Sendable {
     public var job: Job?
     /// What is known of the field now (synced and last-seen values).
     public var state: FieldState?
+    /// The record's source deleted or merged away (or its counterpart removed): since then nothing
+    /// is written into it, so its values stay as the last write left them.
+    public var retired: [RecordLink] = []
 }
 
 /// An action that cannot be done as asked.

@@ -45,10 +45,13 @@ public struct OutboundLinker: OutboundRowLinker {
 
     /// The fields to select for an object's delta pull.
     public func pullFields(for object: String) -> [String] {
-        var fields = ["Id", "SystemModstamp", "LastModifiedById"]
+        // IsDeleted makes the pull a QueryAll: deletions and merges arrive with the changes.
+        var fields = ["Id", "SystemModstamp", "LastModifiedById", "IsDeleted"]
         func add(_ field: String) { if !fields.contains(field) { fields.append(field) } }
         if let contacts = mapping.outbound.contacts, contacts.object == object, let patients = mapping.inbound(named: contacts.mapping) {
             for field in patients.fields where !field.field.contains(".") { add(field.field) }
+            // The objects Salesforce merges carry MasterRecordId (Contact, Account, Lead, Case).
+            if ["Contact", "Account", "Lead", "Case"].contains(object) { add("MasterRecordId") }
         }
         if let admissions = mapping.outbound.admissions, admissions.object == object {
             add(admissions.stageField)
@@ -78,7 +81,7 @@ public struct OutboundLinker: OutboundRowLinker {
         var cursor: RowCursor?
         while true {
             let page = try await store.rows(
-                RowQuery(filter: RowFilter(statuses: [.staged], system: .salesforce, resourceType: contacts.object), after: cursor, limit: 500))
+                RowQuery(filter: RowFilter(statuses: [.staged], system: .salesforce, resourceType: contacts.object, kind: .record), after: cursor, limit: 500))
             guard let last = page.last else { return }
             cursor = last.cursor(for: RowSort())
             var observed: [MappedRecordKey: [String: FieldValue]] = [:]
@@ -159,7 +162,9 @@ public struct OutboundLinker: OutboundRowLinker {
             } catch {
                 throw LinkError(.mappingInvalidJSON, message: "the payload is not valid JSON: \(error)")
             }
-            if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object {
+            if row.kind != .record {
+                outcome = try await processRemoval(row, record: record, actor: actor)
+            } else if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object {
                 outcome = try await processAdmission(row, record: record, admissions: admissions, forced: forced, actor: actor, jobID: jobID)
             } else if let contacts = mapping.outbound.contacts, row.resourceType == contacts.object {
                 outcome = try await processContact(row, record: record, contacts: contacts, forced: forced, actor: actor, jobID: jobID)

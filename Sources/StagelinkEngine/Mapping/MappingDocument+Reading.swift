@@ -3,7 +3,7 @@ extension MappingDocument {
     static let rootKeys: Set<String> = ["version", "instruments", "inbound", "outbound", "sensitivity"]
     static let sensitivityKeys: Set<String> = ["block", "strip", "allow", "unlisted"]
     static let instrumentKeys: Set<String> = ["name", "questionnaire", "code", "totalCode", "items", "itemMax", "severity"]
-    static let inboundKeys: Set<String> = ["name", "resource", "object", "externalId", "fields"]
+    static let inboundKeys: Set<String> = ["name", "resource", "object", "externalId", "fields", "onDelete", "onMerge"]
     static let fieldKeys: Set<String> = ["field", "path", "type", "required", "maxLength", "values", "resource", "owner", "partial", "from"]
     static let outboundKeys: Set<String> = ["admissions", "contacts"]
     static let admissionKeys: Set<String> = [
@@ -11,7 +11,7 @@ extension MappingDocument {
     ]
     static let patientKeys: Set<String> = ["mapping", "identifierSystem"]
     static let serviceRequestKeys: Set<String> = ["identifierSystem", "externalIdField", "code", "fields"]
-    static let contactKeys: Set<String> = ["object", "mapping"]
+    static let contactKeys: Set<String> = ["object", "mapping", "onDelete"]
 
     init(reader root: YAMLReader) throws(ConfigurationError) {
         let document = try root.mapping(allowed: Self.rootKeys)
@@ -48,6 +48,14 @@ extension MappingDocument {
                     throw try entries.required("mapping").error("no inbound mapping is named \"\(mappingName)\"")
                 }
                 outbound.contacts = ContactOutbound(object: try Self.salesforceName(entries.required("object")), mapping: mappingName)
+                if let rule = entries["onDelete"] {
+                    let action = try rule.mapping(allowed: ["action"]).required("action")
+                    let chosen = try action.enum(DeletionRule.Action.self, what: "onDelete action")
+                    if chosen == .delete {
+                        throw action.error("Stagelink never deletes a Patient in the EMR: use flag or deactivate (Patient.active = false) or ignore")
+                    }
+                    outbound.contacts?.onDelete = DeletionRule(action: chosen)
+                }
             }
         }
         // A mapping that also writes the EMR must give each FHIR path one Salesforce field.
@@ -115,11 +123,38 @@ extension MappingDocument {
         try checkOneTarget(fields, readers: elements, by: { $0.field }, what: "Salesforce field")
         let mapping = InboundMapping(
             name: try keys.required("name").string(), resource: try fhirResourceType(keys.required("resource")),
-            object: try salesforceName(keys.required("object")), externalID: try keys.required("externalId").string(), fields: fields)
+            object: try salesforceName(keys.required("object")), externalID: try keys.required("externalId").string(), fields: fields,
+            onDelete: try keys["onDelete"].map { reader throws(ConfigurationError) in try deletionRule(reader) },
+            onMerge: try keys["onMerge"].map { reader throws(ConfigurationError) in try mergeRule(reader) })
         guard mapping.externalIDField != nil else {
             throw try keys.required("externalId").error("the external id \(mapping.externalID) is not one of the mapped fields")
         }
         return (mapping, elements)
+    }
+
+    /// `onDelete: { action: flag|delete|ignore, field: … }`. `deactivate` needs an active field,
+    /// which a Salesforce object does not have: it is refused here, naming the choices.
+    private static func deletionRule(_ reader: YAMLReader) throws(ConfigurationError) -> DeletionRule {
+        let keys = try reader.mapping(allowed: ["action", "field"])
+        let actionReader = try keys.required("action")
+        let action = try actionReader.enum(DeletionRule.Action.self, what: "onDelete action")
+        if action == .deactivate {
+            throw actionReader.error("deactivate sets a FHIR Patient's active flag; a Salesforce record has none: use flag, delete or ignore")
+        }
+        let field = try keys["field"].map { field throws(ConfigurationError) in try salesforceName(field) }
+        if action == .flag {
+            return DeletionRule(action: .flag, field: field ?? DeletionRule.defaultFlagField)
+        }
+        if let extra = keys["field"] { throw extra.error("only the flag action sets a field") }
+        return DeletionRule(action: action)
+    }
+
+    /// `onMerge: { action: relink, field: … }`.
+    private static func mergeRule(_ reader: YAMLReader) throws(ConfigurationError) -> MergeRule {
+        let keys = try reader.mapping(allowed: ["action", "field"])
+        let action = try keys.required("action").enum(MergeRule.Action.self, what: "onMerge action")
+        let field = try keys["field"].map { field throws(ConfigurationError) in try salesforceName(field) }
+        return MergeRule(action: action, field: field ?? MergeRule.defaultFlagField)
     }
 
     /// Refuses two fields of one list with the same target (`key`), pointing at the second and

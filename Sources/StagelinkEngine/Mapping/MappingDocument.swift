@@ -106,14 +106,24 @@ public struct InboundMapping: Sendable {
     /// (an identifier it was given at creation). Such a resource is written by that id, so that it
     /// finds its Salesforce record even before the EMR's id was written back there.
     public var salesforceID: FieldPath?
+    /// What a deletion of the resource does to its Salesforce record.
+    public var onDelete: DeletionRule
+    /// What a merge of the resource (a Patient `replaced-by` another) does; nil for types that are not merged.
+    public var onMerge: MergeRule?
 
-    public init(name: String, resource: String, object: String, externalID: String, fields: [FieldMapping], salesforceID: FieldPath? = nil) {
+    public init(
+        name: String, resource: String, object: String, externalID: String, fields: [FieldMapping], salesforceID: FieldPath? = nil,
+        onDelete: DeletionRule? = nil, onMerge: MergeRule? = nil
+    ) {
         self.name = name
         self.resource = resource
         self.object = object
         self.externalID = externalID
         self.fields = fields
         self.salesforceID = salesforceID
+        self.onDelete = DeletionRule(action: .ignore)
+        self.onMerge = onMerge ?? (resource == "Patient" ? MergeRule() : nil)
+        self.onDelete = onDelete ?? (isKeyedByOwnID ? DeletionRule(action: .flag, field: DeletionRule.defaultFlagField) : DeletionRule(action: .ignore))
     }
 
     public var externalIDField: FieldMapping? { fields.first { $0.field == externalID } }
@@ -251,4 +261,7 @@ public struct ServiceRequestOutbound: Sendable {
 public struct ContactOutbound: Sendable {
     public var object: String
     public var mapping: String
+    /// What a Contact deleted in Salesforce does to its Patient: `flag` (the default) and
+    /// `deactivate` set `Patient.active = false`; `ignore` leaves it. A Patient is never deleted.
+    public var onDelete: DeletionRule = DeletionRule(action: .flag)
 }

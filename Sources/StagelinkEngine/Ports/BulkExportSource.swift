@@ -74,11 +74,16 @@ public struct BulkManifest: Sendable, Hashable {
     public var output: [File]
     /// URLs of the OperationOutcome NDJSON files.
     public var errors: [String]
+    /// The files of resources deleted since `_since` (Bulk Data IG v2: `transaction` Bundles whose
+    /// entries are `DELETE [type]/[id]`); read by ``BulkExportSource/readFile(_:batchSize:_:)`` as
+    /// records of kind `deletion`.
+    public var deleted: [File]
 
-    public init(transactionTime: Date, output: [File], errors: [String] = []) {
+    public init(transactionTime: Date, output: [File], errors: [String] = [], deleted: [File] = []) {
         self.transactionTime = transactionTime
         self.output = output
         self.errors = errors
+        self.deleted = deleted
     }
 }
 

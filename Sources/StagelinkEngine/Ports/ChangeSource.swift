@@ -11,6 +11,18 @@ public protocol ChangeSource: Sendable {
 
     /// The first page (`cursor` nil) or the page after `cursor`.
     func page(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage
+
+    /// The deletions since `request.since` that ``page(_:after:)`` does not return (a FHIR search
+    /// leaves deleted resources out; its history lists them), each a record of kind `deletion`
+    /// with the notice's exact bytes, in any order. Sources whose pages carry their deletions
+    /// (a Salesforce queryAll) have none.
+    func deletions(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage
+}
+
+extension ChangeSource {
+    public func deletions(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+        SourcePage(records: [], next: nil, total: 0)
+    }
 }
 
 /// What a delta pull asks for.

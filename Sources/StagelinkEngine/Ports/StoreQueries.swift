@@ -12,11 +12,14 @@ public struct RowFilter: Sendable, Hashable {
     public var text: String?
     /// Everything the other conditions do not match (`/!` in the console).
     public var inverted: Bool
+    /// Record versions, deletions or merges only.
+    public var kind: RecordKind?
 
     public init(
         statuses: Set<RowStatus>? = nil, system: SourceSystem? = nil, resourceType: String? = nil, errorCode: String? = nil,
-        jobID: Int64? = nil, text: String? = nil, inverted: Bool = false
+        jobID: Int64? = nil, text: String? = nil, inverted: Bool = false, kind: RecordKind? = nil
     ) {
+        self.kind = kind
         self.statuses = statuses
         self.system = system
         self.resourceType = resourceType
@@ -91,11 +94,17 @@ public struct StagedRowSummary: Sendable, Hashable, Identifiable {
     /// The name of the person the row is about, from the store's person index (see
     /// ``PersonSearch``); nil when the list did not read it or the row names nobody.
     public var personName: String? = nil
+    /// A version of the record, its deletion, or its merge into `survivorID`.
+    public var kind: RecordKind
+    public var survivorID: String?
 
     public init(
         id: Int64, system: SourceSystem, resourceType: String, sourceID: String, version: String?, lastUpdated: Date?, jobID: Int64?,
-        receivedAt: Date, status: RowStatus, errorCode: String?, errorMessage: String?, attemptCount: Int, updatedAt: Date
+        receivedAt: Date, status: RowStatus, errorCode: String?, errorMessage: String?, attemptCount: Int, updatedAt: Date,
+        kind: RecordKind = .record, survivorID: String? = nil
     ) {
+        self.kind = kind
+        self.survivorID = survivorID
         self.id = id
         self.system = system
         self.resourceType = resourceType

@@ -116,6 +116,9 @@ public protocol SyncStore: Sendable {
     func link(targetType: String, targetID: String) async throws -> RecordLink?
     /// Links of a mapped record (every source that writes into it).
     func links(recordKey: String, targetType: String) async throws -> [RecordLink]
+    /// The retired links (source deleted or merged away) of these mapped records, by record key:
+    /// nothing is written into such a record again, whichever mapping would write it.
+    func retiredLinks(recordKeys: [String], targetType: String) async throws -> [String: RecordLink]
     func fieldStates(for records: [MappedRecordKey]) async throws -> [MappedRecordKey: [String: FieldState]]
     /// Replaces the states of these fields (other fields of the same records stay).
     func updateFieldStates(_ changes: [FieldStateChange]) async throws

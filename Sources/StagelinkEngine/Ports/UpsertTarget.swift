@@ -12,6 +12,10 @@ public protocol UpsertTarget: Sendable {
 
     /// Update records by their own id (writing the EMR's ids back onto Salesforce records).
     func update(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult]
+
+    /// Deletes one record by its id (an `onDelete: delete` rule). A record already deleted counts
+    /// as deleted: sending it again is safe.
+    func delete(object: String, id: String) async throws(RemoteCallError)
 }
 
 /// The fields to write into one record; the external id is among them.

@@ -87,7 +87,7 @@ public struct BulkPuller: Sendable {
                 return false
             }
             return true
-        }
+        } + manifest.deleted
         if !errors.isEmpty {
             await recorder.addExportErrors(errors)
             await recorder.event(.warning, "bulk export manifest reported \(errors.count) errors (see the job)")

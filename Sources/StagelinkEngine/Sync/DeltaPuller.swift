@@ -34,6 +34,18 @@ public struct DeltaPuller: Sendable {
         await recorder.progress(phase: "pulling \(resourceType)", done: 0, total: .some(nil))
         let request = DeltaRequest(
             resourceType: resourceType, since: watermark.map { $0.addingTimeInterval(-overlap.seconds) }, fields: fields, pageSize: pageSize)
+        // Deletions first, without moving the watermark: a pull stopped among them reads them
+        // all again, and the record pages after them move it.
+        if request.since != nil {
+            var cursor: PageCursor?
+            repeat {
+                if stop.isRequested { throw SyncStopped() }
+                let page = try await source.deletions(request, after: cursor)
+                let result = try await store.stage(page.records, job: await recorder.id, advancing: nil)
+                await recorder.add(Job.Counts(pulled: page.records.count, staged: result.staged, deduplicated: result.deduplicated))
+                cursor = page.next
+            } while cursor != nil
+        }
         var cursor: PageCursor?
         var pulled = 0
         // Once a page comes unordered, the watermark waits for the end of the pull: an unordered

@@ -16,6 +16,10 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
     var linkedVersion: String?
     var linkedLastUpdated: Double?
     var updatedAt: Double
+    /// `deleted` or `merged` once the source record is gone; nil while the link carries updates.
+    var retired: String?
+    /// The survivor's id, for a link retired by a merge.
+    var mergedInto: String?
 
     init(_ link: RecordLink) {
         system = link.source.system.rawValue
@@ -28,6 +32,17 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
         linkedVersion = link.linkedVersion.version
         linkedLastUpdated = link.linkedVersion.lastUpdated?.timeIntervalSince1970
         updatedAt = link.updatedAt.timeIntervalSince1970
+        (retired, mergedInto) = Self.columns(link.retirement)
+    }
+
+    /// The two columns of a retirement.
+    static func columns(_ retirement: LinkRetirement?) -> (retired: String?, mergedInto: String?) {
+        switch retirement {
+        case nil: (nil, nil)
+        case .deleted: ("deleted", nil)
+        case .merged(let survivor): ("merged", survivor)
+        case .counterpartRemoved: ("counterpart-removed", nil)
+        }
     }
 
     /// Decoded by column position, from ``select``: a batch looks up hundreds of links at once.
@@ -42,20 +57,31 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
         linkedVersion = row[7]
         linkedLastUpdated = row[8]
         updatedAt = row[9]
+        retired = row[10]
+        mergedInto = row[11]
     }
 
     /// Selects what `init(row:)` reads; add a `WHERE`.
     static let select = """
-        SELECT system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion, linkedLastUpdated, updatedAt
+        SELECT system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion, linkedLastUpdated, updatedAt,
+            retired, mergedInto
         FROM record_link
         """
 
-    var link: RecordLink {
-        RecordLink(
+    func link() throws -> RecordLink {
+        var link = RecordLink(
             source: SourceKey(system: SourceSystem(rawValue: system) ?? .emr, resourceType: resourceType, sourceID: sourceID),
             targetType: targetType, targetID: targetID, recordKey: recordKey, linkedRowID: linkedRowID,
             linkedVersion: RecordVersion(version: linkedVersion, lastUpdated: linkedLastUpdated.map(Date.init(timeIntervalSince1970:))),
             updatedAt: Date(timeIntervalSince1970: updatedAt))
+        switch (retired, mergedInto) {
+        case (nil, _): break
+        case ("deleted", _): link.retirement = .deleted
+        case ("merged", let survivor?): link.retirement = .merged(into: survivor)
+        case ("counterpart-removed", _): link.retirement = .counterpartRemoved
+        default: throw StoreError.unreadable("record_link.retired \"\(retired ?? "")\" of \(resourceType)/\(sourceID)")
+        }
+        return link
     }
 }
 

@@ -27,13 +27,21 @@ struct StagedRowRecord: FetchableRecord {
         payload = row[17]
         payloadPurgedAt = row[18]
         further = try LinkErrorColumns.further(row[19])
+        kind = try Self.kind(row[20])
+        survivorID = row[21]
+    }
+
+    /// The kind column read strictly: a value this build does not know is an error, never a default.
+    static func kind(_ text: String) throws -> RecordKind {
+        guard let kind = RecordKind(rawValue: text) else { throw StoreError.unreadable("staged_row.kind \"\(text)\"") }
+        return kind
     }
 
     /// Selects what `init(row:)` reads; add a `WHERE` on `staged_row`'s columns.
     static let select = """
         SELECT staged_row.id, system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status, errorCode, \
             errorMessage, errorFields, errorBody, attemptCount, note, updatedAt, staged_payload.payload, payloadPurgedAt, \
-            errorFurther
+            errorFurther, kind, survivorID
         FROM staged_row JOIN staged_payload ON staged_payload.rowID = staged_row.id
         """
 
@@ -57,6 +65,8 @@ struct StagedRowRecord: FetchableRecord {
     var payload: Data
     var payloadPurgedAt: Double?
     var further: [LinkError]
+    var kind: RecordKind
+    var survivorID: String?
 
     var row: StagedRow {
         var row = StagedRow(
@@ -66,16 +76,18 @@ struct StagedRowRecord: FetchableRecord {
             error: LinkErrorColumns.error(code: errorCode, message: errorMessage, fields: errorFields, body: errorBody, further: further), attemptCount: attemptCount,
             note: note, updatedAt: Date(timeIntervalSince1970: updatedAt))
         row.payloadPurgedAt = payloadPurgedAt.map(Date.init(timeIntervalSince1970:))
+        row.kind = kind
+        row.survivorID = survivorID
         return row
     }
 
-    static func summary(_ row: Row) -> StagedRowSummary {
-        var summary = StagedRowSummary(
+    static func summary(_ row: Row) throws -> StagedRowSummary {
+        var summary = try StagedRowSummary(
             id: row["id"], system: SourceSystem(rawValue: row["system"]) ?? .emr, resourceType: row["resourceType"], sourceID: row["sourceID"],
             version: row["version"], lastUpdated: (row["lastUpdated"] as Double?).map(Date.init(timeIntervalSince1970:)), jobID: row["jobID"],
             receivedAt: Date(timeIntervalSince1970: row["receivedAt"]), status: RowStatus(rawValue: row["status"]) ?? .staged,
             errorCode: row["errorCode"], errorMessage: row["errorMessage"], attemptCount: row["attemptCount"],
-            updatedAt: Date(timeIntervalSince1970: row["updatedAt"]))
+            updatedAt: Date(timeIntervalSince1970: row["updatedAt"]), kind: kind(row["kind"]), survivorID: row["survivorID"])
         if row.hasColumn("personName"), let name: String = row["personName"], !name.isEmpty { summary.personName = name }
         return summary
     }

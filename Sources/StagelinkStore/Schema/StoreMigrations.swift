@@ -140,6 +140,16 @@ public enum StoreMigrations {
             try db.execute(sql: RowParents.schema)
             try PersonIndex.backfill(db)
         }
+        migrator.registerMigration("v11: deletions and merges staged as rows of their own, and retired links") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE staged_row ADD COLUMN kind TEXT NOT NULL DEFAULT 'record';
+                    ALTER TABLE staged_row ADD COLUMN survivorID TEXT;
+                    CREATE INDEX staged_row_kind ON staged_row(kind, id) WHERE kind != 'record';
+                    ALTER TABLE record_link ADD COLUMN retired TEXT;
+                    ALTER TABLE record_link ADD COLUMN mergedInto TEXT;
+                    """)
+        }
         return migrator
     }
 

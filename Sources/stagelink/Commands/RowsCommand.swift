@@ -17,6 +17,8 @@ struct RowsCommand: AsyncParsableCommand {
               stagelink rows --object Patient --text Müller --before 12345
               stagelink rows --text "zoe muller"          (any case, any accents: finds Zoë Müller)
               stagelink rows --text MRN100042             (an identifier, or --text 1984-02-29 a birth date)
+              stagelink rows --kind deletion        (records deleted at their source)
+              stagelink rows --kind merge --status held   (merges waiting for a person)
             """
     )
 
@@ -27,6 +29,9 @@ struct RowsCommand: AsyncParsableCommand {
 
     @Option(help: "Only rows of this FHIR resource type or Salesforce object (Patient, Admission__c).")
     var object: String?
+
+    @Option(help: "Only rows of this kind: record (a version of a record), deletion, or merge (a record merged into another).")
+    var kind: RecordKind?
 
     @Option(help: "Only rows whose last error has this code.")
     var error: String?
@@ -56,7 +61,8 @@ struct RowsCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try Context.open(storeOptions, for: .reading)
         let filter = RowFilter(
-            statuses: status.isEmpty ? nil : Set(status), resourceType: object, errorCode: error, jobID: job, text: text, inverted: not)
+            statuses: status.isEmpty ? nil : Set(status), resourceType: object, errorCode: error, jobID: job, text: text, inverted: not,
+            kind: kind)
         let sort = RowSort(column: .id, descending: true)
         let rows = try await context.store.rows(
             RowQuery(filter: filter, sort: sort, after: before.map { RowCursor(sortValue: nil, id: $0) }, limit: limit))
@@ -65,10 +71,11 @@ struct RowsCommand: AsyncParsableCommand {
             return
         }
         let total = try await context.store.countRows(filter)
-        var table = TextTable("ID", "STATUS", "SYSTEM", "OBJECT", "SOURCE ID", "NAME", "VERSION", "RECEIVED", "JOB", "ERROR")
+        var table = TextTable("ID", "STATUS", "KIND", "SYSTEM", "OBJECT", "SOURCE ID", "NAME", "VERSION", "RECEIVED", "JOB", "ERROR")
         for row in rows {
             table.add(
-                String(row.id), "\(row.status.symbol) \(row.status.rawValue)", row.system.rawValue, row.resourceType, row.sourceID, row.personName ?? "",
+                String(row.id), "\(row.status.symbol) \(row.status.rawValue)", Self.kindText(row), row.system.rawValue, row.resourceType, row.sourceID,
+                row.personName ?? "",
                 row.version ?? "",
                 row.receivedAt.shortText, row.jobID.map(String.init) ?? "", row.errorCode.map { "\($0): \(row.errorMessage ?? "")" } ?? "")
         }
@@ -76,6 +83,16 @@ struct RowsCommand: AsyncParsableCommand {
         let next = rows.count == limit ? " — next page: --before \(rows.last!.id)" : ""
         print("\(rows.count) of \(total) rows\(next)")
     }
+
+    /// `deletion`, `merge → 1017`, or blank for a record version.
+    static func kindText(_ row: StagedRowSummary) -> String {
+        switch row.kind {
+        case .record: ""
+        case .deletion: "deletion"
+        case .merge: "merge → \(row.survivorID ?? "?")"
+        }
+    }
 }
 
 extension RowStatus: ExpressibleByArgument {}
+extension RecordKind: ExpressibleByArgument {}

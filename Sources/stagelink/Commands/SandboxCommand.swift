@@ -47,6 +47,9 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(help: "Seconds between edits of the mutation driver; 0 leaves it stopped.")
     var mutationInterval = 0.0
 
+    @Option(help: "The share of the mutation driver's changes, from 0 to 1, that delete or merge a Contact or a Patient instead of editing one.")
+    var deletionShare = 0.0
+
     @Option(help: "The org's daily API request limit.")
     var dailyApiLimit = 1_000_000
 
@@ -83,6 +86,7 @@ struct SandboxCommand: AsyncParsableCommand {
             throw ValidationError("Ports are between 0 and 65535.")
         }
         guard (0...1).contains(badShare) else { throw ValidationError("--bad-share is between 0 and 1.") }
+        guard (0...1).contains(deletionShare) else { throw ValidationError("--deletion-share is between 0 and 1.") }
         guard (0...1_000_000).contains(patients) else { throw ValidationError("--patients is between 0 and 1000000.") }
         // Bounded before `mutationInterval * 1000` becomes whole milliseconds: inf or 1e300 must not trap.
         guard (0...86_400).contains(mutationInterval) else { throw ValidationError("--mutation-interval is between 0 and 86400 seconds.") }
@@ -102,6 +106,7 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.seed = seed
         configuration.patientCount = patients
         configuration.badShare = badShare
+        configuration.deletionShare = deletionShare
         configuration.dailyAPILimit = dailyApiLimit
         configuration.fhirJWKS = emrJWKS
         configuration.emrProfile = emrProfile

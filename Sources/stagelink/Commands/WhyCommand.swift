@@ -42,6 +42,7 @@ struct WhyCommand: AsyncParsableCommand {
             JSONOutput.print([
                 "write": JSONOutput.write(answer.write), "row": answer.row.map { JSONOutput.row($0.summary) } ?? .null,
                 "job": answer.job.map(JSONOutput.job) ?? .null, "synced": answer.state?.synced?.json ?? .null,
+                "retired": .array(answer.retired.map(Self.retiredJSON)),
             ])
             return
         }
@@ -58,5 +59,23 @@ struct WhyCommand: AsyncParsableCommand {
         if let synced = answer.state?.synced, synced != write.value {
             print("  note: the synced value is now \(DisplayText.escaped(synced.description)) (set by a later sync)")
         }
+        for link in answer.retired {
+            print("  \(Self.retiredText(link)): nothing is written into this record from it since \(link.updatedAt.shortText)"
+                + (link.linkedRowID.map { " (staged row \($0))" } ?? ""))
+        }
+    }
+
+    /// "emr Patient/1017 was merged into Patient/1004".
+    static func retiredText(_ link: RecordLink) -> String {
+        let state = link.retirement?.describe(resourceType: link.source.resourceType) ?? "retired"
+        return "\(link.source.system.rawValue) \(link.source.resourceType)/\(DisplayText.escaped(link.source.sourceID)) was \(state)"
+    }
+
+    static func retiredJSON(_ link: RecordLink) -> JSONValue {
+        [
+            "source": .string("\(link.source.system.rawValue) \(link.source.resourceType)/\(link.source.sourceID)"),
+            "retired": .string(link.retirement?.describe(resourceType: link.source.resourceType) ?? "retired"),
+            "row": JSONOutput.number(link.linkedRowID), "at": JSONOutput.instant(link.updatedAt),
+        ]
     }
 }

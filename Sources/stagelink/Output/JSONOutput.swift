@@ -30,6 +30,7 @@ enum JSONOutput {
             "id": number(row.id), "status": .string(row.status.rawValue), "system": .string(row.system.rawValue), "resourceType": .string(row.resourceType),
             "sourceID": .string(row.sourceID), "name": text(row.personName), "version": text(row.version), "lastUpdated": instant(row.lastUpdated), "receivedAt": instant(row.receivedAt),
             "job": number(row.jobID), "attempts": number(row.attemptCount), "errorCode": text(row.errorCode), "errorMessage": text(row.errorMessage),
+            "kind": .string(row.kind.rawValue), "survivor": text(row.survivorID),
         ]
     }
 

@@ -3,6 +3,8 @@
 struct SOQLEvaluator {
     let store: SalesforceStore
     let apiVersion: String
+    /// QueryAll: records in the Recycle Bin match too; Query leaves them out.
+    var includingDeleted = false
 
     /// A field path resolved against the schema.
     private struct Resolved {
@@ -19,7 +21,7 @@ struct SOQLEvaluator {
         let orderings = try query.orderBy.map { ordering throws(SOQLError) in
             (try resolve(ordering.path, in: object), ordering)
         }
-        var matches = store.records(of: object.name).filter { record in
+        var matches = store.records(of: object.name, includingDeleted: includingDeleted).filter { record in
             filter.map { evaluate($0, record) } ?? true
         }
         if !orderings.isEmpty {

@@ -1,0 +1,123 @@
+import Foundation
+
+/// Deletions and merges of EMR records, linked by the mapping's `onDelete` and `onMerge` rules
+/// (see ``DeletionRule`` and ``MergeRule``). Whatever the rule, the link of a deleted or merged-away
+/// record is retired: no update reaches its Salesforce record again.
+extension InboundLinker {
+    /// One outcome per row, in order.
+    func linkRemovals(_ rows: [StagedRow], actor: Actor) async throws -> [LinkOutcome] {
+        var outcomes: [LinkOutcome] = []
+        for row in rows {
+            guard let inbound = mapping.inbound(forResource: row.resourceType) else {
+                let error = LinkError(.mappingNoMapping, message: "no inbound mapping for \(row.resourceType) in \(mapping.file)")
+                outcomes.append(LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error))
+                continue
+            }
+            outcomes.append(try await linkRemoval(row, inbound: inbound, actor: actor))
+        }
+        return outcomes
+    }
+
+    private func linkRemoval(_ row: StagedRow, inbound: InboundMapping, actor: Actor) async throws -> LinkOutcome {
+        let now = Date()
+        let survivorKey = row.survivorID.map { SourceKey(system: row.system, resourceType: row.resourceType, sourceID: $0) }
+        let links = try await store.links(for: [row.recordKey] + (survivorKey.map { [$0] } ?? []))
+        let what = "\(row.resourceType)/\(row.sourceID)"
+        func linked(_ note: String, links: [RecordLink] = []) -> LinkOutcome {
+            LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .linked, note: note, links: links)
+        }
+        guard var link = links[row.recordKey] else {
+            return linked("\(what) \(row.kind == .merge ? "was merged away" : "was deleted") in the EMR; it has no \(inbound.object) to update")
+        }
+        if let retirement = link.retirement {
+            return linked("\(what) was already \(retirement.describe(resourceType: row.resourceType)): \(inbound.object) \(link.targetID) is left as it is")
+        }
+        link.linkedRowID = row.id
+        link.linkedVersion = row.recordVersion
+        link.updatedAt = now
+        switch row.kind {
+        case .record:
+            preconditionFailure("linkRemoval takes deletions and merges only")
+        case .deletion:
+            link.retirement = .deleted
+            switch inbound.onDelete.action {
+            case .ignore, .deactivate:
+                return linked("\(what) was deleted in the EMR; onDelete: ignore leaves \(inbound.object) \(link.targetID) as it is", links: [link])
+            case .flag:
+                let field = inbound.onDelete.field ?? DeletionRule.defaultFlagField
+                return try await write(
+                    [MappedField(name: field, value: .bool(true))], to: link, row: row, inbound: inbound, actor: actor,
+                    success: linked("\(what) was deleted in the EMR: \(inbound.object) \(link.targetID) is flagged \(field)", links: [link]))
+            case .delete:
+                do {
+                    try await target.delete(object: inbound.object, id: link.targetID)
+                    CrashPoints.reach(.upsertSent)
+                    return linked("\(what) was deleted in the EMR: \(inbound.object) \(link.targetID) was deleted (onDelete: delete)", links: [link])
+                } catch {
+                    if error.stopsJob { throw error }
+                    return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error.error)
+                }
+            }
+        case .merge:
+            guard let survivor = row.survivorID, let survivorKey, let rule = inbound.onMerge else {
+                let error = LinkError(.mergeWithoutSurvivor, message: "\(what) is marked merged but names no record it was merged into")
+                return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error)
+            }
+            link.retirement = .merged(into: survivor)
+            if let survivorLink = links[survivorKey], survivorLink.targetID != link.targetID {
+                // Two Salesforce records for one person now: never joined automatically. The
+                // loser's is flagged and written to no more; a person merges them in Salesforce.
+                return try await write(
+                    [MappedField(name: rule.field, value: .text(survivorLink.targetID))], to: link, row: row, inbound: inbound, actor: actor,
+                    success: LinkOutcome(
+                        rowID: row.id, actor: actor, at: now, status: .held, attempt: .linked,
+                        note: "\(what) was merged into \(row.resourceType)/\(survivor) in the EMR: \(inbound.object) \(link.targetID) is flagged "
+                            + "\(rule.field) = \(survivorLink.targetID) and receives no more updates; held until a person merges "
+                            + "\(inbound.object) \(link.targetID) into \(survivorLink.targetID) in Salesforce",
+                        links: [link]))
+            }
+            // The survivor has no Salesforce record yet (or shares this one): the loser's becomes
+            // the survivor's, its external id rewritten to the survivor's id.
+            var moved = link
+            moved.source = survivorKey
+            moved.recordKey = survivor
+            moved.retirement = nil
+            return try await write(
+                [MappedField(name: inbound.externalID, value: .text(survivor))], to: link, row: row, inbound: inbound, actor: actor,
+                success: linked(
+                    "\(what) was merged into \(row.resourceType)/\(survivor) in the EMR: \(inbound.object) \(link.targetID) now stands for "
+                        + "\(row.resourceType)/\(survivor) (\(inbound.externalID) rewritten)",
+                    links: [link, moved]))
+        }
+    }
+
+    /// Writes `fields` into the link's counterpart by its Salesforce id; `success` when it took,
+    /// the row failed with Salesforce's error otherwise (the link then stays as it was).
+    private func write(
+        _ fields: [MappedField], to link: RecordLink, row: StagedRow, inbound: InboundMapping, actor: Actor, success: LinkOutcome
+    ) async throws -> LinkOutcome {
+        do {
+            let results = try await target.update(object: inbound.object, records: [TargetRecordUpdate(id: link.targetID, fields: fields)])
+            CrashPoints.reach(.upsertSent)
+            switch results.first {
+            case .success?: return success
+            case .failure(let error)?:
+                return LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error)
+            case nil:
+                let error = LinkError(.malformedResponse, message: "no result was returned for this record")
+                return LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error)
+            }
+        } catch {
+            if error.stopsJob { throw error }
+            return LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error.error)
+        }
+    }
+
+    /// A version of a record whose link was retired: never written.
+    static func retired(_ row: StagedRow, link: RecordLink, actor: Actor, at: Date) -> LinkOutcome {
+        let state = link.retirement?.describe(resourceType: link.source.resourceType) ?? "retired"
+        return LinkOutcome(
+            rowID: row.id, actor: actor, at: at, status: .superseded, attempt: .superseded,
+            note: "\(link.source.resourceType)/\(link.source.sourceID) was \(state): nothing is written to \(link.targetType) \(link.targetID) again")
+    }
+}
