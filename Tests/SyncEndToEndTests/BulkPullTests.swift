@@ -110,6 +110,29 @@ struct BulkPullTests {
         }
     }
 
+    @Test func aFileOfManyNetworkPiecesIsStagedLineByLineAsItsExactBytes() async throws {
+        // 400 Patients in one file: hundreds of kilobytes, many times what one network read hands on,
+        // so lines are split across pieces; staged in batches smaller than the file.
+        try await SandboxHarness.with(patients: 400, configure: Self.certified()) { harness in
+            let store = try SQLiteStore.temporary("bulk")
+            let emr = try await harness.fhir()
+            let recorder = try await JobRecorder.start(.pull, direction: .inbound, actor: .system, store: store, meters: [], logger: SandboxHarness.silent)
+            try await BulkPuller(store: store, source: emr, settings: Self.quick, batchSize: 64).pull(["Patient"], into: recorder, stop: StopSignal())
+            let job = try await recorder.finish()
+            let resources = harness.sandbox.inspection.fhirResources("Patient")
+            #expect(resources.reduce(0) { $0 + $1.serialized().count } > 200_000)
+            #expect(job.counts.staged == resources.count)
+            let expected = Dictionary(uniqueKeysWithValues: resources.map { ($0["id"]!.stringValue!, $0.serialized()) })
+            var matching = 0
+            for summary in try await store.rows(RowQuery(filter: RowFilter(system: .emr, resourceType: "Patient"), limit: 1_000)) {
+                let row = try #require(try await store.row(id: summary.id))
+                if expected[row.sourceID] == row.payload { matching += 1 }
+            }
+            #expect(matching == resources.count, "every line staged as its exact bytes under its id")
+            #expect(harness.sandbox.inspection.counts().calls[.fhirExportFile] == 1, "one file, read once")
+        }
+    }
+
     @Test func hostileLinesEachStageAloneAsTheirBytesWithoutKeyingARecord() async throws {
         try await SandboxHarness.with(patients: 5, configure: Self.certified()) { harness in
             let notJSON = Array(#"{"resourceType":"Patient","id":"raw-1","name":[{"family":"Sm"#.utf8) + [0xFF] + Array(#"ith"}],"x":tru}"#.utf8)

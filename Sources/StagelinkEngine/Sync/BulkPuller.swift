@@ -98,12 +98,7 @@ public struct BulkPuller: Sendable {
             if stop.isRequested { throw SyncStopped() }
             let phase = "export: file \(index + 1) of \(files.count) (\(file.type))"
             await recorder.progress(phase: phase, done: staged, total: .some(total > 0 ? total : nil))
-            try await source.readFile(file, batchSize: batchSize) { records in
-                let result = try await store.stage(records, job: await recorder.id, advancing: nil)
-                staged += records.count
-                await recorder.add(Job.Counts(pulled: records.count, staged: result.staged, deduplicated: result.deduplicated))
-                await recorder.progress(phase: phase, done: staged)
-            }
+            try await stage(file, into: recorder, phase: phase, done: &staged)
             progress.stagedFiles.append(file.url)
             try await store.saveBulkExport(progress)
             CrashPoints.reach(.bulkFileStaged)
@@ -114,6 +109,30 @@ public struct BulkPuller: Sendable {
         await recorder.event(
             .info, "bulk export staged: \(counts.pulled) lines read, \(counts.staged) new, \(counts.deduplicated) already staged")
         return manifest.transactionTime
+    }
+
+    /// Reads one file and stages its batches, each batch written while the next one is read
+    /// (one batch in flight, in order); returns only once every batch read is staged.
+    private func stage(_ file: BulkManifest.File, into recorder: JobRecorder, phase: String, done: inout Int) async throws {
+        let job = await recorder.id
+        var writing: Task<Void, any Error>?
+        do {
+            try await source.readFile(file, batchSize: batchSize) { records in
+                try await writing?.value
+                done += records.count
+                let staged = done
+                writing = Task { [store] in
+                    let result = try await store.stage(records, job: job, advancing: nil)
+                    await recorder.add(Job.Counts(pulled: records.count, staged: result.staged, deduplicated: result.deduplicated))
+                    await recorder.progress(phase: phase, done: staged)
+                }
+            }
+            try await writing?.value
+        } catch {
+            // The batch being written ends before the error goes up, so nothing is half-counted.
+            _ = try? await writing?.value
+            throw error
+        }
     }
 
     /// Polls until the manifest is ready, honouring `Retry-After`, for at most `maxWait` after the kick-off.
