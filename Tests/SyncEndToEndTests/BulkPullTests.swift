@@ -177,6 +177,28 @@ struct BulkPullTests {
         }
     }
 
+    @Test func anExportThatIgnoresSinceIsDetectedAndReportedAsLinesReadAgainstNew() async throws {
+        // emr.bulk.since left on: the server's answer shows it ignored _since.
+        try await SandboxHarness.with(patients: 8, configure: Self.certified(ignoresSince: true)) { harness in
+            let store = try SQLiteStore.temporary("bulk")
+            let first = try await Self.pull(harness, store: store)
+            let patient = try #require(harness.sandbox.inspection.fhirResources("Patient").first)
+            var edited = patient.objectValue!
+            edited["gender"] = edited["gender"] == "other" ? "unknown" : "other"
+            try harness.sandbox.inspection.editFHIRResource("Patient", id: patient["id"]!.stringValue!, resource: .object(edited))
+            let second = try await Self.pull(harness, store: store)
+            #expect(second.status == .succeeded)
+            #expect(second.counts.pulled == first.counts.pulled, "a full export again")
+            #expect(second.counts.staged == 1)
+            #expect(second.counts.deduplicated == first.counts.pulled - 1)
+            let events = try await store.recentEvents(limit: 100).filter { $0.jobID == second.id }.map(\.message)
+            #expect(events.contains { $0.contains("ignored _since") && $0.contains("of \(first.counts.pulled) lines") })
+            #expect(events.contains { $0.contains("\(first.counts.pulled) lines read, 1 new, \(first.counts.pulled - 1) already staged") })
+            let firstEvents = try await store.recentEvents(limit: 100).filter { $0.jobID == first.id }.map(\.message)
+            #expect(!firstEvents.contains { $0.contains("ignored _since") }, "a first, full export asked nothing to ignore")
+        }
+    }
+
     @Test func aCycleWithPullBulkConvergesAgainstTheCertifiedProfile() async throws {
         var sync = try await SyncHarness.start(patients: 30, badShare: 0.1, configure: Self.certified())
         let sandbox = sync.sandbox

@@ -63,5 +63,7 @@ extension HeaderField.Name {
     static let wwwAuthenticate = HeaderField.Name("WWW-Authenticate")!
     static let ifNoneExist = HeaderField.Name("If-None-Exist")!
     static let prefer = HeaderField.Name("Prefer")!
+    /// RFC 7240 §3: the preferences a server honoured.
+    static let preferenceApplied = HeaderField.Name("Preference-Applied")!
     static let sforceQueryOptions = HeaderField.Name("Sforce-Query-Options")!
 }
