@@ -390,9 +390,14 @@ private struct Reader {
             var seen = KeySet()
             if try openContainer(UInt8(ascii: "}"), depth: depth + 1) {
                 repeat {
-                    let key = try memberKey(&seen)
-                    let entering = deeper.filter { $0.rest.first == .key(key) }.map { ($0.index, $0.rest.dropFirst()) }
-                    if entering.isEmpty { try skipValue(depth: depth + 1) } else { try locate(entering, depth: depth + 1, into: &found) }
+                    let step = JSONParser.PathStep.key(try memberKey(&seen))
+                    // Most members enter no path: they are skipped without building the list of those that do.
+                    if deeper.contains(where: { $0.rest.first == step }) {
+                        let entering = deeper.filter { $0.rest.first == step }.map { ($0.index, $0.rest.dropFirst()) }
+                        try locate(entering, depth: depth + 1, into: &found)
+                    } else {
+                        try skipValue(depth: depth + 1)
+                    }
                 } while try nextElement(closing: UInt8(ascii: "}"), "',' or '}' in an object")
             }
         case (false, UInt8(ascii: "[")) where deeper.contains(where: { $0.rest.first == .each }):
