@@ -76,45 +76,83 @@ extension FHIRClient: BulkExportSource {
         return BulkManifest(transactionTime: time, output: output, errors: errors, deleted: deleted)
     }
 
-    /// The whole file, fetched again (up to three times) when it arrives cut: its last line is not
-    /// whole, or it holds fewer lines than the manifest's `count`.
-    private func fetchFile(_ url: String, expectedLines: Int?) async throws -> [UInt8] {
-        let http = HTTPRequest(.get, url: try serverURL(url, what: "file URL"), headers: ["Accept": Self.ndjson], retry: .idempotent)
-        for attempt in 1...3 {
-            let response = try await call(http) { (response) throws(RemoteCallError) -> HTTPResponse in response }
-            if response.status == 404 || response.status == 410 { throw BulkExportGone("output file") }
-            guard response.isSuccess else { throw FHIRErrors.callError(response) }
-            if !NDJSONLines.isCut(response.body, expectedLines: expectedLines) { return response.body }
-            logger.info("export file arrived cut; fetching it again", metadata: ["http.attempt": "\(attempt)"])
+    /// Reads the file as it arrives, line by line (the file is never held whole), handing each
+    /// batch on as soon as it is full. A file that arrives cut (its last line not whole, fewer
+    /// lines than the manifest's `count`, the connection broken mid-body) is fetched again, up to
+    /// three times: the lines already handed on come again and deduplicate by content hash.
+    public func readFile(_ file: BulkManifest.File, batchSize: Int, _ body: ([IncomingRecord]) async throws -> Void) async throws {
+        let url = try serverURL(file.url, what: "file URL")
+        for attempt in 1...Self.fileAttempts {
+            do {
+                try await streamFile(url, file: file, batchSize: max(1, batchSize), body)
+                return
+            } catch let cut as FileArrivedCut {
+                guard attempt < Self.fileAttempts else {
+                    throw FHIRErrors.malformed("the export file arrived cut \(Self.fileAttempts) times (last: \(cut.reason))")
+                }
+                logger.info("export file arrived cut; fetching it again", metadata: ["http.attempt": "\(attempt)", "bulk.cut": "\(cut.reason)"])
+            }
         }
-        throw FHIRErrors.malformed("the export file arrived cut three times")
     }
 
-    public func readFile(_ file: BulkManifest.File, batchSize: Int, _ body: ([IncomingRecord]) async throws -> Void) async throws {
-        let bytes = try await fetchFile(file.url, expectedLines: file.count)
+    static let fileAttempts = 3
+
+    /// One read of a file; throws ``FileArrivedCut`` when it did not arrive whole, after handing
+    /// on the whole lines it did get.
+    private func streamFile(_ url: URL, file: BulkManifest.File, batchSize: Int, _ body: ([IncomingRecord]) async throws -> Void) async throws {
+        var request = HTTPRequest(.get, url: url, headers: ["Accept": Self.ndjson], retry: .idempotent)
+        request.streamsBody = true
+        let response = try await call(request) { (response) throws(RemoteCallError) -> HTTPResponse in response }
+        if response.status == 404 || response.status == 410 { throw BulkExportGone("output file") }
+        guard response.isSuccess else { throw FHIRErrors.callError(response) }
+        var pieces = (response.bodyStream ?? .complete(response.body)).makeAsyncIterator()
+        var lines = NDJSONLines()
         var batch: [IncomingRecord] = []
         batch.reserveCapacity(batchSize)
-        for range in NDJSONLines.ranges(in: bytes) {
-            if file.type == NDJSONLines.deletedType {
-                batch += NDJSONLines.deletions(Array(bytes[range]))
-            } else {
-                batch.append(NDJSONLines.record(Array(bytes[range]), type: file.type))
-            }
-            if batch.count >= batchSize {
-                try await body(batch)
-                batch.removeAll(keepingCapacity: true)
-            }
+        var read = 0
+        func flush() async throws {
+            guard !batch.isEmpty else { return }
+            try await body(batch)
+            batch.removeAll(keepingCapacity: true)
         }
-        if !batch.isEmpty { try await body(batch) }
+        func hand(_ line: [UInt8]) async throws {
+            if file.type == NDJSONLines.deletedType {
+                batch += NDJSONLines.deletions(line)
+            } else {
+                batch.append(NDJSONLines.record(line, type: file.type))
+            }
+            read += 1
+            if batch.count >= batchSize { try await flush() }
+        }
+        while true {
+            let piece: [UInt8]?
+            do {
+                piece = try await pieces.next()
+            } catch {
+                try await flush()
+                throw FileArrivedCut(reason: "the connection broke off after \(read) lines (\(error.error.code))")
+            }
+            guard let piece else { break }
+            for line in lines.feed(piece) { try await hand(line) }
+        }
+        if let last = lines.finish() {
+            guard NDJSONLines.isWhole(last) else {
+                try await flush()
+                throw FileArrivedCut(reason: "its last line is not whole")
+            }
+            try await hand(last)
+        }
+        try await flush()
+        if let expected = file.count, read < expected { throw FileArrivedCut(reason: "it held \(read) of the \(expected) lines the manifest lists") }
     }
 
     public func errorMessages(_ url: String) async throws(RemoteCallError) -> [String] {
         let http = HTTPRequest(.get, url: try serverURL(url, what: "error file URL"), headers: ["Accept": Self.ndjson], retry: .idempotent)
         let response = try await call(http) { (response) throws(RemoteCallError) -> HTTPResponse in response }
         guard response.isSuccess else { return ["the error file could not be read: HTTP \(response.status)"] }
-        return NDJSONLines.ranges(in: response.body).flatMap { range -> [String] in
-            guard let outcome = try? JSONValue(parsing: Array(response.body[range])), let issues = outcome["issue"]?.arrayValue else {
-                return ["an error line that is not an OperationOutcome (\(range.count) bytes)"]
+        return NDJSONLines.lines(in: response.body).flatMap { line -> [String] in
+            guard let outcome = try? JSONValue(parsing: line), let issues = outcome["issue"]?.arrayValue else {
+                return ["an error line that is not an OperationOutcome (\(line.count) bytes)"]
             }
             return issues.map { issue in
                 "\(issue["code"]?.stringValue ?? "error"): \(issue["diagnostics"]?.stringValue ?? issue["details"]?["text"]?.stringValue ?? "")"
@@ -138,33 +176,49 @@ extension FHIRClient: BulkExportSource {
     }
 }
 
-/// NDJSON framing: one resource a line, `\n` (or `\r\n`) between lines.
-enum NDJSONLines {
-    /// The byte ranges of the non-empty lines, without their line ends.
-    static func ranges(in bytes: [UInt8]) -> [Range<Int>] {
-        var ranges: [Range<Int>] = []
-        var start = 0
-        for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") {
-            append(start..<index)
-            start = index + 1
-        }
-        append(start..<bytes.count)
-        return ranges
+/// A file that did not arrive whole; it is fetched again.
+struct FileArrivedCut: Error {
+    var reason: String
+}
 
-        func append(_ range: Range<Int>) {
-            var range = range
-            if range.upperBound > range.lowerBound, bytes[range.upperBound - 1] == UInt8(ascii: "\r") { range = range.lowerBound..<(range.upperBound - 1) }
-            if !range.isEmpty { ranges.append(range) }
+/// NDJSON framing: one resource a line, `\n` (or `\r\n`) between lines, the last line's end
+/// optional. Lines are cut from pieces as they arrive; a line split across pieces is joined.
+///
+/// ```swift
+/// var lines = NDJSONLines()
+/// for piece in pieces { for line in lines.feed(piece) { use(line) } }
+/// if let last = lines.finish() { use(last) }   // a last line without its line end
+/// ```
+struct NDJSONLines {
+    /// The start of a line whose end has not arrived yet.
+    private var partial: [UInt8] = []
+
+    /// The non-empty lines that `piece` completes, without their line ends.
+    mutating func feed(_ piece: [UInt8]) -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        piece.withUnsafeBufferPointer { bytes in
+            var start = 0
+            while let end = Self.newline(in: bytes, from: start) {
+                if partial.isEmpty {
+                    Self.append(bytes[start..<end], to: &lines)
+                } else {
+                    partial.append(contentsOf: bytes[start..<end])
+                    Self.append(partial[...], to: &lines)
+                    partial.removeAll(keepingCapacity: true)
+                }
+                start = end + 1
+            }
+            partial.append(contentsOf: bytes[start...])
         }
+        return lines
     }
 
-    /// Whether a file arrived cut: it holds fewer lines than the manifest says, or its last line
-    /// has no line end and is not whole JSON.
-    static func isCut(_ bytes: [UInt8], expectedLines: Int?) -> Bool {
-        let lines = ranges(in: bytes)
-        if let expectedLines, lines.count < expectedLines { return true }
-        guard let last = lines.last, bytes.last != UInt8(ascii: "\n") else { return false }
-        return (try? JSONValue(parsing: Array(bytes[last]))) == nil
+    /// The last line, when the text did not end with a line end (nil when it did).
+    mutating func finish() -> [UInt8]? {
+        var lines: [[UInt8]] = []
+        Self.append(partial[...], to: &lines)
+        partial = []
+        return lines.first
     }
 
     /// The type a manifest's `deleted` files carry: their lines are Bundles.
@@ -192,11 +246,33 @@ enum NDJSONLines {
         return named.map { IncomingRecord(system: .emr, resourceType: $0.type, sourceID: $0.id, version: nil, lastUpdated: at, payload: line, kind: .deletion) }
     }
 
+    private static func newline(in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        guard start < bytes.count, let base = bytes.baseAddress,
+            let found = memchr(base + start, Int32(UInt8(ascii: "\n")), bytes.count - start)
+        else { return nil }
+        return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+    }
+
+    private static func append<Bytes: Collection<UInt8>>(_ line: Bytes, to lines: inout [[UInt8]]) where Bytes.SubSequence: BidirectionalCollection {
+        var line = line[...]
+        if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+        if !line.isEmpty { lines.append(Array(line)) }
+    }
+
+    /// The non-empty lines of a whole text, without their line ends.
+    static func lines(in bytes: [UInt8]) -> [[UInt8]] {
+        var lines = NDJSONLines()
+        return lines.feed(bytes) + (lines.finish().map { [$0] } ?? [])
+    }
+
+    /// Whether a last line that came without its line end is whole: a cut line is not JSON.
+    static func isWhole(_ line: [UInt8]) -> Bool { (try? JSONParser.ranges(of: [JSONParser.PathStep](), in: line)) != nil }
+
     /// One line as a record of the file's type. A line that is not JSON, or whose id is not a FHIR
     /// id, is still handed on, named by a hash of its bytes (a hostile id never keys a record), so
     /// that it is staged and fails alone with its evidence.
     static func record(_ line: [UInt8], type: String) -> IncomingRecord {
-        var identity = ResourceIdentity(try? JSONValue(parsing: line))
+        var identity = ResourceIdentity(bytes: line)
         if let id = identity.id, !FieldConversion.isFHIRID(id) { identity.id = nil }
         return identity.record(type: type, payload: line, fullURL: nil)
     }

@@ -72,6 +72,14 @@ public enum AlertEvaluation {
                 for job in snapshot.runningJobs where job.kind == .pull && now.timeIntervalSince(job.startedAt) > limit.seconds {
                     add("job-\(job.id)", "pull job \(job.id) (\(job.direction?.rawValue ?? "-")) running for \(AlertText.duration(now.timeIntervalSince(job.startedAt))) with \(job.progress.done) records so far (limit \(limit.compactText))")
                 }
+                // An export outlives the pull job that kicked it off (one that gave up waiting leaves it for the next).
+                for export in snapshot.bulkExports where now.timeIntervalSince(export.kickedOffAt) > limit.seconds {
+                    let files = export.stagedFiles.count
+                    add(
+                        "export-\(export.system.rawValue)",
+                        "bulk export of the \(export.system.rawValue) kicked off \(AlertText.duration(now.timeIntervalSince(export.kickedOffAt))) ago still in flight, "
+                            + "\(files) file\(files == 1 ? "" : "s") staged (limit \(limit.compactText))")
+                }
             }
         }
         return found

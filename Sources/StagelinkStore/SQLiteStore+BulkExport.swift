@@ -5,17 +5,25 @@ import StagelinkEngine
 extension SQLiteStore {
     public func bulkExport(system: SourceSystem) async throws -> BulkExportProgress? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM bulk_export WHERE system = ?", arguments: [system.rawValue]) else {
-                return nil
-            }
-            let stagedText: String = row["stagedFiles"]
-            guard let staged = try? JSONDecoder().decode([String].self, from: Data(stagedText.utf8)) else {
-                throw StoreError.unreadable("bulk_export.stagedFiles of \(system.rawValue) is not a JSON array of URLs")
-            }
-            return BulkExportProgress(
-                system: system, statusURL: row["statusURL"], since: (row["since"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                kickedOffAt: Date(timeIntervalSince1970: row["kickedOffAt"]), stagedFiles: staged)
+            try Row.fetchOne(db, sql: "SELECT * FROM bulk_export WHERE system = ?", arguments: [system.rawValue]).map(Self.bulkExport(from:))
         }
+    }
+
+    /// Every export in flight, by system.
+    static func bulkExports(in db: Database) throws -> [BulkExportProgress] {
+        try Row.fetchAll(db, sql: "SELECT * FROM bulk_export ORDER BY system").map(bulkExport(from:))
+    }
+
+    private static func bulkExport(from row: Row) throws -> BulkExportProgress {
+        let systemText: String = row["system"]
+        guard let system = SourceSystem(rawValue: systemText) else { throw StoreError.unreadable("bulk_export.system \"\(systemText)\" is not a system") }
+        let stagedText: String = row["stagedFiles"]
+        guard let staged = try? JSONDecoder().decode([String].self, from: Data(stagedText.utf8)) else {
+            throw StoreError.unreadable("bulk_export.stagedFiles of \(system.rawValue) is not a JSON array of URLs")
+        }
+        return BulkExportProgress(
+            system: system, statusURL: row["statusURL"], since: (row["since"] as Double?).map(Date.init(timeIntervalSince1970:)),
+            kickedOffAt: Date(timeIntervalSince1970: row["kickedOffAt"]), stagedFiles: staged)
     }
 
     public func saveBulkExport(_ progress: BulkExportProgress) async throws {

@@ -49,6 +49,7 @@ extension SQLiteStore: OperationsStore {
             snapshot.apiUsage = try JobRecord.filter(Column("apiUsed") != nil && Column("apiLimit") != nil).order(JobRecord.Columns.id.desc)
                 .fetchOne(db)?.job.apiUsage
             snapshot.lease = try LeaseRecord.fetchOne(db, key: LeaseRecord.serviceLease)?.lease
+            snapshot.bulkExports = try Self.bulkExports(in: db)
             return snapshot
         }
     }

@@ -1,3 +1,4 @@
+import Hummingbird
 import Testing
 
 @testable import Sandbox
@@ -63,6 +64,37 @@ struct EMRProfileTests {
         #expect(!selfLink.contains("_sort"))
         #expect(!selfLink.contains("favouriteColour"))
         #expect(selfLink.contains("_count=100"))
+    }
+
+    @Test func genericAndCertifiedHonourPreferHandlingAndSaySoWhileLenientDropsIt() async throws {
+        let unknown = "/fhir/Patient?_lastUpdated=ge2000-01-01&favouriteColour=blue"
+        for profile in [EMRProfile.generic, .certified, .lenient] {
+            let world = Self.world(profile, patients: 5)
+            let path = profile == .certified ? unknown + "&identifier=nobody" : unknown
+            let (strict, lenient, none) = try await TestSandbox.fhir(world) { client in
+                let token = try await client.fhirToken()
+                return (
+                    try await client.call(.get, path, bearer: token, headers: [("Prefer", "handling=strict")]),
+                    try await client.call(.get, path, bearer: token, headers: [("Prefer", "handling=lenient")]),
+                    try await client.call(.get, path, bearer: token)
+                )
+            }
+            switch profile {
+            case .lenient:
+                // The proxy drops the preference: unknown parameters are ignored whatever was asked.
+                #expect([strict.status, lenient.status, none.status] == [200, 200, 200])
+                #expect(strict.headers[.preferenceApplied] == nil)
+            default:
+                #expect(strict.status == 400, "\(profile): strict refuses the unknown parameter")
+                #expect(strict.json["issue"]?[0]?["diagnostics"]?.stringValue?.contains("favouriteColour") == true)
+                #expect(lenient.status == 200, "\(profile): lenient ignores it")
+                #expect(lenient.headers[.preferenceApplied] == "handling=lenient")
+                #expect(lenient.json["link"]?[0]?["url"]?.stringValue?.contains("favouriteColour") == false, "and leaves it out of the self link")
+                #expect(none.status == 400, "\(profile): without a preference the server refuses, as before")
+            }
+            let inspection = SandboxInspection(world: world)
+            #expect(inspection.preferHeaders(.fhirSearch) == ["handling=strict", "handling=lenient"])
+        }
     }
 
     @Test func lenientNextLinksNameTheOtherLoopbackOrigin() async throws {

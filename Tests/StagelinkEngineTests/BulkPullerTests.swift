@@ -16,6 +16,8 @@ struct BulkPullerTests {
         var files: [String: [IncomingRecord]]
         var transactionTime: Date
         var statusAnswers: [BulkExportStatus] = []
+        /// Refuses a kick-off with `_since` as a server that does not support it does (400).
+        var refusesSince = false
         private(set) var kickOffs: [BulkExportRequest] = []
         private(set) var filesRead: [String] = []
 
@@ -25,7 +27,11 @@ struct BulkPullerTests {
         }
 
         func kickOff(_ request: BulkExportRequest) async throws(RemoteCallError) -> String {
-            lock.withLock { kickOffs.append(request); return "https://emr.test/status/\(kickOffs.count)" }
+            let count = lock.withLock { kickOffs.append(request); return kickOffs.count }
+            if refusesSince, request.since != nil {
+                throw RemoteCallError(.rejected, LinkError(code: "not-supported", message: "The export parameter _since is not supported"))
+            }
+            return "https://emr.test/status/\(count)"
         }
 
         func status(_ statusURL: String) async throws(RemoteCallError) -> BulkExportStatus {
@@ -81,6 +87,36 @@ struct BulkPullerTests {
         #expect(source.filesRead == ["https://emr.test/f2"])
         #expect(job.counts.staged == 1)
         #expect(try await store.watermark(system: .emr, resourceType: "Patient") == Fixtures.lastUpdated(10))
+    }
+
+    @Test func aKickOffRefusingSinceIsSentAgainAsAFullExportAndStagesOnlyWhatChanged() async throws {
+        let store = try SQLiteStore.temporary()
+        let source = Self.export()
+        _ = try await Self.pull(store, source)
+        source.refusesSince = true
+        let job = try await Self.pull(store, source)
+        #expect(job.status == .succeeded)
+        #expect(source.kickOffs.map(\.since) == [nil, Fixtures.lastUpdated(10).addingTimeInterval(-60), nil])
+        #expect(job.counts.pulled == 2 && job.counts.staged == 0 && job.counts.deduplicated == 2, "lines read against new")
+        let events = try await store.recentEvents(limit: 50).filter { $0.jobID == job.id }.map(\.message)
+        #expect(events.contains { $0.contains("refused _since") && $0.contains("full export") })
+    }
+
+    @Test func anExportWhoseLinesAreMostlyOlderThanSinceIsReportedAsIgnoringIt() async throws {
+        let store = try SQLiteStore.temporary()
+        let source = Self.export()
+        _ = try await Self.pull(store, source)
+        // The scripted server answers the same lines whatever _since says: both older than it.
+        let ignoring = try await Self.pull(store, source)
+        let events = try await store.recentEvents(limit: 50).filter { $0.jobID == ignoring.id }.map(\.message)
+        #expect(events.contains { $0.contains("ignored _since") && $0.contains("2 of 2 lines") && $0.contains("emr.bulk.since: false") })
+        #expect(events.contains { $0.contains("2 lines read, 0 new, 2 already staged") })
+        // A server that honours _since answers only what changed after it: nothing to report.
+        source.files = ["https://emr.test/f3": [Fixtures.record(Fixtures.patient(id: "c", version: 30))]]
+        let honoured = try await Self.pull(store, source)
+        #expect(honoured.counts.staged == 1)
+        let later = try await store.recentEvents(limit: 50).filter { $0.jobID == honoured.id }.map(\.message)
+        #expect(!later.contains { $0.contains("ignored _since") })
     }
 
     @Test func aVanishedExportStartsAgainFromTheSameWatermark() async throws {

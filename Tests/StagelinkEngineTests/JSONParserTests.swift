@@ -62,6 +62,34 @@ struct JSONParserTests {
         #expect(ranges.map { String(decoding: bytes[$0], as: UTF8.self) } == [#"{ "id" : "a",  "x":[1, 2]}"#, #"{"id":"b"}"#])
     }
 
+    @Test func readsSeveralPathsInOnePassWithoutBuildingTheRest() throws {
+        let text = #"{"resourceType":"Patient","name":[{"family":"Zoë","given":["A","B"]}],"meta":{"versionId":"2","lastUpdated":"2026-01-02T03:04:05Z"},"id":"p1"}"#
+        let found = try JSONParser.values(
+            at: [["id"], ["meta", "versionId"], ["meta", "lastUpdated"], ["gender"], ["name", .each, "family"], ["meta"]], in: Array(text.utf8))
+        #expect(found[0] == "p1")
+        #expect(found[1] == "2")
+        #expect(found[2] == "2026-01-02T03:04:05Z")
+        #expect(found[3] == nil)
+        #expect(found[4] == "Zoë")
+        #expect(found[5]?["versionId"] == "2", "a path may end where another goes deeper")
+    }
+
+    @Test(arguments: [
+        #"{"id":"p1","name":[{"family":"a","family":"b"}]}"#,
+        #"{"id":"p1","name":[{"family":"a"}],}"#,
+        #"{"id":"p1","x":"\ud800"}"#,
+        #"{"id":"p1","x":[1,2,tru]}"#,
+        #"{"id":"p1"} {}"#,
+    ])
+    func pathsStillCheckTheWholeDocument(text: String) {
+        #expect(throws: JSONError.self) { try JSONParser.values(at: [["id"]], in: Array(text.utf8)) }
+    }
+
+    @Test func skippingBoundsNestingLikeParsing() {
+        let deep = #"{"id":"p1","x":"# + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "}"
+        #expect(throws: JSONError.self) { try JSONParser.values(at: [["id"]], in: Array(deep.utf8)) }
+    }
+
     @Test func rangesStillRejectAMalformedDocument() {
         #expect(throws: JSONError.self) {
             try JSONParser.ranges(of: ["entry", .each, "resource"], in: Array(#"{"entry":[{"resource":{}}],}"#.utf8))

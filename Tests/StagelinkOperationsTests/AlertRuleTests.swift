@@ -95,6 +95,19 @@ struct AlertRuleTests {
         #expect(conditions(.exportStuck(for: .seconds(3600)), snapshot).isEmpty)
     }
 
+    @Test func exportStuckAlsoWatchesABulkExportInFlightBetweenPullJobs() {
+        let export = BulkExportProgress(
+            system: .emr, statusURL: "https://emr.example.org/fhir/_bulk/status/7?token=secret", since: nil,
+            kickedOffAt: now.addingTimeInterval(-3 * 3600), stagedFiles: ["https://emr.example.org/fhir/_bulk/files/7/Patient-1.ndjson"])
+        let snapshot = OperationsSnapshot(takenAt: now, runningJobs: [], bulkExports: [export])
+        let fired = conditions(.exportStuck(for: .seconds(1800)), snapshot)
+        #expect(fired.map(\.key) == ["export-emr"])
+        #expect(fired.first?.summary == "bulk export of the emr kicked off 3h ago still in flight, 1 file staged (limit 30m)")
+        #expect(fired.first?.summary.contains("token") == false, "the status URL never leaves in an alert")
+        #expect(conditions(.exportStuck(for: .seconds(4 * 3600)), snapshot).isEmpty)
+        #expect(conditions(.exportStuck(for: .seconds(1800)), OperationsSnapshot(takenAt: now)).isEmpty)
+    }
+
     @Test func aCodeHoldingFreeTextNeverReachesASummary() {
         #expect(AlertText.code("INVALID_FIELD") == "INVALID_FIELD")
         #expect(AlertText.code("unauthorized: invalid_grant") == "unauthorized:invalid_grant")

@@ -40,6 +40,22 @@ struct LenientPullTests {
         return try await FHIRClient(configuration: configuration, logger: SandboxHarness.silent)
     }
 
+    @Test func aSearchPullAsksForStrictHandlingAndStillWorksWhereTheServerIgnoresIt() async throws {
+        // FHIR R4 search §3.1.1.1.3: Prefer: handling=strict asks the server to refuse what it
+        // does not know, rather than drop it silently; the lenient proxy drops the preference.
+        for profile in [EMRProfile.generic, .lenient] {
+            try await SandboxHarness.with(patients: 120, configure: { $0.emrProfile = profile }) { harness in
+                let store = try SQLiteStore.temporary("strict")
+                let emr = try await Self.lenientClient(harness, allowing: true)
+                let recorder = try await JobRecorder.start(.pull, direction: .inbound, actor: .system, store: store, meters: [], logger: SandboxHarness.silent)
+                try await DeltaPuller(store: store, source: emr, pageSize: 50).pull("Patient", into: recorder, stop: StopSignal())
+                #expect(harness.sandbox.inspection.preferHeaders(.fhirSearch) == ["handling=strict"], "\(profile): every page asked for strict handling")
+                let staged = try await store.rows(RowQuery(filter: RowFilter(system: .emr, resourceType: "Patient"), limit: 1000))
+                #expect(Set(staged.map(\.sourceID)).count == 120, "\(profile): every patient pulled once")
+            }
+        }
+    }
+
     @Test func aNextLinkOnAnotherOriginIsRefusedNamingBothUnlessAllowed() async throws {
         try await SandboxHarness.with(patients: 150, configure: Self.lenient) { harness in
             let refused = try await Self.lenientClient(harness, allowing: false)

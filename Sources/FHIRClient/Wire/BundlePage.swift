@@ -54,7 +54,7 @@ enum BundlePage {
             guard let range = entry.resource else { continue }
             if value(entry.search)?["mode"]?.stringValue == "outcome" { continue }
             let payload = Array(body[range])
-            records.append(ResourceIdentity(try? JSONValue(parsing: payload)).record(type: type, payload: payload, fullURL: value(entry.fullURL)?.stringValue))
+            records.append(ResourceIdentity(bytes: payload).record(type: type, payload: payload, fullURL: value(entry.fullURL)?.stringValue))
         }
         return SourcePage(records: records, next: nextLink(link), total: total(value(frame.total)),
             isOrdered: applied(appliedParameters, in: link))

@@ -15,11 +15,27 @@ struct ResourceIdentity: Sendable, Hashable {
     var replacedBy: String?
 
     init(_ resource: JSONValue?) {
-        resourceType = resource?["resourceType"]?.stringValue
-        id = resource?["id"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-        versionID = resource?["meta"]?["versionId"]?.stringValue
-        lastUpdated = resource?["meta"]?["lastUpdated"]?.stringValue.flatMap(Timestamp.parse)
-        if resourceType == "Patient", let link = resource?["link"]?.arrayValue?.first(where: { $0["type"]?.stringValue == "replaced-by" }) {
+        self.init(
+            resourceType: resource?["resourceType"], id: resource?["id"], versionID: resource?["meta"]?["versionId"],
+            lastUpdated: resource?["meta"]?["lastUpdated"], link: resource?["link"])
+    }
+
+    /// The identity read from a resource's bytes without building the resource (one checking
+    /// pass; only these values are built: `link` is absent from most resources).
+    /// Bytes that are not well-formed JSON have none.
+    init(bytes: [UInt8]) {
+        let found = try? JSONParser.values(at: Self.paths, in: bytes)
+        self.init(resourceType: found?[0], id: found?[1], versionID: found?[2], lastUpdated: found?[3], link: found?[4])
+    }
+
+    private static let paths: [[JSONParser.PathStep]] = [["resourceType"], ["id"], ["meta", "versionId"], ["meta", "lastUpdated"], ["link"]]
+
+    private init(resourceType: JSONValue?, id: JSONValue?, versionID: JSONValue?, lastUpdated: JSONValue?, link: JSONValue?) {
+        self.resourceType = resourceType?.stringValue
+        self.id = id?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        self.versionID = versionID?.stringValue
+        self.lastUpdated = lastUpdated?.stringValue.flatMap(Timestamp.parse)
+        if self.resourceType == "Patient", let link = link?.arrayValue?.first(where: { $0["type"]?.stringValue == "replaced-by" }) {
             mergedAway = true
             let reference = link["other"]?["reference"]?.stringValue ?? ""
             let parts = reference.split(separator: "/", omittingEmptySubsequences: false)
@@ -44,12 +60,12 @@ struct ResourceIdentity: Sendable, Hashable {
     /// consistent with the Resource.id").
     func record(type: String, payload: [UInt8], fullURL: String?) -> IncomingRecord {
         let location = fullURL.flatMap(Self.location(of:))
-        let hashed = "unidentified-" + ContentHash.sha256Hex(payload).prefix(16)
         let sourceID: String
         if let location, let id, location.id != id || location.type != (resourceType ?? location.type) {
             sourceID = location.type == type && FHIRID.isValid(location.id) ? location.id : "mismatch-" + ContentHash.sha256Hex(payload).prefix(16)
         } else {
-            sourceID = id ?? fullURL.flatMap { $0.split(separator: "/").last.map(String.init) } ?? hashed
+            // Hashed only when nothing else names the resource: staging hashes every line already.
+            sourceID = id ?? fullURL.flatMap { $0.split(separator: "/").last.map(String.init) } ?? "unidentified-" + ContentHash.sha256Hex(payload).prefix(16)
         }
         return IncomingRecord(
             system: .emr, resourceType: type, sourceID: sourceID, version: versionID, lastUpdated: lastUpdated,

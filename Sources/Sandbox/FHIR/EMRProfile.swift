@@ -47,6 +47,19 @@ public enum EMRProfile: String, Sendable, Hashable, CaseIterable, CustomStringCo
     /// reports what it applied in `Bundle.link[self]`.
     public var ignoresUnknownParameters: Bool { self == .lenient }
 
+    /// How a search treats parameters it does not know, given the client's `Prefer` header: FHIR
+    /// R4 search §3.1.1.1.3 lets a client ask for `handling=strict` (refuse them) or
+    /// `handling=lenient` (ignore them, leaving them out of the self link). `generic` and
+    /// `certified` honour the preference and say so with `Preference-Applied` (RFC 7240 §3); the
+    /// `lenient` proxy drops it and ignores unknown parameters whatever was asked. Returns whether
+    /// unknown parameters are ignored, and the preference applied, if any.
+    func unknownParameters(prefer: String?) -> (ignored: Bool, applied: String?) {
+        let asked = prefer?.split(separator: ",").lazy.map { String($0.filter { !$0.isWhitespace }) }
+            .first { $0 == "handling=strict" || $0 == "handling=lenient" }
+        guard self != .lenient, let asked else { return (ignoresUnknownParameters, nil) }
+        return (asked == "handling=lenient", asked)
+    }
+
     /// Whether `_sort` is ignored (pages come in storage order). FHIR R4 search §3.1.1.4.3: servers
     /// are not required to support sorting, and say so by leaving `_sort` out of the self link.
     public var ignoresSort: Bool { self == .lenient }

@@ -34,7 +34,7 @@ struct FHIREnvelope: RouterMiddleware {
     ) async throws -> Response {
         let path = request.uri.path
         let endpoint = Self.endpoint(method: request.method, path: path)
-        if let endpoint { world.ledger.countCall(endpoint) }
+        if let endpoint { world.ledger.countCall(endpoint, prefer: request.headers[.prefer]) }
         let fault = endpoint.flatMap(world.faults.decide)
         if let fault, !fault.kind.servesRequest { return Self.faultResponse(fault) }
         var context = context

@@ -59,13 +59,17 @@ struct FHIRRoutes: Sendable {
     func search(_ request: Request, context: SandboxRequestContext) throws -> Response {
         let type = try type(context, access: "s")
         let parameters = HTTPReply.query(of: request)
-        let search = try FHIRSearch(type: type, parameters: parameters, profile: world.configuration.emrProfile)
+        let profile = world.configuration.emrProfile
+        let handling = profile.unknownParameters(prefer: request.headers[.prefer])
+        let search = try FHIRSearch(type: type, parameters: parameters, profile: profile, ignoringUnknown: handling.ignored)
         let page = emr.search(search)
         // The self link says what the search applied (FHIR R4 search §3.1.1.1.3), so that a client
         // sees a parameter the server ignored.
         let applied = search.applied.map { "\(FormEncoding.escape($0.0))=\(FormEncoding.escape($0.1))" }.joined(separator: "&")
         let selfURL = "\(base)/\(type)" + (applied.isEmpty ? "" : "?" + applied)
-        return bundle(page, selfURL: selfURL, count: search.count, context: context)
+        var response = bundle(page, selfURL: selfURL, count: search.count, context: context)
+        if let preference = handling.applied { response.headers[.preferenceApplied] = preference }
+        return response
     }
 
     /// `GET /fhir?_getpages=…&_getpagesoffset=…&_count=…`: a later page of a snapshot.

@@ -21,8 +21,12 @@ struct FHIRSearch: Sendable {
         "subject": ["QuestionnaireResponse": "subject", "ServiceRequest": "subject"],
     ]
 
-    init(type: String, parameters: [(String, String)], profile: EMRProfile = .generic) throws(FHIRError) {
+    /// - Parameter ignoringUnknown: whether parameters the server does not know are dropped (left
+    ///   out of `applied`) instead of refused; the profile's default unless the client's
+    ///   `Prefer: handling` asked otherwise (``EMRProfile/unknownParameters(prefer:)``).
+    init(type: String, parameters: [(String, String)], profile: EMRProfile = .generic, ignoringUnknown: Bool? = nil) throws(FHIRError) {
         self.type = type
+        let ignoringUnknown = ignoringUnknown ?? profile.ignoresUnknownParameters
         if profile.refuses(searchOf: type, parameterNames: Set(parameters.map(\.0))) { throw EMRProfile.tooCostly(type) }
         for (name, value) in parameters {
             switch name {
@@ -61,7 +65,7 @@ struct FHIRSearch: Sendable {
                     entry.resource[element]?["reference"]?.stringValue.map(Self.patientID) == wanted
                 }
             default:
-                if profile.ignoresUnknownParameters { continue }
+                if ignoringUnknown { continue }
                 throw .processing("Unknown search parameter \"\(name)\" for resource type \"\(type)\"")
             }
             applied.append((name, value))

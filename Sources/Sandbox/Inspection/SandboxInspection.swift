@@ -19,6 +19,10 @@ public struct SandboxInspection: Sendable {
             fhirResources: world.emr.resourceCounts, apiUsage: world.salesforce.apiUsage)
     }
 
+    /// The `Prefer` header values the calls to an endpoint group carried (what a client asked of
+    /// the server: `handling=strict`, `respond-async`, `return=minimal`).
+    public func preferHeaders(_ endpoint: SandboxEndpoint) -> Set<String> { world.ledger.preferences(endpoint) }
+
     /// Every seeded record, good or bad, with the field at fault of each bad one.
     public func truth() -> [SeededRecord] { world.truth }
 

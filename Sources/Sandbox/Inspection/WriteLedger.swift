@@ -48,6 +48,8 @@ final class WriteLedger: Sendable {
         var calls: [SandboxEndpoint: Int] = [:]
         var writes: [SandboxEndpoint: Int] = [:]
         var mutationWrites = 0
+        /// The `Prefer` header values each endpoint group received.
+        var preferences: [SandboxEndpoint: Set<String>] = [:]
     }
 
     private let state = Mutex(State())
@@ -56,8 +58,15 @@ final class WriteLedger: Sendable {
         "\(system.rawValue)/\(type)/\(id)"
     }
 
-    func countCall(_ endpoint: SandboxEndpoint) {
-        state.withLock { $0.calls[endpoint, default: 0] += 1 }
+    func countCall(_ endpoint: SandboxEndpoint, prefer: String? = nil) {
+        state.withLock { state in
+            state.calls[endpoint, default: 0] += 1
+            if let prefer { state.preferences[endpoint, default: []].insert(prefer) }
+        }
+    }
+
+    func preferences(_ endpoint: SandboxEndpoint) -> Set<String> {
+        state.withLock { $0.preferences[endpoint] ?? [] }
     }
 
     func record(_ writes: [WriteRecord], mutation: Bool = false) {

@@ -64,5 +64,7 @@ extension HeaderField.Name {
     static let ifNoneExist = HeaderField.Name("If-None-Exist")!
     static let acceptPatch = HeaderField.Name("Accept-Patch")!
     static let prefer = HeaderField.Name("Prefer")!
+    /// RFC 7240 §3: the preferences a server honoured.
+    static let preferenceApplied = HeaderField.Name("Preference-Applied")!
     static let sforceQueryOptions = HeaderField.Name("Sforce-Query-Options")!
 }

@@ -39,15 +39,35 @@ public enum JSONParser {
     /// Byte ranges of every value found at `path`, in document order, after checking that the
     /// whole document is well-formed.
     public static func ranges(of path: [PathStep], in bytes: [UInt8], maximumDepth: Int = defaultMaximumDepth) throws(JSONError) -> [Range<Int>] {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) -> [Range<Int>] in
+        try ranges(of: [path], in: bytes, maximumDepth: maximumDepth)[0]
+    }
+
+    /// Byte ranges of the values found at each of `paths` (one list a path, in document order),
+    /// after checking that the whole document is well-formed, in one pass that builds no values.
+    /// Paths may share a prefix (`["meta", "versionId"]` and `["meta", "lastUpdated"]`).
+    public static func ranges(of paths: [[PathStep]], in bytes: [UInt8], maximumDepth: Int = defaultMaximumDepth) throws(JSONError) -> [[Range<Int>]] {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(JSONError) -> [[Range<Int>]] in
             var reader = Reader(buffer: buffer, maximumDepth: maximumDepth)
-            var found: [Range<Int>] = []
+            var found = [[Range<Int>]](repeating: [], count: paths.count)
             reader.skipWhitespace()
-            try reader.locate(path[...], depth: 0, into: &found)
+            try reader.locate(paths.indices.map { ($0, paths[$0][...]) }, depth: 0, into: &found)
             reader.skipWhitespace()
             guard reader.isAtEnd else { throw reader.error("unexpected bytes after the end of the value") }
             return found
         }
+    }
+
+    /// The first value found at each of `paths` (nil where there is none), after checking that
+    /// the whole document is well-formed; only those values are built. This is how a staged
+    /// resource's id, `meta.versionId` and `meta.lastUpdated` are read from its bytes.
+    ///
+    /// ```swift
+    /// let found = try JSONParser.values(at: [["id"], ["meta", "versionId"]], in: line)
+    /// let id = found[0]?.stringValue
+    /// ```
+    public static func values(at paths: [[PathStep]], in bytes: [UInt8], maximumDepth: Int = defaultMaximumDepth) throws(JSONError) -> [JSONValue?] {
+        let found = try ranges(of: paths, in: bytes, maximumDepth: maximumDepth)
+        return try found.map { (ranges) throws(JSONError) -> JSONValue? in try ranges.first.map { (range) throws(JSONError) in try parse(bytes[range]) } }
     }
 }
 
@@ -326,11 +346,22 @@ private struct Reader {
 
     // MARK: - Locating raw values
 
+    /// Moves past one value, checking it exactly as building it would (duplicate keys included),
+    /// without building it: only keys become strings, and those of FHIR fit inline.
     mutating func skipValue(depth: Int) throws(JSONError) {
         switch try peek() {
-        case UInt8(ascii: "{"), UInt8(ascii: "["):
-            // Building and discarding keeps one definition of validity (duplicate keys included).
-            _ = try parseValue(depth: depth)
+        case UInt8(ascii: "{"):
+            var seen = KeySet()
+            guard try openContainer(UInt8(ascii: "}"), depth: depth + 1) else { return }
+            repeat {
+                _ = try memberKey(&seen)
+                try skipValue(depth: depth + 1)
+            } while try nextElement(closing: UInt8(ascii: "}"), "',' or '}' in an object")
+        case UInt8(ascii: "["):
+            guard try openContainer(UInt8(ascii: "]"), depth: depth + 1) else { return }
+            repeat {
+                try skipValue(depth: depth + 1)
+            } while try nextElement(closing: UInt8(ascii: "]"), "',' or ']' in a list")
         case UInt8(ascii: "\""):
             let start = position + 1
             let (end, hasEscapes, isASCII) = try scanString()
@@ -347,33 +378,39 @@ private struct Reader {
         }
     }
 
-    mutating func locate(_ path: ArraySlice<JSONParser.PathStep>, depth: Int, into found: inout [Range<Int>]) throws(JSONError) {
-        guard let step = path.first else {
-            let start = position
-            try skipValue(depth: depth)
-            found.append(start..<position)
-            return
-        }
-        let rest = path.dropFirst()
-        switch (step, try peek()) {
-        case (.key(let wanted), UInt8(ascii: "{")):
+    /// Walks one value, recording the range of every value at the end of one of `paths` (each
+    /// with the index of its list in `found`); what no path enters is skipped, and checked.
+    mutating func locate(
+        _ paths: [(index: Int, rest: ArraySlice<JSONParser.PathStep>)], depth: Int, into found: inout [[Range<Int>]]
+    ) throws(JSONError) {
+        let start = position
+        let deeper = paths.filter { !$0.rest.isEmpty }
+        switch (deeper.isEmpty, try peek()) {
+        case (false, UInt8(ascii: "{")) where deeper.contains(where: { $0.rest.first != .each }):
             var seen = KeySet()
-            guard try openContainer(UInt8(ascii: "}"), depth: depth + 1) else { return }
-            repeat {
-                if try memberKey(&seen) == wanted {
-                    try locate(rest, depth: depth + 1, into: &found)
-                } else {
-                    try skipValue(depth: depth + 1)
-                }
-            } while try nextElement(closing: UInt8(ascii: "}"), "',' or '}' in an object")
-        case (.each, UInt8(ascii: "[")):
-            guard try openContainer(UInt8(ascii: "]"), depth: depth + 1) else { return }
-            repeat {
-                try locate(rest, depth: depth + 1, into: &found)
-            } while try nextElement(closing: UInt8(ascii: "]"), "',' or ']' in a list")
+            if try openContainer(UInt8(ascii: "}"), depth: depth + 1) {
+                repeat {
+                    let step = JSONParser.PathStep.key(try memberKey(&seen))
+                    // Most members enter no path: they are skipped without building the list of those that do.
+                    if deeper.contains(where: { $0.rest.first == step }) {
+                        let entering = deeper.filter { $0.rest.first == step }.map { ($0.index, $0.rest.dropFirst()) }
+                        try locate(entering, depth: depth + 1, into: &found)
+                    } else {
+                        try skipValue(depth: depth + 1)
+                    }
+                } while try nextElement(closing: UInt8(ascii: "}"), "',' or '}' in an object")
+            }
+        case (false, UInt8(ascii: "[")) where deeper.contains(where: { $0.rest.first == .each }):
+            let entering = deeper.filter { $0.rest.first == .each }.map { ($0.index, $0.rest.dropFirst()) }
+            if try openContainer(UInt8(ascii: "]"), depth: depth + 1) {
+                repeat {
+                    try locate(entering, depth: depth + 1, into: &found)
+                } while try nextElement(closing: UInt8(ascii: "]"), "',' or ']' in a list")
+            }
         default:
             try skipValue(depth: depth)
         }
+        for path in paths where path.rest.isEmpty { found[path.index].append(start..<position) }
     }
 }
 

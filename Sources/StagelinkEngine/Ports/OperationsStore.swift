@@ -89,6 +89,9 @@ public struct OperationsSnapshot: Sendable, Hashable {
     public var directions: [Job.Direction: DirectionState]
     /// Jobs still running, oldest first.
     public var runningJobs: [Job]
+    /// Bulk Data exports kicked off and not yet staged to the end, also between pull jobs (a pull
+    /// that gave up waiting leaves its export for the next one).
+    public var bulkExports: [BulkExportProgress]
     /// The newest usage the other system reported (`Sforce-Limit-Info`).
     public var apiUsage: APIUsage?
     public var lease: Lease?
@@ -96,7 +99,8 @@ public struct OperationsSnapshot: Sendable, Hashable {
     public init(
         takenAt: Date, rows: [RowCount] = [], failedByCode: [String: Int] = [:], oldestFailedReceivedAt: Date? = nil,
         watermarks: [WatermarkReading] = [], conflicts: [Conflict.Status: Int] = [:], conflictsHeld: Int = 0,
-        directions: [Job.Direction: DirectionState] = [:], runningJobs: [Job] = [], apiUsage: APIUsage? = nil, lease: Lease? = nil
+        directions: [Job.Direction: DirectionState] = [:], runningJobs: [Job] = [], bulkExports: [BulkExportProgress] = [],
+        apiUsage: APIUsage? = nil, lease: Lease? = nil
     ) {
         self.takenAt = takenAt
         self.rows = rows
@@ -107,6 +111,7 @@ public struct OperationsSnapshot: Sendable, Hashable {
         self.conflictsHeld = conflictsHeld
         self.directions = directions
         self.runningJobs = runningJobs
+        self.bulkExports = bulkExports
         self.apiUsage = apiUsage
         self.lease = lease
     }

@@ -71,11 +71,9 @@ public struct BulkPuller: Sendable {
             await recorder.event(.info, "bulk export: resuming the export kicked off at \(Timestamp.format(inFlight.kickedOffAt))")
         } else {
             await recorder.progress(phase: "export: kicking off", done: 0, total: .some(nil))
-            let request = BulkExportRequest(group: settings.group, types: types, since: since)
-            let statusURL = try await source.kickOff(request)
-            progress = BulkExportProgress(system: source.system, statusURL: statusURL, since: since, kickedOffAt: Date())
+            progress = try await kickOff(BulkExportRequest(group: settings.group, types: types, since: since), recorder: recorder)
             try await store.saveBulkExport(progress)
-            await recorder.event(.info, "bulk export kicked off\(since.map { " with _since \(Timestamp.format($0))" } ?? " (full export)")")
+            await recorder.event(.info, "bulk export kicked off\(progress.since.map { " with _since \(Timestamp.format($0))" } ?? " (full export)")")
         }
         let manifest = try await waitForManifest(progress, recorder: recorder, stop: stop)
         let wanted = Set(types)
@@ -94,16 +92,12 @@ public struct BulkPuller: Sendable {
         }
         let total = files.reduce(0) { $0 + ($1.count ?? 0) }
         var staged = files.filter { progress.stagedFiles.contains($0.url) }.reduce(0) { $0 + ($1.count ?? 0) }
+        var tally = LineTally(since: progress.since)
         for (index, file) in files.enumerated() where !progress.stagedFiles.contains(file.url) {
             if stop.isRequested { throw SyncStopped() }
             let phase = "export: file \(index + 1) of \(files.count) (\(file.type))"
             await recorder.progress(phase: phase, done: staged, total: .some(total > 0 ? total : nil))
-            try await source.readFile(file, batchSize: batchSize) { records in
-                let result = try await store.stage(records, job: await recorder.id, advancing: nil)
-                staged += records.count
-                await recorder.add(Job.Counts(pulled: records.count, staged: result.staged, deduplicated: result.deduplicated))
-                await recorder.progress(phase: phase, done: staged)
-            }
+            try await stage(file, into: recorder, phase: phase, done: &staged, tally: &tally)
             progress.stagedFiles.append(file.url)
             try await store.saveBulkExport(progress)
             CrashPoints.reach(.bulkFileStaged)
@@ -111,9 +105,57 @@ public struct BulkPuller: Sendable {
         let advances = types.map { WatermarkAdvance(system: source.system, resourceType: $0, to: manifest.transactionTime) }
         try await store.finishBulkExport(system: source.system, job: await recorder.id, advancing: advances)
         let counts = await recorder.job.counts
+        if tally.ignoredSince, let since = progress.since {
+            await recorder.event(
+                .warning,
+                "the EMR's export ignored _since \(Timestamp.format(since)): \(tally.older) of \(tally.read) lines were last updated before it, "
+                    + "so every cycle reads a full export (set emr.bulk.since: false to stop asking); staging keeps only what changed")
+        }
         await recorder.event(
             .info, "bulk export staged: \(counts.pulled) lines read, \(counts.staged) new, \(counts.deduplicated) already staged")
         return manifest.transactionTime
+    }
+
+    /// Starts an export. A kick-off refused for its `_since` is sent again without it: Bulk Data IG
+    /// v2 (export.html, kick-off) has a server refuse a parameter it does not support with an
+    /// OperationOutcome, and an export that refuses `_since` is not incremental.
+    private func kickOff(_ request: BulkExportRequest, recorder: JobRecorder) async throws -> BulkExportProgress {
+        let refusal: RemoteCallError
+        do {
+            return BulkExportProgress(system: source.system, statusURL: try await source.kickOff(request), since: request.since, kickedOffAt: Date())
+        } catch {
+            refusal = error
+        }
+        guard request.since != nil, refusal.kind == .rejected, refusal.error.message.contains("_since") else { throw refusal }
+        await recorder.event(.warning, "the EMR refused _since (\(refusal.error.message)); taking a full export, staging keeps only what changed")
+        var full = request
+        full.since = nil
+        return BulkExportProgress(system: source.system, statusURL: try await source.kickOff(full), since: nil, kickedOffAt: Date())
+    }
+
+    /// Reads one file and stages its batches, each batch written while the next one is read
+    /// (one batch in flight, in order); returns only once every batch read is staged.
+    private func stage(_ file: BulkManifest.File, into recorder: JobRecorder, phase: String, done: inout Int, tally: inout LineTally) async throws {
+        let job = await recorder.id
+        var writing: Task<Void, any Error>?
+        do {
+            try await source.readFile(file, batchSize: batchSize) { records in
+                try await writing?.value
+                tally.count(records)
+                done += records.count
+                let staged = done
+                writing = Task { [store] in
+                    let result = try await store.stage(records, job: job, advancing: nil)
+                    await recorder.add(Job.Counts(pulled: records.count, staged: result.staged, deduplicated: result.deduplicated))
+                    await recorder.progress(phase: phase, done: staged)
+                }
+            }
+            try await writing?.value
+        } catch {
+            // The batch being written ends before the error goes up, so nothing is half-counted.
+            _ = try? await writing?.value
+            throw error
+        }
     }
 
     /// Polls until the manifest is ready, honouring `Retry-After`, for at most `maxWait` after the kick-off.
@@ -136,6 +178,26 @@ public struct BulkPuller: Sendable {
             }
         }
     }
+}
+
+/// The lines of one export read against the `_since` it was asked with: a server that ignores
+/// `_since` answers with lines last updated before it. Bulk Data IG v2 lets a Group export
+/// include older resources of patients added to the group since, so only an export whose lines
+/// are mostly older counts as having ignored it.
+struct LineTally {
+    let since: Date?
+    private(set) var read = 0
+    private(set) var older = 0
+
+    init(since: Date?) { self.since = since }
+
+    mutating func count(_ records: [IncomingRecord]) {
+        read += records.count
+        guard let since else { return }
+        older += records.reduce(0) { $0 + (($1.lastUpdated.map { $0 < since }) == true ? 1 : 0) }
+    }
+
+    var ignoredSince: Bool { since != nil && older > 0 && older * 2 > read }
 }
 
 /// How a bulk pull asks and waits: `emr.bulk.*` in stagelink.yaml.

@@ -42,6 +42,9 @@ public struct HTTPRequest: Sendable {
     public var recordCount: Int?
     /// Replaces the configured whole-request deadline for this call.
     public var timeout: Duration?
+    /// Whether a 2xx answer's body is handed on in pieces as it arrives
+    /// (``HTTPResponse/bodyStream``) instead of collected; any other answer is collected as usual.
+    public var streamsBody = false
 
     public init(
         _ method: Method, url: URL, headers: HTTPHeaders = [:], body: [UInt8]? = nil, retry: RetrySafety,

@@ -1,4 +1,5 @@
-/// A complete HTTP answer: status, headers and the body's bytes exactly as received.
+/// An HTTP answer: status, headers and the body's bytes exactly as received (or, when the request
+/// streams its body, the body still arriving).
 ///
 /// For example:
 ///
@@ -11,11 +12,15 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// The body still arriving, for a 2xx answer to a request that ``HTTPRequest/streamsBody``
+    /// (``body`` is then empty).
+    public var bodyStream: HTTPBodyStream?
 
-    public init(status: Int, headers: HTTPHeaders = [:], body: [UInt8] = []) {
+    public init(status: Int, headers: HTTPHeaders = [:], body: [UInt8] = [], bodyStream: HTTPBodyStream? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.bodyStream = bodyStream
     }
 
     public var isSuccess: Bool { (200..<300).contains(status) }
