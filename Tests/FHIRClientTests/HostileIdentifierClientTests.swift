@@ -93,7 +93,7 @@ struct HostileIdentifierClientTests {
                 do {
                     #expect(try await emr.read(resourceType: "Patient", id: probe) == nil, "\(probe.debugDescription) reached a resource")
                 } catch {
-                    #expect((error as? RemoteCallError)?.error.code == LinkError.identityMismatch, "\(probe.debugDescription): \(error)")
+                    #expect((error as? RemoteCallError)?.error.code == ErrorCode.identityMismatch.rawValue, "\(probe.debugDescription): \(error)")
                 }
             }
         }

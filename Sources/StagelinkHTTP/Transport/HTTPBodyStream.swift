@@ -40,7 +40,7 @@ public struct HTTPBodyStream: AsyncSequence, Sendable {
             } catch {
                 // Fixed text per kind: libcurl's own text can name hosts and files.
                 let failure = error as? TransportFailure ?? TransportFailure(kind: .connectionLost, code: 0)
-                throw RemoteCallError(.transient, LinkError(code: failure.linkErrorCode, message: "the answer's body broke off: \(failure)"))
+                throw RemoteCallError(.transient, LinkError(failure.linkErrorCode, message: "the answer's body broke off: \(failure)"))
             }
         }
     }
