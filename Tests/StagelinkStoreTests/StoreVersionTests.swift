@@ -131,8 +131,8 @@ struct StoreVersionTests {
         try await store.pool.writeWithoutTransaction { db in
             try db.execute(sql: "DROP TABLE person_search")
             try db.execute(sql: "DROP TABLE row_parent")
-            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v8:%'")
-            try db.execute(sql: "PRAGMA user_version = 7")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier LIKE 'v10:%'")
+            try db.execute(sql: "PRAGMA user_version = \(StoreMigrations.version - 1)")
         }
         let upgraded = try SQLiteStore(path: path)
         let found = try await upgraded.rows(RowQuery(filter: RowFilter(text: "muller"), limit: 10))
