@@ -90,12 +90,12 @@ extension SQLiteStore {
                 request = request.filter(sql: "id IN (SELECT conflictID FROM conflict_row WHERE rowID = ?)", arguments: [rowID])
             }
             if let before = query.before { request = request.filter(Column("id") < before) }
-            return try request.fetchAll(db).map(\.conflict)
-        }
+            return try request.fetchAll(db)
+        }.map { try opened($0).conflict }
     }
 
     public func conflict(id: Int64) async throws -> Conflict? {
-        try await pool.read { db in try ConflictRow.fetchOne(db, key: id)?.conflict }
+        try await pool.read { db in try ConflictRow.fetchOne(db, key: id) }.map { try opened($0).conflict }
     }
 
     public func countConflicts(status: Conflict.Status?) async throws -> Int {

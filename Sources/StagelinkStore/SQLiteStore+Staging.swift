@@ -13,9 +13,12 @@ extension SQLiteStore {
 
     public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         let now = Date().seconds
-        // Hashing is the costly part: do it before taking the write lock.
-        let hashes = records.map(\.contentHash)
+        // Hashing (and sealing) is the costly part: do it before taking the write lock. An
+        // encrypted store keeps keyed hashes, which deduplicate the same way.
+        let hashes = records.map { storedHash($0.contentHash) }
+        let payloads = try zip(records, hashes).map { record, hash in try sealPayload(record.payload, contentHash: hash) }
         return try await pool.write { db in
+            try self.checkDataKey(db)
             var rowIDs: [Int64] = []
             rowIDs.reserveCapacity(records.count)
             let insert = try RawStatement(db.cachedStatement(sql: """
@@ -25,13 +28,13 @@ extension SQLiteStore {
                 """), in: db)
             let insertPayload = try RawStatement(db.cachedStatement(sql: "INSERT INTO staged_payload (rowID, payload) VALUES (?, ?)"), in: db)
             var deduplicated = 0
-            for (record, hash) in zip(records, hashes) {
+            for ((record, hash), payload) in zip(zip(records, hashes), payloads) {
                 try insert.run(
                     .text(record.system.rawValue), .text(record.resourceType), .text(record.sourceID), .text(record.version),
                     .real(record.lastUpdated?.seconds), .text(hash), .integer(job), .real(now), .real(now))
                 if db.changesCount == 1 {
                     let rowID = db.lastInsertedRowID
-                    try insertPayload.run(.integer(rowID), .blob(record.payload))
+                    try insertPayload.run(.integer(rowID), .blob(payload))
                     rowIDs.append(rowID)
                 } else {
                     deduplicated += 1

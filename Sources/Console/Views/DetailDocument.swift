@@ -41,7 +41,7 @@ struct DetailDocument {
         if let updated = row.lastUpdated { record += " · updated \(format.dateTime(updated))" }
         lines.append(field("record", record))
         lines.append(field("received", format.dateTime(row.receivedAt) + (row.jobID.map { " · job \($0)" } ?? "")))
-        lines.append(field("content", "sha256 \(row.contentHash)", .muted))
+        lines.append(field("content", ContentHash.display(row.contentHash), .muted))
         if let note = row.note { lines.append(field("note", note)) }
         return lines
     }
@@ -84,7 +84,7 @@ struct DetailDocument {
         let bytes = evidence.row.payload
         if let purged = evidence.row.payloadPurgedAt {
             return heading("Payload", "purged on \(format.stamp(purged)) by the retention period") + [
-                field("sha256", evidence.row.contentHash, .muted), field("kept", "status, history, attempts and lineage"),
+                field("hash", ContentHash.display(evidence.row.contentHash), .muted), field("kept", "status, history, attempts and lineage"),
             ]
         }
         guard let payload else {
