@@ -174,6 +174,12 @@ extension SQLiteStore {
         return .text(try cipher.sealText(utf8, label: label))
     }
 
+    /// UTF-8 text as it is stored, for a statement bound through GRDB.
+    func sealedString(_ utf8: [UInt8], label: String) throws -> String {
+        guard let cipher else { return String(decoding: utf8, as: UTF8.self) }
+        return try cipher.sealText(utf8, label: label)
+    }
+
     func openText(_ stored: String, label: String, what: @autoclosure () -> String) throws -> String {
         guard let cipher else { return stored }
         return try cipher.openText(stored, label: label, what: what())

@@ -90,6 +90,7 @@ struct StoreVersionTests {
             try db.execute(sql: "DROP TABLE payload_purge")
             try db.execute(sql: "DROP TABLE store_key")
             try db.execute(sql: "DROP TABLE store_key_audit")
+            try db.execute(sql: "ALTER TABLE job DROP COLUMN withheld")
             try db.execute(sql: "ALTER TABLE staged_row DROP COLUMN payloadPurgedAt")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier NOT LIKE 'v1:%' AND identifier NOT LIKE 'v2:%'")
             try db.execute(sql: "PRAGMA user_version = 0")

@@ -136,7 +136,7 @@ struct DetailDocument {
             var line = StyledLine("\(write.record) · ", .muted)
             line.append(write.field, .jsonKey)
             line.append(" = ", .muted)
-            line.append(write.value.description, .jsonString)
+            line.append(write.valueText, write.valuePurgedAt == nil ? .jsonString : .muted)
             line.append(" → \(write.writtenTo.displayName) · rule \(write.rule) · \(write.actor) · \(write.reason)", .muted)
             lines.append(Line(line))
         }

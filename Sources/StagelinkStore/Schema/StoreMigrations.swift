@@ -116,7 +116,7 @@ public enum StoreMigrations {
                         BEGIN SELECT RAISE(ABORT, 'payload_purge is append-only'); END;
                     """)
         }
-        migrator.registerMigration("v8: encryption at rest: the wrapped data key, and its audit") { db in
+        migrator.registerMigration("v8: encryption at rest (the wrapped data key and its audit), and withheld counts on jobs") { db in
             // One row at most: the data key wrapped by the key-encryption key (`encryption.keyFile`).
             // No row: the store keeps payloads and values in the clear.
             try db.execute(
@@ -141,6 +141,7 @@ public enum StoreMigrations {
                         BEGIN SELECT RAISE(ABORT, 'store_key_audit is append-only'); END;
                     CREATE TRIGGER store_key_audit_no_delete BEFORE DELETE ON store_key_audit
                         BEGIN SELECT RAISE(ABORT, 'store_key_audit is append-only'); END;
+                    ALTER TABLE job ADD COLUMN withheld INTEGER NOT NULL DEFAULT 0;
                     """)
         }
         return migrator

@@ -76,8 +76,11 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try Context.open(storeOptions, for: .writing)
-            guard let key = context.store.key, context.store.isEncrypted else {
+            guard let key = context.store.key, context.store.isEncrypted, let configured = context.configuration?.encryptionKeyFile else {
                 throw ValidationError("The store is not encrypted: name a key file in stagelink.yaml (encryption: { keyFile: FILE }, made by `stagelink store keygen FILE`) first.")
+            }
+            guard key.file == configured else {
+                throw ValidationError("A rekey was interrupted: the store opens with \(key.file), not with \(configured). Move \(key.file) over \(configured) (`stagelink store info` shows its key id), then run again.")
             }
             let replacing = newKeyFile == nil
             let newFile = newKeyFile ?? key.file + ".new"
