@@ -127,10 +127,14 @@ extension SQLiteStore {
         }
         function("stagelink_keyed_hash", 1) { values in cipher.keyedHash(String.fromDatabaseValue(values[0]) ?? "") }
         function("stagelink_seal_payload", 2) { values in
-            Data(try cipher.sealPayload([UInt8](Data.fromDatabaseValue(values[0]) ?? Data()), contentHash: String.fromDatabaseValue(values[1]) ?? ""))
+            var nonces = StoreCipher.Nonces()
+            return Data(
+                try cipher.sealPayload(
+                    [UInt8](Data.fromDatabaseValue(values[0]) ?? Data()), contentHash: String.fromDatabaseValue(values[1]) ?? "", nonces: &nonces))
         }
         function("stagelink_seal_text", 2) { values in
-            try cipher.sealText(Array((String.fromDatabaseValue(values[0]) ?? "").utf8), label: String.fromDatabaseValue(values[1]) ?? "")
+            var nonces = StoreCipher.Nonces()
+            return try cipher.sealText(Array((String.fromDatabaseValue(values[0]) ?? "").utf8), label: String.fromDatabaseValue(values[1]) ?? "", nonces: &nonces)
         }
         function("stagelink_seal_value", 2) { values in
             try cipher.sealTextDeterministically(String.fromDatabaseValue(values[0]) ?? "", label: String.fromDatabaseValue(values[1]) ?? "")
@@ -159,9 +163,9 @@ extension SQLiteStore {
 
     // Sealing and opening through the cipher when there is one; the bytes as they are without.
 
-    func sealPayload(_ payload: [UInt8], contentHash: String) throws -> [UInt8] {
+    func sealPayload(_ payload: [UInt8], contentHash: String, nonces: inout StoreCipher.Nonces) throws -> [UInt8] {
         guard let cipher else { return payload }
-        return try cipher.sealPayload(payload, contentHash: contentHash)
+        return try cipher.sealPayload(payload, contentHash: contentHash, nonces: &nonces)
     }
 
     func storedHash(_ contentHash: String) -> String {
@@ -169,15 +173,15 @@ extension SQLiteStore {
     }
 
     /// UTF-8 text (JSON of field values) as it is bound into its column: sealed text, or the bytes.
-    func sealedText(_ utf8: [UInt8], label: String) throws -> RawStatement.Value {
+    func sealedText(_ utf8: [UInt8], label: String, nonces: inout StoreCipher.Nonces) throws -> RawStatement.Value {
         guard let cipher else { return .utf8(utf8) }
-        return .text(try cipher.sealText(utf8, label: label))
+        return .text(try cipher.sealText(utf8, label: label, nonces: &nonces))
     }
 
     /// UTF-8 text as it is stored, for a statement bound through GRDB.
-    func sealedString(_ utf8: [UInt8], label: String) throws -> String {
+    func sealedString(_ utf8: [UInt8], label: String, nonces: inout StoreCipher.Nonces) throws -> String {
         guard let cipher else { return String(decoding: utf8, as: UTF8.self) }
-        return try cipher.sealText(utf8, label: label)
+        return try cipher.sealText(utf8, label: label, nonces: &nonces)
     }
 
     func openText(_ stored: String, label: String, what: @autoclosure () -> String) throws -> String {

@@ -70,12 +70,13 @@ extension SQLiteStore {
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
         // Encoded before taking the write lock, so that the writer mostly executes statements.
+        var nonces = StoreCipher.Nonces()
         let lineage = try outcomes.map { outcome in
             try RecordWriteRow<[UInt8]>.encode(outcome.writes).map { write in
-                (write, try sealedText(write.fields, label: SealLabel.recordWrite(object: write.object, recordKey: write.recordKey)))
+                (write, try sealedText(write.fields, label: SealLabel.recordWrite(object: write.object, recordKey: write.recordKey), nonces: &nonces))
             }
         }
-        let states = try outcomes.map { try FieldStateBatch($0.fieldStates, store: self) }
+        let states = try outcomes.map { try FieldStateBatch($0.fieldStates, store: self, nonces: &nonces) }
         try await pool.write { db in
             try self.checkDataKey(db)
             // The status trigger writes the transition; RETURNING gives the attempt's number.
@@ -144,7 +145,8 @@ extension SQLiteStore {
 
     public func updateFieldStates(_ changes: [FieldStateChange]) async throws {
         guard !changes.isEmpty else { return }
-        let batch = try FieldStateBatch(changes, store: self)
+        var nonces = StoreCipher.Nonces()
+        let batch = try FieldStateBatch(changes, store: self, nonces: &nonces)
         try await pool.write { db in
             try self.checkDataKey(db)
             try FieldStateStatements(db, store: self).apply(batch, at: Date().seconds)
@@ -282,14 +284,14 @@ struct FieldStateBatch {
     var records: [(record: MappedRecordKey, changes: [FieldStateChange], fresh: RawStatement.Value)] = []
 
     /// Sealed by `store` when it is encrypted.
-    init(_ changes: [FieldStateChange], store: SQLiteStore) throws {
+    init(_ changes: [FieldStateChange], store: SQLiteStore, nonces: inout StoreCipher.Nonces) throws {
         let groups = changes.positionsGrouped { $0.record == $1.record }
         records = try groups.map { group in
             let byField = group.sorted { changes[$0].field < changes[$1].field }
             let record = changes[group[0]].record
             let fresh = try store.sealedText(
                 RecordStateRecord.encode(byField.lazy.map { (changes[$0].field, changes[$0].state) }),
-                label: SealLabel.recordState(object: record.object, recordKey: record.key))
+                label: SealLabel.recordState(object: record.object, recordKey: record.key), nonces: &nonces)
             return (record, group.map { changes[$0] }, fresh)
         }
     }
@@ -312,6 +314,7 @@ private struct FieldStateStatements {
     }
 
     func apply(_ batch: FieldStateBatch, at: Double) throws {
+        var nonces = StoreCipher.Nonces()
         for entry in batch.records {
             // Merge: other mappings (and other processes) write other fields of the same record.
             let text: RawStatement.Value
@@ -320,7 +323,8 @@ private struct FieldStateStatements {
                 var states = RecordStateRecord.decode(
                     try store.openText(existing, label: label, what: "the field values of \(entry.record.object) \(entry.record.key)"))
                 for change in entry.changes { states[change.field] = change.state }
-                text = try store.sealedText(RecordStateRecord.encode(states.sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) }), label: label)
+                text = try store.sealedText(
+                    RecordStateRecord.encode(states.sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) }), label: label, nonces: &nonces)
             } else {
                 text = entry.fresh
             }

@@ -59,11 +59,12 @@ extension SQLiteStore {
     /// field each row wrote, by which rule and why, stays.
     private func purgeLineageValues(at: Double, in db: Database) throws {
         let update = try db.cachedStatement(sql: "UPDATE record_write SET fields = ? WHERE id = ?")
+        var nonces = StoreCipher.Nonces()
         let writes = try RecordWriteRecord.fetchAll(db, sql: "SELECT * FROM record_write WHERE rowID IN (SELECT rowID FROM temp.purging)")
         for write in writes {
             let label = SealLabel.recordWrite(object: write.object, recordKey: write.recordKey)
             let kept = RecordWriteRecord.withoutValues(try opened(write).fields, purgedAt: at)
-            try update.execute(arguments: [try sealedString(kept, label: label), write.id])
+            try update.execute(arguments: [try sealedString(kept, label: label, nonces: &nonces), write.id])
         }
     }
 

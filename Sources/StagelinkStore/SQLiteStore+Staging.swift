@@ -16,7 +16,8 @@ extension SQLiteStore {
         // Hashing (and sealing) is the costly part: do it before taking the write lock. An
         // encrypted store keeps keyed hashes, which deduplicate the same way.
         let hashes = records.map { storedHash($0.contentHash) }
-        let payloads = try zip(records, hashes).map { record, hash in try sealPayload(record.payload, contentHash: hash) }
+        var nonces = StoreCipher.Nonces()
+        let payloads = try zip(records, hashes).map { record, hash in try sealPayload(record.payload, contentHash: hash, nonces: &nonces) }
         return try await pool.write { db in
             try self.checkDataKey(db)
             var rowIDs: [Int64] = []
