@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import GRDB
+import Synchronization
 import StagelinkEngine
 
 extension SQLiteStore {
@@ -15,9 +17,7 @@ extension SQLiteStore {
         let now = Date().seconds
         // Hashing (and sealing) is the costly part: do it before taking the write lock. An
         // encrypted store keeps keyed hashes, which deduplicate the same way.
-        let hashes = records.map { storedHash($0.contentHash) }
-        var nonces = StoreCipher.Nonces()
-        let payloads = try zip(records, hashes).map { record, hash in try sealPayload(record.payload, contentHash: hash, nonces: &nonces) }
+        let (hashes, payloads) = try prepare(records)
         return try await pool.write { db in
             try self.checkDataKey(db)
             var rowIDs: [Int64] = []
@@ -45,6 +45,38 @@ extension SQLiteStore {
             CrashPoints.reach(.stageBeforeCommit)
             return StageResult(staged: rowIDs.count, deduplicated: deduplicated, rowIDs: rowIDs)
         }
+    }
+
+    /// Each record's stored hash and stored payload (sealed when the store is encrypted), a page
+    /// spread over every core: on two cores a page of 500 Patients is hashed and sealed in about
+    /// half the time.
+    private func prepare(_ records: [IncomingRecord]) throws -> (hashes: [String], payloads: [[UInt8]]) {
+        let count = records.count
+        var hashes = [String](repeating: "", count: count)
+        var payloads = [[UInt8]](repeating: [], count: count)
+        let lanes = count >= 128 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
+        let failure = Mutex<(any Error)?>(nil)
+        hashes.withUnsafeMutableBufferPointer { hashBuffer in
+            payloads.withUnsafeMutableBufferPointer { payloadBuffer in
+                // Each lane writes its own indexes only.
+                nonisolated(unsafe) let hashOut = hashBuffer
+                nonisolated(unsafe) let payloadOut = payloadBuffer
+                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                    var nonces = StoreCipher.Nonces()
+                    do {
+                        for index in stride(from: lane, to: count, by: lanes) {
+                            let hash = storedHash(records[index].contentHash)
+                            hashOut[index] = hash
+                            payloadOut[index] = try sealPayload(records[index].payload, contentHash: hash, nonces: &nonces)
+                        }
+                    } catch {
+                        failure.withLock { $0 = error }
+                    }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return (hashes, payloads)
     }
 
     /// Moves a watermark, never backwards: a page re-read through the overlap must not undo progress.
