@@ -6,7 +6,7 @@ extension SQLiteStore {
     public func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow] {
         let now = Date()
         let until = now.addingTimeInterval(RowClaim.lifetime.seconds)
-        return try await pool.write { db in
+        let records: [StagedRowRecord] = try await pool.write { db in
             var conditions = ["status IN (\(request.statuses.map { _ in "?" }.joined(separator: ",")))"]
             var arguments = StatementArguments(request.statuses.map(\.rawValue).sorted())
             conditions.append("(claimedUntil IS NULL OR claimedUntil < ? OR claimedBy = ?)")
@@ -47,8 +47,9 @@ extension SQLiteStore {
                 arguments: [actor.description, until.seconds] + StatementArguments(ids))
             return try StagedRowRecord.fetchAll(
                 db, sql: "\(StagedRowRecord.select) WHERE staged_row.id IN (\(placeholders)) ORDER BY staged_row.id", arguments: StatementArguments(ids))
-                .map(\.row)
         }
+        // Opened after the write lock is released.
+        return try records.map { try $0.row(cipher) }
     }
 
     public func releaseClaims(rowIDs: [Int64], actor: Actor) async throws {
@@ -69,9 +70,15 @@ extension SQLiteStore {
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
         // Encoded before taking the write lock, so that the writer mostly executes statements.
-        let lineage = outcomes.map { RecordWriteRow<[UInt8]>.encode($0.writes) }
-        let states = outcomes.map { FieldStateBatch($0.fieldStates) }
+        var nonces = StoreCipher.Nonces()
+        let lineage = try outcomes.map { outcome in
+            try RecordWriteRow<[UInt8]>.encode(outcome.writes).map { write in
+                (write, try sealedText(write.fields, label: SealLabel.recordWrite(object: write.object, recordKey: write.recordKey), nonces: &nonces))
+            }
+        }
+        let states = try outcomes.map { try FieldStateBatch($0.fieldStates, store: self, nonces: &nonces) }
         try await pool.write { db in
+            try self.checkDataKey(db)
             // The status trigger writes the transition; RETURNING gives the attempt's number.
             let updateRow = try RawStatement(db.cachedStatement(sql: """
                 UPDATE staged_row SET status = ?, errorCode = ?, errorMessage = ?, errorFields = ?, errorBody = ?, errorFurther = ?, attemptCount = attemptCount + 1,
@@ -89,7 +96,7 @@ extension SQLiteStore {
             let insertWrite = try RawStatement(db.cachedStatement(sql: """
                 INSERT INTO record_write (object, recordKey, writtenTo, rowID, jobID, actor, at, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """), in: db)
-            let stateStatements = try FieldStateStatements(db)
+            let stateStatements = try FieldStateStatements(db, store: self)
             let supersede = try RawStatement(db.cachedStatement(sql: Self.supersedeStagedRowsSQL), in: db)
             for ((outcome, writes), fieldStates) in zip(zip(outcomes, lineage), states) {
                 let at = outcome.at.seconds
@@ -116,13 +123,13 @@ extension SQLiteStore {
                         .text(retirement.mergedInto))
                 }
                 try stateStatements.apply(fieldStates, at: at)
-                for write in writes {
+                for (write, fields) in writes {
                     try insertWrite.run(
                         .text(write.object), .text(write.recordKey), .text(write.writtenTo), .integer(write.rowID), .integer(write.jobID),
-                        .text(write.actor), .real(write.at), .utf8(write.fields))
+                        .text(write.actor), .real(write.at), fields)
                 }
                 for conflict in outcome.conflicts {
-                    try insertConflict(conflict, at: at, in: db)
+                    try self.insertConflict(conflict, at: at, in: db)
                 }
                 for key in outcome.supersedes {
                     // The trigger records each row's transition.
@@ -140,8 +147,12 @@ extension SQLiteStore {
 
     public func updateFieldStates(_ changes: [FieldStateChange]) async throws {
         guard !changes.isEmpty else { return }
-        let batch = FieldStateBatch(changes)
-        try await pool.write { db in try FieldStateStatements(db).apply(batch, at: Date().seconds) }
+        var nonces = StoreCipher.Nonces()
+        let batch = try FieldStateBatch(changes, store: self, nonces: &nonces)
+        try await pool.write { db in
+            try self.checkDataKey(db)
+            try FieldStateStatements(db, store: self).apply(batch, at: Date().seconds)
+        }
     }
 
     /// Rows of a record still waiting to be linked that Stagelink's own write made stale.
@@ -169,6 +180,10 @@ extension SQLiteStore {
     }
 
     private func insertConflict(_ conflict: ConflictRecord, at: Double, in db: Database) throws {
+        // Sealed deterministically when the store is encrypted: the same values seal the same.
+        let label = SealLabel.conflict(object: conflict.record.object, recordKey: conflict.record.key, field: conflict.field)
+        let emrValue = try sealedValue(conflict.emrValue.storageText, label: label)
+        let salesforceValue = try sealedValue(conflict.salesforceValue.storageText, label: label)
         // The same collision seen again (by the other direction, or a retry) is the same conflict.
         try db.cachedStatement(
             sql: """
@@ -178,14 +193,13 @@ extension SQLiteStore {
                 """
         ).execute(
             arguments: [
-                conflict.record.object, conflict.record.key, conflict.field, conflict.rowID, conflict.emrValue.storageText,
-                conflict.salesforceValue.storageText, conflict.rule.rawValue,
+                conflict.record.object, conflict.record.key, conflict.field, conflict.rowID, emrValue, salesforceValue, conflict.rule.rawValue,
                 conflict.winner == nil ? Conflict.Status.open.rawValue : Conflict.Status.decided.rawValue, conflict.winner?.rawValue, at,
             ])
         guard let rowID = conflict.rowID,
             let id = try Int64.fetchOne(
                 db.cachedStatement(sql: "SELECT id FROM conflict WHERE object = ? AND recordKey = ? AND field = ? AND emrValue = ? AND salesforceValue = ?"),
-                arguments: [conflict.record.object, conflict.record.key, conflict.field, conflict.emrValue.storageText, conflict.salesforceValue.storageText])
+                arguments: [conflict.record.object, conflict.record.key, conflict.field, emrValue, salesforceValue])
         else { return }
         try db.cachedStatement(sql: "INSERT OR IGNORE INTO conflict_row (conflictID, rowID) VALUES (?, ?)").execute(arguments: [id, rowID])
     }
@@ -257,7 +271,10 @@ extension SQLiteStore {
                         db, sql: "SELECT recordKey, fields FROM record_state WHERE object = ? AND recordKey IN (\(Self.placeholders(part.count)))",
                         arguments: StatementArguments([object] + Array(part)))
                     while let row = try rows.next() {
-                        states[MappedRecordKey(object: object, key: row[0])] = RecordStateRecord.decode(row[1])
+                        let key: String = row[0]
+                        let text = try self.openText(
+                            row[1], label: SealLabel.recordState(object: object, recordKey: key), what: "the field values of \(object) \(key)")
+                        states[MappedRecordKey(object: object, key: key)] = RecordStateRecord.decode(text)
                     }
                 }
             }
@@ -277,7 +294,7 @@ extension SQLiteStore {
             let cursor = try RecordWriteRecord.fetchCursor(
                 db, sql: "SELECT * FROM record_write WHERE object = ? AND recordKey = ? ORDER BY id DESC", arguments: [record.object, record.key])
             while let write = try cursor.next() {
-                if let found = write.writes.first(where: { $0.field == field }) { return found }
+                if let found = try self.opened(write).writes.first(where: { $0.field == field }) { return found }
             }
             return nil
         }
@@ -287,13 +304,18 @@ extension SQLiteStore {
 /// Field state changes grouped by record, each group also encoded as it would be stored if the
 /// record had no state yet (the common case of a first sync), ahead of the write transaction.
 struct FieldStateBatch {
-    var records: [(record: MappedRecordKey, changes: [FieldStateChange], fresh: [UInt8])] = []
+    var records: [(record: MappedRecordKey, changes: [FieldStateChange], fresh: RawStatement.Value)] = []
 
-    init(_ changes: [FieldStateChange]) {
+    /// Sealed by `store` when it is encrypted.
+    init(_ changes: [FieldStateChange], store: SQLiteStore, nonces: inout StoreCipher.Nonces) throws {
         let groups = changes.positionsGrouped { $0.record == $1.record }
-        records = groups.map { group in
+        records = try groups.map { group in
             let byField = group.sorted { changes[$0].field < changes[$1].field }
-            return (changes[group[0]].record, group.map { changes[$0] }, RecordStateRecord.encode(byField.lazy.map { (changes[$0].field, changes[$0].state) }))
+            let record = changes[group[0]].record
+            let fresh = try store.sealedText(
+                RecordStateRecord.encode(byField.lazy.map { (changes[$0].field, changes[$0].state) }),
+                label: SealLabel.recordState(object: record.object, recordKey: record.key), nonces: &nonces)
+            return (record, group.map { changes[$0] }, fresh)
         }
     }
 }
@@ -302,8 +324,10 @@ struct FieldStateBatch {
 private struct FieldStateStatements {
     let select: RawStatement
     let upsert: RawStatement
+    let store: SQLiteStore
 
-    init(_ db: Database) throws {
+    init(_ db: Database, store: SQLiteStore) throws {
+        self.store = store
         select = RawStatement(try db.cachedStatement(sql: "SELECT fields FROM record_state WHERE object = ? AND recordKey = ?"), in: db)
         upsert = RawStatement(
             try db.cachedStatement(sql: """
@@ -313,17 +337,21 @@ private struct FieldStateStatements {
     }
 
     func apply(_ batch: FieldStateBatch, at: Double) throws {
+        var nonces = StoreCipher.Nonces()
         for entry in batch.records {
             // Merge: other mappings (and other processes) write other fields of the same record.
-            let text: [UInt8]
+            let text: RawStatement.Value
             if let existing = try select.text(.text(entry.record.object), .text(entry.record.key)) {
-                var states = RecordStateRecord.decode(existing)
+                let label = SealLabel.recordState(object: entry.record.object, recordKey: entry.record.key)
+                var states = RecordStateRecord.decode(
+                    try store.openText(existing, label: label, what: "the field values of \(entry.record.object) \(entry.record.key)"))
                 for change in entry.changes { states[change.field] = change.state }
-                text = RecordStateRecord.encode(states.sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) })
+                text = try store.sealedText(
+                    RecordStateRecord.encode(states.sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) }), label: label, nonces: &nonces)
             } else {
                 text = entry.fresh
             }
-            try upsert.run(.text(entry.record.object), .text(entry.record.key), .utf8(text), .real(at))
+            try upsert.run(.text(entry.record.object), .text(entry.record.key), text, .real(at))
         }
     }
 }

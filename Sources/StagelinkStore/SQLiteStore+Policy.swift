@@ -81,7 +81,7 @@ extension SQLiteStore {
     }
 
     public func conflicts(_ query: ConflictQuery) async throws -> [Conflict] {
-        try await pool.read { db in
+        let (rows, names) = try await pool.read { db in
             var request = ConflictRow.order(Column("id").desc).limit(query.limit)
             if let statuses = query.statuses { request = request.filter(statuses.map(\.rawValue).contains(Column("status"))) }
             if let object = query.object { request = request.filter(Column("object") == object) }
@@ -90,19 +90,25 @@ extension SQLiteStore {
                 request = request.filter(sql: "id IN (SELECT conflictID FROM conflict_row WHERE rowID = ?)", arguments: [rowID])
             }
             if let before = query.before { request = request.filter(Column("id") < before) }
-            var conflicts = try request.fetchAll(db).map(\.conflict)
-            let names = try PersonIndex.names(ofRows: conflicts.compactMap(\.rowID), in: db)
-            for index in conflicts.indices { conflicts[index].personName = conflicts[index].rowID.flatMap { names[$0] } }
-            return conflicts
+            let rows = try request.fetchAll(db)
+            return (rows, try PersonIndex.names(ofRows: rows.compactMap(\.rowID), in: db))
+        }
+        return try rows.map { row in
+            var conflict = try opened(row).conflict
+            conflict.personName = conflict.rowID.flatMap { names[$0] }
+            return conflict
         }
     }
 
     public func conflict(id: Int64) async throws -> Conflict? {
-        try await pool.read { db in
-            guard var conflict = try ConflictRow.fetchOne(db, key: id)?.conflict else { return nil }
-            conflict.personName = try conflict.rowID.flatMap { try PersonIndex.names(ofRows: [$0], in: db)[$0] }
-            return conflict
+        let found = try await pool.read { db -> (ConflictRow, String?)? in
+            guard let row = try ConflictRow.fetchOne(db, key: id) else { return nil }
+            return (row, try row.rowID.flatMap { try PersonIndex.names(ofRows: [$0], in: db)[$0] })
         }
+        guard let (row, name) = found else { return nil }
+        var conflict = try opened(row).conflict
+        conflict.personName = name
+        return conflict
     }
 
     public func countConflicts(status: Conflict.Status?) async throws -> Int {

@@ -37,6 +37,7 @@ extension SQLiteStore {
                 try db.execute(sql: "UPDATE staged_payload SET payload = x'' WHERE rowID IN (SELECT rowID FROM temp.purging)")
                 // The person index holds names and identifiers read from the payload: they go with it.
                 try db.execute(sql: "DELETE FROM person_search WHERE rowid IN (SELECT rowID FROM temp.purging)")
+                try self.purgeLineageValues(at: at, in: db)
                 // The other system's answer may quote a value: it goes with the payload.
                 try db.execute(sql: "UPDATE link_attempt SET errorBody = NULL WHERE rowID IN (SELECT rowID FROM temp.purging)")
                 try db.execute(
@@ -54,6 +55,19 @@ extension SQLiteStore {
         // Old pages leave the write-ahead log too.
         try await pool.writeWithoutTransaction { db in _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         return purge
+    }
+
+    /// The values the purged rows wrote (lineage, `record_write`) go with their payloads; which
+    /// field each row wrote, by which rule and why, stays.
+    private func purgeLineageValues(at: Double, in db: Database) throws {
+        let update = try db.cachedStatement(sql: "UPDATE record_write SET fields = ? WHERE id = ?")
+        var nonces = StoreCipher.Nonces()
+        let writes = try RecordWriteRecord.fetchAll(db, sql: "SELECT * FROM record_write WHERE rowID IN (SELECT rowID FROM temp.purging)")
+        for write in writes {
+            let label = SealLabel.recordWrite(object: write.object, recordKey: write.recordKey)
+            let kept = RecordWriteRecord.withoutValues(try opened(write).fields, purgedAt: at)
+            try update.execute(arguments: [try sealedString(kept, label: label, nonces: &nonces), write.id])
+        }
     }
 
     public func payloadPurges(limit: Int) async throws -> [PayloadPurge] {

@@ -5,8 +5,8 @@ import StagelinkEngine
 extension SQLiteStore {
     public func row(id: Int64) async throws -> StagedRow? {
         try await pool.read { db in
-            try StagedRowRecord.fetchOne(db, sql: "\(StagedRowRecord.select) WHERE staged_row.id = ?", arguments: [id])?.row
-        }
+            try StagedRowRecord.fetchOne(db, sql: "\(StagedRowRecord.select) WHERE staged_row.id = ?", arguments: [id])
+        }?.row(cipher)
     }
 
     public func row(of record: SourceKey, contentHash: String) async throws -> StagedRow? {
@@ -17,8 +17,8 @@ extension SQLiteStore {
                     \(StagedRowRecord.select)
                     WHERE staged_row.system = ? AND staged_row.resourceType = ? AND staged_row.sourceID = ? AND staged_row.contentHash = ?
                     """,
-                arguments: [record.system.rawValue, record.resourceType, record.sourceID, contentHash])?.row
-        }
+                arguments: [record.system.rawValue, record.resourceType, record.sourceID, storedHash(contentHash)])
+        }?.row(cipher)
     }
 
     public func rows(_ query: RowQuery) async throws -> [StagedRowSummary] {
@@ -115,8 +115,8 @@ extension SQLiteStore {
 
     public func writes(byRow id: Int64) async throws -> [FieldWrite] {
         try await pool.read { db in
-            try RecordWriteRecord.filter(Column("rowID") == id).order(Column("id")).fetchAll(db).flatMap(\.writes)
-        }
+            try RecordWriteRecord.filter(Column("rowID") == id).order(Column("id")).fetchAll(db)
+        }.flatMap { try opened($0).writes }
     }
 
     public func setStatus(rowIDs: [Int64], to status: RowStatus, from: Set<RowStatus>, actor: Actor, note: String) async throws -> [Int64] {

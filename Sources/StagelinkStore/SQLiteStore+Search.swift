@@ -36,7 +36,11 @@ enum PersonIndex {
 
         /// Writes the document of row `id`, and its parent record; a row about a person without a name of its own takes
         /// its parent's name, identifiers and birth date when the parent is staged already.
-        func write(_ document: PersonDocument, rowID id: Int64) throws {
+        ///
+        /// - Parameter indexed: false in an encrypted store, whose files hold no name or identifier
+        ///   in the clear: only the parent record is written (rows still wait on their parent), and
+        ///   search by person finds nothing there (docs/security.md).
+        func write(_ document: PersonDocument, rowID id: Int64, indexed: Bool = true) throws {
             var document = document
             if let key = document.parent {
                 try insertParent.run(.integer(id), .text(key.system.rawValue), .text(key.resourceType), .text(key.sourceID))
@@ -46,6 +50,7 @@ enum PersonIndex {
                 if document.name.isEmpty, let name: String = found?["name"] { document.name = name }
                 if document.birthDate.isEmpty, let birthDate: String = found?["birthDate"] { document.birthDate = birthDate }
             }
+            guard indexed else { return }
             try insert.run(.integer(id), .text(document.name), .text(document.identifiers), .text(document.birthDate))
         }
     }

@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import GRDB
+import Synchronization
 import StagelinkEngine
 
 extension SQLiteStore {
@@ -13,10 +15,12 @@ extension SQLiteStore {
 
     public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         let now = Date().seconds
-        // Hashing and reading the person index's fields from each payload are the costly part: done
-        // before taking the write lock, spread over the machine's cores.
-        let (hashes, documents) = await Self.prepare(records)
+        // Hashing, sealing and reading the person index's fields from each payload are the costly
+        // part: done before taking the write lock, spread over the machine's cores. An encrypted
+        // store keeps keyed hashes, which deduplicate the same way.
+        let (hashes, payloads, documents) = try prepare(records)
         return try await pool.write { db in
+            try self.checkDataKey(db)
             var rowIDs: [Int64] = []
             rowIDs.reserveCapacity(records.count)
             let insert = try RawStatement(db.cachedStatement(sql: """
@@ -28,15 +32,15 @@ extension SQLiteStore {
             let insertPayload = try RawStatement(db.cachedStatement(sql: "INSERT INTO staged_payload (rowID, payload) VALUES (?, ?)"), in: db)
             let personIndex = try PersonIndex.Writer(db)
             var deduplicated = 0
-            for ((record, hash), document) in zip(zip(records, hashes), documents) {
+            for (((record, hash), payload), document) in zip(zip(zip(records, hashes), payloads), documents) {
                 try insert.run(
                     .text(record.system.rawValue), .text(record.resourceType), .text(record.sourceID), .text(record.version),
                     .real(record.lastUpdated?.seconds), .text(hash), .integer(job), .real(now), .real(now), .text(record.kind.rawValue),
                     .text(record.survivorID))
                 if db.changesCount == 1 {
                     let rowID = db.lastInsertedRowID
-                    try insertPayload.run(.integer(rowID), .blob(record.payload))
-                    try personIndex.write(document, rowID: rowID)
+                    try insertPayload.run(.integer(rowID), .blob(payload))
+                    try personIndex.write(document, rowID: rowID, indexed: cipher == nil)
                     rowIDs.append(rowID)
                 } else {
                     deduplicated += 1
@@ -48,30 +52,41 @@ extension SQLiteStore {
         }
     }
 
-    /// Each record's content hash and person document, in record order, computed in parallel
-    /// slices (nothing is shared between records).
-    static func prepare(_ records: [IncomingRecord]) async -> (hashes: [String], documents: [PersonDocument]) {
-        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, records.count / 100))
-        let size = (records.count + parts - 1) / max(1, parts)
-        let prepared: [(String, PersonDocument)]
-        if parts == 1 {
-            prepared = work(records[...])
-        } else {
-            prepared = await withTaskGroup(of: (Int, [(String, PersonDocument)]).self) { group in
-                for part in 0..<parts {
-                    let slice = records[min(records.count, part * size)..<min(records.count, (part + 1) * size)]
-                    group.addTask { (part, work(slice)) }
+    /// Each record's stored hash, stored payload (sealed when the store is encrypted) and person
+    /// document, a page spread over every core: on two cores a page of 500 Patients is hashed and
+    /// sealed in about half the time.
+    private func prepare(_ records: [IncomingRecord]) throws -> (hashes: [String], payloads: [[UInt8]], documents: [PersonDocument]) {
+        let count = records.count
+        var hashes = [String](repeating: "", count: count)
+        var payloads = [[UInt8]](repeating: [], count: count)
+        var documents = [PersonDocument](repeating: PersonDocument(), count: count)
+        let lanes = count >= 128 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
+        let failure = Mutex<(any Error)?>(nil)
+        hashes.withUnsafeMutableBufferPointer { hashBuffer in
+            payloads.withUnsafeMutableBufferPointer { payloadBuffer in
+                documents.withUnsafeMutableBufferPointer { documentBuffer in
+                    // Each lane writes its own indexes only.
+                    nonisolated(unsafe) let hashOut = hashBuffer
+                    nonisolated(unsafe) let payloadOut = payloadBuffer
+                    nonisolated(unsafe) let documentOut = documentBuffer
+                    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                        var nonces = StoreCipher.Nonces()
+                        do {
+                            for index in stride(from: lane, to: count, by: lanes) {
+                                let hash = storedHash(records[index].contentHash)
+                                hashOut[index] = hash
+                                payloadOut[index] = try sealPayload(records[index].payload, contentHash: hash, nonces: &nonces)
+                                documentOut[index] = PersonSearch.document(for: records[index])
+                            }
+                        } catch {
+                            failure.withLock { $0 = error }
+                        }
+                    }
                 }
-                var results = Array(repeating: [(String, PersonDocument)](), count: parts)
-                for await (part, done) in group { results[part] = done }
-                return results.flatMap { $0 }
             }
         }
-        return (prepared.map(\.0), prepared.map(\.1))
-    }
-
-    private static func work(_ slice: ArraySlice<IncomingRecord>) -> [(String, PersonDocument)] {
-        slice.map { ($0.contentHash, PersonSearch.document(for: $0)) }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return (hashes, payloads, documents)
     }
 
     /// Moves a watermark, never backwards: a page re-read through the overlap must not undo progress.

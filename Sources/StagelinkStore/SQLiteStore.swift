@@ -48,12 +48,23 @@ public final class SQLiteStore: SyncStore {
 
     /// Whether this store was opened read-only.
     public let access: Access
+    /// The key-encryption key it was opened with (`encryption.keyFile`), if any.
+    public let key: StoreKey?
+    /// The data key's uses, when the store is encrypted; nil for a store without a key, which
+    /// keeps payloads and values in the clear (for development only).
+    let cipher: StoreCipher?
 
     /// Opens the store at `path`. A store written by a newer Stagelink (a schema version or a
     /// migration this build does not know) is refused before anything writes to it.
-    public init(path: String, access: Access = .readWrite) throws {
+    ///
+    /// With a `key`, the store is encrypted: its data key is unwrapped with it (and made, and
+    /// everything already stored sealed with it, the first time a store is opened for writing with
+    /// a key). An encrypted store opened without its key, or with another key, is refused with an
+    /// error naming the key file.
+    public init(path: String, access: Access = .readWrite, key: StoreKey? = nil) throws {
         self.path = path
         self.access = access
+        self.key = key
         _ = Self.processSettings
         switch access {
         case .readWrite:
@@ -87,6 +98,7 @@ public final class SQLiteStore: SyncStore {
         if access == .readWrite {
             try StoreMigrations.migrate(pool)
         }
+        cipher = try Self.unlock(pool, path: path, key: key, access: access)
         var watcherConfiguration = Configuration()
         watcherConfiguration.readonly = true
         watcherConfiguration.busyMode = .timeout(5)
@@ -96,13 +108,13 @@ public final class SQLiteStore: SyncStore {
     /// Opens a store for a command that only reads: read-only when the store is at this build's
     /// version (so that a store file that is not writable, mode 0400, works), and for writing only
     /// when it needs this build's migrations and the file may be written.
-    public static func forReading(path: String) throws -> SQLiteStore {
+    public static func forReading(path: String, key: StoreKey? = nil) throws -> SQLiteStore {
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError.cannotOpen(path: path, reason: "no such file")
         }
         let standing = try standing(at: path)
         let writable = FileManager.default.isWritableFile(atPath: path)
-        return try SQLiteStore(path: path, access: standing.needsUpgrade && writable ? .readWrite : .readOnly)
+        return try SQLiteStore(path: path, access: standing.needsUpgrade && writable ? .readWrite : .readOnly, key: key)
     }
 
     /// The schema version of the store file at `path` and this build's, read without writing
@@ -160,6 +172,10 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case noSuchConflict(Int64)
     /// A stored value this build cannot read (never replaced by a default).
     case unreadable(String)
+    /// The store is encrypted and was opened without a key.
+    case keyRequired(path: String)
+    /// The key given does not unwrap the store's data key.
+    case wrongKey(path: String, keyFile: String, keyID: String, expectedKeyID: String)
 
     public var description: String {
         switch self {
@@ -173,6 +189,11 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case .noSuchRow(let id): "no staged row has id \(id)"
         case .noSuchConflict(let id): "no conflict has id \(id)"
         case .unreadable(let what): "the store holds a value this build cannot read: \(what)"
+        case .keyRequired(let path):
+            "the store at \(path) is encrypted and no key was given: name its key file in stagelink.yaml (encryption: { keyFile: PATH }) and run again"
+        case .wrongKey(let path, let keyFile, let keyID, let expected):
+            "the key in \(keyFile) (key id \(keyID)) does not open the store at \(path), which was locked with key id \(expected): "
+                + "set encryption.keyFile to the key the store was written with (after `stagelink store rekey`, the new key)"
         }
     }
 }
@@ -183,9 +204,11 @@ extension Date {
 
 extension SQLiteStore {
     /// A store in a new temporary folder, for tests and benchmarks.
-    public static func temporary(_ name: String = "stagelink") throws -> SQLiteStore {
+    /// With `encrypted`, a new key is written beside it (`store.key`) and the store is encrypted.
+    public static func temporary(_ name: String = "stagelink", encrypted: Bool = false) throws -> SQLiteStore {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return try SQLiteStore(path: folder.appendingPathComponent("store.sqlite").path)
+        let key = encrypted ? try StoreKey.generate(at: folder.appendingPathComponent("store.key").path) : nil
+        return try SQLiteStore(path: folder.appendingPathComponent("store.sqlite").path, key: key)
     }
 }

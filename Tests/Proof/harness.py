@@ -128,7 +128,7 @@ class Workspace:
     Every line any run prints (stdout and stderr) is kept in `log_path`, for the log checks.
     """
 
-    def __init__(self, binary, folder, sandbox, log_level="info", request_timeout="5s"):
+    def __init__(self, binary, folder, sandbox, log_level="info", request_timeout="5s", encrypted=False):
         self.binary = binary
         self.folder = folder
         self.store = os.path.join(folder, "store.sqlite")
@@ -153,6 +153,12 @@ emr:
   http: { idleTimeout: 2s, requestTimeout: %(timeout)s }
 """ % dict(banner, mapping=MAPPING, level=log_level, salesforce=sandbox.salesforce_url, fhir=sandbox.fhir_url, timeout=request_timeout)
                          + PROFILE_SETTINGS.get(sandbox.profile, "") % dict(alias=sandbox.fhir_origin_alias))
+        # Encryption at rest: a key made by `stagelink store keygen`, named in the configuration.
+        self.key_file = os.path.join(folder, "store.key") if encrypted else None
+        if encrypted:
+            subprocess.run([binary, "store", "keygen", self.key_file], check=True, capture_output=True)
+            with open(self.config, "a") as handle:
+                handle.write("encryption: { keyFile: store.key }\n")
 
     def start(self, *args, env=None):
         """Starts `stagelink ARGS --config …`; returns (process, started-at)."""

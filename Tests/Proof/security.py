@@ -3,7 +3,8 @@
 - no log line holds seeded patient data (names, birth dates, phones, emails, streets, read from
   the sandbox's records), an access token the sandbox issued, a JWT, or key material (the PEM
   lines and the consumer secret of the credentials folder);
-- the store file and its WAL files are readable by their owner only (0600);
+- the store file and its WAL files are readable by their owner only (0600), and, the store being
+  encrypted, hold none of those patient values;
 - `stagelink show` and `stagelink rows` print a name holding terminal escape sequences escaped,
   never as raw control characters, and so does the console (in tmux: the row's screen still
   stands, with the sequence shown as text);
@@ -68,6 +69,25 @@ def secret_needles(sandbox, credentials_folder):
         elif text.strip():
             needles[text.strip()] = "the content of %s" % name
     return needles
+
+
+def check_store_sealed(workspace, phi):
+    """With encryption on, the store's files (database, WAL, shared memory) hold none of the
+    patient values, as bytes (UTF-8) anywhere in them: findings name the file and mask the value."""
+    findings = []
+    for suffix in ["", "-wal", "-shm"]:
+        path = workspace.store + suffix
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as handle:
+            data = handle.read()
+        # Sealed bytes are random and sealed text is base64: a value shorter than 6 characters
+        # would be found in them by chance (a 3-letter name once in 262,144 base64 positions).
+        for value in (value for value in phi if len(value) >= 6):
+            if value.encode("utf-8") in data:
+                findings.append("%s holds a seeded patient value (%s…, %d characters)"
+                                % (os.path.basename(path), value[:2], len(value)))
+    return findings
 
 
 def scan_logs(log_text, phi, secrets):

@@ -1,8 +1,9 @@
 """The fault soak: the real service runs N cycles while 10% of the calls to every endpoint group
 fail, spread over every fault kind the sandbox has for that group; then the faults stop, one
 clean cycle runs, and the sync must have converged: nothing lost, nothing duplicated, every bad
-record failed naming its field. The service logs at trace level throughout, and the security
-checks (security.py) read what it wrote. Then the health probes (health.py) run against the store.
+record failed naming its field. The store is encrypted, and its key is replaced (`stagelink store
+rekey`) under the running service. The service logs at trace level throughout, and the security
+checks (security.py) read what it wrote and grep the store's files for patient values. Then the health probes (health.py) run against the store.
 """
 import json
 import os
@@ -81,7 +82,7 @@ class Soak:
                  % (self.seed, self.size["patients"], cycles, FAILING_SHARE * 100, folder))
         sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed)
         try:
-            workspace = Workspace(self.binary, folder, sandbox, log_level="trace", request_timeout="2s")
+            workspace = Workspace(self.binary, folder, sandbox, log_level="trace", request_timeout="2s", encrypted=True)
             security.plant_escape_probe(sandbox)
             plan, kinds = fault_plan(sandbox)
             for rule in plan:
@@ -96,7 +97,15 @@ class Soak:
             sandbox.call("POST", "/_sandbox/mutations/start?intervalMilliseconds=500")
 
             soak_started = time.time()
-            run = workspace.run("run", "--every", "1s", "--cycles", str(cycles), timeout=cycles * 90)
+            process, started_at = workspace.start("run", "--every", "1s", "--cycles", str(cycles))
+            # The store's key is replaced under the running service, a third of the way in: the
+            # service goes on with the data key it holds; every later command opens with the new key.
+            time.sleep(min(20, cycles))
+            rekey = workspace.run("store", "rekey", "--operator", "proof")
+            if rekey.returncode != 0:
+                self.problems.append("stagelink store rekey under the running service failed (%s): %s" % (rekey.returncode, rekey.stderr[-500:]))
+            self.log("rekey under the running service: %s" % (rekey.stdout.strip().splitlines() or [rekey.stderr.strip()])[0])
+            run = workspace.finish(process, started_at, ["run"], timeout=cycles * 90)
             soak_seconds = time.time() - soak_started
             if run.killed_by_us or run.returncode != 0:
                 self.problems.append("the service did not finish its %d cycles cleanly: exit %s%s: %s"
@@ -129,6 +138,9 @@ class Soak:
             mode_problems, modes = security.check_store_modes(workspace)
             self.problems += mode_problems
             self.log("store modes: %s" % modes)
+            sealed = security.check_store_sealed(workspace, phi)
+            self.problems += sealed
+            self.log("encrypted store files searched for %d patient values: %d findings" % (len(phi), len(sealed)))
             escaping = security.check_escaping(workspace)
             self.problems += escaping
             self.log("show/rows escape control characters: %s" % ("yes" if not escaping else "NO"))

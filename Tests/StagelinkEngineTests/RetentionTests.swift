@@ -4,23 +4,28 @@ import Testing
 import StagelinkStore
 
 /// The retention purge empties the payloads of rows whose record has moved on, older than the
-/// period; it never touches failed, held, withheld or staged rows, and keeps hashes, statuses,
-/// history, lineage and its own audit.
+/// period, and the values those rows wrote (lineage); it never touches failed, held, withheld or
+/// staged rows, and keeps hashes, statuses, history, which field each row wrote and its own audit.
+/// The same in a store kept in the clear and in an encrypted one.
 struct RetentionTests {
-    @Test func aPurgeEmptiesOldLinkedSupersededAndIgnoredPayloadsAndKeepsEverythingElse() async throws {
-        let harness = try await Harness.make()
+    @Test(arguments: [false, true])
+    func aPurgeEmptiesOldLinkedSupersededAndIgnoredPayloadsAndKeepsEverythingElse(encrypted: Bool) async throws {
+        let harness = try await Harness.make(encrypted: encrypted)
         let staged = try await harness.stage([
             Fixtures.record(Fixtures.patient(id: "linked")),
             Fixtures.record(Fixtures.patient(id: "failed", birthDate: "1984-02-30")),
             Fixtures.record(SensitivityTests.labelled(Fixtures.patient(id: "withheld"), [(SensitivityTests.actCode, "ETH")])),
             Fixtures.record(Fixtures.patient(id: "ignored", gender: "robot")),
         ])
-        try await harness.link()
+        let job = try await harness.link()
+        #expect(job.counts.withheld == 1 && job.counts.failed == 2 && job.counts.linked == 1, "the job counts the withheld row apart: \(job.counts)")
+        #expect(try await harness.store.job(id: job.id)?.counts.withheld == 1, "and the store keeps that count")
         let ids = staged.rowIDs
         _ = try await harness.store.setStatus(rowIDs: [ids[3]], to: .ignored, from: [.failed], actor: .operator("alice"), note: "test record")
         let before = try await harness.row(ids[0])
         let writes = try await harness.store.writes(byRow: ids[0])
         #expect(!writes.isEmpty)
+        #expect(writes.allSatisfy { $0.valuePurgedAt == nil } && writes.contains { $0.value != .null })
 
         // Nothing is older than a cutoff in the past.
         let none = try await harness.store.purgePayloads(receivedBefore: Date().addingTimeInterval(-86_400), actor: .operator("alice"), dryRun: false)
@@ -36,7 +41,11 @@ struct RetentionTests {
         let linked = try await harness.row(ids[0])
         #expect(linked.payload.isEmpty && linked.payloadPurgedAt != nil)
         #expect(linked.status == .linked && linked.contentHash == before.contentHash, "hash and status kept")
-        #expect(try await harness.store.writes(byRow: ids[0]).map(\.field) == writes.map(\.field), "lineage kept")
+        let purgedWrites = try await harness.store.writes(byRow: ids[0])
+        #expect(purgedWrites.map(\.field) == writes.map(\.field), "lineage kept: which field the row wrote")
+        #expect(purgedWrites.map(\.rule) == writes.map(\.rule) && purgedWrites.map(\.reason) == writes.map(\.reason))
+        #expect(purgedWrites.allSatisfy { $0.value == .null && $0.valuePurgedAt != nil }, "the values it wrote went with its payload")
+        #expect(purgedWrites.first?.valueText.hasPrefix("(value purged on ") == true)
         #expect(try await harness.store.history(ofRow: ids[3]).last?.to == .ignored, "history kept")
         #expect(try await harness.row(ids[3]).payloadPurgedAt != nil)
         for kept in [ids[1], ids[2]] {

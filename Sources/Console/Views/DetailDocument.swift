@@ -53,7 +53,7 @@ struct DetailDocument {
             lines.append(field("survivor", row.survivorID.map { "\(row.resourceType) \($0)" } ?? "not named (the merge fails)"))
         }
         lines.append(field("received", format.dateTime(row.receivedAt) + (row.jobID.map { " · job \($0)" } ?? "")))
-        lines.append(field("content", "sha256 \(row.contentHash)", .muted))
+        lines.append(field("content", ContentHash.display(row.contentHash), .muted))
         if let parent = evidence.parent { lines.append(field("parent", parentLine(parent))) }
         if let note = row.note { lines.append(field("note", note)) }
         return lines
@@ -122,7 +122,7 @@ struct DetailDocument {
         let bytes = evidence.row.payload
         if let purged = evidence.row.payloadPurgedAt {
             return heading("Payload", "purged on \(format.stamp(purged)) by the retention period") + [
-                field("sha256", evidence.row.contentHash, .muted), field("kept", "status, history, attempts and lineage"),
+                field("hash", ContentHash.display(evidence.row.contentHash), .muted), field("kept", "status, history, attempts and lineage"),
             ]
         }
         guard let payload else {
@@ -174,7 +174,7 @@ struct DetailDocument {
             var line = StyledLine("\(write.record) · ", .muted)
             line.append(write.field, .jsonKey)
             line.append(" = ", .muted)
-            line.append(write.value.description, .jsonString)
+            line.append(write.valueText, write.valuePurgedAt == nil ? .jsonString : .muted)
             line.append(" → \(write.writtenTo.displayName) · rule \(write.rule) · \(write.actor) · \(write.reason)", .muted)
             lines.append(Line(line))
         }

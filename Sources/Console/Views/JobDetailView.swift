@@ -80,7 +80,8 @@ final class JobDetailView: ConsoleView {
                 "linking",
                 [
                     Span("linked \(format.grouped(counts.linked))", .ok), Span(" · "), Span("failed \(format.grouped(counts.failed))", counts.failed > 0 ? .error : .body),
-                    Span(" · superseded \(format.grouped(counts.superseded)) · conflicts \(format.grouped(counts.conflicts))"),
+                    Span(" · superseded \(format.grouped(counts.superseded)) · conflicts \(format.grouped(counts.conflicts))"
+                        + (counts.withheld > 0 ? " · withheld \(format.grouped(counts.withheld))" : "")),
                 ]))
         var api = "\(format.grouped(job.apiCalls)) calls"
         if let usage = job.apiUsage { api += " · usage \(format.grouped(usage.used))/\(format.grouped(usage.limit)) (\(Int((usage.share * 100).rounded()))%)" }

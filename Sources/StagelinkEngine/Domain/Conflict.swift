@@ -108,6 +108,15 @@ public struct FieldWrite: Sendable, Hashable {
     public var at: Date
     /// Why it was written: a plain change, a conflict the rule decided, a resolution.
     public var reason: String
+    /// When the retention purge removed `value` (then `.null`) with its row's payload; the field,
+    /// rule, reason and where it came from stay.
+    public var valuePurgedAt: Date? = nil
+
+    /// The value as people read it, or when it was purged.
+    public var valueText: String {
+        guard let valuePurgedAt else { return value.description }
+        return "(value purged on \(valuePurgedAt.formatted(.iso8601.year().month().day())) by retention)"
+    }
 
     public init(record: MappedRecordKey, field: String, value: FieldValue, writtenTo: SourceSystem, rowID: Int64?, jobID: Int64?, rule: OwnerRule, actor: Actor, at: Date, reason: String) {
         self.record = record

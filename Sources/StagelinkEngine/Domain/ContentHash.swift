@@ -1,16 +1,29 @@
 import Crypto
 
-/// SHA-256 of payloads, as lowercase hex, for deduplicating re-reads.
+/// The content hash that identifies a payload's bytes: lowercase hex SHA-256. An encrypted store
+/// keeps a keyed hash of it instead (`hmac-sha256:` and hex), which deduplicates the same way.
 public enum ContentHash {
     public static func sha256Hex(_ bytes: [UInt8]) -> String {
-        let digest = SHA256.hash(data: bytes)
-        let hex = Array("0123456789abcdef".utf8)
+        hex(Array(SHA256.hash(data: bytes)))
+    }
+
+    /// Lowercase hex of `bytes`.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0x0F)])
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A stored hash as people read it: `sha256 …`, or `hmac-sha256 …` for a keyed one.
+    public static func display(_ stored: String) -> String {
+        if let colon = stored.firstIndex(of: ":") {
+            return "\(stored[..<colon]) \(stored[stored.index(after: colon)...])"
+        }
+        return "sha256 \(stored)"
     }
 }

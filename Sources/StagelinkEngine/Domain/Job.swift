@@ -106,8 +106,13 @@ public struct Job: Sendable, Hashable, Identifiable {
         public var failed = 0
         public var superseded = 0
         public var conflicts = 0
+        /// Rows the link step withheld for a security label (never sent; not failures).
+        public var withheld = 0
 
-        public init(pulled: Int = 0, staged: Int = 0, deduplicated: Int = 0, linked: Int = 0, failed: Int = 0, superseded: Int = 0, conflicts: Int = 0) {
+        public init(
+            pulled: Int = 0, staged: Int = 0, deduplicated: Int = 0, linked: Int = 0, failed: Int = 0, superseded: Int = 0, conflicts: Int = 0,
+            withheld: Int = 0
+        ) {
             self.pulled = pulled
             self.staged = staged
             self.deduplicated = deduplicated
@@ -115,13 +120,14 @@ public struct Job: Sendable, Hashable, Identifiable {
             self.failed = failed
             self.superseded = superseded
             self.conflicts = conflicts
+            self.withheld = withheld
         }
 
         public static func + (lhs: Counts, rhs: Counts) -> Counts {
             Counts(
                 pulled: lhs.pulled + rhs.pulled, staged: lhs.staged + rhs.staged, deduplicated: lhs.deduplicated + rhs.deduplicated,
                 linked: lhs.linked + rhs.linked, failed: lhs.failed + rhs.failed, superseded: lhs.superseded + rhs.superseded,
-                conflicts: lhs.conflicts + rhs.conflicts)
+                conflicts: lhs.conflicts + rhs.conflicts, withheld: lhs.withheld + rhs.withheld)
         }
 
         public static func += (lhs: inout Counts, rhs: Counts) { lhs = lhs + rhs }

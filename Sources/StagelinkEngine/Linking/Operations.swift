@@ -133,7 +133,7 @@ public struct Operations: Sendable {
         var replaced: [Int64: Int64] = [:]
         for id in ids {
             guard let row = try await store.row(id: id), row.status == .failed else { continue }
-            guard let current = await readAtSource(row), current.contentHash != row.contentHash,
+            guard let current = await readAtSource(row), current.payload != row.payload,
                 !(current.recordVersion < row.recordVersion)
             else { continue }
             if !(row.recordVersion < current.recordVersion) {

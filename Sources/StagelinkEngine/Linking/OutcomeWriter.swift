@@ -87,7 +87,8 @@ extension Job.Counts {
             case .linked, .held: linked += 1
             case .failed: failed += 1
             case .superseded: superseded += 1
-            case .staged, .ignored, .withheld: break
+            case .withheld: withheld += 1
+            case .staged, .ignored: break
             }
             conflicts += outcome.conflicts.count
         }

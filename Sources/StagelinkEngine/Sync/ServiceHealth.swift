@@ -308,7 +308,7 @@ extension Job {
             "counts": [
                 "pulled": number(counts.pulled), "staged": number(counts.staged), "deduplicated": number(counts.deduplicated),
                 "linked": number(counts.linked), "failed": number(counts.failed), "superseded": number(counts.superseded),
-                "conflicts": number(counts.conflicts),
+                "conflicts": number(counts.conflicts), "withheld": number(counts.withheld),
             ],
             "apiCalls": number(apiCalls), "apiUsage": apiUsage.map { JSONValue.string($0.description) } ?? .null,
             "watermarkBefore": instant(watermarkBefore), "watermarkAfter": instant(watermarkAfter),

@@ -21,6 +21,7 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
     var failed: Int
     var superseded: Int
     var conflicts: Int
+    var withheld: Int
     var apiCalls: Int
     var apiUsed: Int?
     var apiLimit: Int?
@@ -62,6 +63,7 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
         failed = job.counts.failed
         superseded = job.counts.superseded
         conflicts = job.counts.conflicts
+        withheld = job.counts.withheld
         apiCalls = job.apiCalls
         apiUsed = job.apiUsage?.used
         apiLimit = job.apiUsage?.limit
@@ -82,7 +84,7 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
             status: Job.Status(rawValue: status) ?? .failed,
             counts: Job.Counts(
                 pulled: pulled, staged: staged, deduplicated: deduplicated, linked: linked, failed: failed, superseded: superseded,
-                conflicts: conflicts),
+                conflicts: conflicts, withheld: withheld),
             apiCalls: apiCalls, apiUsage: apiUsed.flatMap { used in apiLimit.map { APIUsage(used: used, limit: $0) } },
             watermarkBefore: watermarkBefore.map(Date.init(timeIntervalSince1970:)), watermarkAfter: watermarkAfter.map(Date.init(timeIntervalSince1970:)),
             progress: Job.Progress(phase: phase, done: progressDone, total: progressTotal, updatedAt: progressAt.map(Date.init(timeIntervalSince1970:))),

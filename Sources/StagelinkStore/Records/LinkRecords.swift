@@ -154,12 +154,37 @@ extension RecordWriteRow: Codable, FetchableRecord, MutablePersistableRecord, Pe
         guard let entries = (try? JSONValue(parsing: Array(fields.utf8)))?.arrayValue else { return [] }
         return entries.compactMap { entry in
             guard let field = entry["field"]?.stringValue else { return nil }
-            return FieldWrite(
+            var write = FieldWrite(
                 record: MappedRecordKey(object: object, key: recordKey), field: field,
                 value: entry["value"].flatMap(FieldValue.init(json:)) ?? .null, writtenTo: SourceSystem(rawValue: writtenTo) ?? .salesforce,
                 rowID: rowID, jobID: jobID, rule: entry["rule"]?.stringValue.flatMap(OwnerRule.init(rawValue:)) ?? .emr, actor: Actor(actor),
                 at: Date(timeIntervalSince1970: at), reason: entry["reason"]?.stringValue ?? "")
+            if case .number(let seconds)? = entry["purged"], let seconds = Double(seconds) {
+                write.valuePurgedAt = Date(timeIntervalSince1970: seconds)
+            }
+            return write
         }
+    }
+
+    /// The same writes without their values, each marked `"purged"` at `at` (the retention purge):
+    /// the field, rule and reason stay, so that lineage still says which row and rule wrote a field.
+    static func withoutValues(_ fields: String, purgedAt at: Double) -> [UInt8] {
+        var text = JSONTextBuilder()
+        text.beginArray()
+        for entry in (try? JSONValue(parsing: Array(fields.utf8)))?.arrayValue ?? [] {
+            text.beginObject()
+            text.plainKey("field")
+            text.string(entry["field"]?.stringValue ?? "")
+            text.plainKey("rule")
+            text.string(entry["rule"]?.stringValue ?? "")
+            text.plainKey("reason")
+            text.string(entry["reason"]?.stringValue ?? "")
+            text.plainKey("purged")
+            text.value(.number(String(at)))
+            text.endObject()
+        }
+        text.endArray()
+        return text.utf8
     }
 }
 

@@ -68,11 +68,14 @@ struct StagedRowRecord: FetchableRecord {
     var kind: RecordKind
     var survivorID: String?
 
-    var row: StagedRow {
+    /// The row, its payload opened by `cipher` when the store is encrypted.
+    func row(_ cipher: StoreCipher?) throws -> StagedRow {
+        let bytes = [UInt8](payload)
+        let opened = try cipher?.openPayload(bytes, contentHash: contentHash, row: id) ?? bytes
         var row = StagedRow(
             id: id, system: SourceSystem(rawValue: system) ?? .emr, resourceType: resourceType, sourceID: sourceID, version: version,
             lastUpdated: lastUpdated.map(Date.init(timeIntervalSince1970:)), contentHash: contentHash, jobID: jobID,
-            receivedAt: Date(timeIntervalSince1970: receivedAt), status: RowStatus(rawValue: status) ?? .staged, payload: [UInt8](payload),
+            receivedAt: Date(timeIntervalSince1970: receivedAt), status: RowStatus(rawValue: status) ?? .staged, payload: opened,
             error: LinkErrorColumns.error(code: errorCode, message: errorMessage, fields: errorFields, body: errorBody, further: further), attemptCount: attemptCount,
             note: note, updatedAt: Date(timeIntervalSince1970: updatedAt))
         row.payloadPurgedAt = payloadPurgedAt.map(Date.init(timeIntervalSince1970:))

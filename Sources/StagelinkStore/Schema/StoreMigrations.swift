@@ -150,6 +150,34 @@ public enum StoreMigrations {
                     ALTER TABLE record_link ADD COLUMN mergedInto TEXT;
                     """)
         }
+        migrator.registerMigration("v12: encryption at rest (the wrapped data key and its audit), and withheld counts on jobs") { db in
+            // One row at most: the data key wrapped by the key-encryption key (`encryption.keyFile`).
+            // No row: the store keeps payloads and values in the clear.
+            try db.execute(
+                sql: """
+                    CREATE TABLE store_key (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        wrappedKey BLOB NOT NULL,
+                        keyID TEXT NOT NULL,
+                        dataKeyID TEXT NOT NULL,
+                        createdAt REAL NOT NULL,
+                        rewrappedAt REAL NOT NULL
+                    );
+                    CREATE TABLE store_key_audit (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at REAL NOT NULL,
+                        actor TEXT NOT NULL,
+                        event TEXT NOT NULL,
+                        keyID TEXT NOT NULL,
+                        previousKeyID TEXT
+                    );
+                    CREATE TRIGGER store_key_audit_no_update BEFORE UPDATE ON store_key_audit
+                        BEGIN SELECT RAISE(ABORT, 'store_key_audit is append-only'); END;
+                    CREATE TRIGGER store_key_audit_no_delete BEFORE DELETE ON store_key_audit
+                        BEGIN SELECT RAISE(ABORT, 'store_key_audit is append-only'); END;
+                    ALTER TABLE job ADD COLUMN withheld INTEGER NOT NULL DEFAULT 0;
+                    """)
+        }
         return migrator
     }
 

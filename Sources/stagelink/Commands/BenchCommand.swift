@@ -46,6 +46,7 @@ struct BenchCommand: AsyncParsableCommand {
         try await run("memory") { try await EngineBenchmarks.stagingMemory(count: 1_000_000 / scale) }
         try await run("stage") { try await EngineBenchmarks.staging(count: 100_000 / scale) }
         try await run("link") { try await EngineBenchmarks.linking(count: 100_000 / scale, mapping: document) }
+        try await runAll("encryption") { try await EngineBenchmarks.encryption(count: 50_000 / scale, mapping: document) }
         try await runAll("clients") { try await ClientBenchmarks.run(records: 10_000 / scale) }
         try await runAll("bulk") { try await BulkBenchmarks.run(patients: 100_000 / scale) }
         try await runAll("sync") { try await SyncBenchmarks.inbound(patients: 10_000 / scale, assessmentsPerPatient: 2, mapping: document) }

@@ -23,6 +23,7 @@ struct DemoCommand: AsyncParsableCommand {
               stagelink demo
               stagelink demo --headless --cycles 3
               stagelink demo --headless --emr-profile certified --cycles 3
+              stagelink demo --headless --encrypt
             """
     )
 
@@ -59,6 +60,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "The console's colour theme (dark, light, high-contrast, monochrome).")
     var theme: String?
 
+    @Flag(help: "Encrypt the store at rest, with a key made in the demo's folder (keys/store.key; docs/security.md).")
+    var encrypt = false
+
     func validate() throws {
         guard (1...1_000_000).contains(patients) else { throw ValidationError("--patients is between 1 and 1000000.") }
         guard (0...1).contains(badShare), (0...1).contains(faultRate) else { throw ValidationError("Shares are between 0 and 1.") }
@@ -74,7 +78,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("Starting the sandbox with \(patients.formatted()) patients…")
         let demo = try await DemoEnvironment.start(
             .init(folder: folder, patients: patients, badShare: badShare, seed: seed, every: interval, mapping: mapping, faultRate: faultRate,
-                emrProfile: emrProfile),
+                emrProfile: emrProfile, encrypt: encrypt),
             logger: logger)
         defer { Task { [sandbox = demo.sandbox] in await sandbox.stop() } }
         print("Store and configuration in \(demo.folder.path)")

@@ -127,6 +127,11 @@ enum StarterConfiguration {
         # How long the payloads of linked, superseded and ignored rows are kept (`stagelink purge`).
         # retention: { payloads: 90d }
 
+        # Encryption at rest: the key file (mode 0600) that wraps the store's data key. Without it
+        # the store keeps payloads in the clear (for development only). Make one with
+        # `stagelink store keygen store.key`.
+        # encryption: { keyFile: store.key }
+
         logging:
           # trace, debug, info, notice, warning, error or critical.
           level: info

@@ -26,6 +26,8 @@ struct RunCommand: AsyncParsableCommand {
             alert rules after every cycle and every alerts.evaluateEvery, and posts to the webhooks \
             (docs/monitoring.md).
 
+            With retention.payloads in stagelink.yaml it purges old payloads by itself, as             `stagelink purge` does, after the first cycle and then once a day (docs/security.md).
+
             Examples:
               stagelink run --config /etc/stagelink/stagelink.yaml
               stagelink run --every 30s
@@ -104,6 +106,7 @@ struct RunCommand: AsyncParsableCommand {
             try await service.run(stop: trap.stop, cycles: cycles) { report in
                 context.logger.notice("cycle finished", metadata: ["sync.status": "\(report.worstStatus.rawValue)"])
                 await operations.cycleFinished()
+                await ScheduledPurge.afterCycle(context)
             }
             await operations.stop()
         } catch let held as LeaseHeld {

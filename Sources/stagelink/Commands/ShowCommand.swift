@@ -51,7 +51,7 @@ struct ShowCommand: AsyncParsableCommand {
         }
         print("Row \(row.id) — \(row.status.symbol) \(row.status.rawValue)")
         print("  \(row.system.rawValue) \(row.resourceType)/\(DisplayText.escaped(row.sourceID))  version \(row.version ?? "—")  last updated \(row.lastUpdated?.shortText ?? "—")")
-        print("  received \(row.receivedAt.shortText) by job \(row.jobID.map(String.init) ?? "—")  sha256 \(row.contentHash)")
+        print("  received \(row.receivedAt.shortText) by job \(row.jobID.map(String.init) ?? "—")  \(ContentHash.display(row.contentHash))")
         if let note = row.note { print("  note: \(DisplayText.escaped(note))") }
         if let error = row.error {
             print("\nError  \(error.code)\(error.fields.isEmpty ? "" : " [\(error.fields.joined(separator: ", "))]")")
@@ -69,7 +69,7 @@ struct ShowCommand: AsyncParsableCommand {
             }
         }
         if let purged = row.payloadPurgedAt {
-            print("\nPayload purged on \(purged.shortText) (retention): its sha256 \(row.contentHash), status, history and lineage are kept.")
+            print("\nPayload purged on \(purged.shortText) (retention): its \(ContentHash.display(row.contentHash)), status, history and lineage are kept.")
         } else {
             print("\nPayload (\(row.payload.count) bytes, as received)")
         }

@@ -47,7 +47,7 @@ struct WhyCommand: AsyncParsableCommand {
             return
         }
         let write = answer.write
-        print("\(object) \(answer.record.key) \(field) = \(DisplayText.escaped(write.value.description))")
+        print("\(object) \(answer.record.key) \(field) = \(DisplayText.escaped(write.valueText))")
         print("  written into \(write.writtenTo.rawValue) at \(write.at.shortText) by \(write.actor)")
         print("  rule: \(write.rule.rawValue) — \(write.reason)")
         if let row = answer.row {
@@ -56,7 +56,7 @@ struct WhyCommand: AsyncParsableCommand {
         if let job = answer.job {
             print("  job \(job.id): \(job.kind.rawValue) \(job.direction?.rawValue ?? "") started \(job.startedAt.shortText), \(job.status.rawValue)")
         }
-        if let synced = answer.state?.synced, synced != write.value {
+        if let synced = answer.state?.synced, write.valuePurgedAt == nil, synced != write.value {
             print("  note: the synced value is now \(DisplayText.escaped(synced.description)) (set by a later sync)")
         }
         for link in answer.retired {

@@ -128,9 +128,26 @@ struct Context {
         } catch {
             throw SetupError(.configuration, error)
         }
+        let key: StoreKey?
+        do {
+            key = try configuration?.encryptionKeyFile.map { file throws(StoreKeyError) in try StoreKey.load(file: file) }
+        } catch {
+            throw SetupError(.configuration, "\(error) (encryption.keyFile in \(configuration?.file ?? "the configuration"))")
+        }
+        func open(_ key: StoreKey?) throws -> SQLiteStore {
+            try purpose == .reading ? SQLiteStore.forReading(path: storePath, key: key) : SQLiteStore(path: storePath, key: key)
+        }
         let opened: SQLiteStore
         do {
-            opened = try purpose == .reading ? SQLiteStore.forReading(path: storePath) : SQLiteStore(path: storePath)
+            do {
+                opened = try open(key)
+            } catch let error as StoreError {
+                // `stagelink store rekey` between wrapping the data key with FILE.new and moving it over FILE.
+                guard case .wrongKey = error, let key, let newKey = try? StoreKey.load(file: key.file + ".new"), let store = try? open(newKey) else {
+                    throw error
+                }
+                opened = store
+            }
         } catch {
             throw SetupError(.store, error)
         }
@@ -144,7 +161,7 @@ struct Context {
         guard FileManager.default.isWritableFile(atPath: store.path) else { return nil }
         var context = self
         do {
-            context.store = try SQLiteStore(path: store.path)
+            context.store = try SQLiteStore(path: store.path, key: store.key)
         } catch {
             throw SetupError(.store, error)
         }

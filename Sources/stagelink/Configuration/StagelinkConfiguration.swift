@@ -44,6 +44,9 @@ struct StagelinkConfiguration: Sendable {
     /// `retention.payloads`: how long the payloads of linked, superseded and ignored rows are kept
     /// (`stagelink purge`); nil keeps them.
     var payloadRetention: Duration?
+    /// `encryption.keyFile`: the key that wraps the store's data key; nil keeps the store in the
+    /// clear (for development only; docs/security.md).
+    var encryptionKeyFile: String?
     /// What the file allows but should not (a key file others may read), each naming file:line:
     /// logged as warnings when a command opens the configuration.
     var warnings: [String] = []
@@ -80,8 +83,9 @@ struct StagelinkConfiguration: Sendable {
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
     static let keys: [String: Set<String>] = [
-        "": ["store", "mapping", "schedule", "salesforce", "emr", "logging", "service", "alerts", "retention"],
+        "": ["store", "mapping", "schedule", "salesforce", "emr", "logging", "service", "alerts", "retention", "encryption"],
         "retention": ["payloads"],
+        "encryption": ["keyFile"],
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
@@ -96,7 +100,7 @@ struct StagelinkConfiguration: Sendable {
     /// Every key that holds a value, as a dotted path (`salesforce.auth.flow`): what
     /// `docs/configuration.md` documents, one row each.
     static var allKeyPaths: Set<String> {
-        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk", "writes", "service", "alerts", "retention"]
+        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk", "writes", "service", "alerts", "retention", "encryption"]
         var paths = Set<String>()
         for (section, names) in keys {
             for name in names where !sections.contains(name) {
@@ -144,6 +148,9 @@ struct StagelinkConfiguration: Sendable {
         }
         if let reader = try top["retention"]?.mapping(allowed: Self.keys["retention"]!)["payloads"] {
             payloadRetention = try Self.days(reader)
+        }
+        if let reader = try top["encryption"]?.mapping(allowed: Self.keys["encryption"]!)["keyFile"] {
+            encryptionKeyFile = try path(reader)
         }
         let logging = try top["logging"]?.mapping(allowed: Self.keys["logging"]!)
         logLevel = try logging?["level"]?.enum(LogLevelName.self, what: "level").rawValue

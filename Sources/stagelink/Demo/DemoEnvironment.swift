@@ -23,6 +23,8 @@ struct DemoEnvironment {
         var mapping: String?
         var faultRate: Double
         var emrProfile: EMRProfile = .generic
+        /// Encrypt the store with a key made in the folder (`keys/store.key`).
+        var encrypt = false
     }
 
     static func start(_ options: Options, logger: Logger) async throws -> DemoEnvironment {
@@ -54,6 +56,13 @@ struct DemoEnvironment {
             }
         }
 
+        var encryption = ""
+        if options.encrypt {
+            let keyFile = folder.appendingPathComponent("keys/store.key").path
+            // A folder used before keeps its key: its store was sealed with it.
+            if !FileManager.default.fileExists(atPath: keyFile) { _ = try StoreKey.generate(at: keyFile) }
+            encryption = "encryption: { keyFile: \(keyFile) }"
+        }
         let user = credentials.salesforceUser
         let yaml = """
             # Written by `stagelink demo`: a configuration like a real deployment's, pointing at the sandbox.
@@ -77,6 +86,7 @@ struct DemoEnvironment {
               algorithm: \(credentials.fhirAlgorithm)
               http: { idleTimeout: 10s, requestTimeout: 30s }
             \(emrPullSettings(options.emrProfile, fhirURL: sandbox.fhirURL))
+            \(encryption)
             """
         let configPath = folder.appendingPathComponent("stagelink.yaml")
         try Data(yaml.utf8).write(to: configPath)

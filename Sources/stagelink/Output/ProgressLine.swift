@@ -71,7 +71,10 @@ actor ProgressLine {
         let counts = job.counts
         var parts = ["\(job.kind.rawValue) \(job.direction?.rawValue ?? "")", job.status.rawValue]
         if counts.pulled > 0 || job.kind == .pull { parts.append("pulled \(counts.pulled), staged \(counts.staged), deduplicated \(counts.deduplicated)") }
-        if job.kind != .pull { parts.append("linked \(counts.linked), failed \(counts.failed), superseded \(counts.superseded), conflicts \(counts.conflicts)") }
+        if job.kind != .pull {
+            parts.append("linked \(counts.linked), failed \(counts.failed), superseded \(counts.superseded), conflicts \(counts.conflicts)"
+                + (counts.withheld > 0 ? ", withheld \(counts.withheld)" : ""))
+        }
         parts.append("\(job.apiCalls) API calls")
         parts.append(String(format: "%.1fs", seconds))
         if let message = job.message, job.status != .succeeded { parts.append(message) }

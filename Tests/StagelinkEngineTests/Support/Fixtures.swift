@@ -13,9 +13,9 @@ enum Fixtures {
         try MappingDocument.load(contentsOf: mappingPath)
     }
 
-    /// A store with the default policy loaded.
-    static func store() async throws -> (SQLiteStore, MappingDocument) {
-        let store = try SQLiteStore.temporary()
+    /// A store with the default policy loaded; `encrypted`, with a key of its own.
+    static func store(encrypted: Bool = false) async throws -> (SQLiteStore, MappingDocument) {
+        let store = try SQLiteStore.temporary(encrypted: encrypted)
         let mapping = try mapping()
         try await mapping.loadPolicy(into: store)
         return (store, mapping)
@@ -78,8 +78,8 @@ struct Harness {
         self.mapping = mapping
     }
 
-    static func make() async throws -> Harness {
-        let (store, mapping) = try await Fixtures.store()
+    static func make(encrypted: Bool = false) async throws -> Harness {
+        let (store, mapping) = try await Fixtures.store(encrypted: encrypted)
         return Harness(store: store, mapping: mapping)
     }
 

@@ -1,0 +1,156 @@
+import Crypto
+import Foundation
+import StagelinkEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What an encrypted store does with its data key: seals payloads and the copies of field values
+/// (AES-256-GCM), and turns content hashes into keyed hashes (HMAC-SHA-256) that reveal nothing
+/// about the content to someone without the key.
+///
+/// Three keys are derived from the one data key with HKDF-SHA-256, one per use, so that no key
+/// serves two purposes. Sealed bytes are a version byte (1), GCM's 12-byte nonce, the ciphertext
+/// and its 16-byte tag; each use authenticates a label of its own (and a payload its row's
+/// content hash), so that a sealed value moved to another column or row does not open.
+///
+/// For example:
+///
+/// ```swift
+/// let cipher = StoreCipher(dataKey: SymmetricKey(size: .bits256))
+/// let sealed = try cipher.sealPayload(Array("{}".utf8), contentHash: "hmac-sha256:…")
+/// ```
+struct StoreCipher: Sendable {
+    private let encryptionKey: SymmetricKey
+    /// HMACs with their keys already processed: each use copies one (copy on write) and hashes
+    /// only its message, which halves the cost of a keyed hash of a short text.
+    private let hashMAC: HMAC<SHA256>
+    private let nonceMAC: HMAC<SHA256>
+    /// Identifies the data key (not the key-encryption key): two processes sealing with different
+    /// data keys would make a store unreadable, so every write checks it.
+    let dataKeyID: String
+
+    /// The prefix of a keyed content hash, and of a sealed value stored as text.
+    static let keyedHashPrefix = "hmac-sha256:"
+    static let sealedTextPrefix = "enc1:"
+    private static let version: UInt8 = 1
+
+    init(dataKey: SymmetricKey) {
+        func derive(_ info: String) -> SymmetricKey {
+            HKDF<SHA256>.deriveKey(inputKeyMaterial: dataKey, info: Array(info.utf8), outputByteCount: 32)
+        }
+        encryptionKey = derive("stagelink store: AES-GCM encryption")
+        hashMAC = HMAC(key: derive("stagelink store: keyed content hash"))
+        nonceMAC = HMAC(key: derive("stagelink store: synthetic nonces"))
+        dataKeyID = StoreKey.fingerprint(dataKey, label: "stagelink data key")
+    }
+
+    /// The keyed hash of a content hash (the lowercase hex SHA-256 of a payload): equal contents
+    /// still have equal keyed hashes, so deduplication works as before.
+    func keyedHash(_ contentHash: String) -> String {
+        var mac = hashMAC
+        var text = contentHash
+        text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        return Self.keyedHashPrefix + ContentHash.hex(Array(mac.finalize()))
+    }
+
+    /// A payload's bytes, sealed and bound to its row's (keyed) content hash. An empty payload
+    /// (purged by retention) stays empty.
+    func sealPayload(_ payload: [UInt8], contentHash: String, nonces: inout Nonces) throws -> [UInt8] {
+        guard !payload.isEmpty else { return [] }
+        return try seal(payload, label: "payload " + contentHash, nonce: nonces.next())
+    }
+
+    func openPayload(_ sealed: [UInt8], contentHash: String, row: Int64) throws -> [UInt8] {
+        guard !sealed.isEmpty else { return [] }
+        do {
+            return try open(sealed, label: "payload " + contentHash)
+        } catch {
+            throw StoreError.unreadable("the payload of row \(row) does not open with this store's data key (\(error))")
+        }
+    }
+
+    /// A text value (a copy of field values), sealed with a random nonce, as text: `enc1:` and
+    /// base64.
+    func sealText(_ text: [UInt8], label: String, nonces: inout Nonces) throws -> String {
+        Self.sealedTextPrefix + Data(try seal(text, label: label, nonce: nonces.next())).base64EncodedString()
+    }
+
+    /// A text value sealed deterministically (a synthetic nonce from an HMAC of the value): equal
+    /// values seal equally, so that a unique index over them still finds the same conflict. It
+    /// reveals only whether two sealed values are equal.
+    func sealTextDeterministically(_ text: String, label: String) throws -> String {
+        let bytes = Array(text.utf8)
+        var mac = nonceMAC
+        mac.update(data: Array(label.utf8) + [0] + bytes)
+        let nonce = try AES.GCM.Nonce(data: Array(mac.finalize()).prefix(12))
+        return Self.sealedTextPrefix + Data(try seal(bytes, label: label, nonce: nonce)).base64EncodedString()
+    }
+
+    /// The text a sealed value holds; `what` names the value in the error when it does not open.
+    func openText(_ stored: String, label: String, what: @autoclosure () -> String) throws -> String {
+        guard stored.hasPrefix(Self.sealedTextPrefix) else { return stored }
+        guard let sealed = Data(base64Encoded: String(stored.dropFirst(Self.sealedTextPrefix.count))) else {
+            throw StoreError.unreadable("\(what()) is not sealed text")
+        }
+        do {
+            return String(decoding: try open(Array(sealed), label: label), as: UTF8.self)
+        } catch {
+            throw StoreError.unreadable("\(what()) does not open with this store's data key (\(error))")
+        }
+    }
+
+    private func seal(_ plaintext: [UInt8], label: String, nonce: AES.GCM.Nonce) throws -> [UInt8] {
+        let box = try AES.GCM.seal(plaintext, using: encryptionKey, nonce: nonce, authenticating: Array(label.utf8))
+        // A 12-byte nonce always has a combined form: nonce, ciphertext, tag.
+        guard let combined = box.combined else { throw CipherProblem.notSealed }
+        var sealed = [UInt8](repeating: Self.version, count: 1 + combined.count)
+        sealed.withUnsafeMutableBytes { out in combined.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: out[1...])) }
+        return sealed
+    }
+
+    private func open(_ sealed: [UInt8], label: String) throws -> [UInt8] {
+        guard sealed.count >= 1 + 12 + 16, sealed[0] == Self.version else { throw CipherProblem.notSealed }
+        let box = try AES.GCM.SealedBox(combined: sealed[1...])
+        return Array(try AES.GCM.open(box, using: encryptionKey, authenticating: Array(label.utf8)))
+    }
+
+    private enum CipherProblem: Error, CustomStringConvertible {
+        case notSealed
+        case noRandomness
+        var description: String {
+            switch self {
+            case .notSealed: "not a sealed value of this format"
+            case .noRandomness: "the kernel gave no random bytes for a nonce (/dev/urandom)"
+            }
+        }
+    }
+
+    /// Random 96-bit GCM nonces, read from the kernel's random source 100 at a time (one read
+    /// instead of one call per value): a page of 500 payloads costs five reads. Random nonces under
+    /// one data key stay far below the 2³² values NIST SP 800-38D allows for them.
+    struct Nonces {
+        private var buffer = [UInt8](repeating: 0, count: 12 * 100)
+        private var offset = 12 * 100
+
+        /// `/dev/urandom`, opened once per process; -1 when it cannot be (then each nonce comes
+        /// from the system's generator, one call each).
+        private static let source: Int32 = Glibc.open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+
+        mutating func next() throws -> AES.GCM.Nonce {
+            guard Self.source >= 0 else { return AES.GCM.Nonce() }
+            if offset == buffer.count {
+                var filled = 0
+                while filled < buffer.count {
+                    let count = buffer.withUnsafeMutableBytes { read(Self.source, $0.baseAddress! + filled, $0.count - filled) }
+                    guard count > 0 else { throw CipherProblem.noRandomness }
+                    filled += count
+                }
+                offset = 0
+            }
+            defer { offset += 12 }
+            return try AES.GCM.Nonce(data: buffer[offset..<(offset + 12)])
+        }
+    }
+}

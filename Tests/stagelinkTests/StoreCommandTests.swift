@@ -1,0 +1,90 @@
+import Foundation
+import StagelinkEngine
+@testable import StagelinkStore
+import Testing
+
+/// `stagelink store keygen | rekey | info` as a user runs them: a key is made private, a store kept
+/// in the clear is sealed by the first command that writes it with a key, a rekey replaces the key
+/// file and is recorded, and the old key no longer opens the store.
+struct StoreCommandTests {
+    let folder: URL
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    func run(_ arguments: [String]) throws -> (stdout: String, stderr: String, status: Int32) {
+        try HostileOutputTests.run(arguments, in: folder)
+    }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+    func writeConfiguration(_ name: String, keyFile: String) throws {
+        let mapping = HostileOutputTests.root.appendingPathComponent("config/mapping.yaml").path
+        try "store: store.sqlite\nmapping: \(mapping)\nencryption: { keyFile: \(keyFile) }\n".write(toFile: path(name), atomically: true, encoding: .utf8)
+    }
+
+    static let payload = #"{"resourceType":"Patient","id":"p1","name":[{"family":"Quarterfield-Zoëlle"}]}"#
+
+    @Test func keygenWritesAPrivateKeyOnceAndRekeyReplacesItUnderTheSameName() async throws {
+        let made = try run(["store", "keygen", path("store.key")])
+        #expect(made.status == 0 && made.stdout.contains("key id"), "\(made.stderr)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: path("store.key"))
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        #expect(try run(["store", "keygen", path("store.key")]).status != 0, "an existing key file is never overwritten")
+        let firstKey = try StoreKey.load(file: path("store.key"))
+        try FileManager.default.copyItem(atPath: path("store.key"), toPath: path("old.key"))
+
+        // A store kept in the clear, then named with a key.
+        let clear = try SQLiteStore(path: path("store.sqlite"))
+        let staged = try await clear.stage(
+            [IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p1", version: "1", lastUpdated: nil, payload: Array(Self.payload.utf8))],
+            job: nil, advancing: nil)
+        try writeConfiguration("stagelink.yaml", keyFile: "store.key")
+        let before = try run(["store", "info"])
+        #expect(before.stdout.contains("Encryption  none"), "a reading command does not seal: \(before.stdout)\(before.stderr)")
+
+        let rekey = try run(["store", "rekey", "--operator", "alice"])
+        #expect(rekey.status == 0, "\(rekey.stderr)")
+        #expect(rekey.stdout.contains("was \(firstKey.id)") && rekey.stdout.contains("not re-encrypted"), "\(rekey.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: path("store.key.new")))
+        let secondKey = try StoreKey.load(file: path("store.key"))
+        #expect(secondKey.id != firstKey.id)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path("store.sqlite"))) + ((try? Data(contentsOf: URL(fileURLWithPath: path("store.sqlite-wal")))) ?? Data())
+        #expect(bytes.range(of: Data("Quarterfield".utf8)) == nil, "the first write with a key sealed what the store held")
+
+        let info = try run(["store", "info"])
+        #expect(info.stdout.contains("key id \(secondKey.id)"), "\(info.stdout)")
+        #expect(info.stdout.contains("operator:alice") && info.stdout.contains("rewrapped") && info.stdout.contains("encrypted"), "\(info.stdout)")
+        let shown = try run(["show", String(staged.rowIDs[0])])
+        #expect(shown.status == 0 && shown.stdout.contains("Quarterfield-Zoëlle") && shown.stdout.contains("hmac-sha256 "), "\(shown.stdout)\(shown.stderr)")
+
+        try writeConfiguration("old.yaml", keyFile: "old.key")
+        let refused = try run(["show", String(staged.rowIDs[0]), "--config", path("old.yaml")])
+        #expect(refused.status == 4)
+        #expect(refused.stderr.contains(path("old.key")) && refused.stderr.contains("does not open the store"), "\(refused.stderr)")
+        #expect(!refused.stdout.contains("Quarterfield"))
+    }
+
+    @Test func aCommandBetweenTheTwoStepsOfARekeyFindsTheNewKeyAndANewRekeyWaits() async throws {
+        let key = try StoreKey.generate(at: path("store.key"))
+        let store = try SQLiteStore(path: path("store.sqlite"), key: key)
+        let staged = try await store.stage(
+            [IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p1", version: "1", lastUpdated: nil, payload: Array(Self.payload.utf8))],
+            job: nil, advancing: nil)
+        // A rekey stopped after wrapping the data key with FILE.new, before moving it over FILE.
+        try await store.rewrapDataKey(with: try StoreKey.generate(at: path("store.key.new")), actor: .operator("alice"))
+        try writeConfiguration("stagelink.yaml", keyFile: "store.key")
+        let shown = try run(["show", String(staged.rowIDs[0])])
+        #expect(shown.status == 0 && shown.stdout.contains("Quarterfield-Zoëlle"), "\(shown.stderr)")
+        let again = try run(["store", "rekey"])
+        #expect(again.status != 0 && again.stderr.contains("was interrupted"), "\(again.stderr)")
+    }
+
+    @Test func rekeyingAStoreWithoutEncryptionSaysHowToTurnItOn() throws {
+        _ = try SQLiteStore(path: path("store.sqlite"))
+        let result = try run(["store", "rekey", "--store", path("store.sqlite")])
+        #expect(result.status != 0 && result.stderr.contains("encryption: { keyFile: FILE }"), "\(result.stderr)")
+    }
+}
