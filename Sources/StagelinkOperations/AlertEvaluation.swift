@@ -28,14 +28,14 @@ public enum AlertEvaluation {
             }
             switch configured.rule {
             case .newErrorCode:
-                for (code, count) in snapshot.failedByCode.sorted(by: { $0.key < $1.key }) where count > 0 {
+                for (code, count) in snapshot.failuresByCode.sorted(by: { $0.key < $1.key }) where count > 0 {
                     let code = AlertText.code(code)
                     add(code, "error code \(code) on \(count) failed row\(count == 1 ? "" : "s")")
                 }
             case .failedRows(let limit):
                 let failed = snapshot.failedRows
                 if failed > limit {
-                    let largest = snapshot.failedByCode.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3)
+                    let largest = snapshot.failuresByCode.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(3)
                         .map { "\(AlertText.code($0.key)) \($0.value)" }.joined(separator: ", ")
                     add("all", "\(failed) failed rows (limit \(limit)); largest codes: \(largest)")
                 }

@@ -32,6 +32,13 @@ struct AlertRuleTests {
         #expect(conditions(.failedRows(above: 11), snapshot).isEmpty)
     }
 
+    @Test func rowsWaitingOnTheirParentAreNeitherANewCodeNorFailuresToFix() {
+        let snapshot = OperationsSnapshot(takenAt: now, failedByCode: ["INVALID_FIELD": 2, ErrorCode.waitingOnParent.rawValue: 40])
+        #expect(conditions(.newErrorCode, snapshot).map(\.key) == ["INVALID_FIELD"])
+        #expect(conditions(.failedRows(above: 10), snapshot).isEmpty, "40 waiting rows link by themselves once their parents link")
+        #expect(conditions(.failedRows(above: 1), snapshot).map(\.summary) == ["2 failed rows (limit 1); largest codes: INVALID_FIELD 2"])
+    }
+
     @Test func noSuccessfulPullFiresPerDirectionPastTheLimitAndCountsFromWhenWatchingBegan() {
         var snapshot = OperationsSnapshot(takenAt: now)
         snapshot.directions[.inbound] = .init(lastSuccessfulPull: job(1, .pull, .inbound, status: .succeeded, startedAgo: 7300, finishedAgo: 7200))

@@ -116,8 +116,14 @@ public struct OperationsSnapshot: Sendable, Hashable {
         self.lease = lease
     }
 
-    /// Failed rows in all.
-    public var failedRows: Int { failedByCode.values.reduce(0, +) }
+    /// Failed rows to fix, by code: rows waiting on their parent (`WAITING_ON_PARENT`) link by
+    /// themselves and are left out, as health leaves them out.
+    public var failuresByCode: [String: Int] { failedByCode.filter { !Self.waitingCodes.contains($0.key) } }
+
+    /// Failed rows to fix, in all (waiting rows left out).
+    public var failedRows: Int { failuresByCode.values.reduce(0, +) }
+
+    private static let waitingCodes = ErrorCode.codes(.waiting)
 
     /// A job message that says the other system refused our credentials (how `SyncCycle` records it).
     public static func isSignInFailure(_ message: String?) -> Bool {
