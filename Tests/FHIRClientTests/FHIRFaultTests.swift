@@ -88,7 +88,9 @@ struct FHIRFaultTests {
             let written = try await emr.createIfNoneExist(
                 resourceType: "Patient", identifier: identifier, resource: FHIRSandboxTests.patient("003D")).get()
             #expect(!written.created)
-            #expect(harness.sandbox.inspection.counts().calls[.fhirCreate] == 2)
+            // Sent again at least once: how many times depends on when the lost answer's delay ends
+            // against the client's timeout and backoff; what matters is that no copy is made.
+            #expect((harness.sandbox.inspection.counts().calls[.fhirCreate] ?? 0) >= 2)
             let matching = harness.sandbox.inspection.fhirResources("Patient").filter {
                 $0["identifier"]?[0]?["value"]?.stringValue == "003D"
             }
