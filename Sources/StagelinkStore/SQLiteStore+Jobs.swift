@@ -7,7 +7,7 @@ extension SQLiteStore {
         try await pool.write { db in
             var record = JobRecord(Job(id: 0, kind: kind, direction: direction, actor: actor, trigger: trigger, startedAt: Date()))
             try record.insert(db)
-            return record.job
+            return try record.job
         }
     }
 
@@ -23,7 +23,7 @@ extension SQLiteStore {
         try await pool.read { db in
             var request = JobRecord.order(JobRecord.Columns.id.desc).limit(limit)
             if let before { request = request.filter(JobRecord.Columns.id < before) }
-            return try request.fetchAll(db).map(\.job)
+            return try request.fetchAll(db).map { try $0.job }
         }
     }
 

@@ -45,7 +45,7 @@ extension SQLiteStore: OperationsStore {
                 snapshot.directions[direction] = state
             }
             snapshot.runningJobs = try JobRecord.filter(JobRecord.Columns.status == Job.Status.running.rawValue).order(JobRecord.Columns.id)
-                .fetchAll(db).map(\.job)
+                .fetchAll(db).map { try $0.job }
             snapshot.apiUsage = try JobRecord.filter(Column("apiUsed") != nil && Column("apiLimit") != nil).order(JobRecord.Columns.id.desc)
                 .fetchOne(db)?.job.apiUsage
             snapshot.lease = try LeaseRecord.fetchOne(db, key: LeaseRecord.serviceLease)?.lease
@@ -60,7 +60,7 @@ extension SQLiteStore: OperationsStore {
     public func finishedJobs(afterID: Int64, limit: Int) async throws -> (jobs: [Job], oldestRunning: Int64?) {
         try await pool.read { db in
             let jobs = try JobRecord.filter(JobRecord.Columns.id > afterID).filter(JobRecord.Columns.status != Job.Status.running.rawValue)
-                .order(JobRecord.Columns.id).limit(limit).fetchAll(db).map(\.job)
+                .order(JobRecord.Columns.id).limit(limit).fetchAll(db).map { try $0.job }
             return (jobs, try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM job WHERE status = ?", arguments: [Job.Status.running.rawValue]))
         }
     }
@@ -134,15 +134,6 @@ extension SQLiteStore: OperationsStore {
 
     /// A stored enumeration value, or an error naming the column: never a silent default.
     private static func value<Value: RawRepresentable>(_ raw: String, _ type: Value.Type, _ column: String) throws -> Value where Value.RawValue == String {
-        guard let value = Value(rawValue: raw) else { throw UnreadableValue(column: column, value: raw) }
-        return value
+        try StoredValue.decode(raw, column)
     }
-}
-
-/// A stored value that this version of Stagelink does not know.
-public struct UnreadableValue: Error, Sendable, Hashable, CustomStringConvertible {
-    public var column: String
-    public var value: String
-
-    public var description: String { "the store holds \"\(value)\" in \(column), which this version of Stagelink does not know" }
 }

@@ -5,7 +5,7 @@ import StagelinkEngine
 extension SQLiteStore {
     public func policyRules() async throws -> [PolicyRule] {
         try await pool.read { db in
-            try PolicyRuleRecord.order(Column("object"), Column("field")).fetchAll(db).map(\.policyRule)
+            try PolicyRuleRecord.order(Column("object"), Column("field")).fetchAll(db).map { try $0.policyRule }
         }
     }
 
@@ -25,7 +25,7 @@ extension SQLiteStore {
             try audit.insert(db)
             audit.id = db.lastInsertedRowID
             CrashPoints.reach(.policyBeforeCommit)
-            return audit.entry
+            return try audit.entry
         }
     }
 
@@ -53,7 +53,7 @@ extension SQLiteStore {
                         newRule: fileRule, reason: "the mapping file changed")
                     try audit.insert(db)
                     audit.id = db.lastInsertedRowID
-                    entries.append(audit.entry)
+                    entries.append(try audit.entry)
                 } else {
                     try PolicyRuleRecord(
                         object: declaration.object, field: declaration.field, rule: fileRule, fileRule: fileRule, changedBy: actor.description,
@@ -64,7 +64,7 @@ extension SQLiteStore {
                         newRule: fileRule, reason: "first loaded from the mapping file")
                     try audit.insert(db)
                     audit.id = db.lastInsertedRowID
-                    entries.append(audit.entry)
+                    entries.append(try audit.entry)
                 }
             }
             return entries
@@ -76,7 +76,7 @@ extension SQLiteStore {
             var request = PolicyAuditRecord.order(Column("id").desc).limit(limit)
             if let object { request = request.filter(Column("object") == object) }
             if let field { request = request.filter(Column("field") == field) }
-            return try request.fetchAll(db).map(\.entry)
+            return try request.fetchAll(db).map { try $0.entry }
         }
     }
 

@@ -90,14 +90,14 @@ extension SQLiteStore {
             let staged = RowTransition(
                 rowID: id, from: nil, to: .staged, at: Date(timeIntervalSince1970: row["receivedAt"]), actor: jobID.map(Actor.job) ?? .system,
                 note: "received")
-            let later = try RowTransitionRecord.filter(Column("rowID") == id).order(Column("id")).fetchAll(db).map(\.transition)
+            let later = try RowTransitionRecord.filter(Column("rowID") == id).order(Column("id")).fetchAll(db).map { try $0.transition }
             return [staged] + later
         }
     }
 
     public func attempts(ofRow id: Int64) async throws -> [LinkAttempt] {
         try await pool.read { db in
-            try LinkAttemptRecord.filter(Column("rowID") == id).order(Column("number")).fetchAll(db).map(\.attempt)
+            try LinkAttemptRecord.filter(Column("rowID") == id).order(Column("number")).fetchAll(db).map { try $0.attempt }
         }
     }
 

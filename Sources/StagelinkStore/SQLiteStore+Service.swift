@@ -70,7 +70,7 @@ extension SQLiteStore {
 
     public func recentEvents(limit: Int) async throws -> [SyncEvent] {
         try await pool.read { db in
-            try EventRecord.order(Column("id").desc).limit(limit).fetchAll(db).map(\.event)
+            try EventRecord.order(Column("id").desc).limit(limit).fetchAll(db).map { try $0.event }
         }
     }
 }

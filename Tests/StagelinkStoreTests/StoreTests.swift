@@ -150,6 +150,25 @@ struct StoreTests {
         await #expect(throws: UnreadableValue.self) { _ = try await store.row(id: id) }
     }
 
+    @Test func aStatusOrKindTheBuildDoesNotKnowIsAnErrorNamingTheColumnNeverADefault() async throws {
+        let staged = try await store.stage([record("p1", "{}"), record("p2", "{}")], job: nil, advancing: nil)
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE staged_row SET status = 'stagd' WHERE id = ?", arguments: [staged.rowIDs[0]])
+            try db.execute(sql: "UPDATE staged_row SET kind = 'tombstone' WHERE id = ?", arguments: [staged.rowIDs[1]])
+        }
+        let status = await #expect(throws: UnreadableValue.self) { _ = try await store.row(id: staged.rowIDs[0]) }
+        #expect(status == UnreadableValue(column: "staged_row.status", value: "stagd"), "not read as staged")
+        let kind = await #expect(throws: UnreadableValue.self) { _ = try await store.row(id: staged.rowIDs[1]) }
+        #expect(kind == UnreadableValue(column: "staged_row.kind", value: "tombstone"), "not read as a record version")
+    }
+
+    @Test func aJobWhoseStatusTheBuildDoesNotKnowIsAnErrorNotAFailedJob() async throws {
+        let job = try await store.startJob(kind: .pull, direction: .inbound, actor: .system)
+        try await store.pool.write { db in try db.execute(sql: "UPDATE job SET status = 'paused' WHERE id = ?", arguments: [job.id]) }
+        let error = await #expect(throws: UnreadableValue.self) { _ = try await store.jobs(before: nil, limit: 10) }
+        #expect(error == UnreadableValue(column: "job.status", value: "paused"))
+    }
+
     @Test func failureGroupsAreReadFromTheIndexOfFailedRowsAlone() async throws {
         let plan = try await store.pool.read { db in
             try Row.fetchAll(

@@ -15,9 +15,11 @@ struct RowTransitionRecord: Codable, FetchableRecord, PersistableRecord {
     var note: String?
 
     var transition: RowTransition {
-        RowTransition(
-            rowID: rowID, from: fromStatus.flatMap(RowStatus.init(rawValue:)), to: RowStatus(rawValue: toStatus) ?? .staged,
-            at: Date(timeIntervalSince1970: at), actor: Actor(actor), note: note)
+        get throws {
+            try RowTransition(
+                rowID: rowID, from: StoredValue.decode(fromStatus, "row_transition.fromStatus"), to: StoredValue.decode(toStatus, "row_transition.toStatus"),
+                at: Date(timeIntervalSince1970: at), actor: Actor(actor), note: note)
+        }
     }
 }
 
@@ -37,10 +39,12 @@ struct LinkAttemptRecord: Codable, FetchableRecord, PersistableRecord {
     var errorBody: String?
 
     var attempt: LinkAttempt {
-        LinkAttempt(
-            rowID: rowID, number: number, at: Date(timeIntervalSince1970: at), actor: Actor(actor),
-            outcome: LinkAttempt.Outcome(rawValue: outcome) ?? .failed,
-            error: LinkErrorColumns.error(code: errorCode, message: errorMessage, fields: errorFields, body: errorBody))
+        get throws {
+            try LinkAttempt(
+                rowID: rowID, number: number, at: Date(timeIntervalSince1970: at), actor: Actor(actor),
+                outcome: StoredValue.decode(outcome, "link_attempt.outcome"),
+                error: LinkErrorColumns.error(code: errorCode, message: errorMessage, fields: errorFields, body: errorBody))
+        }
     }
 }
 
@@ -62,7 +66,9 @@ struct EventRecord: Codable, FetchableRecord, PersistableRecord {
     }
 
     var event: SyncEvent {
-        SyncEvent(at: Date(timeIntervalSince1970: at), jobID: jobID, level: SyncEvent.Level(rawValue: level) ?? .info, message: message)
+        get throws {
+            try SyncEvent(at: Date(timeIntervalSince1970: at), jobID: jobID, level: StoredValue.decode(level, "event.level"), message: message)
+        }
     }
 }
 

@@ -78,10 +78,14 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
     }
 
     var job: Job {
-        Job(
-            id: id ?? 0, kind: Job.Kind(rawValue: kind) ?? .pull, direction: direction.flatMap(Job.Direction.init(rawValue:)),
-            actor: Actor(actor), trigger: Job.Trigger(rawValue: trigger) ?? .scheduled, startedAt: Date(timeIntervalSince1970: startedAt), finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)),
-            status: Job.Status(rawValue: status) ?? .failed,
+        get throws { try readJob() }
+    }
+
+    private func readJob() throws -> Job {
+        try Job(
+            id: id ?? 0, kind: StoredValue.decode(kind, "job.kind"), direction: StoredValue.decode(direction, "job.direction"),
+            actor: Actor(actor), trigger: StoredValue.decode(trigger, "job.trigger"), startedAt: Date(timeIntervalSince1970: startedAt),
+            finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)), status: StoredValue.decode(status, "job.status"),
             counts: Job.Counts(
                 pulled: pulled, staged: staged, deduplicated: deduplicated, linked: linked, failed: failed, superseded: superseded,
                 conflicts: conflicts, withheld: withheld),

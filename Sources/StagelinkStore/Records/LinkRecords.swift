@@ -69,8 +69,8 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
         """
 
     func link() throws -> RecordLink {
-        var link = RecordLink(
-            source: SourceKey(system: SourceSystem(rawValue: system) ?? .emr, resourceType: resourceType, sourceID: sourceID),
+        var link = try RecordLink(
+            source: SourceKey(system: StoredValue.decode(system, "record_link.system"), resourceType: resourceType, sourceID: sourceID),
             targetType: targetType, targetID: targetID, recordKey: recordKey, linkedRowID: linkedRowID,
             linkedVersion: RecordVersion(version: linkedVersion, lastUpdated: linkedLastUpdated.map(Date.init(timeIntervalSince1970:))),
             updatedAt: Date(timeIntervalSince1970: updatedAt))
@@ -150,20 +150,31 @@ typealias RecordWriteRecord = RecordWriteRow<String>
 
 extension RecordWriteRow: Codable, FetchableRecord, MutablePersistableRecord, PersistableRecord, TableRecord, EncodableRecord where Fields == String {
     static var databaseTableName: String { "record_write" }
+    /// The field writes of this record write. A `fields` text that is not a JSON array of writes
+    /// each naming its field and rule is an error naming the record, never read as no writes.
     var writes: [FieldWrite] {
-        guard let entries = (try? JSONValue(parsing: Array(fields.utf8)))?.arrayValue else { return [] }
-        return entries.compactMap { entry in
-            guard let field = entry["field"]?.stringValue else { return nil }
-            var write = FieldWrite(
-                record: MappedRecordKey(object: object, key: recordKey), field: field,
-                value: entry["value"].flatMap(FieldValue.init(json:)) ?? .null, writtenTo: SourceSystem(rawValue: writtenTo) ?? .salesforce,
-                rowID: rowID, jobID: jobID, rule: entry["rule"]?.stringValue.flatMap(OwnerRule.init(rawValue:)) ?? .emr, actor: Actor(actor),
-                at: Date(timeIntervalSince1970: at), reason: entry["reason"]?.stringValue ?? "")
-            if case .number(let seconds)? = entry["purged"], let seconds = Double(seconds) {
-                write.valuePurgedAt = Date(timeIntervalSince1970: seconds)
+        get throws {
+            guard let entries = (try? JSONValue(parsing: Array(fields.utf8)))?.arrayValue else {
+                throw UnreadableValue(column: "record_write.fields", value: "of \(object) \(recordKey): not a JSON array")
             }
-            return write
+            let system: SourceSystem = try StoredValue.decode(writtenTo, "record_write.writtenTo")
+            return try entries.map { entry in try write(entry, system: system) }
         }
+    }
+
+    private func write(_ entry: JSONValue, system: SourceSystem) throws -> FieldWrite {
+        guard let field = entry["field"]?.stringValue, let rule = entry["rule"]?.stringValue else {
+            throw UnreadableValue(column: "record_write.fields", value: "of \(object) \(recordKey): a write without its field or rule")
+        }
+        var write = try FieldWrite(
+            record: MappedRecordKey(object: object, key: recordKey), field: field,
+            value: entry["value"].flatMap(FieldValue.init(json:)) ?? .null, writtenTo: system,
+            rowID: rowID, jobID: jobID, rule: StoredValue.decode(rule, "record_write.fields.rule"), actor: Actor(actor),
+            at: Date(timeIntervalSince1970: at), reason: entry["reason"]?.stringValue ?? "")
+        if case .number(let seconds)? = entry["purged"], let seconds = Double(seconds) {
+            write.valuePurgedAt = Date(timeIntervalSince1970: seconds)
+        }
+        return write
     }
 
     /// The same writes without their values, each marked `"purged"` at `at` (the retention purge):

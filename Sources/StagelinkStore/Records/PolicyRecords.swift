@@ -16,9 +16,11 @@ struct PolicyRuleRecord: Codable, FetchableRecord, PersistableRecord {
     var reason: String?
 
     var policyRule: PolicyRule {
-        PolicyRule(
-            object: object, field: field, rule: OwnerRule(rawValue: rule) ?? .hold, changedBy: Actor(changedBy),
-            changedAt: Date(timeIntervalSince1970: changedAt), reason: reason)
+        get throws {
+            try PolicyRule(
+                object: object, field: field, rule: StoredValue.decode(rule, "policy_rule.rule"), changedBy: Actor(changedBy),
+                changedAt: Date(timeIntervalSince1970: changedAt), reason: reason)
+        }
     }
 }
 
@@ -36,9 +38,11 @@ struct PolicyAuditRecord: Codable, FetchableRecord, PersistableRecord {
     var reason: String?
 
     var entry: PolicyAuditEntry {
-        PolicyAuditEntry(
-            id: id ?? 0, at: Date(timeIntervalSince1970: at), actor: Actor(actor), object: object, field: field,
-            oldRule: oldRule.flatMap(OwnerRule.init(rawValue:)), newRule: OwnerRule(rawValue: newRule) ?? .hold, reason: reason)
+        get throws {
+            try PolicyAuditEntry(
+                id: id ?? 0, at: Date(timeIntervalSince1970: at), actor: Actor(actor), object: object, field: field,
+                oldRule: StoredValue.decode(oldRule, "policy_audit.oldRule"), newRule: StoredValue.decode(newRule, "policy_audit.newRule"), reason: reason)
+        }
     }
 }
 
@@ -62,11 +66,13 @@ struct ConflictRow: Codable, FetchableRecord, PersistableRecord {
     var reason: String?
 
     var conflict: Conflict {
-        Conflict(
-            id: id ?? 0, object: object, recordKey: recordKey, field: field, rowID: rowID, emrValue: FieldValue(storageText: emrValue),
-            salesforceValue: FieldValue(storageText: salesforceValue), rule: OwnerRule(rawValue: rule) ?? .hold,
-            status: Conflict.Status(rawValue: status) ?? .open, winner: winner.flatMap(SourceSystem.init(rawValue:)),
-            createdAt: Date(timeIntervalSince1970: createdAt), resolvedBy: resolvedBy.map(Actor.init), resolvedAt: resolvedAt.map(Date.init(timeIntervalSince1970:)),
-            reason: reason)
+        get throws {
+            try Conflict(
+                id: id ?? 0, object: object, recordKey: recordKey, field: field, rowID: rowID, emrValue: FieldValue(storageText: emrValue),
+                salesforceValue: FieldValue(storageText: salesforceValue), rule: StoredValue.decode(rule, "conflict.rule"),
+                status: StoredValue.decode(status, "conflict.status"), winner: StoredValue.decode(winner, "conflict.winner"),
+                createdAt: Date(timeIntervalSince1970: createdAt), resolvedBy: resolvedBy.map(Actor.init),
+                resolvedAt: resolvedAt.map(Date.init(timeIntervalSince1970:)), reason: reason)
+        }
     }
 }

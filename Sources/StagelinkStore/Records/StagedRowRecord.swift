@@ -32,10 +32,7 @@ struct StagedRowRecord: FetchableRecord {
     }
 
     /// The kind column read strictly: a value this build does not know is an error, never a default.
-    static func kind(_ text: String) throws -> RecordKind {
-        guard let kind = RecordKind(rawValue: text) else { throw StoreError.unreadable("staged_row.kind \"\(text)\"") }
-        return kind
-    }
+    static func kind(_ text: String) throws -> RecordKind { try StoredValue.decode(text, "staged_row.kind") }
 
     /// Selects what `init(row:)` reads; add a `WHERE` on `staged_row`'s columns.
     static let select = """
@@ -72,10 +69,10 @@ struct StagedRowRecord: FetchableRecord {
     func row(_ cipher: StoreCipher?) throws -> StagedRow {
         let bytes = [UInt8](payload)
         let opened = try cipher?.openPayload(bytes, contentHash: contentHash, row: id) ?? bytes
-        var row = StagedRow(
-            id: id, system: SourceSystem(rawValue: system) ?? .emr, resourceType: resourceType, sourceID: sourceID, version: version,
+        var row = try StagedRow(
+            id: id, system: StoredValue.decode(system, "staged_row.system"), resourceType: resourceType, sourceID: sourceID, version: version,
             lastUpdated: lastUpdated.map(Date.init(timeIntervalSince1970:)), contentHash: contentHash, jobID: jobID,
-            receivedAt: Date(timeIntervalSince1970: receivedAt), status: RowStatus(rawValue: status) ?? .staged, payload: opened,
+            receivedAt: Date(timeIntervalSince1970: receivedAt), status: StoredValue.decode(status, "staged_row.status"), payload: opened,
             error: LinkErrorColumns.error(code: errorCode, message: errorMessage, fields: errorFields, body: errorBody, further: further), attemptCount: attemptCount,
             note: note, updatedAt: Date(timeIntervalSince1970: updatedAt))
         row.payloadPurgedAt = payloadPurgedAt.map(Date.init(timeIntervalSince1970:))
@@ -86,9 +83,9 @@ struct StagedRowRecord: FetchableRecord {
 
     static func summary(_ row: Row) throws -> StagedRowSummary {
         var summary = try StagedRowSummary(
-            id: row["id"], system: SourceSystem(rawValue: row["system"]) ?? .emr, resourceType: row["resourceType"], sourceID: row["sourceID"],
+            id: row["id"], system: StoredValue.decode(row["system"] as String, "staged_row.system"), resourceType: row["resourceType"], sourceID: row["sourceID"],
             version: row["version"], lastUpdated: (row["lastUpdated"] as Double?).map(Date.init(timeIntervalSince1970:)), jobID: row["jobID"],
-            receivedAt: Date(timeIntervalSince1970: row["receivedAt"]), status: RowStatus(rawValue: row["status"]) ?? .staged,
+            receivedAt: Date(timeIntervalSince1970: row["receivedAt"]), status: StoredValue.decode(row["status"] as String, "staged_row.status"),
             errorCode: row["errorCode"], errorMessage: row["errorMessage"], attemptCount: row["attemptCount"],
             updatedAt: Date(timeIntervalSince1970: row["updatedAt"]), kind: kind(row["kind"]), survivorID: row["survivorID"])
         if row.hasColumn("personName"), let name: String = row["personName"], !name.isEmpty { summary.personName = name }
