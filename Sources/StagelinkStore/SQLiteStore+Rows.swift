@@ -162,6 +162,10 @@ enum RowFilterSQL {
             parts.append("resourceType = ?")
             arguments += [resourceType]
         }
+        if let sourceID = filter.sourceID {
+            parts.append("sourceID = ?")
+            arguments += [sourceID]
+        }
         if let errorCode = filter.errorCode {
             parts.append("errorCode = ?")
             arguments += [errorCode]

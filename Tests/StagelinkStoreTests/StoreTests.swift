@@ -162,6 +162,19 @@ struct StoreTests {
         #expect(kind == UnreadableValue(column: "staged_row.kind", value: "tombstone"), "not read as a record version")
     }
 
+    @Test func aRecordsRowsAreFoundByItsSourceIDExactlyNotByTextThatAlsoMatchesBirthYears() async throws {
+        let born1950 = #"{"resourceType":"Patient","id":"p7","name":[{"family":"Adler"}],"birthDate":"1950-03-01"}"#
+        _ = try await store.stage(
+            [record("p7", born1950), record("1950", #"{"resourceType":"Patient","id":"1950"}"#), record("1950", #"{"resourceType":"Patient","id":"1950","v":2}"#, version: "2")],
+            job: nil, advancing: nil)
+        let byText = try await store.rows(RowQuery(filter: RowFilter(text: "1950"), limit: 10))
+        #expect(Set(byText.map(\.sourceID)) == ["p7", "1950"], "free text finds the person born in 1950 too")
+        let exact = try await store.rows(RowQuery(filter: RowFilter(resourceType: "Patient", sourceID: "1950"), sort: RowSort(descending: true), limit: 10))
+        #expect(exact.map(\.sourceID) == ["1950", "1950"])
+        #expect(exact.map(\.version) == ["2", "1"])
+        #expect(try await store.countRows(RowFilter(sourceID: "1950")) == 2)
+    }
+
     @Test func aJobWhoseStatusTheBuildDoesNotKnowIsAnErrorNotAFailedJob() async throws {
         let job = try await store.startJob(kind: .pull, direction: .inbound, actor: .system)
         try await store.pool.write { db in try db.execute(sql: "UPDATE job SET status = 'paused' WHERE id = ?", arguments: [job.id]) }

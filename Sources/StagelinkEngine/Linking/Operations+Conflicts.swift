@@ -116,8 +116,10 @@ extension Operations {
                 rowID = id
             } else {
                 // The same version was staged before: push that row again.
-                let existing = try await store.rows(RowQuery(filter: RowFilter(system: .salesforce, resourceType: record.resourceType, text: salesforceID), sort: RowSort(descending: true), limit: 1))
-                guard let row = existing.first else { throw OperationError.noSuchRecord("the staged row of \(salesforceID)") }
+                let key = SourceKey(system: .salesforce, resourceType: record.resourceType, sourceID: record.sourceID)
+                guard let row = try await store.row(of: key, contentHash: record.contentHash) else {
+                    throw OperationError.noSuchRecord("the staged row of \(salesforceID)")
+                }
                 rowID = row.id
             }
             let outcome = try await outbound.push(rowID: rowID, recorder: recorder)

@@ -7,6 +7,9 @@ public struct RowFilter: Sendable, Hashable {
     public var resourceType: String?
     public var errorCode: String?
     public var jobID: Int64?
+    /// The rows of one record only: its source id, exactly (the versions of `Patient/1950`, not the
+    /// rows whose person was born in 1950, as ``text`` would find).
+    public var sourceID: String?
     /// Matched against the person index (the person's name, MRN and other identifiers, birth date,
     /// Salesforce name, and the row's source id), ignoring case and accents, or the row's id.
     public var text: String?
@@ -17,9 +20,10 @@ public struct RowFilter: Sendable, Hashable {
 
     public init(
         statuses: Set<RowStatus>? = nil, system: SourceSystem? = nil, resourceType: String? = nil, errorCode: String? = nil,
-        jobID: Int64? = nil, text: String? = nil, inverted: Bool = false, kind: RecordKind? = nil
+        jobID: Int64? = nil, sourceID: String? = nil, text: String? = nil, inverted: Bool = false, kind: RecordKind? = nil
     ) {
         self.kind = kind
+        self.sourceID = sourceID
         self.statuses = statuses
         self.system = system
         self.resourceType = resourceType

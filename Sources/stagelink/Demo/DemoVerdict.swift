@@ -21,8 +21,7 @@ struct DemoVerdict {
         for record in inspection.truth() {
             verdict.checked += 1
             let system: SourceSystem = record.system == .fhir ? .emr : .salesforce
-            let rows = try await store.rows(RowQuery(filter: RowFilter(system: system, resourceType: record.type, text: record.id), sort: RowSort(descending: true), limit: 20))
-                .filter { $0.sourceID == record.id }
+            let rows = try await store.rows(RowQuery(filter: RowFilter(system: system, resourceType: record.type, sourceID: record.id), sort: RowSort(descending: true), limit: 20))
             let name = "\(record.type)/\(record.id)"
             if let fault = record.fault {
                 guard let latest = rows.first, latest.status == .failed || latest.status == .ignored else {
