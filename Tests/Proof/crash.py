@@ -59,14 +59,15 @@ POLICY_RULES = ["salesforce-unless-blank", "salesforce"]
 
 
 def transient_codes():
-    """The error codes the service retries by itself, read from the engine's own list."""
-    with open(os.path.join(REPOSITORY, "Sources", "StagelinkEngine", "Domain", "LinkError.swift")) as handle:
+    """The error codes the service retries by itself, read from the engine's catalogue of error
+    codes (`ErrorCode`: each case's raw value, and its entry's handling)."""
+    with open(os.path.join(REPOSITORY, "Sources", "StagelinkEngine", "Domain", "ErrorCode.swift")) as handle:
         source = handle.read()
-    listing = re.search(r"transientCodes: Set<String> = \[(.*?)\]", source, re.S)
-    if not listing:
-        raise ProofFailure("LinkError.transientCodes was not found")
-    code = re.sub(r"//[^\n]*", "", listing.group(1))
-    return set(re.findall(r'"([^"]+)"', code))
+    raw = dict(re.findall(r'^\s*case (\w+) = "([^"]+)"', source, re.M))
+    transient = re.findall(r"^\s*case \.(\w+): Entry\(\.\w+, \.transient\b", source, re.M)
+    if not raw or not transient or any(name not in raw for name in transient):
+        raise ProofFailure("the transient codes of ErrorCode were not found")
+    return {raw[name] for name in transient}
 
 
 TRANSIENT_CODES = transient_codes()
