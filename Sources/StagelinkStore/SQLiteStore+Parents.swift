@@ -31,7 +31,7 @@ extension SQLiteStore {
             let statement = try db.cachedStatement(
                 sql: """
                     SELECT system, resourceType, sourceID, \(RowParents.isLinked) AS linked,
-                        (SELECT MAX(id) FROM staged_row WHERE staged_row.system = row_parent.system
+                        (SELECT MAX(id) FROM staged_row INDEXED BY staged_row_content WHERE staged_row.system = row_parent.system
                             AND staged_row.resourceType = row_parent.resourceType AND staged_row.sourceID = row_parent.sourceID) AS newest
                     FROM row_parent WHERE rowID = ?
                     """)
