@@ -49,8 +49,7 @@ extension SQLiteStore {
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             _ = arguments.append(contentsOf: [query.limit])
             return try Row.fetchAll(db, sql: "SELECT * FROM row_access \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments).map { row in
-                let via: String = row["via"]
-                guard let kind = RowAccess.Via(rawValue: via) else { throw StoreError.unreadable("access log entry \(row["id"] as Int64) was read through \"\(via)\"") }
+                let kind: RowAccess.Via = try StoredValue.decode(row["via"] as String, "row_access.via")
                 return RowAccess(
                     id: row["id"], at: Date(timeIntervalSince1970: row["at"]), rowID: row["rowID"], operatorName: row["operator"], process: row["process"],
                     via: kind)

@@ -15,8 +15,7 @@ extension SQLiteStore {
     }
 
     private static func bulkExport(from row: Row) throws -> BulkExportProgress {
-        let systemText: String = row["system"]
-        guard let system = SourceSystem(rawValue: systemText) else { throw StoreError.unreadable("bulk_export.system \"\(systemText)\" is not a system") }
+        let system: SourceSystem = try StoredValue.decode(row["system"] as String, "bulk_export.system")
         let stagedText: String = row["stagedFiles"]
         guard let staged = try? JSONDecoder().decode([String].self, from: Data(stagedText.utf8)) else {
             throw StoreError.unreadable("bulk_export.stagedFiles of \(system.rawValue) is not a JSON array of URLs")

@@ -10,8 +10,8 @@ extension SQLiteStore: OperationsStore {
             for row in try Row.fetchAll(db, sql: "SELECT system, resourceType, status, COUNT(*) FROM staged_row GROUP BY system, resourceType, status") {
                 snapshot.rows.append(
                     OperationsSnapshot.RowCount(
-                        system: try Self.value(row[0], SourceSystem.self, "staged_row.system"), resourceType: row[1],
-                        status: try Self.value(row[2], RowStatus.self, "staged_row.status"), count: row[3]))
+                        system: try StoredValue.decode(row[0] as String, "staged_row.system") as SourceSystem, resourceType: row[1],
+                        status: try StoredValue.decode(row[2] as String, "staged_row.status") as RowStatus, count: row[3]))
             }
             for row in try Row.fetchAll(
                 db, sql: "SELECT COALESCE(errorCode, ?), COUNT(*) FROM staged_row WHERE status = 'failed' GROUP BY errorCode", arguments: [Self.noErrorCode])
@@ -23,11 +23,11 @@ extension SQLiteStore: OperationsStore {
             for row in try Row.fetchAll(db, sql: "SELECT system, resourceType, value FROM watermark ORDER BY system, resourceType") {
                 snapshot.watermarks.append(
                     OperationsSnapshot.WatermarkReading(
-                        system: try Self.value(row[0], SourceSystem.self, "watermark.system"), resourceType: row[1],
+                        system: try StoredValue.decode(row[0] as String, "watermark.system") as SourceSystem, resourceType: row[1],
                         value: Date(timeIntervalSince1970: row[2])))
             }
             for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) FROM conflict GROUP BY status") {
-                snapshot.conflicts[try Self.value(row[0], Conflict.Status.self, "conflict.status")] = row[1]
+                snapshot.conflicts[try StoredValue.decode(row[0] as String, "conflict.status") as Conflict.Status] = row[1]
             }
             snapshot.conflictsHeld =
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM conflict WHERE status = 'open' AND rule = ?", arguments: [OwnerRule.hold.rawValue]) ?? 0
@@ -115,7 +115,7 @@ extension SQLiteStore: OperationsStore {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM alert_delivery WHERE alertID = ? ORDER BY id", arguments: [id]).map { row in
                 AlertDelivery(
-                    alertID: row["alertID"], event: try Self.value(row["event"], AlertDelivery.Event.self, "alert_delivery.event"),
+                    alertID: row["alertID"], event: try StoredValue.decode(row["event"] as String, "alert_delivery.event") as AlertDelivery.Event,
                     webhook: row["webhook"], attempt: row["attempt"], at: Date(timeIntervalSince1970: row["at"]), httpStatus: row["httpStatus"],
                     error: row["error"], delivered: row["delivered"])
             }
@@ -126,14 +126,9 @@ extension SQLiteStore: OperationsStore {
         Alert(
             id: row["id"],
             condition: AlertCondition(
-                rule: row["rule"], key: row["key"], severity: try value(row["severity"], AlertSeverity.self, "alert.severity"), summary: row["summary"]),
-            status: try value(row["status"], Alert.Status.self, "alert.status"), firedAt: Date(timeIntervalSince1970: row["firedAt"]),
+                rule: row["rule"], key: row["key"], severity: try StoredValue.decode(row["severity"] as String, "alert.severity") as AlertSeverity, summary: row["summary"]),
+            status: try StoredValue.decode(row["status"] as String, "alert.status") as Alert.Status, firedAt: Date(timeIntervalSince1970: row["firedAt"]),
             resolvedAt: (row["resolvedAt"] as Double?).map(Date.init(timeIntervalSince1970:)),
             lastNotifiedAt: (row["lastNotifiedAt"] as Double?).map(Date.init(timeIntervalSince1970:)), notifications: row["notifications"])
-    }
-
-    /// A stored enumeration value, or an error naming the column: never a silent default.
-    private static func value<Value: RawRepresentable>(_ raw: String, _ type: Value.Type, _ column: String) throws -> Value where Value.RawValue == String {
-        try StoredValue.decode(raw, column)
     }
 }

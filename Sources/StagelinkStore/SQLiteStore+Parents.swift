@@ -37,10 +37,7 @@ extension SQLiteStore {
                     """)
             for id in Set(ids) {
                 guard let row = try Row.fetchOne(statement, arguments: [id]) else { continue }
-                let systemName: String = row["system"]
-                guard let system = SourceSystem(rawValue: systemName) else {
-                    throw StoreError.unreadable("row \(id)'s parent has system \(systemName)")
-                }
+                let system: SourceSystem = try StoredValue.decode(row["system"] as String, "row_parent.system")
                 let key = SourceKey(system: system, resourceType: row["resourceType"], sourceID: row["sourceID"])
                 let newest: Int64? = row["newest"]
                 let summary = try newest.flatMap { newest in

@@ -75,9 +75,7 @@ enum PersonIndex {
             guard let last = rows.last else { return }
             for row in rows {
                 let id: Int64 = row["id"]
-                guard let system = SourceSystem(rawValue: row["system"]) else {
-                    throw StoreError.unreadable("row \(id) has system \(String(describing: row["system"] as String?))")
-                }
+                let system: SourceSystem = try StoredValue.decode(row["system"] as String, "staged_row.system")
                 let payload: [UInt8] = (row["payload"] as Data?).map { Array($0) } ?? []
                 try writer.write(
                     PersonSearch.document(system: system, resourceType: row["resourceType"], sourceID: row["sourceID"], payload: payload), rowID: id)
