@@ -210,8 +210,7 @@ public struct ConflictQuery: Sendable, Hashable {
     }
 }
 
-/// The process that runs cycles against a store.
-/// Which jobs a ``SyncStore/lastJob(_:)`` looks among; nil takes any.
+/// Which jobs a ``HistoryReader/lastJob(_:)`` looks among; nil takes any.
 public struct JobSelection: Sendable, Hashable {
     public var kinds: Set<Job.Kind>?
     /// Nil takes jobs of either direction and of none (a retry).
@@ -232,6 +231,7 @@ public struct JobSelection: Sendable, Hashable {
     public static let completed: Set<Job.Status> = [.succeeded, .partial]
 }
 
+/// The process that runs cycles against a store.
 public struct LeaseHolder: Sendable, Hashable, CustomStringConvertible {
     public var name: String
     public var host: String
