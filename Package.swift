@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", exact: "1.33.2"),
     ],
     targets: [
         // The domain: staged rows, links, jobs, mapping, policy, conflicts, the linker.
@@ -42,6 +43,18 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "CSQLiteSettings",
+            ]
+        ),
+        // The PostgreSQL store (postgres-nio) behind the same store roles, for several hosts sharing one store.
+        .target(
+            name: "StagelinkPostgres",
+            dependencies: [
+                "StagelinkEngine",
+                // The row codecs the two stores share (StoredValue, the error columns), not SQLite itself.
+                "StagelinkStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // sqlite3's process-wide settings, which Swift cannot reach by itself (sqlite3_config is variadic).
@@ -103,7 +116,7 @@ let package = Package(
         .target(
             name: "StagelinkBenchmarks",
             dependencies: [
-                "StagelinkEngine", "StagelinkStore", "StagelinkHTTP", "SalesforceClient", "FHIRClient", "Sandbox", "Console",
+                "StagelinkEngine", "StagelinkStore", "StagelinkPostgres", "StagelinkHTTP", "SalesforceClient", "FHIRClient", "Sandbox", "Console",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -134,6 +147,7 @@ let package = Package(
             dependencies: [
                 "StagelinkEngine",
                 "StagelinkStore",
+                "StagelinkPostgres",
                 "StagelinkBenchmarks",
                 "Sandbox",
                 "SalesforceClient",
@@ -149,11 +163,11 @@ let package = Package(
         .testTarget(
             name: "stagelinkTests",
             dependencies: [
-                "stagelink", "StagelinkEngine", "StagelinkStore", "Sandbox", "SalesforceClient", "StagelinkTestSupport",
+                "stagelink", "StagelinkEngine", "StagelinkStore", "StagelinkPostgres", "Sandbox", "SalesforceClient", "StagelinkTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine", "StagelinkStore"]),
-        .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkEngine"]),
+        .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkPostgres", "StagelinkEngine"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Console", "StagelinkEngine", "StagelinkStore", "StagelinkBenchmarks", "CNcursesw"]),
         .testTarget(
             name: "SandboxTests",

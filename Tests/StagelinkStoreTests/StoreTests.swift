@@ -15,42 +15,7 @@ struct StoreTests {
         IncomingRecord(system: .emr, resourceType: type, sourceID: id, version: version, lastUpdated: Date(timeIntervalSince1970: seconds), payload: Array(text.utf8))
     }
 
-    @Test func aPayloadIsStoredByteExactWithItsMetadata() async throws {
-        let odd = "{ \"resourceType\" :\"Patient\",\n\t\"id\":\"p1\",  \"name\":[{\"family\":\"王\",\"given\":[\"Zoë\"]}] , \"a\":1.50 }\r\n"
-        let job = try await store.startJob(kind: .pull, direction: .inbound, actor: .system)
-        let before = Date()
-        let result = try await store.stage([record("p1", odd, version: "7", at: 1_790_000_123.5)], job: job.id, advancing: nil)
-        let row = try #require(try await store.row(id: result.rowIDs[0]))
-        #expect(row.payload == Array(odd.utf8))
-        #expect(row.system == .emr)
-        #expect(row.resourceType == "Patient")
-        #expect(row.sourceID == "p1")
-        #expect(row.version == "7")
-        #expect(row.lastUpdated == Date(timeIntervalSince1970: 1_790_000_123.5))
-        #expect(row.contentHash == ContentHash.sha256Hex(Array(odd.utf8)))
-        #expect(row.contentHash.count == 64)
-        #expect(row.jobID == job.id)
-        #expect(row.receivedAt >= before.addingTimeInterval(-1))
-        #expect(row.status == .staged)
-    }
-
-    @Test func theSameContentStagedTwiceIsOneRowAndANewVersionIsAnother() async throws {
-        let first = try await store.stage([record("p1", #"{"v":1}"#), record("p2", #"{"v":1}"#)], job: nil, advancing: nil)
-        let again = try await store.stage([record("p1", #"{"v":1}"#), record("p1", #"{"v":2}"#, version: "2")], job: nil, advancing: nil)
-        #expect(first.staged == 2)
-        #expect(again.staged == 1)
-        #expect(again.deduplicated == 1)
-        #expect(try await store.countRows(.all) == 3)
-    }
-
-    @Test func theWatermarkMovesWithItsPageAndNeverBackwards() async throws {
-        let advance = WatermarkAdvance(system: .emr, resourceType: "Patient", to: Date(timeIntervalSince1970: 2_000))
-        _ = try await store.stage([record("p1", "{}")], job: nil, advancing: advance)
-        #expect(try await store.watermark(system: .emr, resourceType: "Patient") == Date(timeIntervalSince1970: 2_000))
-        _ = try await store.stage([], job: nil, advancing: WatermarkAdvance(system: .emr, resourceType: "Patient", to: Date(timeIntervalSince1970: 1_000)))
-        #expect(try await store.watermark(system: .emr, resourceType: "Patient") == Date(timeIntervalSince1970: 2_000))
-        #expect(try await store.watermark(system: .salesforce, resourceType: "Patient") == nil)
-    }
+    // Staging and jobs: StoreConformanceTests, on SQLite and PostgreSQL alike.
 
     @Test func theFileIsReadableByItsOwnerOnlyAndInWALMode() async throws {
         let attributes = try FileManager.default.attributesOfItem(atPath: store.path)
@@ -195,15 +160,6 @@ struct StoreTests {
         #expect(plan.contains { $0.contains("COVERING INDEX staged_row_failure_group") })
     }
 
-    @Test func aClaimKeepsOtherLinkersOffTheRows() async throws {
-        let staged = try await store.stage((1...3).map { record("p\($0)", "{}") }, job: nil, advancing: nil)
-        let mine = try await store.claimRows(ClaimRequest(), limit: 10, actor: .job(1))
-        #expect(mine.map(\.id) == staged.rowIDs)
-        #expect(try await store.claimRows(ClaimRequest(), limit: 10, actor: .operator("alice")).isEmpty)
-        try await store.releaseClaims(rowIDs: [staged.rowIDs[1]], actor: .job(1))
-        #expect(try await store.claimRows(ClaimRequest(), limit: 10, actor: .operator("alice")).map(\.id) == [staged.rowIDs[1]])
-    }
-
     @Test func statusChangesAreRecordedWithTimeAndActor() async throws {
         let staged = try await store.stage([record("p1", "{}")], job: nil, advancing: nil)
         let id = staged.rowIDs[0]
@@ -234,93 +190,6 @@ struct StoreTests {
         #expect(try await reader.changeToken() != tokenBefore)
         let unchanged = try await reader.changeToken()
         #expect(try await reader.changeToken() == unchanged)
-    }
-
-    @Test func aLeaseHeldByALiveProcessIsRefusedAndAnExpiredOneTakenOver() async throws {
-        let service = LeaseHolder(name: "run", host: "a", pid: 10)
-        let second = LeaseHolder(name: "run", host: "a", pid: 11)
-        guard case .acquired = try await store.acquireLease(service, for: .seconds(60)) else { Issue.record("not acquired"); return }
-        guard case .heldBy(let lease) = try await store.acquireLease(second, for: .seconds(60)) else { Issue.record("not refused"); return }
-        #expect(lease.holder == service)
-        _ = try await store.acquireLease(service, for: .milliseconds(1))
-        try await Task.sleep(for: .milliseconds(20))
-        guard case .acquired(_, let tookOver) = try await store.acquireLease(second, for: .seconds(60)) else { Issue.record("not taken over"); return }
-        #expect(tookOver == service)
-    }
-
-    @Test func aLeaseIsTakenFromTheStaleHolderNamedOnlyAndKeepsItsTakeOverRecord() async throws {
-        let crashed = LeaseHolder(name: "run", host: "a", pid: 10)
-        let other = LeaseHolder(name: "run", host: "a", pid: 12)
-        let restarted = LeaseHolder(name: "run", host: "a", pid: 11)
-        _ = try await store.acquireLease(crashed, for: .seconds(60))
-        guard case .heldBy = try await store.acquireLease(restarted, for: .seconds(60), replacing: other) else { Issue.record("taken from the wrong holder"); return }
-        guard case .acquired(_, let tookOver) = try await store.acquireLease(restarted, for: .seconds(60), replacing: crashed) else {
-            Issue.record("not taken over"); return
-        }
-        #expect(tookOver == crashed)
-        #expect(try await store.currentLease()?.holder == restarted)
-    }
-
-    @Test func linksAndFieldStatesAreFoundForMoreKeysThanOneQueryHolds() async throws {
-        // Two resource types, 1,203 records: more than one `IN (…)` list, and some keys never linked.
-        let types = ["Patient", "EpisodeOfCare"]
-        let records = types.flatMap { type in (0..<1_203).map { record("\(type.prefix(1))\($0)", "{}", type: type) } }
-        let staged = try await store.stage(records, job: nil, advancing: nil)
-        _ = try await store.claimRows(ClaimRequest(), limit: records.count, actor: .job(1))
-        let at = Date(timeIntervalSince1970: 1_790_000_100)
-        try await store.record(
-            zip(staged.rowIDs, records).map { rowID, record in
-                let source = SourceKey(system: .emr, resourceType: record.resourceType, sourceID: record.sourceID)
-                let object = record.resourceType == "Patient" ? "Contact" : "Episode__c"
-                let key = MappedRecordKey(object: object, key: record.sourceID)
-                return LinkOutcome(
-                    rowID: rowID, actor: .job(1), at: at, status: .linked, attempt: .linked,
-                    links: [RecordLink(source: source, targetType: object, targetID: "sf-\(record.sourceID)", recordKey: record.sourceID, linkedRowID: rowID, linkedVersion: RecordVersion(version: "1", lastUpdated: nil), updatedAt: at)],
-                    fieldStates: [FieldStateChange(record: key, field: "Name", state: FieldState(synced: .text("n-\(record.sourceID)")))])
-            })
-
-        let asked = records.map { SourceKey(system: .emr, resourceType: $0.resourceType, sourceID: $0.sourceID) }
-            + [SourceKey(system: .emr, resourceType: "Patient", sourceID: "never"), SourceKey(system: .salesforce, resourceType: "Patient", sourceID: "P7")]
-        let links = try await store.links(for: asked)
-        #expect(links.count == records.count)
-        #expect(links[SourceKey(system: .emr, resourceType: "EpisodeOfCare", sourceID: "E1202")]?.targetID == "sf-E1202")
-        #expect(links[SourceKey(system: .emr, resourceType: "Patient", sourceID: "P0")]?.targetType == "Contact")
-        #expect(links[SourceKey(system: .salesforce, resourceType: "Patient", sourceID: "P7")] == nil)
-
-        let keys = records.map { MappedRecordKey(object: $0.resourceType == "Patient" ? "Contact" : "Episode__c", key: $0.sourceID) }
-        let states = try await store.fieldStates(for: keys + [MappedRecordKey(object: "Contact", key: "never")])
-        #expect(states.count == records.count)
-        #expect(states[MappedRecordKey(object: "Episode__c", key: "E600")]?["Name"]?.synced == .text("n-E600"))
-        #expect(states[MappedRecordKey(object: "Contact", key: "E600")] == nil)
-    }
-
-    @Test func fieldStatesAndLineageKeepTextThatJSONMustEscape() async throws {
-        let staged = try await store.stage([record("p1", "{}")], job: nil, advancing: nil)
-        _ = try await store.claimRows(ClaimRequest(), limit: 1, actor: .job(2))
-        let key = MappedRecordKey(object: "Contact", key: "p1")
-        let tricky = "Zoë \"Z\" \\ 芳\n\u{1B}]0;x"
-        let at = Date(timeIntervalSince1970: 1_790_000_200)
-        try await store.record([
-            LinkOutcome(
-                rowID: staged.rowIDs[0], actor: .job(2), at: at, status: .linked, attempt: .linked,
-                fieldStates: [
-                    FieldStateChange(record: key, field: "LastName", state: FieldState(synced: .text(tricky), emr: .text(tricky))),
-                    FieldStateChange(record: key, field: "Birthdate", state: FieldState(synced: .text("1980-02-29"), salesforce: .null)),
-                ],
-                writes: [
-                    FieldWrite(record: key, field: "LastName", value: .text(tricky), writtenTo: .salesforce, rowID: staged.rowIDs[0], jobID: 2, rule: .emr, actor: .job(2), at: at, reason: "the EMR owns \"LastName\""),
-                    FieldWrite(record: key, field: "Birthdate", value: .text("1980-02-29"), writtenTo: .salesforce, rowID: staged.rowIDs[0], jobID: 2, rule: .emr, actor: .job(2), at: at, reason: "changed"),
-                ])
-        ])
-        let state = try #require(try await store.fieldStates(for: [key])[key])
-        #expect(state["LastName"] == FieldState(synced: .text(tricky), emr: .text(tricky)))
-        #expect(state["Birthdate"] == FieldState(synced: .text("1980-02-29"), salesforce: .null))
-        let write = try #require(try await store.lastWrite(record: key, field: "LastName"))
-        #expect(write.value == .text(tricky))
-        #expect(write.reason == "the EMR owns \"LastName\"")
-        #expect(write.rule == .emr)
-        let stored = try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT fields FROM record_state WHERE recordKey = 'p1'") }
-        #expect(stored?.hasPrefix(#"{"Birthdate":{"synced":"1980-02-29","salesforce":null},"LastName":"#) == true)
     }
 
     @Test func integrityCheckPassesOnAFreshStore() async throws {

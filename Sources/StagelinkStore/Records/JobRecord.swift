@@ -3,51 +3,70 @@ import GRDB
 import StagelinkEngine
 
 /// A row of `job`.
-struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
-    static let databaseTableName = "job"
+package struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
+    package static let databaseTableName = "job"
 
-    var id: Int64?
-    var kind: String
-    var direction: String?
-    var actor: String
-    var trigger: String
-    var startedAt: Double
-    var finishedAt: Double?
-    var status: String
-    var pulled: Int
-    var staged: Int
-    var deduplicated: Int
-    var linked: Int
-    var failed: Int
-    var superseded: Int
-    var conflicts: Int
-    var withheld: Int
-    var apiCalls: Int
-    var apiUsed: Int?
-    var apiLimit: Int?
-    var watermarkBefore: Double?
-    var watermarkAfter: Double?
-    var phase: String
-    var progressDone: Int
-    var progressTotal: Int?
-    var progressAt: Double?
-    var message: String?
+    package var id: Int64?
+    package var kind: String
+    package var direction: String?
+    package var actor: String
+    package var trigger: String
+    package var startedAt: Double
+    package var finishedAt: Double?
+    package var status: String
+    package var pulled: Int
+    package var staged: Int
+    package var deduplicated: Int
+    package var linked: Int
+    package var failed: Int
+    package var superseded: Int
+    package var conflicts: Int
+    package var withheld: Int
+    package var apiCalls: Int
+    package var apiUsed: Int?
+    package var apiLimit: Int?
+    package var watermarkBefore: Double?
+    package var watermarkAfter: Double?
+    package var phase: String
+    package var progressDone: Int
+    package var progressTotal: Int?
+    package var progressAt: Double?
+    package var message: String?
     /// JSON array of the export manifest's error texts; NULL when there were none.
-    var exportErrors: String?
+    package var exportErrors: String?
 
-    enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let direction = Column(CodingKeys.direction)
-        static let kind = Column(CodingKeys.kind)
-        static let trigger = Column(CodingKeys.trigger)
-        static let status = Column(CodingKeys.status)
+    package enum Columns {
+        package static let id = Column(CodingKeys.id)
+        package static let direction = Column(CodingKeys.direction)
+        package static let kind = Column(CodingKeys.kind)
+        package static let trigger = Column(CodingKeys.trigger)
+        package static let status = Column(CodingKeys.status)
     }
 
-    mutating func didInsert(_ inserted: InsertionSuccess) {
+    /// The values of ``columnList`` in its order, as another store (PostgreSQL) reads them.
+    package typealias Values = (
+        Int64, String, String?, String, String, Double, Double?, String, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int?, Int?, Double?, Double?,
+        String, Int, Int?, Double?, String?, String?
+    )
+
+    /// Every column, in the order of ``Values``.
+    package static let columnList = """
+        id, kind, direction, actor, trigger, startedAt, finishedAt, status, pulled, staged, deduplicated, linked, failed, superseded, conflicts, \
+        withheld, apiCalls, apiUsed, apiLimit, watermarkBefore, watermarkAfter, phase, progressDone, progressTotal, progressAt, message, exportErrors
+        """
+
+    /// A job read by another store, column for column in the order of ``columnList``.
+    package init(_ c: Values) {
+        (id, kind, direction, actor, trigger, startedAt, finishedAt, status, pulled, staged) = (c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9)
+        (deduplicated, linked, failed, superseded, conflicts, withheld, apiCalls, apiUsed, apiLimit) = (c.10, c.11, c.12, c.13, c.14, c.15, c.16, c.17, c.18)
+        (watermarkBefore, watermarkAfter, phase, progressDone, progressTotal, progressAt, message, exportErrors) = (c.19, c.20, c.21, c.22, c.23, c.24, c.25, c.26)
+    }
+
+    package mutating func didInsert(_ inserted: InsertionSuccess) {
         id = inserted.rowID
     }
 
-    init(_ job: Job) {
+    package init(_ job: Job) {
         id = job.id == 0 ? nil : job.id
         kind = job.kind.rawValue
         direction = job.direction?.rawValue
@@ -77,7 +96,7 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
         exportErrors = job.exportErrors.isEmpty ? nil : String(decoding: (try? JSONEncoder().encode(job.exportErrors)) ?? Data("[]".utf8), as: UTF8.self)
     }
 
-    var job: Job {
+    package var job: Job {
         get throws { try readJob() }
     }
 

@@ -3,8 +3,8 @@ import GRDB
 import StagelinkEngine
 
 /// A row of `record_link`: a source record matched to its counterpart.
-struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "record_link"
+package struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
+    package static let databaseTableName = "record_link"
 
     var system: String
     var resourceType: String
@@ -21,7 +21,7 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
     /// The survivor's id, for a link retired by a merge.
     var mergedInto: String?
 
-    init(_ link: RecordLink) {
+    package init(_ link: RecordLink) {
         system = link.source.system.rawValue
         resourceType = link.source.resourceType
         sourceID = link.source.sourceID
@@ -36,7 +36,7 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
     }
 
     /// The two columns of a retirement.
-    static func columns(_ retirement: LinkRetirement?) -> (retired: String?, mergedInto: String?) {
+    package static func columns(_ retirement: LinkRetirement?) -> (retired: String?, mergedInto: String?) {
         switch retirement {
         case nil: (nil, nil)
         case .deleted: ("deleted", nil)
@@ -45,8 +45,17 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
         }
     }
 
+    /// The columns of ``select`` in its order, as another store (PostgreSQL) reads them.
+    package typealias Values = (String, String, String, String, String, String, Int64?, String?, Double?, Double, String?, String?)
+
+    /// A link read by another store, column for column in the order of ``select``.
+    package init(_ c: Values) {
+        (system, resourceType, sourceID, targetType, targetID, recordKey) = (c.0, c.1, c.2, c.3, c.4, c.5)
+        (linkedRowID, linkedVersion, linkedLastUpdated, updatedAt, retired, mergedInto) = (c.6, c.7, c.8, c.9, c.10, c.11)
+    }
+
     /// Decoded by column position, from ``select``: a batch looks up hundreds of links at once.
-    init(row: Row) throws {
+    package init(row: Row) throws {
         system = row[0]
         resourceType = row[1]
         sourceID = row[2]
@@ -62,13 +71,13 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
     }
 
     /// Selects what `init(row:)` reads; add a `WHERE`.
-    static let select = """
+    package static let select = """
         SELECT system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion, linkedLastUpdated, updatedAt,
             retired, mergedInto
         FROM record_link
         """
 
-    func link() throws -> RecordLink {
+    package func link() throws -> RecordLink {
         var link = try RecordLink(
             source: SourceKey(system: StoredValue.decode(system, "record_link.system"), resourceType: resourceType, sourceID: sourceID),
             targetType: targetType, targetID: targetID, recordKey: recordKey, linkedRowID: linkedRowID,
@@ -87,15 +96,15 @@ struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
 
 /// A row of `record_state`: per mapped record, each field's synced and last-seen values, as JSON
 /// (`{"Birthdate":{"synced":"1980-02-29","emr":"1980-02-29","salesforce":"1980-02-29"}}`).
-struct RecordStateRecord: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "record_state"
+package struct RecordStateRecord: Codable, FetchableRecord, PersistableRecord {
+    package static let databaseTableName = "record_state"
 
     var object: String
     var recordKey: String
     var fields: String
     var updatedAt: Double
 
-    static func decode(_ text: String) -> [String: FieldState] {
+    package static func decode(_ text: String) -> [String: FieldState] {
         guard let root = try? JSONValue(parsing: Array(text.utf8)), let object = root.objectValue else { return [:] }
         var states: [String: FieldState] = [:]
         for member in object.members {
@@ -106,7 +115,7 @@ struct RecordStateRecord: Codable, FetchableRecord, PersistableRecord {
     }
 
     /// The states as stored (UTF-8 JSON), fields in the order given (callers sort them).
-    static func encode(_ states: some Sequence<(String, FieldState)>) -> [UInt8] {
+    package static func encode(_ states: some Sequence<(String, FieldState)>) -> [UInt8] {
         var text = JSONTextBuilder()
         text.beginObject()
         for (field, state) in states {
@@ -133,26 +142,33 @@ struct RecordStateRecord: Codable, FetchableRecord, PersistableRecord {
 
 /// A row of `record_write`: the field values one link wrote into one record, with their rules.
 /// Read with `fields` as a `String`; written with it already encoded as UTF-8 bytes.
-struct RecordWriteRow<Fields: Sendable>: Sendable {
-    var id: Int64?
-    var object: String
-    var recordKey: String
-    var writtenTo: String
-    var rowID: Int64?
-    var jobID: Int64?
-    var actor: String
-    var at: Double
+package struct RecordWriteRow<Fields: Sendable>: Sendable {
+    package var id: Int64?
+    package var object: String
+    package var recordKey: String
+    package var writtenTo: String
+    package var rowID: Int64?
+    package var jobID: Int64?
+    package var actor: String
+    package var at: Double
     /// `[{"field":…,"value":…,"rule":…,"reason":…}]`
-    var fields: Fields
+    package var fields: Fields
+
+    package init(
+        id: Int64?, object: String, recordKey: String, writtenTo: String, rowID: Int64?, jobID: Int64?, actor: String, at: Double, fields: Fields
+    ) {
+        (self.id, self.object, self.recordKey, self.writtenTo, self.rowID, self.jobID) = (id, object, recordKey, writtenTo, rowID, jobID)
+        (self.actor, self.at, self.fields) = (actor, at, fields)
+    }
 }
 
-typealias RecordWriteRecord = RecordWriteRow<String>
+package typealias RecordWriteRecord = RecordWriteRow<String>
 
 extension RecordWriteRow: Codable, FetchableRecord, MutablePersistableRecord, PersistableRecord, TableRecord, EncodableRecord where Fields == String {
-    static var databaseTableName: String { "record_write" }
+    package static var databaseTableName: String { "record_write" }
     /// The field writes of this record write. A `fields` text that is not a JSON array of writes
     /// each naming its field and rule is an error naming the record, never read as no writes.
-    var writes: [FieldWrite] {
+    package var writes: [FieldWrite] {
         get throws {
             guard let entries = (try? JSONValue(parsing: Array(fields.utf8)))?.arrayValue else {
                 throw UnreadableValue(column: "record_write.fields", value: "of \(object) \(recordKey): not a JSON array")
@@ -201,7 +217,7 @@ extension RecordWriteRow: Codable, FetchableRecord, MutablePersistableRecord, Pe
 
 extension RecordWriteRow where Fields == [UInt8] {
     /// One row per record written into by one writer: an outcome's writes nearly always share it.
-    static func encode(_ writes: [FieldWrite]) -> [Self] {
+    package static func encode(_ writes: [FieldWrite]) -> [Self] {
         let groups = writes.positionsGrouped { $0.record == $1.record && $0.writtenTo == $1.writtenTo && $0.actor == $1.actor }
         return groups.map { group in
             var text = JSONTextBuilder()

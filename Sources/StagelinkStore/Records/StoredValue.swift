@@ -10,14 +10,14 @@ import StagelinkEngine
 /// let status: RowStatus = try StoredValue.decode(record.status, "staged_row.status")
 /// // throws UnreadableValue(column: "staged_row.status", value: "stagd") for a value this build does not know
 /// ```
-enum StoredValue {
-    static func decode<Value: RawRepresentable>(_ text: String, _ column: String) throws -> Value where Value.RawValue == String {
+package enum StoredValue {
+    package static func decode<Value: RawRepresentable>(_ text: String, _ column: String) throws -> Value where Value.RawValue == String {
         guard let value = Value(rawValue: text) else { throw UnreadableValue(column: column, value: text) }
         return value
     }
 
     /// An optional column: absent stays absent; present must read.
-    static func decode<Value: RawRepresentable>(_ text: String?, _ column: String) throws -> Value? where Value.RawValue == String {
+    package static func decode<Value: RawRepresentable>(_ text: String?, _ column: String) throws -> Value? where Value.RawValue == String {
         try text.map { try decode($0, column) }
     }
 }

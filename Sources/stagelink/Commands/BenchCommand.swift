@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StagelinkBenchmarks
 import StagelinkEngine
+import StagelinkPostgres
 
 /// `stagelink bench`: every performance figure, each beside a reference measured in the same run.
 struct BenchCommand: AsyncParsableCommand {
@@ -16,6 +17,7 @@ struct BenchCommand: AsyncParsableCommand {
             Example:
               swift run -c release stagelink bench
               swift run -c release stagelink bench --quick
+              swift run -c release stagelink bench --only postgres --postgres "$(scripts/test-postgres.sh url)"
             """,
         subcommands: [ConsoleMemoryProbe.self]
     )
@@ -28,6 +30,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "The mapping and policy file.")
     var mapping = "config/mapping.yaml"
+
+    @Option(help: "A PostgreSQL server of one's own (postgres://…): adds the PostgreSQL store's figures beside SQLite's.")
+    var postgres: String?
 
     func run() async throws {
         let scale = quick ? 10 : 1
@@ -45,6 +50,11 @@ struct BenchCommand: AsyncParsableCommand {
         }
         try await run("memory") { try await EngineBenchmarks.stagingMemory(count: 1_000_000 / scale) }
         try await run("stage") { try await EngineBenchmarks.staging(count: 100_000 / scale) }
+        if let postgres {
+            let location = try PostgresLocation(parsing: postgres)
+            try await run("postgres stage") { try await PostgresBenchmarks.staging(count: 100_000 / scale, location: location) }
+            try await run("postgres link") { try await PostgresBenchmarks.linkingWrites(count: 100_000 / scale, location: location) }
+        }
         try await run("link") { try await EngineBenchmarks.linking(count: 100_000 / scale, mapping: document) }
         try await runAll("encryption") { try await EngineBenchmarks.encryption(count: 50_000 / scale, mapping: document) }
         try await runAll("clients") { try await ClientBenchmarks.run(records: 10_000 / scale) }
@@ -74,6 +84,9 @@ struct ConsoleMemoryProbe: AsyncParsableCommand {
 
     @Option(help: "The mapping and policy file.")
     var mapping = "config/mapping.yaml"
+
+    @Option(help: "A PostgreSQL server of one's own (postgres://…): adds the PostgreSQL store's figures beside SQLite's.")
+    var postgres: String?
 
     func run() async throws {
         let document = try MappingDocument.load(contentsOf: mapping)

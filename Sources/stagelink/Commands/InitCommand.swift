@@ -53,6 +53,8 @@ enum StarterConfiguration {
 
         # The SQLite store (created with mode 0600). Required.
         store: stagelink.sqlite
+        # Or a PostgreSQL store (docs/configuration.md), TLS verified; the password from ${ENV} or a file:
+        # store: { url: "postgres://stagelink@db.example.org:5432/stagelink?sslmode=verify-full", passwordFile: postgres.password }
         # The mapping and per-field conflict policy (docs/policy.md).
         mapping: mapping.yaml
 

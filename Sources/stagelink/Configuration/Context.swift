@@ -119,6 +119,13 @@ struct Context {
         guard let storePath = store ?? configuration?.store else {
             throw SetupError(.configuration, "No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
         }
+        if store == nil, let postgres = configuration?.postgres {
+            // PostgresStore implements the staging, linking, jobs and service lease roles so far (issue 20); the commands take the whole store.
+            throw SetupError(
+                .store,
+                "store: \(postgres) is a PostgreSQL store, and this build's commands run on a SQLite store only: "
+                    + "the PostgreSQL store implements staging, linking, jobs and the service lease, not yet every role a command needs (issue 20). Use a SQLite file for store:.")
+        }
         // The named mapping, else config/mapping.yaml here, else the one built into the binary.
         let loadedMapping: MappingDocument?
         do {

@@ -4,6 +4,7 @@ import SalesforceClient
 import StagelinkEngine
 import StagelinkHTTP
 import StagelinkOperations
+import StagelinkPostgres
 
 /// `stagelink.yaml`: where the store and the mapping are, how often to sync, and how to reach
 /// Salesforce and the EMR. Secrets are never in it: it names the files that hold them, and any
@@ -26,7 +27,10 @@ import StagelinkOperations
 struct StagelinkConfiguration: Sendable {
     /// The file it was read from.
     var file: String
+    /// The SQLite store file, or the PostgreSQL store's URL without its password (see `postgres`).
     var store: String
+    /// The PostgreSQL store, when `store:` is a `postgres://` URL (or `{ url:, passwordFile: }`).
+    var postgres: PostgresLocation?
     var mapping: String
     /// `mapping` when the file names one; otherwise `config/mapping.yaml` beside it if present, else the built-in mapping.
     var namedMapping: String? { mappingNamed || FileManager.default.fileExists(atPath: mapping) ? mapping : nil }
@@ -84,6 +88,7 @@ struct StagelinkConfiguration: Sendable {
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
     static let keys: [String: Set<String>] = [
         "": ["store", "mapping", "schedule", "salesforce", "emr", "logging", "service", "alerts", "retention", "encryption"],
+        "store": ["url", "passwordFile"],
         "retention": ["payloads"],
         "encryption": ["keyFile"],
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
@@ -135,7 +140,7 @@ struct StagelinkConfiguration: Sendable {
         }
         let top = try root.mapping(allowed: Self.keys[""]!)
         file = root.file
-        store = try path(top.required("store"))
+        (store, postgres) = try Self.store(top.required("store"), path: path)
         mapping = try top["mapping"].map(path) ?? folder.appendingPathComponent("config/mapping.yaml").path
         mappingNamed = top["mapping"] != nil
         every = Self.defaultEvery
@@ -294,6 +299,32 @@ struct StagelinkConfiguration: Sendable {
     /// The value with each `${NAME}` replaced by that environment variable. Whatever the file or
     /// the environment holds, the result is one line without control characters: a value with a
     /// newline could split a header or a form field it is sent in.
+    /// `store:`: a SQLite file's path, a `postgres://` URL, or `{ url: postgres://…, passwordFile: FILE }`.
+    private static func store(
+        _ reader: YAMLReader, path: (YAMLReader) throws(ConfigurationError) -> String
+    ) throws(ConfigurationError) -> (String, PostgresLocation?) {
+        let urlReader: YAMLReader
+        var passwordFile: String?
+        if (try? reader.pairs()) == nil {
+            urlReader = reader
+        } else {
+            let section = try reader.mapping(allowed: keys["store"]!)
+            urlReader = try section.required("url")
+            passwordFile = try section["passwordFile"].map(path)
+        }
+        let text = try expand(urlReader)
+        guard PostgresLocation.isURL(text) else {
+            guard passwordFile == nil else { throw urlReader.error("store.passwordFile is for a postgres:// store; a SQLite store is a file path") }
+            return (try path(urlReader), nil)
+        }
+        do {
+            let location = try PostgresLocation(parsing: text, passwordFile: passwordFile)
+            return (location.description, location)
+        } catch {
+            throw urlReader.error(error.description)
+        }
+    }
+
     static func expand(_ reader: YAMLReader) throws(ConfigurationError) -> String {
         var text = ""
         var rest = try reader.string()[...]

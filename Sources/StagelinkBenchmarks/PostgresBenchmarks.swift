@@ -1,0 +1,76 @@
+import Foundation
+import StagelinkEngine
+import StagelinkPostgres
+import StagelinkStore
+
+/// The PostgreSQL store's figures (issue 20), each beside the SQLite store's in the same run:
+/// `stagelink bench --postgres URL` (a server of one's own: it writes a schema there and drops it).
+public enum PostgresBenchmarks {
+    /// Staging `count` Patients in pages of 500 into PostgreSQL, beside the same into SQLite.
+    public static func staging(count: Int, location: PostgresLocation) async throws -> BenchmarkFigure {
+        let records = (0..<count).map(EngineBenchmarks.record)
+        let sqlite = try await EngineBenchmarks.stagingRate(records, encrypted: false)
+        let schema = "bench_" + UUID().uuidString.prefix(8).lowercased()
+        let store = try await PostgresStore(location: location, schema: schema)
+        defer { store.close() }
+        let seconds = try await EngineBenchmarks.measure {
+            for page in stride(from: 0, to: records.count, by: 500) {
+                _ = try await store.stage(Array(records[page..<min(page + 500, records.count)]), job: nil, advancing: nil)
+            }
+        }
+        try await store.dropSchema()
+        let rate = Double(count) / seconds
+        return BenchmarkFigure(
+            name: "stage \(count.formatted()) FHIR Patients (~1 KB) into PostgreSQL (\(location.host))", value: rate, unit: "rows/s",
+            reference: .init(name: "the same into the SQLite store", value: sqlite), target: "≥ 20,000 rows/s", meetsTarget: rate >= 20_000)
+    }
+
+    /// The store's half of linking `count` staged Patients: claims of 1,000 rows, and for each row
+    /// an outcome (status, attempt, link, field state, lineage) recorded in batches of 1,000, on
+    /// PostgreSQL beside SQLite. The linker itself (mapping, the other side's calls) is left out:
+    /// it takes the whole store until the engine's components take their roles.
+    public static func linkingWrites(count: Int, location: PostgresLocation) async throws -> BenchmarkFigure {
+        let records = (0..<count).map(EngineBenchmarks.record)
+        let sqliteStore = try SQLiteStore.temporary("bench-link-writes")
+        defer { EngineBenchmarks.discard(sqliteStore) }
+        let sqlite = try await linkWriteRate(records, store: sqliteStore)
+        let store = try await PostgresStore(location: location, schema: "bench_" + UUID().uuidString.prefix(8).lowercased())
+        defer { store.close() }
+        let rate = try await linkWriteRate(records, store: store)
+        try await store.dropSchema()
+        return BenchmarkFigure(
+            name: "claim and record \(count.formatted()) linked outcomes on PostgreSQL (\(location.host))", value: rate, unit: "rows/s",
+            reference: .init(name: "the same on the SQLite store", value: sqlite), target: "≥ 0.5× SQLite", meetsTarget: rate >= 0.5 * sqlite)
+    }
+
+    private static func linkWriteRate(_ records: [IncomingRecord], store: some StagingStore & LinkingStore) async throws -> Double {
+        for page in stride(from: 0, to: records.count, by: 500) {
+            _ = try await store.stage(Array(records[page..<min(page + 500, records.count)]), job: nil, advancing: nil)
+        }
+        let seconds = try await EngineBenchmarks.measure {
+            while true {
+                let rows = try await store.claimRows(ClaimRequest(), limit: 1_000, actor: .job(1))
+                if rows.isEmpty { break }
+                let at = Date()
+                try await store.record(
+                    rows.map { row in
+                        let key = MappedRecordKey(object: "Contact", key: row.sourceID)
+                        return LinkOutcome(
+                            rowID: row.id, actor: .job(1), at: at, status: .linked, attempt: .linked,
+                            links: [
+                                RecordLink(
+                                    source: SourceKey(system: row.system, resourceType: row.resourceType, sourceID: row.sourceID), targetType: "Contact",
+                                    targetID: "003\(row.id)", recordKey: row.sourceID, linkedRowID: row.id, linkedVersion: row.recordVersion, updatedAt: at)
+                            ],
+                            fieldStates: [FieldStateChange(record: key, field: "LastName", state: FieldState(synced: .text(row.sourceID)))],
+                            writes: [
+                                FieldWrite(
+                                    record: key, field: "LastName", value: .text(row.sourceID), writtenTo: .salesforce, rowID: row.id, jobID: 1, rule: .emr,
+                                    actor: .job(1), at: at, reason: "the EMR owns LastName")
+                            ])
+                    })
+            }
+        }
+        return Double(records.count) / seconds
+    }
+}

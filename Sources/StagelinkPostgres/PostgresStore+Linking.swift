@@ -1,0 +1,349 @@
+import Foundation
+import PostgresNIO
+import StagelinkEngine
+import StagelinkStore
+
+// The linking role: claims, what linking did to each row, links, field states and lineage.
+extension PostgresStore {
+    /// Claims with `FOR UPDATE SKIP LOCKED`: two processes (or workers) claiming at the same moment
+    /// take different rows and never wait on each other's.
+    public func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow] {
+        if let rowIDs = request.rowIDs, rowIDs.isEmpty { return [] }
+        if let codes = request.errorCodes, codes.isEmpty { return [] }
+        let now = Date().timeIntervalSince1970
+        let until = now + RowClaim.lifetime.seconds
+        let statuses = request.statuses.map(\.rawValue).sorted()
+        let codes = request.errorCodes.map { Array($0).sorted() }
+        return try await transaction { connection in
+            let claimed = try await connection.rows(
+                """
+                WITH picked AS (
+                    SELECT id FROM staged_row
+                    WHERE status = ANY(\(statuses)::text[])
+                        AND (claimedUntil IS NULL OR claimedUntil < \(now) OR claimedBy = \(actor.description))
+                        AND (\(request.system?.rawValue)::text IS NULL OR system = \(request.system?.rawValue))
+                        AND (\(request.resourceType)::text IS NULL OR resourceType = \(request.resourceType))
+                        AND (\(request.rowIDs)::int8[] IS NULL OR id = ANY(\(request.rowIDs)::int8[]))
+                        AND (\(codes)::text[] IS NULL OR errorCode = ANY(\(codes)::text[]))
+                        AND (\(request.afterRowID)::int8 IS NULL OR id > \(request.afterRowID))
+                        AND (\(request.maximumAttempts)::int8 IS NULL OR attemptCount < \(request.maximumAttempts))
+                    ORDER BY id LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE staged_row SET claimedBy = \(actor.description), claimedUntil = \(until)
+                FROM picked WHERE staged_row.id = picked.id
+                RETURNING staged_row.id
+                """, logger: logger
+            ).decode(Int64.self).collect()
+            guard !claimed.isEmpty else { return [] }
+            return try await stagedRows("staged_row.id = ANY(\(claimed)::int8[]) ORDER BY staged_row.id", in: connection)
+        }
+    }
+
+    public func releaseClaims(rowIDs: [Int64], actor: Actor) async throws {
+        guard !rowIDs.isEmpty else { return }
+        try await run(
+            "UPDATE staged_row SET claimedBy = NULL, claimedUntil = NULL WHERE claimedBy = \(actor.description) AND id = ANY(\(rowIDs)::int8[])",
+            logger: logger)
+    }
+
+    public func releaseClaims(heldBy actor: Actor) async throws {
+        try await run("UPDATE staged_row SET claimedBy = NULL, claimedUntil = NULL WHERE claimedBy = \(actor.description)", logger: logger)
+    }
+
+    public func setStatus(rowIDs: [Int64], to status: RowStatus, from: Set<RowStatus>, actor: Actor, note: String) async throws -> [Int64] {
+        guard !rowIDs.isEmpty else { return [] }
+        let now = Date().timeIntervalSince1970
+        // The status trigger records each row's transition.
+        let changed = try await client.query(
+            """
+            UPDATE staged_row SET status = \(status.rawValue), note = \(note), updatedAt = \(now), updatedBy = \(actor.description),
+                claimedBy = NULL, claimedUntil = NULL
+            WHERE id = ANY(\(rowIDs)::int8[]) AND status = ANY(\(from.map(\.rawValue))::text[])
+            RETURNING id
+            """, logger: logger
+        ).decode(Int64.self).collect()
+        let set = Set(changed)
+        return rowIDs.filter { set.contains($0) }
+    }
+
+    /// Everything an outcome says, all of a batch in one transaction: the row's status (the
+    /// trigger records the transition), the attempt, links, field states, lineage, conflicts.
+    public func record(_ outcomes: [LinkOutcome]) async throws {
+        guard !outcomes.isEmpty else { return }
+        let lineage = outcomes.map { RecordWriteRow<[UInt8]>.encode($0.writes) }
+        try await transaction { connection in
+            for (outcome, writes) in zip(outcomes, lineage) {
+                let at = outcome.at.timeIntervalSince1970
+                let error = outcome.error
+                let actor = outcome.actor.description
+                // A failed row keeps its last error visible after it is superseded or ignored; a linked one no longer has one.
+                let kept = outcome.status == .failed || error != nil ? error : nil
+                let numbers = try await connection.rows(
+                    """
+                    UPDATE staged_row SET status = \(outcome.status.rawValue), errorCode = \(kept?.code), errorMessage = \(kept?.message),
+                        errorFields = \(LinkErrorColumns.fields(kept)), errorBody = \(kept?.remoteBody), errorFurther = \(LinkErrorColumns.further(kept)),
+                        attemptCount = attemptCount + 1, note = \(outcome.note), updatedAt = \(at), updatedBy = \(actor), claimedBy = NULL, claimedUntil = NULL
+                    WHERE id = \(outcome.rowID) RETURNING attemptCount
+                    """, logger: logger
+                ).decode(Int.self).collect()
+                guard let number = numbers.first else { throw StoreError.noSuchRow(outcome.rowID) }
+                try await connection.run(
+                    """
+                    INSERT INTO link_attempt (rowID, number, at, actor, outcome, errorCode, errorMessage, errorFields, errorBody)
+                    VALUES (\(outcome.rowID), \(number), \(at), \(actor), \(outcome.attempt.rawValue), \(error?.code), \(error?.message),
+                        \(LinkErrorColumns.fields(error)), \(error?.remoteBody))
+                    """, logger: logger)
+                for link in outcome.links { try await upsert(link, in: connection) }
+                try await apply(outcome.fieldStates, at: at, in: connection)
+                for write in writes {
+                    try await connection.run(
+                        """
+                        INSERT INTO record_write (object, recordKey, writtenTo, rowID, jobID, actor, at, fields)
+                        VALUES (\(write.object), \(write.recordKey), \(write.writtenTo), \(write.rowID), \(write.jobID), \(write.actor), \(write.at),
+                            \(String(decoding: write.fields, as: UTF8.self)))
+                        """, logger: logger)
+                }
+                for conflict in outcome.conflicts { try await insert(conflict, at: at, in: connection) }
+                for key in outcome.supersedes {
+                    try await connection.run(
+                        """
+                        UPDATE staged_row SET status = 'superseded', note = \(Self.supersededNote), updatedAt = \(at), updatedBy = \(actor)
+                        WHERE system = \(key.system.rawValue) AND resourceType = \(key.resourceType) AND sourceID = \(key.sourceID)
+                            AND status = 'staged' AND receivedAt <= \(at) AND (claimedUntil IS NULL OR claimedUntil < \(at))
+                        """, logger: logger)
+                }
+                for resolution in outcome.resolvedConflicts { try await resolve(resolution, at: at, in: connection) }
+            }
+        }
+    }
+
+    static let supersededNote = "Stagelink wrote this record after this version was received; its next version carries these changes"
+
+    private func upsert(_ link: RecordLink, in connection: PostgresConnection) async throws {
+        let retirement = RecordLinkRecord.columns(link.retirement)
+        try await connection.run(
+            """
+            INSERT INTO record_link (system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion,
+                linkedLastUpdated, updatedAt, retired, mergedInto)
+            VALUES (\(link.source.system.rawValue), \(link.source.resourceType), \(link.source.sourceID), \(link.targetType), \(link.targetID),
+                \(link.recordKey), \(link.linkedRowID), \(link.linkedVersion.version), \(link.linkedVersion.lastUpdated?.timeIntervalSince1970),
+                \(link.updatedAt.timeIntervalSince1970), \(retirement.retired), \(retirement.mergedInto))
+            ON CONFLICT (system, resourceType, sourceID) DO UPDATE SET targetType = excluded.targetType, targetID = excluded.targetID,
+                recordKey = excluded.recordKey, linkedRowID = excluded.linkedRowID, linkedVersion = excluded.linkedVersion,
+                linkedLastUpdated = excluded.linkedLastUpdated, updatedAt = excluded.updatedAt, retired = excluded.retired, mergedInto = excluded.mergedInto
+            """, logger: logger)
+    }
+
+    /// Merges field states into their records' (other mappings and processes write other fields):
+    /// the record's row is locked while it is read and written.
+    private func apply(_ changes: [FieldStateChange], at: Double, in connection: PostgresConnection) async throws {
+        let groups = Dictionary(grouping: changes, by: \.record)
+        for record in groups.keys.sorted(by: { ($0.object, $0.key) < ($1.object, $1.key) }) {
+            let existing = try await connection.rows(
+                "SELECT fields FROM record_state WHERE object = \(record.object) AND recordKey = \(record.key) FOR UPDATE", logger: logger
+            ).decode(String.self).collect()
+            var states = existing.first.map(RecordStateRecord.decode) ?? [:]
+            for change in groups[record]! { states[change.field] = change.state }
+            let text = String(decoding: RecordStateRecord.encode(states.sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) }), as: UTF8.self)
+            try await connection.run(
+                """
+                INSERT INTO record_state (object, recordKey, fields, updatedAt) VALUES (\(record.object), \(record.key), \(text), \(at))
+                ON CONFLICT (object, recordKey) DO UPDATE SET fields = excluded.fields, updatedAt = excluded.updatedAt
+                """, logger: logger)
+        }
+    }
+
+    public func updateFieldStates(_ changes: [FieldStateChange]) async throws {
+        guard !changes.isEmpty else { return }
+        let now = Date().timeIntervalSince1970
+        try await transaction { connection in try await apply(changes, at: now, in: connection) }
+    }
+
+    /// The same collision seen again (by the other direction, or a retry) is the same conflict.
+    private func insert(_ conflict: ConflictRecord, at: Double, in connection: PostgresConnection) async throws {
+        let emrValue = conflict.emrValue.storageText
+        let salesforceValue = conflict.salesforceValue.storageText
+        let status = conflict.winner == nil ? Conflict.Status.open.rawValue : Conflict.Status.decided.rawValue
+        try await connection.run(
+            """
+            INSERT INTO conflict (object, recordKey, field, rowID, emrValue, salesforceValue, rule, status, winner, createdAt)
+            VALUES (\(conflict.record.object), \(conflict.record.key), \(conflict.field), \(conflict.rowID), \(emrValue), \(salesforceValue),
+                \(conflict.rule.rawValue), \(status), \(conflict.winner?.rawValue), \(at))
+            ON CONFLICT (object, recordKey, field, md5(emrValue), md5(salesforceValue)) DO NOTHING
+            """, logger: logger)
+        guard let rowID = conflict.rowID else { return }
+        try await connection.run(
+            """
+            INSERT INTO conflict_row (conflictID, rowID)
+            SELECT id, \(rowID) FROM conflict
+            WHERE object = \(conflict.record.object) AND recordKey = \(conflict.record.key) AND field = \(conflict.field)
+                AND md5(emrValue) = md5(\(emrValue)) AND md5(salesforceValue) = md5(\(salesforceValue))
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+    }
+
+    /// Marks a conflict resolved and links every row held only by it.
+    private func resolve(_ resolution: ConflictResolution, at: Double, in connection: PostgresConnection) async throws {
+        try await connection.run(
+            """
+            UPDATE conflict SET status = 'resolved', winner = \(resolution.winner.rawValue), resolvedBy = \(resolution.actor.description),
+                resolvedAt = \(at), reason = \(resolution.reason)
+            WHERE id = \(resolution.conflictID)
+            """, logger: logger)
+        let note = "conflict \(resolution.conflictID) resolved by \(resolution.actor)"
+        try await connection.run(
+            """
+            UPDATE staged_row SET status = 'linked', note = \(note), updatedAt = \(at),
+                updatedBy = \(resolution.actor.description)
+            WHERE status = 'held' AND id IN (SELECT rowID FROM conflict_row WHERE conflictID = \(resolution.conflictID))
+                AND NOT EXISTS (
+                    SELECT 1 FROM conflict_row JOIN conflict ON conflict.id = conflict_row.conflictID
+                    WHERE conflict_row.rowID = staged_row.id AND conflict.status = 'open')
+            """, logger: logger)
+    }
+
+    // MARK: - Links and field states
+
+    public func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink] {
+        guard !keys.isEmpty else { return [:] }
+        let unique = Array(Set(keys))
+        let found = try await recordLinks(
+            """
+            (system, resourceType, sourceID) IN (
+                SELECT * FROM unnest(\(unique.map(\.system.rawValue))::text[], \(unique.map(\.resourceType))::text[], \(unique.map(\.sourceID))::text[]))
+            """)
+        return Dictionary(found.map { ($0.source, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public func link(targetType: String, targetID: String) async throws -> RecordLink? {
+        // A live link first: a retired one (its source merged away) may name the same counterpart.
+        try await recordLinks("targetType = \(targetType) AND targetID = \(targetID) ORDER BY retired IS NOT NULL LIMIT 1").first
+    }
+
+    public func links(recordKey: String, targetType: String) async throws -> [RecordLink] {
+        try await recordLinks("targetType = \(targetType) AND recordKey = \(recordKey)")
+    }
+
+    public func retiredLinks(recordKeys: [String], targetType: String) async throws -> [String: RecordLink] {
+        guard !recordKeys.isEmpty else { return [:] }
+        let found = try await recordLinks("targetType = \(targetType) AND recordKey = ANY(\(Array(Set(recordKeys)))::text[]) AND retired IS NOT NULL")
+        return Dictionary(found.map { ($0.recordKey, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public func fieldStates(for records: [MappedRecordKey]) async throws -> [MappedRecordKey: [String: FieldState]] {
+        guard !records.isEmpty else { return [:] }
+        let unique = Array(Set(records))
+        let rows = try await client.query(
+            """
+            SELECT object, recordKey, fields FROM record_state
+            WHERE (object, recordKey) IN (SELECT * FROM unnest(\(unique.map(\.object))::text[], \(unique.map(\.key))::text[]))
+            """, logger: logger
+        ).decode((String, String, String).self).collect()
+        var states: [MappedRecordKey: [String: FieldState]] = [:]
+        for (object, key, fields) in rows { states[MappedRecordKey(object: object, key: key)] = RecordStateRecord.decode(fields) }
+        return states
+    }
+
+    public func lastWrite(record: MappedRecordKey, field: String) async throws -> FieldWrite? {
+        let rows = try await client.query(
+            """
+            SELECT id, writtenTo, rowID, jobID, actor, at, fields FROM record_write
+            WHERE object = \(record.object) AND recordKey = \(record.key) ORDER BY id DESC
+            """, logger: logger
+        ).decode((Int64, String, Int64?, Int64?, String, Double, String).self).collect()
+        for (id, writtenTo, rowID, jobID, actor, at, fields) in rows {
+            let write = RecordWriteRecord(
+                id: id, object: record.object, recordKey: record.key, writtenTo: writtenTo, rowID: rowID, jobID: jobID, actor: actor, at: at, fields: fields)
+            if let found = try write.writes.first(where: { $0.field == field }) { return found }
+        }
+        return nil
+    }
+
+    /// Links read with a condition (and an order) on `record_link` that follows `WHERE`.
+    private func recordLinks(_ condition: PostgresQuery) async throws -> [RecordLink] {
+        let query = PostgresQuery(unsafeSQL: "\(RecordLinkRecord.select) WHERE \(condition.sql)", binds: condition.binds)
+        return try await client.query(query, logger: logger).decode(RecordLinkRecord.Values.self).collect().map { try RecordLinkRecord($0).link() }
+    }
+
+    // MARK: - Create intents
+
+    public func createIntent(resourceType: String, identifier: ResourceIdentifier) async throws -> CreateIntent? {
+        try await createIntents(
+            "resourceType = \(resourceType) AND identifierSystem = \(identifier.system) AND identifierValue = \(identifier.value)"
+        ).first
+    }
+
+    public func recordCreateIntent(_ intent: CreateIntent) async throws {
+        try await run(
+            """
+            INSERT INTO create_intent (resourceType, identifierSystem, identifierValue, rowID, recordedAt)
+            VALUES (\(intent.resourceType), \(intent.identifier.system), \(intent.identifier.value), \(intent.rowID), \(intent.recordedAt.timeIntervalSince1970))
+            ON CONFLICT (resourceType, identifierSystem, identifierValue) DO UPDATE SET rowID = excluded.rowID, recordedAt = excluded.recordedAt
+            """, logger: logger)
+    }
+
+    public func clearCreateIntent(resourceType: String, identifier: ResourceIdentifier) async throws {
+        try await run(
+            """
+            DELETE FROM create_intent
+            WHERE resourceType = \(resourceType) AND identifierSystem = \(identifier.system) AND identifierValue = \(identifier.value)
+            """, logger: logger)
+    }
+
+    public func createIntents() async throws -> [CreateIntent] {
+        try await createIntents("true ORDER BY recordedAt, rowID")
+    }
+
+    private func createIntents(_ condition: PostgresQuery) async throws -> [CreateIntent] {
+        let query = PostgresQuery(
+            unsafeSQL: "SELECT resourceType, identifierSystem, identifierValue, rowID, recordedAt FROM create_intent WHERE \(condition.sql)",
+            binds: condition.binds)
+        return try await client.query(query, logger: logger).decode((String, String, String, Int64, Double).self).collect().map { row in
+            CreateIntent(
+                resourceType: row.0, identifier: ResourceIdentifier(system: row.1, value: row.2), rowID: row.3, recordedAt: Date(timeIntervalSince1970: row.4))
+        }
+    }
+}
+
+// Rows the linkers come back to.
+extension PostgresStore {
+    public func rowsWaitingOnLinkedParents(system: SourceSystem, limit: Int) async throws -> [Int64] {
+        try await client.query(
+            """
+            SELECT staged_row.id FROM staged_row JOIN row_parent ON row_parent.rowID = staged_row.id
+            WHERE staged_row.errorCode = \(ErrorCode.waitingOnParent.rawValue) AND staged_row.status = 'failed' AND staged_row.system = \(system.rawValue)
+                AND EXISTS (SELECT 1 FROM record_link WHERE record_link.system = row_parent.system
+                    AND record_link.resourceType = row_parent.resourceType AND record_link.sourceID = row_parent.sourceID)
+            ORDER BY staged_row.id LIMIT \(limit)
+            """, logger: logger
+        ).decode(Int64.self).collect()
+    }
+
+    public func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] {
+        guard !keys.isEmpty else { return [:] }
+        let wanted = Array(Set(keys))
+        let rows = try await client.query(
+            PostgresQuery(
+                unsafeSQL: """
+                    SELECT \(StagedRowRecord.summaryColumns) FROM staged_row
+                    WHERE status = 'withheld' AND (system, resourceType, sourceID) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
+                    ORDER BY staged_row.id
+                    """,
+                binds: Self.binds(wanted.map(\.system.rawValue), wanted.map(\.resourceType), wanted.map(\.sourceID))),
+            logger: logger
+        ).decode(StagedRowRecord.SummaryColumns.self).collect()
+        var result: [SourceKey: [StagedRowSummary]] = [:]
+        for columns in rows {
+            let summary = try StagedRowRecord.summary(columns)
+            result[SourceKey(system: summary.system, resourceType: summary.resourceType, sourceID: summary.sourceID), default: []].append(summary)
+        }
+        return result
+    }
+
+    static func binds(_ arrays: [String]...) -> PostgresBindings {
+        var binds = PostgresBindings(capacity: arrays.count)
+        for array in arrays { binds.append(array) }
+        return binds
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import PostgresNIO
+import StagelinkEngine
+import StagelinkStore
+
+// The staging role: pages staged verbatim with their watermark, Bulk Data exports in flight.
+extension PostgresStore {
+    public func watermark(system: SourceSystem, resourceType: String) async throws -> Date? {
+        let rows = try await client.query(
+            "SELECT value FROM watermark WHERE system = \(system.rawValue) AND resourceType = \(resourceType)", logger: logger
+        ).decode(Double.self).collect()
+        return rows.first.map(Date.init(timeIntervalSince1970:))
+    }
+
+    /// Stages a page in one transaction with three statements whatever its size: the rows and their
+    /// payloads from arrays (`unnest`), the person documents of rows without a parent, then those
+    /// of rows with one (so that a child staged in the same page as its parent finds its name).
+    public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
+        let now = Date().timeIntervalSince1970
+        let page = StagingPage(records)
+        return try await transaction { connection in
+            var created: [(index: Int, id: Int64)] = []
+            if !page.records.isEmpty {
+                let sql = """
+                    WITH input AS (
+                        SELECT * FROM unnest(\(page.systems)::text[], \(page.types)::text[], \(page.sourceIDs)::text[], \(page.versions)::text[],
+                            \(page.hasVersion)::bool[], \(page.lastUpdated)::float8[], \(page.hasLastUpdated)::bool[], \(page.hashes)::text[],
+                            \(page.kinds)::text[], \(page.survivors)::text[], \(page.hasSurvivor)::bool[], \(page.payloads)::bytea[])
+                            WITH ORDINALITY AS t(system, resourceType, sourceID, version, hasVersion, lastUpdated, hasLastUpdated, contentHash,
+                                kind, survivorID, hasSurvivor, payload, ord)
+                    ), inserted AS (
+                        INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status,
+                            updatedAt, kind, survivorID)
+                        SELECT system, resourceType, sourceID, CASE WHEN hasVersion THEN version END, CASE WHEN hasLastUpdated THEN lastUpdated END,
+                            contentHash, \(job), \(now), 'staged', \(now), kind, CASE WHEN hasSurvivor THEN survivorID END
+                        FROM input ORDER BY ord
+                        ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
+                        RETURNING id, system, resourceType, sourceID, contentHash
+                    ), matched AS (
+                        SELECT inserted.id, input.ord, input.payload FROM inserted
+                        JOIN input USING (system, resourceType, sourceID, contentHash)
+                    ), payloads AS (
+                        INSERT INTO staged_payload (rowID, payload) SELECT id, payload FROM matched
+                    )
+                    SELECT ord, id FROM matched ORDER BY ord
+                    """ as PostgresQuery
+                for try await (ord, id) in try await connection.rows(sql, logger: logger).decode((Int64, Int64).self) {
+                    created.append((page.origin[Int(ord) - 1], id))
+                }
+                try await writePersonIndex(page, created: created, in: connection)
+            }
+            if let watermark { try await Self.advance(watermark, job: job, at: now, in: connection, logger: logger) }
+            return StageResult(staged: created.count, deduplicated: records.count - created.count, rowIDs: created.map(\.id))
+        }
+    }
+
+    /// The person documents and parents of the rows just created (``PersonSearch``), as the SQLite
+    /// store writes them: a row about a person without a name of its own takes its parent's name,
+    /// identifiers and birth date when the parent's newest row has a document.
+    private func writePersonIndex(_ page: StagingPage, created: [(index: Int, id: Int64)], in connection: PostgresConnection) async throws {
+        var orphans = PersonColumns()
+        var children = PersonColumns()
+        for (index, id) in created {
+            let document = page.documents[index]
+            if document.parent == nil { orphans.append(id, document) } else { children.append(id, document) }
+        }
+        if !orphans.ids.isEmpty {
+            try await connection.run(
+                """
+                INSERT INTO person_search (rowID, name, identifiers, birthDate)
+                SELECT * FROM unnest(\(orphans.ids)::int8[], \(orphans.names)::text[], \(orphans.identifiers)::text[], \(orphans.birthDates)::text[])
+                """, logger: logger)
+        }
+        guard !children.ids.isEmpty else { return }
+        try await connection.run(
+            """
+            WITH input AS (
+                SELECT * FROM unnest(\(children.ids)::int8[], \(children.names)::text[], \(children.identifiers)::text[], \(children.birthDates)::text[],
+                    \(children.parentSystems)::text[], \(children.parentTypes)::text[], \(children.parentIDs)::text[])
+                    AS t(rowID, name, identifiers, birthDate, parentSystem, parentType, parentID)
+            ), parents AS (
+                INSERT INTO row_parent (rowID, system, resourceType, sourceID) SELECT rowID, parentSystem, parentType, parentID FROM input
+            )
+            INSERT INTO person_search (rowID, name, identifiers, birthDate)
+            SELECT input.rowID,
+                CASE WHEN input.name = '' THEN COALESCE(parent.name, '') ELSE input.name END,
+                concat_ws(' ', NULLIF(input.identifiers, ''), NULLIF(COALESCE(parent.identifiers, input.parentID), '')),
+                CASE WHEN input.birthDate = '' THEN COALESCE(parent.birthDate, '') ELSE input.birthDate END
+            FROM input LEFT JOIN LATERAL (
+                SELECT person_search.name, person_search.identifiers, person_search.birthDate FROM person_search
+                WHERE person_search.rowID = (SELECT MAX(id) FROM staged_row
+                    WHERE system = input.parentSystem AND resourceType = input.parentType AND sourceID = input.parentID)
+            ) AS parent ON true
+            """, logger: logger)
+    }
+
+    /// Moves a watermark, never backwards: a page re-read through the overlap must not undo progress.
+    static func advance(_ watermark: WatermarkAdvance, job: Int64?, at now: Double, in connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.run(
+            """
+            INSERT INTO watermark (system, resourceType, value, jobID, updatedAt)
+            VALUES (\(watermark.system.rawValue), \(watermark.resourceType), \(watermark.to.timeIntervalSince1970), \(job), \(now))
+            ON CONFLICT (system, resourceType) DO UPDATE SET value = GREATEST(watermark.value, excluded.value), jobID = excluded.jobID,
+                updatedAt = excluded.updatedAt
+            """, logger: logger)
+    }
+
+    // MARK: - Bulk Data exports
+
+    public func bulkExport(system: SourceSystem) async throws -> BulkExportProgress? {
+        let rows = try await client.query(
+            "SELECT statusURL, since, kickedOffAt, stagedFiles FROM bulk_export WHERE system = \(system.rawValue)", logger: logger
+        ).decode((String, Double?, Double, String).self).collect()
+        guard let (statusURL, since, kickedOffAt, stagedText) = rows.first else { return nil }
+        guard let staged = try? JSONDecoder().decode([String].self, from: Data(stagedText.utf8)) else {
+            throw StoreError.unreadable("bulk_export.stagedFiles of \(system.rawValue) is not a JSON array of URLs")
+        }
+        return BulkExportProgress(
+            system: system, statusURL: statusURL, since: since.map(Date.init(timeIntervalSince1970:)),
+            kickedOffAt: Date(timeIntervalSince1970: kickedOffAt), stagedFiles: staged)
+    }
+
+    public func saveBulkExport(_ progress: BulkExportProgress) async throws {
+        let staged = String(decoding: try JSONEncoder().encode(progress.stagedFiles), as: UTF8.self)
+        try await run(
+            """
+            INSERT INTO bulk_export (system, statusURL, since, kickedOffAt, stagedFiles)
+            VALUES (\(progress.system.rawValue), \(progress.statusURL), \(progress.since?.timeIntervalSince1970), \(progress.kickedOffAt.timeIntervalSince1970), \(staged))
+            ON CONFLICT (system) DO UPDATE SET statusURL = excluded.statusURL, since = excluded.since,
+                kickedOffAt = excluded.kickedOffAt, stagedFiles = excluded.stagedFiles
+            """, logger: logger)
+    }
+
+    public func finishBulkExport(system: SourceSystem, job: Int64?, advancing watermarks: [WatermarkAdvance]) async throws {
+        let now = Date().timeIntervalSince1970
+        try await transaction { connection in
+            for watermark in watermarks { try await Self.advance(watermark, job: job, at: now, in: connection, logger: logger) }
+            try await connection.run("DELETE FROM bulk_export WHERE system = \(system.rawValue)", logger: logger)
+        }
+    }
+}
+
+/// A page of records as the column arrays one `INSERT … SELECT FROM unnest(…)` takes. A record
+/// whose (system, type, id, hash) appears earlier in the same page is left out: the first is
+/// staged and the others count as deduplicated, as when they are staged one by one.
+struct StagingPage {
+    /// The records sent, and for each its index in the page given.
+    var records: [IncomingRecord] = []
+    var origin: [Int] = []
+    /// Each given record's person document, by its index in the page given.
+    var documents: [PersonDocument] = []
+    var systems: [String] = [], types: [String] = [], sourceIDs: [String] = []
+    var versions: [String] = [], hasVersion: [Bool] = []
+    var lastUpdated: [Double] = [], hasLastUpdated: [Bool] = []
+    var hashes: [String] = [], kinds: [String] = []
+    var survivors: [String] = [], hasSurvivor: [Bool] = []
+    var payloads: [ByteBuffer] = []
+
+    init(_ given: [IncomingRecord]) {
+        struct Key: Hashable { var system: String, type: String, id: String, hash: String }
+        var seen = Set<Key>()
+        documents = given.map(PersonSearch.document(for:))
+        for (index, record) in given.enumerated() {
+            let hash = record.contentHash
+            guard seen.insert(Key(system: record.system.rawValue, type: record.resourceType, id: record.sourceID, hash: hash)).inserted else { continue }
+            records.append(record)
+            origin.append(index)
+            systems.append(record.system.rawValue)
+            types.append(record.resourceType)
+            sourceIDs.append(record.sourceID)
+            versions.append(record.version ?? "")
+            hasVersion.append(record.version != nil)
+            lastUpdated.append(record.lastUpdated?.timeIntervalSince1970 ?? 0)
+            hasLastUpdated.append(record.lastUpdated != nil)
+            hashes.append(hash)
+            kinds.append(record.kind.rawValue)
+            survivors.append(record.survivorID ?? "")
+            hasSurvivor.append(record.survivorID != nil)
+            payloads.append(ByteBuffer(bytes: record.payload))
+        }
+    }
+}
+
+/// Person documents as columns.
+struct PersonColumns {
+    var ids: [Int64] = [], names: [String] = [], identifiers: [String] = [], birthDates: [String] = []
+    var parentSystems: [String] = [], parentTypes: [String] = [], parentIDs: [String] = []
+
+    mutating func append(_ id: Int64, _ document: PersonDocument) {
+        ids.append(id)
+        names.append(PostgresText.storable(document.name))
+        identifiers.append(PostgresText.storable(document.identifiers))
+        birthDates.append(PostgresText.storable(document.birthDate))
+        if let parent = document.parent {
+            parentSystems.append(parent.system.rawValue)
+            parentTypes.append(parent.resourceType)
+            parentIDs.append(parent.sourceID)
+        }
+    }
+}
+
+/// The one place text meets PostgreSQL's `text` type, which holds every character but NUL (a
+/// payload's `"\u0000"` decodes to one). Where only words count (the person index, an event line)
+/// it becomes a space; the payload itself keeps it (`bytea`).
+enum PostgresText {
+    static func storable(_ text: String) -> String {
+        text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: " ") : text
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import PostgresNIO
+import StagelinkEngine
+import StagelinkPostgres
+import Testing
+
+@testable import StagelinkStore
+
+/// What PostgreSQL itself guarantees, whoever writes to the store (another program, a person at
+/// `psql`): the SQLite store's migrations, append-only audit tables, status changes recorded by a
+/// trigger, the person index without accents. Runs when `STAGELINK_TEST_POSTGRES` names a server.
+@Suite(
+    .enabled(
+        if: StoreKind.serverURL != nil,
+        "skipped: STAGELINK_TEST_POSTGRES is not set; start a server with: eval \"$(scripts/test-postgres.sh start)\""))
+struct PostgresStoreTests {
+    /// A connection of its own, as another program would open one.
+    func direct<Result: Sendable>(_ schema: String, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        let location = try PostgresLocation(parsing: try #require(StoreKind.serverURL))
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password, database: location.database, tls: .disable)
+        configuration.options.additionalStartupParameters = [("search_path", schema)]
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: Logger(label: "test"))
+        do {
+            let result = try await body(connection)
+            try await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// Runs one statement and waits for its answer (the async `query`, not the future one).
+    func run(_ query: PostgresQuery, on connection: PostgresConnection) async throws {
+        let rows: PostgresRowSequence = try await connection.query(query, logger: Logger(label: "test"))
+        for try await _ in rows {}
+    }
+
+    @Test func theMigrationsAreTheSQLiteStoresOneForOne() async throws {
+        let store = try await StoreKind.postgres()
+        #expect(PostgresMigrations.all.map(\.identifier) == StoreMigrations.migrator.migrations)
+        #expect(try await store.appliedMigrations() == StoreMigrations.migrator.migrations)
+        #expect(PostgresMigrations.version == StoreMigrations.version)
+    }
+
+    @Test func openingAgainAppliesNothingTwice() async throws {
+        let store = try await StoreKind.postgres()
+        let again = try await PostgresStore(location: store.location, schema: store.schema)
+        #expect(try await again.appliedMigrations().count == PostgresMigrations.version)
+    }
+
+    @Test func aStoreWithAMigrationThisBuildDoesNotKnowIsRefusedAndNotWritten() async throws {
+        let store = try await StoreKind.postgres()
+        try await direct(store.schema) { connection in
+            try await run("INSERT INTO stagelink_migration (identifier) VALUES ('v99: from the future')", on: connection)
+        }
+        let error = try await #require(throws: PostgresStoreError.self) { try await PostgresStore(location: store.location, schema: store.schema) }
+        #expect(error.description.contains("v99: from the future"))
+        #expect(error.description.contains("newer Stagelink"))
+    }
+
+    @Test(arguments: ["policy_audit", "row_access", "payload_purge", "store_key_audit"])
+    func anAuditTableRefusesUpdateDeleteAndTruncateFromAnyConnection(_ table: String) async throws {
+        let store = try await StoreKind.postgres()
+        let refusals = try await direct(store.schema) { connection in
+            var refusals: [String] = []
+            for statement in ["UPDATE \(table) SET id = id", "DELETE FROM \(table)", "TRUNCATE \(table)"] {
+                do {
+                    try await run(PostgresQuery(unsafeSQL: statement), on: connection)
+                } catch let error as PSQLError {
+                    refusals.append(error.serverInfo?[.message] ?? "")
+                }
+            }
+            return refusals
+        }
+        // UPDATE and DELETE on an empty table run no row trigger; fill it first for those two.
+        #expect(refusals.last == "\(table) is append-only")
+        let filled = try await direct(store.schema) { connection in
+            try await run(PostgresQuery(unsafeSQL: Self.oneRow[table]!), on: connection)
+            var refusals: [String] = []
+            for statement in ["UPDATE \(table) SET id = id", "DELETE FROM \(table)"] {
+                do {
+                    try await run(PostgresQuery(unsafeSQL: statement), on: connection)
+                } catch let error as PSQLError {
+                    refusals.append(error.serverInfo?[.message] ?? "")
+                }
+            }
+            return refusals
+        }
+        #expect(filled == ["\(table) is append-only", "\(table) is append-only"])
+    }
+
+    static let oneRow = [
+        "policy_audit": "INSERT INTO policy_audit (at, actor, object, field, newRule) VALUES (1, 'file:m.yaml', 'Contact', 'Phone', 'salesforce')",
+        "row_access": "INSERT INTO row_access (at, rowID, operator, process, via) VALUES (1, 1, 'dana', 'console', 'show')",
+        "payload_purge": "INSERT INTO payload_purge (at, actor, cutoff, rows, bytes) VALUES (1, 'system', 0, 0, 0)",
+        "store_key_audit": "INSERT INTO store_key_audit (at, actor, event, keyID) VALUES (1, 'system', 'created', 'k1')",
+    ]
+
+    @Test func aStatusChangedByAnotherProgramIsRecordedByTheDatabase() async throws {
+        let store = try await StoreKind.postgres()
+        let staged = try await store.stage(
+            [IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p1", version: "1", lastUpdated: nil, payload: Array("{}".utf8))],
+            job: nil, advancing: nil)
+        let id = try #require(staged.rowIDs.first)
+        let transitions = try await direct(store.schema) { connection in
+            let logger = Logger(label: "test")
+            try await run("UPDATE staged_row SET status = 'ignored', updatedBy = 'operator:psql', note = 'by hand', updatedAt = 5 WHERE id = \(id)", on: connection)
+            try await run("UPDATE staged_row SET note = 'no status change' WHERE id = \(id)", on: connection)
+            let rows: PostgresRowSequence = try await connection.query(
+                "SELECT fromStatus, toStatus, actor, note, at FROM row_transition WHERE rowID = \(id) ORDER BY id", logger: logger)
+            var transitions: [(String?, String, String, String?, Double)] = []
+            for try await row in rows.decode((String?, String, String, String?, Double).self) { transitions.append(row) }
+            return transitions
+        }
+        #expect(transitions.count == 1)
+        #expect(transitions.first?.0 == "staged")
+        #expect(transitions.first?.1 == "ignored")
+        #expect(transitions.first?.2 == "operator:psql")
+        #expect(transitions.first?.3 == "by hand")
+        #expect(transitions.first?.4 == 5)
+    }
+
+    @Test func thePersonIndexFindsANameTypedWithoutAccentsAndAChildByItsParentsName() async throws {
+        let store = try await StoreKind.postgres()
+        let patient = #"{"resourceType":"Patient","id":"p1","name":[{"family":"Müller","given":["Zoë"]}],"birthDate":"1984-02-29"}"#
+        let episode = #"{"resourceType":"EpisodeOfCare","id":"e1","patient":{"reference":"Patient/p1"}}"#
+        let staged = try await store.stage(
+            [
+                IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p1", version: "1", lastUpdated: nil, payload: Array(patient.utf8)),
+                IncomingRecord(system: .emr, resourceType: "EpisodeOfCare", sourceID: "e1", version: "1", lastUpdated: nil, payload: Array(episode.utf8)),
+            ], job: nil, advancing: nil)
+        let found = try await direct(store.schema) { connection in
+            let rows: PostgresRowSequence = try await connection.query(
+                """
+                SELECT rowID FROM person_search
+                WHERE stagelink_words(name || ' ' || identifiers || ' ' || birthDate) @@ to_tsquery('simple', 'zoe & muller')
+                ORDER BY rowID
+                """, logger: Logger(label: "test"))
+            var ids: [Int64] = []
+            for try await id in rows.decode(Int64.self) { ids.append(id) }
+            return ids
+        }
+        #expect(found == staged.rowIDs)
+    }
+}
