@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "stagelinkTests",
             dependencies: [
-                "stagelink", "StagelinkEngine", "StagelinkStore", "Sandbox", "SalesforceClient", "StagelinkTestSupport",
+                "stagelink", "StagelinkEngine", "StagelinkStore", "Sandbox", "SalesforceClient", "StagelinkTestSupport", "StagelinkBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine", "StagelinkStore"]),

@@ -60,6 +60,10 @@ public struct SandboxConfiguration: Sendable {
     public var fhirJWKS: String? = nil
     /// The custom fields of the simulated org (the mapping file's Salesforce side).
     public var customFields: [CustomFieldSpec] = CustomFieldSpec.stagelinkDefaults
+    /// Where the org keeps people, as the seed and the mutation driver write them: Contacts, or Person
+    /// Accounts (Health Cloud). The custom fields must match (`CustomFieldSpec.fields(of:)` reads them
+    /// from the mapping).
+    public var people: SalesforcePeople = .contacts
     /// How often the mutation driver edits records once started; nil leaves it stopped.
     public var mutationInterval: Duration? = nil
     /// The share (0...1) of the mutation driver's changes that delete or merge a record instead of

@@ -308,9 +308,19 @@ extension SalesforceOrg {
 
 extension SalesforceOrg {
     /// Inserts a seed record as it stands, unvalidated (seeded bad records must exist), created by `actor` at `instant`.
+    /// A person account (a `RecordTypeId` naming a person account record type by its developer name)
+    /// gets its person contact as through the API.
     func seedInsert(_ objectName: String, values: [String: WireJSON], actor: String, at instant: SandboxInstant) -> String {
         state.withLock { state in
-            state.store.insert(schema.object(named: objectName)!, values: values, actor: actor, at: instant).id
+            var values = values
+            let recordType = values["RecordTypeId"]?.stringValue.flatMap { state.store.recordTypeID(developerName: $0) }
+            if let recordType { values["RecordTypeId"] = .string(recordType) }
+            let id = state.store.insert(schema.object(named: objectName)!, values: values, actor: actor, at: instant).id
+            if objectName == "Account" {
+                let person = recordType.flatMap { state.store.records[$0] }?["IsPersonType"] == .bool(true)
+                state.store.settlePersonAccount(id, person: person, created: true, actor: actor, at: instant)
+            }
+            return id
         }
     }
 }

@@ -38,7 +38,10 @@ struct SalesforceStore: Sendable {
     /// The users who signed in through the token endpoint: the permission set's users.
     var integrationUsers: Set<String> = []
 
-    init(schema: SalesforceSchema) { self.schema = schema }
+    init(schema: SalesforceSchema) {
+        self.schema = schema
+        insertRecordTypes()
+    }
 
     /// Whether `actor` may not write `field` of `object` (field-level security).
     func isReadOnly(_ field: String, of object: String, for actor: String) -> Bool {
@@ -131,6 +134,14 @@ struct SalesforceStore: Sendable {
             }
         }
         deleteLog[object.name, default: []].append(DeletedRecord(id: record.id, deletedDate: now))
+        // A person account's person contact goes with it (merged into the master's person contact).
+        if let contactID = live["PersonContactId"].stringValue {
+            var contactValues: [String: WireJSON] = [:]
+            if let master = values["MasterRecordId"]?.stringValue, let masterContact = records[master]?["PersonContactId"].stringValue {
+                contactValues["MasterRecordId"] = .string(masterContact)
+            }
+            moveToRecycleBin(id: contactID, values: contactValues, actor: actor, at: now)
+        }
         return record
     }
 

@@ -49,6 +49,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
     case searchRefused = "SEARCH_REFUSED"
     case originNotAllowed = "ORIGIN_NOT_ALLOWED"
     case invalidQuery = "INVALID_QUERY"
+    case recordTypeNotFound = "RECORD_TYPE_NOT_FOUND"
     case apiLimitShareReached = "API_LIMIT_SHARE_REACHED"
     case unknownFailure = "UNKNOWN_FAILURE"
     case noErrorCode = "NO_ERROR_CODE"
@@ -183,6 +184,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
         case .searchRefused: Entry(.stagelink, .configuration, "The EMR refuses population searches: a bulk pull is needed.")
         case .originNotAllowed: Entry(.stagelink, .configuration, "A next link names another origin than the EMR's base URL.")
         case .invalidQuery: Entry(.stagelink, .lasting, "A Salesforce query could not be built from the values given.")
+        case .recordTypeNotFound: Entry(.stagelink, .lasting, "The mapping's recordType names no active record type of its object in the org.")
         case .apiLimitShareReached: Entry(.stagelink, .lasting, "Stagelink's share of the org's daily API limit is used up: the job stops cleanly.")
         case .unknownFailure: Entry(.stagelink, .lasting, "Salesforce reported neither success nor an error for a record.")
         case .noErrorCode: Entry(.stagelink, .lasting, "A failed row that carries no error code (a failure group's name).")

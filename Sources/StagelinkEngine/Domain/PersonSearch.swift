@@ -78,7 +78,7 @@ public enum PersonSearch {
         "Contact": Declaration(
             name: [["Name"], ["FirstName"], ["LastName"]], identifiers: [["EMR_Patient_Id__c"]], birthDate: [["Birthdate"]]),
         "Account": Declaration(
-            name: [["Name"], ["FirstName"], ["LastName"]], identifiers: [["EMR_Patient_Id__c"]], birthDate: [["PersonBirthdate"]]),
+            name: [["Name"], ["FirstName"], ["LastName"]], identifiers: [["EMR_Patient_Id__pc"], ["EMR_Patient_Id__c"]], birthDate: [["PersonBirthdate"]]),
         // An admission's Name is its number (autonumber): an identifier, not a person's name.
         "Admission__c": Declaration(identifiers: [["Name"]], parent: (["Contact__c"], "Contact")),
     ]

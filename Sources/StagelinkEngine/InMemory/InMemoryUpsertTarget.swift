@@ -90,6 +90,11 @@ public final class InMemoryUpsertTarget: UpsertTarget {
         return try result.get()
     }
 
+    /// `RecordType-<object>-<developerName>`: the in-memory org has every record type asked for.
+    public func recordTypeID(object: String, developerName: String) async throws(RemoteCallError) -> String {
+        "RecordType-\(object)-\(developerName)"
+    }
+
     public func delete(object: String, id: String) async throws(RemoteCallError) {
         meter.recordCall()
         let failure: RemoteCallError? = state.withLock { state in

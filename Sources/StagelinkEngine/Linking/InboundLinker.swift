@@ -237,7 +237,14 @@ public struct InboundLinker: Sendable {
             do {
                 let results: [RecordResult]
                 if group[0].record.salesforceID == nil {
-                    results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: fields.map(TargetRecord.init))
+                    // A mapping with a record type (Person Accounts) creates every record with it; a
+                    // record Salesforce made keeps its own and is written by id below.
+                    var upserted = fields
+                    if let recordType = inbound.recordType {
+                        let id = try await target.recordTypeID(object: inbound.object, developerName: recordType)
+                        upserted = fields.map { $0 + [MappedField(name: "RecordTypeId", value: .text(id))] }
+                    }
+                    results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: upserted.map(TargetRecord.init))
                 } else {
                     results = try await target.update(
                         object: inbound.object, records: zip(group, fields).map { TargetRecordUpdate(id: $0.record.salesforceID!, fields: $1) })

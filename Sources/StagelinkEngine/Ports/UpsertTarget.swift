@@ -13,6 +13,11 @@ public protocol UpsertTarget: Sendable {
     /// Update records by their own id (writing the EMR's ids back onto Salesforce records).
     func update(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult]
 
+    /// The id of the active record type of `object` whose DeveloperName is `developerName`
+    /// (`PersonAccount`), which a mapping's `recordType` writes into `RecordTypeId`. Throws a
+    /// rejected `RECORD_TYPE_NOT_FOUND` when the org has none.
+    func recordTypeID(object: String, developerName: String) async throws(RemoteCallError) -> String
+
     /// Deletes one record by its id (an `onDelete: delete` rule). A record already deleted counts
     /// as deleted: sending it again is safe.
     func delete(object: String, id: String) async throws(RemoteCallError)

@@ -100,7 +100,9 @@ struct SandboxCommand: AsyncParsableCommand {
         let credentials = try SandboxCredentials.generate()
         let files = try credentials.write(to: URL(filePath: credentialsDir))
         var configuration = SandboxConfiguration(credentials: credentials)
-        configuration.customFields = CustomFieldSpec.fields(of: try MappingFile.load(mapping))
+        let mappingDocument = try MappingFile.load(mapping)
+        configuration.customFields = CustomFieldSpec.fields(of: mappingDocument)
+        configuration.people = SalesforcePeople.of(mappingDocument)
         configuration.salesforcePort = salesforcePort
         configuration.fhirPort = fhirPort
         configuration.seed = seed

@@ -40,6 +40,7 @@ struct DemoEnvironment {
         let files = try credentials.write(to: folder.appendingPathComponent("keys"))
         var configuration = SandboxConfiguration(credentials: credentials)
         configuration.customFields = CustomFieldSpec.fields(of: mapping)
+        configuration.people = SalesforcePeople.of(mapping)
         configuration.patientCount = options.patients
         configuration.badShare = options.badShare
         configuration.seed = options.seed
