@@ -66,6 +66,49 @@ struct HealthCloudSyncTests {
         await demo.sandbox.stop()
     }
 
+    @Test func aPersonAccountDeletedInSalesforceMakesItsPatientInactiveAndOneMergedIsHeld() async throws {
+        var logger = Logger(label: "health-cloud-test")
+        logger.logLevel = .critical
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("health-cloud-\(UUID().uuidString)").path
+        let demo = try await DemoEnvironment.start(
+            .init(folder: folder, patients: 12, badShare: 0, seed: 9, every: .seconds(60), mapping: Self.mapping, faultRate: 0), logger: logger)
+        let context = demo.context
+        let cycle = try context.cycle(try await context.endpoints())
+        do {
+            _ = try await cycle.run(actor: .system, stop: StopSignal())
+            let inspection = demo.sandbox.inspection
+            let linked = inspection.salesforceRecords("Account").filter { $0["EMR_Patient_Id__pc"]?.stringValue != nil }
+            try #require(linked.count >= 3)
+            let deleted = try #require(linked[0]["Id"]?.stringValue)
+            let patient = try #require(linked[0]["EMR_Patient_Id__pc"]?.stringValue)
+            let personContact = try #require(linked[0]["PersonContactId"]?.stringValue)
+            let master = try #require(linked[1]["Id"]?.stringValue)
+            let loser = try #require(linked[2]["Id"]?.stringValue)
+            demo.sandbox.clock.advance(by: .seconds(10))
+            try inspection.deleteSalesforceRecord("Account", id: deleted)
+            try inspection.mergeSalesforceRecords("Account", master: master, losers: [loser])
+            _ = try await cycle.run(actor: .system, stop: StopSignal())
+
+            // The person contact went to the Recycle Bin with its Account (inspection reads live records only).
+            #expect(inspection.salesforceRecord("Account", id: deleted) == nil)
+            #expect(inspection.salesforceRecord("Contact", id: personContact) == nil)
+            #expect(inspection.salesforceRecords("Contact").count == inspection.salesforceRecords("Account").count)
+            let deletion = try #require(
+                try await context.store.rows(RowQuery(filter: RowFilter(system: .salesforce, resourceType: "Account", sourceID: deleted), limit: 10))
+                    .first { $0.kind == .deletion })
+            #expect(deletion.status == .linked)
+            #expect(inspection.fhirResource("Patient", id: patient)?["active"] == false)
+            let merge = try #require(
+                try await context.store.rows(RowQuery(filter: RowFilter(system: .salesforce, resourceType: "Account", sourceID: loser), limit: 10))
+                    .first { $0.kind == .merge })
+            #expect(merge.status == .held)
+        } catch {
+            await demo.sandbox.stop()
+            throw error
+        }
+        await demo.sandbox.stop()
+    }
+
     @Test func theHealthCloudMappingLoadsWithItsRecordTypeAndPcFields() throws {
         let mapping = try MappingDocument.load(contentsOf: Self.mapping)
         let patients = try #require(mapping.inbound(named: "patients"))

@@ -37,19 +37,11 @@ enum PersonAccounts {
         return nil
     }
 
-    /// The Contact field behind an Account field of a person account; nil for an Account-only field.
-    static func contactField(forAccountField name: String) -> String? {
-        if let pair = standardPairs.first(where: { $0.account.lowercased() == name.lowercased() }), pair.account != "Phone" {
-            return pair.contact
-        }
-        if name.lowercased() == "phone" { return "Phone" }
-        if name.hasSuffix("__pc") { return String(name.dropLast(4)) + "__c" }
-        return nil
-    }
-
-    /// Whether an Account field belongs to the person side (refused on a business account).
+    /// Whether an Account field belongs to the person side (refused on a business account): a renamed
+    /// standard Contact field or a `…__pc` field. `Phone` is the Account's own, on both kinds.
     static func isPersonField(_ name: String) -> Bool {
-        name.lowercased() != "phone" && contactField(forAccountField: name) != nil
+        let lowered = name.lowercased()
+        return lowered.hasSuffix("__pc") || standardPairs.contains { $0.account != "Phone" && $0.account.lowercased() == lowered }
     }
 
     /// The record types the org has: one business and one person account type for Account.
@@ -148,8 +140,8 @@ extension SalesforceStore {
     }
 
     /// What an Account write must respect beyond the field checks: a person account takes names and
-    /// person fields, never `Name`; a business account the reverse. Nil when the body is acceptable;
-    /// otherwise the errors. `person` says which kind the record is (or becomes).
+    /// person fields, never `Name`; a business account the reverse. `person` says which kind the
+    /// record is (or becomes); `errors` is empty when the body is acceptable.
     func personAccountErrors(_ body: WireObject, existing: SObjectRecord?) -> (person: Bool, errors: [SalesforceError]) {
         let recordTypeID = Self.member(body, named: "RecordTypeId")?.value.stringValue.flatMap(SalesforceID.normalize)
         var person = existing?["IsPersonAccount"] == .bool(true)
