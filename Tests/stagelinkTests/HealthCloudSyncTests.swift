@@ -14,15 +14,27 @@ import Testing
 struct HealthCloudSyncTests {
     static let mapping = DocumentationTests.root.appendingPathComponent("config/mapping-health-cloud.yaml").path
 
-    @Test func theHealthCloudMappingConvergesBothWaysWithPatientsAsPersonAccounts() async throws {
+    /// The demo's sandbox, store and configuration with the Health Cloud mapping, and its sync cycle; stopped afterwards.
+    static func withDemo(
+        patients: Int, badShare: Double, seed: UInt64, _ body: (DemoEnvironment, Context, SyncCycle) async throws -> Void
+    ) async throws {
         var logger = Logger(label: "health-cloud-test")
         logger.logLevel = .critical
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("health-cloud-\(UUID().uuidString)").path
         let demo = try await DemoEnvironment.start(
-            .init(folder: folder, patients: 60, badShare: 0.1, seed: 5, every: .seconds(60), mapping: Self.mapping, faultRate: 0), logger: logger)
-        let context = demo.context
-        let cycle = try context.cycle(try await context.endpoints())
+            .init(folder: folder, patients: patients, badShare: badShare, seed: seed, every: .seconds(60), mapping: mapping, faultRate: 0),
+            logger: logger)
         do {
+            try await body(demo, demo.context, try demo.context.cycle(try await demo.context.endpoints()))
+        } catch {
+            await demo.sandbox.stop()
+            throw error
+        }
+        await demo.sandbox.stop()
+    }
+
+    @Test func theHealthCloudMappingConvergesBothWaysWithPatientsAsPersonAccounts() async throws {
+        try await Self.withDemo(patients: 60, badShare: 0.1, seed: 5) { demo, context, cycle in
             for _ in 0..<2 { _ = try await cycle.run(actor: .system, stop: StopSignal()) }
             let verdict = try await DemoVerdict.judge(sandbox: demo.sandbox, store: context.store, mapping: context.mapping)
             #expect(verdict.problems == [])
@@ -59,22 +71,11 @@ struct HealthCloudSyncTests {
                 let account = try #require(accounts.first { $0["Id"]?.stringValue == accountID })
                 #expect(account["EMR_Patient_Id__pc"]?.stringValue == patients.first?["id"]?.stringValue)
             }
-        } catch {
-            await demo.sandbox.stop()
-            throw error
         }
-        await demo.sandbox.stop()
     }
 
     @Test func aPersonAccountDeletedInSalesforceMakesItsPatientInactiveAndOneMergedIsHeld() async throws {
-        var logger = Logger(label: "health-cloud-test")
-        logger.logLevel = .critical
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("health-cloud-\(UUID().uuidString)").path
-        let demo = try await DemoEnvironment.start(
-            .init(folder: folder, patients: 12, badShare: 0, seed: 9, every: .seconds(60), mapping: Self.mapping, faultRate: 0), logger: logger)
-        let context = demo.context
-        let cycle = try context.cycle(try await context.endpoints())
-        do {
+        try await Self.withDemo(patients: 12, badShare: 0, seed: 9) { demo, context, cycle in
             _ = try await cycle.run(actor: .system, stop: StopSignal())
             let inspection = demo.sandbox.inspection
             let linked = inspection.salesforceRecords("Account").filter { $0["EMR_Patient_Id__pc"]?.stringValue != nil }
@@ -102,11 +103,7 @@ struct HealthCloudSyncTests {
                 try await context.store.rows(RowQuery(filter: RowFilter(system: .salesforce, resourceType: "Account", sourceID: loser), limit: 10))
                     .first { $0.kind == .merge })
             #expect(merge.status == .held)
-        } catch {
-            await demo.sandbox.stop()
-            throw error
         }
-        await demo.sandbox.stop()
     }
 
     @Test func theHealthCloudMappingLoadsWithItsRecordTypeAndPcFields() throws {
