@@ -9,7 +9,7 @@ struct DemoVerdict {
 
     var passed: Bool { problems.isEmpty }
 
-    static func judge(sandbox: Sandbox, store: any SyncStore, mapping: MappingDocument) async throws -> DemoVerdict {
+    static func judge(sandbox: Sandbox, store: any RowReader, mapping: MappingDocument) async throws -> DemoVerdict {
         var verdict = DemoVerdict()
         let inspection = sandbox.inspection
         let contactsByPatient = count(inspection.salesforceRecords("Contact"), key: "EMR_Patient_Id__c")
