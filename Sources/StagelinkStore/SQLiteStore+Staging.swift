@@ -19,7 +19,7 @@ extension SQLiteStore {
         // part: done before taking the write lock, spread over the machine's cores. An encrypted
         // store keeps keyed hashes, which deduplicate the same way.
         let (hashes, payloads, documents) = try prepare(records)
-        return try await pool.write { db in
+        return try await write { db in
             try self.checkDataKey(db)
             var rowIDs: [Int64] = []
             rowIDs.reserveCapacity(records.count)

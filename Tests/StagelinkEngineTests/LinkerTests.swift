@@ -1,7 +1,8 @@
 import Foundation
+import StagelinkFakes
+import StagelinkStore
 import Testing
 @testable import StagelinkEngine
-import StagelinkStore
 
 struct LinkerTests {
     @Test func aDamagedCopyOfTheVersionAlreadyLinkedIsSupersededByItsSecondLookNotLeftFailed() async throws {

@@ -16,14 +16,17 @@ import Logging
 /// try await linker.linkPending(recorder: recorder, stop: StopSignal())
 /// ```
 public struct InboundLinker: Sendable {
-    public var store: any SyncStore
+    /// The roles of the store a linker uses: it claims and records rows, reads them and the policy.
+    public typealias Store = LinkingStore & RowReader & PolicyReader
+
+    public var store: any Store
     public var target: any UpsertTarget
     public var mapping: MappingDocument
     /// Rows taken from the store at once; split into upserts of `target.maxBatchSize`.
     public var claimSize: Int
     public var logger: Logger
 
-    public init(store: any SyncStore, target: any UpsertTarget, mapping: MappingDocument, claimSize: Int = 1_000, logger: Logger = Logger(label: "stagelink.link")) {
+    public init(store: any Store, target: any UpsertTarget, mapping: MappingDocument, claimSize: Int = 1_000, logger: Logger = Logger(label: "stagelink.link")) {
         self.store = store
         self.target = target
         self.mapping = mapping

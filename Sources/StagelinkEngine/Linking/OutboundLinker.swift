@@ -16,7 +16,10 @@ import Logging
 /// An echo of Stagelink's own write (the integration user changed it and every value equals the
 /// last sync) is recognised and sends nothing.
 public struct OutboundLinker: OutboundRowLinker {
-    public var store: any SyncStore
+    /// The roles of the store a linker uses: it claims and records rows, reads them and the policy.
+    public typealias Store = LinkingStore & RowReader & PolicyReader
+
+    public var store: any Store
     public var mapping: MappingDocument
     /// The EMR; nil when only observing (then rows that need a write fail with a clear error).
     public var emr: (any ResourceWriter)?
@@ -27,7 +30,7 @@ public struct OutboundLinker: OutboundRowLinker {
     public var logger: Logger
 
     public init(
-        store: any SyncStore, mapping: MappingDocument, emr: (any ResourceWriter)?, salesforce: (any UpsertTarget)?,
+        store: any Store, mapping: MappingDocument, emr: (any ResourceWriter)?, salesforce: (any UpsertTarget)?,
         integrationUserID: @escaping @Sendable () async -> String? = { nil }, logger: Logger = Logger(label: "stagelink.outbound")
     ) {
         self.store = store

@@ -46,7 +46,7 @@ extension LinkError {
 /// are not counted as failures to fix by hand; the linker links them again once the parent links
 /// (``InboundLinker/linkWaitingChildren(recorder:stop:)``).
 enum ParentWait {
-    static func mark(_ outcomes: [LinkOutcome], store: any SyncStore) async throws -> [LinkOutcome] {
+    static func mark(_ outcomes: [LinkOutcome], store: any RowReader) async throws -> [LinkOutcome] {
         let candidates = outcomes.filter { $0.status == .failed && $0.error?.mayBeParentsDoing == true }.map(\.rowID)
         guard !candidates.isEmpty else { return outcomes }
         let parents = try await store.parents(ofRows: candidates)

@@ -4,16 +4,20 @@ import Foundation
 /// `/metrics` and the alert rules, and the alerts with their webhook delivery attempts.
 ///
 /// Nothing here is patient data: counts, codes, resource types, job ids and instants only.
-/// The SQLite store implements it beside ``SyncStore``; the operations module reads only this.
-public protocol OperationsStore: Sendable {
+/// The SQLite store conforms to both roles beside ``SyncStore``; the operations module reads only these.
+public typealias OperationsStore = MonitoringReader & AlertStore
+
+/// The figures monitoring reads: what `/metrics`, the health endpoints and the alert rules need.
+public protocol MonitoringReader: Sendable {
     /// Every figure the metrics and the alert rules need, read in one transaction.
     func operationsSnapshot() async throws -> OperationsSnapshot
     /// Finished jobs whose id is above `afterID`, oldest first, and the oldest job still running,
     /// read together: what a metrics exporter has not counted yet, and where it must wait.
     func finishedJobs(afterID: Int64, limit: Int) async throws -> (jobs: [Job], oldestRunning: Int64?)
+}
 
-    // MARK: - Alerts
-
+/// The alerts the alert rules fired, and each delivery attempt of their state to a webhook.
+public protocol AlertStore: Sendable {
     /// Alerts still firing, oldest first.
     func firingAlerts() async throws -> [Alert]
     /// The newest alerts, firing or resolved, newest first.

@@ -210,8 +210,7 @@ public struct ConflictQuery: Sendable, Hashable {
     }
 }
 
-/// The process that runs cycles against a store.
-/// Which jobs a ``SyncStore/lastJob(_:)`` looks among; nil takes any.
+/// Which jobs a ``HistoryReader/lastJob(_:)`` looks among; nil takes any.
 public struct JobSelection: Sendable, Hashable {
     public var kinds: Set<Job.Kind>?
     /// Nil takes jobs of either direction and of none (a retry).
@@ -232,6 +231,7 @@ public struct JobSelection: Sendable, Hashable {
     public static let completed: Set<Job.Status> = [.succeeded, .partial]
 }
 
+/// The process that runs cycles against a store.
 public struct LeaseHolder: Sendable, Hashable, CustomStringConvertible {
     public var name: String
     public var host: String
@@ -250,11 +250,16 @@ public struct Lease: Sendable, Hashable {
     public var holder: LeaseHolder
     public var since: Date
     public var expiresAt: Date
+    /// The fencing token: it grows each time the lease changes hands (a renewal keeps it), and
+    /// every write of the holder's cycles carries it (``LeaseFencing``), so that a holder whose
+    /// lease was taken over cannot write any more, even before it knows.
+    public var epoch: Int64
 
-    public init(holder: LeaseHolder, since: Date, expiresAt: Date) {
+    public init(holder: LeaseHolder, since: Date, expiresAt: Date, epoch: Int64 = 0) {
         self.holder = holder
         self.since = since
         self.expiresAt = expiresAt
+        self.epoch = epoch
     }
 }
 

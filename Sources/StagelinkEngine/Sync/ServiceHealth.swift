@@ -150,12 +150,12 @@ public struct ServiceHealth: Sendable, Hashable {
     public var assessedAt: Date
 
     /// Reads the facts from `store` and judges them.
-    public static func assess(_ store: any SyncStore, thresholds: Thresholds, now: Date = Date()) async throws -> ServiceHealth {
+    public static func assess(_ store: any RowReader & HistoryReader & LeaseReader, thresholds: Thresholds, now: Date = Date()) async throws -> ServiceHealth {
         ServiceHealth(facts: try await read(from: store), thresholds: thresholds, now: now)
     }
 
     /// The facts, in a few indexed reads: two per step, two for manual actions, two counts.
-    public static func read(from store: any SyncStore) async throws -> Facts {
+    public static func read(from store: any RowReader & HistoryReader & LeaseReader) async throws -> Facts {
         var facts = Facts()
         let cycles = Set(Job.Trigger.allCases.filter(\.isCycle))
         for direction in Job.Direction.allCases {

@@ -95,6 +95,13 @@ public struct SyncCycle: Sendable {
         self.logger = logger
     }
 
+    /// The same cycle, every write of which carries the lease's `epoch` (see ``LeaseFencing``).
+    public func fenced(by epoch: Int64) -> SyncCycle {
+        var cycle = self
+        cycle.store = store.fenced(by: epoch)
+        return cycle
+    }
+
     public var inboundLinker: InboundLinker? {
         endpoints.salesforceTarget.map { InboundLinker(store: store, target: $0, mapping: mapping, logger: logger) }
     }

@@ -12,7 +12,7 @@ struct DemoVerdict {
     /// The level of care (as the mapping writes it) that only withheld episodes have.
     static let withheldLevelOfCare = "Detox"
 
-    static func judge(sandbox: Sandbox, store: any SyncStore, mapping: MappingDocument) async throws -> DemoVerdict {
+    static func judge(sandbox: Sandbox, store: any RowReader, mapping: MappingDocument) async throws -> DemoVerdict {
         var verdict = DemoVerdict()
         let inspection = sandbox.inspection
         // People are Contacts, or Person Accounts (Health Cloud), as the patients mapping says.
