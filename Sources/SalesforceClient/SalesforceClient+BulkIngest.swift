@@ -55,8 +55,53 @@ extension SalesforceClient {
         return results
     }
 
-    /// One job, from creation to results.
+    /// One job, from creation to results. A job given up on an error (a poll that kept failing)
+    /// may still run in the org: the next job waits for it first.
     private func bulkJob(object: String, externalIDField: String, records: [TargetRecord], csv: [UInt8]) async throws(RemoteCallError) -> [RecordResult] {
+        if bulkJobsMayRun.withLock({ $0 }) {
+            try await settleEarlierJobs()
+            bulkJobsMayRun.withLock { $0 = false }
+        }
+        do {
+            return try await runBulkJob(object: object, externalIDField: externalIDField, records: records, csv: csv)
+        } catch {
+            bulkJobsMayRun.withLock { $0 = true }
+            throw error
+        }
+    }
+
+    /// Before sending rows again, the jobs this integration user left behind (a crashed process's,
+    /// or one given up) are brought to an end: a closed one still queued or running is waited for,
+    /// an open one is aborted. Two jobs upserting the same new external id at the same time could
+    /// each create a record; one after the other, the second updates what the first created.
+    private func settleEarlierJobs() async throws(RemoteCallError) {
+        let userID = try await integrationUserID()
+        let jobs = try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+            HTTPRequest(.get, url: try dataURL(session, ["jobs", "ingest"]), headers: Self.jsonHeaders, retry: .idempotent)
+        } decode: { (response) throws(RemoteCallError) -> [JSONValue] in
+            guard let records = (try? JSONValue(parsing: response.body))?["records"]?.arrayValue else {
+                throw SalesforceErrors.malformed("the Bulk API job list has no records")
+            }
+            return records
+        }
+        for job in jobs where job["createdById"]?.stringValue == userID {
+            guard let id = job["id"]?.stringValue, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { continue }
+            switch job["state"]?.stringValue {
+            case "Open":
+                let abort = JSONWriter.compact(["state": "Aborted"])
+                try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+                    HTTPRequest(.patch, url: try dataURL(session, ["jobs", "ingest", id]), headers: Self.jsonHeaders, body: abort, retry: .idempotent)
+                } decode: { _ in () }
+            case "UploadComplete", "InProgress":
+                logger.info("waiting for an earlier Bulk API job of this integration user to end before sending its rows again", metadata: ["job": "\(id)"])
+                _ = try await pollBulkJob(["jobs", "ingest", id])
+            default:
+                continue
+            }
+        }
+    }
+
+    private func runBulkJob(object: String, externalIDField: String, records: [TargetRecord], csv: [UInt8]) async throws(RemoteCallError) -> [RecordResult] {
         let create = JSONWriter.compact([
             "object": .string(object), "externalIdFieldName": .string(externalIDField), "contentType": "CSV", "operation": "upsert",
             "lineEnding": "LF", "columnDelimiter": "COMMA",

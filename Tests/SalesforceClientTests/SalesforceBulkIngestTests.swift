@@ -1,6 +1,7 @@
 import Foundation
 import Sandbox
 import StagelinkEngine
+import StagelinkHTTP
 import StagelinkTestSupport
 import Testing
 
@@ -16,7 +17,7 @@ struct SalesforceBulkIngestTests {
         return try await SalesforceClient(configuration: configuration, logger: SandboxHarness.silent)
     }
 
-    @Test func aBulkUpsertTakesSevenCallsAndRefusedRowsLandOnTheirOwnRecords() async throws {
+    @Test func aBulkUpsertTakesEightCallsAndRefusedRowsLandOnTheirOwnRecords() async throws {
         try await SandboxHarness.with { harness in
             let salesforce = try await Self.client(harness)
             var records = (0..<1_000).map { SalesforceSandboxTests.contact($0) }
@@ -26,7 +27,7 @@ struct SalesforceBulkIngestTests {
             let before = harness.sandbox.inspection.counts().calls
             let results = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: records)
             let calls = harness.sandbox.inspection.counts().calls
-            #expect(calls[.salesforceBulkIngest, default: 0] - before[.salesforceBulkIngest, default: 0] == 7, "create, upload, close, two polls, successful and failed results")
+            #expect(calls[.salesforceBulkIngest, default: 0] - before[.salesforceBulkIngest, default: 0] == 8, "the list of earlier jobs, then create, upload, close, two polls, successful and failed results")
             #expect(calls[.salesforceCollections, default: 0] == before[.salesforceCollections, default: 0])
             #expect(results.count == 1_000)
             let failures = results.enumerated().compactMap { index, result -> (Int, LinkError)? in
@@ -60,6 +61,29 @@ struct SalesforceBulkIngestTests {
                 return false
             })
             #expect(harness.sandbox.inspection.salesforceRecords("Contact").count == seeded + 300)
+        }
+    }
+
+    @Test func aRestartedClientWaitsForTheJobACrashLeftRunningAndAbortsOneLeftOpenBeforeSendingTheRowsAgain() async throws {
+        try await SandboxHarness.with { harness in
+            // The crashed process: one job closed (queued in the org), one uploaded and never closed.
+            let crashed = try await Self.client(harness)
+            let closed = try await crashed.rawJob(csv: "EMR_Patient_Id__c,LastName\nemr-0,First\nemr-1,First\n", close: true)
+            let open = try await crashed.rawJob(csv: "EMR_Patient_Id__c,LastName\nemr-2,First\n", close: false)
+
+            let restarted = try await Self.client(harness)
+            let results = try await restarted.bulkUpsert(
+                object: "Contact", externalIDField: "EMR_Patient_Id__c", records: (0..<3).map { SalesforceSandboxTests.contact($0) })
+            #expect(try await restarted.rawJobState(closed) == "JobComplete", "the closed job ran to its end first")
+            #expect(try await restarted.rawJobState(open) == "Aborted")
+            // The closed job created emr-0 and emr-1; the new job updated them.
+            let created: [Bool?] = results.map { result in
+                if case .success(_, let created) = result { return created }
+                return nil
+            }
+            #expect(created == [false, false, true])
+            let contacts = harness.sandbox.inspection.salesforceRecords("Contact").filter { ["emr-0", "emr-1", "emr-2"].contains($0["EMR_Patient_Id__c"]?.stringValue ?? "") }
+            #expect(contacts.count == 3)
         }
     }
 
@@ -100,5 +124,30 @@ struct SalesforceBulkIngestTests {
         #expect(BulkCSV.text(.null) == "#N/A")
         #expect(BulkCSV.text(.number("4.50")) == "4.50")
         #expect(BulkCSV.text(.bool(false)) == "false")
+    }
+}
+
+extension SalesforceClient {
+    /// A job made by hand, as a crashed process leaves it: created, uploaded, closed or not.
+    func rawJob(csv: String, close: Bool) async throws -> String {
+        let create = JSONWriter.compact(["object": "Contact", "externalIdFieldName": "EMR_Patient_Id__c", "operation": "upsert", "contentType": "CSV"])
+        let id = try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+            HTTPRequest(.post, url: try dataURL(session, ["jobs", "ingest"]), headers: Self.jsonHeaders, body: create, retry: .nonIdempotent)
+        } decode: { (response) throws(RemoteCallError) -> String in (try? JSONValue(parsing: response.body))?["id"]?.stringValue ?? "" }
+        try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+            HTTPRequest(.put, url: try dataURL(session, ["jobs", "ingest", id, "batches"]), headers: ["Content-Type": "text/csv"], body: Array(csv.utf8), retry: .nonIdempotent)
+        } decode: { (_) throws(RemoteCallError) in () }
+        if close {
+            try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+                HTTPRequest(.patch, url: try dataURL(session, ["jobs", "ingest", id]), headers: Self.jsonHeaders, body: JSONWriter.compact(["state": "UploadComplete"]), retry: .idempotent)
+            } decode: { (_) throws(RemoteCallError) in () }
+        }
+        return id
+    }
+
+    func rawJobState(_ id: String) async throws -> String {
+        try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+            HTTPRequest(.get, url: try dataURL(session, ["jobs", "ingest", id]), headers: Self.jsonHeaders, retry: .idempotent)
+        } decode: { (response) throws(RemoteCallError) -> String in (try? JSONValue(parsing: response.body))?["state"]?.stringValue ?? "" }
     }
 }
