@@ -14,6 +14,7 @@ struct SalesforceEnvelope: RouterMiddleware {
         case "query", "queryAll": return .salesforceQuery
         case "sobjects": return .salesforceSObjects
         case "composite" where parts.count >= 5 && parts[4] == "sobjects": return .salesforceCollections
+        case "jobs" where parts.count >= 5 && parts[4] == "ingest": return .salesforceBulkIngest
         default: return nil
         }
     }

@@ -37,6 +37,9 @@ final class SalesforceOrg: Sendable {
         var cursorOrder: [String] = []
         var cursorSequence = 0
         var apiUsage = 0
+        /// Bulk API 2.0 ingest jobs by id.
+        var bulkJobs: [String: BulkIngestJob] = [:]
+        var bulkJobSequence = 0
     }
 
     let schema: SalesforceSchema

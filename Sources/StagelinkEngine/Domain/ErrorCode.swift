@@ -52,6 +52,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
     case recordTypeNotFound = "RECORD_TYPE_NOT_FOUND"
     case apiLimitShareReached = "API_LIMIT_SHARE_REACHED"
     case unknownFailure = "UNKNOWN_FAILURE"
+    case bulkUnprocessed = "BULK_UNPROCESSED"
     case noErrorCode = "NO_ERROR_CODE"
     case unreadableCode = "UNREADABLE_CODE"
 
@@ -186,6 +187,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
         case .invalidQuery: Entry(.stagelink, .lasting, "A Salesforce query could not be built from the values given.")
         case .recordTypeNotFound: Entry(.stagelink, .lasting, "The mapping's recordType names no active record type of its object in the org.")
         case .apiLimitShareReached: Entry(.stagelink, .lasting, "Stagelink's share of the org's daily API limit is used up: the job stops cleanly.")
+        case .bulkUnprocessed: Entry(.stagelink, .transient, "A Salesforce Bulk API 2.0 job ended (failed or aborted) before it processed this record.")
         case .unknownFailure: Entry(.stagelink, .lasting, "Salesforce reported neither success nor an error for a record.")
         case .noErrorCode: Entry(.stagelink, .lasting, "A failed row that carries no error code (a failure group's name).")
         case .unreadableCode: Entry(.stagelink, .lasting, "A remote code that is not code-shaped, as an alert names it.")

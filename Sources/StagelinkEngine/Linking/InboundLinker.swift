@@ -40,8 +40,21 @@ public struct InboundLinker: Sendable {
         let waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr))
         for inbound in mapping.inbound {
             await recorder.progress(phase: "linking \(inbound.resource)", total: .some(waiting))
-            try await link(ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged]), recorder: recorder, stop: stop)
+            let bulk = try await bulkBatchSize(for: inbound)
+            if let bulk { await recorder.event(.info, "\(inbound.object): more than \(target.bulkThreshold ?? 0) rows wait, upserted in bulk jobs of up to \(bulk)") }
+            try await link(ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged]), recorder: recorder, stop: stop, batchSize: bulk)
         }
+    }
+
+    /// The target's bulk batch size when more rows than its bulk threshold wait for this
+    /// mapping's object (counting every mapping into that object), nil otherwise.
+    private func bulkBatchSize(for inbound: InboundMapping) async throws -> Int? {
+        guard let threshold = target.bulkThreshold else { return nil }
+        var waiting = 0
+        for other in mapping.inbound where other.object == inbound.object {
+            waiting += try await store.countRows(RowFilter(statuses: [.staged], system: .emr, resourceType: other.resource))
+        }
+        return waiting > threshold ? max(target.bulkBatchSize, target.maxBatchSize) : nil
     }
 
     /// Links the rows a claim request selects until none is left (a retry passes row ids or
@@ -49,14 +62,17 @@ public struct InboundLinker: Sendable {
     ///
     /// Batches are pipelined: while the store records one batch's outcomes, the next batch is
     /// mapped, planned and sent. A batch that touches a record still being recorded waits for it.
-    public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws {
+    /// `batchSize` (the target's bulk batch size for a large load) replaces the target's
+    /// `maxBatchSize`: a batch larger than that goes through the target's bulk upsert.
+    public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal, batchSize: Int? = nil) async throws {
+        let batchSize = batchSize ?? target.maxBatchSize
         let actor = await recorder.actor
         let jobID = await recorder.id
         var writer = OutcomeWriter(store: store, recorder: recorder)
         var unprocessed: [Int64] = []
         var request = request
         let store = store
-        let claimSize = claimSize
+        let claimSize = max(claimSize, batchSize)
         // The next rows are claimed while these are linked: a claim is a write, and waiting for it
         // behind the outcomes being recorded would leave the linker idle for a whole transaction.
         var nextClaim: Task<[StagedRow], any Error>? = Task { [request] in try await store.claimRows(request, limit: claimSize, actor: actor) }
@@ -98,7 +114,7 @@ public struct InboundLinker: Sendable {
                     var chunk: [StagedRow] = []
                     var rest: [StagedRow] = []
                     for row in pending {
-                        if row.resourceType == first.resourceType && chunk.count < target.maxBatchSize { chunk.append(row) } else { rest.append(row) }
+                        if row.resourceType == first.resourceType && chunk.count < batchSize { chunk.append(row) } else { rest.append(row) }
                     }
                     let batch = try await prepare(chunk, inbound: inbound, actor: actor)
                     if writer.isRecording(batch.records, batch.sources) { try await writer.drain() }
@@ -247,7 +263,12 @@ public struct InboundLinker: Sendable {
                         let id = try await target.recordTypeID(object: inbound.object, developerName: recordType)
                         upserted = fields.map { $0 + [MappedField(name: "RecordTypeId", value: .text(id))] }
                     }
-                    results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: upserted.map(TargetRecord.init))
+                    if group.count > target.maxBatchSize {
+                        // The one place a large load goes to the target's bulk API (Bulk API 2.0).
+                        results = try await target.bulkUpsert(object: inbound.object, externalIDField: inbound.externalID, records: upserted.map(TargetRecord.init))
+                    } else {
+                        results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: upserted.map(TargetRecord.init))
+                    }
                 } else {
                     results = try await target.update(
                         object: inbound.object, records: zip(group, fields).map { TargetRecordUpdate(id: $0.record.salesforceID!, fields: $1) })

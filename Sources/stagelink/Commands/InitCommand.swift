@@ -76,6 +76,8 @@ enum StarterConfiguration {
           # limitShare: 0.8
           # Records per sObject Collections call (1-200).
           # batchSize: 200
+          # Above this many rows for one object in a cycle, upserts go through Bulk API 2.0 (0: never).
+          # bulkThreshold: 10000
           auth:
             # jwt-bearer (consumerKey, username, privateKeyFile) or client-credentials (consumerKey, consumerSecretFile).
             flow: jwt-bearer

@@ -87,7 +87,7 @@ struct StagelinkConfiguration: Sendable {
         "retention": ["payloads"],
         "encryption": ["keyFile"],
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
-        "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
+        "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "bulkThreshold", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
         "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes"],
         "emr.bulk": ["group", "maxWait", "since"],
@@ -194,6 +194,7 @@ struct StagelinkConfiguration: Sendable {
             if let reader = section["batchSize"] {
                 configuration.upsertBatchSize = try reader.int(in: 1...SalesforceConfiguration.collectionLimit)
             }
+            if let reader = section["bulkThreshold"] { configuration.bulkThreshold = try reader.int(in: 0...100_000_000) }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             salesforce = configuration
         }
