@@ -76,6 +76,8 @@ enum StarterConfiguration {
           # limitShare: 0.8
           # Records per sObject Collections call (1-200).
           # batchSize: 200
+          # Collections calls in flight at once while linking (1-64; docs/performance.md).
+          # concurrency: 4
           auth:
             # jwt-bearer (consumerKey, username, privateKeyFile) or client-credentials (consumerKey, consumerSecretFile).
             flow: jwt-bearer
@@ -118,6 +120,8 @@ enum StarterConfiguration {
           # writes:
           #   create: conditional        # or search-then-create (no If-None-Exist: Oracle Health, Epic)
           #   update: put                # or patch (JSON Patch with If-Match)
+          # Rows written to the EHR at once (1-64; docs/performance.md).
+          # concurrency: 4
           # http:
           #   idleTimeout: 30s
           #   requestTimeout: 120s

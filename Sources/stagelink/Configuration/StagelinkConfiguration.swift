@@ -79,6 +79,7 @@ struct StagelinkConfiguration: Sendable {
         static let automaticRetries = 0...100
         static let maxAttempts = 1...10
         static let maxConnections = 1...64
+        static let concurrency = 1...64
     }
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
@@ -87,9 +88,9 @@ struct StagelinkConfiguration: Sendable {
         "retention": ["payloads"],
         "encryption": ["keyFile"],
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
-        "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
+        "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "concurrency", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
-        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes"],
+        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes", "concurrency"],
         "emr.bulk": ["group", "maxWait", "since"],
         "emr.writes": ["create", "update"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
@@ -195,6 +196,7 @@ struct StagelinkConfiguration: Sendable {
                 configuration.upsertBatchSize = try reader.int(in: 1...SalesforceConfiguration.collectionLimit)
             }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
+            if let reader = section["concurrency"] { settings.salesforceConcurrency = try reader.int(in: Limits.concurrency) }
             salesforce = configuration
         }
 
@@ -217,6 +219,7 @@ struct StagelinkConfiguration: Sendable {
             }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             try Self.emrPull(section, into: &settings, configuration: &configuration)
+            if let reader = section["concurrency"] { settings.emrConcurrency = try reader.int(in: Limits.concurrency) }
             emr = configuration
         }
         self.warnings = warnings
