@@ -74,6 +74,13 @@ public struct SandboxConfiguration: Sendable {
     public var emrProfile: EMRProfile = .generic
     /// How Bulk Data exports behave (generic and certified profiles).
     public var bulkExport = BulkExportSettings()
+    /// How long each simulator takes to answer (`--latency salesforce=150ms,emr=80ms`); none by default.
+    public var latency = SandboxLatency()
+    /// Salesforce's limit on concurrent long-running requests (25 of 20 s or longer).
+    public var salesforceLongRequests = LongRequestLimit()
+    /// The EMR's rate limit (`--emr-rate-limit`, requests per second): over it, 429 with
+    /// `Retry-After`; nil has none.
+    public var emrRateLimit: RequestRate? = nil
 
     /// A configuration with no clients registered.
     public init() {}

@@ -27,17 +27,21 @@ public struct OutboundLinker: OutboundRowLinker {
     public var salesforce: (any UpsertTarget)?
     /// The Salesforce user Stagelink writes as.
     public var integrationUserID: @Sendable () async -> String?
+    /// The most rows being written to the EMR at once (`emr.concurrency`); a
+    /// ``ConcurrencyWindow`` narrows it while the EMR throttles.
+    public var concurrency: Int
     public var logger: Logger
 
     public init(
         store: any Store, mapping: MappingDocument, emr: (any ResourceWriter)?, salesforce: (any UpsertTarget)?,
-        integrationUserID: @escaping @Sendable () async -> String? = { nil }, logger: Logger = Logger(label: "stagelink.outbound")
+        integrationUserID: @escaping @Sendable () async -> String? = { nil }, concurrency: Int = 4, logger: Logger = Logger(label: "stagelink.outbound")
     ) {
         self.store = store
         self.mapping = mapping
         self.emr = emr
         self.salesforce = salesforce
         self.integrationUserID = integrationUserID
+        self.concurrency = max(1, concurrency)
         self.logger = logger
     }
 
@@ -122,26 +126,82 @@ public struct OutboundLinker: OutboundRowLinker {
         }
     }
 
+    /// Links the rows a claim request selects, up to the ``ConcurrencyWindow``'s limit of rows at
+    /// once, each recorded as it finishes.
+    ///
+    /// Rows of one record never race, and a child never goes before its parent: a row waits while
+    /// a row sharing one of its keys is in flight (its own id; an admission's Contact, whose
+    /// Patient it creates; a Contact's Patient), and rows start in row order, so those of one
+    /// record are written in order. A deletion or merge runs alone.
     public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws {
         let actor = await recorder.actor
         var request = request
+        let window = ConcurrencyWindow(maximum: concurrency, meter: emr?.meter)
         while true {
             if stop.isRequested { throw SyncStopped() }
             let rows = try await store.claimRows(request, limit: 200, actor: actor)
             guard let lastRow = rows.last else { return }
             request.afterRowID = lastRow.id
-            var processed: [Int64] = []
+            // How the EMR takes writes is read once (the client keeps it) before rows go out together,
+            // not by each of the first rows at once.
+            if concurrency > 1, let emr, let patients = mapping.outbound.admissions.flatMap({ mapping.inbound(named: $0.patientMapping) }) {
+                _ = try? await emr.writeModes(for: patients.resource)
+            }
+            var processed = Set<Int64>()
             do {
-                for row in rows {
-                    if stop.isRequested { throw SyncStopped() }
-                    try await process(row, forced: false, recorder: recorder)
-                    processed.append(row.id)
+                try await withThrowingTaskGroup(of: (row: Int64, ticket: ConcurrencyWindow.Ticket, throttled: Bool).self) { group in
+                    // The rows being written and their keys; nil for a row that runs alone.
+                    var inFlight: [Int64: Set<String>?] = [:]
+                    func collect() async throws {
+                        guard let done = try await group.next() else { return }
+                        inFlight[done.row] = nil
+                        processed.insert(done.row)
+                        if let limit = window.end(done.ticket, throttled: done.throttled) {
+                            await recorder.event(.info, "EMR: \(limit) \(limit == 1 ? "row" : "rows") written at once at most now (of \(window.maximum))")
+                        }
+                    }
+                    for row in rows {
+                        if stop.isRequested { throw SyncStopped() }
+                        let keys = orderingKeys(of: row)
+                        while !inFlight.isEmpty
+                            && (inFlight.count >= window.limit || keys == nil
+                                || inFlight.values.contains { other in other.map { !$0.isDisjoint(with: keys!) } ?? true })
+                        {
+                            try await collect()
+                        }
+                        inFlight[row.id] = .some(keys)
+                        let ticket = window.begin()
+                        group.addTask {
+                            let outcome = try await process(row, forced: false, recorder: recorder)
+                            return (row.id, ticket, outcome.error.map { LinkError.throttleCodes.contains($0.code) } ?? false)
+                        }
+                    }
+                    while !inFlight.isEmpty { try await collect() }
                 }
             } catch {
                 try await store.releaseClaims(rowIDs: rows.map(\.id).filter { !processed.contains($0) }, actor: actor)
                 throw error
             }
         }
+    }
+
+    /// What a row writes, as keys two rows share when they must not be written at the same time:
+    /// its own id, an admission's Contact (the Patient it creates is keyed on it), a Contact's
+    /// Patient. Nil for a deletion or a merge, which runs alone.
+    func orderingKeys(of row: StagedRow) -> Set<String>? {
+        guard row.kind == .record else { return nil }
+        var keys: Set<String> = ["\(row.resourceType)/\(row.sourceID)"]
+        let record = try? JSONValue(parsing: row.payload)
+        if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object,
+            let contactID = record?[admissions.contactField]?.stringValue, !contactID.isEmpty
+        {
+            keys.insert("Contact/\(contactID)")
+        }
+        if let contacts = mapping.outbound.contacts, row.resourceType == contacts.object, let patients = mapping.inbound(named: contacts.mapping) {
+            keys.insert("Contact/\(row.sourceID)")
+            if let patientID = record?[patients.externalID]?.stringValue, !patientID.isEmpty { keys.insert("Patient/\(patientID)") }
+        }
+        return keys
     }
 
     /// Sends one staged Salesforce row to the EMR now, whatever its stage (a manual push).

@@ -51,16 +51,25 @@ public struct SyncSettings: Sendable, Hashable {
     public var emrPull: EMRPullMode
     /// How a bulk pull asks and waits.
     public var bulk: BulkPullSettings
+    /// `salesforce.concurrency`: the most collections calls in flight at once while linking.
+    public var salesforceConcurrency: Int
+    /// `emr.concurrency`: the most rows being written to the EMR at once.
+    public var emrConcurrency: Int
+
+    /// The default of `salesforce.concurrency` and `emr.concurrency`.
+    public static let defaultConcurrency = 4
 
     public init(
         overlap: Duration = .seconds(120), pageSize: Int = 500, automaticRetries: Int = 5, emrPull: EMRPullMode = .search,
-        bulk: BulkPullSettings = BulkPullSettings()
+        bulk: BulkPullSettings = BulkPullSettings(), salesforceConcurrency: Int = defaultConcurrency, emrConcurrency: Int = defaultConcurrency
     ) {
         self.overlap = overlap
         self.pageSize = pageSize
         self.automaticRetries = automaticRetries
         self.emrPull = emrPull
         self.bulk = bulk
+        self.salesforceConcurrency = salesforceConcurrency
+        self.emrConcurrency = emrConcurrency
     }
 }
 
@@ -103,13 +112,13 @@ public struct SyncCycle: Sendable {
     }
 
     public var inboundLinker: InboundLinker? {
-        endpoints.salesforceTarget.map { InboundLinker(store: store, target: $0, mapping: mapping, logger: logger) }
+        endpoints.salesforceTarget.map { InboundLinker(store: store, target: $0, mapping: mapping, concurrency: settings.salesforceConcurrency, logger: logger) }
     }
 
     public var outboundLinker: OutboundLinker {
         OutboundLinker(
             store: store, mapping: mapping, emr: endpoints.emrWriter, salesforce: endpoints.salesforceTarget,
-            integrationUserID: endpoints.integrationUserID, logger: logger)
+            integrationUserID: endpoints.integrationUserID, concurrency: settings.emrConcurrency, logger: logger)
     }
 
     /// The actions people take, over the same linkers the cycle uses.

@@ -78,6 +78,8 @@ enum StarterConfiguration {
           # batchSize: 200
           # Above this many rows for one object in a cycle, upserts go through Bulk API 2.0 (0: never).
           # bulkThreshold: 10000
+          # Collections calls in flight at once while linking (1-64; docs/performance.md).
+          # concurrency: 4
           auth:
             # jwt-bearer (consumerKey, username, privateKeyFile) or client-credentials (consumerKey, consumerSecretFile).
             flow: jwt-bearer
@@ -120,6 +122,8 @@ enum StarterConfiguration {
           # writes:
           #   create: conditional        # or search-then-create (no If-None-Exist: Oracle Health, Epic)
           #   update: put                # or patch (JSON Patch with If-Match)
+          # Rows written to the EHR at once (1-64; docs/performance.md).
+          # concurrency: 4
           # http:
           #   idleTimeout: 30s
           #   requestTimeout: 120s

@@ -79,6 +79,7 @@ struct StagelinkConfiguration: Sendable {
         static let automaticRetries = 0...100
         static let maxAttempts = 1...10
         static let maxConnections = 1...64
+        static let concurrency = 1...64
     }
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
@@ -87,9 +88,9 @@ struct StagelinkConfiguration: Sendable {
         "retention": ["payloads"],
         "encryption": ["keyFile"],
         "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
-        "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "bulkThreshold", "auth", "http"],
+        "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "bulkThreshold", "concurrency", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
-        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes"],
+        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes", "concurrency"],
         "emr.bulk": ["group", "maxWait", "since"],
         "emr.writes": ["create", "update"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
@@ -196,6 +197,7 @@ struct StagelinkConfiguration: Sendable {
             }
             if let reader = section["bulkThreshold"] { configuration.bulkThreshold = try reader.int(in: 0...100_000_000) }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
+            if let reader = section["concurrency"] { settings.salesforceConcurrency = try reader.int(in: Limits.concurrency) }
             salesforce = configuration
         }
 
@@ -218,6 +220,7 @@ struct StagelinkConfiguration: Sendable {
             }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             try Self.emrPull(section, into: &settings, configuration: &configuration)
+            if let reader = section["concurrency"] { settings.emrConcurrency = try reader.int(in: Limits.concurrency) }
             emr = configuration
         }
         self.warnings = warnings

@@ -25,6 +25,8 @@ struct DemoEnvironment {
         var emrProfile: EMRProfile = .generic
         /// Encrypt the store with a key made in the folder (`keys/store.key`).
         var encrypt = false
+        /// How long each simulator takes to answer.
+        var latency = SandboxLatency()
     }
 
     static func start(_ options: Options, logger: Logger) async throws -> DemoEnvironment {
@@ -45,6 +47,7 @@ struct DemoEnvironment {
         configuration.badShare = options.badShare
         configuration.seed = options.seed
         configuration.emrProfile = options.emrProfile
+        configuration.latency = options.latency
         var sandboxLogger = logger
         sandboxLogger.logLevel = .warning
         let sandbox = try await Sandbox.start(configuration, logger: sandboxLogger)
