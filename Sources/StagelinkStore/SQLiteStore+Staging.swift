@@ -76,7 +76,11 @@ extension SQLiteStore {
                                 let hash = storedHash(records[index].contentHash)
                                 hashOut[index] = hash
                                 payloadOut[index] = try sealPayload(records[index].payload, contentHash: hash, nonces: &nonces)
-                                documentOut[index] = PersonSearch.document(for: records[index])
+                                // An encrypted store writes no person document, only the parent record:
+                                // a record without a parent is not parsed at all.
+                                documentOut[index] =
+                                    cipher == nil
+                                    ? PersonSearch.document(for: records[index]) : PersonDocument(parent: PersonSearch.parent(for: records[index]))
                             }
                         } catch {
                             failure.withLock { $0 = error }

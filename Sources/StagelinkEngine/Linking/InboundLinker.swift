@@ -195,13 +195,7 @@ public struct InboundLinker: Sendable {
     /// a row lock, then its episode and assessments), round after round while there are such rows
     /// (a parent that links may have children waiting in turn), at most `rounds` times.
     public func linkWaitingChildren(recorder: JobRecorder, stop: StopSignal, rounds: Int = 5) async throws {
-        var previous: [Int64] = []
-        for _ in 0..<rounds {
-            let ids = try await store.rowsWaitingOnLinkedParents(system: .emr, limit: 10_000)
-            // None left, or the same ones again (claimed by another linker): nothing more to do now.
-            guard !ids.isEmpty, ids != previous else { return }
-            previous = ids
-            await recorder.event(.info, "\(ids.count) rows waiting on their parent: the parent linked, linking them")
+        try await ParentWait.relinkChildren(system: .emr, store: store, recorder: recorder, rounds: rounds) { ids in
             for inbound in mapping.inbound {
                 try await link(
                     ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.failed], rowIDs: ids, errorCodes: [ErrorCode.waitingOnParent.rawValue]),

@@ -119,6 +119,7 @@ public struct Operations: Sendable {
                 case .salesforce:
                     guard let outbound else { continue }
                     try await outbound.link(scoped, recorder: recorder, stop: stop)
+                    try await outbound.linkWaitingChildren(recorder: recorder, stop: stop)
                 }
             }
         }
@@ -302,6 +303,8 @@ public enum OperationError: Error, Sendable, Hashable, CustomStringConvertible {
 /// Links staged Salesforce rows into the EMR (implemented by the outbound processor).
 public protocol OutboundRowLinker: Sendable {
     func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws
+    /// Links again the rows that wait on a parent which has linked since.
+    func linkWaitingChildren(recorder: JobRecorder, stop: StopSignal) async throws
 }
 
 extension Optional {

@@ -204,6 +204,17 @@ public struct OutboundLinker: OutboundRowLinker {
         return keys
     }
 
+    /// Links again the admissions that wait on a Contact which has linked since (its change to its
+    /// Patient retried), in the same job as the Contact where possible.
+    public func linkWaitingChildren(recorder: JobRecorder, stop: StopSignal) async throws {
+        guard let admissions = mapping.outbound.admissions else { return }
+        try await ParentWait.relinkChildren(system: .salesforce, store: store, recorder: recorder, rounds: 5) { ids in
+            try await link(
+                ClaimRequest(system: .salesforce, resourceType: admissions.object, statuses: [.failed], rowIDs: ids, errorCodes: [ErrorCode.waitingOnParent.rawValue]),
+                recorder: recorder, stop: stop)
+        }
+    }
+
     /// Sends one staged Salesforce row to the EMR now, whatever its stage (a manual push).
     @discardableResult
     public func push(rowID: Int64, recorder: JobRecorder) async throws -> LinkOutcome {
@@ -290,11 +301,15 @@ public struct OutboundLinker: OutboundRowLinker {
         }
         // Every value passes the inbound checks before anything is sent (control characters,
         // lengths, types): a value the EMR would hand back as unreadable never goes out.
+        // Every field's problem is found in one pass; the first is the row's code.
+        var problems = OutgoingProblems()
         var outgoing: [(path: FieldPath, json: JSONValue?)] = []
         for field in plan.writtenFields {
             guard let mappingField = patients.fields.first(where: { $0.field == field.name }), let path = mappingField.path else { continue }
-            outgoing.append((path, try FieldConversion.json(from: field.value, for: mappingField)))
+            guard let json = problems.value({ () throws(LinkError) in try FieldConversion.json(from: field.value, for: mappingField) }) else { continue }
+            outgoing.append((path, json))
         }
+        try problems.throwIfAny()
         guard let emr else { throw LinkError(.emrNotConfigured, message: "changes for the EMR wait: no EMR connection is configured") }
         guard let current = try await emr.read(resourceType: patients.resource, id: patientID) else {
             throw LinkError(.emrNotFound, message: "\(patients.resource)/\(patientID) is not in the EMR", fields: [patients.externalID])
@@ -345,20 +360,23 @@ public struct OutboundLinker: OutboundRowLinker {
         if !forced, let existing = record[admissions.serviceRequest.externalIDField]?.stringValue, !existing.isEmpty {
             return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "already in the EMR as ServiceRequest/\(existing)")
         }
-        guard let contactID = record[admissions.contactField]?.stringValue, !contactID.isEmpty else {
-            throw LinkError(.mappingMissingField, message: "\(admissions.contactField) is required to create the Patient", fields: [admissions.contactField])
-        }
-        // Both Salesforce ids become identifiers in the EMR and keys of the write-back.
-        _ = try SalesforceID.validated(contactID, field: admissions.contactField, of: "the admission's Contact")
-        _ = try SalesforceID.validated(row.sourceID, field: "Id", of: "the \(admissions.object) id")
         guard let patients = mapping.inbound(named: admissions.patientMapping) else {
             throw LinkError(.mappingNoMapping, message: "no inbound mapping named \(admissions.patientMapping)")
         }
-        guard let emr else { throw LinkError(.emrNotConfigured, message: "the admission waits: no EMR connection is configured") }
-        guard let salesforce else { throw LinkError(.salesforceNotConfigured, message: "the EMR ids cannot be written back: no Salesforce connection") }
+        // Every problem of the record is found in one pass, as inbound mapping finds them: the
+        // first is the row's code, the others are kept with it (support staff fix them at once).
+        var problems = OutgoingProblems()
+        let contactID = record[admissions.contactField]?.stringValue ?? ""
+        if contactID.isEmpty {
+            problems.add(LinkError(.mappingMissingField, message: "\(admissions.contactField) is required to create the Patient", fields: [admissions.contactField]))
+        } else {
+            // Both Salesforce ids become identifiers in the EMR and keys of the write-back.
+            problems.check { () throws(LinkError) in _ = try SalesforceID.validated(contactID, field: admissions.contactField, of: "the admission's Contact") }
+        }
+        problems.check { () throws(LinkError) in _ = try SalesforceID.validated(row.sourceID, field: "Id", of: "the \(admissions.object) id") }
 
-        // The Patient, from the Contact's values through the patient mapping read in reverse.
         let contact = record[Self.relationshipName(admissions.contactField)] ?? .null
+        // The Patient, from the Contact's values through the patient mapping read in reverse.
         var patient: JSONValue = ["resourceType": .string(patients.resource)]
         let identifier = ResourceIdentifier(system: admissions.patientIdentifierSystem, value: contactID)
         patient.setIdentifier(identifier)
@@ -366,7 +384,8 @@ public struct OutboundLinker: OutboundRowLinker {
         for field in patients.fields where field.field != patients.externalID && !field.type.isComputed {
             guard let path = field.path else { continue }
             let value = FieldConversion.salesforceValue(contact[field.field], for: field)
-            path.set(try FieldConversion.json(from: value, for: field), in: &patient)
+            guard let json = problems.value({ () throws(LinkError) in try FieldConversion.json(from: value, for: field) }) else { continue }
+            path.set(json, in: &patient)
             sentValues.append(MappedField(name: field.field, value: value))
         }
         // The ServiceRequest's values are checked before anything is created.
@@ -374,7 +393,18 @@ public struct OutboundLinker: OutboundRowLinker {
         var requestValues: [(path: FieldPath, json: JSONValue?)] = []
         for field in request.fields {
             guard let path = field.path else { continue }
-            requestValues.append((path, try FieldConversion.json(from: FieldConversion.salesforceValue(record[field.field], for: field), for: field)))
+            let value = FieldConversion.salesforceValue(record[field.field], for: field)
+            guard let json = problems.value({ () throws(LinkError) in try FieldConversion.json(from: value, for: field) }) else { continue }
+            requestValues.append((path, json))
+        }
+        try problems.throwIfAny()
+        guard let emr else { throw LinkError(.emrNotConfigured, message: "the admission waits: no EMR connection is configured") }
+        guard let salesforce else { throw LinkError(.salesforceNotConfigured, message: "the EMR ids cannot be written back: no Salesforce connection") }
+        // A Contact whose own row failed here (its change to its Patient was refused): nothing is
+        // made for it until that row links. A Contact row still staged links before its
+        // admissions in the same job (Contacts go first), so it is not waited on.
+        if let parent = try await ParentWait.unlinkedParent(of: row.id, store: store), parent.row?.status == .failed {
+            throw LinkError.waitingOnParent(parent, before: "its \(patients.resource) is made")
         }
         let createdPatient = try await createOnce(patients.resource, identifier: identifier, resource: patient, row: row, emr: emr)
         // The EMR's answer names the Patient in the ServiceRequest and in Salesforce: it must be an id.
@@ -489,5 +519,33 @@ extension JSONValue {
         identifiers.append(["system": .string(identifier.system), "value": .string(identifier.value)])
         object["identifier"] = .array(identifiers)
         self = .object(object)
+    }
+}
+
+/// The problems of one outgoing record, gathered field after field so that all of them are
+/// reported at once (``LinkError/further``), as the inbound mapping reports them.
+struct OutgoingProblems {
+    private(set) var found: [LinkError] = []
+
+    mutating func add(_ error: LinkError) {
+        if !found.contains(error) { found.append(error) }
+    }
+
+    /// Runs a check, keeping its problem.
+    mutating func check(_ body: () throws(LinkError) -> Void) {
+        do { try body() } catch { add(error) }
+    }
+
+    /// A converted value, or nil (`.some(nil)` is a value that is absent) with its problem kept.
+    mutating func value(_ body: () throws(LinkError) -> JSONValue?) -> JSONValue?? {
+        do { return .some(try body()) } catch {
+            add(error)
+            return nil
+        }
+    }
+
+    /// Fails the record with every problem found, the first being its code.
+    func throwIfAny() throws(LinkError) {
+        if let error = LinkError(combining: found) { throw error }
     }
 }

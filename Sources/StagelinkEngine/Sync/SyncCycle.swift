@@ -180,6 +180,8 @@ public struct SyncCycle: Sendable {
                     try await outbound.link(transientRetries(.salesforce), recorder: recorder, stop: stop)
                     try await operations.relink(try await failedOnce(.salesforce), recorder: recorder, stop: stop)
                     try await outbound.linkPending(recorder: recorder, stop: stop)
+                    // Admissions whose Contact linked in this cycle go now, not next cycle.
+                    try await outbound.linkWaitingChildren(recorder: recorder, stop: stop)
                 })
         }
         return report
