@@ -78,6 +78,9 @@ final class CountingStore: SyncStore, @unchecked Sendable {
         try await base.purgePayloads(receivedBefore: cutoff, actor: actor, dryRun: dryRun)
     }
     func payloadPurges(limit: Int) async throws -> [PayloadPurge] { try await base.payloadPurges(limit: limit) }
+    func linkedRecords(system: SourceSystem, resourceType: String) async throws -> [String: LastSeen] {
+        try await base.linkedRecords(system: system, resourceType: resourceType)
+    }
     func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] { try await base.withheldRows(of: keys) }
     func accessLog(_ query: AccessQuery) async throws -> [RowAccess] { read(); return try await base.accessLog(query) }
     func job(id: Int64) async throws -> Job? { try await base.job(id: id) }

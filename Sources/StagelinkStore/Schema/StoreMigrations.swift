@@ -178,6 +178,15 @@ public enum StoreMigrations {
                     ALTER TABLE job ADD COLUMN withheld INTEGER NOT NULL DEFAULT 0;
                     """)
         }
+        migrator.registerMigration("v13: reconciliation counts on jobs") { db in
+            // What a reconciliation compared, found changed, and found missing at the source.
+            try db.execute(
+                sql: """
+                    ALTER TABLE job ADD COLUMN checked INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE job ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE job ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
+                    """)
+        }
         return migrator
     }
 
