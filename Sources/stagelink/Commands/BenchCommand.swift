@@ -49,6 +49,7 @@ struct BenchCommand: AsyncParsableCommand {
         try await runAll("encryption") { try await EngineBenchmarks.encryption(count: 50_000 / scale, mapping: document) }
         try await runAll("clients") { try await ClientBenchmarks.run(records: 10_000 / scale) }
         try await runAll("bulk") { try await BulkBenchmarks.run(patients: 100_000 / scale) }
+        try await runAll("reconcile") { try await ReconcileBenchmarks.run(records: 100_000 / scale, mapping: document) }
         try await runAll("sync") { try await SyncBenchmarks.inbound(patients: 10_000 / scale, assessmentsPerPatient: 2, mapping: document) }
         let mappingPath = mapping
         try await runAll("console") {
