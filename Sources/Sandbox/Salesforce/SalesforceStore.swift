@@ -145,6 +145,25 @@ struct SalesforceStore: Sendable {
         return record
     }
 
+    /// Empties the Recycle Bin of what was deleted before `cutoff`: "The Recycle Bin lets you view
+    /// and restore recently deleted records for 15 days before they are permanently deleted" (SOAP
+    /// API `emptyRecycleBin()`; Apex "Restoring Deleted Records"). A record so purged is gone for
+    /// QueryAll too; the delete log keeps its entry (`GET …/deleted` answers by its own window).
+    mutating func emptyRecycleBin(deletedBefore cutoff: SandboxInstant) {
+        for (object, log) in deleteLog {
+            let purged = Set(log.filter { $0.deletedDate < cutoff }.map(\.id)).filter { records[$0]?.isDeleted == true }
+            guard !purged.isEmpty else { continue }
+            for id in purged { records[id] = nil }
+            idsByObject[object]?.removeAll { purged.contains($0) }
+        }
+    }
+
+    /// Moves every delete-log entry `seconds` into the past (the inspection API's way to age the
+    /// Recycle Bin without moving the clock).
+    mutating func backdateDeletions(bySeconds seconds: Double) {
+        deleteLog = deleteLog.mapValues { log in log.map { DeletedRecord(id: $0.id, deletedDate: $0.deletedDate.adding(seconds: -seconds)) } }
+    }
+
     private func stamp(_ record: inout SObjectRecord, object: SObjectDescription, actor: String, at now: SandboxInstant) {
         if object.name == "Contact" {
             let parts = [record["FirstName"].stringValue, record["LastName"].stringValue].compactMap { $0 }

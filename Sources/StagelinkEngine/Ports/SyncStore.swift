@@ -71,6 +71,10 @@ public protocol LinkingStore: Sendable {
     func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]]
 
     func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink]
+    /// Every record of this system and type that a live link joins to the other side (as the
+    /// link's source or as its counterpart), with what the store last saw of it at its source:
+    /// the set a reconciliation compares.
+    func linkedRecords(system: SourceSystem, resourceType: String) async throws -> [String: LastSeen]
     /// The link whose counterpart in the other system has this id.
     func link(targetType: String, targetID: String) async throws -> RecordLink?
     /// Links of a mapped record (every source that writes into it).

@@ -308,7 +308,8 @@ extension Job {
             "counts": [
                 "pulled": number(counts.pulled), "staged": number(counts.staged), "deduplicated": number(counts.deduplicated),
                 "linked": number(counts.linked), "failed": number(counts.failed), "superseded": number(counts.superseded),
-                "conflicts": number(counts.conflicts), "withheld": number(counts.withheld),
+                "conflicts": number(counts.conflicts), "withheld": number(counts.withheld), "checked": number(counts.checked),
+                "changed": number(counts.changed), "missing": number(counts.missing),
             ],
             "apiCalls": number(apiCalls), "apiUsage": apiUsage.map { JSONValue.string($0.description) } ?? .null,
             "watermarkBefore": instant(watermarkBefore), "watermarkAfter": instant(watermarkAfter),

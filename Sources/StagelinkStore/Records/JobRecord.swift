@@ -22,6 +22,9 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
     var superseded: Int
     var conflicts: Int
     var withheld: Int
+    var checked: Int
+    var changed: Int
+    var missing: Int
     var apiCalls: Int
     var apiUsed: Int?
     var apiLimit: Int?
@@ -64,6 +67,9 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
         superseded = job.counts.superseded
         conflicts = job.counts.conflicts
         withheld = job.counts.withheld
+        checked = job.counts.checked
+        changed = job.counts.changed
+        missing = job.counts.missing
         apiCalls = job.apiCalls
         apiUsed = job.apiUsage?.used
         apiLimit = job.apiUsage?.limit
@@ -88,7 +94,7 @@ struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
             finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)), status: StoredValue.decode(status, "job.status"),
             counts: Job.Counts(
                 pulled: pulled, staged: staged, deduplicated: deduplicated, linked: linked, failed: failed, superseded: superseded,
-                conflicts: conflicts, withheld: withheld),
+                conflicts: conflicts, withheld: withheld, checked: checked, changed: changed, missing: missing),
             apiCalls: apiCalls, apiUsage: apiUsed.flatMap { used in apiLimit.map { APIUsage(used: used, limit: $0) } },
             watermarkBefore: watermarkBefore.map(Date.init(timeIntervalSince1970:)), watermarkAfter: watermarkAfter.map(Date.init(timeIntervalSince1970:)),
             progress: Job.Progress(phase: phase, done: progressDone, total: progressTotal, updatedAt: progressAt.map(Date.init(timeIntervalSince1970:))),

@@ -195,6 +195,15 @@ public enum StoreMigrations {
             }
             try db.alter(table: "lease") { table in table.add(column: "epoch", .integer).notNull().defaults(to: 0) }
         }
+        migrator.registerMigration("v14: reconciliation counts on jobs") { db in
+            // What a reconciliation compared, found changed, and found missing at the source.
+            try db.execute(
+                sql: """
+                    ALTER TABLE job ADD COLUMN checked INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE job ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE job ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
+                    """)
+        }
         return migrator
     }
 

@@ -59,6 +59,7 @@ struct BenchCommand: AsyncParsableCommand {
         try await runAll("clients") { try await ClientBenchmarks.run(records: 10_000 / scale) }
         try await runAll("bulk") { try await BulkBenchmarks.run(patients: 100_000 / scale) }
         try await runAll("bulk-ingest") { try await BulkIngestBenchmarks.run(records: 100_000 / scale) }
+        try await runAll("reconcile") { try await ReconcileBenchmarks.run(records: 100_000 / scale, mapping: document) }
         try await runAll("sync") { try await SyncBenchmarks.inbound(patients: 10_000 / scale, assessmentsPerPatient: 2, mapping: document) }
         // At 150 ms / 80 ms a call, one at a time: 5,000 patients (≈ 20,000 records) and 200
         // admissions (a fiftieth of issue 22's 10,000) keep the whole section to a few minutes.

@@ -65,6 +65,9 @@ enum StarterConfiguration {
           # pageSize: 500
           # Rows that failed for a transient reason are retried until they have this many attempts.
           # automaticRetries: 5
+          # How often a cycle also reconciles: compares every linked record's id and version on
+          # both sides and stages what a delta pull missed (docs/operations.md, "Reconciliation").
+          # reconcile: 24h
 
         salesforce:
           # https://login.salesforce.com, https://test.salesforce.com (sandboxes) or the org's My Domain.

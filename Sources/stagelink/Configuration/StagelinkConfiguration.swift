@@ -77,6 +77,7 @@ struct StagelinkConfiguration: Sendable {
         static let timeout = Duration.seconds(1)...Duration.seconds(3600)
         static let pageSize = 1...2_000
         static let automaticRetries = 0...100
+        static let reconcile = Duration.seconds(60)...Duration.seconds(30 * 86_400)
         static let maxAttempts = 1...10
         static let maxConnections = 1...64
         static let concurrency = 1...64
@@ -87,7 +88,7 @@ struct StagelinkConfiguration: Sendable {
         "": ["store", "mapping", "schedule", "salesforce", "emr", "logging", "service", "alerts", "retention", "encryption"],
         "retention": ["payloads"],
         "encryption": ["keyFile"],
-        "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
+        "schedule": ["every", "overlap", "pageSize", "automaticRetries", "reconcile"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "bulkThreshold", "concurrency", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
         "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes", "concurrency"],
@@ -146,6 +147,7 @@ struct StagelinkConfiguration: Sendable {
             if let reader = schedule["overlap"] { settings.overlap = try reader.duration(in: Limits.overlap) }
             if let reader = schedule["pageSize"] { settings.pageSize = try reader.int(in: Limits.pageSize) }
             if let reader = schedule["automaticRetries"] { settings.automaticRetries = try reader.int(in: Limits.automaticRetries) }
+            if let reader = schedule["reconcile"] { settings.reconcileEvery = try reader.duration(in: Limits.reconcile) }
         }
         if let reader = try top["retention"]?.mapping(allowed: Self.keys["retention"]!)["payloads"] {
             payloadRetention = try Self.days(reader)
