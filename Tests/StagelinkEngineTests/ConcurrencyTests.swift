@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 @testable import StagelinkEngine
 import StagelinkStore
+import StagelinkFakes
 
 /// Concurrent linking (issue 22): calls in flight at once, a record's rows still written in row
 /// order, a child never before its parent, nothing lost or duplicated, and a window that narrows
@@ -305,6 +306,10 @@ final class PacedTarget: UpsertTarget {
             }
         }
         return try await inner.upsert(object: object, externalIDField: externalIDField, records: records)
+    }
+
+    func recordTypeID(object: String, developerName: String) async throws(RemoteCallError) -> String {
+        try await inner.recordTypeID(object: object, developerName: developerName)
     }
 
     func update(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult] {

@@ -72,7 +72,7 @@ enum ParentWait {
     }
 
     /// The parent a row must wait on before anything of it is sent: staged here, not linked yet.
-    static func unlinkedParent(of rowID: Int64, store: any SyncStore) async throws -> ParentRecord? {
+    static func unlinkedParent(of rowID: Int64, store: any RowReader) async throws -> ParentRecord? {
         guard let parent = try await store.parents(ofRows: [rowID])[rowID], parent.row != nil, !parent.isLinked else { return nil }
         return parent
     }
@@ -81,7 +81,7 @@ enum ParentWait {
     /// `link`, round after round while there are such rows (a parent that links may have children
     /// waiting in turn), at most `rounds` times.
     static func relinkChildren(
-        system: SourceSystem, store: any SyncStore, recorder: JobRecorder, rounds: Int,
+        system: SourceSystem, store: any LinkingStore, recorder: JobRecorder, rounds: Int,
         link: ([Int64]) async throws -> Void
     ) async throws {
         var previous: [Int64] = []
