@@ -116,7 +116,7 @@ let package = Package(
         .target(
             name: "StagelinkBenchmarks",
             dependencies: [
-                "StagelinkEngine", "StagelinkStore", "StagelinkPostgres", "StagelinkHTTP", "SalesforceClient", "FHIRClient", "Sandbox", "Console",
+                "StagelinkEngine", "StagelinkStore", "StagelinkHTTP", "SalesforceClient", "FHIRClient", "Sandbox", "Console", "StagelinkFakes", "StagelinkPostgres",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -163,12 +163,12 @@ let package = Package(
         .testTarget(
             name: "stagelinkTests",
             dependencies: [
-                "stagelink", "StagelinkEngine", "StagelinkStore", "StagelinkPostgres", "Sandbox", "SalesforceClient", "StagelinkTestSupport",
+                "stagelink", "StagelinkEngine", "StagelinkStore", "Sandbox", "SalesforceClient", "StagelinkTestSupport", "StagelinkBenchmarks", "StagelinkFakes", "StagelinkPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine", "StagelinkStore"]),
+        .testTarget(name: "StagelinkEngineTests", dependencies: ["StagelinkEngine", "StagelinkStore", "StagelinkFakes"]),
         .testTarget(name: "StagelinkStoreTests", dependencies: ["StagelinkStore", "StagelinkPostgres", "StagelinkEngine"]),
-        .testTarget(name: "ConsoleTests", dependencies: ["Console", "StagelinkEngine", "StagelinkStore", "StagelinkBenchmarks", "CNcursesw"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "StagelinkEngine", "StagelinkStore", "StagelinkBenchmarks", "StagelinkFakes", "CNcursesw"]),
         .testTarget(
             name: "SandboxTests",
             dependencies: [
@@ -181,6 +181,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // In-memory fakes of the other systems (an upsert target, a FHIR resource writer) for the engine's
+        // tests and the benchmarks: kept out of the engine library (only the tests and `stagelink bench` link them).
+        .target(name: "StagelinkFakes", dependencies: ["StagelinkEngine"], path: "Tests/StagelinkFakes"),
         // What the client tests share: a scripted loopback HTTP server and an in-memory log handler.
         .target(
             name: "StagelinkTestSupport",

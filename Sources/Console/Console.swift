@@ -28,7 +28,7 @@ public enum Console {
     /// - Throws: `ConfigurationError` for a bad theme file, `TerminalError` when the terminal cannot
     ///   be used; both before the screen is touched.
     @MainActor
-    public static func run(store: any SyncStore, actions: any ConsoleActions, configuration: ConsoleConfiguration) async throws -> ConsoleExit {
+    public static func run(store: any ConsoleStore, actions: any ConsoleActions, configuration: ConsoleConfiguration) async throws -> ConsoleExit {
         let theme = try configuration.loadTheme()
         let signals = try SignalPipe()
         defer { signals.restore() }

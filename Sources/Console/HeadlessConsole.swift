@@ -15,7 +15,7 @@ import StagelinkEngine
 public final class HeadlessConsole {
     let session: ConsoleSession
 
-    public init(store: any SyncStore, actions: any ConsoleActions, configuration: ConsoleConfiguration, width: Int = 120, height: Int = 40) throws {
+    public init(store: any ConsoleStore, actions: any ConsoleActions, configuration: ConsoleConfiguration, width: Int = 120, height: Int = 40) throws {
         session = ConsoleSession(
             store: store, actions: actions, configuration: configuration, theme: try configuration.loadTheme(), width: width, height: height)
     }

@@ -42,6 +42,36 @@ extension SalesforceClient {
         }
     }
 
+    /// The id of `object`'s active record type named `developerName`: `SELECT Id FROM RecordType WHERE
+    /// SobjectType = '…' AND DeveloperName = '…' AND IsActive = true` (Object Reference, RecordType;
+    /// a person account is created with a person account record type's id in `RecordTypeId`: SOAP API
+    /// Developer Guide, "Person Account Record Types").
+    public func recordTypeID(object: String, developerName: String) async throws(RemoteCallError) -> String {
+        guard let recordType = try await recordType(object: object, developerName: developerName) else {
+            throw RemoteCallError(
+                .rejected,
+                LinkError(
+                    .recordTypeNotFound, message: "\(object) has no active record type named \(developerName) (the mapping's recordType)",
+                    fields: ["RecordTypeId"]))
+        }
+        return recordType.id
+    }
+
+    /// The active record type of `object` named `developerName`: its id and whether it is a person
+    /// account record type (`RecordType.IsPersonType`); nil when the org has none.
+    public func recordType(object: String, developerName: String) async throws(RemoteCallError) -> (id: String, isPersonType: Bool)? {
+        let query: SOQLQuery
+        do {
+            query = try SOQLQuery(select: ["Id", "IsPersonType"], from: "RecordType").where("SobjectType", .equals, .string(object))
+                .where("DeveloperName", .equals, .string(developerName)).where("IsActive", .equals, .boolean(true)).limit(1)
+        } catch {
+            throw RemoteCallError(.rejected, LinkError(.invalidQuery, message: error.description))
+        }
+        guard let record = try await self.query(query, pageSize: 200, after: nil).records.first else { return nil }
+        let isPersonType = (try? JSONValue(parsing: record.payload))?["IsPersonType"] == .bool(true)
+        return (record.sourceID, isPersonType)
+    }
+
     /// One collections PATCH per batch of at most ``maxBatchSize`` records. Repeating a PATCH is
     /// safe: an upsert by external id or an update by id that already happened happens again to
     /// the same records.

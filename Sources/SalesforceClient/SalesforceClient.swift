@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import StagelinkEngine
 import StagelinkHTTP
+import Synchronization
 
 /// The Salesforce REST API as the engine needs it: delta pulls by SOQL on `SystemModstamp`,
 /// lookups by id, upserts through sObject Collections, within a share of the org's API limit.
@@ -32,6 +33,9 @@ public final class SalesforceClient: ChangeSource, RecordLookup, UpsertTarget, S
     let http: HTTPClient
     let tokens: BearerTokenHolder<SalesforceSession>
     let logger: Logger
+    /// Whether earlier Bulk API jobs of this integration user may still run: true at start (a
+    /// previous process may have crashed inside one) and after a job was given up.
+    let bulkJobsMayRun = Mutex(true)
 
     /// Reads the key or secret file named in `configuration` and checks the endpoints; asks for no
     /// token yet (the first call does).

@@ -32,6 +32,10 @@ public struct SalesforceConfiguration: Sendable, Hashable {
     public var limitShare: Double
     /// Records per sObject Collections call, at most 200.
     public var upsertBatchSize: Int
+    /// Above this many rows for one object in a cycle, upserts go through Bulk API 2.0 (0: never).
+    public var bulkThreshold: Int = 10_000
+    /// The first wait between polls of a Bulk API 2.0 job; it doubles up to 5 seconds.
+    public var bulkPollInterval: Duration = .milliseconds(100)
 
     public init(
         loginURL: URL, authentication: SalesforceAuthentication, assertionAudience: String? = nil, apiVersion: String = "v60.0",

@@ -60,6 +60,10 @@ public struct SandboxConfiguration: Sendable {
     public var fhirJWKS: String? = nil
     /// The custom fields of the simulated org (the mapping file's Salesforce side).
     public var customFields: [CustomFieldSpec] = CustomFieldSpec.stagelinkDefaults
+    /// Where the org keeps people, as the seed and the mutation driver write them: Contacts, or Person
+    /// Accounts (Health Cloud). The custom fields must match (`CustomFieldSpec.fields(of:)` reads them
+    /// from the mapping).
+    public var people: SalesforcePeople = .contacts
     /// How often the mutation driver edits records once started; nil leaves it stopped.
     public var mutationInterval: Duration? = nil
     /// The share (0...1) of the mutation driver's changes that delete or merge a record instead of
@@ -70,6 +74,13 @@ public struct SandboxConfiguration: Sendable {
     public var emrProfile: EMRProfile = .generic
     /// How Bulk Data exports behave (generic and certified profiles).
     public var bulkExport = BulkExportSettings()
+    /// How long each simulator takes to answer (`--latency salesforce=150ms,emr=80ms`); none by default.
+    public var latency = SandboxLatency()
+    /// Salesforce's limit on concurrent long-running requests (25 of 20 s or longer).
+    public var salesforceLongRequests = LongRequestLimit()
+    /// The EMR's rate limit (`--emr-rate-limit`, requests per second): over it, 429 with
+    /// `Retry-After`; nil has none.
+    public var emrRateLimit: RequestRate? = nil
 
     /// A configuration with no clients registered.
     public init() {}

@@ -19,37 +19,19 @@ import Synchronization
 public enum BulkBenchmarks {
     public static func run(patients: Int) async throws -> [BenchmarkFigure] {
         let count = max(10, patients)
-        let credentials = try SandboxCredentials.generate()
-        let directory = FileManager.default.temporaryDirectory.appending(path: "stagelink-bench-bulk-\(UUID().uuidString)")
-        let files = try credentials.write(to: directory)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = SandboxConfiguration(credentials: credentials)
-        configuration.patientCount = count
-        configuration.assessmentsPerPatient = 2...2
-        configuration.badShare = 0
-        configuration.referralCount = 1
-        configuration.bulkExport.duration = .zero
-        let sandbox = try await Sandbox.start(configuration, logger: silent)
-        do {
-            let figures = try await measure(sandbox, credentials: credentials, files: files, patients: count)
-            await sandbox.stop()
-            return figures
-        } catch {
-            await sandbox.stop()
-            throw error
+        return try await BenchmarkSandbox.with("bulk") { configuration in
+            configuration.patientCount = count
+            configuration.assessmentsPerPatient = 2...2
+            configuration.bulkExport.duration = .zero
+        } _: { systems in
+            try await measure(systems, patients: count)
         }
     }
 
     static let types = ["Patient", "QuestionnaireResponse"]
 
-    private static func measure(
-        _ sandbox: Sandbox, credentials: SandboxCredentials, files: SandboxCredentials.Files, patients: Int
-    ) async throws -> [BenchmarkFigure] {
-        let emr = try await FHIRClient(
-            configuration: FHIRConfiguration(
-                baseURL: URL(string: sandbox.fhirURL)!, clientID: credentials.fhirClient.clientID, privateKeyFile: files.fhirPrivateKey.path,
-                signingAlgorithm: credentials.fhirAlgorithm == "RS384" ? .rs384 : .es384),
-            logger: silent)
+    private static func measure(_ systems: BenchmarkSandbox, patients: Int) async throws -> [BenchmarkFigure] {
+        let emr = try await systems.fhirClient()
         let expected = patients * 3
         // The token first, so that the timings are of the work alone.
         _ = try await emr.page(DeltaRequest(resourceType: "Patient", since: nil, pageSize: 1), after: nil)

@@ -29,41 +29,14 @@ public enum ClientBenchmarks {
     public static func run(records: Int) async throws -> [BenchmarkFigure] {
         let count = max(1, records)
         let reference = try await SandboxBenchmark.run(patients: count, records: count, logger: silent)
-        let credentials = try SandboxCredentials.generate()
-        let directory = FileManager.default.temporaryDirectory.appending(path: "stagelink-bench-\(UUID().uuidString)")
-        let files = try credentials.write(to: directory)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = SandboxConfiguration(credentials: credentials)
-        configuration.patientCount = count
-        configuration.badShare = 0
-        configuration.referralCount = 1
-        configuration.dailyAPILimit = 100_000_000
-        let sandbox = try await Sandbox.start(configuration, logger: silent)
-        do {
-            let figures = try await measure(sandbox, credentials: credentials, files: files, records: count, reference: reference)
-            await sandbox.stop()
-            return figures
-        } catch {
-            await sandbox.stop()
-            throw error
+        return try await BenchmarkSandbox.with("clients") { $0.patientCount = count } _: { systems in
+            try await measure(systems, records: count, reference: reference)
         }
     }
 
-    private static func measure(
-        _ sandbox: Sandbox, credentials: SandboxCredentials, files: SandboxCredentials.Files, records: Int,
-        reference: SandboxBenchmark.Result
-    ) async throws -> [BenchmarkFigure] {
-        let emr = try await FHIRClient(
-            configuration: FHIRConfiguration(
-                baseURL: URL(string: sandbox.fhirURL)!, clientID: credentials.fhirClient.clientID,
-                privateKeyFile: files.fhirPrivateKey.path, signingAlgorithm: credentials.fhirAlgorithm == "RS384" ? .rs384 : .es384),
-            logger: silent)
-        let user = credentials.salesforceUser
-        let salesforce = try await SalesforceClient(
-            configuration: SalesforceConfiguration(
-                loginURL: URL(string: sandbox.salesforceURL)!,
-                authentication: .jwtBearer(consumerKey: user.consumerKey, username: user.username, privateKeyFile: files.salesforcePrivateKey.path)),
-            logger: silent)
+    private static func measure(_ systems: BenchmarkSandbox, records: Int, reference: SandboxBenchmark.Result) async throws -> [BenchmarkFigure] {
+        let emr = try await systems.fhirClient()
+        let salesforce = try await systems.salesforceClient()
 
         // Tokens first, so that the timings are of the work alone.
         _ = try await emr.page(DeltaRequest(resourceType: "Patient", since: nil, pageSize: 1), after: nil)

@@ -7,8 +7,12 @@ import StagelinkEngine
 /// It lives here, beside the other code that joins the sandbox to the engine, because the sandbox
 /// itself does not know the engine; the demo, `stagelink sandbox` and the benchmarks use it.
 extension CustomFieldSpec {
-    /// The custom fields (`…__c`) of every object the mapping reads or writes; standard fields stay the sandbox's own.
+    /// The custom fields (`…__c`, and a person account's `…__pc`, which the sandbox keeps on Contact as
+    /// `…__c`) of every object the mapping reads or writes; standard fields stay the sandbox's own.
+    /// Lookups point at the object the referenced resource's mapping writes (`Contact`, or `Account`).
     public static func fields(of mapping: MappingDocument) -> [CustomFieldSpec] {
+        func isCustom(_ name: String) -> Bool { name.hasSuffix("__c") || name.hasSuffix("__pc") }
+        func object(of resource: String?) -> String { mapping.inbound(forResource: resource ?? "Patient")?.object ?? "Contact" }
         var specs: [String: CustomFieldSpec] = [:]
         var order: [String] = []
         func add(_ spec: CustomFieldSpec) {
@@ -23,10 +27,10 @@ extension CustomFieldSpec {
             for field in inbound.fields {
                 if field.field.hasSuffix("__r.\(inbound.externalID)") || field.field.contains("__r.") {
                     let lookup = String(field.field.prefix { $0 != "." }).replacingOccurrences(of: "__r", with: "__c")
-                    add(CustomFieldSpec(object: inbound.object, name: lookup, type: .reference, referenceTo: "Contact"))
+                    add(CustomFieldSpec(object: inbound.object, name: lookup, type: .reference, referenceTo: object(of: field.referenceResource)))
                     continue
                 }
-                guard field.field.hasSuffix("__c") else { continue }
+                guard isCustom(field.field) else { continue }
                 let isExternalID = field.field == inbound.externalID
                 let type: SObjectField.FieldType
                 var values: [String] = []
@@ -53,15 +57,16 @@ extension CustomFieldSpec {
         }
         // The fields the onDelete and onMerge rules write: a checkbox and a text field.
         for inbound in mapping.inbound {
-            if inbound.onDelete.action == .flag, let field = inbound.onDelete.field, field.hasSuffix("__c") {
+            if inbound.onDelete.action == .flag, let field = inbound.onDelete.field, isCustom(field) {
                 add(CustomFieldSpec(object: inbound.object, name: field, type: .boolean))
             }
-            if let merge = inbound.onMerge, merge.field.hasSuffix("__c") {
+            if let merge = inbound.onMerge, isCustom(merge.field) {
                 add(CustomFieldSpec(object: inbound.object, name: merge.field, maxLength: 255))
             }
         }
         if let admissions = mapping.outbound.admissions {
-            add(CustomFieldSpec(object: admissions.object, name: admissions.contactField, type: .reference, referenceTo: "Contact"))
+            let people = mapping.inbound(named: admissions.patientMapping)?.object ?? "Contact"
+            add(CustomFieldSpec(object: admissions.object, name: admissions.contactField, type: .reference, referenceTo: people))
             add(CustomFieldSpec(object: admissions.object, name: admissions.stageField, type: .picklist, required: true, values: admissions.stages))
             add(CustomFieldSpec(object: admissions.object, name: admissions.serviceRequest.externalIDField, maxLength: 64, externalId: true))
             for field in admissions.serviceRequest.fields where field.field.hasSuffix("__c") {
@@ -69,5 +74,18 @@ extension CustomFieldSpec {
             }
         }
         return order.compactMap { specs[$0] }
+    }
+}
+
+extension SalesforcePeople {
+    /// Where the mapping keeps people: Person Accounts when its patients mapping writes `Account`
+    /// with a record type, Contacts otherwise; admissions look them up through the admissions' contact field.
+    public static func of(_ mapping: MappingDocument) -> SalesforcePeople {
+        let patients = mapping.outbound.admissions.flatMap { mapping.inbound(named: $0.patientMapping) } ?? mapping.inbound(forResource: "Patient")
+        let lookup = mapping.outbound.admissions?.contactField
+        guard let patients, patients.object == "Account", let recordType = patients.recordType else {
+            return lookup.map { SalesforcePeople(object: "Contact", recordType: nil, admissionField: $0) } ?? .contacts
+        }
+        return SalesforcePeople(object: "Account", recordType: recordType, admissionField: lookup ?? "Account__c")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDBSQLite
 import StagelinkEngine
+import StagelinkFakes
 import StagelinkStore
 
 /// The engine and store figures of issue 2: staging throughput against raw sqlite3 in the same

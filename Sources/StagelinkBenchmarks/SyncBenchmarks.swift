@@ -11,31 +11,18 @@ import StagelinkStore
 /// loopback, with the Salesforce calls it took per 1,000 records.
 public enum SyncBenchmarks {
     public static func inbound(patients: Int, assessmentsPerPatient: Int, mapping: MappingDocument) async throws -> [BenchmarkFigure] {
-        let credentials = try SandboxCredentials.generate()
-        let directory = FileManager.default.temporaryDirectory.appending(path: "stagelink-bench-sync-\(UUID().uuidString)")
-        let files = try credentials.write(to: directory)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = SandboxConfiguration(credentials: credentials)
-        configuration.patientCount = patients
-        configuration.assessmentsPerPatient = assessmentsPerPatient...assessmentsPerPatient
-        configuration.badShare = 0
-        configuration.referralCount = 1
-        configuration.dailyAPILimit = 100_000_000
-        configuration.customFields = CustomFieldSpec.fields(of: mapping)
-        let sandbox = try await Sandbox.start(configuration, logger: silent)
-        defer { Task { await sandbox.stop() } }
+        try await BenchmarkSandbox.with("sync") { configuration in
+            configuration.patientCount = patients
+            configuration.assessmentsPerPatient = assessmentsPerPatient...assessmentsPerPatient
+            configuration.customFields = CustomFieldSpec.fields(of: mapping)
+        } _: { systems in
+            try await measure(systems, patients: patients, assessmentsPerPatient: assessmentsPerPatient, mapping: mapping)
+        }
+    }
 
-        let user = credentials.salesforceUser
-        let salesforce = try await SalesforceClient(
-            configuration: SalesforceConfiguration(
-                loginURL: URL(string: sandbox.salesforceURL)!,
-                authentication: .jwtBearer(consumerKey: user.consumerKey, username: user.username, privateKeyFile: files.salesforcePrivateKey.path)),
-            logger: silent)
-        let emr = try await FHIRClient(
-            configuration: FHIRConfiguration(
-                baseURL: URL(string: sandbox.fhirURL)!, clientID: credentials.fhirClient.clientID, privateKeyFile: files.fhirPrivateKey.path,
-                signingAlgorithm: credentials.fhirAlgorithm == "RS384" ? .rs384 : .es384),
-            logger: silent)
+    private static func measure(_ systems: BenchmarkSandbox, patients: Int, assessmentsPerPatient: Int, mapping: MappingDocument) async throws -> [BenchmarkFigure] {
+        let salesforce = try await systems.salesforceClient()
+        let emr = try await systems.fhirClient()
         let store = try SQLiteStore.temporary("bench-sync")
         defer { EngineBenchmarks.discard(store) }
         try await mapping.loadPolicy(into: store)

@@ -5,7 +5,7 @@ import StagelinkEngine
 /// The transport both clients share: sends a request, retries what is worth retrying, counts
 /// every attempt in the ``APIMeter`` and logs it without its query, headers or body.
 ///
-/// Retried: 408, 429, 5xx, idle timeouts, the whole-request deadline and dropped connections,
+/// Retried: 408, 429 (and what the metering says is a throttle), 5xx, idle timeouts, the whole-request deadline and dropped connections,
 /// with exponential backoff and jitter or after `Retry-After`, up to `retry.maximumAttempts`.
 /// A call whose outcome is unknown (a timeout, a connection dropped after sending, a 500) is sent
 /// again only when its ``HTTPRequest/RetrySafety`` allows it; a 429 or 503, which say the server
@@ -67,7 +67,10 @@ public final class HTTPClient: Sendable {
             switch result {
             case .success(let response):
                 log(request, status: response.status, elapsed: elapsed, attempt: attempt)
-                if let refusal = Self.retryableRefusal(response, safety: request.retry) {
+                let throttle = metering.throttle(in: response)
+                // What the linkers' concurrency windows shrink on (retried or not).
+                if response.status == 429 || throttle != nil { meter.recordThrottle() }
+                if let refusal = Self.retryableRefusal(response, safety: request.retry) ?? throttle {
                     retry = (String(response.status), RetryAfter.parse(response.headers["Retry-After"]), refusal)
                 } else if Self.isRetryableStatus(response.status) {
                     throw Self.statusError(response)

@@ -18,6 +18,14 @@ public protocol RequestMetering: Sendable {
     func admit(_ request: HTTPRequest) throws(RemoteCallError)
     /// The usage the answer reports, if it reports any.
     func usage(in response: HTTPResponse) -> APIUsage?
+    /// The error of an answer that says "too many at once" with a status other than 429
+    /// (Salesforce's 403 `REQUEST_LIMIT_EXCEEDED` for concurrent long requests): the client counts
+    /// it as a throttle and retries it as it retries a 429. Nil for any other answer (the default).
+    func throttle(in response: HTTPResponse) -> RemoteCallError?
+}
+
+extension RequestMetering {
+    public func throttle(in response: HTTPResponse) -> RemoteCallError? { nil }
 }
 
 /// No budget: every request is admitted and no answer reports usage.

@@ -72,12 +72,12 @@ public enum WebhookBody {
 /// records every attempt in the store. A 2xx answer is a delivery; anything else is retried.
 /// Logs name the webhook, never its URL (which holds the secret for Slack and Teams).
 public struct WebhookSender: Sendable {
-    let store: any OperationsStore
+    let store: any AlertStore
     let http: HTTPClient
     let host: String
     let logger: Logger
 
-    public init(store: any OperationsStore, host: String = ProcessInfo.processInfo.hostName, logger: Logger) {
+    public init(store: any AlertStore, host: String = ProcessInfo.processInfo.hostName, logger: Logger) {
         self.store = store
         self.host = host
         self.logger = logger

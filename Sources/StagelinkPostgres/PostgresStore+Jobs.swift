@@ -27,7 +27,8 @@ extension PostgresStore {
                 linked = \(r.linked), failed = \(r.failed), superseded = \(r.superseded), conflicts = \(r.conflicts), withheld = \(r.withheld),
                 apiCalls = \(r.apiCalls), apiUsed = \(r.apiUsed), apiLimit = \(r.apiLimit), watermarkBefore = \(r.watermarkBefore),
                 watermarkAfter = \(r.watermarkAfter), phase = \(r.phase), progressDone = \(r.progressDone), progressTotal = \(r.progressTotal),
-                progressAt = \(r.progressAt), message = \(r.message), exportErrors = \(r.exportErrors)
+                progressAt = \(r.progressAt), message = \(r.message), exportErrors = \(r.exportErrors),
+                checked = \(r.checked), changed = \(r.changed), missing = \(r.missing)
             WHERE id = \(job.id)
             """, logger: logger)
     }

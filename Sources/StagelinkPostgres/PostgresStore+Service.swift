@@ -10,32 +10,59 @@ extension PostgresStore {
     public func acquireLease(_ holder: LeaseHolder, for duration: Duration, replacing stale: LeaseHolder?) async throws -> LeaseResult {
         let now = Date().timeIntervalSince1970
         let expiresAt = now + duration.seconds
-        return try await transaction { connection in
-            let existing = try await leases("name = \(Self.serviceLease) FOR UPDATE", in: connection).first
-            guard let existing else {
-                let inserted = try await connection.rows(
-                    """
-                    INSERT INTO lease (name, holderName, host, pid, since, expiresAt)
-                    VALUES (\(Self.serviceLease), \(holder.name), \(holder.host), \(holder.pid), \(now), \(expiresAt))
-                    ON CONFLICT (name) DO NOTHING RETURNING name
-                    """, logger: logger
-                ).decode(String.self).collect()
-                if inserted.isEmpty, let winner = try await leases("name = \(Self.serviceLease)", in: connection).first {
-                    return .heldBy(winner)  // another process inserted it first
+        do {
+            return try await transaction { connection in
+                let existing = try await leases("name = \(Self.serviceLease) FOR UPDATE", in: connection).first
+                guard let existing else {
+                    let epoch = try await grantLease(to: holder, at: now, connection)
+                    let inserted = try await connection.rows(
+                        """
+                        INSERT INTO lease (name, holderName, host, pid, since, expiresAt, epoch)
+                        VALUES (\(Self.serviceLease), \(holder.name), \(holder.host), \(holder.pid), \(now), \(expiresAt), \(epoch))
+                        ON CONFLICT (name) DO NOTHING RETURNING name
+                        """, logger: logger
+                    ).decode(String.self).collect()
+                    if inserted.isEmpty, let winner = try await leases("name = \(Self.serviceLease)", in: connection).first {
+                        // Another process inserted it first: this transaction's grant is rolled back with it.
+                        throw LeaseLost(winner: winner)
+                    }
+                    return .acquired(
+                        Lease(holder: holder, since: Date(timeIntervalSince1970: now), expiresAt: Date(timeIntervalSince1970: expiresAt), epoch: epoch), tookOver: nil)
                 }
-                return .acquired(Lease(holder: holder, since: Date(timeIntervalSince1970: now), expiresAt: Date(timeIntervalSince1970: expiresAt)), tookOver: nil)
+                let isMine = existing.holder == holder
+                if !isMine && existing.expiresAt.timeIntervalSince1970 > now && existing.holder != stale { return .heldBy(existing) }
+                let since = isMine ? existing.since.timeIntervalSince1970 : now
+                // A change of hands takes the next epoch (a fencing token); a renewal keeps it.
+                let epoch = isMine ? existing.epoch : try await grantLease(to: holder, at: now, connection)
+                try await connection.run(
+                    """
+                    UPDATE lease SET holderName = \(holder.name), host = \(holder.host), pid = \(holder.pid), since = \(since), expiresAt = \(expiresAt),
+                        epoch = \(epoch)
+                    WHERE name = \(Self.serviceLease)
+                    """, logger: logger)
+                let lease = Lease(holder: holder, since: Date(timeIntervalSince1970: since), expiresAt: Date(timeIntervalSince1970: expiresAt), epoch: epoch)
+                return .acquired(lease, tookOver: isMine ? nil : existing.holder)
             }
-            let isMine = existing.holder == holder
-            if !isMine && existing.expiresAt.timeIntervalSince1970 > now && existing.holder != stale { return .heldBy(existing) }
-            let since = isMine ? existing.since.timeIntervalSince1970 : now
-            try await connection.run(
-                """
-                UPDATE lease SET holderName = \(holder.name), host = \(holder.host), pid = \(holder.pid), since = \(since), expiresAt = \(expiresAt)
-                WHERE name = \(Self.serviceLease)
-                """, logger: logger)
-            let lease = Lease(holder: holder, since: Date(timeIntervalSince1970: since), expiresAt: Date(timeIntervalSince1970: expiresAt))
-            return .acquired(lease, tookOver: isMine ? nil : existing.holder)
+        } catch let lost as LeaseLost {
+            return .heldBy(lost.winner)
         }
+    }
+
+    /// Raised inside the lease's transaction when another process inserted the lease first, so that
+    /// the grant this one appended is rolled back.
+    private struct LeaseLost: Error { var winner: Lease }
+
+    /// Appends a change of hands to `lease_grant` and returns its epoch: the ids only grow, also
+    /// across a release (which deletes the lease, never a grant).
+    private func grantLease(to holder: LeaseHolder, at now: Double, _ connection: PostgresConnection) async throws -> Int64 {
+        let epochs = try await connection.rows(
+            """
+            INSERT INTO lease_grant (name, holderName, host, pid, at)
+            VALUES (\(Self.serviceLease), \(holder.name), \(holder.host), \(holder.pid), \(now)) RETURNING epoch
+            """, logger: logger
+        ).decode(Int64.self).collect()
+        guard let epoch = epochs.first else { throw PostgresStoreError.unexpected("lease_grant returned no epoch") }
+        return epoch
     }
 
     public func releaseLease(_ holder: LeaseHolder) async throws {
@@ -101,16 +128,16 @@ extension PostgresStore {
     static let serviceLease = "service"
 
     private func leases(_ condition: PostgresQuery, in connection: PostgresConnection? = nil) async throws -> [Lease] {
-        let query = PostgresQuery(unsafeSQL: "SELECT holderName, host, pid, since, expiresAt FROM lease WHERE \(condition.sql)", binds: condition.binds)
+        let query = PostgresQuery(unsafeSQL: "SELECT holderName, host, pid, since, expiresAt, epoch FROM lease WHERE \(condition.sql)", binds: condition.binds)
         let rows = if let connection {
-            try await connection.rows(query, logger: logger).decode((String, String, Int32, Double, Double).self).collect()
+            try await connection.rows(query, logger: logger).decode((String, String, Int32, Double, Double, Int64).self).collect()
         } else {
-            try await client.query(query, logger: logger).decode((String, String, Int32, Double, Double).self).collect()
+            try await client.query(query, logger: logger).decode((String, String, Int32, Double, Double, Int64).self).collect()
         }
-        return rows.map { name, host, pid, since, expiresAt in
+        return rows.map { name, host, pid, since, expiresAt, epoch in
             Lease(
                 holder: LeaseHolder(name: name, host: host, pid: pid), since: Date(timeIntervalSince1970: since),
-                expiresAt: Date(timeIntervalSince1970: expiresAt))
+                expiresAt: Date(timeIntervalSince1970: expiresAt), epoch: epoch)
         }
     }
 }

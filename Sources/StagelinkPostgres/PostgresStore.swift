@@ -135,6 +135,8 @@ public enum PostgresStoreError: Error, Sendable, Hashable, CustomStringConvertib
     /// Written by a newer Stagelink: refused, never written to.
     case newer(location: String, unknownMigrations: [String], known: Int)
     case invalidSchema(String)
+    /// The server answered a statement in a way it never should (a RETURNING with no row).
+    case unexpected(String)
 
     public var description: String {
         switch self {
@@ -143,6 +145,8 @@ public enum PostgresStoreError: Error, Sendable, Hashable, CustomStringConvertib
                 + "and this build knows store versions up to \(known); it was not changed. Run the newer Stagelink."
         case .invalidSchema(let schema):
             "\"\(DisplayText.escaped(schema))\" is not a schema name Stagelink uses (lower-case letters, digits and _, at most 63)"
+        case .unexpected(let what):
+            "the PostgreSQL server answered unexpectedly: \(what)"
         }
     }
 }

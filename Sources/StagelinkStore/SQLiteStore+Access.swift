@@ -14,7 +14,7 @@ extension SQLiteStore {
         }
         switch access {
         case .readWrite:
-            try await pool.write(insert)
+            try await write(insert)
         case .readOnly:
             // A reader's reads are logged too: through a connection of their own, which fails (and
             // the read with it) when the file may not be written.

@@ -27,7 +27,7 @@ extension SQLiteStore {
 
     public func saveBulkExport(_ progress: BulkExportProgress) async throws {
         let staged = String(decoding: try JSONEncoder().encode(progress.stagedFiles), as: UTF8.self)
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO bulk_export (system, statusURL, since, kickedOffAt, stagedFiles) VALUES (?, ?, ?, ?, ?)
@@ -40,7 +40,7 @@ extension SQLiteStore {
 
     public func finishBulkExport(system: SourceSystem, job: Int64?, advancing watermarks: [WatermarkAdvance]) async throws {
         let now = Date().seconds
-        try await pool.write { db in
+        try await write { db in
             for watermark in watermarks { try Self.advance(watermark, job: job, at: now, in: db) }
             try db.execute(sql: "DELETE FROM bulk_export WHERE system = ?", arguments: [system.rawValue])
         }

@@ -13,7 +13,7 @@ extension SQLiteStore {
     }
 
     public func recordCreateIntent(_ intent: CreateIntent) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO create_intent (resourceType, identifierSystem, identifierValue, rowID, recordedAt) VALUES (?, ?, ?, ?, ?)
@@ -24,7 +24,7 @@ extension SQLiteStore {
     }
 
     public func clearCreateIntent(resourceType: String, identifier: ResourceIdentifier) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "DELETE FROM create_intent WHERE resourceType = ? AND identifierSystem = ? AND identifierValue = ?",
                 arguments: [resourceType, identifier.system, identifier.value])

@@ -4,7 +4,7 @@ import StagelinkEngine
 
 extension SQLiteStore {
     public func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor, trigger: Job.Trigger) async throws -> Job {
-        try await pool.write { db in
+        try await write { db in
             var record = JobRecord(Job(id: 0, kind: kind, direction: direction, actor: actor, trigger: trigger, startedAt: Date()))
             try record.insert(db)
             return try record.job
@@ -12,7 +12,7 @@ extension SQLiteStore {
     }
 
     public func updateJob(_ job: Job) async throws {
-        try await pool.write { db in try JobRecord(job).update(db) }
+        try await write { db in try JobRecord(job).update(db) }
     }
 
     public func job(id: Int64) async throws -> Job? {
@@ -38,7 +38,7 @@ extension SQLiteStore {
     }
 
     public func interruptRunningJobs(message: String) async throws -> Int {
-        try await pool.write { db in
+        try await write { db in
             let running = try Int64.fetchAll(db, sql: "SELECT id FROM job WHERE status = ?", arguments: [Job.Status.running.rawValue])
             for id in running {
                 try db.execute(

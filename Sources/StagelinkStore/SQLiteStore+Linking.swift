@@ -6,7 +6,7 @@ extension SQLiteStore {
     public func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow] {
         let now = Date()
         let until = now.addingTimeInterval(RowClaim.lifetime.seconds)
-        let records: [StagedRowRecord] = try await pool.write { db in
+        let records: [StagedRowRecord] = try await write { db in
             var conditions = ["status IN (\(request.statuses.map { _ in "?" }.joined(separator: ",")))"]
             var arguments = StatementArguments(request.statuses.map(\.rawValue).sorted())
             conditions.append("(claimedUntil IS NULL OR claimedUntil < ? OR claimedBy = ?)")
@@ -54,7 +54,7 @@ extension SQLiteStore {
 
     public func releaseClaims(rowIDs: [Int64], actor: Actor) async throws {
         guard !rowIDs.isEmpty else { return }
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE staged_row SET claimedBy = NULL, claimedUntil = NULL WHERE claimedBy = ? AND id IN (\(rowIDs.map { _ in "?" }.joined(separator: ",")))",
                 arguments: [actor.description] + StatementArguments(rowIDs))
@@ -62,7 +62,7 @@ extension SQLiteStore {
     }
 
     public func releaseClaims(heldBy actor: Actor) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE staged_row SET claimedBy = NULL, claimedUntil = NULL WHERE claimedBy = ?", arguments: [actor.description])
         }
     }
@@ -77,7 +77,7 @@ extension SQLiteStore {
             }
         }
         let states = try outcomes.map { try FieldStateBatch($0.fieldStates, store: self, nonces: &nonces) }
-        try await pool.write { db in
+        try await write { db in
             try self.checkDataKey(db)
             // The status trigger writes the transition; RETURNING gives the attempt's number.
             let updateRow = try RawStatement(db.cachedStatement(sql: """
@@ -149,7 +149,7 @@ extension SQLiteStore {
         guard !changes.isEmpty else { return }
         var nonces = StoreCipher.Nonces()
         let batch = try FieldStateBatch(changes, store: self, nonces: &nonces)
-        try await pool.write { db in
+        try await write { db in
             try self.checkDataKey(db)
             try FieldStateStatements(db, store: self).apply(batch, at: Date().seconds)
         }

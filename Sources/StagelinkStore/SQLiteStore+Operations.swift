@@ -80,7 +80,7 @@ extension SQLiteStore: OperationsStore {
     }
 
     public func openAlert(_ condition: AlertCondition, at: Date) async throws -> Alert {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "INSERT INTO alert (rule, key, severity, summary, status, firedAt) VALUES (?, ?, ?, ?, 'firing', ?)",
                 arguments: [condition.rule, condition.key, condition.severity.rawValue, condition.summary, at.seconds])
@@ -89,19 +89,19 @@ extension SQLiteStore: OperationsStore {
     }
 
     public func resolveAlert(id: Int64, at: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE alert SET status = 'resolved', resolvedAt = ? WHERE id = ? AND status = 'firing'", arguments: [at.seconds, id])
         }
     }
 
     public func markAlertNotified(id: Int64, at: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE alert SET lastNotifiedAt = ?, notifications = notifications + 1 WHERE id = ?", arguments: [at.seconds, id])
         }
     }
 
     public func recordDelivery(_ delivery: AlertDelivery) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "INSERT INTO alert_delivery (alertID, event, webhook, attempt, at, httpStatus, error, delivered) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [

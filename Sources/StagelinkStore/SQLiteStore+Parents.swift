@@ -16,10 +16,16 @@ enum RowParents {
         CREATE INDEX row_parent_record ON row_parent(system, resourceType, sourceID);
         """
 
-    /// Whether a record is linked: its link exists.
+    /// Whether a record is linked: its link exists, or its newest row is linked. An EMR Patient
+    /// links by its link; a Salesforce Contact that is not an EMR Patient yet has no link until an
+    /// admission creates its Patient, and it is settled (nothing of it waits to be sent) once its
+    /// newest row is linked: its admissions do not wait on it then.
     static let isLinked = """
-        EXISTS (SELECT 1 FROM record_link WHERE record_link.system = row_parent.system
+        (EXISTS (SELECT 1 FROM record_link WHERE record_link.system = row_parent.system
             AND record_link.resourceType = row_parent.resourceType AND record_link.sourceID = row_parent.sourceID)
+        OR (SELECT status FROM staged_row WHERE id = (SELECT MAX(id) FROM staged_row INDEXED BY staged_row_content
+            WHERE staged_row.system = row_parent.system AND staged_row.resourceType = row_parent.resourceType
+            AND staged_row.sourceID = row_parent.sourceID)) IS 'linked')
         """
 }
 

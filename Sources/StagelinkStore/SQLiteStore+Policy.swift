@@ -10,7 +10,7 @@ extension SQLiteStore {
     }
 
     public func setPolicyRule(object: String, field: String, rule: OwnerRule, actor: Actor, reason: String?) async throws -> PolicyAuditEntry? {
-        try await pool.write { db in
+        try await write { db in
             guard var record = try PolicyRuleRecord.fetchOne(db, key: ["object": object, "field": field]) else {
                 throw PolicyError.unknownField("\(object).\(field)")
             }
@@ -30,7 +30,7 @@ extension SQLiteStore {
     }
 
     public func loadPolicy(_ declarations: [PolicyDeclaration], actor: Actor) async throws -> [PolicyAuditEntry] {
-        try await pool.write { db in
+        try await write { db in
             let now = Date().seconds
             var entries: [PolicyAuditEntry] = []
             for declaration in declarations {

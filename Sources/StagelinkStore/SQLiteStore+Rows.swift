@@ -120,7 +120,7 @@ extension SQLiteStore {
     }
 
     public func setStatus(rowIDs: [Int64], to status: RowStatus, from: Set<RowStatus>, actor: Actor, note: String) async throws -> [Int64] {
-        try await pool.write { db in
+        try await write { db in
             let now = Date().seconds
             var changed: [Int64] = []
             for id in rowIDs {

@@ -12,18 +12,27 @@ extension SQLiteStore {
                 if !isMine && existing.expiresAt > now.seconds && existing.holder != stale { return .heldBy(existing.lease) }
                 var renewed = existing
                 if !isMine {
-                    renewed = LeaseRecord(
-                        name: LeaseRecord.serviceLease, holderName: holder.name, host: holder.host, pid: holder.pid, since: now.seconds, expiresAt: expiresAt)
+                    renewed = try Self.grantLease(to: holder, at: now, until: expiresAt, db)
                 }
                 renewed.expiresAt = expiresAt
                 try renewed.insert(db, onConflict: .replace)
                 return .acquired(renewed.lease, tookOver: isMine ? nil : existing.holder)
             }
-            let record = LeaseRecord(
-                name: LeaseRecord.serviceLease, holderName: holder.name, host: holder.host, pid: holder.pid, since: now.seconds, expiresAt: expiresAt)
+            let record = try Self.grantLease(to: holder, at: now, until: expiresAt, db)
             try record.insert(db)
             return .acquired(record.lease, tookOver: nil)
         }
+    }
+
+    /// A new holder's lease, with the next epoch: each change of hands appends to `lease_grant`,
+    /// whose ids only grow (also across a release, which deletes the lease).
+    private static func grantLease(to holder: LeaseHolder, at now: Date, until expiresAt: Double, _ db: Database) throws -> LeaseRecord {
+        try db.execute(
+            sql: "INSERT INTO lease_grant (name, holderName, host, pid, at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [LeaseRecord.serviceLease, holder.name, holder.host, holder.pid, now.seconds])
+        return LeaseRecord(
+            name: LeaseRecord.serviceLease, holderName: holder.name, host: holder.host, pid: holder.pid, since: now.seconds, expiresAt: expiresAt,
+            epoch: db.lastInsertedRowID)
     }
 
     public func releaseLease(_ holder: LeaseHolder) async throws {
@@ -39,7 +48,7 @@ extension SQLiteStore {
     }
 
     public func requestSync(_ directions: Set<Job.Direction>, actor: Actor) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "INSERT INTO sync_request (directions, actor, at) VALUES (?, ?, ?)",
                 arguments: [directions.map(\.rawValue).sorted().joined(separator: ","), actor.description, Date().seconds])
@@ -47,7 +56,7 @@ extension SQLiteStore {
     }
 
     public func takeSyncRequests() async throws -> [SyncRequest] {
-        try await pool.write { db in
+        try await write { db in
             let rows = try Row.fetchAll(db, sql: "SELECT directions, actor, at FROM sync_request ORDER BY id")
             try db.execute(sql: "DELETE FROM sync_request")
             return rows.map { row in
@@ -62,7 +71,7 @@ extension SQLiteStore {
 
     public func appendEvents(_ events: [SyncEvent]) async throws {
         guard !events.isEmpty else { return }
-        try await pool.write { db in
+        try await write { db in
             for event in events { try EventRecord(event).insert(db) }
             try db.execute(sql: "DELETE FROM event WHERE id <= (SELECT MAX(id) FROM event) - ?", arguments: [Self.keptEvents])
         }

@@ -19,7 +19,7 @@ extension SQLiteStore {
         // part: done before taking the write lock, spread over the machine's cores. An encrypted
         // store keeps keyed hashes, which deduplicate the same way.
         let (hashes, payloads, documents) = try prepare(records)
-        return try await pool.write { db in
+        return try await write { db in
             try self.checkDataKey(db)
             var rowIDs: [Int64] = []
             rowIDs.reserveCapacity(records.count)
@@ -76,7 +76,11 @@ extension SQLiteStore {
                                 let hash = storedHash(records[index].contentHash)
                                 hashOut[index] = hash
                                 payloadOut[index] = try sealPayload(records[index].payload, contentHash: hash, nonces: &nonces)
-                                documentOut[index] = PersonSearch.document(for: records[index])
+                                // An encrypted store writes no person document, only the parent record:
+                                // a record without a parent is not parsed at all.
+                                documentOut[index] =
+                                    cipher == nil
+                                    ? PersonSearch.document(for: records[index]) : PersonDocument(parent: PersonSearch.parent(for: records[index]))
                             }
                         } catch {
                             failure.withLock { $0 = error }

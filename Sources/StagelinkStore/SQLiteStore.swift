@@ -53,6 +53,8 @@ public final class SQLiteStore: SyncStore {
     /// The data key's uses, when the store is encrypted; nil for a store without a key, which
     /// keeps payloads and values in the clear (for development only).
     let cipher: StoreCipher?
+    /// The lease epoch every write of this store carries (``fenced(by:)``); nil: not fenced.
+    let fence: Int64?
 
     /// Opens the store at `path`. A store written by a newer Stagelink (a schema version or a
     /// migration this build does not know) is refused before anything writes to it.
@@ -65,6 +67,7 @@ public final class SQLiteStore: SyncStore {
         self.path = path
         self.access = access
         self.key = key
+        fence = nil
         _ = Self.processSettings
         switch access {
         case .readWrite:
@@ -103,6 +106,34 @@ public final class SQLiteStore: SyncStore {
         watcherConfiguration.readonly = true
         watcherConfiguration.busyMode = .timeout(5)
         watcher = try DatabaseQueue(path: path, configuration: watcherConfiguration)
+    }
+
+    /// The same store (the same connections), every write of which commits only while the service
+    /// lease is held at `epoch`: checked first in the write's own transaction (an `IMMEDIATE` one,
+    /// so no other process can take the lease between the check and the commit), and refused with
+    /// `StaleLease` otherwise.
+    public func fenced(by epoch: Int64) -> any SyncStore {
+        SQLiteStore(sharing: self, fence: epoch)
+    }
+
+    private init(sharing store: SQLiteStore, fence: Int64) {
+        path = store.path
+        access = store.access
+        key = store.key
+        pool = store.pool
+        watcher = store.watcher
+        cipher = store.cipher
+        self.fence = fence
+    }
+
+    /// A write transaction of the sync: fenced by the lease's epoch when this store is (``fenced(by:)``).
+    func write<T: Sendable>(_ updates: @Sendable (Database) throws -> T) async throws -> T {
+        guard let fence else { return try await pool.write(updates) }
+        return try await pool.write { db in
+            let lease = try LeaseRecord.fetchOne(db, key: LeaseRecord.serviceLease)
+            guard let lease, lease.epoch == fence else { throw StaleLease(epoch: fence, current: lease?.lease) }
+            return try updates(db)
+        }
     }
 
     /// Opens a store for a command that only reads: read-only when the store is at this build's

@@ -16,7 +16,7 @@ struct Stagelink: AsyncParsableCommand {
               stagelink demo
             """,
         subcommands: [
-            RunCommand.self, ConsoleCommand.self, SyncCommand.self, PushCommand.self, RetryCommand.self, IgnoreCommand.self, UnignoreCommand.self, RowsCommand.self, ShowCommand.self,
+            RunCommand.self, ConsoleCommand.self, SyncCommand.self, ReconcileCommand.self, PushCommand.self, RetryCommand.self, IgnoreCommand.self, UnignoreCommand.self, RowsCommand.self, ShowCommand.self,
             JobsCommand.self, ConflictsCommand.self, ResolveCommand.self, PolicyCommand.self, WhyCommand.self, AuditCommand.self, PurgeCommand.self, StatusCommand.self,
             AlertsCommand.self, CheckCommand.self, StoreCommand.self, InitCommand.self, DemoCommand.self, SandboxCommand.self, KeysCommand.self, BenchCommand.self,
         ]

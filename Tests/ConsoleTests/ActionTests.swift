@@ -1,9 +1,9 @@
 import Foundation
 import StagelinkBenchmarks
 import StagelinkEngine
+import StagelinkFakes
 import StagelinkStore
 import Testing
-
 @testable import Console
 
 /// Actions from the keyboard: what is asked first, what the actions are handed, who is named,

@@ -1,9 +1,9 @@
 import Foundation
 import StagelinkBenchmarks
 import StagelinkEngine
+import StagelinkFakes
 import StagelinkStore
 import Testing
-
 @testable import Console
 
 /// Conflicts in bulk: open ones first and alone, decided ones behind the filter, marked with space

@@ -1,7 +1,7 @@
 import Foundation
 import StagelinkEngine
+import StagelinkFakes
 import Testing
-
 @testable import Console
 
 /// A record with several problems shows them all in its detail, each with its field, so that one

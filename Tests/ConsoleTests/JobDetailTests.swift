@@ -10,17 +10,29 @@ import Testing
 @MainActor
 @Suite(.timeLimit(.minutes(1)))
 struct JobDetailTests {
+    /// A job that ran for `took` seconds and ended 3 seconds ago.
+    static func finishedJob(
+        _ kind: Job.Kind, _ direction: Job.Direction, _ status: Job.Status, message: String, took: TimeInterval, counts: Job.Counts, apiCalls: Int,
+        in fixture: ConsoleFixture, _ adjust: (inout Job) -> Void = { _ in }
+    ) async throws -> Job {
+        var job = try await fixture.store.startJob(kind: kind, direction: direction, actor: .system)
+        job.status = status
+        job.message = message
+        job.startedAt = fixture.now.addingTimeInterval(-3 - took)
+        job.finishedAt = fixture.now.addingTimeInterval(-3)
+        job.counts = counts
+        job.apiCalls = apiCalls
+        adjust(&job)
+        try await fixture.store.updateJob(job)
+        return job
+    }
+
     @Test func enterOnAFailedJobShowsItsReasonCountsWatermarksAndEventsAndThenItsRows() async throws {
         let fixture = try await ConsoleFixture.make(tab: .jobs)
-        var job = try await fixture.store.startJob(kind: .pull, direction: .inbound, actor: .system)
-        job.status = .failed
-        job.message = "MALFORMED_RESPONSE: the EMR's search page is not a Bundle"
-        job.startedAt = fixture.now.addingTimeInterval(-75)
-        job.finishedAt = fixture.now.addingTimeInterval(-3)
-        job.counts = Job.Counts(pulled: 400, staged: 398, deduplicated: 2)
-        job.apiCalls = 9
-        job.watermarkBefore = fixture.now.addingTimeInterval(-900)
-        try await fixture.store.updateJob(job)
+        let job = try await Self.finishedJob(
+            .pull, .inbound, .failed, message: "MALFORMED_RESPONSE: the EMR's search page is not a Bundle", took: 72,
+            counts: Job.Counts(pulled: 400, staged: 398, deduplicated: 2), apiCalls: 9, in: fixture
+        ) { $0.watermarkBefore = fixture.now.addingTimeInterval(-900) }
         try await fixture.store.appendEvents([
             SyncEvent(at: fixture.now.addingTimeInterval(-3), jobID: job.id, level: .error, message: "pull inbound stopped: MALFORMED_RESPONSE")
         ])
@@ -50,5 +62,29 @@ struct JobDetailTests {
         await fixture.console.press(.character(":"))
         await fixture.console.type("job 999999\n")
         #expect(fixture.screen.line(containing: "no job has id 999999") != nil)
+    }
+}
+
+/// The Jobs view shows a reconciliation's findings: in the list, what waits for a person; in the
+/// detail, what it checked, found changed and found missing, and why it ran.
+@MainActor
+@Suite(.timeLimit(.minutes(1)))
+struct ReconciliationJobViewTests {
+    @Test func aReconciliationJobShowsItsCheckedChangedAndMissingCountsAndWhy() async throws {
+        let fixture = try await ConsoleFixture.make(tab: .jobs)
+        let job = try await JobDetailTests.finishedJob(
+            .reconcile, .outbound, .succeeded, message: "schedule.reconcile: every 24h", took: 38,
+            counts: Job.Counts(pulled: 12, staged: 13, checked: 100_000, changed: 12, missing: 1), apiCalls: 51, in: fixture)
+        await fixture.console.press(.control("r"))
+        // The records it found missing are its failed rows, held for a person.
+        let line = try #require(fixture.screen.line(containing: "reconcile out"))
+        #expect(line.contains("✓ succeeded"))
+        await fixture.console.press(.character("g"), .enter)
+        let screen = fixture.screen
+        #expect(screen.line(containing: "Job \(job.id) — reconcile outbound") != nil)
+        #expect(screen.line(containing: "reason       schedule.reconcile: every 24h") != nil)
+        #expect(screen.line(containing: "reconciled   checked 100,000 · changed 12 · missing 1") != nil)
+        #expect(screen.role(of: "missing 1") == .warning)
+        #expect(screen.line(containing: "API          51 calls") != nil)
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
 import StagelinkBenchmarks
 import StagelinkEngine
+import StagelinkFakes
 import StagelinkStore
 import Testing
-
 @testable import Console
 
 /// The console's actions over the engine's `Operations`: what each needs, and what the status

@@ -42,6 +42,42 @@ struct ParentRowViewTests {
         #expect(fixture.screen.line(containing: "Row \(episode) — EMR EpisodeOfCare e5") != nil, "q goes back to the waiting row")
     }
 
+    /// Outbound: an admission of Contact 003… whose own row failed waits on that row; its detail
+    /// names the Contact's row and `P` opens it.
+    @Test func anAdmissionWaitingOnItsContactShowsTheContactAndPOpensIt() async throws {
+        let fixture = try await ConsoleFixture.make()
+        let contactID = "003000000000009AAA"
+        let contact = #"{"attributes":{"type":"Contact"},"Id":"\#(contactID)","LastName":"Wartend","EMR_Patient_Id__c":"p404"}"#
+        let admission = #"{"attributes":{"type":"Admission__c"},"Id":"a0A000000000009AAA","Contact__c":"\#(contactID)","Stage__c":"Ready for Intake"}"#
+        let staged = try await fixture.store.stage(
+            [
+                IncomingRecord(system: .salesforce, resourceType: "Contact", sourceID: contactID, version: nil, lastUpdated: nil, payload: Array(contact.utf8)),
+                IncomingRecord(
+                    system: .salesforce, resourceType: "Admission__c", sourceID: "a0A000000000009AAA", version: nil, lastUpdated: nil,
+                    payload: Array(admission.utf8)),
+            ], job: nil, advancing: nil)
+        let (contactRow, admissionRow) = (staged.rowIDs[0], staged.rowIDs[1])
+        _ = try await fixture.store.claimRows(ClaimRequest(rowIDs: [contactRow, admissionRow]), limit: 2, actor: .system)
+        try await fixture.store.record([
+            LinkOutcome(
+                rowID: contactRow, actor: .system, at: Date(), status: .failed, attempt: .failed,
+                error: LinkError(.emrNotFound, message: "Patient/p404 is not in the EMR"))
+        ])
+        let parent = try #require(try await fixture.store.parents(ofRows: [admissionRow])[admissionRow])
+        try await fixture.store.record([
+            LinkOutcome(
+                rowID: admissionRow, actor: .system, at: Date(), status: .failed, attempt: .failed,
+                error: .waitingOnParent(parent, before: "its Patient is made"))
+        ])
+        await fixture.console.press(.character(":"))
+        await fixture.console.type("row \(admissionRow)\n")
+        let line = try #require(fixture.screen.line(containing: "parent"))
+        #expect(line.contains("Contact \(contactID) · row \(contactRow) ✗ failed EMR_NOT_FOUND"), "\(line)")
+        #expect(line.contains("not linked yet"), "\(line)")
+        await fixture.console.press(.character("P"))
+        #expect(fixture.screen.line(containing: "Row \(contactRow) — Salesforce Contact \(contactID)") != nil)
+    }
+
     @Test func aRowWithoutAParentSaysSoOnP() async throws {
         let fixture = try await ConsoleFixture.make()
         await fixture.console.press(.character(":"))

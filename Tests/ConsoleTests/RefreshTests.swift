@@ -43,8 +43,9 @@ struct RefreshTests {
     }
 }
 
-/// A store that counts the reads the console makes, other than the change token.
-final class CountingStore: SyncStore, @unchecked Sendable {
+/// A store that counts the reads the console makes, other than the change token: it has only
+/// the roles the console takes (``ConsoleStore``), none of the writes of a sync.
+final class CountingStore: ConsoleStore, @unchecked Sendable {
     private let base: SQLiteStore
     private let lock = NSLock()
     private var count = 0
@@ -61,36 +62,13 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func countRows(_ filter: RowFilter) async throws -> Int { read(); return try await base.countRows(filter) }
     func personNames(ofRows ids: [Int64]) async throws -> [Int64: String] { try await base.personNames(ofRows: ids) }
     func parents(ofRows ids: [Int64]) async throws -> [Int64: ParentRecord] { try await base.parents(ofRows: ids) }
-    func rowsWaitingOnLinkedParents(system: SourceSystem, limit: Int) async throws -> [Int64] {
-        try await base.rowsWaitingOnLinkedParents(system: system, limit: limit)
-    }
     func jobs(before: Int64?, limit: Int) async throws -> [Job] { read(); return try await base.jobs(before: before, limit: limit) }
     func currentLease() async throws -> Lease? { read(); return try await base.currentLease() }
     func lastJob(_ selection: JobSelection) async throws -> Job? { read(); return try await base.lastJob(selection) }
     func recentEvents(limit: Int) async throws -> [SyncEvent] { read(); return try await base.recentEvents(limit: limit) }
-
-    func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor, trigger: Job.Trigger) async throws -> Job {
-        try await base.startJob(kind: kind, direction: direction, actor: actor, trigger: trigger)
-    }
-    func updateJob(_ job: Job) async throws { try await base.updateJob(job) }
     func recordAccess(_ accesses: [RowAccess]) async throws { try await base.recordAccess(accesses) }
-    func purgePayloads(receivedBefore cutoff: Date, actor: Actor, dryRun: Bool) async throws -> PayloadPurge {
-        try await base.purgePayloads(receivedBefore: cutoff, actor: actor, dryRun: dryRun)
-    }
-    func payloadPurges(limit: Int) async throws -> [PayloadPurge] { try await base.payloadPurges(limit: limit) }
-    func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] { try await base.withheldRows(of: keys) }
     func accessLog(_ query: AccessQuery) async throws -> [RowAccess] { read(); return try await base.accessLog(query) }
     func job(id: Int64) async throws -> Job? { try await base.job(id: id) }
-    func interruptRunningJobs(message: String) async throws -> Int { try await base.interruptRunningJobs(message: message) }
-    func bulkExport(system: SourceSystem) async throws -> BulkExportProgress? { try await base.bulkExport(system: system) }
-    func saveBulkExport(_ progress: BulkExportProgress) async throws { try await base.saveBulkExport(progress) }
-    func finishBulkExport(system: SourceSystem, job: Int64?, advancing watermarks: [WatermarkAdvance]) async throws {
-        try await base.finishBulkExport(system: system, job: job, advancing: watermarks)
-    }
-    func watermark(system: SourceSystem, resourceType: String) async throws -> Date? { try await base.watermark(system: system, resourceType: resourceType) }
-    func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
-        try await base.stage(records, job: job, advancing: watermark)
-    }
     func row(id: Int64) async throws -> StagedRow? { try await base.row(id: id) }
     func row(of record: SourceKey, contentHash: String) async throws -> StagedRow? { try await base.row(of: record, contentHash: contentHash) }
     func failureGroups() async throws -> [FailureGroup] { try await base.failureGroups() }
@@ -99,46 +77,12 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     func lastAttemptID() async throws -> Int64 { try await base.lastAttemptID() }
     func rowsAttempted(byJob id: Int64, since attemptID: Int64) async throws -> [Int64] { try await base.rowsAttempted(byJob: id, since: attemptID) }
     func writes(byRow id: Int64) async throws -> [FieldWrite] { try await base.writes(byRow: id) }
-    func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow] { try await base.claimRows(request, limit: limit, actor: actor) }
-    func releaseClaims(rowIDs: [Int64], actor: Actor) async throws { try await base.releaseClaims(rowIDs: rowIDs, actor: actor) }
-    func releaseClaims(heldBy actor: Actor) async throws { try await base.releaseClaims(heldBy: actor) }
-    func requestSync(_ directions: Set<Job.Direction>, actor: Actor) async throws { try await base.requestSync(directions, actor: actor) }
-    func takeSyncRequests() async throws -> [SyncRequest] { try await base.takeSyncRequests() }
-    func record(_ outcomes: [LinkOutcome]) async throws { try await base.record(outcomes) }
-    func setStatus(rowIDs: [Int64], to status: RowStatus, from: Set<RowStatus>, actor: Actor, note: String) async throws -> [Int64] {
-        try await base.setStatus(rowIDs: rowIDs, to: status, from: from, actor: actor, note: note)
-    }
-    func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink] { try await base.links(for: keys) }
-    func link(targetType: String, targetID: String) async throws -> RecordLink? { try await base.link(targetType: targetType, targetID: targetID) }
-    func links(recordKey: String, targetType: String) async throws -> [RecordLink] { try await base.links(recordKey: recordKey, targetType: targetType) }
-    func retiredLinks(recordKeys: [String], targetType: String) async throws -> [String: RecordLink] {
-        try await base.retiredLinks(recordKeys: recordKeys, targetType: targetType)
-    }
-    func fieldStates(for records: [MappedRecordKey]) async throws -> [MappedRecordKey: [String: FieldState]] { try await base.fieldStates(for: records) }
-    func updateFieldStates(_ changes: [FieldStateChange]) async throws { try await base.updateFieldStates(changes) }
-    func createIntent(resourceType: String, identifier: ResourceIdentifier) async throws -> CreateIntent? {
-        try await base.createIntent(resourceType: resourceType, identifier: identifier)
-    }
-    func recordCreateIntent(_ intent: CreateIntent) async throws { try await base.recordCreateIntent(intent) }
-    func clearCreateIntent(resourceType: String, identifier: ResourceIdentifier) async throws {
-        try await base.clearCreateIntent(resourceType: resourceType, identifier: identifier)
-    }
-    func createIntents() async throws -> [CreateIntent] { try await base.createIntents() }
     func policyRules() async throws -> [PolicyRule] { try await base.policyRules() }
-    func setPolicyRule(object: String, field: String, rule: OwnerRule, actor: Actor, reason: String?) async throws -> PolicyAuditEntry? {
-        try await base.setPolicyRule(object: object, field: field, rule: rule, actor: actor, reason: reason)
-    }
-    func loadPolicy(_ declarations: [PolicyDeclaration], actor: Actor) async throws -> [PolicyAuditEntry] { try await base.loadPolicy(declarations, actor: actor) }
     func policyAudit(object: String?, field: String?, limit: Int) async throws -> [PolicyAuditEntry] { try await base.policyAudit(object: object, field: field, limit: limit) }
     func conflicts(_ query: ConflictQuery) async throws -> [Conflict] { try await base.conflicts(query) }
     func conflict(id: Int64) async throws -> Conflict? { try await base.conflict(id: id) }
     func countConflicts(status: Conflict.Status?) async throws -> Int { try await base.countConflicts(status: status) }
     func lastWrite(record: MappedRecordKey, field: String) async throws -> FieldWrite? { try await base.lastWrite(record: record, field: field) }
-    func acquireLease(_ holder: LeaseHolder, for duration: Duration, replacing stale: LeaseHolder?) async throws -> LeaseResult {
-        try await base.acquireLease(holder, for: duration, replacing: stale)
-    }
-    func releaseLease(_ holder: LeaseHolder) async throws { try await base.releaseLease(holder) }
-    func appendEvents(_ events: [SyncEvent]) async throws { try await base.appendEvents(events) }
 }
 
 /// Counting after a store change is throttled when counts are slow, and never skipped.

@@ -1,7 +1,7 @@
 import Foundation
 import StagelinkEngine
+import StagelinkFakes
 import Testing
-
 @testable import Console
 
 /// A merge staged from the EMR reads as one: the detail names the loser and the survivor.

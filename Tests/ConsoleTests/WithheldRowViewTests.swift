@@ -1,7 +1,7 @@
 import Foundation
 import StagelinkEngine
+import StagelinkFakes
 import Testing
-
 @testable import Console
 
 /// A row a security label withheld reads as a reason, not a failure, and the Staged list filters it.

@@ -13,7 +13,12 @@
    source, `r` links her and the episode that waited with her.
 3. Opens the staged row of an admission that is not ready for intake and presses `p`: the status
    line shows the EMR ids (Patient/…, ServiceRequest/…) the push returned.
-4. Quits with `q` (exit status 0).
+4. Three conflicts held for review (Contact.LastName set to `hold`, the same patients renamed on
+   both sides) are resolved at once: space marks each, `e` takes the EMR's names with one reason,
+   and all three are resolved in the store with that reason.
+5. A pull that failed (the EMR's search answers malformed JSON for a while) opens on its detail
+   with the reason it failed; a row ignored from the CLI is un-ignored with `u`.
+6. Quits with `q` (exit status 0).
 
 Every wait is bounded; the whole test is bounded by --timeout.
 
@@ -106,6 +111,50 @@ def cli_json(binary: str, config: str, *arguments: str) -> object:
     return json.loads(output.stdout)
 
 
+def plant_conflicts(binary: str, config: str, base: str, count: int = 3) -> list[dict]:
+    """Sets Contact.LastName to `hold`, renames `count` linked patients on both sides, and waits for
+    their conflicts to be held for review."""
+    subprocess.run([binary, "policy", "set", "Contact.LastName", "hold", "--reason", "e2e: names need review", "--config", config,
+                    "--operator", "ci"], check=True, capture_output=True, timeout=60, cwd=ROOT)
+    linked = {row["sourceID"] for row in cli_json(binary, config, "rows", "--object", "Patient", "--status", "linked", "--limit", "200")}
+    contacts = [contact for contact in http("GET", f"{base}/_sandbox/records/salesforce/Contact")
+                if contact.get("EMR_Patient_Id__c") in linked]
+    if len(contacts) < count:
+        raise SystemExit(f"only {len(contacts)} linked patients have a Contact to rename")
+    renamed = []
+    for number, contact in enumerate(contacts[:count]):
+        patient_id = contact["EMR_Patient_Id__c"]
+        patient = http("GET", f"{base}/_sandbox/records/fhir/Patient/{patient_id}")
+        http("PATCH", f"{base}/_sandbox/edit/salesforce/Contact/{contact['Id']}", {"LastName": f"Konflikt-SF{number}"})
+        patient["name"][0]["family"] = f"Konflikt-EMR{number}"
+        http("PUT", f"{base}/_sandbox/edit/fhir/Patient/{patient_id}", patient)
+        renamed.append(patient_id)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        held = [conflict for conflict in cli_json(binary, config, "conflicts", "--open", "--limit", "200")
+                if conflict["field"] == "LastName" and conflict["record"] in renamed]
+        if len({conflict["record"] for conflict in held}) == count:
+            return held
+        time.sleep(1)
+    raise SystemExit(f"the renamed patients {renamed} have no held LastName conflicts: "
+                     + json.dumps(cli_json(binary, config, "conflicts", "--limit", "20"))[:2000])
+
+
+def fail_a_pull(binary: str, config: str, base: str) -> dict:
+    """Makes the EMR's searches answer malformed JSON until a pull job fails, then clears the fault."""
+    http("POST", f"{base}/_sandbox/faults", {"endpoint": "fhir.search", "kind": "malformed-json", "rate": 1.0})
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            failed = [job for job in cli_json(binary, config, "jobs", "--limit", "50") if job.get("status") == "failed"]
+            if failed:
+                return failed[0]
+            time.sleep(1)
+        raise SystemExit("no job failed while the EMR answered malformed JSON: " + json.dumps(cli_json(binary, config, "jobs", "--limit", "5"))[:2000])
+    finally:
+        http("DELETE", f"{base}/_sandbox/faults")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/stagelink"))
@@ -178,6 +227,11 @@ def main() -> int:
             raise SystemExit("no admission waits before intake in the seed")
         admission_rows = cli_json(binary, config, "rows", "--object", "Admission__c", "--text", waiting)
         admission_row = next(row for row in admission_rows if row["sourceID"] == waiting)
+
+        held = plant_conflicts(binary, config, base)
+        print(f"conflicts held for review: {sorted(conflict['id'] for conflict in held)}")
+        failed_job = fail_a_pull(binary, config, base)
+        print(f"job {failed_job['id']} ({failed_job.get('kind')}) failed: {failed_job.get('message')}")
 
         with Console(binary, ["--config", config, "--operator", "ci"], cwd=ROOT) as console:
             console.wait_for("1 Live", timeout=20)
@@ -273,6 +327,31 @@ def main() -> int:
             console.command("events")
             console.wait_for(f"ci un-ignored 1 row ({victim['id']})", timeout=20)
             print("console: the un-ignore is in the Events view")
+
+            # Three conflicts resolved at once: marked with space, settled by e with one reason.
+            console.command("conflicts")
+            console.filter("open Contact")
+            console.wait_for("Konflikt-EMR", timeout=20)
+            console.press(" ", " ", " ", pause=0.3)
+            console.wait_for("● 3 marked", timeout=10)
+            console.press("e")
+            console.wait_for("Take the EMR value for 3 marked conflicts", timeout=10)
+            console.type("e2e: the EMR holds the legal name", enter=True)
+            console.wait_for("resolved 3 of 3 conflicts", timeout=30)
+            decided = {conflict["id"]: conflict for conflict in cli_json(binary, config, "conflicts", "--limit", "200")}
+            for conflict in held:
+                after = decided.get(conflict["id"]) or {}
+                if after.get("status") != "resolved" or after.get("winner") != "emr" or after.get("reason") != "e2e: the EMR holds the legal name":
+                    raise SystemExit(f"conflict {conflict['id']} is not resolved with the EMR's value and the reason: {after}")
+            print(f"console: space ×3 then e resolved conflicts {sorted(conflict['id'] for conflict in held)} with one reason")
+
+            # A failed job opens on its detail, with the reason it failed.
+            console.command(f"job {failed_job['id']}")
+            console.wait_for(re.compile(rf"Job {failed_job['id']} — .* — \S* ?failed"), timeout=10)
+            reason = failed_job.get("message") or ""
+            console.wait_for("MALFORMED_RESPONSE" if "MALFORMED_RESPONSE" in reason else reason[:40], timeout=10)
+            print(f"console: :job {failed_job['id']} opens the failed job with its reason: {reason[:80]}")
+            console.press("q")
 
             # A job opens on its detail; Enter there lists its rows.
             console.command("job 1")

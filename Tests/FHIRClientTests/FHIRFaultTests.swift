@@ -26,6 +26,15 @@ struct FHIRFaultTests {
         }
     }
 
+    @Test func aRateLimitAnswerIsCountedAsAThrottleAndRetried() async throws {
+        try await SandboxHarness.with(patients: 3) { harness in
+            try harness.sandbox.faults.inject(FaultRule(.tooManyRequests, on: .fhirSearch, trigger: .nextCalls(2), retryAfterSeconds: 0))
+            let emr = try await harness.fhir()
+            #expect(try await Self.pullAll(emr).count == 3)
+            #expect(emr.meter.throttles == 2, "each 429 is a throttle the linker's window narrows on")
+        }
+    }
+
     @Test func aLastingServerErrorIsATransientCallErrorWithTheOutcome() async throws {
         try await SandboxHarness.with(patients: 3) { harness in
             try harness.sandbox.faults.inject(FaultRule(.internalServerError, on: .fhirSearch, trigger: .rate(1)))

@@ -33,6 +33,15 @@ BULK_NAMED = [
     ("bulk.file-staged", ["sync"], (1, 1)),
 ]
 
+# Loads larger than salesforce.bulkThreshold go to Salesforce through Bulk API 2.0 jobs: their points
+# are reached by the first syncs of the fresh store (before the random kills), which link the seed's
+# Contacts and Assessments in jobs; a killed job's rows are sent again in a new job, never duplicated.
+BULK_INGEST_THRESHOLD = 300
+BULK_INGEST_NAMED = [
+    ("bulk-ingest.uploaded", ["sync"], (1, 1)),
+    ("bulk-ingest.polling", ["sync"], (1, 2)),
+]
+
 # A certified EHR has no conditional create: admissions go out as a search by identifier then a
 # plain create, with a create intent recorded before the POST (docs/emr-profiles.md).
 CERTIFIED_WRITES_NAMED = [
@@ -86,6 +95,7 @@ class CrashTest:
         self.profile = profile
         self.size = dict(SIZES["ci-certified" if profile == "certified" and size == "ci" else size])
         self.named = NAMED + (BULK_NAMED + CERTIFIED_WRITES_NAMED if profile == "certified" else [])
+        self.bulk_ingest_named = BULK_INGEST_NAMED if profile == "generic" else []
         self.random = random.Random(seed)
         self.seed = seed
         self.log = log
@@ -97,12 +107,14 @@ class CrashTest:
     def run(self):
         folder = new_folder("stagelink-crash-")
         self.log("crash test (%s EHR): seed %d, %d patients, %d named points + %d random kills, in %s"
-                 % (self.profile, self.seed, self.size["patients"], len(self.named), self.size["random_kills"], folder))
+                 % (self.profile, self.seed, self.size["patients"], len(self.named) + len(self.bulk_ingest_named), self.size["random_kills"], folder))
         started = time.time()
         sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed, profile=self.profile)
         try:
-            workspace = Workspace(self.binary, folder, sandbox)
+            workspace = Workspace(self.binary, folder, sandbox, bulk_threshold=BULK_INGEST_THRESHOLD if self.bulk_ingest_named else None)
             self.reserved = self.reserve_admissions(sandbox)
+            # The first loads, large enough for Bulk API 2.0 jobs: killed inside them.
+            self.named_phase(workspace, sandbox, self.bulk_ingest_named)
             # People edit both sides throughout: every cycle has work, new admissions become ready.
             sandbox.call("POST", "/_sandbox/mutations/start?intervalMilliseconds=100")
             # Random kills first, on the fresh store, so that many land in the big first pulls and links.
@@ -127,8 +139,8 @@ class CrashTest:
 
     # MARK: - Phases
 
-    def named_phase(self, workspace, sandbox):
-        for point, command, (low, high) in self.named:
+    def named_phase(self, workspace, sandbox, named=None):
+        for point, command, (low, high) in (self.named if named is None else named):
             if point == "retry.refreshed":
                 # A retry needs failed rows: let one whole cycle finish first (a restart, no crash).
                 self.restart(workspace, sandbox)

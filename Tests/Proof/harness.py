@@ -128,7 +128,7 @@ class Workspace:
     Every line any run prints (stdout and stderr) is kept in `log_path`, for the log checks.
     """
 
-    def __init__(self, binary, folder, sandbox, log_level="info", request_timeout="5s", encrypted=False):
+    def __init__(self, binary, folder, sandbox, log_level="info", request_timeout="5s", encrypted=False, bulk_threshold=None):
         self.binary = binary
         self.folder = folder
         self.store = os.path.join(folder, "store.sqlite")
@@ -145,13 +145,14 @@ salesforce:
   loginURL: %(salesforce)s
   auth: { flow: jwt-bearer, consumerKey: %(consumer_key)s, username: %(username)s, privateKeyFile: %(salesforce_key)s }
   http: { idleTimeout: 2s, requestTimeout: %(timeout)s }
-emr:
+%(bulk)semr:
   baseURL: %(fhir)s
   clientID: %(fhir_client)s
   privateKeyFile: %(fhir_key)s
   algorithm: %(fhir_algorithm)s
   http: { idleTimeout: 2s, requestTimeout: %(timeout)s }
-""" % dict(banner, mapping=MAPPING, level=log_level, salesforce=sandbox.salesforce_url, fhir=sandbox.fhir_url, timeout=request_timeout)
+""" % dict(banner, mapping=MAPPING, level=log_level, salesforce=sandbox.salesforce_url, fhir=sandbox.fhir_url, timeout=request_timeout,
+                              bulk="  bulkThreshold: %d\n" % bulk_threshold if bulk_threshold is not None else "")
                          + PROFILE_SETTINGS.get(sandbox.profile, "") % dict(alias=sandbox.fhir_origin_alias))
         # Encryption at rest: a key made by `stagelink store keygen`, named in the configuration.
         self.key_file = os.path.join(folder, "store.key") if encrypted else None

@@ -22,6 +22,12 @@ struct SOQLQueryTests {
                 + "WHERE SystemModstamp >= 2026-11-26T07:26:25Z ORDER BY SystemModstamp ASC")
     }
 
+    @Test func anInListQuotesEveryValueAndNeedsOne() throws {
+        let query = try SOQLQuery(select: ["Id"], from: "Contact").where("Id", in: [.string("003A"), .string("x') OR Id != ('")])
+        #expect(query.text == #"SELECT Id FROM Contact WHERE Id IN ('003A', 'x\') OR Id != (\'')"#)
+        #expect(throws: SOQLError.self) { _ = try SOQLQuery(select: ["Id"], from: "Contact").where("Id", in: []) }
+    }
+
     @Test func conditionsAreJoinedWithAndAndLimited() throws {
         let query = try SOQLQuery(select: ["Id"], from: "Contact")
             .where("LastName", .equals, .string("O'Brien"))

@@ -67,6 +67,28 @@ struct SalesforceFaultTests {
         }
     }
 
+    @Test func theLimitOnConcurrentLongRequestsIsAThrottleRetriedNotAStoppedJob() async throws {
+        try await SandboxHarness.with { harness in
+            try harness.sandbox.faults.inject(FaultRule(.concurrentRequestLimit, on: .salesforceCollections, trigger: .nextCalls(2)))
+            let salesforce = try await harness.salesforce()
+            #expect(Self.allSucceeded(try await Self.upsert(salesforce)))
+            #expect(salesforce.meter.throttles == 2, "each refusal is a throttle the linker's window narrows on")
+            #expect(harness.sandbox.inspection.counts().calls[.salesforceCollections] == 3)
+        }
+    }
+
+    @Test func theLimitOnConcurrentLongRequestsOutlastingTheRetriesFailsTheRowsTransiently() async throws {
+        try await SandboxHarness.with { harness in
+            try harness.sandbox.faults.inject(FaultRule(.concurrentRequestLimit, on: .salesforceCollections, trigger: .rate(1)))
+            let salesforce = try await harness.salesforce()
+            let error = await #expect(throws: RemoteCallError.self) { try await Self.upsert(salesforce) }
+            #expect(error?.kind == .transient, "it passes as long requests finish: the job goes on")
+            #expect(error?.stopsJob == false)
+            #expect(error?.error.code == "REQUEST_LIMIT_EXCEEDED")
+            #expect(error?.error.message.contains("ConcurrentPerOrgLongTxn") == true)
+        }
+    }
+
     @Test func anExpiredSessionIsRenewedOnceAndTheCallRepeatedOnce() async throws {
         try await SandboxHarness.with { harness in
             try harness.sandbox.faults.inject(FaultRule(.expiredToken, on: .salesforceCollections, trigger: .nextCalls(1)))

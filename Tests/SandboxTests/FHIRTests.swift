@@ -67,6 +67,47 @@ struct FHIRTests {
         #expect(Set(ids).count == 25)
     }
 
+    @Test func elementsCutsEveryPageToThoseElementsTaggedSubsettedAndTheNextLinkKeepsIt() async throws {
+        let world = TestSandbox.world(TestSandbox.configuration(patients: 15))
+        try await TestSandbox.fhir(world) { client in
+            let token = try await client.fhirToken()
+            var page = try await client.call(.get, "/fhir/Patient?_elements=id,meta&_count=10", bearer: token)
+            var seen = 0
+            while true {
+                for entry in page.json["entry"]!.arrayValue! {
+                    let resource = entry["resource"]!.objectValue!
+                    #expect(Set(resource.keys) == ["resourceType", "id", "meta"], "name, birthDate and the rest are left out")
+                    #expect(resource["meta"]?["versionId"] != nil)
+                    #expect(resource["meta"]?["tag"]?.arrayValue?.contains { $0["code"] == "SUBSETTED" } == true)
+                    seen += 1
+                }
+                guard let next = page.json["link"]!.arrayValue!.first(where: { $0["relation"] == "next" })?["url"]?.stringValue else { break }
+                #expect(next.contains("_elements=id%2Cmeta"))
+                page = try await client.call(.get, String(next.dropFirst("http://sandbox.test".count)), bearer: token)
+            }
+            #expect(seen == 15)
+            let refused = try await client.call(.get, "/fhir/Patient?_elements=name)", bearer: token)
+            #expect(refused.status == 400)
+        }
+    }
+
+    @Test func anInstanceHistoryEndsInItsDeletion() async throws {
+        let world = TestSandbox.world(TestSandbox.configuration(patients: 3))
+        try await TestSandbox.fhir(world) { client in
+            let token = try await client.fhirToken(scope: SandboxScopes.all + " system/Patient.d")
+            let id = try #require(world.emr.search(FHIRSearch(type: "Patient", parameters: [])).entries.first?.id)
+            _ = try await client.call(.delete, "/fhir/Patient/\(id)", bearer: token)
+            let history = try await client.call(.get, "/fhir/Patient/\(id)/_history?_count=1", bearer: token)
+            #expect(history.status == 200)
+            #expect(history.json["type"] == "history")
+            let entries = try #require(history.json["entry"]?.arrayValue)
+            #expect(entries.count == 1)
+            #expect(entries[0]["request"]?["method"] == "DELETE")
+            #expect(entries[0]["request"]?["url"]?.stringValue == "Patient/\(id)")
+            #expect(try await client.call(.get, "/fhir/Patient/never-known/_history", bearer: token).status == 404)
+        }
+    }
+
     @Test func lastUpdatedPrefixesSelectByInstant() async throws {
         let world = TestSandbox.world(TestSandbox.configuration(patients: 10))
         let stamps = world.emr.entries("Patient").map(\.lastUpdated).sorted()

@@ -1,5 +1,6 @@
 import Foundation
 import StagelinkEngine
+import StagelinkFakes
 import StagelinkStore
 import Testing
 
@@ -96,6 +97,19 @@ struct ParentWaitTests {
         try await harness.link()
         #expect(try await harness.row(dangling.rowIDs[0]).error?.code == "REQUIRED_FIELD_MISSING")
         #expect(try await harness.row(badDate.rowIDs[0]).error?.code.hasPrefix("MAPPING_") == true)
+    }
+
+    /// An encrypted store writes no person document, but still each row's parent (read from the
+    /// payloads that declare one, before they are sealed): its rows wait on their parent the same way.
+    @Test func inAnEncryptedStoreAnEpisodeStillWaitsOnItsPatient() async throws {
+        let harness = try await Harness.make(encrypted: true)
+        harness.target.failRecords(Self.lockedThenRequired)
+        let staged = try await harness.stage([Fixtures.record(Fixtures.patient(id: "p1", family: "Lock")), Self.episode("e1", patient: "p1")])
+        #expect(try await harness.store.parents(ofRows: [staged.rowIDs[0]]).isEmpty, "a Patient has no parent")
+        try await harness.link()
+        let episode = try await harness.row(staged.rowIDs[1])
+        #expect(episode.error?.code == "WAITING_ON_PARENT")
+        #expect(try await harness.store.parents(ofRows: [episode.id])[episode.id]?.row?.id == staged.rowIDs[0])
     }
 
     @Test func healthDoesNotCountRowsWaitingOnTheirParentAsFailures() async throws {

@@ -464,6 +464,24 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: StoreKind.available)
+    func eachChangeOfHandsTakesTheNextEpochAndARenewalKeepsIt(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let first = LeaseHolder(name: "run", host: "a", pid: 10)
+        let second = LeaseHolder(name: "run", host: "b", pid: 20)
+        guard case .acquired(let taken, _) = try await store.acquireLease(first, for: .seconds(60)) else { Issue.record("not taken"); return }
+        guard case .acquired(let renewed, _) = try await store.acquireLease(first, for: .seconds(60)) else { Issue.record("not renewed"); return }
+        #expect(renewed.epoch == taken.epoch, "a renewal keeps the fencing token")
+        guard case .acquired(let takenOver, _) = try await store.acquireLease(second, for: .seconds(60), replacing: first) else {
+            Issue.record("not taken over"); return
+        }
+        #expect(takenOver.epoch > taken.epoch, "a change of hands takes a greater epoch")
+        try await store.releaseLease(second)
+        guard case .acquired(let afterRelease, _) = try await store.acquireLease(first, for: .seconds(60)) else { Issue.record("not taken again"); return }
+        #expect(afterRelease.epoch > takenOver.epoch, "epochs grow across a release")
+        #expect(try await store.currentLease()?.epoch == afterRelease.epoch)
+    }
+
+    @Test(arguments: StoreKind.available)
     func aSyncRequestIsTakenOnceOldestFirstAndEventsReadNewestFirst(_ kind: StoreKind) async throws {
         let store = try await kind.open()
         try await store.requestSync([.inbound], actor: .operator("dana"))

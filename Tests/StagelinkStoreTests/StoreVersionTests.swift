@@ -91,6 +91,9 @@ struct StoreVersionTests {
             try db.execute(sql: "DROP TABLE store_key")
             try db.execute(sql: "DROP TABLE store_key_audit")
             try db.execute(sql: "ALTER TABLE job DROP COLUMN withheld")
+            try db.execute(sql: "ALTER TABLE job DROP COLUMN checked")
+            try db.execute(sql: "ALTER TABLE job DROP COLUMN changed")
+            try db.execute(sql: "ALTER TABLE job DROP COLUMN missing")
             try db.execute(sql: "ALTER TABLE staged_row DROP COLUMN payloadPurgedAt")
             try db.execute(sql: "ALTER TABLE staged_row DROP COLUMN errorFurther")
             try db.execute(sql: "DROP TABLE create_intent")
@@ -101,6 +104,8 @@ struct StoreVersionTests {
             try db.execute(sql: "ALTER TABLE staged_row DROP COLUMN survivorID")
             try db.execute(sql: "ALTER TABLE record_link DROP COLUMN retired")
             try db.execute(sql: "ALTER TABLE record_link DROP COLUMN mergedInto")
+            try db.execute(sql: "DROP TABLE lease_grant")
+            try db.execute(sql: "ALTER TABLE lease DROP COLUMN epoch")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier NOT LIKE 'v1:%' AND identifier NOT LIKE 'v2:%'")
             try db.execute(sql: "PRAGMA user_version = 0")
             let insert = "INSERT INTO job (kind, direction, actor, startedAt, status) VALUES (?, ?, ?, 0, 'succeeded')"

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Sandbox
 import SalesforceClient
+import StagelinkBenchmarks
 import StagelinkDefaults
 import StagelinkEngine
 import StagelinkStore
@@ -300,5 +301,40 @@ struct CheckCommandTests {
         let report = await CheckRunner.report(try StoreOptions.parse(["--config", "/nonexistent/stagelink.yaml"]), logger: SandboxHarness.silent)
         #expect(report.checks.count == 1)
         #expect(report.exitCode == 2)
+    }
+}
+
+/// `stagelink check` with the Health Cloud mapping (`config/mapping-health-cloud.yaml`) against a
+/// sandbox org whose patients are Person Accounts.
+struct HealthCloudCheckTests {
+    static let mapping = DocumentationTests.root.appendingPathComponent("config/mapping-health-cloud.yaml").path
+
+    static func check(editMapping edit: @escaping (String) -> String = { $0 }) async throws -> CheckReport {
+        let document = try MappingDocument.load(contentsOf: mapping)
+        let yaml = try String(contentsOfFile: mapping, encoding: .utf8)
+        return try await SandboxHarness.with(configure: { configuration in
+            configuration.customFields = CustomFieldSpec.fields(of: document)
+            configuration.people = SalesforcePeople.of(document)
+        }) { harness in
+            try await CheckCommandTests.check(harness, editMapping: { _ in edit(yaml) })
+        }
+    }
+
+    @Test func theHealthCloudMappingPassesEveryCheckWithItsPersonAccountRecordType() async throws {
+        let report = try await Self.check()
+        #expect(report.checks.filter { $0.status != .passed }.map(\.line) == [])
+        #expect(report.exitCode == 0)
+        #expect(report.text.contains("✓ salesforce     Account: 15 of 15 mapped fields exist"))
+        #expect(report.text.contains("✓ salesforce     Account record type: PersonAccount (012"))
+        #expect(report.text.contains("is an active person account record type"))
+    }
+
+    @Test func aRecordTypeTheOrgLacksAndABusinessRecordTypeFail() async throws {
+        let missing = try await Self.check { $0.replacingOccurrences(of: "recordType: PersonAccount", with: "recordType: Patient_Account") }
+        #expect(CheckCommandTests.failures(missing).map(\.subject) == ["Account record type"])
+        #expect(CheckCommandTests.failures(missing).first?.detail.contains("no active record type named Patient_Account") == true)
+        let business = try await Self.check { $0.replacingOccurrences(of: "recordType: PersonAccount", with: "recordType: Business_Account") }
+        #expect(CheckCommandTests.failures(business).first?.detail.contains("is a business account record type") == true)
+        #expect(business.exitCode == 2)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import StagelinkEngine
+import StagelinkFakes
 import StagelinkStore
 import Testing
 

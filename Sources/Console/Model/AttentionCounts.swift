@@ -9,7 +9,7 @@ struct AttentionCounts: Sendable, Hashable {
     var failed: Int?
     var heldConflicts: Int?
 
-    static func load(store: any SyncStore) async throws -> AttentionCounts {
+    static func load(store: any ConsoleStore) async throws -> AttentionCounts {
         AttentionCounts(failed: try await store.countRows(RowFilter(statuses: [.failed])), heldConflicts: try await store.countConflicts(status: .open))
     }
 

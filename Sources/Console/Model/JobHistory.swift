@@ -21,7 +21,7 @@ final class JobHistory {
     }
 
     /// Reads back page by page until the span is covered.
-    func load(store: any SyncStore, now: Date) async throws {
+    func load(store: any ConsoleStore, now: Date) async throws {
         var loaded: [Job] = []
         var before: Int64?
         while loaded.count < Self.maximumJobs {
@@ -34,7 +34,7 @@ final class JobHistory {
     }
 
     /// Reads the newest page and every job still running, and merges them in.
-    func refresh(store: any SyncStore, now: Date) async throws {
+    func refresh(store: any ConsoleStore, now: Date) async throws {
         var byID = Dictionary(jobs.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let newest = try await store.jobs(before: nil, limit: Self.page)
         for job in newest { byID[job.id] = job }

@@ -12,7 +12,7 @@ struct RowEvidence: Sendable {
     /// The record this row depends on (its Patient, its Contact), and where it stands.
     var parent: ParentRecord? = nil
 
-    static func load(id: Int64, store: any SyncStore) async throws -> RowEvidence? {
+    static func load(id: Int64, store: any ConsoleStore) async throws -> RowEvidence? {
         guard let row = try await store.row(id: id) else { return nil }
         return RowEvidence(
             row: row, history: try await store.history(ofRow: id), attempts: try await store.attempts(ofRow: id),

@@ -19,7 +19,7 @@ protocol RowPager: Sendable {
 /// Rows matching a filter, in a sort order, read by keyset over the store's indexes: a page
 /// costs the same at the millionth row as at the first.
 struct KeysetRowPager: RowPager {
-    var store: any SyncStore
+    var store: any ConsoleStore
     var filter: RowFilter
     var sort: RowSort
 
@@ -54,7 +54,7 @@ struct KeysetRowPager: RowPager {
 
 /// A fixed list of rows by id (the rows a link or retry job tried), read a window at a time.
 struct RowListPager: RowPager {
-    var store: any SyncStore
+    var store: any ConsoleStore
     /// Ascending.
     var ids: [Int64]
 

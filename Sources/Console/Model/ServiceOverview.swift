@@ -8,7 +8,7 @@ struct ServiceOverview: Sendable, Hashable {
 
     var lease: Lease? { health?.lease }
 
-    static func load(store: any SyncStore, thresholds: ServiceHealth.Thresholds, now: Date) async throws -> ServiceOverview {
+    static func load(store: any ConsoleStore, thresholds: ServiceHealth.Thresholds, now: Date) async throws -> ServiceOverview {
         ServiceOverview(health: try await ServiceHealth.assess(store, thresholds: thresholds, now: now))
     }
 

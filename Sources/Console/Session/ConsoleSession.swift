@@ -8,7 +8,7 @@ import StagelinkEngine
 /// what is on screen. Every screen update goes through it, on the main actor.
 @MainActor
 final class ConsoleSession: ConsoleContext {
-    let store: any SyncStore
+    let store: any ConsoleStore
     let actions: any ConsoleActions
     let configuration: ConsoleConfiguration
     var mapping: MappingDocument? { configuration.mapping }
@@ -59,7 +59,7 @@ final class ConsoleSession: ConsoleContext {
         var frame = 0
     }
 
-    init(store: any SyncStore, actions: any ConsoleActions, configuration: ConsoleConfiguration, theme: Theme, width: Int, height: Int) {
+    init(store: any ConsoleStore, actions: any ConsoleActions, configuration: ConsoleConfiguration, theme: Theme, width: Int, height: Int) {
         self.store = store
         self.actions = actions
         self.configuration = configuration

@@ -50,7 +50,7 @@ final class ConflictsView: ConsoleView {
         recount(context: context)
     }
 
-    private func loader(_ store: any SyncStore) -> NewestFirstList<Conflict>.Loader {
+    private func loader(_ store: any ConsoleStore) -> NewestFirstList<Conflict>.Loader {
         let query = self.query
         return { before, limit in
             var page = query

@@ -41,7 +41,7 @@ struct Filtering {
 /// What a view may ask of the console around it.
 @MainActor
 protocol ConsoleContext: AnyObject {
-    var store: any SyncStore { get }
+    var store: any ConsoleStore { get }
     var mapping: MappingDocument? { get }
     /// Numbers and times, with the current time.
     var format: TextFormat { get }

@@ -83,6 +83,16 @@ final class JobDetailView: ConsoleView {
                     Span(" · superseded \(format.grouped(counts.superseded)) · conflicts \(format.grouped(counts.conflicts))"
                         + (counts.withheld > 0 ? " · withheld \(format.grouped(counts.withheld))" : "")),
                 ]))
+        if job.kind == .reconcile {
+            lines.append(
+                field(
+                    "reconciled",
+                    [
+                        Span("checked \(format.grouped(counts.checked)) · changed \(format.grouped(counts.changed)) · "),
+                        Span("missing \(format.grouped(counts.missing))", counts.missing > 0 ? .warning : .body),
+                        Span(counts.missing > 0 ? " (held as deletion candidates: DELETION_CANDIDATE in Failures)" : "", .muted),
+                    ]))
+        }
         var api = "\(format.grouped(job.apiCalls)) calls"
         if let usage = job.apiUsage { api += " · usage \(format.grouped(usage.used))/\(format.grouped(usage.limit)) (\(Int((usage.share * 100).rounded()))%)" }
         lines.append(field("API", api))

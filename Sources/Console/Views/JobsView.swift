@@ -13,7 +13,7 @@ final class JobsView: ConsoleView {
 
     static let columns = [
         TableColumn("ID", width: 5, alignment: .right, priority: 100),
-        TableColumn("KIND", width: 5, priority: 90),
+        TableColumn("KIND", width: 9, priority: 90),
         TableColumn("DIR", width: 3, priority: 70),
         TableColumn("STATUS", width: 14, priority: 95),
         TableColumn("STARTED", width: 11, priority: 85),
@@ -101,10 +101,12 @@ final class JobsView: ConsoleView {
         if !job.exportErrors.isEmpty { status.text += " !" }
         let took = (job.finishedAt ?? format.now).timeIntervalSince(job.startedAt)
         let direction = job.direction.map { $0 == .inbound ? "in" : "out" } ?? "—"
+        let failed = job.kind == .reconcile ? job.counts.missing : job.counts.failed
         return [
             Span(String(job.id)), Span(job.kind.rawValue), Span(direction, .muted), status, Span(format.stamp(job.startedAt), .muted),
             Span(format.duration(took), .muted), Span(format.grouped(job.counts.staged)), Span(format.grouped(job.counts.linked), .ok),
-            Span(format.grouped(job.counts.failed), job.counts.failed > 0 ? .error : .muted), Span(format.grouped(job.apiCalls), .muted),
+            // A reconciliation's failed rows are the records it found missing, held for a person.
+            Span(format.grouped(failed), failed > 0 ? .error : .muted), Span(format.grouped(job.apiCalls), .muted),
             Span(job.watermarkAfter.map(format.stamp) ?? "", .muted),
             Span(job.trigger == .manual ? "\(job.actor) by hand" : job.actor.description, .muted),
         ]

@@ -32,7 +32,7 @@ final class LiveView: ConsoleView {
     /// The job history is the session's (the header reads it too); the events are this view's.
     func refresh(context: any ConsoleContext) async throws {
         events = try await context.store.recentEvents(limit: eventCapacity)
-        alerts = try await (context.store as? any OperationsStore)?.firingAlerts() ?? []
+        alerts = try await (context.store as? any AlertStore)?.firingAlerts() ?? []
     }
 
     func resize(to body: Rect, context: any ConsoleContext) async throws {

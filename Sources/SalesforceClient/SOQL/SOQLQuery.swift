@@ -44,6 +44,15 @@ public struct SOQLQuery: Sendable, Hashable {
         return query
     }
 
+    /// Adds `field IN (…)`, joined to the other conditions with AND; at least one value.
+    public func `where`(_ field: String, in values: [SOQLValue]) throws(SOQLError) -> SOQLQuery {
+        try SOQL.checkName(field, allowsDots: true)
+        guard !values.isEmpty else { throw SOQLError("an IN condition needs at least one value") }
+        var query = self
+        query.conditions.append("\(field) IN (\(values.map(\.literal).joined(separator: ", ")))")
+        return query
+    }
+
     public func orderBy(_ field: String, ascending: Bool = true) throws(SOQLError) -> SOQLQuery {
         try SOQL.checkName(field, allowsDots: true)
         var query = self

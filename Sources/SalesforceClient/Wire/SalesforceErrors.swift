@@ -12,7 +12,8 @@ enum SalesforceErrors {
             ?? LinkError(code: ErrorCode.httpStatus(response.status), message: "Salesforce answered \(response.status)", remoteBody: response.bodyText)
         let kind: RemoteCallError.Kind
         switch (response.status, error.catalogued) {
-        case (_, .requestLimitExceeded?): kind = .limitReached
+        // The limit on concurrent long requests passes as they finish; the daily limit stops the job.
+        case (_, .requestLimitExceeded?): kind = SalesforceLimits.isConcurrencyLimit(error.message) ? .transient : .limitReached
         case (401, _): kind = .unauthorized
         default: kind = .rejected
         }

@@ -27,6 +27,25 @@ struct SalesforceLimits: RequestMetering {
         Self.usage(inHeader: response.headers["Sforce-Limit-Info"])
     }
 
+    /// Salesforce refuses a request while 25 (production and sandbox orgs; 5 in Developer Edition)
+    /// requests of 20 seconds or longer run: `REQUEST_LIMIT_EXCEEDED`, "Any new concurrent requests
+    /// aren't processed until there are fewer requests than the allowed limit" (Salesforce
+    /// Developer Limits and Allocations, "API Request Limits and Allocations"; REST API "Status
+    /// Codes and Error Responses": 403 with `REQUEST_LIMIT_EXCEEDED`). Its message names the
+    /// `ConcurrentPerOrgLongTxn` limit; the daily limit's names `TotalRequests` and stops the job.
+    /// The concurrent one passes as requests finish: transient, a throttle to back off from.
+    func throttle(in response: HTTPResponse) -> RemoteCallError? {
+        guard response.status == 403 || response.status == 429 else { return nil }
+        let error = SalesforceErrors.callError(response).error
+        guard error.catalogued == .requestLimitExceeded, Self.isConcurrencyLimit(error.message) else { return nil }
+        return RemoteCallError(.transient, error)
+    }
+
+    /// Whether a `REQUEST_LIMIT_EXCEEDED` message is the concurrent long-request limit's.
+    static func isConcurrencyLimit(_ message: String) -> Bool {
+        message.contains("ConcurrentPerOrgLongTxn")
+    }
+
     /// The `api-usage` entry of the header, which may list other entries (`per-app-api-usage=…`).
     static func usage(inHeader header: String?) -> APIUsage? {
         guard let header else { return nil }

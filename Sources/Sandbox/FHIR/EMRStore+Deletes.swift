@@ -80,11 +80,12 @@ extension EMRStore {
         _ = try update(survivorResource, type: "Patient", id: survivor, ifMatch: nil, actor: actor, endpoint: nil)
     }
 
-    /// Every version of `type` made at or after `since` (all when nil), newest first.
-    func history(_ type: String, since: SandboxInstant?) -> [HistoryItem] {
+    /// Every version of `type` (of the resource `id` alone when given) made at or after `since`
+    /// (all when nil), newest first.
+    func history(_ type: String, id only: String? = nil, since: SandboxInstant?) -> [HistoryItem] {
         state.withLock { state in
             var items: [HistoryItem] = []
-            for id in state.order[type] ?? [] {
+            for id in only.map({ [$0] }) ?? state.order[type] ?? [] {
                 guard let entry = state.resources[type]?[id] else { continue }
                 for (index, old) in entry.history.enumerated() {
                     let version = index + 1

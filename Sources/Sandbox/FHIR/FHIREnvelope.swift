@@ -34,7 +34,16 @@ struct FHIREnvelope: RouterMiddleware {
     ) async throws -> Response {
         let path = request.uri.path
         let endpoint = Self.endpoint(method: request.method, path: path)
-        if let endpoint { world.ledger.countCall(endpoint, prefer: request.headers[.prefer]) }
+        if let endpoint {
+            world.ledger.countCall(endpoint, prefer: request.headers[.prefer])
+            try await world.configuration.latency.wait(.fhir)
+            if !endpoint.isToken, let wait = world.emrRate?.admit() {
+                return Self.outcome(
+                    FHIRError(
+                        status: 429, code: "throttled", diagnostics: "Rate limit of \(world.emrRate!.rate) exceeded",
+                        headers: [(.retryAfter, String(wait))]))
+            }
+        }
         let fault = endpoint.flatMap(world.faults.decide)
         if let fault, !fault.kind.servesRequest { return Self.faultResponse(fault) }
         var context = context

@@ -39,6 +39,29 @@ extension FHIRRoutes {
         return try historyPage(token: token, parameters: ["_getpagesoffset": "0", "_count": String(count)], context: context)
     }
 
+    /// `GET [type]/[id]/_history?_count=…`: the versions of one resource, newest first (R4
+    /// http.html#history: "the history of a particular resource"). It names a patient, so the
+    /// certified profile serves it as it serves a read; an id never known answers 404.
+    func instanceHistory(_ request: Request, context: SandboxRequestContext) throws -> Response {
+        let type = try type(context, access: "r")
+        let id = try context.parameters.require("id")
+        var count = FHIRSearch.defaultCount
+        for (name, value) in HTTPReply.query(of: request) {
+            switch name {
+            case "_count":
+                guard let number = Int(value), number >= 0 else { throw FHIRError.invalid("_count", "must be a whole number") }
+                count = min(number, world.configuration.emrProfile.maximumPageSize)
+            default:
+                if !world.configuration.emrProfile.ignoresUnknownParameters {
+                    throw FHIRError(status: 400, code: "not-supported", diagnostics: "The history parameter \(name) is not supported")
+                }
+            }
+        }
+        let items = emr.history(type, id: id, since: nil)
+        guard !items.isEmpty else { throw FHIRError.notFound(type, id) }
+        return try historyPage(token: emr.keepHistory(items), parameters: ["_getpagesoffset": "0", "_count": String(count)], context: context)
+    }
+
     /// One page of a kept history listing.
     func historyPage(token: String, parameters: [String: String], context: SandboxRequestContext) throws -> Response {
         guard let offset = Int(parameters["_getpagesoffset"] ?? "0"), offset >= 0,

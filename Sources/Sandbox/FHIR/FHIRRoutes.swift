@@ -26,6 +26,7 @@ struct FHIRRoutes: Sendable {
         router.post("/fhir/:type") { request, context in try await routes.create(request, context: context) }
         router.get("/fhir/:type/_history") { request, context in try routes.history(request, context: context) }
         router.get("/fhir/:type/:id") { request, context in try routes.read(request, context: context) }
+        router.get("/fhir/:type/:id/_history") { request, context in try routes.instanceHistory(request, context: context) }
         router.delete("/fhir/:type/:id") { _, context in try routes.delete(context) }
         router.get("/fhir/:type/:id/_history/:version") { request, context in
             try routes.read(request, context: context)
@@ -67,7 +68,7 @@ struct FHIRRoutes: Sendable {
         // sees a parameter the server ignored.
         let applied = search.applied.map { "\(FormEncoding.escape($0.0))=\(FormEncoding.escape($0.1))" }.joined(separator: "&")
         let selfURL = "\(base)/\(type)" + (applied.isEmpty ? "" : "?" + applied)
-        var response = bundle(page, selfURL: selfURL, count: search.count, context: context)
+        var response = bundle(page, selfURL: selfURL, count: search.count, elements: search.elements, context: context)
         if let preference = handling.applied { response.headers[.preferenceApplied] = preference }
         return response
     }
@@ -93,16 +94,18 @@ struct FHIRRoutes: Sendable {
             throw FHIRError(
                 status: 410, code: "not-found", diagnostics: "Search \(token) does not exist and may have expired")
         }
-        return bundle(page, selfURL: "\(base)?\(request.uri.query ?? "")", count: count, context: context)
+        // `_elements` travels in the next link, as the search's other parameters stay with its snapshot.
+        let elements = parameters["_elements"].map { $0.split(separator: ",").map(String.init) }
+        return bundle(page, selfURL: "\(base)?\(request.uri.query ?? "")", count: count, elements: elements, context: context)
     }
 
-    private func bundle(_ page: EMRStore.Page, selfURL: String, count: Int, context: SandboxRequestContext) -> Response {
+    private func bundle(_ page: EMRStore.Page, selfURL: String, count: Int, elements: [String]? = nil, context: SandboxRequestContext) -> Response {
         var links: [WireJSON] = [["relation": "self", "url": .string(selfURL)]]
         if page.hasMore {
             let profile = world.configuration.emrProfile
             let origin = profile.nextLinksOnAnotherOrigin ? EMRProfile.otherOrigin(of: base) : base
             let next = "\(origin)?_getpages=\(page.token)&_getpagesoffset=\(page.offset + count)&_count=\(count)"
-                + "&_bundletype=searchset"
+                + "&_bundletype=searchset" + (elements.map { "&_elements=" + FormEncoding.escape($0.joined(separator: ",")) } ?? "")
             links.append(["relation": "next", "url": .string(next)])
         }
         let head: WireJSON = [
@@ -123,6 +126,8 @@ struct FHIRRoutes: Sendable {
                 bytes.append(contentsOf: #","resource":"#.utf8)
                 if index == broken {
                     bytes.append(contentsOf: SchemaBreaker.broken(entry.resource).serialized())
+                } else if let elements {
+                    bytes.append(contentsOf: WireJSON.object(FHIRSearch.subset(entry.resource, elements: elements)).serialized())
                 } else {
                     bytes.append(contentsOf: entry.encoded)
                 }

@@ -1,5 +1,5 @@
 /// A FHIR search of one type: `_id`, `_lastUpdated` (with prefixes), `identifier`, `patient`, `subject`,
-/// `url`, `_count`, `_sort` and `_summary=count`. Any other parameter is refused, never ignored, unless the
+/// `url`, `_count`, `_sort`, `_summary=count` and `_elements`. Any other parameter is refused, never ignored, unless the
 /// profile ignores unknown parameters (`lenient`); `applied` lists what the search used, for `Bundle.link[self]`.
 struct FHIRSearch: Sendable {
     var type: String
@@ -9,6 +9,8 @@ struct FHIRSearch: Sendable {
     var sortDescending: Bool?
     var sortByID = false
     var summaryCount = false
+    /// `_elements`: the top-level elements each resource is cut down to (see ``subset(_:elements:)``).
+    var elements: [String]?
     private var filters: [@Sendable (FHIRResourceEntry) -> Bool] = []
 
     static let maximumCount = 1000
@@ -44,6 +46,12 @@ struct FHIRSearch: Sendable {
                 case "_id": sortByID = true
                 default: throw .processing("_sort supports _lastUpdated, -_lastUpdated and _id")
                 }
+            case "_elements":
+                let names = value.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+                guard !names.isEmpty, names.allSatisfy({ name in name.allSatisfy { $0.isLetter || $0.isNumber } }) else {
+                    throw .invalid("_elements", "must list element names, separated by commas")
+                }
+                elements = names
             case "_summary":
                 guard value == "count" else { throw .processing("_summary supports count") }
                 summaryCount = true
@@ -70,6 +78,25 @@ struct FHIRSearch: Sendable {
             }
             applied.append((name, value))
         }
+    }
+
+    /// A resource cut down to `elements` for `_elements` (FHIR R4 search.html §3.1.1.5.9): the listed
+    /// top-level elements "plus mandatory elements" (`resourceType`, `id`, `meta`), with `meta.tag`
+    /// gaining the `SUBSETTED` code of `http://terminology.hl7.org/CodeSystem/v3-ObservationValue`,
+    /// which marks a resource that "is not the full resource" and must not be used to update it.
+    /// Oracle Health Data Repository's FHIR guide ("Elements Parameter") answers the same way and
+    /// carries `_elements` in the Bundle's `next` link, as ``FHIRRoutes`` does.
+    static func subset(_ resource: WireObject, elements: [String]) -> WireObject {
+        var cut = WireObject()
+        for key in resource.keys where key == "resourceType" || key == "id" || key == "meta" || elements.contains(key) {
+            cut[key] = resource[key]
+        }
+        var meta = cut["meta"]?.objectValue ?? WireObject()
+        var tags = meta["tag"]?.arrayValue ?? []
+        tags.append(["system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"])
+        meta["tag"] = .array(tags)
+        cut["meta"] = .object(meta)
+        return cut
     }
 
     /// `Patient/123`, `123` or `http://…/Patient/123` → `123`.

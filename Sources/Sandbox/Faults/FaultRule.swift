@@ -6,8 +6,11 @@ public enum FaultKind: String, CaseIterable, Sendable, Hashable {
     case serviceUnavailable = "503"
     /// 429 with `Retry-After`.
     case tooManyRequests = "429"
-    /// Salesforce 403 `REQUEST_LIMIT_EXCEEDED`.
+    /// Salesforce 403 `REQUEST_LIMIT_EXCEEDED`: the daily limit (`TotalRequests Limit exceeded.`).
     case requestLimitExceeded = "request-limit-exceeded"
+    /// Salesforce 403 `REQUEST_LIMIT_EXCEEDED` for too many concurrent long requests
+    /// (`ConcurrentPerOrgLongTxn Limit exceeded.`, ``LongRequestLimit``).
+    case concurrentRequestLimit = "concurrent-request-limit"
     /// 401 as for an expired token: Salesforce `INVALID_SESSION_ID`, FHIR `OperationOutcome` with `WWW-Authenticate`.
     case expiredToken = "expired-token"
     /// The request is served (writes happen) but the answer waits past a client's timeout.
@@ -24,7 +27,7 @@ public enum FaultKind: String, CaseIterable, Sendable, Hashable {
     /// Whether this kind can happen on `endpoint`.
     public func applies(to endpoint: SandboxEndpoint) -> Bool {
         switch self {
-        case .requestLimitExceeded: return endpoint.isSalesforce && !endpoint.isToken
+        case .requestLimitExceeded, .concurrentRequestLimit: return endpoint.isSalesforce && !endpoint.isToken
         case .expiredToken: return !endpoint.isToken
         case .schemaInvalidResource: return endpoint == .fhirSearch || endpoint == .fhirRead
         case .rowLock: return endpoint == .salesforceCollections

@@ -11,6 +11,8 @@ public enum SandboxEndpoint: String, CaseIterable, Sendable, Hashable {
     case salesforceQuery = "salesforce.query"
     case salesforceSObjects = "salesforce.sobjects"
     case salesforceCollections = "salesforce.collections"
+    /// Bulk API 2.0 ingest: `/jobs/ingest…` (jobs, uploads, results).
+    case salesforceBulkIngest = "salesforce.bulk-ingest"
     case fhirToken = "fhir.token"
     case fhirSearch = "fhir.search"
     case fhirRead = "fhir.read"

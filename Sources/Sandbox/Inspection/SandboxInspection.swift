@@ -148,6 +148,13 @@ public struct SandboxInspection: Sendable {
         }
     }
 
+    /// Back-dates every deletion in the org's Recycle Bin and delete log by `days`, as if it had been
+    /// made that long ago, without moving the clock (which would expire every session and sign-in
+    /// assertion): after 15 days the Recycle Bin has purged a record and QueryAll no longer returns it.
+    public func ageRecycleBin(days: Int) {
+        world.salesforce.state.withLock { $0.store.backdateDeletions(bySeconds: Double(days) * 86_400) }
+    }
+
     /// Merges Salesforce records into `master` as a person would in the org's merge screen.
     public func mergeSalesforceRecords(_ object: String, master: String, losers: [String]) throws {
         do {

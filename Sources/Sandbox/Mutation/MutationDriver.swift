@@ -174,32 +174,40 @@ public final class MutationDriver: Sendable {
             named: SeedGenerator.admissionsCoordinator.username, displayName: SeedGenerator.admissionsCoordinator.name)
     }
 
+    /// The people Salesforce keeps (Contacts or person accounts), never a person contact behind an Account.
+    private func people() -> [SObjectRecord] {
+        world.salesforce.store.records(of: world.configuration.people.object).filter {
+            world.configuration.people.isPersonAccount ? $0["IsPersonAccount"] == .bool(true) : $0["IsPersonAccount"] != .bool(true)
+        }
+    }
+
     private func editContact() -> Mutation? {
-        let contacts = world.salesforce.store.records(of: "Contact")
+        let contacts = people()
         guard !contacts.isEmpty else { return nil }
         let contact = random { $0.pick(contacts) }
         let place = random { $0.pick(SyntheticPeople.cities) }
+        let people = world.configuration.people
         let body: WireObject = random { generator in
             switch Int.random(in: 0..<3, using: &generator) {
-            case 0: return ["Phone": .string("+1-555-\(Int.random(in: 200...999, using: &generator))-\(Int.random(in: 1000...9999, using: &generator))")]
-            case 1: return ["Email": .string("updated\(Int.random(in: 1...99_999, using: &generator))@example.net")]
+            case 0: return [people.field("Phone"): .string("+1-555-\(Int.random(in: 200...999, using: &generator))-\(Int.random(in: 1000...9999, using: &generator))")]
+            case 1: return [people.field("Email"): .string("updated\(Int.random(in: 1...99_999, using: &generator))@example.net")]
             default:
                 return [
-                    "MailingStreet": .string("\(Int.random(in: 1...9999, using: &generator)) \(generator.pick(SyntheticPeople.streets))"),
-                    "MailingCity": .string(place.city), "MailingState": .string(place.state),
-                    "MailingPostalCode": .string(place.postal),
+                    people.field("MailingStreet"): .string("\(Int.random(in: 1...9999, using: &generator)) \(generator.pick(SyntheticPeople.streets))"),
+                    people.field("MailingCity"): .string(place.city), people.field("MailingState"): .string(place.state),
+                    people.field("MailingPostalCode"): .string(place.postal),
                 ]
             }
         }
-        guard (try? world.salesforce.update("Contact", id: contact.id, body: body, actor: human(), endpoint: nil)) != nil
+        guard (try? world.salesforce.update(world.configuration.people.object, id: contact.id, body: body, actor: human(), endpoint: nil)) != nil
         else { return nil }
-        return Mutation(kind: .contactEdited, system: .salesforce, type: "Contact", id: contact.id)
+        return Mutation(kind: .contactEdited, system: .salesforce, type: world.configuration.people.object, id: contact.id)
     }
 
     /// Edits the phone of a linked patient on both sides, with different values.
     private func editBothSides() -> Mutation? {
-        let linked = world.salesforce.store.records(of: "Contact").compactMap { contact -> (SObjectRecord, FHIRResourceEntry)? in
-            guard let patientID = contact["EMR_Patient_Id__c"].stringValue, let entry = world.emr.liveEntry("Patient", patientID)
+        let linked = people().compactMap { contact -> (SObjectRecord, FHIRResourceEntry)? in
+            guard let patientID = contact[world.configuration.people.field("EMR_Patient_Id__c")].stringValue, let entry = world.emr.liveEntry("Patient", patientID)
             else { return nil }
             return (contact, entry)
         }
@@ -208,27 +216,27 @@ public final class MutationDriver: Sendable {
         var resource = entry.resource
         setTelecom(&resource, system: "phone", value: newPhone())
         guard (try? world.emr.update(resource, type: "Patient", id: entry.resource["id"]!.stringValue!, ifMatch: nil, actor: SeedGenerator.clinician, endpoint: nil)) != nil,
-            (try? world.salesforce.update("Contact", id: contact.id, body: ["Phone": .string(newPhone())], actor: human(), endpoint: nil)) != nil
+            (try? world.salesforce.update(world.configuration.people.object, id: contact.id, body: [world.configuration.people.field("Phone"): .string(newPhone())], actor: human(), endpoint: nil)) != nil
         else { return nil }
-        return Mutation(kind: .bothSidesEdited, system: .salesforce, type: "Contact", id: contact.id)
+        return Mutation(kind: .bothSidesEdited, system: .salesforce, type: world.configuration.people.object, id: contact.id)
     }
 
     private func deleteContact() -> Mutation? {
-        let contacts = world.salesforce.store.records(of: "Contact")
+        let contacts = people()
         guard !contacts.isEmpty else { return nil }
         let contact = random { $0.pick(contacts) }
-        guard (try? world.salesforce.delete("Contact", id: contact.id, actor: human(), endpoint: nil)) != nil else { return nil }
-        return Mutation(kind: .contactDeleted, system: .salesforce, type: "Contact", id: contact.id)
+        guard (try? world.salesforce.delete(world.configuration.people.object, id: contact.id, actor: human(), endpoint: nil)) != nil else { return nil }
+        return Mutation(kind: .contactDeleted, system: .salesforce, type: world.configuration.people.object, id: contact.id)
     }
 
     private func mergeContacts() -> Mutation? {
-        let contacts = world.salesforce.store.records(of: "Contact")
+        let contacts = people()
         guard contacts.count >= 2 else { return nil }
         let master = random { $0.pick(contacts) }
         let loser = random { $0.pick(contacts.filter { $0.id != master.id }) }
-        guard (try? world.salesforce.merge("Contact", master: master.id, losers: [loser.id], actor: human())) != nil
+        guard (try? world.salesforce.merge(world.configuration.people.object, master: master.id, losers: [loser.id], actor: human())) != nil
         else { return nil }
-        return Mutation(kind: .contactsMerged, system: .salesforce, type: "Contact", id: loser.id, survivor: master.id)
+        return Mutation(kind: .contactsMerged, system: .salesforce, type: world.configuration.people.object, id: loser.id, survivor: master.id)
     }
 
     private func deletePatient() -> Mutation? {
@@ -250,8 +258,9 @@ public final class MutationDriver: Sendable {
     }
 
     private func readyAdmission() -> Mutation? {
-        let waiting = world.salesforce.store.records(of: "Admission__c").filter {
-            ["New", "Screening"].contains($0["Stage__c"].stringValue ?? "") && !$0["Contact__c"].isNull
+        let lookup = world.configuration.people.admissionField
+        let waiting = world.salesforce.store.records(of: "Admission__c").filter { admission in
+            ["New", "Screening"].contains(admission["Stage__c"].stringValue ?? "") && !admission[lookup].isNull
         }
         guard !waiting.isEmpty else { return nil }
         let admission = random { $0.pick(waiting) }

@@ -14,6 +14,7 @@ struct SalesforceEnvelope: RouterMiddleware {
         case "query", "queryAll": return .salesforceQuery
         case "sobjects": return .salesforceSObjects
         case "composite" where parts.count >= 5 && parts[4] == "sobjects": return .salesforceCollections
+        case "jobs" where parts.count >= 5 && parts[4] == "ingest": return .salesforceBulkIngest
         default: return nil
         }
     }
@@ -31,7 +32,24 @@ struct SalesforceEnvelope: RouterMiddleware {
     ) async throws -> Response {
         let path = request.uri.path
         let endpoint = Self.endpoint(for: path)
-        if let endpoint { world.ledger.countCall(endpoint) }
+        if let endpoint {
+            world.ledger.countCall(endpoint)
+            // A request runs as long as the latency says; while too many have run too long, new ones are refused.
+            guard let running = world.salesforceRequests.enter() else {
+                try await world.configuration.latency.wait(.salesforce)
+                return HTTPReply.json(.array([SalesforceError.concurrentLimitExceeded.restJSON]), status: .forbidden)
+            }
+            defer { world.salesforceRequests.leave(running) }
+            try await world.configuration.latency.wait(.salesforce)
+            return try await serve(request, endpoint: endpoint, context: context, next: next)
+        }
+        return try await serve(request, endpoint: nil, context: context, next: next)
+    }
+
+    private func serve(
+        _ request: Request, endpoint: SandboxEndpoint?, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let path = request.uri.path
         let fault = endpoint.flatMap(world.faults.decide)
         if let fault, !fault.kind.servesRequest { return Self.faultResponse(fault) }
         var context = context
@@ -100,6 +118,8 @@ struct SalesforceEnvelope: RouterMiddleware {
                 status: .tooManyRequests, headers: retry)
         case .requestLimitExceeded:
             return HTTPReply.json(.array([SalesforceError.limitExceeded.restJSON]), status: .forbidden)
+        case .concurrentRequestLimit:
+            return HTTPReply.json(.array([SalesforceError.concurrentLimitExceeded.restJSON]), status: .forbidden)
         case .expiredToken:
             return HTTPReply.json(.array([SalesforceError.sessionExpired.restJSON]), status: .unauthorized)
         default:

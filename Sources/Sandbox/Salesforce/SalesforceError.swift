@@ -79,6 +79,8 @@ public struct SalesforceError: Error, Sendable, Hashable {
 
     static let sessionExpired = SalesforceError(code: "INVALID_SESSION_ID", message: "Session expired or invalid")
     static let limitExceeded = SalesforceError(code: "REQUEST_LIMIT_EXCEEDED", message: "TotalRequests Limit exceeded.")
+    /// The limit on concurrent long-running requests (``LongRequestLimit``).
+    static let concurrentLimitExceeded = SalesforceError(code: "REQUEST_LIMIT_EXCEEDED", message: "ConcurrentPerOrgLongTxn Limit exceeded.")
     static let notFound = SalesforceError(code: "NOT_FOUND", message: "The requested resource does not exist")
     /// A record in the Recycle Bin, read, written or deleted again.
     static let entityIsDeleted = SalesforceError(code: "ENTITY_IS_DELETED", message: "entity is deleted")

@@ -22,8 +22,9 @@ extension SalesforceOrg {
     {
         let object = try object(objectName)
         let now = clock.now()
-        let deleted = state.withLock { state -> SObjectRecord? in
-            guard state.store.liveRecord(id)?.object == object.name else { return nil }
+        let deleted = try state.withLock { state throws(SalesforceAPIError) -> SObjectRecord? in
+            guard let live = state.store.liveRecord(id), live.object == object.name else { return nil }
+            if let refusal = state.store.personContactRefusal(live) { throw SalesforceAPIError(status: 400, [refusal]) }
             return state.store.moveToRecycleBin(id: id, actor: actor, at: now)
         }
         guard let deleted else { throw SalesforceAPIError(status: 404, [.entityIsDeleted]) }

@@ -100,7 +100,7 @@ extension SalesforceOrg {
     /// `PATCH /composite/sobjects/{Object}/{ExternalIdField}`: one result per record, in order.
     func collectionsUpsert(
         _ objectName: String, field fieldName: String, records: [WireObject], allOrNone: Bool, lockedRows: Set<Int>,
-        actor: String
+        actor: String, endpoint: SandboxEndpoint = .salesforceCollections
     ) throws(SalesforceAPIError) -> [RecordWriteOutcome] {
         let object = try object(objectName)
         let field = try externalIDField(fieldName, of: object)
@@ -132,8 +132,7 @@ extension SalesforceOrg {
             return store.upsert(object, field: field, value: value, body: record, actor: actor, at: now)
         } record: { outcome, now in
             self.writeRecord(
-                outcome, object: object.name, operation: "upsert", actor: actor, endpoint: .salesforceCollections,
-                at: now)
+                outcome, object: object.name, operation: "upsert", actor: actor, endpoint: endpoint, at: now)
         }
     }
 

@@ -10,6 +10,9 @@ struct SalesforceSession: Sendable {
 private struct QueryCursor: Sendable {
     var records: [WireJSON]
     var total: Int
+    /// The batch size of the query's first answer, which its later batches keep: the
+    /// `Sforce-Query-Options: batchSize` asked for (200 to 2,000; REST API "Query Options Header").
+    var size: Int
 }
 
 /// A failed Salesforce call: the status and the JSON body the REST API answers with.
@@ -37,6 +40,9 @@ final class SalesforceOrg: Sendable {
         var cursorOrder: [String] = []
         var cursorSequence = 0
         var apiUsage = 0
+        /// Bulk API 2.0 ingest jobs by id.
+        var bulkJobs: [String: BulkIngestJob] = [:]
+        var bulkJobSequence = 0
     }
 
     let schema: SalesforceSchema
@@ -231,7 +237,10 @@ final class SalesforceOrg: Sendable {
             throw SalesforceAPIError(status: 400, [SalesforceError(code: error.code, message: error.message)])
         }
         let size = min(max(requested ?? pageSize, 200), pageSize)
+        let purgedBefore = clock.now().adding(seconds: -Double(Self.deleteLogWindowDays) * 86_400)
         return try state.withLock { state throws(SalesforceAPIError) in
+            // What has been in the Recycle Bin for 15 days is gone before anyone can query it.
+            if includingDeleted { state.store.emptyRecycleBin(deletedBefore: purgedBefore) }
             let result: (total: Int, records: [WireJSON])
             do throws(SOQLError) {
                 result = try SOQLEvaluator(
@@ -257,7 +266,7 @@ final class SalesforceOrg: Sendable {
                 throw SalesforceAPIError(
                     status: 400, [SalesforceError(code: "INVALID_QUERY_LOCATOR", message: "invalid query locator")])
             }
-            let size = min(pageSize, cursor.records.count - offset)
+            let size = min(cursor.size, cursor.records.count - offset)
             var page = WireObject([
                 ("totalSize", .int(cursor.total)), ("done", .bool(offset + size >= cursor.records.count)),
             ])
@@ -276,7 +285,7 @@ final class SalesforceOrg: Sendable {
         if records.count > size {
             state.cursorSequence += 1
             let locator = String(SalesforceID.make(prefix: "01g", sequence: state.cursorSequence).prefix(15))
-            state.cursors[locator] = QueryCursor(records: records, total: total)
+            state.cursors[locator] = QueryCursor(records: records, total: total, size: size)
             state.cursorOrder.append(locator)
             if state.cursorOrder.count > 50 { state.cursors[state.cursorOrder.removeFirst()] = nil }
             page["nextRecordsUrl"] = .string("/services/data/\(apiVersion)/query/\(locator)-\(size)")
@@ -308,9 +317,19 @@ extension SalesforceOrg {
 
 extension SalesforceOrg {
     /// Inserts a seed record as it stands, unvalidated (seeded bad records must exist), created by `actor` at `instant`.
+    /// A person account (a `RecordTypeId` naming a person account record type by its developer name)
+    /// gets its person contact as through the API.
     func seedInsert(_ objectName: String, values: [String: WireJSON], actor: String, at instant: SandboxInstant) -> String {
         state.withLock { state in
-            state.store.insert(schema.object(named: objectName)!, values: values, actor: actor, at: instant).id
+            var values = values
+            let recordType = values["RecordTypeId"]?.stringValue.flatMap { state.store.recordTypeID(developerName: $0) }
+            if let recordType { values["RecordTypeId"] = .string(recordType) }
+            let id = state.store.insert(schema.object(named: objectName)!, values: values, actor: actor, at: instant).id
+            if objectName == "Account" {
+                let person = recordType.flatMap { state.store.records[$0] }?["IsPersonType"] == .bool(true)
+                state.store.settlePersonAccount(id, person: person, created: true, actor: actor, at: instant)
+            }
+            return id
         }
     }
 }

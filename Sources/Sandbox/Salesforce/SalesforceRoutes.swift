@@ -54,6 +54,7 @@ struct SalesforceRoutes: Sendable {
         data.patch("/composite/sobjects") { request, context in
             try await routes.collectionsUpdate(request, context: context)
         }
+        routes.registerBulkIngest(on: data)
         InspectionRoutes(world: world).register(on: router)
         return router
     }

@@ -13,10 +13,17 @@ public struct SalesforceSchema: Sendable {
     public private(set) var objects: [String: SObjectDescription] = [:]
     private var lowercasedNames: [String: String] = [:]
 
-    /// The org: User, Contact, Assessment__c and Admission__c with their standard fields, plus `customFields`.
+    /// The org: User, Account (with Person Accounts enabled), RecordType, Contact, Assessment__c and
+    /// Admission__c with their standard fields, plus `customFields`. A custom field named for Account as
+    /// `…__pc` is the Contact field `…__c`, and every custom Contact field shows on Account as `…__pc`
+    /// (``PersonAccounts``).
     public init(customFields: [CustomFieldSpec]) {
         for object in Self.standardObjects() { add(object) }
-        for spec in customFields {
+        for var spec in customFields {
+            if spec.object.lowercased() == "account", spec.field.name.hasSuffix("__pc") {
+                spec.object = "Contact"
+                spec.field.name = String(spec.field.name.dropLast(4)) + "__c"
+            }
             guard var object = self.object(named: spec.object) else {
                 var created = SObjectDescription(
                     name: spec.object, label: spec.object.replacingOccurrences(of: "__c", with: ""),
@@ -27,6 +34,10 @@ public struct SalesforceSchema: Sendable {
             }
             object.addOrReplace(spec.field)
             add(object)
+        }
+        if let contact = object(named: "Contact"), var account = object(named: "Account") {
+            PersonAccounts.mirrorCustomFields(of: contact, onto: &account)
+            add(account)
         }
     }
 
@@ -95,13 +106,14 @@ public struct SalesforceSchema: Sendable {
                 name: "MasterRecordId", label: "Master Record ID", type: .reference, length: 18, system: true,
                 referenceTo: "Contact", relationshipName: "MasterRecord"),
         ]
+        contact.fields += PersonAccounts.contactFields
         let assessment = SObjectDescription(
             name: "Assessment__c", label: "Assessment", keyPrefix: "a0A", custom: true,
             fields: auditFields(nameAutoNumber: true))
         let admission = SObjectDescription(
             name: "Admission__c", label: "Admission", keyPrefix: "a0B", custom: true,
             fields: auditFields(nameAutoNumber: true))
-        return [user, contact, assessment, admission]
+        return [user, PersonAccounts.recordTypeObject(), PersonAccounts.accountObject(personFieldsOf: contact), contact, assessment, admission]
     }
 }
 

@@ -38,7 +38,10 @@ struct SalesforceStore: Sendable {
     /// The users who signed in through the token endpoint: the permission set's users.
     var integrationUsers: Set<String> = []
 
-    init(schema: SalesforceSchema) { self.schema = schema }
+    init(schema: SalesforceSchema) {
+        self.schema = schema
+        insertRecordTypes()
+    }
 
     /// Whether `actor` may not write `field` of `object` (field-level security).
     func isReadOnly(_ field: String, of object: String, for actor: String) -> Bool {
@@ -131,7 +134,34 @@ struct SalesforceStore: Sendable {
             }
         }
         deleteLog[object.name, default: []].append(DeletedRecord(id: record.id, deletedDate: now))
+        // A person account's person contact goes with it (merged into the master's person contact).
+        if let contactID = live["PersonContactId"].stringValue {
+            var contactValues: [String: WireJSON] = [:]
+            if let master = values["MasterRecordId"]?.stringValue, let masterContact = records[master]?["PersonContactId"].stringValue {
+                contactValues["MasterRecordId"] = .string(masterContact)
+            }
+            moveToRecycleBin(id: contactID, values: contactValues, actor: actor, at: now)
+        }
         return record
+    }
+
+    /// Empties the Recycle Bin of what was deleted before `cutoff`: "The Recycle Bin lets you view
+    /// and restore recently deleted records for 15 days before they are permanently deleted" (SOAP
+    /// API `emptyRecycleBin()`; Apex "Restoring Deleted Records"). A record so purged is gone for
+    /// QueryAll too; the delete log keeps its entry (`GET …/deleted` answers by its own window).
+    mutating func emptyRecycleBin(deletedBefore cutoff: SandboxInstant) {
+        for (object, log) in deleteLog {
+            let purged = Set(log.filter { $0.deletedDate < cutoff }.map(\.id)).filter { records[$0]?.isDeleted == true }
+            guard !purged.isEmpty else { continue }
+            for id in purged { records[id] = nil }
+            idsByObject[object]?.removeAll { purged.contains($0) }
+        }
+    }
+
+    /// Moves every delete-log entry `seconds` into the past (the inspection API's way to age the
+    /// Recycle Bin without moving the clock).
+    mutating func backdateDeletions(bySeconds seconds: Double) {
+        deleteLog = deleteLog.mapValues { log in log.map { DeletedRecord(id: $0.id, deletedDate: $0.deletedDate.adding(seconds: -seconds)) } }
     }
 
     private func stamp(_ record: inout SObjectRecord, object: SObjectDescription, actor: String, at now: SandboxInstant) {

@@ -44,11 +44,14 @@ extension SalesforceStore {
     mutating func create(_ object: SObjectDescription, body: WireObject, actor: String, at now: SandboxInstant)
         -> RecordWriteOutcome
     {
+        let personAccount = object.name == "Account" ? personAccountErrors(body, existing: nil) : nil
         switch SalesforceValidator(store: self, actor: actor).prepare(body, for: object, existing: nil) {
         case .failure(let list):
-            return .failed(list.errors)
+            return .failed((personAccount?.errors ?? []) + list.errors)
         case .success(let values):
+            if let personAccount, !personAccount.errors.isEmpty { return .failed(personAccount.errors) }
             let record = insert(object, values: values, actor: actor, at: now)
+            if let personAccount { settlePersonAccount(record.id, person: personAccount.person, created: true, actor: actor, at: now) }
             return RecordWriteOutcome(
                 id: record.id, created: true, errors: [],
                 changes: Self.changes(values, order: body, object: object))
@@ -62,11 +65,17 @@ extension SalesforceStore {
         guard let existing = liveRecord(id), existing.object == object.name else {
             return .failed([.entityIsDeleted])
         }
+        if let refusal = personContactRefusal(existing) { return .failed([refusal]) }
+        var checked = body
+        for key in ignoring { checked[key] = nil }
+        let personAccount = object.name == "Account" ? personAccountErrors(checked, existing: existing) : nil
         switch SalesforceValidator(store: self, actor: actor).prepare(body, for: object, existing: existing, ignoring: ignoring) {
         case .failure(let list):
-            return .failed(list.errors)
+            return .failed((personAccount?.errors ?? []) + list.errors)
         case .success(let values):
+            if let personAccount, !personAccount.errors.isEmpty { return .failed(personAccount.errors) }
             update(id: existing.id, values: values, actor: actor, at: now)
+            if let personAccount { settlePersonAccount(existing.id, person: personAccount.person, created: false, actor: actor, at: now) }
             return RecordWriteOutcome(
                 id: existing.id, created: false, errors: [],
                 changes: Self.changes(values, order: body, object: object))

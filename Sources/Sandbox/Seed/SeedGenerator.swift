@@ -61,7 +61,7 @@ struct SeedGenerator {
             let patient = makePatient(index: index, bad: bad)
             let entry = emr.insert(patient, type: "Patient", at: tick())
             let id = entry.resource["id"]!.stringValue!
-            truth.append(SeededRecord(system: .fhir, type: "Patient", id: id, fault: bad?.fault))
+            truth.append(SeededRecord(system: .fhir, type: "Patient", id: id, fault: bad?.fault(for: configuration.people)))
             guard bad == nil else { continue }
             goodPatients.append(id)
             if random.chance(0.85) {
@@ -89,13 +89,14 @@ struct SeedGenerator {
                     subject: subject, answers: answers, authored: at.fhirInstant)
             }
             let entry = emr.insert(response, type: "QuestionnaireResponse", at: at)
-            truth.append(SeededRecord(system: .fhir, type: "QuestionnaireResponse", id: entry.resource["id"]!.stringValue!, fault: kind.fault))
+            truth.append(SeededRecord(system: .fhir, type: "QuestionnaireResponse", id: entry.resource["id"]!.stringValue!, fault: kind.fault(for: configuration.people)))
         }
         var admissionBad = badKinds.filter { $0 == .admissionWithoutContact }.count
         for index in 0..<referralCount {
             let at = tick()
-            let contact = org.seedInsert("Contact", values: makeContact(index: index), actor: coordinator, at: at)
-            truth.append(SeededRecord(system: .salesforce, type: "Contact", id: contact))
+            let people = configuration.people
+            let contact = org.seedInsert(people.object, values: makeContact(index: index), actor: coordinator, at: at)
+            truth.append(SeededRecord(system: .salesforce, type: people.object, id: contact))
             let remaining = referralCount - index
             let bad = admissionBad > 0 && (remaining <= admissionBad || random.chance(Double(admissionBad) / Double(remaining)))
             if bad { admissionBad -= 1 }
@@ -104,10 +105,10 @@ struct SeedGenerator {
                 "Stage__c": .string(bad ? "Ready for Intake" : random.pick(stages)),
                 "Referral_Source__c": .string(random.pick(SyntheticPeople.referralSources)),
             ]
-            if !bad { admission["Contact__c"] = .string(contact) }
+            if !bad { admission[people.admissionField] = .string(contact) }
             let id = org.seedInsert("Admission__c", values: admission, actor: coordinator, at: tick())
             truth.append(
-                SeededRecord(system: .salesforce, type: "Admission__c", id: id, fault: bad ? BadRecordKind.admissionWithoutContact.fault : nil))
+                SeededRecord(system: .salesforce, type: "Admission__c", id: id, fault: bad ? BadRecordKind.admissionWithoutContact.fault(for: configuration.people) : nil))
         }
         return truth
     }
@@ -233,16 +234,21 @@ struct SeedGenerator {
         return instrument.response(subject: patient, answers: answers, authored: instant.fhirInstant)
     }
 
+    /// A referral's person: a Contact, or a person account (its record type and the `Person…` names).
     private mutating func makeContact(index: Int) -> [String: WireJSON] {
         let given = random.pick(SyntheticPeople.givenNames)
         let family = random.pick(SyntheticPeople.familyNames)
         let place = address()
-        return [
+        let values: [String: WireJSON] = [
             "FirstName": .string(given), "LastName": .string(family), "Birthdate": .string(birthDate()),
             "Phone": .string(phone()),
             "Email": .string("\(SyntheticPeople.mailbox(given, family, number: 5000 + index))@example.net"),
             "MailingStreet": .string(place.street), "MailingCity": .string(place.city),
             "MailingState": .string(place.state), "MailingPostalCode": .string(place.postal), "MailingCountry": "US",
         ]
+        let people = configuration.people
+        var named = Dictionary(uniqueKeysWithValues: values.map { (people.field($0.key), $0.value) })
+        if let recordType = people.recordType { named["RecordTypeId"] = .string(recordType) }
+        return named
     }
 }

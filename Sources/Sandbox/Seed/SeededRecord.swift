@@ -54,16 +54,19 @@ public enum BadRecordKind: String, CaseIterable, Sendable, Hashable {
     /// An Admission__c at Ready for Intake with no Contact__c.
     case admissionWithoutContact = "admission-without-contact"
 
-    var fault: SeededFault {
+    /// What is wrong, named as a mapping onto `people` names it (`Birthdate` on a Contact,
+    /// `PersonBirthdate` on a person account).
+    func fault(for people: SalesforcePeople) -> SeededFault {
         switch self {
-        case .missingFamilyName: SeededFault(kind: self, field: "LastName", element: "Patient.name[0].family")
-        case .invalidBirthDate, .partialBirthDate: SeededFault(kind: self, field: "Birthdate", element: "Patient.birthDate")
-        case .unknownGender: SeededFault(kind: self, field: "Gender__c", element: "Patient.gender")
-        case .oversizeName: SeededFault(kind: self, field: "LastName", element: "Patient.name[0].family")
+        case .missingFamilyName: SeededFault(kind: self, field: people.field("LastName"), element: "Patient.name[0].family")
+        case .invalidBirthDate, .partialBirthDate: SeededFault(kind: self, field: people.field("Birthdate"), element: "Patient.birthDate")
+        case .unknownGender: SeededFault(kind: self, field: people.field("Gender__c"), element: "Patient.gender")
+        case .oversizeName: SeededFault(kind: self, field: people.field("LastName"), element: "Patient.name[0].family")
         case .scoreOutOfRange: SeededFault(kind: self, field: "Score__c", element: "QuestionnaireResponse.item")
         case .danglingPatientReference:
-            SeededFault(kind: self, field: "Contact__r.EMR_Patient_Id__c", element: "QuestionnaireResponse.subject")
-        case .admissionWithoutContact: SeededFault(kind: self, field: "Contact__c", element: "Admission__c.Contact__c")
+            SeededFault(kind: self, field: people.patientReference, element: "QuestionnaireResponse.subject")
+        case .admissionWithoutContact:
+            SeededFault(kind: self, field: people.admissionField, element: "Admission__c.\(people.admissionField)")
         }
     }
 }

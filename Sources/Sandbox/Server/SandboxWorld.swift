@@ -15,6 +15,10 @@ final class SandboxWorld: Sendable {
     let webhooks = WebhookReceiver()
     let signingSecret: [UInt8]
     let logger: Logger
+    /// Salesforce's requests running now, for its limit on concurrent long requests.
+    let salesforceRequests: LongRequestGate
+    /// The EMR's rate limit, when it has one.
+    let emrRate: RateGate?
     private let driver = Mutex<MutationDriver?>(nil)
     private let truthRecords = Mutex<[SeededRecord]>([])
     private let baseURLs = Mutex<(salesforce: String, salesforceLogin: String, fhir: String)>(
@@ -23,6 +27,8 @@ final class SandboxWorld: Sendable {
     init(configuration: SandboxConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
+        salesforceRequests = LongRequestGate(rule: configuration.salesforceLongRequests)
+        emrRate = configuration.emrRateLimit.map { RateGate(rate: $0) }
         faults = FaultInjector(seed: configuration.seed)
         salesforce = SalesforceOrg(
             schema: SalesforceSchema(customFields: configuration.customFields), clock: clock, ledger: ledger,

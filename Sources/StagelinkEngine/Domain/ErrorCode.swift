@@ -42,6 +42,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
     case identityMismatch = "IDENTITY_MISMATCH"
     case multipleMatches = "MULTIPLE_MATCHES"
     case mergeWithoutSurvivor = "MERGE_WITHOUT_SURVIVOR"
+    case deletionCandidate = "DELETION_CANDIDATE"
     case versionMoved = "VERSION_MOVED"
     case emrNotFound = "EMR_NOT_FOUND"
     case emrNotConfigured = "EMR_NOT_CONFIGURED"
@@ -49,8 +50,10 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
     case searchRefused = "SEARCH_REFUSED"
     case originNotAllowed = "ORIGIN_NOT_ALLOWED"
     case invalidQuery = "INVALID_QUERY"
+    case recordTypeNotFound = "RECORD_TYPE_NOT_FOUND"
     case apiLimitShareReached = "API_LIMIT_SHARE_REACHED"
     case unknownFailure = "UNKNOWN_FAILURE"
+    case bulkUnprocessed = "BULK_UNPROCESSED"
     case noErrorCode = "NO_ERROR_CODE"
     case unreadableCode = "UNREADABLE_CODE"
 
@@ -176,6 +179,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
         case .identityMismatch: Entry(.stagelink, .lasting, "The EMR delivered a resource under another resource's id or type.")
         case .multipleMatches: Entry(.stagelink, .lasting, "Several EMR resources carry the identifier a create names (412 on a conditional create).")
         case .mergeWithoutSurvivor: Entry(.stagelink, .lasting, "A record marked merged that names no record it was merged into (or not a valid id): nothing is moved or flagged.")
+        case .deletionCandidate: Entry(.stagelink, .lasting, "A reconciliation found a linked record absent at its source, and that system's API did not report it deleted: held for a person, nothing was written.")
         case .versionMoved: Entry(.stagelink, .transient, "The EMR's record changed since it was read (412 on If-Match).")
         case .emrNotFound: Entry(.stagelink, .lasting, "The Patient a Contact is linked to is not in the EMR.")
         case .emrNotConfigured: Entry(.stagelink, .lasting, "A change for the EMR waits: no EMR connection is configured.")
@@ -183,7 +187,9 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
         case .searchRefused: Entry(.stagelink, .configuration, "The EMR refuses population searches: a bulk pull is needed.")
         case .originNotAllowed: Entry(.stagelink, .configuration, "A next link names another origin than the EMR's base URL.")
         case .invalidQuery: Entry(.stagelink, .lasting, "A Salesforce query could not be built from the values given.")
+        case .recordTypeNotFound: Entry(.stagelink, .lasting, "The mapping's recordType names no active record type of its object in the org.")
         case .apiLimitShareReached: Entry(.stagelink, .lasting, "Stagelink's share of the org's daily API limit is used up: the job stops cleanly.")
+        case .bulkUnprocessed: Entry(.stagelink, .transient, "A Salesforce Bulk API 2.0 job ended (failed or aborted) before it processed this record.")
         case .unknownFailure: Entry(.stagelink, .lasting, "Salesforce reported neither success nor an error for a record.")
         case .noErrorCode: Entry(.stagelink, .lasting, "A failed row that carries no error code (a failure group's name).")
         case .unreadableCode: Entry(.stagelink, .lasting, "A remote code that is not code-shaped, as an alert names it.")

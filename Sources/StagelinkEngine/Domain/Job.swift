@@ -58,6 +58,9 @@ public struct Job: Sendable, Hashable, Identifiable {
         case push
         /// An operator's retry of chosen rows.
         case retry
+        /// A reconciliation: the ids and versions of one side's linked records compared with what
+        /// the store last saw of them (``Reconciler``).
+        case reconcile
 
         /// The kind of a cycle's link step in `direction`: inbound rows are linked into
         /// Salesforce, outbound rows pushed into the EMR.
@@ -108,10 +111,17 @@ public struct Job: Sendable, Hashable, Identifiable {
         public var conflicts = 0
         /// Rows the link step withheld for a security label (never sent; not failures).
         public var withheld = 0
+        /// A reconciliation's linked records compared with their source.
+        public var checked = 0
+        /// A reconciliation's records whose version at the source differs from the one last seen.
+        public var changed = 0
+        /// A reconciliation's linked records absent at their source that its API did not report
+        /// deleted: each held for a person as a deletion candidate.
+        public var missing = 0
 
         public init(
             pulled: Int = 0, staged: Int = 0, deduplicated: Int = 0, linked: Int = 0, failed: Int = 0, superseded: Int = 0, conflicts: Int = 0,
-            withheld: Int = 0
+            withheld: Int = 0, checked: Int = 0, changed: Int = 0, missing: Int = 0
         ) {
             self.pulled = pulled
             self.staged = staged
@@ -121,13 +131,17 @@ public struct Job: Sendable, Hashable, Identifiable {
             self.superseded = superseded
             self.conflicts = conflicts
             self.withheld = withheld
+            self.checked = checked
+            self.changed = changed
+            self.missing = missing
         }
 
         public static func + (lhs: Counts, rhs: Counts) -> Counts {
             Counts(
                 pulled: lhs.pulled + rhs.pulled, staged: lhs.staged + rhs.staged, deduplicated: lhs.deduplicated + rhs.deduplicated,
                 linked: lhs.linked + rhs.linked, failed: lhs.failed + rhs.failed, superseded: lhs.superseded + rhs.superseded,
-                conflicts: lhs.conflicts + rhs.conflicts, withheld: lhs.withheld + rhs.withheld)
+                conflicts: lhs.conflicts + rhs.conflicts, withheld: lhs.withheld + rhs.withheld, checked: lhs.checked + rhs.checked,
+                changed: lhs.changed + rhs.changed, missing: lhs.missing + rhs.missing)
         }
 
         public static func += (lhs: inout Counts, rhs: Counts) { lhs = lhs + rhs }

@@ -78,7 +78,7 @@ public enum PersonSearch {
         "Contact": Declaration(
             name: [["Name"], ["FirstName"], ["LastName"]], identifiers: [["EMR_Patient_Id__c"]], birthDate: [["Birthdate"]]),
         "Account": Declaration(
-            name: [["Name"], ["FirstName"], ["LastName"]], identifiers: [["EMR_Patient_Id__c"]], birthDate: [["PersonBirthdate"]]),
+            name: [["Name"], ["FirstName"], ["LastName"]], identifiers: [["EMR_Patient_Id__pc"], ["EMR_Patient_Id__c"]], birthDate: [["PersonBirthdate"]]),
         // An admission's Name is its number (autonumber): an identifier, not a person's name.
         "Admission__c": Declaration(identifiers: [["Name"]], parent: (["Contact__c"], "Contact")),
     ]
@@ -110,6 +110,14 @@ public enum PersonSearch {
             }
         }
         return document
+    }
+
+    /// Only the parent record of a record as received, for an encrypted store, which keeps no
+    /// person document in the clear: a type that declares no parent (a Patient, a Contact) is
+    /// answered without reading its payload.
+    public static func parent(for record: IncomingRecord) -> SourceKey? {
+        guard (record.system == .emr ? emr : salesforce)[record.resourceType]?.parent != nil else { return nil }
+        return document(for: record).parent
     }
 
     /// The id of a relative FHIR reference to `type` (`Patient/123`, or `Patient/123/_history/2`);

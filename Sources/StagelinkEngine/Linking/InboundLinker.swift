@@ -16,18 +16,28 @@ import Logging
 /// try await linker.linkPending(recorder: recorder, stop: StopSignal())
 /// ```
 public struct InboundLinker: Sendable {
-    public var store: any SyncStore
+    /// The roles of the store a linker uses: it claims and records rows, reads them and the policy.
+    public typealias Store = LinkingStore & RowReader & PolicyReader
+
+    public var store: any Store
     public var target: any UpsertTarget
     public var mapping: MappingDocument
     /// Rows taken from the store at once; split into upserts of `target.maxBatchSize`.
     public var claimSize: Int
+    /// The most upsert calls in flight at once (`salesforce.concurrency`); a ``ConcurrencyWindow``
+    /// narrows it while Salesforce throttles.
+    public var concurrency: Int
     public var logger: Logger
 
-    public init(store: any SyncStore, target: any UpsertTarget, mapping: MappingDocument, claimSize: Int = 1_000, logger: Logger = Logger(label: "stagelink.link")) {
+    public init(
+        store: any Store, target: any UpsertTarget, mapping: MappingDocument, claimSize: Int = 1_000, concurrency: Int = 4,
+        logger: Logger = Logger(label: "stagelink.link")
+    ) {
         self.store = store
         self.target = target
         self.mapping = mapping
         self.claimSize = claimSize
+        self.concurrency = max(1, concurrency)
         self.logger = logger
     }
 
@@ -37,75 +47,131 @@ public struct InboundLinker: Sendable {
         let waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr))
         for inbound in mapping.inbound {
             await recorder.progress(phase: "linking \(inbound.resource)", total: .some(waiting))
-            try await link(ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged]), recorder: recorder, stop: stop)
+            let bulk = try await bulkBatchSize(for: inbound)
+            if let bulk { await recorder.event(.info, "\(inbound.object): more than \(target.bulkThreshold ?? 0) rows wait, upserted in bulk jobs of up to \(bulk)") }
+            try await link(ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged]), recorder: recorder, stop: stop, batchSize: bulk)
         }
+    }
+
+    /// The target's bulk batch size when more rows than its bulk threshold wait for this
+    /// mapping's object (counting every mapping into that object), nil otherwise.
+    private func bulkBatchSize(for inbound: InboundMapping) async throws -> Int? {
+        guard let threshold = target.bulkThreshold else { return nil }
+        var waiting = 0
+        for other in mapping.inbound where other.object == inbound.object {
+            waiting += try await store.countRows(RowFilter(statuses: [.staged], system: .emr, resourceType: other.resource))
+        }
+        return waiting > threshold ? max(target.bulkBatchSize, target.maxBatchSize) : nil
     }
 
     /// Links the rows a claim request selects until none is left (a retry passes row ids or
     /// error codes and the failed status).
     ///
-    /// Batches are pipelined: while the store records one batch's outcomes, the next batch is
-    /// mapped, planned and sent. A batch that touches a record still being recorded waits for it.
-    public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws {
+    /// Batches are pipelined: while upserts are in flight (up to the ``ConcurrencyWindow``'s
+    /// limit) the next batch is mapped and planned, and the store records the outcomes of those
+    /// that came back. Rows of one record never race: a batch that touches a record still in
+    /// flight or being recorded waits for it, so a record's rows are written in row order. A
+    /// child never goes before its parent: batches in flight together are of one resource type,
+    /// and a batch of another type (an Assessment after Patients) waits until they are done.
+    ///
+    /// `batchSize` (the target's bulk batch size for a large load) replaces the target's
+    /// `maxBatchSize`: a batch larger than that goes through the target's bulk upsert.
+    public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal, batchSize: Int? = nil) async throws {
+        let batchSize = batchSize ?? target.maxBatchSize
         let actor = await recorder.actor
         let jobID = await recorder.id
         var writer = OutcomeWriter(store: store, recorder: recorder)
         var unprocessed: [Int64] = []
         var request = request
         let store = store
-        let claimSize = claimSize
+        let claimSize = max(claimSize, batchSize)
+        let window = ConcurrencyWindow(maximum: concurrency, meter: target.meter)
         // The next rows are claimed while these are linked: a claim is a write, and waiting for it
         // behind the outcomes being recorded would leave the linker idle for a whole transaction.
         var nextClaim: Task<[StagedRow], any Error>? = Task { [request] in try await store.claimRows(request, limit: claimSize, actor: actor) }
         do {
-            while true {
-                if stop.isRequested { throw SyncStopped() }
-                let rows = try await nextClaim!.value
-                nextClaim = nil
-                guard let lastRow = rows.last else { break }
-                unprocessed = rows.map(\.id)
-                // Rows still being recorded stay claimed by us and lie before `afterRowID`: the
-                // next claim does not take them again.
-                request.afterRowID = lastRow.id
-                nextClaim = Task { [request] in try await store.claimRows(request, limit: claimSize, actor: actor) }
-                var pending = rows[...]
-                // Deletions and merges are linked by the mapping's onDelete and onMerge rules, after
-                // what is being recorded is written: they retire links the next batches read.
-                let removals = pending.filter { $0.kind != .record }
-                if !removals.isEmpty {
-                    pending = pending.filter { $0.kind == .record }[...]
-                    try await writer.drain()
-                    let outcomes = try await linkRemovals(removals, actor: actor)
-                    try await writer.submit(outcomes)
-                    try await writer.drain()
-                    let done = Set(outcomes.map(\.rowID))
+            try await withThrowingTaskGroup(of: SentBatch.self) { group in
+                // The batches being sent, by number: what they write, and their resource type.
+                var inFlight: [Int: (records: Set<MappedRecordKey>, sources: Set<SourceKey>)] = [:]
+                var inFlightType = ""
+                var sent = 0
+
+                /// Takes the next batch that came back and hands its outcomes to the writer.
+                func collect() async throws {
+                    guard let batch = try await group.next() else { return }
+                    let keys = inFlight.removeValue(forKey: batch.number)!
+                    if let limit = window.end(batch.ticket, throttled: batch.throttled) {
+                        await recorder.event(.info, "Salesforce: \(limit) upsert \(limit == 1 ? "call" : "calls") in flight at most now (of \(window.maximum))")
+                    }
+                    try await writer.submit(batch.outcomes, records: keys.records, sources: keys.sources)
+                    let done = Set(batch.outcomes.map(\.rowID))
                     unprocessed.removeAll { done.contains($0) }
                 }
-                while let first = pending.first {
+
+                while true {
                     if stop.isRequested { throw SyncStopped() }
-                    guard let inbound = mapping.inbound(forResource: first.resourceType) else {
-                        let error = LinkError(.mappingNoMapping, message: "no inbound mapping for \(first.resourceType) in \(mapping.file)")
-                        let unmapped = pending.filter { $0.resourceType == first.resourceType }
-                        pending = pending.filter { $0.resourceType != first.resourceType }[...]
-                        try await writer.submit(unmapped.map { LinkOutcome(rowID: $0.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error) })
-                        unprocessed.removeAll { id in unmapped.contains { $0.id == id } }
-                        continue
+                    let rows = try await nextClaim!.value
+                    nextClaim = nil
+                    guard let lastRow = rows.last else { break }
+                    unprocessed += rows.map(\.id)
+                    // Rows still being sent or recorded stay claimed by us and lie before
+                    // `afterRowID`: the next claim does not take them again.
+                    request.afterRowID = lastRow.id
+                    nextClaim = Task { [request] in try await store.claimRows(request, limit: claimSize, actor: actor) }
+                    var pending = rows[...]
+                    // Deletions and merges are linked by the mapping's onDelete and onMerge rules, after
+                    // what is in flight and being recorded is written: they retire links the next batches read.
+                    let removals = pending.filter { $0.kind != .record }
+                    if !removals.isEmpty {
+                        pending = pending.filter { $0.kind == .record }[...]
+                        while !inFlight.isEmpty { try await collect() }
+                        try await writer.drain()
+                        let outcomes = try await linkRemovals(removals, actor: actor)
+                        try await writer.submit(outcomes)
+                        try await writer.drain()
+                        let done = Set(outcomes.map(\.rowID))
+                        unprocessed.removeAll { done.contains($0) }
                     }
-                    // One resource type per batch, in row order.
-                    var chunk: [StagedRow] = []
-                    var rest: [StagedRow] = []
-                    for row in pending {
-                        if row.resourceType == first.resourceType && chunk.count < target.maxBatchSize { chunk.append(row) } else { rest.append(row) }
+                    while let first = pending.first {
+                        if stop.isRequested { throw SyncStopped() }
+                        guard let inbound = mapping.inbound(forResource: first.resourceType) else {
+                            let error = LinkError(.mappingNoMapping, message: "no inbound mapping for \(first.resourceType) in \(mapping.file)")
+                            let unmapped = pending.filter { $0.resourceType == first.resourceType }
+                            pending = pending.filter { $0.resourceType != first.resourceType }[...]
+                            try await writer.submit(unmapped.map { LinkOutcome(rowID: $0.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error) })
+                            unprocessed.removeAll { id in unmapped.contains { $0.id == id } }
+                            continue
+                        }
+                        // One resource type per batch, in row order.
+                        var chunk: [StagedRow] = []
+                        var rest: [StagedRow] = []
+                        for row in pending {
+                            if row.resourceType == first.resourceType && chunk.count < batchSize { chunk.append(row) } else { rest.append(row) }
+                        }
+                        let batch = try await prepare(chunk, inbound: inbound, actor: actor)
+                        // Wait for room in the window, for the batches of another type (parents before
+                        // children), and for any batch in flight that writes one of these records.
+                        while !inFlight.isEmpty
+                            && (inFlight.count >= window.limit || inFlightType != first.resourceType
+                                || inFlight.values.contains { !$0.records.isDisjoint(with: batch.records) || !$0.sources.isDisjoint(with: batch.sources) })
+                        {
+                            try await collect()
+                        }
+                        if writer.isRecording(batch.records, batch.sources) { try await writer.drain() }
+                        let number = sent
+                        sent += 1
+                        inFlight[number] = (batch.records, batch.sources)
+                        inFlightType = first.resourceType
+                        let ticket = window.begin()
+                        group.addTask {
+                            let outcomes = try await send(batch, inbound: inbound, actor: actor, jobID: jobID, recorder: recorder)
+                            return SentBatch(number: number, outcomes: outcomes, ticket: ticket)
+                        }
+                        // Rows of a record already in this batch go in a later one, after it is written.
+                        pending = (batch.deferred + rest)[...]
                     }
-                    let batch = try await prepare(chunk, inbound: inbound, actor: actor)
-                    if writer.isRecording(batch.records, batch.sources) { try await writer.drain() }
-                    let outcomes = try await send(batch, inbound: inbound, actor: actor, jobID: jobID, recorder: recorder)
-                    try await writer.submit(outcomes, records: batch.records, sources: batch.sources)
-                    let done = Set(outcomes.map(\.rowID))
-                    unprocessed.removeAll { done.contains($0) }
-                    // Rows of a record already in this batch go in the next one, after it is written.
-                    pending = (batch.deferred + rest)[...]
                 }
+                while !inFlight.isEmpty { try await collect() }
             }
             try await writer.drain()
         } catch {
@@ -116,17 +182,20 @@ public struct InboundLinker: Sendable {
         }
     }
 
+    /// A batch that came back from Salesforce: its outcomes, and whether it was throttled.
+    private struct SentBatch: Sendable {
+        var number: Int
+        var outcomes: [LinkOutcome]
+        var ticket: ConcurrencyWindow.Ticket
+        /// The call failed as a whole on a throttling answer its retries did not outlast.
+        var throttled: Bool { outcomes.contains { $0.error.map { LinkError.throttleCodes.contains($0.code) } ?? false } }
+    }
+
     /// Links again the rows that wait on a parent which has linked since (a Patient retried after
     /// a row lock, then its episode and assessments), round after round while there are such rows
     /// (a parent that links may have children waiting in turn), at most `rounds` times.
     public func linkWaitingChildren(recorder: JobRecorder, stop: StopSignal, rounds: Int = 5) async throws {
-        var previous: [Int64] = []
-        for _ in 0..<rounds {
-            let ids = try await store.rowsWaitingOnLinkedParents(system: .emr, limit: 10_000)
-            // None left, or the same ones again (claimed by another linker): nothing more to do now.
-            guard !ids.isEmpty, ids != previous else { return }
-            previous = ids
-            await recorder.event(.info, "\(ids.count) rows waiting on their parent: the parent linked, linking them")
+        try await ParentWait.relinkChildren(system: .emr, store: store, recorder: recorder, rounds: rounds) { ids in
             for inbound in mapping.inbound {
                 try await link(
                     ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.failed], rowIDs: ids, errorCodes: [ErrorCode.waitingOnParent.rawValue]),
@@ -136,7 +205,7 @@ public struct InboundLinker: Sendable {
     }
 
     /// A batch mapped and checked against itself, before anything is read from the store.
-    private struct PreparedBatch {
+    private struct PreparedBatch: Sendable {
         var failed: [LinkOutcome] = []
         var candidates: [(row: StagedRow, record: MappedRecord)] = []
         var deferred: [StagedRow] = []
@@ -237,7 +306,19 @@ public struct InboundLinker: Sendable {
             do {
                 let results: [RecordResult]
                 if group[0].record.salesforceID == nil {
-                    results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: fields.map(TargetRecord.init))
+                    // A mapping with a record type (Person Accounts) creates every record with it; a
+                    // record Salesforce made keeps its own and is written by id below.
+                    var upserted = fields
+                    if let recordType = inbound.recordType {
+                        let id = try await target.recordTypeID(object: inbound.object, developerName: recordType)
+                        upserted = fields.map { $0 + [MappedField(name: "RecordTypeId", value: .text(id))] }
+                    }
+                    if group.count > target.maxBatchSize {
+                        // The one place a large load goes to the target's bulk API (Bulk API 2.0).
+                        results = try await target.bulkUpsert(object: inbound.object, externalIDField: inbound.externalID, records: upserted.map(TargetRecord.init))
+                    } else {
+                        results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: upserted.map(TargetRecord.init))
+                    }
                 } else {
                     results = try await target.update(
                         object: inbound.object, records: zip(group, fields).map { TargetRecordUpdate(id: $0.record.salesforceID!, fields: $1) })

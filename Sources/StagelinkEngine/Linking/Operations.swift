@@ -11,7 +11,11 @@ import Logging
 /// let report = try await operations.retry(.rows([42]), by: "alice")
 /// ```
 public struct Operations: Sendable {
-    public var store: any SyncStore
+    /// The roles of the store the actions use: each reads rows and history, and writes rows,
+    /// links, the policy or a job (a conflict resolved or a push is staged and linked).
+    public typealias Store = StagingStore & LinkingStore & PolicyStore & JobStore & RowReader & HistoryReader
+
+    public var store: any Store
     public var mapping: MappingDocument
     /// Links EMR rows into Salesforce; nil when no Salesforce connection is configured.
     public var inbound: InboundLinker?
@@ -25,7 +29,7 @@ public struct Operations: Sendable {
     public var logger: Logger
 
     public init(
-        store: any SyncStore, mapping: MappingDocument, inbound: InboundLinker?, outbound: (any OutboundRowLinker)? = nil,
+        store: any Store, mapping: MappingDocument, inbound: InboundLinker?, outbound: (any OutboundRowLinker)? = nil,
         salesforceLookup: (any RecordLookup)? = nil, emrWriter: (any ResourceWriter)? = nil, meters: [APIMeter] = [],
         logger: Logger = Logger(label: "stagelink.operations")
     ) {
@@ -115,6 +119,7 @@ public struct Operations: Sendable {
                 case .salesforce:
                     guard let outbound else { continue }
                     try await outbound.link(scoped, recorder: recorder, stop: stop)
+                    try await outbound.linkWaitingChildren(recorder: recorder, stop: stop)
                 }
             }
         }
@@ -237,7 +242,7 @@ public struct Operations: Sendable {
 
 extension WhyAnswer {
     /// Finds the answer in the store alone (lineage needs neither the mapping nor a connection).
-    public static func find(in store: any SyncStore, object: String, id: String, field: String) async throws -> WhyAnswer {
+    public static func find(in store: any LinkingStore & RowReader & HistoryReader, object: String, id: String, field: String) async throws -> WhyAnswer {
         let key = try await store.link(targetType: object, targetID: id)?.recordKey ?? id
         let record = MappedRecordKey(object: object, key: key)
         guard let write = try await store.lastWrite(record: record, field: field) else {
@@ -298,6 +303,8 @@ public enum OperationError: Error, Sendable, Hashable, CustomStringConvertible {
 /// Links staged Salesforce rows into the EMR (implemented by the outbound processor).
 public protocol OutboundRowLinker: Sendable {
     func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws
+    /// Links again the rows that wait on a parent which has linked since.
+    func linkWaitingChildren(recorder: JobRecorder, stop: StopSignal) async throws
 }
 
 extension Optional {

@@ -16,7 +16,10 @@ import Logging
 /// An echo of Stagelink's own write (the integration user changed it and every value equals the
 /// last sync) is recognised and sends nothing.
 public struct OutboundLinker: OutboundRowLinker {
-    public var store: any SyncStore
+    /// The roles of the store a linker uses: it claims and records rows, reads them and the policy.
+    public typealias Store = LinkingStore & RowReader & PolicyReader
+
+    public var store: any Store
     public var mapping: MappingDocument
     /// The EMR; nil when only observing (then rows that need a write fail with a clear error).
     public var emr: (any ResourceWriter)?
@@ -24,17 +27,21 @@ public struct OutboundLinker: OutboundRowLinker {
     public var salesforce: (any UpsertTarget)?
     /// The Salesforce user Stagelink writes as.
     public var integrationUserID: @Sendable () async -> String?
+    /// The most rows being written to the EMR at once (`emr.concurrency`); a
+    /// ``ConcurrencyWindow`` narrows it while the EMR throttles.
+    public var concurrency: Int
     public var logger: Logger
 
     public init(
-        store: any SyncStore, mapping: MappingDocument, emr: (any ResourceWriter)?, salesforce: (any UpsertTarget)?,
-        integrationUserID: @escaping @Sendable () async -> String? = { nil }, logger: Logger = Logger(label: "stagelink.outbound")
+        store: any Store, mapping: MappingDocument, emr: (any ResourceWriter)?, salesforce: (any UpsertTarget)?,
+        integrationUserID: @escaping @Sendable () async -> String? = { nil }, concurrency: Int = 4, logger: Logger = Logger(label: "stagelink.outbound")
     ) {
         self.store = store
         self.mapping = mapping
         self.emr = emr
         self.salesforce = salesforce
         self.integrationUserID = integrationUserID
+        self.concurrency = max(1, concurrency)
         self.logger = logger
     }
 
@@ -119,25 +126,92 @@ public struct OutboundLinker: OutboundRowLinker {
         }
     }
 
+    /// Links the rows a claim request selects, up to the ``ConcurrencyWindow``'s limit of rows at
+    /// once, each recorded as it finishes.
+    ///
+    /// Rows of one record never race, and a child never goes before its parent: a row waits while
+    /// a row sharing one of its keys is in flight (its own id; an admission's Contact, whose
+    /// Patient it creates; a Contact's Patient), and rows start in row order, so those of one
+    /// record are written in order. A deletion or merge runs alone.
     public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal) async throws {
         let actor = await recorder.actor
         var request = request
+        let window = ConcurrencyWindow(maximum: concurrency, meter: emr?.meter)
         while true {
             if stop.isRequested { throw SyncStopped() }
             let rows = try await store.claimRows(request, limit: 200, actor: actor)
             guard let lastRow = rows.last else { return }
             request.afterRowID = lastRow.id
-            var processed: [Int64] = []
+            // How the EMR takes writes is read once (the client keeps it) before rows go out together,
+            // not by each of the first rows at once.
+            if concurrency > 1, let emr, let patients = mapping.outbound.admissions.flatMap({ mapping.inbound(named: $0.patientMapping) }) {
+                _ = try? await emr.writeModes(for: patients.resource)
+            }
+            var processed = Set<Int64>()
             do {
-                for row in rows {
-                    if stop.isRequested { throw SyncStopped() }
-                    try await process(row, forced: false, recorder: recorder)
-                    processed.append(row.id)
+                try await withThrowingTaskGroup(of: (row: Int64, ticket: ConcurrencyWindow.Ticket, throttled: Bool).self) { group in
+                    // The rows being written and their keys; nil for a row that runs alone.
+                    var inFlight: [Int64: Set<String>?] = [:]
+                    func collect() async throws {
+                        guard let done = try await group.next() else { return }
+                        inFlight[done.row] = nil
+                        processed.insert(done.row)
+                        if let limit = window.end(done.ticket, throttled: done.throttled) {
+                            await recorder.event(.info, "EMR: \(limit) \(limit == 1 ? "row" : "rows") written at once at most now (of \(window.maximum))")
+                        }
+                    }
+                    for row in rows {
+                        if stop.isRequested { throw SyncStopped() }
+                        let keys = orderingKeys(of: row)
+                        while !inFlight.isEmpty
+                            && (inFlight.count >= window.limit || keys == nil
+                                || inFlight.values.contains { other in other.map { !$0.isDisjoint(with: keys!) } ?? true })
+                        {
+                            try await collect()
+                        }
+                        inFlight[row.id] = .some(keys)
+                        let ticket = window.begin()
+                        group.addTask {
+                            let outcome = try await process(row, forced: false, recorder: recorder)
+                            return (row.id, ticket, outcome.error.map { LinkError.throttleCodes.contains($0.code) } ?? false)
+                        }
+                    }
+                    while !inFlight.isEmpty { try await collect() }
                 }
             } catch {
                 try await store.releaseClaims(rowIDs: rows.map(\.id).filter { !processed.contains($0) }, actor: actor)
                 throw error
             }
+        }
+    }
+
+    /// What a row writes, as keys two rows share when they must not be written at the same time:
+    /// its own id, an admission's Contact (the Patient it creates is keyed on it), a Contact's
+    /// Patient. Nil for a deletion or a merge, which runs alone.
+    func orderingKeys(of row: StagedRow) -> Set<String>? {
+        guard row.kind == .record else { return nil }
+        var keys: Set<String> = ["\(row.resourceType)/\(row.sourceID)"]
+        let record = try? JSONValue(parsing: row.payload)
+        if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object,
+            let contactID = record?[admissions.contactField]?.stringValue, !contactID.isEmpty
+        {
+            keys.insert("Contact/\(contactID)")
+        }
+        if let contacts = mapping.outbound.contacts, row.resourceType == contacts.object, let patients = mapping.inbound(named: contacts.mapping) {
+            keys.insert("Contact/\(row.sourceID)")
+            if let patientID = record?[patients.externalID]?.stringValue, !patientID.isEmpty { keys.insert("Patient/\(patientID)") }
+        }
+        return keys
+    }
+
+    /// Links again the admissions that wait on a Contact which has linked since (its change to its
+    /// Patient retried), in the same job as the Contact where possible.
+    public func linkWaitingChildren(recorder: JobRecorder, stop: StopSignal) async throws {
+        guard let admissions = mapping.outbound.admissions else { return }
+        try await ParentWait.relinkChildren(system: .salesforce, store: store, recorder: recorder, rounds: 5) { ids in
+            try await link(
+                ClaimRequest(system: .salesforce, resourceType: admissions.object, statuses: [.failed], rowIDs: ids, errorCodes: [ErrorCode.waitingOnParent.rawValue]),
+                recorder: recorder, stop: stop)
         }
     }
 
@@ -227,11 +301,15 @@ public struct OutboundLinker: OutboundRowLinker {
         }
         // Every value passes the inbound checks before anything is sent (control characters,
         // lengths, types): a value the EMR would hand back as unreadable never goes out.
+        // Every field's problem is found in one pass; the first is the row's code.
+        var problems = OutgoingProblems()
         var outgoing: [(path: FieldPath, json: JSONValue?)] = []
         for field in plan.writtenFields {
             guard let mappingField = patients.fields.first(where: { $0.field == field.name }), let path = mappingField.path else { continue }
-            outgoing.append((path, try FieldConversion.json(from: field.value, for: mappingField)))
+            guard let json = problems.value({ () throws(LinkError) in try FieldConversion.json(from: field.value, for: mappingField) }) else { continue }
+            outgoing.append((path, json))
         }
+        try problems.throwIfAny()
         guard let emr else { throw LinkError(.emrNotConfigured, message: "changes for the EMR wait: no EMR connection is configured") }
         guard let current = try await emr.read(resourceType: patients.resource, id: patientID) else {
             throw LinkError(.emrNotFound, message: "\(patients.resource)/\(patientID) is not in the EMR", fields: [patients.externalID])
@@ -282,20 +360,23 @@ public struct OutboundLinker: OutboundRowLinker {
         if !forced, let existing = record[admissions.serviceRequest.externalIDField]?.stringValue, !existing.isEmpty {
             return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "already in the EMR as ServiceRequest/\(existing)")
         }
-        guard let contactID = record[admissions.contactField]?.stringValue, !contactID.isEmpty else {
-            throw LinkError(.mappingMissingField, message: "\(admissions.contactField) is required to create the Patient", fields: [admissions.contactField])
-        }
-        // Both Salesforce ids become identifiers in the EMR and keys of the write-back.
-        _ = try SalesforceID.validated(contactID, field: admissions.contactField, of: "the admission's Contact")
-        _ = try SalesforceID.validated(row.sourceID, field: "Id", of: "the \(admissions.object) id")
         guard let patients = mapping.inbound(named: admissions.patientMapping) else {
             throw LinkError(.mappingNoMapping, message: "no inbound mapping named \(admissions.patientMapping)")
         }
-        guard let emr else { throw LinkError(.emrNotConfigured, message: "the admission waits: no EMR connection is configured") }
-        guard let salesforce else { throw LinkError(.salesforceNotConfigured, message: "the EMR ids cannot be written back: no Salesforce connection") }
+        // Every problem of the record is found in one pass, as inbound mapping finds them: the
+        // first is the row's code, the others are kept with it (support staff fix them at once).
+        var problems = OutgoingProblems()
+        let contactID = record[admissions.contactField]?.stringValue ?? ""
+        if contactID.isEmpty {
+            problems.add(LinkError(.mappingMissingField, message: "\(admissions.contactField) is required to create the Patient", fields: [admissions.contactField]))
+        } else {
+            // Both Salesforce ids become identifiers in the EMR and keys of the write-back.
+            problems.check { () throws(LinkError) in _ = try SalesforceID.validated(contactID, field: admissions.contactField, of: "the admission's Contact") }
+        }
+        problems.check { () throws(LinkError) in _ = try SalesforceID.validated(row.sourceID, field: "Id", of: "the \(admissions.object) id") }
 
-        // The Patient, from the Contact's values through the patient mapping read in reverse.
         let contact = record[Self.relationshipName(admissions.contactField)] ?? .null
+        // The Patient, from the Contact's values through the patient mapping read in reverse.
         var patient: JSONValue = ["resourceType": .string(patients.resource)]
         let identifier = ResourceIdentifier(system: admissions.patientIdentifierSystem, value: contactID)
         patient.setIdentifier(identifier)
@@ -303,7 +384,8 @@ public struct OutboundLinker: OutboundRowLinker {
         for field in patients.fields where field.field != patients.externalID && !field.type.isComputed {
             guard let path = field.path else { continue }
             let value = FieldConversion.salesforceValue(contact[field.field], for: field)
-            path.set(try FieldConversion.json(from: value, for: field), in: &patient)
+            guard let json = problems.value({ () throws(LinkError) in try FieldConversion.json(from: value, for: field) }) else { continue }
+            path.set(json, in: &patient)
             sentValues.append(MappedField(name: field.field, value: value))
         }
         // The ServiceRequest's values are checked before anything is created.
@@ -311,7 +393,18 @@ public struct OutboundLinker: OutboundRowLinker {
         var requestValues: [(path: FieldPath, json: JSONValue?)] = []
         for field in request.fields {
             guard let path = field.path else { continue }
-            requestValues.append((path, try FieldConversion.json(from: FieldConversion.salesforceValue(record[field.field], for: field), for: field)))
+            let value = FieldConversion.salesforceValue(record[field.field], for: field)
+            guard let json = problems.value({ () throws(LinkError) in try FieldConversion.json(from: value, for: field) }) else { continue }
+            requestValues.append((path, json))
+        }
+        try problems.throwIfAny()
+        guard let emr else { throw LinkError(.emrNotConfigured, message: "the admission waits: no EMR connection is configured") }
+        guard let salesforce else { throw LinkError(.salesforceNotConfigured, message: "the EMR ids cannot be written back: no Salesforce connection") }
+        // A Contact whose own row failed here (its change to its Patient was refused): nothing is
+        // made for it until that row links. A Contact row still staged links before its
+        // admissions in the same job (Contacts go first), so it is not waited on.
+        if let parent = try await ParentWait.unlinkedParent(of: row.id, store: store), parent.row?.status == .failed {
+            throw LinkError.waitingOnParent(parent, before: "its \(patients.resource) is made")
         }
         let createdPatient = try await createOnce(patients.resource, identifier: identifier, resource: patient, row: row, emr: emr)
         // The EMR's answer names the Patient in the ServiceRequest and in Salesforce: it must be an id.
@@ -426,5 +519,33 @@ extension JSONValue {
         identifiers.append(["system": .string(identifier.system), "value": .string(identifier.value)])
         object["identifier"] = .array(identifiers)
         self = .object(object)
+    }
+}
+
+/// The problems of one outgoing record, gathered field after field so that all of them are
+/// reported at once (``LinkError/further``), as the inbound mapping reports them.
+struct OutgoingProblems {
+    private(set) var found: [LinkError] = []
+
+    mutating func add(_ error: LinkError) {
+        if !found.contains(error) { found.append(error) }
+    }
+
+    /// Runs a check, keeping its problem.
+    mutating func check(_ body: () throws(LinkError) -> Void) {
+        do { try body() } catch { add(error) }
+    }
+
+    /// A converted value, or nil (`.some(nil)` is a value that is absent) with its problem kept.
+    mutating func value(_ body: () throws(LinkError) -> JSONValue?) -> JSONValue?? {
+        do { return .some(try body()) } catch {
+            add(error)
+            return nil
+        }
+    }
+
+    /// Fails the record with every problem found, the first being its code.
+    func throwIfAny() throws(LinkError) {
+        if let error = LinkError(combining: found) { throw error }
     }
 }

@@ -5,7 +5,7 @@
 /// a commit rewrites every page it touched into the WAL, and consecutive batches touch the same
 /// pages (the status index, the attempts, the lineage), so fewer, larger commits write far less.
 struct OutcomeWriter {
-    let store: any SyncStore
+    let store: any LinkingStore & RowReader
     let recorder: JobRecorder
     let transactionSize: Int
     /// Transactions started and not yet awaited, oldest first. Two at once: while one is written,
@@ -26,7 +26,7 @@ struct OutcomeWriter {
         }
     }
 
-    init(store: any SyncStore, recorder: JobRecorder, transactionSize: Int = 1_000) {
+    init(store: any LinkingStore & RowReader, recorder: JobRecorder, transactionSize: Int = 1_000) {
         self.store = store
         self.recorder = recorder
         self.transactionSize = transactionSize

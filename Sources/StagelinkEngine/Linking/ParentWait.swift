@@ -34,6 +34,15 @@ extension LinkError {
             fields: error.fields, remoteBody: error.remoteBody)
     }
 
+    /// A row not sent at all because what it would write depends on its parent, which is staged
+    /// here and not linked yet (an admission whose Contact's own row failed: the Patient it would
+    /// make is that Contact's).
+    public static func waitingOnParent(_ parent: ParentRecord, before what: String) -> LinkError {
+        LinkError(
+            .waitingOnParent,
+            message: "waits for its parent \(parent.description) to link before \(what); links by itself when it does")
+    }
+
     /// Whether this failure may be a parent's doing: the other system refused the write (a
     /// missing reference, a required field the parent would have set), not the mapping, and not a
     /// moment's trouble that is retried anyway.
@@ -44,9 +53,9 @@ extension LinkError {
 
 /// Turns the failures of rows whose parent is not linked into `WAITING_ON_PARENT`, so that they
 /// are not counted as failures to fix by hand; the linker links them again once the parent links
-/// (``InboundLinker/linkWaitingChildren(recorder:stop:)``).
+/// (``InboundLinker/linkWaitingChildren(recorder:stop:)``, ``OutboundLinker/linkWaitingChildren(recorder:stop:)``).
 enum ParentWait {
-    static func mark(_ outcomes: [LinkOutcome], store: any SyncStore) async throws -> [LinkOutcome] {
+    static func mark(_ outcomes: [LinkOutcome], store: any RowReader) async throws -> [LinkOutcome] {
         let candidates = outcomes.filter { $0.status == .failed && $0.error?.mayBeParentsDoing == true }.map(\.rowID)
         guard !candidates.isEmpty else { return outcomes }
         let parents = try await store.parents(ofRows: candidates)
@@ -59,6 +68,30 @@ enum ParentWait {
             var waiting = outcome
             waiting.error = .waitingOnParent(parent, after: error)
             return waiting
+        }
+    }
+
+    /// The parent a row must wait on before anything of it is sent: staged here, not linked yet.
+    static func unlinkedParent(of rowID: Int64, store: any RowReader) async throws -> ParentRecord? {
+        guard let parent = try await store.parents(ofRows: [rowID])[rowID], parent.row != nil, !parent.isLinked else { return nil }
+        return parent
+    }
+
+    /// The rows of `system` whose parent linked since they began to wait, claimed again by
+    /// `link`, round after round while there are such rows (a parent that links may have children
+    /// waiting in turn), at most `rounds` times.
+    static func relinkChildren(
+        system: SourceSystem, store: any LinkingStore, recorder: JobRecorder, rounds: Int,
+        link: ([Int64]) async throws -> Void
+    ) async throws {
+        var previous: [Int64] = []
+        for _ in 0..<rounds {
+            let ids = try await store.rowsWaitingOnLinkedParents(system: system, limit: 10_000)
+            // None left, or the same ones again (claimed by another linker): nothing more to do now.
+            guard !ids.isEmpty, ids != previous else { return }
+            previous = ids
+            await recorder.event(.info, "\(ids.count) rows waiting on their parent: the parent linked, linking them")
+            try await link(ids)
         }
     }
 }

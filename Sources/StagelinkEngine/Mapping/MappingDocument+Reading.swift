@@ -3,7 +3,7 @@ extension MappingDocument {
     static let rootKeys: Set<String> = ["version", "instruments", "inbound", "outbound", "sensitivity"]
     static let sensitivityKeys: Set<String> = ["block", "strip", "allow", "unlisted"]
     static let instrumentKeys: Set<String> = ["name", "questionnaire", "code", "totalCode", "items", "itemMax", "severity"]
-    static let inboundKeys: Set<String> = ["name", "resource", "object", "externalId", "fields", "onDelete", "onMerge"]
+    static let inboundKeys: Set<String> = ["name", "resource", "object", "externalId", "fields", "onDelete", "onMerge", "recordType"]
     static let fieldKeys: Set<String> = ["field", "path", "type", "required", "maxLength", "values", "resource", "owner", "partial", "from"]
     static let outboundKeys: Set<String> = ["admissions", "contacts"]
     static let admissionKeys: Set<String> = [
@@ -125,7 +125,8 @@ extension MappingDocument {
             name: try keys.required("name").string(), resource: try fhirResourceType(keys.required("resource")),
             object: try salesforceName(keys.required("object")), externalID: try keys.required("externalId").string(), fields: fields,
             onDelete: try keys["onDelete"].map { reader throws(ConfigurationError) in try deletionRule(reader) },
-            onMerge: try keys["onMerge"].map { reader throws(ConfigurationError) in try mergeRule(reader) })
+            onMerge: try keys["onMerge"].map { reader throws(ConfigurationError) in try mergeRule(reader) },
+            recordType: try keys["recordType"].map { reader throws(ConfigurationError) in try salesforceName(reader) })
         guard mapping.externalIDField != nil else {
             throw try keys.required("externalId").error("the external id \(mapping.externalID) is not one of the mapped fields")
         }

@@ -110,11 +110,16 @@ public struct InboundMapping: Sendable {
     public var onDelete: DeletionRule
     /// What a merge of the resource (a Patient `replaced-by` another) does; nil for types that are not merged.
     public var onMerge: MergeRule?
+    /// The DeveloperName of the record type every record this mapping creates gets (`PersonAccount`
+    /// for Health Cloud's Person Accounts): written as its `RecordTypeId` on every upsert. nil: the
+    /// integration user's default record type.
+    public var recordType: String?
 
     public init(
         name: String, resource: String, object: String, externalID: String, fields: [FieldMapping], salesforceID: FieldPath? = nil,
-        onDelete: DeletionRule? = nil, onMerge: MergeRule? = nil
+        onDelete: DeletionRule? = nil, onMerge: MergeRule? = nil, recordType: String? = nil
     ) {
+        self.recordType = recordType
         self.name = name
         self.resource = resource
         self.object = object

@@ -7,6 +7,7 @@ import Synchronization
 public final class APIMeter: Sendable {
     private struct State {
         var calls = 0
+        var throttles = 0
         var usage: APIUsage?
     }
 
@@ -22,6 +23,15 @@ public final class APIMeter: Sendable {
         }
     }
 
+    /// Called by a client for each answer that says "too many at once, slow down" (a 429, or
+    /// Salesforce's `REQUEST_LIMIT_EXCEEDED` for concurrent long requests), retried or not: what
+    /// a ``ConcurrencyWindow`` shrinks on.
+    public func recordThrottle() {
+        state.withLock { $0.throttles += 1 }
+    }
+
     public var calls: Int { state.withLock { $0.calls } }
+    /// How many throttling answers the clients met so far.
+    public var throttles: Int { state.withLock { $0.throttles } }
     public var usage: APIUsage? { state.withLock { $0.usage } }
 }

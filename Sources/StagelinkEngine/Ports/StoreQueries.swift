@@ -250,11 +250,16 @@ public struct Lease: Sendable, Hashable {
     public var holder: LeaseHolder
     public var since: Date
     public var expiresAt: Date
+    /// The fencing token: it grows each time the lease changes hands (a renewal keeps it), and
+    /// every write of the holder's cycles carries it (``LeaseFencing``), so that a holder whose
+    /// lease was taken over cannot write any more, even before it knows.
+    public var epoch: Int64
 
-    public init(holder: LeaseHolder, since: Date, expiresAt: Date) {
+    public init(holder: LeaseHolder, since: Date, expiresAt: Date, epoch: Int64 = 0) {
         self.holder = holder
         self.since = since
         self.expiresAt = expiresAt
+        self.epoch = epoch
     }
 }
 

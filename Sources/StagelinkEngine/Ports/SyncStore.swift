@@ -19,11 +19,12 @@ import Foundation
 /// | ``AccessLogStore`` | the log of who read which row | every reader of payloads |
 /// | ``RetentionStore`` | payload purges and their audit | `stagelink purge`, the scheduled purge |
 /// | ``ChangeTracking`` | a token that moves when anything commits | the console |
+/// | ``LeaseFencing`` | the same store with its writes fenced by the lease's epoch | the service |
 ///
 /// Each method is one transaction: what it writes is all there after it returns, or none of it
 /// is. The SQLite store (`StagelinkStore`) conforms to every role; the engine never sees SQL.
 public typealias SyncStore = StagingStore & LinkingStore & PolicyStore & JobStore & ServiceLeaseStore
-    & RowReader & HistoryReader & AccessLogStore & RetentionStore & ChangeTracking
+    & RowReader & HistoryReader & AccessLogStore & RetentionStore & ChangeTracking & LeaseFencing
 
 /// What the pullers write: pages of records staged verbatim, the watermark each page moves, and
 /// the Bulk Data export in flight.
@@ -70,6 +71,10 @@ public protocol LinkingStore: Sendable {
     func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]]
 
     func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink]
+    /// Every record of this system and type that a live link joins to the other side (as the
+    /// link's source or as its counterpart), with what the store last saw of it at its source:
+    /// the set a reconciliation compares.
+    func linkedRecords(system: SourceSystem, resourceType: String) async throws -> [String: LastSeen]
     /// The link whose counterpart in the other system has this id.
     func link(targetType: String, targetID: String) async throws -> RecordLink?
     /// Links of a mapped record (every source that writes into it).
@@ -206,6 +211,17 @@ public protocol RetentionStore: Sendable {
     func purgePayloads(receivedBefore cutoff: Date, actor: Actor, dryRun: Bool) async throws -> PayloadPurge
     /// The purge audit, newest first.
     func payloadPurges(limit: Int) async throws -> [PayloadPurge]
+}
+
+/// Fencing by the service lease: the writes of a holder's cycles carry the lease's ``Lease/epoch``,
+/// and once the lease has changed hands they are refused with ``StaleLease``, in the write's own
+/// transaction. A holder paused or cut off from the store past its lease therefore cannot write
+/// over the work of the process that took over, whatever it believes.
+public protocol LeaseFencing: Sendable {
+    /// This store, whose every write commits only while the lease is held at `epoch`, and throws
+    /// ``StaleLease`` otherwise (nothing of that write lands). Taking, renewing and releasing the
+    /// lease itself are not fenced: a renewal of a lease that changed hands answers `.heldBy`.
+    func fenced(by epoch: Int64) -> any SyncStore
 }
 
 /// Telling that something changed, so that a screen reloads only then.

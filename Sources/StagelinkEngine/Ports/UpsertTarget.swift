@@ -13,9 +13,34 @@ public protocol UpsertTarget: Sendable {
     /// Update records by their own id (writing the EMR's ids back onto Salesforce records).
     func update(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult]
 
+    /// The id of the active record type of `object` whose DeveloperName is `developerName`
+    /// (`PersonAccount`), which a mapping's `recordType` writes into `RecordTypeId`. Throws a
+    /// rejected `RECORD_TYPE_NOT_FOUND` when the org has none.
+    func recordTypeID(object: String, developerName: String) async throws(RemoteCallError) -> String
+
     /// Deletes one record by its id (an `onDelete: delete` rule). A record already deleted counts
     /// as deleted: sending it again is safe.
     func delete(object: String, id: String) async throws(RemoteCallError)
+
+    /// Above this many rows for one object in a cycle, the linker hands them to ``bulkUpsert``
+    /// in batches of ``bulkBatchSize`` (nil: never).
+    var bulkThreshold: Int? { get }
+    /// The most records one ``bulkUpsert`` call carries.
+    var bulkBatchSize: Int { get }
+
+    /// Upsert by external id of a large batch (Salesforce Bulk API 2.0). Results come back in the
+    /// order of `records`, each matched to its record by the external id, never by position.
+    func bulkUpsert(object: String, externalIDField: String, records: [TargetRecord]) async throws(RemoteCallError) -> [RecordResult]
+}
+
+extension UpsertTarget {
+    /// A target without a bulk API: batches stay at ``maxBatchSize``.
+    public var bulkThreshold: Int? { nil }
+    public var bulkBatchSize: Int { maxBatchSize }
+
+    public func bulkUpsert(object: String, externalIDField: String, records: [TargetRecord]) async throws(RemoteCallError) -> [RecordResult] {
+        try await upsert(object: object, externalIDField: externalIDField, records: records)
+    }
 }
 
 /// The fields to write into one record; the external id is among them.

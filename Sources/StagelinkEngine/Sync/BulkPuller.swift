@@ -18,7 +18,7 @@ import Logging
 /// try await puller.pull(["Patient", "QuestionnaireResponse"], into: recorder, stop: stop)
 /// ```
 public struct BulkPuller: Sendable {
-    public var store: any SyncStore
+    public var store: any StagingStore
     public var source: any BulkExportSource
     public var settings: BulkPullSettings
     public var overlap: Duration
@@ -26,7 +26,7 @@ public struct BulkPuller: Sendable {
     var clock: @Sendable (Duration) async throws -> Void
 
     public init(
-        store: any SyncStore, source: any BulkExportSource, settings: BulkPullSettings, overlap: Duration = .seconds(60), batchSize: Int = 500
+        store: any StagingStore, source: any BulkExportSource, settings: BulkPullSettings, overlap: Duration = .seconds(60), batchSize: Int = 500
     ) {
         self.store = store
         self.source = source

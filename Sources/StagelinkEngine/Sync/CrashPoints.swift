@@ -7,7 +7,7 @@ import Synchronization
 /// it, or inside a transaction before it commits.
 ///
 /// ## Topics
-/// - ``pullPage``, ``bulkPolling``, ``bulkFileStaged``, ``stageBeforeCommit``, ``upsertSent``, ``recordBeforeCommit``, ``emrCreateIntent``, ``emrCreated``,
+/// - ``pullPage``, ``bulkPolling``, ``bulkFileStaged``, ``stageBeforeCommit``, ``upsertSent``, ``bulkIngestUploaded``, ``bulkIngestPolling``, ``recordBeforeCommit``, ``emrCreateIntent``, ``emrCreated``,
 ///   ``writebackSent``, ``retryRefreshed``, ``policyBeforeCommit``
 public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
     public var rawValue: String
@@ -26,6 +26,10 @@ public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConv
     public static let stageBeforeCommit = CrashPoint(rawValue: "stage.before-commit")
     /// A collection upsert into Salesforce was answered; its outcomes are not recorded yet.
     public static let upsertSent = CrashPoint(rawValue: "upsert.sent")
+    /// A Bulk API 2.0 ingest job's CSV is uploaded; the job is not closed yet.
+    public static let bulkIngestUploaded = CrashPoint(rawValue: "bulk-ingest.uploaded")
+    /// A closed Bulk API 2.0 ingest job is being polled; its results are not read yet.
+    public static let bulkIngestPolling = CrashPoint(rawValue: "bulk-ingest.polling")
     /// Link outcomes are written, inside the store's transaction, before it commits.
     public static let recordBeforeCommit = CrashPoint(rawValue: "record.before-commit")
     /// A create intent is recorded in the store and its `POST` (search-then-create) not sent yet.
@@ -41,7 +45,7 @@ public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConv
 
     /// Every point, in the order a sync reaches them.
     public static let all: [CrashPoint] = [
-        .pullPage, .bulkPolling, .bulkFileStaged, .stageBeforeCommit, .upsertSent, .recordBeforeCommit, .emrCreateIntent, .emrCreated, .writebackSent, .retryRefreshed,
+        .pullPage, .bulkPolling, .bulkFileStaged, .stageBeforeCommit, .upsertSent, .bulkIngestUploaded, .bulkIngestPolling, .recordBeforeCommit, .emrCreateIntent, .emrCreated, .writebackSent, .retryRefreshed,
         .policyBeforeCommit,
     ]
 }

@@ -7,13 +7,13 @@ import Logging
 /// The watermark is read back minus an overlap window, so that records updated at the boundary
 /// are never missed; the re-reads this causes are deduplicated by content hash, never re-applied.
 public struct DeltaPuller: Sendable {
-    public var store: any SyncStore
+    public var store: any StagingStore
     public var source: any ChangeSource
     /// How far before the watermark each pull starts again.
     public var overlap: Duration
     public var pageSize: Int
 
-    public init(store: any SyncStore, source: any ChangeSource, overlap: Duration = .seconds(60), pageSize: Int = 500) {
+    public init(store: any StagingStore, source: any ChangeSource, overlap: Duration = .seconds(60), pageSize: Int = 500) {
         self.store = store
         self.source = source
         self.overlap = overlap

@@ -6,7 +6,7 @@ import Logging
 /// usage, events for the live view, and the final status.
 public actor JobRecorder {
     public private(set) var job: Job
-    private let store: any SyncStore
+    private let store: any JobStore & LinkingStore
     private let meters: [APIMeter]
     private let callsAtStart: Int
     private let logger: Logger
@@ -15,7 +15,7 @@ public actor JobRecorder {
 
     /// Starts a job row in the store.
     public static func start(
-        _ kind: Job.Kind, direction: Job.Direction?, actor: Actor, trigger: Job.Trigger = .scheduled, store: any SyncStore, meters: [APIMeter],
+        _ kind: Job.Kind, direction: Job.Direction?, actor: Actor, trigger: Job.Trigger = .scheduled, store: any JobStore & LinkingStore, meters: [APIMeter],
         logger: Logger
     ) async throws -> JobRecorder {
         let job = try await store.startJob(kind: kind, direction: direction, actor: actor, trigger: trigger)
@@ -28,7 +28,7 @@ public actor JobRecorder {
         return JobRecorder(job: job, store: store, meters: meters, logger: logger)
     }
 
-    private init(job: Job, store: any SyncStore, meters: [APIMeter], logger: Logger) {
+    private init(job: Job, store: any JobStore & LinkingStore, meters: [APIMeter], logger: Logger) {
         self.job = job
         self.store = store
         self.meters = meters

@@ -150,12 +150,12 @@ public struct ServiceHealth: Sendable, Hashable {
     public var assessedAt: Date
 
     /// Reads the facts from `store` and judges them.
-    public static func assess(_ store: any SyncStore, thresholds: Thresholds, now: Date = Date()) async throws -> ServiceHealth {
+    public static func assess(_ store: any RowReader & HistoryReader & LeaseReader, thresholds: Thresholds, now: Date = Date()) async throws -> ServiceHealth {
         ServiceHealth(facts: try await read(from: store), thresholds: thresholds, now: now)
     }
 
     /// The facts, in a few indexed reads: two per step, two for manual actions, two counts.
-    public static func read(from store: any SyncStore) async throws -> Facts {
+    public static func read(from store: any RowReader & HistoryReader & LeaseReader) async throws -> Facts {
         var facts = Facts()
         let cycles = Set(Job.Trigger.allCases.filter(\.isCycle))
         for direction in Job.Direction.allCases {
@@ -308,7 +308,8 @@ extension Job {
             "counts": [
                 "pulled": number(counts.pulled), "staged": number(counts.staged), "deduplicated": number(counts.deduplicated),
                 "linked": number(counts.linked), "failed": number(counts.failed), "superseded": number(counts.superseded),
-                "conflicts": number(counts.conflicts), "withheld": number(counts.withheld),
+                "conflicts": number(counts.conflicts), "withheld": number(counts.withheld), "checked": number(counts.checked),
+                "changed": number(counts.changed), "missing": number(counts.missing),
             ],
             "apiCalls": number(apiCalls), "apiUsage": apiUsage.map { JSONValue.string($0.description) } ?? .null,
             "watermarkBefore": instant(watermarkBefore), "watermarkAfter": instant(watermarkAfter),

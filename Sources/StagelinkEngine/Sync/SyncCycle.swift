@@ -51,16 +51,28 @@ public struct SyncSettings: Sendable, Hashable {
     public var emrPull: EMRPullMode
     /// How a bulk pull asks and waits.
     public var bulk: BulkPullSettings
+    /// `salesforce.concurrency`: the most collections calls in flight at once while linking.
+    public var salesforceConcurrency: Int
+    /// `emr.concurrency`: the most rows being written to the EMR at once.
+    public var emrConcurrency: Int
+
+    /// The default of `salesforce.concurrency` and `emr.concurrency`.
+    public static let defaultConcurrency = 4
+    /// `schedule.reconcile`: how often a cycle also reconciles (``Reconciler``); nil: only when asked
+    /// (`stagelink reconcile`) or when a Salesforce watermark is older than the deleted window.
+    public var reconcileEvery: Duration? = nil
 
     public init(
         overlap: Duration = .seconds(120), pageSize: Int = 500, automaticRetries: Int = 5, emrPull: EMRPullMode = .search,
-        bulk: BulkPullSettings = BulkPullSettings()
+        bulk: BulkPullSettings = BulkPullSettings(), salesforceConcurrency: Int = defaultConcurrency, emrConcurrency: Int = defaultConcurrency
     ) {
         self.overlap = overlap
         self.pageSize = pageSize
         self.automaticRetries = automaticRetries
         self.emrPull = emrPull
         self.bulk = bulk
+        self.salesforceConcurrency = salesforceConcurrency
+        self.emrConcurrency = emrConcurrency
     }
 }
 
@@ -86,6 +98,8 @@ public struct SyncCycle: Sendable {
     public var endpoints: SyncEndpoints
     public var settings: SyncSettings
     public var logger: Logger
+    /// The time a cycle judges watermarks and schedules by (the deleted window, `schedule.reconcile`).
+    public var now: @Sendable () -> Date = { Date() }
 
     public init(store: any SyncStore, mapping: MappingDocument, endpoints: SyncEndpoints, settings: SyncSettings = SyncSettings(), logger: Logger = Logger(label: "stagelink.sync")) {
         self.store = store
@@ -95,14 +109,21 @@ public struct SyncCycle: Sendable {
         self.logger = logger
     }
 
+    /// The same cycle, every write of which carries the lease's `epoch` (see ``LeaseFencing``).
+    public func fenced(by epoch: Int64) -> SyncCycle {
+        var cycle = self
+        cycle.store = store.fenced(by: epoch)
+        return cycle
+    }
+
     public var inboundLinker: InboundLinker? {
-        endpoints.salesforceTarget.map { InboundLinker(store: store, target: $0, mapping: mapping, logger: logger) }
+        endpoints.salesforceTarget.map { InboundLinker(store: store, target: $0, mapping: mapping, concurrency: settings.salesforceConcurrency, logger: logger) }
     }
 
     public var outboundLinker: OutboundLinker {
         OutboundLinker(
             store: store, mapping: mapping, emr: endpoints.emrWriter, salesforce: endpoints.salesforceTarget,
-            integrationUserID: endpoints.integrationUserID, logger: logger)
+            integrationUserID: endpoints.integrationUserID, concurrency: settings.emrConcurrency, logger: logger)
     }
 
     /// The actions people take, over the same linkers the cycle uses.
@@ -137,6 +158,8 @@ public struct SyncCycle: Sendable {
                     for resource in mapping.inboundResources { try await puller.pull(resource, into: recorder, stop: stop) }
                 })
         }
+        // Read before the pull moves them: a watermark older than the Recycle Bin's 15 days.
+        let beyondWindow = pullsSalesforce && endpoints.salesforceSource != nil ? try await watermarksBeyondDeletedWindow(outbound.objects, now: now()) : []
         // Salesforce's changes are pulled even for an inbound-only cycle when a source exists:
         // they are what tells a both-sides change from a one-side change.
         if pullsSalesforce, let source = endpoints.salesforceSource, !report.stopped {
@@ -146,6 +169,11 @@ public struct SyncCycle: Sendable {
                     for object in outbound.objects { try await puller.pull(object, fields: outbound.pullFields(for: object), into: recorder, stop: stop) }
                 })
             try await outbound.observePending()
+        }
+        if !report.stopped, let plan = try await reconciliationPlan(beyondWindow: beyondWindow, now: now()) {
+            let (jobs, stopped) = try await reconcile(plan, actor: actor, trigger: trigger, stop: stop)
+            report.jobs += jobs
+            report.stopped = report.stopped || stopped
         }
         let operations = operations
         if directions.contains(.inbound), let linker = inboundLinker, !report.stopped {
@@ -164,29 +192,41 @@ public struct SyncCycle: Sendable {
                     try await outbound.link(transientRetries(.salesforce), recorder: recorder, stop: stop)
                     try await operations.relink(try await failedOnce(.salesforce), recorder: recorder, stop: stop)
                     try await outbound.linkPending(recorder: recorder, stop: stop)
+                    // Admissions whose Contact linked in this cycle go now, not next cycle.
+                    try await outbound.linkWaitingChildren(recorder: recorder, stop: stop)
                 })
         }
         return report
 
         func step(_ kind: Job.Kind, _ direction: Job.Direction, actor: Actor, _ work: (JobRecorder) async throws -> Void) async throws -> Job {
-            let recorder = try await JobRecorder.start(
-                kind, direction: direction, actor: actor, trigger: trigger, store: store, meters: endpoints.meters, logger: logger)
-            do {
-                try await work(recorder)
-                return try await recorder.finish()
-            } catch let error as SyncStopped {
-                report.stopped = true
-                return try await recorder.finish(.interrupted, message: error.description)
-            } catch let error as RemoteCallError {
-                if error.stopsJob { report.stopped = true }
-                await recorder.event(.error, "\(kind.rawValue) \(direction.rawValue) stopped: \(error.error.code): \(error.error.message)")
-                // Codes only: a job's message reaches monitors, and a remote message may quote a value.
-                let detail = LinkError.configurationCodes.contains(error.error.code) ? ": \(error.error.message)" : ""
-                return try await recorder.finish(error.stopsJob ? .interrupted : .failed, message: "\(error.kind.rawValue): \(error.error.code)\(detail)")
-            } catch {
-                await recorder.event(.error, "\(kind.rawValue) \(direction.rawValue) failed: \(error)")
-                return try await recorder.finish(.failed, message: "\(error)")
-            }
+            let (job, stopped) = try await runStep(kind, direction, actor: actor, trigger: trigger, work)
+            if stopped { report.stopped = true }
+            return job
+        }
+    }
+
+    /// Runs one step as a job. A step that fails is recorded as a failed job; the second value
+    /// says whether a stop request or a limit ended it (the cycle then stops).
+    func runStep(
+        _ kind: Job.Kind, _ direction: Job.Direction, actor: Actor, trigger: Job.Trigger, message: String? = nil,
+        _ work: (JobRecorder) async throws -> Void
+    ) async throws -> (Job, stopped: Bool) {
+        let recorder = try await JobRecorder.start(
+            kind, direction: direction, actor: actor, trigger: trigger, store: store, meters: endpoints.meters, logger: logger)
+        do {
+            try await work(recorder)
+            return (try await recorder.finish(message: message), false)
+        } catch let error as SyncStopped {
+            return (try await recorder.finish(.interrupted, message: error.description), true)
+        } catch let error as RemoteCallError {
+            await recorder.event(.error, "\(kind.rawValue) \(direction.rawValue) stopped: \(error.error.code): \(error.error.message)")
+            // Codes only: a job's message reaches monitors, and a remote message may quote a value.
+            let detail = LinkError.configurationCodes.contains(error.error.code) ? ": \(error.error.message)" : ""
+            let job = try await recorder.finish(error.stopsJob ? .interrupted : .failed, message: "\(error.kind.rawValue): \(error.error.code)\(detail)")
+            return (job, error.stopsJob)
+        } catch {
+            await recorder.event(.error, "\(kind.rawValue) \(direction.rawValue) failed: \(error)")
+            return (try await recorder.finish(.failed, message: "\(error)"), false)
         }
     }
 
@@ -199,9 +239,11 @@ public struct SyncCycle: Sendable {
         while ids.count < Self.secondLooksPerCycle {
             let page = try await store.rows(RowQuery(filter: RowFilter(statuses: [.failed], system: system), after: cursor, limit: 500))
             guard let last = page.last else { break }
-            // A row waiting on its parent is linked again when the parent links, not read again.
+            // A row waiting on its parent is linked again when the parent links, not read again; a
+            // deletion candidate waits for a person, who alone may confirm a deletion.
+            let waits: Set<String?> = [ErrorCode.waitingOnParent.rawValue, ErrorCode.deletionCandidate.rawValue]
             ids += page.filter { row in
-                row.attemptCount == 1 && !LinkError.transientCodes.contains(row.errorCode ?? "") && row.errorCode != ErrorCode.waitingOnParent.rawValue
+                row.attemptCount == 1 && !LinkError.transientCodes.contains(row.errorCode ?? "") && !waits.contains(row.errorCode)
             }.map(\.id)
             cursor = last.cursor(for: RowSort())
         }

@@ -5,7 +5,9 @@ import Logging
 /// process runs cycles against a store at a time.
 ///
 /// The lease expires if its holder dies, so a crashed service is taken over by the next `run`;
-/// the jobs it left running are marked interrupted. Other processes ask for a cycle now through
+/// the jobs it left running are marked interrupted. Every write of the holder's cycles carries the
+/// lease's epoch: a holder whose lease was taken over (it was paused, or lost the store, past the
+/// lease) has its writes refused (``StaleLease``) and stops. Other processes ask for a cycle now through
 /// the store (`requestSync`), which the service notices within a second.
 ///
 /// For example:
@@ -54,8 +56,9 @@ public struct SyncService: Sendable {
 
     /// Runs cycles until `stop` is requested; the cycle in flight finishes its current batch first.
     public func run(stop: StopSignal, cycles limit: Int? = nil, onCycle: @Sendable (CycleReport) async -> Void = { _ in }) async throws {
-        _ = try await acquire()
+        let epoch = try await acquire().epoch
         let store = cycle.store
+        let cycle = cycle.fenced(by: epoch)
         let holder = holder
         let leaseDuration = leaseDuration
         let lost = StopSignal()
@@ -64,15 +67,22 @@ public struct SyncService: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: leaseDuration / 3)
                 if Task.isCancelled { return }
-                if case .heldBy = try? await store.acquireLease(holder, for: leaseDuration) {
-                    lost.request()
-                    stop.request()
-                    return
+                switch try? await store.acquireLease(holder, for: leaseDuration) {
+                case .heldBy:
+                    break
+                case .acquired(let lease, _) where lease.epoch != epoch:
+                    // Lost and taken again in between: the writes fenced by the old epoch are refused.
+                    try? await store.releaseLease(holder)
+                default:
+                    continue
                 }
+                lost.request()
+                stop.request()
+                return
             }
         }
         defer { renewal.cancel() }
-        try await store.appendEvents([SyncEvent(at: Date(), jobID: nil, level: .info, message: "service started by \(holder), a cycle every \(every.compactText)")])
+        try await cycle.store.appendEvents([SyncEvent(at: Date(), jobID: nil, level: .info, message: "service started by \(holder), a cycle every \(every.compactText)")])
         var completed = 0
         var directions: Set<Job.Direction> = [.inbound, .outbound]
         var actor = Actor.system
@@ -86,7 +96,7 @@ public struct SyncService: Sendable {
             directions = [.inbound, .outbound]
             actor = .system
             waiting: while ContinuousClock.now < next && !stop.isRequested {
-                if let request = try await store.takeSyncRequests().last {
+                if let request = try await cycle.store.takeSyncRequests().last {
                     directions = request.directions.isEmpty ? [.inbound, .outbound] : request.directions
                     actor = request.actor
                     break waiting
@@ -104,9 +114,9 @@ public struct SyncService: Sendable {
 
     /// One cycle now, under the lease (so that it never overlaps a running service's cycle).
     public func runOnce(_ directions: Set<Job.Direction>, actor: Actor, stop: StopSignal) async throws -> CycleReport {
-        _ = try await acquire()
+        let epoch = try await acquire().epoch
         do {
-            let report = try await cycle.run(directions, actor: actor, stop: stop)
+            let report = try await cycle.fenced(by: epoch).run(directions, actor: actor, stop: stop)
             try await cycle.store.releaseLease(holder)
             return report
         } catch {
@@ -122,6 +132,25 @@ public struct LeaseHeld: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         "another Stagelink service holds this store: \(lease.holder), since \(Timestamp.format(lease.since)) (lease until \(Timestamp.format(lease.expiresAt)))"
+    }
+}
+
+/// A write of a lease holder was refused: the lease changed hands since it was taken at `epoch`
+/// (see ``LeaseFencing``). Nothing of that write is stored.
+public struct StaleLease: Error, Sendable, CustomStringConvertible {
+    /// The epoch the refused write carried.
+    public var epoch: Int64
+    /// The lease as the store holds it now; nil when nobody holds it.
+    public var current: Lease?
+
+    public init(epoch: Int64, current: Lease?) {
+        self.epoch = epoch
+        self.current = current
+    }
+
+    public var description: String {
+        let now = current.map { "\($0.holder) holds it at epoch \($0.epoch)" } ?? "nobody holds it now"
+        return "a write under the store's lease at epoch \(epoch) was refused: the lease changed hands since (\(now)); this process no longer holds it and stops"
     }
 }
 

@@ -83,11 +83,13 @@ struct LeaseRecord: Codable, FetchableRecord, PersistableRecord {
     var pid: Int32
     var since: Double
     var expiresAt: Double
+    /// The fencing token: the `lease_grant` that gave the lease to this holder.
+    var epoch: Int64
 
     var holder: LeaseHolder { LeaseHolder(name: holderName, host: host, pid: pid) }
 
     var lease: Lease {
-        Lease(holder: holder, since: Date(timeIntervalSince1970: since), expiresAt: Date(timeIntervalSince1970: expiresAt))
+        Lease(holder: holder, since: Date(timeIntervalSince1970: since), expiresAt: Date(timeIntervalSince1970: expiresAt), epoch: epoch)
     }
 }
 

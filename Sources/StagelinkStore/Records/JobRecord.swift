@@ -22,6 +22,9 @@ package struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
     package var superseded: Int
     package var conflicts: Int
     package var withheld: Int
+    package var checked: Int
+    package var changed: Int
+    package var missing: Int
     package var apiCalls: Int
     package var apiUsed: Int?
     package var apiLimit: Int?
@@ -46,13 +49,14 @@ package struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
     /// The values of ``columnList`` in its order, as another store (PostgreSQL) reads them.
     package typealias Values = (
         Int64, String, String?, String, String, Double, Double?, String, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int?, Int?, Double?, Double?,
-        String, Int, Int?, Double?, String?, String?
+        String, Int, Int?, Double?, String?, String?, Int, Int, Int
     )
 
     /// Every column, in the order of ``Values``.
     package static let columnList = """
         id, kind, direction, actor, trigger, startedAt, finishedAt, status, pulled, staged, deduplicated, linked, failed, superseded, conflicts, \
-        withheld, apiCalls, apiUsed, apiLimit, watermarkBefore, watermarkAfter, phase, progressDone, progressTotal, progressAt, message, exportErrors
+        withheld, apiCalls, apiUsed, apiLimit, watermarkBefore, watermarkAfter, phase, progressDone, progressTotal, progressAt, message, exportErrors, \
+        checked, changed, missing
         """
 
     /// A job read by another store, column for column in the order of ``columnList``.
@@ -60,6 +64,7 @@ package struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
         (id, kind, direction, actor, trigger, startedAt, finishedAt, status, pulled, staged) = (c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9)
         (deduplicated, linked, failed, superseded, conflicts, withheld, apiCalls, apiUsed, apiLimit) = (c.10, c.11, c.12, c.13, c.14, c.15, c.16, c.17, c.18)
         (watermarkBefore, watermarkAfter, phase, progressDone, progressTotal, progressAt, message, exportErrors) = (c.19, c.20, c.21, c.22, c.23, c.24, c.25, c.26)
+        (checked, changed, missing) = (c.27, c.28, c.29)
     }
 
     package mutating func didInsert(_ inserted: InsertionSuccess) {
@@ -83,6 +88,9 @@ package struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
         superseded = job.counts.superseded
         conflicts = job.counts.conflicts
         withheld = job.counts.withheld
+        checked = job.counts.checked
+        changed = job.counts.changed
+        missing = job.counts.missing
         apiCalls = job.apiCalls
         apiUsed = job.apiUsage?.used
         apiLimit = job.apiUsage?.limit
@@ -107,7 +115,7 @@ package struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
             finishedAt: finishedAt.map(Date.init(timeIntervalSince1970:)), status: StoredValue.decode(status, "job.status"),
             counts: Job.Counts(
                 pulled: pulled, staged: staged, deduplicated: deduplicated, linked: linked, failed: failed, superseded: superseded,
-                conflicts: conflicts, withheld: withheld),
+                conflicts: conflicts, withheld: withheld, checked: checked, changed: changed, missing: missing),
             apiCalls: apiCalls, apiUsage: apiUsed.flatMap { used in apiLimit.map { APIUsage(used: used, limit: $0) } },
             watermarkBefore: watermarkBefore.map(Date.init(timeIntervalSince1970:)), watermarkAfter: watermarkAfter.map(Date.init(timeIntervalSince1970:)),
             progress: Job.Progress(phase: phase, done: progressDone, total: progressTotal, updatedAt: progressAt.map(Date.init(timeIntervalSince1970:))),

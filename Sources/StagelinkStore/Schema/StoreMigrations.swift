@@ -178,6 +178,32 @@ public enum StoreMigrations {
                     ALTER TABLE job ADD COLUMN withheld INTEGER NOT NULL DEFAULT 0;
                     """)
         }
+        migrator.registerMigration("v13: lease epoch (a fencing token) and the lease's grants") { db in
+            // Every change of hands of the lease, append-only: its id is the epoch that fences the
+            // holder's writes, and only grows (a release deletes the lease, never a grant).
+            try db.create(table: "lease_grant") { table in
+                table.autoIncrementedPrimaryKey("epoch")
+                table.column("name", .text).notNull()
+                table.column("holderName", .text).notNull()
+                table.column("host", .text).notNull()
+                table.column("pid", .integer).notNull()
+                table.column("at", .double).notNull()
+            }
+            for operation in ["UPDATE", "DELETE"] {
+                try db.execute(
+                    sql: "CREATE TRIGGER lease_grant_no_\(operation.lowercased()) BEFORE \(operation) ON lease_grant BEGIN SELECT RAISE(ABORT, 'lease_grant is append-only'); END")
+            }
+            try db.alter(table: "lease") { table in table.add(column: "epoch", .integer).notNull().defaults(to: 0) }
+        }
+        migrator.registerMigration("v14: reconciliation counts on jobs") { db in
+            // What a reconciliation compared, found changed, and found missing at the source.
+            try db.execute(
+                sql: """
+                    ALTER TABLE job ADD COLUMN checked INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE job ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE job ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
+                    """)
+        }
         return migrator
     }
 

@@ -174,6 +174,41 @@ enum SalesforceChecks {
         }
         checks.append(await limits(client))
         checks += await objects(client, mapping: mapping)
+        checks += await recordTypes(client, mapping: mapping)
+        return checks
+    }
+
+    /// Each mapping's `recordType` (Person Accounts): the record type exists and is active, and on
+    /// Account it is a person account record type (RecordType.IsPersonType).
+    static func recordTypes(_ client: SalesforceClient, mapping: MappingDocument) async -> [Check] {
+        var seen = Set<String>()
+        var checks: [Check] = []
+        for inbound in mapping.inbound {
+            guard let name = inbound.recordType, seen.insert("\(inbound.object).\(name)").inserted else { continue }
+            let subject = "\(inbound.object) record type"
+            do throws(RemoteCallError) {
+                guard let recordType = try await client.recordType(object: inbound.object, developerName: name) else {
+                    checks.append(
+                        Check(
+                            .salesforce, subject, .failed,
+                            "\(inbound.object) has no active record type named \(name) (inbound \(inbound.name)), so every record Stagelink creates fails with RECORD_TYPE_NOT_FOUND",
+                            fix: "Correct recordType in the mapping, or enable Person Accounts and give the integration user's profile the record type."))
+                    continue
+                }
+                if inbound.object == "Account" && !recordType.isPersonType {
+                    checks.append(
+                        Check(
+                            .salesforce, subject, .failed,
+                            "\(name) is a business account record type: a business account refuses the person fields the mapping writes",
+                            fix: "Name a person account record type (PersonAccount) in the mapping's recordType."))
+                    continue
+                }
+                let kind = recordType.isPersonType ? "person account record type" : "record type"
+                checks.append(.passed(.salesforce, subject, "\(name) (\(recordType.id)) is an active \(kind); every \(inbound.object) Stagelink creates gets it"))
+            } catch {
+                checks.append(unreachable(subject, error))
+            }
+        }
         return checks
     }
 
@@ -254,7 +289,9 @@ enum SalesforceChecks {
             }
             // Upserts create records: a required field the mapping does not fill fails every create.
             if needs.contains(where: { $0.object == object && $0.upsertKey }) {
-                let mapped = Set(objectNeeds.map { $0.field.lowercased() })
+                var mapped = Set(objectNeeds.map { $0.field.lowercased() })
+                // A person account's Name is made from its first and last names, and refused when sent.
+                if mapping.inbound.contains(where: { $0.object == object && $0.recordType != nil }) { mapped.insert("name") }
                 for field in schema.fields where !field.nillable && field.createable && !field.defaultedOnCreate && !mapped.contains(field.name.lowercased()) {
                     problems.append(
                         Check(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Sandbox
 import StagelinkBenchmarks
 import StagelinkEngine
 import StagelinkPostgres
@@ -18,6 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
               swift run -c release stagelink bench
               swift run -c release stagelink bench --quick
               swift run -c release stagelink bench --only postgres --postgres "$(scripts/test-postgres.sh url)"
+              swift run -c release stagelink bench --only concurrency --latency salesforce=150ms,emr=80ms
             """,
         subcommands: [ConsoleMemoryProbe.self]
     )
@@ -33,6 +35,13 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "A PostgreSQL server of one's own (postgres://…): adds the PostgreSQL store's figures beside SQLite's.")
     var postgres: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "The API latency of the concurrency figures' sandbox, give or take a quarter.",
+            discussion: "Those figures run a first load and a day's admissions at this latency with concurrency 4 and with concurrency 1.",
+            valueName: "latency"))
+    var latency = SandboxLatency(salesforce: .milliseconds(150), emr: .milliseconds(80))
 
     func run() async throws {
         let scale = quick ? 10 : 1
@@ -59,7 +68,14 @@ struct BenchCommand: AsyncParsableCommand {
         try await runAll("encryption") { try await EngineBenchmarks.encryption(count: 50_000 / scale, mapping: document) }
         try await runAll("clients") { try await ClientBenchmarks.run(records: 10_000 / scale) }
         try await runAll("bulk") { try await BulkBenchmarks.run(patients: 100_000 / scale) }
+        try await runAll("bulk-ingest") { try await BulkIngestBenchmarks.run(records: 100_000 / scale) }
+        try await runAll("reconcile") { try await ReconcileBenchmarks.run(records: 100_000 / scale, mapping: document) }
         try await runAll("sync") { try await SyncBenchmarks.inbound(patients: 10_000 / scale, assessmentsPerPatient: 2, mapping: document) }
+        // At 150 ms / 80 ms a call, one at a time: 5,000 patients (≈ 20,000 records) and 200
+        // admissions (a fiftieth of issue 22's 10,000) keep the whole section to a few minutes.
+        try await runAll("concurrency") {
+            try await ConcurrencyBenchmarks.run(patients: 5_000 / scale, admissions: 200 / scale, latency: latency, mapping: document)
+        }
         let mappingPath = mapping
         try await runAll("console") {
             try await ConsoleBenchmarks.run(rows: 1_000_000 / scale, failures: 50_000 / scale, mapping: document) { store in

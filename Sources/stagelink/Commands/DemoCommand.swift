@@ -24,6 +24,7 @@ struct DemoCommand: AsyncParsableCommand {
               stagelink demo --headless --cycles 3
               stagelink demo --headless --emr-profile certified --cycles 3
               stagelink demo --headless --encrypt
+              stagelink demo --latency salesforce=150ms,emr=80ms
             """
     )
 
@@ -63,6 +64,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Encrypt the store at rest, with a key made in the demo's folder (keys/store.key; docs/security.md).")
     var encrypt = false
 
+    @Option(help: ArgumentHelp("How long each simulator takes to answer, give or take a quarter (salesforce=150ms,emr=80ms).", valueName: "latency"))
+    var latency: SandboxLatency?
+
     func validate() throws {
         guard (1...1_000_000).contains(patients) else { throw ValidationError("--patients is between 1 and 1000000.") }
         guard (0...1).contains(badShare), (0...1).contains(faultRate) else { throw ValidationError("Shares are between 0 and 1.") }
@@ -78,7 +82,7 @@ struct DemoCommand: AsyncParsableCommand {
         print("Starting the sandbox with \(patients.formatted()) patients…")
         let demo = try await DemoEnvironment.start(
             .init(folder: folder, patients: patients, badShare: badShare, seed: seed, every: interval, mapping: mapping, faultRate: faultRate,
-                emrProfile: emrProfile, encrypt: encrypt),
+                emrProfile: emrProfile, encrypt: encrypt, latency: latency ?? SandboxLatency()),
             logger: logger)
         defer { Task { [sandbox = demo.sandbox] in await sandbox.stop() } }
         print("Store and configuration in \(demo.folder.path)")

@@ -67,6 +67,9 @@ enum StarterConfiguration {
           # pageSize: 500
           # Rows that failed for a transient reason are retried until they have this many attempts.
           # automaticRetries: 5
+          # How often a cycle also reconciles: compares every linked record's id and version on
+          # both sides and stages what a delta pull missed (docs/operations.md, "Reconciliation").
+          # reconcile: 24h
 
         salesforce:
           # https://login.salesforce.com, https://test.salesforce.com (sandboxes) or the org's My Domain.
@@ -78,6 +81,10 @@ enum StarterConfiguration {
           # limitShare: 0.8
           # Records per sObject Collections call (1-200).
           # batchSize: 200
+          # Above this many rows for one object in a cycle, upserts go through Bulk API 2.0 (0: never).
+          # bulkThreshold: 10000
+          # Collections calls in flight at once while linking (1-64; docs/performance.md).
+          # concurrency: 4
           auth:
             # jwt-bearer (consumerKey, username, privateKeyFile) or client-credentials (consumerKey, consumerSecretFile).
             flow: jwt-bearer
@@ -120,6 +127,8 @@ enum StarterConfiguration {
           # writes:
           #   create: conditional        # or search-then-create (no If-None-Exist: Oracle Health, Epic)
           #   update: put                # or patch (JSON Patch with If-Match)
+          # Rows written to the EHR at once (1-64; docs/performance.md).
+          # concurrency: 4
           # http:
           #   idleTimeout: 30s
           #   requestTimeout: 120s

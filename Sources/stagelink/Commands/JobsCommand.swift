@@ -8,7 +8,8 @@ struct JobsCommand: AsyncParsableCommand {
         abstract: "Lists sync jobs, newest first: kind, direction, status, counts, API calls, watermarks.",
         discussion: """
             A running job shows its live progress. See a job's rows with `stagelink rows --job ID`. A bulk \
-            pull whose export manifest reported errors lists them under the table.
+            pull whose export manifest reported errors lists them under the table; reconciliation jobs \
+            (`stagelink reconcile`) list what they checked, found changed and found missing, and why they ran.
 
             Example:
               stagelink jobs --limit 20
@@ -47,6 +48,16 @@ struct JobsCommand: AsyncParsableCommand {
             print("\nJob \(job.id): the export's manifest reported \(job.exportErrors.count) errors:")
             for error in job.exportErrors.prefix(20) { print("  - \(DisplayText.escaped(error))") }
             if job.exportErrors.count > 20 { print("  … and \(job.exportErrors.count - 20) more (stagelink jobs --json)") }
+        }
+        let reconciliations = jobs.filter { $0.kind == .reconcile }
+        if !reconciliations.isEmpty {
+            var table = TextTable("RECONCILIATION", "SIDE", "CHECKED", "CHANGED", "MISSING", "STAGED", "WHY")
+            for job in reconciliations {
+                table.add(
+                    String(job.id), job.direction == .outbound ? "Salesforce" : "EMR", String(job.counts.checked), String(job.counts.changed),
+                    String(job.counts.missing), String(job.counts.staged), DisplayText.escaped(job.message ?? ""))
+            }
+            print("\n" + table.render())
         }
     }
 }

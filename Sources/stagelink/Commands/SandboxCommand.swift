@@ -26,6 +26,7 @@ struct SandboxCommand: AsyncParsableCommand {
               stagelink sandbox --salesforce-port 8443 --fhir-port 8080 --patients 500 --bad-share 0.1 \\
                 --mutation-interval 5 --credentials-dir /tmp/stagelink-sandbox
               stagelink sandbox --emr-profile certified
+              stagelink sandbox --latency salesforce=150ms,emr=80ms --emr-rate-limit 50
             """
     )
 
@@ -68,6 +69,18 @@ struct SandboxCommand: AsyncParsableCommand {
     @Flag(help: "Make Bulk Data export ignore _since (every export is a full export), as some EHRs document.")
     var exportIgnoresSince = false
 
+    @Option(
+        help: ArgumentHelp(
+            "How long each simulator takes to answer, give or take a quarter (salesforce=150ms,emr=80ms).",
+            discussion: "Real Salesforce answers a collections call in 100-500 ms, an EHR a create in 50-300 ms.", valueName: "latency"))
+    var latency: SandboxLatency?
+
+    @Option(help: "The EMR's rate limit in API requests per second: over it, 429 with Retry-After (none by default).")
+    var emrRateLimit: Int?
+
+    @Option(help: "Salesforce's limit on concurrent requests running 20 s or longer: over it, REQUEST_LIMIT_EXCEEDED (25 as in production orgs; 5 in Developer Edition).")
+    var salesforceLongRequestLimit = 25
+
     @Option(help: "The mapping file whose Salesforce custom fields the simulated org has.")
     var mapping: String?
 
@@ -90,6 +103,8 @@ struct SandboxCommand: AsyncParsableCommand {
         guard (0...1_000_000).contains(patients) else { throw ValidationError("--patients is between 0 and 1000000.") }
         // Bounded before `mutationInterval * 1000` becomes whole milliseconds: inf or 1e300 must not trap.
         guard (0...86_400).contains(mutationInterval) else { throw ValidationError("--mutation-interval is between 0 and 86400 seconds.") }
+        if let emrRateLimit, !(1...100_000).contains(emrRateLimit) { throw ValidationError("--emr-rate-limit is between 1 and 100000 requests per second.") }
+        guard (1...10_000).contains(salesforceLongRequestLimit) else { throw ValidationError("--salesforce-long-request-limit is between 1 and 10000.") }
         guard (1...1_000_000_000).contains(dailyApiLimit) else { throw ValidationError("--daily-api-limit is between 1 and 1000000000.") }
         guard (0...86_400).contains(exportSeconds), (1...1_000_000).contains(exportFileSize), (1...31_536_000).contains(exportFileLifetime) else {
             throw ValidationError("--export-seconds is between 0 and 86400; --export-file-size between 1 and 1000000; --export-file-lifetime between 1 and 31536000.")
@@ -100,7 +115,9 @@ struct SandboxCommand: AsyncParsableCommand {
         let credentials = try SandboxCredentials.generate()
         let files = try credentials.write(to: URL(filePath: credentialsDir))
         var configuration = SandboxConfiguration(credentials: credentials)
-        configuration.customFields = CustomFieldSpec.fields(of: try MappingFile.load(mapping))
+        let mappingDocument = try MappingFile.load(mapping)
+        configuration.customFields = CustomFieldSpec.fields(of: mappingDocument)
+        configuration.people = SalesforcePeople.of(mappingDocument)
         configuration.salesforcePort = salesforcePort
         configuration.fhirPort = fhirPort
         configuration.seed = seed
@@ -114,6 +131,9 @@ struct SandboxCommand: AsyncParsableCommand {
         configuration.bulkExport.resourcesPerFile = exportFileSize
         configuration.bulkExport.fileLifetime = .seconds(exportFileLifetime)
         configuration.bulkExport.ignoresSince = exportIgnoresSince
+        if let latency { configuration.latency = latency }
+        configuration.emrRateLimit = emrRateLimit.map { RequestRate(requests: $0) }
+        configuration.salesforceLongRequests.limit = salesforceLongRequestLimit
         if mutationInterval > 0 { configuration.mutationInterval = .milliseconds(Int64(mutationInterval * 1000)) }
         var logger = Logger(label: "stagelink.sandbox")
         logger.logLevel = .notice
@@ -127,6 +147,7 @@ struct SandboxCommand: AsyncParsableCommand {
               consumer key     \(user.consumerKey)
               private key      \(files.salesforcePrivateKey.path)   (RS256 JWT bearer; aud: the host's own URL, or https://login.salesforce.com at the login host)
               consumer secret  \(files.salesforceConsumerSecret.path)   (client credentials, at the My Domain only)
+            Latency     \(configuration.latency)   EMR rate limit \(emrRateLimit.map { "\($0)/s" } ?? "none")
             FHIR        \(sandbox.fhirURL)   (profile \(emrProfile))
               token URL        \(sandbox.fhirTokenURL)
               client id        \(credentials.fhirClient.clientID)
@@ -142,3 +163,10 @@ struct SandboxCommand: AsyncParsableCommand {
 }
 
 extension EMRProfile: ExpressibleByArgument {}
+
+extension SandboxLatency: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let latency = try? SandboxLatency(parsing: argument) else { return nil }
+        self = latency
+    }
+}

@@ -13,7 +13,7 @@ import StagelinkStore
 /// let purge = try await ScheduledPurge(store: store, period: .seconds(90 * 86_400)).runIfDue()
 /// ```
 struct ScheduledPurge {
-    var store: SQLiteStore
+    var store: any RetentionStore
     /// `retention.payloads`.
     var period: Duration
 

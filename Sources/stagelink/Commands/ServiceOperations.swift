@@ -82,7 +82,7 @@ final class ServiceOperations: Sendable {
     }
 
     /// Only the lease holder sends alerts, so that a second process on the store never doubles them.
-    private static func evaluate(_ notifier: AlertNotifier, store: SQLiteStore, holder: LeaseHolder, logger: Logger) async {
+    private static func evaluate(_ notifier: AlertNotifier, store: any LeaseReader, holder: LeaseHolder, logger: Logger) async {
         do {
             guard let lease = try await store.currentLease(), lease.holder == holder, lease.expiresAt > Date() else { return }
             try await notifier.evaluate()

@@ -81,8 +81,10 @@ struct StagelinkConfiguration: Sendable {
         static let timeout = Duration.seconds(1)...Duration.seconds(3600)
         static let pageSize = 1...2_000
         static let automaticRetries = 0...100
+        static let reconcile = Duration.seconds(60)...Duration.seconds(30 * 86_400)
         static let maxAttempts = 1...10
         static let maxConnections = 1...64
+        static let concurrency = 1...64
     }
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
@@ -91,10 +93,10 @@ struct StagelinkConfiguration: Sendable {
         "store": ["url", "passwordFile"],
         "retention": ["payloads"],
         "encryption": ["keyFile"],
-        "schedule": ["every", "overlap", "pageSize", "automaticRetries"],
-        "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "auth", "http"],
+        "schedule": ["every", "overlap", "pageSize", "automaticRetries", "reconcile"],
+        "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "bulkThreshold", "concurrency", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
-        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes"],
+        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes", "concurrency"],
         "emr.bulk": ["group", "maxWait", "since"],
         "emr.writes": ["create", "update"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
@@ -150,6 +152,7 @@ struct StagelinkConfiguration: Sendable {
             if let reader = schedule["overlap"] { settings.overlap = try reader.duration(in: Limits.overlap) }
             if let reader = schedule["pageSize"] { settings.pageSize = try reader.int(in: Limits.pageSize) }
             if let reader = schedule["automaticRetries"] { settings.automaticRetries = try reader.int(in: Limits.automaticRetries) }
+            if let reader = schedule["reconcile"] { settings.reconcileEvery = try reader.duration(in: Limits.reconcile) }
         }
         if let reader = try top["retention"]?.mapping(allowed: Self.keys["retention"]!)["payloads"] {
             payloadRetention = try Self.days(reader)
@@ -199,7 +202,9 @@ struct StagelinkConfiguration: Sendable {
             if let reader = section["batchSize"] {
                 configuration.upsertBatchSize = try reader.int(in: 1...SalesforceConfiguration.collectionLimit)
             }
+            if let reader = section["bulkThreshold"] { configuration.bulkThreshold = try reader.int(in: 0...100_000_000) }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
+            if let reader = section["concurrency"] { settings.salesforceConcurrency = try reader.int(in: Limits.concurrency) }
             salesforce = configuration
         }
 
@@ -222,6 +227,7 @@ struct StagelinkConfiguration: Sendable {
             }
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             try Self.emrPull(section, into: &settings, configuration: &configuration)
+            if let reader = section["concurrency"] { settings.emrConcurrency = try reader.int(in: Limits.concurrency) }
             emr = configuration
         }
         self.warnings = warnings

@@ -18,7 +18,7 @@ struct ServiceConsoleActions: ConsoleActions {
     func perform(_ action: ConsoleAction, by operatorName: String) async throws -> ActionOutcome {
         guard case .syncNow = action else { return try await operations.perform(action, by: operatorName) }
         guard let cycle else { throw ConsoleActionError.unavailable(.sync, unavailability(of: .sync) ?? "") }
-        let store = operations.operations.store
+        let store = cycle.store
         if let lease = try await store.currentLease(), lease.expiresAt > Date() {
             try await store.requestSync([.inbound, .outbound], actor: .operator(operatorName))
             return ActionOutcome(summary: "asked the service \(lease.holder) to sync now; its jobs appear in Live and Jobs", severity: .success)

@@ -25,6 +25,8 @@ struct DemoEnvironment {
         var emrProfile: EMRProfile = .generic
         /// Encrypt the store with a key made in the folder (`keys/store.key`).
         var encrypt = false
+        /// How long each simulator takes to answer.
+        var latency = SandboxLatency()
     }
 
     static func start(_ options: Options, logger: Logger) async throws -> DemoEnvironment {
@@ -40,10 +42,12 @@ struct DemoEnvironment {
         let files = try credentials.write(to: folder.appendingPathComponent("keys"))
         var configuration = SandboxConfiguration(credentials: credentials)
         configuration.customFields = CustomFieldSpec.fields(of: mapping)
+        configuration.people = SalesforcePeople.of(mapping)
         configuration.patientCount = options.patients
         configuration.badShare = options.badShare
         configuration.seed = options.seed
         configuration.emrProfile = options.emrProfile
+        configuration.latency = options.latency
         var sandboxLogger = logger
         sandboxLogger.logLevel = .warning
         let sandbox = try await Sandbox.start(configuration, logger: sandboxLogger)

@@ -9,10 +9,17 @@ struct DemoVerdict {
 
     var passed: Bool { problems.isEmpty }
 
-    static func judge(sandbox: Sandbox, store: any SyncStore, mapping: MappingDocument) async throws -> DemoVerdict {
+    /// The level of care (as the mapping writes it) that only withheld episodes have.
+    static let withheldLevelOfCare = "Detox"
+
+    static func judge(sandbox: Sandbox, store: any RowReader, mapping: MappingDocument) async throws -> DemoVerdict {
         var verdict = DemoVerdict()
         let inspection = sandbox.inspection
-        let contactsByPatient = count(inspection.salesforceRecords("Contact"), key: "EMR_Patient_Id__c")
+        // People are Contacts, or Person Accounts (Health Cloud), as the patients mapping says.
+        let patients = mapping.outbound.admissions.flatMap { mapping.inbound(named: $0.patientMapping) } ?? mapping.inbound(forResource: "Patient")
+        let people = patients?.object ?? "Contact"
+        let patientKey = patients?.externalID ?? "EMR_Patient_Id__c"
+        let contactsByPatient = count(inspection.salesforceRecords(people), key: patientKey)
         let assessments = count(inspection.salesforceRecords("Assessment__c"), key: "EMR_Assessment_Id__c")
         let pushedPatients = countIdentified(inspection.fhirResources("Patient"), system: mapping.outbound.admissions?.patientIdentifierSystem)
         let serviceRequests = countIdentified(
@@ -41,13 +48,13 @@ struct DemoVerdict {
             }
             switch record.type {
             case "Patient":
-                if contactsByPatient[record.id] != 1 { verdict.problems.append("\(name) arrived \(contactsByPatient[record.id] ?? 0) times as a Contact") }
+                if contactsByPatient[record.id] != 1 { verdict.problems.append("\(name) arrived \(contactsByPatient[record.id] ?? 0) times as a \(people)") }
             case "QuestionnaireResponse":
                 if assessments[record.id] != 1 { verdict.problems.append("\(name) arrived \(assessments[record.id] ?? 0) times as an Assessment") }
             case "Admission__c":
                 let admission = inspection.salesforceRecord("Admission__c", id: record.id)
                 guard admission?["Stage__c"]?.stringValue == mapping.outbound.admissions?.readyValue else { continue }
-                let contact = admission?["Contact__c"]?.stringValue ?? ""
+                let contact = admission?[mapping.outbound.admissions?.contactField ?? "Contact__c"]?.stringValue ?? ""
                 if pushedPatients[contact] != 1 { verdict.problems.append("\(name) made \(pushedPatients[contact] ?? 0) Patients") }
                 if serviceRequests[record.id] != 1 { verdict.problems.append("\(name) made \(serviceRequests[record.id] ?? 0) ServiceRequests") }
             default:
@@ -57,9 +64,13 @@ struct DemoVerdict {
             }
         }
         // Withheld episodes are the only source of a detox level of care: none may reach Salesforce.
-        let leaked = inspection.salesforceRecords("Contact").filter { $0["Level_of_Care__c"]?.stringValue == "Detox" }
-        if !leaked.isEmpty { verdict.problems.append("\(leaked.count) Contacts hold a withheld (42 CFR Part 2) level of care") }
-        for (patient, copies) in contactsByPatient where copies > 1 { verdict.problems.append("Patient/\(patient) has \(copies) Contacts") }
+        if let episodes = mapping.inbound(forResource: "EpisodeOfCare"),
+            let level = episodes.fields.first(where: { field in field.values.contains { $0.label == Self.withheldLevelOfCare } })
+        {
+            let leaked = inspection.salesforceRecords(episodes.object).filter { $0[level.field]?.stringValue == Self.withheldLevelOfCare }
+            if !leaked.isEmpty { verdict.problems.append("\(leaked.count) \(episodes.object) records hold a withheld (42 CFR Part 2) level of care") }
+        }
+        for (patient, copies) in contactsByPatient where copies > 1 { verdict.problems.append("Patient/\(patient) has \(copies) \(people) records") }
         for (contact, copies) in pushedPatients where copies > 1 { verdict.problems.append("Contact \(contact) has \(copies) Patients") }
         verdict.problems += emrWriteProblems(sandbox)
         return verdict

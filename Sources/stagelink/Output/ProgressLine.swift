@@ -8,13 +8,13 @@ import Glibc
 /// Shows long work as it goes: on a terminal one line rewritten in place (records, rate, ETA);
 /// otherwise a plain line per finished job, so logs and CI output stay readable.
 actor ProgressLine {
-    private let store: any SyncStore
+    private let store: any HistoryReader
     private let isTerminal = isatty(STDOUT_FILENO) == 1
     private var reported = Set<Int64>()
     private var firstJob: Int64?
     private var lastLength = 0
 
-    init(store: any SyncStore) {
+    init(store: any HistoryReader) {
         self.store = store
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import StagelinkEngine
+import StagelinkFakes
 import StagelinkStore
 
 /// The repository's default mapping file, which the tests use as shipped.

@@ -78,7 +78,8 @@ struct SOQLEvaluator {
         case or([Checked])
         case not(Checked)
         case compare(Resolved, String, WireJSON)
-        case inList(Resolved, [WireJSON], negated: Bool)
+        /// `exact`: the values as a set, for ids and references, which compare exactly.
+        case inList(Resolved, [WireJSON], exact: Set<String>?, negated: Bool)
         case like(Resolved, String)
     }
 
@@ -97,7 +98,8 @@ struct SOQLEvaluator {
         case .inList(let path, let literals, let negated):
             let resolved = try resolve(path, in: object)
             let values = try literals.map { literal throws(SOQLError) in try coerce(literal, for: resolved.field) }
-            return .inList(resolved, values, negated: negated)
+            let exactly = [.id, .reference].contains(resolved.field.type) && values.allSatisfy { $0.stringValue != nil }
+            return .inList(resolved, values, exact: exactly ? Set(values.compactMap(\.stringValue)) : nil, negated: negated)
         case .like(let path, let pattern):
             let resolved = try resolve(path, in: object)
             guard Self.isText(resolved.field.type) else {
@@ -171,8 +173,9 @@ struct SOQLEvaluator {
             case ">": return comparison.map { $0 > 0 } ?? false
             default: return comparison.map { $0 >= 0 } ?? false
             }
-        case .inList(let resolved, let literals, let negated):
+        case .inList(let resolved, let literals, let exact, let negated):
             let actual = value(of: resolved, in: record)
+            if let exact { return actual.stringValue.map(exact.contains) ?? false != negated }
             let found = literals.contains { literal in
                 literal.isNull ? actual.isNull : compare(actual, literal, type: resolved.field.type) == 0
             }

@@ -1,6 +1,8 @@
+import StagelinkEngine
 import Synchronization
 
-/// An `UpsertTarget` that keeps records in memory, for tests, benchmarks and dry runs.
+/// An `UpsertTarget` that keeps records in memory, for tests and benchmarks: kept out of the
+/// engine library, only the tests and `stagelink bench` link it.
 ///
 /// It behaves as Salesforce's collections upsert does for the engine: records matched by
 /// external id, created or updated, per-record results in order. Failures can be scripted per
@@ -88,6 +90,11 @@ public final class InMemoryUpsertTarget: UpsertTarget {
             })
         }
         return try result.get()
+    }
+
+    /// `RecordType-<object>-<developerName>`: the in-memory org has every record type asked for.
+    public func recordTypeID(object: String, developerName: String) async throws(RemoteCallError) -> String {
+        "RecordType-\(object)-\(developerName)"
     }
 
     public func delete(object: String, id: String) async throws(RemoteCallError) {

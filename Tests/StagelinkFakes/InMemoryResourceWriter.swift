@@ -1,7 +1,9 @@
 import Foundation
+import StagelinkEngine
 import Synchronization
 
-/// A `ResourceWriter` that keeps FHIR resources in memory, for tests, benchmarks and dry runs.
+/// A `ResourceWriter` that keeps FHIR resources in memory, for tests and benchmarks: kept out of
+/// the engine library, only the tests and `stagelink bench` link it.
 ///
 /// Conditional create finds an existing resource by identifier (so a second create returns the
 /// first), a plain create always makes one, updates and patches check `If-Match` against the

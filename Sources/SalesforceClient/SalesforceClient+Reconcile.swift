@@ -1,0 +1,45 @@
+import Foundation
+import StagelinkEngine
+import StagelinkHTTP
+
+/// What a reconciliation asks of Salesforce (``Reconciler``).
+///
+/// The listing is one SOQL query through QueryAll, `SELECT Id, SystemModstamp, IsDeleted[,
+/// MasterRecordId] FROM …`, read 2,000 records a call: "the default batch size is 2,000 records";
+/// `Sforce-Query-Options: batchSize` may ask for 200 to 2,000, and the next batch is at the
+/// `nextRecordsUrl` of each answer until `done` (REST API Developer Guide, "Query" and "Query
+/// Options Header"). QueryAll "returns records that are soft deleted due to a merge or delete"
+/// (REST API "QueryAll"), so a deletion still in the Recycle Bin is reported by the listing itself.
+extension SalesforceClient: ReconcileSource {
+    public func listing(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+        let query: SOQLQuery
+        do {
+            let removal = ["IsDeleted", "MasterRecordId"].filter { request.fields.contains($0) }
+            query = try SOQLQuery(select: ["Id", "SystemModstamp"] + removal, from: request.resourceType)
+        } catch {
+            throw RemoteCallError(.rejected, LinkError(.invalidQuery, message: error.description))
+        }
+        return try await self.query(query, pageSize: request.pageSize, after: cursor, includingDeleted: request.fields.contains("IsDeleted"))
+    }
+
+    /// `SELECT <the pull's fields> FROM … WHERE Id IN (…)`, by QueryAll when the pull reads
+    /// deletions: each record exactly as a delta pull would have staged it.
+    public func records(_ request: DeltaRequest, ids: [String]) async throws(RemoteCallError) -> [IncomingRecord] {
+        let valid = ids.compactMap { SalesforceID($0)?.description }
+        guard !valid.isEmpty else { return [] }
+        let query: SOQLQuery
+        do {
+            query = try SOQLQuery(select: Self.deltaFields + request.fields, from: request.resourceType).where("Id", in: valid.map(SOQLValue.string))
+        } catch {
+            throw RemoteCallError(.rejected, LinkError(.invalidQuery, message: error.description))
+        }
+        var records: [IncomingRecord] = []
+        var cursor: PageCursor?
+        repeat {
+            let page = try await self.query(query, pageSize: 2000, after: cursor, includingDeleted: request.fields.contains("IsDeleted"))
+            records += page.records
+            cursor = page.next
+        } while cursor != nil
+        return records
+    }
+}

@@ -1,0 +1,120 @@
+import FHIRClient
+import Foundation
+import Logging
+import SalesforceClient
+import Sandbox
+import StagelinkEngine
+import StagelinkStore
+
+/// Issue 22's figures: a first load and a day of admissions at real API latency, with the calls
+/// in flight that `salesforce.concurrency` and `emr.concurrency` allow, beside the same work one
+/// call at a time (concurrency 1) in the same run.
+///
+/// Each run gets a sandbox of its own that answers after the latency (with jitter), a fresh
+/// store and fresh clients:
+/// - the first load: an inbound cycle pulling the patients, their assessments and episodes from
+///   the FHIR simulator and upserting them into the Salesforce simulator;
+/// - the admissions: every seeded admission set to "Ready for Intake", then an outbound cycle
+///   creating each Patient and ServiceRequest in the EHR and writing both ids back to Salesforce.
+public enum ConcurrencyBenchmarks {
+    /// What one run measured.
+    struct Run {
+        var concurrency: Int
+        var loadSeconds: Double
+        var loadRecords: Int
+        var loadSalesforceCalls: Int
+        var admissionSeconds: Double
+        var admissions: Int
+        var admissionEMRCalls: Int
+        var admissionSalesforceCalls: Int
+    }
+
+    public static func run(
+        patients: Int, admissions: Int, concurrency: Int = SyncSettings.defaultConcurrency, latency: SandboxLatency, mapping: MappingDocument
+    ) async throws -> [BenchmarkFigure] {
+        let sequential = try await measure(patients: patients, admissions: admissions, concurrency: 1, latency: latency, mapping: mapping)
+        let concurrent = try await measure(patients: patients, admissions: admissions, concurrency: concurrency, latency: latency, mapping: mapping)
+        let at = "at \(latency)"
+        let loadSpeedup = sequential.loadSeconds / concurrent.loadSeconds
+        let admissionSpeedup = sequential.admissionSeconds / concurrent.admissionSeconds
+        return [
+            BenchmarkFigure(
+                name: "first load \(at), concurrency \(concurrency): \(concurrent.loadRecords.formatted()) records (\(patients.formatted()) patients + assessments + episodes)",
+                value: concurrent.loadSeconds, unit: "s", reference: .init(name: "concurrency 1", value: sequential.loadSeconds),
+                target: "faster than concurrency 1 (\(String(format: "%.1f", loadSpeedup))× now)", meetsTarget: loadSpeedup > 1),
+            BenchmarkFigure(
+                name: "first load: Salesforce API calls, concurrency \(concurrency)", value: Double(concurrent.loadSalesforceCalls), unit: "calls",
+                reference: .init(name: "concurrency 1", value: Double(sequential.loadSalesforceCalls)), target: "no more than concurrency 1",
+                meetsTarget: concurrent.loadSalesforceCalls <= sequential.loadSalesforceCalls),
+            BenchmarkFigure(
+                name: "\(concurrent.admissions.formatted()) admissions pushed to the EHR \(at), concurrency \(concurrency)", value: concurrent.admissionSeconds,
+                unit: "s", reference: .init(name: "concurrency 1", value: sequential.admissionSeconds),
+                target: "≥ 3× faster than concurrency 1 (\(String(format: "%.1f", admissionSpeedup))× now)", meetsTarget: admissionSpeedup >= 3),
+            BenchmarkFigure(
+                name: "admissions: EHR API calls, concurrency \(concurrency) (Salesforce: \(concurrent.admissionSalesforceCalls.formatted()))",
+                value: Double(concurrent.admissionEMRCalls), unit: "calls",
+                reference: .init(name: "concurrency 1 (Salesforce: \(sequential.admissionSalesforceCalls.formatted()))", value: Double(sequential.admissionEMRCalls)),
+                target: "no more than concurrency 1", meetsTarget: concurrent.admissionEMRCalls <= sequential.admissionEMRCalls),
+        ]
+    }
+
+    static func measure(patients: Int, admissions: Int, concurrency: Int, latency: SandboxLatency, mapping: MappingDocument) async throws -> Run {
+        try await BenchmarkSandbox.with("concurrency") { configuration in
+            configuration.patientCount = patients
+            configuration.assessmentsPerPatient = 2...2
+            configuration.referralCount = admissions
+            configuration.customFields = CustomFieldSpec.fields(of: mapping)
+            configuration.latency = latency
+        } _: { systems in
+            try await measure(systems, admissions: admissions, concurrency: concurrency, mapping: mapping)
+        }
+    }
+
+    static func measure(_ systems: BenchmarkSandbox, admissions: Int, concurrency: Int, mapping: MappingDocument) async throws -> Run {
+        let sandbox = systems.sandbox
+        // Every admission is ready for intake: each one is pushed.
+        for admission in sandbox.inspection.salesforceRecords("Admission__c") {
+            guard let id = admission["Id"]?.stringValue else { continue }
+            try sandbox.inspection.editSalesforceRecord("Admission__c", id: id, fields: ["Stage__c": "Ready for Intake"])
+        }
+        let salesforce = try await systems.salesforceClient()
+        let emr = try await systems.fhirClient()
+        let store = try SQLiteStore.temporary("bench-concurrency")
+        defer { EngineBenchmarks.discard(store) }
+        try await mapping.loadPolicy(into: store)
+        let endpoints = SyncEndpoints(
+            emrSource: emr, emrWriter: emr, salesforceSource: salesforce, salesforceTarget: salesforce,
+            integrationUserID: { try? await salesforce.integrationUserID() })
+        let settings = SyncSettings(pageSize: 1_000, salesforceConcurrency: concurrency, emrConcurrency: concurrency)
+        let cycle = SyncCycle(store: store, mapping: mapping, endpoints: endpoints, settings: settings, logger: silent)
+
+        let salesforceBefore = salesforce.meter.calls
+        var start = ContinuousClock.now
+        let load = try await cycle.run([.inbound], actor: .system, stop: StopSignal())
+        let loadSeconds = (ContinuousClock.now - start).seconds
+        let loaded = load.counts(.inbound)
+        // Episodes labelled 42 CFR Part 2 are withheld, never sent: the rest all link.
+        guard loaded.failed == 0, loaded.linked + loaded.withheld == loaded.staged, loaded.linked > 0 else {
+            throw BenchmarkFailure(
+                "the first load linked \(loaded.linked) of \(loaded.staged) staged records (\(loaded.failed) failed, \(loaded.withheld) withheld)")
+        }
+        let loadSalesforceCalls = salesforce.meter.calls - salesforceBefore
+
+        let emrBefore = emr.meter.calls
+        let salesforceBeforePush = salesforce.meter.calls
+        start = ContinuousClock.now
+        let push = try await cycle.run([.outbound], actor: .system, stop: StopSignal())
+        let admissionSeconds = (ContinuousClock.now - start).seconds
+        let pushed = push.counts(.outbound)
+        let created = sandbox.inspection.fhirResources("ServiceRequest").count
+        guard pushed.failed == 0, created == admissions else {
+            throw BenchmarkFailure("the push created \(created) of \(admissions) ServiceRequests (\(pushed.failed) rows failed)")
+        }
+        return Run(
+            concurrency: concurrency, loadSeconds: loadSeconds, loadRecords: loaded.linked, loadSalesforceCalls: loadSalesforceCalls,
+            admissionSeconds: admissionSeconds, admissions: created, admissionEMRCalls: emr.meter.calls - emrBefore,
+            admissionSalesforceCalls: salesforce.meter.calls - salesforceBeforePush)
+    }
+
+    private static let silent = Logger(label: "stagelink.bench") { _ in SwiftLogNoOpLogHandler() }
+}

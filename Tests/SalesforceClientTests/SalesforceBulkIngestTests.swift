@@ -1,0 +1,153 @@
+import Foundation
+import Sandbox
+import StagelinkEngine
+import StagelinkHTTP
+import StagelinkTestSupport
+import Testing
+
+@testable import SalesforceClient
+
+/// Upserts through Bulk API 2.0 against the simulator over real HTTP: a few calls a job, every
+/// result line matched back to its record by external id.
+@Suite(.timeLimit(.minutes(2)))
+struct SalesforceBulkIngestTests {
+    static func client(_ harness: SandboxHarness) async throws -> SalesforceClient {
+        var configuration = harness.salesforceConfiguration()
+        configuration.bulkPollInterval = .milliseconds(1)
+        return try await SalesforceClient(configuration: configuration, logger: SandboxHarness.silent)
+    }
+
+    @Test func aBulkUpsertTakesEightCallsAndRefusedRowsLandOnTheirOwnRecords() async throws {
+        try await SandboxHarness.with { harness in
+            let salesforce = try await Self.client(harness)
+            var records = (0..<1_000).map { SalesforceSandboxTests.contact($0) }
+            records[17] = SalesforceSandboxTests.contact(17, lastName: String(repeating: "x", count: 81))
+            records[503].fields[3] = MappedField(name: "Gender__c", value: .text("Robot"))
+            records[998] = TargetRecord(fields: [MappedField(name: "EMR_Patient_Id__c", value: .text("emr-998")), MappedField(name: "FirstName", value: .text("NoLast"))])
+            let before = harness.sandbox.inspection.counts().calls
+            let results = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: records)
+            let calls = harness.sandbox.inspection.counts().calls
+            #expect(calls[.salesforceBulkIngest, default: 0] - before[.salesforceBulkIngest, default: 0] == 8, "the list of earlier jobs, then create, upload, close, two polls, successful and failed results")
+            #expect(calls[.salesforceCollections, default: 0] == before[.salesforceCollections, default: 0])
+            #expect(results.count == 1_000)
+            let failures = results.enumerated().compactMap { index, result -> (Int, LinkError)? in
+                if case .failure(let error) = result { return (index, error) } else { return nil }
+            }
+            #expect(failures.map(\.0) == [17, 503, 998])
+            #expect(failures.map(\.1.code) == [ErrorCode.stringTooLong.rawValue, ErrorCode.invalidOrNullForRestrictedPicklist.rawValue, ErrorCode.requiredFieldMissing.rawValue])
+            #expect(failures[0].1.fields == ["LastName"])
+            #expect(failures[2].1.remoteBody?.contains("emr-998") == true, "the failed result line is kept as the remote body")
+            // Every success carries the id of the record with that row's external id.
+            for (index, result) in results.enumerated() {
+                guard case .success(let id, let created) = result else { continue }
+                #expect(created)
+                #expect(harness.sandbox.inspection.salesforceRecord("Contact", id: id)?["EMR_Patient_Id__c"] == .string("emr-\(index)"))
+            }
+        }
+    }
+
+    @Test func sendingAJobsRowsAgainAfterACrashUpdatesTheSameRecordsAndDuplicatesNothing() async throws {
+        try await SandboxHarness.with { harness in
+            let salesforce = try await Self.client(harness)
+            let records = (0..<300).map { SalesforceSandboxTests.contact($0) }
+            let seeded = harness.sandbox.inspection.salesforceRecords("Contact").count
+            // The crashed process's job ran to its end; the rows were never recorded as linked.
+            let first = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: records)
+            // The next cycle sends them again, in a new job.
+            let second = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: records)
+            #expect(second.allSatisfy { if case .success(_, false) = $0 { true } else { false } })
+            #expect(zip(first, second).allSatisfy { pair in
+                if case .success(let a, _) = pair.0, case .success(let b, _) = pair.1 { return a == b }
+                return false
+            })
+            #expect(harness.sandbox.inspection.salesforceRecords("Contact").count == seeded + 300)
+        }
+    }
+
+    @Test func aRestartedClientWaitsForTheJobACrashLeftRunningAndAbortsOneLeftOpenBeforeSendingTheRowsAgain() async throws {
+        try await SandboxHarness.with { harness in
+            // The crashed process: one job closed (queued in the org), one uploaded and never closed.
+            let crashed = try await Self.client(harness)
+            let closed = try await crashed.rawJob(csv: "EMR_Patient_Id__c,LastName\nemr-0,First\nemr-1,First\n", close: true)
+            let open = try await crashed.rawJob(csv: "EMR_Patient_Id__c,LastName\nemr-2,First\n", close: false)
+
+            let restarted = try await Self.client(harness)
+            let results = try await restarted.bulkUpsert(
+                object: "Contact", externalIDField: "EMR_Patient_Id__c", records: (0..<3).map { SalesforceSandboxTests.contact($0) })
+            #expect(try await restarted.rawJobState(closed) == "JobComplete", "the closed job ran to its end first")
+            #expect(try await restarted.rawJobState(open) == "Aborted")
+            // The closed job created emr-0 and emr-1; the new job updated them.
+            let created: [Bool?] = results.map { result in
+                if case .success(_, let created) = result { return created }
+                return nil
+            }
+            #expect(created == [false, false, true])
+            let contacts = harness.sandbox.inspection.salesforceRecords("Contact").filter { ["emr-0", "emr-1", "emr-2"].contains($0["EMR_Patient_Id__c"]?.stringValue ?? "") }
+            #expect(contacts.count == 3)
+        }
+    }
+
+    @Test func valuesThatAreCSVSyntaxAreDataAndNullIsNA() async throws {
+        try await SandboxHarness.with { harness in
+            let salesforce = try await Self.client(harness)
+            let hostile = "O\"Brien, \"Jr\"\nline two,\r\n\"\""
+            let record = TargetRecord(fields: [
+                MappedField(name: "EMR_Patient_Id__c", value: .text("emr-q")), MappedField(name: "LastName", value: .text(hostile)),
+                MappedField(name: "FirstName", value: .null),
+            ])
+            let results = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: [record])
+            guard case .success(let id, _) = try #require(results.first) else {
+                Issue.record("the hostile row failed: \(results)")
+                return
+            }
+            let stored = harness.sandbox.inspection.salesforceRecord("Contact", id: id)
+            #expect(stored?["LastName"] == .string(hostile))
+            #expect(stored?["FirstName"] == .null)
+        }
+    }
+
+    @Test func sfErrorBecomesTheRowsCodeMessageAndFields() {
+        let error = BulkCSV.linkError(sfError: "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --", remoteBody: "line")
+        #expect(error.code == "REQUIRED_FIELD_MISSING")
+        #expect(error.message == "Required fields are missing: [LastName]")
+        #expect(error.fields == ["LastName"])
+        #expect(error.remoteBody == "line")
+        let plain = BulkCSV.linkError(sfError: "something odd", remoteBody: "line")
+        #expect(plain.code == ErrorCode.unknownFailure.rawValue)
+        #expect(plain.message == "something odd")
+    }
+
+    @Test func csvLinesQuoteEveryValueAndReadBack() throws {
+        let line = BulkCSV.line(["a,b", "say \"hi\"", "two\nlines", ""])
+        #expect(String(decoding: line, as: UTF8.self) == "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"\"\n")
+        #expect(try BulkCSV.parse(line + Array("x,y\r\n".utf8)) == [["a,b", "say \"hi\"", "two\nlines", ""], ["x", "y"]])
+        #expect(BulkCSV.text(.null) == "#N/A")
+        #expect(BulkCSV.text(.number("4.50")) == "4.50")
+        #expect(BulkCSV.text(.bool(false)) == "false")
+    }
+}
+
+extension SalesforceClient {
+    /// A job made by hand, as a crashed process leaves it: created, uploaded, closed or not.
+    func rawJob(csv: String, close: Bool) async throws -> String {
+        let create = JSONWriter.compact(["object": "Contact", "externalIdFieldName": "EMR_Patient_Id__c", "operation": "upsert", "contentType": "CSV"])
+        let id = try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+            HTTPRequest(.post, url: try dataURL(session, ["jobs", "ingest"]), headers: Self.jsonHeaders, body: create, retry: .nonIdempotent)
+        } decode: { (response) throws(RemoteCallError) -> String in (try? JSONValue(parsing: response.body))?["id"]?.stringValue ?? "" }
+        try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+            HTTPRequest(.put, url: try dataURL(session, ["jobs", "ingest", id, "batches"]), headers: ["Content-Type": "text/csv"], body: Array(csv.utf8), retry: .nonIdempotent)
+        } decode: { (_) throws(RemoteCallError) in () }
+        if close {
+            try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+                HTTPRequest(.patch, url: try dataURL(session, ["jobs", "ingest", id]), headers: Self.jsonHeaders, body: JSONWriter.compact(["state": "UploadComplete"]), retry: .idempotent)
+            } decode: { (_) throws(RemoteCallError) in () }
+        }
+        return id
+    }
+
+    func rawJobState(_ id: String) async throws -> String {
+        try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+            HTTPRequest(.get, url: try dataURL(session, ["jobs", "ingest", id]), headers: Self.jsonHeaders, retry: .idempotent)
+        } decode: { (response) throws(RemoteCallError) -> String in (try? JSONValue(parsing: response.body))?["state"]?.stringValue ?? "" }
+    }
+}
