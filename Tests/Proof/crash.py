@@ -1,6 +1,6 @@
 """The crash test: the real binary SIGKILLed at every named crash point and at seeded random
 moments while `run`, `sync`, `retry` and `policy set` work, restarted each time, then compared
-with the sandbox's seeded truth.
+with the sandbox's seeded truth. People edit, delete and merge records on both sides throughout.
 
 After every kill: the store passes `PRAGMA integrity_check`, the sandbox holds no duplicate, and
 (after a policy change) the rule and its audit trail agree. At the end, with the sandbox quiet:
@@ -57,6 +57,9 @@ RUN_LATER_KILL = 4.0
 
 POLICY_RULES = ["salesforce-unless-blank", "salesforce"]
 
+# The share of the mutation driver's edits that delete or merge a record (Contact or Patient).
+DELETION_SHARE = 0.01
+
 
 def transient_codes():
     """The error codes the service retries by itself, read from the engine's catalogue of error
@@ -99,7 +102,10 @@ class CrashTest:
         self.log("crash test (%s EHR): seed %d, %d patients, %d named points + %d random kills, in %s"
                  % (self.profile, self.seed, self.size["patients"], len(self.named), self.size["random_kills"], folder))
         started = time.time()
-        sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed, profile=self.profile)
+        # People also delete and merge records on both sides (1% of the edits): the verdict expects each
+        # removal to reach the other side by its rule, and nothing written to a removed record after it.
+        sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed, profile=self.profile,
+                          deletion_share=DELETION_SHARE)
         try:
             workspace = Workspace(self.binary, folder, sandbox)
             self.reserved = self.reserve_admissions(sandbox)

@@ -5,7 +5,7 @@ import Foundation
 /// record is retired: no update reaches its Salesforce record again.
 extension InboundLinker {
     /// One outcome per row, in order.
-    func linkRemovals(_ rows: [StagedRow], actor: Actor) async throws -> [LinkOutcome] {
+    func linkRemovals(_ rows: [StagedRow], actor: Actor, jobID: Int64?) async throws -> [LinkOutcome] {
         var outcomes: [LinkOutcome] = []
         for row in rows {
             guard let inbound = mapping.inbound(forResource: row.resourceType) else {
@@ -13,13 +13,20 @@ extension InboundLinker {
                 outcomes.append(LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error))
                 continue
             }
-            outcomes.append(try await linkRemoval(row, inbound: inbound, actor: actor))
+            outcomes.append(try await linkRemoval(row, inbound: inbound, actor: actor, jobID: jobID))
         }
         return outcomes
     }
 
-    private func linkRemoval(_ row: StagedRow, inbound: InboundMapping, actor: Actor) async throws -> LinkOutcome {
+    private func linkRemoval(_ row: StagedRow, inbound: InboundMapping, actor: Actor, jobID: Int64?) async throws -> LinkOutcome {
         let now = Date()
+        /// Lineage of a field the rule writes: `why` and the row's detail say which deletion or
+        /// merge put it there. The rule is the EMR's: its deletion or merge decides the value.
+        func lineage(_ field: MappedField, key: String, reason: String) -> FieldWrite {
+            FieldWrite(
+                record: MappedRecordKey(object: inbound.object, key: key), field: field.name, value: field.value, writtenTo: .salesforce,
+                rowID: row.id, jobID: jobID, rule: .emr, actor: actor, at: now, reason: reason)
+        }
         let survivorKey = row.survivorID.map { SourceKey(system: row.system, resourceType: row.resourceType, sourceID: $0) }
         let links = try await store.links(for: [row.recordKey] + (survivorKey.map { [$0] } ?? []))
         let what = "\(row.resourceType)/\(row.sourceID)"
@@ -30,7 +37,14 @@ extension InboundLinker {
             return linked("\(what) \(row.kind == .merge ? "was merged away" : "was deleted") in the EMR; it has no \(inbound.object) to update")
         }
         if let retirement = link.retirement {
-            return linked("\(what) was already \(retirement.describe(resourceType: row.resourceType)): \(inbound.object) \(link.targetID) is left as it is")
+            var outcome = linked("\(what) was already \(retirement.describe(resourceType: row.resourceType)): \(inbound.object) \(link.targetID) is left as it is")
+            if row.kind == .merge, let survivor = row.survivorID {
+                // Salesforce merged the two Contacts first: this merge completes the one held there.
+                outcome.resolvedConflicts = try await HeldMerges.completed(
+                    by: .emr, loser: row.sourceID, survivor: survivor, record: MappedRecordKey(object: inbound.object, key: link.recordKey), store: store,
+                    rowID: row.id, actor: actor)
+            }
+            return outcome
         }
         link.linkedRowID = row.id
         link.linkedVersion = row.recordVersion
@@ -45,9 +59,10 @@ extension InboundLinker {
                 return linked("\(what) was deleted in the EMR; onDelete: ignore leaves \(inbound.object) \(link.targetID) as it is", links: [link])
             case .flag:
                 let field = inbound.onDelete.field ?? DeletionRule.defaultFlagField
-                return try await write(
-                    [MappedField(name: field, value: .bool(true))], to: link, row: row, inbound: inbound, actor: actor,
-                    success: linked("\(what) was deleted in the EMR: \(inbound.object) \(link.targetID) is flagged \(field)", links: [link]))
+                let flag = MappedField(name: field, value: .bool(true))
+                var success = linked("\(what) was deleted in the EMR: \(inbound.object) \(link.targetID) is flagged \(field)", links: [link])
+                success.writes = [lineage(flag, key: link.recordKey, reason: "deletion: \(what) was deleted in the EMR (onDelete: flag)")]
+                return try await write([flag], to: link, row: row, inbound: inbound, actor: actor, success: success)
             case .delete:
                 do {
                     try await target.delete(object: inbound.object, id: link.targetID)
@@ -67,14 +82,22 @@ extension InboundLinker {
             if let survivorLink = links[survivorKey], survivorLink.targetID != link.targetID {
                 // Two Salesforce records for one person now: never joined automatically. The
                 // loser's is flagged and written to no more; a person merges them in Salesforce.
+                let flag = MappedField(name: rule.field, value: .text(survivorLink.targetID))
+                let held = HeldMerge(
+                    mergedIn: .emr, type: row.resourceType, loserID: row.sourceID, survivorID: survivor, counterpartType: inbound.object,
+                    loserCounterpartID: link.targetID, survivorCounterpartID: survivorLink.targetID)
                 return try await write(
-                    [MappedField(name: rule.field, value: .text(survivorLink.targetID))], to: link, row: row, inbound: inbound, actor: actor,
+                    [flag], to: link, row: row, inbound: inbound, actor: actor,
                     success: LinkOutcome(
                         rowID: row.id, actor: actor, at: now, status: .held, attempt: .linked,
                         note: "\(what) was merged into \(row.resourceType)/\(survivor) in the EMR: \(inbound.object) \(link.targetID) is flagged "
                             + "\(rule.field) = \(survivorLink.targetID) and receives no more updates; held until a person merges "
                             + "\(inbound.object) \(link.targetID) into \(survivorLink.targetID) in Salesforce",
-                        links: [link]))
+                        links: [link],
+                        writes: [
+                            lineage(flag, key: link.recordKey, reason: "merge: \(what) was merged into \(row.resourceType)/\(survivor) in the EMR (onMerge: relink)")
+                        ],
+                        conflicts: [.heldMerge(held, record: MappedRecordKey(object: inbound.object, key: link.recordKey), rowID: row.id)]))
             }
             // The survivor has no Salesforce record yet (or shares this one): the loser's becomes
             // the survivor's, its external id rewritten to the survivor's id.
@@ -82,12 +105,15 @@ extension InboundLinker {
             moved.source = survivorKey
             moved.recordKey = survivor
             moved.retirement = nil
-            return try await write(
-                [MappedField(name: inbound.externalID, value: .text(survivor))], to: link, row: row, inbound: inbound, actor: actor,
-                success: linked(
-                    "\(what) was merged into \(row.resourceType)/\(survivor) in the EMR: \(inbound.object) \(link.targetID) now stands for "
-                        + "\(row.resourceType)/\(survivor) (\(inbound.externalID) rewritten)",
-                    links: [link, moved]))
+            let relinked = MappedField(name: inbound.externalID, value: .text(survivor))
+            var success = linked(
+                "\(what) was merged into \(row.resourceType)/\(survivor) in the EMR: \(inbound.object) \(link.targetID) now stands for "
+                    + "\(row.resourceType)/\(survivor) (\(inbound.externalID) rewritten)",
+                links: [link, moved])
+            success.writes = [
+                lineage(relinked, key: survivor, reason: "merge: \(what) was merged into \(row.resourceType)/\(survivor) in the EMR (onMerge: relink moved its link)")
+            ]
+            return try await write([relinked], to: link, row: row, inbound: inbound, actor: actor, success: success)
         }
     }
 

@@ -75,7 +75,7 @@ public struct InboundLinker: Sendable {
                 if !removals.isEmpty {
                     pending = pending.filter { $0.kind == .record }[...]
                     try await writer.drain()
-                    let outcomes = try await linkRemovals(removals, actor: actor)
+                    let outcomes = try await linkRemovals(removals, actor: actor, jobID: jobID)
                     try await writer.submit(outcomes)
                     try await writer.drain()
                     let done = Set(outcomes.map(\.rowID))

@@ -163,7 +163,7 @@ public struct OutboundLinker: OutboundRowLinker {
                 throw LinkError(.mappingInvalidJSON, message: "the payload is not valid JSON: \(error)")
             }
             if row.kind != .record {
-                outcome = try await processRemoval(row, record: record, actor: actor)
+                outcome = try await processRemoval(row, record: record, actor: actor, jobID: jobID)
             } else if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object {
                 outcome = try await processAdmission(row, record: record, admissions: admissions, forced: forced, actor: actor, jobID: jobID)
             } else if let contacts = mapping.outbound.contacts, row.resourceType == contacts.object {
@@ -198,7 +198,19 @@ public struct OutboundLinker: OutboundRowLinker {
         }
         // The EMR id names the Patient in every URL below: a path (`1011/../1015`) is no id.
         _ = try FHIRID.validated(patientID, field: patients.externalID, of: "the EMR \(patients.resource) id")
-        let links = try await store.links(for: [row.recordKey])
+        let patientKey = SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)
+        let links = try await store.links(for: [row.recordKey, patientKey])
+        // Nothing is written through a retired link: not from a Contact deleted or merged away in
+        // Salesforce, not into a Patient deleted or merged away in the EMR.
+        if let link = links[row.recordKey], link.retirement != nil {
+            return InboundLinker.retired(row, link: link, actor: actor, at: now)
+        }
+        if let link = links[patientKey], let retirement = link.retirement {
+            return LinkOutcome(
+                rowID: row.id, actor: actor, at: now, status: .superseded, attempt: .superseded,
+                note: "\(patients.resource)/\(patientID) was \(retirement.describe(resourceType: patients.resource)) in the EMR: nothing from "
+                    + "\(row.resourceType) \(row.sourceID) is written into it again")
+        }
         if let link = links[row.recordKey], row.recordVersion < link.linkedVersion {
             return InboundLinker.superseded(row, by: link.linkedRowID, actor: actor, at: now)
         }
@@ -242,6 +254,14 @@ public struct OutboundLinker: OutboundRowLinker {
         } catch {
             throw LinkError(.malformedResponse, message: "the EMR's \(patients.resource) is not valid JSON: \(error)")
         }
+        if let survivor = Self.replacedBy(resource) {
+            // Merged away in the EMR since the row was pulled: never written, even before the
+            // merge's own row is linked.
+            return LinkOutcome(
+                rowID: row.id, actor: actor, at: now, status: .superseded, attempt: .superseded,
+                note: "\(patients.resource)/\(patientID) was merged into \(survivor) in the EMR (its link replaced-by): nothing from "
+                    + "\(row.resourceType) \(row.sourceID) is written into it")
+        }
         let original = resource
         for value in outgoing { value.path.set(value.json, in: &resource) }
         let result: Result<WrittenResource, LinkError>
@@ -267,6 +287,14 @@ public struct OutboundLinker: OutboundRowLinker {
         case .failure(let error):
             throw error
         }
+    }
+
+    /// The record a Patient was merged into, from its `link` of type `replaced-by` (FHIR R4
+    /// Patient.link, link-type `replaced-by`: "The patient resource containing this link must no
+    /// longer be used"); nil for a Patient in use.
+    static func replacedBy(_ resource: JSONValue) -> String? {
+        guard let link = resource["link"]?.arrayValue?.first(where: { $0["type"]?.stringValue == "replaced-by" }) else { return nil }
+        return link["other"]?["reference"]?.stringValue ?? "another Patient"
     }
 
     // MARK: - Admissions
