@@ -9,21 +9,19 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct DeletionEndToEndTests {
     /// Two seeded patients, both linked as Contacts after a first cycle.
-    /// With `episodeForLoser`, the second has an episode of care that is sent (no fault, no label).
-    static func linkedPair(_ sync: SyncHarness, episodeForLoser: Bool = false) async throws -> (String, String, [String: [SandboxJSON]]) {
+    /// With `withEpisodes`, both have an episode of care that is sent (no fault, no label).
+    static func linkedPair(_ sync: SyncHarness, withEpisodes: Bool = false) async throws -> (String, String, [String: [SandboxJSON]]) {
         _ = try await sync.sync()
         let contacts = sync.salesforce("Contact", by: "EMR_Patient_Id__c")
         let truth = sync.inspection.truth()
         var good = truth.filter { $0.system == .fhir && $0.type == "Patient" && $0.fault == nil && $0.withheldBy == nil }
             .map(\.id).filter { contacts[$0]?.count == 1 }
-        if episodeForLoser {
+        if withEpisodes {
             let clean = Set(truth.filter { $0.type == "EpisodeOfCare" && $0.fault == nil && $0.withheldBy == nil }.map(\.id))
             let withEpisode = Set(
                 sync.inspection.fhirResources("EpisodeOfCare").filter { clean.contains($0["id"]?.stringValue ?? "") }
                     .compactMap { $0["patient"]?["reference"]?.stringValue?.replacingOccurrences(of: "Patient/", with: "") })
-            good.sort { !withEpisode.contains($0) && withEpisode.contains($1) }
-            try #require(withEpisode.contains(good.last ?? ""))
-            good = [good[0], good[good.count - 1]]
+            good = good.filter { withEpisode.contains($0) }
         }
         try #require(good.count >= 2)
         return (good[0], good[1], contacts)
@@ -113,10 +111,10 @@ struct DeletionEndToEndTests {
 
     /// A linked pair merged in `system` (the first kept, the second lost) and synced once.
     static func mergedPair(
-        in system: SourceSystem, episodeForLoser: Bool = false
+        in system: SourceSystem, withEpisodes: Bool = false
     ) async throws -> (sync: SyncHarness, kept: String, lost: String, keptContact: String, lostContact: String) {
         let sync = try await SyncHarness.start(patients: 12, badShare: 0)
-        let (kept, lost, contacts) = try await linkedPair(sync, episodeForLoser: episodeForLoser)
+        let (kept, lost, contacts) = try await linkedPair(sync, withEpisodes: withEpisodes)
         let keptContact = try #require(contacts[kept]?.first?["Id"]?.stringValue)
         let lostContact = try #require(contacts[lost]?.first?["Id"]?.stringValue)
         sync.sandbox.clock.advance(by: .seconds(10))
@@ -157,7 +155,7 @@ struct DeletionEndToEndTests {
     }
 
     @Test func afterAMergeInTheEMRNoMappingWritesIntoTheLosersContactNorTheContactIntoTheMergedAwayPatient() async throws {
-        let (sync, survivor, loser, _, loserContact) = try await Self.mergedPair(in: .emr, episodeForLoser: true)
+        let (sync, survivor, loser, _, loserContact) = try await Self.mergedPair(in: .emr, withEpisodes: true)
         defer { Task { await sync.stop() } }
         let contactWrites = Self.stagelinkWrites(sync, .salesforce, "Contact", loserContact)
         let patientWrites = Self.stagelinkWrites(sync, .fhir, "Patient", loser)
@@ -181,8 +179,40 @@ struct DeletionEndToEndTests {
         #expect(again.note?.contains("was already merged into Patient/\(survivor)") == true, "\(again.note ?? "")")
     }
 
+    @Test func afterADeletionInEitherSystemNoMappingWritesIntoTheDeletedRecordOrItsCounterpart() async throws {
+        let sync = try await SyncHarness.start(patients: 12, badShare: 0)
+        defer { Task { await sync.stop() } }
+        let (kept, deleted, contacts) = try await Self.linkedPair(sync, withEpisodes: true)
+        let deletedContact = try #require(contacts[deleted]?.first?["Id"]?.stringValue)
+        let keptContact = try #require(contacts[kept]?.first?["Id"]?.stringValue)
+        // One Patient deleted in the EMR, the other's Contact deleted in Salesforce.
+        sync.sandbox.clock.advance(by: .seconds(10))
+        try sync.inspection.deleteFHIRResource("Patient", id: deleted)
+        try sync.inspection.deleteSalesforceRecord("Contact", id: keptContact)
+        _ = try await sync.sync()
+        let contactWrites = Self.stagelinkWrites(sync, .salesforce, "Contact", deletedContact)
+        let patientWrites = Self.stagelinkWrites(sync, .fhir, "Patient", kept)
+
+        // The deleted Patient's episode, and its Contact's phone; the kept Patient and its episode.
+        let episode = try Self.editEpisode(of: deleted, sync)
+        try sync.inspection.editSalesforceRecord("Contact", id: deletedContact, fields: ["Phone": "+1 555 0188"])
+        let keptEpisode = try Self.editPatientAndEpisode(kept, sync)
+        _ = try await sync.sync()
+        _ = try await sync.sync()
+
+        #expect(Self.stagelinkWrites(sync, .salesforce, "Contact", deletedContact) == contactWrites)
+        #expect(Self.stagelinkWrites(sync, .fhir, "Patient", deleted) == 0, "nothing is written into a deleted Patient")
+        #expect(Self.stagelinkWrites(sync, .fhir, "Patient", kept) == patientWrites)
+        #expect(sync.salesforce("Contact", by: "EMR_Patient_Id__c")[kept] == nil, "no Contact is made again for the Patient")
+        #expect(try await sync.rows(.emr, "EpisodeOfCare", episode).last?.status == .superseded)
+        #expect(try await sync.rows(.emr, "EpisodeOfCare", keptEpisode).last?.status == .superseded)
+        let contactRow = try #require(try await sync.rows(.salesforce, "Contact", deletedContact).last)
+        #expect(contactRow.status == .superseded)
+        #expect(contactRow.note?.contains("Patient/\(deleted) was deleted in the EMR") == true, "\(contactRow.note ?? "")")
+    }
+
     @Test func afterAMergeInSalesforceNoMappingWritesIntoTheLosersPatientNorRecreatesItsContact() async throws {
-        let (sync, _, lost, master, loser) = try await Self.mergedPair(in: .salesforce, episodeForLoser: true)
+        let (sync, _, lost, master, loser) = try await Self.mergedPair(in: .salesforce, withEpisodes: true)
         defer { Task { await sync.stop() } }
         let patientWrites = Self.stagelinkWrites(sync, .fhir, "Patient", lost)
         let masterWrites = Self.stagelinkWrites(sync, .salesforce, "Contact", master)
