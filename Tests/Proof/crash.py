@@ -58,7 +58,7 @@ RUN_LATER_KILL = 4.0
 POLICY_RULES = ["salesforce-unless-blank", "salesforce"]
 
 # The share of the mutation driver's edits that delete or merge a record (Contact or Patient).
-DELETION_SHARE = 0.01
+DELETION_SHARE = 0.04
 
 
 def transient_codes():
@@ -102,7 +102,7 @@ class CrashTest:
         self.log("crash test (%s EHR): seed %d, %d patients, %d named points + %d random kills, in %s"
                  % (self.profile, self.seed, self.size["patients"], len(self.named), self.size["random_kills"], folder))
         started = time.time()
-        # People also delete and merge records on both sides (1% of the edits): the verdict expects each
+        # People also delete and merge records on both sides (4% of the edits): the verdict expects each
         # removal to reach the other side by its rule, and nothing written to a removed record after it.
         sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed, profile=self.profile,
                           deletion_share=DELETION_SHARE)

@@ -96,14 +96,15 @@ struct ResolveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try Context.open(storeOptions)
-        let operations = try await context.cycle(context.endpoints()).operations
         if let take {
+            let operations = try await context.cycle(context.endpoints()).operations
             let conflict = try await operations.resolve(conflict: id, take: take, reason: reason, by: operatorOptions.resolved)
             print("Conflict \(id) resolved: \(conflict.object) \(conflict.recordKey) \(conflict.field) = \(DisplayText.escaped(conflict.winningValue?.description ?? "∅")) (\(take.rawValue)), by \(operatorOptions.resolved).")
             return
         }
+        // Settling a held merge writes into neither system: no connection is needed.
         let decision: HeldMerge.Decision = merged ? .merged : .apart
-        let conflict = try await operations.settle(merge: id, decision, reason: reason, by: operatorOptions.resolved)
+        let conflict = try await context.offlineOperations.settle(merge: id, decision, reason: reason, by: operatorOptions.resolved)
         let what = conflict.merge.map { decision == .merged ? $0.merged : $0.apart } ?? ""
         print("Held merge \(id) settled (\(decision.rawValue)): \(DisplayText.escaped(what)), by \(operatorOptions.resolved).")
     }
