@@ -238,6 +238,26 @@ extension SQLiteStore {
         }
     }
 
+    public func removalRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] {
+        guard !keys.isEmpty else { return [:] }
+        let wanted = Set(keys)
+        return try await pool.read { db in
+            var result: [SourceKey: [StagedRowSummary]] = [:]
+            // Few rows are deletions or merges: their partial index finds them, the ids narrow them.
+            for part in Array(wanted.map(\.sourceID)).chunked(Self.maximumListSize) {
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM staged_row WHERE kind != 'record' AND sourceID IN (\(Self.placeholders(part.count))) ORDER BY id",
+                    arguments: StatementArguments(Array(part)))
+                for row in rows {
+                    let summary = try StagedRowRecord.summary(row)
+                    let key = SourceKey(system: summary.system, resourceType: summary.resourceType, sourceID: summary.sourceID)
+                    if wanted.contains(key) { result[key, default: []].append(summary) }
+                }
+            }
+            return result
+        }
+    }
+
     public func retiredLinks(recordKeys: [String], targetType: String) async throws -> [String: RecordLink] {
         guard !recordKeys.isEmpty else { return [:] }
         return try await pool.read { db in

@@ -79,6 +79,7 @@ final class CountingStore: SyncStore, @unchecked Sendable {
     }
     func payloadPurges(limit: Int) async throws -> [PayloadPurge] { try await base.payloadPurges(limit: limit) }
     func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] { try await base.withheldRows(of: keys) }
+    func removalRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] { try await base.removalRows(of: keys) }
     func accessLog(_ query: AccessQuery) async throws -> [RowAccess] { read(); return try await base.accessLog(query) }
     func job(id: Int64) async throws -> Job? { try await base.job(id: id) }
     func interruptRunningJobs(message: String) async throws -> Int { try await base.interruptRunningJobs(message: message) }

@@ -45,3 +45,26 @@ struct RemovalRuleTests {
         #expect(error.description.contains(message), "\(error)")
     }
 }
+
+/// A version staged before its record's deletion or merge is never applied after it, even when the
+/// removal found no link (the record was never linked): no Contact is made for a deleted Patient.
+struct RemovalOrderTests {
+    @Test func aVersionStagedBeforeItsDeletionIsSupersededWhenBothAreLinkedTogether() async throws {
+        let harness = try await Harness.make()
+        let version = IncomingRecord(
+            system: .emr, resourceType: "Patient", sourceID: "p7", version: "1", lastUpdated: nil, payload: JSONWriter.compact(Fixtures.patient(id: "p7")))
+        let deletion = IncomingRecord(
+            system: .emr, resourceType: "Patient", sourceID: "p7", version: "2", lastUpdated: nil,
+            payload: Array(#"{"resourceType":"Bundle","type":"history","entry":[{"request":{"method":"DELETE","url":"Patient/p7"}}]}"#.utf8),
+            kind: .deletion)
+        let rows = try await harness.stage([version, deletion]).rowIDs
+        try #require(rows.count == 2)
+        try await harness.link()
+
+        #expect(try await harness.row(rows[1]).status == .linked)
+        let older = try await harness.row(rows[0])
+        #expect(older.status == .superseded)
+        #expect(older.note == "a newer row (\(rows[1])) says Patient/p7 was deleted: nothing older is sent after it")
+        #expect(harness.target.record("Contact", externalID: "p7") == nil, "no Contact is made for a deleted Patient")
+    }
+}

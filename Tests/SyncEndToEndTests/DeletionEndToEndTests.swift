@@ -311,6 +311,26 @@ struct DeletionEndToEndTests {
         #expect(sync.inspection.fhirResource("Patient", id: lost)?["active"] != false)
     }
 
+    @Test func aContactDeletedInSalesforceMakesItsPatientInactiveByJSONPatchOnACertifiedEHR() async throws {
+        var sync = try await SyncHarness.start(patients: 12, badShare: 0, configure: BulkPullTests.certified())
+        let sandbox = sync.sandbox
+        defer { Task { await sandbox.stop() } }
+        sync.settings.emrPull = .bulk
+        sync.settings.bulk = BulkPullTests.quick
+        let (patient, _, contacts) = try await Self.linkedPair(sync)
+        let contactID = try #require(contacts[patient]?.first?["Id"]?.stringValue)
+        sync.sandbox.clock.advance(by: .seconds(10))
+        try sync.inspection.deleteSalesforceRecord("Contact", id: contactID)
+        _ = try await sync.sync()
+
+        let deletion = try #require(try await sync.rows(.salesforce, "Contact", contactID).last)
+        #expect(deletion.kind == .deletion)
+        #expect(deletion.status == .linked, "\(deletion.error?.description ?? "")")
+        #expect(sync.inspection.fhirResource("Patient", id: patient)?["active"] == false)
+        // A certified EHR takes no PUT: the Patient was patched, with If-Match.
+        #expect(sync.inspection.history(.fhir, "Patient", patient).last { $0.endpoint != nil }?.operation == "patch")
+    }
+
     @Test func aBulkPullReadsDeletionsFromTheManifestsDeletedFiles() async throws {
         var sync = try await SyncHarness.start(patients: 12, badShare: 0, configure: BulkPullTests.certified())
         let sandbox = sync.sandbox

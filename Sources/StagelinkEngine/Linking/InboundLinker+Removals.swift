@@ -28,7 +28,12 @@ extension InboundLinker {
                 rowID: row.id, jobID: jobID, rule: .emr, actor: actor, at: now, reason: reason)
         }
         let survivorKey = row.survivorID.map { SourceKey(system: row.system, resourceType: row.resourceType, sourceID: $0) }
-        let links = try await store.links(for: [row.recordKey] + (survivorKey.map { [$0] } ?? []))
+        var links = try await store.links(for: [row.recordKey] + (survivorKey.map { [$0] } ?? []))
+        // A Patient Stagelink created from an admission is linked from its Contact only until its
+        // own version comes back from the EMR: that Contact is its counterpart too.
+        for key in [row.recordKey] + (survivorKey.map { [$0] } ?? []) where links[key] == nil {
+            links[key] = try await createdFrom(key, inbound: inbound, row: row, at: now)
+        }
         let what = "\(row.resourceType)/\(row.sourceID)"
         func linked(_ note: String, links: [RecordLink] = []) -> LinkOutcome {
             LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .linked, note: note, links: links)
@@ -115,6 +120,17 @@ extension InboundLinker {
             ]
             return try await write([relinked], to: link, row: row, inbound: inbound, actor: actor, success: success)
         }
+    }
+
+    /// The link a record would have from the Salesforce record that created it (an admission's
+    /// Contact, whose `EMR_Patient_Id__c` names it), when it has none of its own yet.
+    private func createdFrom(_ key: SourceKey, inbound: InboundMapping, row: StagedRow, at now: Date) async throws -> RecordLink? {
+        guard let back = try await store.link(targetType: key.resourceType, targetID: key.sourceID), back.source.system == .salesforce,
+            back.source.resourceType == inbound.object, back.retirement == nil
+        else { return nil }
+        return RecordLink(
+            source: key, targetType: inbound.object, targetID: back.source.sourceID, recordKey: key.sourceID, linkedRowID: back.linkedRowID,
+            linkedVersion: RecordVersion(version: nil, lastUpdated: nil), updatedAt: now)
     }
 
     /// Writes `fields` into the link's counterpart by its Salesforce id; `success` when it took,

@@ -61,21 +61,19 @@ extension OutboundLinker {
             } catch {
                 throw LinkError(.malformedResponse, message: "the EMR's \(patients.resource) is not valid JSON: \(error)")
             }
+            let original = resource
             Self.activePath.set(.bool(false), in: &resource)
-            switch try await emr.update(resourceType: patients.resource, id: patientID, resource: JSONWriter.compact(resource), ifMatch: current.version) {
-            case .success:
-                var outcome = linked("\(what) was deleted in Salesforce: \(patients.resource)/\(patientID) is made inactive (active = false)", links: retired)
-                // Lineage: `stagelink why Patient <id> active` and the row's detail name this deletion.
-                outcome.writes = [
-                    FieldWrite(
-                        record: MappedRecordKey(object: patients.resource, key: patientID), field: Self.activePath.description, value: .bool(false),
-                        writtenTo: .emr, rowID: row.id, jobID: jobID, rule: .salesforce, actor: actor, at: now,
-                        reason: "deletion: \(what) was deleted in Salesforce (onDelete: \(contacts.onDelete.action.rawValue))")
-                ]
-                return outcome
-            case .failure(let error):
-                throw error
-            }
+            // PUT or JSON Patch, as the EMR takes updates (a certified EHR refuses PUT).
+            try await Self.update(patients.resource, id: patientID, from: original, to: resource, version: current.version, emr: emr)
+            var outcome = linked("\(what) was deleted in Salesforce: \(patients.resource)/\(patientID) is made inactive (active = false)", links: retired)
+            // Lineage: `stagelink why Patient <id> active` and the row's detail name this deletion.
+            outcome.writes = [
+                FieldWrite(
+                    record: MappedRecordKey(object: patients.resource, key: patientID), field: Self.activePath.description, value: .bool(false),
+                    writtenTo: .emr, rowID: row.id, jobID: jobID, rule: .salesforce, actor: actor, at: now,
+                    reason: "deletion: \(what) was deleted in Salesforce (onDelete: \(contacts.onDelete.action.rawValue))")
+            ]
+            return outcome
         case .merge:
             guard let master = row.survivorID else {
                 throw LinkError(.mergeWithoutSurvivor, message: "\(what) is in the Recycle Bin with a MasterRecordId that is not a Salesforce id")

@@ -264,29 +264,31 @@ public struct OutboundLinker: OutboundRowLinker {
         }
         let original = resource
         for value in outgoing { value.path.set(value.json, in: &resource) }
+        try await Self.update(patients.resource, id: patientID, from: original, to: resource, version: current.version, emr: emr)
+        return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
+    }
+
+    /// Writes `changed` over the EMR's current resource (`original`, read at `version`) as the EMR
+    /// takes updates (`emr.writes.update` or its CapabilityStatement): a PUT with `If-Match`, or a
+    /// JSON Patch of only what differs, with the version it was read at. Nothing is sent when
+    /// nothing differs; the EMR's refusal is thrown.
+    static func update(
+        _ resourceType: String, id: String, from original: JSONValue, to changed: JSONValue, version: String?, emr: any ResourceWriter
+    ) async throws {
         let result: Result<WrittenResource, LinkError>
-        switch try await emr.writeModes(for: patients.resource).update {
+        switch try await emr.writeModes(for: resourceType).update {
         case .put:
-            result = try await emr.update(resourceType: patients.resource, id: patientID, resource: JSONWriter.compact(resource), ifMatch: current.version)
+            result = try await emr.update(resourceType: resourceType, id: id, resource: JSONWriter.compact(changed), ifMatch: version)
         case .patch:
-            // Only what differs from the EMR's current resource, with the version it was read at.
-            let operations = JSONPatchOperation.changes(from: original, to: resource)
-            if operations.isEmpty {
-                return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
-            }
-            guard let version = current.version else {
+            let operations = JSONPatchOperation.changes(from: original, to: changed)
+            if operations.isEmpty { return }
+            guard let version else {
                 throw LinkError(
-                    .malformedResponse,
-                    message: "the EMR's \(patients.resource)/\(patientID) came without a version: a JSON Patch is only sent with If-Match")
+                    .malformedResponse, message: "the EMR's \(resourceType)/\(id) came without a version: a JSON Patch is only sent with If-Match")
             }
-            result = try await emr.patch(resourceType: patients.resource, id: patientID, operations: operations, ifMatch: version)
+            result = try await emr.patch(resourceType: resourceType, id: id, operations: operations, ifMatch: version)
         }
-        switch result {
-        case .success:
-            return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
-        case .failure(let error):
-            throw error
-        }
+        if case .failure(let error) = result { throw error }
     }
 
     /// The record a Patient was merged into, from its `link` of type `replaced-by` (FHIR R4
