@@ -311,14 +311,18 @@ struct DeletionEndToEndTests {
         #expect(sync.inspection.fhirResource("Patient", id: lost)?["active"] != false)
     }
 
-    @Test func aContactDeletedInSalesforceMakesItsPatientInactiveByJSONPatchOnACertifiedEHR() async throws {
+    /// A certified EHR pulled by Bulk Data export, and one Patient linked as its Contact.
+    static func certifiedLinkedPatient() async throws -> (SyncHarness, String, String) {
         var sync = try await SyncHarness.start(patients: 12, badShare: 0, configure: BulkPullTests.certified())
-        let sandbox = sync.sandbox
-        defer { Task { await sandbox.stop() } }
         sync.settings.emrPull = .bulk
         sync.settings.bulk = BulkPullTests.quick
-        let (patient, _, contacts) = try await Self.linkedPair(sync)
-        let contactID = try #require(contacts[patient]?.first?["Id"]?.stringValue)
+        let (patient, _, contacts) = try await linkedPair(sync)
+        return (sync, patient, try #require(contacts[patient]?.first?["Id"]?.stringValue))
+    }
+
+    @Test func aContactDeletedInSalesforceMakesItsPatientInactiveByJSONPatchOnACertifiedEHR() async throws {
+        let (sync, patient, contactID) = try await Self.certifiedLinkedPatient()
+        defer { Task { await sync.stop() } }
         sync.sandbox.clock.advance(by: .seconds(10))
         try sync.inspection.deleteSalesforceRecord("Contact", id: contactID)
         _ = try await sync.sync()
@@ -332,13 +336,8 @@ struct DeletionEndToEndTests {
     }
 
     @Test func aBulkPullReadsDeletionsFromTheManifestsDeletedFiles() async throws {
-        var sync = try await SyncHarness.start(patients: 12, badShare: 0, configure: BulkPullTests.certified())
-        let sandbox = sync.sandbox
-        defer { Task { await sandbox.stop() } }
-        sync.settings.emrPull = .bulk
-        sync.settings.bulk = BulkPullTests.quick
-        let (patient, _, contacts) = try await Self.linkedPair(sync)
-        let contactID = try #require(contacts[patient]?.first?["Id"]?.stringValue)
+        let (sync, patient, contactID) = try await Self.certifiedLinkedPatient()
+        defer { Task { await sync.stop() } }
         sync.sandbox.clock.advance(by: .seconds(10))
         try sync.inspection.deleteFHIRResource("Patient", id: patient)
         sync.sandbox.clock.advance(by: .seconds(1))
