@@ -68,3 +68,27 @@ struct RemovalOrderTests {
         #expect(harness.target.record("Contact", externalID: "p7") == nil, "no Contact is made for a deleted Patient")
     }
 }
+
+extension RemovalOrderTests {
+    @Test func aDeletedPatientWithoutALinkOfItsOwnFlagsTheContactItsEpisodeLinked() async throws {
+        let harness = try await Harness.make()
+        // The Contact exists through the episode (the Patient's own row not linked yet: claimed by a killed process).
+        try await harness.stage([
+            Fixtures.rawRecord(
+                #"{"resourceType":"EpisodeOfCare","id":"e7","status":"active","patient":{"reference":"Patient/p7"},"period":{"start":"2026-01-05"}}"#,
+                id: "e7", resourceType: "EpisodeOfCare")
+        ])
+        try await harness.link()
+        let contact = try #require(harness.target.record("Contact", externalID: "p7"))
+        #expect(contact["EMR_Deleted__c"] == nil)
+        let deletion = try await harness.stage([
+            IncomingRecord(
+                system: .emr, resourceType: "Patient", sourceID: "p7", version: "2", lastUpdated: nil,
+                payload: Array(#"{"resourceType":"Bundle","type":"history","entry":[{"request":{"method":"DELETE","url":"Patient/p7"}}]}"#.utf8),
+                kind: .deletion)
+        ]).rowIDs[0]
+        try await harness.link()
+        #expect(try await harness.row(deletion).note?.contains("is flagged EMR_Deleted__c") == true)
+        #expect(harness.target.record("Contact", externalID: "p7")?["EMR_Deleted__c"] == .bool(true))
+    }
+}

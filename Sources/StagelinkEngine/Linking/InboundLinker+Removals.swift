@@ -29,8 +29,8 @@ extension InboundLinker {
         }
         let survivorKey = row.survivorID.map { SourceKey(system: row.system, resourceType: row.resourceType, sourceID: $0) }
         var links = try await store.links(for: [row.recordKey] + (survivorKey.map { [$0] } ?? []))
-        // A Patient Stagelink created from an admission is linked from its Contact only until its
-        // own version comes back from the EMR: that Contact is its counterpart too.
+        // A record not linked itself may have a counterpart already: made by another mapping keyed
+        // by its id, or the admission's Contact a Patient was created from.
         for key in [row.recordKey] + (survivorKey.map { [$0] } ?? []) where links[key] == nil {
             links[key] = try await createdFrom(key, inbound: inbound, row: row, at: now)
         }
@@ -122,14 +122,19 @@ extension InboundLinker {
         }
     }
 
-    /// The link a record would have from the Salesforce record that created it (an admission's
-    /// Contact, whose `EMR_Patient_Id__c` names it), when it has none of its own yet.
+    /// The link a record would have when it has none of its own yet: its counterpart made by
+    /// another mapping keyed by its id (its episode of care upserted the Contact first), or the
+    /// Salesforce record that created it (an admission's Contact, whose `EMR_Patient_Id__c` names it).
     private func createdFrom(_ key: SourceKey, inbound: InboundMapping, row: StagedRow, at now: Date) async throws -> RecordLink? {
-        guard let back = try await store.link(targetType: key.resourceType, targetID: key.sourceID), back.source.system == .salesforce,
+        var counterpart = try await store.links(recordKey: key.sourceID, targetType: inbound.object).first { $0.retirement == nil }?.targetID
+        if counterpart == nil, let back = try await store.link(targetType: key.resourceType, targetID: key.sourceID), back.source.system == .salesforce,
             back.source.resourceType == inbound.object, back.retirement == nil
-        else { return nil }
+        {
+            counterpart = back.source.sourceID
+        }
+        guard let counterpart else { return nil }
         return RecordLink(
-            source: key, targetType: inbound.object, targetID: back.source.sourceID, recordKey: key.sourceID, linkedRowID: back.linkedRowID,
+            source: key, targetType: inbound.object, targetID: counterpart, recordKey: key.sourceID, linkedRowID: nil,
             linkedVersion: RecordVersion(version: nil, lastUpdated: nil), updatedAt: now)
     }
 
