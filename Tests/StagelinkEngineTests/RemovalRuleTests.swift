@@ -64,8 +64,18 @@ struct RemovalOrderTests {
         #expect(try await harness.row(rows[1]).status == .linked)
         let older = try await harness.row(rows[0])
         #expect(older.status == .superseded)
-        #expect(older.note == "a newer row (\(rows[1])) says Patient/p7 was deleted: nothing older is sent after it")
+        // Superseded by the deletion's retired link (no counterpart), or by the newer row when linked apart.
+        #expect(older.note == "Patient/p7 was deleted: nothing is written to any Contact again")
         #expect(harness.target.record("Contact", externalID: "p7") == nil, "no Contact is made for a deleted Patient")
+        // Nor by another mapping keyed by its id afterwards: its episode is not sent.
+        let episode = try await harness.stage([
+            Fixtures.rawRecord(
+                #"{"resourceType":"EpisodeOfCare","id":"e7","status":"active","patient":{"reference":"Patient/p7"},"period":{"start":"2026-01-05"}}"#,
+                id: "e7", resourceType: "EpisodeOfCare")
+        ]).rowIDs[0]
+        try await harness.link()
+        #expect(try await harness.row(episode).status == .superseded)
+        #expect(harness.target.record("Contact", externalID: "p7") == nil)
     }
 }
 

@@ -39,7 +39,17 @@ extension InboundLinker {
             LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .linked, note: note, links: links)
         }
         guard var link = links[row.recordKey] else {
-            return linked("\(what) \(row.kind == .merge ? "was merged away" : "was deleted") in the EMR; it has no \(inbound.object) to update")
+            // No counterpart yet: the link is kept retired all the same, without one, so that no
+            // mapping makes one afterwards (an episode upserting the Contact of a deleted Patient).
+            var retired: [RecordLink] = []
+            if inbound.isKeyedByOwnID {
+                var none = RecordLink(
+                    source: row.recordKey, targetType: inbound.object, targetID: "", recordKey: row.sourceID, linkedRowID: row.id,
+                    linkedVersion: row.recordVersion, updatedAt: now)
+                none.retirement = row.survivorID.map { .merged(into: $0) } ?? .deleted
+                retired = [none]
+            }
+            return linked("\(what) \(row.kind == .merge ? "was merged away" : "was deleted") in the EMR; it has no \(inbound.object) to update", links: retired)
         }
         if let retirement = link.retirement {
             var outcome = linked("\(what) was already \(retirement.describe(resourceType: row.resourceType)): \(inbound.object) \(link.targetID) is left as it is")
@@ -165,6 +175,7 @@ extension InboundLinker {
         let state = link.retirement?.describe(resourceType: link.source.resourceType) ?? "retired"
         return LinkOutcome(
             rowID: row.id, actor: actor, at: at, status: .superseded, attempt: .superseded,
-            note: "\(link.source.resourceType)/\(link.source.sourceID) was \(state): nothing is written to \(link.targetType) \(link.targetID) again")
+            note: "\(link.source.resourceType)/\(link.source.sourceID) was \(state): nothing is written to "
+                + (link.targetID.isEmpty ? "any \(link.targetType)" : "\(link.targetType) \(link.targetID)") + " again")
     }
 }
