@@ -231,9 +231,11 @@ public struct InboundLinker: Sendable {
             let plan = RecordPlan.make(
                 row: row, record: record, externalID: inbound.externalID, states: states[record.record], rules: rules, from: .emr, actor: actor,
                 jobID: jobID, at: now)
-            if plan.writtenFields.isEmpty && states[record.record] != nil {
+            if plan.writtenFields.isEmpty && states[record.record] != nil && links[row.recordKey] != nil {
                 // Nothing differs from the last sync (an echo of our own write, or an overlap re-read
-                // of new bytes with the same values): linked without a call.
+                // of new bytes with the same values): linked without a call. A record not linked yet
+                // (its values observed through another mapping or from Salesforce) is upserted by its
+                // external id all the same, so that its link is known (a later deletion flags it).
                 outcomes.append(plan.outcome(link: links[row.recordKey].map { Self.moved($0, to: row, at: now) }))
             } else {
                 plans.append(plan)
