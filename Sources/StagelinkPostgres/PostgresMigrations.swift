@@ -175,6 +175,13 @@ public enum PostgresMigrations {
                 ALTER TABLE job ADD COLUMN changed bigint NOT NULL DEFAULT 0;
                 ALTER TABLE job ADD COLUMN missing bigint NOT NULL DEFAULT 0;
                 """),
+        Migration(
+            identifier: "v15: conflicts of kind merge, held for a person with the records the merge would join",
+            sql: """
+                ALTER TABLE conflict ADD COLUMN kind text NOT NULL DEFAULT 'field';
+                ALTER TABLE conflict ADD COLUMN merge text;
+                CREATE INDEX conflict_kind ON conflict(kind, status, id) WHERE kind <> 'field';
+                """),
     ]
 
     /// A migration's statements, one at a time (the extended protocol takes one per message): split

@@ -321,13 +321,22 @@ extension PostgresStore {
     }
 
     public func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] {
+        try await summaries(of: keys, where: "status = 'withheld'")
+    }
+
+    public func removalRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] {
+        try await summaries(of: keys, where: "kind <> 'record'")
+    }
+
+    /// The rows of these records that `condition` (a fixed SQL text, never a value) takes, oldest first.
+    private func summaries(of keys: [SourceKey], where condition: StaticString) async throws -> [SourceKey: [StagedRowSummary]] {
         guard !keys.isEmpty else { return [:] }
         let wanted = Array(Set(keys))
         let rows = try await client.query(
             PostgresQuery(
                 unsafeSQL: """
                     SELECT \(StagedRowRecord.summaryColumns) FROM staged_row
-                    WHERE status = 'withheld' AND (system, resourceType, sourceID) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
+                    WHERE \(condition) AND (system, resourceType, sourceID) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
                     ORDER BY staged_row.id
                     """,
                 binds: Self.binds(wanted.map(\.system.rawValue), wanted.map(\.resourceType), wanted.map(\.sourceID))),

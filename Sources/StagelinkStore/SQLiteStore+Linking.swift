@@ -187,14 +187,15 @@ extension SQLiteStore {
         // The same collision seen again (by the other direction, or a retry) is the same conflict.
         try db.cachedStatement(
             sql: """
-                INSERT INTO conflict (object, recordKey, field, rowID, emrValue, salesforceValue, rule, status, winner, createdAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO conflict (object, recordKey, field, rowID, emrValue, salesforceValue, rule, status, winner, createdAt, kind, merge)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (object, recordKey, field, emrValue, salesforceValue) DO NOTHING
                 """
         ).execute(
             arguments: [
                 conflict.record.object, conflict.record.key, conflict.field, conflict.rowID, emrValue, salesforceValue, conflict.rule.rawValue,
                 conflict.winner == nil ? Conflict.Status.open.rawValue : Conflict.Status.decided.rawValue, conflict.winner?.rawValue, at,
+                (conflict.merge == nil ? Conflict.Kind.field : Conflict.Kind.merge).rawValue, try ConflictRow.text(conflict.merge),
             ])
         guard let rowID = conflict.rowID,
             let id = try Int64.fetchOne(
@@ -227,11 +228,33 @@ extension SQLiteStore {
 
     public func link(targetType: String, targetID: String) async throws -> RecordLink? {
         try await pool.read { db in
-            // A live link first: a retired one (its source merged away) may name the same counterpart.
+            // A live link first: a retired one (its source merged away) may name the same counterpart;
+            // of the live ones the newest, which a merge's relink moved to the survivor (an older
+            // link, such as an episode's, may still carry the loser's key).
             try RecordLinkRecord.fetchOne(
-                db, sql: "\(RecordLinkRecord.select) WHERE targetType = ? AND targetID = ? ORDER BY retired IS NOT NULL LIMIT 1",
+                db, sql: "\(RecordLinkRecord.select) WHERE targetType = ? AND targetID = ? ORDER BY retired IS NOT NULL, updatedAt DESC LIMIT 1",
                 arguments: [targetType, targetID]
             )?.link()
+        }
+    }
+
+    public func removalRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]] {
+        guard !keys.isEmpty else { return [:] }
+        let wanted = Set(keys)
+        return try await pool.read { db in
+            var result: [SourceKey: [StagedRowSummary]] = [:]
+            // Few rows are deletions or merges: their partial index finds them, the ids narrow them.
+            for part in Array(wanted.map(\.sourceID)).chunked(Self.maximumListSize) {
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM staged_row WHERE kind != 'record' AND sourceID IN (\(Self.placeholders(part.count))) ORDER BY id",
+                    arguments: StatementArguments(Array(part)))
+                for row in rows {
+                    let summary = try StagedRowRecord.summary(row)
+                    let key = SourceKey(system: summary.system, resourceType: summary.resourceType, sourceID: summary.sourceID)
+                    if wanted.contains(key) { result[key, default: []].append(summary) }
+                }
+            }
+            return result
         }
     }
 

@@ -86,6 +86,7 @@ extension SQLiteStore {
             if let statuses = query.statuses { request = request.filter(statuses.map(\.rawValue).contains(Column("status"))) }
             if let object = query.object { request = request.filter(Column("object") == object) }
             if let recordKey = query.recordKey { request = request.filter(Column("recordKey") == recordKey) }
+            if let kind = query.kind { request = request.filter(Column("kind") == kind.rawValue) }
             if let rowID = query.rowID {
                 request = request.filter(sql: "id IN (SELECT conflictID FROM conflict_row WHERE rowID = ?)", arguments: [rowID])
             }

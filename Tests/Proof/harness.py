@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -27,7 +28,7 @@ class ProofFailure(Exception):
 class Sandbox:
     """`stagelink sandbox` on free loopback ports, with its inspection API at /_sandbox/."""
 
-    def __init__(self, binary, folder, patients, bad_share, seed, profile="generic"):
+    def __init__(self, binary, folder, patients, bad_share, seed, profile="generic", deletion_share=0.0):
         self.folder = folder
         self.profile = profile
         self.log_path = os.path.join(folder, "sandbox.log")
@@ -35,7 +36,8 @@ class Sandbox:
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [binary, "sandbox", "--patients", str(patients), "--bad-share", str(bad_share), "--seed", str(seed),
-             "--credentials-dir", self.credentials, "--mapping", MAPPING, "--emr-profile", profile],
+             "--credentials-dir", self.credentials, "--mapping", MAPPING, "--emr-profile", profile,
+             "--deletion-share", str(deletion_share)],
             stdout=subprocess.PIPE, stderr=self.log, cwd=REPOSITORY)
         self.banner = self._read_banner()
 
@@ -87,6 +89,14 @@ class Sandbox:
 
     def fhir_resources(self, resource_type):
         return self.call("GET", "/_sandbox/records/fhir/" + resource_type)
+
+    def removals(self):
+        """Every record deleted or merged away at its source, oldest first."""
+        return self.call("GET", "/_sandbox/removals")
+
+    def history(self, system, resource_type, record_id):
+        """The writes made to one record, oldest first (`endpoint` is null for a person's or the seed's)."""
+        return self.call("GET", "/_sandbox/history/%s/%s/%s" % (system, resource_type, urllib.parse.quote(record_id, safe="")))
 
     def stop(self):
         if self.process.poll() is None:

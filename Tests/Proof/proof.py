@@ -45,6 +45,8 @@ def main():
     parser.add_argument("--cycles", type=int, help="soak: override the size's number of cycles")
     parser.add_argument("--emr-profile", choices=["generic", "certified", "lenient"], default="generic",
                         help="crash: which kind of EHR the sandbox behaves as (docs/emr-profiles.md)")
+    parser.add_argument("--deletion-share", type=float, default=0.0,
+                        help="crash: the share of the mutation driver's edits that delete or merge a record (e.g. 0.04)")
     options = parser.parse_args()
     binary = os.path.abspath(options.binary or release_binary())
     if not os.access(binary, os.X_OK):
@@ -57,7 +59,7 @@ def main():
     reports = []
     started = time.time()
     if options.proof in ("crash", "all"):
-        test = CrashTest(binary, size, options.seed, log, profile=options.emr_profile)
+        test = CrashTest(binary, size, options.seed, log, profile=options.emr_profile, deletion_share=options.deletion_share)
         test.size.update({k: v for k, v in [("patients", options.patients), ("random_kills", options.kills)] if v is not None})
         reports.append(test.run())
     if options.proof in ("soak", "all"):

@@ -1,7 +1,7 @@
 """The fault soak: the real service runs N cycles while 10% of the calls to every endpoint group
 fail, spread over every fault kind the sandbox has for that group; then the faults stop, one
 clean cycle runs, and the sync must have converged: nothing lost, nothing duplicated, every bad
-record failed naming its field. The store is encrypted, and its key is replaced (`stagelink store
+record failed naming its field, every deletion and merge people made reached the other side. The store is encrypted, and its key is replaced (`stagelink store
 rekey`) under the running service. The service logs at trace level throughout, and the security
 checks (security.py) read what it wrote and grep the store's files for patient values. Then the health probes (health.py) run against the store.
 """
@@ -17,6 +17,9 @@ import verdict
 from harness import ProofFailure, Sandbox, Workspace, new_folder
 
 FAILING_SHARE = 0.10
+# The share of the mutation driver's edits that delete or merge a record: the verdict expects each to
+# reach the other side by its rule, under the faults, and nothing written to a removed record after it.
+DELETION_SHARE = 0.05
 SIZES = {
     "ci": {"patients": 600, "cycles": 30},
     "full": {"patients": 3000, "cycles": 300},
@@ -80,7 +83,7 @@ class Soak:
         cycles = self.size["cycles"]
         self.log("fault soak: seed %d, %d patients, %d cycles at %d%% failing calls, in %s"
                  % (self.seed, self.size["patients"], cycles, FAILING_SHARE * 100, folder))
-        sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed)
+        sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed, deletion_share=DELETION_SHARE)
         try:
             workspace = Workspace(self.binary, folder, sandbox, log_level="trace", request_timeout="2s", encrypted=True)
             security.plant_escape_probe(sandbox)

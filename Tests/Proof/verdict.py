@@ -11,7 +11,14 @@ the sandbox's records through /_sandbox/, the store through `stagelink rows --js
 - labelled records (42 CFR Part 2): each latest row withheld, and no Contact holds a detox level
   of care (only those withheld episodes carry one);
 - the store: `PRAGMA integrity_check` is ok, and no create intent is left standing (each create
-  killed before or after its POST was settled by the next attempt's search).
+  killed before or after its POST was settled by the next attempt's search);
+- intended deletions and merges (the mutation driver's, read from /_sandbox/removals): each was
+  staged as a row of its own and linked or held (0 lost), its rule reached the other side (a
+  deleted Patient's Contact flagged EMR_Deleted__c, a merged one's flagged EMR_Merged_Into__c or
+  handed to the survivor, a deleted Contact's Patient inactive), no Contact is made again for a
+  Patient whose Contact was removed (0 duplicated), and Stagelink wrote nothing into a deleted or
+  merged-away record after its removal. Records whose person was removed (the Patient, its
+  Contact, its episodes and responses) are judged by these rules instead of by the ones above.
 """
 from collections import Counter, defaultdict
 
@@ -69,18 +76,108 @@ def latest_rows(workspace):
     return latest
 
 
+class Removals:
+    """The deletions and merges the sandbox made, and the people they touched."""
+
+    def __init__(self, sandbox):
+        self.items = sandbox.removals()
+        self.by_key = {(item["system"], item["type"], item["id"]): item for item in self.items}
+        # EMR Patients removed in the EMR, and those whose Contact was removed in Salesforce.
+        self.patients = {item["id"] for item in self.items if item["system"] == "fhir" and item["type"] == "Patient"}
+        self.contact_patients = {}
+        self.contacts = set()
+        for item in self.items:
+            if item["system"] == "salesforce" and item["type"] == "Contact":
+                self.contacts.add(item["id"])
+                patient = (item.get("record") or {}).get("EMR_Patient_Id__c")
+                if patient:
+                    self.contact_patients[patient] = item
+        self.survivors = {item["survivor"] for item in self.items if item.get("survivor")}
+
+    def touches_patient(self, patient):
+        """Whether this EMR Patient, or its Contact, was deleted or merged away."""
+        return patient in self.patients or patient in self.contact_patients
+
+
+def subjects(sandbox, resource_type, element):
+    """Each resource's Patient id (from `element`'s reference)."""
+    found = {}
+    for resource in sandbox.fhir_resources(resource_type):
+        reference = ((resource.get(element) or {}).get("reference") or "")
+        if reference.startswith("Patient/"):
+            found[resource["id"]] = reference[len("Patient/"):]
+    return found
+
+
+def removal_problems(sandbox, workspace, latest, removals, contacts):
+    """The intended deletions and merges, judged (see the module's doc)."""
+    problems = []
+    by_patient = {}
+    for contact in contacts:
+        if contact.get("EMR_Patient_Id__c"):
+            by_patient.setdefault(contact["EMR_Patient_Id__c"], contact)
+    patients = {resource["id"]: resource for resource in sandbox.fhir_resources("Patient")}
+    for item in removals.items:
+        system = "emr" if item["system"] == "fhir" else "salesforce"
+        name = "%s/%s" % (item["type"], item["id"])
+        what = "merge into %s" % item["survivor"] if item["kind"] == "merge" else "deletion"
+        row = latest.get((system, item["type"], item["id"]))
+        if row is None or row.get("kind") not in ("deletion", "merge"):
+            problems.append("the %s of %s (%s) was not staged: its row is %s" % (what, name, item["at"], row["status"] if row else "missing"))
+        elif row["status"] not in ("linked", "held"):
+            problems.append("the %s of %s is %s (%s), not linked" % (what, name, row["status"], row.get("errorCode")))
+        # Nothing written by Stagelink into the removed record after its removal.
+        for write in sandbox.history(item["system"], item["type"], item["id"]):
+            if write.get("endpoint") and write["at"] > item["at"]:
+                problems.append("%s was written by Stagelink (%s %s) after its %s at %s" % (name, write["operation"], write["at"], what, item["at"]))
+        if item["system"] == "fhir" and item["type"] == "Patient":
+            contact = by_patient.get(item["id"])
+            if item["kind"] == "deletion" and contact is not None and contact.get("EMR_Deleted__c") is not True:
+                problems.append("%s was deleted in the EMR but its Contact %s is not flagged EMR_Deleted__c" % (name, contact["Id"]))
+            if item["kind"] == "merge" and contact is not None and not contact.get("EMR_Merged_Into__c") and item["id"] not in removals.contact_patients:
+                problems.append("%s was merged into Patient/%s but its Contact %s is not flagged EMR_Merged_Into__c" % (name, item["survivor"], contact["Id"]))
+        if item["system"] == "salesforce" and item["type"] == "Contact":
+            patient = (item.get("record") or {}).get("EMR_Patient_Id__c")
+            if patient and patient in by_patient and by_patient[patient]["Id"] != item.get("survivor"):
+                problems.append("a Contact (%s) was made again for Patient/%s after Contact %s was removed" % (by_patient[patient]["Id"], patient, item["id"]))
+            resource = patients.get(patient) if patient else None
+            if item["kind"] == "deletion" and resource is not None and patient not in removals.patients and resource.get("active") is not False:
+                problems.append("Contact %s was deleted in Salesforce but Patient/%s is still active" % (item["id"], patient))
+    return problems
+
+
 def judge(sandbox, workspace):
     """Every problem found, as readable lines, and what was checked."""
     problems = duplicates(sandbox)
     counts = records_by_key(sandbox)
     latest = latest_rows(workspace)
     admissions = {record["Id"]: record for record in sandbox.salesforce_records("Admission__c")}
+    removals = Removals(sandbox)
     checked = Counter()
+    if removals.items:
+        problems += removal_problems(sandbox, workspace, latest, removals, sandbox.salesforce_records("Contact"))
+        checked["deletions and merges"] = len(removals.items)
+        owners = {"EpisodeOfCare": subjects(sandbox, "EpisodeOfCare", "patient"),
+                  "QuestionnaireResponse": subjects(sandbox, "QuestionnaireResponse", "subject")}
     for record in sandbox.truth():
         system = "emr" if record["system"] == "fhir" else "salesforce"
         name = "%s/%s" % (record["type"], record["id"])
         row = latest.get((system, record["type"], record["id"]))
         checked[record["type"]] += 1
+        if removals.items:
+            # A removed record, or one of a person removed on either side: judged by the removal rules.
+            if (record["system"], record["type"], record["id"]) in removals.by_key:
+                continue
+            if record["type"] == "Patient" and removals.touches_patient(record["id"]):
+                continue
+            owner = owners.get(record["type"], {}).get(record["id"])
+            if owner is not None and removals.touches_patient(owner):
+                continue
+            if record["type"] == "Admission__c":
+                contact = (admissions.get(record["id"]) or {}).get("Contact__c") or ""
+                if contact in removals.contacts or contact in removals.survivors:
+                    # Its Contact deleted, or merged into (the admission reparented): at most one of each.
+                    continue
         if not record["good"]:
             fault = record["fault"]
             if row is None or row["status"] not in ("failed", "ignored"):

@@ -45,3 +45,60 @@ struct RemovalRuleTests {
         #expect(error.description.contains(message), "\(error)")
     }
 }
+
+/// A version staged before its record's deletion or merge is never applied after it, even when the
+/// removal found no link (the record was never linked): no Contact is made for a deleted Patient.
+struct RemovalOrderTests {
+    @Test func aVersionStagedBeforeItsDeletionIsSupersededWhenBothAreLinkedTogether() async throws {
+        let harness = try await Harness.make()
+        let version = IncomingRecord(
+            system: .emr, resourceType: "Patient", sourceID: "p7", version: "1", lastUpdated: nil, payload: JSONWriter.compact(Fixtures.patient(id: "p7")))
+        let deletion = IncomingRecord(
+            system: .emr, resourceType: "Patient", sourceID: "p7", version: "2", lastUpdated: nil,
+            payload: Array(#"{"resourceType":"Bundle","type":"history","entry":[{"request":{"method":"DELETE","url":"Patient/p7"}}]}"#.utf8),
+            kind: .deletion)
+        let rows = try await harness.stage([version, deletion]).rowIDs
+        try #require(rows.count == 2)
+        try await harness.link()
+
+        #expect(try await harness.row(rows[1]).status == .linked)
+        let older = try await harness.row(rows[0])
+        #expect(older.status == .superseded)
+        // Superseded by the deletion's retired link (no counterpart), or by the newer row when linked apart.
+        #expect(older.note == "Patient/p7 was deleted: nothing is written to any Contact again")
+        #expect(harness.target.record("Contact", externalID: "p7") == nil, "no Contact is made for a deleted Patient")
+        // Nor by another mapping keyed by its id afterwards: its episode is not sent.
+        let episode = try await harness.stage([
+            Fixtures.rawRecord(
+                #"{"resourceType":"EpisodeOfCare","id":"e7","status":"active","patient":{"reference":"Patient/p7"},"period":{"start":"2026-01-05"}}"#,
+                id: "e7", resourceType: "EpisodeOfCare")
+        ]).rowIDs[0]
+        try await harness.link()
+        #expect(try await harness.row(episode).status == .superseded)
+        #expect(harness.target.record("Contact", externalID: "p7") == nil)
+    }
+}
+
+extension RemovalOrderTests {
+    @Test func aDeletedPatientWithoutALinkOfItsOwnFlagsTheContactItsEpisodeLinked() async throws {
+        let harness = try await Harness.make()
+        // The Contact exists through the episode (the Patient's own row not linked yet: claimed by a killed process).
+        try await harness.stage([
+            Fixtures.rawRecord(
+                #"{"resourceType":"EpisodeOfCare","id":"e7","status":"active","patient":{"reference":"Patient/p7"},"period":{"start":"2026-01-05"}}"#,
+                id: "e7", resourceType: "EpisodeOfCare")
+        ])
+        try await harness.link()
+        let contact = try #require(harness.target.record("Contact", externalID: "p7"))
+        #expect(contact["EMR_Deleted__c"] == nil)
+        let deletion = try await harness.stage([
+            IncomingRecord(
+                system: .emr, resourceType: "Patient", sourceID: "p7", version: "2", lastUpdated: nil,
+                payload: Array(#"{"resourceType":"Bundle","type":"history","entry":[{"request":{"method":"DELETE","url":"Patient/p7"}}]}"#.utf8),
+                kind: .deletion)
+        ]).rowIDs[0]
+        try await harness.link()
+        #expect(try await harness.row(deletion).note?.contains("is flagged EMR_Deleted__c") == true)
+        #expect(harness.target.record("Contact", externalID: "p7")?["EMR_Deleted__c"] == .bool(true))
+    }
+}

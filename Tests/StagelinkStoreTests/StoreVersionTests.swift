@@ -106,6 +106,9 @@ struct StoreVersionTests {
             try db.execute(sql: "ALTER TABLE record_link DROP COLUMN mergedInto")
             try db.execute(sql: "DROP TABLE lease_grant")
             try db.execute(sql: "ALTER TABLE lease DROP COLUMN epoch")
+            try db.execute(sql: "DROP INDEX conflict_kind")
+            try db.execute(sql: "ALTER TABLE conflict DROP COLUMN kind")
+            try db.execute(sql: "ALTER TABLE conflict DROP COLUMN merge")
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier NOT LIKE 'v1:%' AND identifier NOT LIKE 'v2:%'")
             try db.execute(sql: "PRAGMA user_version = 0")
             let insert = "INSERT INTO job (kind, direction, actor, startedAt, status) VALUES (?, ?, ?, 0, 'succeeded')"

@@ -9,11 +9,20 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct DeletionEndToEndTests {
     /// Two seeded patients, both linked as Contacts after a first cycle.
-    static func linkedPair(_ sync: SyncHarness) async throws -> (String, String, [String: [SandboxJSON]]) {
+    /// With `withEpisodes`, both have an episode of care that is sent (no fault, no label).
+    static func linkedPair(_ sync: SyncHarness, withEpisodes: Bool = false) async throws -> (String, String, [String: [SandboxJSON]]) {
         _ = try await sync.sync()
         let contacts = sync.salesforce("Contact", by: "EMR_Patient_Id__c")
-        let good = sync.inspection.truth().filter { $0.system == .fhir && $0.type == "Patient" && $0.fault == nil && $0.withheldBy == nil }
+        let truth = sync.inspection.truth()
+        var good = truth.filter { $0.system == .fhir && $0.type == "Patient" && $0.fault == nil && $0.withheldBy == nil }
             .map(\.id).filter { contacts[$0]?.count == 1 }
+        if withEpisodes {
+            let clean = Set(truth.filter { $0.type == "EpisodeOfCare" && $0.fault == nil && $0.withheldBy == nil }.map(\.id))
+            let withEpisode = Set(
+                sync.inspection.fhirResources("EpisodeOfCare").filter { clean.contains($0["id"]?.stringValue ?? "") }
+                    .compactMap { $0["patient"]?["reference"]?.stringValue?.replacingOccurrences(of: "Patient/", with: "") })
+            good = good.filter { withEpisode.contains($0) }
+        }
         try #require(good.count >= 2)
         return (good[0], good[1], contacts)
     }
@@ -39,6 +48,13 @@ struct DeletionEndToEndTests {
         #expect(contact["IsDeleted"] == false)
         let link = try #require(try await sync.store.links(for: [SourceKey(system: .emr, resourceType: "Patient", sourceID: patient)]).values.first)
         #expect(link.retirement == .deleted)
+        // Lineage: the flag names the deletion that wrote it (`stagelink why`, the row's detail).
+        let why = try await WhyAnswer.find(in: sync.store, object: "Contact", id: contactID, field: "EMR_Deleted__c")
+        #expect(why.row?.id == deletion.id)
+        #expect(why.write.value == .bool(true))
+        #expect(why.write.writtenTo == .salesforce)
+        #expect(why.write.reason == "deletion: Patient/\(patient) was deleted in the EMR (onDelete: flag)")
+        #expect(try await sync.store.writes(byRow: deletion.id).map(\.field) == ["EMR_Deleted__c"])
 
         // A later version of the same patient (brought back at the source) writes nothing to the Contact.
         let writesBefore = sync.inspection.history(.salesforce, "Contact", contactID).count
@@ -75,6 +91,12 @@ struct DeletionEndToEndTests {
         // `stagelink why` on the losing Contact shows the merge.
         let why = try await WhyAnswer.find(in: sync.store, object: "Contact", id: loserContact, field: "LastName")
         #expect(why.retired.map(\.retirement) == [.merged(into: survivor)])
+        // Lineage: the "merged into" flag names the merge that wrote it.
+        let flag = try await WhyAnswer.find(in: sync.store, object: "Contact", id: loserContact, field: "EMR_Merged_Into__c")
+        #expect(flag.row?.id == merge.id)
+        #expect(flag.write.value == .text(survivorContact))
+        #expect(flag.write.reason == "merge: Patient/\(loser) was merged into Patient/\(survivor) in the EMR (onMerge: relink)")
+        #expect(try await sync.store.writes(byRow: merge.id).map(\.field) == ["EMR_Merged_Into__c"])
 
         // The loser edited again in the EMR (and its episode of care): nothing reaches its Contact.
         let writesBefore = sync.inspection.history(.salesforce, "Contact", loserContact).count
@@ -85,6 +107,128 @@ struct DeletionEndToEndTests {
         _ = try await sync.sync()
         #expect(sync.inspection.history(.salesforce, "Contact", loserContact).count == writesBefore)
         #expect(sync.inspection.salesforceRecord("Contact", id: loserContact)?["Gender__c"] != "Other")
+    }
+
+    /// A linked pair merged in `system` (the first kept, the second lost) and synced once.
+    static func mergedPair(
+        in system: SourceSystem, withEpisodes: Bool = false
+    ) async throws -> (sync: SyncHarness, kept: String, lost: String, keptContact: String, lostContact: String) {
+        let sync = try await SyncHarness.start(patients: 12, badShare: 0)
+        let (kept, lost, contacts) = try await linkedPair(sync, withEpisodes: withEpisodes)
+        let keptContact = try #require(contacts[kept]?.first?["Id"]?.stringValue)
+        let lostContact = try #require(contacts[lost]?.first?["Id"]?.stringValue)
+        sync.sandbox.clock.advance(by: .seconds(10))
+        switch system {
+        case .emr: try sync.inspection.mergeFHIRPatients(survivor: kept, loser: lost)
+        case .salesforce: try sync.inspection.mergeSalesforceRecords("Contact", master: keptContact, losers: [lostContact])
+        }
+        _ = try await sync.sync()
+        return (sync, kept, lost, keptContact, lostContact)
+    }
+
+    /// Writes Stagelink made into one record (through the simulators' APIs; a person's edits and the seed have no endpoint).
+    static func stagelinkWrites(_ sync: SyncHarness, _ system: SandboxSystem, _ type: String, _ id: String) -> Int {
+        sync.inspection.history(system, type, id).filter { $0.endpoint != nil }.count
+    }
+
+    /// A clinician edits the Patient and its episode of care (both write into its Contact); the episode's id.
+    static func editPatientAndEpisode(_ patient: String, _ sync: SyncHarness) throws -> String {
+        sync.sandbox.clock.advance(by: .seconds(10))
+        var edited = try #require(sync.inspection.fhirResource("Patient", id: patient))
+        edited["gender"] = "other"
+        try sync.inspection.editFHIRResource("Patient", id: patient, resource: edited)
+        return try editEpisode(of: patient, sync)
+    }
+
+    /// The loser's episode of care, edited as a clinician would (it writes into the same Contact).
+    @discardableResult
+    static func editEpisode(of patient: String, _ sync: SyncHarness) throws -> String {
+        let clean = Set(sync.inspection.truth().filter { $0.type == "EpisodeOfCare" && $0.fault == nil && $0.withheldBy == nil }.map(\.id))
+        var episode = try #require(
+            sync.inspection.fhirResources("EpisodeOfCare").first {
+                $0["patient"]?["reference"]?.stringValue == "Patient/\(patient)" && clean.contains($0["id"]?.stringValue ?? "")
+            })
+        let id = try #require(episode["id"]?.stringValue)
+        episode["status"] = episode["status"]?.stringValue == "finished" ? "active" : "finished"
+        try sync.inspection.editFHIRResource("EpisodeOfCare", id: id, resource: episode)
+        return id
+    }
+
+    @Test func afterAMergeInTheEMRNoMappingWritesIntoTheLosersContactNorTheContactIntoTheMergedAwayPatient() async throws {
+        let (sync, survivor, loser, _, loserContact) = try await Self.mergedPair(in: .emr, withEpisodes: true)
+        defer { Task { await sync.stop() } }
+        let contactWrites = Self.stagelinkWrites(sync, .salesforce, "Contact", loserContact)
+        let patientWrites = Self.stagelinkWrites(sync, .fhir, "Patient", loser)
+
+        // Every mapping that writes into the loser's Contact (Patient, EpisodeOfCare), and the
+        // Contact's own change (Phone, owned by Salesforce) that would go into the merged-away Patient.
+        let episode = try Self.editPatientAndEpisode(loser, sync)
+        try sync.inspection.editSalesforceRecord("Contact", id: loserContact, fields: ["Phone": "+1 555 0199"])
+        _ = try await sync.sync()
+        _ = try await sync.sync()
+
+        #expect(Self.stagelinkWrites(sync, .salesforce, "Contact", loserContact) == contactWrites)
+        #expect(Self.stagelinkWrites(sync, .fhir, "Patient", loser) == patientWrites)
+        let contactRow = try #require(try await sync.rows(.salesforce, "Contact", loserContact).last)
+        #expect(contactRow.status == .superseded)
+        #expect(contactRow.note?.contains("Patient/\(loser) was merged into Patient/\(survivor)") == true, "\(contactRow.note ?? "")")
+        #expect(try await sync.rows(.emr, "EpisodeOfCare", episode).last?.status == .superseded)
+        // The loser's new version is still merged away (replaced-by): staged as a merge, already settled.
+        let again = try #require(try await sync.rows(.emr, "Patient", loser).last)
+        #expect(again.kind == .merge)
+        #expect(again.note?.contains("was already merged into Patient/\(survivor)") == true, "\(again.note ?? "")")
+    }
+
+    @Test func afterADeletionInEitherSystemNoMappingWritesIntoTheDeletedRecordOrItsCounterpart() async throws {
+        let sync = try await SyncHarness.start(patients: 12, badShare: 0)
+        defer { Task { await sync.stop() } }
+        let (kept, deleted, contacts) = try await Self.linkedPair(sync, withEpisodes: true)
+        let deletedContact = try #require(contacts[deleted]?.first?["Id"]?.stringValue)
+        let keptContact = try #require(contacts[kept]?.first?["Id"]?.stringValue)
+        // One Patient deleted in the EMR, the other's Contact deleted in Salesforce.
+        sync.sandbox.clock.advance(by: .seconds(10))
+        try sync.inspection.deleteFHIRResource("Patient", id: deleted)
+        try sync.inspection.deleteSalesforceRecord("Contact", id: keptContact)
+        _ = try await sync.sync()
+        let contactWrites = Self.stagelinkWrites(sync, .salesforce, "Contact", deletedContact)
+        let patientWrites = Self.stagelinkWrites(sync, .fhir, "Patient", kept)
+
+        // The deleted Patient's episode, and its Contact's phone; the kept Patient and its episode.
+        let episode = try Self.editEpisode(of: deleted, sync)
+        try sync.inspection.editSalesforceRecord("Contact", id: deletedContact, fields: ["Phone": "+1 555 0188"])
+        let keptEpisode = try Self.editPatientAndEpisode(kept, sync)
+        _ = try await sync.sync()
+        _ = try await sync.sync()
+
+        #expect(Self.stagelinkWrites(sync, .salesforce, "Contact", deletedContact) == contactWrites)
+        #expect(Self.stagelinkWrites(sync, .fhir, "Patient", deleted) == 0, "nothing is written into a deleted Patient")
+        #expect(Self.stagelinkWrites(sync, .fhir, "Patient", kept) == patientWrites)
+        #expect(sync.salesforce("Contact", by: "EMR_Patient_Id__c")[kept] == nil, "no Contact is made again for the Patient")
+        #expect(try await sync.rows(.emr, "EpisodeOfCare", episode).last?.status == .superseded)
+        #expect(try await sync.rows(.emr, "EpisodeOfCare", keptEpisode).last?.status == .superseded)
+        let contactRow = try #require(try await sync.rows(.salesforce, "Contact", deletedContact).last)
+        #expect(contactRow.status == .superseded)
+        #expect(contactRow.note?.contains("Patient/\(deleted) was deleted in the EMR") == true, "\(contactRow.note ?? "")")
+    }
+
+    @Test func afterAMergeInSalesforceNoMappingWritesIntoTheLosersPatientNorRecreatesItsContact() async throws {
+        let (sync, _, lost, master, loser) = try await Self.mergedPair(in: .salesforce, withEpisodes: true)
+        defer { Task { await sync.stop() } }
+        let patientWrites = Self.stagelinkWrites(sync, .fhir, "Patient", lost)
+        let masterWrites = Self.stagelinkWrites(sync, .salesforce, "Contact", master)
+        let loserWrites = Self.stagelinkWrites(sync, .salesforce, "Contact", loser)
+
+        let episode = try Self.editPatientAndEpisode(lost, sync)
+        _ = try await sync.sync()
+        _ = try await sync.sync()
+
+        // No Contact is made again for the lost Patient, none is written for it, and nothing goes back into the Patient.
+        #expect(sync.salesforce("Contact", by: "EMR_Patient_Id__c")[lost] == nil)
+        #expect(Self.stagelinkWrites(sync, .salesforce, "Contact", loser) == loserWrites)
+        #expect(Self.stagelinkWrites(sync, .salesforce, "Contact", master) == masterWrites)
+        #expect(Self.stagelinkWrites(sync, .fhir, "Patient", lost) == patientWrites)
+        #expect(try await sync.rows(.emr, "Patient", lost).last?.status == .superseded)
+        #expect(try await sync.rows(.emr, "EpisodeOfCare", episode).last?.status == .superseded)
     }
 
     @Test func aPatientMergedIntoOneWithoutAContactHandsItsContactToTheSurvivor() async throws {
@@ -106,6 +250,12 @@ struct DeletionEndToEndTests {
         #expect(sync.salesforce("Contact", by: "EMR_Patient_Id__c")["newcomer"]?.count == 1)
         let link = try #require(try await sync.store.links(for: [SourceKey(system: .emr, resourceType: "Patient", sourceID: "newcomer")]).values.first)
         #expect(link.targetID == loserContact)
+        // Lineage: the merge's row wrote the rewritten external id (the console's lineage of the row).
+        let written = try await sync.store.writes(byRow: merge.id)
+        #expect(written.map(\.field) == ["EMR_Patient_Id__c"])
+        #expect(written.first?.value == .text("newcomer"))
+        #expect(written.first?.record == MappedRecordKey(object: "Contact", key: "newcomer"))
+        #expect(written.first?.reason.hasPrefix("merge: Patient/\(loser) was merged into Patient/newcomer") == true)
     }
 
     @Test func aContactDeletedInSalesforceMakesItsPatientInactiveAndIsNeverRecreated() async throws {
@@ -122,6 +272,12 @@ struct DeletionEndToEndTests {
         #expect(deletion.status == .linked)
         #expect(String(decoding: deletion.payload, as: UTF8.self).contains(#""IsDeleted":true"#))
         #expect(sync.inspection.fhirResource("Patient", id: patient)?["active"] == false)
+        // Lineage: `stagelink why Patient <id> active` names the Salesforce deletion.
+        let why = try await WhyAnswer.find(in: sync.store, object: "Patient", id: patient, field: "active")
+        #expect(why.row?.id == deletion.id)
+        #expect(why.write.value == .bool(false))
+        #expect(why.write.writtenTo == .emr)
+        #expect(why.write.reason == "deletion: Contact \(contactID) was deleted in Salesforce (onDelete: flag)")
 
         // The Patient edited in the EMR afterwards: no new Contact is made for it.
         var edited = try #require(sync.inspection.fhirResource("Patient", id: patient))
@@ -155,14 +311,33 @@ struct DeletionEndToEndTests {
         #expect(sync.inspection.fhirResource("Patient", id: lost)?["active"] != false)
     }
 
-    @Test func aBulkPullReadsDeletionsFromTheManifestsDeletedFiles() async throws {
+    /// A certified EHR pulled by Bulk Data export, and one Patient linked as its Contact.
+    static func certifiedLinkedPatient() async throws -> (SyncHarness, String, String) {
         var sync = try await SyncHarness.start(patients: 12, badShare: 0, configure: BulkPullTests.certified())
-        let sandbox = sync.sandbox
-        defer { Task { await sandbox.stop() } }
         sync.settings.emrPull = .bulk
         sync.settings.bulk = BulkPullTests.quick
-        let (patient, _, contacts) = try await Self.linkedPair(sync)
-        let contactID = try #require(contacts[patient]?.first?["Id"]?.stringValue)
+        let (patient, _, contacts) = try await linkedPair(sync)
+        return (sync, patient, try #require(contacts[patient]?.first?["Id"]?.stringValue))
+    }
+
+    @Test func aContactDeletedInSalesforceMakesItsPatientInactiveByJSONPatchOnACertifiedEHR() async throws {
+        let (sync, patient, contactID) = try await Self.certifiedLinkedPatient()
+        defer { Task { await sync.stop() } }
+        sync.sandbox.clock.advance(by: .seconds(10))
+        try sync.inspection.deleteSalesforceRecord("Contact", id: contactID)
+        _ = try await sync.sync()
+
+        let deletion = try #require(try await sync.rows(.salesforce, "Contact", contactID).last)
+        #expect(deletion.kind == .deletion)
+        #expect(deletion.status == .linked, "\(deletion.error?.description ?? "")")
+        #expect(sync.inspection.fhirResource("Patient", id: patient)?["active"] == false)
+        // A certified EHR takes no PUT: the Patient was patched, with If-Match.
+        #expect(sync.inspection.history(.fhir, "Patient", patient).last { $0.endpoint != nil }?.operation == "patch")
+    }
+
+    @Test func aBulkPullReadsDeletionsFromTheManifestsDeletedFiles() async throws {
+        let (sync, patient, contactID) = try await Self.certifiedLinkedPatient()
+        defer { Task { await sync.stop() } }
         sync.sandbox.clock.advance(by: .seconds(10))
         try sync.inspection.deleteFHIRResource("Patient", id: patient)
         sync.sandbox.clock.advance(by: .seconds(1))

@@ -21,6 +21,8 @@ public enum ConsoleAction: Sendable, Hashable {
     case resolveConflict(id: Int64, taking: SourceSystem, reason: String)
     /// Settle several open conflicts alike, with one reason (`e` / `f` on marked conflicts).
     case resolveConflicts(ids: [Int64], taking: SourceSystem, reason: String)
+    /// Settle a held merge as merged in the other system too, or kept apart, with a reason (`m` / `d`).
+    case settleMerge(id: Int64, decision: HeldMerge.Decision, reason: String)
 
     /// The kinds of action, for asking whether one is available before prompting for it.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
@@ -29,6 +31,7 @@ public enum ConsoleAction: Sendable, Hashable {
         case sync = "sync now"
         case setPolicy = "policy change"
         case resolveConflict = "conflict resolution"
+        case settleMerge = "held merge settlement"
     }
 
     public var kind: Kind {
@@ -40,6 +43,7 @@ public enum ConsoleAction: Sendable, Hashable {
         case .syncNow: .sync
         case .setPolicy: .setPolicy
         case .resolveConflict, .resolveConflicts: .resolveConflict
+        case .settleMerge: .settleMerge
         }
     }
 }

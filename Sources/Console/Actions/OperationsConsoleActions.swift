@@ -35,6 +35,9 @@ public struct OperationsConsoleActions: ConsoleActions {
         case .resolveConflict:
             operations.inbound == nil && operations.emrWriter == nil
                 ? "resolving writes the value taken into the other system, and this console has no connection to either" : nil
+        case .settleMerge:
+            // Settling a held merge writes into neither system: the store alone records it.
+            nil
         }
     }
 
@@ -83,6 +86,10 @@ public struct OperationsConsoleActions: ConsoleActions {
             var summary = "resolved \(resolved) of \(ids.count) conflicts: the \(side.rawValue) value taken (audited)"
             if !failures.isEmpty { summary += "; not resolved: " + failures.prefix(3).joined(separator: "; ") + (failures.count > 3 ? "; …" : "") }
             return ActionOutcome(summary: summary, severity: failures.isEmpty ? .success : (resolved == 0 ? .failure : .partial))
+        case .settleMerge(let id, let decision, let reason):
+            let conflict = try await operations.settle(merge: id, decision, reason: reason, by: operatorName)
+            let what = conflict.merge.map { decision == .merged ? $0.merged : $0.apart } ?? "\(conflict.object) \(conflict.recordKey)"
+            return ActionOutcome(summary: "held merge \(id) settled, \(decision.rawValue): \(what) (audited)")
         case .syncNow:
             throw ConsoleActionError.unavailable(action.kind, unavailability(of: action.kind) ?? "")
         }

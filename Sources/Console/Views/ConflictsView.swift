@@ -5,7 +5,9 @@ import StagelinkEngine
 /// (`/decided`, `/resolved`, or Esc for all). The selected conflict is shown in full below; on an
 /// open one, `e` takes the EMR's value and `f` Salesforce's, with a reason. Space marks
 /// conflicts and `a` marks every open one the filter shows, so that `e` / `f` settle them all with
-/// one reason.
+/// one reason. A held merge (kind `merge`: a merge in one system that would join two records
+/// distinct in the other) shows what each system holds; `m` settles it as merged in the other
+/// system too, `d` keeps the two records apart (distinct), with a reason. `/kind:merge` lists them.
 @MainActor
 final class ConflictsView: ConsoleView {
     let crumb = "conflicts"
@@ -77,7 +79,7 @@ final class ConflictsView: ConsoleView {
     }
 
     var filtering: Filtering? {
-        Filtering(text: filterText, placeholder: "open, resolved, decided, or an object such as Contact") { [weak self] text, context in
+        Filtering(text: filterText, placeholder: "open, resolved, decided, kind:merge, or an object such as Contact") { [weak self] text, context in
             guard let self else { return }
             self.filterText = text
             self.marks.removeAll()
@@ -85,6 +87,8 @@ final class ConflictsView: ConsoleView {
             for word in text.split(separator: " ").map(String.init) {
                 if let status = Conflict.Status(rawValue: word.lowercased()) {
                     query.statuses = (query.statuses ?? []).union([status])
+                } else if word.lowercased().hasPrefix("kind:"), let kind = Conflict.Kind(rawValue: String(word.dropFirst(5)).lowercased()) {
+                    query.kind = kind
                 } else {
                     query.object = word.hasPrefix("object:") ? String(word.dropFirst(7)) : word
                 }
@@ -101,6 +105,12 @@ final class ConflictsView: ConsoleView {
             },
             KeyBinding([.character("f")], "take Salesforce", group: .action, hint: .primary, action: .resolveConflict) { [weak self] _ in
                 self?.resolve(taking: .salesforce, context: context)
+            },
+            KeyBinding([.character("m")], "merged there", group: .action, hint: .primary, action: .settleMerge) { [weak self] _ in
+                self?.settle(.merged, context: context)
+            },
+            KeyBinding([.character("d")], "keep apart", group: .action, hint: .primary, action: .settleMerge) { [weak self] _ in
+                self?.settle(.apart, context: context)
             },
             KeyBinding([.character(" ")], "mark", hint: .primary) { [weak self] _ in try await self?.toggleMark(context: context) },
             KeyBinding([.character("a")], "mark all open shown", hint: .primary) { [weak self] _ in try await self?.markAll(context: context) },
@@ -173,6 +183,29 @@ final class ConflictsView: ConsoleView {
         }
     }
 
+    /// `m` / `d` on a held merge: settled with a reason, nothing written to either system.
+    private func settle(_ decision: HeldMerge.Decision, context: any ConsoleContext) {
+        guard let conflict = list?.selected else { return }
+        guard let merge = conflict.merge else {
+            context.flash("conflict \(conflict.id) is a field conflict: e / f takes one side's value", .warning)
+            return
+        }
+        guard conflict.status == .open else {
+            context.flash("held merge \(conflict.id) is \(conflict.status.rawValue): only open ones wait for a person", .warning)
+            return
+        }
+        let prompt =
+            decision == .merged
+            ? "Merged in \(merge.mergedIn.other.displayName) too (\(merge.counterpartType) \(merge.loserCounterpartID) into \(merge.survivorCounterpartID)) — reason:"
+            : "Keep \(merge.counterpartType) \(merge.loserCounterpartID) and \(merge.survivorCounterpartID) apart — reason:"
+        context.performWithReason(
+            prompt, placeholder: "what was done in \(merge.mergedIn.other.displayName), or why they stay apart (audited)",
+            progress: "settling held merge \(conflict.id): \(decision.rawValue)"
+        ) { reason in
+            .settleMerge(id: conflict.id, decision: decision, reason: reason)
+        }
+    }
+
     func draw(into screen: inout Screen, body: Rect, context: any ConsoleContext) {
         let format = context.format
         let areas = split(body)
@@ -185,7 +218,7 @@ final class ConflictsView: ConsoleView {
             rows: list.items.map { conflict in
                 [
                     Span(String(conflict.id)), conflict.status.cell, Span(conflict.personName ?? "\(conflict.object) \(conflict.recordKey)"),
-                    Span(conflict.field),
+                    Span(conflict.subject, conflict.kind == .merge ? .warning : .body),
                     Span(conflict.emrValue.description, conflict.winner == .emr ? .ok : .body),
                     Span(conflict.salesforceValue.description, conflict.winner == .salesforce ? .ok : .body), Span(conflict.rule.rawValue, .muted),
                     Span(conflict.winner?.shortName ?? "—", conflict.winner == nil ? .warning : .ok), Span(conflict.resolvedBy?.description ?? "", .muted),
@@ -203,7 +236,7 @@ final class ConflictsView: ConsoleView {
 
     private func drawDetail(_ conflict: Conflict?, into screen: inout Screen, area: Rect, format: TextFormat) {
         let who = conflict.map { conflict in
-            [conflict.personName, "\(conflict.object) \(conflict.recordKey) \(conflict.field)"].compactMap { $0 }.joined(separator: " · ")
+            [conflict.personName, "\(conflict.object) \(conflict.recordKey) \(conflict.subject)"].compactMap { $0 }.joined(separator: " · ")
         }
         let title = StyledLine("Selected conflict" + (who.map { ": \($0)" } ?? ""), .title)
         let inner = Frame(title: title, isFocused: false).draw(into: &screen, area: area)
@@ -215,7 +248,9 @@ final class ConflictsView: ConsoleView {
                 Span("Salesforce  ", .muted), Span(conflict.salesforceValue.description, conflict.winner == .salesforce ? .ok : .body),
                 Span(conflict.winner == .salesforce ? winner : "", .ok),
             ],
-            conflict.status == .open
+            conflict.status == .open && conflict.kind == .merge
+                ? [Span("held merge — waiting since \(format.dateTime(conflict.createdAt)): m once merged there too, d to keep them apart", .warning)]
+                : conflict.status == .open
                 ? [Span("rule \(conflict.rule) — waiting for a person since \(format.dateTime(conflict.createdAt))", .warning)]
                 : [
                     Span(

@@ -17,6 +17,9 @@ import Hummingbird
 ///   unvalidated, for hostile-input tests
 /// - `GET /_sandbox/records/salesforce/{object}` and `GET /_sandbox/records/fhir/{type}`: every record as it is now
 /// - `GET /_sandbox/tokens`: every access token issued, for checking that none reaches a log
+/// - `GET /_sandbox/removals`: every record deleted or merged away at its source, oldest first
+///   (`{system, type, id, kind: deletion|merge, survivor, at}`, and a Salesforce record's fields as
+///   it lies in the Recycle Bin under `record`)
 /// - `/_sandbox/webhooks/...`: the alert webhook receiver (``WebhookReceiver``)
 struct InspectionRoutes: Sendable {
     let world: SandboxWorld
@@ -138,6 +141,21 @@ struct InspectionRoutes: Sendable {
             HTTPReply.json(.array(inspection.fhirResources(try context.parameters.require("type"))))
         }
         world.webhooks.register(on: group)
+        group.get("/removals") { _, _ in
+            HTTPReply.json(
+                .array(
+                    inspection.removals().map { removal in
+                        var object = WireObject([
+                            ("system", .string(removal.system.rawValue)), ("type", .string(removal.type)), ("id", .string(removal.id)),
+                            ("kind", .string(removal.survivor == nil ? "deletion" : "merge")), ("survivor", .string(orNull: removal.survivor)),
+                            ("at", .string(removal.at.fhirInstant)),
+                        ])
+                        if removal.system == .salesforce, let record = inspection.recycledSalesforceRecord(removal.type, id: removal.id) {
+                            object["record"] = record
+                        }
+                        return .object(object)
+                    }))
+        }
         group.get("/tokens") { _, _ in HTTPReply.json(.array(inspection.issuedTokens().map(WireJSON.string))) }
         group.post("/clock/advance") { request, _ in
             let seconds = Double(FormEncoding.dictionary(request.uri.query ?? "")["seconds"] ?? "") ?? 0

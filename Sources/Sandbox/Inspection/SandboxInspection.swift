@@ -31,6 +31,18 @@ public struct SandboxInspection: Sendable {
         world.ledger.history(system, type, id)
     }
 
+    /// Every record deleted or merged away at its source (by a person, the mutation driver or an
+    /// API call), oldest first: what a proof's verdict expects to have reached the other side.
+    public func removals() -> [Removal] {
+        world.ledger.removals()
+    }
+
+    /// A Salesforce record in the Recycle Bin with all its fields (`IsDeleted`, `MasterRecordId`);
+    /// nil for a live one.
+    public func recycledSalesforceRecord(_ object: String, id: String) -> WireJSON? {
+        world.salesforce.recycledRecord(object, id: id)
+    }
+
     /// A Salesforce record with all its fields, as `GET /sobjects/{Object}/{Id}` returns it.
     public func salesforceRecord(_ object: String, id: String) -> WireJSON? {
         try? world.salesforce.record(object, id: id, fields: nil, apiVersion: "v60.0")

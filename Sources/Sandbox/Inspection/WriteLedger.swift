@@ -41,6 +41,16 @@ public struct SandboxCounts: Sendable, Hashable {
     public var apiUsage: Int
 }
 
+/// A record deleted or merged away at its source: when, and for a merge the record kept.
+public struct Removal: Sendable, Hashable {
+    public var system: SandboxSystem
+    public var type: String
+    public var id: String
+    /// The record it was merged into; nil for a deletion.
+    public var survivor: String?
+    public var at: SandboxInstant
+}
+
 /// The history of writes per record and the call and write counters.
 final class WriteLedger: Sendable {
     private struct State {
@@ -82,6 +92,33 @@ final class WriteLedger: Sendable {
 
     func history(_ system: SandboxSystem, _ type: String, _ id: String) -> [WriteRecord] {
         state.withLock { $0.history[Self.key(system, type, id)] ?? [] }
+    }
+
+    /// Every record deleted or merged away at its source, oldest first, read from the writes: a
+    /// deletion (`delete`), a Salesforce merge's loser (`merge-delete`, `MasterRecordId`), a FHIR
+    /// Patient given a `replaced-by` link. The first removal of each record only.
+    func removals() -> [Removal] {
+        let writes = state.withLock { $0.history.values.flatMap { $0 } }
+        var removals: [String: Removal] = [:]
+        for write in writes {
+            let removal: Removal
+            if write.operation == "delete" {
+                removal = Removal(system: write.system, type: write.type, id: write.id, survivor: nil, at: write.at)
+            } else if write.operation == "merge-delete", let master = write.changes["MasterRecordId"]?.stringValue {
+                removal = Removal(system: write.system, type: write.type, id: write.id, survivor: master, at: write.at)
+            } else if write.system == .fhir,
+                let other = write.changes["link"]?.arrayValue?.first(where: { $0["type"]?.stringValue == "replaced-by" })?["other"]?["reference"]?.stringValue
+            {
+                removal = Removal(
+                    system: write.system, type: write.type, id: write.id, survivor: String(other.split(separator: "/").last ?? ""), at: write.at)
+            } else {
+                continue
+            }
+            let key = Self.key(write.system, write.type, write.id)
+            if let known = removals[key], known.at < removal.at { continue }
+            removals[key] = removal
+        }
+        return removals.values.sorted { $0.at < $1.at }
     }
 
     func snapshot() -> (calls: [SandboxEndpoint: Int], writes: [SandboxEndpoint: Int], mutationWrites: Int) {

@@ -166,6 +166,17 @@ final class SalesforceOrg: Sendable {
         }
     }
 
+    /// A record in the Recycle Bin with all its fields (`IsDeleted`, `MasterRecordId`), as QueryAll
+    /// would return it; nil for a live or unknown record. For the inspection API only.
+    func recycledRecord(_ objectName: String, id: String) -> WireJSON? {
+        guard let object = try? object(objectName) else { return nil }
+        return state.withLock { state in
+            guard let id = SalesforceID.normalize(id), let record = state.store.records[id], record.object == object.name, record.isDeleted
+            else { return nil }
+            return try? Self.render(record, object: object, fields: nil, apiVersion: "v60.0")
+        }
+    }
+
     /// The record whose external-id field holds `value`; 300 with the candidates' URLs when several do.
     func record(_ objectName: String, field: String, value: String, fields: [String]?, apiVersion: String)
         throws(SalesforceAPIError) -> WireJSON

@@ -1,11 +1,17 @@
 import Foundation
 
-/// Both systems changed the same field since the last sync and disagree.
+/// Both systems changed the same field since the last sync and disagree (kind `field`), or a
+/// merge in one system would join two records that are distinct in the other (kind `merge`).
 ///
-/// The policy rule decides the winner at once, and the overridden value is kept here for a
-/// reviewer; under `hold` the conflict stays open until a person takes one side.
+/// The policy rule decides a field conflict's winner at once, and the overridden value is kept
+/// here for a reviewer; under `hold` the conflict stays open until a person takes one side. A
+/// merge conflict is always held: two records are never joined automatically, a person settles it
+/// (``HeldMerge/Decision``) after merging them in the other system, or keeps them apart.
 public struct Conflict: Sendable, Hashable, Identifiable {
     public var id: Int64
+    public var kind: Kind = .field
+    /// For a conflict of kind `merge`: the records merged and their two counterparts.
+    public var merge: HeldMerge? = nil
     /// The Salesforce object of the mapped field.
     public var object: String
     public var recordKey: String
@@ -25,6 +31,13 @@ public struct Conflict: Sendable, Hashable, Identifiable {
     /// The name of the person the conflict's row is about, from the store's person index; nil
     /// when the row names nobody or the conflict was found by no row.
     public var personName: String? = nil
+
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        /// One mapped field both systems changed.
+        case field
+        /// A merge held for a person (``HeldMerge``).
+        case merge
+    }
 
     public enum Status: String, Sendable, Hashable, Codable, CaseIterable {
         /// Waiting for a person (`hold`).
@@ -58,6 +71,79 @@ public struct Conflict: Sendable, Hashable, Identifiable {
     /// The value that the winner's side holds.
     public var winningValue: FieldValue? {
         winner.map { $0 == .emr ? emrValue : salesforceValue }
+    }
+
+    /// How a person settled a merge conflict: the winner is the merging system when its merge
+    /// was made in the other system too, the other system when the records stay apart.
+    public var mergeDecision: HeldMerge.Decision? {
+        guard let merge, let winner, status == .resolved else { return nil }
+        return winner == merge.mergedIn ? .merged : .apart
+    }
+
+    /// "FIELD" column text: the field, or `merge` for a held merge.
+    public var subject: String { kind == .merge ? "merge" : field }
+}
+
+/// A merge in one system that would join two records whose counterparts are distinct records in
+/// the other: the loser's link is retired (nothing is written through it), and the merge waits
+/// for a person as a conflict of kind `merge`. Ids only, no patient data.
+///
+/// For example, Patient/1017 merged into Patient/1004 in the EMR while Contact 003…AAB and
+/// Contact 003…AAA both exist in Salesforce.
+public struct HeldMerge: Sendable, Hashable, Codable {
+    /// The system where the records were merged.
+    public var mergedIn: SourceSystem
+    /// The merged records' type there (`Patient`, `Contact`).
+    public var type: String
+    public var loserID: String
+    public var survivorID: String
+    /// The counterparts' type in the other system.
+    public var counterpartType: String
+    public var loserCounterpartID: String
+    public var survivorCounterpartID: String
+
+    public init(
+        mergedIn: SourceSystem, type: String, loserID: String, survivorID: String, counterpartType: String, loserCounterpartID: String,
+        survivorCounterpartID: String
+    ) {
+        self.mergedIn = mergedIn
+        self.type = type
+        self.loserID = loserID
+        self.survivorID = survivorID
+        self.counterpartType = counterpartType
+        self.loserCounterpartID = loserCounterpartID
+        self.survivorCounterpartID = survivorCounterpartID
+    }
+
+    /// What a person decides about a held merge.
+    public enum Decision: String, Sendable, Hashable, CaseIterable {
+        /// The two counterparts were merged in the other system too (the survivor's kept).
+        case merged
+        /// The two counterparts stay distinct records; the loser's still receives nothing.
+        case apart
+    }
+
+    /// "Patient/1017 was merged into Patient/1004 in the EMR".
+    public var merged: String {
+        "\(Self.reference(type, loserID, in: mergedIn)) was merged into \(Self.reference(type, survivorID, in: mergedIn)) in \(Self.place(mergedIn))"
+    }
+
+    /// "Contact 003…AAB and Contact 003…AAA are two records in Salesforce".
+    public var apart: String {
+        "\(Self.reference(counterpartType, loserCounterpartID, in: mergedIn.other)) and "
+            + "\(Self.reference(counterpartType, survivorCounterpartID, in: mergedIn.other)) are two records in \(Self.place(mergedIn.other))"
+    }
+
+    static func place(_ system: SourceSystem) -> String { system == .emr ? "the EMR" : "Salesforce" }
+
+    /// A FHIR reference (`Patient/1017`) or a Salesforce object and id (`Contact 003…`).
+    static func reference(_ type: String, _ id: String, in system: SourceSystem) -> String {
+        system == .emr ? "\(type)/\(id)" : "\(type) \(id)"
+    }
+
+    /// The two sides of the conflict as the views show them, in the EMR and Salesforce columns.
+    public var sides: (emr: FieldValue, salesforce: FieldValue) {
+        mergedIn == .emr ? (.text(merged), .text(apart)) : (.text(apart), .text(merged))
     }
 }
 

@@ -16,8 +16,9 @@ import Logging
 /// try await linker.linkPending(recorder: recorder, stop: StopSignal())
 /// ```
 public struct InboundLinker: Sendable {
-    /// The roles of the store a linker uses: it claims and records rows, reads them and the policy.
-    public typealias Store = LinkingStore & RowReader & PolicyReader
+    /// The roles of the store a linker uses: it claims and records rows, reads them, the policy, and
+    /// the held merges (conflicts) that a merge from the other side settles.
+    public typealias Store = LinkingStore & RowReader & PolicyReader & HistoryReader
 
     public var store: any Store
     public var target: any UpsertTarget
@@ -120,13 +121,14 @@ public struct InboundLinker: Sendable {
                     nextClaim = Task { [request] in try await store.claimRows(request, limit: claimSize, actor: actor) }
                     var pending = rows[...]
                     // Deletions and merges are linked by the mapping's onDelete and onMerge rules, after
-                    // what is in flight and being recorded is written: they retire links the next batches read.
+                    // what is in flight and being recorded is written: they retire links the next batches read
+                    // (and a version of this batch staged before its record's removal is superseded by it).
                     let removals = pending.filter { $0.kind != .record }
                     if !removals.isEmpty {
                         pending = pending.filter { $0.kind == .record }[...]
                         while !inFlight.isEmpty { try await collect() }
                         try await writer.drain()
-                        let outcomes = try await linkRemovals(removals, actor: actor)
+                        let outcomes = try await linkRemovals(removals, actor: actor, jobID: jobID)
                         try await writer.submit(outcomes)
                         try await writer.drain()
                         let done = Set(outcomes.map(\.rowID))
@@ -265,12 +267,21 @@ public struct InboundLinker: Sendable {
         // Nor an older version after a newer one a security label withheld (a retry of a failed
         // version would otherwise send it after the record was labelled).
         let withheldRows = try await store.withheldRows(of: Array(batch.sources))
+        // Nor a version staged before the record's deletion or merge, even where that removal
+        // found no link (the record was never linked: it must not be created now).
+        let removalRows = try await store.removalRows(of: Array(batch.sources))
         // Nor anything into a record whose source was deleted or merged away, by any mapping.
         let retired = try await store.retiredLinks(recordKeys: batch.candidates.map(\.record.record.key), targetType: inbound.object)
         var current: [(row: StagedRow, record: MappedRecord)] = []
         for candidate in batch.candidates {
             if let link = links[candidate.row.recordKey]?.retirement != nil ? links[candidate.row.recordKey] : retired[candidate.record.record.key] {
                 outcomes.append(Self.retired(candidate.row, link: link, actor: actor, at: now))
+            } else if let removal = removalRows[candidate.row.recordKey]?.first(where: { $0.id > candidate.row.id }) {
+                outcomes.append(
+                    LinkOutcome(
+                        rowID: candidate.row.id, actor: actor, at: now, status: .superseded, attempt: .superseded,
+                        note: "a newer row (\(removal.id)) says \(candidate.row.resourceType)/\(candidate.row.sourceID) was "
+                            + "\(removal.kind == .merge ? "merged away" : "deleted"): nothing older is sent after it"))
             } else if let link = links[candidate.row.recordKey], candidate.row.recordVersion < link.linkedVersion {
                 outcomes.append(Self.superseded(candidate.row, by: link.linkedRowID, actor: actor, at: now))
             } else if let newer = (withheldRows[candidate.row.recordKey] ?? []).filter({ candidate.row.recordVersion < RecordVersion(version: $0.version, lastUpdated: $0.lastUpdated) }).first {
@@ -290,9 +301,11 @@ public struct InboundLinker: Sendable {
             let plan = RecordPlan.make(
                 row: row, record: record, externalID: inbound.externalID, states: states[record.record], rules: rules, from: .emr, actor: actor,
                 jobID: jobID, at: now)
-            if plan.writtenFields.isEmpty && states[record.record] != nil {
+            if plan.writtenFields.isEmpty && states[record.record] != nil && links[row.recordKey] != nil {
                 // Nothing differs from the last sync (an echo of our own write, or an overlap re-read
-                // of new bytes with the same values): linked without a call.
+                // of new bytes with the same values): linked without a call. A record not linked yet
+                // (its values observed through another mapping or from Salesforce) is upserted by its
+                // external id all the same, so that its link is known (a later deletion flags it).
                 outcomes.append(plan.outcome(link: links[row.recordKey].map { Self.moved($0, to: row, at: now) }))
             } else {
                 plans.append(plan)

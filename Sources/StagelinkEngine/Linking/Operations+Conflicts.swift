@@ -11,6 +11,7 @@ extension Operations {
         guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw OperationError.reasonRequired }
         guard let conflict = try await store.conflict(id: id) else { throw OperationError.noSuchConflict(id) }
         guard conflict.status == .open else { throw OperationError.conflictNotOpen(id, conflict.status) }
+        guard conflict.kind == .field else { throw OperationError.heldMerge(id) }
         let actor = Actor.operator(operatorName)
         let value = winner == .emr ? conflict.emrValue : conflict.salesforceValue
         let record = MappedRecordKey(object: conflict.object, key: conflict.recordKey)
@@ -45,6 +46,41 @@ extension Operations {
         guard let resolved = try await store.conflict(id: id) else { throw OperationError.noSuchConflict(id) }
         try await recordAction("\(operatorName) resolved conflict \(id) (\(conflict.object) \(conflict.field)): the \(winner.rawValue) value taken")
         return resolved
+    }
+
+    /// Settles a held merge (a conflict of kind `merge`) by a person's decision, with a reason:
+    /// `merged` once the two counterparts were merged in the other system too, `apart` when they
+    /// stay two records. Nothing is written to either system: the loser's link stays retired
+    /// either way (its counterpart receives nothing more), and the merge's row is linked once none
+    /// of its conflicts is open. The conflict keeps who decided, when and why.
+    ///
+    /// For example: `try await operations.settle(merge: 14, .merged, reason: "merged in Salesforce", by: "dana")`.
+    @discardableResult
+    public func settle(merge id: Int64, _ decision: HeldMerge.Decision, reason: String, by operatorName: String) async throws -> Conflict {
+        guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw OperationError.reasonRequired }
+        guard let conflict = try await store.conflict(id: id) else { throw OperationError.noSuchConflict(id) }
+        guard let merge = conflict.merge, conflict.kind == .merge else { throw OperationError.notAHeldMerge(id) }
+        guard conflict.status == .open else { throw OperationError.conflictNotOpen(id, conflict.status) }
+        let actor = Actor.operator(operatorName)
+        let now = Date()
+        let resolution = ConflictResolution(
+            conflictID: id, winner: decision == .merged ? merge.mergedIn : merge.mergedIn.other, actor: actor, reason: "\(decision.rawValue): \(reason)")
+        if let rowID = conflict.rowID, let row = try await store.row(id: rowID) {
+            let stillOpen = try await store.conflicts(ConflictQuery(statuses: [.open], rowID: row.id)).filter { $0.id != id }
+            let status: RowStatus = row.status == .held && stillOpen.isEmpty ? .linked : row.status
+            let settled = decision == .merged ? "merged in \(HeldMerge.place(merge.mergedIn.other)) too" : "kept apart"
+            try await store.record([
+                LinkOutcome(
+                    rowID: row.id, actor: actor, at: now, status: status, attempt: status == .held ? .held : .linked,
+                    note: "held merge \(id) settled: \(settled); \(merge.type) \(merge.loserID)'s counterpart still receives nothing",
+                    resolvedConflicts: [resolution])
+            ])
+        } else {
+            throw OperationError.noSuchRecord("the staged row of held merge \(id)")
+        }
+        guard let settled = try await store.conflict(id: id) else { throw OperationError.noSuchConflict(id) }
+        try await recordAction("\(operatorName) settled held merge \(id) (\(conflict.object) \(conflict.recordKey)): \(decision.rawValue)")
+        return settled
     }
 
     private func writeIntoSalesforce(_ value: FieldValue, field: String, record: MappedRecordKey) async throws {

@@ -279,6 +279,10 @@ public enum OperationError: Error, Sendable, Hashable, CustomStringConvertible {
     case retryStopped(job: Int64, reason: String)
     case noSuchConflict(Int64)
     case conflictNotOpen(Int64, Conflict.Status)
+    /// A held merge asked to take one side's value: it is settled as merged or kept apart.
+    case heldMerge(Int64)
+    /// A field conflict asked to be settled as a merge.
+    case notAHeldMerge(Int64)
     case notConfigured(String)
     case noSuchRecord(String)
     /// An id typed by an operator that is not of its kind (nothing was asked of the other system).
@@ -293,6 +297,9 @@ public enum OperationError: Error, Sendable, Hashable, CustomStringConvertible {
         case .retryStopped(let job, let reason): "retry job \(job) stopped: \(reason)"
         case .noSuchConflict(let id): "no conflict has id \(id)"
         case .conflictNotOpen(let id, let status): "conflict \(id) is \(status.rawValue), not open"
+        case .heldMerge(let id):
+            "conflict \(id) is a held merge, not a field: settle it as merged or apart (stagelink resolve \(id) --merged|--apart, or m / d in the console)"
+        case .notAHeldMerge(let id): "conflict \(id) is a field conflict, not a held merge: take the EMR's or Salesforce's value (--take emr|salesforce)"
         case .notConfigured(let what): "\(what) is not configured"
         case .noSuchRecord(let what): "\(what) was not found"
         case .invalidIdentifier(let what): "\(what): nothing was sent"

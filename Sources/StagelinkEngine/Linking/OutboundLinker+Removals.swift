@@ -10,7 +10,7 @@ extension OutboundLinker {
     /// `Patient.active`: "Whether this patient record is in active use" (FHIR R4 Patient).
     static let activePath = try! FieldPath("active")
 
-    func processRemoval(_ row: StagedRow, record: JSONValue, actor: Actor) async throws -> LinkOutcome {
+    func processRemoval(_ row: StagedRow, record: JSONValue, actor: Actor, jobID: Int64?) async throws -> LinkOutcome {
         let now = Date()
         func linked(_ note: String, links: [RecordLink] = []) -> LinkOutcome {
             LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .linked, note: note, links: links)
@@ -61,13 +61,19 @@ extension OutboundLinker {
             } catch {
                 throw LinkError(.malformedResponse, message: "the EMR's \(patients.resource) is not valid JSON: \(error)")
             }
+            let original = resource
             Self.activePath.set(.bool(false), in: &resource)
-            switch try await emr.update(resourceType: patients.resource, id: patientID, resource: JSONWriter.compact(resource), ifMatch: current.version) {
-            case .success:
-                return linked("\(what) was deleted in Salesforce: \(patients.resource)/\(patientID) is made inactive (active = false)", links: retired)
-            case .failure(let error):
-                throw error
-            }
+            // PUT or JSON Patch, as the EMR takes updates (a certified EHR refuses PUT).
+            try await Self.update(patients.resource, id: patientID, from: original, to: resource, version: current.version, emr: emr)
+            var outcome = linked("\(what) was deleted in Salesforce: \(patients.resource)/\(patientID) is made inactive (active = false)", links: retired)
+            // Lineage: `stagelink why Patient <id> active` and the row's detail name this deletion.
+            outcome.writes = [
+                FieldWrite(
+                    record: MappedRecordKey(object: patients.resource, key: patientID), field: Self.activePath.description, value: .bool(false),
+                    writtenTo: .emr, rowID: row.id, jobID: jobID, rule: .salesforce, actor: actor, at: now,
+                    reason: "deletion: \(what) was deleted in Salesforce (onDelete: \(contacts.onDelete.action.rawValue))")
+            ]
+            return outcome
         case .merge:
             guard let master = row.survivorID else {
                 throw LinkError(.mergeWithoutSurvivor, message: "\(what) is in the Recycle Bin with a MasterRecordId that is not a Salesforce id")
@@ -75,13 +81,27 @@ extension OutboundLinker {
             retired[0].retirement = .merged(into: master)
             let masterKey = SourceKey(system: .salesforce, resourceType: row.resourceType, sourceID: master)
             let masterPatient = try await store.links(for: [masterKey])[masterKey]?.targetID
+            let record = MappedRecordKey(object: patients.object, key: patientID)
+            if let masterPatient, masterPatient != patientID, links[patientKey]?.retirement == .merged(into: masterPatient) {
+                // The EMR merged the two Patients first: this merge completes the one held there.
+                var outcome = linked(
+                    "\(what) was merged into \(row.resourceType) \(master) in Salesforce, as \(patients.resource)/\(patientID) was merged into "
+                        + "\(patients.resource)/\(masterPatient) in the EMR",
+                    links: [retired[0]])
+                outcome.resolvedConflicts = try await HeldMerges.completed(
+                    by: .salesforce, loser: row.sourceID, survivor: master, record: record, store: store, rowID: row.id, actor: actor)
+                return outcome
+            }
             if let masterPatient, masterPatient != patientID {
+                let held = HeldMerge(
+                    mergedIn: .salesforce, type: row.resourceType, loserID: row.sourceID, survivorID: master, counterpartType: patients.resource,
+                    loserCounterpartID: patientID, survivorCounterpartID: masterPatient)
                 return LinkOutcome(
                     rowID: row.id, actor: actor, at: now, status: .held, attempt: .linked,
                     note: "\(what) was merged into \(row.resourceType) \(master) in Salesforce: \(patients.resource)/\(patientID) and "
                         + "\(patients.resource)/\(masterPatient) stay two records in the EMR and \(patientID) receives nothing from Salesforce; "
                         + "held until a person merges them in the EMR",
-                    links: retired)
+                    links: retired, conflicts: [.heldMerge(held, record: record, rowID: row.id)])
             }
             return linked(
                 "\(what) was merged into \(row.resourceType) \(master) in Salesforce: \(patients.resource)/\(patientID) receives nothing "

@@ -16,8 +16,9 @@ import Logging
 /// An echo of Stagelink's own write (the integration user changed it and every value equals the
 /// last sync) is recognised and sends nothing.
 public struct OutboundLinker: OutboundRowLinker {
-    /// The roles of the store a linker uses: it claims and records rows, reads them and the policy.
-    public typealias Store = LinkingStore & RowReader & PolicyReader
+    /// The roles of the store a linker uses: it claims and records rows, reads them, the policy, and
+    /// the held merges (conflicts) that a merge from the other side settles.
+    public typealias Store = LinkingStore & RowReader & PolicyReader & HistoryReader
 
     public var store: any Store
     public var mapping: MappingDocument
@@ -237,7 +238,7 @@ public struct OutboundLinker: OutboundRowLinker {
                 throw LinkError(.mappingInvalidJSON, message: "the payload is not valid JSON: \(error)")
             }
             if row.kind != .record {
-                outcome = try await processRemoval(row, record: record, actor: actor)
+                outcome = try await processRemoval(row, record: record, actor: actor, jobID: jobID)
             } else if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object {
                 outcome = try await processAdmission(row, record: record, admissions: admissions, forced: forced, actor: actor, jobID: jobID)
             } else if let contacts = mapping.outbound.contacts, row.resourceType == contacts.object {
@@ -272,7 +273,19 @@ public struct OutboundLinker: OutboundRowLinker {
         }
         // The EMR id names the Patient in every URL below: a path (`1011/../1015`) is no id.
         _ = try FHIRID.validated(patientID, field: patients.externalID, of: "the EMR \(patients.resource) id")
-        let links = try await store.links(for: [row.recordKey])
+        let patientKey = SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)
+        let links = try await store.links(for: [row.recordKey, patientKey])
+        // Nothing is written through a retired link: not from a Contact deleted or merged away in
+        // Salesforce, not into a Patient deleted or merged away in the EMR.
+        if let link = links[row.recordKey], link.retirement != nil {
+            return InboundLinker.retired(row, link: link, actor: actor, at: now)
+        }
+        if let link = links[patientKey], let retirement = link.retirement {
+            return LinkOutcome(
+                rowID: row.id, actor: actor, at: now, status: .superseded, attempt: .superseded,
+                note: "\(patients.resource)/\(patientID) was \(retirement.describe(resourceType: patients.resource)) in the EMR: nothing from "
+                    + "\(row.resourceType) \(row.sourceID) is written into it again")
+        }
         if let link = links[row.recordKey], row.recordVersion < link.linkedVersion {
             return InboundLinker.superseded(row, by: link.linkedRowID, actor: actor, at: now)
         }
@@ -320,31 +333,49 @@ public struct OutboundLinker: OutboundRowLinker {
         } catch {
             throw LinkError(.malformedResponse, message: "the EMR's \(patients.resource) is not valid JSON: \(error)")
         }
+        if let survivor = Self.replacedBy(resource) {
+            // Merged away in the EMR since the row was pulled: never written, even before the
+            // merge's own row is linked.
+            return LinkOutcome(
+                rowID: row.id, actor: actor, at: now, status: .superseded, attempt: .superseded,
+                note: "\(patients.resource)/\(patientID) was merged into \(survivor) in the EMR (its link replaced-by): nothing from "
+                    + "\(row.resourceType) \(row.sourceID) is written into it")
+        }
         let original = resource
         for value in outgoing { value.path.set(value.json, in: &resource) }
+        try await Self.update(patients.resource, id: patientID, from: original, to: resource, version: current.version, emr: emr)
+        return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
+    }
+
+    /// Writes `changed` over the EMR's current resource (`original`, read at `version`) as the EMR
+    /// takes updates (`emr.writes.update` or its CapabilityStatement): a PUT with `If-Match`, or a
+    /// JSON Patch of only what differs, with the version it was read at. Nothing is sent when
+    /// nothing differs; the EMR's refusal is thrown.
+    static func update(
+        _ resourceType: String, id: String, from original: JSONValue, to changed: JSONValue, version: String?, emr: any ResourceWriter
+    ) async throws {
         let result: Result<WrittenResource, LinkError>
-        switch try await emr.writeModes(for: patients.resource).update {
+        switch try await emr.writeModes(for: resourceType).update {
         case .put:
-            result = try await emr.update(resourceType: patients.resource, id: patientID, resource: JSONWriter.compact(resource), ifMatch: current.version)
+            result = try await emr.update(resourceType: resourceType, id: id, resource: JSONWriter.compact(changed), ifMatch: version)
         case .patch:
-            // Only what differs from the EMR's current resource, with the version it was read at.
-            let operations = JSONPatchOperation.changes(from: original, to: resource)
-            if operations.isEmpty {
-                return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
-            }
-            guard let version = current.version else {
+            let operations = JSONPatchOperation.changes(from: original, to: changed)
+            if operations.isEmpty { return }
+            guard let version else {
                 throw LinkError(
-                    .malformedResponse,
-                    message: "the EMR's \(patients.resource)/\(patientID) came without a version: a JSON Patch is only sent with If-Match")
+                    .malformedResponse, message: "the EMR's \(resourceType)/\(id) came without a version: a JSON Patch is only sent with If-Match")
             }
-            result = try await emr.patch(resourceType: patients.resource, id: patientID, operations: operations, ifMatch: version)
+            result = try await emr.patch(resourceType: resourceType, id: id, operations: operations, ifMatch: version)
         }
-        switch result {
-        case .success:
-            return plan.outcome(link: link, supersedes: [SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)])
-        case .failure(let error):
-            throw error
-        }
+        if case .failure(let error) = result { throw error }
+    }
+
+    /// The record a Patient was merged into, from its `link` of type `replaced-by` (FHIR R4
+    /// Patient.link, link-type `replaced-by`: "The patient resource containing this link must no
+    /// longer be used"); nil for a Patient in use.
+    static func replacedBy(_ resource: JSONValue) -> String? {
+        guard let link = resource["link"]?.arrayValue?.first(where: { $0["type"]?.stringValue == "replaced-by" }) else { return nil }
+        return link["other"]?["reference"]?.stringValue ?? "another Patient"
     }
 
     // MARK: - Admissions

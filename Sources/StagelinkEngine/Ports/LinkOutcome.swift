@@ -67,6 +67,18 @@ public struct ConflictRecord: Sendable, Hashable {
     public var rule: OwnerRule
     /// nil under `hold`: the conflict stays open.
     public var winner: SourceSystem?
+    /// Set for a conflict of kind `merge`.
+    public var merge: HeldMerge? = nil
+
+    /// A merge held for a person, on the loser's mapped record: open, under `hold`.
+    public static func heldMerge(_ merge: HeldMerge, record: MappedRecordKey, rowID: Int64) -> ConflictRecord {
+        let sides = merge.sides
+        var conflict = ConflictRecord(
+            record: record, field: Conflict.Kind.merge.rawValue, rowID: rowID, emrValue: sides.emr, salesforceValue: sides.salesforce, rule: .hold,
+            winner: nil)
+        conflict.merge = merge
+        return conflict
+    }
 
     public init(record: MappedRecordKey, field: String, rowID: Int64?, emrValue: FieldValue, salesforceValue: FieldValue, rule: OwnerRule, winner: SourceSystem?) {
         self.record = record

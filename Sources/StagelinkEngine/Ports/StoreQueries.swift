@@ -196,11 +196,17 @@ public struct ConflictQuery: Sendable, Hashable {
     public var object: String?
     public var recordKey: String?
     public var rowID: Int64?
+    /// Only field conflicts, or only held merges.
+    public var kind: Conflict.Kind?
     /// Newest first; the id of the last conflict of the previous page.
     public var before: Int64?
     public var limit: Int
 
-    public init(statuses: Set<Conflict.Status>? = nil, object: String? = nil, recordKey: String? = nil, rowID: Int64? = nil, before: Int64? = nil, limit: Int = 100) {
+    public init(
+        statuses: Set<Conflict.Status>? = nil, object: String? = nil, recordKey: String? = nil, rowID: Int64? = nil, kind: Conflict.Kind? = nil,
+        before: Int64? = nil, limit: Int = 100
+    ) {
+        self.kind = kind
         self.statuses = statuses
         self.object = object
         self.recordKey = recordKey

@@ -69,6 +69,9 @@ public protocol LinkingStore: Sendable {
     /// The withheld rows of these records (a security label keeps them from the other side): an
     /// older version of such a record is never sent after them.
     func withheldRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]]
+    /// The deletion and merge rows of these records (any status), oldest first: a version staged
+    /// before one of them is never applied after it.
+    func removalRows(of keys: [SourceKey]) async throws -> [SourceKey: [StagedRowSummary]]
 
     func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink]
     /// Every record of this system and type that a live link joins to the other side (as the

@@ -64,15 +64,39 @@ struct ConflictRow: Codable, FetchableRecord, PersistableRecord {
     var resolvedBy: String?
     var resolvedAt: Double?
     var reason: String?
+    var kind: String
+    /// A held merge as JSON (``HeldMerge``), for a conflict of kind `merge`.
+    var merge: String?
 
     var conflict: Conflict {
         get throws {
-            try Conflict(
+            var conflict = try Conflict(
                 id: id ?? 0, object: object, recordKey: recordKey, field: field, rowID: rowID, emrValue: FieldValue(storageText: emrValue),
                 salesforceValue: FieldValue(storageText: salesforceValue), rule: StoredValue.decode(rule, "conflict.rule"),
                 status: StoredValue.decode(status, "conflict.status"), winner: StoredValue.decode(winner, "conflict.winner"),
                 createdAt: Date(timeIntervalSince1970: createdAt), resolvedBy: resolvedBy.map(Actor.init),
                 resolvedAt: resolvedAt.map(Date.init(timeIntervalSince1970:)), reason: reason)
+            conflict.kind = try StoredValue.decode(kind, "conflict.kind")
+            conflict.merge = try merge.map { try Self.heldMerge($0) }
+            if conflict.kind == .merge && conflict.merge == nil {
+                throw UnreadableValue(column: "conflict.merge", value: "NULL")
+            }
+            return conflict
         }
+    }
+
+    static func heldMerge(_ text: String) throws -> HeldMerge {
+        do {
+            return try JSONDecoder().decode(HeldMerge.self, from: Data(text.utf8))
+        } catch {
+            throw UnreadableValue(column: "conflict.merge", value: String(text.prefix(80)))
+        }
+    }
+
+    static func text(_ merge: HeldMerge?) throws -> String? {
+        guard let merge else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(merge), as: UTF8.self)
     }
 }

@@ -204,6 +204,16 @@ public enum StoreMigrations {
                     ALTER TABLE job ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
                     """)
         }
+        migrator.registerMigration("v15: conflicts of kind merge, held for a person with the records the merge would join") { db in
+            // `merge`: the held merge as JSON (ids only: which system merged which records, and
+            // their two distinct counterparts on the other side); NULL for a field conflict.
+            try db.execute(
+                sql: """
+                    ALTER TABLE conflict ADD COLUMN kind TEXT NOT NULL DEFAULT 'field';
+                    ALTER TABLE conflict ADD COLUMN merge TEXT;
+                    CREATE INDEX conflict_kind ON conflict(kind, status, id) WHERE kind != 'field';
+                    """)
+        }
         return migrator
     }
 

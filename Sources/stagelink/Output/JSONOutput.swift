@@ -40,11 +40,20 @@ enum JSONOutput {
     static func conflict(_ conflict: Conflict) -> JSONValue {
         [
             "id": number(conflict.id), "object": .string(conflict.object), "record": .string(conflict.recordKey), "name": text(conflict.personName),
-            "field": .string(conflict.field),
+            "field": .string(conflict.field), "kind": .string(conflict.kind.rawValue), "merge": conflict.merge.map(heldMerge) ?? .null,
             "row": number(conflict.rowID), "emrValue": conflict.emrValue.json, "salesforceValue": conflict.salesforceValue.json,
             "rule": .string(conflict.rule.rawValue), "status": .string(conflict.status.rawValue), "winner": text(conflict.winner?.rawValue),
             "createdAt": instant(conflict.createdAt), "resolvedBy": text(conflict.resolvedBy?.description), "resolvedAt": instant(conflict.resolvedAt),
-            "reason": text(conflict.reason),
+            "reason": text(conflict.reason), "decision": text(conflict.mergeDecision?.rawValue),
+        ]
+    }
+
+    /// A held merge: which system merged which records, their two counterparts, and how it was settled.
+    static func heldMerge(_ merge: HeldMerge) -> JSONValue {
+        [
+            "mergedIn": .string(merge.mergedIn.rawValue), "type": .string(merge.type), "loser": .string(merge.loserID), "survivor": .string(merge.survivorID),
+            "counterpartType": .string(merge.counterpartType), "loserCounterpart": .string(merge.loserCounterpartID),
+            "survivorCounterpart": .string(merge.survivorCounterpartID),
         ]
     }
 
