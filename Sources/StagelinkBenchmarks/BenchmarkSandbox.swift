@@ -40,13 +40,14 @@ struct BenchmarkSandbox {
         }
     }
 
-    func salesforceClient() async throws -> SalesforceClient {
+    /// Stagelink's Salesforce client signed in to the sandbox, its configuration as `configure` changes it.
+    func salesforceClient(_ configure: (inout SalesforceConfiguration) -> Void = { _ in }) async throws -> SalesforceClient {
         let user = credentials.salesforceUser
-        return try await SalesforceClient(
-            configuration: SalesforceConfiguration(
-                loginURL: URL(string: sandbox.salesforceURL)!,
-                authentication: .jwtBearer(consumerKey: user.consumerKey, username: user.username, privateKeyFile: files.salesforcePrivateKey.path)),
-            logger: Self.silent)
+        var configuration = SalesforceConfiguration(
+            loginURL: URL(string: sandbox.salesforceURL)!,
+            authentication: .jwtBearer(consumerKey: user.consumerKey, username: user.username, privateKeyFile: files.salesforcePrivateKey.path))
+        configure(&configuration)
+        return try await SalesforceClient(configuration: configuration, logger: Self.silent)
     }
 
     func fhirClient() async throws -> FHIRClient {

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import SalesforceClient
 import Sandbox
 import StagelinkEngine
@@ -19,22 +18,8 @@ import StagelinkEngine
 public enum BulkIngestBenchmarks {
     public static func run(records: Int) async throws -> [BenchmarkFigure] {
         let count = max(1, records)
-        let credentials = try SandboxCredentials.generate()
-        let directory = FileManager.default.temporaryDirectory.appending(path: "stagelink-bench-\(UUID().uuidString)")
-        let files = try credentials.write(to: directory)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = SandboxConfiguration(credentials: credentials)
-        configuration.patientCount = 0
-        configuration.badShare = 0
-        configuration.dailyAPILimit = 100_000_000
-        let sandbox = try await Sandbox.start(configuration, logger: silent)
-        do {
-            let user = credentials.salesforceUser
-            var client = SalesforceConfiguration(
-                loginURL: URL(string: sandbox.salesforceURL)!,
-                authentication: .jwtBearer(consumerKey: user.consumerKey, username: user.username, privateKeyFile: files.salesforcePrivateKey.path))
-            client.bulkPollInterval = .milliseconds(20)
-            let salesforce = try await SalesforceClient(configuration: client, logger: silent)
+        return try await BenchmarkSandbox.with("bulk-ingest", { $0.patientCount = 0 }) { systems in
+            let salesforce = try await systems.salesforceClient { $0.bulkPollInterval = .milliseconds(20) }
             _ = try await salesforce.integrationUserID()
 
             let collections = try await load(count, prefix: "collections", into: salesforce) { records in
@@ -49,7 +34,6 @@ public enum BulkIngestBenchmarks {
                 }
                 return results
             }
-            await sandbox.stop()
             return [
                 BenchmarkFigure(
                     name: "upsert \(count) Contacts through Bulk API 2.0 (10,000 a job): seconds at loopback", value: bulk.seconds, unit: "s",
@@ -58,9 +42,6 @@ public enum BulkIngestBenchmarks {
                     name: "upsert \(count) Contacts through Bulk API 2.0 (10,000 a job): API calls", value: Double(bulk.calls), unit: "calls",
                     reference: .init(name: "sObject Collections, 200 a call", value: Double(collections.calls))),
             ]
-        } catch {
-            await sandbox.stop()
-            throw error
         }
     }
 
@@ -81,9 +62,6 @@ public enum BulkIngestBenchmarks {
         guard results.count == count, results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
             throw BenchmarkFailure("not every \(prefix) Contact was upserted")
         }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return (seconds, salesforce.meter.calls - callsBefore)
+        return (elapsed.seconds, salesforce.meter.calls - callsBefore)
     }
-
-    private static let silent = Logger(label: "stagelink.bench") { _ in SwiftLogNoOpLogHandler() }
 }

@@ -18,84 +18,74 @@ import StagelinkStore
 public enum ReconcileBenchmarks {
     public static func run(records: Int, mapping: MappingDocument) async throws -> [BenchmarkFigure] {
         let count = max(100, records)
-        let credentials = try SandboxCredentials.generate()
-        let directory = FileManager.default.temporaryDirectory.appending(path: "stagelink-bench-reconcile-\(UUID().uuidString)")
-        let files = try credentials.write(to: directory)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var configuration = SandboxConfiguration(credentials: credentials)
-        configuration.patientCount = 1
-        configuration.assessmentsPerPatient = 0...0
-        configuration.badShare = 0
-        configuration.referralCount = count
-        configuration.dailyAPILimit = 100_000_000
-        configuration.customFields = CustomFieldSpec.fields(of: mapping)
-        let sandbox = try await Sandbox.start(configuration, logger: silent)
-        defer { Task { await sandbox.stop() } }
-        let user = credentials.salesforceUser
-        let salesforce = try await SalesforceClient(
-            configuration: SalesforceConfiguration(
-                loginURL: URL(string: sandbox.salesforceURL)!,
-                authentication: .jwtBearer(consumerKey: user.consumerKey, username: user.username, privateKeyFile: files.salesforcePrivateKey.path)),
-            logger: silent)
-        let store = try SQLiteStore.temporary("bench-reconcile")
-        defer { EngineBenchmarks.discard(store) }
-        let fields = SyncCycle(store: store, mapping: mapping, endpoints: SyncEndpoints()).outboundLinker.pullFields(for: "Contact")
+        return try await BenchmarkSandbox.with("reconcile", {
+            $0.patientCount = 1
+            $0.assessmentsPerPatient = 0...0
+            $0.referralCount = count
+            $0.customFields = CustomFieldSpec.fields(of: mapping)
+        }) { systems in
+            let sandbox = systems.sandbox
+            let salesforce = try await systems.salesforceClient()
+            let store = try SQLiteStore.temporary("bench-reconcile")
+            defer { EngineBenchmarks.discard(store) }
+            let fields = SyncCycle(store: store, mapping: mapping, endpoints: SyncEndpoints()).outboundLinker.pullFields(for: "Contact")
 
-        // The store's state: every Contact staged as a pull would, and linked to a Patient.
-        var ids: [String] = []
-        var cursor: PageCursor?
-        repeat {
-            let page = try await salesforce.page(DeltaRequest(resourceType: "Contact", since: nil, fields: fields, pageSize: 2_000), after: cursor)
-            let staged = try await store.stage(page.records, job: nil, advancing: nil)
-            let now = Date()
-            try await store.record(
-                zip(page.records, staged.rowIDs).map { record, rowID in
-                    LinkOutcome(
-                        rowID: rowID, actor: .system, at: now, status: .linked, attempt: .linked,
-                        links: [
-                            RecordLink(
-                                source: SourceKey(system: .salesforce, resourceType: "Contact", sourceID: record.sourceID), targetType: "Patient",
-                                targetID: "bench-\(record.sourceID)", recordKey: "bench-\(record.sourceID)", linkedRowID: rowID,
-                                linkedVersion: record.recordVersion, updatedAt: now)
-                        ])
-                })
-            ids += page.records.map(\.sourceID)
-            cursor = page.next
-        } while cursor != nil
-        guard ids.count == count else { throw BenchmarkFailure("\(ids.count) of \(count) Contacts were staged and linked") }
+            // The store's state: every Contact staged as a pull would, and linked to a Patient.
+            var ids: [String] = []
+            var cursor: PageCursor?
+            repeat {
+                let page = try await salesforce.page(DeltaRequest(resourceType: "Contact", since: nil, fields: fields, pageSize: 2_000), after: cursor)
+                let staged = try await store.stage(page.records, job: nil, advancing: nil)
+                let now = Date()
+                try await store.record(
+                    zip(page.records, staged.rowIDs).map { record, rowID in
+                        LinkOutcome(
+                            rowID: rowID, actor: .system, at: now, status: .linked, attempt: .linked,
+                            links: [
+                                RecordLink(
+                                    source: SourceKey(system: .salesforce, resourceType: "Contact", sourceID: record.sourceID), targetType: "Patient",
+                                    targetID: "bench-\(record.sourceID)", recordKey: "bench-\(record.sourceID)", linkedRowID: rowID,
+                                    linkedVersion: record.recordVersion, updatedAt: now)
+                            ])
+                    })
+                ids += page.records.map(\.sourceID)
+                cursor = page.next
+            } while cursor != nil
+            guard ids.count == count else { throw BenchmarkFailure("\(ids.count) of \(count) Contacts were staged and linked") }
 
-        let clean = try await reconcile(store: store, salesforce: salesforce, fields: fields)
-        guard clean.counts.checked == count, clean.counts.changed == 0, clean.counts.missing == 0 else {
-            throw BenchmarkFailure("a reconciliation with nothing to find reported \(clean.counts)")
-        }
-        // 1 % changed by a person in the org, 0.1 % deleted and purged from the Recycle Bin.
-        let changed = count / 100
-        let purged = count / 1_000
-        sandbox.clock.advance(by: .seconds(1))
-        for id in ids.prefix(changed) {
-            try sandbox.inspection.editSalesforceRecord("Contact", id: id, fields: WireObject([("Phone", "(555) 010-0000")]))
-        }
-        for id in ids.suffix(purged) { try sandbox.inspection.deleteSalesforceRecord("Contact", id: id) }
-        sandbox.inspection.ageRecycleBin(days: 16)
-        let found = try await reconcile(store: store, salesforce: salesforce, fields: fields)
-        guard found.counts.changed == changed, found.counts.missing == purged, found.counts.staged == changed + purged else {
-            throw BenchmarkFailure("after \(changed) changes and \(purged) purges a reconciliation reported \(found.counts)")
-        }
+            let clean = try await reconcile(store: store, salesforce: salesforce, fields: fields)
+            guard clean.counts.checked == count, clean.counts.changed == 0, clean.counts.missing == 0 else {
+                throw BenchmarkFailure("a reconciliation with nothing to find reported \(clean.counts)")
+            }
+            // 1 % changed by a person in the org, 0.1 % deleted and purged from the Recycle Bin.
+            let changed = count / 100
+            let purged = count / 1_000
+            sandbox.clock.advance(by: .seconds(1))
+            for id in ids.prefix(changed) {
+                try sandbox.inspection.editSalesforceRecord("Contact", id: id, fields: WireObject([("Phone", "(555) 010-0000")]))
+            }
+            for id in ids.suffix(purged) { try sandbox.inspection.deleteSalesforceRecord("Contact", id: id) }
+            sandbox.inspection.ageRecycleBin(days: 16)
+            let found = try await reconcile(store: store, salesforce: salesforce, fields: fields)
+            guard found.counts.changed == changed, found.counts.missing == purged, found.counts.staged == changed + purged else {
+                throw BenchmarkFailure("after \(changed) changes and \(purged) purges a reconciliation reported \(found.counts)")
+            }
 
-        let label = "\(count.formatted()) linked Contacts at loopback"
-        return [
-            BenchmarkFigure(
-                name: "reconciliation of \(label), nothing to find", value: clean.seconds, unit: "s", target: "≤ 60 s", meetsTarget: clean.seconds <= 60),
-            BenchmarkFigure(
-                name: "Salesforce calls per 2,000 linked records, reconciliation with nothing to find", value: Double(clean.calls) * 2_000 / Double(count),
-                unit: "calls/2000 records", target: "≤ 1", meetsTarget: Double(clean.calls) * 2_000 / Double(count) <= 1),
-            BenchmarkFigure(
-                name: "reconciliation of \(label), \(changed.formatted()) changed and \(purged.formatted()) purged (fetched, staged, held)",
-                value: found.seconds, unit: "s", target: "≤ 60 s", meetsTarget: found.seconds <= 60),
-            BenchmarkFigure(
-                name: "Salesforce calls per 2,000 linked records, reconciliation with 1 % changed", value: Double(found.calls) * 2_000 / Double(count),
-                unit: "calls/2000 records"),
-        ]
+            let label = "\(count.formatted()) linked Contacts at loopback"
+            return [
+                BenchmarkFigure(
+                    name: "reconciliation of \(label), nothing to find", value: clean.seconds, unit: "s", target: "≤ 60 s", meetsTarget: clean.seconds <= 60),
+                BenchmarkFigure(
+                    name: "Salesforce calls per 2,000 linked records, reconciliation with nothing to find", value: Double(clean.calls) * 2_000 / Double(count),
+                    unit: "calls/2000 records", target: "≤ 1", meetsTarget: Double(clean.calls) * 2_000 / Double(count) <= 1),
+                BenchmarkFigure(
+                    name: "reconciliation of \(label), \(changed.formatted()) changed and \(purged.formatted()) purged (fetched, staged, held)",
+                    value: found.seconds, unit: "s", target: "≤ 60 s", meetsTarget: found.seconds <= 60),
+                BenchmarkFigure(
+                    name: "Salesforce calls per 2,000 linked records, reconciliation with 1 % changed", value: Double(found.calls) * 2_000 / Double(count),
+                    unit: "calls/2000 records"),
+            ]
+        }
     }
 
     private static func reconcile(store: SQLiteStore, salesforce: SalesforceClient, fields: [String]) async throws -> (
