@@ -81,7 +81,7 @@ extension SalesforcePeople {
     /// Where the mapping keeps people: Person Accounts when its patients mapping writes `Account`
     /// with a record type, Contacts otherwise; admissions look them up through the admissions' contact field.
     public static func of(_ mapping: MappingDocument) -> SalesforcePeople {
-        let patients = mapping.outbound.admissions.flatMap { mapping.inbound(named: $0.patientMapping) } ?? mapping.inbound(forResource: "Patient")
+        let patients = mapping.peopleMapping
         let lookup = mapping.outbound.admissions?.contactField
         guard let patients, patients.object == "Account", let recordType = patients.recordType else {
             return lookup.map { SalesforcePeople(object: "Contact", recordType: nil, admissionField: $0) } ?? .contacts

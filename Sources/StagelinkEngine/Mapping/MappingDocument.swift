@@ -56,6 +56,13 @@ public struct MappingDocument: Sendable {
     }
     public func inbound(forResource resource: String) -> InboundMapping? { inbound.first { $0.resource == resource } }
 
+    /// The inbound mapping that makes people on the Salesforce side: the one the admissions'
+    /// Patients come from, else the mapping of `Patient` (its object is `Contact`, or `Account`
+    /// for Person Accounts).
+    public var peopleMapping: InboundMapping? {
+        outbound.admissions.flatMap { inbound(named: $0.patientMapping) } ?? inbound(forResource: "Patient")
+    }
+
     /// The FHIR resource types pulled from the EMR, in link order.
     public var inboundResources: [String] { inbound.map(\.resource) }
 

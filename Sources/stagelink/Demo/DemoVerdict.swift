@@ -16,7 +16,7 @@ struct DemoVerdict {
         var verdict = DemoVerdict()
         let inspection = sandbox.inspection
         // People are Contacts, or Person Accounts (Health Cloud), as the patients mapping says.
-        let patients = mapping.outbound.admissions.flatMap { mapping.inbound(named: $0.patientMapping) } ?? mapping.inbound(forResource: "Patient")
+        let patients = mapping.peopleMapping
         let people = patients?.object ?? "Contact"
         let patientKey = patients?.externalID ?? "EMR_Patient_Id__c"
         let contactsByPatient = count(inspection.salesforceRecords(people), key: patientKey)
