@@ -182,6 +182,14 @@ public enum PostgresMigrations {
                 ALTER TABLE conflict ADD COLUMN merge text;
                 CREATE INDEX conflict_kind ON conflict(kind, status, id) WHERE kind <> 'field';
                 """),
+        Migration(
+            identifier: "v16: the conflicts each purge emptied, and the data key a rotation replaces with its progress",
+            sql: """
+                ALTER TABLE payload_purge ADD COLUMN conflicts bigint NOT NULL DEFAULT 0;
+                ALTER TABLE store_key ADD COLUMN previousWrappedKey bytea;
+                ALTER TABLE store_key ADD COLUMN previousDataKeyID text;
+                ALTER TABLE store_key ADD COLUMN rotationCursor bigint;
+                """),
     ]
 
     /// A migration's statements, one at a time (the extended protocol takes one per message): split

@@ -13,6 +13,8 @@ extension SQLiteStore {
         public var createdAt: Date
         /// When the data key was last wrapped by another key (the creation time until a rekey).
         public var rewrappedAt: Date
+        /// A data-key rotation began and has not finished (``SQLiteStore/rotateDataKey(actor:batchSize:afterBatch:)``).
+        public var rotating: Bool
     }
 
     /// One entry of `store_key_audit`: the store encrypted, or its data key wrapped by another key.
@@ -43,10 +45,10 @@ extension SQLiteStore {
     /// The store's encryption, or nil for a store kept in the clear.
     public func encryptionStanding() async throws -> EncryptionStanding? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT keyID, createdAt, rewrappedAt FROM store_key WHERE id = 1").map { row in
+            try Row.fetchOne(db, sql: "SELECT keyID, createdAt, rewrappedAt, previousDataKeyID FROM store_key WHERE id = 1").map { row in
                 EncryptionStanding(
                     keyID: row["keyID"], createdAt: Date(timeIntervalSince1970: row["createdAt"]),
-                    rewrappedAt: Date(timeIntervalSince1970: row["rewrappedAt"]))
+                    rewrappedAt: Date(timeIntervalSince1970: row["rewrappedAt"]), rotating: row["previousDataKeyID"] as String? != nil)
             }
         }
     }
@@ -77,10 +79,12 @@ extension SQLiteStore {
     /// first time a store is opened for writing with a key, a data key is made and everything
     /// already stored is sealed with it.
     static func unlock(_ pool: DatabasePool, path: String, key: StoreKey?, access: Access) throws -> StoreCipher? {
-        let stored = try pool.read { db in try Row.fetchOne(db, sql: "SELECT wrappedKey, keyID FROM store_key WHERE id = 1") }
+        let stored = try pool.read { db in try Row.fetchOne(db, sql: "SELECT wrappedKey, keyID, previousWrappedKey FROM store_key WHERE id = 1") }
         if let stored {
             guard let key else { throw StoreError.keyRequired(path: path) }
-            return StoreCipher(dataKey: try unwrap(stored["wrappedKey"], key: key, expectedKeyID: stored["keyID"], path: path))
+            // Halfway through a data-key rotation, values sealed by either key open.
+            let previous = try (stored["previousWrappedKey"] as Data?).map { try unwrap($0, key: key, expectedKeyID: stored["keyID"], path: path) }
+            return StoreCipher(dataKey: try unwrap(stored["wrappedKey"], key: key, expectedKeyID: stored["keyID"], path: path), previous: previous)
         }
         guard let key, access == .readWrite else { return nil }
         return try pool.writeWithoutTransaction { db in
@@ -111,7 +115,7 @@ extension SQLiteStore {
         }
     }
 
-    private static func unwrap(_ wrapped: Data, key: StoreKey, expectedKeyID: String, path: String) throws -> SymmetricKey {
+    static func unwrap(_ wrapped: Data, key: StoreKey, expectedKeyID: String, path: String) throws -> SymmetricKey {
         do {
             return try AES.KeyWrap.unwrap(wrapped, using: key.key)
         } catch {
@@ -121,8 +125,9 @@ extension SQLiteStore {
 
     /// Seals what a store kept in the clear before it had a key: content hashes become keyed
     /// hashes, payloads and value copies are sealed, each by the same code that seals new ones;
-    /// the person index, which holds names and identifiers read from payloads, is emptied (an
-    /// encrypted store keeps none: ``PersonIndex/Writer/write(_:rowID:indexed:)``).
+    /// the person index, which holds names and identifiers read from payloads, is blinded (every
+    /// word replaced by its keyed token, as ``PersonIndex/blinded(_:with:)`` writes new documents)
+    /// and merged, so that the pages of its clear words are freed and overwritten.
     private static func sealExisting(in db: Database, with cipher: StoreCipher) throws {
         func function(_ name: String, _ arguments: Int, _ body: @escaping @Sendable ([DatabaseValue]) throws -> (any DatabaseValueConvertible)?) {
             db.add(function: DatabaseFunction(name, argumentCount: arguments, pure: true, function: body))
@@ -138,6 +143,7 @@ extension SQLiteStore {
             var nonces = StoreCipher.Nonces()
             return try cipher.sealText(Array((String.fromDatabaseValue(values[0]) ?? "").utf8), label: String.fromDatabaseValue(values[1]) ?? "", nonces: &nonces)
         }
+        function("stagelink_blind", 1) { values in PersonIndex.blindText(String.fromDatabaseValue(values[0]) ?? "", with: cipher) }
         function("stagelink_seal_value", 2) { values in
             try cipher.sealTextDeterministically(String.fromDatabaseValue(values[0]) ?? "", label: String.fromDatabaseValue(values[1]) ?? "")
         }
@@ -149,16 +155,21 @@ extension SQLiteStore {
                 UPDATE record_write SET fields = stagelink_seal_text(fields, \(SealLabel.recordWriteSQL));
                 UPDATE conflict SET emrValue = stagelink_seal_value(emrValue, \(SealLabel.conflictSQL)),
                     salesforceValue = stagelink_seal_value(salesforceValue, \(SealLabel.conflictSQL));
-                DELETE FROM person_search;
+                UPDATE person_search SET identifiers = stagelink_blind(name || ' ' || identifiers || ' ' || birthDate), name = '', birthDate = '';
                 INSERT INTO person_search (person_search) VALUES ('optimize');
                 """)
     }
 
     /// Refuses a write by a process whose data key is not the store's: one without a key into a
     /// store that another process encrypted since it opened, which would mix clear and sealed
-    /// values. One read of a one-row table per write transaction.
+    /// values; and every write while a data-key rotation re-seals (a value sealed by the key being
+    /// replaced would be left behind). One read of a one-row table per write transaction.
     func checkDataKey(_ db: Database) throws {
-        let stored = try String.fetchOne(db.cachedStatement(sql: "SELECT dataKeyID FROM store_key WHERE id = 1"))
+        let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT dataKeyID, previousDataKeyID FROM store_key WHERE id = 1"))
+        if let previous: String = row?["previousDataKeyID"] {
+            throw StoreError.rotating(path: path, running: previous == cipher?.dataKeyID)
+        }
+        let stored: String? = row?["dataKeyID"]
         guard stored == cipher?.dataKeyID else {
             guard let key else { throw StoreError.keyRequired(path: path) }
             throw StoreError.wrongKey(path: path, keyFile: key.file, keyID: key.id, expectedKeyID: "another data key")

@@ -14,7 +14,11 @@ extension SQLiteStore {
                         SELECT COUNT(*) AS rows, COALESCE(SUM(LENGTH(payload)), 0) AS bytes
                         FROM staged_row JOIN staged_payload ON staged_payload.rowID = staged_row.id WHERE \(eligible)
                         """, arguments: [cutoff.timeIntervalSince1970])
-                return PayloadPurge(at: now, actor: actor, cutoff: cutoff, rows: row?["rows"] ?? 0, bytes: row?["bytes"] ?? 0, dryRun: true)
+                let conflicts = try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM conflict WHERE \(Self.purgedConflicts("SELECT id FROM staged_row WHERE \(eligible)"))",
+                    arguments: [cutoff.timeIntervalSince1970, cutoff.timeIntervalSince1970, cutoff.timeIntervalSince1970]) ?? 0
+                return PayloadPurge(
+                    at: now, actor: actor, cutoff: cutoff, rows: row?["rows"] ?? 0, bytes: row?["bytes"] ?? 0, conflicts: conflicts, dryRun: true)
             }
         }
         let purge = try await pool.writeWithoutTransaction { db in
@@ -23,6 +27,8 @@ extension SQLiteStore {
             defer { try? db.execute(sql: "PRAGMA secure_delete = OFF") }
             var result: PayloadPurge?
             try db.inTransaction(.immediate) {
+                // Lineage values are sealed again without theirs: not with a data key being replaced.
+                try self.checkDataKey(db)
                 let at = now.timeIntervalSince1970
                 let row = try Row.fetchOne(
                     db, sql: """
@@ -38,16 +44,17 @@ extension SQLiteStore {
                 // The person index holds names and identifiers read from the payload: they go with it.
                 try db.execute(sql: "DELETE FROM person_search WHERE rowid IN (SELECT rowID FROM temp.purging)")
                 try self.purgeLineageValues(at: at, in: db)
+                let conflicts = try self.purgeConflictValues(at: at, in: db)
                 // The other system's answer may quote a value: it goes with the payload.
                 try db.execute(sql: "UPDATE link_attempt SET errorBody = NULL WHERE rowID IN (SELECT rowID FROM temp.purging)")
                 try db.execute(
                     sql: "UPDATE staged_row SET payloadPurgedAt = ?, errorBody = NULL WHERE id IN (SELECT rowID FROM temp.purging)", arguments: [at])
                 try db.execute(sql: "DELETE FROM temp.purging")
                 try db.execute(
-                    sql: "INSERT INTO payload_purge (at, actor, cutoff, rows, bytes) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [at, actor.description, cutoff.timeIntervalSince1970, rows, bytes])
+                    sql: "INSERT INTO payload_purge (at, actor, cutoff, rows, bytes, conflicts) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [at, actor.description, cutoff.timeIntervalSince1970, rows, bytes, conflicts])
                 let id = db.lastInsertedRowID
-                result = PayloadPurge(id: id, at: now, actor: actor, cutoff: cutoff, rows: rows, bytes: bytes, dryRun: false)
+                result = PayloadPurge(id: id, at: now, actor: actor, cutoff: cutoff, rows: rows, bytes: bytes, conflicts: conflicts, dryRun: false)
                 return .commit
             }
             return result!
@@ -70,12 +77,38 @@ extension SQLiteStore {
         }
     }
 
+    /// The conflicts whose values go with the rows `purging` selects (each `?` of it is bound once
+    /// per use): field conflicts decided by a rule or resolved by a person (an open one still waits
+    /// for a person; a merge holds ids only), found by a row purged now, and by no row whose payload
+    /// stays. Run before the rows are marked purged.
+    static func purgedConflicts(_ purging: String) -> String {
+        """
+        kind = 'field' AND status != 'open' AND emrValue NOT LIKE '{%'
+            AND (rowID IN (\(purging)) OR id IN (SELECT conflictID FROM conflict_row WHERE rowID IN (\(purging))))
+            AND NOT EXISTS (
+                SELECT 1 FROM staged_row WHERE payloadPurgedAt IS NULL AND id NOT IN (\(purging))
+                    AND (id = conflict.rowID OR id IN (SELECT rowID FROM conflict_row WHERE conflictID = conflict.id)))
+        """
+    }
+
+    /// Empties the values of the conflicts found only by the rows being purged (``purgedConflicts(_:)``);
+    /// the conflict itself (record, field, rule, winner, who resolved it and why) stays. Returns how many.
+    private func purgeConflictValues(at: Double, in db: Database) throws -> Int {
+        let values = ConflictRow.purgedValuesSQL(at: at)
+        try db.execute(
+            sql: """
+                UPDATE conflict SET emrValue = \(values.emr), salesforceValue = \(values.salesforce)
+                WHERE \(Self.purgedConflicts("SELECT rowID FROM temp.purging"))
+                """)
+        return db.changesCount
+    }
+
     public func payloadPurges(limit: Int) async throws -> [PayloadPurge] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM payload_purge ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
                 PayloadPurge(
                     id: row["id"], at: Date(timeIntervalSince1970: row["at"]), actor: Actor(row["actor"] as String), cutoff: Date(timeIntervalSince1970: row["cutoff"]),
-                    rows: row["rows"], bytes: row["bytes"], dryRun: false)
+                    rows: row["rows"], bytes: row["bytes"], conflicts: row["conflicts"], dryRun: false)
             }
         }
     }

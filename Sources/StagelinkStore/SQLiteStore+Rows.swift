@@ -23,8 +23,8 @@ extension SQLiteStore {
 
     public func rows(_ query: RowQuery) async throws -> [StagedRowSummary] {
         try await pool.read { db in
-            let source = RowFilterSQL.source(query.filter)
-            let (condition, arguments) = RowFilterSQL.condition(query.filter, searchJoined: source.match != nil)
+            let source = RowFilterSQL.source(query.filter, blind: self.cipher)
+            let (condition, arguments) = RowFilterSQL.condition(query.filter, searchJoined: source.match != nil, blind: self.cipher)
             var conditions: [String] = source.match == nil ? [] : ["person_search MATCH ?"]
             if let condition { conditions.append(condition) }
             var allArguments: StatementArguments = source.match ?? []
@@ -55,7 +55,7 @@ extension SQLiteStore {
 
     public func countRows(_ filter: RowFilter) async throws -> Int {
         try await pool.read { db in
-            let (condition, arguments) = RowFilterSQL.condition(filter)
+            let (condition, arguments) = RowFilterSQL.condition(filter, blind: self.cipher)
             let sql = "SELECT COUNT(*) FROM staged_row" + (condition.map { " WHERE \($0)" } ?? "")
             return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
         }
@@ -145,9 +145,11 @@ enum RowFilterSQL {
         attemptCount, updatedAt, kind, survivorID, (SELECT name FROM person_search AS person WHERE person.rowid = staged_row.id) AS personName
         """
 
-    /// - Parameter searchJoined: the person index is joined in front of the rows already (see
-    ///   ``source(_:)``), so the text is matched there and not repeated here.
-    static func condition(_ filter: RowFilter, searchJoined: Bool = false) -> (String?, StatementArguments) {
+    /// - Parameters:
+    ///   - searchJoined: the person index is joined in front of the rows already (see
+    ///     ``source(_:blind:)``), so the text is matched there and not repeated here.
+    ///   - blind: the cipher of an encrypted store, whose person index is blind (``PersonIndex``).
+    static func condition(_ filter: RowFilter, searchJoined: Bool = false, blind: StoreCipher? = nil) -> (String?, StatementArguments) {
         var parts: [String] = []
         var arguments = StatementArguments()
         if let statuses = filter.statuses {
@@ -180,7 +182,7 @@ enum RowFilterSQL {
         }
         if let text = searchText(filter), !searchJoined {
             parts.append(textCondition)
-            arguments += textArguments(text)
+            arguments += textArguments(text, blind: blind)
         }
         guard !parts.isEmpty else { return (filter.inverted ? "0" : nil, arguments) }
         let joined = parts.joined(separator: " AND ")
@@ -198,22 +200,22 @@ enum RowFilterSQL {
         return text
     }
 
-    static func textArguments(_ text: String) -> StatementArguments {
+    static func textArguments(_ text: String, blind: StoreCipher?) -> StatementArguments {
         // Nothing searchable (only punctuation): a query no document matches.
-        [PersonIndex.query(text) ?? #""""#, Int64(text) ?? -1]
+        [PersonIndex.query(text, blind: blind) ?? #""""#, Int64(text) ?? -1]
     }
 
     /// Where a page of rows is read from: the table, or, for free text that is not inverted, the
     /// person index's matches in id order joined to their rows (FTS5 walks its matches in rowid
     /// order and the page stops after its last row, so the first page of a name with a hundred
     /// thousand rows reads a page's worth). `idColumn` is what the page's order and cursor use.
-    static func source(_ filter: RowFilter) -> (from: String, idColumn: String, match: StatementArguments?) {
+    static func source(_ filter: RowFilter, blind: StoreCipher?) -> (from: String, idColumn: String, match: StatementArguments?) {
         guard let text = searchText(filter), !filter.inverted else { return ("staged_row", "id", nil) }
         // A number may be a row id: the index alone would miss it.
         if Int64(text) != nil { return ("staged_row", "id", nil) }
         return (
             "person_search CROSS JOIN staged_row ON staged_row.id = person_search.rowid", "person_search.rowid",
-            [PersonIndex.query(text) ?? #""""#]
+            [PersonIndex.query(text, blind: blind) ?? #""""#]
         )
     }
 

@@ -10,6 +10,12 @@ import StagelinkEngine
 /// Müller and `pena` finds Peña (https://sqlite.org/fts5.html#unicode61_tokenizer). A document is
 /// written in the transaction that stages its row; the migration that made the table wrote one for
 /// every row staged before; the retention purge removes the documents of the rows it empties.
+///
+/// In an encrypted store the index is blind: each word of a document is folded here (``words(_:)``)
+/// and replaced by its keyed token (``StoreCipher/blindToken(_:)``), all in the `identifiers`
+/// column, and a search folds and blinds the words typed the same way, so that the same searches
+/// find the same rows while the file holds no name, identifier or birth date
+/// (docs/security.md, "Search by person in an encrypted store").
 enum PersonIndex {
     static let schema = """
         CREATE VIRTUAL TABLE person_search USING fts5(name, identifiers, birthDate, tokenize = 'unicode61 remove_diacritics 2');
@@ -20,8 +26,12 @@ enum PersonIndex {
         private let insert: RawStatement
         private let insertParent: RawStatement
         private let parent: Statement
+        private let blind: StoreCipher?
 
-        init(_ db: Database) throws {
+        /// - Parameter blind: the cipher of an encrypted store, whose documents arrive blinded
+        ///   (``PersonIndex/blinded(_:with:)``); a parent not staged yet is named by its blinded id.
+        init(_ db: Database, blind: StoreCipher? = nil) throws {
+            self.blind = blind
             insert = try RawStatement(
                 db.cachedStatement(sql: "INSERT INTO person_search (rowid, name, identifiers, birthDate) VALUES (?, ?, ?, ?)"), in: db)
             insertParent = try RawStatement(
@@ -38,22 +48,18 @@ enum PersonIndex {
         }
 
         /// Writes the document of row `id`, and its parent record; a row about a person without a name of its own takes
-        /// its parent's name, identifiers and birth date when the parent is staged already.
-        ///
-        /// - Parameter indexed: false in an encrypted store, whose files hold no name or identifier
-        ///   in the clear: only the parent record is written (rows still wait on their parent), and
-        ///   search by person finds nothing there (docs/security.md).
-        func write(_ document: PersonDocument, rowID id: Int64, indexed: Bool = true) throws {
+        /// its parent's name, identifiers and birth date when the parent is staged already (in a
+        /// blind index, the parent's tokens, which all stand in its `identifiers`).
+        func write(_ document: PersonDocument, rowID id: Int64) throws {
             var document = document
             if let key = document.parent {
                 try insertParent.run(.integer(id), .text(key.system.rawValue), .text(key.resourceType), .text(key.sourceID))
                 let found = try Row.fetchOne(parent, arguments: [key.system.rawValue, key.resourceType, key.sourceID])
-                let parentIdentifiers: String = found?["identifiers"] ?? key.sourceID
+                let parentIdentifiers: String = found?["identifiers"] ?? blind.map { PersonIndex.blindText(key.sourceID, with: $0) } ?? key.sourceID
                 document.identifiers = [document.identifiers, parentIdentifiers].filter { !$0.isEmpty }.joined(separator: " ")
                 if document.name.isEmpty, let name: String = found?["name"] { document.name = name }
                 if document.birthDate.isEmpty, let birthDate: String = found?["birthDate"] { document.birthDate = birthDate }
             }
-            guard indexed else { return }
             try insert.run(.integer(id), .text(document.name), .text(document.identifiers), .text(document.birthDate))
         }
     }
@@ -96,7 +102,10 @@ enum PersonIndex {
     /// ```swift
     /// PersonIndex.query(#"zoë "müller" OR *"#) // #""zoë" """müller""" "OR""#  (`*` alone holds no word)
     /// ```
-    static func query(_ text: String) -> String? {
+    ///
+    /// With `blind` (an encrypted store), each word is folded and each of its tokens replaced by
+    /// its blind token: a word of several tokens (`o'brien`) stays a phrase of their tokens.
+    static func query(_ text: String, blind: StoreCipher? = nil) -> String? {
         let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
             scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format ? " " : scalar
         }))
@@ -104,7 +113,47 @@ enum PersonIndex {
             word.unicodeScalars.contains { $0.properties.isAlphabetic || $0.properties.numericType != nil }
         }
         guard !words.isEmpty else { return nil }
+        if let blind {
+            return words.map { "\"" + blindText(String($0), with: blind) + "\"" }.joined(separator: " ")
+        }
         return words.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " ")
+    }
+
+    /// The words of a text as the blind index keeps them, close to what the `unicode61` tokenizer
+    /// with `remove_diacritics 2` makes of it: lower case, accents removed (canonical
+    /// decomposition, then no nonspacing marks), split at every character that is not a letter
+    /// or a digit. Both the documents and the searches of a blind index are folded here, so the
+    /// two always agree.
+    ///
+    /// For example, `PersonIndex.words("Siobhán O'Brien")` is `["siobhan", "o", "brien"]`.
+    static func words(_ text: String) -> [String] {
+        var words: [String] = []
+        var word = String.UnicodeScalarView()
+        for scalar in text.lowercased().decomposedStringWithCanonicalMapping.unicodeScalars {
+            let properties = scalar.properties
+            if properties.generalCategory == .nonspacingMark { continue }
+            if properties.isAlphabetic || properties.numericType != nil {
+                word.append(scalar)
+            } else if !word.isEmpty {
+                words.append(String(word))
+                word = String.UnicodeScalarView()
+            }
+        }
+        if !word.isEmpty { words.append(String(word)) }
+        return words
+    }
+
+    /// The blind tokens of a text's words, space-separated, in order.
+    static func blindText(_ text: String, with cipher: StoreCipher) -> String {
+        words(text).map(cipher.blindToken).joined(separator: " ")
+    }
+
+    /// A document as an encrypted store indexes it: every word of its name, identifiers and birth
+    /// date as a blind token in `identifiers` (a search matches any column), nothing in `name`, so
+    /// that lists show no name read from the index.
+    static func blinded(_ document: PersonDocument, with cipher: StoreCipher) -> PersonDocument {
+        let text = [document.name, document.identifiers, document.birthDate].joined(separator: " ")
+        return PersonDocument(identifiers: blindText(text, with: cipher), parent: document.parent)
     }
 }
 

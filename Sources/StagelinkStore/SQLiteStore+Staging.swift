@@ -30,7 +30,7 @@ extension SQLiteStore {
                 ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
                 """), in: db)
             let insertPayload = try RawStatement(db.cachedStatement(sql: "INSERT INTO staged_payload (rowID, payload) VALUES (?, ?)"), in: db)
-            let personIndex = try PersonIndex.Writer(db)
+            let personIndex = try PersonIndex.Writer(db, blind: self.cipher)
             var deduplicated = 0
             for (((record, hash), payload), document) in zip(zip(zip(records, hashes), payloads), documents) {
                 try insert.run(
@@ -40,7 +40,7 @@ extension SQLiteStore {
                 if db.changesCount == 1 {
                     let rowID = db.lastInsertedRowID
                     try insertPayload.run(.integer(rowID), .blob(payload))
-                    try personIndex.write(document, rowID: rowID, indexed: cipher == nil)
+                    try personIndex.write(document, rowID: rowID)
                     rowIDs.append(rowID)
                 } else {
                     deduplicated += 1
@@ -53,7 +53,7 @@ extension SQLiteStore {
     }
 
     /// Each record's stored hash, stored payload (sealed when the store is encrypted) and person
-    /// document, a page spread over every core: on two cores a page of 500 Patients is hashed and
+    /// document (blinded when encrypted), a page spread over every core: on two cores a page of 500 Patients is hashed and
     /// sealed in about half the time.
     private func prepare(_ records: [IncomingRecord]) throws -> (hashes: [String], payloads: [[UInt8]], documents: [PersonDocument]) {
         let count = records.count
@@ -76,11 +76,9 @@ extension SQLiteStore {
                                 let hash = storedHash(records[index].contentHash)
                                 hashOut[index] = hash
                                 payloadOut[index] = try sealPayload(records[index].payload, contentHash: hash, nonces: &nonces)
-                                // An encrypted store writes no person document, only the parent record:
-                                // a record without a parent is not parsed at all.
-                                documentOut[index] =
-                                    cipher == nil
-                                    ? PersonSearch.document(for: records[index]) : PersonDocument(parent: PersonSearch.parent(for: records[index]))
+                                // An encrypted store keeps the document blinded (keyed tokens of its words).
+                                let document = PersonSearch.document(for: records[index])
+                                documentOut[index] = cipher.map { PersonIndex.blinded(document, with: $0) } ?? document
                             }
                         } catch {
                             failure.withLock { $0 = error }

@@ -207,6 +207,9 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case keyRequired(path: String)
     /// The key given does not unwrap the store's data key.
     case wrongKey(path: String, keyFile: String, keyID: String, expectedKeyID: String)
+    /// A data-key rotation is re-sealing the store: writes wait until it finishes. `running`: this
+    /// process opened the store before the rotation began.
+    case rotating(path: String, running: Bool)
 
     public var description: String {
         switch self {
@@ -225,6 +228,11 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case .wrongKey(let path, let keyFile, let keyID, let expected):
             "the key in \(keyFile) (key id \(keyID)) does not open the store at \(path), which was locked with key id \(expected): "
                 + "set encryption.keyFile to the key the store was written with (after `stagelink store rekey`, the new key)"
+        case .rotating(let path, let running):
+            "the store at \(path) is having its data key rotated (`stagelink store rekey --data-key`) and takes no writes until that finishes: "
+                + (running
+                    ? "this process opened it before the rotation began, so start it again afterwards"
+                    : "if no rotation is running (it was interrupted), run `stagelink store rekey --data-key` again to finish it")
         }
     }
 }

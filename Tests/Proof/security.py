@@ -124,8 +124,8 @@ def check_escaping(workspace):
     """`show` and `rows` print the probes' escape sequences visibly escaped, never raw."""
     problems = []
     failed = workspace.json("rows", "--object", "Patient", "--status", "failed", "--limit", "100000")
-    # By source id, not by free text: the soak's store is encrypted, and an encrypted store keeps
-    # no person index (docs/security.md), so `rows --text` finds rows by row id only there.
+    # By source id exactly, not by free text: free text finds the rows of every person whose words
+    # match (in the soak's encrypted store through its blind index, docs/security.md).
     by_name = [row for row in failed if row["sourceID"] == ESCAPE_PATIENT]
     by_id = [row for row in failed if row["sourceID"] in (ESCAPE_ID, ESCAPE_ID_ROW)]
     # The listing shows a sequence only where a source id holds one.

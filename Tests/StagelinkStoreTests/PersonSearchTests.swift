@@ -42,17 +42,23 @@ struct PersonSearchTests {
     }
 
     /// Zoë Müller (with an episode), José Peña, 王芳, and a Salesforce Contact Siobhán O'Brien with an admission.
+    static let people = [
+        patient("p1", given: "Zoë", family: "Müller", mrn: "MRN100001", birthDate: "1984-02-29"),
+        patient("p2", given: "José", family: "Peña", mrn: "MRN100002", birthDate: "1990-07-01"),
+        patient("p3", given: "芳", family: "王", mrn: "MRN100003", birthDate: "1975-11-30"),
+        episode("e1", patient: "p1"),
+        contact("0035g00000AbCdE", first: "Siobhán", last: "O'Brien", patientID: "p9"),
+        admission("a0B5g00000XyZ12", contact: "0035g00000AbCdE"),
+    ]
+
+    /// Stages ``people`` into `store`: row ids by source id.
+    static func stageThePeople(in store: SQLiteStore) async throws -> [String: Int64] {
+        let staged = try await store.stage(people, job: nil, advancing: nil)
+        return Dictionary(uniqueKeysWithValues: zip(people.map(\.sourceID), staged.rowIDs))
+    }
+
     func stageThePeople() async throws -> [String: Int64] {
-        let records = [
-            Self.patient("p1", given: "Zoë", family: "Müller", mrn: "MRN100001", birthDate: "1984-02-29"),
-            Self.patient("p2", given: "José", family: "Peña", mrn: "MRN100002", birthDate: "1990-07-01"),
-            Self.patient("p3", given: "芳", family: "王", mrn: "MRN100003", birthDate: "1975-11-30"),
-            Self.episode("e1", patient: "p1"),
-            Self.contact("0035g00000AbCdE", first: "Siobhán", last: "O'Brien", patientID: "p9"),
-            Self.admission("a0B5g00000XyZ12", contact: "0035g00000AbCdE"),
-        ]
-        let staged = try await store.stage(records, job: nil, advancing: nil)
-        return Dictionary(uniqueKeysWithValues: zip(records.map(\.sourceID), staged.rowIDs))
+        try await Self.stageThePeople(in: store)
     }
 
     func found(_ text: String, inverted: Bool = false) async throws -> [String] {

@@ -25,6 +25,16 @@ struct StoreCommandTests {
         try "store: store.sqlite\nmapping: \(mapping)\nencryption: { keyFile: \(keyFile) }\n".write(toFile: path(name), atomically: true, encoding: .utf8)
     }
 
+    /// A store encrypted by `store.key`, with one patient staged.
+    func encryptedStoreWithAPatient() async throws -> (StoreKey, SQLiteStore, StageResult) {
+        let key = try StoreKey.generate(at: path("store.key"))
+        let store = try SQLiteStore(path: path("store.sqlite"), key: key)
+        let staged = try await store.stage(
+            [IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p1", version: "1", lastUpdated: nil, payload: Array(Self.payload.utf8))],
+            job: nil, advancing: nil)
+        return (key, store, staged)
+    }
+
     static let payload = #"{"resourceType":"Patient","id":"p1","name":[{"family":"Quarterfield-Zoëlle"}]}"#
 
     @Test func keygenWritesAPrivateKeyOnceAndRekeyReplacesItUnderTheSameName() async throws {
@@ -68,11 +78,7 @@ struct StoreCommandTests {
     }
 
     @Test func aCommandBetweenTheTwoStepsOfARekeyFindsTheNewKeyAndANewRekeyWaits() async throws {
-        let key = try StoreKey.generate(at: path("store.key"))
-        let store = try SQLiteStore(path: path("store.sqlite"), key: key)
-        let staged = try await store.stage(
-            [IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p1", version: "1", lastUpdated: nil, payload: Array(Self.payload.utf8))],
-            job: nil, advancing: nil)
+        let (_, store, staged) = try await encryptedStoreWithAPatient()
         // A rekey stopped after wrapping the data key with FILE.new, before moving it over FILE.
         try await store.rewrapDataKey(with: try StoreKey.generate(at: path("store.key.new")), actor: .operator("alice"))
         try writeConfiguration("stagelink.yaml", keyFile: "store.key")
@@ -80,6 +86,26 @@ struct StoreCommandTests {
         #expect(shown.status == 0 && shown.stdout.contains("Quarterfield-Zoëlle"), "\(shown.stderr)")
         let again = try run(["store", "rekey"])
         #expect(again.status != 0 && again.stderr.contains("was interrupted"), "\(again.stderr)")
+    }
+
+    @Test func rekeyDataKeyWaitsForTheServiceThenSealsEverythingAgainAndTheStoreReadsTheSame() async throws {
+        let (key, store, staged) = try await encryptedStoreWithAPatient()
+        try writeConfiguration("stagelink.yaml", keyFile: "store.key")
+        let service = LeaseHolder(name: "stagelink run", host: "ops-host", pid: 4242)
+        _ = try await store.acquireLease(service, for: .seconds(600), replacing: nil)
+        let refused = try run(["store", "rekey", "--data-key"])
+        #expect(refused.status != 0 && refused.stderr.contains("holds the store's lease"), "\(refused.stderr)")
+        try await store.releaseLease(service)
+
+        let rotated = try run(["store", "rekey", "--data-key", "--operator", "alice"])
+        #expect(rotated.status == 0 && rotated.stdout.contains("Rotated the data key") && rotated.stdout.contains("1 staged rows"), "\(rotated.stdout)\(rotated.stderr)")
+        #expect(try StoreKey.load(file: path("store.key")).id == key.id, "the key file stays")
+        let shown = try run(["show", String(staged.rowIDs[0])])
+        #expect(shown.status == 0 && shown.stdout.contains("Quarterfield-Zoëlle"), "\(shown.stderr)")
+        let info = try run(["store", "info"])
+        #expect(info.stdout.contains("data key rotated") && info.stdout.contains("operator:alice") && !info.stdout.contains("unfinished"), "\(info.stdout)")
+        let found = try run(["rows", "--text", "quarterfield"])
+        #expect(found.stdout.contains("p1"), "the blind index made again: \(found.stdout)\(found.stderr)")
     }
 
     @Test func rekeyingAStoreWithoutEncryptionSaysHowToTurnItOn() throws {

@@ -28,6 +28,9 @@ public struct Conflict: Sendable, Hashable, Identifiable {
     public var resolvedBy: Actor?
     public var resolvedAt: Date?
     public var reason: String?
+    /// When the retention purge removed the two values with the rows that found the conflict (a
+    /// decided or resolved one): both values then read ``PayloadPurge/valuePurgedText(at:)``.
+    public var valuesPurgedAt: Date? = nil
     /// The name of the person the conflict's row is about, from the store's person index; nil
     /// when the row names nobody or the conflict was found by no row.
     public var personName: String? = nil
@@ -201,7 +204,7 @@ public struct FieldWrite: Sendable, Hashable {
     /// The value as people read it, or when it was purged.
     public var valueText: String {
         guard let valuePurgedAt else { return value.description }
-        return "(value purged on \(valuePurgedAt.formatted(.iso8601.year().month().day())) by retention)"
+        return PayloadPurge.valuePurgedText(at: valuePurgedAt)
     }
 
     public init(record: MappedRecordKey, field: String, value: FieldValue, writtenTo: SourceSystem, rowID: Int64?, jobID: Int64?, rule: OwnerRule, actor: Actor, at: Date, reason: String) {

@@ -15,18 +15,27 @@ public struct PayloadPurge: Sendable, Hashable {
     public var rows: Int
     /// Payload bytes removed.
     public var bytes: Int
+    /// Conflicts whose two values were (or would be) removed: decided or resolved conflicts found
+    /// only by rows purged.
+    public var conflicts: Int
     public var dryRun: Bool
 
-    public init(id: Int64? = nil, at: Date, actor: Actor, cutoff: Date, rows: Int, bytes: Int, dryRun: Bool) {
+    public init(id: Int64? = nil, at: Date, actor: Actor, cutoff: Date, rows: Int, bytes: Int, conflicts: Int = 0, dryRun: Bool) {
         self.id = id
         self.at = at
         self.actor = actor
         self.cutoff = cutoff
         self.rows = rows
         self.bytes = bytes
+        self.conflicts = conflicts
         self.dryRun = dryRun
     }
 
     /// The statuses whose payloads a purge may remove: their record has moved on.
     public static let purgeable: Set<RowStatus> = [.linked, .superseded, .ignored]
+
+    /// What is shown in place of a value the purge removed (lineage, conflicts).
+    public static func valuePurgedText(at date: Date) -> String {
+        "(value purged on \(date.formatted(.iso8601.year().month().day())) by retention)"
+    }
 }

@@ -112,14 +112,6 @@ public enum PersonSearch {
         return document
     }
 
-    /// Only the parent record of a record as received, for an encrypted store, which keeps no
-    /// person document in the clear: a type that declares no parent (a Patient, a Contact) is
-    /// answered without reading its payload.
-    public static func parent(for record: IncomingRecord) -> SourceKey? {
-        guard (record.system == .emr ? emr : salesforce)[record.resourceType]?.parent != nil else { return nil }
-        return document(for: record).parent
-    }
-
     /// The id of a relative FHIR reference to `type` (`Patient/123`, or `Patient/123/_history/2`);
     /// nil for a reference to another type or an absolute URL.
     static func fhirReferenceID(_ reference: String, of type: String) -> String? {

@@ -10,7 +10,7 @@ import Glibc
 /// (AES-256-GCM), and turns content hashes into keyed hashes (HMAC-SHA-256) that reveal nothing
 /// about the content to someone without the key.
 ///
-/// Three keys are derived from the one data key with HKDF-SHA-256, one per use, so that no key
+/// Four keys are derived from the one data key with HKDF-SHA-256, one per use, so that no key
 /// serves two purposes. Sealed bytes are a version byte (1), GCM's 12-byte nonce, the ciphertext
 /// and its 16-byte tag; each use authenticates a label of its own (and a payload its row's
 /// content hash), so that a sealed value moved to another column or row does not open.
@@ -23,10 +23,14 @@ import Glibc
 /// ```
 struct StoreCipher: Sendable {
     private let encryptionKey: SymmetricKey
+    /// The sealing key of the data key being replaced, while a rotation re-seals
+    /// (`stagelink store rekey --data-key`): what does not open with the new key is opened with it.
+    private let previousEncryptionKey: SymmetricKey?
     /// HMACs with their keys already processed: each use copies one (copy on write) and hashes
     /// only its message, which halves the cost of a keyed hash of a short text.
     private let hashMAC: HMAC<SHA256>
     private let nonceMAC: HMAC<SHA256>
+    private let blindMAC: HMAC<SHA256>
     /// Identifies the data key (not the key-encryption key): two processes sealing with different
     /// data keys would make a store unreadable, so every write checks it.
     let dataKeyID: String
@@ -36,13 +40,16 @@ struct StoreCipher: Sendable {
     static let sealedTextPrefix = "enc1:"
     private static let version: UInt8 = 1
 
-    init(dataKey: SymmetricKey) {
-        func derive(_ info: String) -> SymmetricKey {
-            HKDF<SHA256>.deriveKey(inputKeyMaterial: dataKey, info: Array(info.utf8), outputByteCount: 32)
+    /// - Parameter previous: the data key a rotation is replacing, while it re-seals.
+    init(dataKey: SymmetricKey, previous: SymmetricKey? = nil) {
+        func derive(_ info: String, from key: SymmetricKey = dataKey) -> SymmetricKey {
+            HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Array(info.utf8), outputByteCount: 32)
         }
         encryptionKey = derive("stagelink store: AES-GCM encryption")
+        previousEncryptionKey = previous.map { derive("stagelink store: AES-GCM encryption", from: $0) }
         hashMAC = HMAC(key: derive("stagelink store: keyed content hash"))
         nonceMAC = HMAC(key: derive("stagelink store: synthetic nonces"))
+        blindMAC = HMAC(key: derive("stagelink store: blind person index"))
         dataKeyID = StoreKey.fingerprint(dataKey, label: "stagelink data key")
     }
 
@@ -53,6 +60,16 @@ struct StoreCipher: Sendable {
         var text = contentHash
         text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
         return Self.keyedHashPrefix + ContentHash.hex(Array(mac.finalize()))
+    }
+
+    /// The blind token of one folded word of the person index (``PersonIndex/words(_:)``): the first
+    /// 8 bytes of its HMAC, in hex. The same word always gives the same token, so that a search
+    /// finds it; without the key a token says nothing of the word.
+    func blindToken(_ word: String) -> String {
+        var mac = blindMAC
+        var text = word
+        text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        return ContentHash.hex(Array(Array(mac.finalize()).prefix(8)))
     }
 
     /// A payload's bytes, sealed and bound to its row's (keyed) content hash. An empty payload
@@ -113,7 +130,13 @@ struct StoreCipher: Sendable {
     private func open(_ sealed: [UInt8], label: String) throws -> [UInt8] {
         guard sealed.count >= 1 + 12 + 16, sealed[0] == Self.version else { throw CipherProblem.notSealed }
         let box = try AES.GCM.SealedBox(combined: sealed[1...])
-        return Array(try AES.GCM.open(box, using: encryptionKey, authenticating: Array(label.utf8)))
+        do {
+            return Array(try AES.GCM.open(box, using: encryptionKey, authenticating: Array(label.utf8)))
+        } catch {
+            // GCM authenticates: a value sealed by the other key fails, it never opens wrongly.
+            guard let previousEncryptionKey else { throw error }
+            return Array(try AES.GCM.open(box, using: previousEncryptionKey, authenticating: Array(label.utf8)))
+        }
     }
 
     private enum CipherProblem: Error, CustomStringConvertible {

@@ -76,6 +76,11 @@ struct ConflictRow: Codable, FetchableRecord, PersistableRecord {
                 status: StoredValue.decode(status, "conflict.status"), winner: StoredValue.decode(winner, "conflict.winner"),
                 createdAt: Date(timeIntervalSince1970: createdAt), resolvedBy: resolvedBy.map(Actor.init),
                 resolvedAt: resolvedAt.map(Date.init(timeIntervalSince1970:)), reason: reason)
+            if let purgedAt = Self.purgedAt(emrValue) {
+                conflict.valuesPurgedAt = purgedAt
+                conflict.emrValue = .text(PayloadPurge.valuePurgedText(at: purgedAt))
+                conflict.salesforceValue = conflict.emrValue
+            }
             conflict.kind = try StoredValue.decode(kind, "conflict.kind")
             conflict.merge = try merge.map { try Self.heldMerge($0) }
             if conflict.kind == .merge && conflict.merge == nil {
@@ -83,6 +88,21 @@ struct ConflictRow: Codable, FetchableRecord, PersistableRecord {
             }
             return conflict
         }
+    }
+
+    /// What the retention purge leaves in place of a conflict's two values: JSON objects, which no
+    /// stored value is (a value is a JSON scalar, or sealed text), the Salesforce side naming the
+    /// conflict so that two purged conflicts of one field stay distinct under `conflict_values`.
+    static func purgedValuesSQL(at: Double) -> (emr: String, salesforce: String) {
+        ("'{\"purged\":\(at)}'", "'{\"purged\":\(at),\"conflict\":' || id || '}'")
+    }
+
+    /// When the purge removed a conflict's values, read from its EMR value; nil for a value.
+    static func purgedAt(_ stored: String) -> Date? {
+        guard stored.hasPrefix("{"), case .number(let seconds)? = (try? JSONValue(parsing: Array(stored.utf8)))?["purged"],
+            let at = Double(seconds)
+        else { return nil }
+        return Date(timeIntervalSince1970: at)
     }
 
     static func heldMerge(_ text: String) throws -> HeldMerge {

@@ -214,6 +214,17 @@ public enum StoreMigrations {
                     CREATE INDEX conflict_kind ON conflict(kind, status, id) WHERE kind != 'field';
                     """)
         }
+        migrator.registerMigration("v16: the conflicts each purge emptied, and the data key a rotation replaces with its progress") { db in
+            // While `stagelink store rekey --data-key` re-seals: the data key being replaced (wrapped
+            // by the same key file), its fingerprint, and the last staged row re-sealed; all NULL otherwise.
+            try db.execute(
+                sql: """
+                    ALTER TABLE payload_purge ADD COLUMN conflicts INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE store_key ADD COLUMN previousWrappedKey BLOB;
+                    ALTER TABLE store_key ADD COLUMN previousDataKeyID TEXT;
+                    ALTER TABLE store_key ADD COLUMN rotationCursor INTEGER;
+                    """)
+        }
         return migrator
     }
 

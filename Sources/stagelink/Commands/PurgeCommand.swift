@@ -37,9 +37,11 @@ struct PurgeCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try Context.open(storeOptions, for: audit || dryRun ? .reading : .writing)
         if audit {
-            var table = TextTable("ID", "WHEN", "WHO", "RECEIVED BEFORE", "ROWS", "BYTES")
+            var table = TextTable("ID", "WHEN", "WHO", "RECEIVED BEFORE", "ROWS", "BYTES", "CONFLICTS")
             for purge in try await context.store.payloadPurges(limit: 100) {
-                table.add(String(purge.id ?? 0), purge.at.shortText, purge.actor.description, purge.cutoff.shortText, String(purge.rows), String(purge.bytes))
+                table.add(
+                    String(purge.id ?? 0), purge.at.shortText, purge.actor.description, purge.cutoff.shortText, String(purge.rows), String(purge.bytes),
+                    String(purge.conflicts))
             }
             print(table.render())
             return
@@ -58,7 +60,8 @@ struct PurgeCommand: AsyncParsableCommand {
         let cutoff = Date().addingTimeInterval(-period.seconds)
         let purge = try await context.store.purgePayloads(receivedBefore: cutoff, actor: .operator(operatorOptions.resolved), dryRun: dryRun)
         let verb = dryRun ? "Would purge" : "Purged"
-        print("\(verb) the payloads of \(purge.rows) rows (\(purge.bytes) bytes) received before \(cutoff.shortText).")
+        print(
+            "\(verb) the payloads of \(purge.rows) rows (\(purge.bytes) bytes) received before \(cutoff.shortText), and the values of \(purge.conflicts) conflicts they found.")
         if let id = purge.id { print("Recorded as purge \(id) (stagelink purge --audit).") }
     }
 }

@@ -34,7 +34,7 @@ struct ScheduledPurge {
         do {
             guard let purge = try await ScheduledPurge(store: context.store, period: period).runIfDue() else { return }
             context.logger.notice(
-                "retention purge", metadata: ["purge.id": "\(purge.id ?? 0)", "purge.rows": "\(purge.rows)", "purge.bytes": "\(purge.bytes)"])
+                "retention purge", metadata: ["purge.id": "\(purge.id ?? 0)", "purge.rows": "\(purge.rows)", "purge.bytes": "\(purge.bytes)", "purge.conflicts": "\(purge.conflicts)"])
         } catch {
             context.logger.error("retention purge failed; it is tried again after the next cycle", metadata: ["error": "\(error)"])
         }

@@ -51,7 +51,7 @@ struct StoreCommand: AsyncParsableCommand {
     struct RekeyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rekey",
-            abstract: "Replaces the key that wraps the store's data key, without stopping the service.",
+            abstract: "Replaces the key that wraps the store's data key without stopping the service; with --data-key, the data key itself.",
             discussion: """
                 The store's data key is wrapped by the new key in one transaction; payloads and \
                 values are not re-encrypted (they stay sealed by the same data key), so a running \
@@ -62,9 +62,19 @@ struct StoreCommand: AsyncParsableCommand {
                 then set encryption.keyFile to it. Destroy the old key afterwards. Every rekey is \
                 recorded (`stagelink store info`).
 
+                With --data-key (after a suspected leak of the data key or of a key file with a \
+                copy of the store), a new data key replaces the old one: every payload, field \
+                state, lineage and conflict value is sealed again with it, content hashes and the \
+                blind person index are made again, in batches of one transaction each, with the old \
+                bytes overwritten. It takes time in proportion to the store and writes wait for it: \
+                stop the service first (it is refused while a service holds the store's lease). If \
+                it is interrupted, the store still opens and reads, takes no writes, and running the \
+                same command again finishes it. The key file stays the same.
+
                 Examples:
                   stagelink store rekey
                   stagelink store rekey --new-key-file /etc/stagelink/store-2027.key --operator alice
+                  stagelink store rekey --data-key --operator alice
                 """
         )
 
@@ -74,11 +84,19 @@ struct StoreCommand: AsyncParsableCommand {
         @Option(name: .customLong("new-key-file"), help: "The new key file (made when it does not exist); default: replace the configured one.")
         var newKeyFile: String?
 
+        @Flag(name: .customLong("data-key"), help: "Rotate the data key itself: seal every payload and value again (stop the service first).")
+        var dataKey = false
+
+        func validate() throws {
+            if dataKey, newKeyFile != nil { throw ValidationError("--data-key keeps the key file: give --new-key-file to a rekey of its own.") }
+        }
+
         func run() async throws {
             let context = try Context.open(storeOptions, for: .writing)
             guard let key = context.store.key, context.store.isEncrypted, let configured = context.configuration?.encryptionKeyFile else {
                 throw ValidationError("The store is not encrypted: name a key file in stagelink.yaml (encryption: { keyFile: FILE }, made by `stagelink store keygen FILE`) first.")
             }
+            if dataKey { return try await rotateDataKey(context.store) }
             guard key.file == configured else {
                 throw ValidationError("A rekey was interrupted: the store opens with \(key.file), not with \(configured). Move \(key.file) over \(configured) (`stagelink store info` shows its key id), then run again.")
             }
@@ -106,6 +124,22 @@ struct StoreCommand: AsyncParsableCommand {
             }
             print("Payloads were not re-encrypted: they stay sealed by the same data key. A running service goes on as it was.")
         }
+
+        /// `--data-key`: refused while a service holds the lease (its writes would be refused, and
+        /// it would go on sealing with the old key after); progress every 100 batches.
+        private func rotateDataKey(_ store: SQLiteStore) async throws {
+            if let lease = try await store.currentLease(), lease.expiresAt > Date() {
+                throw ValidationError(
+                    "The service \(lease.holder) holds the store's lease (until \(lease.expiresAt.shortText)): stop it, then run again. A data-key rotation takes the store's writes while it runs.")
+            }
+            let rotation = try await store.rotateDataKey(actor: .operator(operatorOptions.resolved)) { batches in
+                if batches % 100 == 0 { print("… \(batches) batches sealed again") }
+            }
+            print(
+                "\(rotation.resumed ? "Finished an interrupted rotation" : "Rotated the data key"): \(rotation.previousDataKeyID) → \(rotation.dataKeyID); "
+                    + "\(rotation.rows) staged rows and \(rotation.values) field states, lineage entries and conflicts sealed again.")
+            print("The key file is unchanged. Start the service again. Backups made before hold the old data key: protect or destroy them.")
+        }
     }
 
     /// `stagelink store info`.
@@ -132,6 +166,9 @@ struct StoreCommand: AsyncParsableCommand {
             print("Encryption  AES-256-GCM; content hashes are HMAC-SHA-256")
             print("Key file    \(store.key?.file ?? "—")  key id \(standing.keyID)")
             print("Encrypted   \(standing.createdAt.shortText)   last rekey \(standing.rewrappedAt == standing.createdAt ? "never" : standing.rewrappedAt.shortText)")
+            if standing.rotating {
+                print("Rotation    a data-key rotation is unfinished: the store reads, takes no writes; run `stagelink store rekey --data-key` to finish it")
+            }
             var table = TextTable("ID", "WHEN", "WHO", "EVENT", "KEY ID", "PREVIOUS")
             for event in try await store.keyEvents(limit: 50) {
                 table.add(String(event.id), event.at.shortText, event.actor.description, event.event, event.keyID, event.previousKeyID ?? "—")

@@ -41,7 +41,9 @@ enum JSONOutput {
         [
             "id": number(conflict.id), "object": .string(conflict.object), "record": .string(conflict.recordKey), "name": text(conflict.personName),
             "field": .string(conflict.field), "kind": .string(conflict.kind.rawValue), "merge": conflict.merge.map(heldMerge) ?? .null,
-            "row": number(conflict.rowID), "emrValue": conflict.emrValue.json, "salesforceValue": conflict.salesforceValue.json,
+            // Values the retention purge removed are null, with when.
+            "row": number(conflict.rowID), "emrValue": conflict.valuesPurgedAt == nil ? conflict.emrValue.json : .null,
+            "salesforceValue": conflict.valuesPurgedAt == nil ? conflict.salesforceValue.json : .null, "valuesPurgedAt": instant(conflict.valuesPurgedAt),
             "rule": .string(conflict.rule.rawValue), "status": .string(conflict.status.rawValue), "winner": text(conflict.winner?.rawValue),
             "createdAt": instant(conflict.createdAt), "resolvedBy": text(conflict.resolvedBy?.description), "resolvedAt": instant(conflict.resolvedAt),
             "reason": text(conflict.reason), "decision": text(conflict.mergeDecision?.rawValue),
