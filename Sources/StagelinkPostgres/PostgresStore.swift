@@ -317,10 +317,9 @@ extension AsyncSequence {
     }
 }
 
-// The roles PostgresStore implements, each shown by StoreConformanceTests on SQLite and PostgreSQL alike.
-extension PostgresStore: StagingStore, LinkingStore, JobStore, ServiceLeaseStore, PolicyStore, RowReader, HistoryReader, AccessLogStore,
-    RetentionStore, ChangeTracking, LeaseFencing
-{}
+// Every role of the engine's store (and monitoring's, PostgresStore+Operations), each shown by
+// StoreConformanceTests on SQLite and PostgreSQL alike.
+extension PostgresStore: SyncStore {}
 
 extension PostgresConnection {
     /// Runs a statement and waits for the server's answer, its error included: the async `query`,

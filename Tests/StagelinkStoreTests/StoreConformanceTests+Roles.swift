@@ -389,3 +389,76 @@ extension StoreConformanceTests {
         #expect(released?.current == nil)
     }
 }
+
+/// What monitoring reads and alerting keeps (``MonitoringReader``, ``AlertStore``), on both stores.
+extension StoreConformanceTests {
+    @Test(arguments: StoreKind.available)
+    func theOperationsSnapshotCountsRowsFailuresConflictsJobsAndTheLease(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let staged = try await store.stage([record("a", "{}"), record("b", "{}"), record("c", "{}", type: "EpisodeOfCare")], job: nil, advancing: nil)
+        _ = try await store.stage([], job: nil, advancing: WatermarkAdvance(system: .emr, resourceType: "Patient", to: Date(timeIntervalSince1970: 5_000)))
+        _ = try await store.claimRows(ClaimRequest(), limit: 10, actor: .job(1))
+        try await store.record([
+            LinkOutcome(rowID: staged.rowIDs[0], actor: .job(1), at: Date(), status: .failed, attempt: .failed, error: LinkError(code: "INVALID_FIELD", message: "x")),
+            LinkOutcome(
+                rowID: staged.rowIDs[1], actor: .job(1), at: Date(), status: .held, attempt: .held,
+                conflicts: [ConflictRecord(record: MappedRecordKey(object: "Contact", key: "b"), field: "Phone", rowID: staged.rowIDs[1], emrValue: .text("1"), salesforceValue: .text("2"), rule: .hold, winner: nil)]),
+        ])
+        var pull = try await store.startJob(kind: .pull, direction: .inbound, actor: .system)
+        pull.status = .succeeded
+        pull.finishedAt = Date()
+        pull.apiUsage = APIUsage(used: 10, limit: 100)
+        try await store.updateJob(pull)
+        var refused = try await store.startJob(kind: .pull, direction: .outbound, actor: .system)
+        refused.status = .failed
+        refused.finishedAt = Date()
+        refused.message = "\(RemoteCallError.Kind.unauthorized.rawValue): invalid_grant"
+        try await store.updateJob(refused)
+        let running = try await store.startJob(kind: .link, direction: .inbound, actor: .system)
+        _ = try await store.acquireLease(LeaseHolder(name: "run", host: "a", pid: 1), for: .seconds(60))
+
+        let snapshot = try await store.operationsSnapshot()
+        #expect(Set(snapshot.rows.map { "\($0.resourceType) \($0.status.rawValue) \($0.count)" }) == ["Patient failed 1", "Patient held 1", "EpisodeOfCare staged 1"])
+        #expect(snapshot.failedByCode == ["INVALID_FIELD": 1])
+        #expect(snapshot.oldestFailedReceivedAt != nil)
+        #expect(snapshot.watermarks.map(\.value) == [Date(timeIntervalSince1970: 5_000)])
+        #expect(snapshot.conflicts == [.open: 1])
+        #expect(snapshot.conflictsHeld == 1)
+        #expect(snapshot.directions[.inbound]?.lastSuccessfulPull?.id == pull.id)
+        #expect(snapshot.directions[.outbound]?.lastSuccessfulPull == nil)
+        #expect(snapshot.directions[.outbound]?.lastFinished?.id == refused.id)
+        #expect(snapshot.directions[.outbound]?.signInFailures == 1)
+        #expect(snapshot.runningJobs.map(\.id) == [running.id])
+        #expect(snapshot.apiUsage == APIUsage(used: 10, limit: 100))
+        #expect(snapshot.lease?.holder.pid == 1)
+        let finished = try await store.finishedJobs(afterID: 0, limit: 10)
+        #expect(finished.jobs.map(\.id) == [pull.id, refused.id])
+        #expect(finished.oldestRunning == running.id)
+    }
+
+    @Test(arguments: StoreKind.available)
+    func anAlertFiresIsNotifiedResolvedAndKeepsEachDelivery(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let condition = AlertCondition(rule: "failed_rows", key: "INVALID_FIELD", severity: .warning, summary: "3 rows failed with INVALID_FIELD")
+        let alert = try await store.openAlert(condition, at: Date(timeIntervalSince1970: 100))
+        let other = try await store.openAlert(AlertCondition(rule: "pull_failing", key: "inbound", severity: .critical, summary: "s"), at: Date(timeIntervalSince1970: 101))
+        try await store.markAlertNotified(id: alert.id, at: Date(timeIntervalSince1970: 110))
+        try await store.recordDelivery(
+            AlertDelivery(alertID: alert.id, event: .firing, webhook: "ops", attempt: 1, at: Date(timeIntervalSince1970: 110), httpStatus: 503, error: "503", delivered: false))
+        try await store.recordDelivery(
+            AlertDelivery(alertID: alert.id, event: .firing, webhook: "ops", attempt: 2, at: Date(timeIntervalSince1970: 111), httpStatus: 200, error: nil, delivered: true))
+        try await store.resolveAlert(id: other.id, at: Date(timeIntervalSince1970: 120))
+        #expect(try await store.firingAlerts().map(\.id) == [alert.id])
+        let recent = try await store.recentAlerts(limit: 10)
+        #expect(recent.map(\.id) == [other.id, alert.id])
+        #expect(recent.first?.status == .resolved)
+        #expect(recent.first?.resolvedAt == Date(timeIntervalSince1970: 120))
+        #expect(recent.last?.condition == condition)
+        #expect(recent.last?.notifications == 1)
+        #expect(recent.last?.lastNotifiedAt == Date(timeIntervalSince1970: 110))
+        let deliveries = try await store.deliveries(ofAlert: alert.id)
+        #expect(deliveries.map(\.attempt) == [1, 2])
+        #expect(deliveries.map(\.delivered) == [false, true])
+        #expect(deliveries.first?.httpStatus == 503)
+    }
+}

@@ -6,8 +6,9 @@ import Testing
 
 @testable import StagelinkStore
 
-/// What the conformance bodies use of a store: every role (``SyncStore``), which both stores implement.
-protocol ConformingStore: SyncStore {}
+/// What the conformance bodies use of a store: every role (``SyncStore``) and monitoring's
+/// (``OperationsStore``), which both stores implement.
+protocol ConformingStore: SyncStore, OperationsStore {}
 
 extension SQLiteStore: ConformingStore {}
 extension PostgresStore: ConformingStore {}
