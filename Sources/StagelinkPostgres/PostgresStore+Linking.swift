@@ -316,8 +316,7 @@ extension PostgresStore {
             """
             SELECT staged_row.id FROM staged_row JOIN row_parent ON row_parent.rowID = staged_row.id
             WHERE staged_row.errorCode = \(ErrorCode.waitingOnParent.rawValue) AND staged_row.status = 'failed' AND staged_row.system = \(system.rawValue)
-                AND EXISTS (SELECT 1 FROM record_link WHERE record_link.system = row_parent.system
-                    AND record_link.resourceType = row_parent.resourceType AND record_link.sourceID = row_parent.sourceID)
+                AND \(unescaped: Self.parentIsLinked)
             ORDER BY staged_row.id LIMIT \(limit)
             """, logger: logger
         ).decode(Int64.self).collect()

@@ -73,19 +73,29 @@ extension PostgresStore {
         return Dictionary(rows, uniquingKeysWith: { first, _ in first })
     }
 
-    /// As the SQLite store reads them: a parent is linked when its link exists or its newest row is linked.
+    /// The id of the newest row of the record `row_parent` names.
+    static let parentsNewestRow = """
+        (SELECT MAX(parent_row.id) FROM staged_row AS parent_row WHERE parent_row.system = row_parent.system
+            AND parent_row.resourceType = row_parent.resourceType AND parent_row.sourceID = row_parent.sourceID)
+        """
+
+    /// Whether the record `row_parent` names is linked, as the SQLite store decides it
+    /// (`RowParents.isLinked`): its link exists (an EMR Patient), or its newest row is linked (a
+    /// Salesforce Contact that is no EMR Patient yet is settled once its newest row is linked).
+    static let parentIsLinked = """
+        (EXISTS (SELECT 1 FROM record_link WHERE record_link.system = row_parent.system
+            AND record_link.resourceType = row_parent.resourceType AND record_link.sourceID = row_parent.sourceID)
+        OR (SELECT status FROM staged_row AS newest WHERE newest.id = \(parentsNewestRow)) IS NOT DISTINCT FROM 'linked')
+        """
+
+    /// A parent is linked when its link exists or its newest row is linked (``parentIsLinked``).
     public func parents(ofRows ids: [Int64]) async throws -> [Int64: ParentRecord] {
         guard !ids.isEmpty else { return [:] }
         let found = try await client.query(
             """
-            SELECT row_parent.rowID, row_parent.system, row_parent.resourceType, row_parent.sourceID, newest.id,
-                EXISTS (SELECT 1 FROM record_link WHERE record_link.system = row_parent.system
-                    AND record_link.resourceType = row_parent.resourceType AND record_link.sourceID = row_parent.sourceID)
-                OR (SELECT status FROM staged_row WHERE staged_row.id = newest.id) IS NOT DISTINCT FROM 'linked'
-            FROM row_parent LEFT JOIN LATERAL (
-                SELECT MAX(id) AS id FROM staged_row WHERE staged_row.system = row_parent.system
-                    AND staged_row.resourceType = row_parent.resourceType AND staged_row.sourceID = row_parent.sourceID
-            ) AS newest ON true
+            SELECT row_parent.rowID, row_parent.system, row_parent.resourceType, row_parent.sourceID, \(unescaped: Self.parentsNewestRow),
+                \(unescaped: Self.parentIsLinked)
+            FROM row_parent
             WHERE row_parent.rowID = ANY(\(Array(Set(ids)))::int8[])
             """, logger: logger
         ).decode((Int64, String, String, String, Int64?, Bool).self).collect()

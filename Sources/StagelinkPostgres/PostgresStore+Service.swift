@@ -86,16 +86,13 @@ extension PostgresStore {
 
     /// Each request is returned once, however many processes take at the same moment.
     public func takeSyncRequests() async throws -> [SyncRequest] {
+        // Read before the transaction commits: a request that does not read is left where it is.
         try await transaction { connection in
             try await connection.rows("DELETE FROM sync_request RETURNING id, directions, actor, at", logger: logger)
                 .decode((Int64, String, String, Double).self).collect()
+                .sorted { $0.0 < $1.0 }
+                .map { _, directions, actor, at in try StoredColumns.syncRequest(directions: directions, actor: actor, at: at) }
         }
-            .sorted { $0.0 < $1.0 }
-            .map { _, directions, actor, at in
-                SyncRequest(
-                    directions: Set(directions.split(separator: ",").compactMap { Job.Direction(rawValue: String($0)) }), actor: Actor(actor),
-                    at: Date(timeIntervalSince1970: at))
-            }
     }
 
     // MARK: - Events

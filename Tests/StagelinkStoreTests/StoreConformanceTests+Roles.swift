@@ -462,3 +462,38 @@ extension StoreConformanceTests {
         #expect(deliveries.first?.httpStatus == 503)
     }
 }
+
+/// Waiting rows and sync requests, read the same way on both stores.
+extension StoreConformanceTests {
+    @Test(arguments: StoreKind.available)
+    func anAdmissionWaitingOnItsContactIsFoundOnceTheContactsNewestRowIsLinked(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        func salesforce(_ type: String, _ id: String, _ json: String) -> IncomingRecord {
+            IncomingRecord(system: .salesforce, resourceType: type, sourceID: id, version: nil, lastUpdated: nil, payload: Array(json.utf8))
+        }
+        let staged = try await store.stage(
+            [salesforce("Contact", "003A", #"{"Id":"003A","LastName":"Okafor"}"#), salesforce("Admission__c", "a0B1", #"{"Id":"a0B1","Contact__c":"003A"}"#)],
+            job: nil, advancing: nil)
+        let (contact, admission) = (staged.rowIDs[0], staged.rowIDs[1])
+        _ = try await store.claimRows(ClaimRequest(), limit: 10, actor: .job(1))
+        try await store.record([
+            LinkOutcome(
+                rowID: admission, actor: .job(1), at: Date(), status: .failed, attempt: .failed,
+                error: LinkError(code: ErrorCode.waitingOnParent.rawValue, message: "Contact 003A is not linked yet"))
+        ])
+        #expect(try await store.rowsWaitingOnLinkedParents(system: .salesforce, limit: 10) == [])
+        #expect(try await store.parents(ofRows: [admission])[admission]?.isLinked == false)
+        // No link (the Contact is no EMR Patient yet), but its newest row is linked: settled.
+        try await store.record([LinkOutcome(rowID: contact, actor: .job(1), at: Date(), status: .linked, attempt: .linked)])
+        #expect(try await store.rowsWaitingOnLinkedParents(system: .salesforce, limit: 10) == [admission])
+        #expect(try await store.parents(ofRows: [admission])[admission]?.isLinked == true)
+    }
+
+    @Test(arguments: StoreKind.available)
+    func aSyncRequestForADirectionThisBuildDoesNotKnowIsAnErrorAndStaysInTheStore(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        try await kind.execute("INSERT INTO sync_request (directions, actor, at) VALUES ('inbound,sideways', 'operator:dana', 1)", on: store)
+        await #expect(throws: UnreadableValue(column: "sync_request.directions", value: "sideways")) { _ = try await store.takeSyncRequests() }
+        await #expect(throws: UnreadableValue.self) { _ = try await store.takeSyncRequests() }
+    }
+}

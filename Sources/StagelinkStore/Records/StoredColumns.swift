@@ -65,6 +65,13 @@ package enum StoredColumns {
     /// A held merge as its `conflict.merge` column holds it (JSON), nil for a conflict of one field.
     package static func mergeText(_ merge: HeldMerge?) throws -> String? { try ConflictRow.text(merge) }
 
+    /// `sync_request`: directions (comma-separated), actor, at. A direction this build does not
+    /// know is an error naming it, never dropped from the request.
+    package static func syncRequest(directions: String, actor: String, at: Double) throws -> SyncRequest {
+        let known = try directions.split(separator: ",").map { try StoredValue.decode(String($0), "sync_request.directions") as Job.Direction }
+        return SyncRequest(directions: Set(known), actor: Actor(actor), at: Date(timeIntervalSince1970: at))
+    }
+
     /// `row_access`: id, at, rowID, operator, process, via.
     package typealias Access = (Int64, Double, Int64, String, String, String)
 
