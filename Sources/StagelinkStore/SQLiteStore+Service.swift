@@ -59,10 +59,8 @@ extension SQLiteStore {
         try await write { db in
             let rows = try Row.fetchAll(db, sql: "SELECT directions, actor, at FROM sync_request ORDER BY id")
             try db.execute(sql: "DELETE FROM sync_request")
-            return rows.map { row in
-                let directions = Set((row[0] as String).split(separator: ",").compactMap { Job.Direction(rawValue: String($0)) })
-                return SyncRequest(directions: directions, actor: Actor(row[1] as String), at: Date(timeIntervalSince1970: row[2]))
-            }
+            // Read before the transaction commits: a request that does not read is left where it is.
+            return try rows.map { row in try StoredColumns.syncRequest(directions: row[0], actor: row[1], at: row[2]) }
         }
     }
 
