@@ -53,8 +53,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz and /status on this address (a port alone: 127.0.0.1).", valueName: "host:port"))
     var listen: String?
 
-    @Option(help: ArgumentHelp("Linking workers that link staged rows at once, each its own share of people (1-16).", valueName: "N"))
-    var workers = 1
+    @Option(help: ArgumentHelp("Linking workers that link staged rows at once, each its own share of people (1-16; default: service.workers, or 1).", valueName: "N"))
+    var workers: Int?
 
     @Flag(help: "Start without the start-up checks of `stagelink check` (for emergencies; logged as a warning).")
     var skipChecks = false
@@ -64,7 +64,9 @@ struct RunCommand: AsyncParsableCommand {
             do { _ = try ListenAddress(parsing: listen) } catch { throw ValidationError("--listen: \(error)") }
         }
         if let every { _ = try Self.interval(every) }
-        guard (1...16).contains(workers) else { throw ValidationError("--workers: \(workers) is not between 1 and 16.") }
+        if let workers, !StagelinkConfiguration.Limits.workers.contains(workers) {
+            throw ValidationError("--workers: \(workers) is not between 1 and 16.")
+        }
     }
 
     /// A `--every` value: a duration within the range `schedule.every` allows.
@@ -107,7 +109,7 @@ struct RunCommand: AsyncParsableCommand {
             try await Self.startUpChecks(context)
         }
         var cycle = try await context.cycle(context.endpoints())
-        cycle.settings.linkingWorkers = workers
+        if let workers { cycle.settings.linkingWorkers = workers }
         let holder = Context.holder("run")
         let service = SyncService(cycle: cycle, every: interval, holder: holder, logger: context.logger)
         let trap = SignalTrap { [logger = context.logger] in logger.notice("stop requested: stopping after the current batch (signal again to quit now)") }
