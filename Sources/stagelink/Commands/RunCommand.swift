@@ -30,7 +30,7 @@ struct RunCommand: AsyncParsableCommand {
             own share: every row of one person (a Patient, its episodes and assessments) goes to \
             the same worker, in row order, so that no record is written by two workers at once or \
             a child before its parent; each has salesforce.concurrency calls in flight \
-            (docs/scale.md#workers).
+            (docs/scale.md#linking-workers).
 
             With retention.payloads in stagelink.yaml it purges old payloads by itself, as             `stagelink purge` does, after the first cycle and then once a day (docs/security.md).
 
