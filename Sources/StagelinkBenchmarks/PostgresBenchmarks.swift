@@ -27,50 +27,71 @@ public enum PostgresBenchmarks {
 
     /// The store's half of linking `count` staged Patients: claims of 1,000 rows, and for each row
     /// an outcome (status, attempt, link, field state, lineage) recorded in batches of 1,000, on
-    /// PostgreSQL beside SQLite. The linker itself (mapping, the other side's calls) is left out:
-    /// it takes the whole store until the engine's components take their roles.
-    public static func linkingWrites(count: Int, location: PostgresLocation) async throws -> BenchmarkFigure {
+    /// PostgreSQL beside SQLite, with one worker and with two claiming their shares at once
+    /// (``ClaimPartition``). The linker itself (mapping, the other side's calls) is left out.
+    public static func linkingWrites(count: Int, location: PostgresLocation) async throws -> [BenchmarkFigure] {
         let records = (0..<count).map(EngineBenchmarks.record)
-        let sqliteStore = try SQLiteStore.temporary("bench-link-writes")
-        defer { EngineBenchmarks.discard(sqliteStore) }
-        let sqlite = try await linkWriteRate(records, store: sqliteStore)
-        let store = try await PostgresStore(location: location, schema: "bench_" + UUID().uuidString.prefix(8).lowercased())
-        defer { store.close() }
-        let rate = try await linkWriteRate(records, store: store)
-        try await store.dropSchema()
-        return BenchmarkFigure(
-            name: "claim and record \(count.formatted()) linked outcomes on PostgreSQL (\(location.host))", value: rate, unit: "rows/s",
-            reference: .init(name: "the same on the SQLite store", value: sqlite), target: "≥ 0.5× SQLite", meetsTarget: rate >= 0.5 * sqlite)
+        var sqlite: [Int: Double] = [:]
+        var postgres: [Int: Double] = [:]
+        for workers in [1, 2] {
+            let sqliteStore = try SQLiteStore.temporary("bench-link-writes")
+            defer { EngineBenchmarks.discard(sqliteStore) }
+            sqlite[workers] = try await linkWriteRate(records, store: sqliteStore, workers: workers)
+            let store = try await PostgresStore(location: location, schema: "bench_" + UUID().uuidString.prefix(8).lowercased())
+            defer { store.close() }
+            postgres[workers] = try await linkWriteRate(records, store: store, workers: workers)
+            try await store.dropSchema()
+        }
+        return [1, 2].map { workers in
+            let rate = postgres[workers]!
+            let reference = sqlite[workers]!
+            return BenchmarkFigure(
+                name: "claim and record \(count.formatted()) linked outcomes on PostgreSQL (\(location.host)), \(workers) worker\(workers == 1 ? "" : "s")",
+                value: rate, unit: "rows/s", reference: .init(name: "the same on the SQLite store", value: reference), target: "≥ 0.5× SQLite",
+                meetsTarget: rate >= 0.5 * reference)
+        }
     }
 
-    private static func linkWriteRate(_ records: [IncomingRecord], store: some StagingStore & LinkingStore) async throws -> Double {
+    private static func linkWriteRate(_ records: [IncomingRecord], store: some StagingStore & LinkingStore, workers: Int) async throws -> Double {
         for page in stride(from: 0, to: records.count, by: 500) {
             _ = try await store.stage(Array(records[page..<min(page + 500, records.count)]), job: nil, advancing: nil)
         }
         let seconds = try await EngineBenchmarks.measure {
-            while true {
-                let rows = try await store.claimRows(ClaimRequest(), limit: 1_000, actor: .job(1))
-                if rows.isEmpty { break }
-                let at = Date()
-                try await store.record(
-                    rows.map { row in
-                        let key = MappedRecordKey(object: "Contact", key: row.sourceID)
-                        return LinkOutcome(
-                            rowID: row.id, actor: .job(1), at: at, status: .linked, attempt: .linked,
-                            links: [
-                                RecordLink(
-                                    source: SourceKey(system: row.system, resourceType: row.resourceType, sourceID: row.sourceID), targetType: "Contact",
-                                    targetID: "003\(row.id)", recordKey: row.sourceID, linkedRowID: row.id, linkedVersion: row.recordVersion, updatedAt: at)
-                            ],
-                            fieldStates: [FieldStateChange(record: key, field: "LastName", state: FieldState(synced: .text(row.sourceID)))],
-                            writes: [
-                                FieldWrite(
-                                    record: key, field: "LastName", value: .text(row.sourceID), writtenTo: .salesforce, rowID: row.id, jobID: 1, rule: .emr,
-                                    actor: .job(1), at: at, reason: "the EMR owns LastName")
-                            ])
-                    })
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<workers {
+                    var request = ClaimRequest()
+                    if workers > 1 { request.partition = ClaimPartition(index: index, of: workers) }
+                    group.addTask { try await linkAll(request, store: store, actor: .job(Int64(1 + index))) }
+                }
+                try await group.waitForAll()
             }
         }
         return Double(records.count) / seconds
+    }
+
+    /// One worker: claims and records until its share is linked.
+    private static func linkAll(_ request: ClaimRequest, store: some StagingStore & LinkingStore, actor: Actor) async throws {
+        while true {
+            let rows = try await store.claimRows(request, limit: 1_000, actor: actor)
+            if rows.isEmpty { break }
+            let at = Date()
+            try await store.record(
+                rows.map { row in
+                    let key = MappedRecordKey(object: "Contact", key: row.sourceID)
+                    return LinkOutcome(
+                        rowID: row.id, actor: actor, at: at, status: .linked, attempt: .linked,
+                        links: [
+                            RecordLink(
+                                source: SourceKey(system: row.system, resourceType: row.resourceType, sourceID: row.sourceID), targetType: "Contact",
+                                targetID: "003\(row.id)", recordKey: row.sourceID, linkedRowID: row.id, linkedVersion: row.recordVersion, updatedAt: at)
+                        ],
+                        fieldStates: [FieldStateChange(record: key, field: "LastName", state: FieldState(synced: .text(row.sourceID)))],
+                        writes: [
+                            FieldWrite(
+                                record: key, field: "LastName", value: .text(row.sourceID), writtenTo: .salesforce, rowID: row.id, jobID: 1, rule: .emr,
+                                actor: actor, at: at, reason: "the EMR owns LastName")
+                        ])
+                })
+        }
     }
 }

@@ -6,7 +6,8 @@ import StagelinkStore
 // The linking role: claims, what linking did to each row, links, field states and lineage.
 extension PostgresStore {
     /// Claims with `FOR UPDATE SKIP LOCKED`: two processes (or workers) claiming at the same moment
-    /// take different rows and never wait on each other's.
+    /// take different rows and never wait on each other's. A worker's ``ClaimPartition`` is the
+    /// share `hashtext` gives the row's person (its parent's source id, or its own).
     public func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow] {
         if let rowIDs = request.rowIDs, rowIDs.isEmpty { return [] }
         if let codes = request.errorCodes, codes.isEmpty { return [] }
@@ -27,6 +28,9 @@ extension PostgresStore {
                         AND (\(codes)::text[] IS NULL OR errorCode = ANY(\(codes)::text[]))
                         AND (\(request.afterRowID)::int8 IS NULL OR id > \(request.afterRowID))
                         AND (\(request.maximumAttempts)::int8 IS NULL OR attemptCount < \(request.maximumAttempts))
+                        AND (\(request.partition?.count)::int4 IS NULL OR mod(abs(hashtext(
+                            COALESCE((SELECT row_parent.sourceID FROM row_parent WHERE row_parent.rowID = staged_row.id), staged_row.sourceID))::int8),
+                            \(request.partition?.count)) = \(request.partition?.index))
                     ORDER BY id LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
                 )
@@ -71,53 +75,78 @@ extension PostgresStore {
 
     /// Everything an outcome says, all of a batch in one transaction: the row's status (the
     /// trigger records the transition), the attempt, links, field states, lineage, conflicts.
+    ///
+    /// A batch costs two statements whatever its size (``OutcomeBatch``): the field states of its
+    /// records locked and read, then one statement that updates the rows, appends their attempts
+    /// and lineage, upserts the links and writes the merged field states. Conflicts, supersessions
+    /// and resolutions, which few outcomes carry, follow one by one.
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
-        let lineage = outcomes.map { RecordWriteRow<[UInt8]>.encode($0.writes) }
+        let segments = OutcomeBatch.segments(outcomes).map { segment in (segment, OutcomeBatch(segment)) }
         try await transaction { connection in
-            for (outcome, writes) in zip(outcomes, lineage) {
-                let at = outcome.at.timeIntervalSince1970
-                let error = outcome.error
-                let actor = outcome.actor.description
-                // A failed row keeps its last error visible after it is superseded or ignored; a linked one no longer has one.
-                let kept = outcome.status == .failed || error != nil ? error : nil
-                let numbers = try await connection.rows(
-                    """
-                    UPDATE staged_row SET status = \(outcome.status.rawValue), errorCode = \(kept?.code), errorMessage = \(kept?.message),
-                        errorFields = \(LinkErrorColumns.fields(kept)), errorBody = \(kept?.remoteBody), errorFurther = \(LinkErrorColumns.further(kept)),
-                        attemptCount = attemptCount + 1, note = \(outcome.note), updatedAt = \(at), updatedBy = \(actor), claimedBy = NULL, claimedUntil = NULL
-                    WHERE id = \(outcome.rowID) RETURNING attemptCount
-                    """, logger: logger
-                ).decode(Int.self).collect()
-                guard let number = numbers.first else { throw StoreError.noSuchRow(outcome.rowID) }
-                try await connection.run(
-                    """
-                    INSERT INTO link_attempt (rowID, number, at, actor, outcome, errorCode, errorMessage, errorFields, errorBody)
-                    VALUES (\(outcome.rowID), \(number), \(at), \(actor), \(outcome.attempt.rawValue), \(error?.code), \(error?.message),
-                        \(LinkErrorColumns.fields(error)), \(error?.remoteBody))
-                    """, logger: logger)
-                for link in outcome.links { try await upsert(link, in: connection) }
-                try await apply(outcome.fieldStates, at: at, in: connection)
-                for write in writes {
-                    try await connection.run(
-                        """
-                        INSERT INTO record_write (object, recordKey, writtenTo, rowID, jobID, actor, at, fields)
-                        VALUES (\(write.object), \(write.recordKey), \(write.writtenTo), \(write.rowID), \(write.jobID), \(write.actor), \(write.at),
-                            \(String(decoding: write.fields, as: UTF8.self)))
-                        """, logger: logger)
+            for (segment, batch) in segments {
+                try await record(batch, in: connection)
+                for outcome in segment {
+                    let at = outcome.at.timeIntervalSince1970
+                    for conflict in outcome.conflicts { try await insert(conflict, at: at, in: connection) }
+                    for key in outcome.supersedes { try await supersede(key, at: at, actor: outcome.actor.description, in: connection) }
+                    for resolution in outcome.resolvedConflicts { try await resolve(resolution, at: at, in: connection) }
                 }
-                for conflict in outcome.conflicts { try await insert(conflict, at: at, in: connection) }
-                for key in outcome.supersedes {
-                    try await connection.run(
-                        """
-                        UPDATE staged_row SET status = 'superseded', note = \(Self.supersededNote), updatedAt = \(at), updatedBy = \(actor)
-                        WHERE system = \(key.system.rawValue) AND resourceType = \(key.resourceType) AND sourceID = \(key.sourceID)
-                            AND status = 'staged' AND receivedAt <= \(at) AND (claimedUntil IS NULL OR claimedUntil < \(at))
-                        """, logger: logger)
-                }
-                for resolution in outcome.resolvedConflicts { try await resolve(resolution, at: at, in: connection) }
             }
         }
+    }
+
+    /// One segment's rows, attempts, links, lineage and field states: two statements.
+    private func record(_ batch: OutcomeBatch, in connection: PostgresConnection) async throws {
+        let states = try await mergedStates(batch.fieldStates, in: connection)
+        let (rows, links, writes) = (try OutcomeBatch.json(batch.rows), try OutcomeBatch.json(batch.links), try OutcomeBatch.json(batch.writes))
+        let query: PostgresQuery = """
+            WITH o AS (
+                SELECT * FROM json_to_recordset(\(rows)::json) AS o(id int8, status text, attempt text, at float8,
+                    actor text, note text, keptcode text, keptmessage text, keptfields text, keptbody text, keptfurther text,
+                    code text, message text, fields text, body text)
+            ), updated AS (
+                UPDATE staged_row SET status = o.status, errorCode = o.keptcode, errorMessage = o.keptmessage, errorFields = o.keptfields,
+                    errorBody = o.keptbody, errorFurther = o.keptfurther, attemptCount = staged_row.attemptCount + 1, note = o.note,
+                    updatedAt = o.at, updatedBy = o.actor, claimedBy = NULL, claimedUntil = NULL
+                FROM o WHERE staged_row.id = o.id
+                RETURNING staged_row.id, staged_row.attemptCount
+            ), attempts AS (
+                INSERT INTO link_attempt (rowID, number, at, actor, outcome, errorCode, errorMessage, errorFields, errorBody)
+                SELECT o.id, updated.attemptCount, o.at, o.actor, o.attempt, o.code, o.message, o.fields, o.body
+                FROM o JOIN updated ON updated.id = o.id ORDER BY o.id
+            ), links AS (
+                INSERT INTO record_link (system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion,
+                    linkedLastUpdated, updatedAt, retired, mergedInto)
+                SELECT * FROM json_to_recordset(\(links)::json) AS l(system text, resourcetype text, sourceid text,
+                    targettype text, targetid text, recordkey text, linkedrowid int8, linkedversion text, linkedlastupdated float8, updatedat float8,
+                    retired text, mergedinto text)
+                ON CONFLICT (system, resourceType, sourceID) DO UPDATE SET targetType = excluded.targetType, targetID = excluded.targetID,
+                    recordKey = excluded.recordKey, linkedRowID = excluded.linkedRowID, linkedVersion = excluded.linkedVersion,
+                    linkedLastUpdated = excluded.linkedLastUpdated, updatedAt = excluded.updatedAt, retired = excluded.retired,
+                    mergedInto = excluded.mergedInto
+            ), writes AS (
+                INSERT INTO record_write (object, recordKey, writtenTo, rowID, jobID, actor, at, fields)
+                SELECT * FROM json_to_recordset(\(writes)::json) AS w(object text, recordkey text, writtento text,
+                    rowid int8, jobid int8, actor text, at float8, fields text)
+            ), states AS (
+                UPDATE record_state SET fields = s.fields, updatedAt = s.at
+                FROM unnest(\(states.objects)::text[], \(states.keys)::text[], \(states.fields)::text[], \(states.at)::float8[]) AS s(object, recordKey, fields, at)
+                WHERE record_state.object = s.object AND record_state.recordKey = s.recordKey
+            )
+            SELECT id FROM updated
+            """
+        let updated = Set(try await connection.rows(query, logger: logger).decode(Int64.self).collect())
+        if let missing = batch.rows.first(where: { !updated.contains($0.id) }) { throw StoreError.noSuchRow(missing.id) }
+    }
+
+    private func supersede(_ key: SourceKey, at: Double, actor: String, in connection: PostgresConnection) async throws {
+        try await connection.run(
+            """
+            UPDATE staged_row SET status = 'superseded', note = \(Self.supersededNote), updatedAt = \(at), updatedBy = \(actor)
+            WHERE system = \(key.system.rawValue) AND resourceType = \(key.resourceType) AND sourceID = \(key.sourceID)
+                AND status = 'staged' AND receivedAt <= \(at) AND (claimedUntil IS NULL OR claimedUntil < \(at))
+            """, logger: logger)
     }
 
     static let supersededNote = "Stagelink wrote this record after this version was received; its next version carries these changes"
@@ -137,29 +166,57 @@ extension PostgresStore {
             """, logger: logger)
     }
 
-    /// Merges field states into their records' (other mappings and processes write other fields):
-    /// the record's row is locked while it is read and written.
-    private func apply(_ changes: [FieldStateChange], at: Double, in connection: PostgresConnection) async throws {
-        let groups = Dictionary(grouping: changes, by: \.record)
-        for record in groups.keys.sorted(by: { ($0.object, $0.key) < ($1.object, $1.key) }) {
-            let existing = try await connection.rows(
-                "SELECT fields FROM record_state WHERE object = \(record.object) AND recordKey = \(record.key) FOR UPDATE", logger: logger
-            ).decode(String.self).collect()
-            var states = existing.first.map(RecordStateRecord.decode) ?? [:]
-            for change in groups[record]! { states[change.field] = change.state }
-            let text = String(decoding: RecordStateRecord.encode(states.sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) }), as: UTF8.self)
-            try await connection.run(
-                """
-                INSERT INTO record_state (object, recordKey, fields, updatedAt) VALUES (\(record.object), \(record.key), \(text), \(at))
-                ON CONFLICT (object, recordKey) DO UPDATE SET fields = excluded.fields, updatedAt = excluded.updatedAt
-                """, logger: logger)
+    /// The field states of the records `changes` touch, merged with them (other mappings and
+    /// processes write other fields of the same records), as the columns of one `UPDATE`.
+    ///
+    /// One statement locks and reads them: each record's row is made if it has none yet, and
+    /// locked either way (`ON CONFLICT … DO UPDATE`), so that a process writing the same record at
+    /// the same moment waits for this transaction and then merges into what it wrote.
+    private func mergedStates(_ changes: [(change: FieldStateChange, at: Double)], in connection: PostgresConnection) async throws -> StateColumns {
+        var columns = StateColumns()
+        guard !changes.isEmpty else { return columns }
+        var lastAt: [MappedRecordKey: Double] = [:]
+        for (change, at) in changes { lastAt[change.record] = at }
+        // In one order in every process, so that two never wait on each other's records.
+        let records = lastAt.keys.sorted { ($0.object, $0.key) < ($1.object, $1.key) }
+        let current = try await connection.rows(
+            """
+            INSERT INTO record_state (object, recordKey, fields, updatedAt)
+            SELECT object, recordKey, '{}', 0 FROM unnest(\(records.map(\.object))::text[], \(records.map(\.key))::text[]) AS r(object, recordKey)
+            ON CONFLICT (object, recordKey) DO UPDATE SET updatedAt = record_state.updatedAt
+            RETURNING object, recordKey, fields
+            """, logger: logger
+        ).decode((String, String, String).self).collect()
+        var states: [MappedRecordKey: [String: FieldState]] = [:]
+        for (object, key, fields) in current { states[MappedRecordKey(object: object, key: key)] = RecordStateRecord.decode(fields) }
+        for (change, _) in changes { states[change.record, default: [:]][change.field] = change.state }
+        for record in records {
+            let merged = states[record, default: [:]].sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) }
+            columns.objects.append(record.object)
+            columns.keys.append(record.key)
+            columns.fields.append(String(decoding: RecordStateRecord.encode(merged), as: UTF8.self))
+            columns.at.append(lastAt[record]!)
         }
+        return columns
+    }
+
+    /// Merged field states as the arrays one `UPDATE … FROM unnest(…)` takes.
+    struct StateColumns {
+        var objects: [String] = [], keys: [String] = [], fields: [String] = [], at: [Double] = []
     }
 
     public func updateFieldStates(_ changes: [FieldStateChange]) async throws {
         guard !changes.isEmpty else { return }
         let now = Date().timeIntervalSince1970
-        try await transaction { connection in try await apply(changes, at: now, in: connection) }
+        try await transaction { connection in
+            let states = try await mergedStates(changes.map { ($0, now) }, in: connection)
+            try await connection.run(
+                """
+                UPDATE record_state SET fields = s.fields, updatedAt = s.at
+                FROM unnest(\(states.objects)::text[], \(states.keys)::text[], \(states.fields)::text[], \(states.at)::float8[]) AS s(object, recordKey, fields, at)
+                WHERE record_state.object = s.object AND record_state.recordKey = s.recordKey
+                """, logger: logger)
+        }
     }
 
     /// The same collision seen again (by the other direction, or a retry) is the same conflict.

@@ -37,6 +37,11 @@ extension SQLiteStore {
                 conditions.append("attemptCount < ?")
                 arguments += [maximumAttempts]
             }
+            if let partition = request.partition {
+                // The person: the row's parent when it has one, else its own record.
+                conditions.append("stagelink_partition(COALESCE((SELECT sourceID FROM row_parent WHERE rowID = staged_row.id), sourceID), ?) = ?")
+                arguments += [partition.count, partition.index]
+            }
             let ids = try Int64.fetchAll(
                 db, sql: "SELECT id FROM staged_row WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ?",
                 arguments: arguments + [limit])
@@ -50,6 +55,12 @@ extension SQLiteStore {
         }
         // Opened after the write lock is released.
         return try records.map { try $0.row(cipher) }
+    }
+
+    /// `stagelink_partition(person, count)`: the share of ``ClaimPartition`` a person falls in.
+    static let partitionFunction = DatabaseFunction("stagelink_partition", argumentCount: 2, pure: true) { values in
+        guard let key = String.fromDatabaseValue(values[0]), let count = Int.fromDatabaseValue(values[1]), count > 0 else { return nil }
+        return ClaimPartition.share(of: key, count: count)
     }
 
     public func releaseClaims(rowIDs: [Int64], actor: Actor) async throws {

@@ -90,6 +90,7 @@ public final class SQLiteStore: SyncStore {
         configuration.label = "stagelink.store"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            db.add(function: Self.partitionFunction)
             guard !db.configuration.readonly else { return }
             // The writer links rows into several indexes keyed by record id, in random order: it
             // touches far more pages than SQLite's 2 MB default cache holds. A checkpoint every

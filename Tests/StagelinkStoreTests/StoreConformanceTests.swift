@@ -35,6 +35,18 @@ enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         }
     }
 
+    /// Two handles on one new store, as two processes (or two workers) hold: the same file, or the same schema.
+    func openTwo() async throws -> (any ConformingStore, any ConformingStore) {
+        switch self {
+        case .sqlite:
+            let first = try SQLiteStore.temporary("conformance")
+            return (first, try SQLiteStore(path: first.path))
+        case .postgres:
+            let first = try await Self.postgres()
+            return (first, try await Self.postgres(schema: first.schema))
+        }
+    }
+
     static func postgres(schema: String = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "_")) async throws -> PostgresStore {
         let url = try #require(serverURL, "STAGELINK_TEST_POSTGRES is not set")
         return try await PostgresStore(location: PostgresLocation(parsing: url), schema: schema)
@@ -301,6 +313,55 @@ struct StoreConformanceTests {
         #expect(Set(a).isDisjoint(with: b))
         #expect(a.count + b.count == 300)
         #expect(Set(a + b) == Set(staged.rowIDs))
+    }
+
+    @Test(arguments: StoreKind.available)
+    func twoWorkersOnTwoHandlesLinkEveryRowOnceAndEachPersonsRowsInOrder(_ kind: StoreKind) async throws {
+        let (one, other) = try await kind.openTwo()
+        // 40 people, each a Patient staged twice (two versions) and an episode whose parent it is.
+        var page: [IncomingRecord] = []
+        for person in 0..<40 {
+            page.append(record("p\(person)", #"{"resourceType":"Patient","id":"p\#(person)","v":1}"#))
+            page.append(record("e\(person)", #"{"resourceType":"EpisodeOfCare","id":"e\#(person)","patient":{"reference":"Patient/p\#(person)"}}"#, type: "EpisodeOfCare"))
+        }
+        for person in 0..<40 { page.append(record("p\(person)", #"{"resourceType":"Patient","id":"p\#(person)","v":2}"#, version: "2")) }
+        let staged = try await one.stage(page, job: nil, advancing: nil)
+        #expect(staged.staged == 120)
+
+        /// A worker: claims its share a few rows at a time and links each row to its record.
+        @Sendable func work(_ store: any ConformingStore, _ index: Int) async throws -> [StagedRow] {
+            var linked: [StagedRow] = []
+            var request = ClaimRequest()
+            request.partition = ClaimPartition(index: index, of: 2)
+            while true {
+                let rows = try await store.claimRows(request, limit: 7, actor: .job(Int64(10 + index)))
+                if rows.isEmpty { return linked }
+                try await store.record(
+                    rows.map { row in
+                        let source = SourceKey(system: row.system, resourceType: row.resourceType, sourceID: row.sourceID)
+                        return LinkOutcome(
+                            rowID: row.id, actor: .job(Int64(10 + index)), at: Date(), status: .linked, attempt: .linked,
+                            links: [RecordLink(source: source, targetType: "Contact", targetID: "003-\(row.sourceID)", recordKey: row.sourceID, linkedRowID: row.id, linkedVersion: row.recordVersion, updatedAt: Date())])
+                    })
+                linked += rows
+            }
+        }
+        async let first = work(one, 0)
+        async let second = work(other, 1)
+        let (a, b) = try await (first, second)
+        #expect(Set(a.map(\.id)).isDisjoint(with: b.map(\.id)), "no row taken by both workers")
+        #expect(Set(a.map(\.id) + b.map(\.id)) == Set(staged.rowIDs))
+        #expect(!a.isEmpty && !b.isEmpty, "both workers had a share")
+        for id in staged.rowIDs { #expect(try await one.row(id: id)?.attemptCount == 1, "row \(id) linked once") }
+        // A person's rows (the Patient's two versions, its episode) all went to one worker, oldest first.
+        func person(_ row: StagedRow) -> String { "p" + row.sourceID.dropFirst() }
+        #expect(Set(a.map(person)).isDisjoint(with: b.map(person)))
+        for worker in [a, b] {
+            for (_, rows) in Dictionary(grouping: worker, by: person) { #expect(rows.map(\.id) == rows.map(\.id).sorted()) }
+        }
+        let links = try await one.links(for: (0..<40).map { SourceKey(system: .emr, resourceType: "Patient", sourceID: "p\($0)") })
+        #expect(links.count == 40)
+        #expect(links.values.allSatisfy { $0.linkedVersion.version == "2" }, "each Patient's newest version is linked last")
     }
 
     @Test(arguments: StoreKind.available)

@@ -28,6 +28,9 @@ public struct InboundLinker: Sendable {
     /// The most upsert calls in flight at once (`salesforce.concurrency`); a ``ConcurrencyWindow``
     /// narrows it while Salesforce throttles.
     public var concurrency: Int
+    /// Workers that link the staged rows at once, each its own share (``ClaimPartition``): a
+    /// person's rows all go to one worker, in row order.
+    public var workers = 1
     public var logger: Logger
 
     public init(
@@ -50,7 +53,21 @@ public struct InboundLinker: Sendable {
             await recorder.progress(phase: "linking \(inbound.resource)", total: .some(waiting))
             let bulk = try await bulkBatchSize(for: inbound)
             if let bulk { await recorder.event(.info, "\(inbound.object): more than \(target.bulkThreshold ?? 0) rows wait, upserted in bulk jobs of up to \(bulk)") }
-            try await link(ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged]), recorder: recorder, stop: stop, batchSize: bulk)
+            try await linkInShares(ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged]), recorder: recorder, stop: stop, batchSize: bulk)
+        }
+    }
+
+    /// Links what `request` selects with ``workers`` workers at once, each claiming its own share
+    /// (one worker: all of it). A mapping's rows are all linked before the next mapping starts.
+    private func linkInShares(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal, batchSize: Int?) async throws {
+        guard workers > 1 else { return try await link(request, recorder: recorder, stop: stop, batchSize: batchSize) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<workers {
+                var share = request
+                share.partition = ClaimPartition(index: index, of: workers)
+                group.addTask { try await link(share, recorder: recorder, stop: stop, batchSize: batchSize) }
+            }
+            try await group.waitForAll()
         }
     }
 

@@ -172,6 +172,8 @@ public struct ClaimRequest: Sendable, Hashable {
     /// Only rows after this id: a linker walks forward, so that a row that fails again is not
     /// taken again in the same pass.
     public var afterRowID: Int64?
+    /// Only this worker's share of the rows, when several link at once (`stagelink run --workers N`).
+    public var partition: ClaimPartition?
 
     public init(
         system: SourceSystem? = nil, resourceType: String? = nil, statuses: Set<RowStatus> = [.staged], rowIDs: [Int64]? = nil,
@@ -183,6 +185,33 @@ public struct ClaimRequest: Sendable, Hashable {
         self.rowIDs = rowIDs
         self.errorCodes = errorCodes
         self.maximumAttempts = maximumAttempts
+    }
+}
+
+/// One of `count` linking workers' share of the staged rows. Every row of one person (a record's
+/// rows and the rows whose parent it is: a Patient, its episodes and assessments) falls in the same
+/// share, so that two workers never write one record, or a child before its parent, at once; the
+/// rows of a share are claimed in row order, as one linker claims them.
+public struct ClaimPartition: Sendable, Hashable {
+    /// This worker's share, from 0 to `count - 1`.
+    public var index: Int
+    public var count: Int
+
+    public init(index: Int, of count: Int) {
+        precondition(count > 0 && (0..<count).contains(index), "a partition index within its count")
+        self.index = index
+        self.count = count
+    }
+
+    /// The share a person falls in on the SQLite store (FNV-1a of the person's source id, UTF-8;
+    /// PostgreSQL's own `hashtext` there): the same in every process sharing a store.
+    public static func share(of key: String, count: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        return Int(hash % UInt64(count))
     }
 }
 

@@ -58,6 +58,9 @@ public struct SyncSettings: Sendable, Hashable {
 
     /// The default of `salesforce.concurrency` and `emr.concurrency`.
     public static let defaultConcurrency = 4
+    /// `stagelink run --workers N`: linking workers that claim disjoint shares of the staged EMR
+    /// rows at once (``ClaimPartition``), each with `salesforceConcurrency` calls in flight.
+    public var linkingWorkers = 1
     /// `schedule.reconcile`: how often a cycle also reconciles (``Reconciler``); nil: only when asked
     /// (`stagelink reconcile`) or when a Salesforce watermark is older than the deleted window.
     public var reconcileEvery: Duration? = nil
@@ -117,7 +120,11 @@ public struct SyncCycle: Sendable {
     }
 
     public var inboundLinker: InboundLinker? {
-        endpoints.salesforceTarget.map { InboundLinker(store: store, target: $0, mapping: mapping, concurrency: settings.salesforceConcurrency, logger: logger) }
+        endpoints.salesforceTarget.map {
+            var linker = InboundLinker(store: store, target: $0, mapping: mapping, concurrency: settings.salesforceConcurrency, logger: logger)
+            linker.workers = settings.linkingWorkers
+            return linker
+        }
     }
 
     public var outboundLinker: OutboundLinker {

@@ -153,6 +153,8 @@ enum StarterConfiguration {
           # /metrics, /healthz, /readyz and /status of `stagelink run` (docs/monitoring.md). A port alone
           # listens on 127.0.0.1; name another address only behind a firewall.
           listen: 127.0.0.1:9464
+          # Linking workers, each linking its own share of people at once (docs/scale.md).
+          # workers: 1
 
         # Alerts posted to webhooks by `stagelink run` (docs/monitoring.md). `stagelink alerts test` checks them.
         # alerts:

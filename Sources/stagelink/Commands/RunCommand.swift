@@ -26,12 +26,19 @@ struct RunCommand: AsyncParsableCommand {
             alert rules after every cycle and every alerts.evaluateEvery, and posts to the webhooks \
             (docs/monitoring.md).
 
+            With --workers N, N linking workers link the staged EMR rows at once, each claiming its \
+            own share: every row of one person (a Patient, its episodes and assessments) goes to \
+            the same worker, in row order, so that no record is written by two workers at once or \
+            a child before its parent; each has salesforce.concurrency calls in flight \
+            (docs/scale.md#linking-workers).
+
             With retention.payloads in stagelink.yaml it purges old payloads by itself, as             `stagelink purge` does, after the first cycle and then once a day (docs/security.md).
 
             Examples:
               stagelink run --config /etc/stagelink/stagelink.yaml
               stagelink run --every 30s
               stagelink run --listen 127.0.0.1:9464
+              stagelink run --workers 2
             """
     )
 
@@ -46,6 +53,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz and /status on this address (a port alone: 127.0.0.1).", valueName: "host:port"))
     var listen: String?
 
+    @Option(help: ArgumentHelp("Linking workers that link staged rows at once, each its own share of people (1-16; default: service.workers, or 1).", valueName: "N"))
+    var workers: Int?
+
     @Flag(help: "Start without the start-up checks of `stagelink check` (for emergencies; logged as a warning).")
     var skipChecks = false
 
@@ -54,6 +64,9 @@ struct RunCommand: AsyncParsableCommand {
             do { _ = try ListenAddress(parsing: listen) } catch { throw ValidationError("--listen: \(error)") }
         }
         if let every { _ = try Self.interval(every) }
+        if let workers, !StagelinkConfiguration.Limits.workers.contains(workers) {
+            throw ValidationError("--workers: \(workers) is not between 1 and 16.")
+        }
     }
 
     /// A `--every` value: a duration within the range `schedule.every` allows.
@@ -95,7 +108,8 @@ struct RunCommand: AsyncParsableCommand {
         } else {
             try await Self.startUpChecks(context)
         }
-        let cycle = try await context.cycle(context.endpoints())
+        var cycle = try await context.cycle(context.endpoints())
+        if let workers { cycle.settings.linkingWorkers = workers }
         let holder = Context.holder("run")
         let service = SyncService(cycle: cycle, every: interval, holder: holder, logger: context.logger)
         let trap = SignalTrap { [logger = context.logger] in logger.notice("stop requested: stopping after the current batch (signal again to quit now)") }

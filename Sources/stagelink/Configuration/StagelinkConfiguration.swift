@@ -85,6 +85,8 @@ struct StagelinkConfiguration: Sendable {
         static let maxAttempts = 1...10
         static let maxConnections = 1...64
         static let concurrency = 1...64
+        /// `service.workers` and `stagelink run --workers`: linking workers (docs/scale.md#linking-workers).
+        static let workers = 1...16
     }
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
@@ -101,7 +103,7 @@ struct StagelinkConfiguration: Sendable {
         "emr.writes": ["create", "update"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
         "logging": ["level", "format"],
-        "service": ["listen"],
+        "service": ["listen", "workers"],
     ]
 
     /// Every key that holds a value, as a dotted path (`salesforce.auth.flow`): what
@@ -164,10 +166,12 @@ struct StagelinkConfiguration: Sendable {
         logLevel = try logging?["level"]?.enum(LogLevelName.self, what: "level").rawValue
         // Operations (issue 17).
         if let reader = logging?["format"] { logFormat = try reader.enum(LogFormat.self, what: "format") }
-        if let reader = try top["service"]?.mapping(allowed: Self.keys["service"]!)["listen"] {
+        let service = try top["service"]?.mapping(allowed: Self.keys["service"]!)
+        if let reader = service?["listen"] {
             let text = try Self.expand(reader)
             do { listen = try ListenAddress(parsing: text) } catch { throw reader.error(error.description) }
         }
+        if let reader = service?["workers"] { settings.linkingWorkers = try reader.int(in: Limits.workers) }
         alerts = try top["alerts"].map { reader throws(ConfigurationError) in try AlertSettings(reader: reader, expand: Self.expand) }
 
         if let section = try top["salesforce"]?.mapping(allowed: Self.keys["salesforce"]!) {
