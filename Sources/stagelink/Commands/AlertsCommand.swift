@@ -39,7 +39,7 @@ struct AlertsListCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try await Context.open(storeOptions)
         let alerts = firing ? try await context.store.firingAlerts() : try await context.store.recentAlerts(limit: limit)
         var deliveries: [Int64: [AlertDelivery]] = [:]
         for alert in alerts { deliveries[alert.id] = try await context.store.deliveries(ofAlert: alert.id) }
@@ -98,7 +98,7 @@ struct AlertsTestCommand: AsyncParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try await Context.open(storeOptions)
         guard let settings = context.configuration?.alerts, !settings.webhooks.isEmpty else {
             throw ValidationError("No webhooks are configured: add alerts.webhooks to stagelink.yaml (docs/monitoring.md).")
         }
