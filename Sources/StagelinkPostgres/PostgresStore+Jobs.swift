@@ -7,13 +7,15 @@ import StagelinkStore
 extension PostgresStore {
     public func startJob(kind: Job.Kind, direction: Job.Direction?, actor: Actor, trigger: Job.Trigger) async throws -> Job {
         var record = JobRecord(Job(id: 0, kind: kind, direction: direction, actor: actor, trigger: trigger, startedAt: Date()))
-        let ids = try await client.query(
-            """
-            INSERT INTO job (kind, direction, actor, trigger, startedAt, status, phase)
-            VALUES (\(record.kind), \(record.direction), \(record.actor), \(record.trigger), \(record.startedAt), \(record.status), \(record.phase))
-            RETURNING id
-            """, logger: logger
-        ).decode(Int64.self).collect()
+        let ids = try await transaction { connection in
+            try await connection.rows(
+                """
+                INSERT INTO job (kind, direction, actor, trigger, startedAt, status, phase)
+                VALUES (\(record.kind), \(record.direction), \(record.actor), \(record.trigger), \(record.startedAt), \(record.status), \(record.phase))
+                RETURNING id
+                """, logger: logger
+            ).decode(Int64.self).collect()
+        }
         record.id = ids.first
         return try record.job
     }

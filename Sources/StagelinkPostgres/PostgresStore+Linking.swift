@@ -55,14 +55,16 @@ extension PostgresStore {
         guard !rowIDs.isEmpty else { return [] }
         let now = Date().timeIntervalSince1970
         // The status trigger records each row's transition.
-        let changed = try await client.query(
-            """
-            UPDATE staged_row SET status = \(status.rawValue), note = \(note), updatedAt = \(now), updatedBy = \(actor.description),
-                claimedBy = NULL, claimedUntil = NULL
-            WHERE id = ANY(\(rowIDs)::int8[]) AND status = ANY(\(from.map(\.rawValue))::text[])
-            RETURNING id
-            """, logger: logger
-        ).decode(Int64.self).collect()
+        let changed = try await transaction { connection in
+            try await connection.rows(
+                """
+                UPDATE staged_row SET status = \(status.rawValue), note = \(note), updatedAt = \(now), updatedBy = \(actor.description),
+                    claimedBy = NULL, claimedUntil = NULL
+                WHERE id = ANY(\(rowIDs)::int8[]) AND status = ANY(\(from.map(\.rawValue))::text[])
+                RETURNING id
+                """, logger: logger
+            ).decode(Int64.self).collect()
+        }
         let set = Set(changed)
         return rowIDs.filter { set.contains($0) }
     }
@@ -167,9 +169,10 @@ extension PostgresStore {
         let status = conflict.winner == nil ? Conflict.Status.open.rawValue : Conflict.Status.decided.rawValue
         try await connection.run(
             """
-            INSERT INTO conflict (object, recordKey, field, rowID, emrValue, salesforceValue, rule, status, winner, createdAt)
+            INSERT INTO conflict (object, recordKey, field, rowID, emrValue, salesforceValue, rule, status, winner, createdAt, kind, merge)
             VALUES (\(conflict.record.object), \(conflict.record.key), \(conflict.field), \(conflict.rowID), \(emrValue), \(salesforceValue),
-                \(conflict.rule.rawValue), \(status), \(conflict.winner?.rawValue), \(at))
+                \(conflict.rule.rawValue), \(status), \(conflict.winner?.rawValue), \(at),
+                \((conflict.merge == nil ? Conflict.Kind.field : Conflict.Kind.merge).rawValue), \(try StoredColumns.mergeText(conflict.merge)))
             ON CONFLICT (object, recordKey, field, md5(emrValue), md5(salesforceValue)) DO NOTHING
             """, logger: logger)
         guard let rowID = conflict.rowID else { return }

@@ -11,7 +11,7 @@ extension PostgresStore {
         let now = Date().timeIntervalSince1970
         let expiresAt = now + duration.seconds
         do {
-            return try await transaction { connection in
+            return try await transaction(fenced: false) { connection in
                 let existing = try await leases("name = \(Self.serviceLease) FOR UPDATE", in: connection).first
                 guard let existing else {
                     let epoch = try await grantLease(to: holder, at: now, connection)
@@ -69,7 +69,7 @@ extension PostgresStore {
         try await run(
             """
             DELETE FROM lease WHERE name = \(Self.serviceLease) AND holderName = \(holder.name) AND host = \(holder.host) AND pid = \(holder.pid)
-            """, logger: logger)
+            """, fenced: false, logger: logger)
     }
 
     public func currentLease() async throws -> Lease? {
@@ -86,8 +86,10 @@ extension PostgresStore {
 
     /// Each request is returned once, however many processes take at the same moment.
     public func takeSyncRequests() async throws -> [SyncRequest] {
-        try await client.query("DELETE FROM sync_request RETURNING id, directions, actor, at", logger: logger)
-            .decode((Int64, String, String, Double).self).collect()
+        try await transaction { connection in
+            try await connection.rows("DELETE FROM sync_request RETURNING id, directions, actor, at", logger: logger)
+                .decode((Int64, String, String, Double).self).collect()
+        }
             .sorted { $0.0 < $1.0 }
             .map { _, directions, actor, at in
                 SyncRequest(
@@ -127,7 +129,7 @@ extension PostgresStore {
 
     static let serviceLease = "service"
 
-    private func leases(_ condition: PostgresQuery, in connection: PostgresConnection? = nil) async throws -> [Lease] {
+    func leases(_ condition: PostgresQuery, in connection: PostgresConnection? = nil) async throws -> [Lease] {
         let query = PostgresQuery(unsafeSQL: "SELECT holderName, host, pid, since, expiresAt, epoch FROM lease WHERE \(condition.sql)", binds: condition.binds)
         let rows = if let connection {
             try await connection.rows(query, logger: logger).decode((String, String, Int32, Double, Double, Int64).self).collect()

@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import StagelinkEngine
 import StagelinkStore
+import Synchronization
 
 /// The engine's store on a PostgreSQL server (postgres-nio's pooled `PostgresClient`), for several
 /// service processes on several hosts sharing one store.
@@ -26,7 +27,10 @@ public final class PostgresStore: Sendable {
     public let schema: String
     let client: PostgresClient
     let logger: Logger
-    private let runner: Task<Void, Never>
+    /// The pool's run loop and the change listener, shared with the store's fenced views.
+    private let lifetime: Lifetime
+    /// The lease epoch every write of this store carries (``fenced(by:)``); nil: not fenced.
+    let fence: Int64?
 
     /// Connects, and migrates the store to this build's schema. A store holding a migration this
     /// build does not know was written by a newer Stagelink: refused before anything writes to it.
@@ -49,19 +53,43 @@ public final class PostgresStore: Sendable {
         if background.logLevel < .warning { background.logLevel = .warning }
         let client = PostgresClient(configuration: configuration, backgroundLogger: background)
         self.client = client
-        runner = Task { await client.run() }
+        lifetime = Lifetime(runner: Task { await client.run() })
+        fence = nil
         do {
             try await migrate()
         } catch {
-            runner.cancel()
+            lifetime.end()
             throw error
         }
     }
 
-    deinit { runner.cancel() }
+    private init(sharing store: PostgresStore, fence: Int64) {
+        location = store.location
+        schema = store.schema
+        client = store.client
+        logger = store.logger
+        lifetime = store.lifetime
+        self.fence = fence
+    }
 
-    /// Closes the pool's connections.
-    public func close() { runner.cancel() }
+    /// Closes the pool's connections (and those of the store's fenced views).
+    public func close() { lifetime.end() }
+
+    /// What a store and its fenced views share: the pool's run loop, which ends when the last of
+    /// them is gone or one is closed, and the listener behind ``changeToken()``.
+    private final class Lifetime: Sendable {
+        let runner: Task<Void, Never>
+        let changes = ChangeListener()
+
+        init(runner: Task<Void, Never>) { self.runner = runner }
+
+        func end() {
+            changes.stop()
+            runner.cancel()
+        }
+
+        deinit { end() }
+    }
 
     /// `verify-full`: TLS required, the chain verified against the system's roots (or
     /// `sslrootcert`) and the certificate's name against the host, as libpq does.
@@ -119,14 +147,134 @@ public final class PostgresStore: Sendable {
             .decode(String.self).collect()
     }
 
-    /// Runs one statement on a pooled connection and waits for the server's answer, its error included.
-    func run(_ query: PostgresQuery, logger: Logger) async throws {
-        for try await _ in try await client.query(query, logger: logger) {}
+    /// Runs one statement that writes as a transaction of its own (``transaction(fenced:_:)``) and
+    /// waits for the server's answer, its error included.
+    func run(_ query: PostgresQuery, fenced: Bool = true, logger: Logger) async throws {
+        try await transaction(fenced: fenced) { connection in try await connection.run(query, logger: logger) }
     }
 
-    /// Runs `body` in one transaction on one pooled connection.
-    func transaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+    /// Runs `body` in one transaction on one pooled connection: the one place every write of the
+    /// store goes through. When the store is fenced (``fenced(by:)``) and `fenced` is true, the
+    /// transaction first reads the lease's epoch and keeps the lease's row share-locked to the end,
+    /// so that no process can take the lease between the check and the commit; a lease that
+    /// changed hands throws ``StaleLease`` and nothing of the write lands. Every transaction ends
+    /// with a notification on the store's channel, delivered at commit to every store that
+    /// listens (``changeToken()``). An error of `body` is thrown as it is (not wrapped).
+    func transaction<Result: Sendable>(fenced: Bool = true, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                if fenced, let fence {
+                    let lease = try await leases("name = \(Self.serviceLease) FOR SHARE", in: connection).first
+                    guard let lease, lease.epoch == fence else { throw StaleLease(epoch: fence, current: lease) }
+                }
+                let result = try await body(connection)
+                try await connection.run("SELECT pg_notify(\(Self.changeChannel), \(schema))", logger: logger)
+                return result
+            }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error
+        }
+    }
+}
+
+// MARK: - Fencing and change tracking
+
+extension PostgresStore {
+    /// The same store (the same pool), every write of which commits only while the service lease
+    /// is held at `epoch`: checked first in the write's own transaction (see
+    /// ``transaction(fenced:_:)``), and refused with ``StaleLease`` otherwise. Taking, renewing and
+    /// releasing the lease are not fenced.
+    public func fenced(by epoch: Int64) -> any SyncStore {
+        PostgresStore(sharing: self, fence: epoch)
+    }
+
+    /// The channel every write transaction notifies, with the store's schema as the payload (stores
+    /// in other schemas of the same database share the channel and ignore each other).
+    static let changeChannel = "stagelink_change"
+
+    /// A number that moves whenever a write commits on any connection to this store, whatever
+    /// process made it: a connection of the pool `LISTEN`s on ``changeChannel`` (from the first
+    /// call, which returns once the server confirmed the `LISTEN`), and each notification for this
+    /// schema moves the number. The tables are not read: a console that polls this number reads
+    /// the store only when something changed. When the listening connection is lost, the number
+    /// moves (notifications may have been missed) and it listens again.
+    public func changeToken() async throws -> Int {
+        try await lifetime.changes.token { [client, schema, logger] listener in
+            await Self.listen(client: client, schema: schema, listener: listener, logger: logger)
+        }
+    }
+
+    private static func listen(client: PostgresClient, schema: String, listener: ChangeListener, logger: Logger) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: changeChannel) { notifications in
+                        listener.listening()
+                        for try await notification in notifications where notification.payload == schema { listener.moved() }
+                    }
+                }
+                listener.lost(PostgresStoreError.unexpected("the connection listening for changes was closed"))
+            } catch {
+                listener.lost(error)
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+}
+
+/// The change token of a PostgreSQL store: a counter moved by notifications, and the waiters of
+/// the first call, which return once the listening connection is listening.
+final class ChangeListener: Sendable {
+    private struct State {
+        var token = 0
+        var listening = false
+        var task: Task<Void, Never>?
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// The token, once a connection listens (`listen` is started by the first call and runs until ``stop()``).
+    func token(listen: @escaping @Sendable (ChangeListener) async -> Void) async throws -> Int {
+        if let token = state.withLock({ $0.listening ? $0.token : nil }) { return token }
+        try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
+            state.withLock { state in
+                if state.listening { return waiter.resume() }
+                state.waiters.append(waiter)
+                if state.task == nil { state.task = Task { await listen(self) } }
+            }
+        }
+        return state.withLock { $0.token }
+    }
+
+    /// The connection listens: what committed before may not have been seen, so the token moves.
+    func listening() {
+        let waiters = state.withLock { state in
+            state.listening = true
+            state.token &+= 1
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// A write committed.
+    func moved() { state.withLock { $0.token &+= 1 } }
+
+    /// The listening connection failed: the token moves, and the first call's waiters get the error.
+    func lost(_ error: any Error) {
+        let waiters = state.withLock { state in
+            state.listening = false
+            state.token &+= 1
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(throwing: error) }
+    }
+
+    func stop() {
+        state.withLock { $0.task }?.cancel()
+        lost(CancellationError())
     }
 }
 
@@ -156,7 +304,7 @@ extension PostgresStore {
     /// never `public`.
     public func dropSchema() async throws {
         guard schema != "public" else { throw PostgresStoreError.invalidSchema(schema) }
-        try await run(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), logger: logger)
+        try await run(PostgresQuery(unsafeSQL: "DROP SCHEMA \(schema) CASCADE"), fenced: false, logger: logger)
     }
 }
 
@@ -169,10 +317,10 @@ extension AsyncSequence {
     }
 }
 
-// The roles PostgresStore implements in full, each shown by StoreConformanceTests on SQLite and
-// PostgreSQL alike. Not yet: PolicyStore, RowReader, HistoryReader, AccessLogStore, RetentionStore,
-// ChangeTracking (and so not SyncStore, their composition).
-extension PostgresStore: StagingStore, LinkingStore, JobStore, ServiceLeaseStore {}
+// The roles PostgresStore implements, each shown by StoreConformanceTests on SQLite and PostgreSQL alike.
+extension PostgresStore: StagingStore, LinkingStore, JobStore, ServiceLeaseStore, PolicyStore, RowReader, HistoryReader, AccessLogStore,
+    RetentionStore, ChangeTracking, LeaseFencing
+{}
 
 extension PostgresConnection {
     /// Runs a statement and waits for the server's answer, its error included: the async `query`,

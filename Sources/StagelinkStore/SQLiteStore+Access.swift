@@ -48,11 +48,8 @@ extension SQLiteStore {
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             _ = arguments.append(contentsOf: [query.limit])
-            return try Row.fetchAll(db, sql: "SELECT * FROM row_access \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments).map { row in
-                let kind: RowAccess.Via = try StoredValue.decode(row["via"] as String, "row_access.via")
-                return RowAccess(
-                    id: row["id"], at: Date(timeIntervalSince1970: row["at"]), rowID: row["rowID"], operatorName: row["operator"], process: row["process"],
-                    via: kind)
+            return try Row.fetchAll(db, sql: "SELECT id, at, rowID, operator, process, via FROM row_access \(filter) ORDER BY id DESC LIMIT ?", arguments: arguments).map { row in
+                try StoredColumns.access((row[0], row[1], row[2], row[3], row[4], row[5]))
             }
         }
     }

@@ -84,12 +84,7 @@ extension SQLiteStore {
             guard let row = try Row.fetchOne(db, sql: "SELECT receivedAt, jobID FROM staged_row WHERE id = ?", arguments: [id]) else {
                 return []
             }
-            // Staging itself is not written as a transition (it would double the cost of staging):
-            // the row's own receipt time and job say it.
-            let jobID: Int64? = row["jobID"]
-            let staged = RowTransition(
-                rowID: id, from: nil, to: .staged, at: Date(timeIntervalSince1970: row["receivedAt"]), actor: jobID.map(Actor.job) ?? .system,
-                note: "received")
+            let staged = StoredColumns.received(rowID: id, receivedAt: row["receivedAt"], jobID: row["jobID"])
             let later = try RowTransitionRecord.filter(Column("rowID") == id).order(Column("id")).fetchAll(db).map { try $0.transition }
             return [staged] + later
         }

@@ -6,17 +6,8 @@ import Testing
 
 @testable import StagelinkStore
 
-/// What the conformance bodies use of a store: the roles both stores implement, and the reads
-/// (of `RowReader` and `HistoryReader`) that show what those roles wrote.
-protocol ConformingStore: StagingStore, LinkingStore, JobStore, ServiceLeaseStore {
-    func row(id: Int64) async throws -> StagedRow?
-    func row(of record: SourceKey, contentHash: String) async throws -> StagedRow?
-    func job(id: Int64) async throws -> Job?
-    func jobs(before: Int64?, limit: Int) async throws -> [Job]
-    func lastJob(_ selection: JobSelection) async throws -> Job?
-    func lastWrite(record: MappedRecordKey, field: String) async throws -> FieldWrite?
-    func recentEvents(limit: Int) async throws -> [SyncEvent]
-}
+/// What the conformance bodies use of a store: every role (``SyncStore``), which both stores implement.
+protocol ConformingStore: SyncStore {}
 
 extension SQLiteStore: ConformingStore {}
 extension PostgresStore: ConformingStore {}

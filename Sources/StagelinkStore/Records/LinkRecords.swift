@@ -195,7 +195,7 @@ extension RecordWriteRow: Codable, FetchableRecord, MutablePersistableRecord, Pe
 
     /// The same writes without their values, each marked `"purged"` at `at` (the retention purge):
     /// the field, rule and reason stay, so that lineage still says which row and rule wrote a field.
-    static func withoutValues(_ fields: String, purgedAt at: Double) -> [UInt8] {
+    package static func withoutValues(_ fields: String, purgedAt at: Double) -> [UInt8] {
         var text = JSONTextBuilder()
         text.beginArray()
         for entry in (try? JSONValue(parsing: Array(fields.utf8)))?.arrayValue ?? [] {
