@@ -65,9 +65,6 @@ struct SetupError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Every role a command may use: the sync store's and the operations store's.
-typealias CommandStore = SyncStore & OperationsStore
-
 /// What a command works with: the store, the mapping and the configuration when there is one.
 struct Context {
     /// What the command does to the store.
@@ -83,7 +80,7 @@ struct Context {
 
     var configuration: StagelinkConfiguration?
     /// The store, through its roles: a SQLite file or a PostgreSQL server alike.
-    var store: any CommandStore
+    var store: any SyncStore
     /// The SQLite store file, for what only a file has (its path, its key and `store rekey`, read-only
     /// opening); nil when the store is on a PostgreSQL server.
     var file: SQLiteStore?
@@ -98,7 +95,7 @@ struct Context {
     }
 
     init(
-        configuration: StagelinkConfiguration?, store: any CommandStore, file: SQLiteStore?, storeName: String, loadedMapping: MappingDocument?, logger: Logger
+        configuration: StagelinkConfiguration?, store: any SyncStore, file: SQLiteStore?, storeName: String, loadedMapping: MappingDocument?, logger: Logger
     ) {
         self.configuration = configuration
         self.store = store
@@ -117,6 +114,20 @@ struct Context {
                     "This needs the mapping file: pass --mapping FILE, or name it in the configuration (mapping:). The store alone does not hold it.")
             }
             return loadedMapping
+        }
+    }
+
+    /// The store's monitoring and alert roles, for the metrics, the alert rules and `stagelink
+    /// alerts`; a clear error when the store does not take them.
+    var operationsStore: any OperationsStore {
+        get throws(SetupError) {
+            guard let operations = store as? any OperationsStore else {
+                throw SetupError(
+                    .store,
+                    "\(storeName) does not keep alerts and monitoring figures in this build (missing: \(Self.missingRoles(of: store).joined(separator: ", "))): "
+                        + "metrics, alert rules and stagelink alerts need a store that does.")
+            }
+            return operations
         }
     }
 
@@ -208,26 +219,16 @@ struct Context {
         return Context(configuration: configuration, file: opened, loadedMapping: loadedMapping, logger: logger)
     }
 
-    /// Connects to the PostgreSQL store (migrating it to this build's schema), and checks that it
-    /// takes every role a command may use.
-    static func openServer(_ location: PostgresLocation, logger: Logger) async throws(SetupError) -> any CommandStore {
-        let server: PostgresStore
+    /// Connects to the PostgreSQL store, migrating it to this build's schema.
+    static func openServer(_ location: PostgresLocation, logger: Logger) async throws(SetupError) -> PostgresStore {
         do {
-            server = try await PostgresStore(location: location, schema: location.schema, logger: logger)
+            return try await PostgresStore(location: location, schema: location.schema, logger: logger)
         } catch {
             throw SetupError(.store, "cannot open the PostgreSQL store \(location): \(error)")
         }
-        guard let store = (server as Any) as? any CommandStore else {
-            server.close()
-            throw SetupError(
-                .store,
-                "\(location) is a PostgreSQL store, and this build's PostgreSQL store does not take every role a command needs yet "
-                    + "(missing: \(missingRoles(of: server).joined(separator: ", "))). Use a SQLite file for store: until it does.")
-        }
-        return store
     }
 
-    /// The store roles (``CommandStore``'s parts) that `store` does not conform to.
+    /// The store roles (of ``SyncStore`` and ``OperationsStore``) that `store` does not conform to.
     static func missingRoles(of store: Any) -> [String] {
         let roles: [(String, Bool)] = [
             ("StagingStore", store is any StagingStore), ("LinkingStore", store is any LinkingStore), ("PolicyStore", store is any PolicyStore),
