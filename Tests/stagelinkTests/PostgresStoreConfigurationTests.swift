@@ -1,3 +1,4 @@
+import Console
 import Foundation
 import Logging
 import StagelinkEngine
@@ -128,6 +129,34 @@ struct PostgresCommandTests {
         _ = try await other.stage([record], job: nil, advancing: nil)
         #expect(try await context.store.countRows(RowFilter()) == 1)
         #expect(throws: SetupError.self) { try context.storeFile(for: "stagelink store rekey") }
+        try await other.dropSchema()
+        other.close()
+    }
+
+    @Test @MainActor func theConsoleOnAPostgresStoreFollowsAnotherProcesssWritesThroughItsChangeToken() async throws {
+        let url = try Self.url()
+        let location = try PostgresLocation(parsing: url)
+        let context = try await Context.open(StoreOptions.parse(["--store", url]), for: .reading)
+        let other = try await PostgresStore(location: location, schema: location.schema)
+        let record = IncomingRecord(
+            system: .emr, resourceType: "Patient", sourceID: "p-42", version: "1", lastUpdated: Date(timeIntervalSince1970: 1_790_000_000), payload: Array("{}".utf8))
+        let id = try #require(try await other.stage([record], job: nil, advancing: nil).rowIDs.first)
+        var configuration = ConsoleConfiguration(storePath: context.storeName, readOnly: true, initialTab: .staged)
+        configuration.handoffFolder = context.folder
+        let console = try HeadlessConsole(store: context.store, actions: UnmappedConsoleActions(), configuration: configuration)
+        await console.start()
+        #expect(console.screen.text.contains("p-42"), "\(console.screen.text)")
+        #expect(console.screen.text.contains("sslmode=disable&schema="), "the header names the server's store, without a password")
+        // Another process ignores the row; the notification moves this store's token, and the next poll shows it.
+        let before = try await context.store.changeToken()
+        _ = try await other.setStatus(rowIDs: [id], to: .ignored, from: [.staged], actor: .operator("bob"), note: "from another process")
+        var waited = 0
+        while try await context.store.changeToken() == before, waited < 600 {
+            try await Task.sleep(for: .milliseconds(50))
+            waited += 1
+        }
+        await console.poll()
+        #expect(console.screen.text.contains("⊘ ignored"), "\(console.screen.text)")
         try await other.dropSchema()
         other.close()
     }
