@@ -23,8 +23,10 @@ public struct ConsoleConfiguration: Sendable {
         }
     }
 
-    /// The store's path, as the header shows it.
+    /// The store's path (or a PostgreSQL store's URL without its password), as the header shows it.
     public var storePath: String
+    /// The folder for what `y` copies and `o` hands to the pager; nil: the store file's folder.
+    public var handoffFolder: String?
     public var endpoints: Endpoints
     /// The mapping file, which resolves an error's Salesforce field names (`Birthdate`) to payload
     /// paths (`birthDate`) for the highlight; nil shows errors without it.

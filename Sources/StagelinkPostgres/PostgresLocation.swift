@@ -29,6 +29,9 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     public var user: String
     public var password: String?
     public var database: String
+    /// The PostgreSQL schema the store's tables live in (`?schema=NAME`; `public` by default): one
+    /// database may hold several stores, such as a demo's beside a real one.
+    public var schema = "public"
     public var tls: TLSMode
 
     /// Whether `host` is this machine: only such a host may go without TLS.
@@ -65,8 +68,14 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
             switch item.name {
             case "sslmode": sslmode = item.value ?? ""
             case "sslrootcert": rootCertificate = item.value
+            case "schema":
+                // The name goes into SQL as an identifier (CREATE SCHEMA, search_path): only a plain one.
+                guard let name = item.value, Self.isSchemaName(name) else {
+                    throw .malformed("schema \"\(item.value ?? "")\" is not a plain schema name (lower-case letters, digits and _, at most 63, not starting with a digit)")
+                }
+                schema = name
             default:
-                throw .malformed("unknown parameter \"\(item.name)\" (accepted: sslmode, sslrootcert)")
+                throw .malformed("unknown parameter \"\(item.name)\" (accepted: sslmode, sslrootcert, schema)")
             }
         }
         switch sslmode {
@@ -103,7 +112,13 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         case .verifyFull: "verify-full"
         case .disable: "disable"
         }
-        return "postgres://\(user)@\(shownHost):\(port)/\(database)?sslmode=\(mode)"
+        return "postgres://\(user)@\(shownHost):\(port)/\(database)?sslmode=\(mode)" + (schema == "public" ? "" : "&schema=\(schema)")
+    }
+
+    /// Whether `name` is a schema name the store accepts: lower-case letters, digits and `_`, at
+    /// most 63 characters (PostgreSQL's identifier limit), not starting with a digit.
+    public static func isSchemaName(_ name: String) -> Bool {
+        name.range(of: #"^[a-z_][a-z0-9_]{0,62}$"#, options: .regularExpression) != nil
     }
 
     static func isLoopback(_ host: String) -> Bool {

@@ -74,9 +74,9 @@ struct ExitCodeTests {
         #expect(status.json["level"]?.stringValue == "failing")
         #expect(status.json["inbound"]?["pull"]?["lastJob"]?["message"]?.stringValue == "HTTP_5xx: HTTP_503")
         // Away from any mapping file, the mapping built into the binary is the one read.
-        let context = try Context.open(StoreOptions.parse(["--store", store.path]), for: .reading)
+        let context = try await Context.open(StoreOptions.parse(["--store", store.path]), for: .reading)
         #expect(context.loadedMapping?.file == BuiltInFiles.mappingName)
-        #expect(context.store.access == .readOnly)
+        #expect(context.file?.access == .readOnly)
         let jobs = try JobsCommand.parse(["--store", store.path, "--json"])
         try await jobs.run()
     }

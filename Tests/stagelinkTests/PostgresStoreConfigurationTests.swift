@@ -1,5 +1,9 @@
+import Console
 import Foundation
+import Logging
+import StagelinkEngine
 import StagelinkPostgres
+import StagelinkStore
 import Testing
 @testable import stagelink
 
@@ -53,10 +57,107 @@ struct PostgresStoreConfigurationTests {
         #expect(file.contains("passwordFile is for a postgres:// store"), "\(file)")
     }
 
-    @Test func aCommandOnAPostgresStoreSaysWhatThisBuildRunsOn() throws {
-        let folder = try Folder()
-        try "store: postgres://stagelink@127.0.0.1:1/sync\n".write(toFile: folder.configuration, atomically: true, encoding: .utf8)
-        let error = try #require(throws: SetupError.self) { try Context.open(config: folder.configuration) }
-        #expect("\(error)".contains("PostgreSQL store"), "\(error)")
+    @Test func aSchemaOfItsOwnIsNamedInTheURLAndShownWithIt() throws {
+        let location = try PostgresLocation(parsing: "postgres://stagelink@127.0.0.1/sync?schema=site_b")
+        #expect(location.schema == "site_b")
+        #expect(location.description == "postgres://stagelink@127.0.0.1:5432/sync?sslmode=disable&schema=site_b")
+        #expect(try PostgresLocation(parsing: "postgres://stagelink@127.0.0.1/sync").schema == "public")
+        for hostile in ["public;drop", "Site", "1abc", "a%22b", ""] {
+            #expect(throws: PostgresLocationError.self, "\(hostile)") { try PostgresLocation(parsing: "postgres://stagelink@127.0.0.1/sync?schema=\(hostile)") }
+        }
+    }
+
+    @Test func storeOnTheCommandLineTakesAPostgresURLAndRefusesOneThatCannotBeUsed() async throws {
+        let error = try await #require(throws: SetupError.self) {
+            try await Context.open(StoreOptions.parse(["--store", "postgres://stagelink@db.example.org/sync?sslmode=require"]))
+        }
+        #expect(error.exitCode == 4)
+        #expect(error.message.contains("--store sslmode=require towards db.example.org does not verify the server"), "\(error)")
+    }
+
+    @Test func aStoreThatLacksARoleIsRefusedNamingTheRolesItLacks() throws {
+        #expect(Context.missingRoles(of: try SQLiteStore.temporary("roles")).isEmpty)
+        #expect(Context.missingRoles(of: StagingOnly()) == [
+            "LinkingStore", "PolicyStore", "JobStore", "ServiceLeaseStore", "RowReader", "HistoryReader", "AccessLogStore", "RetentionStore",
+            "ChangeTracking", "LeaseFencing", "MonitoringReader", "AlertStore",
+        ])
+    }
+
+    @Test func aSQLiteOnlyCommandOnAPostgresStoreSaysSo() throws {
+        let context = Context(
+            configuration: nil, store: try SQLiteStore.temporary("file-only"), file: nil, storeName: "postgres://stagelink@127.0.0.1:5432/sync?sslmode=disable",
+            loadedMapping: nil, logger: Logger(label: "test"))
+        let error = try #require(throws: SetupError.self) { try context.storeFile(for: "stagelink store rekey") }
+        #expect(error.message == "stagelink store rekey works on a SQLite store file; postgres://stagelink@127.0.0.1:5432/sync?sslmode=disable is a PostgreSQL store.")
+    }
+}
+
+/// A store of one role only.
+private struct StagingOnly: StagingStore {
+    func watermark(system: SourceSystem, resourceType: String) async throws -> Date? { nil }
+    func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
+        StageResult(staged: 0, deduplicated: 0, rowIDs: [])
+    }
+    func bulkExport(system: SourceSystem) async throws -> BulkExportProgress? { nil }
+    func saveBulkExport(_ progress: BulkExportProgress) async throws {}
+    func finishBulkExport(system: SourceSystem, job: Int64?, advancing watermarks: [WatermarkAdvance]) async throws {}
+}
+
+/// Commands on a PostgreSQL store, against the server `STAGELINK_TEST_POSTGRES` names (a schema of
+/// each test's own).
+@Suite(
+    .enabled(
+        if: ProcessInfo.processInfo.environment["STAGELINK_TEST_POSTGRES"].map { !$0.isEmpty } ?? false,
+        "skipped: STAGELINK_TEST_POSTGRES is not set; start a server with: eval \"$(scripts/test-postgres.sh start)\""))
+struct PostgresCommandTests {
+    static func url() throws -> String {
+        let server = try #require(ProcessInfo.processInfo.environment["STAGELINK_TEST_POSTGRES"])
+        return server + (server.contains("?") ? "&" : "?") + "schema=c_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    @Test func aCommandOpensThePostgresStoreTheURLNamesInItsOwnSchema() async throws {
+        let url = try Self.url()
+        let location = try PostgresLocation(parsing: url)
+        let context = try await Context.open(StoreOptions.parse(["--store", url]), for: .reading)
+        #expect(context.file == nil)
+        #expect(context.storeName == location.description)
+        #expect(try await context.store.countRows(RowFilter()) == 0)
+        // What another process stages there, the command's store reads.
+        let other = try await PostgresStore(location: location, schema: location.schema)
+        let record = IncomingRecord(
+            system: .emr, resourceType: "Patient", sourceID: "p-1", version: "1", lastUpdated: Date(timeIntervalSince1970: 1_790_000_000), payload: Array("{}".utf8))
+        _ = try await other.stage([record], job: nil, advancing: nil)
+        #expect(try await context.store.countRows(RowFilter()) == 1)
+        #expect(throws: SetupError.self) { try context.storeFile(for: "stagelink store rekey") }
+        try await other.dropSchema()
+        other.close()
+    }
+
+    @Test @MainActor func theConsoleOnAPostgresStoreFollowsAnotherProcesssWritesThroughItsChangeToken() async throws {
+        let url = try Self.url()
+        let location = try PostgresLocation(parsing: url)
+        let context = try await Context.open(StoreOptions.parse(["--store", url]), for: .reading)
+        let other = try await PostgresStore(location: location, schema: location.schema)
+        let record = IncomingRecord(
+            system: .emr, resourceType: "Patient", sourceID: "p-42", version: "1", lastUpdated: Date(timeIntervalSince1970: 1_790_000_000), payload: Array("{}".utf8))
+        let id = try #require(try await other.stage([record], job: nil, advancing: nil).rowIDs.first)
+        var configuration = ConsoleConfiguration(storePath: context.storeName, readOnly: true, initialTab: .staged)
+        configuration.handoffFolder = context.folder
+        let console = try HeadlessConsole(store: context.store, actions: UnmappedConsoleActions(), configuration: configuration)
+        await console.start()
+        #expect(console.screen.text.contains("p-42"), "\(console.screen.text)")
+        #expect(console.screen.text.contains("sslmode=disable&schema="), "the header names the server's store, without a password")
+        // Another process ignores the row; the notification moves this store's token, and the next poll shows it.
+        let before = try await context.store.changeToken()
+        _ = try await other.setStatus(rowIDs: [id], to: .ignored, from: [.staged], actor: .operator("bob"), note: "from another process")
+        var waited = 0
+        while try await context.store.changeToken() == before, waited < 600 {
+            try await Task.sleep(for: .milliseconds(50))
+            waited += 1
+        }
+        await console.poll()
+        #expect(console.screen.text.contains("⊘ ignored"), "\(console.screen.text)")
+        try await other.dropSchema()
+        other.close()
     }
 }

@@ -480,7 +480,7 @@ final class ConsoleSession: ConsoleContext {
     }
 
     func copy(_ text: String, describing what: String) {
-        let files = HandoffFiles(storePath: configuration.storePath)
+        let files = HandoffFiles(configuration)
         handoffs.append(.clipboard(of: text))
         do {
             try files.write(text, to: files.copiedPath)
@@ -491,7 +491,7 @@ final class ConsoleSession: ConsoleContext {
     }
 
     func page(_ text: String, row: Int64) {
-        let files = HandoffFiles(storePath: configuration.storePath)
+        let files = HandoffFiles(configuration)
         let path = files.pagerPath(row: row)
         do {
             try files.write(HandoffFiles.pageable(text), to: path)

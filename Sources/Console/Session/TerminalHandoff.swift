@@ -30,8 +30,9 @@ struct HandoffFiles {
     /// The store's folder.
     var folder: String
 
-    init(storePath: String) {
-        folder = URL(fileURLWithPath: storePath).deletingLastPathComponent().path
+    /// The configuration's hand-off folder, else the store file's.
+    init(_ configuration: ConsoleConfiguration) {
+        folder = configuration.handoffFolder ?? URL(fileURLWithPath: configuration.storePath).deletingLastPathComponent().path
     }
 
     /// Where `y` writes what it copied: one file, replaced by each copy.

@@ -2,6 +2,7 @@ import FHIRClient
 import Foundation
 import SalesforceClient
 import StagelinkEngine
+import StagelinkPostgres
 import StagelinkStore
 
 /// The checks that need no other system: the configuration file, its key files and endpoints,
@@ -75,6 +76,21 @@ enum LocalChecks {
     /// Free space below which the store's folder is a warning, and a failure.
     static let lowDiskSpace: Int64 = 1 << 30
     static let criticalDiskSpace: Int64 = 100 << 20
+
+    /// A PostgreSQL store: how it is reached (the server itself is reached when a command opens it,
+    /// and migrated then).
+    static func server(_ location: Result<PostgresLocation, PostgresLocationError>) -> Check {
+        do {
+            let location = try location.get()
+            let tls = switch location.tls {
+            case .verifyFull: "TLS with the server's certificate and host name verified"
+            case .disable: "without TLS (loopback only)"
+            }
+            return .passed(.store, "server", "PostgreSQL at \(location), schema \(location.schema), \(tls)")
+        } catch {
+            return Check(.store, "server", .failed, "\(error)", fix: "Write it as postgres://user@host:5432/database?sslmode=verify-full (docs/configuration.md).")
+        }
+    }
 
     /// Whether the store can be written, its schema is this build's, and its disk has room.
     static func store(_ path: String) -> [Check] {

@@ -39,10 +39,10 @@ struct AlertsListCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
-        let alerts = firing ? try await context.store.firingAlerts() : try await context.store.recentAlerts(limit: limit)
+        let store = try await Context.open(storeOptions).operationsStore
+        let alerts = firing ? try await store.firingAlerts() : try await store.recentAlerts(limit: limit)
         var deliveries: [Int64: [AlertDelivery]] = [:]
-        for alert in alerts { deliveries[alert.id] = try await context.store.deliveries(ofAlert: alert.id) }
+        for alert in alerts { deliveries[alert.id] = try await store.deliveries(ofAlert: alert.id) }
         if json {
             JSONOutput.print(.array(alerts.map { Self.json($0, deliveries: deliveries[$0.id] ?? []) }))
             return
@@ -98,13 +98,14 @@ struct AlertsTestCommand: AsyncParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try await Context.open(storeOptions)
         guard let settings = context.configuration?.alerts, !settings.webhooks.isEmpty else {
             throw ValidationError("No webhooks are configured: add alerts.webhooks to stagelink.yaml (docs/monitoring.md).")
         }
-        let notifier = AlertNotifier(store: context.store, settings: settings, sender: WebhookSender(store: context.store, logger: context.logger), logger: context.logger)
+        let store = try context.operationsStore
+        let notifier = AlertNotifier(store: store, settings: settings, sender: WebhookSender(store: store, logger: context.logger), logger: context.logger)
         let (alert, delivered) = try await notifier.sendTest()
-        let attempts = try await context.store.deliveries(ofAlert: alert.id)
+        let attempts = try await store.deliveries(ofAlert: alert.id)
         for webhook in settings.webhooks {
             let tries = attempts.filter { $0.webhook == webhook.name }
             let last = tries.last.map { $0.httpStatus.map { "HTTP \($0)" } ?? $0.error ?? "" } ?? ""

@@ -41,7 +41,7 @@ struct AuditCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let context = try Context.open(storeOptions, for: .reading)
+            let context = try await Context.open(storeOptions, for: .reading)
             let entries = try await context.store.accessLog(AccessQuery(rowID: row, operatorName: operatorName, before: before, limit: limit))
             if json {
                 JSONOutput.print(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import StagelinkEngine
+import StagelinkPostgres
 
 /// `stagelink check`: proves a configuration against the org and the EHR before the first sync.
 struct CheckCommand: AsyncParsableCommand {
@@ -75,7 +76,14 @@ enum CheckRunner {
             checks.append(
                 Check(.configuration, "mapping", .failed, "\(error)", fix: "Correct the mapping at the line named (docs/policy.md explains its form)."))
         }
-        checks += LocalChecks.store(options.store ?? configuration.store)
+        let store = options.store ?? configuration.store
+        if let named = options.store, PostgresLocation.isURL(named) {
+            checks.append(LocalChecks.server(Result { () throws(PostgresLocationError) in try PostgresLocation(parsing: named) }))
+        } else if options.store == nil, let server = configuration.postgres {
+            checks.append(LocalChecks.server(.success(server)))
+        } else {
+            checks += LocalChecks.store(store)
+        }
         if let mapping {
             checks += await remote(configuration, mapping: mapping, logger: logger)
         }

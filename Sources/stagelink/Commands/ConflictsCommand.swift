@@ -34,7 +34,7 @@ struct ConflictsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions, for: .reading)
+        let context = try await Context.open(storeOptions, for: .reading)
         let conflicts = try await context.store.conflicts(ConflictQuery(statuses: open ? [.open] : nil, kind: kind, limit: limit))
         if json {
             JSONOutput.print(.array(conflicts.map(JSONOutput.conflict)))
@@ -95,7 +95,7 @@ struct ResolveCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try await Context.open(storeOptions)
         if let take {
             let operations = try await context.cycle(context.endpoints()).operations
             let conflict = try await operations.resolve(conflict: id, take: take, reason: reason, by: operatorOptions.resolved)

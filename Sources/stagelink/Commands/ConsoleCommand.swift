@@ -2,6 +2,7 @@ import ArgumentParser
 import Console
 import Foundation
 import StagelinkEngine
+import StagelinkPostgres
 import StagelinkStore
 
 /// `stagelink console`: the operations console over a store.
@@ -47,7 +48,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         if let name = `operator`, name.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--operator needs a name: it goes into the audit trail.")
         }
-        if let store = storeOptions.store, !FileManager.default.fileExists(atPath: store) {
+        if let store = storeOptions.store, !PostgresLocation.isURL(store), !FileManager.default.fileExists(atPath: store) {
             throw ValidationError("There is no store at \(store) (give its path with --store).")
         }
     }
@@ -55,7 +56,7 @@ struct ConsoleCommand: AsyncParsableCommand {
     func run() async throws {
         // Read first; act only where the store file may be written and the mapping is known. A
         // store of mode 0400, or --store without a mapping, opens the console read-only.
-        let reading = try Context.open(storeOptions, for: .reading)
+        let reading = try await Context.open(storeOptions, for: .reading)
         let writing = readOnly || reading.loadedMapping == nil ? nil : try reading.forWriting()
         let context = writing ?? reading
         let actions: any ConsoleActions = context.loadedMapping == nil ? UnmappedConsoleActions() : try await ConsoleCommand.actions(context)
@@ -77,8 +78,9 @@ struct ConsoleCommand: AsyncParsableCommand {
     static func open(
         _ context: Context, actions: any ConsoleActions, theme: String, readOnly: Bool, operatorName: String?, view: ConsoleTab
     ) async throws -> ConsoleExit {
-        var settings = ConsoleConfiguration(storePath: context.store.path, mapping: context.loadedMapping, themeName: theme, readOnly: readOnly)
+        var settings = ConsoleConfiguration(storePath: context.storeName, mapping: context.loadedMapping, themeName: theme, readOnly: readOnly)
         settings.initialTab = view
+        settings.handoffFolder = context.folder
         settings.healthThresholds = ServiceHealth.Thresholds(context.configuration)
         settings.endpoints = ConsoleConfiguration.Endpoints(
             emr: context.configuration?.emr?.baseURL.absoluteString, salesforce: context.configuration?.salesforce?.loginURL.absoluteString)

@@ -4,6 +4,7 @@ import Logging
 import Console
 import Sandbox
 import StagelinkEngine
+import StagelinkPostgres
 
 /// `stagelink demo`: the whole product on one machine, against the sandbox.
 struct DemoCommand: AsyncParsableCommand {
@@ -25,6 +26,7 @@ struct DemoCommand: AsyncParsableCommand {
               stagelink demo --headless --emr-profile certified --cycles 3
               stagelink demo --headless --encrypt
               stagelink demo --latency salesforce=150ms,emr=80ms
+              stagelink demo --headless --store postgres://stagelink@127.0.0.1:5432/stagelink
             """
     )
 
@@ -67,12 +69,25 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long each simulator takes to answer, give or take a quarter (salesforce=150ms,emr=80ms).", valueName: "latency"))
     var latency: SandboxLatency?
 
+    @Option(help: ArgumentHelp(
+        "A PostgreSQL server for the store (postgres://user@host:5432/db); default: store.sqlite in the folder.",
+        discussion: "The demo keeps its tables in a schema of its own, made fresh (demo_ and the time) unless the URL names one (&schema=NAME)."))
+    var store: String?
+
     func validate() throws {
         guard (1...1_000_000).contains(patients) else { throw ValidationError("--patients is between 1 and 1000000.") }
         guard (0...1).contains(badShare), (0...1).contains(faultRate) else { throw ValidationError("Shares are between 0 and 1.") }
         _ = try RunCommand.interval(every)
         guard cycles >= 1 else { throw ValidationError("--cycles must be at least 1.") }
         if let mapping, !FileManager.default.fileExists(atPath: mapping) { throw ValidationError("No mapping file at \(mapping).") }
+        if let store {
+            do {
+                _ = try PostgresLocation(parsing: store)
+            } catch {
+                throw ValidationError("--store \(error)")
+            }
+            guard !encrypt else { throw ValidationError("--encrypt is for the demo's SQLite store; leave it out with --store.") }
+        }
     }
 
     func run() async throws {
@@ -82,10 +97,10 @@ struct DemoCommand: AsyncParsableCommand {
         print("Starting the sandbox with \(patients.formatted()) patients…")
         let demo = try await DemoEnvironment.start(
             .init(folder: folder, patients: patients, badShare: badShare, seed: seed, every: interval, mapping: mapping, faultRate: faultRate,
-                emrProfile: emrProfile, encrypt: encrypt, latency: latency ?? SandboxLatency()),
+                emrProfile: emrProfile, encrypt: encrypt, latency: latency ?? SandboxLatency(), server: try store.map { try PostgresLocation(parsing: $0) }),
             logger: logger)
         defer { Task { [sandbox = demo.sandbox] in await sandbox.stop() } }
-        print("Store and configuration in \(demo.folder.path)")
+        print(store == nil ? "Store and configuration in \(demo.folder.path)" : "Store at \(demo.context.storeName), configuration in \(demo.folder.path)")
         if headless {
             try await runHeadless(demo, interval: interval)
         } else {
@@ -153,7 +168,9 @@ struct DemoCommand: AsyncParsableCommand {
         print("""
             The demo's store, configuration and keys are in \(demo.folder.path) (its log: \(logPath)).
             Reopen the store (the sandbox is gone, so actions that need it are off):
-              stagelink console --store \(context.store.path) --mapping \(context.loadedMapping?.file ?? MappingFile.conventionalPath)
+              \(context.file == nil
+                ? "stagelink console --config \(demo.configPath) --read-only"
+                : "stagelink console --store \(context.storeName) --mapping \(context.loadedMapping?.file ?? MappingFile.conventionalPath)")
             """)
         let code = try exit.get()
         if code != .quit { throw ExitCode(code.code) }

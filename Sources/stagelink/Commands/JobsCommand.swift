@@ -28,7 +28,7 @@ struct JobsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions, for: .reading)
+        let context = try await Context.open(storeOptions, for: .reading)
         let jobs = try await context.store.jobs(before: before, limit: limit)
         if json {
             JSONOutput.print(.array(jobs.map(JSONOutput.job)))

@@ -28,7 +28,7 @@ struct PolicyCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let context = try Context.open(storeOptions, for: .reading)
+            let context = try await Context.open(storeOptions, for: .reading)
             // The file's rules are loaded first when the store may be written; otherwise (a
             // read-only store, or no mapping named) the rules the store recorded are shown.
             if let mapping = context.loadedMapping, let writable = try context.forWriting() {
@@ -65,7 +65,7 @@ struct PolicyCommand: AsyncParsableCommand {
         var reason: String
 
         func run() async throws {
-            let context = try Context.open(storeOptions)
+            let context = try await Context.open(storeOptions)
             try await context.mapping.loadPolicy(into: context.store)
             if let entry = try await context.offlineOperations.setPolicy(field, to: rule, reason: reason, by: operatorOptions.resolved) {
                 print("\(field): \(entry.oldRule?.rawValue ?? "—") → \(entry.newRule.rawValue), by \(entry.actor) (audit entry \(entry.id)).")
@@ -91,7 +91,7 @@ struct PolicyCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let context = try Context.open(storeOptions, for: .reading)
+            let context = try await Context.open(storeOptions, for: .reading)
             let parts = field?.split(separator: ".", maxSplits: 1).map(String.init)
             let entries = try await context.store.policyAudit(object: parts?.first, field: parts?.count == 2 ? parts?[1] : nil, limit: limit)
             if json {

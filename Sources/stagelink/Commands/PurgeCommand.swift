@@ -35,7 +35,7 @@ struct PurgeCommand: AsyncParsableCommand {
     var audit = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions, for: audit || dryRun ? .reading : .writing)
+        let context = try await Context.open(storeOptions, for: audit || dryRun ? .reading : .writing)
         if audit {
             var table = TextTable("ID", "WHEN", "WHO", "RECEIVED BEFORE", "ROWS", "BYTES", "CONFLICTS")
             for purge in try await context.store.payloadPurges(limit: 100) {

@@ -36,7 +36,7 @@ struct RetryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try await Context.open(storeOptions)
         // Every id is checked before anything is retried: a typo names itself and retries nothing.
         var unknown: [Int64] = []
         for id in ids where try await context.store.row(id: id) == nil { unknown.append(id) }
@@ -96,7 +96,7 @@ struct IgnoreCommand: AsyncParsableCommand {
     @OptionGroup var rows: ReasonedRows
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try await Context.open(storeOptions)
         let ignored = try await context.offlineOperations.ignore(rows: rows.ids, reason: rows.reason, by: operatorOptions.resolved)
         try rows.report(changed: ignored, done: "Ignored", notDone: "Not failed, so not ignored")
     }
@@ -121,7 +121,7 @@ struct UnignoreCommand: AsyncParsableCommand {
     @OptionGroup var rows: ReasonedRows
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try await Context.open(storeOptions)
         let unignored = try await context.offlineOperations.unignore(rows: rows.ids, reason: rows.reason, by: operatorOptions.resolved)
         try rows.report(changed: unignored, done: "Un-ignored", notDone: "Not ignored, so left as they were")
     }
@@ -149,7 +149,7 @@ struct PushCommand: AsyncParsableCommand {
     var salesforceID: String
 
     func run() async throws {
-        let context = try Context.open(storeOptions)
+        let context = try await Context.open(storeOptions)
         let operations = try await context.cycle(context.endpoints()).operations
         let report = try await operations.push(salesforceID: salesforceID, by: operatorOptions.resolved)
         switch report.outcome.status {

@@ -59,7 +59,7 @@ struct RowsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions, for: .reading)
+        let context = try await Context.open(storeOptions, for: .reading)
         let filter = RowFilter(
             statuses: status.isEmpty ? nil : Set(status), resourceType: object, errorCode: error, jobID: job, text: text, inverted: not,
             kind: kind)

@@ -100,7 +100,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try Context.open(storeOptions, quietLevel: .info)
+        let context = try await Context.open(storeOptions, quietLevel: .info)
         try await context.mapping.loadPolicy(into: context.store)
         let interval = try every.map(Self.interval) ?? context.configuration?.every ?? StagelinkConfiguration.defaultEvery
         if skipChecks {
@@ -116,7 +116,7 @@ struct RunCommand: AsyncParsableCommand {
         let address = try listen.map { try ListenAddress(parsing: $0) } ?? context.configuration?.listen
         let operations = try await ServiceOperations.start(context, listen: address, holder: holder, every: interval)
         do {
-            context.logger.notice("service starting", metadata: ["store": "\(context.store.path)", "sync.every": "\(interval.compactText)"])
+            context.logger.notice("service starting", metadata: ["store": "\(context.storeName)", "sync.every": "\(interval.compactText)"])
             try await service.run(stop: trap.stop, cycles: cycles) { report in
                 context.logger.notice("cycle finished", metadata: ["sync.status": "\(report.worstStatus.rawValue)"])
                 await operations.cycleFinished()

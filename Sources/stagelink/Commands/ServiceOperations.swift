@@ -38,7 +38,7 @@ final class ServiceOperations: Sendable {
         if let listen {
             let store = context.store
             server = try await OperationsServer.start(
-                listen: listen, exporter: MetricsExporter(store: store), status: { try await HealthReport.current(context) },
+                listen: listen, exporter: MetricsExporter(store: try context.operationsStore), status: { try await HealthReport.current(context) },
                 readiness: {
                     Readiness.assess(lease: try await store.currentLease(), holder: holder, standby: false, lastCycleAt: await lastCycle.at, every: every)
                 }, logger: context.logger)
@@ -47,8 +47,9 @@ final class ServiceOperations: Sendable {
         var loop: Task<Void, Never>?
         if let settings = context.configuration?.alerts, !settings.rules.isEmpty {
             let configured = context.configuration.map { $0.salesforce != nil && $0.emr != nil } ?? false
+            let store = try context.operationsStore
             let made = AlertNotifier(
-                store: context.store, settings: settings, sender: WebhookSender(store: context.store, logger: context.logger),
+                store: store, settings: settings, sender: WebhookSender(store: store, logger: context.logger),
                 directions: configured ? Set(Job.Direction.allCases) : [], logger: context.logger)
             let (requests, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
             checkNow = continuation

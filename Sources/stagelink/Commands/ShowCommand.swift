@@ -29,7 +29,7 @@ struct ShowCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions, for: .reading)
+        let context = try await Context.open(storeOptions, for: .reading)
         guard let row = try await context.store.row(id: id) else {
             throw ValidationError("No staged row has id \(id).")
         }

@@ -46,12 +46,12 @@ struct StatusCommand: AsyncParsableCommand {
     /// What `status` prints and exits with; an error that stopped it, for the text form.
     static func report(_ options: StoreOptions, json: Bool, now: Date = Date()) async -> (output: String, exitCode: Int32, error: SetupError?) {
         do {
-            let context = try Context.open(options, for: .reading)
+            let context = try await Context.open(options, for: .reading)
             let health: ServiceHealth
             do {
                 health = try await ServiceHealth.assess(context.store, thresholds: ServiceHealth.Thresholds(context.configuration), now: now)
             } catch {
-                throw SetupError(.store, "cannot read the store at \(context.store.path): \(error)")
+                throw SetupError(.store, "cannot read the store at \(context.storeName): \(error)")
             }
             return (json ? JSONWriter.prettyString(health.json) : health.text(now: now), health.level.rawValue, nil)
         } catch {

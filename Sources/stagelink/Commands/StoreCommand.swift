@@ -93,8 +93,9 @@ struct StoreCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let context = try Context.open(storeOptions, for: .writing)
-            guard let key = context.store.key, context.store.isEncrypted, let configured = context.configuration?.encryptionKeyFile else {
+            let context = try await Context.open(storeOptions, for: .writing)
+            let file = try context.storeFile(for: "stagelink store rekey")
+            guard let key = file.key, file.isEncrypted, let configured = context.configuration?.encryptionKeyFile else {
                 throw ValidationError("The store is not encrypted: name a key file in stagelink.yaml (encryption: { keyFile: FILE }, made by `stagelink store keygen FILE`) first.")
             }
             if dataKey { return try await rotateDataKey(context.store) }
@@ -113,7 +114,7 @@ struct StoreCommand: AsyncParsableCommand {
                 newKey = try StoreKey.generate(at: newFile)
             }
             guard newKey.id != key.id else { throw ValidationError("\(newFile) holds the key the store is already wrapped with.") }
-            try await context.store.rewrapDataKey(with: newKey, actor: .operator(operatorOptions.resolved))
+            try await file.rewrapDataKey(with: newKey, actor: .operator(operatorOptions.resolved))
             if replacing {
                 guard rename(newFile, key.file) == 0 else {
                     throw ValidationError("The store is now wrapped by \(newFile) (key id \(newKey.id)), which could not be moved over \(key.file): \(String(cString: strerror(errno))). Move it by hand.")
@@ -157,8 +158,8 @@ struct StoreCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let context = try Context.open(storeOptions, for: .reading)
-            let store = context.store
+            let context = try await Context.open(storeOptions, for: .reading)
+            let store = try context.storeFile(for: "stagelink store info")
             print("Store       \(store.path)")
             guard let standing = try await store.encryptionStanding() else {
                 print("Encryption  none: payloads and values are in the clear (for development only; docs/security.md)")

@@ -32,7 +32,7 @@ struct WhyCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let context = try Context.open(storeOptions, for: .reading)
+        let context = try await Context.open(storeOptions, for: .reading)
         let answer = try await WhyAnswer.find(in: context.store, object: object, id: id, field: field)
         // The answer names a staged row and a value from it: logged like a read of that row.
         if let row = answer.row {

@@ -5,6 +5,7 @@ import Logging
 import SalesforceClient
 import StagelinkEngine
 import StagelinkOperations
+import StagelinkPostgres
 import StagelinkStore
 
 /// Where a command finds its store, mapping and configuration.
@@ -12,7 +13,9 @@ struct StoreOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The configuration file.", discussion: "Default: $STAGELINK_CONFIG, then ./stagelink.yaml."))
     var config: String?
 
-    @Option(help: "The store file; overrides the configuration's store.")
+    @Option(help: ArgumentHelp(
+        "The store: a SQLite file, or a PostgreSQL server's postgres:// URL; overrides the configuration's store.",
+        discussion: "A URL's password comes from the environment through the shell (postgres://user:${PGPASS}@host/db), or use a configuration with store.passwordFile."))
     var store: String?
 
     @Option(help: "The mapping and policy file; overrides the configuration's mapping.")
@@ -76,10 +79,31 @@ struct Context {
     }
 
     var configuration: StagelinkConfiguration?
-    var store: SQLiteStore
+    /// The store, through its roles: a SQLite file or a PostgreSQL server alike.
+    var store: any SyncStore
+    /// The SQLite store file, for what only a file has (its path, its key and `store rekey`, read-only
+    /// opening); nil when the store is on a PostgreSQL server.
+    var file: SQLiteStore?
+    /// Where the store is, as messages show it: the file's path, or the server's URL without its password.
+    var storeName: String
     /// The mapping, when it was read: always for a writing command.
     var loadedMapping: MappingDocument?
     var logger: Logger
+
+    init(configuration: StagelinkConfiguration?, file: SQLiteStore, loadedMapping: MappingDocument?, logger: Logger) {
+        self.init(configuration: configuration, store: file, file: file, storeName: file.path, loadedMapping: loadedMapping, logger: logger)
+    }
+
+    init(
+        configuration: StagelinkConfiguration?, store: any SyncStore, file: SQLiteStore?, storeName: String, loadedMapping: MappingDocument?, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.file = file
+        self.storeName = storeName
+        self.loadedMapping = loadedMapping
+        self.logger = logger
+    }
 
     /// The mapping, for what needs it; a clear error when a reading command was given none.
     var mapping: MappingDocument {
@@ -93,18 +117,48 @@ struct Context {
         }
     }
 
+    /// The store's monitoring and alert roles, for the metrics, the alert rules and `stagelink
+    /// alerts`; a clear error when the store does not take them.
+    var operationsStore: any OperationsStore {
+        get throws(SetupError) {
+            guard let operations = store as? any OperationsStore else {
+                throw SetupError(
+                    .store,
+                    "\(storeName) does not keep alerts and monitoring figures in this build (missing: \(Self.missingRoles(of: store).joined(separator: ", "))): "
+                        + "metrics, alert rules and stagelink alerts need a store that does.")
+            }
+            return operations
+        }
+    }
+
+    /// The SQLite store file, for a command that works on a file only; a clear error on PostgreSQL.
+    func storeFile(for command: String) throws(SetupError) -> SQLiteStore {
+        guard let file else {
+            throw SetupError(.store, "\(command) works on a SQLite store file; \(storeName) is a PostgreSQL store.")
+        }
+        return file
+    }
+
+    /// The folder the console writes its hand-off files to (what `y` copied, what `o` pages): the
+    /// store file's folder, else the configuration's, else the current one.
+    var folder: String {
+        if let file { return URL(fileURLWithPath: file.path).deletingLastPathComponent().path }
+        if let config = configuration?.file { return URL(fileURLWithPath: config).deletingLastPathComponent().path }
+        return FileManager.default.currentDirectoryPath
+    }
+
     /// Finds the configuration (`--config`, `$STAGELINK_CONFIG`, `./stagelink.yaml`), opens the store
     /// and reads the mapping. Without a configuration, `--store` is needed.
     /// `quietLevel` is the log level when the configuration names none: the service logs its
     /// jobs at info; the other commands keep their output to what they print.
     /// Throws ``SetupError`` when the configuration, the mapping or the store cannot be read.
-    static func open(_ options: StoreOptions, for purpose: Purpose = .writing, quietLevel: Logger.Level = .warning) throws(SetupError) -> Context {
-        try open(config: options.config, store: options.store, mapping: options.mapping, for: purpose, quietLevel: quietLevel)
+    static func open(_ options: StoreOptions, for purpose: Purpose = .writing, quietLevel: Logger.Level = .warning) async throws(SetupError) -> Context {
+        try await open(config: options.config, store: options.store, mapping: options.mapping, for: purpose, quietLevel: quietLevel)
     }
 
     static func open(
         config: String?, store: String? = nil, mapping: String? = nil, for purpose: Purpose = .writing, quietLevel: Logger.Level = .warning
-    ) throws(SetupError) -> Context {
+    ) async throws(SetupError) -> Context {
         let configuration: StagelinkConfiguration?
         do {
             try CrashSwitch.installFromEnvironment()
@@ -119,12 +173,12 @@ struct Context {
         guard let storePath = store ?? configuration?.store else {
             throw SetupError(.configuration, "No store: pass --store PATH, or --config FILE (or set STAGELINK_CONFIG, or put a stagelink.yaml here).")
         }
-        if store == nil, let postgres = configuration?.postgres {
-            // PostgresStore implements the staging, linking, jobs and service lease roles so far (issue 20); the commands take the whole store.
-            throw SetupError(
-                .store,
-                "store: \(postgres) is a PostgreSQL store, and this build's commands run on a SQLite store only: "
-                    + "the PostgreSQL store implements staging, linking, jobs and the service lease, not yet every role a command needs (issue 20). Use a SQLite file for store:.")
+        let server: PostgresLocation?
+        do {
+            server = try store.map { text throws(PostgresLocationError) in PostgresLocation.isURL(text) ? try PostgresLocation(parsing: text) : nil }
+                ?? configuration?.postgres
+        } catch {
+            throw SetupError(.store, "--store \(error)")
         }
         // The named mapping, else config/mapping.yaml here, else the one built into the binary.
         let loadedMapping: MappingDocument?
@@ -134,6 +188,10 @@ struct Context {
             loadedMapping = document
         } catch {
             throw SetupError(.configuration, error)
+        }
+        if let server {
+            let opened = try await openServer(server, logger: logger)
+            return Context(configuration: configuration, store: opened, file: nil, storeName: server.description, loadedMapping: loadedMapping, logger: logger)
         }
         let key: StoreKey?
         do {
@@ -158,21 +216,41 @@ struct Context {
         } catch {
             throw SetupError(.store, error)
         }
-        return Context(configuration: configuration, store: opened, loadedMapping: loadedMapping, logger: logger)
+        return Context(configuration: configuration, file: opened, loadedMapping: loadedMapping, logger: logger)
+    }
+
+    /// Connects to the PostgreSQL store, migrating it to this build's schema.
+    static func openServer(_ location: PostgresLocation, logger: Logger) async throws(SetupError) -> PostgresStore {
+        do {
+            return try await PostgresStore(location: location, schema: location.schema, logger: logger)
+        } catch {
+            throw SetupError(.store, "cannot open the PostgreSQL store \(location): \(error)")
+        }
+    }
+
+    /// The store roles (of ``SyncStore`` and ``OperationsStore``) that `store` does not conform to.
+    static func missingRoles(of store: Any) -> [String] {
+        let roles: [(String, Bool)] = [
+            ("StagingStore", store is any StagingStore), ("LinkingStore", store is any LinkingStore), ("PolicyStore", store is any PolicyStore),
+            ("JobStore", store is any JobStore), ("ServiceLeaseStore", store is any ServiceLeaseStore), ("RowReader", store is any RowReader),
+            ("HistoryReader", store is any HistoryReader), ("AccessLogStore", store is any AccessLogStore), ("RetentionStore", store is any RetentionStore),
+            ("ChangeTracking", store is any ChangeTracking), ("LeaseFencing", store is any LeaseFencing), ("MonitoringReader", store is any MonitoringReader),
+            ("AlertStore", store is any AlertStore),
+        ]
+        return roles.filter { !$0.1 }.map(\.0)
     }
 
     /// This context with its store opened for writing (and migrated), for a reading command that
-    /// also acts when it may (the console); nil when the store file is not writable.
+    /// also acts when it may (the console); nil when the store file is not writable. A PostgreSQL
+    /// store is opened for writing already.
     func forWriting() throws(SetupError) -> Context? {
-        if store.access == .readWrite { return self }
-        guard FileManager.default.isWritableFile(atPath: store.path) else { return nil }
-        var context = self
+        guard let file, file.access != .readWrite else { return self }
+        guard FileManager.default.isWritableFile(atPath: file.path) else { return nil }
         do {
-            context.store = try SQLiteStore(path: store.path, key: store.key)
+            return Context(configuration: configuration, file: try SQLiteStore(path: file.path, key: file.key), loadedMapping: loadedMapping, logger: logger)
         } catch {
             throw SetupError(.store, error)
         }
-        return context
     }
 
     /// `logging.format: json`: every logger of the process writes JSON lines (swift-log is bootstrapped once).

@@ -1,8 +1,10 @@
+import ArgumentParser
 import Foundation
 import Logging
 import Sandbox
 import StagelinkBenchmarks
 import StagelinkEngine
+import StagelinkPostgres
 import StagelinkStore
 
 /// Everything the demo starts: the sandbox, a folder holding the store, keys, mapping and a
@@ -27,6 +29,8 @@ struct DemoEnvironment {
         var encrypt = false
         /// How long each simulator takes to answer.
         var latency = SandboxLatency()
+        /// A PostgreSQL server for the store (`--store postgres://…`); nil for `store.sqlite` in the folder.
+        var server: PostgresLocation?
     }
 
     static func start(_ options: Options, logger: Logger) async throws -> DemoEnvironment {
@@ -70,7 +74,7 @@ struct DemoEnvironment {
         let user = credentials.salesforceUser
         let yaml = """
             # Written by `stagelink demo`: a configuration like a real deployment's, pointing at the sandbox.
-            store: store.sqlite
+            store: \(try storeSetting(options.server, folder: folder))
             mapping: mapping.yaml
             schedule:
               every: \(options.every.compactText)
@@ -94,9 +98,23 @@ struct DemoEnvironment {
             """
         let configPath = folder.appendingPathComponent("stagelink.yaml")
         try Data(yaml.utf8).write(to: configPath)
-        let context = try Context.open(config: configPath.path)
+        let context = try await Context.open(config: configPath.path)
         try await context.mapping.loadPolicy(into: context.store)
         return DemoEnvironment(folder: folder, sandbox: sandbox, context: context)
+    }
+
+    /// The `store:` value: `store.sqlite` in the folder, or the server in a schema of the demo's own,
+    /// named by the URL's `schema=`, else made fresh as `demo_` and the time), the password in a file of the folder's (never in the configuration).
+    static func storeSetting(_ server: PostgresLocation?, folder: URL) throws -> String {
+        guard var server else { return "store.sqlite" }
+        if server.schema == "public" { server.schema = "demo_" + stamp().lowercased().replacingOccurrences(of: "-", with: "_") }
+        guard let password = server.password else { return server.description }
+        let file = folder.appendingPathComponent("keys/postgres.password")
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard FileManager.default.createFile(atPath: file.path, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write the store's password to \(file.path)")
+        }
+        return "{ url: \"\(server.description)\", passwordFile: \(file.path) }"
     }
 
     /// The `emr:` keys each profile needs (docs/emr-profiles.md): a certified EHR is pulled with
@@ -114,9 +132,13 @@ struct DemoEnvironment {
     }
 
     static func defaultFolder() -> String {
-        let stamp = Timestamp.formatSeconds(Date()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+        "stagelink-demo/run-\(stamp())"
+    }
+
+    /// The time, as a demo names its folder and schema: `20261201-235959`.
+    static func stamp() -> String {
+        Timestamp.formatSeconds(Date()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
             .replacingOccurrences(of: "T", with: "-").replacingOccurrences(of: "Z", with: "")
-        return "stagelink-demo/run-\(stamp)"
     }
 
     var configPath: String { folder.appendingPathComponent("stagelink.yaml").path }
