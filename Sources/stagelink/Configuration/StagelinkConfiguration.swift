@@ -85,6 +85,8 @@ struct StagelinkConfiguration: Sendable {
         static let maxAttempts = 1...10
         static let maxConnections = 1...64
         static let concurrency = 1...64
+        /// `emr.batchSize`: entries of one `batch` Bundle (1: no batches).
+        static let emrBatchSize = 1...500
     }
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
@@ -96,7 +98,7 @@ struct StagelinkConfiguration: Sendable {
         "schedule": ["every", "overlap", "pageSize", "automaticRetries", "reconcile"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "bulkThreshold", "concurrency", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
-        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes", "concurrency"],
+        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes", "concurrency", "batchSize"],
         "emr.bulk": ["group", "maxWait", "since"],
         "emr.writes": ["create", "update"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
@@ -228,6 +230,7 @@ struct StagelinkConfiguration: Sendable {
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             try Self.emrPull(section, into: &settings, configuration: &configuration)
             if let reader = section["concurrency"] { settings.emrConcurrency = try reader.int(in: Limits.concurrency) }
+            if let reader = section["batchSize"] { configuration.batchSize = try reader.int(in: Limits.emrBatchSize) }
             emr = configuration
         }
         self.warnings = warnings
