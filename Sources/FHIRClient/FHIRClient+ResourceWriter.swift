@@ -17,10 +17,16 @@ extension FHIRClient {
         request.headers["If-None-Exist"] = Self.identifierQuery(identifier)
         let result = try await write(request, precondition: .ifNoneExist)
         guard case .failure(let error) = result, error.code == ErrorCode.multipleMatches.rawValue else { return result }
+        return .failure(await multipleMatches(resourceType, identifier, error))
+    }
+
+    /// A 412 of a conditional create, as the lasting `MULTIPLE_MATCHES` naming how many resources
+    /// carry the identifier and which (a search by it counts them).
+    func multipleMatches(_ resourceType: String, _ identifier: ResourceIdentifier, _ error: LinkError) async -> LinkError {
         let ids = (try? await search(resourceType: resourceType, identifier: identifier)) ?? []
         var named = LinkError.multipleMatches(resourceType, identifier, ids: ids)
         named.remoteBody = error.remoteBody
-        return .failure(named)
+        return named
     }
 
     /// `POST <base>/<Type>` without a condition, for a server without conditional create. Sent
@@ -47,12 +53,12 @@ extension FHIRClient {
     }
 
     /// A bare version (`3`) as the weak ETag `W/"3"`; an ETag as it is.
-    private static func entityTag(_ version: String) -> String {
+    static func entityTag(_ version: String) -> String {
         version.hasPrefix("W/") || version.hasPrefix("\"") ? version : "W/\"\(version)\""
     }
 
     /// `identifier=<system>|<value>`, each part percent-encoded.
-    private static func identifierQuery(_ identifier: ResourceIdentifier) -> String {
+    static func identifierQuery(_ identifier: ResourceIdentifier) -> String {
         "identifier=\(EndpointURL.percentEncoded(identifier.system))|\(EndpointURL.percentEncoded(identifier.value))"
     }
 

@@ -22,17 +22,33 @@ extension FHIRClient {
     private func capabilityWriteModes() async throws(RemoteCallError) -> [String: EMRWriteModes] {
         if let known = capabilityModes.withLock({ $0 }) { return known }
         let request = HTTPRequest(.get, url: try resourceURL(["metadata"]), headers: ["Accept": Self.fhirJSON], retry: .idempotent)
-        let modes = try await call(request) { (response) throws(RemoteCallError) -> [String: EMRWriteModes] in
+        let (modes, batch) = try await call(request) { (response) throws(RemoteCallError) -> ([String: EMRWriteModes], Bool) in
             guard response.isSuccess else { throw FHIRErrors.callError(response) }
             guard let statement = try? JSONValue(parsing: response.body), statement["resourceType"]?.stringValue == "CapabilityStatement" else {
                 throw FHIRErrors.malformed("the EMR's metadata is not a CapabilityStatement")
             }
-            return Self.writeModes(statement)
+            return (Self.writeModes(statement), Self.offersBatch(statement))
         }
+        capabilityBatch.withLock { $0 = batch }
         capabilityModes.withLock { $0 = modes }
         let summary = modes.keys.sorted().map { "\($0) (\(modes[$0]!))" }.joined(separator: ", ")
         logger.info("EMR writes as its CapabilityStatement offers them", metadata: ["emr.writes": "\(summary)"])
         return modes
+    }
+
+    /// Whether `POST [base]` takes a `batch` Bundle: the server part's system-level `interaction`
+    /// lists `batch` (FHIR R4 CapabilityStatement.rest.interaction, SystemRestfulInteraction).
+    static func offersBatch(_ statement: JSONValue) -> Bool {
+        (statement["rest"]?.arrayValue ?? []).contains { rest in
+            rest["mode"]?.stringValue == "server" && (rest["interaction"]?.arrayValue ?? []).contains { $0["code"]?.stringValue == "batch" }
+        }
+    }
+
+    /// `emr.batchSize` where the CapabilityStatement offers `batch`, else 1 (read once, with the write modes).
+    public func batchLimit() async throws(RemoteCallError) -> Int {
+        guard configuration.batchSize > 1 else { return 1 }
+        if capabilityBatch.withLock({ $0 }) == nil { _ = try await capabilityWriteModes() }
+        return capabilityBatch.withLock({ $0 }) == true ? configuration.batchSize : 1
     }
 
     /// Each server resource's write modes, from a CapabilityStatement.

@@ -33,6 +33,8 @@ public final class FHIRClient: ChangeSource, ResourceWriter, Sendable {
     let logger: Logger
     /// The write modes read from the CapabilityStatement, once (`writeModes(for:)`).
     let capabilityModes = Mutex<[String: EMRWriteModes]?>(nil)
+    /// Whether the CapabilityStatement lists the system interaction `batch`, read with the write modes.
+    let capabilityBatch = Mutex<Bool?>(nil)
 
     /// Reads the private key file named in `configuration` and checks the base URL; asks for no
     /// token yet (the first call does, discovering the token endpoint first).

@@ -45,6 +45,11 @@ public struct FHIRConfiguration: Sendable, Hashable {
     /// How resources are created and updated (`emr.writes`); what is nil is read from the server's
     /// CapabilityStatement.
     public var writes = FHIRWriteSettings()
+    /// `emr.batchSize`: the most writes sent in one `batch` Bundle where the server offers `batch`;
+    /// 1 sends each on its own.
+    public var batchSize = FHIRConfiguration.defaultBatchSize
+    /// The default of `emr.batchSize`.
+    public static let defaultBatchSize = 50
 
     public init(
         baseURL: URL, clientID: String, privateKeyFile: String, signingAlgorithm: AssertionSigner.Algorithm = .es384,

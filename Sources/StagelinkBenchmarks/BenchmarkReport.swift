@@ -19,7 +19,12 @@ public enum BenchmarkReport {
             zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }
         let rule = widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ")
-        let machine = "machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB, Swift release build"
+        #if DEBUG
+        let build = "debug build"
+        #else
+        let build = "release build"
+        #endif
+        let machine = "machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory / 1_073_741_824) GiB, Swift \(build)"
         return ([machine, line(header), rule] + rows.dropFirst().map(line)).joined(separator: "\n")
     }
 

@@ -50,12 +50,12 @@ struct BenchmarkSandbox {
         return try await SalesforceClient(configuration: configuration, logger: Self.silent)
     }
 
-    func fhirClient() async throws -> FHIRClient {
-        try await FHIRClient(
-            configuration: FHIRConfiguration(
-                baseURL: URL(string: sandbox.fhirURL)!, clientID: credentials.fhirClient.clientID, privateKeyFile: files.fhirPrivateKey.path,
-                signingAlgorithm: credentials.fhirAlgorithm == "RS384" ? .rs384 : .es384),
-            logger: Self.silent)
+    func fhirClient(batchSize: Int = FHIRConfiguration.defaultBatchSize) async throws -> FHIRClient {
+        var configuration = FHIRConfiguration(
+            baseURL: URL(string: sandbox.fhirURL)!, clientID: credentials.fhirClient.clientID, privateKeyFile: files.fhirPrivateKey.path,
+            signingAlgorithm: credentials.fhirAlgorithm == "RS384" ? .rs384 : .es384)
+        configuration.batchSize = batchSize
+        return try await FHIRClient(configuration: configuration, logger: Self.silent)
     }
 
     func stop() async {

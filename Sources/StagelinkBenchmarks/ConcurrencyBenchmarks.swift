@@ -27,13 +27,35 @@ public enum ConcurrencyBenchmarks {
         var admissions: Int
         var admissionEMRCalls: Int
         var admissionSalesforceCalls: Int
+        /// The steady cycle after the load (nil when none was asked for): seconds and records linked.
+        var steadySeconds: Double?
+        var steadyLinked = 0
+    }
+
+    /// How the clients of one run write: calls in flight, EHR batch size, Bulk API threshold.
+    struct Setup {
+        var concurrency: Int
+        /// `emr.batchSize` (1: one request at a time).
+        var batchSize: Int
+        /// `salesforce.bulkThreshold` (0: never Bulk API).
+        var bulkThreshold: Int
+
+        static func concurrent(_ concurrency: Int) -> Setup {
+            Setup(concurrency: concurrency, batchSize: FHIRConfiguration.defaultBatchSize, bulkThreshold: 10_000)
+        }
+
+        /// One call at a time, no batch Bundles, no Bulk API: how Stagelink worked before issue 22.
+        static let sequential = Setup(concurrency: 1, batchSize: 1, bulkThreshold: 0)
     }
 
     public static func run(
         patients: Int, admissions: Int, concurrency: Int = SyncSettings.defaultConcurrency, latency: SandboxLatency, mapping: MappingDocument
     ) async throws -> [BenchmarkFigure] {
-        let sequential = try await measure(patients: patients, admissions: admissions, concurrency: 1, latency: latency, mapping: mapping)
-        let concurrent = try await measure(patients: patients, admissions: admissions, concurrency: concurrency, latency: latency, mapping: mapping)
+        // Concurrency alone: the EHR one request per write in both runs, as the figures before batch were.
+        let sequential = try await measure(
+            patients: patients, admissions: admissions, setup: Setup(concurrency: 1, batchSize: 1, bulkThreshold: 0), latency: latency, mapping: mapping)
+        let concurrent = try await measure(
+            patients: patients, admissions: admissions, setup: Setup(concurrency: concurrency, batchSize: 1, bulkThreshold: 0), latency: latency, mapping: mapping)
         let at = "at \(latency)"
         let loadSpeedup = sequential.loadSeconds / concurrent.loadSeconds
         let admissionSpeedup = sequential.admissionSeconds / concurrent.admissionSeconds
@@ -58,7 +80,9 @@ public enum ConcurrencyBenchmarks {
         ]
     }
 
-    static func measure(patients: Int, admissions: Int, concurrency: Int, latency: SandboxLatency, mapping: MappingDocument) async throws -> Run {
+    static func measure(
+        patients: Int, admissions: Int, setup: Setup, steadyChanges: Int = 0, latency: SandboxLatency, mapping: MappingDocument
+    ) async throws -> Run {
         try await BenchmarkSandbox.with("concurrency") { configuration in
             configuration.patientCount = patients
             configuration.assessmentsPerPatient = 2...2
@@ -66,19 +90,20 @@ public enum ConcurrencyBenchmarks {
             configuration.customFields = CustomFieldSpec.fields(of: mapping)
             configuration.latency = latency
         } _: { systems in
-            try await measure(systems, admissions: admissions, concurrency: concurrency, mapping: mapping)
+            try await measure(systems, admissions: admissions, setup: setup, steadyChanges: steadyChanges, mapping: mapping)
         }
     }
 
-    static func measure(_ systems: BenchmarkSandbox, admissions: Int, concurrency: Int, mapping: MappingDocument) async throws -> Run {
+    static func measure(_ systems: BenchmarkSandbox, admissions: Int, setup: Setup, steadyChanges: Int, mapping: MappingDocument) async throws -> Run {
+        let concurrency = setup.concurrency
         let sandbox = systems.sandbox
         // Every admission is ready for intake: each one is pushed.
         for admission in sandbox.inspection.salesforceRecords("Admission__c") {
             guard let id = admission["Id"]?.stringValue else { continue }
             try sandbox.inspection.editSalesforceRecord("Admission__c", id: id, fields: ["Stage__c": "Ready for Intake"])
         }
-        let salesforce = try await systems.salesforceClient()
-        let emr = try await systems.fhirClient()
+        let salesforce = try await systems.salesforceClient { $0.bulkThreshold = setup.bulkThreshold }
+        let emr = try await systems.fhirClient(batchSize: setup.batchSize)
         let store = try SQLiteStore.temporary("bench-concurrency")
         defer { EngineBenchmarks.discard(store) }
         try await mapping.loadPolicy(into: store)
@@ -110,10 +135,22 @@ public enum ConcurrencyBenchmarks {
         guard pushed.failed == 0, created == admissions else {
             throw BenchmarkFailure("the push created \(created) of \(admissions) ServiceRequests (\(pushed.failed) rows failed)")
         }
-        return Run(
+        var run = Run(
             concurrency: concurrency, loadSeconds: loadSeconds, loadRecords: loaded.linked, loadSalesforceCalls: loadSalesforceCalls,
             admissionSeconds: admissionSeconds, admissions: created, admissionEMRCalls: emr.meter.calls - emrBefore,
             admissionSalesforceCalls: salesforce.meter.calls - salesforceBeforePush)
+        guard steadyChanges > 0 else { return run }
+        // A steady cycle: clinicians change that many Patients in the EMR; one cycle carries them over.
+        for patient in sandbox.inspection.fhirResources("Patient").prefix(steadyChanges) {
+            guard var object = patient.objectValue, let id = object["id"]?.stringValue else { continue }
+            object["gender"] = object["gender"]?.stringValue == "other" ? "unknown" : "other"
+            try sandbox.inspection.editFHIRResource("Patient", id: id, resource: .object(object))
+        }
+        start = ContinuousClock.now
+        let steady = try await cycle.run(actor: .system, stop: StopSignal())
+        run.steadySeconds = (ContinuousClock.now - start).seconds
+        run.steadyLinked = steady.counts(.inbound).linked
+        return run
     }
 
     private static let silent = Logger(label: "stagelink.bench") { _ in SwiftLogNoOpLogHandler() }

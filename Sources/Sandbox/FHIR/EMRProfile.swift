@@ -96,6 +96,15 @@ public enum EMRProfile: String, Sendable, Hashable, CaseIterable, CustomStringCo
     /// take it as optional (FHIR R4 http.html, version-aware updates).
     public var patchRequiresIfMatch: Bool { self == .certified }
 
+    /// Whether `POST [base]` takes a `batch` Bundle (FHIR R4 http.html#transaction), listed as the
+    /// system-level interaction `batch` in the CapabilityStatement's `rest.interaction`. Open servers
+    /// (HAPI, Microsoft's FHIR server) offer it; the certified profile does not (Oracle Health
+    /// Millennium's and Epic's published R4 APIs are per-resource interactions), so its clients
+    /// write one interaction at a time. Oracle's FHIR service documents the same check: "Check that
+    /// the deployed server's CapabilityStatement advertises the system-level batch interaction"
+    /// (docs.oracle.com/en-us/iaas/device-data-fhir/fhir-batch.htm).
+    public var offersBatch: Bool { self != .certified }
+
     /// The interactions the CapabilityStatement lists for every resource type.
     public var interactions: [String] {
         ["read", "vread", "create"] + (offersPutUpdate ? ["update"] : []) + ["patch", "search-type"]

@@ -70,6 +70,7 @@ enum FHIRCapability {
                         ],
                     ],
                     "resource": .array(resources),
+                    "interaction": .array(profile.offersBatch ? [["code": "batch"]] : []),
                     "operation": .array(systemOperations),
                 ]
             ],

@@ -15,7 +15,8 @@ struct FHIREnvelope: RouterMiddleware {
         if parts.last == "$export" { return .fhirExport }
         if parts.count >= 3, parts[1] == "_bulk" { return parts[2] == "files" ? .fhirExportFile : .fhirExportStatus }
         guard parts.count >= 2, !["metadata", ".well-known", "auth"].contains(parts[1]) else {
-            return parts.count == 1 && method == .get ? .fhirSearch : nil
+            guard parts.count == 1 else { return nil }
+            return method == .get ? .fhirSearch : method == .post ? .fhirBatch : nil
         }
         switch (method, parts.count) {
         case (.get, 2): return .fhirSearch
@@ -77,20 +78,22 @@ struct FHIREnvelope: RouterMiddleware {
         HTTPReply.json(error.outcome, status: .init(code: error.status), contentType: contentType, headers: error.headers)
     }
 
-    static func faultResponse(_ rule: FaultRule) -> Response {
+    static func faultResponse(_ rule: FaultRule) -> Response { outcome(faultError(rule)) }
+
+    /// The OperationOutcome a fault that answers instead of the server (5xx, 429, an expired token) gives.
+    static func faultError(_ rule: FaultRule) -> FHIRError {
         let retry: [(HeaderField.Name, String)] = [(.retryAfter, String(rule.retryAfterSeconds))]
         switch rule.kind {
         case .serviceUnavailable:
-            return outcome(FHIRError(status: 503, code: "transient", diagnostics: "Service unavailable", headers: retry))
+            return FHIRError(status: 503, code: "transient", diagnostics: "Service unavailable", headers: retry)
         case .tooManyRequests:
-            return outcome(FHIRError(status: 429, code: "throttled", diagnostics: "Too many requests", headers: retry))
+            return FHIRError(status: 429, code: "throttled", diagnostics: "Too many requests", headers: retry)
         case .expiredToken:
-            return outcome(
-                FHIRError(
-                    status: 401, code: "expired", diagnostics: "The access token has expired",
-                    headers: [(.wwwAuthenticate, "Bearer realm=\"fhir\", error=\"invalid_token\"")]))
+            return FHIRError(
+                status: 401, code: "expired", diagnostics: "The access token has expired",
+                headers: [(.wwwAuthenticate, "Bearer realm=\"fhir\", error=\"invalid_token\"")])
         default:
-            return outcome(FHIRError(status: 500, code: "exception", diagnostics: "Internal server error"))
+            return FHIRError(status: 500, code: "exception", diagnostics: "Internal server error")
         }
     }
 }

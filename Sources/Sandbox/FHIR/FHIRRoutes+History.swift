@@ -3,8 +3,6 @@ import Hummingbird
 /// `DELETE [type]/[id]` and `GET [type]/_history` (FHIR R4 http.html#delete and #history; see
 /// `EMRStore` deletion for the behaviour each follows).
 extension FHIRRoutes {
-    private var emr: EMRStore { world.emr }
-    private var base: String { world.fhirBaseURL }
 
     func delete(_ context: SandboxRequestContext) throws -> Response {
         let type = try type(context, access: "d")

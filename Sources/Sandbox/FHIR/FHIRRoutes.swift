@@ -5,8 +5,8 @@ import Hummingbird
 /// where the profile offers PUT) and JSON Patch (with `If-Match`, required by `certified`).
 struct FHIRRoutes: Sendable {
     let world: SandboxWorld
-    private var emr: EMRStore { world.emr }
-    private var base: String { world.fhirBaseURL }
+    var emr: EMRStore { world.emr }
+    var base: String { world.fhirBaseURL }
 
     static func router(world: SandboxWorld) -> Router<SandboxRequestContext> {
         let router = Router(context: SandboxRequestContext.self)
@@ -22,6 +22,7 @@ struct FHIRRoutes: Sendable {
         router.post("/fhir/auth/token") { request, context in try await smart.token(request, context: context) }
         BulkExportRoutes(world: world).register(on: router)
         router.get("/fhir") { request, context in try routes.nextPage(request, context: context) }
+        router.post("/fhir") { request, context in try await routes.batch(request, context: context) }
         router.get("/fhir/:type") { request, context in try routes.search(request, context: context) }
         router.post("/fhir/:type") { request, context in try await routes.create(request, context: context) }
         router.get("/fhir/:type/_history") { request, context in try routes.history(request, context: context) }
@@ -38,11 +39,15 @@ struct FHIRRoutes: Sendable {
     }
 
     func type(_ context: SandboxRequestContext, access: Character) throws(FHIRError) -> String {
-        let type = context.parameters.get("type") ?? ""
+        try type(context.parameters.get("type") ?? "", scopes: context.scopes, access: access)
+    }
+
+    /// A resource type the sandbox knows and the token's scopes allow `access` (`r`, `s`, `c`, `u`) on.
+    func type(_ type: String, scopes: [String], access: Character) throws(FHIRError) -> String {
         guard EMRStore.resourceTypes.contains(type) else {
             throw FHIRError(status: 404, code: "not-supported", diagnostics: "Unknown resource type \"\(type)\"")
         }
-        guard SMARTAuth.allows(context.scopes, access, on: type) else {
+        guard SMARTAuth.allows(scopes, access, on: type) else {
             throw .forbidden("\(access == "r" || access == "s" ? "reading" : "writing") \(type)")
         }
         return type
@@ -141,7 +146,7 @@ struct FHIRRoutes: Sendable {
 
     // MARK: - Read and write
 
-    private func headers(_ entry: FHIRResourceEntry, type: String, id: String) -> [(HeaderField.Name, String)] {
+    func headers(_ entry: FHIRResourceEntry, type: String, id: String) -> [(HeaderField.Name, String)] {
         [
             (.eTag, "W/\"\(entry.versionID)\""),
             (.lastModified, entry.lastUpdated.date.formatted(.dateTime)),
@@ -172,7 +177,7 @@ struct FHIRRoutes: Sendable {
             headers: [(.eTag, "W/\"\(resource["meta"]?["versionId"]?.stringValue ?? "1")\"")])
     }
 
-    private func validator() -> FHIRValidator {
+    func validator() -> FHIRValidator {
         let emr = self.emr
         return FHIRValidator(patientExists: { emr.liveEntry("Patient", $0) != nil })
     }
@@ -189,34 +194,54 @@ struct FHIRRoutes: Sendable {
 
     func create(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         let type = try type(context, access: "c")
-        if request.headers[.ifNoneExist] != nil && !world.configuration.emrProfile.offersConditionalCreate {
+        let ifNoneExist = request.headers[.ifNoneExist]
+        try refuseUnofferedCondition(ifNoneExist)
+        let resource = try await resourceBody(request, context: context)
+        let (entry, created) = try create(resource, type: type, ifNoneExist: ifNoneExist, actor: context.actor)
+        return written(entry, status: created ? .created : .ok, type: type, request: request)
+    }
+
+    /// A conditional create where the profile does not offer it is refused, never done unconditionally.
+    func refuseUnofferedCondition(_ ifNoneExist: String?) throws(FHIRError) {
+        if ifNoneExist != nil && !world.configuration.emrProfile.offersConditionalCreate {
             throw FHIRError(
                 status: 400, code: "not-supported",
                 diagnostics: "Conditional create (If-None-Exist) is not supported: search by identifier, then create")
         }
-        let resource = try await resourceBody(request, context: context)
+    }
+
+    /// The create interaction once its type, condition and body are read: validated, then stored
+    /// (or found by `ifNoneExist`). A batch entry's create goes through it too.
+    func create(_ resource: WireObject, type: String, ifNoneExist: String?, actor: String) throws(FHIRError) -> (entry: FHIRResourceEntry, created: Bool) {
         try validator().validate(resource, type: type)
-        let (entry, created) = try emr.create(
-            resource, type: type, ifNoneExist: request.headers[.ifNoneExist], actor: context.actor)
-        return written(entry, status: created ? .created : .ok, type: type, request: request)
+        return try emr.create(resource, type: type, ifNoneExist: ifNoneExist, actor: actor)
     }
 
     func update(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         let type = try type(context, access: "u")
+        try refuseUnofferedUpdate(type)
+        let id = try context.parameters.require("id")
+        let resource = try await resourceBody(request, context: context)
+        let (entry, created) = try update(resource, type: type, id: id, ifMatch: request.headers[.ifMatch], actor: context.actor)
+        return written(entry, status: created ? .created : .ok, type: type, request: request)
+    }
+
+    /// PUT where the profile does not offer it: 405 naming what is allowed.
+    func refuseUnofferedUpdate(_ type: String) throws(FHIRError) {
         guard world.configuration.emrProfile.offersPutUpdate else {
             throw FHIRError(
                 status: 405, code: "not-supported", diagnostics: "\(type) update (PUT) is not supported: use PATCH with a JSON Patch",
                 headers: [(.allow, "GET, PATCH")])
         }
-        let id = try context.parameters.require("id")
-        let resource = try await resourceBody(request, context: context)
+    }
+
+    /// The update interaction once its type, id and body are read. A batch entry's update goes through it too.
+    func update(_ resource: WireObject, type: String, id: String, ifMatch: String?, actor: String) throws(FHIRError) -> (entry: FHIRResourceEntry, created: Bool) {
         guard resource["id"]?.stringValue == id else {
             throw FHIRError(status: 400, code: "invalid", diagnostics: "The resource id must match the id of the URL")
         }
         try validator().validate(resource, type: type)
-        let (entry, created) = try emr.update(
-            resource, type: type, id: id, ifMatch: request.headers[.ifMatch], actor: context.actor)
-        return written(entry, status: created ? .created : .ok, type: type, request: request)
+        return try emr.update(resource, type: type, id: id, ifMatch: ifMatch, actor: actor)
     }
 
     /// `PATCH [base]/[type]/[id]` with an RFC 6902 JSON Patch (FHIR R4 http.html#patch). Another

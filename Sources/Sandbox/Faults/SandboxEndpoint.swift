@@ -20,6 +20,9 @@ public enum SandboxEndpoint: String, CaseIterable, Sendable, Hashable {
     case fhirUpdate = "fhir.update"
     /// `PATCH [base]/[type]/[id]` with a JSON Patch.
     case fhirPatch = "fhir.patch"
+    /// `POST [base]` with a `batch` Bundle (the whole Bundle; each entry also meets the faults of
+    /// its own interaction's group).
+    case fhirBatch = "fhir.batch"
     /// `DELETE [type]/[id]`.
     case fhirDelete = "fhir.delete"
     /// Bulk Data kick-off: `[base]/$export`, `[base]/Group/[id]/$export`.

@@ -138,43 +138,47 @@ public struct OutboundLinker: OutboundRowLinker {
         let actor = await recorder.actor
         var request = request
         let window = ConcurrencyWindow(maximum: concurrency, meter: emr?.meter)
+        // How the EMR takes writes is read once (the client keeps it) before rows go out together,
+        // not by each of the first rows at once; so is whether admissions go in batch Bundles.
+        let batchLimit = try await admissionBatchLimit(for: request)
         while true {
             if stop.isRequested { throw SyncStopped() }
-            let rows = try await store.claimRows(request, limit: 200, actor: actor)
+            // Enough rows for every batch in flight to be full.
+            let rows = try await store.claimRows(request, limit: max(200, min(batchLimit * concurrency, 1_000)), actor: actor)
             guard let lastRow = rows.last else { return }
             request.afterRowID = lastRow.id
-            // How the EMR takes writes is read once (the client keeps it) before rows go out together,
-            // not by each of the first rows at once.
-            if concurrency > 1, let emr, let patients = mapping.outbound.admissions.flatMap({ mapping.inbound(named: $0.patientMapping) }) {
-                _ = try? await emr.writeModes(for: patients.resource)
-            }
             var processed = Set<Int64>()
             do {
-                try await withThrowingTaskGroup(of: (row: Int64, ticket: ConcurrencyWindow.Ticket, throttled: Bool).self) { group in
-                    // The rows being written and their keys; nil for a row that runs alone.
+                try await withThrowingTaskGroup(of: (rows: [Int64], ticket: ConcurrencyWindow.Ticket, throttled: Bool).self) { group in
+                    // The units being written (a row, or the rows of one batch) and their keys; nil for a row that runs alone.
                     var inFlight: [Int64: Set<String>?] = [:]
                     func collect() async throws {
                         guard let done = try await group.next() else { return }
-                        inFlight[done.row] = nil
-                        processed.insert(done.row)
+                        inFlight[done.rows[0]] = nil
+                        processed.formUnion(done.rows)
                         if let limit = window.end(done.ticket, throttled: done.throttled) {
-                            await recorder.event(.info, "EMR: \(limit) \(limit == 1 ? "row" : "rows") written at once at most now (of \(window.maximum))")
+                            let unit = batchLimit > 1 ? (limit == 1 ? "batch" : "batches") : (limit == 1 ? "row" : "rows")
+                            await recorder.event(.info, "EMR: \(limit) \(unit) written at once at most now (of \(window.maximum))")
                         }
                     }
-                    for row in rows {
+                    for unit in Self.units(rows, batchLimit: batchLimit, keys: orderingKeys) {
                         if stop.isRequested { throw SyncStopped() }
-                        let keys = orderingKeys(of: row)
+                        let keys = unit.keys
                         while !inFlight.isEmpty
                             && (inFlight.count >= window.limit || keys == nil
                                 || inFlight.values.contains { other in other.map { !$0.isDisjoint(with: keys!) } ?? true })
                         {
                             try await collect()
                         }
-                        inFlight[row.id] = .some(keys)
+                        inFlight[unit.rows[0].id] = .some(keys)
                         let ticket = window.begin()
                         group.addTask {
-                            let outcome = try await process(row, forced: false, recorder: recorder)
-                            return (row.id, ticket, outcome.error.map { LinkError.throttleCodes.contains($0.code) } ?? false)
+                            if batchLimit > 1, unit.keys != nil {
+                                let throttled = try await processBatch(unit.rows, recorder: recorder)
+                                return (unit.rows.map(\.id), ticket, throttled)
+                            }
+                            let outcome = try await process(unit.rows[0], forced: false, recorder: recorder)
+                            return ([unit.rows[0].id], ticket, outcome.error.map { LinkError.throttleCodes.contains($0.code) } ?? false)
                         }
                     }
                     while !inFlight.isEmpty { try await collect() }
@@ -184,6 +188,31 @@ public struct OutboundLinker: OutboundRowLinker {
                 throw error
             }
         }
+    }
+
+    /// Rows cut into what goes out together: with batches, consecutive rows whose keys do not meet
+    /// (two rows of one record never share a batch, and the later waits for the earlier), up to
+    /// `batchLimit` a batch; a row without keys (a deletion, a merge) alone. Without, one row each.
+    static func units(_ rows: [StagedRow], batchLimit: Int, keys: (StagedRow) -> Set<String>?) -> [(rows: [StagedRow], keys: Set<String>?)] {
+        var units: [(rows: [StagedRow], keys: Set<String>?)] = []
+        var current: (rows: [StagedRow], keys: Set<String>) = ([], [])
+        for row in rows {
+            let rowKeys = keys(row)
+            if batchLimit > 1, let rowKeys, current.rows.count < batchLimit, current.keys.isDisjoint(with: rowKeys) {
+                current.rows.append(row)
+                current.keys.formUnion(rowKeys)
+                continue
+            }
+            if !current.rows.isEmpty { units.append((current.rows, current.keys)) }
+            current = ([], [])
+            if batchLimit > 1, let rowKeys {
+                current = ([row], rowKeys)
+            } else {
+                units.append(([row], rowKeys))
+            }
+        }
+        if !current.rows.isEmpty { units.append((current.rows, current.keys)) }
+        return units
     }
 
     /// What a row writes, as keys two rows share when they must not be written at the same time:
@@ -231,12 +260,7 @@ public struct OutboundLinker: OutboundRowLinker {
         let jobID = await recorder.id
         let outcome: LinkOutcome
         do {
-            let record: JSONValue
-            do {
-                record = try JSONValue(parsing: row.payload)
-            } catch {
-                throw LinkError(.mappingInvalidJSON, message: "the payload is not valid JSON: \(error)")
-            }
+            let record = try Self.payload(of: row)
             if row.kind != .record {
                 outcome = try await processRemoval(row, record: record, actor: actor, jobID: jobID)
             } else if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object {
@@ -259,6 +283,15 @@ public struct OutboundLinker: OutboundRowLinker {
             await recorder.event(.warning, "\(row.resourceType) row \(row.id) failed: \(error.code)")
         }
         return outcome
+    }
+
+    /// The row's payload as JSON; a payload that is not JSON fails the row.
+    static func payload(of row: StagedRow) throws(LinkError) -> JSONValue {
+        do {
+            return try JSONValue(parsing: row.payload)
+        } catch {
+            throw LinkError(.mappingInvalidJSON, message: "the payload is not valid JSON: \(error)")
+        }
     }
 
     // MARK: - Contacts
@@ -383,13 +416,51 @@ public struct OutboundLinker: OutboundRowLinker {
     private func processAdmission(
         _ row: StagedRow, record: JSONValue, admissions: AdmissionOutbound, forced: Bool, actor: Actor, jobID: Int64
     ) async throws -> LinkOutcome {
+        let plan: AdmissionPlan
+        switch try await prepareAdmission(row, record: record, admissions: admissions, forced: forced, actor: actor) {
+        case .done(let outcome): return outcome
+        case .send(let ready): plan = ready
+        }
+        guard let emr else { throw LinkError(.emrNotConfigured, message: "the admission waits: no EMR connection is configured") }
+        guard let salesforce else { throw LinkError(.salesforceNotConfigured, message: "the EMR ids cannot be written back: no Salesforce connection") }
+        let createdPatient = try await createOnce(plan.patients.resource, identifier: plan.identifier, resource: plan.patient, row: row, emr: emr)
+        // The EMR's answer names the Patient in the ServiceRequest and in Salesforce: it must be an id.
+        try plan.checkPatientID(createdPatient.id)
+        CrashPoints.reach(.emrCreated)
+
+        // The ServiceRequest for the admission itself.
+        let createdRequest = try await createOnce(
+            "ServiceRequest", identifier: plan.requestIdentifier, resource: plan.serviceRequest(patientID: createdPatient.id), row: row, emr: emr)
+        try plan.checkRequestID(createdRequest.id)
+
+        // The EMR's ids, written back so that every later round trip finds its counterpart.
+        let contactResult = try await salesforce.update(object: plan.patients.object, records: [plan.contactWriteBack(patientID: createdPatient.id)])
+        if case .failure(let error)? = contactResult.first { throw error }
+        let admissionResult = try await salesforce.update(object: admissions.object, records: [plan.admissionWriteBack(requestID: createdRequest.id)])
+        if case .failure(let error)? = admissionResult.first { throw error }
+        CrashPoints.reach(.writebackSent)
+        return try await admissionOutcome(plan, patient: createdPatient, request: createdRequest, actor: actor, jobID: jobID)
+    }
+
+    /// What is left of an admission row once it is read and checked: an outcome already (nothing to
+    /// send, or sent before), or the plan of what to send.
+    enum AdmissionStep {
+        case done(LinkOutcome)
+        case send(AdmissionPlan)
+    }
+
+    /// Reads and checks an admission row, building its Patient; writes nothing. Every problem of the
+    /// record is found in one pass and thrown together.
+    func prepareAdmission(
+        _ row: StagedRow, record: JSONValue, admissions: AdmissionOutbound, forced: Bool, actor: Actor
+    ) async throws -> AdmissionStep {
         let now = Date()
         let stage = record[admissions.stageField]?.stringValue
         if !forced && stage != admissions.readyValue {
-            return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "stage is not \(admissions.readyValue): nothing to send")
+            return .done(LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "stage is not \(admissions.readyValue): nothing to send"))
         }
         if !forced, let existing = record[admissions.serviceRequest.externalIDField]?.stringValue, !existing.isEmpty {
-            return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "already in the EMR as ServiceRequest/\(existing)")
+            return .done(LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "already in the EMR as ServiceRequest/\(existing)"))
         }
         guard let patients = mapping.inbound(named: admissions.patientMapping) else {
             throw LinkError(.mappingNoMapping, message: "no inbound mapping named \(admissions.patientMapping)")
@@ -421,53 +492,42 @@ public struct OutboundLinker: OutboundRowLinker {
         }
         // The ServiceRequest's values are checked before anything is created.
         let request = admissions.serviceRequest
-        var requestValues: [(path: FieldPath, json: JSONValue?)] = []
+        var requestValues: [AdmissionPlan.RequestValue] = []
         for field in request.fields {
             guard let path = field.path else { continue }
             let value = FieldConversion.salesforceValue(record[field.field], for: field)
             guard let json = problems.value({ () throws(LinkError) in try FieldConversion.json(from: value, for: field) }) else { continue }
-            requestValues.append((path, json))
+            requestValues.append(AdmissionPlan.RequestValue(path: path, json: json))
         }
         try problems.throwIfAny()
-        guard let emr else { throw LinkError(.emrNotConfigured, message: "the admission waits: no EMR connection is configured") }
-        guard let salesforce else { throw LinkError(.salesforceNotConfigured, message: "the EMR ids cannot be written back: no Salesforce connection") }
+        guard emr != nil else { throw LinkError(.emrNotConfigured, message: "the admission waits: no EMR connection is configured") }
+        guard salesforce != nil else { throw LinkError(.salesforceNotConfigured, message: "the EMR ids cannot be written back: no Salesforce connection") }
         // A Contact whose own row failed here (its change to its Patient was refused): nothing is
         // made for it until that row links. A Contact row still staged links before its
         // admissions in the same job (Contacts go first), so it is not waited on.
         if let parent = try await ParentWait.unlinkedParent(of: row.id, store: store), parent.row?.status == .failed {
             throw LinkError.waitingOnParent(parent, before: "its \(patients.resource) is made")
         }
-        let createdPatient = try await createOnce(patients.resource, identifier: identifier, resource: patient, row: row, emr: emr)
-        // The EMR's answer names the Patient in the ServiceRequest and in Salesforce: it must be an id.
-        _ = try FHIRID.validated(createdPatient.id, field: patients.externalID, of: "the id the EMR returned for the \(patients.resource)")
-        CrashPoints.reach(.emrCreated)
+        return .send(
+            AdmissionPlan(
+                row: row, admissions: admissions, patients: patients, contactID: contactID, identifier: identifier, patient: patient,
+                sentValues: sentValues, requestIdentifier: ResourceIdentifier(system: request.identifierSystem, value: row.sourceID),
+                requestValues: requestValues))
+    }
 
-        // The ServiceRequest for the admission itself.
-        var serviceRequest: JSONValue = [
-            "resourceType": "ServiceRequest", "status": "active", "intent": "order", "code": ["text": .string(request.code)],
-            "subject": ["reference": .string("\(patients.resource)/\(createdPatient.id)")],
-        ]
-        let requestIdentifier = ResourceIdentifier(system: request.identifierSystem, value: row.sourceID)
-        serviceRequest.setIdentifier(requestIdentifier)
-        for value in requestValues { value.path.set(value.json, in: &serviceRequest) }
-        let createdRequest = try await createOnce("ServiceRequest", identifier: requestIdentifier, resource: serviceRequest, row: row, emr: emr)
-        _ = try FHIRID.validated(createdRequest.id, field: request.externalIDField, of: "the id the EMR returned for the ServiceRequest")
-
-        // The EMR's ids, written back so that every later round trip finds its counterpart.
-        let contactResult = try await salesforce.update(
-            object: patients.object, records: [TargetRecordUpdate(id: contactID, fields: [MappedField(name: patients.externalID, value: .text(createdPatient.id))])])
-        if case .failure(let error)? = contactResult.first { throw error }
-        let admissionResult = try await salesforce.update(
-            object: admissions.object,
-            records: [TargetRecordUpdate(id: row.sourceID, fields: [MappedField(name: request.externalIDField, value: .text(createdRequest.id))])])
-        if case .failure(let error)? = admissionResult.first { throw error }
-        CrashPoints.reach(.writebackSent)
-
+    /// The outcome of an admission whose Patient and ServiceRequest the EMR holds and whose ids are
+    /// written back: the links, the field states and the lineage of what was sent.
+    func admissionOutcome(_ plan: AdmissionPlan, patient createdPatient: WrittenResource, request createdRequest: WrittenResource, actor: Actor, jobID: Int64) async throws
+        -> LinkOutcome
+    {
+        let now = Date()
+        let row = plan.row
+        let patients = plan.patients
         let key = MappedRecordKey(object: patients.object, key: createdPatient.id)
         let policy = PolicyTable(try await store.policyRules())
         var states: [FieldStateChange] = []
         var writes: [FieldWrite] = []
-        for field in sentValues + [MappedField(name: patients.externalID, value: .text(createdPatient.id))] {
+        for field in plan.sentValues + [MappedField(name: patients.externalID, value: .text(createdPatient.id))] {
             states.append(FieldStateChange(record: key, field: field.name, state: FieldState(synced: field.value, emr: field.value, salesforce: field.value)))
             writes.append(
                 FieldWrite(
@@ -481,7 +541,7 @@ public struct OutboundLinker: OutboundRowLinker {
             note: "Patient/\(createdPatient.id) \(what), ServiceRequest/\(createdRequest.id)",
             links: [
                 RecordLink(
-                    source: SourceKey(system: .salesforce, resourceType: patients.object, sourceID: contactID), targetType: patients.resource,
+                    source: SourceKey(system: .salesforce, resourceType: patients.object, sourceID: plan.contactID), targetType: patients.resource,
                     targetID: createdPatient.id, recordKey: createdPatient.id, linkedRowID: nil, linkedVersion: RecordVersion(version: nil, lastUpdated: nil),
                     updatedAt: now),
                 RecordLink(
@@ -489,6 +549,57 @@ public struct OutboundLinker: OutboundRowLinker {
                     linkedVersion: row.recordVersion, updatedAt: now),
             ],
             fieldStates: states, writes: writes)
+    }
+}
+
+/// An admission checked and ready to send: its Patient (keyed on the Contact's Salesforce id), the
+/// values of its ServiceRequest, and what the write-back names.
+struct AdmissionPlan: Sendable {
+    /// A ServiceRequest value at its path.
+    struct RequestValue: Sendable {
+        var path: FieldPath
+        var json: JSONValue?
+    }
+
+    var row: StagedRow
+    var admissions: AdmissionOutbound
+    var patients: InboundMapping
+    var contactID: String
+    var identifier: ResourceIdentifier
+    var patient: JSONValue
+    var sentValues: [MappedField]
+    var requestIdentifier: ResourceIdentifier
+    var requestValues: [RequestValue]
+
+    /// The ServiceRequest for the admission, naming its Patient.
+    func serviceRequest(patientID: String) -> JSONValue {
+        let request = admissions.serviceRequest
+        var serviceRequest: JSONValue = [
+            "resourceType": "ServiceRequest", "status": "active", "intent": "order", "code": ["text": .string(request.code)],
+            "subject": ["reference": .string("\(patients.resource)/\(patientID)")],
+        ]
+        serviceRequest.setIdentifier(requestIdentifier)
+        for value in requestValues { value.path.set(value.json, in: &serviceRequest) }
+        return serviceRequest
+    }
+
+    /// The id the EMR returned for the Patient names it in the ServiceRequest and in Salesforce: it must be an id.
+    func checkPatientID(_ id: String) throws(LinkError) {
+        _ = try FHIRID.validated(id, field: patients.externalID, of: "the id the EMR returned for the \(patients.resource)")
+    }
+
+    func checkRequestID(_ id: String) throws(LinkError) {
+        _ = try FHIRID.validated(id, field: admissions.serviceRequest.externalIDField, of: "the id the EMR returned for the ServiceRequest")
+    }
+
+    /// The Patient's id onto the Contact.
+    func contactWriteBack(patientID: String) -> TargetRecordUpdate {
+        TargetRecordUpdate(id: contactID, fields: [MappedField(name: patients.externalID, value: .text(patientID))])
+    }
+
+    /// The ServiceRequest's id onto the admission.
+    func admissionWriteBack(requestID: String) -> TargetRecordUpdate {
+        TargetRecordUpdate(id: row.sourceID, fields: [MappedField(name: admissions.serviceRequest.externalIDField, value: .text(requestID))])
     }
 }
 

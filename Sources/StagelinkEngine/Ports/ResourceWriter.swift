@@ -29,6 +29,44 @@ public protocol ResourceWriter: Sendable {
 
     /// The current resource with its exact bytes, or nil when there is none with that id.
     func read(resourceType: String, id: String) async throws(RemoteCallError) -> IncomingRecord?
+
+    /// The most writes one `batch` Bundle carries: `emr.batchSize` where the server's
+    /// CapabilityStatement offers the `batch` interaction, else 1 (one interaction at a time).
+    func batchLimit() async throws(RemoteCallError) -> Int
+
+    /// Sends `writes` as the entries of one `batch` Bundle (FHIR R4 http.html#transaction): one
+    /// result per write, in the same order, each entry refused or written on its own. A Bundle
+    /// refused or lost as a whole (a 5xx, a timeout) is thrown: none of its writes is known to
+    /// have happened, and each is safe to send again (conditional creates, versioned updates).
+    func batch(_ writes: [BatchWrite]) async throws(RemoteCallError) -> [Result<WrittenResource, LinkError>]
+}
+
+extension ResourceWriter {
+    /// One interaction at a time: a server without `batch`.
+    public func batchLimit() async throws(RemoteCallError) -> Int { 1 }
+
+    /// Each write on its own, in order.
+    public func batch(_ writes: [BatchWrite]) async throws(RemoteCallError) -> [Result<WrittenResource, LinkError>] {
+        var results: [Result<WrittenResource, LinkError>] = []
+        for write in writes {
+            switch write {
+            case .createIfNoneExist(let resourceType, let identifier, let resource):
+                results.append(try await createIfNoneExist(resourceType: resourceType, identifier: identifier, resource: resource))
+            case .update(let resourceType, let id, let resource, let ifMatch):
+                results.append(try await update(resourceType: resourceType, id: id, resource: resource, ifMatch: ifMatch))
+            }
+        }
+        return results
+    }
+}
+
+/// One write of a `batch` Bundle: only writes that are safe to send again when a Bundle's outcome
+/// is unknown, so that a lost Bundle is retried whole without making anything twice.
+public enum BatchWrite: Sendable, Hashable {
+    /// `POST [type]` with `request.ifNoneExist: identifier=system|value` (conditional create).
+    case createIfNoneExist(resourceType: String, identifier: ResourceIdentifier, resource: [UInt8])
+    /// `PUT [type]/[id]`, with `request.ifMatch` when a version is given.
+    case update(resourceType: String, id: String, resource: [UInt8], ifMatch: String?)
 }
 
 /// A FHIR identifier, `system|value`.

@@ -129,6 +129,8 @@ enum StarterConfiguration {
           #   update: put                # or patch (JSON Patch with If-Match)
           # Rows written to the EHR at once (1-64; docs/performance.md).
           # concurrency: 4
+          # Admissions sent in one FHIR batch Bundle where the EHR offers batch (1-500; 1: one at a time).
+          # batchSize: 50
           # http:
           #   idleTimeout: 30s
           #   requestTimeout: 120s

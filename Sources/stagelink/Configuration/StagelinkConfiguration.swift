@@ -87,6 +87,8 @@ struct StagelinkConfiguration: Sendable {
         static let concurrency = 1...64
         /// `service.workers` and `stagelink run --workers`: linking workers (docs/scale.md#linking-workers).
         static let workers = 1...16
+        /// `emr.batchSize`: entries of one `batch` Bundle (1: no batches).
+        static let emrBatchSize = 1...500
     }
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
@@ -98,7 +100,7 @@ struct StagelinkConfiguration: Sendable {
         "schedule": ["every", "overlap", "pageSize", "automaticRetries", "reconcile"],
         "salesforce": ["loginURL", "apiVersion", "assertionAudience", "limitShare", "batchSize", "bulkThreshold", "concurrency", "auth", "http"],
         "salesforce.auth": ["flow", "consumerKey", "username", "privateKeyFile", "consumerSecretFile"],
-        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes", "concurrency"],
+        "emr": ["baseURL", "clientID", "privateKeyFile", "algorithm", "keyID", "jwksURL", "scope", "timeZone", "http", "pull", "bulk", "allowedOrigins", "writes", "concurrency", "batchSize"],
         "emr.bulk": ["group", "maxWait", "since"],
         "emr.writes": ["create", "update"],
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
@@ -232,6 +234,7 @@ struct StagelinkConfiguration: Sendable {
             if let reader = section["http"] { configuration.http = try Self.http(reader) }
             try Self.emrPull(section, into: &settings, configuration: &configuration)
             if let reader = section["concurrency"] { settings.emrConcurrency = try reader.int(in: Limits.concurrency) }
+            if let reader = section["batchSize"] { configuration.batchSize = try reader.int(in: Limits.emrBatchSize) }
             emr = configuration
         }
         self.warnings = warnings

@@ -1,0 +1,66 @@
+import Foundation
+import Sandbox
+import StagelinkEngine
+
+/// Issue 22's full benchmark at real API latency: a first load of the given patients (two
+/// assessments each, and their episodes), the admissions pushed to the EHR, and a steady cycle of
+/// changed Patients, with everything issue 22 built on (concurrency, Bulk API 2.0 above
+/// `salesforce.bulkThreshold`, FHIR batch Bundles); beside the same work done one call at a time,
+/// without Bulk API and without batch, in the same run.
+///
+/// One call at a time, the full load would take hours at this latency, so the sequential reference
+/// runs on a slice (`1/slice` of the patients, `1/admissionSlice` of the admissions) and its seconds and calls are scaled
+/// up by the same factor; the figure names say so. Both grow linearly with the records (one call
+/// per 200 records or per record, each waiting for the last), so the scaled figure is what the whole
+/// load would cost, give or take the fixed costs (the token, the metadata) that scaling overstates.
+public enum FullLoadBenchmarks {
+    public static func run(
+        patients: Int, admissions: Int, slice: Int, admissionSlice: Int, steadyChanges: Int, latency: SandboxLatency, mapping: MappingDocument
+    ) async throws -> [BenchmarkFigure] {
+        let full = try await ConcurrencyBenchmarks.measure(
+            patients: patients, admissions: admissions, setup: .concurrent(SyncSettings.defaultConcurrency), steadyChanges: steadyChanges,
+            latency: latency, mapping: mapping)
+        let reference = try await ConcurrencyBenchmarks.measure(
+            patients: max(1, patients / slice), admissions: max(1, admissions / admissionSlice), setup: .sequential, latency: latency, mapping: mapping)
+        let loadFactor = Double(full.loadRecords) / Double(max(1, reference.loadRecords))
+        let admissionFactor = Double(full.admissions) / Double(max(1, reference.admissions))
+        let sequentialLoad = reference.loadSeconds * loadFactor
+        let sequentialAdmissions = reference.admissionSeconds * admissionFactor
+        let loadSpeedup = sequentialLoad / full.loadSeconds
+        let admissionSpeedup = sequentialAdmissions / full.admissionSeconds
+        let scaled = "one call at a time, no Bulk API, no batch: measured on 1/\(slice) and scaled ×\(String(format: "%.1f", loadFactor))"
+        let scaledAdmissions = "one request at a time: measured on \(reference.admissions.formatted()) and scaled ×\(String(format: "%.1f", admissionFactor))"
+        var figures = [
+            BenchmarkFigure(
+                name: "full first load at \(latency): \(full.loadRecords.formatted()) records (\(patients.formatted()) patients, their assessments and episodes)",
+                value: full.loadSeconds, unit: "s", reference: .init(name: scaled, value: sequentialLoad),
+                target: "≤ 180 s and ≥ 5× faster (\(String(format: "%.1f", loadSpeedup))× now)", meetsTarget: full.loadSeconds <= 180 && loadSpeedup >= 5),
+            BenchmarkFigure(
+                name: "full first load: Salesforce API calls", value: Double(full.loadSalesforceCalls), unit: "calls",
+                reference: .init(name: scaled, value: Double(reference.loadSalesforceCalls) * loadFactor), target: "≤ 1,000",
+                meetsTarget: full.loadSalesforceCalls <= 1_000),
+            BenchmarkFigure(
+                name: "\(full.admissions.formatted()) admissions pushed to the EHR at \(latency) (batch Bundles of \(FHIRBatchFigure.batchSize), concurrency \(full.concurrency))",
+                value: full.admissionSeconds, unit: "s", reference: .init(name: scaledAdmissions, value: sequentialAdmissions),
+                target: "≥ 4× faster (\(String(format: "%.1f", admissionSpeedup))× now)", meetsTarget: admissionSpeedup >= 4),
+            BenchmarkFigure(
+                name: "admissions: EHR API calls (Salesforce: \(full.admissionSalesforceCalls.formatted()))", value: Double(full.admissionEMRCalls), unit: "calls",
+                reference: .init(
+                    name: "\(scaledAdmissions) (Salesforce: \(Int(Double(reference.admissionSalesforceCalls) * admissionFactor).formatted()))",
+                    value: Double(reference.admissionEMRCalls) * admissionFactor),
+                target: "fewer than one at a time", meetsTarget: Double(full.admissionEMRCalls) < Double(reference.admissionEMRCalls) * admissionFactor),
+        ]
+        if let steady = full.steadySeconds {
+            figures.append(
+                BenchmarkFigure(
+                    name: "steady cycle at \(latency): \(steadyChanges.formatted()) Patients changed in the EMR (\(full.steadyLinked.formatted()) rows linked)",
+                    value: steady, unit: "s", target: "≤ 20 s", meetsTarget: steady <= 20 && full.steadyLinked >= steadyChanges))
+        }
+        return figures
+    }
+}
+
+/// The batch size the full benchmark's concurrent run uses (the default of `emr.batchSize`).
+enum FHIRBatchFigure {
+    static var batchSize: Int { ConcurrencyBenchmarks.Setup.concurrent(1).batchSize }
+}

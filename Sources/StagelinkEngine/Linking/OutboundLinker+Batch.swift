@@ -1,0 +1,168 @@
+import Foundation
+
+/// Admissions written to the EMR in `batch` Bundles (FHIR R4 http.html#transaction), where the EMR
+/// offers them and takes creates conditionally.
+///
+/// A batch of admission rows (none sharing a record, ``OutboundLinker/units(_:batchLimit:keys:)``)
+/// goes as one Bundle of conditional Patient creates, then one of ServiceRequest creates for those
+/// whose Patient the EMR answered, then one Salesforce collections call writing the Patients' ids
+/// back onto the Contacts and one writing the ServiceRequests' ids onto the admissions. Each entry's
+/// answer is its own row's: a refused entry fails that row alone with the entry's OperationOutcome;
+/// a Bundle lost or refused whole (a 5xx, a timeout after the client's retries) fails every row
+/// in it transiently, and the next attempt sends them again: the creates are conditional
+/// (`If-None-Exist` on the Contact's and the admission's Salesforce ids), so the Patient an earlier
+/// attempt made is found, never made twice.
+extension OutboundLinker {
+    /// The most admission rows a batch carries for the rows `request` claims: the EMR's batch limit
+    /// (`emr.batchSize` where its CapabilityStatement offers `batch`) when they are admissions and
+    /// both the Patient and the ServiceRequest are created conditionally; else 1 (one row at a time).
+    func admissionBatchLimit(for request: ClaimRequest) async throws -> Int {
+        guard let emr, salesforce != nil, let admissions = mapping.outbound.admissions, request.resourceType == admissions.object,
+            let patients = mapping.inbound(named: admissions.patientMapping)
+        else {
+            if concurrency > 1, let emr, let patients = mapping.outbound.admissions.flatMap({ mapping.inbound(named: $0.patientMapping) }) {
+                _ = try? await emr.writeModes(for: patients.resource)
+            }
+            return 1
+        }
+        do throws(RemoteCallError) {
+            let limit = try await emr.batchLimit()
+            guard limit > 1, try await emr.writeModes(for: patients.resource).create == .conditional,
+                try await emr.writeModes(for: "ServiceRequest").create == .conditional
+            else { return 1 }
+            return limit
+        } catch {
+            // The metadata could not be read now: one row at a time, each reading it again.
+            if error.stopsJob { throw error }
+            return 1
+        }
+    }
+
+    /// Links a batch of admission rows; answers whether a call of it was throttled.
+    func processBatch(_ rows: [StagedRow], recorder: JobRecorder) async throws -> Bool {
+        let actor = await recorder.actor
+        let jobID = await recorder.id
+        guard let emr, let salesforce, let admissions = mapping.outbound.admissions else { return false }
+        var outcomes: [Int64: LinkOutcome] = [:]
+        func fail(_ row: StagedRow, _ error: LinkError) {
+            outcomes[row.id] = LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error)
+        }
+        var throttled = false
+        /// A call that failed whole fails each of its rows (a call that stops the job is thrown).
+        func failAll(_ plans: [AdmissionPlan], _ error: RemoteCallError) throws {
+            if error.stopsJob { throw error }
+            if LinkError.throttleCodes.contains(error.error.code) { throttled = true }
+            for plan in plans { fail(plan.row, error.error) }
+        }
+
+        var plans: [AdmissionPlan] = []
+        for row in rows {
+            do {
+                let record = try Self.payload(of: row)
+                switch try await prepareAdmission(row, record: record, admissions: admissions, forced: false, actor: actor) {
+                case .done(let outcome): outcomes[row.id] = outcome
+                case .send(let plan): plans.append(plan)
+                }
+            } catch let error as LinkError {
+                fail(row, error)
+            }
+        }
+
+        // The Patients, then the ServiceRequests of those the EMR answered.
+        var patients: [Int64: WrittenResource] = [:]
+        plans = try await sendBatch(plans, emr: emr, fail: fail, failAll: failAll) { plan in
+            .createIfNoneExist(resourceType: plan.patients.resource, identifier: plan.identifier, resource: JSONWriter.compact(plan.patient))
+        } check: { (plan, written) throws(LinkError) in
+            try plan.checkPatientID(written.id)
+            patients[plan.row.id] = written
+        }
+        if !plans.isEmpty { CrashPoints.reach(.emrCreated) }
+        var requests: [Int64: WrittenResource] = [:]
+        plans = try await sendBatch(plans, emr: emr, fail: fail, failAll: failAll) { plan in
+            .createIfNoneExist(
+                resourceType: "ServiceRequest", identifier: plan.requestIdentifier,
+                resource: JSONWriter.compact(plan.serviceRequest(patientID: patients[plan.row.id]!.id)))
+        } check: { (plan, written) throws(LinkError) in
+            try plan.checkRequestID(written.id)
+            requests[plan.row.id] = written
+        }
+
+        // The EMR's ids written back, one collections call for the Contacts and one for the admissions.
+        func writeBack(_ object: String, _ update: (AdmissionPlan) -> TargetRecordUpdate) async throws {
+            guard !plans.isEmpty else { return }
+            let results: [RecordResult]
+            do {
+                results = try await salesforce.update(object: object, records: plans.map(update))
+            } catch {
+                try failAll(plans, error)
+                plans = []
+                return
+            }
+            var written: [AdmissionPlan] = []
+            for (index, plan) in plans.enumerated() {
+                switch results.indices.contains(index) ? results[index] : nil {
+                case .success?: written.append(plan)
+                case .failure(let error)?: fail(plan.row, error)
+                case nil: fail(plan.row, LinkError(.malformedResponse, message: "Salesforce answered fewer results than records sent"))
+                }
+            }
+            plans = written
+        }
+        if let patientObject = plans.first?.patients.object {
+            try await writeBack(patientObject) { $0.contactWriteBack(patientID: patients[$0.row.id]!.id) }
+            try await writeBack(admissions.object) { $0.admissionWriteBack(requestID: requests[$0.row.id]!.id) }
+        }
+        if !plans.isEmpty { CrashPoints.reach(.writebackSent) }
+        for plan in plans {
+            do {
+                outcomes[plan.row.id] = try await admissionOutcome(
+                    plan, patient: patients[plan.row.id]!, request: requests[plan.row.id]!, actor: actor, jobID: jobID)
+            } catch let error as LinkError {
+                fail(plan.row, error)
+            }
+        }
+
+        let recorded = rows.compactMap { outcomes[$0.id] }
+        try await store.record(recorded)
+        await recorder.add(Job.Counts(outcomes: recorded))
+        await recorder.advance(by: recorded.count)
+        for outcome in recorded where outcome.status == .failed {
+            if let error = outcome.error, let row = rows.first(where: { $0.id == outcome.rowID }) {
+                await recorder.event(.warning, "\(row.resourceType) row \(row.id) failed: \(error.code)")
+            }
+        }
+        return throttled
+    }
+
+    /// Sends one write per plan in `batch` Bundles of up to the EMR's limit and answers the plans
+    /// whose entry was written (and passed `check`); the others are failed with their entry's error,
+    /// or with the Bundle's when it failed whole.
+    private func sendBatch(
+        _ plans: [AdmissionPlan], emr: any ResourceWriter, fail: (StagedRow, LinkError) -> Void, failAll: ([AdmissionPlan], RemoteCallError) throws -> Void,
+        write: (AdmissionPlan) -> BatchWrite, check: (AdmissionPlan, WrittenResource) throws(LinkError) -> Void
+    ) async throws -> [AdmissionPlan] {
+        guard !plans.isEmpty else { return [] }
+        let results: [Result<WrittenResource, LinkError>]
+        do {
+            results = try await emr.batch(plans.map(write))
+        } catch {
+            try failAll(plans, error)
+            return []
+        }
+        var written: [AdmissionPlan] = []
+        for (plan, result) in zip(plans, results) {
+            switch result {
+            case .success(let resource):
+                do throws(LinkError) {
+                    try check(plan, resource)
+                    written.append(plan)
+                } catch {
+                    fail(plan.row, error)
+                }
+            case .failure(let error):
+                fail(plan.row, error)
+            }
+        }
+        return written
+    }
+}
