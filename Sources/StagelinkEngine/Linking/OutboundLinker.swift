@@ -437,9 +437,29 @@ public struct OutboundLinker: OutboundRowLinker {
         if let parent = try await ParentWait.unlinkedParent(of: row.id, store: store), parent.row?.status == .failed {
             throw LinkError.waitingOnParent(parent, before: "its \(patients.resource) is made")
         }
-        let createdPatient = try await createOnce(patients.resource, identifier: identifier, resource: patient, row: row, emr: emr)
+        // A Contact that already stands for a Patient (pulled from the EMR, or made by an earlier
+        // admission) is never given a second one: the admission joins its Patient. Salesforce
+        // reparents the admissions of a Contact merged away to the master, which may be such a Contact.
+        var createdPatient: WrittenResource
+        let standing = contact[patients.externalID]?.stringValue ?? ""
+        if !standing.isEmpty {
+            _ = try FHIRID.validated(
+                standing, field: "\(Self.relationshipName(admissions.contactField)).\(patients.externalID)", of: "the \(patients.resource) the Contact stands for")
+            // A Patient in the EMR carrying the Contact's identifier too makes two for one person: a person settles it.
+            // (One merged away or deleted since is no second Patient: the Contact was handed to the survivor.)
+            let others = try await inUse(try await emr.search(resourceType: patients.resource, identifier: identifier).filter { $0 != standing }, patients: patients, emr: emr)
+            if !others.isEmpty {
+                throw LinkError.multipleMatches(patients.resource, identifier, ids: [standing] + others)
+            }
+            createdPatient = WrittenResource(id: standing, versionID: nil, lastUpdated: nil, created: false)
+        } else {
+            createdPatient = try await createOnce(patients.resource, identifier: identifier, resource: patient, row: row, emr: emr)
+        }
         // The EMR's answer names the Patient in the ServiceRequest and in Salesforce: it must be an id.
         _ = try FHIRID.validated(createdPatient.id, field: patients.externalID, of: "the id the EMR returned for the \(patients.resource)")
+        // A Patient found merged away is never written to: its survivor takes the admission, or nothing does.
+        let foundID = createdPatient.id
+        createdPatient.id = try await admissionPatient(createdPatient, contactID: contactID, patients: patients, row: row, emr: emr)
         CrashPoints.reach(.emrCreated)
 
         // The ServiceRequest for the admission itself.
@@ -453,10 +473,14 @@ public struct OutboundLinker: OutboundRowLinker {
         let createdRequest = try await createOnce("ServiceRequest", identifier: requestIdentifier, resource: serviceRequest, row: row, emr: emr)
         _ = try FHIRID.validated(createdRequest.id, field: request.externalIDField, of: "the id the EMR returned for the ServiceRequest")
 
-        // The EMR's ids, written back so that every later round trip finds its counterpart.
-        let contactResult = try await salesforce.update(
-            object: patients.object, records: [TargetRecordUpdate(id: contactID, fields: [MappedField(name: patients.externalID, value: .text(createdPatient.id))])])
-        if case .failure(let error)? = contactResult.first { throw error }
+        // The EMR's ids, written back so that every later round trip finds its counterpart (the
+        // Contact's only when it does not carry it already).
+        if standing != createdPatient.id {
+            let contactResult = try await salesforce.update(
+                object: patients.object,
+                records: [TargetRecordUpdate(id: contactID, fields: [MappedField(name: patients.externalID, value: .text(createdPatient.id))])])
+            if case .failure(let error)? = contactResult.first { throw error }
+        }
         let admissionResult = try await salesforce.update(
             object: admissions.object,
             records: [TargetRecordUpdate(id: row.sourceID, fields: [MappedField(name: request.externalIDField, value: .text(createdRequest.id))])])
@@ -473,9 +497,17 @@ public struct OutboundLinker: OutboundRowLinker {
                 FieldWrite(
                     record: key, field: field.name, value: field.value, writtenTo: .emr, rowID: row.id, jobID: jobID,
                     rule: policy.rule(object: patients.object, field: field.name), actor: actor, at: now,
-                    reason: createdPatient.created ? "patient created from the admission" : "patient already existed (found by its identifier)"))
+                    reason: createdPatient.created
+                        ? "patient created from the admission"
+                        : foundID == createdPatient.id
+                            ? "patient already existed (found by its identifier)" : "patient found merged into \(createdPatient.id) (its survivor)"))
         }
-        let what = createdPatient.created ? "created" : "found (already created)"
+        let what =
+            createdPatient.created
+            ? "created"
+            : foundID != createdPatient.id
+                ? "found merged away: Patient/\(foundID) was merged into it in the EMR"
+                : standing == foundID ? "is the Contact's own (\(patients.externalID))" : "found (already created)"
         return LinkOutcome(
             rowID: row.id, actor: actor, at: now, status: .linked, attempt: .linked,
             note: "Patient/\(createdPatient.id) \(what), ServiceRequest/\(createdRequest.id)",
