@@ -90,7 +90,13 @@ extension OutboundLinker {
             }
             retired[0].retirement = .merged(into: master)
             let masterKey = SourceKey(system: .salesforce, resourceType: row.resourceType, sourceID: master)
-            let masterPatient = try await store.links(for: [masterKey])[masterKey]?.targetID
+            // The master's Patient: its own link, or (its row not linked from Salesforce yet) the Patient linked to it.
+            var masterPatient = try await store.links(for: [masterKey])[masterKey]?.targetID
+            if masterPatient == nil, let back = try await store.link(targetType: row.resourceType, targetID: master), back.retirement == nil,
+                back.source.system == .emr, back.source.resourceType == patients.resource
+            {
+                masterPatient = back.source.sourceID
+            }
             let record = MappedRecordKey(object: patients.object, key: patientID)
             if let masterPatient, masterPatient != patientID, links[patientKey]?.retirement == .merged(into: masterPatient) {
                 // The EMR merged the two Patients first: this merge completes the one held there.

@@ -127,6 +127,24 @@ public struct OutboundLinker: OutboundRowLinker {
         }
     }
 
+    /// Links the Salesforce deletions and merges that are staged, ahead of the EMR's changes: a
+    /// version of a Patient linked before its Contact's removal would upsert the Contact by external
+    /// id after Salesforce removed it, and so make it again (found by the crash test with deletions).
+    public func linkPendingRemovals(recorder: JobRecorder, stop: StopSignal) async throws {
+        var ids: [Int64] = []
+        for kind in [RecordKind.deletion, .merge] {
+            var cursor: RowCursor?
+            while true {
+                let page = try await store.rows(RowQuery(filter: RowFilter(statuses: [.staged], system: .salesforce, kind: kind), after: cursor, limit: 500))
+                guard let last = page.last else { break }
+                cursor = last.cursor(for: RowSort())
+                ids += page.map(\.id)
+            }
+        }
+        guard !ids.isEmpty else { return }
+        try await link(ClaimRequest(system: .salesforce, statuses: [.staged], rowIDs: ids.sorted()), recorder: recorder, stop: stop)
+    }
+
     /// Links the rows a claim request selects, up to the ``ConcurrencyWindow``'s limit of rows at
     /// once, each recorded as it finishes.
     ///
