@@ -7,12 +7,13 @@ import StagelinkHTTP
 extension FHIRClient: BulkExportSource {
     static let ndjson = "application/fhir+ndjson"
 
-    /// `GET [base]/Group/[id]/$export` or `GET [base]/$export` with `_outputFormat`, `_type` and
-    /// `_since`; the answer is 202 with the status URL in `Content-Location`.
+    /// `GET [base]/Group/[id]/$export` or `GET [base]/$export` with `_outputFormat`, `_type`,
+    /// `_since` and `_elements`; the answer is 202 with the status URL in `Content-Location`.
     public func kickOff(_ request: BulkExportRequest) async throws(RemoteCallError) -> String {
         let path = request.group.map { ["Group", $0, "$export"] } ?? ["$export"]
         var query: [(String, String)] = [("_outputFormat", Self.ndjson), ("_type", request.types.joined(separator: ","))]
         if let since = request.since { query.append(("_since", Timestamp.format(since))) }
+        if !request.elements.isEmpty { query.append(("_elements", request.elements.joined(separator: ","))) }
         let url = try urlWithQuery(resourceURL(path), query)
         // A second kick-off would start a second export: sent again only when the server surely did not act.
         let http = HTTPRequest(

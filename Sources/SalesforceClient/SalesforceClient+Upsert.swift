@@ -23,6 +23,18 @@ extension SalesforceClient {
         }
     }
 
+    /// `SELECT Id FROM {object} WHERE {externalIDField} = '{value}' LIMIT 2`: the records that an upsert
+    /// by that external id would write (an External ID field marked unique holds each value once).
+    public func recordIDs(object: String, externalIDField: String, value: String) async throws(RemoteCallError) -> [String] {
+        let query: SOQLQuery
+        do {
+            query = try SOQLQuery(select: ["Id"], from: object).where(externalIDField, .equals, .string(value)).limit(2)
+        } catch {
+            throw RemoteCallError(.rejected, LinkError(.invalidQuery, message: error.description))
+        }
+        return try await self.query(query, pageSize: 200, after: nil).records.map(\.sourceID)
+    }
+
     /// `DELETE /sobjects/{object}/{id}`: the record goes to the Recycle Bin. A 404
     /// `ENTITY_IS_DELETED` (it already went, perhaps by this same call before a dropped connection)
     /// counts as deleted.

@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from crash import CrashTest  # noqa: E402
+from crash import DELETION_SHARE, CrashTest  # noqa: E402
 from harness import REPOSITORY  # noqa: E402
 from soak import Soak  # noqa: E402
 
@@ -45,8 +45,8 @@ def main():
     parser.add_argument("--cycles", type=int, help="soak: override the size's number of cycles")
     parser.add_argument("--emr-profile", choices=["generic", "certified", "lenient"], default="generic",
                         help="crash: which kind of EHR the sandbox behaves as (docs/emr-profiles.md)")
-    parser.add_argument("--deletion-share", type=float, default=0.0,
-                        help="crash: the share of the mutation driver's edits that delete or merge a record (e.g. 0.04)")
+    parser.add_argument("--deletion-share", type=float, default=DELETION_SHARE,
+                        help="crash: the share of the mutation driver's edits that delete or merge a record (default %(default)s; 0: none)")
     options = parser.parse_args()
     binary = os.path.abspath(options.binary or release_binary())
     if not os.access(binary, os.X_OK):

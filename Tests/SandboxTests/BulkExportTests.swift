@@ -113,6 +113,38 @@ struct BulkExportTests {
         #expect(anonymous.status == 401)
     }
 
+    @Test func elementsCutsEachResourceToTheListedRootElementsMarkedSubsetted() async throws {
+        let world = Self.world(patients: 6)
+        let (files, refused) = try await TestSandbox.fhir(world) { client in
+            let token = try await client.fhirToken()
+            let manifest = try await Self.finishedManifest(client, world, token: token, query: "?_type=Patient,EpisodeOfCare&_elements=id,meta,Patient.gender")
+            var files: [String: Reply] = [:]
+            for entry in manifest.json["output"]?.arrayValue ?? [] {
+                files[entry["type"]!.stringValue!] = try await client.call(.get, relative(entry["url"]!.stringValue!), bearer: token)
+            }
+            world.clock.advance(by: .seconds(3600))
+            let refused = try await client.call(.get, "/fhir/Group/all-patients/$export?_elements=name.family", bearer: token, headers: Self.async)
+            return (files, refused)
+        }
+        let patients = Self.lines(try #require(files["Patient"]))
+        #expect(patients.count == world.emr.entries("Patient").count)
+        for (line, entry) in zip(patients, world.emr.entries("Patient")) {
+            // Only the listed root elements (and the mandatory resourceType, id, meta); Patient.gender for Patients only.
+            let keys = Set(line.objectValue?.keys ?? [])
+            #expect(keys.isSubset(of: ["resourceType", "id", "meta", "gender"]))
+            #expect(line["id"] == entry.resource["id"])
+            #expect(line["gender"] == entry.resource["gender"])
+            #expect(line["meta"]?["versionId"] == entry.resource["meta"]?["versionId"])
+            #expect(line["meta"]?["tag"]?.arrayValue?.contains { $0["code"] == "SUBSETTED" } == true)
+        }
+        let episodes = Self.lines(try #require(files["EpisodeOfCare"]))
+        #expect(!episodes.isEmpty)
+        let episodeKeys = episodes.map { Set($0.objectValue?.keys ?? []) }
+        #expect(episodeKeys.allSatisfy { $0 == ["resourceType", "id", "meta"] })
+        // Only root elements are permitted (IG v2 kick-off `_elements`).
+        #expect(refused.status == 400)
+    }
+
     @Test func sinceSelectsWhatChangedAfterItUnlessTheServerIgnoresIt() async throws {
         for ignores in [false, true] {
             let world = Self.world(patients: 10, ignoresSince: ignores)

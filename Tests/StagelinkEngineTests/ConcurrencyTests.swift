@@ -316,6 +316,10 @@ final class PacedTarget: UpsertTarget {
         try await inner.update(object: object, records: records)
     }
 
+    func recordIDs(object: String, externalIDField: String, value: String) async throws(RemoteCallError) -> [String] {
+        try await inner.recordIDs(object: object, externalIDField: externalIDField, value: value)
+    }
+
     func delete(object: String, id: String) async throws(RemoteCallError) {
         try await inner.delete(object: object, id: id)
     }

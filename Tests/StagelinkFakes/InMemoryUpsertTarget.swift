@@ -97,6 +97,15 @@ public final class InMemoryUpsertTarget: UpsertTarget {
         "RecordType-\(object)-\(developerName)"
     }
 
+    public func recordIDs(object: String, externalIDField: String, value: String) async throws(RemoteCallError) -> [String] {
+        meter.recordCall()
+        let result: Result<[String], RemoteCallError> = state.withLock { state in
+            if let failure = state.callFailure { return .failure(failure) }
+            return .success((state.records[object] ?? [:]).filter { $0.value[externalIDField] == .text(value) }.map(\.key).sorted())
+        }
+        return try result.get()
+    }
+
     public func delete(object: String, id: String) async throws(RemoteCallError) {
         meter.recordCall()
         let failure: RemoteCallError? = state.withLock { state in

@@ -163,6 +163,53 @@ struct ReconciliationTests {
         #expect(sync.inspection.fhirResource("Patient", id: patient)?["active"] == false)
     }
 
+    @Test func anEHRPulledByBulkExportIsReconciledThroughAFullExportOfIdsAndVersions() async throws {
+        // A certified EHR: population searches refused, "what changed since" is the Group export.
+        let (sync, patient, contactID) = try await DeletionEndToEndTests.certifiedLinkedPatient()
+        defer { Task { await sync.stop() } }
+        let contacts = sync.salesforce("Contact", by: "EMR_Patient_Id__c")
+        let deleted = try #require(
+            sync.inspection.fhirResources("Patient").compactMap { $0["id"]?.stringValue }.first { $0 != patient && contacts[$0]?.count == 1 })
+        let flagged = try #require(contacts[deleted]?.first?["Id"]?.stringValue)
+        _ = try await sync.sync()
+        // The next exports start after the edits below (a change that never moved the cursor).
+        for resource in sync.mapping.inboundResources { try await Self.keepCursorAhead(sync, .emr, resource) }
+        sync.sandbox.clock.advance(by: .seconds(10))
+        var edited = try #require(sync.inspection.fhirResource("Patient", id: patient))
+        edited["gender"] = "other"
+        try sync.inspection.editFHIRResource("Patient", id: patient, resource: edited)
+        try sync.inspection.deleteFHIRResource("Patient", id: deleted)
+        sync.sandbox.clock.advance(by: .seconds(1))
+        let rowsBefore = try await sync.rows(.emr, "Patient", patient).count
+        _ = try await sync.sync()
+        #expect(try await sync.rows(.emr, "Patient", patient).count == rowsBefore, "the export pull does not see the edit")
+        #expect(try await sync.rows(.emr, "Patient", deleted).allSatisfy { $0.kind == .record }, "nor the deletion")
+
+        let linked = try await sync.store.linkedRecords(system: .emr, resourceType: "Patient").count
+        let job = try await Self.reconcile(sync, resources: ["Patient"])
+        #expect(job.status == .succeeded, "\(job.message ?? "")")
+        #expect(job.counts.checked == linked)
+        #expect(job.counts.changed == 2, "the edit, and the deletion its instance history reports")
+        #expect(job.counts.staged == 2)
+        #expect(job.counts.missing == 0)
+        // The listing was one full export asking for ids and versions only (no refused population search).
+        let events = try await sync.store.recentEvents(limit: 500).filter { $0.jobID == job.id }.map(\.message)
+        #expect(events.contains { $0.contains("listed by Bulk Data export") }, "\(events)")
+        let edit = try #require(try await sync.rows(.emr, "Patient", patient).last)
+        #expect(edit.jobID == job.id)
+        #expect(String(decoding: edit.payload, as: UTF8.self).contains(#""gender":"other""#))
+        #expect(!String(decoding: edit.payload, as: UTF8.self).contains("SUBSETTED"), "the full resource, read by _id")
+        #expect(try await sync.rows(.emr, "Patient", deleted).last?.kind == .deletion)
+
+        _ = try await sync.sync()
+        #expect(sync.inspection.salesforceRecord("Contact", id: contactID)?["Gender__c"] == "Other")
+        #expect(sync.inspection.salesforceRecord("Contact", id: flagged)?["EMR_Deleted__c"] == true)
+        // Nothing differs any more.
+        let again = try await Self.reconcile(sync, resources: ["Patient"])
+        #expect(again.counts.changed == 0)
+        #expect(again.counts.missing == 0)
+    }
+
     @Test func aCycleWhoseSalesforceWatermarkIsOlderThanTheDeletedWindowReconcilesAndSaysWhy() async throws {
         let sync = try await SyncHarness.start(patients: 10, badShare: 0)
         defer { Task { await sync.stop() } }

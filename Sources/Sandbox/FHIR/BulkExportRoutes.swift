@@ -5,8 +5,8 @@ import Hummingbird
 /// output files, cancellation and expiry.
 ///
 /// - Kick-off needs `Prefer: respond-async` and answers 202 with an absolute `Content-Location`
-///   (IG "Response - Success"); `_outputFormat`, `_since` and `_type` are read, any other
-///   parameter is refused (400), an unknown type too.
+///   (IG "Response - Success"); `_outputFormat`, `_since`, `_type` and `_elements` are read, any
+///   other parameter is refused (400), an unknown type too.
 /// - A status poll answers 202 with `X-Progress` and `Retry-After` while the export runs, then 200
 ///   with the manifest (`transactionTime`, `request`, `requiresAccessToken`, `output[type,url,count]`,
 ///   `error[]`) and `Expires`; after the file lifetime, or once cancelled, 404.
@@ -85,6 +85,7 @@ struct BulkExportRoutes: Sendable {
             throw FHIRError.processing("A Bulk Data kick-off needs the header Prefer: respond-async")
         }
         var since: SandboxInstant?
+        var elements: [String]?
         var types = group == nil ? EMRStore.resourceTypes : BulkExports.groupTypes
         for (name, value) in HTTPReply.query(of: request) {
             switch name {
@@ -100,6 +101,23 @@ struct BulkExportRoutes: Sendable {
                 if let unknown = types.first(where: { !EMRStore.resourceTypes.contains($0) }) {
                     throw FHIRError(status: 400, code: "not-supported", diagnostics: "_type: \(unknown) cannot be exported")
                 }
+            case "_elements":
+                // Bulk Data IG v2 kick-off `_elements` (0..*, "string of comma-delimited FHIR Elements"): the
+                // server "SHOULD omit unlisted, non-mandatory elements", elements being `[type].[element]` or
+                // `[element]`, "only root elements in a resource are permitted", and it SHOULD mark the
+                // resources with the tag SUBSETTED (FHIRSearch.subset, shared with search's `_elements`).
+                var names = elements ?? []
+                for element in value.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                    let parts = element.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                    // A resource type starts upper case, an element lower case: `name.family` is no root element.
+                    guard (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber } }),
+                        parts.last!.first!.isLowercase, parts.count == 1 || parts[0].first!.isUppercase
+                    else {
+                        throw FHIRError.invalid("_elements", "lists root elements, as element or Type.element, separated by commas")
+                    }
+                    names.append(element)
+                }
+                elements = names
             default:
                 throw FHIRError(status: 400, code: "not-supported", diagnostics: "The export parameter \(name) is not supported")
             }
@@ -122,7 +140,7 @@ struct BulkExportRoutes: Sendable {
                 guard line.bytes.contains(UInt8(ascii: "\n")) else { return true }
                 errors.append(Self.errorLine("structure", "\(type)/\(line.id) cannot be written as one NDJSON line"))
                 return false
-            }.map(\.bytes)
+            }.map { line in elements.map { Self.subset(line.bytes, type: type, elements: $0) } ?? line.bytes }
             let size = max(1, settings.resourcesPerFile)
             for start in stride(from: 0, to: lines.count, by: size) {
                 let chunk = Array(lines[start..<min(start + size, lines.count)])
@@ -158,6 +176,17 @@ struct BulkExportRoutes: Sendable {
             "entry": [["request": ["method": "DELETE", "url": .string("\(deletion.type)/\(deletion.id)")]]],
         ]
         return bundle.serialized()
+    }
+
+    /// One exported resource cut down to the kick-off's `_elements`: those naming its type
+    /// (`Patient.id`) or no type (`id`), plus the mandatory `resourceType`, `id` and `meta`.
+    static func subset(_ bytes: [UInt8], type: String, elements: [String]) -> [UInt8] {
+        guard let resource = (try? WireJSON.parse(bytes))?.objectValue else { return bytes }
+        let names = elements.compactMap { element -> String? in
+            let parts = element.split(separator: ".").map(String.init)
+            return parts.count == 1 ? parts[0] : parts[0] == type ? parts[1] : nil
+        }
+        return WireJSON.object(FHIRSearch.subset(resource, elements: names)).serialized()
     }
 
     static func errorLine(_ code: String, _ diagnostics: String) -> [UInt8] {

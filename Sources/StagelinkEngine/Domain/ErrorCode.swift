@@ -43,6 +43,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
     case multipleMatches = "MULTIPLE_MATCHES"
     case mergeWithoutSurvivor = "MERGE_WITHOUT_SURVIVOR"
     case deletionCandidate = "DELETION_CANDIDATE"
+    case counterpartRemoved = "COUNTERPART_REMOVED"
     case versionMoved = "VERSION_MOVED"
     case emrNotFound = "EMR_NOT_FOUND"
     case emrNotConfigured = "EMR_NOT_CONFIGURED"
@@ -180,6 +181,7 @@ public enum ErrorCode: String, CaseIterable, Sendable, Hashable, CustomStringCon
         case .multipleMatches: Entry(.stagelink, .lasting, "Several EMR resources carry the identifier a create names (412 on a conditional create).")
         case .mergeWithoutSurvivor: Entry(.stagelink, .lasting, "A record marked merged that names no record it was merged into (or not a valid id): nothing is moved or flagged.")
         case .deletionCandidate: Entry(.stagelink, .lasting, "A reconciliation found a linked record absent at its source, and that system's API did not report it deleted: held for a person, nothing was written.")
+        case .counterpartRemoved: Entry(.stagelink, .lasting, "The record a write would reach was deleted or merged away in its system, and no survivor takes the write (the merge is held for a person, or the record was deleted): nothing was written.")
         case .versionMoved: Entry(.stagelink, .transient, "The EMR's record changed since it was read (412 on If-Match).")
         case .emrNotFound: Entry(.stagelink, .lasting, "The Patient a Contact is linked to is not in the EMR.")
         case .emrNotConfigured: Entry(.stagelink, .lasting, "A change for the EMR waits: no EMR connection is configured.")

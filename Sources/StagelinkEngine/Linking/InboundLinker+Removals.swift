@@ -30,9 +30,15 @@ extension InboundLinker {
         let survivorKey = row.survivorID.map { SourceKey(system: row.system, resourceType: row.resourceType, sourceID: $0) }
         var links = try await store.links(for: [row.recordKey] + (survivorKey.map { [$0] } ?? []))
         // A record not linked itself may have a counterpart already: made by another mapping keyed
-        // by its id, or the admission's Contact a Patient was created from.
-        for key in [row.recordKey] + (survivorKey.map { [$0] } ?? []) where links[key] == nil {
-            links[key] = try await createdFrom(key, inbound: inbound, row: row, at: now)
+        // by its id, the admission's Contact a Patient was created from, or an upsert whose answer
+        // was lost (killed after Salesforce made the Contact, before the link was recorded).
+        do {
+            for key in [row.recordKey] + (survivorKey.map { [$0] } ?? []) where links[key] == nil {
+                links[key] = try await createdFrom(key, inbound: inbound, row: row, at: now)
+            }
+        } catch let error as RemoteCallError {
+            if error.stopsJob { throw error }
+            return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error.error)
         }
         let what = "\(row.resourceType)/\(row.sourceID)"
         func linked(_ note: String, links: [RecordLink] = []) -> LinkOutcome {
@@ -133,14 +139,28 @@ extension InboundLinker {
     }
 
     /// The link a record would have when it has none of its own yet: its counterpart made by
-    /// another mapping keyed by its id (its episode of care upserted the Contact first), or the
-    /// Salesforce record that created it (an admission's Contact, whose `EMR_Patient_Id__c` names it).
+    /// another mapping keyed by its id (its episode of care upserted the Contact first), the
+    /// Salesforce record that created it (an admission's Contact, whose `EMR_Patient_Id__c` names it),
+    /// or, for a mapping keyed by the record's own id, the Salesforce record that carries that id
+    /// as its external id (an upsert made it and its answer was lost in a crash).
     private func createdFrom(_ key: SourceKey, inbound: InboundMapping, row: StagedRow, at now: Date) async throws -> RecordLink? {
         var counterpart = try await store.links(recordKey: key.sourceID, targetType: inbound.object).first { $0.retirement == nil }?.targetID
         if counterpart == nil, let back = try await store.link(targetType: key.resourceType, targetID: key.sourceID), back.source.system == .salesforce,
             back.source.resourceType == inbound.object, back.retirement == nil
         {
             counterpart = back.source.sourceID
+        }
+        if counterpart == nil, inbound.isKeyedByOwnID {
+            // One query, only for a removal of a record with no known counterpart.
+            let found = try await target.recordIDs(object: inbound.object, externalIDField: inbound.externalID, value: key.sourceID)
+            if found.count > 1 {
+                throw RemoteCallError(
+                    .rejected,
+                    LinkError(
+                        .multipleMatches, message: "\(found.count) \(inbound.object) records carry \(inbound.externalID) = \(key.sourceID): \(found.joined(separator: ", "))",
+                        fields: [inbound.externalID]))
+            }
+            counterpart = found.first
         }
         guard let counterpart else { return nil }
         return RecordLink(

@@ -68,6 +68,19 @@ extension OutboundLinker {
             }
         }
 
+        // An admission of a Contact that already stands for a Patient joins that Patient, after a
+        // search for a second one: it goes on its own (``sendAdmission(_:actor:jobID:)``).
+        for plan in plans where !plan.standing.isEmpty {
+            do {
+                outcomes[plan.row.id] = try await sendAdmission(plan, actor: actor, jobID: jobID)
+            } catch let error as LinkError {
+                fail(plan.row, error)
+            } catch let error as RemoteCallError {
+                try failAll([plan], error)
+            }
+        }
+        plans.removeAll { !$0.standing.isEmpty }
+
         // The Patients, then the ServiceRequests of those the EMR answered.
         var patients: [Int64: WrittenResource] = [:]
         plans = try await sendBatch(plans, emr: emr, fail: fail, failAll: failAll) { plan in
@@ -76,6 +89,24 @@ extension OutboundLinker {
             try plan.checkPatientID(written.id)
             patients[plan.row.id] = written
         }
+        // A Patient the EMR found (not created) may have been merged away: its survivor takes the
+        // admission, or the row fails before anything else is written.
+        var found: [Int64: String] = [:]
+        var ready: [AdmissionPlan] = []
+        for plan in plans {
+            guard var written = patients[plan.row.id] else { continue }
+            do {
+                found[plan.row.id] = written.id
+                written.id = try await admissionPatient(written, contactID: plan.contactID, patients: plan.patients, row: plan.row, emr: emr)
+                patients[plan.row.id] = written
+                ready.append(plan)
+            } catch let error as LinkError {
+                fail(plan.row, error)
+            } catch let error as RemoteCallError {
+                try failAll([plan], error)
+            }
+        }
+        plans = ready
         if !plans.isEmpty { CrashPoints.reach(.emrCreated) }
         var requests: [Int64: WrittenResource] = [:]
         plans = try await sendBatch(plans, emr: emr, fail: fail, failAll: failAll) { plan in
@@ -116,7 +147,7 @@ extension OutboundLinker {
         for plan in plans {
             do {
                 outcomes[plan.row.id] = try await admissionOutcome(
-                    plan, patient: patients[plan.row.id]!, request: requests[plan.row.id]!, actor: actor, jobID: jobID)
+                    plan, patient: patients[plan.row.id]!, foundID: found[plan.row.id]!, request: requests[plan.row.id]!, actor: actor, jobID: jobID)
             } catch let error as LinkError {
                 fail(plan.row, error)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Deletions and merges of Salesforce records, read from a QueryAll pull (`IsDeleted`,
 /// `MasterRecordId`). A Contact deleted in Salesforce makes its Patient inactive by default
@@ -42,6 +43,15 @@ extension OutboundLinker {
             patientLink.retirement = .counterpartRemoved
             patientLink.updatedAt = now
             retired.append(patientLink)
+        } else if links[patientKey] == nil {
+            // The Patient's own link is not known (the upsert that made this Contact was answered to a
+            // process killed before it recorded the link): retired all the same, so that no later
+            // version of the Patient makes its Contact again.
+            var patientLink = RecordLink(
+                source: patientKey, targetType: row.resourceType, targetID: row.sourceID, recordKey: patientID, linkedRowID: nil,
+                linkedVersion: RecordVersion(version: nil, lastUpdated: nil), updatedAt: now)
+            patientLink.retirement = .counterpartRemoved
+            retired.append(patientLink)
         }
         switch row.kind {
         case .record:
@@ -80,7 +90,13 @@ extension OutboundLinker {
             }
             retired[0].retirement = .merged(into: master)
             let masterKey = SourceKey(system: .salesforce, resourceType: row.resourceType, sourceID: master)
-            let masterPatient = try await store.links(for: [masterKey])[masterKey]?.targetID
+            // The master's Patient: its own link, or (its row not linked from Salesforce yet) the Patient linked to it.
+            var masterPatient = try await store.links(for: [masterKey])[masterKey]?.targetID
+            if masterPatient == nil, let back = try await store.link(targetType: row.resourceType, targetID: master), back.retirement == nil,
+                back.source.system == .emr, back.source.resourceType == patients.resource
+            {
+                masterPatient = back.source.sourceID
+            }
             let record = MappedRecordKey(object: patients.object, key: patientID)
             if let masterPatient, masterPatient != patientID, links[patientKey]?.retirement == .merged(into: masterPatient) {
                 // The EMR merged the two Patients first: this merge completes the one held there.
@@ -108,5 +124,87 @@ extension OutboundLinker {
                     + "from \(what) again; \(master) links to it once it carries \(patients.externalID) = \(patientID)",
                 links: retired)
         }
+    }
+}
+
+extension OutboundLinker {
+    /// The Patient an admission of the Contact `contactID` goes to: `found` itself while it is in
+    /// use, or the survivor it was merged into (the store's retired link, or the EMR's `replaced-by`
+    /// link when the merge is not pulled yet), so that nothing is ever written into a Patient merged
+    /// away. A survivor that stands for another Contact (the merge is held for a person), and a
+    /// Patient deleted in the EMR, take nothing: the admission fails with `COUNTERPART_REMOVED`,
+    /// naming both records, before anything is written (no ServiceRequest, no write-back).
+    func admissionPatient(
+        _ found: WrittenResource, contactID: String, patients: InboundMapping, row: StagedRow, emr: any ResourceWriter
+    ) async throws -> String {
+        let type = patients.resource
+        var id = found.id
+        var trail: [String] = []
+        // A created Patient is new: nobody merged it yet. A found one may be merged away.
+        var mustRead = !found.created
+        while trail.count < 8 {
+            let key = SourceKey(system: .emr, resourceType: type, sourceID: id)
+            let link = try await store.links(for: [key])[key]
+            var survivor: String?
+            switch link?.retirement {
+            case .deleted?:
+                throw LinkError(
+                    .counterpartRemoved,
+                    message: "\(type)/\(id), the \(type) of \(patients.object) \(contactID), was deleted in the EMR: the admission "
+                        + "(row \(row.id)) creates nothing and writes nothing back")
+            case .merged(let into)?:
+                survivor = into
+            case .counterpartRemoved?, nil:
+                if mustRead {
+                    guard let current = try await emr.read(resourceType: type, id: id) else {
+                        throw LinkError(
+                            .counterpartRemoved,
+                            message: "\(type)/\(id), the \(type) of \(patients.object) \(contactID), is no longer in the EMR: the admission "
+                                + "(row \(row.id)) creates nothing and writes nothing back")
+                    }
+                    survivor = (try? JSONValue(parsing: current.payload)).flatMap(Self.replacedBy).map { reference in
+                        reference.hasPrefix("\(type)/") ? String(reference.dropFirst(type.count + 1)) : reference
+                    }
+                }
+            }
+            guard let survivor else { break }
+            _ = try FHIRID.validated(survivor, field: patients.externalID, of: "the \(type) \(type)/\(id) was merged into")
+            trail.append(id)
+            id = survivor
+            mustRead = true
+        }
+        guard let merged = trail.first else { return id }
+        // The survivor's own counterpart, if it has one: the merge moved the Contact's link to it, or
+        // it stands for another Contact and the merge waits for a person.
+        let survivorKey = SourceKey(system: .emr, resourceType: type, sourceID: id)
+        if let other = try await store.links(for: [survivorKey])[survivorKey], other.retirement == nil, !other.targetID.isEmpty,
+            other.targetType == patients.object, other.targetID != contactID
+        {
+            throw LinkError(
+                .counterpartRemoved,
+                message: "\(type)/\(merged), the \(type) of \(patients.object) \(contactID), was merged into \(type)/\(id) in the EMR, which stands "
+                    + "for \(patients.object) \(other.targetID): the merge is held for a person (stagelink conflicts --kind merge); the admission "
+                    + "(row \(row.id)) creates nothing and writes nothing back until it is settled")
+        }
+        logger.notice(
+            "an admission's Patient was merged away: it goes to the survivor",
+            metadata: ["row": "\(row.id)", "mergedAway": "\(type)/\(merged)", "survivor": "\(type)/\(id)"])
+        return id
+    }
+
+    /// Of these Patients, those still in use: not merged away or deleted, by the store's links or
+    /// (when the store has not seen it yet) the EMR's own `replaced-by` link.
+    func inUse(_ ids: [String], patients: InboundMapping, emr: any ResourceWriter) async throws -> [String] {
+        var live: [String] = []
+        for id in ids {
+            let key = SourceKey(system: .emr, resourceType: patients.resource, sourceID: id)
+            switch try await store.links(for: [key])[key]?.retirement {
+            case .deleted?, .merged?: continue
+            case .counterpartRemoved?, nil:
+                guard let current = try await emr.read(resourceType: patients.resource, id: id) else { continue }
+                if (try? JSONValue(parsing: current.payload)).flatMap(Self.replacedBy) == nil { live.append(id) }
+            }
+        }
+        return live
     }
 }

@@ -127,6 +127,24 @@ public struct OutboundLinker: OutboundRowLinker {
         }
     }
 
+    /// Links the Salesforce deletions and merges that are staged, ahead of the EMR's changes: a
+    /// version of a Patient linked before its Contact's removal would upsert the Contact by external
+    /// id after Salesforce removed it, and so make it again (found by the crash test with deletions).
+    public func linkPendingRemovals(recorder: JobRecorder, stop: StopSignal) async throws {
+        var ids: [Int64] = []
+        for kind in [RecordKind.deletion, .merge] {
+            var cursor: RowCursor?
+            while true {
+                let page = try await store.rows(RowQuery(filter: RowFilter(statuses: [.staged], system: .salesforce, kind: kind), after: cursor, limit: 500))
+                guard let last = page.last else { break }
+                cursor = last.cursor(for: RowSort())
+                ids += page.map(\.id)
+            }
+        }
+        guard !ids.isEmpty else { return }
+        try await link(ClaimRequest(system: .salesforce, statuses: [.staged], rowIDs: ids.sorted()), recorder: recorder, stop: stop)
+    }
+
     /// Links the rows a claim request selects, up to the ``ConcurrencyWindow``'s limit of rows at
     /// once, each recorded as it finishes.
     ///
@@ -421,11 +439,34 @@ public struct OutboundLinker: OutboundRowLinker {
         case .done(let outcome): return outcome
         case .send(let ready): plan = ready
         }
+        return try await sendAdmission(plan, actor: actor, jobID: jobID)
+    }
+
+    /// Sends one admission on its own: its Patient (the Contact's own when it stands for one, else
+    /// created once), never a Patient merged away (``admissionPatient(_:contactID:patients:row:emr:)``),
+    /// then its ServiceRequest, then the EMR's ids written back.
+    func sendAdmission(_ plan: AdmissionPlan, actor: Actor, jobID: Int64) async throws -> LinkOutcome {
+        let row = plan.row
         guard let emr else { throw LinkError(.emrNotConfigured, message: "the admission waits: no EMR connection is configured") }
         guard let salesforce else { throw LinkError(.salesforceNotConfigured, message: "the EMR ids cannot be written back: no Salesforce connection") }
-        let createdPatient = try await createOnce(plan.patients.resource, identifier: plan.identifier, resource: plan.patient, row: row, emr: emr)
+        var createdPatient: WrittenResource
+        if !plan.standing.isEmpty {
+            // A Patient in the EMR carrying the Contact's identifier too makes two for one person: a person settles it.
+            // (One merged away or deleted since is no second Patient: the Contact was handed to the survivor.)
+            let matches = try await emr.search(resourceType: plan.patients.resource, identifier: plan.identifier)
+            let others = try await inUse(matches.filter { $0 != plan.standing }, patients: plan.patients, emr: emr)
+            if !others.isEmpty {
+                throw LinkError.multipleMatches(plan.patients.resource, plan.identifier, ids: [plan.standing] + others)
+            }
+            createdPatient = WrittenResource(id: plan.standing, versionID: nil, lastUpdated: nil, created: false)
+        } else {
+            createdPatient = try await createOnce(plan.patients.resource, identifier: plan.identifier, resource: plan.patient, row: row, emr: emr)
+        }
         // The EMR's answer names the Patient in the ServiceRequest and in Salesforce: it must be an id.
         try plan.checkPatientID(createdPatient.id)
+        // A Patient found merged away is never written to: its survivor takes the admission, or nothing does.
+        let foundID = createdPatient.id
+        createdPatient.id = try await admissionPatient(createdPatient, contactID: plan.contactID, patients: plan.patients, row: row, emr: emr)
         CrashPoints.reach(.emrCreated)
 
         // The ServiceRequest for the admission itself.
@@ -433,13 +474,16 @@ public struct OutboundLinker: OutboundRowLinker {
             "ServiceRequest", identifier: plan.requestIdentifier, resource: plan.serviceRequest(patientID: createdPatient.id), row: row, emr: emr)
         try plan.checkRequestID(createdRequest.id)
 
-        // The EMR's ids, written back so that every later round trip finds its counterpart.
-        let contactResult = try await salesforce.update(object: plan.patients.object, records: [plan.contactWriteBack(patientID: createdPatient.id)])
-        if case .failure(let error)? = contactResult.first { throw error }
-        let admissionResult = try await salesforce.update(object: admissions.object, records: [plan.admissionWriteBack(requestID: createdRequest.id)])
+        // The EMR's ids, written back so that every later round trip finds its counterpart (the
+        // Contact's only when it does not carry it already).
+        if plan.standing != createdPatient.id {
+            let contactResult = try await salesforce.update(object: plan.patients.object, records: [plan.contactWriteBack(patientID: createdPatient.id)])
+            if case .failure(let error)? = contactResult.first { throw error }
+        }
+        let admissionResult = try await salesforce.update(object: plan.admissions.object, records: [plan.admissionWriteBack(requestID: createdRequest.id)])
         if case .failure(let error)? = admissionResult.first { throw error }
         CrashPoints.reach(.writebackSent)
-        return try await admissionOutcome(plan, patient: createdPatient, request: createdRequest, actor: actor, jobID: jobID)
+        return try await admissionOutcome(plan, patient: createdPatient, foundID: foundID, request: createdRequest, actor: actor, jobID: jobID)
     }
 
     /// What is left of an admission row once it is read and checked: an outcome already (nothing to
@@ -508,18 +552,28 @@ public struct OutboundLinker: OutboundRowLinker {
         if let parent = try await ParentWait.unlinkedParent(of: row.id, store: store), parent.row?.status == .failed {
             throw LinkError.waitingOnParent(parent, before: "its \(patients.resource) is made")
         }
+        // A Contact that already stands for a Patient (pulled from the EMR, or made by an earlier
+        // admission) is never given a second one: the admission joins its Patient. Salesforce
+        // reparents the admissions of a Contact merged away to the master, which may be such a Contact.
+        let standing = contact[patients.externalID]?.stringValue ?? ""
+        if !standing.isEmpty {
+            _ = try FHIRID.validated(
+                standing, field: "\(Self.relationshipName(admissions.contactField)).\(patients.externalID)", of: "the \(patients.resource) the Contact stands for")
+        }
         return .send(
             AdmissionPlan(
                 row: row, admissions: admissions, patients: patients, contactID: contactID, identifier: identifier, patient: patient,
                 sentValues: sentValues, requestIdentifier: ResourceIdentifier(system: request.identifierSystem, value: row.sourceID),
-                requestValues: requestValues))
+                requestValues: requestValues, standing: standing))
     }
 
     /// The outcome of an admission whose Patient and ServiceRequest the EMR holds and whose ids are
     /// written back: the links, the field states and the lineage of what was sent.
-    func admissionOutcome(_ plan: AdmissionPlan, patient createdPatient: WrittenResource, request createdRequest: WrittenResource, actor: Actor, jobID: Int64) async throws
-        -> LinkOutcome
-    {
+    /// `foundID` is the Patient the EMR answered for the Contact, which differs from
+    /// `createdPatient` when that one was merged away into it.
+    func admissionOutcome(
+        _ plan: AdmissionPlan, patient createdPatient: WrittenResource, foundID: String, request createdRequest: WrittenResource, actor: Actor, jobID: Int64
+    ) async throws -> LinkOutcome {
         let now = Date()
         let row = plan.row
         let patients = plan.patients
@@ -533,9 +587,17 @@ public struct OutboundLinker: OutboundRowLinker {
                 FieldWrite(
                     record: key, field: field.name, value: field.value, writtenTo: .emr, rowID: row.id, jobID: jobID,
                     rule: policy.rule(object: patients.object, field: field.name), actor: actor, at: now,
-                    reason: createdPatient.created ? "patient created from the admission" : "patient already existed (found by its identifier)"))
+                    reason: createdPatient.created
+                        ? "patient created from the admission"
+                        : foundID == createdPatient.id
+                            ? "patient already existed (found by its identifier)" : "patient found merged into \(createdPatient.id) (its survivor)"))
         }
-        let what = createdPatient.created ? "created" : "found (already created)"
+        let what =
+            createdPatient.created
+            ? "created"
+            : foundID != createdPatient.id
+                ? "found merged away: Patient/\(foundID) was merged into it in the EMR"
+                : plan.standing == foundID ? "is the Contact's own (\(patients.externalID))" : "found (already created)"
         return LinkOutcome(
             rowID: row.id, actor: actor, at: now, status: .linked, attempt: .linked,
             note: "Patient/\(createdPatient.id) \(what), ServiceRequest/\(createdRequest.id)",
@@ -570,6 +632,9 @@ struct AdmissionPlan: Sendable {
     var sentValues: [MappedField]
     var requestIdentifier: ResourceIdentifier
     var requestValues: [RequestValue]
+    /// The Patient the Contact already stands for (its `externalID` field), or empty: an admission
+    /// of such a Contact joins that Patient and is never given a second one.
+    var standing: String
 
     /// The ServiceRequest for the admission, naming its Patient.
     func serviceRequest(patientID: String) -> JSONValue {

@@ -35,11 +35,16 @@ public struct BulkExportRequest: Sendable, Hashable {
     public var types: [String]
     /// `_since`, already moved back by the overlap window; nil for a full export.
     public var since: Date?
+    /// `_elements` (Bulk Data IG v2, optional for servers): the root elements each resource is cut
+    /// down to, the server marking them `SUBSETTED`; empty for whole resources. A reconciliation
+    /// asks for `id` and `meta` only.
+    public var elements: [String]
 
-    public init(group: String?, types: [String], since: Date?) {
+    public init(group: String?, types: [String], since: Date?, elements: [String] = []) {
         self.group = group
         self.types = types
         self.since = since
+        self.elements = elements
     }
 }
 

@@ -18,6 +18,11 @@ public protocol UpsertTarget: Sendable {
     /// rejected `RECORD_TYPE_NOT_FOUND` when the org has none.
     func recordTypeID(object: String, developerName: String) async throws(RemoteCallError) -> String
 
+    /// The ids of `object`'s records whose `externalIDField` holds `value` (an external id is
+    /// unique: none or one). A deletion or merge of a record whose link is not known (an upsert's
+    /// answer lost in a crash) finds its counterpart this way.
+    func recordIDs(object: String, externalIDField: String, value: String) async throws(RemoteCallError) -> [String]
+
     /// Deletes one record by its id (an `onDelete: delete` rule). A record already deleted counts
     /// as deleted: sending it again is safe.
     func delete(object: String, id: String) async throws(RemoteCallError)

@@ -159,7 +159,7 @@ public struct BulkPuller: Sendable {
     }
 
     /// Polls until the manifest is ready, honouring `Retry-After`, for at most `maxWait` after the kick-off.
-    private func waitForManifest(_ progress: BulkExportProgress, recorder: JobRecorder, stop: StopSignal) async throws -> BulkManifest {
+    func waitForManifest(_ progress: BulkExportProgress, recorder: JobRecorder, stop: StopSignal) async throws -> BulkManifest {
         while true {
             if stop.isRequested { throw SyncStopped() }
             CrashPoints.reach(.bulkPolling)

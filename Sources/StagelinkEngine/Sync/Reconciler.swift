@@ -32,6 +32,9 @@ public struct Reconciler: Sendable {
     /// Ids a fetch asks for at once: they travel in the URL (a SOQL `IN` list, a FHIR `_id` list),
     /// which servers cap (Salesforce: 16,384 characters of URI).
     public var fetchSize: Int
+    /// Where the listing comes from when not from `source` itself: a Bulk Data export (an EHR
+    /// pulled by export refuses the population search a listing is).
+    public var export: ExportListing?
 
     public init(store: any SyncStore, source: any ReconcileSource, pageSize: Int = 2000, fetchSize: Int = 200) {
         self.store = store
@@ -58,7 +61,10 @@ public struct Reconciler: Sendable {
         var cursor: PageCursor?
         repeat {
             if stop.isRequested { throw SyncStopped() }
-            let page = try await source.listing(request, after: cursor)
+            let page =
+                if let export { try await export.page(of: resourceType, store: store, recorder: recorder, stop: stop) } else {
+                    try await source.listing(request, after: cursor)
+                }
             for record in page.records {
                 guard let last = linked[record.sourceID], seen.insert(record.sourceID).inserted else { continue }
                 if Self.differs(record, from: last) { differing.append(record.sourceID) }

@@ -76,13 +76,14 @@ extension SyncCycle {
         }
         guard !plan.resources.isEmpty, let source = endpoints.emrSource as? any ReconcileSource else { return (jobs, false) }
         let (job, stopped) = try await runStep(.reconcile, .inbound, actor: actor, trigger: trigger, message: plan.reason) { recorder in
-            guard settings.emrPull == .search else {
-                // A certified EHR refuses the population search the listing is; its export is not read for this yet.
-                await recorder.event(.warning, "the EMR is pulled by Bulk Data export (emr.pull: bulk): its records were not reconciled")
-                return
+            var reconciler = Reconciler(store: store, source: source, pageSize: 1000, fetchSize: 100)
+            if settings.emrPull == .bulk {
+                // A certified EHR refuses the population search the listing is: a full export lists the records.
+                guard let bulk = endpoints.emrBulk else { throw OperationError.notConfigured("emr.pull: bulk needs an EMR that offers Bulk Data export") }
+                reconciler.export = ExportListing(source: bulk, settings: settings.bulk)
             }
-            await recorder.event(.info, "reconciling \(plan.resources.joined(separator: ", ")): \(plan.reason)")
-            let reconciler = Reconciler(store: store, source: source, pageSize: 1000, fetchSize: 100)
+            await recorder.event(
+                .info, "reconciling \(plan.resources.joined(separator: ", "))\(reconciler.export == nil ? "" : " (listed by Bulk Data export)"): \(plan.reason)")
             for resource in plan.resources { try await reconciler.reconcile(resource, into: recorder, stop: stop) }
         }
         jobs.append(job)

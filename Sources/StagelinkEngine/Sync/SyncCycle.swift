@@ -186,6 +186,8 @@ public struct SyncCycle: Sendable {
         if directions.contains(.inbound), let linker = inboundLinker, !report.stopped {
             report.jobs.append(
                 try await step(.link, .inbound, actor: actor) { recorder in
+                    // Salesforce's deletions and merges first: no EMR change recreates a removed Contact.
+                    if directions.contains(.outbound), endpoints.emrWriter != nil { try await outbound.linkPendingRemovals(recorder: recorder, stop: stop) }
                     try await linker.link(transientRetries(.emr), recorder: recorder, stop: stop)
                     try await operations.relink(try await failedOnce(.emr), recorder: recorder, stop: stop)
                     try await linker.linkPending(recorder: recorder, stop: stop)
