@@ -98,7 +98,7 @@ struct StoreCommand: AsyncParsableCommand {
             guard let key = file.key, file.isEncrypted, let configured = context.configuration?.encryptionKeyFile else {
                 throw ValidationError("The store is not encrypted: name a key file in stagelink.yaml (encryption: { keyFile: FILE }, made by `stagelink store keygen FILE`) first.")
             }
-            if dataKey { return try await rotateDataKey(context.store) }
+            if dataKey { return try await rotateDataKey(file) }
             guard key.file == configured else {
                 throw ValidationError("A rekey was interrupted: the store opens with \(key.file), not with \(configured). Move \(key.file) over \(configured) (`stagelink store info` shows its key id), then run again.")
             }
