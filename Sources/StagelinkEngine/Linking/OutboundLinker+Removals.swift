@@ -90,8 +90,19 @@ extension OutboundLinker {
             }
             retired[0].retirement = .merged(into: master)
             let masterKey = SourceKey(system: .salesforce, resourceType: row.resourceType, sourceID: master)
-            // The master's Patient: its own link, or (its row not linked from Salesforce yet) the Patient linked to it.
+            // The master's Patient: its own link, or (its row not linked from Salesforce yet) the
+            // Patient its newest staged version carries, or the Patient linked to it. (The newest
+            // link to the Contact may be another mapping's, such as an episode's: it is no answer.)
             var masterPatient = try await store.links(for: [masterKey])[masterKey]?.targetID
+            if masterPatient == nil {
+                let versions = try await store.rows(
+                    RowQuery(filter: RowFilter(system: .salesforce, resourceType: row.resourceType, sourceID: master, kind: .record), sort: RowSort(descending: true), limit: 1))
+                if let newestID = versions.first?.id, let newest = try await store.row(id: newestID),
+                    let carried = (try? JSONValue(parsing: newest.payload))?[patients.externalID]?.stringValue, !carried.isEmpty
+                {
+                    masterPatient = try FHIRID.validated(carried, field: patients.externalID, of: "the \(patients.resource) \(row.resourceType) \(master) stands for").value
+                }
+            }
             if masterPatient == nil, let back = try await store.link(targetType: row.resourceType, targetID: master), back.retirement == nil,
                 back.source.system == .emr, back.source.resourceType == patients.resource
             {
