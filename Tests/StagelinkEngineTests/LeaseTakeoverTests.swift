@@ -44,4 +44,35 @@ struct LeaseTakeoverTests {
         #expect(!lease(pid: getpid()).isAbandoned(onHost: Self.host))
         #expect(!lease(pid: Self.deadPID, host: "another-host").isAbandoned(onHost: Self.host))
     }
+
+    /// What a standby was told while it waited.
+    private actor Waited {
+        var holders: [LeaseHolder] = []
+        func saw(_ lease: Lease) { holders.append(lease.holder) }
+    }
+
+    @Test func aStandbyWaitsWhileTheHolderLivesAndTakesTheLeaseWhenItLapses() async throws {
+        let (store, mapping) = try await Fixtures.store()
+        // A holder on another host (this host cannot tell whether it lives) whose lease lasts one second.
+        let holder = SyncService(
+            cycle: SyncCycle(store: store, mapping: mapping, endpoints: SyncEndpoints()), every: .seconds(60),
+            holder: LeaseHolder(name: "run", host: "another-host", pid: 1), leaseDuration: .seconds(1))
+        let first = try await holder.acquire()
+        let waited = Waited()
+        let lease = try await service(store, mapping: mapping, pid: getpid()).standby(stop: StopSignal(), poll: .milliseconds(100)) { await waited.saw($0) }
+        #expect(lease?.holder.pid == getpid())
+        #expect((lease?.epoch ?? 0) > first.epoch)
+        #expect(await waited.holders == [first.holder])
+        #expect(try await store.currentLease()?.holder.pid == getpid())
+    }
+
+    @Test func aStandbyAskedToStopBeforeTheLeaseIsFreeTakesNothing() async throws {
+        let (store, mapping) = try await Fixtures.store()
+        let first = try await service(store, mapping: mapping, pid: 1).acquire()
+        let stop = StopSignal()
+        stop.request()
+        let lease = try await service(store, mapping: mapping, pid: getpid()).standby(stop: stop)
+        #expect(lease == nil)
+        #expect(try await store.currentLease()?.holder == first.holder)
+    }
 }

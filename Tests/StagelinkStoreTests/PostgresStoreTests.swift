@@ -50,6 +50,18 @@ struct PostgresStoreTests {
         #expect(try await again.appliedMigrations().count == PostgresMigrations.version)
     }
 
+    @Test func twoProcessesLoadingThePolicyIntoAFreshStoreAtOnceBothSucceedAndItIsLoadedOnce() async throws {
+        let first = try await StoreKind.postgres()
+        let second = try await PostgresStore(location: first.location, schema: first.schema)
+        let declarations = (1...40).map { PolicyDeclaration(object: "Contact", field: "Field\($0)__c", rule: .salesforce) }
+        let file = Actor("file:mapping.yaml")
+        async let one = first.loadPolicy(declarations, actor: file)
+        async let two = second.loadPolicy(declarations, actor: file)
+        let (loadedByOne, loadedByTwo) = try await (one, two)
+        #expect(loadedByOne.count + loadedByTwo.count == 40, "each rule is loaded by one of them, once")
+        #expect(try await first.policyRules().count == 40)
+    }
+
     @Test func aStoreWithAMigrationThisBuildDoesNotKnowIsRefusedAndNotWritten() async throws {
         let store = try await StoreKind.postgres()
         try await direct(store.schema) { connection in

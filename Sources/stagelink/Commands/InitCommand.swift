@@ -154,6 +154,10 @@ enum StarterConfiguration {
           # listens on 127.0.0.1; name another address only behind a firewall.
           listen: 127.0.0.1:9464
 
+        # How long the service's lease lasts without renewal: a standby (`stagelink run --standby` on
+        # another host sharing a PostgreSQL store) takes over within this of the holder's death.
+        # lease: { ttl: 30s }
+
         # Alerts posted to webhooks by `stagelink run` (docs/monitoring.md). `stagelink alerts test` checks them.
         # alerts:
         #   repeat: 4h              # a firing alert is sent again after this long
