@@ -51,6 +51,11 @@ extension PostgresStore {
     /// that field; each change is appended to the audit trail.
     public func loadPolicy(_ declarations: [PolicyDeclaration], actor: Actor) async throws -> [PolicyAuditEntry] {
         try await transaction { connection in
+            // Two services starting on a fresh store load the file at once: a rule not there yet
+            // has no row to lock, so both would insert it and the second fail on its key. The table
+            // lock (which conflicts only with itself and writers, not readers) makes one wait for
+            // the other, which then finds the rules in place (found by the failover crash test).
+            try await connection.run("LOCK TABLE policy_rule IN SHARE ROW EXCLUSIVE MODE", logger: logger)
             let now = Date().timeIntervalSince1970
             var entries: [PolicyAuditEntry] = []
             for declaration in declarations {

@@ -2,6 +2,7 @@
 """Stagelink's proofs against the real binary and a standalone sandbox.
 
     python3 Tests/Proof/proof.py crash [--full] [--seed N]   # SIGKILL at every named point and at random
+    python3 Tests/Proof/proof.py crash --store postgres --url postgres://…   # two services, the lease holder killed
     python3 Tests/Proof/proof.py soak  [--full] [--seed N]   # 10% failing calls, then a clean cycle; log checks
     python3 Tests/Proof/proof.py all   [--full]              # both
 
@@ -21,6 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from crash import DELETION_SHARE, CrashTest  # noqa: E402
+from failover import FailoverTest  # noqa: E402
 from harness import REPOSITORY  # noqa: E402
 from soak import Soak  # noqa: E402
 
@@ -47,7 +49,16 @@ def main():
                         help="crash: which kind of EHR the sandbox behaves as (docs/emr-profiles.md)")
     parser.add_argument("--deletion-share", type=float, default=DELETION_SHARE,
                         help="crash: the share of the mutation driver's edits that delete or merge a record (default %(default)s; 0: none)")
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite",
+                        help="crash: postgres runs two `stagelink run --standby` on one PostgreSQL store and kills the lease holder")
+    parser.add_argument("--url", default=os.environ.get("STAGELINK_TEST_POSTGRES"),
+                        help="crash --store postgres: the database (default $STAGELINK_TEST_POSTGRES); a fresh schema is made and dropped")
+    parser.add_argument("--hosts", choices=["one", "two"], default="one",
+                        help="crash --store postgres: two puts each service in a host namespace of its own, so that a standby waits for a dead holder's lease to lapse")
+    parser.add_argument("--lease-ttl", help="crash --store postgres: the services' lease.ttl (default 30s), e.g. 10s")
     options = parser.parse_args()
+    if options.store == "postgres" and not options.url:
+        parser.error("--store postgres needs --url or STAGELINK_TEST_POSTGRES (eval \"$(scripts/test-postgres.sh start)\")")
     binary = os.path.abspath(options.binary or release_binary())
     if not os.access(binary, os.X_OK):
         sys.exit("no stagelink binary at %s: run `swift build -c release --product stagelink` first" % binary)
@@ -58,7 +69,11 @@ def main():
     size = "full" if options.full else "ci"
     reports = []
     started = time.time()
-    if options.proof in ("crash", "all"):
+    if options.proof in ("crash", "all") and options.store == "postgres":
+        test = FailoverTest(binary, options.url, size, options.seed, log, hosts=options.hosts, lease_ttl=options.lease_ttl)
+        test.size.update({k: v for k, v in [("patients", options.patients), ("random_kills", options.kills)] if v is not None})
+        reports.append(test.run())
+    elif options.proof in ("crash", "all"):
         test = CrashTest(binary, size, options.seed, log, profile=options.emr_profile, deletion_share=options.deletion_share)
         test.size.update({k: v for k, v in [("patients", options.patients), ("random_kills", options.kills)] if v is not None})
         reports.append(test.run())

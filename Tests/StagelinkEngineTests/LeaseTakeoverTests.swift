@@ -44,4 +44,37 @@ struct LeaseTakeoverTests {
         #expect(!lease(pid: getpid()).isAbandoned(onHost: Self.host))
         #expect(!lease(pid: Self.deadPID, host: "another-host").isAbandoned(onHost: Self.host))
     }
+
+    /// What a standby was told while it waited.
+    private actor Waited {
+        var holders: [LeaseHolder] = []
+        func saw(_ lease: Lease) { holders.append(lease.holder) }
+    }
+
+    @Test func aStandbyWaitsWhileTheLeaseIsHeldAndTakesItWhenTheHolderLetsGo() async throws {
+        let (store, mapping) = try await Fixtures.store()
+        // A holder on another host: this host cannot tell whether it lives, so only the lease says.
+        let holder = service(store, mapping: mapping, pid: 1, host: "another-host")
+        let first = try await holder.acquire()
+        let waited = Waited()
+        let standby = Task { try await service(store, mapping: mapping, pid: getpid()).standby(stop: StopSignal(), poll: .milliseconds(50)) { await waited.saw($0) } }
+        while await waited.holders.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try await store.currentLease()?.holder == first.holder, "the standby takes nothing while the lease is held")
+        try await store.releaseLease(first.holder)
+        let lease = try await standby.value
+        #expect(lease?.holder.pid == getpid())
+        #expect((lease?.epoch ?? 0) > first.epoch)
+        #expect(await waited.holders == [first.holder])
+        #expect(try await store.currentLease()?.holder.pid == getpid())
+    }
+
+    @Test func aStandbyAskedToStopBeforeTheLeaseIsFreeTakesNothing() async throws {
+        let (store, mapping) = try await Fixtures.store()
+        let first = try await service(store, mapping: mapping, pid: 1).acquire()
+        let stop = StopSignal()
+        stop.request()
+        let lease = try await service(store, mapping: mapping, pid: getpid()).standby(stop: stop)
+        #expect(lease == nil)
+        #expect(try await store.currentLease()?.holder == first.holder)
+    }
 }

@@ -50,6 +50,30 @@ struct PostgresStoreTests {
         #expect(try await again.appliedMigrations().count == PostgresMigrations.version)
     }
 
+    /// Two services starting on a fresh store load the mapping's rules at once (the failover crash
+    /// test found the second dying on the rule's key): here another process has inserted a rule and
+    /// not committed yet when the store loads the file; the load waits for it and keeps its rule.
+    @Test func aPolicyLoadWaitsForAnotherProcessLoadingTheSameRulesAndKeepsTheirs() async throws {
+        let store = try await StoreKind.postgres()
+        let declarations = (1...5).map { PolicyDeclaration(object: "Contact", field: "Field\($0)__c", rule: .salesforce) }
+        let loaded = try await direct(store.schema) { connection in
+            try await run("BEGIN", on: connection)
+            try await run(
+                """
+                INSERT INTO policy_rule (object, field, rule, fileRule, changedBy, changedAt, reason)
+                VALUES ('Contact', 'Field1__c', 'salesforce', 'salesforce', 'file:mapping.yaml', 1790000000, 'declared in the mapping file')
+                """, on: connection)
+            let load = Task { try await store.loadPolicy(declarations, actor: Actor("file:mapping.yaml")) }
+            // Gives the load time to reach the rule the other process holds (a shorter wait could
+            // only let this test pass without the lock, never fail with it).
+            try await Task.sleep(for: .milliseconds(500))
+            try await run("COMMIT", on: connection)
+            return try await load.value
+        }
+        #expect(loaded.map(\.field) == ["Field2__c", "Field3__c", "Field4__c", "Field5__c"], "the rule the other process loaded is kept, not loaded again")
+        #expect(try await store.policyRules().count == 5)
+    }
+
     @Test func aStoreWithAMigrationThisBuildDoesNotKnowIsRefusedAndNotWritten() async throws {
         let store = try await StoreKind.postgres()
         try await direct(store.schema) { connection in

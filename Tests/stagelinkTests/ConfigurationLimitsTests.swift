@@ -58,6 +58,14 @@ struct ConfigurationLimitsTests {
         #expect(folder.error("store: s.sqlite\nschedule:\n  \(line)\n") == "\(folder.configuration):\(expected)")
     }
 
+    @Test func theLeaseTTLIsThirtySecondsUnlessSetAndBoundedBothWays() throws {
+        let folder = try Folder()
+        #expect(try folder.load("store: s.sqlite\n").leaseTTL == .seconds(30))
+        #expect(try folder.load("store: s.sqlite\nlease:\n  ttl: 10s\n").leaseTTL == .seconds(10))
+        #expect(folder.error("store: s.sqlite\nlease:\n  ttl: 1s\n")?.contains("lease.ttl: \"1s\" is out of range (between 3s and 10m)") == true)
+        #expect(folder.error("store: s.sqlite\nlease:\n  ttl: 2h\n")?.contains("out of range") == true)
+    }
+
     @Test func aRequiredKeyWithNoValueIsRefused() throws {
         let folder = try Folder()
         #expect(folder.error("store: ~\n") == "\(folder.configuration):1:8: store: has no value (it is empty, ~ or null); give a value or leave the key out")

@@ -54,9 +54,40 @@ public struct SyncService: Sendable {
         }
     }
 
+    /// Waits as a standby for the lease: asks for it every `poll` until it is free (its holder
+    /// released it, let it expire, or died on this host), and returns it; nil when `stop` came
+    /// first. `waiting` is told the holder each time the lease changes hands while it waits.
+    /// Across hosts the takeover comes within the lease's duration plus one `poll` of the holder's death.
+    public func standby(stop: StopSignal, poll: Duration = .seconds(1), waiting: @Sendable (Lease) async -> Void = { _ in }) async throws -> Lease? {
+        var seen: LeaseHolder?
+        while !stop.isRequested {
+            do {
+                return try await acquire()
+            } catch let held as LeaseHeld {
+                if held.lease.holder != seen {
+                    seen = held.lease.holder
+                    await waiting(held.lease)
+                }
+            }
+            try? await Task.sleep(for: poll)
+        }
+        return nil
+    }
+
     /// Runs cycles until `stop` is requested; the cycle in flight finishes its current batch first.
-    public func run(stop: StopSignal, cycles limit: Int? = nil, onCycle: @Sendable (CycleReport) async -> Void = { _ in }) async throws {
-        let epoch = try await acquire().epoch
+    /// A `standby` service waits for the lease (``standby(stop:poll:waiting:)``) instead of
+    /// throwing ``LeaseHeld``.
+    public func run(stop: StopSignal, cycles limit: Int? = nil, standby: Bool = false, onCycle: @Sendable (CycleReport) async -> Void = { _ in }) async throws {
+        let epoch: Int64
+        if standby {
+            let logger = logger
+            guard let lease = try await self.standby(stop: stop, waiting: { lease in
+                logger.notice("standby: waiting for the lease", metadata: ["lease.holder": "\(lease.holder)"])
+            }) else { return }
+            epoch = lease.epoch
+        } else {
+            epoch = try await acquire().epoch
+        }
         let store = cycle.store
         let cycle = cycle.fenced(by: epoch)
         let holder = holder

@@ -158,6 +158,10 @@ enum StarterConfiguration {
           # Linking workers, each linking its own share of people at once (docs/scale.md).
           # workers: 1
 
+        # How long the service's lease lasts without renewal: a standby (`stagelink run --standby` on
+        # another host sharing a PostgreSQL store) takes over within this of the holder's death.
+        # lease: { ttl: 30s }
+
         # Alerts posted to webhooks by `stagelink run` (docs/monitoring.md). `stagelink alerts test` checks them.
         # alerts:
         #   repeat: 4h              # a firing alert is sent again after this long

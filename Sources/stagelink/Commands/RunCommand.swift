@@ -15,7 +15,10 @@ struct RunCommand: AsyncParsableCommand {
             --skip-checks starts without them, for emergencies.
 
             One service per store: a second `run` names the holder of the store's lease and exits \
-            with status 3. A stop signal lets the current batch finish and records the job as \
+            with status 3, unless it is started with --standby: then it waits, asking for the lease \
+            every second, and takes over when the holder stops, dies (on this host: at once) or \
+            lets its lease lapse (on another host sharing a PostgreSQL store: within lease.ttl, 30 \
+            seconds by default). A stop signal lets the current batch finish and records the job as \
             interrupted; what was committed stays. A crashed service's lease expires and the next \
             `run` takes over.
 
@@ -39,6 +42,7 @@ struct RunCommand: AsyncParsableCommand {
               stagelink run --every 30s
               stagelink run --listen 127.0.0.1:9464
               stagelink run --workers 2
+              stagelink run --standby      (a second host on the same PostgreSQL store)
             """
     )
 
@@ -55,6 +59,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Linking workers that link staged rows at once, each its own share of people (1-16; default: service.workers, or 1).", valueName: "N"))
     var workers: Int?
+    @Flag(help: "When another service holds the store's lease, wait as its standby and take over when it stops or dies, instead of exiting with status 3.")
+    var standby = false
 
     @Flag(help: "Start without the start-up checks of `stagelink check` (for emergencies; logged as a warning).")
     var skipChecks = false
@@ -111,13 +117,15 @@ struct RunCommand: AsyncParsableCommand {
         var cycle = try await context.cycle(context.endpoints())
         if let workers { cycle.settings.linkingWorkers = workers }
         let holder = Context.holder("run")
-        let service = SyncService(cycle: cycle, every: interval, holder: holder, logger: context.logger)
+        let service = SyncService(
+            cycle: cycle, every: interval, holder: holder, leaseDuration: context.configuration?.leaseTTL ?? StagelinkConfiguration.defaultLeaseTTL,
+            logger: context.logger)
         let trap = SignalTrap { [logger = context.logger] in logger.notice("stop requested: stopping after the current batch (signal again to quit now)") }
         let address = try listen.map { try ListenAddress(parsing: $0) } ?? context.configuration?.listen
         let operations = try await ServiceOperations.start(context, listen: address, holder: holder, every: interval)
         do {
             context.logger.notice("service starting", metadata: ["store": "\(context.storeName)", "sync.every": "\(interval.compactText)"])
-            try await service.run(stop: trap.stop, cycles: cycles) { report in
+            try await service.run(stop: trap.stop, cycles: cycles, standby: standby) { report in
                 context.logger.notice("cycle finished", metadata: ["sync.status": "\(report.worstStatus.rawValue)"])
                 await operations.cycleFinished()
                 await ScheduledPurge.afterCycle(context)

@@ -58,8 +58,12 @@ struct StagelinkConfiguration: Sendable {
     var listen: ListenAddress?
     var logFormat = LogFormat.text
     var alerts: AlertSettings?
+    /// `lease.ttl`: how long the service's lease lasts without renewal (renewed at a third of it):
+    /// a standby on another host takes over within this of the holder's death.
+    var leaseTTL = Self.defaultLeaseTTL
 
     static let defaultEvery: Duration = .seconds(900)
+    static let defaultLeaseTTL: Duration = .seconds(30)
 
     /// The SMART v2 scopes `mapping` needs (`SMARTScope.defaultScope`), with `system/Group.rs`
     /// when a Group is exported.
@@ -89,11 +93,12 @@ struct StagelinkConfiguration: Sendable {
         static let workers = 1...16
         /// `emr.batchSize`: entries of one `batch` Bundle (1: no batches).
         static let emrBatchSize = 1...500
+        static let leaseTTL = Duration.seconds(3)...Duration.seconds(600)
     }
 
     /// Every key the file accepts, by section: `docs/configuration.md` documents exactly these.
     static let keys: [String: Set<String>] = [
-        "": ["store", "mapping", "schedule", "salesforce", "emr", "logging", "service", "alerts", "retention", "encryption"],
+        "": ["store", "mapping", "schedule", "salesforce", "emr", "logging", "service", "alerts", "retention", "encryption", "lease"],
         "store": ["url", "passwordFile"],
         "retention": ["payloads"],
         "encryption": ["keyFile"],
@@ -106,12 +111,13 @@ struct StagelinkConfiguration: Sendable {
         "http": ["idleTimeout", "requestTimeout", "maxAttempts", "maxConnections"],
         "logging": ["level", "format"],
         "service": ["listen", "workers"],
+        "lease": ["ttl"],
     ]
 
     /// Every key that holds a value, as a dotted path (`salesforce.auth.flow`): what
     /// `docs/configuration.md` documents, one row each.
     static var allKeyPaths: Set<String> {
-        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk", "writes", "service", "alerts", "retention", "encryption"]
+        let sections: Set<String> = ["schedule", "salesforce", "emr", "logging", "auth", "http", "bulk", "writes", "service", "alerts", "retention", "encryption", "lease"]
         var paths = Set<String>()
         for (section, names) in keys {
             for name in names where !sections.contains(name) {
@@ -174,6 +180,7 @@ struct StagelinkConfiguration: Sendable {
             do { listen = try ListenAddress(parsing: text) } catch { throw reader.error(error.description) }
         }
         if let reader = service?["workers"] { settings.linkingWorkers = try reader.int(in: Limits.workers) }
+        if let reader = try top["lease"]?.mapping(allowed: Self.keys["lease"]!)["ttl"] { leaseTTL = try reader.duration(in: Limits.leaseTTL) }
         alerts = try top["alerts"].map { reader throws(ConfigurationError) in try AlertSettings(reader: reader, expand: Self.expand) }
 
         if let section = try top["salesforce"]?.mapping(allowed: Self.keys["salesforce"]!) {
