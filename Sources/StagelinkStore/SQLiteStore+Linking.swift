@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import GRDB
+import Synchronization
 import StagelinkEngine
 
 extension SQLiteStore {
@@ -54,7 +56,29 @@ extension SQLiteStore {
                 db, sql: "\(StagedRowRecord.select) WHERE staged_row.id IN (\(placeholders)) ORDER BY staged_row.id", arguments: StatementArguments(ids))
         }
         // Opened after the write lock is released.
-        return try records.map { try $0.row(cipher) }
+        return try opened(records)
+    }
+
+    /// Rows with their payloads opened. An encrypted store's claimed page is opened over every
+    /// core (one AES-GCM open per payload), as staging seals it.
+    private func opened(_ records: [StagedRowRecord]) throws -> [StagedRow] {
+        guard let cipher, records.count >= 64 else { return try records.map { try $0.row(cipher) } }
+        let lanes = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        var rows = [StagedRow?](repeating: nil, count: records.count)
+        let failure = Mutex<(any Error)?>(nil)
+        rows.withUnsafeMutableBufferPointer { buffer in
+            // Each lane writes its own indexes only.
+            nonisolated(unsafe) let out = buffer
+            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                do {
+                    for index in stride(from: lane, to: records.count, by: lanes) { out[index] = try records[index].row(cipher) }
+                } catch {
+                    failure.withLock { $0 = $0 ?? error }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return rows.compactMap { $0 }
     }
 
     /// `stagelink_partition(person, count)`: the share of ``ClaimPartition`` a person falls in.

@@ -127,6 +127,7 @@ enum PersonIndex {
     ///
     /// For example, `PersonIndex.words("Siobhán O'Brien")` is `["siobhan", "o", "brien"]`.
     static func words(_ text: String) -> [String] {
+        if let words = asciiWords(text) { return words }
         var words: [String] = []
         var word = String.UnicodeScalarView()
         for scalar in text.lowercased().decomposedStringWithCanonicalMapping.unicodeScalars {
@@ -143,6 +144,31 @@ enum PersonIndex {
         return words
     }
 
+    /// ``words(_:)`` of a text that is all ASCII, the common case, byte by byte: for ASCII the
+    /// Unicode folding is exactly this (`A`–`Z` lowered; letters and digits are `A`–`Z`, `a`–`z`,
+    /// `0`–`9`; no ASCII character decomposes or is a mark). Nil for a text with any other character.
+    private static func asciiWords(_ text: String) -> [String]? {
+        var text = text
+        return text.withUTF8 { bytes -> [String]? in
+            var words: [String] = []
+            var word: [UInt8] = []
+            for byte in bytes {
+                guard byte < 0x80 else { return nil }
+                switch byte {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"): word.append(byte + 32)
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): word.append(byte)
+                default:
+                    if !word.isEmpty {
+                        words.append(String(decoding: word, as: UTF8.self))
+                        word.removeAll(keepingCapacity: true)
+                    }
+                }
+            }
+            if !word.isEmpty { words.append(String(decoding: word, as: UTF8.self)) }
+            return words
+        }
+    }
+
     /// The blind tokens of a text's words, space-separated, in order.
     static func blindText(_ text: String, with cipher: StoreCipher) -> String {
         words(text).map(cipher.blindToken).joined(separator: " ")
@@ -152,8 +178,43 @@ enum PersonIndex {
     /// date as a blind token in `identifiers` (a search matches any column), nothing in `name`, so
     /// that lists show no name read from the index.
     static func blinded(_ document: PersonDocument, with cipher: StoreCipher) -> PersonDocument {
+        var words = BlindWords(cipher)
+        return blinded(document, with: &words)
+    }
+
+    /// The same, through `words`, which remembers the tokens of the words it has blinded already.
+    static func blinded(_ document: PersonDocument, with words: inout BlindWords) -> PersonDocument {
         let text = [document.name, document.identifiers, document.birthDate].joined(separator: " ")
-        return PersonDocument(identifiers: blindText(text, with: cipher), parent: document.parent)
+        return PersonDocument(identifiers: words.blindText(text), parent: document.parent)
+    }
+
+    /// Blinds the texts of one page of rows, remembering each space-separated piece's tokens: a page
+    /// repeats pieces (family and given names, birth years, months and days), which are folded and
+    /// hashed once. A piece's tokens are those of ``PersonIndex/blindText(_:with:)`` of the piece,
+    /// as a search blinds each word typed, so documents and searches agree. Kept for one page only.
+    struct BlindWords {
+        let cipher: StoreCipher
+        private var tokens: [Substring: String] = [:]
+
+        init(_ cipher: StoreCipher) { self.cipher = cipher }
+
+        /// The blind tokens of `text`'s words, space-separated, in order.
+        mutating func blindText(_ text: String) -> String {
+            var out = ""
+            for piece in text.split(separator: " ") {
+                let blinded: String
+                if let known = tokens[piece] {
+                    blinded = known
+                } else {
+                    blinded = PersonIndex.blindText(String(piece), with: cipher)
+                    tokens[piece] = blinded
+                }
+                guard !blinded.isEmpty else { continue }
+                if !out.isEmpty { out += " " }
+                out += blinded
+            }
+            return out
+        }
     }
 }
 

@@ -71,6 +71,7 @@ extension SQLiteStore {
                     nonisolated(unsafe) let documentOut = documentBuffer
                     DispatchQueue.concurrentPerform(iterations: lanes) { lane in
                         var nonces = StoreCipher.Nonces()
+                        var blindWords = cipher.map(PersonIndex.BlindWords.init)
                         do {
                             for index in stride(from: lane, to: count, by: lanes) {
                                 let hash = storedHash(records[index].contentHash)
@@ -78,7 +79,11 @@ extension SQLiteStore {
                                 payloadOut[index] = try sealPayload(records[index].payload, contentHash: hash, nonces: &nonces)
                                 // An encrypted store keeps the document blinded (keyed tokens of its words).
                                 let document = PersonSearch.document(for: records[index])
-                                documentOut[index] = cipher.map { PersonIndex.blinded(document, with: $0) } ?? document
+                                if blindWords != nil {
+                                    documentOut[index] = PersonIndex.blinded(document, with: &blindWords!)
+                                } else {
+                                    documentOut[index] = document
+                                }
                             }
                         } catch {
                             failure.withLock { $0 = error }

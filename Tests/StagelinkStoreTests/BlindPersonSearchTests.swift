@@ -109,6 +109,24 @@ struct BlindPersonSearchTests {
         #expect(PersonIndex.words("Siobhán O'Brien 1984-02-29 ZOË") == ["siobhan", "o", "brien", "1984", "02", "29", "zoe"])
     }
 
+    /// Staging folds ASCII text byte by byte and remembers a page's tokens: the words and tokens
+    /// are those of the Unicode folding, word by word, whatever the text.
+    @Test func theFastFoldingAndAPagesRememberedTokensAgreeWithTheUnicodeFolding() throws {
+        let cipher = try #require(store.cipher)
+        #expect(PersonIndex.words("O'BRIEN, Kenji  p42\tMRN100001 1984-02-29") == ["o", "brien", "kenji", "p42", "mrn100001", "1984", "02", "29"])
+        #expect(PersonIndex.words("Zoë O'Brien") == ["zoe", "o", "brien"])
+        #expect(PersonIndex.words("--- ") == [])
+        var page = PersonIndex.BlindWords(cipher)
+        for text in ["Müller Zoë p1 MRN100001 1984-02-29", "Müller Anna p2 MRN100002 1984-02-28", "O'Brien  Siobhán p3", "", " 王 芳 "] {
+            // Twice: the second time every piece is a remembered one.
+            #expect(page.blindText(text) == PersonIndex.blindText(text, with: cipher))
+            #expect(page.blindText(text) == PersonIndex.blindText(text, with: cipher))
+        }
+        #expect(PersonIndex.blindText("Müller p1", with: cipher) == [cipher.blindToken("muller"), cipher.blindToken("p1")].joined(separator: " "))
+        #expect(cipher.blindToken("muller").count == 16)
+        #expect(cipher.blindToken("muller") != cipher.blindToken("mueller"))
+    }
+
     /// The hostile corpus of search text is plain words in a blind index too: no FTS5 error, no
     /// syntax obeyed.
     @Test func hostileSearchTextIsPlainWordsInABlindIndexToo() async throws {

@@ -69,8 +69,19 @@ struct StoreCipher: Sendable {
         var mac = blindMAC
         var text = word
         text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
-        return ContentHash.hex(Array(Array(mac.finalize()).prefix(8)))
+        // Written straight into the string: no intermediate arrays per token.
+        return mac.finalize().withUnsafeBytes { code in
+            String(unsafeUninitializedCapacity: 16) { out in
+                for index in 0..<8 {
+                    out[2 * index] = Self.hexDigits[Int(code[index] >> 4)]
+                    out[2 * index + 1] = Self.hexDigits[Int(code[index] & 0x0F)]
+                }
+                return 16
+            }
+        }
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// A payload's bytes, sealed and bound to its row's (keyed) content hash. An empty payload
     /// (purged by retention) stays empty.
