@@ -55,6 +55,9 @@ public final class SQLiteStore: SyncStore {
     let cipher: StoreCipher?
     /// The lease epoch every write of this store carries (``fenced(by:)``); nil: not fenced.
     let fence: Int64?
+    /// The folder a ``temporary(_:encrypted:)`` store lives in: removed when the store (and every
+    /// fenced copy of it) is gone. Nil for a store at a path of its caller's.
+    private let folder: TemporaryFolder?
 
     /// Opens the store at `path`. A store written by a newer Stagelink (a schema version or a
     /// migration this build does not know) is refused before anything writes to it.
@@ -63,10 +66,15 @@ public final class SQLiteStore: SyncStore {
     /// everything already stored sealed with it, the first time a store is opened for writing with
     /// a key). An encrypted store opened without its key, or with another key, is refused with an
     /// error naming the key file.
-    public init(path: String, access: Access = .readWrite, key: StoreKey? = nil) throws {
+    public convenience init(path: String, access: Access = .readWrite, key: StoreKey? = nil) throws {
+        try self.init(path: path, access: access, key: key, folder: nil)
+    }
+
+    private init(path: String, access: Access, key: StoreKey?, folder: TemporaryFolder?) throws {
         self.path = path
         self.access = access
         self.key = key
+        self.folder = folder
         fence = nil
         _ = Self.processSettings
         switch access {
@@ -124,6 +132,7 @@ public final class SQLiteStore: SyncStore {
         pool = store.pool
         watcher = store.watcher
         cipher = store.cipher
+        folder = store.folder
         self.fence = fence
     }
 
@@ -243,12 +252,13 @@ extension Date {
 }
 
 extension SQLiteStore {
-    /// A store in a new temporary folder, for tests and benchmarks.
+    /// A store in a new temporary folder, for tests and benchmarks; the folder is removed with
+    /// everything in it when the store is gone (``TemporaryFolder``). Keep the store while another
+    /// connection or process still opens its path.
     /// With `encrypted`, a new key is written beside it (`store.key`) and the store is encrypted.
     public static func temporary(_ name: String = "stagelink", encrypted: Bool = false) throws -> SQLiteStore {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let key = encrypted ? try StoreKey.generate(at: folder.appendingPathComponent("store.key").path) : nil
-        return try SQLiteStore(path: folder.appendingPathComponent("store.sqlite").path, key: key)
+        let folder = try TemporaryFolder(name)
+        let key = encrypted ? try StoreKey.generate(at: folder.file("store.key")) : nil
+        return try SQLiteStore(path: folder.file("store.sqlite"), access: .readWrite, key: key, folder: folder)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import StagelinkEngine
+import StagelinkStore
 import Testing
 
 @testable import Console
@@ -78,8 +79,8 @@ struct ThemeTests {
         for name in installed.names {
             #expect(try installed.theme(named: name) == ConsoleFixture.themes.theme(named: name))
         }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("themes-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("themes")
+        let folder = temporary.url
         try Data("styles:\n  body: { fg: red }\n".utf8).write(to: folder.appendingPathComponent("dark.yaml"))
         let overridden = ThemeLibrary(folders: [folder.path])
         #expect(try overridden.theme(named: "dark").style(for: .body).foreground == ThemeColor("red"))

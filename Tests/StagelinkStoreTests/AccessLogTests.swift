@@ -39,8 +39,8 @@ struct AccessLogTests {
     }
 
     @Test func aStoreOpenedForReadingStillLogsItsReadsAndAnUnwritableOneRefuses() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("access-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("access")
+        let folder = temporary.url
         let path = folder.appendingPathComponent("store.sqlite").path
         _ = try SQLiteStore(path: path)
         let reader = try SQLiteStore.forReading(path: path)

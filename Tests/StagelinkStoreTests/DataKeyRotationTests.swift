@@ -11,12 +11,14 @@ import Testing
 /// finished by running the rotation again; afterwards the old data key is gone from the store and
 /// its ciphertexts from the file.
 struct DataKeyRotationTests {
+    /// Removed with everything in it when the test is done.
+    let temporary: TemporaryFolder
     let folder: URL
     let key: StoreKey
 
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("data-key-rotation-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        temporary = try TemporaryFolder("data-key-rotation")
+        folder = temporary.url
         key = try StoreKey.generate(at: folder.appendingPathComponent("store.key").path)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import StagelinkPostgres
+import StagelinkStore
 import Testing
 
 /// `store: postgres://…`: TLS verified towards any host but this machine, the password never shown,
@@ -49,7 +50,8 @@ struct PostgresLocationTests {
         #expect(!inURL.description.contains("s@cr"))
         #expect(!inURL.description.contains("cr%3At"))
         #expect(inURL.description == "postgres://stagelink@db.example.org:5432/sync?sslmode=verify-full")
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pg-password-\(UUID().uuidString)").path
+        let temporary = try TemporaryFolder("pg-password")
+        let file = temporary.file("password")
         try "from-a-file\nignored\n".write(toFile: file, atomically: true, encoding: .utf8)
         let fromFile = try PostgresLocation(parsing: "postgres://stagelink@db.example.org/sync", passwordFile: file)
         #expect(fromFile.password == "from-a-file")

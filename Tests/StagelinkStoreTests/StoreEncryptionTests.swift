@@ -8,11 +8,13 @@ import StagelinkEngine
 /// no plain content hash; without the key, or with another, it does not open; a rekey rewraps the
 /// data key under a running writer.
 struct StoreEncryptionTests {
+    /// Removed with everything in it when the test is done.
+    let temporary: TemporaryFolder
     let folder: URL
 
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-encryption-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        temporary = try TemporaryFolder("store-encryption")
+        folder = temporary.url
     }
 
     var path: String { folder.appendingPathComponent("store.sqlite").path }

@@ -28,7 +28,8 @@ struct StoreTests {
     }
 
     @Test func anExistingFileIsTightenedToOwnerOnly() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("loose-\(UUID().uuidString).sqlite").path
+        let temporary = try TemporaryFolder("loose")
+        let path = temporary.file("store.sqlite")
         FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o644])
         _ = try SQLiteStore(path: path)
         #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue == 0o600)

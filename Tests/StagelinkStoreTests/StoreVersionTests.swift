@@ -13,11 +13,13 @@ struct StoreVersionTests {
     }
 
     /// A store with everything checkpointed into its main file, closed: its bytes are then the whole store.
-    private static func closedStore() throws -> String {
-        let store = try SQLiteStore.temporary("store-version")
-        let path = store.path
+    /// A store made and closed (its WAL checkpointed into the file) for a test to rewrite as
+    /// another build left it; its folder goes when `folder` does, not when the store closes.
+    private static func closedStore() throws -> (path: String, folder: TemporaryFolder) {
+        let folder = try TemporaryFolder("store-version")
+        let store = try SQLiteStore(path: folder.file("store.sqlite"))
         try store.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
-        return path
+        return (store.path, folder)
     }
 
     @Test func aNewStoreRecordsThisBuildsVersion() async throws {
@@ -28,7 +30,8 @@ struct StoreVersionTests {
     }
 
     @Test func aStoreOfAHigherVersionIsRefusedNamingBothVersionsAndIsNotWritten() throws {
-        let path = try Self.closedStore()
+        let closed = try Self.closedStore()
+        let path = closed.path
         try DatabaseQueue(path: path).writeWithoutTransaction { db in try db.execute(sql: "PRAGMA user_version = \(StoreMigrations.version + 1)") }
         let before = try Self.bytes(path)
         for access in [SQLiteStore.Access.readWrite, .readOnly] {
@@ -43,7 +46,8 @@ struct StoreVersionTests {
     }
 
     @Test func aStoreWithAMigrationThisBuildDoesNotKnowIsRefused() throws {
-        let path = try Self.closedStore()
+        let closed = try Self.closedStore()
+        let path = closed.path
         try DatabaseQueue(path: path).write { db in
             try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: something newer')")
         }
@@ -53,7 +57,8 @@ struct StoreVersionTests {
     }
 
     @Test func aStoreIsReadWithoutBeingWrittenAndRefusesWrites() async throws {
-        let path = try Self.closedStore()
+        let closed = try Self.closedStore()
+        let path = closed.path
         let writer = try SQLiteStore(path: path)
         let job = try await writer.startJob(kind: .pull, direction: .inbound, actor: .system)
         try await writer.pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
@@ -68,14 +73,16 @@ struct StoreVersionTests {
     }
 
     @Test func readingAMissingStoreIsAnErrorAndCreatesNothing() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("absent-\(UUID().uuidString).sqlite").path
+        let temporary = try TemporaryFolder("absent")
+        let path = temporary.file("store.sqlite")
         let error = #expect(throws: StoreError.self) { _ = try SQLiteStore.forReading(path: path) }
         #expect(error?.description.contains("no such file") == true)
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
     @Test func aStoreOfAnOlderVersionIsUpgradedForWritingAndRefusedReadOnly() async throws {
-        let path = try Self.closedStore()
+        let closed = try Self.closedStore()
+        let path = closed.path
         // Back to version 2: no trigger column, no v3 migration, user_version unset (as before v3).
         try await DatabaseQueue(path: path).writeWithoutTransaction { db in
             try db.execute(sql: "DROP INDEX job_step")

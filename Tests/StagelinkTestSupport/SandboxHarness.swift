@@ -12,12 +12,16 @@ public struct SandboxHarness: Sendable {
     public let credentials: SandboxCredentials
     public let files: SandboxCredentials.Files
 
-    /// Credentials and key files made once per test process (RSA key generation is slow).
+    /// Credentials and key files made once per test process (RSA key generation is slow); their
+    /// folder is removed when the process exits.
     public static let shared: (SandboxCredentials, SandboxCredentials.Files) = {
         let credentials = try! SandboxCredentials.generate()
-        let directory = FileManager.default.temporaryDirectory.appending(path: "stagelink-client-tests-\(getpid())")
-        return (credentials, try! credentials.write(to: directory))
+        let files = try! credentials.write(to: sharedDirectory)
+        atexit { try? FileManager.default.removeItem(at: SandboxHarness.sharedDirectory) }
+        return (credentials, files)
     }()
+
+    static let sharedDirectory = FileManager.default.temporaryDirectory.appending(path: "stagelink-client-tests-\(getpid())")
 
     /// Starts a sandbox seeded with `patients` patients (none bad unless `badShare` says so).
     public static func start(

@@ -74,7 +74,8 @@ struct AlertsAgainstTheSandboxTests {
         let good = sync.endpoints
 
         // The connected app's secret is wrong: Salesforce's token endpoint refuses it.
-        let wrongSecret = FileManager.default.temporaryDirectory.appendingPathComponent("wrong-secret-\(UUID().uuidString)")
+        let temporary = try TemporaryFolder("wrong-secret")
+        let wrongSecret = temporary.url.appendingPathComponent("secret")
         try "not-the-secret\n".write(to: wrongSecret, atomically: true, encoding: .utf8)
         var refused = sync.harness.salesforceConfiguration(.clientCredentials)
         refused.authentication = .clientCredentials(consumerKey: sync.harness.credentials.salesforceUser.consumerKey, consumerSecretFile: wrongSecret.path)

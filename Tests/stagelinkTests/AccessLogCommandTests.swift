@@ -6,8 +6,8 @@ import Testing
 /// `stagelink show` and `stagelink why` record who read which row; `stagelink audit access` lists it.
 struct AccessLogCommandTests {
     @Test func showAndWhyAreLoggedWithTheOperatorAndProcessAndAuditAccessListsThem() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("access-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("access-cli")
+        let folder = temporary.url
         let (store, _, contactKey) = try await HostileOutputTests.hostileStore(in: folder)
         let options = ["--store", store.path, "--mapping", HostileOutputTests.root.appendingPathComponent("config/mapping.yaml").path]
         let row = try #require(try await store.rows(RowQuery(filter: RowFilter(statuses: [.failed]), limit: 1)).first)

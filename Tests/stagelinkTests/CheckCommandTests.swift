@@ -15,14 +15,13 @@ import Testing
 /// `stagelink check` against the sandbox: the default configuration passes every check, and each
 /// mistake an administrator makes fails the check that names it, with its fix.
 struct CheckCommandTests {
-    /// A folder with a stagelink.yaml pointing at `harness`'s sandbox and a mapping (the built-in
-    /// one after `edit`); the configuration's path.
+    /// A stagelink.yaml in `temporary` pointing at `harness`'s sandbox, and a mapping (the
+    /// built-in one after `edit`); the configuration's path, which lasts as long as `temporary`.
     static func configuration(
-        _ harness: SandboxHarness, yaml extra: String = "", emr emrExtra: String = "", salesforce salesforceExtra: String = "",
-        editMapping edit: (String) -> String = { $0 }
+        _ harness: SandboxHarness, in temporary: TemporaryFolder, yaml extra: String = "", emr emrExtra: String = "",
+        salesforce salesforceExtra: String = "", editMapping edit: (String) -> String = { $0 }
     ) throws -> String {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = temporary.url
         try edit(BuiltInFiles.mapping).write(to: folder.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
         let user = harness.credentials.salesforceUser
         let yaml = """
@@ -51,7 +50,8 @@ struct CheckCommandTests {
         _ harness: SandboxHarness, yaml extra: String = "", emr emrExtra: String = "", salesforce salesforceExtra: String = "",
         editMapping edit: (String) -> String = { $0 }
     ) async throws -> CheckReport {
-        let file = try configuration(harness, yaml: extra, emr: emrExtra, salesforce: salesforceExtra, editMapping: edit)
+        let temporary = try TemporaryFolder("check")
+        let file = try configuration(harness, in: temporary, yaml: extra, emr: emrExtra, salesforce: salesforceExtra, editMapping: edit)
         return await CheckRunner.report(try StoreOptions.parse(["--config", file]), logger: SandboxHarness.silent)
     }
 
@@ -236,8 +236,8 @@ struct CheckCommandTests {
     }
 
     @Test func aKeyFileOthersMayReadWarnsAndAMissingOneFails() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("check-keys-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("check-keys")
+        let folder = temporary.url
         let key = folder.appendingPathComponent("key.pem")
         try Data("x".utf8).write(to: key)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: key.path)
@@ -274,7 +274,8 @@ struct CheckCommandTests {
 
     @Test func runRefusesToStartOnAFailedCheckAndStartsWhenASystemIsOnlyUnreachable() async throws {
         try await SandboxHarness.with { harness in
-            let misspelt = try Self.configuration(harness) { $0.replacingOccurrences(of: "field: Gender__c", with: "field: Gendr__c") }
+            let first = try TemporaryFolder("check")
+            let misspelt = try Self.configuration(harness, in: first) { $0.replacingOccurrences(of: "field: Gender__c", with: "field: Gendr__c") }
             do {
                 try await RunCommand.startUpChecks(try await Context.open(config: misspelt))
                 Issue.record("run started with a misspelt field in its mapping")
@@ -283,11 +284,13 @@ struct CheckCommandTests {
                 #expect(error.message.hasPrefix("refusing to start: 1 start-up check failed"))
                 #expect(error.message.contains("✗ salesforce     Contact.Gendr__c: no such field on Contact"))
             }
-            try await RunCommand.startUpChecks(try await Context.open(config: try Self.configuration(harness)))
+            let second = try TemporaryFolder("check")
+            try await RunCommand.startUpChecks(try await Context.open(config: try Self.configuration(harness, in: second)))
         }
         // The EHR and the org gone (a stopped sandbox): nothing is known to be wrong; the service starts and retries.
         let harness = try await SandboxHarness.start()
-        let path = try Self.configuration(harness)
+        let third = try TemporaryFolder("check")
+        let path = try Self.configuration(harness, in: third)
         await harness.sandbox.stop()
         let unreachable = await CheckRunner.report(try StoreOptions.parse(["--config", path]), logger: SandboxHarness.silent)
         #expect(unreachable.exitCode == 2)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StagelinkStore
 import Testing
 @testable import stagelink
 
@@ -8,10 +9,12 @@ import Testing
 struct ConfigurationLimitsTests {
     /// A temporary folder holding `stagelink.yaml` with `text`, and the files it names.
     struct Folder {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("config-limits-\(UUID().uuidString)")
+        /// Removed with everything in it when the last copy of this folder goes.
+        let temporary: TemporaryFolder
+        var url: URL { temporary.url }
 
         init(files: [String: String] = [:], modes: [String: Int] = [:]) throws {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            temporary = try TemporaryFolder("config-limits")
             for (name, text) in files {
                 let path = url.appendingPathComponent(name).path
                 try text.write(toFile: path, atomically: true, encoding: .utf8)

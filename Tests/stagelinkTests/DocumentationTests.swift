@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StagelinkStore
 import Testing
 @testable import stagelink
 
@@ -59,7 +60,8 @@ struct DocumentationTests {
         let start = try #require(text.range(of: "```yaml\n"))
         let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
         setenv("STAGELINK_SF_CONSUMER_KEY", "3MVG9-example", 1)
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("docs-example-\(UUID().uuidString).yaml")
+        let temporary = try TemporaryFolder("docs-example")
+        let file = temporary.url.appendingPathComponent("stagelink.yaml")
         try String(text[start.upperBound..<end.lowerBound]).write(to: file, atomically: true, encoding: .utf8)
         let configuration = try StagelinkConfiguration.load(contentsOf: file.path)
         #expect(configuration.every == .seconds(900))
@@ -68,7 +70,8 @@ struct DocumentationTests {
     }
 
     @Test func aBadConfigurationNamesTheFileLineAndKey() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml")
+        let temporary = try TemporaryFolder("bad")
+        let file = temporary.url.appendingPathComponent("stagelink.yaml")
         try "store: s.sqlite\nschedule:\n  every: 15 minutes\n".write(to: file, atomically: true, encoding: .utf8)
         #expect {
             _ = try StagelinkConfiguration.load(contentsOf: file.path)

@@ -15,17 +15,14 @@ import Testing
 struct ExitCodeTests {
     static let mapping = DocumentationTests.root.appendingPathComponent("config/mapping.yaml").path
 
-    static func temporaryPath(_ name: String) -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
-    }
-
     static func status(_ arguments: [String]) async throws -> (output: String, exitCode: Int32, json: JSONValue) {
         let report = await StatusCommand.report(try StoreOptions.parse(arguments), json: true)
         return (report.output, report.exitCode, try JSONValue(parsing: Array(report.output.utf8)))
     }
 
     @Test func aMissingStoreIsExit4AndStillJSON() async throws {
-        let missing = Self.temporaryPath("absent") + ".sqlite"
+        let temporary = try TemporaryFolder("absent")
+        let missing = temporary.file("absent.sqlite")
         let status = try await Self.status(["--store", missing])
         #expect(status.exitCode == 4)
         #expect(status.json["level"]?.stringValue == "error")
@@ -36,7 +33,8 @@ struct ExitCodeTests {
     }
 
     @Test func anUnreadableConfigurationIsExit3AndStillJSON() async throws {
-        let config = Self.temporaryPath("config") + ".yaml"
+        let temporary = try TemporaryFolder("config")
+        let config = temporary.file("stagelink.yaml")
         try "store: [unclosed\n".write(toFile: config, atomically: true, encoding: .utf8)
         let status = try await Self.status(["--config", config])
         #expect(status.exitCode == 3)

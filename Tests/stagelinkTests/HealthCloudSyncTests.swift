@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Sandbox
 import StagelinkEngine
+import StagelinkStore
 import Testing
 
 @testable import stagelink
@@ -20,7 +21,8 @@ struct HealthCloudSyncTests {
     ) async throws {
         var logger = Logger(label: "health-cloud-test")
         logger.logLevel = .critical
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("health-cloud-\(UUID().uuidString)").path
+        let temporary = try TemporaryFolder("health-cloud")
+        let folder = temporary.file("demo")
         let demo = try await DemoEnvironment.start(
             .init(folder: folder, patients: patients, badShare: badShare, seed: seed, every: .seconds(60), mapping: mapping, faultRate: 0),
             logger: logger)

@@ -7,8 +7,8 @@ import Testing
 /// a held merge is listed with what each system holds and settled with a reason, offline.
 struct HeldMergeCommandTests {
     @Test func aHeldMergeIsListedByKindAndSettledAsMergedWithAReason() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("held-merge-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("held-merge")
+        let folder = temporary.url
         let store = try SQLiteStore(path: folder.appendingPathComponent("stagelink.sqlite").path)
         let staged = try await store.stage(
             [IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "1017", version: "3", lastUpdated: nil, payload: Array(#"{"id":"1017"}"#.utf8))],

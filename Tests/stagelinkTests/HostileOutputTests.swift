@@ -144,8 +144,8 @@ struct HostileOutputTests {
     }
 
     @Test func everyCommandsTextOutputShowsHostileTextEscaped() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-output-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("hostile-output")
+        let folder = temporary.url
         let (store, _, contactKey) = try await Self.hostileStore(in: folder)
         let mapping = Self.root.appendingPathComponent("config/mapping.yaml").path
         let options = ["--store", store.path, "--mapping", mapping]
@@ -181,8 +181,8 @@ struct HostileOutputTests {
     }
 
     @Test func jsonOutputStaysJSONAndHoldsNoRawBidiOrSeparator() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-json-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("hostile-json")
+        let folder = temporary.url
         let (store, _, contactKey) = try await Self.hostileStore(in: folder)
         let options = ["--store", store.path, "--mapping", Self.root.appendingPathComponent("config/mapping.yaml").path, "--json"]
         let probeRow = try #require(try await store.rows(RowQuery(limit: 10_000)).first { $0.sourceID.hasPrefix("id") })

@@ -7,8 +7,8 @@ import Testing
 /// whose record moved on and records itself, and `show` then says when the payload was purged.
 struct PurgeCommandTests {
     @Test func aDryRunCountsThenThePurgeIsRecordedAndShowSaysPayloadPurged() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("purge-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("purge-cli")
+        let folder = temporary.url
         let (store, _, _) = try await HostileOutputTests.hostileStore(in: folder)
         let options = ["--store", store.path, "--mapping", HostileOutputTests.root.appendingPathComponent("config/mapping.yaml").path]
         let linked = try #require(try await store.rows(RowQuery(filter: RowFilter(statuses: [.linked]), limit: 1)).first)

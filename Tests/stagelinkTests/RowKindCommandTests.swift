@@ -7,8 +7,8 @@ import Testing
 /// naming its survivor.
 struct RowKindCommandTests {
     @Test func rowsKindListsDeletionsAndMergesApartNamingTheSurvivor() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rows-kind-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("rows-kind")
+        let folder = temporary.url
         let store = try SQLiteStore(path: folder.appendingPathComponent("stagelink.sqlite").path)
         func record(_ id: String, _ kind: RecordKind, survivor: String? = nil) -> IncomingRecord {
             IncomingRecord(

@@ -3,6 +3,7 @@ import Foundation
 import StagelinkDefaults
 import StagelinkEngine
 import StagelinkOperations
+import StagelinkStore
 import Testing
 
 @testable import stagelink
@@ -28,8 +29,8 @@ struct RunsFromAnywhereTests {
     }
 
     @Test func aConfigurationWithoutAMappingKeyUsesTheBuiltInMappingWhenNoFileIsBesideIt() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("anywhere-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("anywhere")
+        let folder = temporary.url
         try "store: s.sqlite\n".write(to: folder.appendingPathComponent("stagelink.yaml"), atomically: true, encoding: .utf8)
         let configuration = try StagelinkConfiguration.load(contentsOf: folder.appendingPathComponent("stagelink.yaml").path)
         #expect(configuration.namedMapping == nil)
@@ -39,7 +40,8 @@ struct RunsFromAnywhereTests {
     }
 
     @Test func initWritesAStarterConfigurationThatLoadsAndNamesEveryKey() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("init-\(UUID().uuidString)")
+        let temporary = try TemporaryFolder("init")
+        let folder = temporary.url.appendingPathComponent("starter")
         var command = try InitCommand.parse(["--dir", folder.path])
         try command.run()
         let configuration = try StagelinkConfiguration.load(contentsOf: folder.appendingPathComponent("stagelink.yaml").path)
@@ -63,8 +65,8 @@ struct RunsFromAnywhereTests {
         let uncommented = StarterConfiguration.text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             line.hasPrefix("# alerts:") || line.hasPrefix("#   ") ? String(line.dropFirst(2)) : String(line)
         }.joined(separator: "\n")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("init-alerts-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("init-alerts")
+        let folder = temporary.url
         setenv("STAGELINK_SLACK_WEBHOOK_URL", "https://hooks.example.org/services/T0/B0/x", 1)
         try uncommented.write(to: folder.appendingPathComponent("stagelink.yaml"), atomically: true, encoding: .utf8)
         let configuration = try StagelinkConfiguration.load(contentsOf: folder.appendingPathComponent("stagelink.yaml").path)

@@ -7,8 +7,8 @@ import Testing
 /// `stagelink show` lists every problem of a failed record, each with its field, in text and JSON.
 struct ShowEveryProblemTests {
     @Test func showListsEveryProblemOfTheRecordWithItsField() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("show-problems-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("show-problems")
+        let folder = temporary.url
         let store = try SQLiteStore(path: folder.appendingPathComponent("store.sqlite").path)
         let mappingPath = HostileOutputTests.root.appendingPathComponent("config/mapping.yaml").path
         let mapping = try MappingDocument.load(contentsOf: mappingPath)

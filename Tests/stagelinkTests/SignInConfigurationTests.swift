@@ -2,6 +2,7 @@ import ArgumentParser
 import FHIRClient
 import Foundation
 import StagelinkEngine
+import StagelinkStore
 import Testing
 
 @testable import stagelink
@@ -10,8 +11,8 @@ import Testing
 /// Domain, a JWK set URL, scopes from the mapping, and keys whose kid is their thumbprint.
 struct SignInConfigurationTests {
     static func load(_ yaml: String) throws -> StagelinkConfiguration {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("signin-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = try TemporaryFolder("signin")
+        let folder = temporary.url
         let file = folder.appendingPathComponent("stagelink.yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         return try StagelinkConfiguration.load(contentsOf: file.path)
@@ -63,7 +64,8 @@ struct SignInConfigurationTests {
     }
 
     @Test func keysGenerateWritesAPrivateKeyReadableByItsOwnerOnlyNamedAfterItsKid() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)")
+        let temporary = try TemporaryFolder("keys")
+        let folder = temporary.url.appendingPathComponent("keys")
         for algorithm in ["ES384", "RS384"] {
             let command = try KeysCommand.Generate.parse(["--algorithm", algorithm, "--out", folder.path])
             let (file, kid) = try await command.write()
@@ -84,7 +86,8 @@ struct SignInConfigurationTests {
     }
 
     @Test func theJWKSetPublishesARotationsOldKeyToo() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)")
+        let temporary = try TemporaryFolder("keys")
+        let folder = temporary.url.appendingPathComponent("keys")
         let (current, currentKid) = try await KeysCommand.Generate.parse(["--out", folder.path]).write()
         let (old, oldKid) = try await KeysCommand.Generate.parse(["--out", folder.path]).write()
         let emr = FHIRConfiguration(baseURL: URL(string: "https://emr.example.org/fhir")!, clientID: "c", privateKeyFile: current.path)

@@ -7,11 +7,13 @@ import Testing
 /// in the clear is sealed by the first command that writes it with a key, a rekey replaces the key
 /// file and is recorded, and the old key no longer opens the store.
 struct StoreCommandTests {
+    /// Removed with everything in it when the test is done.
+    let temporary: TemporaryFolder
     let folder: URL
 
     init() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        temporary = try TemporaryFolder("store-cli")
+        folder = temporary.url
     }
 
     func run(_ arguments: [String]) throws -> (stdout: String, stderr: String, status: Int32) {
