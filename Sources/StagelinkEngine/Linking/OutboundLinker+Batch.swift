@@ -48,11 +48,13 @@ extension OutboundLinker {
             outcomes[row.id] = LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error)
         }
         var throttled = false
+        func noteThrottled(_ error: RemoteCallError) {
+            if LinkError.throttleCodes.contains(error.error.code) { throttled = true }
+        }
         /// A call that failed whole fails each of its rows (a call that stops the job is thrown).
         func failAll(_ plans: [AdmissionPlan], _ error: RemoteCallError) throws {
-            if error.stopsJob { throw error }
-            if LinkError.throttleCodes.contains(error.error.code) { throttled = true }
-            for plan in plans { fail(plan.row, error.error) }
+            let error = try Self.rowError(error, remote: noteThrottled)
+            for plan in plans { fail(plan.row, error) }
         }
 
         var plans: [AdmissionPlan] = []
@@ -73,10 +75,8 @@ extension OutboundLinker {
         for plan in plans where !plan.standing.isEmpty {
             do {
                 outcomes[plan.row.id] = try await sendAdmission(plan, actor: actor, jobID: jobID)
-            } catch let error as LinkError {
-                fail(plan.row, error)
-            } catch let error as RemoteCallError {
-                try failAll([plan], error)
+            } catch {
+                fail(plan.row, try Self.rowError(error, remote: noteThrottled))
             }
         }
         plans.removeAll { !$0.standing.isEmpty }
@@ -100,10 +100,8 @@ extension OutboundLinker {
                 written.id = try await admissionPatient(written, contactID: plan.contactID, patients: plan.patients, row: plan.row, emr: emr)
                 patients[plan.row.id] = written
                 ready.append(plan)
-            } catch let error as LinkError {
-                fail(plan.row, error)
-            } catch let error as RemoteCallError {
-                try failAll([plan], error)
+            } catch {
+                fail(plan.row, try Self.rowError(error, remote: noteThrottled))
             }
         }
         plans = ready
@@ -195,5 +193,21 @@ extension OutboundLinker {
             }
         }
         return written
+    }
+
+    /// The error a row fails with when its own work threw `error`: a `LinkError` as it is, a remote
+    /// call's error unless the call stops the job (`remote` sees it first). A call that stops the
+    /// job, and any other error, is thrown: it is the job's, not the row's.
+    static func rowError(_ error: any Error, remote: (RemoteCallError) -> Void = { _ in }) throws -> LinkError {
+        switch error {
+        case let error as LinkError:
+            return error
+        case let error as RemoteCallError:
+            if error.stopsJob { throw error }
+            remote(error)
+            return error.error
+        default:
+            throw error
+        }
     }
 }

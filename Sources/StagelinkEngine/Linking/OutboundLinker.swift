@@ -288,11 +288,8 @@ public struct OutboundLinker: OutboundRowLinker {
             } else {
                 throw LinkError(.mappingNoMapping, message: "no outbound mapping for \(row.resourceType) in \(mapping.file)")
             }
-        } catch let error as LinkError {
-            outcome = LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error)
-        } catch let error as RemoteCallError {
-            if error.stopsJob { throw error }
-            outcome = LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: error.error)
+        } catch {
+            outcome = LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: try Self.rowError(error))
         }
         try await store.record([outcome])
         await recorder.add(Job.Counts(outcomes: [outcome]))
