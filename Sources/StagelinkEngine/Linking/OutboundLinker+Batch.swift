@@ -117,29 +117,13 @@ extension OutboundLinker {
         }
 
         // The EMR's ids written back, one collections call for the Contacts and one for the admissions.
-        func writeBack(_ object: String, _ update: (AdmissionPlan) -> TargetRecordUpdate) async throws {
-            guard !plans.isEmpty else { return }
-            let results: [RecordResult]
-            do {
-                results = try await salesforce.update(object: object, records: plans.map(update))
-            } catch {
-                try failAll(plans, error)
-                plans = []
-                return
-            }
-            var written: [AdmissionPlan] = []
-            for (index, plan) in plans.enumerated() {
-                switch results.indices.contains(index) ? results[index] : nil {
-                case .success?: written.append(plan)
-                case .failure(let error)?: fail(plan.row, error)
-                case nil: fail(plan.row, LinkError(.malformedResponse, message: "Salesforce answered fewer results than records sent"))
-                }
-            }
-            plans = written
-        }
         if let patientObject = plans.first?.patients.object {
-            try await writeBack(patientObject) { $0.contactWriteBack(patientID: patients[$0.row.id]!.id) }
-            try await writeBack(admissions.object) { $0.admissionWriteBack(requestID: requests[$0.row.id]!.id) }
+            plans = try await writeBack(plans, object: patientObject, salesforce: salesforce, fail: fail, failAll: failAll) {
+                $0.contactWriteBack(patientID: patients[$0.row.id]!.id)
+            }
+            plans = try await writeBack(plans, object: admissions.object, salesforce: salesforce, fail: fail, failAll: failAll) {
+                $0.admissionWriteBack(requestID: requests[$0.row.id]!.id)
+            }
         }
         if !plans.isEmpty { CrashPoints.reach(.writebackSent) }
         for plan in plans {
@@ -161,6 +145,38 @@ extension OutboundLinker {
             }
         }
         return throttled
+    }
+
+    /// Writes the EMR's ids back onto `object`'s records in one Salesforce collections call and
+    /// answers the plans written; the others are failed with their record's error, or all of them
+    /// with the call's when it failed whole.
+    ///
+    /// A method, not a function local to ``processBatch(_:recorder:)``: the job that emits the
+    /// module's interface skips that function's body, and checks a do/catch in a local function of
+    /// a skipped body without the outer function's values (`salesforce` here), so it took this
+    /// typed-throws call for one that throws nothing and warned that the catch is unreachable
+    /// (swiftlang/swift#91025); the compiled code always had it.
+    private func writeBack(
+        _ plans: [AdmissionPlan], object: String, salesforce: any UpsertTarget, fail: (StagedRow, LinkError) -> Void,
+        failAll: ([AdmissionPlan], RemoteCallError) throws -> Void, update: (AdmissionPlan) -> TargetRecordUpdate
+    ) async throws -> [AdmissionPlan] {
+        guard !plans.isEmpty else { return [] }
+        let results: [RecordResult]
+        do {
+            results = try await salesforce.update(object: object, records: plans.map(update))
+        } catch {
+            try failAll(plans, error)
+            return []
+        }
+        var written: [AdmissionPlan] = []
+        for (index, plan) in plans.enumerated() {
+            switch results.indices.contains(index) ? results[index] : nil {
+            case .success?: written.append(plan)
+            case .failure(let error)?: fail(plan.row, error)
+            case nil: fail(plan.row, LinkError(.malformedResponse, message: "Salesforce answered fewer results than records sent"))
+            }
+        }
+        return written
     }
 
     /// Sends one write per plan in `batch` Bundles of up to the EMR's limit and answers the plans

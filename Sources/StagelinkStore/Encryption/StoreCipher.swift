@@ -133,8 +133,9 @@ struct StoreCipher: Sendable {
         let box = try AES.GCM.seal(plaintext, using: encryptionKey, nonce: nonce, authenticating: Array(label.utf8))
         // A 12-byte nonce always has a combined form: nonce, ciphertext, tag.
         guard let combined = box.combined else { throw CipherProblem.notSealed }
-        var sealed = [UInt8](repeating: Self.version, count: 1 + combined.count)
-        sealed.withUnsafeMutableBytes { out in combined.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: out[1...])) }
+        var sealed: [UInt8] = [Self.version]
+        sealed.reserveCapacity(1 + combined.count)
+        sealed.append(contentsOf: combined)
         return sealed
     }
 
