@@ -24,7 +24,16 @@ extension PostgresStore: EncryptedStore {
             return try cipher(stored, key: key, store: store)
         }
         guard let key else { return nil }
-        return try await client.withTransaction(logger: logger) { connection in
+        do {
+            return try await makeDataKey(client: client, store: store, key: key, logger: logger)
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error
+        }
+    }
+
+    /// Makes the data key of a store that holds nothing yet, wrapped by `key`, in one transaction.
+    private static func makeDataKey(client: PostgresClient, store: String, key: StoreKey, logger: Logger) async throws -> StoreCipher {
+        try await client.withTransaction(logger: logger) { connection in
             // One process makes the data key; another opening the store at the same moment waits
             // here and then finds it.
             try await connection.run("LOCK TABLE store_key IN EXCLUSIVE MODE", logger: logger)

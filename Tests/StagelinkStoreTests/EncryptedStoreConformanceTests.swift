@@ -275,6 +275,21 @@ struct EncryptedStoreConformanceTests {
         try await Self.drop(store)
     }
 
+    /// Unlike a SQLite file, a PostgreSQL store that holds rows in the clear is not sealed in place
+    /// when a key is first given: it is refused, and stays as it was.
+    @Test(.enabled(if: StoreKind.serverURL != nil, "PostgreSQL only: a SQLite store is sealed in place (StoreEncryptionTests)"))
+    func aPostgreSQLStoreHoldingClearRowsIsRefusedAKeyAndStaysAsItWas() async throws {
+        let (clear, place) = try await encrypted(.postgres, key: nil)
+        let rowID = try await fill(clear)
+        let refused = await #expect(throws: PostgresStoreError.self) { _ = try await place.open(key: try StoreKey.generate(at: keyFile())) }
+        #expect(refused?.description.contains("holds rows in the clear") == true)
+        #expect(refused?.description.contains("Nothing was changed") == true)
+        #expect(try await clear.encryptionStanding() == nil)
+        #expect(try await clear.row(id: rowID)?.payload == Self.patient("q1").payload)
+        _ = try await clear.stage([Self.patient("q2")], job: nil, advancing: nil)
+        try await Self.drop(clear)
+    }
+
     /// Drops the PostgreSQL schemas the stores were made in (a SQLite file stays in the temporary folder).
     static func drop(_ stores: any EncryptedConformingStore...) async throws {
         for store in stores {
