@@ -12,8 +12,9 @@ struct StoreCommand: AsyncParsableCommand {
         discussion: """
             With encryption.keyFile in stagelink.yaml, the store seals payloads and the copies of \
             field values with a data key that this key file wraps; the first command that writes \
-            seals what the store already held. Without it the store is in the clear, which is for \
-            development only.
+            seals what the store already held (a PostgreSQL store is encrypted from its start). \
+            Without it the store is in the clear, which is for development only. keygen, rekey and \
+            info work on a SQLite file and on a PostgreSQL store alike.
 
             Examples:
               stagelink store keygen /etc/stagelink/store.key
@@ -71,7 +72,8 @@ struct StoreCommand: AsyncParsableCommand {
                 bytes overwritten. It takes time in proportion to the store and writes wait for it: \
                 stop the service first (it is refused while a service holds the store's lease). If \
                 it is interrupted, the store still opens and reads, takes no writes, and running the \
-                same command again finishes it. The key file stays the same.
+                same command again finishes it. The key file stays the same. A SQLite store only in \
+                this build: on a PostgreSQL store it is refused (docs/security.md, "On PostgreSQL").
 
                 Examples:
                   stagelink store rekey
