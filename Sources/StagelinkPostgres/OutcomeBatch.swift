@@ -41,8 +41,10 @@ struct OutcomeBatch {
     /// Every field state change, in the order given, with its outcome's time.
     var fieldStates: [(change: FieldStateChange, at: Double)] = []
 
-    init(_ outcomes: some Collection<LinkOutcome>) {
+    /// - Parameter sealing: an encrypted store's, which seals the lineage's values as the SQLite store does.
+    init(_ outcomes: some Collection<LinkOutcome>, sealing: StoreSealing) throws {
         var linkIndex: [SourceKey: Int] = [:]
+        var nonces = StoreCipher.Nonces()
         for outcome in outcomes {
             let at = outcome.at.timeIntervalSince1970
             let error = outcome.error
@@ -72,7 +74,9 @@ struct OutcomeBatch {
                 writes.append(
                     Write(
                         object: write.object, recordkey: write.recordKey, writtento: write.writtenTo, rowid: write.rowID, jobid: write.jobID,
-                        actor: write.actor, at: write.at, fields: String(decoding: write.fields, as: UTF8.self)))
+                        actor: write.actor, at: write.at,
+                        fields: try sealing.sealedString(
+                            write.fields, label: SealLabel.recordWrite(object: write.object, recordKey: write.recordKey), nonces: &nonces)))
             }
             fieldStates += outcome.fieldStates.map { ($0, at) }
         }

@@ -53,6 +53,7 @@ extension PostgresStore {
             return PayloadPurge(at: now, actor: actor, cutoff: cutoff, rows: rows.count, bytes: Int(rows.reduce(0) { $0 + $1.1 }), dryRun: true)
         }
         let purge = try await transaction { connection in
+            try await checkDataKey(in: connection)
             let rows = try await connection.rows(eligible, logger: logger).decode((Int64, Int64).self).collect()
             let ids = rows.map(\.0)
             let bytes = Int(rows.reduce(0) { $0 + $1.1 })
@@ -61,10 +62,16 @@ extension PostgresStore {
                 // The person index holds names and identifiers read from the payload: they go with it.
                 try await connection.run("DELETE FROM person_search WHERE rowID = ANY(\(ids)::int8[])", logger: logger)
                 let writes = try await connection.rows(
-                    "SELECT id, fields FROM record_write WHERE rowID = ANY(\(ids)::int8[]) ORDER BY id FOR UPDATE", logger: logger
-                ).decode((Int64, String).self).collect()
+                    "SELECT id, object, recordKey, fields FROM record_write WHERE rowID = ANY(\(ids)::int8[]) ORDER BY id FOR UPDATE", logger: logger
+                ).decode((Int64, String, String, String).self).collect()
                 if !writes.isEmpty {
-                    let kept = writes.map { String(decoding: RecordWriteRecord.withoutValues($0.1, purgedAt: at), as: UTF8.self) }
+                    // Which field, rule and reason stay, sealed again in an encrypted store.
+                    var nonces = StoreCipher.Nonces()
+                    let kept = try writes.map { id, object, recordKey, fields in
+                        let label = SealLabel.recordWrite(object: object, recordKey: recordKey)
+                        let opened = try sealing.openText(fields, label: label, what: "the values written into \(object) \(recordKey) (lineage \(id))")
+                        return try sealing.sealedString(RecordWriteRecord.withoutValues(opened, purgedAt: at), label: label, nonces: &nonces)
+                    }
                     try await connection.run(
                         """
                         UPDATE record_write SET fields = kept.fields

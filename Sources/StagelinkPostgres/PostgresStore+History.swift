@@ -34,8 +34,9 @@ extension PostgresStore {
             "SELECT id, object, recordKey, writtenTo, rowID, jobID, actor, at, fields FROM record_write WHERE rowID = \(id) ORDER BY id", logger: logger
         ).decode((Int64, String, String, String, Int64?, Int64?, String, Double, String).self).collect()
         return try rows.flatMap { id, object, recordKey, writtenTo, rowID, jobID, actor, at, fields in
-            try RecordWriteRecord(
-                id: id, object: object, recordKey: recordKey, writtenTo: writtenTo, rowID: rowID, jobID: jobID, actor: actor, at: at, fields: fields
+            try sealing.opened(
+                RecordWriteRecord(
+                    id: id, object: object, recordKey: recordKey, writtenTo: writtenTo, rowID: rowID, jobID: jobID, actor: actor, at: at, fields: fields)
             ).writes
         }
     }
@@ -90,7 +91,8 @@ extension PostgresStore {
             (Int64, String, String, String, Int64?, String, String, String, String, String?, Double, String?, Double?, String?, String, String?, String?).self
         ).collect()
         return try rows.map { c in
-            var conflict = try StoredColumns.conflict((c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9, c.10, c.11, c.12, c.13, c.14, c.15))
+            let (emrValue, salesforceValue) = try sealing.openedConflictValues(emr: c.5, salesforce: c.6, id: c.0, object: c.1, recordKey: c.2, field: c.3)
+            var conflict = try StoredColumns.conflict((c.0, c.1, c.2, c.3, c.4, emrValue, salesforceValue, c.7, c.8, c.9, c.10, c.11, c.12, c.13, c.14, c.15))
             conflict.personName = c.16.flatMap { $0.isEmpty ? nil : $0 }
             return conflict
         }

@@ -82,8 +82,9 @@ extension PostgresStore {
     /// and resolutions, which few outcomes carry, follow one by one.
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
-        let segments = OutcomeBatch.segments(outcomes).map { segment in (segment, OutcomeBatch(segment)) }
+        let segments = try OutcomeBatch.segments(outcomes).map { segment in (segment, try OutcomeBatch(segment, sealing: sealing)) }
         try await transaction { connection in
+            try await checkDataKey(in: connection)
             for (segment, batch) in segments {
                 try await record(batch, in: connection)
                 for outcome in segment {
@@ -187,14 +188,16 @@ extension PostgresStore {
             RETURNING object, recordKey, fields
             """, logger: logger
         ).decode((String, String, String).self).collect()
-        var states: [MappedRecordKey: [String: FieldState]] = [:]
-        for (object, key, fields) in current { states[MappedRecordKey(object: object, key: key)] = RecordStateRecord.decode(fields) }
+        var states = try openedStates(current)
         for (change, _) in changes { states[change.record, default: [:]][change.field] = change.state }
+        var nonces = StoreCipher.Nonces()
         for record in records {
             let merged = states[record, default: [:]].sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) }
             columns.objects.append(record.object)
             columns.keys.append(record.key)
-            columns.fields.append(String(decoding: RecordStateRecord.encode(merged), as: UTF8.self))
+            columns.fields.append(
+                try sealing.sealedString(
+                    RecordStateRecord.encode(merged), label: SealLabel.recordState(object: record.object, recordKey: record.key), nonces: &nonces))
             columns.at.append(lastAt[record]!)
         }
         return columns
@@ -209,6 +212,7 @@ extension PostgresStore {
         guard !changes.isEmpty else { return }
         let now = Date().timeIntervalSince1970
         try await transaction { connection in
+            try await checkDataKey(in: connection)
             let states = try await mergedStates(changes.map { ($0, now) }, in: connection)
             try await connection.run(
                 """
@@ -221,8 +225,9 @@ extension PostgresStore {
 
     /// The same collision seen again (by the other direction, or a retry) is the same conflict.
     private func insert(_ conflict: ConflictRecord, at: Double, in connection: PostgresConnection) async throws {
-        let emrValue = conflict.emrValue.storageText
-        let salesforceValue = conflict.salesforceValue.storageText
+        let label = SealLabel.conflict(object: conflict.record.object, recordKey: conflict.record.key, field: conflict.field)
+        let emrValue = try sealing.sealedValue(conflict.emrValue.storageText, label: label)
+        let salesforceValue = try sealing.sealedValue(conflict.salesforceValue.storageText, label: label)
         let status = conflict.winner == nil ? Conflict.Status.open.rawValue : Conflict.Status.decided.rawValue
         try await connection.run(
             """
@@ -300,8 +305,17 @@ extension PostgresStore {
             WHERE (object, recordKey) IN (SELECT * FROM unnest(\(unique.map(\.object))::text[], \(unique.map(\.key))::text[]))
             """, logger: logger
         ).decode((String, String, String).self).collect()
+        return try openedStates(rows)
+    }
+
+    /// Field states as `record_state` rows hold them (object, record key, fields), opened.
+    private func openedStates(_ rows: [(String, String, String)]) throws -> [MappedRecordKey: [String: FieldState]] {
         var states: [MappedRecordKey: [String: FieldState]] = [:]
-        for (object, key, fields) in rows { states[MappedRecordKey(object: object, key: key)] = RecordStateRecord.decode(fields) }
+        for (object, key, fields) in rows {
+            let text = try sealing.openText(
+                fields, label: SealLabel.recordState(object: object, recordKey: key), what: "the field values of \(object) \(key)")
+            states[MappedRecordKey(object: object, key: key)] = RecordStateRecord.decode(text)
+        }
         return states
     }
 
@@ -315,7 +329,7 @@ extension PostgresStore {
         for (id, writtenTo, rowID, jobID, actor, at, fields) in rows {
             let write = RecordWriteRecord(
                 id: id, object: record.object, recordKey: record.key, writtenTo: writtenTo, rowID: rowID, jobID: jobID, actor: actor, at: at, fields: fields)
-            if let found = try write.writes.first(where: { $0.field == field }) { return found }
+            if let found = try sealing.opened(write).writes.first(where: { $0.field == field }) { return found }
         }
         return nil
     }

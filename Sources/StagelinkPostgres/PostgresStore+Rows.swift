@@ -13,7 +13,7 @@ extension PostgresStore {
         try await stagedRows(
             """
             staged_row.system = \(record.system.rawValue) AND staged_row.resourceType = \(record.resourceType)
-            AND staged_row.sourceID = \(record.sourceID) AND staged_row.contentHash = \(contentHash)
+            AND staged_row.sourceID = \(record.sourceID) AND staged_row.contentHash = \(sealing.storedHash(contentHash))
             """
         ).first
     }
@@ -26,14 +26,14 @@ extension PostgresStore {
         } else {
             try await client.query(query, logger: logger).decode(StagedRowRecord.Values.self).collect()
         }
-        return try rows.map { try StagedRowRecord($0).row() }
+        return try rows.map { try StagedRowRecord($0).row(sealing.cipher) }
     }
 }
 
 // Reading rows: the console's keyset-paged lists, counts, the person search, parents and failure groups.
 extension PostgresStore {
     public func rows(_ query: RowQuery) async throws -> [StagedRowSummary] {
-        var sql = RowFilterQuery(query.filter)
+        var sql = RowFilterQuery(query.filter, sealing: sealing)
         let sortExpression = RowFilterQuery.sortExpression(query.sort.column)
         // Walking backwards flips the comparison and the order; the page is reversed after.
         let ascending = query.sort.descending == query.backwards
@@ -58,7 +58,7 @@ extension PostgresStore {
     }
 
     public func countRows(_ filter: RowFilter) async throws -> Int {
-        let sql = RowFilterQuery(filter)
+        let sql = RowFilterQuery(filter, sealing: sealing)
         let counts = try await client.query(
             PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM staged_row WHERE \(sql.condition)", binds: sql.binds), logger: logger
         ).decode(Int64.self).collect()
@@ -152,14 +152,17 @@ extension PostgresStore {
 /// Free text is matched against the person index (`stagelink_words`, unaccented, lowered words of
 /// the name, identifiers and birth date, served by its GIN index) with `plainto_tsquery`, which
 /// reads every character typed as text (no operator of `to_tsquery`'s syntax: `&`, `|`, `!`, `:*`,
-/// parentheses are punctuation), or against the row's id.
+/// parentheses are punctuation), or against the row's id. In an encrypted store the index is blind
+/// (``PersonIndex``): what was typed is folded and blinded word by word as the documents were, and
+/// the tokens are matched the same way.
 struct RowFilterQuery {
     private(set) var binds = PostgresBindings()
     let condition: String
 
-    init(_ filter: RowFilter) {
+    init(_ filter: RowFilter, sealing: StoreSealing) {
         let text = filter.text?.trimmingCharacters(in: .whitespacesAndNewlines)
-        let search = text.flatMap { $0.isEmpty ? nil : PostgresText.storable($0) }
+        let typed = text.flatMap { $0.isEmpty ? nil : PostgresText.storable($0) }
+        let search = typed.map(sealing.searchText)
         binds.append(filter.statuses.map { $0.map(\.rawValue).sorted() })
         binds.append(filter.system?.rawValue)
         binds.append(filter.resourceType)
@@ -168,7 +171,7 @@ struct RowFilterQuery {
         binds.append(filter.kind?.rawValue)
         binds.append(filter.jobID)
         binds.append(search)
-        binds.append(search.flatMap { Int64($0) } ?? -1)
+        binds.append(typed.flatMap { Int64($0) } ?? -1)
         let terms = """
             ($1::text[] IS NULL OR staged_row.status = ANY($1::text[]))
             AND ($2::text IS NULL OR staged_row.system = $2::text)

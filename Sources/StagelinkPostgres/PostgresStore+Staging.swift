@@ -17,8 +17,9 @@ extension PostgresStore {
     /// of rows with one (so that a child staged in the same page as its parent finds its name).
     public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         let now = Date().timeIntervalSince1970
-        let page = StagingPage(records)
+        let page = try StagingPage(records, sealing: sealing)
         return try await transaction { connection in
+            try await checkDataKey(in: connection)
             var created: [(index: Int, id: Int64)] = []
             if !page.records.isEmpty {
                 let sql = """
@@ -62,7 +63,7 @@ extension PostgresStore {
         var children = PersonColumns()
         for (index, id) in created {
             let document = page.documents[index]
-            if document.parent == nil { orphans.append(id, document) } else { children.append(id, document) }
+            if document.parent == nil { orphans.append(id, document, sealing: sealing) } else { children.append(id, document, sealing: sealing) }
         }
         if !orphans.ids.isEmpty {
             try await connection.run(
@@ -76,15 +77,15 @@ extension PostgresStore {
             """
             WITH input AS (
                 SELECT * FROM unnest(\(children.ids)::int8[], \(children.names)::text[], \(children.identifiers)::text[], \(children.birthDates)::text[],
-                    \(children.parentSystems)::text[], \(children.parentTypes)::text[], \(children.parentIDs)::text[])
-                    AS t(rowID, name, identifiers, birthDate, parentSystem, parentType, parentID)
+                    \(children.parentSystems)::text[], \(children.parentTypes)::text[], \(children.parentIDs)::text[], \(children.parentNames)::text[])
+                    AS t(rowID, name, identifiers, birthDate, parentSystem, parentType, parentID, parentName)
             ), parents AS (
                 INSERT INTO row_parent (rowID, system, resourceType, sourceID) SELECT rowID, parentSystem, parentType, parentID FROM input
             )
             INSERT INTO person_search (rowID, name, identifiers, birthDate)
             SELECT input.rowID,
                 CASE WHEN input.name = '' THEN COALESCE(parent.name, '') ELSE input.name END,
-                concat_ws(' ', NULLIF(input.identifiers, ''), NULLIF(COALESCE(parent.identifiers, input.parentID), '')),
+                concat_ws(' ', NULLIF(input.identifiers, ''), NULLIF(COALESCE(parent.identifiers, input.parentName), '')),
                 CASE WHEN input.birthDate = '' THEN COALESCE(parent.birthDate, '') ELSE input.birthDate END
             FROM input LEFT JOIN LATERAL (
                 SELECT person_search.name, person_search.identifiers, person_search.birthDate FROM person_search
@@ -156,12 +157,16 @@ struct StagingPage {
     var survivors: [String] = [], hasSurvivor: [Bool] = []
     var payloads: [ByteBuffer] = []
 
-    init(_ given: [IncomingRecord]) {
+    /// - Parameter sealing: an encrypted store's: content hashes keyed, payloads sealed and
+    ///   person documents blinded, as the SQLite store stages them.
+    init(_ given: [IncomingRecord], sealing: StoreSealing) throws {
         struct Key: Hashable { var system: String, type: String, id: String, hash: String }
         var seen = Set<Key>()
-        documents = given.map(PersonSearch.document(for:))
+        var words = sealing.cipher.map(PersonIndex.BlindWords.init)
+        documents = given.map { sealing.indexed(PersonSearch.document(for: $0), words: &words) }
+        var nonces = StoreCipher.Nonces()
         for (index, record) in given.enumerated() {
-            let hash = record.contentHash
+            let hash = sealing.storedHash(record.contentHash)
             guard seen.insert(Key(system: record.system.rawValue, type: record.resourceType, id: record.sourceID, hash: hash)).inserted else { continue }
             records.append(record)
             origin.append(index)
@@ -176,7 +181,7 @@ struct StagingPage {
             kinds.append(record.kind.rawValue)
             survivors.append(record.survivorID ?? "")
             hasSurvivor.append(record.survivorID != nil)
-            payloads.append(ByteBuffer(bytes: record.payload))
+            payloads.append(ByteBuffer(bytes: try sealing.sealPayload(record.payload, contentHash: hash, nonces: &nonces)))
         }
     }
 }
@@ -186,7 +191,10 @@ struct PersonColumns {
     var ids: [Int64] = [], names: [String] = [], identifiers: [String] = [], birthDates: [String] = []
     var parentSystems: [String] = [], parentTypes: [String] = [], parentIDs: [String] = []
 
-    mutating func append(_ id: Int64, _ document: PersonDocument) {
+    /// How a child's document names a parent not staged yet: its source id, blinded in an encrypted store.
+    var parentNames: [String] = []
+
+    mutating func append(_ id: Int64, _ document: PersonDocument, sealing: StoreSealing) {
         ids.append(id)
         names.append(PostgresText.storable(document.name))
         identifiers.append(PostgresText.storable(document.identifiers))
@@ -195,6 +203,7 @@ struct PersonColumns {
             parentSystems.append(parent.system.rawValue)
             parentTypes.append(parent.resourceType)
             parentIDs.append(parent.sourceID)
+            parentNames.append(PostgresText.storable(sealing.indexedParentID(parent.sourceID)))
         }
     }
 }

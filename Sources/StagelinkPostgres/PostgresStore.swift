@@ -31,12 +31,23 @@ public final class PostgresStore: Sendable {
     private let lifetime: Lifetime
     /// The lease epoch every write of this store carries (``fenced(by:)``); nil: not fenced.
     let fence: Int64?
+    /// The key-encryption key it was opened with (`encryption.keyFile`), if any.
+    public let key: StoreKey?
+    /// Payloads and values sealed as the SQLite store seals them (PostgresStore+Encryption), or kept
+    /// in the clear when the store has no key.
+    let sealing: StoreSealing
 
     /// Connects, and migrates the store to this build's schema. A store holding a migration this
     /// build does not know was written by a newer Stagelink: refused before anything writes to it.
     ///
+    /// With a `key`, the store is encrypted as a SQLite store is: its data key is unwrapped with it
+    /// (and made the first time a store is opened with a key). An encrypted store opened without
+    /// its key, or with another key, is refused with an error naming the key file.
+    ///
     /// - Parameter schema: the PostgreSQL schema to keep the tables in; tests give each store one of its own.
-    public init(location: PostgresLocation, schema: String = "public", logger: Logger = Logger(label: "stagelink.postgres")) async throws {
+    public init(
+        location: PostgresLocation, schema: String = "public", key: StoreKey? = nil, logger: Logger = Logger(label: "stagelink.postgres")
+    ) async throws {
         guard schema.range(of: #"^[a-z_][a-z0-9_]{0,62}$"#, options: .regularExpression) != nil else {
             throw PostgresStoreError.invalidSchema(schema)
         }
@@ -52,15 +63,20 @@ public final class PostgresStore: Sendable {
         var background = logger
         if background.logLevel < .warning { background.logLevel = .warning }
         let client = PostgresClient(configuration: configuration, backgroundLogger: background)
-        self.client = client
-        lifetime = Lifetime(runner: Task { await client.run() })
-        fence = nil
+        let lifetime = Lifetime(runner: Task { await client.run() })
+        let cipher: StoreCipher?
         do {
-            try await migrate()
+            try await Self.migrate(client: client, schema: schema, location: location, logger: logger)
+            cipher = try await Self.unlock(client: client, location: location, key: key, logger: logger)
         } catch {
             lifetime.end()
             throw error
         }
+        self.client = client
+        self.lifetime = lifetime
+        self.key = key
+        sealing = StoreSealing(cipher)
+        fence = nil
     }
 
     private init(sharing store: PostgresStore, fence: Int64) {
@@ -69,6 +85,8 @@ public final class PostgresStore: Sendable {
         client = store.client
         logger = store.logger
         lifetime = store.lifetime
+        key = store.key
+        sealing = store.sealing
         self.fence = fence
     }
 
@@ -112,11 +130,11 @@ public final class PostgresStore: Sendable {
 
     /// Applies this build's migrations that the store lacks, all in one transaction under an
     /// advisory lock (two processes starting at once migrate once).
-    private func migrate() async throws {
+    private static func migrate(client: PostgresClient, schema: String, location: PostgresLocation, logger: Logger) async throws {
         try await client.withConnection { connection in
             _ = try await connection.simpleQuery("BEGIN").get()
             do {
-                _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
                 // The name was checked by init: lower-case letters, digits and _.
                 try await connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
                 try await connection.run(PostgresQuery(unsafeSQL: PostgresMigrations.bookkeeping), logger: logger)
@@ -285,6 +303,8 @@ public enum PostgresStoreError: Error, Sendable, Hashable, CustomStringConvertib
     case invalidSchema(String)
     /// The server answered a statement in a way it never should (a RETURNING with no row).
     case unexpected(String)
+    /// Opened with a key for the first time while it holds rows in the clear.
+    case clearRows(location: String)
 
     public var description: String {
         switch self {
@@ -295,6 +315,10 @@ public enum PostgresStoreError: Error, Sendable, Hashable, CustomStringConvertib
             "\"\(DisplayText.escaped(schema))\" is not a schema name Stagelink uses (lower-case letters, digits and _, at most 63)"
         case .unexpected(let what):
             "the PostgreSQL server answered unexpectedly: \(what)"
+        case .clearRows(let location):
+            "the store at \(location) holds rows in the clear and was opened with a key (encryption.keyFile) for the first time: "
+                + "a PostgreSQL store is encrypted from its start. Keep it without a key, or move the rows into a new encrypted store "
+                + "(a SQLite store opened once with the key seals what it holds; then `stagelink store copy` it to an empty PostgreSQL store). Nothing was changed."
         }
     }
 }

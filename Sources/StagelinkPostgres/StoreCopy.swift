@@ -25,7 +25,7 @@ public struct StoreCopy: Sendable {
 
     /// Every table of the store, parents before the tables that refer to them. Not copied: `lease`
     /// (the live lock of a process that runs on the SQLite store; its grants are, so epochs keep
-    /// growing) and `store_key` (an encrypted store is refused).
+    /// growing); `store_key` only from an encrypted store (``keyTable``).
     static let tables: [Table] = [
         Table(name: "job", key: ["id"]),
         Table(name: "staged_row", key: ["id"]),
@@ -55,6 +55,11 @@ public struct StoreCopy: Sendable {
         Table(name: "person_search", key: ["rowID"]),
     ]
 
+    /// An encrypted store's wrapped data key, copied as it is: the PostgreSQL store then opens with
+    /// the same key file, and every sealed value, keyed hash and blind token copied with it opens
+    /// and matches there as it did in SQLite (both stores seal through ``StoreSealing``).
+    static let keyTable = Table(name: "store_key", key: ["id"])
+
     /// What one table's copy moved and found on both sides.
     public struct TableReport: Sendable, Hashable {
         public var table: String
@@ -74,17 +79,28 @@ public struct StoreCopy: Sendable {
         self.target = target
     }
 
-    /// Copies and verifies every table; throws before writing anything when the source is
-    /// encrypted or the target holds rows, and after copying when a table differs.
+    /// Copies and verifies every table; throws before writing anything when the target holds rows,
+    /// or when the source is encrypted and was not opened with its key (or is halfway through a
+    /// data-key rotation), and after copying when a table differs.
+    ///
+    /// An encrypted store is copied as it is: ciphertexts, keyed hashes and blind tokens byte for
+    /// byte, and its data key wrapped as it was (`store_key`), so that nothing is opened or sealed
+    /// again on the way and the PostgreSQL store opens with the same key file.
     public func run(progress: @Sendable (TableReport) -> Void = { _ in }) async throws -> [TableReport] {
-        guard try await !source.holdsStoreKey() else { throw StoreCopyError.encrypted(source.path) }
+        var tables = Self.tables
+        if try await source.holdsStoreKey() {
+            // The key must open the store here: a copy no key opens would be a copy nobody can read.
+            guard source.isEncrypted else { throw StoreCopyError.encrypted(source.path) }
+            guard try await source.encryptionStanding()?.rotating != true else { throw StoreCopyError.rotating(source.path) }
+            tables.append(Self.keyTable)
+        }
         let columns = try await target.columns()
-        for table in Self.tables + [Table(name: "lease", key: ["name"])] {
+        for table in tables + [Table(name: "lease", key: ["name"]), Self.keyTable] {
             let count = try await target.count(table.name)
             guard count == 0 else { throw StoreCopyError.targetNotEmpty(table: table.name, rows: count) }
         }
         var reports: [TableReport] = []
-        for table in Self.tables {
+        for table in tables {
             guard let tableColumns = columns[table.name.lowercased()], !tableColumns.isEmpty else {
                 throw StoreCopyError.schemaMismatch("the PostgreSQL store has no table \(table.name)")
             }
@@ -213,6 +229,7 @@ struct TargetColumn: Sendable, Hashable {
 /// Why a copy was refused or stopped.
 public enum StoreCopyError: Error, Sendable, Hashable, CustomStringConvertible {
     case encrypted(String)
+    case rotating(String)
     case targetNotEmpty(table: String, rows: Int)
     case schemaMismatch(String)
     case unconvertible(table: String, column: String, value: String)
@@ -221,7 +238,10 @@ public enum StoreCopyError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .encrypted(let path):
-            "\(path) is encrypted (it holds a store key): its payloads are sealed with a key the PostgreSQL store does not use. Nothing was copied."
+            "\(path) is encrypted and was opened without its key: give the key file that opens it (--key-file, or encryption.keyFile in stagelink.yaml), "
+                + "so that the copy is checked to open with it. Nothing was copied."
+        case .rotating(let path):
+            "\(path) is halfway through a data-key rotation: run `stagelink store rekey --data-key` on it to finish the rotation, then copy. Nothing was copied."
         case .targetNotEmpty(let table, let rows):
             "the PostgreSQL store is not empty (\(table) holds \(rows) row\(rows == 1 ? "" : "s")): a copy goes into a new, empty store only. Nothing was copied."
         case .schemaMismatch(let what):

@@ -6,27 +6,8 @@ import StagelinkEngine
 /// Encryption at rest: the data key, wrapped by the key-encryption key, lives in `store_key`;
 /// payloads and the copies of field values are sealed with it (``StoreCipher``).
 extension SQLiteStore {
-    /// Where a store's encryption stands, for `stagelink store key`.
-    public struct EncryptionStanding: Sendable, Hashable {
-        /// The fingerprint of the key-encryption key that wraps the data key now.
-        public var keyID: String
-        public var createdAt: Date
-        /// When the data key was last wrapped by another key (the creation time until a rekey).
-        public var rewrappedAt: Date
-        /// A data-key rotation began and has not finished (``SQLiteStore/rotateDataKey(actor:batchSize:afterBatch:)``).
-        public var rotating: Bool
-    }
-
-    /// One entry of `store_key_audit`: the store encrypted, or its data key wrapped by another key.
-    public struct KeyEvent: Sendable, Hashable {
-        public var id: Int64
-        public var at: Date
-        public var actor: Actor
-        /// `encrypted` or `rewrapped`.
-        public var event: String
-        public var keyID: String
-        public var previousKeyID: String?
-    }
+    public typealias EncryptionStanding = StoreEncryptionStanding
+    public typealias KeyEvent = StoreKeyEvent
 
     /// The key events, newest first.
     public func keyEvents(limit: Int) async throws -> [KeyEvent] {
@@ -65,7 +46,7 @@ extension SQLiteStore {
                 throw StoreError.unreadable("the store has no data key to wrap (it was never opened for writing with a key)")
             }
             let dataKey = try Self.unwrap(row["wrappedKey"], key: key, expectedKeyID: row["keyID"], path: self.path)
-            let wrapped = try AES.KeyWrap.wrap(dataKey, using: newKey.key)
+            let wrapped = try newKey.wrap(dataKey)
             let now = Date().seconds
             try db.execute(
                 sql: "UPDATE store_key SET wrappedKey = ?, keyID = ?, rewrappedAt = ? WHERE id = 1", arguments: [wrapped, newKey.id, now])
@@ -103,7 +84,7 @@ extension SQLiteStore {
                 let now = Date().seconds
                 try db.execute(
                     sql: "INSERT INTO store_key (id, wrappedKey, keyID, dataKeyID, createdAt, rewrappedAt) VALUES (1, ?, ?, ?, ?, ?)",
-                    arguments: [try AES.KeyWrap.wrap(dataKey, using: key.key), key.id, made.dataKeyID, now, now])
+                    arguments: [try key.wrap(dataKey), key.id, made.dataKeyID, now, now])
                 try db.execute(
                     sql: "INSERT INTO store_key_audit (at, actor, event, keyID) VALUES (?, 'system', 'encrypted', ?)", arguments: [now, key.id])
                 try sealExisting(in: db, with: made)
@@ -116,11 +97,7 @@ extension SQLiteStore {
     }
 
     static func unwrap(_ wrapped: Data, key: StoreKey, expectedKeyID: String, path: String) throws -> SymmetricKey {
-        do {
-            return try AES.KeyWrap.unwrap(wrapped, using: key.key)
-        } catch {
-            throw StoreError.wrongKey(path: path, keyFile: key.file, keyID: key.id, expectedKeyID: expectedKeyID)
-        }
+        try key.unwrap(wrapped, expectedKeyID: expectedKeyID, store: path)
     }
 
     /// Seals what a store kept in the clear before it had a key: content hashes become keyed
@@ -176,66 +153,54 @@ extension SQLiteStore {
         }
     }
 
-    // Sealing and opening through the cipher when there is one; the bytes as they are without.
+    // Sealing and opening through the cipher when there is one; the bytes as they are without
+    // (``StoreSealing``, which the PostgreSQL store shares).
+
+    var sealing: StoreSealing { StoreSealing(cipher) }
 
     func sealPayload(_ payload: [UInt8], contentHash: String, nonces: inout StoreCipher.Nonces) throws -> [UInt8] {
-        guard let cipher else { return payload }
-        return try cipher.sealPayload(payload, contentHash: contentHash, nonces: &nonces)
+        try sealing.sealPayload(payload, contentHash: contentHash, nonces: &nonces)
     }
 
-    func storedHash(_ contentHash: String) -> String {
-        cipher?.keyedHash(contentHash) ?? contentHash
-    }
+    func storedHash(_ contentHash: String) -> String { sealing.storedHash(contentHash) }
 
     /// UTF-8 text (JSON of field values) as it is bound into its column: sealed text, or the bytes.
     func sealedText(_ utf8: [UInt8], label: String, nonces: inout StoreCipher.Nonces) throws -> RawStatement.Value {
-        guard let cipher else { return .utf8(utf8) }
-        return .text(try cipher.sealText(utf8, label: label, nonces: &nonces))
+        guard cipher != nil else { return .utf8(utf8) }
+        return .text(try sealing.sealedString(utf8, label: label, nonces: &nonces))
     }
 
     /// UTF-8 text as it is stored, for a statement bound through GRDB.
     func sealedString(_ utf8: [UInt8], label: String, nonces: inout StoreCipher.Nonces) throws -> String {
-        guard let cipher else { return String(decoding: utf8, as: UTF8.self) }
-        return try cipher.sealText(utf8, label: label, nonces: &nonces)
+        try sealing.sealedString(utf8, label: label, nonces: &nonces)
     }
 
     func openText(_ stored: String, label: String, what: @autoclosure () -> String) throws -> String {
-        guard let cipher else { return stored }
-        return try cipher.openText(stored, label: label, what: what())
+        try sealing.openText(stored, label: label, what: what())
     }
 
     /// A conflict with its two values opened.
     func opened(_ conflict: ConflictRow) throws -> ConflictRow {
         guard cipher != nil, let id = conflict.id else { return conflict }
-        let label = SealLabel.conflict(object: conflict.object, recordKey: conflict.recordKey, field: conflict.field)
         var opened = conflict
-        opened.emrValue = try openText(conflict.emrValue, label: label, what: "the EMR value of conflict \(id)")
-        opened.salesforceValue = try openText(conflict.salesforceValue, label: label, what: "the Salesforce value of conflict \(id)")
+        (opened.emrValue, opened.salesforceValue) = try sealing.openedConflictValues(
+            emr: conflict.emrValue, salesforce: conflict.salesforceValue, id: id, object: conflict.object, recordKey: conflict.recordKey,
+            field: conflict.field)
         return opened
     }
 
     /// A lineage row with its field values opened.
-    func opened(_ write: RecordWriteRecord) throws -> RecordWriteRecord {
-        guard cipher != nil else { return write }
-        var opened = write
-        opened.fields = try openText(
-            write.fields, label: SealLabel.recordWrite(object: write.object, recordKey: write.recordKey),
-            what: "the values written into \(write.object) \(write.recordKey) (lineage \(write.id ?? 0))")
-        return opened
-    }
+    func opened(_ write: RecordWriteRecord) throws -> RecordWriteRecord { try sealing.opened(write) }
 
-    func sealedValue(_ text: String, label: String) throws -> String {
-        guard let cipher else { return text }
-        return try cipher.sealTextDeterministically(text, label: label)
-    }
+    func sealedValue(_ text: String, label: String) throws -> String { try sealing.sealedValue(text, label: label) }
 }
 
 /// The label each sealed value is bound to, in Swift and (for sealing a store's existing values)
 /// in SQL over the same columns: a value moved to another record or column does not open.
-enum SealLabel {
-    static func recordState(object: String, recordKey: String) -> String { "record_state \(object) \(recordKey)" }
-    static func recordWrite(object: String, recordKey: String) -> String { "record_write \(object) \(recordKey)" }
-    static func conflict(object: String, recordKey: String, field: String) -> String { "conflict \(object) \(recordKey) \(field)" }
+package enum SealLabel {
+    package static func recordState(object: String, recordKey: String) -> String { "record_state \(object) \(recordKey)" }
+    package static func recordWrite(object: String, recordKey: String) -> String { "record_write \(object) \(recordKey)" }
+    package static func conflict(object: String, recordKey: String, field: String) -> String { "conflict \(object) \(recordKey) \(field)" }
 
     static let recordStateSQL = "'record_state ' || object || ' ' || recordKey"
     static let recordWriteSQL = "'record_write ' || object || ' ' || recordKey"

@@ -16,7 +16,7 @@ import StagelinkEngine
 /// column, and a search folds and blinds the words typed the same way, so that the same searches
 /// find the same rows while the file holds no name, identifier or birth date
 /// (docs/security.md, "Search by person in an encrypted store").
-enum PersonIndex {
+package enum PersonIndex {
     static let schema = """
         CREATE VIRTUAL TABLE person_search USING fts5(name, identifiers, birthDate, tokenize = 'unicode61 remove_diacritics 2');
         """
@@ -126,7 +126,7 @@ enum PersonIndex {
     /// two always agree.
     ///
     /// For example, `PersonIndex.words("Siobhán O'Brien")` is `["siobhan", "o", "brien"]`.
-    static func words(_ text: String) -> [String] {
+    package static func words(_ text: String) -> [String] {
         if let words = asciiWords(text) { return words }
         var words: [String] = []
         var word = String.UnicodeScalarView()
@@ -170,20 +170,20 @@ enum PersonIndex {
     }
 
     /// The blind tokens of a text's words, space-separated, in order.
-    static func blindText(_ text: String, with cipher: StoreCipher) -> String {
+    package static func blindText(_ text: String, with cipher: StoreCipher) -> String {
         words(text).map(cipher.blindToken).joined(separator: " ")
     }
 
     /// A document as an encrypted store indexes it: every word of its name, identifiers and birth
     /// date as a blind token in `identifiers` (a search matches any column), nothing in `name`, so
     /// that lists show no name read from the index.
-    static func blinded(_ document: PersonDocument, with cipher: StoreCipher) -> PersonDocument {
+    package static func blinded(_ document: PersonDocument, with cipher: StoreCipher) -> PersonDocument {
         var words = BlindWords(cipher)
         return blinded(document, with: &words)
     }
 
     /// The same, through `words`, which remembers the tokens of the words it has blinded already.
-    static func blinded(_ document: PersonDocument, with words: inout BlindWords) -> PersonDocument {
+    package static func blinded(_ document: PersonDocument, with words: inout BlindWords) -> PersonDocument {
         let text = [document.name, document.identifiers, document.birthDate].joined(separator: " ")
         return PersonDocument(identifiers: words.blindText(text), parent: document.parent)
     }
@@ -192,14 +192,14 @@ enum PersonIndex {
     /// repeats pieces (family and given names, birth years, months and days), which are folded and
     /// hashed once. A piece's tokens are those of ``PersonIndex/blindText(_:with:)`` of the piece,
     /// as a search blinds each word typed, so documents and searches agree. Kept for one page only.
-    struct BlindWords {
+    package struct BlindWords {
         let cipher: StoreCipher
         private var tokens: [Substring: String] = [:]
 
-        init(_ cipher: StoreCipher) { self.cipher = cipher }
+        package init(_ cipher: StoreCipher) { self.cipher = cipher }
 
         /// The blind tokens of `text`'s words, space-separated, in order.
-        mutating func blindText(_ text: String) -> String {
+        package mutating func blindText(_ text: String) -> String {
             var out = ""
             for piece in text.split(separator: " ") {
                 let blinded: String

@@ -92,7 +92,7 @@ struct StoreCopyTests {
         try await postgres.dropSchema()
     }
 
-    @Test func aTargetThatHoldsRowsAndAnEncryptedStoreAreRefusedBeforeAnythingIsWritten() async throws {
+    @Test func aTargetThatHoldsRowsAndAStoreHalfwayThroughADataKeyRotationAreRefusedBeforeAnythingIsWritten() async throws {
         let (sqlite, _, _) = try await seeded()
         let postgres = try await StoreKind.postgres()
         defer { postgres.close() }
@@ -102,10 +102,67 @@ struct StoreCopyTests {
 
         let encrypted = try SQLiteStore.temporary("copy-sealed", encrypted: true)
         _ = try await encrypted.stage([IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p1", version: "1", lastUpdated: nil, payload: Array("{}".utf8))], job: nil, advancing: nil)
+        struct Stopped: Error {}
+        await #expect(throws: Stopped.self) { _ = try await encrypted.rotateDataKey(actor: .operator("alice"), batchSize: 1) { _ in throw Stopped() } }
         let empty = try await StoreKind.postgres()
         defer { empty.close() }
-        await #expect(throws: StoreCopyError.encrypted(encrypted.path)) { try await StoreCopy(from: encrypted, to: empty).run() }
+        await #expect(throws: StoreCopyError.rotating(encrypted.path)) { try await StoreCopy(from: encrypted, to: empty).run() }
+        #expect(try await empty.encryptionStanding() == nil, "nothing was copied")
         try await postgres.dropSchema()
         try await empty.dropSchema()
+    }
+
+    /// An encrypted store moves as it is: its ciphertexts, keyed hashes, blind tokens and wrapped
+    /// data key, so that the same key file opens it on PostgreSQL and nothing is decrypted on the way.
+    @Test func anEncryptedStoreIsCopiedAsItIsAndOpensOnPostgreSQLWithItsKeyOnly() async throws {
+        let sqlite = try SQLiteStore.temporary("copy-encrypted", encrypted: true)
+        let key = try #require(sqlite.key)
+        let people = try await sqlite.stage(PersonSearchTests.people, job: nil, advancing: nil).rowIDs
+        _ = try await sqlite.claimRows(ClaimRequest(rowIDs: [people[0]]), limit: 1, actor: .job(1))
+        let record = MappedRecordKey(object: "Contact", key: "p1")
+        let at = Date(timeIntervalSince1970: 1_790_000_100)
+        try await sqlite.record([
+            LinkOutcome(
+                rowID: people[0], actor: .job(1), at: at, status: .held, attempt: .held,
+                fieldStates: [FieldStateChange(record: record, field: "LastName", state: FieldState(synced: .text("Müller"), emr: .text("Müller")))],
+                writes: [FieldWrite(record: record, field: "LastName", value: .text("Müller"), writtenTo: .salesforce, rowID: people[0], jobID: 1,
+                    rule: .emr, actor: .job(1), at: at, reason: "the EMR owns LastName")],
+                conflicts: [ConflictRecord(record: record, field: "Phone", rowID: people[0], emrValue: .text("+1 555 0142"),
+                    salesforceValue: .text("+1 555 0199"), rule: .hold, winner: nil)])
+        ])
+        let target = try await StoreKind.postgres()
+        defer { target.close() }
+        let reports = try await StoreCopy(from: sqlite, to: target).run()
+        #expect(reports.first { $0.table == "store_key" }?.rows == 1)
+
+        let location = try PostgresLocation(parsing: try #require(StoreKind.serverURL))
+        let refused = await #expect(throws: StoreError.self) { _ = try await PostgresStore(location: location, schema: target.schema) }
+        #expect(refused?.description.contains("is encrypted and no key was given") == true)
+        let postgres = try await PostgresStore(location: location, schema: target.schema, key: try StoreKey.load(file: key.file))
+        defer { postgres.close() }
+        #expect(postgres.isEncrypted)
+        #expect(try await postgres.encryptionStanding()?.keyID == key.id)
+        #expect(try await postgres.keyEvents(limit: 10) == (try await sqlite.keyEvents(limit: 10)))
+        for id in people {
+            let copied = try #require(try await postgres.row(id: id))
+            let original = try #require(try await sqlite.row(id: id))
+            #expect(copied.payload == original.payload)
+            #expect(copied.contentHash == original.contentHash)
+            #expect(copied.contentHash.hasPrefix("hmac-sha256:"))
+        }
+        for text in ["muller", "Zoe Muller", "mrn100001", "siobhan", "王", "1984-02-29"] {
+            let filter = RowFilter(text: text)
+            #expect(
+                try await postgres.rows(RowQuery(filter: filter, limit: 10)).map(\.id) == (try await sqlite.rows(RowQuery(filter: filter, limit: 10)).map(\.id)),
+                "\(text)")
+        }
+        #expect(try await postgres.rows(RowQuery(filter: RowFilter(text: "muller"), limit: 10)).map(\.sourceID) == ["p1", "e1"])
+        #expect(try await postgres.conflicts(ConflictQuery()).map(\.emrValue) == [.text("+1 555 0142")])
+        #expect(try await postgres.fieldStates(for: [record])[record]?["LastName"]?.synced == .text("Müller"))
+        #expect(try await postgres.writes(byRow: people[0]).map(\.value) == [.text("Müller")])
+        // The keyed hashes are the same data key's: the same content staged again is a duplicate.
+        let again = try await postgres.stage([PersonSearchTests.people[1]], job: nil, advancing: nil)
+        #expect(again.deduplicated == 1)
+        try await postgres.dropSchema()
     }
 }

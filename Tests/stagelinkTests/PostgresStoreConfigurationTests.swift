@@ -133,6 +133,51 @@ struct PostgresCommandTests {
         other.close()
     }
 
+    /// Issue 20's "the same guarantees" for encryption at rest, as a user runs it: an encrypted SQLite
+    /// store copied with its key, then shown, rekeyed and described on PostgreSQL, and refused there
+    /// with the old key.
+    @Test func anEncryptedStoreIsCopiedShownAndRekeyedOnPostgreSQLAsAUserRunsIt() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pg-encrypted-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+        func run(_ arguments: [String]) throws -> (stdout: String, stderr: String, status: Int32) { try HostileOutputTests.run(arguments, in: folder) }
+        let key = try StoreKey.generate(at: path("store.key"))
+        let sqlite = try SQLiteStore(path: path("store.sqlite"), key: key)
+        let staged = try await sqlite.stage(
+            [IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p1", version: "1", lastUpdated: nil, payload: Array(StoreCommandTests.payload.utf8))],
+            job: nil, advancing: nil)
+        let url = try Self.url()
+        let mapping = HostileOutputTests.root.appendingPathComponent("config/mapping.yaml").path
+        try "store: \(url)\nmapping: \(mapping)\nencryption: { keyFile: store.key }\n".write(toFile: path("stagelink.yaml"), atomically: true, encoding: .utf8)
+        try "store: \(url)\nmapping: \(mapping)\nencryption: { keyFile: old.key }\n".write(toFile: path("old.yaml"), atomically: true, encoding: .utf8)
+
+        let copied = try run(["store", "copy", "--from", path("store.sqlite"), "--to", url])
+        #expect(copied.status == 0, "\(copied.stdout)\(copied.stderr)")
+        #expect(copied.stdout.contains("store_key") && copied.stdout.contains("opens with \(path("store.key"))"), "\(copied.stdout)")
+        let shown = try run(["show", String(staged.rowIDs[0])])
+        #expect(shown.status == 0 && shown.stdout.contains("Quarterfield-Zoëlle") && shown.stdout.contains("hmac-sha256 "), "\(shown.stdout)\(shown.stderr)")
+
+        try FileManager.default.copyItem(atPath: path("store.key"), toPath: path("old.key"))
+        let rekey = try run(["store", "rekey", "--operator", "alice"])
+        #expect(rekey.status == 0 && rekey.stdout.contains("was \(key.id)"), "\(rekey.stdout)\(rekey.stderr)")
+        let newKey = try StoreKey.load(file: path("store.key"))
+        let info = try run(["store", "info"])
+        #expect(info.stdout.contains("key id \(newKey.id)") && info.stdout.contains("operator:alice") && info.stdout.contains("rewrapped"), "\(info.stdout)\(info.stderr)")
+        #expect(info.stdout.contains(try PostgresLocation(parsing: url).description), "\(info.stdout)")
+        let refused = try run(["show", String(staged.rowIDs[0]), "--config", path("old.yaml")])
+        #expect(refused.status == 4)
+        #expect(refused.stderr.contains(path("old.key")) && refused.stderr.contains("does not open the store"), "\(refused.stderr)")
+        #expect(!refused.stdout.contains("Quarterfield"))
+        let rotation = try run(["store", "rekey", "--data-key"])
+        #expect(rotation.status != 0 && rotation.stderr.contains("works on a SQLite store file"), "\(rotation.stderr)")
+
+        let location = try PostgresLocation(parsing: url)
+        let store = try await PostgresStore(location: location, schema: location.schema, key: newKey)
+        try await store.dropSchema()
+        store.close()
+    }
+
     @Test @MainActor func theConsoleOnAPostgresStoreFollowsAnotherProcesssWritesThroughItsChangeToken() async throws {
         let url = try Self.url()
         let location = try PostgresLocation(parsing: url)

@@ -21,7 +21,7 @@ import Glibc
 /// let cipher = StoreCipher(dataKey: SymmetricKey(size: .bits256))
 /// let sealed = try cipher.sealPayload(Array("{}".utf8), contentHash: "hmac-sha256:…")
 /// ```
-struct StoreCipher: Sendable {
+package struct StoreCipher: Sendable {
     private let encryptionKey: SymmetricKey
     /// The sealing key of the data key being replaced, while a rotation re-seals
     /// (`stagelink store rekey --data-key`): what does not open with the new key is opened with it.
@@ -33,15 +33,15 @@ struct StoreCipher: Sendable {
     private let blindMAC: HMAC<SHA256>
     /// Identifies the data key (not the key-encryption key): two processes sealing with different
     /// data keys would make a store unreadable, so every write checks it.
-    let dataKeyID: String
+    package let dataKeyID: String
 
     /// The prefix of a keyed content hash, and of a sealed value stored as text.
-    static let keyedHashPrefix = "hmac-sha256:"
-    static let sealedTextPrefix = "enc1:"
+    package static let keyedHashPrefix = "hmac-sha256:"
+    package static let sealedTextPrefix = "enc1:"
     private static let version: UInt8 = 1
 
     /// - Parameter previous: the data key a rotation is replacing, while it re-seals.
-    init(dataKey: SymmetricKey, previous: SymmetricKey? = nil) {
+    package init(dataKey: SymmetricKey, previous: SymmetricKey? = nil) {
         func derive(_ info: String, from key: SymmetricKey = dataKey) -> SymmetricKey {
             HKDF<SHA256>.deriveKey(inputKeyMaterial: key, info: Array(info.utf8), outputByteCount: 32)
         }
@@ -55,7 +55,7 @@ struct StoreCipher: Sendable {
 
     /// The keyed hash of a content hash (the lowercase hex SHA-256 of a payload): equal contents
     /// still have equal keyed hashes, so deduplication works as before.
-    func keyedHash(_ contentHash: String) -> String {
+    package func keyedHash(_ contentHash: String) -> String {
         var mac = hashMAC
         var text = contentHash
         text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
@@ -65,7 +65,7 @@ struct StoreCipher: Sendable {
     /// The blind token of one folded word of the person index (``PersonIndex/words(_:)``): the first
     /// 8 bytes of its HMAC, in hex. The same word always gives the same token, so that a search
     /// finds it; without the key a token says nothing of the word.
-    func blindToken(_ word: String) -> String {
+    package func blindToken(_ word: String) -> String {
         var mac = blindMAC
         var text = word
         text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
@@ -85,12 +85,12 @@ struct StoreCipher: Sendable {
 
     /// A payload's bytes, sealed and bound to its row's (keyed) content hash. An empty payload
     /// (purged by retention) stays empty.
-    func sealPayload(_ payload: [UInt8], contentHash: String, nonces: inout Nonces) throws -> [UInt8] {
+    package func sealPayload(_ payload: [UInt8], contentHash: String, nonces: inout Nonces) throws -> [UInt8] {
         guard !payload.isEmpty else { return [] }
         return try seal(payload, label: "payload " + contentHash, nonce: nonces.next())
     }
 
-    func openPayload(_ sealed: [UInt8], contentHash: String, row: Int64) throws -> [UInt8] {
+    package func openPayload(_ sealed: [UInt8], contentHash: String, row: Int64) throws -> [UInt8] {
         guard !sealed.isEmpty else { return [] }
         do {
             return try open(sealed, label: "payload " + contentHash)
@@ -101,14 +101,14 @@ struct StoreCipher: Sendable {
 
     /// A text value (a copy of field values), sealed with a random nonce, as text: `enc1:` and
     /// base64.
-    func sealText(_ text: [UInt8], label: String, nonces: inout Nonces) throws -> String {
+    package func sealText(_ text: [UInt8], label: String, nonces: inout Nonces) throws -> String {
         Self.sealedTextPrefix + Data(try seal(text, label: label, nonce: nonces.next())).base64EncodedString()
     }
 
     /// A text value sealed deterministically (a synthetic nonce from an HMAC of the value): equal
     /// values seal equally, so that a unique index over them still finds the same conflict. It
     /// reveals only whether two sealed values are equal.
-    func sealTextDeterministically(_ text: String, label: String) throws -> String {
+    package func sealTextDeterministically(_ text: String, label: String) throws -> String {
         let bytes = Array(text.utf8)
         var mac = nonceMAC
         mac.update(data: Array(label.utf8) + [0] + bytes)
@@ -117,7 +117,7 @@ struct StoreCipher: Sendable {
     }
 
     /// The text a sealed value holds; `what` names the value in the error when it does not open.
-    func openText(_ stored: String, label: String, what: @autoclosure () -> String) throws -> String {
+    package func openText(_ stored: String, label: String, what: @autoclosure () -> String) throws -> String {
         guard stored.hasPrefix(Self.sealedTextPrefix) else { return stored }
         guard let sealed = Data(base64Encoded: String(stored.dropFirst(Self.sealedTextPrefix.count))) else {
             throw StoreError.unreadable("\(what()) is not sealed text")
@@ -165,15 +165,17 @@ struct StoreCipher: Sendable {
     /// Random 96-bit GCM nonces, read from the kernel's random source 100 at a time (one read
     /// instead of one call per value): a page of 500 payloads costs five reads. Random nonces under
     /// one data key stay far below the 2³² values NIST SP 800-38D allows for them.
-    struct Nonces {
+    package struct Nonces {
         private var buffer = [UInt8](repeating: 0, count: 12 * 100)
         private var offset = 12 * 100
+
+        package init() {}
 
         /// `/dev/urandom`, opened once per process; -1 when it cannot be (then each nonce comes
         /// from the system's generator, one call each).
         private static let source: Int32 = Glibc.open("/dev/urandom", O_RDONLY | O_CLOEXEC)
 
-        mutating func next() throws -> AES.GCM.Nonce {
+        package mutating func next() throws -> AES.GCM.Nonce {
             guard Self.source >= 0 else { return AES.GCM.Nonce() }
             if offset == buffer.count {
                 var filled = 0

@@ -18,13 +18,13 @@ import Glibc
 public struct StoreKey: Sendable {
     /// The file the key was read from or written to, named in every error about it.
     public let file: String
-    let key: SymmetricKey
+    package let key: SymmetricKey
 
     /// A short fingerprint of the key (not the key): the store records the one that wrapped its
     /// data key, so that a wrong key is told apart from a damaged store.
     public var id: String { Self.fingerprint(key, label: "stagelink key-encryption key") }
 
-    init(file: String, key: SymmetricKey) {
+    package init(file: String, key: SymmetricKey) {
         self.file = file
         self.key = key
     }
@@ -69,7 +69,7 @@ public struct StoreKey: Sendable {
     }
 
     /// The first 8 bytes of an HMAC of `label` under `key`, in hex.
-    static func fingerprint(_ key: SymmetricKey, label: String) -> String {
+    package static func fingerprint(_ key: SymmetricKey, label: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array(label.utf8), using: key)
         return Array(mac).prefix(8).map { String(format: "%02x", $0) }.joined()
     }

@@ -85,7 +85,7 @@ package struct StagedRowRecord: FetchableRecord {
     package func row() throws -> StagedRow { try row(nil) }
 
     /// The row, its payload opened by `cipher` when the store is encrypted.
-    func row(_ cipher: StoreCipher?) throws -> StagedRow {
+    package func row(_ cipher: StoreCipher?) throws -> StagedRow {
         let bytes = [UInt8](payload)
         let opened = try cipher?.openPayload(bytes, contentHash: contentHash, row: id) ?? bytes
         var row = try StagedRow(

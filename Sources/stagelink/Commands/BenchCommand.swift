@@ -67,6 +67,10 @@ struct BenchCommand: AsyncParsableCommand {
         }
         try await run("link") { try await EngineBenchmarks.linking(count: 100_000 / scale, mapping: document) }
         try await runAll("encryption") { try await EngineBenchmarks.encryption(count: 50_000 / scale, mapping: document) }
+        if let postgres {
+            let location = try PostgresLocation(parsing: postgres)
+            try await run("postgres encryption") { try await PostgresBenchmarks.encryptedStaging(count: 50_000 / scale, location: location) }
+        }
         try await runAll("clients") { try await ClientBenchmarks.run(records: 10_000 / scale) }
         try await runAll("bulk") { try await BulkBenchmarks.run(patients: 100_000 / scale) }
         try await runAll("bulk-ingest") { try await BulkIngestBenchmarks.run(records: 100_000 / scale) }

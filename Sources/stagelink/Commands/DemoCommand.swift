@@ -86,7 +86,6 @@ struct DemoCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError("--store \(error)")
             }
-            guard !encrypt else { throw ValidationError("--encrypt is for the demo's SQLite store; leave it out with --store.") }
         }
     }
 

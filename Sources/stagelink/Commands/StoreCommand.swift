@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StagelinkEngine
+import StagelinkPostgres
 import StagelinkStore
 
 /// `stagelink store`: the store's encryption at rest (docs/security.md#encryption-at-rest).
@@ -11,8 +12,9 @@ struct StoreCommand: AsyncParsableCommand {
         discussion: """
             With encryption.keyFile in stagelink.yaml, the store seals payloads and the copies of \
             field values with a data key that this key file wraps; the first command that writes \
-            seals what the store already held. Without it the store is in the clear, which is for \
-            development only.
+            seals what the store already held (a PostgreSQL store is encrypted from its start). \
+            Without it the store is in the clear, which is for development only. keygen, rekey and \
+            info work on a SQLite file and on a PostgreSQL store alike.
 
             Examples:
               stagelink store keygen /etc/stagelink/store.key
@@ -70,7 +72,8 @@ struct StoreCommand: AsyncParsableCommand {
                 bytes overwritten. It takes time in proportion to the store and writes wait for it: \
                 stop the service first (it is refused while a service holds the store's lease). If \
                 it is interrupted, the store still opens and reads, takes no writes, and running the \
-                same command again finishes it. The key file stays the same.
+                same command again finishes it. The key file stays the same. A SQLite store only in \
+                this build: on a PostgreSQL store it is refused (docs/security.md, "On PostgreSQL").
 
                 Examples:
                   stagelink store rekey
@@ -94,11 +97,11 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try await Context.open(storeOptions, for: .writing)
-            let file = try context.storeFile(for: "stagelink store rekey")
-            guard let key = file.key, file.isEncrypted, let configured = context.configuration?.encryptionKeyFile else {
+            let store = try context.encryptedStore(for: "stagelink store rekey")
+            guard let key = store.key, store.isEncrypted, let configured = context.configuration?.encryptionKeyFile else {
                 throw ValidationError("The store is not encrypted: name a key file in stagelink.yaml (encryption: { keyFile: FILE }, made by `stagelink store keygen FILE`) first.")
             }
-            if dataKey { return try await rotateDataKey(file) }
+            if dataKey { return try await rotateDataKey(try context.storeFile(for: "stagelink store rekey --data-key")) }
             guard key.file == configured else {
                 throw ValidationError("A rekey was interrupted: the store opens with \(key.file), not with \(configured). Move \(key.file) over \(configured) (`stagelink store info` shows its key id), then run again.")
             }
@@ -114,7 +117,7 @@ struct StoreCommand: AsyncParsableCommand {
                 newKey = try StoreKey.generate(at: newFile)
             }
             guard newKey.id != key.id else { throw ValidationError("\(newFile) holds the key the store is already wrapped with.") }
-            try await file.rewrapDataKey(with: newKey, actor: .operator(operatorOptions.resolved))
+            try await store.rewrapDataKey(with: newKey, actor: .operator(operatorOptions.resolved))
             if replacing {
                 guard rename(newFile, key.file) == 0 else {
                     throw ValidationError("The store is now wrapped by \(newFile) (key id \(newKey.id)), which could not be moved over \(key.file): \(String(cString: strerror(errno))). Move it by hand.")
@@ -159,8 +162,8 @@ struct StoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let context = try await Context.open(storeOptions, for: .reading)
-            let store = try context.storeFile(for: "stagelink store info")
-            print("Store       \(store.path)")
+            let store = try context.encryptedStore(for: "stagelink store info")
+            print("Store       \(context.storeName)")
             guard let standing = try await store.encryptionStanding() else {
                 print("Encryption  none: payloads and values are in the clear (for development only; docs/security.md)")
                 return
@@ -178,5 +181,17 @@ struct StoreCommand: AsyncParsableCommand {
             print("")
             print(table.render())
         }
+    }
+}
+
+extension Context {
+    /// The store as `stagelink store rekey` and `store info` see it: a SQLite file or a PostgreSQL
+    /// server alike.
+    func encryptedStore(for command: String) throws(SetupError) -> any EncryptedStore {
+        if let file { return file }
+        guard let server = store as? PostgresStore else {
+            throw SetupError(.store, "\(command) works on a SQLite store file or a PostgreSQL store; \(storeName) is neither.")
+        }
+        return server
     }
 }

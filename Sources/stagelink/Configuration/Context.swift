@@ -189,15 +189,15 @@ struct Context {
         } catch {
             throw SetupError(.configuration, error)
         }
-        if let server {
-            let opened = try await openServer(server, logger: logger)
-            return Context(configuration: configuration, store: opened, file: nil, storeName: server.description, loadedMapping: loadedMapping, logger: logger)
-        }
         let key: StoreKey?
         do {
             key = try configuration?.encryptionKeyFile.map { file throws(StoreKeyError) in try StoreKey.load(file: file) }
         } catch {
             throw SetupError(.configuration, "\(error) (encryption.keyFile in \(configuration?.file ?? "the configuration"))")
+        }
+        if let server {
+            let opened = try await openServer(server, key: key, logger: logger)
+            return Context(configuration: configuration, store: opened, file: nil, storeName: server.description, loadedMapping: loadedMapping, logger: logger)
         }
         func open(_ key: StoreKey?) throws -> SQLiteStore {
             try purpose == .reading ? SQLiteStore.forReading(path: storePath, key: key) : SQLiteStore(path: storePath, key: key)
@@ -219,10 +219,21 @@ struct Context {
         return Context(configuration: configuration, file: opened, loadedMapping: loadedMapping, logger: logger)
     }
 
-    /// Connects to the PostgreSQL store, migrating it to this build's schema.
-    static func openServer(_ location: PostgresLocation, logger: Logger) async throws(SetupError) -> PostgresStore {
+    /// Connects to the PostgreSQL store, migrating it to this build's schema; with `key`, its data
+    /// key is unwrapped (or made, for a new store) as a SQLite store's is.
+    static func openServer(_ location: PostgresLocation, key: StoreKey? = nil, logger: Logger) async throws(SetupError) -> PostgresStore {
         do {
-            return try await PostgresStore(location: location, schema: location.schema, logger: logger)
+            do {
+                return try await PostgresStore(location: location, schema: location.schema, key: key, logger: logger)
+            } catch let error as StoreError {
+                // `stagelink store rekey` between wrapping the data key with FILE.new and moving it over FILE.
+                guard case .wrongKey = error, let key, let newKey = try? StoreKey.load(file: key.file + ".new"),
+                    let store = try? await PostgresStore(location: location, schema: location.schema, key: newKey, logger: logger)
+                else { throw error }
+                return store
+            }
+        } catch let error as StoreError {
+            throw SetupError(.store, error)
         } catch {
             throw SetupError(.store, "cannot open the PostgreSQL store \(location): \(error)")
         }
