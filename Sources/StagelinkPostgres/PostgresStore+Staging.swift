@@ -12,13 +12,26 @@ extension PostgresStore {
         return rows.first.map(Date.init(timeIntervalSince1970:))
     }
 
-    /// Stages a page in one transaction with three statements whatever its size: the rows and their
-    /// payloads from arrays (`unnest`), the person documents of rows without a parent, then those
-    /// of rows with one (so that a child staged in the same page as its parent finds its name).
+    /// Stages a page in one transaction of one statement whatever its size (three round trips:
+    /// `BEGIN`, the statement, `COMMIT`): the rows and their payloads from arrays (`unnest`), the
+    /// person documents of the rows without a parent, and the store's change notification. Rows
+    /// with a parent take a second statement (so that a child staged in the same page as its parent
+    /// finds its name), a watermark a third.
+    ///
+    /// Round trips, not rows, are what a page costs beyond the server's work: each waits for the
+    /// network (1–2 ms to a database in another availability zone) and, on a busy host, for both
+    /// processes to be scheduled again. The person documents (each payload parsed as JSON) are read
+    /// on another task while the page's hashes are taken (docs/scale.md, "How the store on
+    /// PostgreSQL is fast").
     public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         let now = Date().timeIntervalSince1970
+        async let reading = StagingPage.documents(of: records, sealing: sealing)
         let page = try StagingPage(records, sealing: sealing)
-        return try await transaction { connection in
+        let documents = await reading
+        // The person documents of the rows sent, in the page's order (`ord`); children are written apart.
+        var orphans = PersonColumns()
+        for index in page.origin { orphans.append(documents[index], orphan: documents[index].parent == nil) }
+        return try await transaction(notifying: page.records.isEmpty) { connection in
             try await checkDataKey(in: connection)
             var created: [(index: Int, id: Int64)] = []
             if !page.records.isEmpty {
@@ -42,36 +55,37 @@ extension PostgresStore {
                         JOIN input USING (system, resourceType, sourceID, contentHash)
                     ), payloads AS (
                         INSERT INTO staged_payload (rowID, payload) SELECT id, payload FROM matched
+                    ), persons AS (
+                        INSERT INTO person_search (rowID, name, identifiers, birthDate)
+                        SELECT matched.id, person.name, person.identifiers, person.birthDate FROM matched
+                        JOIN unnest(\(orphans.names)::text[], \(orphans.identifiers)::text[], \(orphans.birthDates)::text[], \(orphans.orphan)::bool[])
+                            WITH ORDINALITY AS person(name, identifiers, birthDate, orphan, ord) USING (ord)
+                        WHERE person.orphan
                     )
-                    SELECT ord, id FROM matched ORDER BY ord
+                    -- The notification joins the rows rather than standing as a CTE of its own (a SELECT
+                    -- CTE nobody reads is not run): one row of NULLs when the page staged nothing new.
+                    SELECT matched.ord, matched.id FROM (SELECT pg_notify(\(Self.changeChannel), \(schema))) AS notified
+                    LEFT JOIN matched ON true ORDER BY matched.ord
                     """ as PostgresQuery
-                for try await (ord, id) in try await connection.rows(sql, logger: logger).decode((Int64, Int64).self) {
+                for try await (ord, id) in try await connection.rows(sql, logger: logger).decode((Int64?, Int64?).self) {
+                    guard let ord, let id else { continue }
                     created.append((page.origin[Int(ord) - 1], id))
                 }
-                try await writePersonIndex(page, created: created, in: connection)
+                try await writeChildren(documents, created: created, in: connection)
             }
             if let watermark { try await Self.advance(watermark, job: job, at: now, in: connection, logger: logger) }
             return StageResult(staged: created.count, deduplicated: records.count - created.count, rowIDs: created.map(\.id))
         }
     }
 
-    /// The person documents and parents of the rows just created (``PersonSearch``), as the SQLite
-    /// store writes them: a row about a person without a name of its own takes its parent's name,
-    /// identifiers and birth date when the parent's newest row has a document.
-    private func writePersonIndex(_ page: StagingPage, created: [(index: Int, id: Int64)], in connection: PostgresConnection) async throws {
-        var orphans = PersonColumns()
+    /// The person documents and parents of the rows just created that have a parent
+    /// (``PersonSearch``; `documents` by index in the page given), as the SQLite store writes them:
+    /// a row about a person without a name of its own takes its parent's name, identifiers and
+    /// birth date when the parent's newest row has a document (staged before, or in this page's
+    /// statement, which this one sees).
+    private func writeChildren(_ documents: [PersonDocument], created: [(index: Int, id: Int64)], in connection: PostgresConnection) async throws {
         var children = PersonColumns()
-        for (index, id) in created {
-            let document = page.documents[index]
-            if document.parent == nil { orphans.append(id, document, sealing: sealing) } else { children.append(id, document, sealing: sealing) }
-        }
-        if !orphans.ids.isEmpty {
-            try await connection.run(
-                """
-                INSERT INTO person_search (rowID, name, identifiers, birthDate)
-                SELECT * FROM unnest(\(orphans.ids)::int8[], \(orphans.names)::text[], \(orphans.identifiers)::text[], \(orphans.birthDates)::text[])
-                """, logger: logger)
-        }
+        for (index, id) in created where documents[index].parent != nil { children.append(id, documents[index], sealing: sealing) }
         guard !children.ids.isEmpty else { return }
         try await connection.run(
             """
@@ -148,8 +162,6 @@ struct StagingPage {
     /// The records sent, and for each its index in the page given.
     var records: [IncomingRecord] = []
     var origin: [Int] = []
-    /// Each given record's person document, by its index in the page given.
-    var documents: [PersonDocument] = []
     var systems: [String] = [], types: [String] = [], sourceIDs: [String] = []
     var versions: [String] = [], hasVersion: [Bool] = []
     var lastUpdated: [Double] = [], hasLastUpdated: [Bool] = []
@@ -157,13 +169,11 @@ struct StagingPage {
     var survivors: [String] = [], hasSurvivor: [Bool] = []
     var payloads: [ByteBuffer] = []
 
-    /// - Parameter sealing: an encrypted store's: content hashes keyed, payloads sealed and
-    ///   person documents blinded, as the SQLite store stages them.
+    /// - Parameter sealing: an encrypted store's: content hashes keyed and payloads sealed, as the
+    ///   SQLite store stages them.
     init(_ given: [IncomingRecord], sealing: StoreSealing) throws {
         struct Key: Hashable { var system: String, type: String, id: String, hash: String }
         var seen = Set<Key>()
-        var words = sealing.cipher.map(PersonIndex.BlindWords.init)
-        documents = given.map { sealing.indexed(PersonSearch.document(for: $0), words: &words) }
         var nonces = StoreCipher.Nonces()
         for (index, record) in given.enumerated() {
             let hash = sealing.storedHash(record.contentHash)
@@ -184,12 +194,28 @@ struct StagingPage {
             payloads.append(ByteBuffer(bytes: try sealing.sealPayload(record.payload, contentHash: hash, nonces: &nonces)))
         }
     }
+
+    /// Each given record's person document (``PersonSearch``), blinded in an encrypted store.
+    static func documents(of given: [IncomingRecord], sealing: StoreSealing) -> [PersonDocument] {
+        var words = sealing.cipher.map(PersonIndex.BlindWords.init)
+        return given.map { sealing.indexed(PersonSearch.document(for: $0), words: &words) }
+    }
 }
 
 /// Person documents as columns.
 struct PersonColumns {
     var ids: [Int64] = [], names: [String] = [], identifiers: [String] = [], birthDates: [String] = []
     var parentSystems: [String] = [], parentTypes: [String] = [], parentIDs: [String] = []
+    /// Whether each document is written with the page's rows (a row without a parent).
+    var orphan: [Bool] = []
+
+    /// A document of a row not yet created (its id comes from the statement that creates it).
+    mutating func append(_ document: PersonDocument, orphan isOrphan: Bool) {
+        orphan.append(isOrphan)
+        names.append(isOrphan ? PostgresText.storable(document.name) : "")
+        identifiers.append(isOrphan ? PostgresText.storable(document.identifiers) : "")
+        birthDates.append(isOrphan ? PostgresText.storable(document.birthDate) : "")
+    }
 
     /// How a child's document names a parent not staged yet: its source id, blinded in an encrypted store.
     var parentNames: [String] = []
