@@ -139,15 +139,22 @@ public enum EngineBenchmarks {
     }
 
     /// Rows per second linking `count` staged Patients into an in-memory target.
-    static func linkingRate(count: Int, mapping: MappingDocument, encrypted: Bool) async throws -> Double {
+    static func linkingRate(count: Int, mapping: MappingDocument, encrypted: Bool, workers: Int = 1) async throws -> Double {
         let store = try SQLiteStore.temporary("bench-link", encrypted: encrypted)
         defer { discard(store) }
+        return try await linkingRate(count: count, mapping: mapping, store: store, workers: workers)
+    }
+
+    /// Rows per second linking `count` Patients staged into `store` (empty) into an in-memory
+    /// target, with `workers` workers (``InboundLinker/workers``).
+    static func linkingRate(count: Int, mapping: MappingDocument, store: any SyncStore, workers: Int) async throws -> Double {
         try await mapping.loadPolicy(into: store)
         for page in stride(from: 0, to: count, by: 500) {
             _ = try await store.stage((page..<min(page + 500, count)).map(record), job: nil, advancing: nil)
         }
         let target = InMemoryUpsertTarget()
-        let linker = InboundLinker(store: store, target: target, mapping: mapping)
+        var linker = InboundLinker(store: store, target: target, mapping: mapping)
+        linker.workers = workers
         var linked = 0
         let cpuBefore = ProcessMemory.cpuSeconds()
         defer { if ProcessInfo.processInfo.environment["STAGELINK_BENCH_CPU"] != nil { print("link cpu seconds: \(ProcessMemory.cpuSeconds() - cpuBefore)") } }

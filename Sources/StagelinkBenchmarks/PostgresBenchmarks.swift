@@ -74,6 +74,27 @@ public enum PostgresBenchmarks {
         }
     }
 
+    /// Linking `count` staged Patients end to end (the linker's mapping, policy and link lookups,
+    /// an in-memory Salesforce) with the store on PostgreSQL, beside the same on SQLite, with one
+    /// worker and with two (``InboundLinker/workers``): the figure a user sees, of which
+    /// ``linkingWrites(count:location:)`` is the store's part.
+    public static func linking(count: Int, location: PostgresLocation, mapping: MappingDocument) async throws -> [BenchmarkFigure] {
+        var figures: [BenchmarkFigure] = []
+        for workers in [1, 2] {
+            let sqlite = try await EngineBenchmarks.linkingRate(count: count, mapping: mapping, encrypted: false, workers: workers)
+            let store = try await PostgresStore(location: location, schema: "bench_" + UUID().uuidString.prefix(8).lowercased())
+            defer { store.close() }
+            let rate = try await EngineBenchmarks.linkingRate(count: count, mapping: mapping, store: store, workers: workers)
+            try await store.dropSchema()
+            figures.append(
+                BenchmarkFigure(
+                    name: "link \(count.formatted()) staged Patients into an in-memory target, store on PostgreSQL (\(location.host)), \(workers) worker\(workers == 1 ? "" : "s")",
+                    value: rate, unit: "rows/s", reference: .init(name: "the same on the SQLite store", value: sqlite), target: "≥ 0.5× SQLite",
+                    meetsTarget: rate >= 0.5 * sqlite))
+        }
+        return figures
+    }
+
     private static func linkWriteRate(_ records: [IncomingRecord], store: some StagingStore & LinkingStore, workers: Int) async throws -> Double {
         for page in stride(from: 0, to: records.count, by: 500) {
             _ = try await store.stage(Array(records[page..<min(page + 500, records.count)]), job: nil, advancing: nil)
@@ -91,11 +112,14 @@ public enum PostgresBenchmarks {
         return Double(records.count) / seconds
     }
 
-    /// One worker: claims and records until its share is linked.
+    /// One worker: claims and records until its share is linked, each claim after the last row of
+    /// the one before, as ``InboundLinker`` claims.
     private static func linkAll(_ request: ClaimRequest, store: some StagingStore & LinkingStore, actor: Actor) async throws {
+        var request = request
         while true {
             let rows = try await store.claimRows(request, limit: 1_000, actor: actor)
-            if rows.isEmpty { break }
+            guard let last = rows.last else { break }
+            request.afterRowID = last.id
             let at = Date()
             try await store.record(
                 rows.map { row in

@@ -8,6 +8,10 @@ extension PostgresStore {
     /// Claims with `FOR UPDATE SKIP LOCKED`: two processes (or workers) claiming at the same moment
     /// take different rows and never wait on each other's. A worker's ``ClaimPartition`` is the
     /// share `hashtext` gives the row's person (its parent's source id, or its own).
+    ///
+    /// One statement picks the rows, marks them claimed and returns them with their payloads. The
+    /// rows are updated by their ids (`= ANY(ARRAY(…))`, an index scan): joined to the picked rows
+    /// instead, the planner hashed the whole table on every claim, which grew with the store.
     public func claimRows(_ request: ClaimRequest, limit: Int, actor: Actor) async throws -> [StagedRow] {
         if let rowIDs = request.rowIDs, rowIDs.isEmpty { return [] }
         if let codes = request.errorCodes, codes.isEmpty { return [] }
@@ -33,16 +37,23 @@ extension PostgresStore {
                             \(request.partition?.count)) = \(request.partition?.index))
                     ORDER BY id LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
+                ), claimed AS (
+                    UPDATE staged_row SET claimedBy = \(actor.description), claimedUntil = \(until)
+                    WHERE staged_row.id = ANY(ARRAY(SELECT id FROM picked))
+                    RETURNING staged_row.*
                 )
-                UPDATE staged_row SET claimedBy = \(actor.description), claimedUntil = \(until)
-                FROM picked WHERE staged_row.id = picked.id
-                RETURNING staged_row.id
+                \(unescaped: Self.selectClaimed) ORDER BY claimed.id
                 """, logger: logger
-            ).decode(Int64.self).collect()
-            guard !claimed.isEmpty else { return [] }
-            return try await stagedRows("staged_row.id = ANY(\(claimed)::int8[]) ORDER BY staged_row.id", in: connection)
+            ).decode(StagedRowRecord.Values.self).collect()
+            return try claimed.map { try StagedRowRecord($0).row() }
         }
     }
+
+    /// ``StagedRowRecord/select``'s columns read from the `claimed` rows an `UPDATE … RETURNING`
+    /// gave (every column of `staged_row`), with their payloads.
+    static let selectClaimed = StagedRowRecord.select
+        .replacingOccurrences(of: "staged_row.id", with: "claimed.id")
+        .replacingOccurrences(of: "FROM staged_row JOIN staged_payload ON staged_payload.rowID = claimed.id", with: "FROM claimed JOIN staged_payload ON staged_payload.rowID = claimed.id")
 
     public func releaseClaims(rowIDs: [Int64], actor: Actor) async throws {
         guard !rowIDs.isEmpty else { return }
@@ -131,9 +142,9 @@ extension PostgresStore {
                 SELECT * FROM json_to_recordset(\(writes)::json) AS w(object text, recordkey text, writtento text,
                     rowid int8, jobid int8, actor text, at float8, fields text)
             ), states AS (
-                UPDATE record_state SET fields = s.fields, updatedAt = s.at
-                FROM unnest(\(states.objects)::text[], \(states.keys)::text[], \(states.fields)::text[], \(states.at)::float8[]) AS s(object, recordKey, fields, at)
-                WHERE record_state.object = s.object AND record_state.recordKey = s.recordKey
+                INSERT INTO record_state (object, recordKey, fields, updatedAt)
+                SELECT * FROM unnest(\(states.objects)::text[], \(states.keys)::text[], \(states.fields)::text[], \(states.at)::float8[])
+                ON CONFLICT (object, recordKey) DO UPDATE SET fields = excluded.fields, updatedAt = excluded.updatedAt
             )
             SELECT id FROM updated
             """
@@ -203,7 +214,10 @@ extension PostgresStore {
         return columns
     }
 
-    /// Merged field states as the arrays one `UPDATE … FROM unnest(…)` takes.
+    /// Merged field states as the arrays one `INSERT … SELECT FROM unnest(…)` takes. Every record's
+    /// row exists and is locked by then (``mergedStates(_:in:)``): `ON CONFLICT … DO UPDATE` finds
+    /// each through the primary key, where an `UPDATE … FROM unnest(…)` was planned as a hash join
+    /// over the whole of `record_state`, which grew with the store.
     struct StateColumns {
         var objects: [String] = [], keys: [String] = [], fields: [String] = [], at: [Double] = []
     }
@@ -216,9 +230,9 @@ extension PostgresStore {
             let states = try await mergedStates(changes.map { ($0, now) }, in: connection)
             try await connection.run(
                 """
-                UPDATE record_state SET fields = s.fields, updatedAt = s.at
-                FROM unnest(\(states.objects)::text[], \(states.keys)::text[], \(states.fields)::text[], \(states.at)::float8[]) AS s(object, recordKey, fields, at)
-                WHERE record_state.object = s.object AND record_state.recordKey = s.recordKey
+                INSERT INTO record_state (object, recordKey, fields, updatedAt)
+                SELECT * FROM unnest(\(states.objects)::text[], \(states.keys)::text[], \(states.fields)::text[], \(states.at)::float8[])
+                ON CONFLICT (object, recordKey) DO UPDATE SET fields = excluded.fields, updatedAt = excluded.updatedAt
                 """, logger: logger)
         }
     }

@@ -64,6 +64,7 @@ struct BenchCommand: AsyncParsableCommand {
             let location = try PostgresLocation(parsing: postgres)
             try await run("postgres stage") { try await PostgresBenchmarks.staging(count: 100_000 / scale, location: location) }
             try await runAll("postgres link") { try await PostgresBenchmarks.linkingWrites(count: 100_000 / scale, location: location) }
+            try await runAll("postgres linker") { try await PostgresBenchmarks.linking(count: 100_000 / scale, location: location, mapping: document) }
         }
         try await run("link") { try await EngineBenchmarks.linking(count: 100_000 / scale, mapping: document) }
         try await runAll("encryption") { try await EngineBenchmarks.encryption(count: 50_000 / scale, mapping: document) }
