@@ -45,7 +45,7 @@ extension PostgresStore {
                 \(unescaped: Self.selectClaimed) ORDER BY claimed.id
                 """, logger: logger
             ).decode(StagedRowRecord.Values.self).collect()
-            return try claimed.map { try StagedRowRecord($0).row() }
+            return try claimed.map { try StagedRowRecord($0).row(sealing.cipher) }
         }
     }
 
