@@ -97,7 +97,8 @@ struct EncryptedStoreConformanceTests {
     func fill(_ store: any EncryptedConformingStore) async throws -> Int64 {
         let staged = try await store.stage([Self.patient("q1")], job: nil, advancing: nil)
         let rowID = try #require(staged.rowIDs.first)
-        _ = try await store.claimRows(ClaimRequest(rowIDs: [rowID]), limit: 10, actor: .job(1))
+        let claimed = try await store.claimRows(ClaimRequest(rowIDs: [rowID]), limit: 10, actor: .job(1))
+        #expect(claimed.map(\.payload) == [Self.patient("q1").payload], "a claim hands the linker the payload opened")
         let at = Date(timeIntervalSince1970: 1_790_000_100)
         try await store.record([
             LinkOutcome(
