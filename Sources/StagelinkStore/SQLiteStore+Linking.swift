@@ -1,7 +1,5 @@
-import Dispatch
 import Foundation
 import GRDB
-import Synchronization
 import StagelinkEngine
 
 extension SQLiteStore {
@@ -60,25 +58,9 @@ extension SQLiteStore {
     }
 
     /// Rows with their payloads opened. An encrypted store's claimed page is opened over every
-    /// core (one AES-GCM open per payload), as staging seals it.
+    /// core (one AES-GCM open per payload, ``PageLanes``), as staging seals it.
     private func opened(_ records: [StagedRowRecord]) throws -> [StagedRow] {
-        guard let cipher, records.count >= 64 else { return try records.map { try $0.row(cipher) } }
-        let lanes = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        var rows = [StagedRow?](repeating: nil, count: records.count)
-        let failure = Mutex<(any Error)?>(nil)
-        rows.withUnsafeMutableBufferPointer { buffer in
-            // Each lane writes its own indexes only.
-            nonisolated(unsafe) let out = buffer
-            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                do {
-                    for index in stride(from: lane, to: records.count, by: lanes) { out[index] = try records[index].row(cipher) }
-                } catch {
-                    failure.withLock { $0 = $0 ?? error }
-                }
-            }
-        }
-        if let error = failure.withLock({ $0 }) { throw error }
-        return rows.compactMap { $0 }
+        try PageLanes.map(records.count, minimum: cipher == nil ? .max : 64, state: {}) { index, _ in try records[index].row(cipher) }
     }
 
     /// `stagelink_partition(person, count)`: the share of ``ClaimPartition`` a person falls in.
@@ -104,14 +86,16 @@ extension SQLiteStore {
 
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
-        // Encoded before taking the write lock, so that the writer mostly executes statements.
-        var nonces = StoreCipher.Nonces()
-        let lineage = try outcomes.map { outcome in
-            try RecordWriteRow<[UInt8]>.encode(outcome.writes).map { write in
+        // Encoded (and sealed, in an encrypted store: over every core, ``PageLanes``) before taking
+        // the write lock, so that the writer mostly executes statements.
+        let encoded = try PageLanes.map(outcomes.count, minimum: cipher == nil ? .max : 64, state: StoreCipher.Nonces.init) { index, nonces in
+            let lineage = try RecordWriteRow<[UInt8]>.encode(outcomes[index].writes).map { write in
                 (write, try sealedText(write.fields, label: SealLabel.recordWrite(object: write.object, recordKey: write.recordKey), nonces: &nonces))
             }
+            return (lineage, try FieldStateBatch(outcomes[index].fieldStates, store: self, nonces: &nonces))
         }
-        let states = try outcomes.map { try FieldStateBatch($0.fieldStates, store: self, nonces: &nonces) }
+        let lineage = encoded.map(\.0)
+        let states = encoded.map(\.1)
         try await write { db in
             try self.checkDataKey(db)
             // The status trigger writes the transition; RETURNING gives the attempt's number.

@@ -188,13 +188,16 @@ package enum PersonIndex {
         return PersonDocument(identifiers: words.blindText(text), parent: document.parent)
     }
 
-    /// Blinds the texts of one page of rows, remembering each space-separated piece's tokens: a page
-    /// repeats pieces (family and given names, birth years, months and days), which are folded and
-    /// hashed once. A piece's tokens are those of ``PersonIndex/blindText(_:with:)`` of the piece,
-    /// as a search blinds each word typed, so documents and searches agree. Kept for one page only.
+    /// Blinds the texts of one page of rows, remembering each space-separated piece's tokens and
+    /// each folded word's token: a page repeats pieces (family and given names), which are folded
+    /// and hashed once, and repeats words inside pieces that differ (a birth date's year, month and
+    /// day), which are hashed once. A piece's tokens are those of ``PersonIndex/blindText(_:with:)``
+    /// of the piece, as a search blinds each word typed, so documents and searches agree. Kept for
+    /// one page only.
     package struct BlindWords {
         let cipher: StoreCipher
         private var tokens: [Substring: String] = [:]
+        private var wordTokens: [String: String] = [:]
 
         package init(_ cipher: StoreCipher) { self.cipher = cipher }
 
@@ -206,7 +209,7 @@ package enum PersonIndex {
                 if let known = tokens[piece] {
                     blinded = known
                 } else {
-                    blinded = PersonIndex.blindText(String(piece), with: cipher)
+                    blinded = PersonIndex.words(String(piece)).map { token($0) }.joined(separator: " ")
                     tokens[piece] = blinded
                 }
                 guard !blinded.isEmpty else { continue }
@@ -214,6 +217,14 @@ package enum PersonIndex {
                 out += blinded
             }
             return out
+        }
+
+        /// A folded word's token, hashed the first time the page has it.
+        private mutating func token(_ word: String) -> String {
+            if let known = wordTokens[word] { return known }
+            let token = cipher.blindToken(word)
+            wordTokens[word] = token
+            return token
         }
     }
 }

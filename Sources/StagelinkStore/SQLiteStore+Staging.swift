@@ -1,7 +1,5 @@
-import Dispatch
 import Foundation
 import GRDB
-import Synchronization
 import StagelinkEngine
 
 extension SQLiteStore {
@@ -53,47 +51,18 @@ extension SQLiteStore {
     }
 
     /// Each record's stored hash, stored payload (sealed when the store is encrypted) and person
-    /// document (blinded when encrypted), a page spread over every core: on two cores a page of 500 Patients is hashed and
-    /// sealed in about half the time.
+    /// document (blinded when encrypted), a page spread over every core (``PageLanes``).
     private func prepare(_ records: [IncomingRecord]) throws -> (hashes: [String], payloads: [[UInt8]], documents: [PersonDocument]) {
-        let count = records.count
-        var hashes = [String](repeating: "", count: count)
-        var payloads = [[UInt8]](repeating: [], count: count)
-        var documents = [PersonDocument](repeating: PersonDocument(), count: count)
-        let lanes = count >= 128 ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
-        let failure = Mutex<(any Error)?>(nil)
-        hashes.withUnsafeMutableBufferPointer { hashBuffer in
-            payloads.withUnsafeMutableBufferPointer { payloadBuffer in
-                documents.withUnsafeMutableBufferPointer { documentBuffer in
-                    // Each lane writes its own indexes only.
-                    nonisolated(unsafe) let hashOut = hashBuffer
-                    nonisolated(unsafe) let payloadOut = payloadBuffer
-                    nonisolated(unsafe) let documentOut = documentBuffer
-                    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                        var nonces = StoreCipher.Nonces()
-                        var blindWords = cipher.map(PersonIndex.BlindWords.init)
-                        do {
-                            for index in stride(from: lane, to: count, by: lanes) {
-                                let hash = storedHash(records[index].contentHash)
-                                hashOut[index] = hash
-                                payloadOut[index] = try sealPayload(records[index].payload, contentHash: hash, nonces: &nonces)
-                                // An encrypted store keeps the document blinded (keyed tokens of its words).
-                                let document = PersonSearch.document(for: records[index])
-                                if blindWords != nil {
-                                    documentOut[index] = PersonIndex.blinded(document, with: &blindWords!)
-                                } else {
-                                    documentOut[index] = document
-                                }
-                            }
-                        } catch {
-                            failure.withLock { $0 = error }
-                        }
-                    }
-                }
-            }
+        let prepared = try PageLanes.map(records.count, minimum: 128, state: { (StoreCipher.Nonces(), cipher.map(PersonIndex.BlindWords.init)) }) {
+            index, lane in
+            let hash = storedHash(records[index].contentHash)
+            let payload = try sealPayload(records[index].payload, contentHash: hash, nonces: &lane.0)
+            // An encrypted store keeps the document blinded (keyed tokens of its words).
+            let document = PersonSearch.document(for: records[index])
+            guard lane.1 != nil else { return (hash, payload, document) }
+            return (hash, payload, PersonIndex.blinded(document, with: &lane.1!))
         }
-        if let error = failure.withLock({ $0 }) { throw error }
-        return (hashes, payloads, documents)
+        return (prepared.map(\.0), prepared.map(\.1), prepared.map(\.2))
     }
 
     /// Moves a watermark, never backwards: a page re-read through the overlap must not undo progress.

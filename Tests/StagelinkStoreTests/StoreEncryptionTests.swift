@@ -199,4 +199,50 @@ struct StoreEncryptionTests {
         let error = await #expect(throws: StoreError.self) { _ = try await store.row(id: first.rowIDs[1]) }
         #expect(error?.description.contains("the payload of row \(first.rowIDs[1]) does not open") == true)
     }
+
+    /// A page large enough to be sealed and opened over every core (``PageLanes``) is staged,
+    /// claimed and recorded with each value under its own row and record, every payload with a
+    /// nonce of its own.
+    @Test func aLargePageIsSealedAndOpenedOverEveryCoreEachValueUnderItsOwnRowWithANonceOfItsOwn() async throws {
+        let store = try SQLiteStore(path: path, key: try StoreKey.generate(at: keyFile()))
+        let patients = (0..<300).map { patient("p\($0)", family: "Family\($0)") }
+        let staged = try await store.stage(patients, job: nil, advancing: nil)
+        #expect(staged.staged == 300)
+        let claimed = try await store.claimRows(ClaimRequest(), limit: 300, actor: .job(1))
+        #expect(claimed.map(\.id) == staged.rowIDs)
+        #expect(claimed.map(\.payload) == patients.map(\.payload))
+        let at = Date(timeIntervalSince1970: 1_790_000_100)
+        try await store.record(
+            zip(claimed, 0...).map { row, index in
+                let key = MappedRecordKey(object: "Contact", key: row.sourceID)
+                return LinkOutcome(
+                    rowID: row.id, actor: .job(1), at: at, status: .linked, attempt: .linked,
+                    fieldStates: [FieldStateChange(record: key, field: "LastName", state: FieldState(synced: .text("Family\(index)")))],
+                    writes: [
+                        FieldWrite(
+                            record: key, field: "LastName", value: .text("Family\(index)"), writtenTo: .salesforce, rowID: row.id, jobID: 1,
+                            rule: .emr, actor: .job(1), at: at, reason: "the EMR owns LastName")
+                    ])
+            })
+        for index in [0, 1, 2, 149, 298, 299] {
+            let key = MappedRecordKey(object: "Contact", key: "p\(index)")
+            #expect(try await store.fieldStates(for: [key])[key]?["LastName"]?.synced == .text("Family\(index)"))
+            #expect(try await store.writes(byRow: staged.rowIDs[index]).map(\.value) == [.text("Family\(index)")])
+        }
+        let nonces = try await store.pool.read { db in
+            try Data.fetchAll(db, sql: "SELECT payload FROM staged_payload").map { Data($0.dropFirst().prefix(12)) }
+        }
+        #expect(nonces.count == 300)
+        #expect(Set(nonces).count == 300)
+        #expect(try !fileContains("Family299"))
+    }
+
+    @Test func aPagesWorkOverEveryCoreKeepsItsOrderAndThrowsWhatALaneMet() throws {
+        struct Refused: Error {}
+        #expect(try PageLanes.map(500, state: { 0 }) { index, seen in
+            seen += 1
+            return index * 2
+        } == (0..<500).map { $0 * 2 })
+        #expect(throws: Refused.self) { try PageLanes.map(500, state: {}) { index, _ in if index == 257 { throw Refused() } } }
+    }
 }

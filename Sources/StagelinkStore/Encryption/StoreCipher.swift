@@ -102,7 +102,7 @@ package struct StoreCipher: Sendable {
     /// A text value (a copy of field values), sealed with a random nonce, as text: `enc1:` and
     /// base64.
     package func sealText(_ text: [UInt8], label: String, nonces: inout Nonces) throws -> String {
-        Self.sealedTextPrefix + Data(try seal(text, label: label, nonce: nonces.next())).base64EncodedString()
+        Self.sealedTextPrefix + (try sealedData(text, label: label, nonce: nonces.next())).base64EncodedString()
     }
 
     /// A text value sealed deterministically (a synthetic nonce from an HMAC of the value): equal
@@ -113,7 +113,7 @@ package struct StoreCipher: Sendable {
         var mac = nonceMAC
         mac.update(data: Array(label.utf8) + [0] + bytes)
         let nonce = try AES.GCM.Nonce(data: Array(mac.finalize()).prefix(12))
-        return Self.sealedTextPrefix + Data(try seal(bytes, label: label, nonce: nonce)).base64EncodedString()
+        return Self.sealedTextPrefix + (try sealedData(bytes, label: label, nonce: nonce)).base64EncodedString()
     }
 
     /// The text a sealed value holds; `what` names the value in the error when it does not open.
@@ -136,6 +136,17 @@ package struct StoreCipher: Sendable {
         var sealed: [UInt8] = [Self.version]
         sealed.reserveCapacity(1 + combined.count)
         sealed.append(contentsOf: combined)
+        return sealed
+    }
+
+    /// The same sealed bytes as ``seal(_:label:nonce:)``, as `Data` for base64: one copy of the box,
+    /// not a copy into an array and another into `Data`.
+    private func sealedData(_ plaintext: [UInt8], label: String, nonce: AES.GCM.Nonce) throws -> Data {
+        let box = try AES.GCM.seal(plaintext, using: encryptionKey, nonce: nonce, authenticating: Array(label.utf8))
+        guard let combined = box.combined else { throw CipherProblem.notSealed }
+        var sealed = Data(capacity: 1 + combined.count)
+        sealed.append(Self.version)
+        sealed.append(combined)
         return sealed
     }
 
