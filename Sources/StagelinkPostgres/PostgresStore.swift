@@ -32,34 +32,75 @@ public final class PostgresStore: Sendable {
     /// The lease epoch every write of this store carries (``fenced(by:)``); nil: not fenced.
     let fence: Int64?
 
-    /// Connects, and migrates the store to this build's schema. A store holding a migration this
-    /// build does not know was written by a newer Stagelink: refused before anything writes to it.
+    /// How a store is opened: by a command that creates and owns it, or by one that uses a store
+    /// that must already be there.
+    public enum Opening: Sendable, Hashable {
+        /// The schema and its tables are created when missing and migrated to this build's schema
+        /// (the service, `sync`, the demo, `store copy --to`, `store migrate`).
+        case creatingOrMigrating
+        /// Nothing is created or migrated: a missing schema, a schema without the store's tables
+        /// and a store that lacks this build's migrations are refused (``PostgresStoreError``),
+        /// so that a mistyped `?schema=` or database never becomes a new, empty store.
+        case existing
+    }
+
+    /// Connects, and (``Opening/creatingOrMigrating``) migrates the store to this build's schema
+    /// or (``Opening/existing``) checks that it is there at this build's schema. A store holding a
+    /// migration this build does not know was written by a newer Stagelink: refused before
+    /// anything writes to it.
     ///
-    /// - Parameter schema: the PostgreSQL schema to keep the tables in; tests give each store one of its own.
-    public init(location: PostgresLocation, schema: String = "public", logger: Logger = Logger(label: "stagelink.postgres")) async throws {
-        guard schema.range(of: #"^[a-z_][a-z0-9_]{0,62}$"#, options: .regularExpression) != nil else {
-            throw PostgresStoreError.invalidSchema(schema)
-        }
+    /// - Parameter schema: the PostgreSQL schema to keep the tables in (default: the location's);
+    ///   tests give each store one of its own.
+    /// - Parameter logger: the store's logger; the pool's own messages go to it at warning and worse.
+    public init(
+        location: PostgresLocation, schema: String? = nil, opening: Opening = .creatingOrMigrating, logger: Logger = Logger(label: "stagelink.postgres")
+    ) async throws {
+        let schema = schema ?? location.schema
+        guard PostgresLocation.isSchemaName(schema) else { throw PostgresStoreError.invalidSchema(schema) }
         self.location = location
         self.schema = schema
         self.logger = logger
+        let tls = try Self.tls(location.tls)
+        let startup = [("search_path", schema), ("application_name", "stagelink")]
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
-            tls: try Self.tls(location.tls))
-        configuration.options.additionalStartupParameters = [("search_path", schema), ("application_name", "stagelink")]
+            tls: tls.map { .require($0) } ?? .disable)
+        configuration.options.additionalStartupParameters = startup
         configuration.options.maximumConnections = 8
         // The pool's own messages (a connection closed as the store closes) are for warnings and worse.
         var background = logger
         if background.logLevel < .warning { background.logLevel = .warning }
         let client = PostgresClient(configuration: configuration, backgroundLogger: background)
         self.client = client
-        lifetime = Lifetime(runner: Task { await client.run() })
+        // postgres-nio: "Users must call [run()] in order to allow the client to process any
+        // background work"; a connection leased before run() began logs "PostgresClient.run()
+        // hasn't been called yet". `Task.immediate` (SE-0472) runs the task's start on this thread
+        // until its first suspension, and run() marks the client running before it suspends: the
+        // pool runs before the first query below, whatever the scheduler does.
+        lifetime = Lifetime(runner: Task.immediate { await client.run() })
         fence = nil
         do {
-            try await migrate()
+            // Opening runs on a connection of its own, outside the pool: a refused connection, a
+            // wrong password or a missing database fails here at once with the server's answer
+            // (the pool would retry for a minute and then report only that it gave up).
+            var direct = PostgresConnection.Configuration(
+                host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
+                tls: try tls.map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable)
+            direct.options.additionalStartupParameters = startup
+            let connection = try await PostgresConnection.connect(configuration: direct, id: 0, logger: background)
+            do {
+                switch opening {
+                case .creatingOrMigrating: try await migrate(on: connection)
+                case .existing: try await checkExisting(on: connection)
+                }
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
         } catch {
             lifetime.end()
-            throw error
+            throw PostgresServerError.wrapping(error, location: location)
         }
     }
 
@@ -93,15 +134,16 @@ public final class PostgresStore: Sendable {
 
     /// `verify-full`: TLS required, the chain verified against the system's roots (or
     /// `sslrootcert`) and the certificate's name against the host, as libpq does.
-    private static func tls(_ mode: PostgresLocation.TLSMode) throws -> PostgresClient.Configuration.TLS {
+    /// nil: no TLS (`disable`, loopback only).
+    private static func tls(_ mode: PostgresLocation.TLSMode) throws -> TLSConfiguration? {
         switch mode {
         case .disable:
-            return .disable
+            return nil
         case .verifyFull(let rootCertificate):
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.certificateVerification = .fullVerification
             if let rootCertificate { tls.trustRoots = .file(rootCertificate) }
-            return .require(tls)
+            return tls
         }
     }
 
@@ -112,8 +154,8 @@ public final class PostgresStore: Sendable {
 
     /// Applies this build's migrations that the store lacks, all in one transaction under an
     /// advisory lock (two processes starting at once migrate once).
-    private func migrate() async throws {
-        try await client.withConnection { connection in
+    private func migrate(on connection: PostgresConnection) async throws {
+        do {
             _ = try await connection.simpleQuery("BEGIN").get()
             do {
                 _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
@@ -141,6 +183,31 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// ``Opening/existing``: the schema and the store's tables are there, with every migration of
+    /// this build and none it does not know; nothing is written.
+    private func checkExisting(on connection: PostgresConnection) async throws {
+        let found = try await connection.rows(
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = \(schema)),
+                   EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'stagelink_migration')
+            """, logger: logger
+        ).decode((Bool, Bool).self).collect().first
+        guard let (schemaExists, tableExists) = found, schemaExists, tableExists else {
+            throw PostgresStoreError.missing(location: location.description, schema: schema, schemaExists: found?.0 ?? false)
+        }
+        let applied = try await connection.rows("SELECT identifier FROM stagelink_migration ORDER BY position", logger: logger)
+            .decode(String.self).collect()
+        let known = PostgresMigrations.all.map(\.identifier)
+        let unknown = Set(applied).subtracting(known)
+        guard unknown.isEmpty else {
+            throw PostgresStoreError.newer(location: location.description, unknownMigrations: unknown.sorted(), known: PostgresMigrations.version)
+        }
+        let lacking = known.filter { !applied.contains($0) }
+        guard lacking.isEmpty else {
+            throw PostgresStoreError.needsMigration(location: location.description, applied: applied.count, current: known.count, firstLacking: lacking[0])
+        }
+    }
+
     /// The migrations the store holds, in the order they were applied.
     public func appliedMigrations() async throws -> [String] {
         try await client.query("SELECT identifier FROM stagelink_migration ORDER BY position", logger: logger)
@@ -159,7 +226,8 @@ public final class PostgresStore: Sendable {
     /// so that no process can take the lease between the check and the commit; a lease that
     /// changed hands throws ``StaleLease`` and nothing of the write lands. Every transaction ends
     /// with a notification on the store's channel, delivered at commit to every store that
-    /// listens (``changeToken()``). An error of `body` is thrown as it is (not wrapped).
+    /// listens (``changeToken()``). An error of `body` is thrown as it is (not wrapped), the server's
+    /// and the connection's told plainly (``PostgresServerError``).
     func transaction<Result: Sendable>(fenced: Bool = true, _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         do {
             return try await client.withTransaction(logger: logger) { connection in
@@ -172,7 +240,9 @@ public final class PostgresStore: Sendable {
                 return result
             }
         } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error
+            throw PostgresServerError.wrapping(error.closureError ?? error, location: location)
+        } catch {
+            throw PostgresServerError.wrapping(error, location: location)
         }
     }
 }
@@ -283,6 +353,10 @@ public enum PostgresStoreError: Error, Sendable, Hashable, CustomStringConvertib
     /// Written by a newer Stagelink: refused, never written to.
     case newer(location: String, unknownMigrations: [String], known: Int)
     case invalidSchema(String)
+    /// A command that uses an existing store found none there (``PostgresStore/Opening/existing``).
+    case missing(location: String, schema: String, schemaExists: Bool)
+    /// A command that uses an existing store found one that lacks this build's migrations.
+    case needsMigration(location: String, applied: Int, current: Int, firstLacking: String)
     /// The server answered a statement in a way it never should (a RETURNING with no row).
     case unexpected(String)
 
@@ -291,6 +365,15 @@ public enum PostgresStoreError: Error, Sendable, Hashable, CustomStringConvertib
         case .newer(let location, let unknown, let known):
             "the store at \(location) was written by a newer Stagelink: it holds migrations this build does not know (\(unknown.joined(separator: "; "))), "
                 + "and this build knows store versions up to \(known); it was not changed. Run the newer Stagelink."
+        case .missing(let location, let schema, let schemaExists):
+            "there is no Stagelink store at \(location): "
+                + (schemaExists ? "the schema \(schema) holds no Stagelink tables" : "the database has no schema \(schema)")
+                + "; nothing was created. Check the URL (the database and ?schema=); a new store is made by the service "
+                + "(`stagelink run`), `stagelink sync`, `stagelink store migrate --store URL` or `stagelink store copy --to URL`"
+        case .needsMigration(let location, let applied, let current, let firstLacking):
+            "the store at \(location) holds \(applied) of this build's \(current) migrations (the first it lacks: \(firstLacking)): "
+                + "it was written by an older Stagelink and this command does not migrate it; nothing was changed. "
+                + "Run `stagelink store migrate --store URL` (or start the service, `stagelink run`, which migrates as it starts) with this build"
         case .invalidSchema(let schema):
             "\"\(DisplayText.escaped(schema))\" is not a schema name Stagelink uses (lower-case letters, digits and _, at most 63)"
         case .unexpected(let what):

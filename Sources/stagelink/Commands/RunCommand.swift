@@ -106,7 +106,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try await Context.open(storeOptions, quietLevel: .info)
+        let context = try await Context.open(storeOptions, for: .owning, quietLevel: .info)
         try await context.mapping.loadPolicy(into: context.store)
         let interval = try every.map(Self.interval) ?? context.configuration?.every ?? StagelinkConfiguration.defaultEvery
         if skipChecks {
@@ -122,7 +122,7 @@ struct RunCommand: AsyncParsableCommand {
             logger: context.logger)
         let trap = SignalTrap { [logger = context.logger] in logger.notice("stop requested: stopping after the current batch (signal again to quit now)") }
         let address = try listen.map { try ListenAddress(parsing: $0) } ?? context.configuration?.listen
-        let operations = try await ServiceOperations.start(context, listen: address, holder: holder, every: interval)
+        let operations = try await ServiceOperations.start(context, listen: address, holder: holder, every: interval, standby: standby)
         do {
             context.logger.notice("service starting", metadata: ["store": "\(context.storeName)", "sync.every": "\(interval.compactText)"])
             try await service.run(stop: trap.stop, cycles: cycles, standby: standby) { report in
