@@ -97,6 +97,8 @@ public struct PostgresServerError: Error, Sendable, Hashable, CustomStringConver
             "the server has no connection slot left: raise max_connections or lower the number of Stagelink processes"
         case "57P01", "57P02", "57P03":
             "the server is shutting down or starting up: try again once it is up"
+        case "25P03":
+            "the server ended a transaction that waited for this process longer than idle_in_transaction_session_timeout (the process was paused or cut off); nothing of it was kept"
         case "25006":
             "the server is a read-only standby: point the store at the primary"
         default:

@@ -32,6 +32,17 @@ public final class PostgresStore: Sendable {
     /// The lease epoch every write of this store carries (``fenced(by:)``); nil: not fenced.
     let fence: Int64?
 
+    /// How long the server lets one of the store's transactions wait for its client
+    /// (`idle_in_transaction_session_timeout`, PostgreSQL's "Terminate any session that has been
+    /// idle … within an open transaction for longer than the specified amount of time"). Every
+    /// write of a fenced store holds the lease's row `FOR SHARE` to its commit, so a holder frozen
+    /// (SIGSTOP, a stalled VM) or cut off from the server inside a transaction would keep the
+    /// standby from taking the lease over for as long as it stays so, or until TCP keepalives
+    /// notice (hours by default): the failover proof's `--freeze` mode found it. The server ends
+    /// such a session after this, its transaction rolled back and the lock released; the store's
+    /// own transactions never wait for their client anywhere near as long.
+    static let idleInTransactionLimit = "10s"
+
     /// How a store is opened: by a command that creates and owns it, or by one that uses a store
     /// that must already be there.
     public enum Opening: Sendable, Hashable {
@@ -61,7 +72,7 @@ public final class PostgresStore: Sendable {
         self.schema = schema
         self.logger = logger
         let tls = try Self.tls(location.tls)
-        let startup = [("search_path", schema), ("application_name", "stagelink")]
+        let startup = [("search_path", schema), ("application_name", "stagelink"), ("idle_in_transaction_session_timeout", Self.idleInTransactionLimit)]
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
             tls: tls.map { .require($0) } ?? .disable)

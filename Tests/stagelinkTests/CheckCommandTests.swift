@@ -276,14 +276,14 @@ struct CheckCommandTests {
         try await SandboxHarness.with { harness in
             let misspelt = try Self.configuration(harness) { $0.replacingOccurrences(of: "field: Gender__c", with: "field: Gendr__c") }
             do {
-                try await RunCommand.startUpChecks(try await Context.open(config: misspelt))
+                try await RunCommand.startUpChecks(try await Context.open(config: misspelt, for: .owning))
                 Issue.record("run started with a misspelt field in its mapping")
             } catch let error as SetupError {
                 #expect(error.exitCode == 3)
                 #expect(error.message.hasPrefix("refusing to start: 1 start-up check failed"))
                 #expect(error.message.contains("✗ salesforce     Contact.Gendr__c: no such field on Contact"))
             }
-            try await RunCommand.startUpChecks(try await Context.open(config: try Self.configuration(harness)))
+            try await RunCommand.startUpChecks(try await Context.open(config: try Self.configuration(harness), for: .owning))
         }
         // The EHR and the org gone (a stopped sandbox): nothing is known to be wrong; the service starts and retries.
         let harness = try await SandboxHarness.start()
@@ -294,7 +294,7 @@ struct CheckCommandTests {
         let failed = unreachable.checks.filter { $0.status == .failed }
         #expect(failed.filter { !$0.transient }.isEmpty)
         #expect(Set(unreachable.checks.filter { $0.status == .failed }.map(\.subject)) == ["sign-in", "SMART discovery"])
-        try await RunCommand.startUpChecks(try await Context.open(config: path))
+        try await RunCommand.startUpChecks(try await Context.open(config: path, for: .owning))
     }
 
     @Test func noConfigurationIsOneFailureWithItsFix() async throws {
