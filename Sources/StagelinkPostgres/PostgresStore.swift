@@ -37,40 +37,91 @@ public final class PostgresStore: Sendable {
     /// in the clear when the store has no key.
     let sealing: StoreSealing
 
-    /// Connects, and migrates the store to this build's schema. A store holding a migration this
-    /// build does not know was written by a newer Stagelink: refused before anything writes to it.
+    /// How long the server lets one of the store's transactions wait for its client
+    /// (`idle_in_transaction_session_timeout`, PostgreSQL's "Terminate any session that has been
+    /// idle … within an open transaction for longer than the specified amount of time"). Every
+    /// write of a fenced store holds the lease's row `FOR SHARE` to its commit, so a holder frozen
+    /// (SIGSTOP, a stalled VM) or cut off from the server inside a transaction would keep the
+    /// standby from taking the lease over for as long as it stays so, or until TCP keepalives
+    /// notice (hours by default): the failover proof's `--freeze` mode found it. The server ends
+    /// such a session after this, its transaction rolled back and the lock released; the store's
+    /// own transactions never wait for their client anywhere near as long.
+    static let idleInTransactionLimit = "10s"
+
+    /// How a store is opened: by a command that creates and owns it, or by one that uses a store
+    /// that must already be there.
+    public enum Opening: Sendable, Hashable {
+        /// The schema and its tables are created when missing and migrated to this build's schema
+        /// (the service, `sync`, the demo, `store copy --to`, `store migrate`).
+        case creatingOrMigrating
+        /// Nothing is created or migrated: a missing schema, a schema without the store's tables
+        /// and a store that lacks this build's migrations are refused (``PostgresStoreError``),
+        /// so that a mistyped `?schema=` or database never becomes a new, empty store.
+        case existing
+    }
+
+    /// Connects, and (``Opening/creatingOrMigrating``) migrates the store to this build's schema
+    /// or (``Opening/existing``) checks that it is there at this build's schema. A store holding a
+    /// migration this build does not know was written by a newer Stagelink: refused before
+    /// anything writes to it.
     ///
     /// With a `key`, the store is encrypted as a SQLite store is: its data key is unwrapped with it
     /// (and made the first time a store is opened with a key). An encrypted store opened without
     /// its key, or with another key, is refused with an error naming the key file.
     ///
-    /// - Parameter schema: the PostgreSQL schema to keep the tables in; tests give each store one of its own.
+    /// - Parameter schema: the PostgreSQL schema to keep the tables in (default: the location's);
+    ///   tests give each store one of its own.
+    /// - Parameter logger: the store's logger; the pool's own messages go to it at warning and worse.
     public init(
-        location: PostgresLocation, schema: String = "public", key: StoreKey? = nil, logger: Logger = Logger(label: "stagelink.postgres")
+        location: PostgresLocation, schema: String? = nil, opening: Opening = .creatingOrMigrating, key: StoreKey? = nil,
+        logger: Logger = Logger(label: "stagelink.postgres")
     ) async throws {
-        guard schema.range(of: #"^[a-z_][a-z0-9_]{0,62}$"#, options: .regularExpression) != nil else {
-            throw PostgresStoreError.invalidSchema(schema)
-        }
+        let schema = schema ?? location.schema
+        guard PostgresLocation.isSchemaName(schema) else { throw PostgresStoreError.invalidSchema(schema) }
         self.location = location
         self.schema = schema
         self.logger = logger
+        let tls = try Self.tls(location.tls)
+        let startup = [("search_path", schema), ("application_name", "stagelink"), ("idle_in_transaction_session_timeout", Self.idleInTransactionLimit)]
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
-            tls: try Self.tls(location.tls))
-        configuration.options.additionalStartupParameters = [("search_path", schema), ("application_name", "stagelink")]
+            tls: tls.map { .require($0) } ?? .disable)
+        configuration.options.additionalStartupParameters = startup
         configuration.options.maximumConnections = 8
         // The pool's own messages (a connection closed as the store closes) are for warnings and worse.
         var background = logger
         if background.logLevel < .warning { background.logLevel = .warning }
         let client = PostgresClient(configuration: configuration, backgroundLogger: background)
-        let lifetime = Lifetime(runner: Task { await client.run() })
+        // postgres-nio: "Users must call [run()] in order to allow the client to process any
+        // background work"; a connection leased before run() began logs "PostgresClient.run()
+        // hasn't been called yet". `Task.immediate` (SE-0472) runs the task's start on this thread
+        // until its first suspension, and run() marks the client running before it suspends: the
+        // pool runs before the first query below, whatever the scheduler does.
+        let lifetime = Lifetime(runner: Task.immediate { await client.run() })
         let cipher: StoreCipher?
         do {
-            try await Self.migrate(client: client, schema: schema, location: location, logger: logger)
+            // Opening runs on a connection of its own, outside the pool: a refused connection, a
+            // wrong password or a missing database fails here at once with the server's answer
+            // (the pool would retry for a minute and then report only that it gave up).
+            var direct = PostgresConnection.Configuration(
+                host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
+                tls: try tls.map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable)
+            direct.options.additionalStartupParameters = startup
+            let connection = try await PostgresConnection.connect(configuration: direct, id: 0, logger: background)
+            do {
+                switch opening {
+                case .creatingOrMigrating: try await Self.migrate(on: connection, schema: schema, location: location, logger: logger)
+                case .existing: try await Self.checkExisting(on: connection, schema: schema, location: location, logger: logger)
+                }
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
             cipher = try await Self.unlock(client: client, location: location, key: key, logger: logger)
         } catch {
             lifetime.end()
-            throw error
+            throw PostgresServerError.wrapping(error, location: location)
         }
         self.client = client
         self.lifetime = lifetime
@@ -111,15 +162,16 @@ public final class PostgresStore: Sendable {
 
     /// `verify-full`: TLS required, the chain verified against the system's roots (or
     /// `sslrootcert`) and the certificate's name against the host, as libpq does.
-    private static func tls(_ mode: PostgresLocation.TLSMode) throws -> PostgresClient.Configuration.TLS {
+    /// nil: no TLS (`disable`, loopback only).
+    private static func tls(_ mode: PostgresLocation.TLSMode) throws -> TLSConfiguration? {
         switch mode {
         case .disable:
-            return .disable
+            return nil
         case .verifyFull(let rootCertificate):
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.certificateVerification = .fullVerification
             if let rootCertificate { tls.trustRoots = .file(rootCertificate) }
-            return .require(tls)
+            return tls
         }
     }
 
@@ -130,8 +182,8 @@ public final class PostgresStore: Sendable {
 
     /// Applies this build's migrations that the store lacks, all in one transaction under an
     /// advisory lock (two processes starting at once migrate once).
-    private static func migrate(client: PostgresClient, schema: String, location: PostgresLocation, logger: Logger) async throws {
-        try await client.withConnection { connection in
+    private static func migrate(on connection: PostgresConnection, schema: String, location: PostgresLocation, logger: Logger) async throws {
+        do {
             _ = try await connection.simpleQuery("BEGIN").get()
             do {
                 _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
@@ -159,6 +211,31 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// ``Opening/existing``: the schema and the store's tables are there, with every migration of
+    /// this build and none it does not know; nothing is written.
+    private static func checkExisting(on connection: PostgresConnection, schema: String, location: PostgresLocation, logger: Logger) async throws {
+        let found = try await connection.rows(
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = \(schema)),
+                   EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'stagelink_migration')
+            """, logger: logger
+        ).decode((Bool, Bool).self).collect().first
+        guard let (schemaExists, tableExists) = found, schemaExists, tableExists else {
+            throw PostgresStoreError.missing(location: location.description, schema: schema, schemaExists: found?.0 ?? false)
+        }
+        let applied = try await connection.rows("SELECT identifier FROM stagelink_migration ORDER BY position", logger: logger)
+            .decode(String.self).collect()
+        let known = PostgresMigrations.all.map(\.identifier)
+        let unknown = Set(applied).subtracting(known)
+        guard unknown.isEmpty else {
+            throw PostgresStoreError.newer(location: location.description, unknownMigrations: unknown.sorted(), known: PostgresMigrations.version)
+        }
+        let lacking = known.filter { !applied.contains($0) }
+        guard lacking.isEmpty else {
+            throw PostgresStoreError.needsMigration(location: location.description, applied: applied.count, current: known.count, firstLacking: lacking[0])
+        }
+    }
+
     /// The migrations the store holds, in the order they were applied.
     public func appliedMigrations() async throws -> [String] {
         try await client.query("SELECT identifier FROM stagelink_migration ORDER BY position", logger: logger)
@@ -179,7 +256,8 @@ public final class PostgresStore: Sendable {
     /// with a notification on the store's channel, delivered at commit to every store that
     /// listens (``changeToken()``), unless `notifying` is false: `body` notifies in a statement of
     /// its own (`pg_notify(changeChannel, schema)`), saving a round trip. An error of `body` is
-    /// thrown as it is (not wrapped).
+    /// thrown as it is (not wrapped), the server's and the connection's told plainly
+    /// (``PostgresServerError``).
     func transaction<Result: Sendable>(
         fenced: Bool = true, notifying: Bool = true, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
@@ -194,7 +272,9 @@ public final class PostgresStore: Sendable {
                 return result
             }
         } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error
+            throw PostgresServerError.wrapping(error.closureError ?? error, location: location)
+        } catch {
+            throw PostgresServerError.wrapping(error, location: location)
         }
     }
 }
@@ -305,6 +385,10 @@ public enum PostgresStoreError: Error, Sendable, Hashable, CustomStringConvertib
     /// Written by a newer Stagelink: refused, never written to.
     case newer(location: String, unknownMigrations: [String], known: Int)
     case invalidSchema(String)
+    /// A command that uses an existing store found none there (``PostgresStore/Opening/existing``).
+    case missing(location: String, schema: String, schemaExists: Bool)
+    /// A command that uses an existing store found one that lacks this build's migrations.
+    case needsMigration(location: String, applied: Int, current: Int, firstLacking: String)
     /// The server answered a statement in a way it never should (a RETURNING with no row).
     case unexpected(String)
     /// Opened with a key for the first time while it holds rows in the clear.
@@ -315,6 +399,15 @@ public enum PostgresStoreError: Error, Sendable, Hashable, CustomStringConvertib
         case .newer(let location, let unknown, let known):
             "the store at \(location) was written by a newer Stagelink: it holds migrations this build does not know (\(unknown.joined(separator: "; "))), "
                 + "and this build knows store versions up to \(known); it was not changed. Run the newer Stagelink."
+        case .missing(let location, let schema, let schemaExists):
+            "there is no Stagelink store at \(location): "
+                + (schemaExists ? "the schema \(schema) holds no Stagelink tables" : "the database has no schema \(schema)")
+                + "; nothing was created. Check the URL (the database and ?schema=); a new store is made by the service "
+                + "(`stagelink run`), `stagelink sync`, `stagelink store migrate --store URL` or `stagelink store copy --to URL`"
+        case .needsMigration(let location, let applied, let current, let firstLacking):
+            "the store at \(location) holds \(applied) of this build's \(current) migrations (the first it lacks: \(firstLacking)): "
+                + "it was written by an older Stagelink and this command does not migrate it; nothing was changed. "
+                + "Run `stagelink store migrate --store URL` (or start the service, `stagelink run`, which migrates as it starts) with this build"
         case .invalidSchema(let schema):
             "\"\(DisplayText.escaped(schema))\" is not a schema name Stagelink uses (lower-case letters, digits and _, at most 63)"
         case .unexpected(let what):

@@ -146,16 +146,35 @@ public final class SQLiteStore: SyncStore {
         }
     }
 
-    /// Opens a store for a command that only reads: read-only when the store is at this build's
-    /// version (so that a store file that is not writable, mode 0400, works), and for writing only
-    /// when it needs this build's migrations and the file may be written.
+    /// Opens a store for a command that only reads: read-only (so that a store file that is not
+    /// writable, mode 0400, works), never created or migrated. A missing file, a file that holds
+    /// no store and a store that needs this build's migrations are refused (`stagelink store
+    /// migrate` upgrades one), as a PostgreSQL store is for the same commands.
     public static func forReading(path: String, key: StoreKey? = nil) throws -> SQLiteStore {
+        try checkExisting(path)
+        return try SQLiteStore(path: path, access: .readOnly, key: key)
+    }
+
+    /// Opens an existing store for a command that writes to it but does not own it (retry,
+    /// policy changes, purge): never created or migrated, refused as ``forReading(path:key:)`` refuses.
+    public static func forWriting(path: String, key: StoreKey? = nil) throws -> SQLiteStore {
+        try checkExisting(path)
+        return try SQLiteStore(path: path, access: .readWrite, key: key)
+    }
+
+    /// The file is there, holds a store, and is at this build's version (or a newer one, which the
+    /// opening refuses with its own message).
+    private static func checkExisting(_ path: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw StoreError.cannotOpen(path: path, reason: "no such file")
+            throw StoreError.cannotOpen(path: path, reason: "no such file; nothing was created (a new store is made by the service, `stagelink run`, or `stagelink sync`)")
         }
         let standing = try standing(at: path)
-        let writable = FileManager.default.isWritableFile(atPath: path)
-        return try SQLiteStore(path: path, access: standing.needsUpgrade && writable ? .readWrite : .readOnly, key: key)
+        guard standing.version > 0 else {
+            throw StoreError.cannotOpen(path: path, reason: "the file holds no Stagelink store; nothing was written to it")
+        }
+        if standing.needsUpgrade {
+            throw StoreError.needsUpgrade(path: path, version: standing.version, current: StoreMigrations.version)
+        }
     }
 
     /// The schema version of the store file at `path` and this build's, read without writing
@@ -229,7 +248,7 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
                 + (unknown.isEmpty ? "" : " with migrations this build does not know (\(unknown.joined(separator: "; ")))")
                 + ", and this build knows store versions up to \(known); it was not opened. Run the newer Stagelink, or restore a backup made by this version."
         case .needsUpgrade(let path, let version, let current):
-            "the store at \(path) is at store version \(version) and this build reads version \(current): it needs upgrading, which needs write access to the file; run any command that writes (for example `stagelink sync`) once with write access"
+            "the store at \(path) is at store version \(version) and this build reads version \(current): it was written by an older Stagelink and this command does not upgrade it; run `stagelink store migrate --store \(path)` (or start the service, `stagelink run`, which migrates as it starts) with write access to the file"
         case .noSuchRow(let id): "no staged row has id \(id)"
         case .noSuchConflict(let id): "no conflict has id \(id)"
         case .unreadable(let what): "the store holds a value this build cannot read: \(what)"

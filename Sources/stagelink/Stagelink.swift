@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StagelinkEngine
+import StagelinkPostgres
 
 /// The `stagelink` command: the root of every subcommand.
 @main
@@ -39,6 +40,11 @@ struct Stagelink: AsyncParsableCommand {
             printToStandardError("Error: \(error.message)")
             Foundation.exit(error.exitCode)
         } catch {
+            // A PostgreSQL store's error, told plainly (postgres-nio's own says only "Generic description").
+            if let explained = PostgresServerError.explaining(error) {
+                printToStandardError("Error: \(explained)")
+                Foundation.exit(SetupError(.store, explained).exitCode)
+            }
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if !message.isEmpty {

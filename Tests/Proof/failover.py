@@ -12,6 +12,13 @@ nothing duplicated, no write to a record removed at its source, every bad record
 field), and fencing: the lease's grants (table `lease_grant`, append-only, one epoch per grant)
 show that no holder was given the lease while the previous holder still lived, so that no two
 processes ever ran cycles at once, and every killed process had died of its SIGKILL.
+
+With `--freeze` the holder is not killed but frozen (SIGSTOP): alive, holding its connections, its
+lease lapsing. The standby takes the lease over and commits its first job; then the frozen holder is
+resumed (SIGCONT). Its next write carries the old epoch and is refused by the fencing (or its next
+renewal finds the lease taken): it must stop by itself, saying so in its log (`…was refused: the
+lease changed hands since…` or `…taken over by another process…`), and the sandbox must still hold
+no duplicate. It is then started again as the standby.
 """
 import os
 import signal
@@ -34,6 +41,8 @@ SIZES = {
 KILL_WINDOW = (0.3, 6.0)
 # The longest a failover may take before the harness calls it a finding (the default lease is 30 s).
 FAILOVER_LIMIT = 120.0
+# What a resumed, superseded holder logs as it stops (StaleLease, LeaseLost in SyncService.swift).
+STEPPED_DOWN = ("was refused: the lease changed hands since", "was taken over by another process")
 STATUSES_COMMITTED = "('succeeded', 'partial', 'failed')"
 
 
@@ -126,8 +135,9 @@ class Service:
 
 
 class FailoverTest(CrashTest):
-    def __init__(self, binary, url, size, seed, log, hosts="one", lease_ttl=None, keep=False):
+    def __init__(self, binary, url, size, seed, log, hosts="one", lease_ttl=None, keep=False, freeze=False):
         super().__init__(binary, "ci", seed, log)
+        self.freeze = freeze
         self.hosts = hosts
         self.lease_ttl = lease_ttl
         self.started_services = 0
@@ -142,8 +152,9 @@ class FailoverTest(CrashTest):
     def run(self):
         folder = new_folder("stagelink-failover-")
         schema = "failover_%d_%d" % (os.getpid(), self.seed)
-        self.log("failover crash test: two `stagelink run --standby` (%s, lease.ttl %s) on PostgreSQL schema %s, seed %d, %d patients, %d kills of the lease holder, in %s"
-                 % ("on two hosts" if self.hosts == "two" else "on one host", self.lease_ttl or "30s", schema, self.seed, self.size["patients"], self.size["random_kills"], folder))
+        self.log("failover crash test: two `stagelink run --standby` (%s, lease.ttl %s) on PostgreSQL schema %s, seed %d, %d patients, %d %s of the lease holder, in %s"
+                 % ("on two hosts" if self.hosts == "two" else "on one host", self.lease_ttl or "30s", schema, self.seed, self.size["patients"], self.size["random_kills"],
+                    "freezes (SIGSTOP, then SIGCONT after the takeover)" if self.freeze else "kills", folder))
         started = time.time()
         sandbox = Sandbox(self.binary, folder, patients=self.size["patients"], bad_share=0.05, seed=self.seed, profile="generic")
         workspace = None
@@ -186,7 +197,7 @@ class FailoverTest(CrashTest):
                  % (len(self.failovers), time.time() - started, ", ".join("%.2fs" % s for s in seconds),
                     "%.2fs" % statistics.median(seconds) if seconds else "-"))
         self.log("checked %s; current rows: %s" % (", ".join("%d %s" % (n, t) for t, n in sorted(checked.items())), statuses))
-        return {"kind": "crash-failover", "store": "postgres", "hosts": self.hosts, "lease_ttl": self.lease_ttl or "30s", "seed": self.seed, "size": self.size, "failovers": self.failovers,
+        return {"kind": "crash-failover-freeze" if self.freeze else "crash-failover", "store": "postgres", "hosts": self.hosts, "lease_ttl": self.lease_ttl or "30s", "seed": self.seed, "size": self.size, "failovers": self.failovers,
                 "failover_median": statistics.median(seconds) if seconds else None, "problems": self.problems,
                 "kills": len(self.failovers), "seconds": round(time.time() - started, 1), "checked": dict(checked), "rows": statuses}
 
@@ -226,6 +237,8 @@ class FailoverTest(CrashTest):
             return self.kill_holder(workspace, sandbox, number)
         running = workspace.sql("SELECT id, kind, direction FROM job WHERE status = 'running' ORDER BY id DESC LIMIT 1")
         doing = "job %s %s %s" % tuple(running[0]) if running else "between cycles"
+        if self.freeze:
+            return self.freeze_holder(workspace, sandbox, number, holder, doing)
         holder.signal(signal.SIGKILL)
         killed_at = holder.signalled_at
         code = holder.wait(timeout=30)
@@ -242,6 +255,42 @@ class FailoverTest(CrashTest):
         self.log("%3d killed pid %-7d %-34s lease taken after %s, first committed job after %s | %d duplicates"
                  % (number, holder.pid, doing[:34], "%.2fs" % taken if taken is not None else "-", "%.2fs" % committed if committed is not None else "-",
                     len(duplicates)))
+
+    def freeze_holder(self, workspace, sandbox, number, holder, doing):
+        """SIGSTOPs the holder, waits for the standby's takeover, SIGCONTs it, and checks that the
+        fencing stops it: it exits by itself, naming the lost lease, and nothing is duplicated."""
+        holder.signal(signal.SIGSTOP)
+        frozen_at = holder.signalled_at
+        # From here the frozen process does nothing: what it does after SIGCONT must be refused.
+        self.ended[holder.pid] = frozen_at
+        taken, committed = self.takeover(workspace, holder.pid, frozen_at)
+        holder.process.send_signal(signal.SIGCONT)
+        resumed_at = time.time()
+        try:
+            code = holder.process.wait(timeout=FAILOVER_LIMIT)
+        except subprocess.TimeoutExpired:
+            code = None
+        stopped = time.time() - resumed_at
+        holder.wait(timeout=30)
+        with open(holder.output.name, "rb") as handle:
+            tail = handle.read()[-2000:].decode("utf-8", "replace")
+        line = next((l for l in reversed(tail.splitlines()) if any(marker in l for marker in STEPPED_DOWN)), None)
+        if code is None:
+            self.problems.append("freeze %d: the resumed holder (pid %d) did not stop within %.0fs of SIGCONT" % (number, holder.pid, FAILOVER_LIMIT))
+        elif line is None:
+            self.problems.append("freeze %d: the resumed holder (pid %d) exited %s without saying it lost the lease: %s" % (number, holder.pid, code, tail[-300:]))
+        grants = workspace.sql("SELECT count(*) FROM lease_grant WHERE pid = %d AND at > %f" % (holder.pid, frozen_at))
+        if grants and int(grants[0][0]) > 0:
+            self.problems.append("freeze %d: the resumed holder (pid %d) was granted the lease again" % (number, holder.pid))
+        self.services[self.services.index(holder)] = self.service(workspace, holder.number)
+        duplicates = verdict.duplicates(sandbox)
+        for duplicate in duplicates:
+            self.problems.append("after freeze %d: %s" % (number, duplicate))
+        self.failovers.append({"kill": number, "killed_pid": holder.pid, "doing": doing, "taken": taken, "committed": committed,
+                               "duplicates": len(duplicates), "resumed_exit": code, "stopped_after": round(stopped, 2), "said": line})
+        self.log("%3d froze pid %-7d %-34s lease taken after %s, first committed job after %s; resumed, it stopped after %.2fs (exit %s): %s | %d duplicates"
+                 % (number, holder.pid, doing[:34], "%.2fs" % taken if taken is not None else "-", "%.2fs" % committed if committed is not None else "-",
+                    stopped, code, (line or "no line about the lease").strip()[-110:], len(duplicates)))
 
     def takeover(self, workspace, killed_pid, killed_at):
         """Seconds from the kill to the lease's next grant to another process, and to the first job

@@ -56,6 +56,8 @@ def main():
     parser.add_argument("--hosts", choices=["one", "two"], default="one",
                         help="crash --store postgres: two puts each service in a host namespace of its own, so that a standby waits for a dead holder's lease to lapse")
     parser.add_argument("--lease-ttl", help="crash --store postgres: the services' lease.ttl (default 30s), e.g. 10s")
+    parser.add_argument("--freeze", action="store_true",
+                        help="crash --store postgres: freeze the holder (SIGSTOP) instead of killing it, resume it after the takeover, and check that the fencing stops it")
     options = parser.parse_args()
     if options.store == "postgres" and not options.url:
         parser.error("--store postgres needs --url or STAGELINK_TEST_POSTGRES (eval \"$(scripts/test-postgres.sh start)\")")
@@ -70,7 +72,7 @@ def main():
     reports = []
     started = time.time()
     if options.proof in ("crash", "all") and options.store == "postgres":
-        test = FailoverTest(binary, options.url, size, options.seed, log, hosts=options.hosts, lease_ttl=options.lease_ttl)
+        test = FailoverTest(binary, options.url, size, options.seed, log, hosts=options.hosts, lease_ttl=options.lease_ttl, freeze=options.freeze)
         test.size.update({k: v for k, v in [("patients", options.patients), ("random_kills", options.kills)] if v is not None})
         reports.append(test.run())
     elif options.proof in ("crash", "all"):

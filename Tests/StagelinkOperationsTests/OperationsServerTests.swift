@@ -19,7 +19,8 @@ struct OperationsServerTests {
         let base = "http://127.0.0.1:\(server.address.port)"
         let http = HTTPTestClient()
         #expect(try await http.get("\(base)/healthz") == Answer(200, "ok\n"))
-        #expect(try await http.get("\(base)/readyz") == Answer(503, "not ready: no cycle has finished yet\n"))
+        #expect(try await http.get("\(base)/readyz") == Answer(503, #"{"ready":false,"role":"active","reason":"no cycle has finished yet","leaseHolder":null}"# + "\n"))
+        #expect(try await http.get("\(base)/leader").status == 503)
         #expect(try await http.get("\(base)/status") == Answer(200, "{\"level\":\"degraded\"}\n"))
         let metrics = try await http.get("\(base)/metrics")
         #expect(metrics.status == 200)
@@ -40,8 +41,41 @@ struct OperationsServerTests {
         #expect(!Readiness.assess(lease: live, holder: other, standby: false, lastCycleAt: now, every: every, now: now).ready)
         let expired = Lease(holder: me, since: now.addingTimeInterval(-100), expiresAt: now.addingTimeInterval(-1))
         #expect(!Readiness.assess(lease: expired, holder: me, standby: false, lastCycleAt: now, every: every, now: now).ready)
-        #expect(Readiness.assess(lease: live, holder: other, standby: true, lastCycleAt: nil, every: every, now: now).ready)
-        #expect(!Readiness.assess(lease: nil, holder: other, standby: true, lastCycleAt: nil, every: every, now: now).ready)
+    }
+
+    /// A standby is ready (Kubernetes keeps it in its Services and counts it available) with the
+    /// role `standby`; `/leader` answers 200 on the lease holder only.
+    @Test func aStandbyIsReadyAsAStandbyAndOnlyTheHolderIsTheLeader() async throws {
+        let me = LeaseHolder(name: "run", host: "h", pid: 1)
+        let other = LeaseHolder(name: "run", host: "h", pid: 2)
+        let now = Date()
+        let every = Duration.seconds(60)
+        let theirs = Lease(holder: other, since: now.addingTimeInterval(-100), expiresAt: now.addingTimeInterval(20))
+        let waiting = Readiness.assess(lease: theirs, holder: me, standby: true, lastCycleAt: nil, every: every, now: now)
+        #expect(waiting == Readiness(ready: true, reason: "standby for \(other)", role: .standby, leaseHolder: "\(other)"))
+        let orphaned = Readiness.assess(lease: nil, holder: me, standby: true, lastCycleAt: nil, every: every, now: now)
+        #expect(orphaned.ready && orphaned.role == .standby && orphaned.leaseHolder == nil)
+        // Once it took the lease over, it is active: ready after its first cycle.
+        let mine = Lease(holder: me, since: now, expiresAt: now.addingTimeInterval(30))
+        let tookOver = Readiness.assess(lease: mine, holder: me, standby: true, lastCycleAt: nil, every: every, now: now)
+        #expect(tookOver == Readiness(ready: false, reason: "no cycle has finished yet", role: .active, leaseHolder: "\(me)"))
+        #expect(Readiness.assess(lease: mine, holder: me, standby: true, lastCycleAt: now, every: every, now: now).role == .active)
+        // Not a standby and not the holder: not ready.
+        #expect(Readiness.assess(lease: theirs, holder: me, standby: false, lastCycleAt: now, every: every, now: now).role == .inactive)
+
+        let store = try await OperationsFixture.store()
+        for (answer, readyz, leader) in [(waiting, 200, 503), (Readiness.assess(lease: mine, holder: me, standby: true, lastCycleAt: now, every: every, now: now), 200, 200)] {
+            let server = try await OperationsServer.start(
+                listen: ListenAddress(port: 0), exporter: MetricsExporter(store: store), status: { ("{}", false) }, readiness: { answer },
+                logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+            let base = "http://127.0.0.1:\(server.address.port)"
+            let http = HTTPTestClient()
+            let ready = try await http.get("\(base)/readyz")
+            #expect(ready.status == readyz)
+            #expect(ready.body.contains(#""role":"\#(answer.role.rawValue)""#), "\(ready.body)")
+            #expect(try await http.get("\(base)/leader").status == leader, "\(answer)")
+            await server.stop()
+        }
     }
 
     @Test func aListenAddressIsLoopbackUnlessAHostIsNamed() throws {

@@ -1,7 +1,7 @@
 import Foundation
 import PostgresNIO
 import StagelinkEngine
-import StagelinkPostgres
+@testable import StagelinkPostgres
 import Testing
 
 @testable import StagelinkStore
@@ -82,6 +82,97 @@ struct PostgresStoreTests {
         let error = try await #require(throws: PostgresStoreError.self) { try await PostgresStore(location: store.location, schema: store.schema) }
         #expect(error.description.contains("v99: from the future"))
         #expect(error.description.contains("newer Stagelink"))
+    }
+
+    // MARK: - Opening an existing store
+
+    static func freshSchema() -> String { "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "_") }
+
+    @Test func anExistingStoreIsRequiredAndAMistypedSchemaIsNeverCreated() async throws {
+        let location = try PostgresLocation(parsing: try #require(StoreKind.serverURL))
+        let typo = Self.freshSchema()
+        for _ in 1...2 {
+            let error = try await #require(throws: PostgresStoreError.self) { try await PostgresStore(location: location, schema: typo, opening: .existing) }
+            #expect(error == .missing(location: location.description, schema: typo, schemaExists: false), "and the second time too: nothing was created")
+            #expect(error.description.contains("the database has no schema \(typo); nothing was created"), "\(error)")
+        }
+        // A schema that is there but holds no store.
+        try await direct("public") { connection in try await run(PostgresQuery(unsafeSQL: "CREATE SCHEMA \(typo)"), on: connection) }
+        let empty = try await #require(throws: PostgresStoreError.self) { try await PostgresStore(location: location, schema: typo, opening: .existing) }
+        #expect(empty.description.contains("the schema \(typo) holds no Stagelink tables"), "\(empty)")
+        let tables = try await direct("public") { connection in
+            let rows: PostgresRowSequence = try await connection.query("SELECT count(*) FROM pg_tables WHERE schemaname = \(typo)", logger: Logger(label: "test"))
+            var count = -1
+            for try await value in rows.decode(Int.self) { count = value }
+            try await run(PostgresQuery(unsafeSQL: "DROP SCHEMA \(typo)"), on: connection)
+            return count
+        }
+        #expect(tables == 0, "refusing wrote nothing")
+    }
+
+    @Test func anExistingStoreOfThisBuildOpensAndAnOlderOneIsRefusedNamingWhatToRun() async throws {
+        let store = try await StoreKind.postgres()
+        let existing = try await PostgresStore(location: store.location, schema: store.schema, opening: .existing)
+        #expect(try await existing.appliedMigrations().count == PostgresMigrations.version)
+        existing.close()
+        let last = try #require(PostgresMigrations.all.last?.identifier)
+        try await direct(store.schema) { connection in
+            try await run("DELETE FROM stagelink_migration WHERE identifier = \(last)", on: connection)
+        }
+        let error = try await #require(throws: PostgresStoreError.self) { try await PostgresStore(location: store.location, schema: store.schema, opening: .existing) }
+        #expect(error.description.contains("holds \(PostgresMigrations.version - 1) of this build's \(PostgresMigrations.version) migrations (the first it lacks: \(last))"))
+        #expect(error.description.contains("stagelink store migrate --store URL"))
+        #expect(try await store.appliedMigrations().count == PostgresMigrations.version - 1, "nothing was migrated")
+    }
+
+    // MARK: - The server's errors, told plainly
+
+    @Test func aMissingDatabaseIsNamedWithTheServersCodeAndNoPassword() async throws {
+        let server = try PostgresLocation(parsing: try #require(StoreKind.serverURL))
+        var location = server
+        location.database = "no_such_db_\(UUID().uuidString.prefix(8).lowercased())"
+        location.password = "sekrit-password-1"
+        let error = try await #require(throws: PostgresServerError.self) { try await PostgresStore(location: location, opening: .existing) }
+        #expect(error.sqlState == "3D000")
+        #expect(error.description.contains("the PostgreSQL server at \(location) refused: database \"\(location.database)\" does not exist (SQLSTATE 3D000)"), "\(error)")
+        #expect(error.description.contains("createdb"))
+        #expect(!error.description.contains("sekrit-password-1"))
+        #expect(!error.description.contains("Generic description"))
+    }
+
+    @Test func aRefusedConnectionSaysSoWithItsCause() async throws {
+        var location = try PostgresLocation(parsing: try #require(StoreKind.serverURL))
+        location.port = 1
+        location.password = "sekrit-password-2"
+        let error = try await #require(throws: PostgresServerError.self) { try await PostgresStore(location: location) }
+        #expect(error.sqlState == nil)
+        #expect(error.description.contains("the PostgreSQL server at postgres://\(location.user)@\(location.host):1/"), "\(error)")
+        #expect(error.description.contains("cannot connect"), "\(error)")
+        #expect(error.description.lowercased().contains("refused"), "the cause: \(error)")
+        #expect(!error.description.contains("sekrit-password-2"))
+    }
+
+    @Test func aUserWithoutThePrivilegeToCreateTheStoreIsToldWhichGrantIsMissing() async throws {
+        let server = try PostgresLocation(parsing: try #require(StoreKind.serverURL))
+        let role = "nopriv_" + UUID().uuidString.prefix(8).lowercased()
+        try await direct("public") { connection in try await run(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN"), on: connection) }
+        var location = server
+        location.user = role
+        let error = await #expect(throws: PostgresServerError.self) { try await PostgresStore(location: location, schema: Self.freshSchema()) }
+        try await direct("public") { connection in try await run(PostgresQuery(unsafeSQL: "DROP ROLE \(role)"), on: connection) }
+        #expect(error?.sqlState == "42501")
+        #expect(error?.description.contains("permission denied") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("grant it CONNECT and CREATE on the database") == true)
+    }
+
+    @Test func everyCodeAnOperatorMeetsComesWithWhatToCheck() {
+        #expect(PostgresServerError.advice(for: "28P01")?.contains("check the user and the password") == true)
+        #expect(PostgresServerError.advice(for: "40001")?.contains("may be run again") == true)
+        #expect(PostgresServerError.advice(for: "40P01")?.contains("may be run again") == true)
+        #expect(PostgresServerError.advice(for: "53300")?.contains("max_connections") == true)
+        #expect(PostgresServerError.advice(for: "08006")?.contains("reachable") == true)
+        #expect(PostgresServerError.advice(for: "23505") == nil)
+        #expect(PostgresServerError.explaining(CancellationError()) == nil, "only postgres-nio's errors are told again")
     }
 
     @Test(arguments: ["policy_audit", "row_access", "payload_purge", "store_key_audit"])
@@ -169,3 +260,4 @@ struct PostgresStoreTests {
         #expect(found == staged.rowIDs)
     }
 }
+

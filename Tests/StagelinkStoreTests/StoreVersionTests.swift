@@ -72,15 +72,27 @@ struct StoreVersionTests {
         #expect(try Self.bytes(path) == before)
     }
 
-    @Test func readingAMissingStoreIsAnErrorAndCreatesNothing() throws {
+    @Test func readingOrWritingAMissingStoreIsAnErrorAndCreatesNothing() throws {
         let temporary = try TemporaryFolder("absent")
         let path = temporary.file("store.sqlite")
         let error = #expect(throws: StoreError.self) { _ = try SQLiteStore.forReading(path: path) }
         #expect(error?.description.contains("no such file") == true)
+        #expect(throws: StoreError.self) { _ = try SQLiteStore.forWriting(path: path) }
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
-    @Test func aStoreOfAnOlderVersionIsUpgradedForWritingAndRefusedReadOnly() async throws {
+    @Test func aFileThatHoldsNoStoreIsRefusedAndNotWritten() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("empty-\(UUID().uuidString).sqlite").path
+        FileManager.default.createFile(atPath: path, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for open in [{ try SQLiteStore.forReading(path: path) }, { try SQLiteStore.forWriting(path: path) }] {
+            let error = #expect(throws: StoreError.self) { _ = try open() }
+            #expect(error?.description.contains("holds no Stagelink store") == true, "\(String(describing: error))")
+        }
+        #expect(try Self.bytes(path).isEmpty)
+    }
+
+    @Test func aStoreOfAnOlderVersionIsUpgradedByACommandThatOwnsItAndRefusedByTheOthers() async throws {
         let closed = try Self.closedStore()
         let path = closed.path
         // Back to version 2: no trigger column, no v3 migration, user_version unset (as before v3).
@@ -129,8 +141,15 @@ struct StoreVersionTests {
         let error = #expect(throws: StoreError.self) { _ = try SQLiteStore(path: path, access: .readOnly) }
         #expect(error?.description.contains("store version 2") == true)
         #expect(error?.description.contains("version \(StoreMigrations.version)") == true)
-        let upgraded = try SQLiteStore.forReading(path: path)
-        #expect(upgraded.access == .readWrite, "a writable store that needs upgrading is upgraded")
+        // A command that reads or writes without owning the store refuses it, saying what to run;
+        // only one that owns it (the service, sync, `store migrate`) upgrades it.
+        let before = try Self.bytes(path)
+        for open in [{ try SQLiteStore.forReading(path: path) }, { try SQLiteStore.forWriting(path: path) }] {
+            let refusal = #expect(throws: StoreError.self) { _ = try open() }
+            #expect(refusal?.description.contains("stagelink store migrate --store \(path)") == true, "\(String(describing: refusal))")
+        }
+        #expect(try Self.bytes(path) == before, "the refusals did not write")
+        let upgraded = try SQLiteStore(path: path)
         let triggers = try await upgraded.jobs(before: nil, limit: 10).reversed().map(\.trigger)
         #expect(triggers == [.scheduled, .manual, .onDemand, .onDemand, .manual])
     }

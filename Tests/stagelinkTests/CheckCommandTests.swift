@@ -277,7 +277,7 @@ struct CheckCommandTests {
             let first = try TemporaryFolder("check")
             let misspelt = try Self.configuration(harness, in: first) { $0.replacingOccurrences(of: "field: Gender__c", with: "field: Gendr__c") }
             do {
-                try await RunCommand.startUpChecks(try await Context.open(config: misspelt))
+                try await RunCommand.startUpChecks(try await Context.open(config: misspelt, for: .owning))
                 Issue.record("run started with a misspelt field in its mapping")
             } catch let error as SetupError {
                 #expect(error.exitCode == 3)
@@ -285,7 +285,7 @@ struct CheckCommandTests {
                 #expect(error.message.contains("✗ salesforce     Contact.Gendr__c: no such field on Contact"))
             }
             let second = try TemporaryFolder("check")
-            try await RunCommand.startUpChecks(try await Context.open(config: try Self.configuration(harness, in: second)))
+            try await RunCommand.startUpChecks(try await Context.open(config: try Self.configuration(harness, in: second), for: .owning))
         }
         // The EHR and the org gone (a stopped sandbox): nothing is known to be wrong; the service starts and retries.
         let harness = try await SandboxHarness.start()
@@ -297,7 +297,7 @@ struct CheckCommandTests {
         let failed = unreachable.checks.filter { $0.status == .failed }
         #expect(failed.filter { !$0.transient }.isEmpty)
         #expect(Set(unreachable.checks.filter { $0.status == .failed }.map(\.subject)) == ["sign-in", "SMART discovery"])
-        try await RunCommand.startUpChecks(try await Context.open(config: path))
+        try await RunCommand.startUpChecks(try await Context.open(config: path, for: .owning))
     }
 
     @Test func noConfigurationIsOneFailureWithItsFix() async throws {

@@ -4,6 +4,7 @@ import Logging
 import StagelinkEngine
 import StagelinkPostgres
 import StagelinkStore
+import StagelinkTestSupport
 import Testing
 @testable import stagelink
 
@@ -118,12 +119,12 @@ struct PostgresCommandTests {
     @Test func aCommandOpensThePostgresStoreTheURLNamesInItsOwnSchema() async throws {
         let url = try Self.url()
         let location = try PostgresLocation(parsing: url)
+        let other = try await PostgresStore(location: location, schema: location.schema)
         let context = try await Context.open(StoreOptions.parse(["--store", url]), for: .reading)
         #expect(context.file == nil)
         #expect(context.storeName == location.description)
         #expect(try await context.store.countRows(RowFilter()) == 0)
         // What another process stages there, the command's store reads.
-        let other = try await PostgresStore(location: location, schema: location.schema)
         let record = IncomingRecord(
             system: .emr, resourceType: "Patient", sourceID: "p-1", version: "1", lastUpdated: Date(timeIntervalSince1970: 1_790_000_000), payload: Array("{}".utf8))
         _ = try await other.stage([record], job: nil, advancing: nil)
@@ -178,11 +179,44 @@ struct PostgresCommandTests {
         store.close()
     }
 
+    /// postgres-nio warns when a connection is leased before `PostgresClient.run()` began; the
+    /// store starts it before its first query, so opening (and the first query on the pool) never warns.
+    @Test func openingAStoreNeverLeasesAConnectionBeforeThePoolRuns() async throws {
+        let capture = LogCapture()
+        let location = try PostgresLocation(parsing: try Self.url())
+        for opening in [PostgresStore.Opening.creatingOrMigrating, .existing, .creatingOrMigrating, .existing] {
+            let store = try await PostgresStore(location: location, opening: opening, logger: capture.logger())
+            #expect(try await store.appliedMigrations().count == PostgresMigrations.version)
+            if opening == .existing { try await store.dropSchema() }
+            store.close()
+        }
+        #expect(!capture.text.contains("hasn't been called yet"), "\(capture.text)")
+    }
+
+    /// A mistyped `?schema=` is refused by every command that does not own the store, and only
+    /// one that owns it (the service, sync, `store migrate`) creates it.
+    @Test func aMistypedSchemaIsRefusedByCommandsThatDoNotOwnTheStoreAndCreatedOnlyByOnesThatDo() async throws {
+        let url = try Self.url()
+        let location = try PostgresLocation(parsing: url)
+        let withPassword = url.replacingOccurrences(of: "://\(location.user)@", with: "://\(location.user):pw-never-shown@")
+        for purpose in [Context.Purpose.reading, .writing] {
+            let error = try await #require(throws: SetupError.self) { try await Context.open(StoreOptions.parse(["--store", withPassword]), for: purpose) }
+            #expect(error.exitCode == 4)
+            #expect(error.message.hasPrefix("there is no Stagelink store at \(location): the database has no schema \(location.schema); nothing was created"), "\(error)")
+            #expect(error.message.contains("stagelink store migrate --store URL"))
+            #expect(!error.message.contains("pw-never-shown"))
+        }
+        let owning = try await Context.open(StoreOptions.parse(["--store", url]), for: .owning)
+        let reading = try await Context.open(StoreOptions.parse(["--store", url]), for: .reading)
+        #expect(try await reading.store.countRows(RowFilter()) == 0)
+        try await (owning.store as? PostgresStore)?.dropSchema()
+    }
+
     @Test @MainActor func theConsoleOnAPostgresStoreFollowsAnotherProcesssWritesThroughItsChangeToken() async throws {
         let url = try Self.url()
         let location = try PostgresLocation(parsing: url)
-        let context = try await Context.open(StoreOptions.parse(["--store", url]), for: .reading)
         let other = try await PostgresStore(location: location, schema: location.schema)
+        let context = try await Context.open(StoreOptions.parse(["--store", url]), for: .reading)
         let record = IncomingRecord(
             system: .emr, resourceType: "Patient", sourceID: "p-42", version: "1", lastUpdated: Date(timeIntervalSince1970: 1_790_000_000), payload: Array("{}".utf8))
         let id = try #require(try await other.stage([record], job: nil, advancing: nil).rowIDs.first)

@@ -115,4 +115,23 @@ struct StoreCommandTests {
         let result = try run(["store", "rekey", "--store", path("store.sqlite")])
         #expect(result.status != 0 && result.stderr.contains("encryption: { keyFile: FILE }"), "\(result.stderr)")
     }
+
+    /// A mistyped store file is never made into a new, empty store: the commands that read or
+    /// write an existing store refuse it (exit 4) and create nothing; `store migrate` creates it.
+    @Test func aMissingStoreIsRefusedByCommandsThatDoNotOwnItAndMadeByStoreMigrate() throws {
+        let mapping = HostileOutputTests.root.appendingPathComponent("config/mapping.yaml").path
+        for arguments in [["rows"], ["status"], ["jobs"], ["audit", "access"], ["retry", "1"], ["policy", "show"]] {
+            let result = try run(arguments + ["--store", "typo.sqlite", "--mapping", mapping])
+            #expect(result.status == 4, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("typo.sqlite"), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains("no such file; nothing was created"), "\(arguments): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: path("typo.sqlite")), "\(arguments)")
+        }
+        let migrated = try run(["store", "migrate", "--store", "store.sqlite"])
+        #expect(migrated.status == 0, "\(migrated.stderr)")
+        #expect(migrated.stdout.contains("is at store version \(StoreMigrations.version), this build's"), "\(migrated.stdout)")
+        let rows = try run(["rows", "--store", "store.sqlite"])
+        #expect(rows.status == 0, "\(rows.stderr)")
+    }
+
 }

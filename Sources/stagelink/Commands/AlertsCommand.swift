@@ -39,7 +39,7 @@ struct AlertsListCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let store = try await Context.open(storeOptions).operationsStore
+        let store = try await Context.open(storeOptions, for: .reading).operationsStore
         let alerts = firing ? try await store.firingAlerts() : try await store.recentAlerts(limit: limit)
         var deliveries: [Int64: [AlertDelivery]] = [:]
         for alert in alerts { deliveries[alert.id] = try await store.deliveries(ofAlert: alert.id) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Sandbox
 import StagelinkBenchmarks
 import StagelinkEngine
@@ -19,6 +20,7 @@ struct BenchCommand: AsyncParsableCommand {
               swift run -c release stagelink bench
               swift run -c release stagelink bench --quick
               swift run -c release stagelink bench --only postgres --postgres "$(scripts/test-postgres.sh url)"
+              swift run -c release stagelink bench --only failover --postgres "$(scripts/test-postgres.sh url)"
               swift run -c release stagelink bench --only concurrency --latency salesforce=150ms,emr=80ms
               swift run -c release stagelink bench --only full-load --latency salesforce=150ms,emr=80ms
             """,
@@ -36,6 +38,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "A PostgreSQL server of one's own (postgres://…): adds the PostgreSQL store's figures beside SQLite's.")
     var postgres: String?
+
+    @Option(name: .customLong("lease-ttl"), help: "The failover figure's lease.ttl (default 30s, the configuration's default).")
+    var leaseTTL: String?
 
     @Option(
         help: ArgumentHelp(
@@ -60,6 +65,10 @@ struct BenchCommand: AsyncParsableCommand {
         }
         try await run("memory") { try await EngineBenchmarks.stagingMemory(count: 1_000_000 / scale) }
         try await run("stage") { try await EngineBenchmarks.staging(count: 100_000 / scale) }
+        // The failover figure runs two services for minutes: only when asked for by name.
+        if only.map({ "failover".contains($0) && $0.count >= 4 }) == true {
+            try await run("failover") { try await failover() }
+        }
         if let postgres {
             let location = try PostgresLocation(parsing: postgres)
             try await run("postgres stage") { try await PostgresBenchmarks.staging(count: 100_000 / scale, location: location) }
@@ -100,6 +109,17 @@ struct BenchCommand: AsyncParsableCommand {
         }
         print("")
         print(BenchmarkReport.table(figures))
+    }
+
+    /// The failover figure, on `--postgres`, else the server `STAGELINK_TEST_POSTGRES` names.
+    private func failover() async throws -> BenchmarkFigure {
+        guard let url = postgres ?? ProcessInfo.processInfo.environment["STAGELINK_TEST_POSTGRES"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+            throw ValidationError("--only failover needs a PostgreSQL server: --postgres URL, or STAGELINK_TEST_POSTGRES (eval \"$(scripts/test-postgres.sh start)\").")
+        }
+        var logger = Logger(label: "stagelink.bench")
+        logger.logLevel = .notice
+        let ttl = try leaseTTL.map { try Duration.parse($0, in: StagelinkConfiguration.Limits.leaseTTL) } ?? StagelinkConfiguration.defaultLeaseTTL
+        return try await FailoverBenchmark(location: PostgresLocation(parsing: url), leaseTTL: ttl, logger: logger).run()
     }
 }
 

@@ -44,7 +44,7 @@ struct ReconcileCommand: AsyncParsableCommand {
     var resource: [String] = []
 
     func run() async throws {
-        let context = try await Context.open(storeOptions)
+        let context = try await Context.open(storeOptions, for: .owning)
         let actor = Actor.operator(operatorOptions.resolved)
         let cycle = try await context.cycle(context.endpoints())
         let mapped = cycle.plan(reason: "")

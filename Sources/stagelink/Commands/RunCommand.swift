@@ -24,8 +24,9 @@ struct RunCommand: AsyncParsableCommand {
 
             With --listen (or service.listen in stagelink.yaml) it serves, for monitors: /metrics \
             (Prometheus text format), /healthz (the process is up), /readyz (the lease is held and \
-            the last cycle is within twice the schedule) and /status (the JSON of `stagelink status \
-            --json`). A port alone listens on 127.0.0.1. With alerts: in stagelink.yaml it checks the \
+            the last cycle is within twice the schedule, or a --standby waits to take over; its \
+            role in the JSON), /leader (200 only on the lease holder) and /status (the JSON of \
+            `stagelink status --json`). A port alone listens on 127.0.0.1. With alerts: in stagelink.yaml it checks the \
             alert rules after every cycle and every alerts.evaluateEvery, and posts to the webhooks \
             (docs/monitoring.md).
 
@@ -54,7 +55,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many cycles.")
     var cycles: Int?
 
-    @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz and /status on this address (a port alone: 127.0.0.1).", valueName: "host:port"))
+    @Option(help: ArgumentHelp("Serve /metrics, /healthz, /readyz, /leader and /status on this address (a port alone: 127.0.0.1).", valueName: "host:port"))
     var listen: String?
 
     @Option(help: ArgumentHelp("Linking workers that link staged rows at once, each its own share of people (1-16; default: service.workers, or 1).", valueName: "N"))
@@ -106,7 +107,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try await Context.open(storeOptions, quietLevel: .info)
+        let context = try await Context.open(storeOptions, for: .owning, quietLevel: .info)
         try await context.mapping.loadPolicy(into: context.store)
         let interval = try every.map(Self.interval) ?? context.configuration?.every ?? StagelinkConfiguration.defaultEvery
         if skipChecks {
@@ -122,7 +123,7 @@ struct RunCommand: AsyncParsableCommand {
             logger: context.logger)
         let trap = SignalTrap { [logger = context.logger] in logger.notice("stop requested: stopping after the current batch (signal again to quit now)") }
         let address = try listen.map { try ListenAddress(parsing: $0) } ?? context.configuration?.listen
-        let operations = try await ServiceOperations.start(context, listen: address, holder: holder, every: interval)
+        let operations = try await ServiceOperations.start(context, listen: address, holder: holder, every: interval, standby: standby)
         do {
             context.logger.notice("service starting", metadata: ["store": "\(context.storeName)", "sync.every": "\(interval.compactText)"])
             try await service.run(stop: trap.stop, cycles: cycles, standby: standby) { report in

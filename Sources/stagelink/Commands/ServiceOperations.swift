@@ -5,7 +5,7 @@ import StagelinkOperations
 import StagelinkStore
 
 /// What `stagelink run` does beside its cycles so that nobody has to watch a terminal: serve
-/// `/metrics`, `/healthz`, `/readyz` and `/status` (`--listen` or `service.listen`), and check the
+/// `/metrics`, `/healthz`, `/readyz`, `/leader` and `/status` (`--listen` or `service.listen`), and check the
 /// alert rules (`alerts:`) every `alerts.evaluateEvery` and after every cycle, while it holds the lease.
 final class ServiceOperations: Sendable {
     private let server: OperationsServer?
@@ -32,7 +32,8 @@ final class ServiceOperations: Sendable {
         self.alertLoop = alertLoop
     }
 
-    static func start(_ context: Context, listen: ListenAddress?, holder: LeaseHolder, every: Duration) async throws -> ServiceOperations {
+    /// - Parameter standby: started with `--standby`: `/readyz` is ready while it waits for the lease.
+    static func start(_ context: Context, listen: ListenAddress?, holder: LeaseHolder, every: Duration, standby: Bool = false) async throws -> ServiceOperations {
         let lastCycle = LastCycle()
         var server: OperationsServer?
         if let listen {
@@ -40,7 +41,7 @@ final class ServiceOperations: Sendable {
             server = try await OperationsServer.start(
                 listen: listen, exporter: MetricsExporter(store: try context.operationsStore), status: { try await HealthReport.current(context) },
                 readiness: {
-                    Readiness.assess(lease: try await store.currentLease(), holder: holder, standby: false, lastCycleAt: await lastCycle.at, every: every)
+                    Readiness.assess(lease: try await store.currentLease(), holder: holder, standby: standby, lastCycleAt: await lastCycle.at, every: every)
                 }, logger: context.logger)
         }
         var checkNow: AsyncStream<Void>.Continuation?

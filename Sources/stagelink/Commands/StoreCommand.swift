@@ -8,7 +8,7 @@ import StagelinkStore
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
-        abstract: "The store's encryption key (make one, replace it, see where it stands), and moving a store to PostgreSQL.",
+        abstract: "The store's encryption key (make one, replace it, see where it stands), its migrations, and moving a store to PostgreSQL.",
         discussion: """
             With encryption.keyFile in stagelink.yaml, the store seals payloads and the copies of \
             field values with a data key that this key file wraps; the first command that writes \
@@ -21,8 +21,9 @@ struct StoreCommand: AsyncParsableCommand {
               stagelink store rekey
               stagelink store info
               stagelink store copy --from store.sqlite --to postgres://stagelink@db.example.org:5432/stagelink
+              stagelink store migrate
             """,
-        subcommands: [KeygenCommand.self, RekeyCommand.self, InfoCommand.self, CopyCommand.self]
+        subcommands: [KeygenCommand.self, RekeyCommand.self, InfoCommand.self, CopyCommand.self, MigrateCommand.self]
     )
 
     /// `stagelink store keygen FILE`.

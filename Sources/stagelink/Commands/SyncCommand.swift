@@ -28,7 +28,7 @@ struct SyncCommand: AsyncParsableCommand {
     var outbound = false
 
     func run() async throws {
-        let context = try await Context.open(storeOptions)
+        let context = try await Context.open(storeOptions, for: .owning)
         let directions: Set<Job.Direction> = inbound == outbound ? [.inbound, .outbound] : (inbound ? [.inbound] : [.outbound])
         let actor = Actor.operator(operatorOptions.resolved)
         if let lease = try await context.store.currentLease(), lease.expiresAt > Date(), !lease.isAbandoned(onHost: ProcessInfo.processInfo.hostName) {

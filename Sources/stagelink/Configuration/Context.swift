@@ -68,13 +68,22 @@ struct SetupError: Error, CustomStringConvertible {
 /// What a command works with: the store, the mapping and the configuration when there is one.
 struct Context {
     /// What the command does to the store.
+    ///
+    /// Only a command that owns the store may create or migrate it, so that a mistyped path,
+    /// database or `?schema=` never becomes a new, empty store that a command then reads as "no
+    /// rows" or writes into. The other commands refuse a store that is not there, or that an
+    /// older Stagelink wrote, naming it and what to run (`stagelink store migrate`); SQLite and
+    /// PostgreSQL alike (docs/operations.md#which-commands-create-or-migrate-the-store).
     enum Purpose {
-        /// Writes (sync, retry, policy changes): the store is created if needed and migrated; the
-        /// mapping is read at once.
+        /// Owns the store (`run`, `sync`, `reconcile`, `demo`, `store migrate`): it is created
+        /// when missing and migrated to this build's schema; the mapping is read at once.
+        case owning
+        /// Writes to an existing store (retry, resolve, policy changes, purge, rekey): it must be
+        /// there at this build's schema; the mapping is read at once.
         case writing
-        /// Only reads (status, rows, show, jobs, …): the store must exist and is opened read-only
-        /// when it can be (a store file of mode 0400 works); the mapping is read when one is named
-        /// or found, and asked for only by what truly needs it.
+        /// Only reads (status, rows, show, jobs, …): the store must be there at this build's
+        /// schema and is opened read-only when it can be (a store file of mode 0400 works); the
+        /// mapping is read when one is named or found, and asked for only by what truly needs it.
         case reading
     }
 
@@ -196,11 +205,15 @@ struct Context {
             throw SetupError(.configuration, "\(error) (encryption.keyFile in \(configuration?.file ?? "the configuration"))")
         }
         if let server {
-            let opened = try await openServer(server, key: key, logger: logger)
+            let opened = try await openServer(server, opening: purpose == .owning ? .creatingOrMigrating : .existing, key: key, logger: logger)
             return Context(configuration: configuration, store: opened, file: nil, storeName: server.description, loadedMapping: loadedMapping, logger: logger)
         }
         func open(_ key: StoreKey?) throws -> SQLiteStore {
-            try purpose == .reading ? SQLiteStore.forReading(path: storePath, key: key) : SQLiteStore(path: storePath, key: key)
+            switch purpose {
+            case .owning: try SQLiteStore(path: storePath, key: key)
+            case .writing: try SQLiteStore.forWriting(path: storePath, key: key)
+            case .reading: try SQLiteStore.forReading(path: storePath, key: key)
+            }
         }
         let opened: SQLiteStore
         do {
@@ -219,23 +232,27 @@ struct Context {
         return Context(configuration: configuration, file: opened, loadedMapping: loadedMapping, logger: logger)
     }
 
-    /// Connects to the PostgreSQL store, migrating it to this build's schema; with `key`, its data
-    /// key is unwrapped (or made, for a new store) as a SQLite store's is.
-    static func openServer(_ location: PostgresLocation, key: StoreKey? = nil, logger: Logger) async throws(SetupError) -> PostgresStore {
+    /// Connects to the PostgreSQL store: creating or migrating it (a command that owns it), or
+    /// checking that it is there at this build's schema; with `key`, its data key is unwrapped (or
+    /// made, for a new store) as a SQLite store's is. The message names the store (never its password).
+    static func openServer(
+        _ location: PostgresLocation, opening: PostgresStore.Opening, key: StoreKey? = nil, logger: Logger
+    ) async throws(SetupError) -> PostgresStore {
         do {
             do {
-                return try await PostgresStore(location: location, schema: location.schema, key: key, logger: logger)
+                return try await PostgresStore(location: location, opening: opening, key: key, logger: logger)
             } catch let error as StoreError {
                 // `stagelink store rekey` between wrapping the data key with FILE.new and moving it over FILE.
                 guard case .wrongKey = error, let key, let newKey = try? StoreKey.load(file: key.file + ".new"),
-                    let store = try? await PostgresStore(location: location, schema: location.schema, key: newKey, logger: logger)
+                    let store = try? await PostgresStore(location: location, opening: opening, key: newKey, logger: logger)
                 else { throw error }
                 return store
             }
         } catch let error as StoreError {
             throw SetupError(.store, error)
         } catch {
-            throw SetupError(.store, "cannot open the PostgreSQL store \(location): \(error)")
+            let text = "\(error)"
+            throw SetupError(.store, text.contains(location.description) ? text : "cannot open the PostgreSQL store \(location): \(text)")
         }
     }
 

@@ -98,7 +98,7 @@ struct DemoEnvironment {
             """
         let configPath = folder.appendingPathComponent("stagelink.yaml")
         try Data(yaml.utf8).write(to: configPath)
-        let context = try await Context.open(config: configPath.path)
+        let context = try await Context.open(config: configPath.path, for: .owning)
         try await context.mapping.loadPolicy(into: context.store)
         return DemoEnvironment(folder: folder, sandbox: sandbox, context: context)
     }
