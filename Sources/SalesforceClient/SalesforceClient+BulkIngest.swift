@@ -57,18 +57,35 @@ extension SalesforceClient {
 
     /// One job, from creation to results. A job given up on an error (a poll that kept failing)
     /// may still run in the org: the next job waits for it first.
+    ///
+    /// A job that failed before it was closed (its creation or its upload timed out, or answered
+    /// 5xx after the retries) wrote nothing: Salesforce processes a job only once it is
+    /// `UploadComplete`, and one left `Open` is aborted by the next job's settling. Its rows are
+    /// sent again at once in a new job, at most ``bulkJobAttempts`` jobs in all; a job that
+    /// failed after it was closed may have written, and its rows fail (transiently) instead.
     private func bulkJob(object: String, externalIDField: String, records: [TargetRecord], csv: [UInt8]) async throws(RemoteCallError) -> [RecordResult] {
-        if bulkJobsMayRun.withLock({ $0 }) {
-            try await settleEarlierJobs()
-            bulkJobsMayRun.withLock { $0 = false }
-        }
-        do {
-            return try await runBulkJob(object: object, externalIDField: externalIDField, records: records, csv: csv)
-        } catch {
-            bulkJobsMayRun.withLock { $0 = true }
-            throw error
+        var attempt = 1
+        while true {
+            if bulkJobsMayRun.withLock({ $0 }) {
+                try await settleEarlierJobs()
+                bulkJobsMayRun.withLock { $0 = false }
+            }
+            var closing = false
+            do {
+                return try await runBulkJob(object: object, externalIDField: externalIDField, records: records, csv: csv, closing: &closing)
+            } catch {
+                bulkJobsMayRun.withLock { $0 = true }
+                guard !closing, error.kind == .transient, attempt < Self.bulkJobAttempts else { throw error }
+                logger.info(
+                    "a Bulk API job failed before it was closed; its rows go again in a new job",
+                    metadata: ["attempt": "\(attempt)", "error": "\(error.error.code)"])
+                attempt += 1
+            }
         }
     }
+
+    /// The jobs one batch of rows may take when they fail before they are closed.
+    static let bulkJobAttempts = 3
 
     /// Before sending rows again, the jobs this integration user left behind (a crashed process's,
     /// or one given up) are brought to an end: a closed one still queued or running is waited for,
@@ -84,8 +101,11 @@ extension SalesforceClient {
             }
             return records
         }
+        // The jobs this client is running now are not left behind: the linker keeps several in
+        // flight (`salesforce.concurrency`), each with rows of other records.
+        let running = bulkJobsRunning.withLock { $0 }
         for job in jobs where job["createdById"]?.stringValue == userID {
-            guard let id = job["id"]?.stringValue, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { continue }
+            guard let id = job["id"]?.stringValue, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }), !running.contains(id) else { continue }
             switch job["state"]?.stringValue {
             case "Open":
                 let abort = JSONWriter.compact(["state": "Aborted"])
@@ -101,7 +121,10 @@ extension SalesforceClient {
         }
     }
 
-    private func runBulkJob(object: String, externalIDField: String, records: [TargetRecord], csv: [UInt8]) async throws(RemoteCallError) -> [RecordResult] {
+    /// Runs one job; `closing` turns true once the job may have been closed (and so processed).
+    private func runBulkJob(
+        object: String, externalIDField: String, records: [TargetRecord], csv: [UInt8], closing: inout Bool
+    ) async throws(RemoteCallError) -> [RecordResult] {
         let create = JSONWriter.compact([
             "object": .string(object), "externalIdFieldName": .string(externalIDField), "contentType": "CSV", "operation": "upsert",
             "lineEnding": "LF", "columnDelimiter": "COMMA",
@@ -114,6 +137,8 @@ extension SalesforceClient {
             else { throw SalesforceErrors.malformed("the Bulk API job answer has no job id") }
             return id
         }
+        bulkJobsRunning.withLock { _ = $0.insert(jobID) }
+        defer { bulkJobsRunning.withLock { _ = $0.remove(jobID) } }
         let job = ["jobs", "ingest", jobID]
         // One upload per job: Salesforce refuses a second PUT, so it is never repeated.
         try await call { (session) throws(RemoteCallError) -> HTTPRequest in
@@ -123,6 +148,7 @@ extension SalesforceClient {
         } decode: { _ in () }
         CrashPoints.reach(.bulkIngestUploaded)
         let close = JSONWriter.compact(["state": "UploadComplete"])
+        closing = true
         try await call { (session) throws(RemoteCallError) -> HTTPRequest in
             HTTPRequest(.patch, url: try dataURL(session, job), headers: Self.jsonHeaders, body: close, retry: .idempotent)
         } decode: { _ in () }

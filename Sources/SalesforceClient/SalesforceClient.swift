@@ -36,6 +36,8 @@ public final class SalesforceClient: ChangeSource, RecordLookup, UpsertTarget, S
     /// Whether earlier Bulk API jobs of this integration user may still run: true at start (a
     /// previous process may have crashed inside one) and after a job was given up.
     let bulkJobsMayRun = Mutex(true)
+    /// The Bulk API jobs this client has created and not finished with (the linker runs several at once).
+    let bulkJobsRunning = Mutex(Set<String>())
 
     /// Reads the key or secret file named in `configuration` and checks the endpoints; asks for no
     /// token yet (the first call does).

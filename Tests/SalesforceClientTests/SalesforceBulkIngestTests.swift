@@ -87,6 +87,39 @@ struct SalesforceBulkIngestTests {
         }
     }
 
+    @Test func aJobThatFailsBeforeItIsClosedIsSentAgainInANewJobAndWritesEachRecordOnce() async throws {
+        try await SandboxHarness.with { harness in
+            let salesforce = try await Self.client(harness)
+            // A first job settles the user's earlier jobs, so that the next call is a job's creation.
+            _ = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: [SalesforceSandboxTests.contact(0)])
+            let seeded = harness.sandbox.inspection.salesforceRecords("Contact").count
+            // The creation answers 500: its outcome is unknown, and a POST is not sent again as it is.
+            try harness.sandbox.faults.inject(FaultRule(.internalServerError, on: .salesforceBulkIngest, trigger: .nextCalls(1)))
+            let records = (1...300).map { SalesforceSandboxTests.contact($0) }
+            let results = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: records)
+            #expect(results.count == 300)
+            #expect(results.allSatisfy { if case .success(_, true) = $0 { true } else { false } }, "every row created, by the second job")
+            #expect(harness.sandbox.inspection.salesforceRecords("Contact").count == seeded + 300)
+        }
+    }
+
+    @Test func settlingEarlierJobsLeavesTheJobsTheClientIsRunningAlone() async throws {
+        try await SandboxHarness.with { harness in
+            let salesforce = try await Self.client(harness)
+            // A job of this client in flight (the linker keeps several), uploaded, not closed yet.
+            let running = try await salesforce.rawJob(csv: "EMR_Patient_Id__c,LastName\nemr-900,Running\n", close: false)
+            salesforce.bulkJobsRunning.withLock { _ = $0.insert(running) }
+            // A job left open by a crashed process of the same user.
+            let crashed = try await Self.client(harness)
+            let leftOpen = try await crashed.rawJob(csv: "EMR_Patient_Id__c,LastName\nemr-901,Left\n", close: false)
+            // Another batch's job settles the user's earlier jobs first.
+            let results = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: [SalesforceSandboxTests.contact(1)])
+            #expect(results.count == 1)
+            #expect(try await salesforce.rawJobState(leftOpen) == "Aborted")
+            #expect(try await salesforce.rawJobState(running) == "Open", "the running job is not aborted under its own client")
+        }
+    }
+
     @Test func valuesThatAreCSVSyntaxAreDataAndNullIsNA() async throws {
         try await SandboxHarness.with { harness in
             let salesforce = try await Self.client(harness)

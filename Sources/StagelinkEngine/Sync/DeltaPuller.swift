@@ -46,15 +46,22 @@ public struct DeltaPuller: Sendable {
                 cursor = page.next
             } while cursor != nil
         }
-        var cursor: PageCursor?
         var pulled = 0
         // Once a page comes unordered, the watermark waits for the end of the pull: an unordered
         // pull interrupted midway must not have skipped the records its later pages hold.
         var ordered = true
         var highest: Date?
+        // The next page is asked for as soon as this one names it, while this one is staged: a
+        // page's wait on the EMR and its staging overlap. Pages are still staged one after the
+        // other, in order; a page fetched but not staged (a stop, an error, a crash) is read again
+        // by the next pull, from the watermark the staged pages moved.
+        let source = source
+        var fetching: Task<SourcePage, any Error>? = Task { try await source.page(request, after: nil) }
+        defer { fetching?.cancel() }
         repeat {
             if stop.isRequested { throw SyncStopped() }
-            let page = try await source.page(request, after: cursor)
+            let page = try await fetching!.value
+            fetching = page.next.map { cursor in Task { try await source.page(request, after: cursor) } }
             CrashPoints.reach(.pullPage)
             ordered = ordered && page.isOrdered
             let pageHigh = page.records.compactMap(\.lastUpdated).max().map { min($0, began) }
@@ -65,8 +72,7 @@ public struct DeltaPuller: Sendable {
             if ordered, let pageHigh { await recorder.setWatermarks(before: watermark, after: max(pageHigh, watermark ?? pageHigh)) }
             await recorder.add(Job.Counts(pulled: page.records.count, staged: result.staged, deduplicated: result.deduplicated))
             await recorder.progress(phase: "pulling \(resourceType)", done: pulled, total: page.total.map { .some($0) } ?? .some(nil))
-            cursor = page.next
-        } while cursor != nil
+        } while fetching != nil
         if !ordered, let highest {
             _ = try await store.stage([], job: await recorder.id, advancing: WatermarkAdvance(system: source.system, resourceType: resourceType, to: highest))
             await recorder.setWatermarks(before: watermark, after: max(highest, watermark ?? highest))

@@ -49,6 +49,17 @@ struct BenchCommand: AsyncParsableCommand {
             valueName: "latency"))
     var latency = SandboxLatency(salesforce: .milliseconds(150), emr: .milliseconds(80))
 
+    @Option(
+        help: ArgumentHelp(
+            "The full-load section's patients (default 100,000; --quick 10,000), its admissions a tenth and its steady cycle a twentieth of them.",
+            discussion: "For sizes between --quick and the full load, for example to find at which size something starts to fail.",
+            valueName: "count"))
+    var patients: Int?
+
+    func validate() throws {
+        if let patients, patients < 20 { throw ValidationError("--patients takes at least 20 (the sequential reference runs on a twentieth)") }
+    }
+
     func run() async throws {
         let scale = quick ? 10 : 1
         let document = try MappingDocument.load(contentsOf: mapping)
@@ -97,8 +108,10 @@ struct BenchCommand: AsyncParsableCommand {
         // asked for by name (`--only full-load`).
         if only.map({ "full-load".contains($0) && $0.count >= 4 }) == true {
             try await runAll("full-load") {
-                try await FullLoadBenchmarks.run(
-                    patients: 100_000 / scale, admissions: 10_000 / scale, slice: 20, admissionSlice: 50, steadyChanges: 5_000 / scale, latency: latency, mapping: document)
+                let patients = patients ?? 100_000 / scale
+                return try await FullLoadBenchmarks.run(
+                    patients: patients, admissions: max(50, patients / 10), slice: 20, admissionSlice: 50, steadyChanges: patients / 20, latency: latency,
+                    mapping: document)
             }
         }
         let mappingPath = mapping

@@ -39,6 +39,8 @@ struct BulkIngestJob: Sendable {
     var failed: [[String]] = []
     /// Rows never processed (the job failed or was aborted), as uploaded.
     var unprocessed: [[String]] = []
+    /// Whether an `InProgress` job's processing has ended (its results are in).
+    var processed = false
 
     var delimiter: UInt8 { BulkCSV.delimiters[columnDelimiter] ?? 0x2C }
 

@@ -15,6 +15,10 @@ extension SalesforceOrg {
     /// (Upload Job Data), that is 112.5 MB of raw bytes.
     static let bulkUploadLimit = 150 * 1_000_000 * 3 / 4
 
+    /// The records processed in one transaction: "each chunk of 200 records" (Bulk API Developer
+    /// Guide, "Limits": Apex transactions; chunk size 200 from API version 21.0).
+    static let bulkChunkSize = 200
+
     /// Create a Job: `{"object","externalIdFieldName","contentType","operation","lineEnding","columnDelimiter"}`.
     func createBulkJob(_ body: WireJSON, actor: String, apiVersion: String) throws(SalesforceAPIError) -> WireJSON {
         func invalid(_ message: String) -> SalesforceAPIError {
@@ -108,20 +112,32 @@ extension SalesforceOrg {
     }
 
     /// Get Job Info. A closed job is processed at the first poll, which reports it `InProgress`.
+    ///
+    /// The poll that processes it claims it first (`InProgress`, in the same lock that reads it):
+    /// a poll that comes while it is processed (a client asking again after its own timeout) finds
+    /// it `InProgress` and answers at once, as Salesforce answers while it processes a job; a job
+    /// is never processed twice. It is `JobComplete` (or `Failed`) from the first poll after its
+    /// processing ended.
     func bulkJobInfo(_ id: String, actor: String) throws(SalesforceAPIError) -> WireJSON {
-        let job = try withBulkJob(id) { job throws(SalesforceAPIError) -> BulkIngestJob in
-            if job.state == .inProgress { job.state = job.errorMessage == nil ? .jobComplete : .failed }
-            return job
+        let (job, claimed) = try withBulkJob(id) { job throws(SalesforceAPIError) -> (BulkIngestJob, Bool) in
+            switch job.state {
+            case .inProgress where job.processed:
+                job.state = job.errorMessage == nil ? .jobComplete : .failed
+                return (job, false)
+            case .uploadComplete:
+                job.state = .inProgress
+                job.systemModstamp = clock.now()
+                return (job, true)
+            default:
+                return (job, false)
+            }
         }
-        guard job.state == .uploadComplete else { return job.info(detailed: true) }
+        guard claimed else { return job.info(detailed: true) }
         var processed = process(job, actor: actor)
-        processed.state = .inProgress
+        processed.processed = true
         processed.systemModstamp = clock.now()
         state.withLock { $0.bulkJobs[id] = processed }
-        var reported = processed
-        reported.successful = []
-        reported.failed = []
-        return reported.info(detailed: true)
+        return job.info(detailed: true)
     }
 
     /// Get All Jobs: one page, newest last.
@@ -222,12 +238,28 @@ extension SalesforceOrg {
         }
         let outcomes: [RecordWriteOutcome]
         if let field = job.externalIDField {
+            // An external id twice in the job is refused for each of its rows, as a collection refuses it.
+            var seen: [String: [Int]] = [:]
+            for index in bodies.indices where refused[index] == nil {
+                if let value = SalesforceStore.member(bodies[index], named: field)?.value.stringValue { seen[value, default: []].append(index) }
+            }
+            for (value, indices) in seen where indices.count > 1 {
+                for index in indices {
+                    refused[index] = SalesforceError(code: "DUPLICATE_EXTERNAL_ID", message: "Duplicate external id specified: \(value)", fields: [field])
+                }
+            }
             let valid = bodies.indices.filter { refused[$0] == nil }
-            let written = (try? collectionsUpsert(
-                object.name, field: field, records: valid.map { bodies[$0] }, allOrNone: false, lockedRows: [], actor: actor,
-                endpoint: .salesforceBulkIngest)) ?? []
+            // "When DML is executed with Bulk API, each chunk of 200 records is processed as a separate
+            // transaction" (Bulk API Developer Guide, "Limits", Apex transactions): the org is locked
+            // for one chunk at a time, and other requests are answered between chunks.
             var byIndex: [Int: RecordWriteOutcome] = [:]
-            for (position, index) in valid.enumerated() where position < written.count { byIndex[index] = written[position] }
+            for start in stride(from: 0, to: valid.count, by: Self.bulkChunkSize) {
+                let chunk = Array(valid[start..<min(valid.count, start + Self.bulkChunkSize)])
+                let written = (try? collectionsUpsert(
+                    object.name, field: field, records: chunk.map { bodies[$0] }, allOrNone: false, lockedRows: [], actor: actor,
+                    endpoint: .salesforceBulkIngest)) ?? []
+                for (position, index) in chunk.enumerated() where position < written.count { byIndex[index] = written[position] }
+            }
             outcomes = bodies.indices.map { byIndex[$0] ?? .failed([refused[$0] ?? SalesforceError(code: "UNKNOWN_EXCEPTION", message: "not written")]) }
         } else {
             outcomes = bodies.indices.map { index in
