@@ -141,6 +141,35 @@ struct EMRWriteTests {
         #expect(world.emr.entries("Patient").count == 5)
     }
 
+    /// Searches and `If-None-Exist` by identifier read the store's identifier index (as a real
+    /// server indexes the token parameter), not every resource: they find the same resources, in
+    /// creation order, after updates and deletions too.
+    @Test func aSearchByIdentifierFindsWhatTheIndexHoldsInCreationOrder() throws {
+        let emr = EMRProfileTests.world(.generic, patients: 5).emr
+        func patient(_ system: String, _ value: String) -> WireObject {
+            ["resourceType": "Patient", "identifier": [["system": .string(system), "value": .string(value)]]]
+        }
+        let contact = "https://stagelink.example/contact"
+        let a = try #require(emr.insert(patient(contact, "v1"), type: "Patient").resource["id"]?.stringValue)
+        let b = try #require(emr.insert(patient(contact, "v2"), type: "Patient").resource["id"]?.stringValue)
+        let c = try #require(emr.insert(patient("https://other.example", "v1"), type: "Patient").resource["id"]?.stringValue)
+        func ids(_ token: String) throws -> [String] {
+            emr.search(try FHIRSearch(type: "Patient", parameters: [("identifier", token)])).entries.map(\.id)
+        }
+        #expect(try ids("v1") == [a, c])
+        #expect(try ids("\(contact)|v1") == [a])
+        #expect(try ids("v2,v1") == [a, b, c], "alternatives in creation order")
+        #expect(try ids("\(contact)|") == [a, b], "a system without a value reads every Patient")
+        _ = try emr.update(patient(contact, "v3"), type: "Patient", id: a, ifMatch: nil, actor: "test")
+        #expect(try ids("v1") == [c], "a value the Patient no longer carries no longer finds it")
+        #expect(try ids("v3") == [a])
+        _ = emr.delete("Patient", id: c, actor: "test")
+        #expect(try ids("v1").isEmpty, "a deleted Patient is not found")
+        let found = try emr.create(patient(contact, "v3"), type: "Patient", ifNoneExist: "identifier=\(contact)|v3", actor: "test")
+        #expect(found.created == false)
+        #expect(found.entry.resource["id"]?.stringValue == a)
+    }
+
     @Test func theCapabilityStatementSaysWhichWritesEachProfileOffers() async throws {
         for profile in EMRProfile.allCases {
             let statement = FHIRCapability.statement(base: "http://sandbox.test/fhir", profile: profile)

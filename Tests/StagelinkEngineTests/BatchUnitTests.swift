@@ -44,5 +44,15 @@ struct BatchUnitTests {
         #expect(units[1].keys == nil)
         let single = OutboundLinker.units(rows, batchLimit: 1, keys: Self.keys)
         #expect(single.map { $0.rows.map(\.id) } == [[1], [2], [3]])
+        #expect(single.allSatisfy { !$0.batch })
+    }
+
+    /// The automatic retries claim rows of every type at once: only the admissions among them
+    /// batch; a row of another type goes alone, in its place.
+    @Test func aClaimAcrossTypesBatchesOnlyTheRowsThatMayBatch() {
+        let rows = (1...6).map { Self.row($0, contact: "c\($0)") }
+        let units = OutboundLinker.units(rows, batchLimit: 50, keys: Self.keys) { $0.id != 3 }
+        #expect(units.map { $0.rows.map(\.id) } == [[1, 2], [3], [4, 5, 6]])
+        #expect(units.map(\.batch) == [true, false, true])
     }
 }

@@ -48,7 +48,7 @@ extension EMRStore {
             entry.encoded = WireJSON.object(entry.resource).serialized()
             entry.isRaw = false
             entry.deletedVersions.insert(entry.versionID)
-            state.resources[type]![id] = entry
+            state.store(entry, type: type, id: id)
             return (entry, true)
         }
         guard let (entry, changed) = outcome else { return nil }

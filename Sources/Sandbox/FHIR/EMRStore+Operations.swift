@@ -13,7 +13,7 @@ extension EMRStore {
     /// Runs a search and keeps its ids as a snapshot that later pages read.
     func search(_ search: FHIRSearch) -> Page {
         state.withLock { state in
-            let ids = search.run(Self.liveEntries(state, search.type))
+            let ids = search.run(Self.candidates(state, for: search))
             state.snapshotSequence += 1
             let token = "search-\(state.snapshotSequence)"
             state.snapshots[token] = SearchSnapshot(type: search.type, ids: ids)
@@ -89,7 +89,7 @@ extension EMRStore {
         let instant = clock.now()
         let result = try state.withLock { state throws(FHIRError) -> (FHIRResourceEntry, Bool) in
             if let condition {
-                let matches = condition.run(Self.liveEntries(state, type))
+                let matches = condition.run(Self.candidates(state, for: condition))
                 if matches.count == 1 { return (state.resources[type]![matches[0]]!, false) }
                 if matches.count > 1 {
                     throw FHIRError(

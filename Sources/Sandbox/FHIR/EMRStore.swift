@@ -30,11 +30,34 @@ struct SearchSnapshot: Sendable {
     var ids: [String]
 }
 
+extension EMRStore.State {
+    /// Stores `entry` as the current version of `type/id` (a new id goes last in creation order)
+    /// and indexes its identifier values.
+    mutating func store(_ entry: FHIRResourceEntry, type: String, id: String) {
+        if resources[type]?[id] == nil {
+            positions[type, default: [:]][id] = order[type]?.count ?? 0
+            order[type, default: []].append(id)
+        }
+        resources[type, default: [:]][id] = entry
+        for identifier in entry.resource["identifier"]?.arrayValue ?? [] {
+            if let value = identifier["value"]?.stringValue { identifierIndex[type, default: [:]][value, default: []].insert(id) }
+        }
+    }
+}
+
 /// The simulated EMR: resources by type and id with versions, search snapshots and access tokens.
 final class EMRStore: Sendable {
     struct State: Sendable {
         var resources: [String: [String: FHIRResourceEntry]] = [:]
         var order: [String: [String]] = [:]
+        /// Each resource's place in `order`, so that what an index finds keeps creation order.
+        var positions: [String: [String: Int]] = [:]
+        /// The ids of the resources of a type carrying an identifier value (any system), as a real
+        /// FHIR server indexes its token search parameters (FHIR R4 search.html#token: `identifier`
+        /// is a search parameter every server keeps): a search or an `If-None-Exist` by identifier
+        /// reads these candidates, not every resource of the type. A superset: every value a
+        /// resource ever carried; the search still checks each candidate.
+        var identifierIndex: [String: [String: Set<String>]] = [:]
         var nextID = 1000
         var snapshots: [String: SearchSnapshot] = [:]
         var snapshotOrder: [String] = []
@@ -100,8 +123,7 @@ final class EMRStore: Sendable {
         let stamped = stamped(resource, type: type, id: id, version: 1, at: instant)
         let entry = FHIRResourceEntry(
             resource: stamped, versionID: 1, lastUpdated: instant, encoded: WireJSON.object(stamped).serialized())
-        state.resources[type, default: [:]][id] = entry
-        state.order[type, default: []].append(id)
+        state.store(entry, type: type, id: id)
         return entry
     }
 
@@ -121,7 +143,7 @@ final class EMRStore: Sendable {
         entry.resource = stamped(resource, type: type, id: id, version: entry.versionID, at: instant)
         entry.encoded = WireJSON.object(entry.resource).serialized()
         entry.isRaw = false
-        state.resources[type]![id] = entry
+        state.store(entry, type: type, id: id)
         return (entry, true)
     }
 
@@ -144,12 +166,11 @@ final class EMRStore: Sendable {
                 entry = existing
             } else {
                 entry = FHIRResourceEntry(resource: [:], versionID: 1, lastUpdated: instant, encoded: [])
-                state.order[type, default: []].append(id)
             }
             entry.resource = Self.stamped([:], type: type, id: id, version: entry.versionID, at: instant)
             entry.encoded = bytes
             entry.isRaw = true
-            state.resources[type, default: [:]][id] = entry
+            state.store(entry, type: type, id: id)
             return entry
         }
     }
@@ -171,6 +192,16 @@ final class EMRStore: Sendable {
 
     static func liveEntries(_ state: State, _ type: String) -> [FHIRResourceEntry] {
         (state.order[type] ?? []).compactMap { id in state.resources[type]?[id].flatMap { $0.isDeleted ? nil : $0 } }
+    }
+
+    /// The live resources a search may match, in creation order: those its identifier values find
+    /// in the index when it searches by identifier values, else every live one of its type.
+    static func candidates(_ state: State, for search: FHIRSearch) -> [FHIRResourceEntry] {
+        guard let values = search.identifierValues else { return liveEntries(state, search.type) }
+        let index = state.identifierIndex[search.type] ?? [:]
+        let positions = state.positions[search.type] ?? [:]
+        let ids = Set(values.flatMap { index[$0] ?? [] }).sorted { (positions[$0] ?? 0) < (positions[$1] ?? 0) }
+        return ids.compactMap { id in state.resources[search.type]?[id].flatMap { $0.isDeleted ? nil : $0 } }
     }
 
     var resourceCounts: [String: Int] { state.withLock { $0.resources.mapValues(\.count) } }

@@ -11,6 +11,10 @@ struct FHIRSearch: Sendable {
     var summaryCount = false
     /// `_elements`: the top-level elements each resource is cut down to (see ``subset(_:elements:)``).
     var elements: [String]?
+    /// The identifier values the search asks for when every alternative of its `identifier`
+    /// names a value (`system|value` or `value`): only resources carrying one of them can match,
+    /// which the store finds in its index (``EMRStore/candidates(_:for:)``). Nil otherwise.
+    private(set) var identifierValues: [String]?
     private var filters: [@Sendable (FHIRResourceEntry) -> Bool] = []
 
     static let maximumCount = 1000
@@ -63,6 +67,8 @@ struct FHIRSearch: Sendable {
                 filters.append { condition($0.lastUpdated) }
             case "identifier":
                 let alternatives = value.split(separator: ",").map(String.init)
+                let values = alternatives.map { token in token.firstIndex(of: "|").map { String(token[token.index(after: $0)...]) } ?? token }
+                if !values.isEmpty, !values.contains(""), identifierValues == nil { identifierValues = values }
                 filters.append { entry in alternatives.contains { Self.identifier($0, matches: entry.resource) } }
             case "url" where type == "Questionnaire":
                 filters.append { $0.resource["url"]?.stringValue == value }

@@ -14,10 +14,13 @@ import Foundation
 /// attempt made is found, never made twice.
 extension OutboundLinker {
     /// The most admission rows a batch carries for the rows `request` claims: the EMR's batch limit
-    /// (`emr.batchSize` where its CapabilityStatement offers `batch`) when they are admissions and
-    /// both the Patient and the ServiceRequest are created conditionally; else 1 (one row at a time).
+    /// (`emr.batchSize` where its CapabilityStatement offers `batch`) when they may be admissions
+    /// (a claim of admissions, or of every type, as the automatic retries claim) and both the
+    /// Patient and the ServiceRequest are created conditionally; else 1 (one row at a time). Only
+    /// admission rows go in batches (``isAdmission(_:)``).
     func admissionBatchLimit(for request: ClaimRequest) async throws -> Int {
-        guard let emr, salesforce != nil, let admissions = mapping.outbound.admissions, request.resourceType == admissions.object,
+        guard let emr, salesforce != nil, let admissions = mapping.outbound.admissions,
+            request.resourceType == nil || request.resourceType == admissions.object,
             let patients = mapping.inbound(named: admissions.patientMapping)
         else {
             if concurrency > 1, let emr, let patients = mapping.outbound.admissions.flatMap({ mapping.inbound(named: $0.patientMapping) }) {
@@ -36,6 +39,11 @@ extension OutboundLinker {
             if error.stopsJob { throw error }
             return 1
         }
+    }
+
+    /// Whether a row is an admission record (not a deletion or a merge): what goes in batches.
+    func isAdmission(_ row: StagedRow) -> Bool {
+        row.kind == .record && row.resourceType == mapping.outbound.admissions?.object
     }
 
     /// Links a batch of admission rows; answers whether a call of it was throttled.
@@ -135,15 +143,7 @@ extension OutboundLinker {
             }
         }
 
-        let recorded = rows.compactMap { outcomes[$0.id] }
-        try await store.record(recorded)
-        await recorder.add(Job.Counts(outcomes: recorded))
-        await recorder.advance(by: recorded.count)
-        for outcome in recorded where outcome.status == .failed {
-            if let error = outcome.error, let row = rows.first(where: { $0.id == outcome.rowID }) {
-                await recorder.event(.warning, "\(row.resourceType) row \(row.id) failed: \(error.code)")
-            }
-        }
+        try await report(rows.compactMap { outcomes[$0.id] }, of: rows, recorder: recorder)
         return throttled
     }
 

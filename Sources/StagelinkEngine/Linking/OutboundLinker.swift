@@ -159,10 +159,13 @@ public struct OutboundLinker: OutboundRowLinker {
         // How the EMR takes writes is read once (the client keeps it) before rows go out together,
         // not by each of the first rows at once; so is whether admissions go in batch Bundles.
         let batchLimit = try await admissionBatchLimit(for: request)
+        // Contacts go in units of their own too: most of them write nothing to the EMR (an echo,
+        // a change of fields the EMR owns), and a unit records its rows in one transaction.
+        let contactLimit = mapping.outbound.contacts == nil ? 1 : Self.contactUnitLimit
         while true {
             if stop.isRequested { throw SyncStopped() }
             // Enough rows for every batch in flight to be full.
-            let rows = try await store.claimRows(request, limit: max(200, min(batchLimit * concurrency, 1_000)), actor: actor)
+            let rows = try await store.claimRows(request, limit: max(200, min(max(batchLimit, contactLimit) * concurrency, 1_000)), actor: actor)
             guard let lastRow = rows.last else { return }
             request.afterRowID = lastRow.id
             var processed = Set<Int64>()
@@ -179,7 +182,8 @@ public struct OutboundLinker: OutboundRowLinker {
                             await recorder.event(.info, "EMR: \(limit) \(unit) written at once at most now (of \(window.maximum))")
                         }
                     }
-                    for unit in Self.units(rows, batchLimit: batchLimit, keys: orderingKeys) {
+                    let limit = { (row: StagedRow) in isAdmission(row) ? batchLimit : isContact(row) ? contactLimit : 1 }
+                    for unit in Self.units(rows, keys: orderingKeys, limit: limit) {
                         if stop.isRequested { throw SyncStopped() }
                         let keys = unit.keys
                         while !inFlight.isEmpty
@@ -191,9 +195,13 @@ public struct OutboundLinker: OutboundRowLinker {
                         inFlight[unit.rows[0].id] = .some(keys)
                         let ticket = window.begin()
                         group.addTask {
-                            if batchLimit > 1, unit.keys != nil {
+                            if unit.batch, isAdmission(unit.rows[0]) {
                                 let throttled = try await processBatch(unit.rows, recorder: recorder)
                                 return (unit.rows.map(\.id), ticket, throttled)
+                            }
+                            if unit.batch {
+                                let outcomes = try await processInTurn(unit.rows, recorder: recorder)
+                                return (unit.rows.map(\.id), ticket, outcomes.contains { $0.error.map { LinkError.throttleCodes.contains($0.code) } ?? false })
                             }
                             let outcome = try await process(unit.rows[0], forced: false, recorder: recorder)
                             return ([unit.rows[0].id], ticket, outcome.error.map { LinkError.throttleCodes.contains($0.code) } ?? false)
@@ -208,29 +216,51 @@ public struct OutboundLinker: OutboundRowLinker {
         }
     }
 
-    /// Rows cut into what goes out together: with batches, consecutive rows whose keys do not meet
-    /// (two rows of one record never share a batch, and the later waits for the earlier), up to
-    /// `batchLimit` a batch; a row without keys (a deletion, a merge) alone. Without, one row each.
-    static func units(_ rows: [StagedRow], batchLimit: Int, keys: (StagedRow) -> Set<String>?) -> [(rows: [StagedRow], keys: Set<String>?)] {
-        var units: [(rows: [StagedRow], keys: Set<String>?)] = []
+    /// Rows cut into what goes out together: consecutive rows of one type whose keys do not meet
+    /// (two rows of one record never share a unit, and the later waits for the earlier), up to
+    /// `limit` of their type a unit; a row whose type's limit is 1, or without keys (a deletion or
+    /// a merge), alone. `batch` says whether a unit goes together (even of one row) or alone.
+    static func units(
+        _ rows: [StagedRow], keys: (StagedRow) -> Set<String>?, limit: (StagedRow) -> Int
+    ) -> [(rows: [StagedRow], keys: Set<String>?, batch: Bool)] {
+        var units: [(rows: [StagedRow], keys: Set<String>?, batch: Bool)] = []
         var current: (rows: [StagedRow], keys: Set<String>) = ([], [])
         for row in rows {
             let rowKeys = keys(row)
-            if batchLimit > 1, let rowKeys, current.rows.count < batchLimit, current.keys.isDisjoint(with: rowKeys) {
+            let rowLimit = limit(row)
+            let together = rowLimit > 1 && rowKeys != nil
+            if together, let rowKeys, let first = current.rows.first, first.resourceType == row.resourceType, current.rows.count < rowLimit,
+                current.keys.isDisjoint(with: rowKeys)
+            {
                 current.rows.append(row)
                 current.keys.formUnion(rowKeys)
                 continue
             }
-            if !current.rows.isEmpty { units.append((current.rows, current.keys)) }
+            if !current.rows.isEmpty { units.append((current.rows, current.keys, true)) }
             current = ([], [])
-            if batchLimit > 1, let rowKeys {
+            if together, let rowKeys {
                 current = ([row], rowKeys)
             } else {
-                units.append(([row], rowKeys))
+                units.append(([row], rowKeys, false))
             }
         }
-        if !current.rows.isEmpty { units.append((current.rows, current.keys)) }
+        if !current.rows.isEmpty { units.append((current.rows, current.keys, true)) }
         return units
+    }
+
+    /// ``units(_:keys:limit:)`` with one limit for the rows `batchable` admits (1 for the others).
+    static func units(
+        _ rows: [StagedRow], batchLimit: Int, keys: (StagedRow) -> Set<String>?, batchable: (StagedRow) -> Bool = { _ in true }
+    ) -> [(rows: [StagedRow], keys: Set<String>?, batch: Bool)] {
+        units(rows, keys: keys) { batchable($0) ? batchLimit : 1 }
+    }
+
+    /// The most Contact rows linked in one unit: one after another, recorded together.
+    static let contactUnitLimit = 50
+
+    /// Whether a row is a Contact record (not a deletion or a merge).
+    func isContact(_ row: StagedRow) -> Bool {
+        row.kind == .record && row.resourceType == mapping.outbound.contacts?.object
     }
 
     /// What a row writes, as keys two rows share when they must not be written at the same time:
@@ -274,30 +304,58 @@ public struct OutboundLinker: OutboundRowLinker {
 
     @discardableResult
     private func process(_ row: StagedRow, forced: Bool, recorder: JobRecorder) async throws -> LinkOutcome {
+        let outcome = try await outcome(of: row, forced: forced, actor: await recorder.actor, jobID: await recorder.id)
+        try await report([outcome], of: [row], recorder: recorder)
+        return outcome
+    }
+
+    /// Links rows that share no key one after another and records their outcomes together, in one
+    /// transaction (what most Contact rows need: they send nothing). When the job stops midway,
+    /// what was linked before is recorded all the same.
+    func processInTurn(_ rows: [StagedRow], recorder: JobRecorder) async throws -> [LinkOutcome] {
         let actor = await recorder.actor
         let jobID = await recorder.id
-        let outcome: LinkOutcome
+        var outcomes: [LinkOutcome] = []
+        do {
+            for row in rows { outcomes.append(try await outcome(of: row, forced: false, actor: actor, jobID: jobID)) }
+        } catch {
+            try await report(outcomes, of: rows, recorder: recorder)
+            throw error
+        }
+        try await report(outcomes, of: rows, recorder: recorder)
+        return outcomes
+    }
+
+    /// What linking one row comes to, written to the other system but not recorded yet: a refusal
+    /// or a bad record is the row's failure; only an error that stops the job is thrown.
+    private func outcome(of row: StagedRow, forced: Bool, actor: Actor, jobID: Int64) async throws -> LinkOutcome {
         do {
             let record = try Self.payload(of: row)
             if row.kind != .record {
-                outcome = try await processRemoval(row, record: record, actor: actor, jobID: jobID)
+                return try await processRemoval(row, record: record, actor: actor, jobID: jobID)
             } else if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object {
-                outcome = try await processAdmission(row, record: record, admissions: admissions, forced: forced, actor: actor, jobID: jobID)
+                return try await processAdmission(row, record: record, admissions: admissions, forced: forced, actor: actor, jobID: jobID)
             } else if let contacts = mapping.outbound.contacts, row.resourceType == contacts.object {
-                outcome = try await processContact(row, record: record, contacts: contacts, forced: forced, actor: actor, jobID: jobID)
+                return try await processContact(row, record: record, contacts: contacts, forced: forced, actor: actor, jobID: jobID)
             } else {
                 throw LinkError(.mappingNoMapping, message: "no outbound mapping for \(row.resourceType) in \(mapping.file)")
             }
         } catch {
-            outcome = LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: try Self.rowError(error))
+            return LinkOutcome(rowID: row.id, actor: actor, at: Date(), status: .failed, attempt: .failed, error: try Self.rowError(error))
         }
-        try await store.record([outcome])
-        await recorder.add(Job.Counts(outcomes: [outcome]))
-        await recorder.advance(by: 1)
-        if outcome.status == .failed, let error = outcome.error {
-            await recorder.event(.warning, "\(row.resourceType) row \(row.id) failed: \(error.code)")
+    }
+
+    /// Records outcomes in one transaction and counts them in the job; each failure is an event.
+    func report(_ outcomes: [LinkOutcome], of rows: [StagedRow], recorder: JobRecorder) async throws {
+        guard !outcomes.isEmpty else { return }
+        try await store.record(outcomes)
+        await recorder.add(Job.Counts(outcomes: outcomes))
+        await recorder.advance(by: outcomes.count)
+        for outcome in outcomes where outcome.status == .failed {
+            if let error = outcome.error, let row = rows.first(where: { $0.id == outcome.rowID }) {
+                await recorder.event(.warning, "\(row.resourceType) row \(row.id) failed: \(error.code)")
+            }
         }
-        return outcome
     }
 
     /// The row's payload as JSON; a payload that is not JSON fails the row.
