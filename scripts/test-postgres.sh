@@ -29,8 +29,11 @@ start)
     if [[ ! -f "$dir/data/PG_VERSION" ]]; then
         as_owner "'$bin/initdb' -D '$dir/data' -U stagelink --auth=trust --encoding=UTF8 --locale=C.UTF-8" >"$dir/initdb.log"
     fi
+    # Every store a test opens keeps a pool of up to 8 connections, and the suite runs its tests in
+    # parallel: the default max_connections (100) was refused with SQLSTATE 53300 ("too many clients")
+    # when several test runs shared the cluster.
     if ! as_owner "'$bin/pg_ctl' -D '$dir/data' status" >/dev/null 2>&1; then
-        as_owner "'$bin/pg_ctl' -D '$dir/data' -l '$dir/log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1\" start" >/dev/null
+        as_owner "'$bin/pg_ctl' -D '$dir/data' -l '$dir/log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c max_connections=300\" start" >/dev/null
     fi
     if ! psql -h 127.0.0.1 -p "$port" -U stagelink -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'stagelink'" | grep -q 1; then
         psql -h 127.0.0.1 -p "$port" -U stagelink -d postgres -qc 'CREATE DATABASE stagelink' >/dev/null
