@@ -34,7 +34,8 @@ extension PostgresStore {
     // MARK: - Retention
 
     /// Empties the payloads of purgeable rows received before `cutoff`, their person documents, the
-    /// values their links wrote (which field, rule and reason stay) and the other system's error
+    /// values their links wrote (which field, rule and reason stay), the values of the decided
+    /// conflicts only they found (counted in the audit, as on SQLite) and the other system's error
     /// bodies, in one transaction with its audit entry. PostgreSQL keeps a row's old version until
     /// `VACUUM` reclaims it, so the purge vacuums the tables it emptied once it committed (their
     /// space is then free for reuse; a file-level erasure is the storage's, see docs/scale.md).
@@ -50,13 +51,17 @@ extension PostgresStore {
             """
         if dryRun {
             let rows = try await client.query(eligible, logger: logger).decode((Int64, Int64).self).collect()
-            return PayloadPurge(at: now, actor: actor, cutoff: cutoff, rows: rows.count, bytes: Int(rows.reduce(0) { $0 + $1.1 }), dryRun: true)
+            let conflicts = try await client.query(Self.purgedConflicts("SELECT COUNT(*) FROM conflict", ids: rows.map(\.0)), logger: logger)
+                .decode(Int64.self).collect().first ?? 0
+            return PayloadPurge(
+                at: now, actor: actor, cutoff: cutoff, rows: rows.count, bytes: Int(rows.reduce(0) { $0 + $1.1 }), conflicts: Int(conflicts), dryRun: true)
         }
         let purge = try await transaction { connection in
             try await checkDataKey(in: connection)
             let rows = try await connection.rows(eligible, logger: logger).decode((Int64, Int64).self).collect()
             let ids = rows.map(\.0)
             let bytes = Int(rows.reduce(0) { $0 + $1.1 })
+            var conflicts = 0
             if !ids.isEmpty {
                 try await connection.run("UPDATE staged_payload SET payload = ''::bytea WHERE rowID = ANY(\(ids)::int8[])", logger: logger)
                 // The person index holds names and identifiers read from the payload: they go with it.
@@ -78,6 +83,13 @@ extension PostgresStore {
                         FROM unnest(\(writes.map(\.0))::int8[], \(kept)::text[]) AS kept(id, fields) WHERE record_write.id = kept.id
                         """, logger: logger)
                 }
+                // Decided conflicts found only by these rows lose their two values (before the
+                // rows are marked purged: the rule tells them from the rows whose payload stays).
+                let values = StoredColumns.purgedConflictValues(at: at)
+                let emptying = Self.purgedConflicts(
+                    "WITH emptied AS (UPDATE conflict SET emrValue = \(values.emr), salesforceValue = \(values.salesforce)", ids: ids,
+                    then: "RETURNING 1) SELECT COUNT(*) FROM emptied")
+                conflicts = Int(try await connection.rows(emptying, logger: logger).decode(Int64.self).collect().first ?? 0)
                 // The other system's answer may quote a value: it goes with the payload.
                 try await connection.run("UPDATE link_attempt SET errorBody = NULL WHERE rowID = ANY(\(ids)::int8[])", logger: logger)
                 try await connection.run(
@@ -85,27 +97,35 @@ extension PostgresStore {
             }
             let entry = try await connection.rows(
                 """
-                INSERT INTO payload_purge (at, actor, cutoff, rows, bytes)
-                VALUES (\(at), \(actor.description), \(cutoff.timeIntervalSince1970), \(ids.count), \(bytes)) RETURNING id
+                INSERT INTO payload_purge (at, actor, cutoff, rows, bytes, conflicts)
+                VALUES (\(at), \(actor.description), \(cutoff.timeIntervalSince1970), \(ids.count), \(bytes), \(conflicts)) RETURNING id
                 """, logger: logger
             ).decode(Int64.self).collect()
-            return PayloadPurge(id: entry.first, at: now, actor: actor, cutoff: cutoff, rows: ids.count, bytes: bytes, dryRun: false)
+            return PayloadPurge(id: entry.first, at: now, actor: actor, cutoff: cutoff, rows: ids.count, bytes: bytes, conflicts: conflicts, dryRun: false)
         }
         if purge.rows > 0 {
             try await client.withConnection { connection in
-                try await connection.run("VACUUM staged_payload, person_search, record_write, link_attempt, staged_row", logger: logger)
+                try await connection.run("VACUUM staged_payload, person_search, record_write, link_attempt, staged_row, conflict", logger: logger)
             }
         }
         return purge
     }
 
     public func payloadPurges(limit: Int) async throws -> [PayloadPurge] {
-        try await client.query("SELECT id, at, actor, cutoff, rows, bytes FROM payload_purge ORDER BY id DESC LIMIT \(limit)", logger: logger)
-            .decode((Int64, Double, String, Double, Int64, Int64).self).collect()
-            .map { id, at, actor, cutoff, rows, bytes in
+        try await client.query("SELECT id, at, actor, cutoff, rows, bytes, conflicts FROM payload_purge ORDER BY id DESC LIMIT \(limit)", logger: logger)
+            .decode((Int64, Double, String, Double, Int64, Int64, Int64).self).collect()
+            .map { id, at, actor, cutoff, rows, bytes, conflicts in
                 PayloadPurge(
                     id: id, at: Date(timeIntervalSince1970: at), actor: Actor(actor), cutoff: Date(timeIntervalSince1970: cutoff), rows: Int(rows),
-                    bytes: Int(bytes), dryRun: false)
+                    bytes: Int(bytes), conflicts: Int(conflicts), dryRun: false)
             }
+    }
+
+    /// `head`, then `WHERE` the conflicts whose values go with the rows `ids` (the SQLite store's
+    /// own rule, ``StoredColumns/purgedConflicts(_:)``, over the ids bound once as `$1`), then `then`.
+    private static func purgedConflicts(_ head: String, ids: [Int64], then: String = "") -> PostgresQuery {
+        var binds = PostgresBindings()
+        binds.append(ids)
+        return PostgresQuery(unsafeSQL: "\(head) WHERE \(StoredColumns.purgedConflicts("SELECT unnest($1::int8[])")) \(then)", binds: binds)
     }
 }

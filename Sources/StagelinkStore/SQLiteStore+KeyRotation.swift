@@ -15,26 +15,13 @@ import StagelinkEngine
 /// stopped: staged rows after the recorded cursor; field states, lineage and conflicts by whether
 /// each value opens with the new key already.
 extension SQLiteStore {
-    /// What a data-key rotation did.
-    public struct DataKeyRotation: Sendable, Hashable {
-        /// The fingerprints of the data key replaced and of the new one.
-        public var previousDataKeyID: String
-        public var dataKeyID: String
-        /// Whether this run finished a rotation an earlier run began.
-        public var resumed: Bool
-        /// Staged rows whose payload, content hash and person document were re-made.
-        public var rows: Int
-        /// Field states, lineage entries and conflicts re-sealed.
-        public var values: Int
-    }
-
     /// Rotates the data key (see the extension's notes). `afterBatch` is called after each committed
     /// batch with the number of batches so far: a test stops a rotation there, as a crash would.
     public func rotateDataKey(actor: Actor, batchSize: Int = 500, afterBatch: @Sendable (Int) throws -> Void = { _ in }) async throws -> DataKeyRotation {
         guard let key else { throw StoreError.keyRequired(path: path) }
         guard access == .readWrite else { throw StoreError.cannotOpen(path: path, reason: "opened read-only; a data-key rotation writes the store") }
-        let (old, new, resumed) = try await beginRotation(key: key, actor: actor)
-        var rotation = DataKeyRotation(previousDataKeyID: old.dataKeyID, dataKeyID: new.dataKeyID, resumed: resumed, rows: 0, values: 0)
+        let (keys, resumed) = try await beginRotation(key: key, actor: actor)
+        var rotation = DataKeyRotation(previousDataKeyID: keys.old.dataKeyID, dataKeyID: keys.new.dataKeyID, resumed: resumed)
         var batches = 0
         /// One batch: a transaction with `secure_delete` on (old ciphertexts are overwritten), then `afterBatch`.
         func batch<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -54,14 +41,14 @@ extension SQLiteStore {
         }
         // Staged rows, in id order, so that a child's parent is re-indexed before it.
         while true {
-            let count = try await batch { db in try self.rotateRows(in: db, old: old, new: new, limit: batchSize) }
+            let count = try await batch { db in try self.rotateRows(in: db, keys: keys, limit: batchSize) }
             guard count > 0 else { break }
             rotation.rows += count
         }
         for table in SealedColumns.all {
             var after: [DatabaseValue]? = nil
             while true {
-                let (last, resealed) = try await batch { [after] db in try table.reseal(in: db, after: after, old: old, new: new, limit: batchSize) }
+                let (last, resealed) = try await batch { [after] db in try table.reseal(in: db, after: after, keys: keys, limit: batchSize) }
                 guard let last else { break }
                 rotation.values += resealed
                 after = last
@@ -76,7 +63,7 @@ extension SQLiteStore {
                     sql: "UPDATE store_key SET previousWrappedKey = NULL, previousDataKeyID = NULL, rotationCursor = NULL WHERE id = 1")
                 try db.execute(
                     sql: "INSERT INTO store_key_audit (at, actor, event, keyID, previousKeyID) VALUES (?, ?, 'data key rotated', ?, ?)",
-                    arguments: [Date().seconds, actor.description, new.dataKeyID, old.dataKeyID])
+                    arguments: [Date().seconds, actor.description, keys.new.dataKeyID, keys.old.dataKeyID])
                 return .commit
             }
             _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
@@ -86,7 +73,7 @@ extension SQLiteStore {
 
     /// Makes the new data key and keeps the old one beside it, in one transaction; or, when a
     /// rotation was interrupted, unwraps the two it left.
-    private func beginRotation(key: StoreKey, actor: Actor) async throws -> (old: StoreCipher, new: StoreCipher, resumed: Bool) {
+    private func beginRotation(key: StoreKey, actor: Actor) async throws -> (keys: DataKeyResealing, resumed: Bool) {
         let path = self.path
         return try await pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT wrappedKey, keyID, dataKeyID, previousWrappedKey FROM store_key WHERE id = 1") else {
@@ -95,7 +82,7 @@ extension SQLiteStore {
             let current = try Self.unwrap(row["wrappedKey"], key: key, expectedKeyID: row["keyID"], path: path)
             if let previous: Data = row["previousWrappedKey"] {
                 let old = try Self.unwrap(previous, key: key, expectedKeyID: row["keyID"], path: path)
-                return (StoreCipher(dataKey: old), StoreCipher(dataKey: current), true)
+                return (DataKeyResealing(old: StoreCipher(dataKey: old), new: StoreCipher(dataKey: current)), true)
             }
             let fresh = SymmetricKey(size: .bits256)
             let new = StoreCipher(dataKey: fresh)
@@ -109,7 +96,7 @@ extension SQLiteStore {
             try db.execute(
                 sql: "INSERT INTO store_key_audit (at, actor, event, keyID, previousKeyID) VALUES (?, ?, 'data key rotating', ?, ?)",
                 arguments: [Date().seconds, actor.description, new.dataKeyID, old.dataKeyID])
-            return (old, new, false)
+            return (DataKeyResealing(old: old, new: new), false)
         }
     }
 
@@ -117,7 +104,7 @@ extension SQLiteStore {
     /// and sealed with the new, bound to its new keyed hash, and the row's blind person document
     /// made again from it. A purged row (no payload) keeps its hash, which nothing can recompute.
     /// Returns how many rows it read.
-    private func rotateRows(in db: Database, old: StoreCipher, new: StoreCipher, limit: Int) throws -> Int {
+    private func rotateRows(in db: Database, keys: DataKeyResealing, limit: Int) throws -> Int {
         let cursor = try Int64.fetchOne(db, sql: "SELECT rotationCursor FROM store_key WHERE id = 1") ?? 0
         let rows = try Row.fetchAll(
             db,
@@ -140,55 +127,28 @@ extension SQLiteStore {
         var nonces = StoreCipher.Nonces()
         for row in rows {
             let id: Int64 = row["id"]
-            let sealed = (row["payload"] as Data?).map { [UInt8]($0) } ?? []
-            guard !sealed.isEmpty else { continue }
-            let payload = try old.openPayload(sealed, contentHash: row["contentHash"], row: id)
-            let hash = new.keyedHash(ContentHash.sha256Hex(payload))
-            try updateHash.execute(arguments: [hash, id])
-            try updatePayload.execute(arguments: [Data(try new.sealPayload(payload, contentHash: hash, nonces: &nonces)), id])
+            guard
+                let remade = try keys.remade(
+                    rowID: id, system: row["system"], resourceType: row["resourceType"], sourceID: row["sourceID"], contentHash: row["contentHash"],
+                    sealed: (row["payload"] as Data?).map { [UInt8]($0) } ?? [], nonces: &nonces)
+            else { continue }
+            try updateHash.execute(arguments: [remade.hash, id])
+            try updatePayload.execute(arguments: [Data(remade.payload), id])
             guard try Bool.fetchOne(indexed, arguments: [id]) == true else { continue }
-            let system: SourceSystem = try StoredValue.decode(row["system"] as String, "staged_row.system")
-            let document = PersonIndex.blinded(
-                PersonSearch.document(system: system, resourceType: row["resourceType"], sourceID: row["sourceID"], payload: payload), with: new)
-            var identifiers = document.identifiers
-            if let key = document.parent {
-                let found = try String.fetchOne(parent, arguments: [key.system.rawValue, key.resourceType, key.sourceID, id])
-                identifiers += " " + (found ?? PersonIndex.blindText(key.sourceID, with: new))
+            let found = try remade.document.parent.flatMap { key in
+                try String.fetchOne(parent, arguments: [key.system.rawValue, key.resourceType, key.sourceID, id])
             }
-            try updateDocument.execute(arguments: [identifiers, id])
+            try updateDocument.execute(arguments: [keys.identifiers(of: remade.document, found: found), id])
         }
         try db.execute(sql: "UPDATE store_key SET rotationCursor = ? WHERE id = 1", arguments: [last["id"] as Int64])
         return rows.count
     }
 }
 
-/// A table whose text columns hold sealed values (`enc1:`), walked in key order for a rotation:
-/// each value that does not open with the new key is opened with the old and sealed again.
-struct SealedColumns: Sendable {
-    var table: String
-    /// The primary key's columns, in order (the walk's keyset).
-    var key: [String]
-    var columns: [String]
-    /// Each value's seal label, from its row.
-    var label: @Sendable (Row) -> String
-    /// Conflict values are sealed deterministically (the same collision seals the same).
-    var deterministic: Bool
-
-    static let all = [
-        SealedColumns(
-            table: "record_state", key: ["object", "recordKey"], columns: ["fields"],
-            label: { SealLabel.recordState(object: $0["object"], recordKey: $0["recordKey"]) }, deterministic: false),
-        SealedColumns(
-            table: "record_write", key: ["id"], columns: ["fields"],
-            label: { SealLabel.recordWrite(object: $0["object"], recordKey: $0["recordKey"]) }, deterministic: false),
-        SealedColumns(
-            table: "conflict", key: ["id"], columns: ["emrValue", "salesforceValue"],
-            label: { SealLabel.conflict(object: $0["object"], recordKey: $0["recordKey"], field: $0["field"]) }, deterministic: true),
-    ]
-
+extension SealedColumns {
     /// Re-seals the next `limit` rows after `after` (nil: from the start). Returns the last
     /// row's key (nil when no row was left) and how many values it sealed again.
-    func reseal(in db: Database, after: [DatabaseValue]?, old: StoreCipher, new: StoreCipher, limit: Int) throws -> (last: [DatabaseValue]?, resealed: Int) {
+    func reseal(in db: Database, after: [DatabaseValue]?, keys: DataKeyResealing, limit: Int) throws -> (last: [DatabaseValue]?, resealed: Int) {
         let keyList = key.joined(separator: ", ")
         let condition = after == nil ? "" : "WHERE (\(keyList)) > (\(key.map { _ in "?" }.joined(separator: ", ")))"
         let rows = try Row.fetchAll(
@@ -198,15 +158,12 @@ struct SealedColumns: Sendable {
         var nonces = StoreCipher.Nonces()
         var resealed = 0
         for row in rows {
-            let label = self.label(row)
+            let label = self.label(labelColumns.map { row[$0] as String })
             var changes: [String: String] = [:]
             for column in columns {
-                let stored: String = row[column]
-                // Clear text (a purged conflict's marker) is not sealed; a value the new key opens is done.
-                guard stored.hasPrefix(StoreCipher.sealedTextPrefix), (try? new.openText(stored, label: label, what: "")) == nil else { continue }
-                let text = try old.openText(stored, label: label, what: "\(column) of \(table) \(key.map { "\(row[$0] as DatabaseValue)" }.joined(separator: " "))")
-                changes[column] =
-                    deterministic ? try new.sealTextDeterministically(text, label: label) : try new.sealText(Array(text.utf8), label: label, nonces: &nonces)
+                changes[column] = try keys.resealed(
+                    row[column], of: self, label: label, what: "\(column) of \(table) \(key.map { "\(row[$0] as DatabaseValue)" }.joined(separator: " "))",
+                    nonces: &nonces)
             }
             guard !changes.isEmpty else { continue }
             let columns = changes.keys.sorted()

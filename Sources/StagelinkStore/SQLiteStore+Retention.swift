@@ -15,7 +15,7 @@ extension SQLiteStore {
                         FROM staged_row JOIN staged_payload ON staged_payload.rowID = staged_row.id WHERE \(eligible)
                         """, arguments: [cutoff.timeIntervalSince1970])
                 let conflicts = try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM conflict WHERE \(Self.purgedConflicts("SELECT id FROM staged_row WHERE \(eligible)"))",
+                    db, sql: "SELECT COUNT(*) FROM conflict WHERE \(StoredColumns.purgedConflicts("SELECT id FROM staged_row WHERE \(eligible)"))",
                     arguments: [cutoff.timeIntervalSince1970, cutoff.timeIntervalSince1970, cutoff.timeIntervalSince1970]) ?? 0
                 return PayloadPurge(
                     at: now, actor: actor, cutoff: cutoff, rows: row?["rows"] ?? 0, bytes: row?["bytes"] ?? 0, conflicts: conflicts, dryRun: true)
@@ -77,28 +77,14 @@ extension SQLiteStore {
         }
     }
 
-    /// The conflicts whose values go with the rows `purging` selects (each `?` of it is bound once
-    /// per use): field conflicts decided by a rule or resolved by a person (an open one still waits
-    /// for a person; a merge holds ids only), found by a row purged now, and by no row whose payload
-    /// stays. Run before the rows are marked purged.
-    static func purgedConflicts(_ purging: String) -> String {
-        """
-        kind = 'field' AND status != 'open' AND emrValue NOT LIKE '{%'
-            AND (rowID IN (\(purging)) OR id IN (SELECT conflictID FROM conflict_row WHERE rowID IN (\(purging))))
-            AND NOT EXISTS (
-                SELECT 1 FROM staged_row WHERE payloadPurgedAt IS NULL AND id NOT IN (\(purging))
-                    AND (id = conflict.rowID OR id IN (SELECT rowID FROM conflict_row WHERE conflictID = conflict.id)))
-        """
-    }
-
-    /// Empties the values of the conflicts found only by the rows being purged (``purgedConflicts(_:)``);
+    /// Empties the values of the conflicts found only by the rows being purged (``StoredColumns/purgedConflicts(_:)``);
     /// the conflict itself (record, field, rule, winner, who resolved it and why) stays. Returns how many.
     private func purgeConflictValues(at: Double, in db: Database) throws -> Int {
-        let values = ConflictRow.purgedValuesSQL(at: at)
+        let values = StoredColumns.purgedConflictValues(at: at)
         try db.execute(
             sql: """
                 UPDATE conflict SET emrValue = \(values.emr), salesforceValue = \(values.salesforce)
-                WHERE \(Self.purgedConflicts("SELECT rowID FROM temp.purging"))
+                WHERE \(StoredColumns.purgedConflicts("SELECT rowID FROM temp.purging"))
                 """)
         return db.changesCount
     }

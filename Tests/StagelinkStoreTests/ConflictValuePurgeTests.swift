@@ -1,6 +1,6 @@
 import Foundation
-import GRDB
 import StagelinkEngine
+import StagelinkPostgres
 import Testing
 
 @testable import StagelinkStore
@@ -8,8 +8,17 @@ import Testing
 /// The retention purge removes the two values of a conflict with the rows that found it: a
 /// conflict decided by its rule or resolved by a person, all of whose rows lose their payload.
 /// An open conflict (waiting for a person) and one that a kept row (failed, held) also found keep
-/// their values. Each purge counts them in its audit; the same in a clear and an encrypted store.
+/// their values. Each purge counts them in its audit; the same in a clear and an encrypted store,
+/// and the same body on SQLite and PostgreSQL.
 struct ConflictValuePurgeTests {
+    /// The key files; removed with everything in it when the test is done.
+    let temporary: TemporaryFolder
+
+    init() throws { temporary = try TemporaryFolder("conflict-purge") }
+
+    /// Every store kind, kept in the clear and encrypted.
+    static let stores = StoreKind.available.flatMap { kind in [(kind, false), (kind, true)] }
+
     static let overridden = "+1 555 0142 (overridden)"
 
     func patient(_ id: String) -> IncomingRecord {
@@ -30,9 +39,12 @@ struct ConflictValuePurgeTests {
             error: status == .failed ? LinkError(.mappingInvalidJSON, message: "refused") : nil, conflicts: conflicts)
     }
 
-    @Test(arguments: [false, true])
-    func decidedConflictsOfPurgedRowsLoseTheirValuesOpenOnesAndThoseOfKeptRowsDoNot(encrypted: Bool) async throws {
-        let store = try SQLiteStore.temporary("conflict-purge", encrypted: encrypted)
+    @Test(arguments: stores)
+    func decidedConflictsOfPurgedRowsLoseTheirValuesOpenOnesAndThoseOfKeptRowsDoNot(_ kind: StoreKind, encrypted: Bool) async throws {
+        let place = EncryptedStoreConformanceTests.Place(
+            kind: kind, name: kind == .sqlite ? temporary.file("store.sqlite") : "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "_"))
+        let store = try await place.open(key: encrypted ? try StoreKey.generate(at: temporary.file("store.key")) : nil)
+        #expect(store.isEncrypted == encrypted)
         let staged = try await store.stage(["p1", "p2", "p3", "p4", "p5"].map(patient), job: nil, advancing: nil)
         let ids = staged.rowIDs
         _ = try await store.claimRows(ClaimRequest(), limit: 10, actor: .job(1))
@@ -65,8 +77,8 @@ struct ConflictValuePurgeTests {
         #expect(conflicts["p3"]?.first?.valuesPurgedAt == nil)
 
         if !encrypted {
-            let bytes = ["", "-wal", "-shm"].flatMap { FileManager.default.contents(atPath: store.path + $0).map { [UInt8]($0) } ?? [] }
-            #expect(Data(bytes).range(of: Data(Self.overridden.utf8)) == nil, "the purged value is overwritten in the file")
+            // Every byte of the SQLite files (secure_delete overwrote it); every column of the PostgreSQL schema.
+            #expect(try await place.holding([Self.overridden, "+1 555 0145"]) == ["+1 555 0145"], "the purged value is gone from the database")
         }
 
         // The same collision met again is a conflict of its own, with its values.
@@ -78,5 +90,6 @@ struct ConflictValuePurgeTests {
         let p1 = try await store.conflicts(ConflictQuery(recordKey: "p1"))
         #expect(p1.count == 3 && p1.first?.emrValue == .text(Self.overridden))
         #expect(try await store.purgePayloads(receivedBefore: Date().addingTimeInterval(-86_400), actor: .system, dryRun: false).conflicts == 0)
+        try await EncryptedStoreConformanceTests.drop(store)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import StagelinkEngine
+import StagelinkPostgres
 import Testing
 
 @testable import StagelinkStore
@@ -30,7 +31,7 @@ struct DataKeyRotationTests {
 
     /// The seeded people and twenty more patients; p1's row held by a conflict, with field states
     /// and lineage; p2's row linked and purged.
-    func fill(_ store: SQLiteStore) async throws -> [Int64] {
+    func fill(_ store: any EncryptedConformingStore) async throws -> [Int64] {
         let more = (0..<20).map { PersonSearchTests.patient("q\($0)", given: "Quinn", family: "Rotation", mrn: "MRN9\($0)", birthDate: "1970-01-01") }
         let staged = try await store.stage(PersonSearchTests.people + more, job: nil, advancing: nil)
         let ids = staged.rowIDs
@@ -58,7 +59,7 @@ struct DataKeyRotationTests {
     }
 
     /// Everything a reader sees: each row's payload, the field state, lineage and conflict values.
-    func readEverything(_ store: SQLiteStore, _ ids: [Int64]) async throws -> [String] {
+    func readEverything(_ store: any EncryptedConformingStore, _ ids: [Int64]) async throws -> [String] {
         var seen: [String] = []
         for id in ids { seen.append(String(decoding: try #require(try await store.row(id: id)).payload, as: UTF8.self)) }
         let record = MappedRecordKey(object: "Contact", key: "p1")
@@ -68,8 +69,24 @@ struct DataKeyRotationTests {
         return seen
     }
 
-    func found(_ text: String, in store: SQLiteStore) async throws -> [String] {
+    func found(_ text: String, in store: any EncryptedConformingStore) async throws -> [String] {
         try await store.rows(RowQuery(filter: RowFilter(text: text), limit: 100)).map(\.sourceID)
+    }
+
+    /// What a finished rotation (resumed after two batches of 4 rows) leaves: every value reads as
+    /// `before`, hashes and the blind index made again, deduplication and writes as before.
+    func expectFinished(_ rotation: DataKeyRotation, _ after: any EncryptedConformingStore, _ ids: [Int64], before: [String], oldHash: String?) async throws {
+        #expect(rotation.resumed)
+        #expect(rotation.rows == ids.count - 8, "the rows after the first run's two batches")
+        #expect(rotation.values == 3, "the field state, the lineage entry and the conflict")
+        #expect(try await readEverything(after, ids) == before)
+        #expect(try await after.row(id: ids[0])?.contentHash != oldHash, "keyed hashes made again")
+        #expect(try await found("muller", in: after) == ["p1", "e1"], "the blind index made again")
+        #expect(try await found("rotation", in: after).count == 20)
+        #expect(try await found("siobhan", in: after) == ["0035g00000AbCdE", "a0B5g00000XyZ12"])
+        #expect(try await after.stage([PersonSearchTests.people[0]], job: nil, advancing: nil).deduplicated == 1, "deduplication by the new keyed hash")
+        #expect(try await after.stage([PersonSearchTests.episode("e9", patient: "p1")], job: nil, advancing: nil).staged == 1, "writes again")
+        #expect(try await found("zoe", in: after) == ["p1", "e1", "e9"])
     }
 
     @Test func aRotationStoppedHalfwayLeavesAReadableStoreThatTakesNoWritesAndARerunFinishesIt() async throws {
@@ -96,19 +113,9 @@ struct DataKeyRotationTests {
         }
 
         let rotation = try await halfway.rotateDataKey(actor: .operator("alice"), batchSize: 4)
-        #expect(rotation.resumed)
-        #expect(rotation.rows == ids.count - 8, "the rows after the first run's two batches")
-        #expect(rotation.values == 3, "the field state, the lineage entry and the conflict")
 
         let after = try SQLiteStore(path: path, key: try StoreKey.load(file: key.file))
-        #expect(try await readEverything(after, ids) == before)
-        #expect(try await after.row(id: ids[0])?.contentHash != oldHash, "keyed hashes made again")
-        #expect(try await found("muller", in: after) == ["p1", "e1"], "the blind index made again")
-        #expect(try await found("rotation", in: after).count == 20)
-        #expect(try await found("siobhan", in: after) == ["0035g00000AbCdE", "a0B5g00000XyZ12"])
-        #expect(try await after.stage([PersonSearchTests.people[0]], job: nil, advancing: nil).deduplicated == 1, "deduplication by the new keyed hash")
-        #expect(try await after.stage([PersonSearchTests.episode("e9", patient: "p1")], job: nil, advancing: nil).staged == 1, "writes again")
-        #expect(try await found("zoe", in: after) == ["p1", "e1", "e9"])
+        try await expectFinished(rotation, after, ids, before: before, oldHash: oldHash)
         let standing = try await after.pool.read { db in
             try Row.fetchOne(db, sql: "SELECT dataKeyID, previousWrappedKey, previousDataKeyID, rotationCursor FROM store_key")
         }
@@ -124,6 +131,40 @@ struct DataKeyRotationTests {
         for secret in ["Müller", "muller", "Siobhán", "MRN100001", "1984-02-29", Self.overridden] {
             #expect(Data(bytes).range(of: Data(secret.utf8)) == nil, "the store files hold \(secret)")
         }
+    }
+
+    /// The same rotation, stopped and resumed, on every store kind through the stores' one
+    /// protocol (``EncryptedStore/rotateDataKey(actor:batchSize:afterBatch:)``): the PostgreSQL
+    /// store re-seals with the SQLite store's own ``DataKeyResealing``.
+    @Test(arguments: StoreKind.available)
+    func aRotationStoppedHalfwayAndRunAgainReadsTheSameOnEveryStoreKind(_ kind: StoreKind) async throws {
+        let place = EncryptedStoreConformanceTests.Place(
+            kind: kind, name: kind == .sqlite ? path : "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "_"))
+        let service = try await place.open(key: key)
+        let ids = try await fill(service)
+        let before = try await readEverything(service, ids)
+        let oldHash = try await service.row(id: ids[0])?.contentHash
+
+        let first = try await place.open(key: key)
+        await #expect(throws: Stopped.self) {
+            _ = try await first.rotateDataKey(actor: .operator("alice"), batchSize: 4) { batches in if batches == 2 { throw Stopped() } }
+        }
+        let halfway = try await place.open(key: try StoreKey.load(file: key.file))
+        #expect(try await readEverything(halfway, ids) == before)
+        #expect(try await halfway.encryptionStanding()?.rotating == true)
+        let refused = await #expect(throws: StoreError.self) { _ = try await halfway.stage([PersonSearchTests.episode("e9", patient: "p1")], job: nil, advancing: nil) }
+        #expect(refused?.description.contains("run `stagelink store rekey --data-key` again") == true)
+        await #expect(throws: StoreError.self) { _ = try await service.stage([PersonSearchTests.episode("e9", patient: "p1")], job: nil, advancing: nil) }
+
+        let rotation = try await halfway.rotateDataKey(actor: .operator("alice"), batchSize: 4) { _ in }
+
+        let after = try await place.open(key: try StoreKey.load(file: key.file))
+        try await expectFinished(rotation, after, ids, before: before, oldHash: oldHash)
+        #expect(try await after.encryptionStanding()?.rotating == false)
+        #expect(try await after.keyEvents(limit: 10).map(\.event).prefix(2) == ["data key rotated", "data key rotating"])
+        #expect(try await place.holding(["Müller", "muller", "MRN100001", "1984-02-29", Self.overridden]) == [])
+        for other in [first, halfway, after] { (other as? PostgresStore)?.close() }
+        try await EncryptedStoreConformanceTests.drop(service)
     }
 
     @Test func aRotationOfAStoreInTheClearOrWithoutItsKeyIsRefused() async throws {

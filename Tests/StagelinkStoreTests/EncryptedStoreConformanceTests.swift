@@ -123,7 +123,7 @@ struct EncryptedStoreConformanceTests {
     /// Everything the seeded people and the filled record would leave in a database kept in the
     /// clear: names as written and folded, identifiers, birth dates, field values, the plain hash.
     static var secrets: [String] {
-        BlindPersonSearchTests.secrets + [secretName, "Quarterfield", "quarterfield", secretPhone, "0199", patient("q1").contentHash]
+        BlindPersonSearchTests.secrets + [secretName, "Quarterfield", "quarterfield", secretPhone, "555 0199", patient("q1").contentHash]
     }
 
     @Test(arguments: StoreKind.available)

@@ -170,11 +170,22 @@ struct PostgresCommandTests {
         #expect(refused.status == 4)
         #expect(refused.stderr.contains(path("old.key")) && refused.stderr.contains("does not open the store"), "\(refused.stderr)")
         #expect(!refused.stdout.contains("Quarterfield"))
-        let rotation = try run(["store", "rekey", "--data-key"])
-        #expect(rotation.status != 0 && rotation.stderr.contains("works on a SQLite store file"), "\(rotation.stderr)")
-
+        // The data key itself, rotated on PostgreSQL: refused while a service holds the lease; then
+        // the payload reads the same and the audit says so.
         let location = try PostgresLocation(parsing: url)
         let store = try await PostgresStore(location: location, schema: location.schema, key: newKey)
+        let service = LeaseHolder(name: "stagelink run", host: "ops-host", pid: 4242)
+        _ = try await store.acquireLease(service, for: .seconds(600), replacing: nil)
+        let leased = try run(["store", "rekey", "--data-key"])
+        #expect(leased.status != 0 && leased.stderr.contains("holds the store's lease"), "\(leased.stderr)")
+        try await store.releaseLease(service)
+        let rotation = try run(["store", "rekey", "--data-key", "--operator", "alice"])
+        #expect(rotation.status == 0 && rotation.stdout.contains("Rotated the data key") && rotation.stdout.contains("1 staged rows"), "\(rotation.stdout)\(rotation.stderr)")
+        let shownAfter = try run(["show", String(staged.rowIDs[0])])
+        #expect(shownAfter.status == 0 && shownAfter.stdout.contains("Quarterfield-Zoëlle"), "\(shownAfter.stdout)\(shownAfter.stderr)")
+        let infoAfter = try run(["store", "info"])
+        #expect(infoAfter.stdout.contains("data key rotated") && !infoAfter.stdout.contains("unfinished"), "\(infoAfter.stdout)")
+
         try await store.dropSchema()
         store.close()
     }

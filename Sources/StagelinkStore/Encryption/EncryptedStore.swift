@@ -16,6 +16,11 @@ public protocol EncryptedStore: Sendable {
     /// Wraps the data key with `newKey` instead of the key the store was opened with, in one
     /// transaction (nothing else is rewritten); recorded in `store_key_audit`.
     func rewrapDataKey(with newKey: StoreKey, actor: Actor) async throws
+    /// Replaces the data key itself and seals everything again with the new one, in batches of
+    /// `batchSize` rows of one transaction each, resumable (`stagelink store rekey --data-key`;
+    /// docs/security.md). `afterBatch` is called after each committed batch with the number of
+    /// batches so far: a test stops a rotation there, as a crash would.
+    func rotateDataKey(actor: Actor, batchSize: Int, afterBatch: @Sendable (Int) throws -> Void) async throws -> DataKeyRotation
 }
 
 /// Where a store's encryption stands, for `stagelink store info`.

@@ -62,6 +62,25 @@ package enum StoredColumns {
         ).conflict
     }
 
+    /// The conflicts whose values the retention purge empties with the rows `purging` selects (a
+    /// subquery, used three times): field conflicts decided by a rule or resolved by a person (an
+    /// open one still waits for a person; a merge holds ids only), found by a row purged now, and
+    /// by no row whose payload stays. The same SQL on SQLite and PostgreSQL; run before the rows
+    /// are marked purged.
+    package static func purgedConflicts(_ purging: String) -> String {
+        """
+        kind = 'field' AND status != 'open' AND emrValue NOT LIKE '{%'
+            AND (rowID IN (\(purging)) OR id IN (SELECT conflictID FROM conflict_row WHERE rowID IN (\(purging))))
+            AND NOT EXISTS (
+                SELECT 1 FROM staged_row WHERE payloadPurgedAt IS NULL AND id NOT IN (\(purging))
+                    AND (id = conflict.rowID OR id IN (SELECT rowID FROM conflict_row WHERE conflictID = conflict.id)))
+        """
+    }
+
+    /// What the purge writes in place of a purged conflict's two values, as SQL expressions over
+    /// the conflict's row (``ConflictRow`` reads them back as "value purged on …").
+    package static func purgedConflictValues(at: Double) -> (emr: String, salesforce: String) { ConflictRow.purgedValuesSQL(at: at) }
+
     /// A held merge as its `conflict.merge` column holds it (JSON), nil for a conflict of one field.
     package static func mergeText(_ merge: HeldMerge?) throws -> String? { try ConflictRow.text(merge) }
 

@@ -73,8 +73,8 @@ struct StoreCommand: AsyncParsableCommand {
                 bytes overwritten. It takes time in proportion to the store and writes wait for it: \
                 stop the service first (it is refused while a service holds the store's lease). If \
                 it is interrupted, the store still opens and reads, takes no writes, and running the \
-                same command again finishes it. The key file stays the same. A SQLite store only in \
-                this build: on a PostgreSQL store it is refused (docs/security.md, "On PostgreSQL").
+                same command again finishes it. The key file stays the same. On a SQLite file and a \
+                PostgreSQL store alike.
 
                 Examples:
                   stagelink store rekey
@@ -102,7 +102,7 @@ struct StoreCommand: AsyncParsableCommand {
             guard let key = store.key, store.isEncrypted, let configured = context.configuration?.encryptionKeyFile else {
                 throw ValidationError("The store is not encrypted: name a key file in stagelink.yaml (encryption: { keyFile: FILE }, made by `stagelink store keygen FILE`) first.")
             }
-            if dataKey { return try await rotateDataKey(try context.storeFile(for: "stagelink store rekey --data-key")) }
+            if dataKey { return try await rotateDataKey(store, leases: context.store) }
             guard key.file == configured else {
                 throw ValidationError("A rekey was interrupted: the store opens with \(key.file), not with \(configured). Move \(key.file) over \(configured) (`stagelink store info` shows its key id), then run again.")
             }
@@ -133,12 +133,12 @@ struct StoreCommand: AsyncParsableCommand {
 
         /// `--data-key`: refused while a service holds the lease (its writes would be refused, and
         /// it would go on sealing with the old key after); progress every 100 batches.
-        private func rotateDataKey(_ store: SQLiteStore) async throws {
-            if let lease = try await store.currentLease(), lease.expiresAt > Date() {
+        private func rotateDataKey(_ store: any EncryptedStore, leases: any SyncStore) async throws {
+            if let lease = try await leases.currentLease(), lease.expiresAt > Date() {
                 throw ValidationError(
                     "The service \(lease.holder) holds the store's lease (until \(lease.expiresAt.shortText)): stop it, then run again. A data-key rotation takes the store's writes while it runs.")
             }
-            let rotation = try await store.rotateDataKey(actor: .operator(operatorOptions.resolved)) { batches in
+            let rotation = try await store.rotateDataKey(actor: .operator(operatorOptions.resolved), batchSize: 500) { batches in
                 if batches % 100 == 0 { print("… \(batches) batches sealed again") }
             }
             print(
