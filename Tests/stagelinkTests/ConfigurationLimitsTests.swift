@@ -93,10 +93,27 @@ struct ConfigurationLimitsTests {
         #expect(folder.error("store: \"${NOT A NAME}\"\n")?.hasSuffix("store: ${NOT A NAME} does not name an environment variable (letters, digits and _)") == true)
     }
 
+    /// `${NAME}` is tested through ``StagelinkConfiguration/environment`` bound for the test's task:
+    /// a test that set the process's environment raced with another starting a process, and the
+    /// suite crashed in Foundation's `Process.run`.
+    @Test func noTestChangesTheProcesssEnvironment() throws {
+        let tests = DocumentationTests.root.appendingPathComponent("Tests")
+        let files = try #require(FileManager.default.enumerator(at: tests, includingPropertiesForKeys: nil))
+        var offenders: [String] = []
+        for case let file as URL in files where file.pathExtension == "swift" {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            for call in ["setenv(", "unsetenv(", "putenv("] where text.contains(call) && file.lastPathComponent != "ConfigurationLimitsTests.swift" {
+                offenders.append("\(file.lastPathComponent): \(call)")
+            }
+        }
+        #expect(offenders == [])
+    }
+
     @Test func aValueWithALineBreakIsRefusedWhereverItComesFrom() throws {
         let folder = try Folder(files: ["emr.pem": "key"])
-        setenv("STAGELINK_TEST_TWO_LINES", "stagelink\nX-Injected: 1", 1)
-        let fromEnvironment = folder.error("store: s.sqlite\n\(Self.emr.replacingOccurrences(of: "clientID: stagelink", with: "clientID: ${STAGELINK_TEST_TWO_LINES}"))")
+        let fromEnvironment = StagelinkConfiguration.$environment.withValue(["STAGELINK_TEST_TWO_LINES": "stagelink\nX-Injected: 1"]) {
+            folder.error("store: s.sqlite\n\(Self.emr.replacingOccurrences(of: "clientID: stagelink", with: "clientID: ${STAGELINK_TEST_TWO_LINES}"))")
+        }
         #expect(fromEnvironment == "\(folder.configuration):4:13: emr.clientID: holds a line break or another control character (a value must be one line)")
         let fromFile = folder.error("store: s.sqlite\n\(Self.emr.replacingOccurrences(of: "clientID: stagelink", with: "clientID: \"stage\\u001blink\""))")
         #expect(fromFile?.hasSuffix("emr.clientID: holds a line break or another control character (a value must be one line)") == true)

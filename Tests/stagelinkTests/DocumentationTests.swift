@@ -59,11 +59,13 @@ struct DocumentationTests {
         let text = try String(contentsOf: Self.root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         let start = try #require(text.range(of: "```yaml\n"))
         let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
-        setenv("STAGELINK_SF_CONSUMER_KEY", "3MVG9-example", 1)
         let temporary = try TemporaryFolder("docs-example")
         let file = temporary.url.appendingPathComponent("stagelink.yaml")
         try String(text[start.upperBound..<end.lowerBound]).write(to: file, atomically: true, encoding: .utf8)
-        let configuration = try StagelinkConfiguration.load(contentsOf: file.path)
+        let environment = ProcessInfo.processInfo.environment.merging(["STAGELINK_SF_CONSUMER_KEY": "3MVG9-example"]) { $1 }
+        let configuration = try StagelinkConfiguration.$environment.withValue(environment) {
+            try StagelinkConfiguration.load(contentsOf: file.path)
+        }
         #expect(configuration.every == .seconds(900))
         #expect(configuration.salesforce?.limitShare == 0.8)
         #expect(configuration.emr?.clientID == "stagelink-backend")

@@ -15,9 +15,10 @@ struct PostgresStoreConfigurationTests {
     typealias Folder = ConfigurationLimitsTests.Folder
 
     @Test func aPostgresURLIsAStoreOnAServerWithThePasswordFromTheEnvironment() throws {
-        setenv("STAGELINK_TEST_PG_PASSWORD", "pa ss@word", 1)
         let folder = try Folder()
-        let configuration = try folder.load("store: postgres://stagelink:${STAGELINK_TEST_PG_PASSWORD}@db.example.org:5432/sync?sslmode=verify-full\n")
+        let configuration = try StagelinkConfiguration.$environment.withValue(["STAGELINK_TEST_PG_PASSWORD": "pa ss@word"]) {
+            try folder.load("store: postgres://stagelink:${STAGELINK_TEST_PG_PASSWORD}@db.example.org:5432/sync?sslmode=verify-full\n")
+        }
         let location = try #require(configuration.postgres)
         #expect(location.password == "pa ss@word")
         #expect(location.tls == .verifyFull(rootCertificate: nil))

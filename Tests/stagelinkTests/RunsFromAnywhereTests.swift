@@ -67,9 +67,11 @@ struct RunsFromAnywhereTests {
         }.joined(separator: "\n")
         let temporary = try TemporaryFolder("init-alerts")
         let folder = temporary.url
-        setenv("STAGELINK_SLACK_WEBHOOK_URL", "https://hooks.example.org/services/T0/B0/x", 1)
         try uncommented.write(to: folder.appendingPathComponent("stagelink.yaml"), atomically: true, encoding: .utf8)
-        let configuration = try StagelinkConfiguration.load(contentsOf: folder.appendingPathComponent("stagelink.yaml").path)
+        let environment = ProcessInfo.processInfo.environment.merging(["STAGELINK_SLACK_WEBHOOK_URL": "https://hooks.example.org/services/T0/B0/x"]) { $1 }
+        let configuration = try StagelinkConfiguration.$environment.withValue(environment) {
+            try StagelinkConfiguration.load(contentsOf: folder.appendingPathComponent("stagelink.yaml").path)
+        }
         #expect(configuration.alerts?.rules.count == AlertRule.Kind.allCases.count)
         #expect(configuration.alerts?.webhooks.first?.format == .slack)
     }

@@ -345,6 +345,12 @@ struct StagelinkConfiguration: Sendable {
         }
     }
 
+    /// The environment `${NAME}` reads: the process's, or a dictionary bound for one task (tests).
+    /// Tests bind it rather than call `setenv`, which races with another test's `Process.run`
+    /// reading the environment (glibc's environment is not thread-safe: the suite crashed in
+    /// Foundation's `Process.run`).
+    @TaskLocal static var environment: [String: String]? = nil
+
     static func expand(_ reader: YAMLReader) throws(ConfigurationError) -> String {
         var text = ""
         var rest = try reader.string()[...]
@@ -359,7 +365,7 @@ struct StagelinkConfiguration: Sendable {
             else {
                 throw reader.error("${\(DisplayText.escaped(name))} does not name an environment variable (letters, digits and _)")
             }
-            guard let value = ProcessInfo.processInfo.environment[name] else {
+            guard let value = (Self.environment ?? ProcessInfo.processInfo.environment)[name] else {
                 throw reader.error("the environment variable \(name) is not set")
             }
             // The value is not searched again: an environment variable holding `${X}` is text.
