@@ -41,3 +41,11 @@ public struct BenchmarkFigure: Sendable, Hashable {
         return value / reference.value
     }
 }
+
+/// The sample at `fraction` (0.5: the median, 0.95: the 95th percentile) of `samples`, by the
+/// nearest rank; 0 for no samples.
+func percentile(_ samples: [Double], _ fraction: Double) -> Double {
+    let sorted = samples.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
+}
