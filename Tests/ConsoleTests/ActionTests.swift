@@ -9,7 +9,7 @@ import Testing
 /// Actions from the keyboard: what is asked first, what the actions are handed, who is named,
 /// and what the status line says.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ActionTests {
     private func open(_ fixture: ConsoleFixture, filter: String) async {
         await fixture.console.press(.character("/"))

@@ -8,7 +8,7 @@ import Testing
 /// Nothing piles up unseen: counts on the tabs, held conflicts flagged in the header, and every
 /// event (cycles, conflicts, operators' actions) in a view that scrolls, filters and opens.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct AttentionTests {
     @Test func theTabsCountFailuresAndHeldConflictsAndTheHeaderFlagsThem() async throws {
         let fixture = try await ConsoleFixture.make(tab: .live)
@@ -65,7 +65,7 @@ struct AttentionTests {
 
 /// Space for what matters: on a wide terminal the selected row's whole error has a pane.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct WideTerminalTests {
     @Test func atOneHundredSixtyColumnsAPreviewPaneShowsTheSelectedRowsWholeError() async throws {
         let fixture = try await ConsoleFixture.make(width: 200, height: 40)

@@ -9,7 +9,7 @@ import Testing
 /// Conflicts in bulk: open ones first and alone, decided ones behind the filter, marked with space
 /// or all at once, settled with one reason.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ConflictBulkTests {
     /// Holds a Phone conflict for a person on each of these rows (Contact p1, p2, …).
     static func holdConflicts(on rows: [Int64], in store: SQLiteStore) async throws {

@@ -7,7 +7,7 @@ import Testing
 /// A record with several problems shows them all in its detail, each with its field, so that one
 /// fix-and-retry settles them instead of failing again on the next.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct EveryProblemDetailTests {
     @Test func theDetailListsEveryProblemOfTheRecordWithItsFieldAndMarksEachInThePayload() async throws {
         let fixture = try await ConsoleFixture.make(height: 60)

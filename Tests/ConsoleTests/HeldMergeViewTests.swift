@@ -8,7 +8,7 @@ import Testing
 /// A held merge in the Conflicts view: listed as a conflict of kind `merge` with what each system
 /// holds, found with `/kind:merge`, and settled with `m` (merged there too) or `d` (kept apart).
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct HeldMergeViewTests {
     static let merge = HeldMerge(
         mergedIn: .emr, type: "Patient", loserID: "1017", survivorID: "1004", counterpartType: "Contact",

@@ -8,7 +8,7 @@ import Testing
 /// Enter on a job opens it: why it ended as it did, its counts, API calls, watermarks, duration,
 /// events, and its rows a key away.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct JobDetailTests {
     /// A job that ran for `took` seconds and ended 3 seconds ago.
     static func finishedJob(
@@ -68,7 +68,7 @@ struct JobDetailTests {
 /// The Jobs view shows a reconciliation's findings: in the list, what waits for a person; in the
 /// detail, what it checked, found changed and found missing, and why it ran.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ReconciliationJobViewTests {
     @Test func aReconciliationJobShowsItsCheckedChangedAndMissingCountsAndWhy() async throws {
         let fixture = try await ConsoleFixture.make(tab: .jobs)

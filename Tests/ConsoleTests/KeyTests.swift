@@ -5,7 +5,7 @@ import Testing
 
 /// Moving, filtering, sorting, marking, commands and crumbs, through the keys a person presses.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct KeyTests {
     private func selectedID(_ fixture: ConsoleFixture) throws -> Int64 {
         let screen = fixture.screen

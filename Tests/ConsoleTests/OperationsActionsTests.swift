@@ -9,7 +9,7 @@ import Testing
 /// The console's actions over the engine's `Operations`: what each needs, and what the status
 /// line says after the engine did it.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct OperationsActionsTests {
     /// A Salesforce that knows the seeded admissions, for a push by id.
     struct SeededLookup: RecordLookup {

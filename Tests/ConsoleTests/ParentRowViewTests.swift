@@ -9,7 +9,7 @@ import Testing
 /// A row waiting on its parent shows the parent and where it stands, `P` opens the parent's row,
 /// and the Failures view puts waiting rows apart from those to fix by hand.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ParentRowViewTests {
     /// Stages an episode of Patient p5 (staged, not linked) and fails it as the linker does when
     /// Salesforce refuses it while the patient is not linked.

@@ -9,7 +9,7 @@ import Testing
 /// A support person finds a patient by name: `/müller` (or `/muller`) lists that person's rows with
 /// a NAME column, the conflicts name the person, and the header counts down to the next cycle.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct PersonSearchViewTests {
     @Test func slashMullerListsThePersonsRowsWithTheirNames() async throws {
         let fixture = try await ConsoleFixture.make()

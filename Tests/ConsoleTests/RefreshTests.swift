@@ -8,7 +8,7 @@ import Testing
 /// The console follows another process's writes through the change token, and reads nothing
 /// when nothing changed.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct RefreshTests {
     @Test func aWriteByAnotherConnectionShowsOnTheNextPoll() async throws {
         let fixture = try await ConsoleFixture.make()

@@ -6,7 +6,7 @@ import Testing
 
 /// A merge staged from the EMR reads as one: the detail names the loser and the survivor.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct RemovalRowViewTests {
     @Test func theDetailOfAMergeShowsItsLoserAndSurvivor() async throws {
         let fixture = try await ConsoleFixture.make()

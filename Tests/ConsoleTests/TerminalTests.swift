@@ -8,7 +8,7 @@ import Testing
 /// The one layer that talks to ncurses, drawing off-screen into a terminal of /dev/null and
 /// reading the cells back.
 @MainActor
-@Suite(.serialized, .timeLimit(.minutes(1)))
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct TerminalTests {
     /// A terminal that reads from and writes to /dev/null: ncurses draws, nothing is shown.
     private func offScreen(_ terminalType: String) throws -> Terminal {

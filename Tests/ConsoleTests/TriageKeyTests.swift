@@ -9,7 +9,7 @@ import Testing
 /// The keys of a full day of triage: backing out with `q`, half pages, searching a row's text,
 /// un-ignoring, copying and paging, and refusals that come before any prompt.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct TriageKeyTests {
     private func openRow(_ id: Int64, in fixture: ConsoleFixture) async {
         await fixture.console.press(.character(":"))

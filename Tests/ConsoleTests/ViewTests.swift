@@ -6,7 +6,7 @@ import Testing
 
 /// Every view rendered into the screen model for a seeded store, checked cell by cell.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct ViewTests {
     private func openRow(_ id: Int64, in fixture: ConsoleFixture) async {
         await fixture.console.press(.character(":"))

@@ -6,7 +6,7 @@ import Testing
 
 /// A row a security label withheld reads as a reason, not a failure, and the Staged list filters it.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct WithheldRowViewTests {
     @Test func theDetailOfAWithheldRowNamesItsLabelAsTheReasonNotAsAFailure() async throws {
         let fixture = try await ConsoleFixture.make()
@@ -35,7 +35,7 @@ struct WithheldRowViewTests {
 
 /// Opening a row's detail in the console is a read of its evidence: it is logged.
 @MainActor
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(3)))
 struct DetailAccessLogTests {
     @Test func openingARowsDetailRecordsTheOperatorOnceNotOnEveryRefresh() async throws {
         let fixture = try await ConsoleFixture.make()
