@@ -80,6 +80,14 @@ public struct PostgresServerError: Error, Sendable, Hashable, CustomStringConver
         return PostgresServerError(sqlState: nil, description: "the PostgreSQL server\(place): \(what)")
     }
 
+    /// A statement was about to be sent on a connection the server had already closed (it restarted,
+    /// or ended the session: `idle_in_transaction_session_timeout`, `pg_terminate_backend`); nothing
+    /// was sent, and the transaction it belonged to ended with the session.
+    static let closedConnection = PostgresServerError(
+        sqlState: nil,
+        description: "the PostgreSQL server closed the connection before the statement was sent — it may have restarted or ended the session "
+            + "(idle_in_transaction_session_timeout, pg_terminate_backend); nothing of the transaction was kept")
+
     /// What to check for the SQLSTATEs an operator meets (PostgreSQL's appendix A names them).
     static func advice(for state: String) -> String? {
         switch state {

@@ -24,38 +24,36 @@ extension PostgresStore: EncryptedStore {
             return try cipher(stored, key: key, store: store)
         }
         guard let key else { return nil }
-        do {
-            return try await makeDataKey(client: client, store: store, key: key, logger: logger)
-        } catch let error as PostgresTransactionError {
-            throw error.closureError ?? error
-        }
+        return try await makeDataKey(client: client, store: store, key: key, logger: logger)
     }
 
     /// Makes the data key of a store that holds nothing yet, wrapped by `key`, in one transaction.
     private static func makeDataKey(client: PostgresClient, store: String, key: StoreKey, logger: Logger) async throws -> StoreCipher {
-        try await client.withTransaction(logger: logger) { connection in
-            // One process makes the data key; another opening the store at the same moment waits
-            // here and then finds it.
-            try await connection.run("LOCK TABLE store_key IN EXCLUSIVE MODE", logger: logger)
-            if let stored = try await storedKey(connection: connection, logger: logger) { return try cipher(stored, key: key, store: store) }
-            let holding = try await connection.rows(
-                """
-                SELECT (SELECT count(*) FROM staged_row) + (SELECT count(*) FROM record_state) + (SELECT count(*) FROM record_write)
-                    + (SELECT count(*) FROM conflict)
-                """, logger: logger
-            ).decode(Int64.self).collect().first ?? 0
-            guard holding == 0 else { throw PostgresStoreError.clearRows(location: store) }
-            let dataKey = SymmetricKey(size: .bits256)
-            let made = StoreCipher(dataKey: dataKey)
-            let now = Date().timeIntervalSince1970
-            try await connection.run(
-                """
-                INSERT INTO store_key (id, wrappedKey, keyID, dataKeyID, createdAt, rewrappedAt)
-                VALUES (1, \(try key.wrap(dataKey)), \(key.id), \(made.dataKeyID), \(now), \(now))
-                """, logger: logger)
-            try await connection.run(
-                "INSERT INTO store_key_audit (at, actor, event, keyID) VALUES (\(now), 'system', 'encrypted', \(key.id))", logger: logger)
-            return made
+        try await client.withConnection { connection in
+            try await connection.inTransaction(logger: logger) { connection in
+                // One process makes the data key; another opening the store at the same moment waits
+                // here and then finds it.
+                try await connection.run("LOCK TABLE store_key IN EXCLUSIVE MODE", logger: logger)
+                if let stored = try await storedKey(connection: connection, logger: logger) { return try cipher(stored, key: key, store: store) }
+                let holding = try await connection.rows(
+                    """
+                    SELECT (SELECT count(*) FROM staged_row) + (SELECT count(*) FROM record_state) + (SELECT count(*) FROM record_write)
+                        + (SELECT count(*) FROM conflict)
+                    """, logger: logger
+                ).decode(Int64.self).collect().first ?? 0
+                guard holding == 0 else { throw PostgresStoreError.clearRows(location: store) }
+                let dataKey = SymmetricKey(size: .bits256)
+                let made = StoreCipher(dataKey: dataKey)
+                let now = Date().timeIntervalSince1970
+                try await connection.run(
+                    """
+                    INSERT INTO store_key (id, wrappedKey, keyID, dataKeyID, createdAt, rewrappedAt)
+                    VALUES (1, \(try key.wrap(dataKey)), \(key.id), \(made.dataKeyID), \(now), \(now))
+                    """, logger: logger)
+                try await connection.run(
+                    "INSERT INTO store_key_audit (at, actor, event, keyID) VALUES (\(now), 'system', 'encrypted', \(key.id))", logger: logger)
+                return made
+            }
         }
     }
 

@@ -183,30 +183,23 @@ public final class PostgresStore: Sendable {
     /// Applies this build's migrations that the store lacks, all in one transaction under an
     /// advisory lock (two processes starting at once migrate once).
     private static func migrate(on connection: PostgresConnection, schema: String, location: PostgresLocation, logger: Logger) async throws {
-        do {
-            _ = try await connection.simpleQuery("BEGIN").get()
-            do {
-                _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
-                // The name was checked by init: lower-case letters, digits and _.
-                try await connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
-                try await connection.run(PostgresQuery(unsafeSQL: PostgresMigrations.bookkeeping), logger: logger)
-                var applied = Set<String>()
-                for try await identifier in try await connection.rows("SELECT identifier FROM stagelink_migration", logger: logger).decode(String.self) {
-                    applied.insert(identifier)
-                }
-                let known = PostgresMigrations.all.map(\.identifier)
-                let unknown = applied.subtracting(known)
-                guard unknown.isEmpty else {
-                    throw PostgresStoreError.newer(location: location.description, unknownMigrations: unknown.sorted(), known: PostgresMigrations.version)
-                }
-                for migration in PostgresMigrations.all where !applied.contains(migration.identifier) {
-                    for statement in PostgresMigrations.statements(migration.sql) { try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger) }
-                    _ = try await connection.rows("INSERT INTO stagelink_migration (identifier) VALUES (\(migration.identifier))", logger: logger)
-                }
-                _ = try await connection.simpleQuery("COMMIT").get()
-            } catch {
-                _ = try? await connection.simpleQuery("ROLLBACK").get()
-                throw error
+        try await connection.inTransaction(logger: logger) { connection in
+            _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            // The name was checked by init: lower-case letters, digits and _.
+            try await connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
+            try await connection.run(PostgresQuery(unsafeSQL: PostgresMigrations.bookkeeping), logger: logger)
+            var applied = Set<String>()
+            for try await identifier in try await connection.rows("SELECT identifier FROM stagelink_migration", logger: logger).decode(String.self) {
+                applied.insert(identifier)
+            }
+            let known = PostgresMigrations.all.map(\.identifier)
+            let unknown = applied.subtracting(known)
+            guard unknown.isEmpty else {
+                throw PostgresStoreError.newer(location: location.description, unknownMigrations: unknown.sorted(), known: PostgresMigrations.version)
+            }
+            for migration in PostgresMigrations.all where !applied.contains(migration.identifier) {
+                for statement in PostgresMigrations.statements(migration.sql) { try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                _ = try await connection.rows("INSERT INTO stagelink_migration (identifier) VALUES (\(migration.identifier))", logger: logger)
             }
         }
     }
@@ -262,17 +255,17 @@ public final class PostgresStore: Sendable {
         fenced: Bool = true, notifying: Bool = true, _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                if fenced, let fence {
-                    let lease = try await leases("name = \(Self.serviceLease) FOR SHARE", in: connection).first
-                    guard let lease, lease.epoch == fence else { throw StaleLease(epoch: fence, current: lease) }
+            return try await client.withConnection { connection in
+                try await connection.inTransaction(logger: logger) { connection in
+                    if fenced, let fence {
+                        let lease = try await leases("name = \(Self.serviceLease) FOR SHARE", in: connection).first
+                        guard let lease, lease.epoch == fence else { throw StaleLease(epoch: fence, current: lease) }
+                    }
+                    let result = try await body(connection)
+                    if notifying { try await connection.run("SELECT pg_notify(\(Self.changeChannel), \(schema))", logger: logger) }
+                    return result
                 }
-                let result = try await body(connection)
-                if notifying { try await connection.run("SELECT pg_notify(\(Self.changeChannel), \(schema))", logger: logger) }
-                return result
             }
-        } catch let error as PostgresTransactionError {
-            throw PostgresServerError.wrapping(error.closureError ?? error, location: location)
         } catch {
             throw PostgresServerError.wrapping(error, location: location)
         }
@@ -446,12 +439,39 @@ extension PostgresConnection {
     /// Runs a statement and waits for the server's answer, its error included: the async `query`,
     /// never its `EventLoopFuture` twin, which an unused result would silently pick.
     func run(_ query: PostgresQuery, logger: Logger) async throws {
-        let rows: PostgresRowSequence = try await self.query(query, logger: logger)
-        for try await _ in rows {}
+        for try await _ in try await rows(query, logger: logger) {}
     }
 
-    /// The rows a query answers (the async `query`).
+    /// The rows a query answers (the async `query`): the one place every statement of the store is
+    /// sent on a connection it holds.
+    ///
+    /// A connection the server has closed is refused here (``PostgresServerError/closedConnection``):
+    /// postgres-nio 1.33 hands a statement to the connection's channel without a promise
+    /// (`channel.write(…, promise: nil)`), and once the channel is closed the write fails with
+    /// nobody told, so the statement's answer never comes and its caller waits forever. The full
+    /// test suite on PostgreSQL hung so: sessions ended by `idle_in_transaction_session_timeout`
+    /// (their client starved on a loaded machine), then the next statement, or the `ROLLBACK`
+    /// postgres-nio's `withTransaction` sends after an error, waited with no connection left.
     func rows(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
-        try await self.query(query, logger: logger)
+        guard !isClosed else { throw PostgresServerError.closedConnection }
+        return try await self.query(query, logger: logger)
+    }
+
+    /// `body` in one transaction on this connection: `BEGIN`, then `COMMIT`, or `ROLLBACK` when
+    /// `body` or the commit throws (the error is thrown as it is). Unlike postgres-nio's
+    /// `withTransaction`, nothing is sent on a connection the server closed (its transaction ended
+    /// with the session), so an ended session is an error, never a wait (``rows(_:logger:)``).
+    func inTransaction<Result>(
+        logger: Logger, isolation: isolated (any _Concurrency.Actor)? = #isolation, _ body: (PostgresConnection) async throws -> sending Result
+    ) async throws -> sending Result {
+        try await run("BEGIN", logger: logger)
+        do {
+            let result = try await body(self)
+            try await run("COMMIT", logger: logger)
+            return result
+        } catch {
+            if !isClosed { try? await run("ROLLBACK", logger: logger) }
+            throw error
+        }
     }
 }

@@ -261,3 +261,26 @@ struct PostgresStoreTests {
     }
 }
 
+
+extension PostgresStoreTests {
+    /// A session the server ends in the middle of a transaction (`pg_terminate_backend` here; on a
+    /// loaded machine `idle_in_transaction_session_timeout`) is an error the store throws, not a
+    /// wait: postgres-nio never answers a statement sent on a connection already closed, and the
+    /// full suite hung so. The store then goes on, on a new connection.
+    @Test(.timeLimit(.minutes(1)))
+    func aTransactionWhoseSessionTheServerEndedIsAnErrorAndTheStoreGoesOn() async throws {
+        let store = try await StoreKind.postgres()
+        let ended = await #expect(throws: PostgresServerError.self) {
+            try await store.transaction(fenced: false) { connection in
+                let pid = try await connection.rows("SELECT pg_backend_pid()", logger: Logger(label: "test")).decode(Int32.self).collect()
+                try await direct("public") { other in try await run("SELECT pg_terminate_backend(\(try #require(pid.first)))", on: other) }
+                try await connection.closeFuture.get()
+                try await connection.run("INSERT INTO stagelink_migration (identifier) VALUES ('never kept')", logger: Logger(label: "test"))
+            }
+        }
+        #expect(ended?.description.contains("closed the connection") == true, "\(String(describing: ended))")
+        #expect(try await store.appliedMigrations() == PostgresMigrations.all.map(\.identifier))
+        try await store.dropSchema()
+        store.close()
+    }
+}
