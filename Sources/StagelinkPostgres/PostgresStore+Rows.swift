@@ -9,6 +9,11 @@ extension PostgresStore {
         try await stagedRows("staged_row.id = \(id)").first
     }
 
+    public func rows(ids: [Int64]) async throws -> [StagedRow] {
+        guard !ids.isEmpty else { return [] }
+        return try await stagedRows("staged_row.id = ANY(\(ids)::int8[]) ORDER BY staged_row.id")
+    }
+
     public func row(of record: SourceKey, contentHash: String) async throws -> StagedRow? {
         try await stagedRows(
             """

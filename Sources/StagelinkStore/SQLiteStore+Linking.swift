@@ -327,7 +327,7 @@ extension SQLiteStore {
     /// Values in one `IN (…)` list, well under SQLite's limit on parameters.
     private static let maximumListSize = 500
 
-    private static func placeholders(_ count: Int) -> String {
+    static func placeholders(_ count: Int) -> String {
         Array(repeating: "?", count: count).joined(separator: ",")
     }
 

@@ -9,6 +9,15 @@ extension SQLiteStore {
         }?.row(cipher)
     }
 
+    public func rows(ids: [Int64]) async throws -> [StagedRow] {
+        guard !ids.isEmpty else { return [] }
+        return try await pool.read { db in
+            try StagedRowRecord.fetchAll(
+                db, sql: "\(StagedRowRecord.select) WHERE staged_row.id IN (\(Self.placeholders(ids.count))) ORDER BY staged_row.id",
+                arguments: StatementArguments(ids))
+        }.map { try $0.row(cipher) }
+    }
+
     public func row(of record: SourceKey, contentHash: String) async throws -> StagedRow? {
         try await pool.read { db in
             try StagedRowRecord.fetchOne(

@@ -70,6 +70,7 @@ final class CountingStore: ConsoleStore, @unchecked Sendable {
     func accessLog(_ query: AccessQuery) async throws -> [RowAccess] { read(); return try await base.accessLog(query) }
     func job(id: Int64) async throws -> Job? { try await base.job(id: id) }
     func row(id: Int64) async throws -> StagedRow? { try await base.row(id: id) }
+    func rows(ids: [Int64]) async throws -> [StagedRow] { try await base.rows(ids: ids) }
     func row(of record: SourceKey, contentHash: String) async throws -> StagedRow? { try await base.row(of: record, contentHash: contentHash) }
     func failureGroups() async throws -> [FailureGroup] { try await base.failureGroups() }
     func history(ofRow id: Int64) async throws -> [RowTransition] { try await base.history(ofRow: id) }

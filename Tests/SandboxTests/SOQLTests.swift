@@ -56,6 +56,50 @@ struct SOQLTests {
         #expect(staged["totalSize"]!.intValue! + notStaged["totalSize"]!.intValue! == total["totalSize"]!.intValue!)
     }
 
+    /// A delta query (`WHERE SystemModstamp >= …`) reads the org's `SystemModstamp` index, not
+    /// every record: the answer must be the one a full scan gives.
+    @Test func aDeltaQueryReturnsExactlyTheRecordsChangedSinceItsBoundInStampOrderAcrossPages() throws {
+        var configuration = TestSandbox.configuration(patients: 1)
+        configuration.referralCount = 500
+        let world = TestSandbox.world(configuration)
+        let contacts = world.salesforce.store.records(of: "Contact").map(\.id)
+        try #require(contacts.count >= 500)
+        world.clock.advance(by: .seconds(1))
+        let since = world.clock.now()
+        // Every other Contact changes, newest first (not in creation order); one of them twice.
+        var changed = contacts.reversed().enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+        let user = world.salesforce.user(named: "ops@example.com", displayName: "Ops")
+        for id in changed + [changed[3]] {
+            world.clock.advance(by: .milliseconds(1))
+            try world.salesforce.update("Contact", id: id, body: ["Phone": "555-0100"], actor: user, endpoint: nil)
+        }
+        let twice = changed.remove(at: 3)
+        changed.append(twice)
+
+        func allPages(_ soql: String) throws -> (total: Int?, ids: [String]) {
+            var page = try world.salesforce.query(soql, apiVersion: "v60.0", pageSize: 200)
+            let total = page["totalSize"]?.intValue
+            var ids = page["records"]?.arrayValue?.compactMap { $0["Id"]?.stringValue } ?? []
+            while let next = page["nextRecordsUrl"]?.stringValue {
+                page = try world.salesforce.queryMore(String(next.split(separator: "/").last!), apiVersion: "v60.0")
+                ids += page["records"]?.arrayValue?.compactMap { $0["Id"]?.stringValue } ?? []
+            }
+            return (total, ids)
+        }
+        let delta = try allPages("SELECT Id, SystemModstamp FROM Contact WHERE SystemModstamp >= \(since.fhirInstant) ORDER BY SystemModstamp ASC")
+        #expect(delta.total == changed.count)
+        #expect(delta.ids == changed)
+        // Without ORDER BY, creation order, as a scan of every Contact (`NOT … <` reads them all) answers.
+        let unordered = try allPages("SELECT Id FROM Contact WHERE SystemModstamp >= \(since.fhirInstant) AND Phone = '555-0100'")
+        let scanned = try allPages("SELECT Id FROM Contact WHERE NOT SystemModstamp < \(since.fhirInstant)")
+        #expect(unordered.ids == contacts.filter(Set(changed).contains))
+        #expect(scanned.ids == unordered.ids)
+        // `>` leaves out a record stamped exactly at the bound.
+        let stamp = world.salesforce.store.records(of: "Contact").first { $0.id == changed[0] }?["SystemModstamp"].stringValue
+        let first = try #require(stamp.flatMap(SandboxInstant.init(iso8601:)))
+        #expect(try allPages("SELECT Id FROM Contact WHERE SystemModstamp > \(first.fhirInstant) ORDER BY SystemModstamp").ids == Array(changed.dropFirst()))
+    }
+
     @Test func stringComparisonIgnoresCaseAsSOQLDoes() throws {
         let name = try #require(try query("SELECT LastName FROM Contact LIMIT 1")["records"]?[0]?["LastName"]?.stringValue)
         let result = try query("SELECT Id FROM Contact WHERE LastName = '\(name.uppercased())'")

@@ -123,6 +123,19 @@ extension StoreConformanceTests {
     }
 
     @Test(arguments: StoreKind.available)
+    func rowsReadByIdsComeInOneReadInIdOrderWithTheirPayloadsAndUnknownIdsLeftOut(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let staged = try await store.stage(
+            [patient("p1", family: "Okafor"), episode("e1", of: "p1"), patient("p2", family: "Lone")], job: nil, advancing: nil)
+        let rows = try await store.rows(ids: [staged.rowIDs[2], 999_999, staged.rowIDs[0]])
+        #expect(rows.map(\.id) == [staged.rowIDs[0], staged.rowIDs[2]])
+        #expect(rows.map(\.sourceID) == ["p1", "p2"])
+        #expect(rows[1].payload == patient("p2", family: "Lone").payload)
+        for row in rows { #expect(try await store.row(id: row.id)?.payload == row.payload) }
+        #expect(try await store.rows(ids: []).isEmpty)
+    }
+
+    @Test(arguments: StoreKind.available)
     func aPersonIsFoundByNameWithoutAccentsAndTheirChildRowsWithThemAndTypedSyntaxIsText(_ kind: StoreKind) async throws {
         let store = try await kind.open()
         let staged = try await store.stage(

@@ -28,6 +28,10 @@ struct SalesforceStore: Sendable {
     private var autoNumbers: [String: Int] = [:]
     /// Each object's delete log, oldest first.
     private(set) var deleteLog: [String: [DeletedRecord]] = [:]
+    /// Each object's records by `SystemModstamp`, which delta queries read.
+    private var modstamps: [String: ModstampIndex] = [:]
+    /// Each record's place in creation order (the order of `idsByObject`).
+    private var creationOrder: [String: Int] = [:]
 
     /// Field-level security of the integration users' permission set: the fields it leaves
     /// read-only (lowercased `object.field`). Describe reports them to those users as neither
@@ -55,6 +59,15 @@ struct SalesforceStore: Sendable {
     /// Recycle Bin too (what queryAll sees).
     func records(of object: String, includingDeleted: Bool = false) -> [SObjectRecord] {
         (idsByObject[object] ?? []).compactMap { id in
+            records[id].flatMap { includingDeleted || !$0.isDeleted ? $0 : nil }
+        }
+    }
+
+    /// The records of one object stamped at or after `since` (`SystemModstamp`), in creation order
+    /// like ``records(of:includingDeleted:)``, read from the object's ``ModstampIndex``.
+    func records(of object: String, stampedSince since: SandboxInstant, includingDeleted: Bool = false) -> [SObjectRecord] {
+        let ids = modstamps[object]?.ids(stampedSince: since.milliseconds) ?? []
+        return ids.map { (creationOrder[$0] ?? 0, $0) }.sorted { $0.0 < $1.0 }.compactMap { _, id in
             records[id].flatMap { includingDeleted || !$0.isDeleted ? $0 : nil }
         }
     }
@@ -96,6 +109,7 @@ struct SalesforceStore: Sendable {
         }
         stamp(&record, object: object, actor: actor, at: now)
         records[id] = record
+        creationOrder[id] = creationOrder.count
         idsByObject[object.name, default: []].append(id)
         index(record, object: object, previous: nil)
         return record
@@ -128,6 +142,7 @@ struct SalesforceStore: Sendable {
         record.fields["IsDeleted"] = .bool(true)
         stamp(&record, object: object, actor: actor, at: now)
         records[record.id] = record
+        indexStamp(of: record, object: object)
         for field in object.fields where field.externalId {
             if let value = live[field.name].stringValue {
                 externalIndex["\(object.name).\(field.name)"]?[value]?.removeAll { $0 == record.id }
@@ -153,7 +168,10 @@ struct SalesforceStore: Sendable {
         for (object, log) in deleteLog {
             let purged = Set(log.filter { $0.deletedDate < cutoff }.map(\.id)).filter { records[$0]?.isDeleted == true }
             guard !purged.isEmpty else { continue }
-            for id in purged { records[id] = nil }
+            for id in purged {
+                records[id] = nil
+                modstamps[object]?.remove(id)
+            }
             idsByObject[object]?.removeAll { purged.contains($0) }
         }
     }
@@ -175,7 +193,14 @@ struct SalesforceStore: Sendable {
         record.fields["SystemModstamp"] = .string(now.salesforceDateTime)
     }
 
+    /// Keeps the record's `SystemModstamp` in its object's index (what ``stamp(_:object:actor:at:)`` set).
+    private mutating func indexStamp(of record: SObjectRecord, object: SObjectDescription) {
+        guard let stamp = record["SystemModstamp"].stringValue.flatMap(SandboxInstant.init(iso8601:)) else { return }
+        modstamps[object.name, default: ModstampIndex()].stamp(record.id, at: stamp.milliseconds)
+    }
+
     private mutating func index(_ record: SObjectRecord, object: SObjectDescription, previous: SObjectRecord?) {
+        indexStamp(of: record, object: object)
         for field in object.fields where field.externalId {
             let key = "\(object.name).\(field.name)"
             let old = previous?[field.name].stringValue

@@ -93,8 +93,8 @@ public struct OutboundLinker: OutboundRowLinker {
             guard let last = page.last else { return }
             cursor = last.cursor(for: RowSort())
             var observed: [MappedRecordKey: [String: FieldValue]] = [:]
-            for summary in page {
-                guard let row = try await store.row(id: summary.id), let record = try? JSONValue(parsing: row.payload),
+            for row in try await store.rows(ids: page.map(\.id)) {
+                guard let record = try? JSONValue(parsing: row.payload),
                     case .text(let patientID) = FieldConversion.salesforceValue(record[patients.externalID], for: patients.externalIDField!),
                     FHIRID.isValid(patientID)
                 else { continue }

@@ -153,6 +153,9 @@ public protocol ServiceLeaseStore: LeaseReader {
 /// Staged rows as the console's lists, the commands and the linkers read them. Reads only.
 public protocol RowReader: Sendable {
     func row(id: Int64) async throws -> StagedRow?
+    /// The rows with these ids, with their payloads, in id order, in one read (an id without a
+    /// row is left out): what reads a page of rows reads instead of one row at a time.
+    func rows(ids: [Int64]) async throws -> [StagedRow]
     /// The row that holds exactly this content of a record, if that content was ever staged.
     func row(of record: SourceKey, contentHash: String) async throws -> StagedRow?
     /// A page of rows without their payloads, keyset-paged.

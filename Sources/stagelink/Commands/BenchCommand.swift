@@ -23,6 +23,7 @@ struct BenchCommand: AsyncParsableCommand {
               swift run -c release stagelink bench --only failover --postgres "$(scripts/test-postgres.sh url)"
               swift run -c release stagelink bench --only concurrency --latency salesforce=150ms,emr=80ms
               swift run -c release stagelink bench --only full-load --latency salesforce=150ms,emr=80ms
+              swift run -c release stagelink bench --only steady-cycle --patients 100000
             """,
         subcommands: [ConsoleMemoryProbe.self]
     )
@@ -51,7 +52,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "The full-load section's patients (default 100,000; --quick 10,000), its admissions a tenth and its steady cycle a twentieth of them.",
+            "The full-load and steady-cycle sections' patients (default 100,000; --quick 10,000), their admissions a tenth and their steady cycle a twentieth of them.",
             discussion: "For sizes between --quick and the full load, for example to find at which size something starts to fail.",
             valueName: "count"))
     var patients: Int?
@@ -112,6 +113,15 @@ struct BenchCommand: AsyncParsableCommand {
                 return try await FullLoadBenchmarks.run(
                     patients: patients, admissions: max(50, patients / 10), slice: 20, admissionSlice: 50, steadyChanges: patients / 20, latency: latency,
                     mapping: document)
+            }
+        }
+        // The steady cycle alone: the full-load section's load, push and steady cycle without its
+        // one-call-at-a-time reference (`--only steady-cycle --patients N`), only when asked for by name.
+        if only.map({ "steady-cycle".contains($0) && $0.count >= 6 }) == true {
+            try await runAll("steady-cycle") {
+                let patients = patients ?? 100_000 / scale
+                return try await FullLoadBenchmarks.steadyCycle(
+                    patients: patients, admissions: max(50, patients / 10), steadyChanges: patients / 20, latency: latency, mapping: document)
             }
         }
         let mappingPath = mapping

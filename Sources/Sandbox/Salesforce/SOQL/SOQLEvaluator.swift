@@ -21,7 +21,7 @@ struct SOQLEvaluator {
         let orderings = try query.orderBy.map { ordering throws(SOQLError) in
             (try resolve(ordering.path, in: object), ordering)
         }
-        var matches = store.records(of: object.name, includingDeleted: includingDeleted).filter { record in
+        var matches = candidates(of: object, filter: filter).filter { record in
             filter.map { evaluate($0, record) } ?? true
         }
         if !orderings.isEmpty {
@@ -43,6 +43,36 @@ struct SOQLEvaluator {
         if let limit = query.limit { matches = Array(matches.prefix(limit)) }
         if query.countOnly { return (matches.count, []) }
         return (matches.count, matches.map { render($0, object: object, fields: selected) })
+    }
+
+    /// The records `filter` is evaluated on: when it requires `SystemModstamp` at or after an
+    /// instant (a delta query), only those stamped since, from the org's `SystemModstamp` index
+    /// (see ``ModstampIndex``); every record of the object otherwise. Same records, same order.
+    private func candidates(of object: SObjectDescription, filter: Checked?) -> [SObjectRecord] {
+        guard let since = filter.flatMap(Self.modstampLowerBound) else {
+            return store.records(of: object.name, includingDeleted: includingDeleted)
+        }
+        return store.records(of: object.name, stampedSince: since, includingDeleted: includingDeleted)
+    }
+
+    /// The earliest `SystemModstamp` a record needs to match `condition`, when the condition (or
+    /// one term of its `AND`) bounds it from below; nil when any stamp may match.
+    private static func modstampLowerBound(_ condition: Checked) -> SandboxInstant? {
+        switch condition {
+        case .and(let terms):
+            return terms.compactMap(modstampLowerBound).max()
+        case .compare(let resolved, let symbol, let literal)
+        where resolved.relationship == nil && resolved.field.name == "SystemModstamp":
+            guard let instant = literal.stringValue.flatMap(SandboxInstant.init(iso8601:)) else { return nil }
+            switch symbol {
+            case ">=": return instant
+            // Stamps are whole milliseconds: after an instant is at or after the next millisecond.
+            case ">": return SandboxInstant(milliseconds: instant.milliseconds + 1)
+            default: return nil
+            }
+        default:
+            return nil
+        }
     }
 
     private func resolve(_ path: SOQLQuery.Path, in object: SObjectDescription) throws(SOQLError) -> Resolved {
