@@ -113,7 +113,9 @@ extension OutboundLinker {
             }
         }
         plans = ready
-        if !plans.isEmpty { CrashPoints.reach(.emrCreated) }
+        // Reached once per admission whose Patient the EMR created or found, as on the one-at-a-time
+        // path: the point's passes count admissions (the crash test kills at the Nth), not Bundles.
+        for _ in plans { CrashPoints.reach(.emrCreated) }
         var requests: [Int64: WrittenResource] = [:]
         plans = try await sendBatch(plans, emr: emr, fail: fail, failAll: failAll) { plan in
             .createIfNoneExist(
