@@ -135,7 +135,7 @@ extension OutboundLinker {
                 $0.admissionWriteBack(requestID: requests[$0.row.id]!.id)
             }
         }
-        if !plans.isEmpty { CrashPoints.reach(.writebackSent) }
+        for _ in plans { CrashPoints.reach(.writebackSent) }  // once per admission, as emr.created
         for plan in plans {
             do {
                 outcomes[plan.row.id] = try await admissionOutcome(

@@ -34,9 +34,11 @@ public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConv
     public static let recordBeforeCommit = CrashPoint(rawValue: "record.before-commit")
     /// A create intent is recorded in the store and its `POST` (search-then-create) not sent yet.
     public static let emrCreateIntent = CrashPoint(rawValue: "emr.create-intent")
-    /// The EMR created (or found) a Patient for an admission; its id is stored nowhere yet.
+    /// The EMR created (or found) a Patient for an admission; its id is stored nowhere yet. Reached
+    /// once per admission, also when a `batch` Bundle carried several.
     public static let emrCreated = CrashPoint(rawValue: "emr.created")
-    /// The EMR's ids were written back to Salesforce; the outcome is not recorded yet.
+    /// The EMR's ids were written back to Salesforce; the outcome is not recorded yet. Reached once
+    /// per admission, also when one collections call carried several.
     public static let writebackSent = CrashPoint(rawValue: "writeback.sent")
     /// A retry fetched and staged the current versions of the failed rows; it has not linked them yet.
     public static let retryRefreshed = CrashPoint(rawValue: "retry.refreshed")
