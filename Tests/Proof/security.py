@@ -241,12 +241,13 @@ def check_configuration_probes(binary):
     with open(readable, "w") as handle:
         handle.write("store: store.sqlite\nmapping: %s\nemr:\n  baseURL: https://emr.example.org/fhir\n  clientID: x\n  privateKeyFile: key.pem\n"
                      % os.path.join(REPOSITORY, "config", "mapping.yaml"))
-    # `rows` reads: it opens an existing store only (an empty file is a new store it may upgrade).
+    # `rows` reads: it opens an existing store only, and refuses a missing or empty file (a mistyped
+    # store is never made into a new one), so the store is made first by the command that owns it.
     store = os.path.join(folder, "store.sqlite")
     if not os.path.exists(store):
-        with open(store, "w"):
-            pass
-        os.chmod(store, 0o600)
+        made = subprocess.run([binary, "store", "migrate", "--config", good], capture_output=True, text=True, cwd=folder, timeout=60)
+        if made.returncode != 0:
+            problems.append("store migrate for the key-file probe: exit %s: %s" % (made.returncode, made.stderr.strip()[-300:]))
     run = subprocess.run([binary, "rows", "--config", readable], capture_output=True, text=True, cwd=folder, timeout=60)
     if run.returncode != 0 or "%s:6:" % readable not in run.stderr or "may be read by its group or others (mode 0644)" not in run.stderr:
         problems.append("a key file of mode 0644: exit %s, no warning naming it: %s" % (run.returncode, run.stderr.strip()[-300:]))
