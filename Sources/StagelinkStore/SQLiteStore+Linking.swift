@@ -46,20 +46,26 @@ extension SQLiteStore {
                 db, sql: "SELECT id FROM staged_row WHERE \(conditions.joined(separator: " AND ")) ORDER BY id LIMIT ?",
                 arguments: arguments + [limit])
             guard !ids.isEmpty else { return [] }
-            let placeholders = ids.map { _ in "?" }.joined(separator: ",")
             try db.execute(
-                sql: "UPDATE staged_row SET claimedBy = ?, claimedUntil = ? WHERE id IN (\(placeholders))",
+                sql: "UPDATE staged_row SET claimedBy = ?, claimedUntil = ? WHERE id IN (\(Self.placeholders(ids.count)))",
                 arguments: [actor.description, until.seconds] + StatementArguments(ids))
-            return try StagedRowRecord.fetchAll(
-                db, sql: "\(StagedRowRecord.select) WHERE staged_row.id IN (\(placeholders)) ORDER BY staged_row.id", arguments: StatementArguments(ids))
+            return try Self.stagedRecords(db, ids: ids)
         }
         // Opened after the write lock is released.
         return try opened(records)
     }
 
-    /// Rows with their payloads opened. An encrypted store's claimed page is opened over every
-    /// core (one AES-GCM open per payload, ``PageLanes``), as staging seals it.
-    private func opened(_ records: [StagedRowRecord]) throws -> [StagedRow] {
+    /// The rows with these ids with their payloads (still sealed in an encrypted store), in id
+    /// order: what a claim and ``rows(ids:)`` read.
+    static func stagedRecords(_ db: Database, ids: [Int64]) throws -> [StagedRowRecord] {
+        try StagedRowRecord.fetchAll(
+            db, sql: "\(StagedRowRecord.select) WHERE staged_row.id IN (\(placeholders(ids.count))) ORDER BY staged_row.id",
+            arguments: StatementArguments(ids))
+    }
+
+    /// Rows with their payloads opened. An encrypted store's page is opened over every core (one
+    /// AES-GCM open per payload, ``PageLanes``), as staging seals it.
+    func opened(_ records: [StagedRowRecord]) throws -> [StagedRow] {
         try PageLanes.map(records.count, minimum: cipher == nil ? .max : 64, state: {}) { index, _ in try records[index].row(cipher) }
     }
 

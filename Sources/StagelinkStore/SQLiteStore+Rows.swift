@@ -11,11 +11,7 @@ extension SQLiteStore {
 
     public func rows(ids: [Int64]) async throws -> [StagedRow] {
         guard !ids.isEmpty else { return [] }
-        return try await pool.read { db in
-            try StagedRowRecord.fetchAll(
-                db, sql: "\(StagedRowRecord.select) WHERE staged_row.id IN (\(Self.placeholders(ids.count))) ORDER BY staged_row.id",
-                arguments: StatementArguments(ids))
-        }.map { try $0.row(cipher) }
+        return try opened(try await pool.read { db in try Self.stagedRecords(db, ids: ids) })
     }
 
     public func row(of record: SourceKey, contentHash: String) async throws -> StagedRow? {
