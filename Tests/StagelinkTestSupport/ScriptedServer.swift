@@ -52,9 +52,20 @@ public final class ScriptedServer: Sendable {
     }
 
     public let port: Int
-    private let listener: Int32
-    private let state = Mutex(State())
-    private let handler: @Sendable (Request) -> Response
+    /// What the accepting and serving threads hold. They never hold the server itself, so a test
+    /// that drops its server stops it (``deinit``): its threads end and its port closes.
+    private let core: Core
+
+    private final class Core: Sendable {
+        let listener: Int32
+        let state = Mutex(State())
+        let handler: @Sendable (Request) -> Response
+
+        init(listener: Int32, handler: @escaping @Sendable (Request) -> Response) {
+            self.listener = listener
+            self.handler = handler
+        }
+    }
 
     /// Serves `responses` in order, repeating the last one.
     public convenience init(responses: [Response]) {
@@ -65,7 +76,6 @@ public final class ScriptedServer: Sendable {
     }
 
     public init(handler: @escaping @Sendable (Request) -> Response) {
-        self.handler = handler
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -81,33 +91,40 @@ public final class ScriptedServer: Sendable {
             }
         }
         listen(listener, 64)
-        self.listener = listener
         self.port = Int(UInt16(bigEndian: address.sin_port))
-        let server = self
-        Thread.detachNewThread { server.acceptLoop() }
+        let core = Core(listener: listener, handler: handler)
+        self.core = core
+        Thread.detachNewThread { Self.acceptLoop(core) }
     }
 
     public var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
-    public var connectionCount: Int { state.withLock { $0.connections } }
-    public var requests: [Request] { state.withLock { $0.requests } }
+    public var connectionCount: Int { core.state.withLock { $0.connections } }
+    public var requests: [Request] { core.state.withLock { $0.requests } }
 
+    /// Stops accepting and ends every open connection; the listening socket is closed by the
+    /// accepting thread once it has left `accept`, so its descriptor is never reused under it.
     public func stop() {
-        let sockets = state.withLock { state in
+        // Under the lock: a serving thread closes its socket under it too, so no descriptor is
+        // shut down after another test has been given its number.
+        core.state.withLock { state in
+            guard !state.stopped else { return }
             state.stopped = true
-            return state.sockets
+            shutdown(core.listener, Int32(SHUT_RDWR))
+            for socket in state.sockets { shutdown(socket, Int32(SHUT_RDWR)) }
         }
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-        for socket in sockets { shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
     deinit { stop() }
 
-    private func acceptLoop() {
+    private static func acceptLoop(_ core: Core) {
+        defer { close(core.listener) }
         while true {
-            let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { return }
-            let accepted = state.withLock { state in
+            let connection = accept(core.listener, nil, nil)
+            guard connection >= 0 else {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return
+            }
+            let accepted = core.state.withLock { state in
                 guard !state.stopped else { return false }
                 state.connections += 1
                 state.sockets.insert(connection)
@@ -117,25 +134,26 @@ public final class ScriptedServer: Sendable {
                 close(connection)
                 return
             }
-            let server = self
-            Thread.detachNewThread { server.serve(connection) }
+            Thread.detachNewThread { serve(connection, core) }
         }
     }
 
-    private func serve(_ connection: Int32) {
+    private static func serve(_ connection: Int32, _ core: Core) {
         defer {
-            state.withLock { _ = $0.sockets.remove(connection) }
-            close(connection)
+            core.state.withLock { state in
+                state.sockets.remove(connection)
+                close(connection)
+            }
         }
         var buffer: [UInt8] = []
         while let request = readRequest(connection, buffer: &buffer) {
-            state.withLock { $0.requests.append(request) }
-            let response = handler(request)
+            core.state.withLock { $0.requests.append(request) }
+            let response = core.handler(request)
             guard write(response, to: connection) else { return }
         }
     }
 
-    private func readRequest(_ connection: Int32, buffer: inout [UInt8]) -> Request? {
+    private static func readRequest(_ connection: Int32, buffer: inout [UInt8]) -> Request? {
         let separator: [UInt8] = [13, 10, 13, 10]
         var headerEnd: Int?
         while true {
@@ -163,7 +181,7 @@ public final class ScriptedServer: Sendable {
         return Request(method: String(requestLine[0]), target: String(requestLine[1]), headers: headers, body: body)
     }
 
-    private func receive(_ connection: Int32, into buffer: inout [UInt8]) -> Bool {
+    private static func receive(_ connection: Int32, into buffer: inout [UInt8]) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 16_384)
         let count = recv(connection, &chunk, chunk.count, 0)
         guard count > 0 else { return false }
@@ -172,7 +190,7 @@ public final class ScriptedServer: Sendable {
     }
 
     /// Writes the answer; false when the connection must close afterwards.
-    private func write(_ response: Response, to connection: Int32) -> Bool {
+    private static func write(_ response: Response, to connection: Int32) -> Bool {
         var head = "HTTP/1.1 \(response.status) Status\r\nContent-Length: \(response.body.count)\r\n"
         for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
@@ -195,7 +213,7 @@ public final class ScriptedServer: Sendable {
         }
     }
 
-    private func sendAll(_ connection: Int32, _ bytes: [UInt8]) -> Bool {
+    private static func sendAll(_ connection: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
