@@ -12,9 +12,9 @@ struct AccessLogCommandTests {
         let options = ["--store", store.path, "--mapping", HostileOutputTests.root.appendingPathComponent("config/mapping.yaml").path]
         let row = try #require(try await store.rows(RowQuery(filter: RowFilter(statuses: [.failed]), limit: 1)).first)
 
-        let shown = try HostileOutputTests.run(["show", String(row.id), "--operator", "alice"] + options, in: folder)
+        let shown = try await HostileOutputTests.run(["show", String(row.id), "--operator", "alice"] + options, in: folder)
         #expect(shown.status == 0, "\(shown.stderr)")
-        let why = try HostileOutputTests.run(["why", "Contact", contactKey, "LastName", "--operator", "bob"] + options, in: folder)
+        let why = try await HostileOutputTests.run(["why", "Contact", contactKey, "LastName", "--operator", "bob"] + options, in: folder)
         #expect(why.status == 0, "\(why.stderr)")
 
         let log = try await store.accessLog(AccessQuery())
@@ -23,12 +23,12 @@ struct AccessLogCommandTests {
         #expect(log.last?.process.contains("stagelink (pid ") == true, "\(log.last?.process ?? "")")
         #expect(log.first?.operatorName == "bob" && log.first?.via == .why)
 
-        let listed = try HostileOutputTests.run(["audit", "access", "--row", String(row.id)] + options, in: folder)
+        let listed = try await HostileOutputTests.run(["audit", "access", "--row", String(row.id)] + options, in: folder)
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(listed.stdout.contains("alice") && listed.stdout.contains("show"))
         #expect(!listed.stdout.contains("bob"), "only that row's reads")
         #expect(listed.stdout.contains("1 reads"))
-        let byOperator = try HostileOutputTests.run(["audit", "access", "--operator", "bob", "--json"] + options, in: folder)
+        let byOperator = try await HostileOutputTests.run(["audit", "access", "--operator", "bob", "--json"] + options, in: folder)
         let entries = try #require(try JSONValue(parsing: Array(byOperator.stdout.utf8)).arrayValue)
         #expect(entries.count == 1 && entries[0]["via"]?.stringValue == "why")
     }

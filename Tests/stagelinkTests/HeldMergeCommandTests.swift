@@ -25,20 +25,20 @@ struct HeldMergeCommandTests {
         let id = try #require(try await store.conflicts(ConflictQuery(kind: .merge)).first?.id)
         let options = ["--store", store.path, "--mapping", HostileOutputTests.root.appendingPathComponent("config/mapping.yaml").path]
 
-        let listed = try HostileOutputTests.run(["conflicts", "--kind", "merge"] + options, in: folder)
+        let listed = try await HostileOutputTests.run(["conflicts", "--kind", "merge"] + options, in: folder)
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(listed.stdout.contains("Patient/1017 was merged into Patient/1004 in the EMR"), "\(listed.stdout)")
         #expect(listed.stdout.contains(" merge "))
-        let json = try HostileOutputTests.run(["conflicts", "--kind", "merge", "--json"] + options, in: folder)
+        let json = try await HostileOutputTests.run(["conflicts", "--kind", "merge", "--json"] + options, in: folder)
         #expect(json.stdout.contains(#""mergedIn": "emr""#) && json.stdout.contains(#""loserCounterpart": "003000000000017AAA""#), "\(json.stdout)")
-        #expect(try HostileOutputTests.run(["conflicts", "--kind", "field"] + options, in: folder).stdout.contains("1017") == false)
+        #expect(try await HostileOutputTests.run(["conflicts", "--kind", "field"] + options, in: folder).stdout.contains("1017") == false)
 
-        let unsaid = try HostileOutputTests.run(["resolve", String(id), "--reason", "x"] + options, in: folder)
+        let unsaid = try await HostileOutputTests.run(["resolve", String(id), "--reason", "x"] + options, in: folder)
         #expect(unsaid.status != 0 && unsaid.stderr.contains("--merged or --apart"), "\(unsaid.stderr)")
-        let taken = try HostileOutputTests.run(["resolve", String(id), "--take", "emr", "--reason", "x"] + options, in: folder)
+        let taken = try await HostileOutputTests.run(["resolve", String(id), "--take", "emr", "--reason", "x"] + options, in: folder)
         #expect(taken.status != 0, "a held merge takes no side's value: \(taken.stdout)")
 
-        let settled = try HostileOutputTests.run(
+        let settled = try await HostileOutputTests.run(
             ["resolve", String(id), "--merged", "--reason", "merged 017 into 004 in Salesforce", "--operator", "dana"] + options, in: folder)
         #expect(settled.status == 0, "\(settled.stderr)")
         #expect(settled.stdout.contains("Held merge \(id) settled (merged)"), "\(settled.stdout)")

@@ -39,8 +39,10 @@ struct HostileOutputTests {
         return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build the stagelink product first")
     }
 
-    /// Runs `stagelink arguments` in `folder` and returns what it printed on each stream.
-    static func run(_ arguments: [String], in folder: URL) throws -> (stdout: String, stderr: String, status: Int32) {
+    /// Runs `stagelink arguments` in `folder` and returns what it printed on each stream. It waits
+    /// for the process without holding a thread: a blocking `waitUntilExit()` takes one of the few
+    /// threads that every other test's tasks share, and starves their deadlines.
+    static func run(_ arguments: [String], in folder: URL) async throws -> (stdout: String, stderr: String, status: Int32) {
         let process = Process()
         process.executableURL = try executable()
         process.arguments = arguments
@@ -53,13 +55,25 @@ struct HostileOutputTests {
         let err = folder.appendingPathComponent("err-\(UUID().uuidString)")
         FileManager.default.createFile(atPath: out.path, contents: nil)
         FileManager.default.createFile(atPath: err.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        process.waitUntilExit()
+        let outHandle = try FileHandle(forWritingTo: out)
+        let errHandle = try FileHandle(forWritingTo: err)
+        defer {
+            try? outHandle.close()
+            try? errHandle.close()
+        }
+        process.standardOutput = outHandle
+        process.standardError = errHandle
+        let status = try await withCheckedThrowingContinuation { (finished: CheckedContinuation<Int32, any Error>) in
+            process.terminationHandler = { finished.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                finished.resume(throwing: error)
+            }
+        }
         return (
-            String(decoding: try Data(contentsOf: out), as: UTF8.self), String(decoding: try Data(contentsOf: err), as: UTF8.self),
-            process.terminationStatus
+            String(decoding: try Data(contentsOf: out), as: UTF8.self), String(decoding: try Data(contentsOf: err), as: UTF8.self), status
         )
     }
 
@@ -171,7 +185,7 @@ struct HostileOutputTests {
         var sawEscapes = 0
         for command in commands {
             let arguments = command.first == "rows" && command.contains("--mapping") ? command : command + options
-            let output = try Self.run(arguments, in: folder)
+            let output = try await Self.run(arguments, in: folder)
             #expect(Self.unsafeCharacters(in: output.stdout) == [], "stdout of stagelink \(command.joined(separator: " "))")
             #expect(Self.unsafeCharacters(in: output.stderr) == [], "stderr of stagelink \(command.joined(separator: " "))")
             if (output.stdout + output.stderr).contains("\\u{202e}") || (output.stdout + output.stderr).contains("\\u{1b}") { sawEscapes += 1 }
@@ -187,13 +201,13 @@ struct HostileOutputTests {
         let options = ["--store", store.path, "--mapping", Self.root.appendingPathComponent("config/mapping.yaml").path, "--json"]
         let probeRow = try #require(try await store.rows(RowQuery(limit: 10_000)).first { $0.sourceID.hasPrefix("id") })
         for command in [["rows"], ["conflicts"], ["jobs"], ["why", "Contact", contactKey, "LastName"], ["show", String(probeRow.id)]] {
-            let output = try Self.run(command + options, in: folder)
+            let output = try await Self.run(command + options, in: folder)
             #expect(output.status == 0, "stagelink \(command.joined(separator: " ")) --json: \(output.stderr)")
             #expect(Self.unsafeCharacters(in: output.stdout.replacingOccurrences(of: "\n", with: "")) == [])
             #expect((try? JSONValue(parsing: Array(output.stdout.utf8))) != nil, "stagelink \(command.joined(separator: " ")) --json prints JSON")
         }
         // The JSON still carries the exact text: a script decoding it gets the probe back.
-        let show = try Self.run(["show", String(probeRow.id)] + options, in: folder)
+        let show = try await Self.run(["show", String(probeRow.id)] + options, in: folder)
         let decoded = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
         let row = try #require(decoded?["row"] as? [String: Any])
         #expect(row["sourceID"] as? String == "id\(Self.probe)")

@@ -143,7 +143,7 @@ struct PostgresCommandTests {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-        func run(_ arguments: [String]) throws -> (stdout: String, stderr: String, status: Int32) { try HostileOutputTests.run(arguments, in: folder) }
+        func run(_ arguments: [String]) async throws -> (stdout: String, stderr: String, status: Int32) { try await HostileOutputTests.run(arguments, in: folder) }
         let key = try StoreKey.generate(at: path("store.key"))
         let sqlite = try SQLiteStore(path: path("store.sqlite"), key: key)
         let staged = try await sqlite.stage(
@@ -154,20 +154,20 @@ struct PostgresCommandTests {
         try "store: \(url)\nmapping: \(mapping)\nencryption: { keyFile: store.key }\n".write(toFile: path("stagelink.yaml"), atomically: true, encoding: .utf8)
         try "store: \(url)\nmapping: \(mapping)\nencryption: { keyFile: old.key }\n".write(toFile: path("old.yaml"), atomically: true, encoding: .utf8)
 
-        let copied = try run(["store", "copy", "--from", path("store.sqlite"), "--to", url])
+        let copied = try await run(["store", "copy", "--from", path("store.sqlite"), "--to", url])
         #expect(copied.status == 0, "\(copied.stdout)\(copied.stderr)")
         #expect(copied.stdout.contains("store_key") && copied.stdout.contains("opens with \(path("store.key"))"), "\(copied.stdout)")
-        let shown = try run(["show", String(staged.rowIDs[0])])
+        let shown = try await run(["show", String(staged.rowIDs[0])])
         #expect(shown.status == 0 && shown.stdout.contains("Quarterfield-Zoëlle") && shown.stdout.contains("hmac-sha256 "), "\(shown.stdout)\(shown.stderr)")
 
         try FileManager.default.copyItem(atPath: path("store.key"), toPath: path("old.key"))
-        let rekey = try run(["store", "rekey", "--operator", "alice"])
+        let rekey = try await run(["store", "rekey", "--operator", "alice"])
         #expect(rekey.status == 0 && rekey.stdout.contains("was \(key.id)"), "\(rekey.stdout)\(rekey.stderr)")
         let newKey = try StoreKey.load(file: path("store.key"))
-        let info = try run(["store", "info"])
+        let info = try await run(["store", "info"])
         #expect(info.stdout.contains("key id \(newKey.id)") && info.stdout.contains("operator:alice") && info.stdout.contains("rewrapped"), "\(info.stdout)\(info.stderr)")
         #expect(info.stdout.contains(try PostgresLocation(parsing: url).description), "\(info.stdout)")
-        let refused = try run(["show", String(staged.rowIDs[0]), "--config", path("old.yaml")])
+        let refused = try await run(["show", String(staged.rowIDs[0]), "--config", path("old.yaml")])
         #expect(refused.status == 4)
         #expect(refused.stderr.contains(path("old.key")) && refused.stderr.contains("does not open the store"), "\(refused.stderr)")
         #expect(!refused.stdout.contains("Quarterfield"))
@@ -177,14 +177,14 @@ struct PostgresCommandTests {
         let store = try await PostgresStore(location: location, schema: location.schema, key: newKey)
         let service = LeaseHolder(name: "stagelink run", host: "ops-host", pid: 4242)
         _ = try await store.acquireLease(service, for: .seconds(600), replacing: nil)
-        let leased = try run(["store", "rekey", "--data-key"])
+        let leased = try await run(["store", "rekey", "--data-key"])
         #expect(leased.status != 0 && leased.stderr.contains("holds the store's lease"), "\(leased.stderr)")
         try await store.releaseLease(service)
-        let rotation = try run(["store", "rekey", "--data-key", "--operator", "alice"])
+        let rotation = try await run(["store", "rekey", "--data-key", "--operator", "alice"])
         #expect(rotation.status == 0 && rotation.stdout.contains("Rotated the data key") && rotation.stdout.contains("1 staged rows"), "\(rotation.stdout)\(rotation.stderr)")
-        let shownAfter = try run(["show", String(staged.rowIDs[0])])
+        let shownAfter = try await run(["show", String(staged.rowIDs[0])])
         #expect(shownAfter.status == 0 && shownAfter.stdout.contains("Quarterfield-Zoëlle"), "\(shownAfter.stdout)\(shownAfter.stderr)")
-        let infoAfter = try run(["store", "info"])
+        let infoAfter = try await run(["store", "info"])
         #expect(infoAfter.stdout.contains("data key rotated") && !infoAfter.stdout.contains("unfinished"), "\(infoAfter.stdout)")
 
         try await store.dropSchema()

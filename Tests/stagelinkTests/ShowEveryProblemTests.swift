@@ -21,7 +21,7 @@ struct ShowEveryProblemTests {
         _ = try await recorder.finish()
         let options = ["--store", store.path, "--mapping", mappingPath]
 
-        let shown = try HostileOutputTests.run(["show", String(staged.rowIDs[0])] + options, in: folder)
+        let shown = try await HostileOutputTests.run(["show", String(staged.rowIDs[0])] + options, in: folder)
         #expect(shown.status == 0, "\(shown.stderr)")
         #expect(shown.stdout.contains("Error  MAPPING_CONTROL_CHARACTER [FirstName]"), "\(shown.stdout)")
         #expect(shown.stdout.contains("Also in this record (1 more; fix all before retrying)"))
@@ -29,7 +29,7 @@ struct ShowEveryProblemTests {
         #expect(shown.stdout.contains(#"▶   "birthDate": "1985-13-45""#), "both fields are marked in the payload")
         #expect(HostileOutputTests.unsafeCharacters(in: shown.stdout).isEmpty)
 
-        let json = try HostileOutputTests.run(["show", String(staged.rowIDs[0]), "--json"] + options, in: folder)
+        let json = try await HostileOutputTests.run(["show", String(staged.rowIDs[0]), "--json"] + options, in: folder)
         let error = try #require(try JSONValue(parsing: Array(json.stdout.utf8))["error"])
         #expect(error["code"]?.stringValue == ErrorCode.mappingControlCharacter.rawValue)
         #expect(error["further"]?[0]?["code"]?.stringValue == ErrorCode.mappingInvalidDate.rawValue)
