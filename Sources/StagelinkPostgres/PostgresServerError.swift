@@ -88,6 +88,9 @@ public struct PostgresServerError: Error, Sendable, Hashable, CustomStringConver
         description: "the PostgreSQL server closed the connection before the statement was sent — it may have restarted or ended the session "
             + "(idle_in_transaction_session_timeout, pg_terminate_backend); nothing of the transaction was kept")
 
+    /// The store was closed (``PostgresStore/close()``) and then used.
+    static let storeClosed = PostgresServerError(sqlState: nil, description: "the PostgreSQL store was closed: its connections are gone")
+
     /// What to check for the SQLSTATEs an operator meets (PostgreSQL's appendix A names them).
     static func advice(for state: String) -> String? {
         switch state {

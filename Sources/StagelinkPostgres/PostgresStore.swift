@@ -325,15 +325,20 @@ final class ChangeListener: Sendable {
         var listening = false
         var task: Task<Void, Never>?
         var waiters: [CheckedContinuation<Void, any Error>] = []
+        /// Set by ``stop()``: the listening task has ended and none is started again.
+        var stopped = false
     }
 
     private let state = Mutex(State())
 
-    /// The token, once a connection listens (`listen` is started by the first call and runs until ``stop()``).
+    /// The token, once a connection listens (`listen` is started by the first call and runs until
+    /// ``stop()``). After ``stop()`` (the store was closed) it throws
+    /// ``PostgresServerError/storeClosed``: no task would ever listen again to answer it.
     func token(listen: @escaping @Sendable (ChangeListener) async -> Void) async throws -> Int {
         if let token = state.withLock({ $0.listening ? $0.token : nil }) { return token }
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             state.withLock { state in
+                if state.stopped { return waiter.resume(throwing: PostgresServerError.storeClosed) }
                 if state.listening { return waiter.resume() }
                 state.waiters.append(waiter)
                 if state.task == nil { state.task = Task { await listen(self) } }
@@ -345,7 +350,7 @@ final class ChangeListener: Sendable {
     /// The connection listens: what committed before may not have been seen, so the token moves.
     func listening() {
         let waiters = state.withLock { state in
-            state.listening = true
+            state.listening = !state.stopped
             state.token &+= 1
             defer { state.waiters = [] }
             return state.waiters
@@ -368,8 +373,11 @@ final class ChangeListener: Sendable {
     }
 
     func stop() {
-        state.withLock { $0.task }?.cancel()
-        lost(CancellationError())
+        state.withLock { state in
+            state.stopped = true
+            return state.task
+        }?.cancel()
+        lost(PostgresServerError.storeClosed)
     }
 }
 

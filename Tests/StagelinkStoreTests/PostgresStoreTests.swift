@@ -50,6 +50,19 @@ struct PostgresStoreTests {
         #expect(try await again.appliedMigrations().count == PostgresMigrations.version)
     }
 
+    /// A closed store's change token is refused at once, whether it was listening or never asked:
+    /// nothing would ever listen again to answer a call that waited.
+    @Test func aClosedStoresChangeTokenIsRefusedNotAWaitForever() async throws {
+        let listening = try await StoreKind.postgres()
+        _ = try await listening.changeToken()
+        let never = try await PostgresStore(location: listening.location, schema: listening.schema)
+        listening.close()
+        never.close()
+        for store in [listening, never] {
+            await #expect(throws: PostgresServerError.storeClosed) { try await store.changeToken() }
+        }
+    }
+
     /// Two services starting on a fresh store load the mapping's rules at once (the failover crash
     /// test found the second dying on the rule's key): here another process has inserted a rule and
     /// not committed yet when the store loads the file; the load waits for it and keeps its rule.
