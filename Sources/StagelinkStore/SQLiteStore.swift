@@ -30,12 +30,18 @@ public final class SQLiteStore: SyncStore {
     /// sqlite3 reference writes with the same.
     public static let writerPragmas = "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8000;"
 
-    /// SQLite's memory statistics take a process-wide mutex on every allocation it makes, a few
-    /// per statement; nothing here reads them. Set once, before the first store opens (later, when
-    /// something else already used SQLite in this process, SQLite refuses and nothing changes).
-    private static let processSettings: Void = {
+    /// Turns off SQLite's memory statistics, which take a process-wide mutex on every allocation
+    /// SQLite makes (a few per statement); nothing here reads them.
+    ///
+    /// Call it first thing in a program's `main`, before any thread exists that might use SQLite:
+    /// `sqlite3_config` "is not threadsafe. The application must ensure that no other SQLite
+    /// interfaces are invoked by other threads while sqlite3_config() is running"
+    /// (https://sqlite.org/c3ref/config.html). Opening a store never calls it, so that a process
+    /// where several threads open stores at once (the test suite) never races it. Called after
+    /// SQLite was first used, it changes nothing (SQLite refuses with SQLITE_MISUSE).
+    public static func configureProcess() {
         _ = stagelink_sqlite3_disable_memory_statistics()
-    }()
+    }
 
     /// How a store is opened.
     public enum Access: Sendable, Hashable {
@@ -76,7 +82,6 @@ public final class SQLiteStore: SyncStore {
         self.key = key
         self.folder = folder
         fence = nil
-        _ = Self.processSettings
         switch access {
         case .readWrite:
             try Self.createOwnerOnlyFile(at: path)

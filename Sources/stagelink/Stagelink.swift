@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import StagelinkEngine
 import StagelinkPostgres
+import StagelinkStore
 
 /// The `stagelink` command: the root of every subcommand.
 @main
@@ -29,6 +30,8 @@ struct Stagelink: AsyncParsableCommand {
     /// stored value (Salesforce's answer to a pushed id holding ESC), so it is printed through the
     /// same escaping as every other line; help and other clean exits go to standard output.
     static func main() async {
+        // Before any other thread can use SQLite (sqlite3_config is not threadsafe).
+        SQLiteStore.configureProcess()
         do {
             var command = try parseAsRoot()
             if var command = command as? any AsyncParsableCommand {
