@@ -52,7 +52,7 @@ struct PostgresStoreTests {
 
     /// A closed store's change token is refused at once, whether it was listening or never asked:
     /// nothing would ever listen again to answer a call that waited.
-    @Test func aClosedStoresChangeTokenIsRefusedNotAWaitForever() async throws {
+    @Test(.timeLimit(.minutes(1))) func aClosedStoresChangeTokenIsRefusedNotAWaitForever() async throws {
         let listening = try await StoreKind.postgres()
         _ = try await listening.changeToken()
         let never = try await PostgresStore(location: listening.location, schema: listening.schema)
