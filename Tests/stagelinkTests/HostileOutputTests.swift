@@ -2,6 +2,7 @@ import Foundation
 import StagelinkEngine
 import StagelinkFakes
 import StagelinkStore
+import StagelinkTestSupport
 import Testing
 
 /// Every command's text output, run as a user runs it (the built `stagelink` binary), over a store
@@ -39,39 +40,17 @@ struct HostileOutputTests {
         return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }, "build the stagelink product first")
     }
 
-    /// Runs `stagelink arguments` in `folder` and returns what it printed on each stream. It waits
-    /// for the process without holding a thread: a blocking `waitUntilExit()` takes one of the few
-    /// threads that every other test's tasks share, and starves their deadlines.
+    /// Runs `stagelink arguments` in `folder` and returns what it printed on each stream
+    /// (``ChildProcess``: not Foundation's `Process`, whose `run()` crashes a process holding as
+    /// many descriptors as this one does at its peak).
     static func run(_ arguments: [String], in folder: URL) async throws -> (stdout: String, stderr: String, status: Int32) {
-        let process = Process()
-        process.executableURL = try executable()
-        process.arguments = arguments
-        process.currentDirectoryURL = folder
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "STAGELINK_CONFIG")
         environment.removeValue(forKey: "STAGELINK_CRASH_AT")
-        process.environment = environment
         let out = folder.appendingPathComponent("out-\(UUID().uuidString)")
         let err = folder.appendingPathComponent("err-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        let outHandle = try FileHandle(forWritingTo: out)
-        let errHandle = try FileHandle(forWritingTo: err)
-        defer {
-            try? outHandle.close()
-            try? errHandle.close()
-        }
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        let status = try await withCheckedThrowingContinuation { (finished: CheckedContinuation<Int32, any Error>) in
-            process.terminationHandler = { finished.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                finished.resume(throwing: error)
-            }
-        }
+        let status = try await ChildProcess.run(
+            try executable().path, arguments, environment: environment, directory: folder.path, standardOutput: out.path, standardError: err.path)
         return (
             String(decoding: try Data(contentsOf: out), as: UTF8.self), String(decoding: try Data(contentsOf: err), as: UTF8.self), status
         )
