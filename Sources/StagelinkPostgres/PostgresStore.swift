@@ -46,7 +46,16 @@ public final class PostgresStore: Sendable {
     /// notice (hours by default): the failover proof's `--freeze` mode found it. The server ends
     /// such a session after this, its transaction rolled back and the lock released; the store's
     /// own transactions never wait for their client anywhere near as long.
-    static let idleInTransactionLimit = "10s"
+    ///
+    /// A third of `lease.ttl`, between 2 s and 10 s: the lock is released well before the lease
+    /// lapses, so the standby takes over at the lapse (with the 10 s used for every `lease.ttl`
+    /// before, a holder frozen inside a write with a 10 s lease was replaced only after 21 s). The
+    /// default, for commands that hold no lease: 10 s.
+    static func idleInTransactionLimit(leaseTTL: Duration?) -> String {
+        guard let leaseTTL else { return "10000ms" }
+        let third = (leaseTTL.components.seconds * 1_000 + leaseTTL.components.attoseconds / 1_000_000_000_000_000) / 3
+        return "\(min(max(third, 2_000), 10_000))ms"
+    }
 
     /// How a store is opened: by a command that creates and owns it, or by one that uses a store
     /// that must already be there.
@@ -71,10 +80,12 @@ public final class PostgresStore: Sendable {
     ///
     /// - Parameter schema: the PostgreSQL schema to keep the tables in (default: the location's);
     ///   tests give each store one of its own.
+    /// - Parameter leaseTTL: `lease.ttl` of the service this store serves, which sets how long a
+    ///   transaction may wait for this process (``idleInTransactionLimit(leaseTTL:)``).
     /// - Parameter logger: the store's logger; the pool's own messages go to it at warning and worse.
     public init(
         location: PostgresLocation, schema: String? = nil, opening: Opening = .creatingOrMigrating, key: StoreKey? = nil,
-        logger: Logger = Logger(label: "stagelink.postgres")
+        leaseTTL: Duration? = nil, logger: Logger = Logger(label: "stagelink.postgres")
     ) async throws {
         let schema = schema ?? location.schema
         guard PostgresLocation.isSchemaName(schema) else { throw PostgresStoreError.invalidSchema(schema) }
@@ -82,7 +93,7 @@ public final class PostgresStore: Sendable {
         self.schema = schema
         self.logger = logger
         let tls = try Self.tls(location.tls)
-        let startup = [("search_path", schema), ("application_name", "stagelink"), ("idle_in_transaction_session_timeout", Self.idleInTransactionLimit)]
+        let startup = [("search_path", schema), ("application_name", "stagelink"), ("idle_in_transaction_session_timeout", Self.idleInTransactionLimit(leaseTTL: leaseTTL))]
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
             tls: tls.map { .require($0) } ?? .disable)

@@ -50,6 +50,21 @@ struct PostgresStoreTests {
         #expect(try await again.appliedMigrations().count == PostgresMigrations.version)
     }
 
+    /// A transaction may wait for its client a third of `lease.ttl`, between 2 s and 10 s, so that a
+    /// holder frozen inside a write releases the lease row before its lease lapses.
+    @Test func aSessionsIdleInTransactionLimitIsAThirdOfTheLeaseTTL() async throws {
+        #expect(PostgresStore.idleInTransactionLimit(leaseTTL: .seconds(30)) == "10000ms")
+        #expect(PostgresStore.idleInTransactionLimit(leaseTTL: .seconds(10)) == "3333ms")
+        #expect(PostgresStore.idleInTransactionLimit(leaseTTL: .seconds(3)) == "2000ms")
+        #expect(PostgresStore.idleInTransactionLimit(leaseTTL: .seconds(600)) == "10000ms")
+        #expect(PostgresStore.idleInTransactionLimit(leaseTTL: nil) == "10000ms")
+        let base = try await StoreKind.postgres()
+        let store = try await PostgresStore(location: base.location, schema: base.schema, leaseTTL: .seconds(9))
+        defer { store.close() }
+        let shown = try await store.client.query("SHOW idle_in_transaction_session_timeout", logger: Logger(label: "test")).decode(String.self).collect()
+        #expect(shown == ["3s"])
+    }
+
     /// A closed store's change token is refused at once, whether it was listening or never asked:
     /// nothing would ever listen again to answer a call that waited.
     @Test(.timeLimit(.minutes(1))) func aClosedStoresChangeTokenIsRefusedNotAWaitForever() async throws {

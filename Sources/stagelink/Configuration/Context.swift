@@ -205,7 +205,8 @@ struct Context {
             throw SetupError(.configuration, "\(error) (encryption.keyFile in \(configuration?.file ?? "the configuration"))")
         }
         if let server {
-            let opened = try await openServer(server, opening: purpose == .owning ? .creatingOrMigrating : .existing, key: key, logger: logger)
+            let opened = try await openServer(
+                server, opening: purpose == .owning ? .creatingOrMigrating : .existing, key: key, leaseTTL: configuration?.leaseTTL, logger: logger)
             return Context(configuration: configuration, store: opened, file: nil, storeName: server.description, loadedMapping: loadedMapping, logger: logger)
         }
         func open(_ key: StoreKey?) throws -> SQLiteStore {
@@ -236,15 +237,15 @@ struct Context {
     /// checking that it is there at this build's schema; with `key`, its data key is unwrapped (or
     /// made, for a new store) as a SQLite store's is. The message names the store (never its password).
     static func openServer(
-        _ location: PostgresLocation, opening: PostgresStore.Opening, key: StoreKey? = nil, logger: Logger
+        _ location: PostgresLocation, opening: PostgresStore.Opening, key: StoreKey? = nil, leaseTTL: Duration? = nil, logger: Logger
     ) async throws(SetupError) -> PostgresStore {
         do {
             do {
-                return try await PostgresStore(location: location, opening: opening, key: key, logger: logger)
+                return try await PostgresStore(location: location, opening: opening, key: key, leaseTTL: leaseTTL, logger: logger)
             } catch let error as StoreError {
                 // `stagelink store rekey` between wrapping the data key with FILE.new and moving it over FILE.
                 guard case .wrongKey = error, let key, let newKey = try? StoreKey.load(file: key.file + ".new"),
-                    let store = try? await PostgresStore(location: location, opening: opening, key: newKey, logger: logger)
+                    let store = try? await PostgresStore(location: location, opening: opening, key: newKey, leaseTTL: leaseTTL, logger: logger)
                 else { throw error }
                 return store
             }
