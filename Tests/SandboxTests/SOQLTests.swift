@@ -113,6 +113,23 @@ struct SOQLTests {
         #expect(names == names.sorted(by: >))
     }
 
+    /// Nulls go where `NULLS FIRST` / `LAST` says, text sorts without regard to case, and a second
+    /// ordering breaks the first's ties (each record's keys are read once, then sorted).
+    @Test(arguments: [true, false])
+    func orderByPlacesNullsAsAskedAndSortsTextWithoutCase(nullsFirst: Bool) throws {
+        let soql = "SELECT Name, Contact__c FROM Admission__c ORDER BY Contact__c NULLS \(nullsFirst ? "FIRST" : "LAST"), Name DESC"
+        let records = try #require(try query(soql)["records"]?.arrayValue)
+        let rows = records.map { (contact: $0["Contact__c"]?.stringValue, name: $0["Name"]?.stringValue?.lowercased() ?? "") }
+        #expect(rows.contains { $0.contact == nil } && rows.contains { $0.contact != nil }, "\(rows)")
+        let nulls = rows.indices.filter { rows[$0].contact == nil }
+        #expect(nulls == (nullsFirst ? Array(0..<nulls.count) : Array((rows.count - nulls.count)..<rows.count)))
+        let valued = rows.filter { $0.contact != nil }
+        #expect(valued.map(\.contact!) == valued.map(\.contact!).sorted())
+        for (earlier, later) in zip(rows, rows.dropFirst()) where earlier.contact == later.contact {
+            #expect(earlier.name >= later.name, "ties broken by Name DESC, without regard to case")
+        }
+    }
+
     @Test(arguments: [
         "SELECT FROM Contact",
         "SELECT Id FROM Contact WHERE",

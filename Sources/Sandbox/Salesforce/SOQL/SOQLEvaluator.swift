@@ -25,16 +25,22 @@ struct SOQLEvaluator {
             filter.map { evaluate($0, record) } ?? true
         }
         if !orderings.isEmpty {
-            let keyed = matches.map { record in (record, orderings.map { value(of: $0.0, in: record) }) }
+            // Each record's sort keys are read once (a stamp parsed, a text lowercased), not at
+            // every comparison of the sort.
+            let keyed = matches.map { record in
+                (record, orderings.map { SortKey(value(of: $0.0, in: record), type: $0.0.field.type) })
+            }
             matches = keyed.enumerated().sorted { left, right in
-                for (index, (resolved, ordering)) in orderings.enumerated() {
-                    let comparison = compare(left.element.1[index], right.element.1[index], type: resolved.field.type)
-                    if comparison == 0 { continue }
-                    if comparison == nil {
-                        let leftIsNull = left.element.1[index].isNull
-                        return leftIsNull == ordering.nullsFirst
+                for (index, (_, ordering)) in orderings.enumerated() {
+                    let (a, b) = (left.element.1[index], right.element.1[index])
+                    guard let comparison = a.compared(to: b) else {
+                        // Two nulls tie, and the next ordering decides; one null goes first or
+                        // last as `NULLS FIRST` / `LAST` says, whichever side it is on.
+                        if a.isComparable == b.isComparable { continue }
+                        return b.isComparable == ordering.nullsFirst
                     }
-                    return ordering.ascending ? comparison! < 0 : comparison! > 0
+                    if comparison == 0 { continue }
+                    return ordering.ascending ? comparison < 0 : comparison > 0
                 }
                 return left.offset < right.offset
             }.map(\.element.0)
@@ -218,26 +224,7 @@ struct SOQLEvaluator {
 
     /// -1, 0 or 1; nil when either side is null. Text compares without regard to case, as SOQL does.
     private func compare(_ left: WireJSON, _ right: WireJSON, type: SObjectField.FieldType) -> Int? {
-        if left.isNull || right.isNull { return nil }
-        switch type {
-        case .double:
-            guard let a = left.doubleValue, let b = right.doubleValue else { return nil }
-            return a < b ? -1 : (a > b ? 1 : 0)
-        case .datetime:
-            guard let a = left.stringValue.flatMap(SandboxInstant.init(iso8601:)),
-                let b = right.stringValue.flatMap(SandboxInstant.init(iso8601:))
-            else { return nil }
-            return a < b ? -1 : (a > b ? 1 : 0)
-        case .boolean:
-            guard let a = left.boolValue, let b = right.boolValue else { return nil }
-            return a == b ? 0 : (a ? 1 : -1)
-        case .id, .reference, .date:
-            guard let a = left.stringValue, let b = right.stringValue else { return nil }
-            return a < b ? -1 : (a > b ? 1 : 0)
-        case .string, .textarea, .phone, .email, .picklist:
-            guard let a = left.stringValue?.lowercased(), let b = right.stringValue?.lowercased() else { return nil }
-            return a < b ? -1 : (a > b ? 1 : 0)
-        }
+        SortKey(left, type: type).compared(to: SortKey(right, type: type))
     }
 
     /// SOQL LIKE: `%` any run, `_` one character.
@@ -284,5 +271,48 @@ struct SOQLEvaluator {
             output[relationshipName] = .object(nested)
         }
         return .object(output)
+    }
+}
+
+/// A field's value as SOQL compares it (in `WHERE` and `ORDER BY`): a number, an instant, a flag,
+/// text (case-insensitive for text fields, as Salesforce sorts them), or nothing to compare.
+enum SortKey: Equatable {
+    case null
+    /// A value that is there but does not read as its field's type: compares with nothing.
+    case unreadable
+    case number(Double)
+    case instant(SandboxInstant)
+    case flag(Bool)
+    case text(String)
+
+    init(_ value: WireJSON, type: SObjectField.FieldType) {
+        guard !value.isNull else {
+            self = .null
+            return
+        }
+        let key: SortKey? =
+            switch type {
+            case .double: value.doubleValue.map(SortKey.number)
+            case .datetime: value.stringValue.flatMap(SandboxInstant.init(iso8601:)).map(SortKey.instant)
+            case .boolean: value.boolValue.map(SortKey.flag)
+            case .id, .reference, .date: value.stringValue.map(SortKey.text)
+            case .string, .textarea, .phone, .email, .picklist: value.stringValue.map { SortKey.text($0.lowercased()) }
+            }
+        self = key ?? .unreadable
+    }
+
+    /// Whether it is a value to compare (neither null nor unreadable).
+    var isComparable: Bool { self != .null && self != .unreadable }
+
+    /// -1, 0 or 1; nil when either side is null or unreadable, or the two are of different kinds.
+    func compared(to other: SortKey) -> Int? {
+        func order<T: Comparable>(_ a: T, _ b: T) -> Int { a < b ? -1 : (a > b ? 1 : 0) }
+        switch (self, other) {
+        case (.number(let a), .number(let b)): return order(a, b)
+        case (.instant(let a), .instant(let b)): return order(a, b)
+        case (.flag(let a), .flag(let b)): return a == b ? 0 : (a ? 1 : -1)
+        case (.text(let a), .text(let b)): return order(a, b)
+        default: return nil
+        }
     }
 }
