@@ -151,15 +151,16 @@ struct FHIRSandboxTests {
     }
 
     @Test func theTokenIsReplacedBeforeItExpires() async throws {
-        // A token counts as fresh for lifetime − margin = 3 s: room for two calls on a busy machine.
-        try await SandboxHarness.with(patients: 3, configure: { $0.fhirTokenLifetime = .seconds(8) }) { harness in
+        // A token counts as fresh for lifetime − margin = 10 s: room for two calls on a busy machine
+        // (3 s was not: CI's load once stretched two calls past it).
+        try await SandboxHarness.with(patients: 3, configure: { $0.fhirTokenLifetime = .seconds(20) }) { harness in
             var configuration = harness.fhirConfiguration()
-            configuration.tokenRenewalMargin = .seconds(5)
+            configuration.tokenRenewalMargin = .seconds(10)
             let emr = try await FHIRClient(configuration: configuration, logger: SandboxHarness.silent)
             _ = try await emr.page(DeltaRequest(resourceType: "Patient", since: nil, pageSize: 10), after: nil)
             _ = try await emr.page(DeltaRequest(resourceType: "Patient", since: nil, pageSize: 10), after: nil)
             #expect(harness.sandbox.inspection.counts().calls[.fhirToken] == 1)
-            try await Task.sleep(for: .milliseconds(3_200))
+            try await Task.sleep(for: .milliseconds(10_200))
             _ = try await emr.page(DeltaRequest(resourceType: "Patient", since: nil, pageSize: 10), after: nil)
             let calls = harness.sandbox.inspection.counts().calls
             #expect(calls[.fhirToken] == 2)
