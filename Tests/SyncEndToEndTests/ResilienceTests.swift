@@ -75,7 +75,7 @@ struct ResilienceTests {
         let patientsBefore = sync.inspection.fhirResources("Patient").count
 
         sync.endpoints.emrWriter = real
-        try await sync.operations.retry(.rows(crashed.map(\.id)), by: "alice")
+        _ = try await sync.operations.retry(.rows(crashed.map(\.id)), by: "alice")
         try await sync.sync()
         let byContact = sync.fhir("Patient", identifiedBy: "https://stagelink.dev/sid/salesforce-contact")
         #expect(byContact.values.allSatisfy { $0.count == 1 }, "no Contact has two Patients")

@@ -149,7 +149,7 @@ struct SyncCycleTests {
         #expect(decided.first?.emrValue == FieldValue.text("+1-555-201-0001"))
 
         // LastName on hold: nothing moves until a person decides.
-        try await sync.operations.setPolicy("Contact.LastName", to: .hold, reason: "name changes need review", by: "dana")
+        _ = try await sync.operations.setPolicy("Contact.LastName", to: .hold, reason: "name changes need review", by: "dana")
         patient = try #require(sync.inspection.fhirResource("Patient", id: patientID)?.objectValue)
         var name = try #require(patient["name"]?[0]?.objectValue)
         name["family"] = "Lindqvist"

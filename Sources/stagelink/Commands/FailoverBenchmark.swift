@@ -120,7 +120,7 @@ struct FailoverBenchmark {
             process.arguments = host.map { onHost($0, command) } ?? command
             process.currentDirectoryURL = folder
             let log = folder.appendingPathComponent("service-\(UUID().uuidString.prefix(6)).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
             process.standardOutput = handle
             process.standardError = handle
