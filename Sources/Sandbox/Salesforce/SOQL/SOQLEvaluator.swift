@@ -67,9 +67,8 @@ struct SOQLEvaluator {
         switch condition {
         case .and(let terms):
             return terms.compactMap(modstampLowerBound).max()
-        case .compare(let resolved, let symbol, let literal)
+        case .compare(let resolved, let symbol, .instant(let instant))
         where resolved.relationship == nil && resolved.field.name == "SystemModstamp":
-            guard let instant = literal.stringValue.flatMap(SandboxInstant.init(iso8601:)) else { return nil }
             switch symbol {
             case ">=": return instant
             // Stamps are whole milliseconds: after an instant is at or after the next millisecond.
@@ -113,9 +112,10 @@ struct SOQLEvaluator {
         case and([Checked])
         case or([Checked])
         case not(Checked)
-        case compare(Resolved, String, WireJSON)
+        /// The literal is kept as it compares (``SortKey``), read once for the query, not per record.
+        case compare(Resolved, String, SortKey)
         /// `exact`: the values as a set, for ids and references, which compare exactly.
-        case inList(Resolved, [WireJSON], exact: Set<String>?, negated: Bool)
+        case inList(Resolved, [SortKey], exact: Set<String>?, negated: Bool)
         case like(Resolved, String)
     }
 
@@ -130,12 +130,14 @@ struct SOQLEvaluator {
             if symbol != "=" && symbol != "!=", resolved.field.type == .boolean || value.isNull {
                 throw .malformed("invalid operator \(symbol) for \(resolved.field.name)", column: path.column)
             }
-            return .compare(resolved, symbol, value)
+            return .compare(resolved, symbol, SortKey(value, type: resolved.field.type))
         case .inList(let path, let literals, let negated):
             let resolved = try resolve(path, in: object)
             let values = try literals.map { literal throws(SOQLError) in try coerce(literal, for: resolved.field) }
             let exactly = [.id, .reference].contains(resolved.field.type) && values.allSatisfy { $0.stringValue != nil }
-            return .inList(resolved, values, exact: exactly ? Set(values.compactMap(\.stringValue)) : nil, negated: negated)
+            return .inList(
+                resolved, values.map { SortKey($0, type: resolved.field.type) }, exact: exactly ? Set(values.compactMap(\.stringValue)) : nil,
+                negated: negated)
         case .like(let path, let pattern):
             let resolved = try resolve(path, in: object)
             guard Self.isText(resolved.field.type) else {
@@ -199,32 +201,26 @@ struct SOQLEvaluator {
         case .or(let terms): return terms.contains { evaluate($0, record) }
         case .not(let inner): return !evaluate(inner, record)
         case .compare(let resolved, let symbol, let literal):
-            let actual = value(of: resolved, in: record)
-            let comparison = compare(actual, literal, type: resolved.field.type)
+            let actual = SortKey(value(of: resolved, in: record), type: resolved.field.type)
+            let comparison = actual.compared(to: literal)
             switch symbol {
-            case "=": return literal.isNull ? actual.isNull : comparison == 0
-            case "!=": return literal.isNull ? !actual.isNull : comparison != 0
+            case "=": return literal == .null ? actual == .null : comparison == 0
+            case "!=": return literal == .null ? actual != .null : comparison != 0
             case "<": return comparison.map { $0 < 0 } ?? false
             case "<=": return comparison.map { $0 <= 0 } ?? false
             case ">": return comparison.map { $0 > 0 } ?? false
             default: return comparison.map { $0 >= 0 } ?? false
             }
         case .inList(let resolved, let literals, let exact, let negated):
-            let actual = value(of: resolved, in: record)
-            if let exact { return actual.stringValue.map(exact.contains) ?? false != negated }
-            let found = literals.contains { literal in
-                literal.isNull ? actual.isNull : compare(actual, literal, type: resolved.field.type) == 0
-            }
+            let value = value(of: resolved, in: record)
+            if let exact { return value.stringValue.map(exact.contains) ?? false != negated }
+            let actual = SortKey(value, type: resolved.field.type)
+            let found = literals.contains { literal in literal == .null ? actual == .null : actual.compared(to: literal) == 0 }
             return found != negated
         case .like(let resolved, let pattern):
             guard let text = value(of: resolved, in: record).stringValue else { return false }
             return Self.like(Array(text.lowercased()), Array(pattern))
         }
-    }
-
-    /// -1, 0 or 1; nil when either side is null. Text compares without regard to case, as SOQL does.
-    private func compare(_ left: WireJSON, _ right: WireJSON, type: SObjectField.FieldType) -> Int? {
-        SortKey(left, type: type).compared(to: SortKey(right, type: type))
     }
 
     /// SOQL LIKE: `%` any run, `_` one character.
