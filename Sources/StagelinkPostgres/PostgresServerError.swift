@@ -33,11 +33,6 @@ public struct PostgresServerError: Error, Sendable, Hashable, CustomStringConver
     /// `error` told plainly, or nil when it is not postgres-nio's.
     public static func explaining(_ error: any Error, location: PostgresLocation? = nil) -> PostgresServerError? {
         if let error = error as? PostgresServerError { return error }
-        if let transaction = error as? PostgresTransactionError,
-            let cause = transaction.closureError ?? transaction.beginError ?? transaction.commitError ?? transaction.rollbackError
-        {
-            return explaining(cause, location: location)
-        }
         let place = location.map { " at \($0)" } ?? ""
         // The pool's own error (its module is not a product postgres-nio exports): the pool gave
         // up making connections (its circuit breaker, after a minute of failures), or was closed.

@@ -53,7 +53,7 @@ public final class PostgresStore: Sendable {
     /// default, for commands that hold no lease: 10 s.
     static func idleInTransactionLimit(leaseTTL: Duration?) -> String {
         guard let leaseTTL else { return "10000ms" }
-        let third = (leaseTTL.components.seconds * 1_000 + leaseTTL.components.attoseconds / 1_000_000_000_000_000) / 3
+        let third = Int64(leaseTTL.seconds * 1_000) / 3
         return "\(min(max(third, 2_000), 10_000))ms"
     }
 
