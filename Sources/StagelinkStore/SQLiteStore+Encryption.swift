@@ -116,9 +116,10 @@ extension SQLiteStore {
                 try cipher.sealPayload(
                     [UInt8](Data.fromDatabaseValue(values[0]) ?? Data()), contentHash: String.fromDatabaseValue(values[1]) ?? "", nonces: &nonces))
         }
-        function("stagelink_seal_text", 2) { values in
+        function("stagelink_seal_fields", 2) { values in
             var nonces = StoreCipher.Nonces()
-            return try cipher.sealText(Array((String.fromDatabaseValue(values[0]) ?? "").utf8), label: String.fromDatabaseValue(values[1]) ?? "", nonces: &nonces)
+            return Data(
+                try cipher.sealValue(Array((String.fromDatabaseValue(values[0]) ?? "").utf8), label: String.fromDatabaseValue(values[1]) ?? "", nonces: &nonces))
         }
         function("stagelink_blind", 1) { values in PersonIndex.blindText(String.fromDatabaseValue(values[0]) ?? "", with: cipher) }
         function("stagelink_seal_value", 2) { values in
@@ -128,8 +129,8 @@ extension SQLiteStore {
             sql: """
                 UPDATE staged_row SET contentHash = stagelink_keyed_hash(contentHash);
                 UPDATE staged_payload SET payload = stagelink_seal_payload(payload, (SELECT contentHash FROM staged_row WHERE id = rowID));
-                UPDATE record_state SET fields = stagelink_seal_text(fields, \(SealLabel.recordStateSQL));
-                UPDATE record_write SET fields = stagelink_seal_text(fields, \(SealLabel.recordWriteSQL));
+                UPDATE record_state SET fields = stagelink_seal_fields(fields, \(SealLabel.recordStateSQL));
+                UPDATE record_write SET fields = stagelink_seal_fields(fields, \(SealLabel.recordWriteSQL));
                 UPDATE conflict SET emrValue = stagelink_seal_value(emrValue, \(SealLabel.conflictSQL)),
                     salesforceValue = stagelink_seal_value(salesforceValue, \(SealLabel.conflictSQL));
                 UPDATE person_search SET identifiers = stagelink_blind(name || ' ' || identifiers || ' ' || birthDate), name = '', birthDate = '';
@@ -164,15 +165,17 @@ extension SQLiteStore {
 
     func storedHash(_ contentHash: String) -> String { sealing.storedHash(contentHash) }
 
-    /// UTF-8 text (JSON of field values) as it is bound into its column: sealed text, or the bytes.
+    /// UTF-8 text (JSON of field values) as it is bound into its column (``SealedFields``): the
+    /// sealed bytes as a BLOB, or the text in a clear store.
     func sealedText(_ utf8: [UInt8], label: String, nonces: inout StoreCipher.Nonces) throws -> RawStatement.Value {
-        guard cipher != nil else { return .utf8(utf8) }
-        return .text(try sealing.sealedString(utf8, label: label, nonces: &nonces))
+        guard let cipher else { return .utf8(utf8) }
+        return .blob(try cipher.sealValue(utf8, label: label, nonces: &nonces))
     }
 
-    /// UTF-8 text as it is stored, for a statement bound through GRDB.
-    func sealedString(_ utf8: [UInt8], label: String, nonces: inout StoreCipher.Nonces) throws -> String {
-        try sealing.sealedString(utf8, label: label, nonces: &nonces)
+    /// The same, for a statement bound through GRDB.
+    func sealedFields(_ utf8: [UInt8], label: String, nonces: inout StoreCipher.Nonces) throws -> DatabaseValue {
+        guard let cipher else { return String(decoding: utf8, as: UTF8.self).databaseValue }
+        return Data(try cipher.sealValue(utf8, label: label, nonces: &nonces)).databaseValue
     }
 
     func openText(_ stored: String, label: String, what: @autoclosure () -> String) throws -> String {

@@ -39,10 +39,14 @@ extension SQLiteStore {
             }
         }
         sql += " ORDER BY \(keyList) LIMIT \(limit)"
+        // Copies of field values kept as sealed bytes go as their sealed text (``SealedFields``),
+        // which is how PostgreSQL keeps them.
+        let sealedFields = Set(columns.indices.filter { SealedFields.columns.contains("\(table).\(columns[$0])") })
         return try await pool.read { [sql, arguments] db in
             try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                row.databaseValues.map { value in
-                    switch value.storage {
+                try Array(row.databaseValues).enumerated().map { index, value in
+                    if sealedFields.contains(index) { return .text(try SealedFields.text(value, what: "\(table).\(columns[index])")) }
+                    return switch value.storage {
                     case .null: .null
                     case .int64(let number): .integer(number)
                     case .double(let number): .real(number)

@@ -159,11 +159,14 @@ extension SealedColumns {
         var resealed = 0
         for row in rows {
             let label = self.label(labelColumns.map { row[$0] as String })
-            var changes: [String: String] = [:]
+            var changes: [String: DatabaseValue] = [:]
             for column in columns {
-                changes[column] = try keys.resealed(
-                    row[column], of: self, label: label, what: "\(column) of \(table) \(key.map { "\(row[$0] as DatabaseValue)" }.joined(separator: " "))",
-                    nonces: &nonces)
+                let what = "\(column) of \(table) \(key.map { "\(row[$0] as DatabaseValue)" }.joined(separator: " "))"
+                // Copies of field values are kept as bytes (``SealedFields``), read as their text.
+                let keptAsBytes = SealedFields.columns.contains("\(table).\(column)")
+                let stored: String = keptAsBytes ? try SealedFields.text(row[column], what: what) : row[column]
+                guard let resealed = try keys.resealed(stored, of: self, label: label, what: what, nonces: &nonces) else { continue }
+                changes[column] = keptAsBytes ? StoreCipher.sealedBytes(of: resealed).map { Data($0).databaseValue } ?? resealed.databaseValue : resealed.databaseValue
             }
             guard !changes.isEmpty else { continue }
             let columns = changes.keys.sorted()

@@ -320,8 +320,9 @@ extension SQLiteStore {
                         arguments: StatementArguments([object] + Array(part)))
                     while let row = try rows.next() {
                         let key: String = row[0]
+                        let what = "the field values of \(object) \(key)"
                         let text = try self.openText(
-                            row[1], label: SealLabel.recordState(object: object, recordKey: key), what: "the field values of \(object) \(key)")
+                            SealedFields.text(row[1], what: what), label: SealLabel.recordState(object: object, recordKey: key), what: what)
                         states[MappedRecordKey(object: object, key: key)] = RecordStateRecord.decode(text)
                     }
                 }
@@ -370,13 +371,13 @@ struct FieldStateBatch {
 
 /// The two statements that keep `record_state`, prepared once per transaction.
 private struct FieldStateStatements {
-    let select: RawStatement
+    let select: Statement
     let upsert: RawStatement
     let store: SQLiteStore
 
     init(_ db: Database, store: SQLiteStore) throws {
         self.store = store
-        select = RawStatement(try db.cachedStatement(sql: "SELECT fields FROM record_state WHERE object = ? AND recordKey = ?"), in: db)
+        select = try db.cachedStatement(sql: "SELECT fields FROM record_state WHERE object = ? AND recordKey = ?")
         upsert = RawStatement(
             try db.cachedStatement(sql: """
                 INSERT INTO record_state (object, recordKey, fields, updatedAt) VALUES (?, ?, ?, ?)
@@ -389,10 +390,10 @@ private struct FieldStateStatements {
         for entry in batch.records {
             // Merge: other mappings (and other processes) write other fields of the same record.
             let text: RawStatement.Value
-            if let existing = try select.text(.text(entry.record.object), .text(entry.record.key)) {
+            if let existing = try DatabaseValue.fetchOne(select, arguments: [entry.record.object, entry.record.key]) {
                 let label = SealLabel.recordState(object: entry.record.object, recordKey: entry.record.key)
-                var states = RecordStateRecord.decode(
-                    try store.openText(existing, label: label, what: "the field values of \(entry.record.object) \(entry.record.key)"))
+                let what = "the field values of \(entry.record.object) \(entry.record.key)"
+                var states = RecordStateRecord.decode(try store.openText(SealedFields.text(existing, what: what), label: label, what: what))
                 for change in entry.changes { states[change.field] = change.state }
                 text = try store.sealedText(
                     RecordStateRecord.encode(states.sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) }), label: label, nonces: &nonces)

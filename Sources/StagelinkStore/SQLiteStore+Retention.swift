@@ -73,7 +73,7 @@ extension SQLiteStore {
         for write in writes {
             let label = SealLabel.recordWrite(object: write.object, recordKey: write.recordKey)
             let kept = RecordWriteRecord.withoutValues(try opened(write).fields, purgedAt: at)
-            try update.execute(arguments: [try sealedString(kept, label: label, nonces: &nonces), write.id])
+            try update.execute(arguments: [try sealedFields(kept, label: label, nonces: &nonces), write.id])
         }
     }
 

@@ -166,6 +166,19 @@ package typealias RecordWriteRecord = RecordWriteRow<String>
 
 extension RecordWriteRow: Codable, FetchableRecord, MutablePersistableRecord, PersistableRecord, TableRecord, EncodableRecord where Fields == String {
     package static var databaseTableName: String { "record_write" }
+
+    /// Read by hand rather than decoded: `fields` is a BLOB in an encrypted store, read as its
+    /// sealed text (``SealedFields``), which a decoded `String` would not be.
+    package init(row: Row) throws {
+        let id: Int64? = try row.decode(forColumn: "id")
+        let object: String = try row.decode(forColumn: "object")
+        let recordKey: String = try row.decode(forColumn: "recordKey")
+        self.init(
+            id: id, object: object, recordKey: recordKey, writtenTo: try row.decode(forColumn: "writtenTo"), rowID: try row.decode(forColumn: "rowID"),
+            jobID: try row.decode(forColumn: "jobID"), actor: try row.decode(forColumn: "actor"), at: try row.decode(forColumn: "at"),
+            fields: try SealedFields.text(row["fields"], what: "the values written into \(object) \(recordKey) (lineage \(id ?? 0))"))
+    }
+
     /// The field writes of this record write. A `fields` text that is not a JSON array of writes
     /// each naming its field and rule is an error naming the record, never read as no writes.
     package var writes: [FieldWrite] {
