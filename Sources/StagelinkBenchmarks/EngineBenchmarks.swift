@@ -49,6 +49,12 @@ public enum EngineBenchmarks {
     static func stagingRate(_ records: [IncomingRecord], encrypted: Bool) async throws -> Double {
         let store = try SQLiteStore.temporary("bench-stage", encrypted: encrypted)
         defer { discard(store) }
+        let cpuBefore = ProcessMemory.cpuSeconds()
+        defer {
+            if ProcessInfo.processInfo.environment["STAGELINK_BENCH_CPU"] != nil {
+                print("stage cpu seconds: \(ProcessMemory.cpuSeconds() - cpuBefore) (\(encrypted ? "encrypted" : "clear"))")
+            }
+        }
         let seconds = try await measure {
             for page in stride(from: 0, to: records.count, by: 500) {
                 _ = try await store.stage(Array(records[page..<min(page + 500, records.count)]), job: nil, advancing: nil)
