@@ -195,14 +195,19 @@ package enum PersonIndex {
     /// of the piece, as a search blinds each word typed, so documents and searches agree. Kept for
     /// one page only.
     ///
-    /// It works on the text's UTF-8 bytes: the pieces and words it remembers are keyed by their
-    /// bytes, which hash without the Unicode normalization a `String` key costs (in a profile of
-    /// encrypted staging, splitting, hashing and comparing `String` keys were most of blinding's
-    /// time, the HMACs a tenth). Splitting at the byte of a space gives the same words as
-    /// splitting at a space `Character`: the space ends a word either way (``words(_:)``).
+    /// It works on the text's UTF-8 bytes: a piece is looked up by a hash of its bytes, without
+    /// making a key for it, and compared byte for byte (in a profile of encrypted staging,
+    /// splitting the text and hashing and comparing `String` and `Substring` keys, which normalizes
+    /// Unicode, were most of blinding's time, the HMACs a tenth). Splitting at the byte of a space
+    /// gives the same words as splitting at a space `Character`: the space ends a word either way
+    /// (``words(_:)``).
     package struct BlindWords {
         let cipher: StoreCipher
-        private var tokens: [[UInt8]: [UInt8]] = [:]
+        /// The remembered pieces and their tokens (space-separated), and for each the next piece
+        /// of the same hash.
+        private var pieces: [(bytes: [UInt8], tokens: [UInt8], next: Int)] = []
+        /// The newest piece of each hash (FNV-1a of the piece's bytes).
+        private var newest: [UInt64: Int] = [:]
         private var wordTokens: [String: [UInt8]] = [:]
 
         package init(_ cipher: StoreCipher) { self.cipher = cipher }
@@ -221,35 +226,42 @@ package enum PersonIndex {
                     }
                     var end = start + 1
                     while end < bytes.count && bytes[end] != UInt8(ascii: " ") { end += 1 }
-                    let piece = Array(bytes[start..<end])
+                    let index = find(UnsafeBufferPointer(rebasing: bytes[start..<end]))
                     start = end
-                    let blinded = tokens[piece] ?? remember(piece)
-                    guard !blinded.isEmpty else { continue }
+                    guard !pieces[index].tokens.isEmpty else { continue }
                     if !out.isEmpty { out.append(UInt8(ascii: " ")) }
-                    out.append(contentsOf: blinded)
+                    out.append(contentsOf: pieces[index].tokens)
                 }
                 return out
             }
             return String(decoding: out, as: UTF8.self)
         }
 
-        /// A piece's tokens, space-separated: each folded word's token, hashed the first time the
-        /// page has the word.
-        private mutating func remember(_ piece: [UInt8]) -> [UInt8] {
-            var blinded: [UInt8] = []
-            for word in PersonIndex.words(String(decoding: piece, as: UTF8.self)) {
-                let token: [UInt8]
-                if let known = wordTokens[word] {
-                    token = known
-                } else {
-                    token = Array(cipher.blindToken(word).utf8)
-                    wordTokens[word] = token
-                }
-                if !blinded.isEmpty { blinded.append(UInt8(ascii: " ")) }
-                blinded.append(contentsOf: token)
+        /// The index of `piece` among the remembered pieces, remembered now if it is new: its
+        /// tokens are each folded word's token, hashed the first time the page has the word.
+        private mutating func find(_ piece: UnsafeBufferPointer<UInt8>) -> Int {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in piece { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            var candidate = newest[hash] ?? -1
+            while candidate >= 0 {
+                if pieces[candidate].bytes.elementsEqual(piece) { return candidate }
+                candidate = pieces[candidate].next
             }
-            tokens[piece] = blinded
-            return blinded
+            var tokens: [UInt8] = []
+            for word in PersonIndex.words(String(decoding: piece, as: UTF8.self)) {
+                if !tokens.isEmpty { tokens.append(UInt8(ascii: " ")) }
+                if let known = wordTokens[word] {
+                    tokens.append(contentsOf: known)
+                } else {
+                    var token: [UInt8] = []
+                    cipher.appendBlindToken(of: word, to: &token)
+                    wordTokens[word] = token
+                    tokens.append(contentsOf: token)
+                }
+            }
+            pieces.append((Array(piece), tokens, newest[hash] ?? -1))
+            newest[hash] = pieces.count - 1
+            return pieces.count - 1
         }
     }
 }

@@ -66,17 +66,20 @@ package struct StoreCipher: Sendable {
     /// 8 bytes of its HMAC, in hex. The same word always gives the same token, so that a search
     /// finds it; without the key a token says nothing of the word.
     package func blindToken(_ word: String) -> String {
+        var token: [UInt8] = []
+        appendBlindToken(of: word, to: &token)
+        return String(decoding: token, as: UTF8.self)
+    }
+
+    /// ``blindToken(_:)``'s 16 hex digits appended to `bytes` (UTF-8), with no string between.
+    package func appendBlindToken(of word: String, to bytes: inout [UInt8]) {
         var mac = blindMAC
         var text = word
         text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
-        // Written straight into the string: no intermediate arrays per token.
-        return mac.finalize().withUnsafeBytes { code in
-            String(unsafeUninitializedCapacity: 16) { out in
-                for index in 0..<8 {
-                    out[2 * index] = Self.hexDigits[Int(code[index] >> 4)]
-                    out[2 * index + 1] = Self.hexDigits[Int(code[index] & 0x0F)]
-                }
-                return 16
+        mac.finalize().withUnsafeBytes { code in
+            for index in 0..<8 {
+                bytes.append(Self.hexDigits[Int(code[index] >> 4)])
+                bytes.append(Self.hexDigits[Int(code[index] & 0x0F)])
             }
         }
     }
