@@ -20,14 +20,15 @@ extension PostgresStore {
     ///
     /// Round trips, not rows, are what a page costs beyond the server's work: each waits for the
     /// network (1–2 ms to a database in another availability zone) and, on a busy host, for both
-    /// processes to be scheduled again. The person documents (each payload parsed as JSON) are read
-    /// on another task while the page's hashes are taken (docs/scale.md, "How the store on
-    /// PostgreSQL is fast").
+    /// processes to be scheduled again. The page's hashes, sealed payloads and person documents
+    /// (each payload parsed as JSON) are worked out over every core first, as the SQLite store
+    /// does (``StoreSealing/preparedPage(_:)``; docs/scale.md, "How the store on PostgreSQL is
+    /// fast").
     public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         let now = Date().timeIntervalSince1970
-        async let reading = StagingPage.documents(of: records, sealing: sealing)
-        let page = try StagingPage(records, sealing: sealing)
-        let documents = await reading
+        let prepared = try sealing.preparedPage(records)
+        let page = StagingPage(records, hashes: prepared.hashes, payloads: prepared.payloads)
+        let documents = prepared.documents
         // The person documents of the rows sent, in the page's order (`ord`); children are written apart.
         var orphans = PersonColumns()
         for index in page.origin { orphans.append(documents[index], orphan: documents[index].parent == nil) }
@@ -169,14 +170,14 @@ struct StagingPage {
     var survivors: [String] = [], hasSurvivor: [Bool] = []
     var payloads: [ByteBuffer] = []
 
-    /// - Parameter sealing: an encrypted store's: content hashes keyed and payloads sealed, as the
-    ///   SQLite store stages them.
-    init(_ given: [IncomingRecord], sealing: StoreSealing) throws {
+    /// - Parameters:
+    ///   - hashes: each record's stored hash, and `payloads` its stored payload
+    ///     (``StoreSealing/preparedPage(_:)``: keyed and sealed in an encrypted store).
+    init(_ given: [IncomingRecord], hashes storedHashes: [String], payloads stored: [[UInt8]]) {
         struct Key: Hashable { var system: String, type: String, id: String, hash: String }
         var seen = Set<Key>()
-        var nonces = StoreCipher.Nonces()
         for (index, record) in given.enumerated() {
-            let hash = sealing.storedHash(record.contentHash)
+            let hash = storedHashes[index]
             guard seen.insert(Key(system: record.system.rawValue, type: record.resourceType, id: record.sourceID, hash: hash)).inserted else { continue }
             records.append(record)
             origin.append(index)
@@ -191,15 +192,10 @@ struct StagingPage {
             kinds.append(record.kind.rawValue)
             survivors.append(record.survivorID ?? "")
             hasSurvivor.append(record.survivorID != nil)
-            payloads.append(ByteBuffer(bytes: try sealing.sealPayload(record.payload, contentHash: hash, nonces: &nonces)))
+            payloads.append(ByteBuffer(bytes: stored[index]))
         }
     }
 
-    /// Each given record's person document (``PersonSearch``), blinded in an encrypted store.
-    static func documents(of given: [IncomingRecord], sealing: StoreSealing) -> [PersonDocument] {
-        var words = sealing.cipher.map(PersonIndex.BlindWords.init)
-        return given.map { sealing.indexed(PersonSearch.document(for: $0), words: &words) }
-    }
 }
 
 /// Person documents as columns.

@@ -16,7 +16,7 @@ extension SQLiteStore {
         // Hashing, sealing and reading the person index's fields from each payload are the costly
         // part: done before taking the write lock, spread over the machine's cores. An encrypted
         // store keeps keyed hashes, which deduplicate the same way.
-        let (hashes, payloads, documents) = try prepare(records)
+        let (hashes, payloads, documents) = try sealing.preparedPage(records)
         return try await write { db in
             try self.checkDataKey(db)
             var rowIDs: [Int64] = []
@@ -48,21 +48,6 @@ extension SQLiteStore {
             CrashPoints.reach(.stageBeforeCommit)
             return StageResult(staged: rowIDs.count, deduplicated: deduplicated, rowIDs: rowIDs)
         }
-    }
-
-    /// Each record's stored hash, stored payload (sealed when the store is encrypted) and person
-    /// document (blinded when encrypted), a page spread over every core (``PageLanes``).
-    private func prepare(_ records: [IncomingRecord]) throws -> (hashes: [String], payloads: [[UInt8]], documents: [PersonDocument]) {
-        let prepared = try PageLanes.map(records.count, minimum: 128, state: { (StoreCipher.Nonces(), cipher.map(PersonIndex.BlindWords.init)) }) {
-            index, lane in
-            let hash = storedHash(records[index].contentHash)
-            let payload = try sealPayload(records[index].payload, contentHash: hash, nonces: &lane.0)
-            // An encrypted store keeps the document blinded (keyed tokens of its words).
-            let document = PersonSearch.document(for: records[index])
-            guard lane.1 != nil else { return (hash, payload, document) }
-            return (hash, payload, PersonIndex.blinded(document, with: &lane.1!))
-        }
-        return (prepared.map(\.0), prepared.map(\.1), prepared.map(\.2))
     }
 
     /// Moves a watermark, never backwards: a page re-read through the overlap must not undo progress.

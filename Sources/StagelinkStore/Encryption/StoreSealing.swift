@@ -81,6 +81,20 @@ package struct StoreSealing: Sendable {
         return PersonIndex.blinded(document, with: &words!)
     }
 
+    /// A page of records as both stores write it: each record's stored hash, its stored payload
+    /// (sealed in an encrypted store) and its person document (blinded in an encrypted store),
+    /// worked out over every core (``PageLanes``) before the store's transaction. The costly part of
+    /// staging (hashing, sealing, reading each payload's names), done the same way by both.
+    package func preparedPage(_ records: [IncomingRecord]) throws -> (hashes: [String], payloads: [[UInt8]], documents: [PersonDocument]) {
+        let prepared = try PageLanes.map(records.count, minimum: 128, state: { (StoreCipher.Nonces(), cipher.map(PersonIndex.BlindWords.init)) }) {
+            index, lane in
+            let hash = storedHash(records[index].contentHash)
+            let payload = try sealPayload(records[index].payload, contentHash: hash, nonces: &lane.0)
+            return (hash, payload, indexed(PersonSearch.document(for: records[index]), words: &lane.1))
+        }
+        return (prepared.map(\.0), prepared.map(\.1), prepared.map(\.2))
+    }
+
     /// A parent's source id as a child's document names it when the parent has no document yet.
     package func indexedParentID(_ sourceID: String) -> String {
         guard let cipher else { return sourceID }

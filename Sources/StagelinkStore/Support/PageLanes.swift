@@ -14,10 +14,10 @@ import Synchronization
 ///     try cipher.sealPayload(payloads[index], contentHash: hashes[index], nonces: &nonces)
 /// }
 /// ```
-enum PageLanes {
+package enum PageLanes {
     /// `work(index, &state)` for every index below `count`, in index order; the first error any lane
     /// met is thrown once every lane has stopped.
-    static func map<Element, State>(
+    package static func map<Element, State>(
         _ count: Int, minimum: Int = 64, state: @Sendable () -> State, _ work: @Sendable (Int, inout State) throws -> Element
     ) throws -> [Element] {
         let lanes = count >= minimum ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
