@@ -193,6 +193,9 @@ public enum PostgresMigrations {
         Migration(
             identifier: "v17: the person index takes a page of staged rows without merging its index at once",
             sql: personIndexPendingList),
+        // The SQLite store's twin changes how it keeps sealed values; PostgreSQL keeps them as
+        // text, as before. Recorded so that both stores' versions stay one list.
+        Migration(identifier: "v18: an encrypted store keeps sealed field values as bytes", sql: ""),
     ]
 
     /// A migration's statements, one at a time (the extended protocol takes one per message): split
