@@ -45,16 +45,6 @@ struct RawStatement {
         return returned
     }
 
-    /// Binds the values in order, steps the statement to its end, and resets it; returns the first
-    /// column of the first row as text, if there was a row and it was not NULL.
-    func text(_ values: Value...) throws -> String? {
-        var text: String?
-        try execute(values) {
-            if text == nil, let characters = sqlite3_column_text(handle, 0) { text = String(cString: characters) }
-        }
-        return text
-    }
-
     /// Binds UTF-8 bytes as text; empty text is bound as '', never as NULL.
     private func bindText(_ utf8: UnsafeRawBufferPointer, at index: Int32) {
         if let start = utf8.baseAddress, !utf8.isEmpty {
