@@ -320,9 +320,9 @@ extension SQLiteStore {
                         arguments: StatementArguments([object] + Array(part)))
                     while let row = try rows.next() {
                         let key: String = row[0]
-                        let what = "the field values of \(object) \(key)"
-                        let text = try self.openText(
-                            SealedFields.text(row[1], what: what), label: SealLabel.recordState(object: object, recordKey: key), what: what)
+                        let text = try SealedFields.opened(
+                            row[1], sealing: self.sealing, label: SealLabel.recordState(object: object, recordKey: key),
+                            what: "the field values of \(object) \(key)")
                         states[MappedRecordKey(object: object, key: key)] = RecordStateRecord.decode(text)
                     }
                 }
@@ -392,8 +392,9 @@ private struct FieldStateStatements {
             let text: RawStatement.Value
             if let existing = try DatabaseValue.fetchOne(select, arguments: [entry.record.object, entry.record.key]) {
                 let label = SealLabel.recordState(object: entry.record.object, recordKey: entry.record.key)
-                let what = "the field values of \(entry.record.object) \(entry.record.key)"
-                var states = RecordStateRecord.decode(try store.openText(SealedFields.text(existing, what: what), label: label, what: what))
+                var states = RecordStateRecord.decode(
+                    try SealedFields.opened(
+                        existing, sealing: store.sealing, label: label, what: "the field values of \(entry.record.object) \(entry.record.key)"))
                 for change in entry.changes { states[change.field] = change.state }
                 text = try store.sealedText(
                     RecordStateRecord.encode(states.sorted { $0.key < $1.key }.lazy.map { ($0.key, $0.value) }), label: label, nonces: &nonces)

@@ -142,11 +142,15 @@ package struct StoreCipher: Sendable {
     /// The text a sealed value holds; `what` names the value in the error when it does not open.
     package func openText(_ stored: String, label: String, what: @autoclosure () -> String) throws -> String {
         guard stored.hasPrefix(Self.sealedTextPrefix) else { return stored }
-        guard let sealed = Data(base64Encoded: String(stored.dropFirst(Self.sealedTextPrefix.count))) else {
-            throw StoreError.unreadable("\(what()) is not sealed text")
-        }
+        guard let sealed = Self.sealedBytes(of: stored) else { throw StoreError.unreadable("\(what()) is not sealed text") }
+        return try openValue(sealed, label: label, what: what())
+    }
+
+    /// The text sealed bytes hold (``sealValue(_:label:nonces:)``); `what` names the value in the
+    /// error when they do not open.
+    package func openValue(_ sealed: [UInt8], label: String, what: @autoclosure () -> String) throws -> String {
         do {
-            return String(decoding: try open(Array(sealed), label: label), as: UTF8.self)
+            return String(decoding: try open(sealed, label: label), as: UTF8.self)
         } catch {
             throw StoreError.unreadable("\(what()) does not open with this store's data key (\(error))")
         }
