@@ -195,7 +195,6 @@ struct StagingPage {
             payloads.append(ByteBuffer(bytes: stored[index]))
         }
     }
-
 }
 
 /// Person documents as columns.

@@ -161,11 +161,12 @@ extension SealedColumns {
             let label = self.label(labelColumns.map { row[$0] as String })
             var changes: [String: DatabaseValue] = [:]
             for column in columns {
-                let what = "\(column) of \(table) \(key.map { "\(row[$0] as DatabaseValue)" }.joined(separator: " "))"
+                // Named only in an error, so made only for one.
+                func what() -> String { "\(column) of \(table) \(key.map { "\(row[$0] as DatabaseValue)" }.joined(separator: " "))" }
                 // Copies of field values are kept as bytes (``SealedFields``), read as their text.
                 let keptAsBytes = SealedFields.columns.contains("\(table).\(column)")
-                let stored: String = keptAsBytes ? try SealedFields.text(row[column], what: what) : row[column]
-                guard let resealed = try keys.resealed(stored, of: self, label: label, what: what, nonces: &nonces) else { continue }
+                let stored: String = keptAsBytes ? try SealedFields.text(row[column], what: what()) : row[column]
+                guard let resealed = try keys.resealed(stored, of: self, label: label, what: what(), nonces: &nonces) else { continue }
                 changes[column] = keptAsBytes ? StoreCipher.sealedBytes(of: resealed).map { Data($0).databaseValue } ?? resealed.databaseValue : resealed.databaseValue
             }
             guard !changes.isEmpty else { continue }
