@@ -168,11 +168,14 @@ public enum ConcurrencyBenchmarks {
         cycle.jobs.map(step).joined(separator: ", ")
     }
 
-    /// One job and how long it took: `link 40.3 s`.
+    /// One job and how long it took, with a pull's calls and records: `link 40.3 s`,
+    /// `Salesforce pull 2.1 s (14 calls, 6,666 read, 6,666 staged)`.
     private static func step(_ job: Job) -> String {
         let name = job.kind == .pull ? (job.direction == .inbound ? "EMR pull" : "Salesforce pull") : job.kind.rawValue
         let seconds = (job.finishedAt ?? job.startedAt).timeIntervalSince(job.startedAt)
-        return "\(name) \(String(format: "%.1f", seconds)) s"
+        let counts = job.kind == .pull
+            ? " (\(job.apiCalls.formatted()) calls, \(job.counts.pulled.formatted()) read, \(job.counts.staged.formatted()) staged)" : ""
+        return "\(name) \(String(format: "%.1f", seconds)) s\(counts)"
     }
 
     /// ``steps(of:)`` with the time between one job's end and the next one's start, where it is
