@@ -10,16 +10,44 @@ import StagelinkHTTP
 /// `nextRecordsUrl` of each answer until `done` (REST API Developer Guide, "Query" and "Query
 /// Options Header"). QueryAll "returns records that are soft deleted due to a merge or delete"
 /// (REST API "QueryAll"), so a deletion still in the Recycle Bin is reported by the listing itself.
-extension SalesforceClient: ReconcileSource {
+extension SalesforceClient: ReconcileSource, OverlapListing {
     public func listing(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+        try await listing(request, window: nil, after: cursor)
+    }
+
+    /// A delta pull's overlap window listed by id and `SystemModstamp` (``OverlapListing``): the
+    /// listing's query with `WHERE SystemModstamp >= since AND SystemModstamp < the second after
+    /// through` (a SOQL dateTime literal is to the second), 2,000 records a call.
+    public var overlapListing: (any OverlapListing)? { self }
+
+    public func changes(_ request: DeltaRequest, through: Date, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+        try await listing(request, window: (request.since, windowEnd(through: through)), after: cursor)
+    }
+
+    /// The second after the watermark's: the pages that follow the listing then start where it
+    /// ended, without reading the watermark's second again (a Bulk API job stamps thousands of
+    /// records within one second).
+    public func windowEnd(through watermark: Date) -> Date {
+        Date(timeIntervalSince1970: watermark.timeIntervalSince1970.rounded(.down) + 1)
+    }
+
+    private func listing(_ request: DeltaRequest, window: (since: Date?, end: Date)?, after cursor: PageCursor?) async throws(RemoteCallError)
+        -> SourcePage
+    {
         let query: SOQLQuery
         do {
             let removal = ["IsDeleted", "MasterRecordId"].filter { request.fields.contains($0) }
-            query = try SOQLQuery(select: ["Id", "SystemModstamp"] + removal, from: request.resourceType)
+            var built = try SOQLQuery(select: ["Id", "SystemModstamp"] + removal, from: request.resourceType)
+            if let window {
+                if let since = window.since { built = try built.where("SystemModstamp", .greaterThanOrEqual, .dateTime(since)) }
+                built = try built.where("SystemModstamp", .lessThan, .dateTime(window.end))
+            }
+            query = built
         } catch {
             throw RemoteCallError(.rejected, LinkError(.invalidQuery, message: error.description))
         }
-        return try await self.query(query, pageSize: request.pageSize, after: cursor, includingDeleted: request.fields.contains("IsDeleted"))
+        let pageSize = window == nil ? request.pageSize : 2000
+        return try await self.query(query, pageSize: pageSize, after: cursor, includingDeleted: request.fields.contains("IsDeleted"))
     }
 
     /// `SELECT <the pull's fields> FROM … WHERE Id IN (…)`, by QueryAll when the pull reads

@@ -12,6 +12,20 @@ extension PostgresStore {
         return rows.first.map(Date.init(timeIntervalSince1970:))
     }
 
+    public func newestStaged(system: SourceSystem, resourceType: String, sourceIDs: [String]) async throws -> [String: Date] {
+        guard !sourceIDs.isEmpty else { return [:] }
+        let rows = try await client.query(
+            """
+            SELECT sourceID, MAX(lastUpdated) FROM staged_row
+            WHERE system = \(system.rawValue) AND resourceType = \(resourceType) AND sourceID = ANY(\(sourceIDs)::text[])
+            GROUP BY sourceID
+            """, logger: logger
+        ).decode((String, Double?).self).collect()
+        var newest: [String: Date] = [:]
+        for (id, seconds) in rows { if let seconds { newest[id] = Date(timeIntervalSince1970: seconds) } }
+        return newest
+    }
+
     /// Stages a page in one transaction of one statement whatever its size (three round trips:
     /// `BEGIN`, the statement, `COMMIT`): the rows and their payloads from arrays (`unnest`), the
     /// person documents of the rows without a parent, and the store's change notification. Rows

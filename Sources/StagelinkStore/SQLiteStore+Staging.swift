@@ -50,6 +50,29 @@ extension SQLiteStore {
         }
     }
 
+    public func newestStaged(system: SourceSystem, resourceType: String, sourceIDs: [String]) async throws -> [String: Date] {
+        guard !sourceIDs.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var newest: [String: Date] = [:]
+            // In pieces, each a bounded number of variables; the content index finds each id's rows.
+            for start in stride(from: 0, to: sourceIDs.count, by: 500) {
+                let ids = sourceIDs[start..<min(start + 500, sourceIDs.count)]
+                let rows = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT sourceID, MAX(lastUpdated) FROM staged_row INDEXED BY staged_row_content
+                        WHERE system = ? AND resourceType = ? AND sourceID IN (\(databaseQuestionMarks(count: ids.count)))
+                        GROUP BY sourceID
+                        """,
+                    arguments: StatementArguments([system.rawValue, resourceType] + Array(ids)))
+                while let row = try rows.next() {
+                    if let seconds: Double = row[1] { newest[row[0]] = Date(timeIntervalSince1970: seconds) }
+                }
+            }
+            return newest
+        }
+    }
+
     /// Moves a watermark, never backwards: a page re-read through the overlap must not undo progress.
     static func advance(_ watermark: WatermarkAdvance, job: Int64?, at now: Double, in db: Database) throws {
         try db.execute(

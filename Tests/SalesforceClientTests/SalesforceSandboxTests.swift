@@ -148,6 +148,36 @@ struct SalesforceSandboxTests {
         }
     }
 
+    @Test func anOverlapWindowIsListedByIdAndStampAndItsRecordsFetchedById() async throws {
+        try await SandboxHarness.with { harness in
+            let salesforce = try await harness.salesforce()
+            let ids = { (results: [RecordResult]) in results.compactMap { if case .success(let id, _) = $0 { id } else { nil } } }
+            // Whole seconds apart: SOQL datetimes have whole seconds.
+            try await Task.sleep(for: .milliseconds(1100))
+            let since = Date()
+            let inside = ids(try await salesforce.upsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: (0..<5).map { Self.contact($0) }))
+            let through = Date()
+            try await Task.sleep(for: .milliseconds(1100))
+            let after = ids(try await salesforce.upsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: (5..<8).map { Self.contact($0) }))
+            let request = DeltaRequest(resourceType: "Contact", since: since, fields: ["LastName", "EMR_Patient_Id__c"], pageSize: 200)
+
+            let listing = try #require(salesforce.overlapListing)
+            let listed = try await listing.changes(request, through: through, after: nil)
+            #expect(listed.next == nil)
+            #expect(Set(listed.records.map(\.sourceID)) == Set(inside))
+            #expect(Set(listed.records.map(\.sourceID)).isDisjoint(with: after))
+            #expect(listed.records.allSatisfy { $0.lastUpdated != nil })
+            let listedFields = try StagelinkEngine.JSONValue(parsing: listed.records[0].payload).objectValue?.keys ?? []
+            #expect(listedFields.contains("SystemModstamp"))
+            #expect(!listedFields.contains("LastName"), "a listing carries ids and stamps, not the record")
+
+            let fetched = try await listing.records(request, ids: Array(inside.prefix(2)))
+            #expect(Set(fetched.map(\.sourceID)) == Set(inside.prefix(2)))
+            #expect(try fetched.allSatisfy { try StagelinkEngine.JSONValue(parsing: $0.payload)["LastName"]?.stringValue?.hasPrefix("Person") == true })
+            #expect(fetched.map(\.lastUpdated) == fetched.map { record in listed.records.first { $0.sourceID == record.sourceID }?.lastUpdated })
+        }
+    }
+
     @Test func aNameWithAQuoteIsQueriedSafely() async throws {
         try await SandboxHarness.with { harness in
             let salesforce = try await harness.salesforce()

@@ -33,15 +33,66 @@ final class ScriptedSource: ChangeSource {
     }
 }
 
+/// A source that lists the records of a window by id and stamp (``OverlapListing``), as Salesforce
+/// does, and says which records it was asked to fetch whole.
+final class ListingSource: ChangeSource, OverlapListing {
+    let system = SourceSystem.emr
+    let meter = APIMeter()
+    private let state = Mutex<(records: [IncomingRecord], fetched: [String], pagesSince: [Date?])>(([], [], []))
+
+    init(_ records: [IncomingRecord]) { state.withLock { $0.records = records } }
+
+    /// A record committed now, whatever its stamp (a long transaction's is older than its commit).
+    func commit(_ record: IncomingRecord) {
+        state.withLock { state in
+            state.records.removeAll { $0.sourceID == record.sourceID }
+            state.records.append(record)
+        }
+    }
+    var fetched: [String] { state.withLock { $0.fetched } }
+    var pagesSince: [Date?] { state.withLock { $0.pagesSince } }
+    var overlapListing: (any OverlapListing)? { self }
+
+    private func stamped(from since: Date?, before end: Date = .distantFuture) -> [IncomingRecord] {
+        state.withLock { $0.records }.filter { record in
+            let stamp = record.lastUpdated ?? .distantPast
+            return stamp >= (since ?? .distantPast) && stamp < end
+        }.sorted { ($0.lastUpdated ?? .distantPast) < ($1.lastUpdated ?? .distantPast) }
+    }
+
+    func page(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+        state.withLock { $0.pagesSince.append(request.since) }
+        return SourcePage(records: stamped(from: request.since), next: nil)
+    }
+
+    func changes(_ request: DeltaRequest, through: Date, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+        // Ids and stamps only, as a listing gives them.
+        SourcePage(
+            records: stamped(from: request.since, before: windowEnd(through: through)).map { record in
+                var listed = record
+                listed.payload = Array(#"{"listed":true}"#.utf8)
+                return listed
+            }, next: nil)
+    }
+
+    /// To the second, as Salesforce lists.
+    func windowEnd(through watermark: Date) -> Date { Date(timeIntervalSince1970: watermark.timeIntervalSince1970.rounded(.down) + 1) }
+
+    func records(_ request: DeltaRequest, ids: [String]) async throws(RemoteCallError) -> [IncomingRecord] {
+        state.withLock { $0.fetched += ids }
+        return stamped(from: nil).filter { ids.contains($0.sourceID) }
+    }
+}
+
 struct StagingTests {
     func pages() -> [[IncomingRecord]] {
         (0..<3).map { page in (1...4).map { Fixtures.record(Fixtures.patient(id: "p\(page * 4 + $0)", version: page * 4 + $0)) } }
     }
 
-    func pull(_ source: ScriptedSource, into store: SQLiteStore) async throws -> Job {
+    func pull(_ source: any ChangeSource, overlap: Duration = .seconds(120), into store: SQLiteStore) async throws -> Job {
         let recorder = try await JobRecorder.start(.pull, direction: .inbound, actor: .system, store: store, meters: [source.meter], logger: .init(label: "test"))
         do {
-            try await DeltaPuller(store: store, source: source, overlap: .seconds(120), pageSize: 4).pull("Patient", into: recorder, stop: StopSignal())
+            try await DeltaPuller(store: store, source: source, overlap: overlap, pageSize: 4).pull("Patient", into: recorder, stop: StopSignal())
             return try await recorder.finish()
         } catch {
             try await recorder.finish(.failed, message: "\(error)")
@@ -77,6 +128,44 @@ struct StagingTests {
         let watermark = try #require(try await store.watermark(system: .emr, resourceType: "Patient"))
         #expect(watermark >= before && watermark <= Date(), "the watermark stops at the pull's start, not at 9999")
         #expect(job.counts.staged == 2)
+    }
+
+    @Test func anOverlapListedByIdAndStampIsFetchedOnlyWhereTheStoreLacksThatVersion() async throws {
+        let store = try SQLiteStore.temporary()
+        let patient = { (id: String, version: Int) in Fixtures.record(Fixtures.patient(id: id, version: version)) }
+        let source = ListingSource((1...8).map { patient("p\($0)", $0) })
+        let first = try await pull(source, overlap: .seconds(300), into: store)
+        #expect(first.counts.staged == 8)
+        #expect(source.fetched.isEmpty, "a first pull has no watermark, so no overlap to list")
+
+        // Committed after that pull: one stamped before its watermark (a long transaction), a
+        // newer version of a record in the window, one inside the window still unchanged, and one after.
+        source.commit(patient("late", 6))
+        source.commit(patient("p4", 7))
+        source.commit(patient("p9", 9))
+        let second = try await pull(source, overlap: .seconds(300), into: store)
+
+        #expect(Set(source.fetched) == ["late", "p4"], "p3…p8 are staged in the versions listed; late and p4's newer one are not")
+        #expect(
+            source.pagesSince.last == Fixtures.lastUpdated(8).addingTimeInterval(1),
+            "the pages start where the listing ended, the second after the watermark, not at the overlap's start")
+        #expect(second.counts.staged == 3)
+        #expect(second.counts.pulled == 3, "late and p4 fetched, p9 paged; p8, at the watermark, was listed and is not read again")
+        #expect(second.counts.deduplicated == 0)
+        #expect(second.watermarkAfter == Fixtures.lastUpdated(9))
+        #expect(
+            try await store.recentEvents(limit: 10).contains {
+                $0.jobID == second.id && $0.message == "Patient: 5 of the 7 records stamped in the overlap before the watermark were staged already and not read again"
+            })
+        let rows = try await store.rows(RowQuery(limit: 100))
+        #expect(rows.count == 11)
+        #expect(rows.filter { $0.sourceID == "late" }.count == 1)
+
+        // Nothing new: the listing is all the overlap costs.
+        let third = try await pull(source, overlap: .seconds(300), into: store)
+        #expect(Set(source.fetched) == ["late", "p4"])
+        #expect(third.counts.staged == 0)
+        #expect(third.counts.pulled == 0)
     }
 
     @Test func aPullRecordsItsCountsAndWatermarksOnTheJob() async throws {

@@ -101,6 +101,24 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: StoreKind.available)
+    func theNewestStagedStampOfEachRecordIsWhatAnOverlapListingIsComparedWith(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        _ = try await store.stage(
+            [
+                record("p1", #"{"v":1}"#, at: 1_790_000_000.25), record("p1", #"{"v":2}"#, version: "2", at: 1_790_000_060.5),
+                record("p2", #"{"v":1}"#, at: 1_790_000_030), record("p3", #"{"v":1}"#, type: "EpisodeOfCare"),
+                IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p4", version: nil, lastUpdated: nil, payload: Array("{}".utf8)),
+            ], job: nil, advancing: nil)
+        // Over 500 ids at once, the most the SQLite store binds in one statement.
+        let asked = ["p1", "p2", "p3", "p4", "p5", "O'Brien); DROP TABLE staged_row; --"] + (0..<600).map { "x\($0)" }
+        let newest = try await store.newestStaged(system: .emr, resourceType: "Patient", sourceIDs: asked)
+        #expect(newest == ["p1": Date(timeIntervalSince1970: 1_790_000_060.5), "p2": Date(timeIntervalSince1970: 1_790_000_030)])
+        #expect(try await store.newestStaged(system: .salesforce, resourceType: "Patient", sourceIDs: ["p1"]).isEmpty)
+        #expect(try await store.newestStaged(system: .emr, resourceType: "Patient", sourceIDs: []).isEmpty)
+        #expect(try await store.countRows(.all) == 5)
+    }
+
+    @Test(arguments: StoreKind.available)
     func aNameHoldingANULCharacterIsStagedWithItsPayloadIntact(_ kind: StoreKind) async throws {
         let store = try await kind.open()
         let payload = #"{"resourceType":"Patient","id":"n1","name":[{"family":"Null\u0000Byte","given":["Zoë"]}],"birthDate":"1990-01-01"}"#

@@ -100,6 +100,7 @@ private struct StagingOnly: StagingStore {
     func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         StageResult(staged: 0, deduplicated: 0, rowIDs: [])
     }
+    func newestStaged(system: SourceSystem, resourceType: String, sourceIDs: [String]) async throws -> [String: Date] { [:] }
     func bulkExport(system: SourceSystem) async throws -> BulkExportProgress? { nil }
     func saveBulkExport(_ progress: BulkExportProgress) async throws {}
     func finishBulkExport(system: SourceSystem, job: Int64?, advancing watermarks: [WatermarkAdvance]) async throws {}

@@ -17,12 +17,45 @@ public protocol ChangeSource: Sendable {
     /// with the notice's exact bytes, in any order. Sources whose pages carry their deletions
     /// (a Salesforce queryAll) have none.
     func deletions(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage
+
+    /// How the overlap window of a pull can be read by id and version first, when the source
+    /// offers it (Salesforce); nil when the window is read whole (``DeltaPuller``).
+    var overlapListing: (any OverlapListing)? { get }
 }
 
 extension ChangeSource {
     public func deletions(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
         SourcePage(records: [], next: nil, total: 0)
     }
+
+    public var overlapListing: (any OverlapListing)? { nil }
+}
+
+/// A source whose changes within a window can be listed by id and version alone, and fetched by
+/// id: the pull lists the overlap window before its watermark and fetches only the records the
+/// store has not staged in that version, instead of reading every record of the window again.
+///
+/// The overlap is there for changes stamped before the watermark and committed after the last
+/// pull read past it: Salesforce stamps `SystemModstamp` when a transaction starts, and a
+/// long-running one commits later ("If Salesforce executes a long-running transaction on your
+/// instance, the value in this field is the start time of that long-running transaction until it
+/// completes", SOAP API Developer Guide, "GetUpdatedResult", on `latestDateCovered`). Those are
+/// few; the rest of the window, everything the last pull staged, is what the listing spares.
+public protocol OverlapListing: Sendable {
+    /// One page of the records of `request.resourceType` stamped at or after `request.since` and
+    /// before ``windowEnd(through:)``, each with its id and version only (the payload is the
+    /// listing's, not the record); the first page when `cursor` is nil.
+    func changes(_ request: DeltaRequest, through: Date, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage
+
+    /// Where the listing of a window through `watermark` ends (exclusive), at or after the
+    /// watermark: the pull's pages start there, so that what the listing covered is not read
+    /// again. (Salesforce: the second after the watermark's, a SOQL dateTime being to the second.)
+    func windowEnd(through watermark: Date) -> Date
+
+    /// The records with these ids as they are now, each with its exact bytes, as a pull with
+    /// `request` would have staged it (a deletion or a merge as the source reports it); an id the
+    /// source does not return is absent.
+    func records(_ request: DeltaRequest, ids: [String]) async throws(RemoteCallError) -> [IncomingRecord]
 }
 
 /// What a delta pull asks for.

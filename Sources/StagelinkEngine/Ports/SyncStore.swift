@@ -37,6 +37,11 @@ public protocol StagingStore: Sendable {
     /// content hash) is already staged is counted as deduplicated, not staged again.
     func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult
 
+    /// The newest `lastUpdated` staged of each of these records of one type (a record with no
+    /// row, or with rows without a `lastUpdated`, is absent): what a pull compares an overlap
+    /// listing with (``OverlapListing``).
+    func newestStaged(system: SourceSystem, resourceType: String, sourceIDs: [String]) async throws -> [String: Date]
+
     /// The export in flight for this system, if one was kicked off and not finished.
     func bulkExport(system: SourceSystem) async throws -> BulkExportProgress?
     /// Records (or replaces) the export in flight: its status URL and the files already staged.

@@ -6,12 +6,16 @@ import Logging
 ///
 /// The watermark is read back minus an overlap window, so that records updated at the boundary
 /// are never missed; the re-reads this causes are deduplicated by content hash, never re-applied.
+/// A source that can list the window by id and version (``OverlapListing``, Salesforce) is asked
+/// for that listing instead, and only what the store has not staged is fetched whole.
 public struct DeltaPuller: Sendable {
     public var store: any StagingStore
     public var source: any ChangeSource
     /// How far before the watermark each pull starts again.
     public var overlap: Duration
     public var pageSize: Int
+    /// Records fetched by id at once from an overlap listing (their ids go in one query's URL).
+    public var fetchSize = 200
 
     public init(store: any StagingStore, source: any ChangeSource, overlap: Duration = .seconds(60), pageSize: Int = 500) {
         self.store = store
@@ -32,7 +36,7 @@ public struct DeltaPuller: Sendable {
         let watermark = try await store.watermark(system: source.system, resourceType: resourceType)
         await recorder.setWatermarks(before: watermark, after: watermark)
         await recorder.progress(phase: "pulling \(resourceType)", done: 0, total: .some(nil))
-        let request = DeltaRequest(
+        var request = DeltaRequest(
             resourceType: resourceType, since: watermark.map { $0.addingTimeInterval(-overlap.seconds) }, fields: fields, pageSize: pageSize)
         // Deletions first, without moving the watermark: a pull stopped among them reads them
         // all again, and the record pages after them move it.
@@ -46,6 +50,11 @@ public struct DeltaPuller: Sendable {
                 cursor = page.next
             } while cursor != nil
         }
+        if let watermark, overlap > .zero, let listing = source.overlapListing {
+            try await readOverlap(request, through: watermark, listing: listing, into: recorder, stop: stop)
+            request.since = listing.windowEnd(through: watermark)
+        }
+        let pages = request
         var pulled = 0
         // Once a page comes unordered, the watermark waits for the end of the pull: an unordered
         // pull interrupted midway must not have skipped the records its later pages hold.
@@ -56,12 +65,12 @@ public struct DeltaPuller: Sendable {
         // other, in order; a page fetched but not staged (a stop, an error, a crash) is read again
         // by the next pull, from the watermark the staged pages moved.
         let source = source
-        var fetching: Task<SourcePage, any Error>? = Task { try await source.page(request, after: nil) }
+        var fetching: Task<SourcePage, any Error>? = Task { try await source.page(pages, after: nil) }
         defer { fetching?.cancel() }
         repeat {
             if stop.isRequested { throw SyncStopped() }
             let page = try await fetching!.value
-            fetching = page.next.map { cursor in Task { try await source.page(request, after: cursor) } }
+            fetching = page.next.map { cursor in Task { try await source.page(pages, after: cursor) } }
             CrashPoints.reach(.pullPage)
             ordered = ordered && page.isOrdered
             let pageHigh = page.records.compactMap(\.lastUpdated).max().map { min($0, began) }
@@ -77,6 +86,41 @@ public struct DeltaPuller: Sendable {
             _ = try await store.stage([], job: await recorder.id, advancing: WatermarkAdvance(system: source.system, resourceType: resourceType, to: highest))
             await recorder.setWatermarks(before: watermark, after: max(highest, watermark ?? highest))
             await recorder.event(.info, "\(resourceType): the EMR ignored the requested order; the watermark moved once the whole pull completed")
+        }
+    }
+
+    /// The overlap window, from `request.since` to the watermark (to where the listing ends:
+    /// ``OverlapListing/windowEnd(through:)``), read by id and version first: only the records the
+    /// store has not staged in the listed version or a newer one are fetched whole and staged. The
+    /// watermark does not move: the window lies before it. A listed record without a version is
+    /// fetched.
+    private func readOverlap(
+        _ request: DeltaRequest, through watermark: Date, listing: any OverlapListing, into recorder: JobRecorder, stop: StopSignal
+    ) async throws {
+        var cursor: PageCursor?
+        var (listed, fetched) = (0, 0)
+        repeat {
+            if stop.isRequested { throw SyncStopped() }
+            let page = try await listing.changes(request, through: watermark, after: cursor)
+            listed += page.records.count
+            let staged = try await store.newestStaged(
+                system: source.system, resourceType: request.resourceType, sourceIDs: page.records.map(\.sourceID))
+            let missing = page.records.filter { record in
+                guard let stamp = record.lastUpdated, let newest = staged[record.sourceID] else { return true }
+                return RecordVersion(version: nil, lastUpdated: newest) < RecordVersion(version: nil, lastUpdated: stamp)
+            }.map(\.sourceID)
+            for start in stride(from: 0, to: missing.count, by: max(fetchSize, 1)) {
+                let records = try await listing.records(request, ids: Array(missing[start..<min(start + max(fetchSize, 1), missing.count)]))
+                let result = try await store.stage(records, job: await recorder.id, advancing: nil)
+                fetched += records.count
+                await recorder.add(Job.Counts(pulled: records.count, staged: result.staged, deduplicated: result.deduplicated))
+            }
+            cursor = page.next
+        } while cursor != nil
+        if listed > fetched {
+            await recorder.event(
+                .info,
+                "\(request.resourceType): \((listed - fetched).formatted()) of the \(listed.formatted()) records stamped in the overlap before the watermark were staged already and not read again")
         }
     }
 }
