@@ -38,7 +38,7 @@ final class ScriptedSource: ChangeSource {
 final class ListingSource: ChangeSource, OverlapListing {
     let system = SourceSystem.emr
     let meter = APIMeter()
-    private let state = Mutex<(records: [IncomingRecord], fetched: [String], pagesSince: [Date?])>(([], [], []))
+    private let state = Mutex<(records: [IncomingRecord], fetched: [String], pagesSince: [Date?], gone: Set<String>)>(([], [], [], []))
 
     init(_ records: [IncomingRecord]) { state.withLock { $0.records = records } }
 
@@ -49,6 +49,8 @@ final class ListingSource: ChangeSource, OverlapListing {
             state.records.append(record)
         }
     }
+    /// Listed still, but no longer returned when read by id (deleted for good since the listing).
+    func purge(_ id: String) { state.withLock { _ = $0.gone.insert(id) } }
     var fetched: [String] { state.withLock { $0.fetched } }
     var pagesSince: [Date?] { state.withLock { $0.pagesSince } }
     var overlapListing: (any OverlapListing)? { self }
@@ -79,8 +81,11 @@ final class ListingSource: ChangeSource, OverlapListing {
     func windowEnd(through watermark: Date) -> Date { Date(timeIntervalSince1970: watermark.timeIntervalSince1970.rounded(.down) + 1) }
 
     func records(_ request: DeltaRequest, ids: [String]) async throws(RemoteCallError) -> [IncomingRecord] {
-        state.withLock { $0.fetched += ids }
-        return stamped(from: nil).filter { ids.contains($0.sourceID) }
+        let gone = state.withLock { state in
+            state.fetched += ids
+            return state.gone
+        }
+        return stamped(from: nil).filter { ids.contains($0.sourceID) && !gone.contains($0.sourceID) }
     }
 }
 
@@ -166,6 +171,24 @@ struct StagingTests {
         #expect(Set(source.fetched) == ["late", "p4"])
         #expect(third.counts.staged == 0)
         #expect(third.counts.pulled == 0)
+    }
+
+    @Test func aListedRecordNotReturnedWhenReadByIdIsSaidOnTheJob() async throws {
+        let store = try SQLiteStore.temporary()
+        let patient = { (id: String, version: Int) in Fixtures.record(Fixtures.patient(id: id, version: version)) }
+        let source = ListingSource((1...8).map { patient("p\($0)", $0) })
+        _ = try await pull(source, overlap: .seconds(300), into: store)
+        source.commit(patient("late", 6))
+        source.purge("late")
+        let job = try await pull(source, overlap: .seconds(300), into: store)
+        #expect(source.fetched == ["late"])
+        #expect(job.counts.staged == 0)
+        let events = try await store.recentEvents(limit: 10).filter { $0.jobID == job.id }
+        #expect(
+            events.contains {
+                $0.level == .warning && $0.message == "Patient: 1 of the records listed in the overlap were not returned when read by id, and were not staged"
+            })
+        #expect(events.contains { $0.message == "Patient: 6 of the 7 records stamped in the overlap before the watermark were staged already and not read again" })
     }
 
     @Test func aPullRecordsItsCountsAndWatermarksOnTheJob() async throws {

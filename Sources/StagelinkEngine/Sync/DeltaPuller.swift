@@ -98,7 +98,7 @@ public struct DeltaPuller: Sendable {
         _ request: DeltaRequest, through watermark: Date, listing: any OverlapListing, into recorder: JobRecorder, stop: StopSignal
     ) async throws {
         var cursor: PageCursor?
-        var (listed, fetched) = (0, 0)
+        var (listed, asked, absent) = (0, 0, 0)
         repeat {
             if stop.isRequested { throw SyncStopped() }
             let page = try await listing.changes(request, through: watermark, after: cursor)
@@ -109,18 +109,27 @@ public struct DeltaPuller: Sendable {
                 guard let stamp = record.lastUpdated, let newest = staged[record.sourceID] else { return true }
                 return RecordVersion(version: nil, lastUpdated: newest) < RecordVersion(version: nil, lastUpdated: stamp)
             }.map(\.sourceID)
+            asked += missing.count
             for start in stride(from: 0, to: missing.count, by: max(fetchSize, 1)) {
-                let records = try await listing.records(request, ids: Array(missing[start..<min(start + max(fetchSize, 1), missing.count)]))
+                let ids = Array(missing[start..<min(start + max(fetchSize, 1), missing.count)])
+                let records = try await listing.records(request, ids: ids)
+                let returned = Set(records.map(\.sourceID))
+                absent += ids.filter { !returned.contains($0) }.count
                 let result = try await store.stage(records, job: await recorder.id, advancing: nil)
-                fetched += records.count
                 await recorder.add(Job.Counts(pulled: records.count, staged: result.staged, deduplicated: result.deduplicated))
             }
             cursor = page.next
         } while cursor != nil
-        if listed > fetched {
+        if absent > 0 {
+            // Deleted for good since the listing, or an entry whose id the source refuses to look up.
+            await recorder.event(
+                .warning,
+                "\(request.resourceType): \(absent.formatted()) of the records listed in the overlap were not returned when read by id, and were not staged")
+        }
+        if listed > asked {
             await recorder.event(
                 .info,
-                "\(request.resourceType): \((listed - fetched).formatted()) of the \(listed.formatted()) records stamped in the overlap before the watermark were staged already and not read again")
+                "\(request.resourceType): \((listed - asked).formatted()) of the \(listed.formatted()) records stamped in the overlap before the watermark were staged already and not read again")
         }
     }
 }
