@@ -23,6 +23,25 @@ struct CrashPointTests {
         #expect(points.filter { $0 == .stageBeforeCommit }.count >= 2, "once per staged page")
     }
 
+    @Test func aPullReachesThePagePointForEachPageOfItsOverlapListingToo() async throws {
+        let store = try SQLiteStore.temporary()
+        let source = ListingSource((1...4).map { Fixtures.record(Fixtures.patient(id: "p\($0)", version: $0)) })
+        let pull = { () async throws in
+            let recorder = try await JobRecorder.start(.pull, direction: .inbound, actor: .system, store: store, meters: [], logger: .init(label: "test"))
+            try await DeltaPuller(store: store, source: source, overlap: .seconds(300), pageSize: 10).pull("Patient", into: recorder, stop: StopSignal())
+        }
+        try await pull()
+        source.commit(Fixtures.record(Fixtures.patient(id: "late", version: 3)))
+        // What the source had been asked to read by id each time the point was reached.
+        let reached = Mutex<[[String]]>([])
+        CrashPoints.install { point in if point == .pullPage { reached.withLock { $0.append(source.fetched) } } }
+        defer { CrashPoints.uninstall() }
+        try await pull()
+        let fetchedAtThePoint = reached.withLock { $0 }
+        #expect(fetchedAtThePoint.first == [], "reached with the listing's page, before the late record it names is read")
+        #expect(fetchedAtThePoint.contains(["late"]), "and with the page after the listing")
+    }
+
     @Test func theBulkPointsAreReachedWhilePollingAndAfterEachFile() async throws {
         let store = try SQLiteStore.temporary()
         let reached = Mutex<[CrashPoint]>([])

@@ -16,7 +16,8 @@ public struct CrashPoint: RawRepresentable, Sendable, Hashable, CustomStringConv
 
     public var description: String { rawValue }
 
-    /// A delta pull got a page from its source and has not staged it yet.
+    /// A delta pull got a page from its source (of records, or of its overlap listing) and has
+    /// not staged what it holds yet.
     public static let pullPage = CrashPoint(rawValue: "pull.page")
     /// A Bulk Data export was kicked off (its status URL is stored) and is being polled.
     public static let bulkPolling = CrashPoint(rawValue: "bulk.polling")

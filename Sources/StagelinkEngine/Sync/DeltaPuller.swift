@@ -102,6 +102,7 @@ public struct DeltaPuller: Sendable {
         repeat {
             if stop.isRequested { throw SyncStopped() }
             let page = try await listing.changes(request, through: watermark, after: cursor)
+            CrashPoints.reach(.pullPage)
             listed += page.records.count
             let staged = try await store.newestStaged(
                 system: source.system, resourceType: request.resourceType, sourceIDs: page.records.map(\.sourceID))
