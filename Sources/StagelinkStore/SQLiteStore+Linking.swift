@@ -332,7 +332,7 @@ extension SQLiteStore {
     }
 
     /// Values in one `IN (…)` list, well under SQLite's limit on parameters.
-    private static let maximumListSize = 500
+    static let maximumListSize = 500
 
     static func placeholders(_ count: Int) -> String {
         Array(repeating: "?", count: count).joined(separator: ",")

@@ -55,13 +55,12 @@ extension SQLiteStore {
         return try await pool.read { db in
             var newest: [String: Date] = [:]
             // In pieces, each a bounded number of variables; the content index finds each id's rows.
-            for start in stride(from: 0, to: sourceIDs.count, by: 500) {
-                let ids = sourceIDs[start..<min(start + 500, sourceIDs.count)]
+            for ids in sourceIDs.chunked(Self.maximumListSize) {
                 let rows = try Row.fetchCursor(
                     db,
                     sql: """
                         SELECT sourceID, MAX(lastUpdated) FROM staged_row INDEXED BY staged_row_content
-                        WHERE system = ? AND resourceType = ? AND sourceID IN (\(databaseQuestionMarks(count: ids.count)))
+                        WHERE system = ? AND resourceType = ? AND sourceID IN (\(Self.placeholders(ids.count)))
                         GROUP BY sourceID
                         """,
                     arguments: StatementArguments([system.rawValue, resourceType] + Array(ids)))

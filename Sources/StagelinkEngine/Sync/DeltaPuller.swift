@@ -111,8 +111,8 @@ public struct DeltaPuller: Sendable {
                 return RecordVersion(version: nil, lastUpdated: newest) < RecordVersion(version: nil, lastUpdated: stamp)
             }.map(\.sourceID)
             asked += missing.count
-            for start in stride(from: 0, to: missing.count, by: max(fetchSize, 1)) {
-                let ids = Array(missing[start..<min(start + max(fetchSize, 1), missing.count)])
+            for slice in Reconciler.slices(missing, fetchSize) {
+                let ids = Array(slice)
                 let records = try await listing.records(request, ids: ids)
                 let returned = Set(records.map(\.sourceID))
                 absent += ids.filter { !returned.contains($0) }.count
