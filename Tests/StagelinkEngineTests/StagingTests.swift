@@ -38,7 +38,7 @@ final class ScriptedSource: ChangeSource {
 final class ListingSource: ChangeSource, OverlapListing {
     let system = SourceSystem.emr
     let meter = APIMeter()
-    private let state = Mutex<(records: [IncomingRecord], fetched: [String], pagesSince: [Date?], gone: Set<String>)>(([], [], [], []))
+    private let state = Mutex<(records: [IncomingRecord], fetched: [String], pagesSince: [Date?], gone: Set<String>, listingFails: Bool)>(([], [], [], [], false))
 
     init(_ records: [IncomingRecord]) { state.withLock { $0.records = records } }
 
@@ -51,6 +51,8 @@ final class ListingSource: ChangeSource, OverlapListing {
     }
     /// Listed still, but no longer returned when read by id (deleted for good since the listing).
     func purge(_ id: String) { state.withLock { _ = $0.gone.insert(id) } }
+    /// The listing answers 503 (or works again).
+    func listingFails(_ fails: Bool) { state.withLock { $0.listingFails = fails } }
     var fetched: [String] { state.withLock { $0.fetched } }
     var pagesSince: [Date?] { state.withLock { $0.pagesSince } }
     var overlapListing: (any OverlapListing)? { self }
@@ -68,8 +70,11 @@ final class ListingSource: ChangeSource, OverlapListing {
     }
 
     func changes(_ request: DeltaRequest, through: Date, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+        if state.withLock({ $0.listingFails }) {
+            throw RemoteCallError(.transient, LinkError(code: ErrorCode.httpStatus(503), message: "the server answered 503"))
+        }
         // Ids and stamps only, as a listing gives them.
-        SourcePage(
+        return SourcePage(
             records: stamped(from: request.since, before: windowEnd(through: through)).map { record in
                 var listed = record
                 listed.payload = Array(#"{"listed":true}"#.utf8)
@@ -189,6 +194,28 @@ struct StagingTests {
                 $0.level == .warning && $0.message == "Patient: 1 of the records listed in the overlap were not returned when read by id, and were not staged"
             })
         #expect(events.contains { $0.message == "Patient: 6 of the 7 records stamped in the overlap before the watermark were staged already and not read again" })
+    }
+
+    @Test func thePagesReadBesideTheOverlapListingMoveNoWatermarkUntilTheWindowIsListed() async throws {
+        let store = try SQLiteStore.temporary()
+        let patient = { (id: String, version: Int) in Fixtures.record(Fixtures.patient(id: id, version: version)) }
+        let source = ListingSource((1...8).map { patient("p\($0)", $0) })
+        _ = try await pull(source, overlap: .seconds(300), into: store)
+        source.commit(patient("late", 6))
+        source.commit(patient("p9", 9))
+        source.listingFails(true)
+        await #expect(throws: RemoteCallError.self) { try await pull(source, overlap: .seconds(300), into: store) }
+        #expect(try await store.rows(RowQuery(limit: 100)).contains { $0.sourceID == "p9" }, "the page after the window was read and staged")
+        #expect(
+            try await store.watermark(system: .emr, resourceType: "Patient") == Fixtures.lastUpdated(8),
+            "the window was not listed: the watermark stays, and the next pull lists the same window")
+
+        source.listingFails(false)
+        let next = try await pull(source, overlap: .seconds(300), into: store)
+        #expect(source.fetched == ["late"], "the late commit in the window is found the next time")
+        #expect(next.counts.staged == 1)
+        #expect(next.counts.deduplicated == 1, "p9 was staged already")
+        #expect(try await store.watermark(system: .emr, resourceType: "Patient") == Fixtures.lastUpdated(9))
     }
 
     @Test func aPullRecordsItsCountsAndWatermarksOnTheJob() async throws {

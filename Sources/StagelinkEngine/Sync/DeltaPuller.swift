@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Pulls what changed since the watermark, page by page, and stages each page verbatim with the
 /// watermark advance in the same transaction.
@@ -7,7 +8,8 @@ import Logging
 /// The watermark is read back minus an overlap window, so that records updated at the boundary
 /// are never missed; the re-reads this causes are deduplicated by content hash, never re-applied.
 /// A source that can list the window by id and version (``OverlapListing``, Salesforce) is asked
-/// for that listing instead, and only what the store has not staged is fetched whole.
+/// for that listing instead, while the pages after the window are read, and only what the store
+/// has not staged is fetched whole.
 public struct DeltaPuller: Sendable {
     public var store: any StagingStore
     public var source: any ChangeSource
@@ -50,15 +52,29 @@ public struct DeltaPuller: Sendable {
                 cursor = page.next
             } while cursor != nil
         }
-        if let watermark, overlap > .zero, let listing = source.overlapListing {
-            try await readOverlap(request, through: watermark, listing: listing, into: recorder, stop: stop)
-            request.since = listing.windowEnd(through: watermark)
+        // The overlap window is listed while the pages after it are read: two cursors over one
+        // object, neither waiting on the other's calls. The pages do not move the watermark until
+        // the window is listed: a pull interrupted before that lists the same window again.
+        let windowListed = Completion()
+        var listing: Task<Void, any Error>?
+        if let watermark, overlap > .zero, let overlapListing = source.overlapListing {
+            let window = request
+            listing = Task { [self] in
+                try await readOverlap(window, through: watermark, listing: overlapListing, into: recorder, stop: stop)
+                windowListed.finish()
+            }
+            request.since = overlapListing.windowEnd(through: watermark)
+        } else {
+            windowListed.finish()
         }
+        defer { listing?.cancel() }
         let pages = request
         var pulled = 0
         // Once a page comes unordered, the watermark waits for the end of the pull: an unordered
         // pull interrupted midway must not have skipped the records its later pages hold.
         var ordered = true
+        // A page staged while the window was still being listed did not move the watermark.
+        var held = false
         var highest: Date?
         // The next page is asked for as soon as this one names it, while this one is staged: a
         // page's wait on the EMR and its staging overlap. Pages are still staged one after the
@@ -73,20 +89,32 @@ public struct DeltaPuller: Sendable {
             fetching = page.next.map { cursor in Task { try await source.page(pages, after: cursor) } }
             CrashPoints.reach(.pullPage)
             ordered = ordered && page.isOrdered
+            let moves = ordered && windowListed.isFinished
+            held = held || !windowListed.isFinished
             let pageHigh = page.records.compactMap(\.lastUpdated).max().map { min($0, began) }
             if let pageHigh { highest = max(highest ?? pageHigh, pageHigh) }
-            let advance = ordered ? pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) } : nil
+            let advance = moves ? pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) } : nil
             let result = try await store.stage(page.records, job: await recorder.id, advancing: advance)
             pulled += page.records.count
-            if ordered, let pageHigh { await recorder.setWatermarks(before: watermark, after: max(pageHigh, watermark ?? pageHigh)) }
+            if moves, let pageHigh { await recorder.setWatermarks(before: watermark, after: max(pageHigh, watermark ?? pageHigh)) }
             await recorder.add(Job.Counts(pulled: page.records.count, staged: result.staged, deduplicated: result.deduplicated))
             await recorder.progress(phase: "pulling \(resourceType)", done: pulled, total: page.total.map { .some($0) } ?? .some(nil))
         } while fetching != nil
-        if !ordered, let highest {
+        try await listing?.value
+        if !ordered || held, let highest {
             _ = try await store.stage([], job: await recorder.id, advancing: WatermarkAdvance(system: source.system, resourceType: resourceType, to: highest))
             await recorder.setWatermarks(before: watermark, after: max(highest, watermark ?? highest))
-            await recorder.event(.info, "\(resourceType): the EMR ignored the requested order; the watermark moved once the whole pull completed")
+            if !ordered {
+                await recorder.event(.info, "\(resourceType): the EMR ignored the requested order; the watermark moved once the whole pull completed")
+            }
         }
+    }
+
+    /// Whether the overlap window has been listed, read by the pages between them.
+    private final class Completion: Sendable {
+        private let done = Mutex(false)
+        var isFinished: Bool { done.withLock { $0 } }
+        func finish() { done.withLock { $0 = true } }
     }
 
     /// The overlap window, from `request.since` to the watermark (to where the listing ends:

@@ -152,30 +152,17 @@ public struct SyncCycle: Sendable {
         let outbound = outboundLinker
         let pullsSalesforce = directions.contains(.outbound) || directions.contains(.inbound)
 
-        if directions.contains(.inbound), settings.emrPull == .bulk, let source = endpoints.emrBulk {
-            report.jobs.append(
-                try await step(.pull, .inbound, actor: actor) { recorder in
-                    let puller = BulkPuller(store: store, source: source, settings: settings.bulk, overlap: settings.overlap, batchSize: settings.pageSize)
-                    try await puller.pull(mapping.inboundResources, into: recorder, stop: stop)
-                })
-        } else if directions.contains(.inbound), let source = endpoints.emrSource {
-            report.jobs.append(
-                try await step(.pull, .inbound, actor: actor) { recorder in
-                    let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
-                    for resource in mapping.inboundResources { try await puller.pull(resource, into: recorder, stop: stop) }
-                })
-        }
         // Read before the pull moves them: a watermark older than the Recycle Bin's 15 days.
         let beyondWindow = pullsSalesforce && endpoints.salesforceSource != nil ? try await watermarksBeyondDeletedWindow(outbound.objects, now: now()) : []
-        // Salesforce's changes are pulled even for an inbound-only cycle when a source exists:
-        // they are what tells a both-sides change from a one-side change.
-        if pullsSalesforce, let source = endpoints.salesforceSource, !report.stopped {
-            report.jobs.append(
-                try await step(.pull, .outbound, actor: actor) { recorder in
-                    let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
-                    for object in outbound.objects { try await puller.pull(object, fields: outbound.pullFields(for: object), into: recorder, stop: stop) }
-                })
-            try await outbound.observePending()
+        // The two pulls run at once: each reads its own system and stages its own rows, and
+        // neither's records are the other's parents. Salesforce's changes are pulled even for an
+        // inbound-only cycle when a source exists: they are what tells a both-sides change from a
+        // one-side change.
+        async let inboundPull = directions.contains(.inbound) ? pullEMR(actor: actor, trigger: trigger, stop: stop) : nil
+        async let outboundPull = pullsSalesforce ? pullSalesforce(outbound, actor: actor, trigger: trigger, stop: stop) : nil
+        for (job, stopped) in [try await inboundPull, try await outboundPull].compactMap({ $0 }) {
+            report.jobs.append(job)
+            report.stopped = report.stopped || stopped
         }
         if !report.stopped, let plan = try await reconciliationPlan(beyondWindow: beyondWindow, now: now()) {
             let (jobs, stopped) = try await reconcile(plan, actor: actor, trigger: trigger, stop: stop)
@@ -214,14 +201,42 @@ public struct SyncCycle: Sendable {
         }
     }
 
+    /// The EMR's pull as a job (a `_lastUpdated` search or a Bulk Data export), nil without an EMR source.
+    private func pullEMR(actor: Actor, trigger: Job.Trigger, stop: StopSignal) async throws -> (Job, stopped: Bool)? {
+        if settings.emrPull == .bulk, let source = endpoints.emrBulk {
+            return try await runStep(.pull, .inbound, actor: actor, trigger: trigger, meters: [source.meter]) { recorder in
+                let puller = BulkPuller(store: store, source: source, settings: settings.bulk, overlap: settings.overlap, batchSize: settings.pageSize)
+                try await puller.pull(mapping.inboundResources, into: recorder, stop: stop)
+            }
+        }
+        guard let source = endpoints.emrSource else { return nil }
+        return try await runStep(.pull, .inbound, actor: actor, trigger: trigger, meters: [source.meter]) { recorder in
+            let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
+            for resource in mapping.inboundResources { try await puller.pull(resource, into: recorder, stop: stop) }
+        }
+    }
+
+    /// Salesforce's pull as a job, Contacts first (an admission's document names its Contact's),
+    /// then the staged Contacts' values observed; nil without a Salesforce source.
+    private func pullSalesforce(_ outbound: OutboundLinker, actor: Actor, trigger: Job.Trigger, stop: StopSignal) async throws -> (Job, stopped: Bool)? {
+        guard let source = endpoints.salesforceSource else { return nil }
+        let pull = try await runStep(.pull, .outbound, actor: actor, trigger: trigger, meters: [source.meter]) { recorder in
+            let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
+            for object in outbound.objects { try await puller.pull(object, fields: outbound.pullFields(for: object), into: recorder, stop: stop) }
+        }
+        try await outbound.observePending()
+        return pull
+    }
+
     /// Runs one step as a job. A step that fails is recorded as a failed job; the second value
-    /// says whether a stop request or a limit ended it (the cycle then stops).
+    /// says whether a stop request or a limit ended it (the cycle then stops). The job counts the
+    /// calls of `meters` (every endpoint's when nil): a step that runs beside another counts its own.
     func runStep(
-        _ kind: Job.Kind, _ direction: Job.Direction, actor: Actor, trigger: Job.Trigger, message: String? = nil,
+        _ kind: Job.Kind, _ direction: Job.Direction, actor: Actor, trigger: Job.Trigger, message: String? = nil, meters: [APIMeter]? = nil,
         _ work: (JobRecorder) async throws -> Void
     ) async throws -> (Job, stopped: Bool) {
         let recorder = try await JobRecorder.start(
-            kind, direction: direction, actor: actor, trigger: trigger, store: store, meters: endpoints.meters, logger: logger)
+            kind, direction: direction, actor: actor, trigger: trigger, store: store, meters: meters ?? endpoints.meters, logger: logger)
         do {
             try await work(recorder)
             return (try await recorder.finish(message: message), false)
