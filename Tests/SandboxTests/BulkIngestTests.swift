@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -70,6 +71,75 @@ struct BulkIngestTests {
         #expect(errors["p-4"]?.hasPrefix("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:") == true)
         #expect(try BulkCSV.parse(replies[7].body, delimiter: 0x2C, lineEnding: .lf).rows.isEmpty)
         #expect(world.ledger.history(.salesforce, "Contact", existing).last?.endpoint == .salesforceBulkIngest)
+    }
+
+    @Test func anUpdateJobWritesTheRecordsItsIdColumnNamesAndFailsEachBadIdAsSalesforceDoes() async throws {
+        let world = TestSandbox.world(TestSandbox.configuration(patients: 0))
+        let now = world.clock.now()
+        let anna = world.salesforce.seedInsert("Contact", values: ["LastName": "Kowalski", "EMR_Patient_Id__c": "p-1"], actor: "", at: now)
+        let jan = world.salesforce.seedInsert("Contact", values: ["LastName": "Nowak", "Gender__c": "Male"], actor: "", at: now)
+        let gone = world.salesforce.seedInsert("Contact", values: ["LastName": "Gone"], actor: "", at: now)
+        try world.salesforce.delete("Contact", id: gone, actor: "")
+        let never = SalesforceID.make(prefix: "003", sequence: 9_999)
+        let account = SalesforceID.make(prefix: "001", sequence: 1)
+        let contacts = world.salesforce.state.withLock { $0.store.records.count }
+        let csv = """
+            Id,LastName,Gender__c
+            \(anna),Kowalska,Female
+            \(jan),Nowakowski,Robot
+            ,Blank,
+            \(never),Never,
+            \(account),Account,
+            \(gone),Gone again,
+            \(Self.quoted("003,\"x\"")),Hostile,
+
+            """
+        let replies = try await TestSandbox.salesforce(world) { client in
+            let token = try await client.salesforceToken()
+            let created = try await client.call(.post, Self.jobs, bearer: token, json: ["object": "Contact", "contentType": "CSV", "operation": "update", "lineEnding": "LF"])
+            let id = try #require(created.json["id"]?.stringValue)
+            _ = try await client.upload(csv, to: "\(Self.jobs)/\(id)/batches", bearer: token)
+            _ = try await client.call(.patch, "\(Self.jobs)/\(id)", bearer: token, json: ["state": "UploadComplete"])
+            _ = try await client.call(.get, "\(Self.jobs)/\(id)", bearer: token)
+            let info = try await client.call(.get, "\(Self.jobs)/\(id)", bearer: token)
+            let successful = try await client.call(.get, "\(Self.jobs)/\(id)/successfulResults", bearer: token)
+            let failed = try await client.call(.get, "\(Self.jobs)/\(id)/failedResults", bearer: token)
+            return [created, info, successful, failed]
+        }
+        #expect(replies[0].json["operation"] == "update")
+        #expect(replies[0].json["externalIdFieldName"] == .null, "an update names no external id field")
+        #expect(replies[1].json["state"] == "JobComplete")
+        #expect(replies[1].json["numberRecordsProcessed"] == 7)
+        #expect(replies[1].json["numberRecordsFailed"] == 6)
+
+        let successful = try BulkCSV.parse(replies[2].body, delimiter: 0x2C, lineEnding: .lf)
+        #expect(successful.header == ["sf__Id", "sf__Created", "Id", "LastName", "Gender__c"])
+        #expect(successful.rows == [[anna, "false", anna, "Kowalska", "Female"]])
+        let updated = try #require(world.salesforce.state.withLock { $0.store.records[anna] })
+        #expect(updated["LastName"] == "Kowalska")
+        #expect(updated["Gender__c"] == "Female")
+        #expect(updated["EMR_Patient_Id__c"] == "p-1", "a field the row leaves out stays as it was")
+        #expect(world.ledger.history(.salesforce, "Contact", anna).last?.endpoint == .salesforceBulkIngest)
+
+        let failed = try BulkCSV.parse(replies[3].body, delimiter: 0x2C, lineEnding: .lf)
+        let byName = Dictionary(uniqueKeysWithValues: failed.rows.map { ($0[3], (id: $0[0], error: $0[1])) })
+        #expect(byName["Nowakowski"]?.id == jan, "a failed update names the record it failed")
+        #expect(byName["Nowakowski"]?.error.hasPrefix("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:") == true)
+        #expect(byName["Blank"]?.error == "MISSING_ARGUMENT:Id not specified in an update call:Id --")
+        #expect(byName["Never"]?.error == "INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:Id --")
+        #expect(byName["Never"]?.id == never)
+        #expect(byName["Account"]?.error == "MALFORMED_ID:Contact ID: id value of incorrect type: \(account):Id --")
+        #expect(byName["Gone again"]?.error == "ENTITY_IS_DELETED:entity is deleted: --")
+        #expect(byName["Hostile"]?.error == "MALFORMED_ID:Contact ID: id value of incorrect type: 003,\"x\":Id --")
+        #expect(byName["Hostile"]?.id == "")
+        let refused = try #require(world.salesforce.state.withLock { $0.store.records[jan] })
+        #expect(refused["LastName"] == "Nowak", "a refused row writes nothing of itself")
+        #expect(world.salesforce.state.withLock { $0.store.records.count } == contacts, "an update creates nothing")
+    }
+
+    /// A CSV field holding `value`: quoted, a quote doubled.
+    private static func quoted(_ value: String) -> String {
+        "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     @Test func aJobTakesOneUploadAndRefusesASecond() async throws {

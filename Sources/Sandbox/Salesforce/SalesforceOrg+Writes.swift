@@ -137,9 +137,9 @@ extension SalesforceOrg {
     }
 
     /// `PATCH /composite/sobjects`: records carry `Id` and `attributes.type`.
-    func collectionsUpdate(records: [WireObject], allOrNone: Bool, lockedRows: Set<Int>, actor: String)
-        -> [RecordWriteOutcome]
-    {
+    func collectionsUpdate(
+        records: [WireObject], allOrNone: Bool, lockedRows: Set<Int>, actor: String, endpoint: SandboxEndpoint = .salesforceCollections
+    ) -> [RecordWriteOutcome] {
         applyCollection(records.count, allOrNone: allOrNone, lockedRows: lockedRows, actor: actor) { store, index, now in
             let record = records[index]
             guard let typeName = record["attributes"]?["type"]?.stringValue,
@@ -161,7 +161,7 @@ extension SalesforceOrg {
                 return nil
             }
             return self.writeRecord(
-                outcome, object: object, operation: "update", actor: actor, endpoint: .salesforceCollections, at: now)
+                outcome, object: object, operation: "update", actor: actor, endpoint: endpoint, at: now)
         }
     }
 

@@ -6,8 +6,11 @@
 /// `successfulResults` (`sf__Id`, `sf__Created` and the row's columns), `failedResults`
 /// (`sf__Id`, `sf__Error` and the row's columns) and `unprocessedrecords`.
 ///
-/// Each row is written exactly as an sObject Collections upsert writes a record (the same
-/// validation, the same errors), so a row refused here is refused there with the same code. A
+/// Operations `insert`, `upsert` (by `externalIdFieldName`) and `update` (by each row's `Id`:
+/// "The CSV file must include an Id column that contains the ID for each" record, "Prepare CSV
+/// Files"). Each row is written exactly as the REST create, an sObject Collections upsert or an
+/// sObject Collections update writes a record (the same validation, the same errors), so a row
+/// refused here is refused there with the same code. A
 /// closed job is processed asynchronously as far as a client can tell: the first poll after
 /// `UploadComplete` finds it `InProgress`, a later one `JobComplete`.
 extension SalesforceOrg {
@@ -19,7 +22,8 @@ extension SalesforceOrg {
     /// Guide, "Limits": Apex transactions; chunk size 200 from API version 21.0).
     static let bulkChunkSize = 200
 
-    /// Create a Job: `{"object","externalIdFieldName","contentType","operation","lineEnding","columnDelimiter"}`.
+    /// Create a Job: `{"object","externalIdFieldName","contentType","operation","lineEnding","columnDelimiter"}`;
+    /// `externalIdFieldName` is read for an upsert only.
     func createBulkJob(_ body: WireJSON, actor: String, apiVersion: String) throws(SalesforceAPIError) -> WireJSON {
         func invalid(_ message: String) -> SalesforceAPIError {
             SalesforceAPIError(status: 400, [SalesforceError(code: "INVALIDJOB", message: "InvalidJob : \(message)")])
@@ -28,8 +32,8 @@ extension SalesforceOrg {
         guard let object = schema.object(named: objectName) else { throw invalid("Invalid objectType specified: \(objectName)") }
         let operation = body["operation"]?.stringValue ?? ""
         // The sandbox models the ingest operations Stagelink and common loaders use.
-        guard ["upsert", "insert"].contains(operation) else {
-            throw invalid("Operation \(operation.isEmpty ? "(none)" : operation) is not supported by the sandbox: use insert or upsert")
+        guard ["upsert", "insert", "update"].contains(operation) else {
+            throw invalid("Operation \(operation.isEmpty ? "(none)" : operation) is not supported by the sandbox: use insert, update or upsert")
         }
         var externalIDField: String?
         if operation == "upsert" {
@@ -237,7 +241,9 @@ extension SalesforceOrg {
             bodies.append(Self.body(header: table.header, values: row, object: object))
         }
         let outcomes: [RecordWriteOutcome]
-        if let field = job.externalIDField {
+        switch job.operation {
+        case "upsert":
+            let field = job.externalIDField ?? ""
             // An external id twice in the job is refused for each of its rows, as a collection refuses it.
             var seen: [String: [Int]] = [:]
             for index in bodies.indices where refused[index] == nil {
@@ -248,33 +254,76 @@ extension SalesforceOrg {
                     refused[index] = SalesforceError(code: "DUPLICATE_EXTERNAL_ID", message: "Duplicate external id specified: \(value)", fields: [field])
                 }
             }
-            let valid = bodies.indices.filter { refused[$0] == nil }
-            // "When DML is executed with Bulk API, each chunk of 200 records is processed as a separate
-            // transaction" (Bulk API Developer Guide, "Limits", Apex transactions): the org is locked
-            // for one chunk at a time, and other requests are answered between chunks.
-            var byIndex: [Int: RecordWriteOutcome] = [:]
-            for start in stride(from: 0, to: valid.count, by: Self.bulkChunkSize) {
-                let chunk = Array(valid[start..<min(valid.count, start + Self.bulkChunkSize)])
-                let written = (try? collectionsUpsert(
-                    object.name, field: field, records: chunk.map { bodies[$0] }, allOrNone: false, lockedRows: [], actor: actor,
-                    endpoint: .salesforceBulkIngest)) ?? []
-                for (position, index) in chunk.enumerated() where position < written.count { byIndex[index] = written[position] }
+            outcomes = inChunks(bodies, refused: refused) { chunk in
+                (try? collectionsUpsert(
+                    object.name, field: field, records: chunk, allOrNone: false, lockedRows: [], actor: actor, endpoint: .salesforceBulkIngest)) ?? []
             }
-            outcomes = bodies.indices.map { byIndex[$0] ?? .failed([refused[$0] ?? SalesforceError(code: "UNKNOWN_EXCEPTION", message: "not written")]) }
-        } else {
+        case "update":
+            for index in bodies.indices where refused[index] == nil {
+                if let error = updateIDError(bodies[index], object: object) { refused[index] = error }
+            }
+            outcomes = inChunks(bodies, refused: refused) { chunk in
+                collectionsUpdate(
+                    records: chunk.map { body in
+                        var typed = body
+                        typed["attributes"] = ["type": .string(object.name)]
+                        return typed
+                    }, allOrNone: false, lockedRows: [], actor: actor, endpoint: .salesforceBulkIngest)
+            }
+        default:
             outcomes = bodies.indices.map { index in
                 if let error = refused[index] { return .failed([error]) }
                 return insertRow(bodies[index], object: object, actor: actor)
             }
         }
-        for (row, outcome) in zip(table.rows, outcomes) {
+        for (index, (row, outcome)) in zip(table.rows, outcomes).enumerated() {
             if outcome.success, let id = outcome.id {
                 job.successful.append([id, outcome.created ? "true" : "false"] + row)
             } else {
-                job.failed.append(["", Self.errorText(outcome.errors)] + row)
+                // `sf__Id`: "ID of the record that had an error during processing" ("Get Job
+                // Failed Record Results"): an update's row names it, when it is an id at all.
+                let id = job.operation == "update" ? SalesforceStore.member(bodies[index], named: "Id")?.value.stringValue.flatMap(SalesforceID.normalize) : nil
+                job.failed.append([id ?? "", Self.errorText(outcome.errors)] + row)
             }
         }
         return job
+    }
+
+    /// The outcome of each row, the rows not refused already written through `write` a chunk at a
+    /// time: "When DML is executed with Bulk API, each chunk of 200 records is processed as a
+    /// separate transaction" (Bulk API Developer Guide, "Limits", Apex transactions): the org is
+    /// locked for one chunk at a time, and other requests are answered between chunks.
+    private func inChunks(
+        _ bodies: [WireObject], refused: [Int: SalesforceError], write: ([WireObject]) -> [RecordWriteOutcome]
+    ) -> [RecordWriteOutcome] {
+        let valid = bodies.indices.filter { refused[$0] == nil }
+        var byIndex: [Int: RecordWriteOutcome] = [:]
+        for start in stride(from: 0, to: valid.count, by: Self.bulkChunkSize) {
+            let chunk = Array(valid[start..<min(valid.count, start + Self.bulkChunkSize)])
+            let written = write(chunk.map { bodies[$0] })
+            for (position, index) in chunk.enumerated() where position < written.count { byIndex[index] = written[position] }
+        }
+        return bodies.indices.map { byIndex[$0] ?? .failed([refused[$0] ?? SalesforceError(code: "UNKNOWN_EXCEPTION", message: "not written")]) }
+    }
+
+    /// Why an `update` row's `Id` names no record of the job's object, as Salesforce says it for
+    /// an update (Knowledge Article 000387915, "Errors due to invalid IDs during Data Loader import
+    /// and update"): a blank one is `MISSING_ARGUMENT` "Id not specified in an update call"; one
+    /// that is not 15 or 18 letters and digits, or is another object's id, `MALFORMED_ID` "Contact
+    /// ID: id value of incorrect type: …"; one of the object's shape that no record ever had,
+    /// `INVALID_CROSS_REFERENCE_KEY` "invalid cross reference id". A record in the Recycle Bin
+    /// fails in the write itself with `ENTITY_IS_DELETED`, as a collections update fails it.
+    private func updateIDError(_ body: WireObject, object: SObjectDescription) -> SalesforceError? {
+        guard let text = SalesforceStore.member(body, named: "Id")?.value.stringValue, !text.isEmpty else {
+            return SalesforceError(code: "MISSING_ARGUMENT", message: "Id not specified in an update call", fields: ["Id"])
+        }
+        guard let id = SalesforceID.normalize(text), id.hasPrefix(object.keyPrefix) else {
+            return SalesforceError(code: "MALFORMED_ID", message: "\(object.label) ID: id value of incorrect type: \(text)", fields: ["Id"])
+        }
+        guard state.withLock({ $0.store.records[id] != nil }) else {
+            return SalesforceError(code: "INVALID_CROSS_REFERENCE_KEY", message: "invalid cross reference id", fields: ["Id"])
+        }
+        return nil
     }
 
     /// An `insert` job's row, through the REST create.
