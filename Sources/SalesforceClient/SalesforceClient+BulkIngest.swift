@@ -2,25 +2,28 @@ import Foundation
 import StagelinkEngine
 import StagelinkHTTP
 
-/// Upserts of large batches through Salesforce Bulk API 2.0 ingest
-/// (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/bulk_api_2_0.htm).
+/// Upserts by external id and updates by id of large batches through Salesforce Bulk API 2.0
+/// ingest (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/bulk_api_2_0.htm:
+/// "Bulk API 2.0 supports insert, update, upsert, delete").
 ///
 /// One job per batch (more if its CSV would pass 100 MB, the size Salesforce advises so that the
 /// base64 encoded upload stays within 150 MB): create it (`POST /jobs/ingest`, operation `upsert`
-/// by the external-id field), upload its CSV once (`PUT …/batches`), close it (`PATCH`
-/// `UploadComplete`), poll it until `JobComplete`, `Failed` or `Aborted`, then read
+/// by the external-id field, or `update`), upload its CSV once (`PUT …/batches`), close it
+/// (`PATCH` `UploadComplete`), poll it until `JobComplete`, `Failed` or `Aborted`, then read
 /// `successfulResults`, `failedResults` and `unprocessedrecords` as far as the job's counts say
 /// they hold anything. About six calls for up to 10,000 rows where collections take fifty.
 ///
-/// Results are matched to records by the external-id column of each result line, never by
-/// position: Salesforce does not keep the upload's order in its results files. A failed line's
-/// `sf__Error` (`STATUS_CODE:message:fields --`) becomes the record's error with that code; a record
-/// without any result line (the job failed or was aborted first) fails with
+/// Results are matched to records by the key column of each result line (the external id of an
+/// upsert, the `Id` of an update), never by position: Salesforce does not keep the upload's
+/// order in its results files ("Get Job Failed Record Results": "The order of records in the
+/// response is not guaranteed to match the ordering of records in the original job data"). A
+/// failed line's `sf__Error` (`STATUS_CODE:message:fields --`) becomes the record's error with
+/// that code; a record without any result line (the job failed or was aborted first) fails with
 /// ``ErrorCode/bulkUnprocessed``, which is transient.
 ///
 /// A crash anywhere in a job loses nothing and duplicates nothing: the rows stay claimed, not
-/// linked, and the next cycle sends them again in a new job; an upsert by external id that
-/// already happened happens again to the same records.
+/// linked, and the next cycle sends them again in a new job; an upsert by external id or an
+/// update by id that already happened happens again to the same records.
 extension SalesforceClient {
     public var bulkThreshold: Int? { configuration.bulkThreshold > 0 ? configuration.bulkThreshold : nil }
 
@@ -35,7 +38,70 @@ extension SalesforceClient {
     static let bulkUploadBytes = 100_000_000
 
     public func bulkUpsert(object: String, externalIDField: String, records: [TargetRecord]) async throws(RemoteCallError) -> [RecordResult] {
-        let columns = BulkCSV.columns(of: records, externalIDField: externalIDField)
+        try await bulkIngest(object: object, operation: .upsert(externalIDField: externalIDField), records: records)
+    }
+
+    /// Updates records by their Salesforce ids in Bulk API 2.0 `update` jobs: the CSV's first
+    /// column is `Id` ("Prepare CSV Files": for an update "The CSV file must include an Id column
+    /// that contains the ID for each" record; https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/datafiles_prepare_csv.htm),
+    /// the job has no `externalIdFieldName`, and each result line is matched back to its record by
+    /// that `Id` column.
+    ///
+    /// An id that is not a Salesforce id (15 or 18 letters and digits) is never sent: its record
+    /// fails alone with `INVALID_IDENTIFIER`, so that nothing in it can break the CSV or name
+    /// another record. Results come back in the order of `records`.
+    public func bulkUpdate(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult] {
+        var results = [RecordResult?](repeating: nil, count: records.count)
+        var sent: [Int] = []
+        var rows: [TargetRecord] = []
+        for (index, record) in records.enumerated() {
+            do {
+                let id = try SalesforceID.validated(record.id, field: "Id", of: "the \(object) to update")
+                sent.append(index)
+                rows.append(TargetRecord(fields: [MappedField(name: "Id", value: .text(id.description))] + record.fields.filter { $0.name != "Id" }))
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        if !rows.isEmpty {
+            for (index, result) in zip(sent, try await bulkIngest(object: object, operation: .update, records: rows)) { results[index] = result }
+        }
+        return results.map { $0 ?? .failure(LinkError(.malformedResponse, message: "no result was returned for this record")) }
+    }
+
+    /// What a Bulk API 2.0 ingest job does to its rows.
+    enum BulkOperation: Sendable, Equatable {
+        /// Creates or updates each record by the value of this External ID field.
+        case upsert(externalIDField: String)
+        /// Updates each record by its Salesforce id.
+        case update
+
+        /// The column each row is known by, first in the CSV: every result line carries it.
+        var keyColumn: String {
+            switch self {
+            case .upsert(let field): field
+            case .update: "Id"
+            }
+        }
+
+        /// Create a Job's body: an upsert names its External ID field, an update none.
+        func createBody(object: String) -> [UInt8] {
+            var job: JSONObject = ["object": .string(object), "contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA"]
+            switch self {
+            case .upsert(let field):
+                job["operation"] = "upsert"
+                job["externalIdFieldName"] = .string(field)
+            case .update:
+                job["operation"] = "update"
+            }
+            return JSONWriter.compact(.object(job))
+        }
+    }
+
+    /// The rows in jobs of at most ``bulkUploadBytes`` of CSV each, every row keyed by the
+    /// operation's column (first in the header); results in the order of `records`.
+    private func bulkIngest(object: String, operation: BulkOperation, records: [TargetRecord]) async throws(RemoteCallError) -> [RecordResult] {
+        let columns = BulkCSV.columns(of: records, first: operation.keyColumn)
         var results: [RecordResult] = []
         results.reserveCapacity(records.count)
         var start = 0
@@ -49,7 +115,7 @@ extension SalesforceClient {
                 end += 1
             }
             let part = Array(records[start..<end])
-            results += try await bulkJob(object: object, externalIDField: externalIDField, records: part, csv: csv)
+            results += try await bulkJob(object: object, operation: operation, records: part, csv: csv)
             start = end
         }
         return results
@@ -63,7 +129,7 @@ extension SalesforceClient {
     /// `UploadComplete`, and one left `Open` is aborted by the next job's settling. Its rows are
     /// sent again at once in a new job, at most ``bulkJobAttempts`` jobs in all; a job that
     /// failed after it was closed may have written, and its rows fail (transiently) instead.
-    private func bulkJob(object: String, externalIDField: String, records: [TargetRecord], csv: [UInt8]) async throws(RemoteCallError) -> [RecordResult] {
+    private func bulkJob(object: String, operation: BulkOperation, records: [TargetRecord], csv: [UInt8]) async throws(RemoteCallError) -> [RecordResult] {
         var attempt = 1
         while true {
             if bulkJobsMayRun.withLock({ $0 }) {
@@ -72,7 +138,7 @@ extension SalesforceClient {
             }
             var closing = false
             do {
-                return try await runBulkJob(object: object, externalIDField: externalIDField, records: records, csv: csv, closing: &closing)
+                return try await runBulkJob(object: object, operation: operation, records: records, csv: csv, closing: &closing)
             } catch {
                 bulkJobsMayRun.withLock { $0 = true }
                 guard !closing, error.kind == .transient, attempt < Self.bulkJobAttempts else { throw error }
@@ -123,12 +189,9 @@ extension SalesforceClient {
 
     /// Runs one job; `closing` turns true once the job may have been closed (and so processed).
     private func runBulkJob(
-        object: String, externalIDField: String, records: [TargetRecord], csv: [UInt8], closing: inout Bool
+        object: String, operation: BulkOperation, records: [TargetRecord], csv: [UInt8], closing: inout Bool
     ) async throws(RemoteCallError) -> [RecordResult] {
-        let create = JSONWriter.compact([
-            "object": .string(object), "externalIdFieldName": .string(externalIDField), "contentType": "CSV", "operation": "upsert",
-            "lineEnding": "LF", "columnDelimiter": "COMMA",
-        ])
+        let create = operation.createBody(object: object)
         let jobID = try await call { (session) throws(RemoteCallError) -> HTTPRequest in
             HTTPRequest(.post, url: try dataURL(session, ["jobs", "ingest"]), headers: Self.jsonHeaders, body: create, retry: .nonIdempotent)
         } decode: { (response) throws(RemoteCallError) -> String in
@@ -156,7 +219,7 @@ extension SalesforceClient {
         // Counts that cannot be read make every results file be read.
         let processed = Self.count(info["numberRecordsProcessed"]) ?? records.count
         let failed = Self.count(info["numberRecordsFailed"]) ?? records.count
-        var lines = BulkResultLines(externalIDField: externalIDField, records: records)
+        var lines = BulkResultLines(keyColumn: operation.keyColumn, records: records)
         if processed > failed { try lines.read(try await bulkResults(job, "successfulResults"), kind: .successful) }
         if failed > 0 { try lines.read(try await bulkResults(job, "failedResults"), kind: .failed) }
         let state = info["state"]?.stringValue ?? ""
@@ -204,27 +267,27 @@ extension SalesforceClient {
     }
 }
 
-/// The results files of one job, matched back to its records by external id.
+/// The results files of one job, matched back to its records by the key column (the external id
+/// of an upsert, the `Id` of an update) as the upload wrote it.
 struct BulkResultLines {
     enum Kind { case successful, failed, unprocessed }
 
-    let externalIDField: String
-    /// Indices of the records with each external id, in order; a value sent twice is matched
-    /// to its records in turn.
+    let keyColumn: String
+    /// Indices of the records with each key, in order; a value sent twice is matched to its
+    /// records in turn.
     private var waiting: [String: [Int]] = [:]
     private var results: [RecordResult?]
 
-    init(externalIDField: String, records: [TargetRecord]) {
-        self.externalIDField = externalIDField
+    init(keyColumn: String, records: [TargetRecord]) {
+        self.keyColumn = keyColumn
         results = Array(repeating: nil, count: records.count)
         for (index, record) in records.enumerated() {
-            let value = record.fields.first { $0.name == externalIDField }.map { BulkCSV.text($0.value) } ?? ""
-            waiting[value, default: []].append(index)
+            waiting[BulkCSV.values(of: record, columns: [keyColumn])[0], default: []].append(index)
         }
     }
 
-    /// Reads one results file; a line whose external id matches no record sent is an answer
-    /// that cannot be trusted, and fails the call.
+    /// Reads one results file; a line whose key matches no record sent is an answer that cannot
+    /// be trusted, and fails the call.
     mutating func read(_ bytes: [UInt8], kind: Kind) throws(RemoteCallError) {
         let table: [[String]]
         do {
@@ -233,16 +296,16 @@ struct BulkResultLines {
             throw SalesforceErrors.malformed("a Bulk API results file is not valid CSV: \(error.message)")
         }
         guard let header = table.first else { return }
-        guard let keyColumn = header.firstIndex(of: externalIDField) else {
-            throw SalesforceErrors.malformed("a Bulk API results file has no \(externalIDField) column")
+        guard let keyIndex = header.firstIndex(of: keyColumn) else {
+            throw SalesforceErrors.malformed("a Bulk API results file has no \(keyColumn) column")
         }
         let idColumn = header.firstIndex(of: "sf__Id")
         let createdColumn = header.firstIndex(of: "sf__Created")
         let errorColumn = header.firstIndex(of: "sf__Error")
         for line in table.dropFirst() where line.count == header.count {
-            let key = line[keyColumn]
+            let key = line[keyIndex]
             guard var indices = waiting[key], !indices.isEmpty else {
-                throw SalesforceErrors.malformed("a Bulk API result line names \(externalIDField) \(key), which the job did not carry")
+                throw SalesforceErrors.malformed("a Bulk API result line names \(keyColumn) \(key), which the job did not carry")
             }
             let index = indices.removeFirst()
             waiting[key] = indices

@@ -139,6 +139,83 @@ struct SalesforceBulkIngestTests {
         }
     }
 
+    /// The ids of `count` Contacts made through a first job (which also settles the user's earlier jobs).
+    static func contactIDs(_ salesforce: SalesforceClient, count: Int) async throws -> [String] {
+        let results = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: (0..<count).map { SalesforceSandboxTests.contact($0) })
+        return try results.map { result in
+            guard case .success(let id, _) = result else { throw LinkError(.unknownFailure, message: "seeding failed: \(result)") }
+            return id
+        }
+    }
+
+    @Test func aBulkUpdateIsOneUpdateJobThatWritesTheRecordsItsIdsName() async throws {
+        try await SandboxHarness.with { harness in
+            let salesforce = try await Self.client(harness)
+            let ids = try await Self.contactIDs(salesforce, count: 300)
+            let contacts = harness.sandbox.inspection.salesforceRecords("Contact").count
+            let before = harness.sandbox.inspection.counts().calls
+            // Sent in the reverse order of their creation: matched by Id, not by position.
+            let records = ids.enumerated().reversed().map { index, id in
+                TargetRecordUpdate(id: id, fields: [MappedField(name: "LastName", value: .text("Updated \(index)"))])
+            }
+            let results = try await salesforce.bulkUpdate(object: "Contact", records: records)
+            let calls = harness.sandbox.inspection.counts().calls
+            #expect(calls[.salesforceBulkIngest, default: 0] - before[.salesforceBulkIngest, default: 0] == 6, "create, upload, close, two polls, successful results")
+            #expect(calls[.salesforceCollections, default: 0] == before[.salesforceCollections, default: 0], "no collections call")
+            #expect(results == records.map { RecordResult.success(id: $0.id, created: false) })
+            for (index, id) in ids.enumerated() {
+                #expect(harness.sandbox.inspection.salesforceRecord("Contact", id: id)?["LastName"] == .string("Updated \(index)"))
+                #expect(harness.sandbox.inspection.salesforceRecord("Contact", id: id)?["EMR_Patient_Id__c"] == .string("emr-\(index)"), "what the row leaves out stays")
+            }
+            #expect(harness.sandbox.inspection.salesforceRecords("Contact").count == contacts, "an update creates nothing")
+        }
+    }
+
+    @Test func aBulkUpdatesRefusedRowsLandOnTheirOwnRecordsAndAnIdThatIsNoIdIsNeverSent() async throws {
+        try await SandboxHarness.with { harness in
+            let salesforce = try await Self.client(harness)
+            let ids = try await Self.contactIDs(salesforce, count: 4)
+            let unknown = "003" + String(repeating: "0", count: 11) + "9"
+            let hostile = "003\",\"x\"\n" + ids[1]
+            let records = [
+                TargetRecordUpdate(id: ids[0], fields: [MappedField(name: "LastName", value: .text("Kept 0"))]),
+                TargetRecordUpdate(id: unknown, fields: [MappedField(name: "LastName", value: .text("Nobody"))]),
+                TargetRecordUpdate(id: ids[2], fields: [MappedField(name: "LastName", value: .text("Refused 2")), MappedField(name: "Gender__c", value: .text("Robot"))]),
+                TargetRecordUpdate(id: hostile, fields: [MappedField(name: "LastName", value: .text("Hostile"))]),
+                TargetRecordUpdate(id: ids[3], fields: [MappedField(name: "LastName", value: .text("Kept 3"))]),
+            ]
+            let contacts = harness.sandbox.inspection.salesforceRecords("Contact").count
+            let results = try await salesforce.bulkUpdate(object: "Contact", records: records)
+            #expect(results.count == 5)
+            #expect(results[0] == .success(id: ids[0], created: false))
+            #expect(results[4] == .success(id: ids[3], created: false))
+
+            guard case .failure(let missing) = results[1], case .failure(let invalid) = results[2], case .failure(let refused) = results[3] else {
+                Issue.record("rows 1, 2 and 3 should fail: \(results)")
+                return
+            }
+            // The sandbox's sf__Error, as the record's error.
+            #expect(missing.code == "INVALID_CROSS_REFERENCE_KEY")
+            #expect(missing.message == "invalid cross reference id")
+            #expect(missing.fields == ["Id"])
+            #expect(missing.remoteBody?.contains(unknown) == true, "the failed result line is kept as the remote body")
+            #expect(invalid.code == ErrorCode.invalidOrNullForRestrictedPicklist.rawValue)
+            #expect(invalid.fields == ["Gender__c"])
+            #expect(invalid.remoteBody?.contains(ids[2]) == true)
+            // Refused by the client before anything was sent: the CSV never carried it.
+            #expect(refused.code == ErrorCode.invalidIdentifier.rawValue)
+            #expect(refused.fields == ["Id"])
+            #expect(refused.message.contains(hostile) == false, "the value is not quoted back")
+
+            let inspection = harness.sandbox.inspection
+            #expect(inspection.salesforceRecord("Contact", id: ids[0])?["LastName"] == "Kept 0")
+            #expect(inspection.salesforceRecord("Contact", id: ids[1])?["LastName"] == "Person 1", "the record the hostile id ends with is untouched")
+            #expect(inspection.salesforceRecord("Contact", id: ids[2])?["LastName"] == "Person 2", "a refused row writes nothing")
+            #expect(inspection.salesforceRecord("Contact", id: ids[3])?["LastName"] == "Kept 3")
+            #expect(inspection.salesforceRecords("Contact").count == contacts)
+        }
+    }
+
     @Test func sfErrorBecomesTheRowsCodeMessageAndFields() {
         let error = BulkCSV.linkError(sfError: "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --", remoteBody: "line")
         #expect(error.code == "REQUIRED_FIELD_MISSING")

@@ -9,10 +9,11 @@ import StagelinkEngine
 /// in a value is data); an empty value is ignored (the field is not written), `#N/A` sets a field
 /// to null; a reference by external id is a `Relationship__r.Field__c` column.
 enum BulkCSV {
-    /// The header: the external id first, then every other field in the order first met.
-    static func columns(of records: [TargetRecord], externalIDField: String) -> [String] {
-        var columns = [externalIDField]
-        var seen: Set<String> = [externalIDField]
+    /// The header: the key column (an upsert's external id, an update's `Id`) first, then every
+    /// other field in the order first met.
+    static func columns(of records: [TargetRecord], first key: String) -> [String] {
+        var columns = [key]
+        var seen: Set<String> = [key]
         for record in records {
             for field in record.fields where seen.insert(field.name).inserted { columns.append(field.name) }
         }

@@ -28,14 +28,19 @@ public protocol UpsertTarget: Sendable {
     func delete(object: String, id: String) async throws(RemoteCallError)
 
     /// Above this many rows for one object in a cycle, the linker hands them to ``bulkUpsert``
-    /// in batches of ``bulkBatchSize`` (nil: never).
+    /// and ``bulkUpdate`` in batches of ``bulkBatchSize`` (nil: never).
     var bulkThreshold: Int? { get }
-    /// The most records one ``bulkUpsert`` call carries.
+    /// The most records one ``bulkUpsert`` or ``bulkUpdate`` call carries.
     var bulkBatchSize: Int { get }
 
     /// Upsert by external id of a large batch (Salesforce Bulk API 2.0). Results come back in the
     /// order of `records`, each matched to its record by the external id, never by position.
     func bulkUpsert(object: String, externalIDField: String, records: [TargetRecord]) async throws(RemoteCallError) -> [RecordResult]
+
+    /// Update by id of a large batch (a Salesforce Bulk API 2.0 `update` job). Results come back
+    /// in the order of `records`, each matched to its record by its id, never by position; a
+    /// record whose id is not an id of the target's shape fails alone, unsent.
+    func bulkUpdate(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult]
 }
 
 extension UpsertTarget {
@@ -45,6 +50,10 @@ extension UpsertTarget {
 
     public func bulkUpsert(object: String, externalIDField: String, records: [TargetRecord]) async throws(RemoteCallError) -> [RecordResult] {
         try await upsert(object: object, externalIDField: externalIDField, records: records)
+    }
+
+    public func bulkUpdate(object: String, records: [TargetRecordUpdate]) async throws(RemoteCallError) -> [RecordResult] {
+        try await update(object: object, records: records)
     }
 }
 
