@@ -330,50 +330,18 @@ public struct InboundLinker: Sendable {
         }
 
         // Records Stagelink created from Salesforce are written by their Salesforce id; the rest
-        // are upserted by external id.
-        for group in [plans.filter { $0.record.salesforceID == nil }, plans.filter { $0.record.salesforceID != nil }] where !group.isEmpty {
-            let fields = group.map { [MappedField(name: inbound.externalID, value: .text($0.record.record.key))] + $0.writtenFields }
-            do {
-                let results: [RecordResult]
-                if group[0].record.salesforceID == nil {
-                    // A mapping with a record type (Person Accounts) creates every record with it; a
-                    // record Salesforce made keeps its own and is written by id below.
-                    var upserted = fields
-                    if let recordType = inbound.recordType {
-                        let id = try await target.recordTypeID(object: inbound.object, developerName: recordType)
-                        upserted = fields.map { $0 + [MappedField(name: "RecordTypeId", value: .text(id))] }
-                    }
-                    if group.count > target.maxBatchSize {
-                        // The one place a large load goes to the target's bulk API (Bulk API 2.0).
-                        results = try await target.bulkUpsert(object: inbound.object, externalIDField: inbound.externalID, records: upserted.map(TargetRecord.init))
-                    } else {
-                        results = try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: upserted.map(TargetRecord.init))
-                    }
-                } else {
-                    results = try await target.update(
-                        object: inbound.object, records: zip(group, fields).map { TargetRecordUpdate(id: $0.record.salesforceID!, fields: $1) })
-                }
-                CrashPoints.reach(.upsertSent)
-                for (index, plan) in group.enumerated() {
-                    let result = index < results.count ? results[index] : .failure(LinkError(.malformedResponse, message: "no result was returned for this record"))
-                    switch result {
-                    case .success(let id, _):
-                        let link = RecordLink(
-                            source: plan.row.recordKey, targetType: inbound.object, targetID: id, recordKey: plan.record.record.key,
-                            linkedRowID: plan.row.id, linkedVersion: plan.row.recordVersion, updatedAt: now)
-                        outcomes.append(plan.outcome(link: link, supersedes: [SourceKey(system: .salesforce, resourceType: inbound.object, sourceID: id)]))
-                    case .failure(let error):
-                        let named = error.namingFields(amongst: fields[index].map(\.name).filter { $0 != inbound.externalID })
-                        outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: named))
-                    }
-                }
-            } catch {
-                if error.stopsJob { throw error }
-                for plan in group {
-                    outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error.error))
-                }
-                await recorder.event(.warning, "\(inbound.object) write of \(group.count) rows failed as a whole: \(error.error.code)")
-            }
+        // are upserted by external id. The two groups are disjoint records: when both go to the
+        // target's bulk API, their jobs run at once.
+        let byExternalID = plans.filter { $0.record.salesforceID == nil }
+        let byID = plans.filter { $0.record.salesforceID != nil }
+        if byExternalID.count > target.maxBatchSize && byID.count > target.maxBatchSize {
+            async let upserted = write(byExternalID, byID: false, inbound: inbound, actor: actor, at: now, recorder: recorder)
+            async let updated = write(byID, byID: true, inbound: inbound, actor: actor, at: now, recorder: recorder)
+            let (first, second) = try await (upserted, updated)
+            outcomes += first + second
+        } else {
+            outcomes += try await write(byExternalID, byID: false, inbound: inbound, actor: actor, at: now, recorder: recorder)
+            outcomes += try await write(byID, byID: true, inbound: inbound, actor: actor, at: now, recorder: recorder)
         }
         // A row refused while its parent is not linked waits for it instead of waiting for a person.
         outcomes = try await ParentWait.mark(outcomes, store: store)
@@ -396,6 +364,62 @@ public struct InboundLinker: Sendable {
         }
         let withheld = outcomes.filter { $0.status == .withheld }.count
         if withheld > 0 { await recorder.event(.info, "\(inbound.resource): \(withheld) rows withheld by security labels (stagelink rows --status withheld)") }
+        return outcomes
+    }
+
+    /// Writes one group of a batch, upserted by external id or updated by Salesforce id, and
+    /// returns an outcome for each of its rows. A group larger than `target.maxBatchSize` (only
+    /// in a bulk-size batch) goes to the target's bulk API (Bulk API 2.0), the one place a large
+    /// load does. A call that fails as a whole fails this group's rows only, unless it stops the
+    /// job.
+    private func write(
+        _ group: [RecordPlan], byID: Bool, inbound: InboundMapping, actor: Actor, at now: Date, recorder: JobRecorder
+    ) async throws -> [LinkOutcome] {
+        guard !group.isEmpty else { return [] }
+        let fields = group.map { [MappedField(name: inbound.externalID, value: .text($0.record.record.key))] + $0.writtenFields }
+        let bulk = group.count > target.maxBatchSize
+        var outcomes: [LinkOutcome] = []
+        do {
+            let results: [RecordResult]
+            if byID {
+                let records = zip(group, fields).map { TargetRecordUpdate(id: $0.record.salesforceID!, fields: $1) }
+                results = bulk
+                    ? try await target.bulkUpdate(object: inbound.object, records: records)
+                    : try await target.update(object: inbound.object, records: records)
+            } else {
+                // A mapping with a record type (Person Accounts) creates every record with it; a
+                // record Salesforce made keeps its own and is written by id.
+                var upserted = fields
+                if let recordType = inbound.recordType {
+                    let id = try await target.recordTypeID(object: inbound.object, developerName: recordType)
+                    upserted = fields.map { $0 + [MappedField(name: "RecordTypeId", value: .text(id))] }
+                }
+                let records = upserted.map(TargetRecord.init)
+                results = bulk
+                    ? try await target.bulkUpsert(object: inbound.object, externalIDField: inbound.externalID, records: records)
+                    : try await target.upsert(object: inbound.object, externalIDField: inbound.externalID, records: records)
+            }
+            CrashPoints.reach(.upsertSent)
+            for (index, plan) in group.enumerated() {
+                let result = index < results.count ? results[index] : .failure(LinkError(.malformedResponse, message: "no result was returned for this record"))
+                switch result {
+                case .success(let id, _):
+                    let link = RecordLink(
+                        source: plan.row.recordKey, targetType: inbound.object, targetID: id, recordKey: plan.record.record.key,
+                        linkedRowID: plan.row.id, linkedVersion: plan.row.recordVersion, updatedAt: now)
+                    outcomes.append(plan.outcome(link: link, supersedes: [SourceKey(system: .salesforce, resourceType: inbound.object, sourceID: id)]))
+                case .failure(let error):
+                    let named = error.namingFields(amongst: fields[index].map(\.name).filter { $0 != inbound.externalID })
+                    outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: named))
+                }
+            }
+        } catch {
+            if error.stopsJob { throw error }
+            for plan in group {
+                outcomes.append(LinkOutcome(rowID: plan.row.id, actor: actor, at: now, status: .failed, attempt: .failed, error: error.error))
+            }
+            await recorder.event(.warning, "\(inbound.object) write of \(group.count) rows failed as a whole: \(error.error.code)")
+        }
         return outcomes
     }
 
