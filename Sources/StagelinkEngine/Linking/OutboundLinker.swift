@@ -317,7 +317,8 @@ public struct OutboundLinker: OutboundRowLinker {
         let jobID = await recorder.id
         var outcomes: [LinkOutcome] = []
         do {
-            for row in rows { outcomes.append(try await outcome(of: row, forced: false, actor: actor, jobID: jobID)) }
+            let reads = try await contactReads(rows)
+            for row in rows { outcomes.append(try await outcome(of: row, forced: false, actor: actor, jobID: jobID, reads: reads)) }
         } catch {
             try await report(outcomes, of: rows, recorder: recorder)
             throw error
@@ -328,7 +329,7 @@ public struct OutboundLinker: OutboundRowLinker {
 
     /// What linking one row comes to, written to the other system but not recorded yet: a refusal
     /// or a bad record is the row's failure; only an error that stops the job is thrown.
-    private func outcome(of row: StagedRow, forced: Bool, actor: Actor, jobID: Int64) async throws -> LinkOutcome {
+    private func outcome(of row: StagedRow, forced: Bool, actor: Actor, jobID: Int64, reads: ContactReads? = nil) async throws -> LinkOutcome {
         do {
             let record = try Self.payload(of: row)
             if row.kind != .record {
@@ -336,7 +337,7 @@ public struct OutboundLinker: OutboundRowLinker {
             } else if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object {
                 return try await processAdmission(row, record: record, admissions: admissions, forced: forced, actor: actor, jobID: jobID)
             } else if let contacts = mapping.outbound.contacts, row.resourceType == contacts.object {
-                return try await processContact(row, record: record, contacts: contacts, forced: forced, actor: actor, jobID: jobID)
+                return try await processContact(row, record: record, contacts: contacts, forced: forced, actor: actor, jobID: jobID, reads: reads)
             } else {
                 throw LinkError(.mappingNoMapping, message: "no outbound mapping for \(row.resourceType) in \(mapping.file)")
             }
@@ -369,18 +370,58 @@ public struct OutboundLinker: OutboundRowLinker {
 
     // MARK: - Contacts
 
-    private func processContact(_ row: StagedRow, record: JSONValue, contacts: ContactOutbound, forced: Bool, actor: Actor, jobID: Int64) async throws -> LinkOutcome {
+    /// What linking a unit of Contact rows reads from the store, read for all of them at once: the
+    /// links of each Contact and of its Patient, the Patients' field states, the policy. The rows
+    /// of a unit share no record (``orderingKeys(of:)``) and their outcomes are recorded together
+    /// after the last, so each row reads here what it would have read by itself.
+    struct ContactReads: Sendable {
+        /// The rows whose records were read (a Contact naming a valid EMR Patient).
+        var rows: Set<Int64>
+        var links: [SourceKey: RecordLink]
+        var states: [MappedRecordKey: [String: FieldState]]
+        var policy: PolicyTable
+    }
+
+    /// ``ContactReads`` for the Contact rows among `rows`, nil when there are none.
+    func contactReads(_ rows: [StagedRow]) async throws -> ContactReads? {
+        guard let contacts = mapping.outbound.contacts, let patients = mapping.inbound(named: contacts.mapping) else { return nil }
+        var covered: Set<Int64> = []
+        var keys: [SourceKey] = []
+        var records: [MappedRecordKey] = []
+        for row in rows where isContact(row) {
+            guard let record = try? Self.payload(of: row), let patientID = try? Self.patientID(of: record, patients: patients) else { continue }
+            covered.insert(row.id)
+            keys += [row.recordKey, SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)]
+            records.append(MappedRecordKey(object: patients.object, key: patientID))
+        }
+        guard !covered.isEmpty else { return nil }
+        return ContactReads(
+            rows: covered, links: try await store.links(for: keys), states: try await store.fieldStates(for: records),
+            policy: PolicyTable(try await store.policyRules()))
+    }
+
+    /// The EMR Patient a Contact names, nil when it names none yet; an id that is no FHIR id
+    /// throws: it names the Patient in every URL (a path, `1011/../1015`, is no id).
+    private static func patientID(of record: JSONValue, patients: InboundMapping) throws(LinkError) -> String? {
+        guard case .text(let patientID) = FieldConversion.salesforceValue(record[patients.externalID], for: patients.externalIDField!), !patientID.isEmpty else {
+            return nil
+        }
+        return try FHIRID.validated(patientID, field: patients.externalID, of: "the EMR \(patients.resource) id").description
+    }
+
+    private func processContact(
+        _ row: StagedRow, record: JSONValue, contacts: ContactOutbound, forced: Bool, actor: Actor, jobID: Int64, reads: ContactReads?
+    ) async throws -> LinkOutcome {
         guard let patients = mapping.inbound(named: contacts.mapping) else {
             throw LinkError(.mappingNoMapping, message: "no inbound mapping named \(contacts.mapping)")
         }
         let now = Date()
-        guard case .text(let patientID) = FieldConversion.salesforceValue(record[patients.externalID], for: patients.externalIDField!), !patientID.isEmpty else {
+        guard let patientID = try Self.patientID(of: record, patients: patients) else {
             return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "not linked to an EMR patient yet: nothing to send")
         }
-        // The EMR id names the Patient in every URL below: a path (`1011/../1015`) is no id.
-        _ = try FHIRID.validated(patientID, field: patients.externalID, of: "the EMR \(patients.resource) id")
+        let reads = reads.flatMap { $0.rows.contains(row.id) ? $0 : nil }
         let patientKey = SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)
-        let links = try await store.links(for: [row.recordKey, patientKey])
+        let links = if let reads { reads.links } else { try await store.links(for: [row.recordKey, patientKey]) }
         // Nothing is written through a retired link: not from a Contact deleted or merged away in
         // Salesforce, not into a Patient deleted or merged away in the EMR.
         if let link = links[row.recordKey], link.retirement != nil {
@@ -396,8 +437,8 @@ public struct OutboundLinker: OutboundRowLinker {
             return InboundLinker.superseded(row, by: link.linkedRowID, actor: actor, at: now)
         }
         let key = MappedRecordKey(object: patients.object, key: patientID)
-        let states = try await store.fieldStates(for: [key])[key]
-        let policy = PolicyTable(try await store.policyRules())
+        let states = if let reads { reads.states[key] } else { try await store.fieldStates(for: [key])[key] }
+        let policy = if let reads { reads.policy } else { PolicyTable(try await store.policyRules()) }
         let values = patients.fields.map { MappedField(name: $0.field, value: FieldConversion.salesforceValue(record[$0.field], for: $0)) }
         // Only fields whose rule lets Salesforce write into the EMR are sent; the others are observed.
         let writable = Set(
