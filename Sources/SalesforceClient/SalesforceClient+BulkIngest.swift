@@ -157,8 +157,14 @@ extension SalesforceClient {
     /// or one given up) are brought to an end: a closed one still queued or running is waited for,
     /// an open one is aborted. Two jobs upserting the same new external id at the same time could
     /// each create a record; one after the other, the second updates what the first created.
+    ///
+    /// An open job is aborted only when none of this client's own creations was unanswered while
+    /// the list was read: one that was may be listed `Open` before its answer names it (another
+    /// batch's job, created at once), and aborting it would fail that batch. An open job left then
+    /// is settled by a later settling; it writes nothing while open.
     private func settleEarlierJobs() async throws(RemoteCallError) {
         let userID = try await integrationUserID()
+        let creationsBefore = bulkJobCreations.withLock { $0 }
         let jobs = try await call { (session) throws(RemoteCallError) -> HTTPRequest in
             HTTPRequest(.get, url: try dataURL(session, ["jobs", "ingest"]), headers: Self.jsonHeaders, retry: .idempotent)
         } decode: { (response) throws(RemoteCallError) -> [JSONValue] in
@@ -170,10 +176,16 @@ extension SalesforceClient {
         // The jobs this client is running now are not left behind: the linker keeps several in
         // flight (`salesforce.concurrency`), each with rows of other records.
         let running = bulkJobsRunning.withLock { $0 }
+        let creationsAfter = bulkJobCreations.withLock { $0 }
+        let mayAbortOpenJobs = creationsBefore.unanswered == 0 && creationsAfter.unanswered == 0 && creationsBefore.sent == creationsAfter.sent
         for job in jobs where job["createdById"]?.stringValue == userID {
             guard let id = job["id"]?.stringValue, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }), !running.contains(id) else { continue }
             switch job["state"]?.stringValue {
             case "Open":
+                guard mayAbortOpenJobs else {
+                    logger.info("an open Bulk API job of this integration user is left for a later settling: it may be one this client is creating", metadata: ["job": "\(id)"])
+                    continue
+                }
                 let abort = JSONWriter.compact(["state": "Aborted"])
                 try await call { (session) throws(RemoteCallError) -> HTTPRequest in
                     HTTPRequest(.patch, url: try dataURL(session, ["jobs", "ingest", id]), headers: Self.jsonHeaders, body: abort, retry: .idempotent)
@@ -192,15 +204,27 @@ extension SalesforceClient {
         object: String, operation: BulkOperation, records: [TargetRecord], csv: [UInt8], closing: inout Bool
     ) async throws(RemoteCallError) -> [RecordResult] {
         let create = operation.createBody(object: object)
-        let jobID = try await call { (session) throws(RemoteCallError) -> HTTPRequest in
-            HTTPRequest(.post, url: try dataURL(session, ["jobs", "ingest"]), headers: Self.jsonHeaders, body: create, retry: .nonIdempotent)
-        } decode: { (response) throws(RemoteCallError) -> String in
-            guard let id = (try? JSONValue(parsing: response.body))?["id"]?.stringValue,
-                id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
-            else { throw SalesforceErrors.malformed("the Bulk API job answer has no job id") }
-            return id
+        bulkJobCreations.withLock {
+            $0.sent += 1
+            $0.unanswered += 1
+        }
+        let jobID: String
+        do {
+            jobID = try await call { (session) throws(RemoteCallError) -> HTTPRequest in
+                HTTPRequest(.post, url: try dataURL(session, ["jobs", "ingest"]), headers: Self.jsonHeaders, body: create, retry: .nonIdempotent)
+            } decode: { (response) throws(RemoteCallError) -> String in
+                guard let id = (try? JSONValue(parsing: response.body))?["id"]?.stringValue,
+                    id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+                else { throw SalesforceErrors.malformed("the Bulk API job answer has no job id") }
+                return id
+            }
+        } catch {
+            // Its outcome unknown (a timeout, a 500): a job it created is left open, and settled later.
+            bulkJobCreations.withLock { $0.unanswered -= 1 }
+            throw error
         }
         bulkJobsRunning.withLock { _ = $0.insert(jobID) }
+        bulkJobCreations.withLock { $0.unanswered -= 1 }
         defer { bulkJobsRunning.withLock { _ = $0.remove(jobID) } }
         let job = ["jobs", "ingest", jobID]
         // One upload per job: Salesforce refuses a second PUT, so it is never repeated.

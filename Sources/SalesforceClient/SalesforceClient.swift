@@ -38,6 +38,10 @@ public final class SalesforceClient: ChangeSource, RecordLookup, UpsertTarget, S
     let bulkJobsMayRun = Mutex(true)
     /// The Bulk API jobs this client has created and not finished with (the linker runs several at once).
     let bulkJobsRunning = Mutex(Set<String>())
+    /// The Bulk API job creations this client has sent (`sent`), and how many of them have not
+    /// been answered yet (`unanswered`): the org may list such a job `Open` before its creation's
+    /// answer puts it in ``bulkJobsRunning``.
+    let bulkJobCreations = Mutex((sent: 0, unanswered: 0))
 
     /// Reads the key or secret file named in `configuration` and checks the endpoints; asks for no
     /// token yet (the first call does).

@@ -120,6 +120,29 @@ struct SalesforceBulkIngestTests {
         }
     }
 
+    @Test func settlingLeavesAnOpenJobAloneWhileOneOfTheClientsOwnCreationsIsUnanswered() async throws {
+        try await SandboxHarness.with { harness in
+            let salesforce = try await Self.client(harness)
+            // Another batch's job, created by the org for this client, whose answer has not reached
+            // it yet: the org lists it Open, and the client does not know its id.
+            let beingCreated = try await salesforce.rawJob(csv: "EMR_Patient_Id__c,LastName\nemr-900,Created\n", close: false)
+            salesforce.bulkJobCreations.withLock {
+                $0.sent += 1
+                $0.unanswered += 1
+            }
+            let results = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: [SalesforceSandboxTests.contact(1)])
+            #expect(results.allSatisfy { if case .success = $0 { true } else { false } })
+            #expect(try await salesforce.rawJobState(beingCreated) == "Open", "a job that may be this client's own, being created, is not aborted")
+
+            // Its creation answered with an error after all: the job is abandoned, and the next settling aborts it.
+            salesforce.bulkJobCreations.withLock { $0.unanswered -= 1 }
+            salesforce.bulkJobsMayRun.withLock { $0 = true }
+            _ = try await salesforce.bulkUpsert(object: "Contact", externalIDField: "EMR_Patient_Id__c", records: [SalesforceSandboxTests.contact(2)])
+            #expect(try await salesforce.rawJobState(beingCreated) == "Aborted")
+            #expect(salesforce.bulkJobCreations.withLock { $0.unanswered } == 0, "every creation of the client's own was answered")
+        }
+    }
+
     @Test func valuesThatAreCSVSyntaxAreDataAndNullIsNA() async throws {
         try await SandboxHarness.with { harness in
             let salesforce = try await Self.client(harness)
