@@ -67,7 +67,6 @@ public struct DeltaPuller: Sendable {
         } else {
             windowListed.finish()
         }
-        defer { listing?.cancel() }
         let pages = request
         var pulled = 0
         // Once a page comes unordered, the watermark waits for the end of the pull: an unordered
@@ -83,23 +82,31 @@ public struct DeltaPuller: Sendable {
         let source = source
         var fetching: Task<SourcePage, any Error>? = Task { try await source.page(pages, after: nil) }
         defer { fetching?.cancel() }
-        repeat {
-            if stop.isRequested { throw SyncStopped() }
-            let page = try await fetching!.value
-            fetching = page.next.map { cursor in Task { try await source.page(pages, after: cursor) } }
-            CrashPoints.reach(.pullPage)
-            ordered = ordered && page.isOrdered
-            let moves = ordered && windowListed.isFinished
-            held = held || !windowListed.isFinished
-            let pageHigh = page.records.compactMap(\.lastUpdated).max().map { min($0, began) }
-            if let pageHigh { highest = max(highest ?? pageHigh, pageHigh) }
-            let advance = moves ? pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) } : nil
-            let result = try await store.stage(page.records, job: await recorder.id, advancing: advance)
-            pulled += page.records.count
-            if moves, let pageHigh { await recorder.setWatermarks(before: watermark, after: max(pageHigh, watermark ?? pageHigh)) }
-            await recorder.add(Job.Counts(pulled: page.records.count, staged: result.staged, deduplicated: result.deduplicated))
-            await recorder.progress(phase: "pulling \(resourceType)", done: pulled, total: page.total.map { .some($0) } ?? .some(nil))
-        } while fetching != nil
+        do {
+            repeat {
+                if stop.isRequested { throw SyncStopped() }
+                let page = try await fetching!.value
+                fetching = page.next.map { cursor in Task { try await source.page(pages, after: cursor) } }
+                CrashPoints.reach(.pullPage)
+                ordered = ordered && page.isOrdered
+                let listed = windowListed.isFinished
+                let moves = ordered && listed
+                held = held || !listed
+                let pageHigh = page.records.compactMap(\.lastUpdated).max().map { min($0, began) }
+                if let pageHigh { highest = max(highest ?? pageHigh, pageHigh) }
+                let advance = moves ? pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) } : nil
+                let result = try await store.stage(page.records, job: await recorder.id, advancing: advance)
+                pulled += page.records.count
+                if moves, let pageHigh { await recorder.setWatermarks(before: watermark, after: max(pageHigh, watermark ?? pageHigh)) }
+                await recorder.add(Job.Counts(pulled: page.records.count, staged: result.staged, deduplicated: result.deduplicated))
+                await recorder.progress(phase: "pulling \(resourceType)", done: pulled, total: page.total.map { .some($0) } ?? .some(nil))
+            } while fetching != nil
+        } catch {
+            // The listing ends before the pull does: nothing of it is staged once its job is finished.
+            listing?.cancel()
+            _ = try? await listing?.value
+            throw error
+        }
         try await listing?.value
         if !ordered || held, let highest {
             _ = try await store.stage([], job: await recorder.id, advancing: WatermarkAdvance(system: source.system, resourceType: resourceType, to: highest))
