@@ -331,7 +331,7 @@ public struct OutboundLinker: OutboundRowLinker {
     /// or a bad record is the row's failure; only an error that stops the job is thrown.
     private func outcome(of row: StagedRow, forced: Bool, actor: Actor, jobID: Int64, reads: ContactReads? = nil) async throws -> LinkOutcome {
         do {
-            let record = try Self.payload(of: row)
+            let record = try reads?.records[row.id] ?? Self.payload(of: row)
             if row.kind != .record {
                 return try await processRemoval(row, record: record, actor: actor, jobID: jobID)
             } else if let admissions = mapping.outbound.admissions, row.resourceType == admissions.object {
@@ -375,8 +375,9 @@ public struct OutboundLinker: OutboundRowLinker {
     /// of a unit share no record (``orderingKeys(of:)``) and their outcomes are recorded together
     /// after the last, so each row reads here what it would have read by itself.
     struct ContactReads: Sendable {
-        /// The rows whose records were read (a Contact naming a valid EMR Patient).
-        var rows: Set<Int64>
+        /// The payloads of the rows whose records were read (a Contact naming a valid EMR Patient),
+        /// by row id: parsed once for the reads and the linking.
+        var records: [Int64: JSONValue]
         var links: [SourceKey: RecordLink]
         var states: [MappedRecordKey: [String: FieldState]]
         var policy: PolicyTable
@@ -385,18 +386,18 @@ public struct OutboundLinker: OutboundRowLinker {
     /// ``ContactReads`` for the Contact rows among `rows`, nil when there are none.
     func contactReads(_ rows: [StagedRow]) async throws -> ContactReads? {
         guard let contacts = mapping.outbound.contacts, let patients = mapping.inbound(named: contacts.mapping) else { return nil }
-        var covered: Set<Int64> = []
+        var covered: [Int64: JSONValue] = [:]
         var keys: [SourceKey] = []
-        var records: [MappedRecordKey] = []
+        var patientRecords: [MappedRecordKey] = []
         for row in rows where isContact(row) {
             guard let record = try? Self.payload(of: row), let patientID = try? Self.patientID(of: record, patients: patients) else { continue }
-            covered.insert(row.id)
+            covered[row.id] = record
             keys += [row.recordKey, SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)]
-            records.append(MappedRecordKey(object: patients.object, key: patientID))
+            patientRecords.append(MappedRecordKey(object: patients.object, key: patientID))
         }
         guard !covered.isEmpty else { return nil }
         return ContactReads(
-            rows: covered, links: try await store.links(for: keys), states: try await store.fieldStates(for: records),
+            records: covered, links: try await store.links(for: keys), states: try await store.fieldStates(for: patientRecords),
             policy: PolicyTable(try await store.policyRules()))
     }
 
@@ -419,7 +420,7 @@ public struct OutboundLinker: OutboundRowLinker {
         guard let patientID = try Self.patientID(of: record, patients: patients) else {
             return LinkOutcome(rowID: row.id, actor: actor, at: now, status: .linked, attempt: .unchanged, note: "not linked to an EMR patient yet: nothing to send")
         }
-        let reads = reads.flatMap { $0.rows.contains(row.id) ? $0 : nil }
+        let reads = reads.flatMap { $0.records[row.id] != nil ? $0 : nil }
         let patientKey = SourceKey(system: .emr, resourceType: patients.resource, sourceID: patientID)
         let links = if let reads { reads.links } else { try await store.links(for: [row.recordKey, patientKey]) }
         // Nothing is written through a retired link: not from a Contact deleted or merged away in
