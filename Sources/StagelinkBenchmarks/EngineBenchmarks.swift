@@ -69,9 +69,10 @@ public enum EngineBenchmarks {
     /// Each figure is the median of measurements taken in turns (without, with, without, with, …),
     /// each on a new store, so that a change of load during the run, the page cache warming up or
     /// the allocator growing falls on both sides alike instead of on whichever runs second:
-    /// `rounds` of linking, and `stagingRounds` of staging, whose measurements last about a second
-    /// each, short enough for one stall of a shared machine to move one by a fifth.
-    public static func encryption(count: Int, mapping: MappingDocument, rounds: Int = 3, stagingRounds: Int = 5) async throws -> [BenchmarkFigure] {
+    /// `rounds` of linking and `stagingRounds` of staging, five each: staging's measurements last
+    /// about a second, short enough for one stall of a shared machine to move one by a fifth, and
+    /// with three linking measurements one slow turn of either side moved the ratio by a tenth.
+    public static func encryption(count: Int, mapping: MappingDocument, rounds: Int = 5, stagingRounds: Int = 5) async throws -> [BenchmarkFigure] {
         let records = (0..<count).map(record)
         var staging: (clear: [Double], sealed: [Double]) = ([], [])
         var linking: (clear: [Double], sealed: [Double]) = ([], [])

@@ -184,8 +184,7 @@ package enum PersonIndex {
 
     /// The same, through `words`, which remembers the tokens of the words it has blinded already.
     package static func blinded(_ document: PersonDocument, with words: inout BlindWords) -> PersonDocument {
-        let text = [document.name, document.identifiers, document.birthDate].joined(separator: " ")
-        return PersonDocument(identifiers: words.blindText(text), parent: document.parent)
+        PersonDocument(identifiers: words.blindText(document.name, document.identifiers, document.birthDate), parent: document.parent)
     }
 
     /// Blinds the texts of one page of rows, remembering each space-separated piece's tokens and
@@ -195,73 +194,129 @@ package enum PersonIndex {
     /// of the piece, as a search blinds each word typed, so documents and searches agree. Kept for
     /// one page only.
     ///
-    /// It works on the text's UTF-8 bytes: a piece is looked up by a hash of its bytes, without
-    /// making a key for it, and compared byte for byte (in a profile of encrypted staging,
-    /// splitting the text and hashing and comparing `String` and `Substring` keys, which normalizes
-    /// Unicode, were most of blinding's time, the HMACs a tenth). Splitting at the byte of a space
-    /// gives the same words as splitting at a space `Character`: the space ends a word either way
-    /// (``words(_:)``).
+    /// It works on the text's UTF-8 bytes and keeps what it remembers in a few flat arrays: a
+    /// piece or a word is looked up by an FNV-1a hash of its bytes and compared byte for byte, an
+    /// ASCII piece is folded byte by byte into its words (``words(_:)`` for any other), and a
+    /// word's token is the HMAC of its bytes. In a profile of encrypted staging, making `String`s
+    /// of pieces and words, hashing them as dictionary keys and allocating their arrays were more
+    /// of blinding's time than the HMACs (docs/security.md). Splitting at the byte of a space gives
+    /// the same words as splitting at a space `Character`: the space ends a word either way.
     package struct BlindWords {
         let cipher: StoreCipher
-        /// The remembered pieces and their tokens (space-separated), and for each the next piece
-        /// of the same hash.
-        private var pieces: [(bytes: [UInt8], tokens: [UInt8], next: Int)] = []
-        /// The newest piece of each hash (FNV-1a of the piece's bytes).
-        private var newest: [UInt64: Int] = [:]
-        private var wordTokens: [String: [UInt8]] = [:]
+        /// Remembered bytes (of pieces and of words), one after another.
+        private var bytes: [UInt8] = []
+        /// Remembered tokens: a piece's space-separated, a word's 16 hex digits.
+        private var tokens: [UInt8] = []
+        /// A remembered piece or word: where its bytes and tokens are, and the one remembered
+        /// before it with the same hash.
+        private struct Entry {
+            var bytes: Range<Int>
+            var tokens: Range<Int>
+            var next: Int
+        }
+        private var pieces: [Entry] = []
+        private var words: [Entry] = []
+        /// The newest piece, and the newest word, of each hash.
+        private var newestPiece: [UInt64: Int] = [:]
+        private var newestWord: [UInt64: Int] = [:]
+        /// The folded word being read (reused).
+        private var word: [UInt8] = []
 
-        package init(_ cipher: StoreCipher) { self.cipher = cipher }
+        package init(_ cipher: StoreCipher) {
+            self.cipher = cipher
+            newestPiece.reserveCapacity(1024)
+            newestWord.reserveCapacity(1024)
+        }
 
-        /// The blind tokens of `text`'s words, space-separated, in order.
-        package mutating func blindText(_ text: String) -> String {
-            var text = text
-            let out = text.withUTF8 { bytes in
-                var out: [UInt8] = []
-                out.reserveCapacity(bytes.count * 2)
-                var start = 0
-                while start < bytes.count {
-                    guard bytes[start] != UInt8(ascii: " ") else {
-                        start += 1
-                        continue
-                    }
-                    var end = start + 1
-                    while end < bytes.count && bytes[end] != UInt8(ascii: " ") { end += 1 }
-                    let index = find(UnsafeBufferPointer(rebasing: bytes[start..<end]))
-                    start = end
-                    guard !pieces[index].tokens.isEmpty else { continue }
-                    if !out.isEmpty { out.append(UInt8(ascii: " ")) }
-                    out.append(contentsOf: pieces[index].tokens)
-                }
-                return out
+        /// The blind tokens of the words of `texts`, space-separated, in order: one text's
+        /// tokens, then the next's.
+        package mutating func blindText(_ texts: String...) -> String {
+            var out: [UInt8] = []
+            for var text in texts {
+                text.withUTF8 { append(tokensOf: $0, to: &out) }
             }
             return String(decoding: out, as: UTF8.self)
+        }
+
+        private mutating func append(tokensOf text: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+            var start = 0
+            while start < text.count {
+                guard text[start] != UInt8(ascii: " ") else {
+                    start += 1
+                    continue
+                }
+                var end = start + 1
+                while end < text.count && text[end] != UInt8(ascii: " ") { end += 1 }
+                let piece = pieces[find(UnsafeBufferPointer(rebasing: text[start..<end]))].tokens
+                start = end
+                guard !piece.isEmpty else { continue }
+                if !out.isEmpty { out.append(UInt8(ascii: " ")) }
+                out.append(contentsOf: tokens[piece])
+            }
+        }
+
+        private static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            return hash
         }
 
         /// The index of `piece` among the remembered pieces, remembered now if it is new: its
         /// tokens are each folded word's token, hashed the first time the page has the word.
         private mutating func find(_ piece: UnsafeBufferPointer<UInt8>) -> Int {
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in piece { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            var candidate = newest[hash] ?? -1
+            let hash = Self.fnv1a(piece)
+            var candidate = newestPiece[hash] ?? -1
             while candidate >= 0 {
-                if pieces[candidate].bytes.elementsEqual(piece) { return candidate }
+                if bytes[pieces[candidate].bytes].elementsEqual(piece) { return candidate }
                 candidate = pieces[candidate].next
             }
-            var tokens: [UInt8] = []
-            for word in PersonIndex.words(String(decoding: piece, as: UTF8.self)) {
-                if !tokens.isEmpty { tokens.append(UInt8(ascii: " ")) }
-                if let known = wordTokens[word] {
-                    tokens.append(contentsOf: known)
-                } else {
-                    var token: [UInt8] = []
-                    cipher.appendBlindToken(of: word, to: &token)
-                    wordTokens[word] = token
-                    tokens.append(contentsOf: token)
+            let start = tokens.count
+            if piece.allSatisfy({ $0 < 0x80 }) {
+                // ``words(_:)`` of ASCII, byte by byte (see `asciiWords`).
+                for byte in piece {
+                    switch byte {
+                    case UInt8(ascii: "A")...UInt8(ascii: "Z"): word.append(byte + 32)
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): word.append(byte)
+                    default: appendWordToken(from: start)
+                    }
+                }
+                appendWordToken(from: start)
+            } else {
+                for folded in PersonIndex.words(String(decoding: piece, as: UTF8.self)) {
+                    word.append(contentsOf: folded.utf8)
+                    appendWordToken(from: start)
                 }
             }
-            pieces.append((Array(piece), tokens, newest[hash] ?? -1))
-            newest[hash] = pieces.count - 1
+            let bytesStart = bytes.count
+            bytes.append(contentsOf: piece)
+            pieces.append(Entry(bytes: bytesStart..<bytes.count, tokens: start..<tokens.count, next: newestPiece[hash] ?? -1))
+            newestPiece[hash] = pieces.count - 1
             return pieces.count - 1
+        }
+
+        /// Appends the token of the folded word in `word` (if any) to the piece whose tokens
+        /// start at `pieceStart`, and empties `word`.
+        private mutating func appendWordToken(from pieceStart: Int) {
+            guard !word.isEmpty else { return }
+            defer { word.removeAll(keepingCapacity: true) }
+            if tokens.count > pieceStart { tokens.append(UInt8(ascii: " ")) }
+            let hash = Self.fnv1a(word)
+            var candidate = newestWord[hash] ?? -1
+            while candidate >= 0 {
+                if bytes[words[candidate].bytes].elementsEqual(word) {
+                    let known = words[candidate].tokens
+                    tokens.reserveCapacity(tokens.count + known.count)
+                    for index in known { tokens.append(tokens[index]) }
+                    return
+                }
+                candidate = words[candidate].next
+            }
+            let tokenStart = tokens.count
+            word.withUnsafeBytes { cipher.appendBlindToken(ofUTF8: $0, to: &tokens) }
+            let bytesStart = bytes.count
+            bytes.append(contentsOf: word)
+            words.append(Entry(bytes: bytesStart..<bytes.count, tokens: tokenStart..<tokens.count, next: newestWord[hash] ?? -1))
+            newestWord[hash] = words.count - 1
         }
     }
 }

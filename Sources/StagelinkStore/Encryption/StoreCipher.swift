@@ -59,7 +59,7 @@ package struct StoreCipher: Sendable {
         var mac = hashMAC
         var text = contentHash
         text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
-        return Self.keyedHashPrefix + ContentHash.hex(Array(mac.finalize()))
+        return mac.finalize().withUnsafeBytes { ContentHash.hex($0, prefix: Self.keyedHashPrefix) }
     }
 
     /// The blind token of one folded word of the person index (``PersonIndex/words(_:)``): the first
@@ -73,18 +73,16 @@ package struct StoreCipher: Sendable {
 
     /// ``blindToken(_:)``'s 16 hex digits appended to `bytes` (UTF-8), with no string between.
     package func appendBlindToken(of word: String, to bytes: inout [UInt8]) {
-        var mac = blindMAC
         var text = word
-        text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
-        mac.finalize().withUnsafeBytes { code in
-            for index in 0..<8 {
-                bytes.append(Self.hexDigits[Int(code[index] >> 4)])
-                bytes.append(Self.hexDigits[Int(code[index] & 0x0F)])
-            }
-        }
+        text.withUTF8 { appendBlindToken(ofUTF8: UnsafeRawBufferPointer($0), to: &bytes) }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    /// ``blindToken(_:)`` of a folded word given as its UTF-8 bytes.
+    package func appendBlindToken(ofUTF8 word: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
+        var mac = blindMAC
+        mac.update(data: word)
+        mac.finalize().withUnsafeBytes { ContentHash.appendHex(UnsafeRawBufferPointer(rebasing: $0.prefix(8)), to: &bytes) }
+    }
 
     /// A payload's bytes, sealed and bound to its row's (keyed) content hash. An empty payload
     /// (purged by retention) stays empty.
@@ -160,10 +158,11 @@ package struct StoreCipher: Sendable {
         let box = try AES.GCM.seal(plaintext, using: encryptionKey, nonce: nonce, authenticating: Array(label.utf8))
         // A 12-byte nonce always has a combined form: nonce, ciphertext, tag.
         guard let combined = box.combined else { throw CipherProblem.notSealed }
-        var sealed: [UInt8] = [Self.version]
-        sealed.reserveCapacity(1 + combined.count)
-        sealed.append(contentsOf: combined)
-        return sealed
+        // One allocation: the version byte, then the box copied in.
+        return [UInt8](unsafeUninitializedCapacity: 1 + combined.count) { sealed, count in
+            sealed[0] = Self.version
+            count = 1 + combined.copyBytes(to: UnsafeMutableBufferPointer(rebasing: sealed[1...]))
+        }
     }
 
     /// The same sealed bytes as ``seal(_:label:nonce:)``, as `Data` for base64: one copy of the box,
