@@ -161,6 +161,16 @@ struct StoreTests {
         #expect(plan.contains { $0.contains("COVERING INDEX staged_row_failure_group") })
     }
 
+    /// The linker asks for the deletions and merges among each batch's records: a scan of the
+    /// whole table per batch made a first load's link quadratic.
+    @Test func removalRowsAreFoundThroughTheirPartialIndex() async throws {
+        let plan = try await store.pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteStore.removalRowsSQL(3), arguments: ["p1", "p2", "p3"]).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("USING INDEX staged_row_kind") })
+        #expect(!plan.contains { $0 == "SCAN staged_row" })
+    }
+
     @Test func statusChangesAreRecordedWithTimeAndActor() async throws {
         let staged = try await store.stage([record("p1", "{}")], job: nil, advancing: nil)
         let id = staged.rowIDs[0]
