@@ -45,11 +45,18 @@ public struct InboundLinker: Sendable {
         self.logger = logger
     }
 
-    /// Links every staged EMR row, mapping by mapping in the file's order.
-    public func linkPending(recorder: JobRecorder, stop: StopSignal) async throws {
+    /// Links every staged EMR row, mapping by mapping in the file's order. With `pulled` (a link
+    /// beside the pulls), each mapping's rows are taken once `pulled` returns for its resource
+    /// type, and the total counts what is staged then.
+    public func linkPending(recorder: JobRecorder, stop: StopSignal, pulled: (@Sendable (String) async throws -> Void)? = nil) async throws {
         // How many rows wait is known before linking starts: progress has a total, a bar and an ETA.
-        let waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr))
+        var waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr))
         for inbound in mapping.inbound {
+            if let pulled {
+                try await pulled(inbound.resource)
+                // What is done, and what waits now that this type is pulled.
+                waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr)) + (await recorder.progressDone)
+            }
             await recorder.progress(phase: "linking \(inbound.resource)", total: .some(waiting))
             let bulk = try await bulkBatchSize(for: inbound)
             if let bulk { await recorder.event(.info, "\(inbound.object): more than \(target.bulkThreshold ?? 0) rows wait, upserted in bulk jobs of up to \(bulk)") }

@@ -52,6 +52,9 @@ public actor JobRecorder {
         await writeProgressIfDue(force: phaseChanged)
     }
 
+    /// How much of the job's work is done so far (``advance(by:)``).
+    public var progressDone: Int { job.progress.done }
+
     public func advance(by count: Int) async {
         job.progress.done += count
         await writeProgressIfDue()

@@ -154,33 +154,42 @@ public struct SyncCycle: Sendable {
 
         // Read before the pull moves them: a watermark older than the Recycle Bin's 15 days.
         let beyondWindow = pullsSalesforce && endpoints.salesforceSource != nil ? try await watermarksBeyondDeletedWindow(outbound.objects, now: now()) : []
+        // Whether a reconciliation is due follows from the schedule and those watermarks alone.
+        let plan = try await reconciliationPlan(beyondWindow: beyondWindow, now: now())
+        // The EMR's link runs beside the pulls when calls may go at once and nothing is reconciled:
+        // each type's rows once its pull has ended (``PullProgress``), so that Patients are linked
+        // while assessments are still read. A reconciliation stages what the pulls missed, which
+        // the link must see, and `salesforce.concurrency: 1` is one call at a time: then the link
+        // waits for everything.
+        let progress = PullProgress()
+        let linksBeside = directions.contains(.inbound) && inboundLinker != nil && plan == nil && settings.salesforceConcurrency > 1
+            && settings.emrPull == .search && endpoints.emrSource != nil
         // The two pulls run at once: each reads its own system and stages its own rows, and
         // neither's records are the other's parents. Salesforce's changes are pulled even for an
         // inbound-only cycle when a source exists: they are what tells a both-sides change from a
         // one-side change.
-        async let inboundPull = directions.contains(.inbound) ? pullEMR(actor: actor, trigger: trigger, stop: stop) : nil
-        async let outboundPull = pullsSalesforce ? pullSalesforce(outbound, actor: actor, trigger: trigger, stop: stop) : nil
+        async let inboundPull = telling({ await progress.endEMRPull(stopped: $0) }) {
+            directions.contains(.inbound) ? try await pullEMR(actor: actor, trigger: trigger, stop: stop) { type in await progress.endType(type) } : nil
+        }
+        async let outboundPull = telling({ await progress.endSalesforcePull(stopped: $0) }) {
+            pullsSalesforce ? try await pullSalesforce(outbound, actor: actor, trigger: trigger, stop: stop) : nil
+        }
+        async let besideLink = linksBeside ? linkBesidePulls(directions, progress: progress, actor: actor, trigger: trigger, stop: stop) : nil
         for (job, stopped) in [try await inboundPull, try await outboundPull].compactMap({ $0 }) {
             report.jobs.append(job)
             report.stopped = report.stopped || stopped
         }
-        if !report.stopped, let plan = try await reconciliationPlan(beyondWindow: beyondWindow, now: now()) {
+        if let (job, stopped) = try await besideLink {
+            report.jobs.append(job)
+            report.stopped = report.stopped || stopped
+        }
+        if !report.stopped, let plan {
             let (jobs, stopped) = try await reconcile(plan, actor: actor, trigger: trigger, stop: stop)
             report.jobs += jobs
             report.stopped = report.stopped || stopped
         }
-        let operations = operations
-        if directions.contains(.inbound), let linker = inboundLinker, !report.stopped {
-            report.jobs.append(
-                try await step(.link, .inbound, actor: actor) { recorder in
-                    // Salesforce's deletions and merges first: no EMR change recreates a removed Contact.
-                    if directions.contains(.outbound), endpoints.emrWriter != nil { try await outbound.linkPendingRemovals(recorder: recorder, stop: stop) }
-                    try await linker.link(transientRetries(.emr), recorder: recorder, stop: stop)
-                    try await operations.relink(try await failedOnce(.emr), recorder: recorder, stop: stop)
-                    try await linker.linkPending(recorder: recorder, stop: stop)
-                    // Children whose parent linked in this cycle (a retried row lock) link now, not next cycle.
-                    try await linker.linkWaitingChildren(recorder: recorder, stop: stop)
-                })
+        if directions.contains(.inbound), inboundLinker != nil, !linksBeside, !report.stopped {
+            report.jobs.append(try await step(.link, .inbound, actor: actor) { recorder in try await linkEMR(directions, recorder: recorder, stop: stop) })
         }
         if directions.contains(.outbound), endpoints.emrWriter != nil, !report.stopped {
             report.jobs.append(
@@ -201,8 +210,59 @@ public struct SyncCycle: Sendable {
         }
     }
 
-    /// The EMR's pull as a job (a `_lastUpdated` search or a Bulk Data export), nil without an EMR source.
-    private func pullEMR(actor: Actor, trigger: Job.Trigger, stop: StopSignal) async throws -> (Job, stopped: Bool)? {
+    /// The EMR's link: Salesforce's deletions and merges first (no EMR change recreates a removed
+    /// Contact), the rows to try again, then every staged row mapping by mapping; `pulled` waits
+    /// for a type's pull to end before its rows are linked (when the link runs beside the pulls).
+    private func linkEMR(
+        _ directions: Set<Job.Direction>, recorder: JobRecorder, stop: StopSignal, pulled: (@Sendable (String) async throws -> Void)? = nil
+    ) async throws {
+        guard let linker = inboundLinker else { return }
+        if directions.contains(.outbound), endpoints.emrWriter != nil { try await outboundLinker.linkPendingRemovals(recorder: recorder, stop: stop) }
+        try await linker.link(transientRetries(.emr), recorder: recorder, stop: stop)
+        try await operations.relink(try await failedOnce(.emr), recorder: recorder, stop: stop)
+        try await linker.linkPending(recorder: recorder, stop: stop, pulled: pulled)
+        // Children whose parent linked in this cycle (a retried row lock) link now, not next cycle.
+        try await linker.linkWaitingChildren(recorder: recorder, stop: stop)
+    }
+
+    /// The EMR's link as a job that runs beside the pulls: it starts once Salesforce's pull and the
+    /// pull of the first mapped type have ended, and links each type once its pull has ended; nil
+    /// when a pull was stopped first (as no link runs after a stopped pull). It counts the calls of
+    /// Salesforce's and of any other endpoint but the EMR's source: the EMR calls it makes while the
+    /// EMR's pull runs are counted with the pull.
+    private func linkBesidePulls(
+        _ directions: Set<Job.Direction>, progress: PullProgress, actor: Actor, trigger: Job.Trigger, stop: StopSignal
+    ) async throws -> (Job, stopped: Bool)? {
+        do {
+            try await progress.waitForSalesforce()
+            if let first = mapping.inbound.first { try await progress.wait(forType: first.resource) }
+        } catch {
+            return nil
+        }
+        let meters = endpoints.meters.filter { meter in endpoints.emrSource.map { $0.meter !== meter } ?? true }
+        return try await runStep(.link, .inbound, actor: actor, trigger: trigger, meters: meters) { recorder in
+            try await linkEMR(directions, recorder: recorder, stop: stop, pulled: { type in try await progress.wait(forType: type) })
+        }
+    }
+
+    /// Runs a pull and tells `ended` how it ended (stopped or not), however it ends: a link beside
+    /// the pulls waits for it (``PullProgress``).
+    private func telling(_ ended: @Sendable (Bool) async -> Void, _ pull: () async throws -> (Job, stopped: Bool)?) async throws -> (Job, stopped: Bool)? {
+        do {
+            let pulled = try await pull()
+            await ended(pulled?.stopped ?? false)
+            return pulled
+        } catch {
+            await ended(true)
+            throw error
+        }
+    }
+
+    /// The EMR's pull as a job (a `_lastUpdated` search or a Bulk Data export), nil without an EMR
+    /// source; `typePulled` is told of each type a search has pulled.
+    private func pullEMR(
+        actor: Actor, trigger: Job.Trigger, stop: StopSignal, typePulled: @Sendable (String) async -> Void
+    ) async throws -> (Job, stopped: Bool)? {
         if settings.emrPull == .bulk, let source = endpoints.emrBulk {
             return try await runStep(.pull, .inbound, actor: actor, trigger: trigger, meters: [source.meter]) { recorder in
                 let puller = BulkPuller(store: store, source: source, settings: settings.bulk, overlap: settings.overlap, batchSize: settings.pageSize)
@@ -212,7 +272,10 @@ public struct SyncCycle: Sendable {
         guard let source = endpoints.emrSource else { return nil }
         return try await runStep(.pull, .inbound, actor: actor, trigger: trigger, meters: [source.meter]) { recorder in
             let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
-            for resource in mapping.inboundResources { try await puller.pull(resource, into: recorder, stop: stop) }
+            for resource in mapping.inboundResources {
+                try await puller.pull(resource, into: recorder, stop: stop)
+                await typePulled(resource)
+            }
         }
     }
 
