@@ -110,6 +110,16 @@ struct StagingTests {
         }
     }
 
+    /// Types are pulled at once when neither's documents take the other's names: a child after
+    /// its parent, siblings together, a type listed twice once.
+    @Test func typesArePulledInWavesAChildAfterItsParentSiblingsTogether() {
+        #expect(PersonSearch.pullWaves(["Patient", "EpisodeOfCare", "QuestionnaireResponse"], system: .emr) == [["Patient"], ["EpisodeOfCare", "QuestionnaireResponse"]])
+        #expect(PersonSearch.pullWaves(["EpisodeOfCare", "Patient", "ServiceRequest", "Patient"], system: .emr) == [["EpisodeOfCare", "Patient"], ["ServiceRequest"]])
+        #expect(PersonSearch.pullWaves(["Observation", "Patient"], system: .emr) == [["Observation", "Patient"]])
+        #expect(PersonSearch.pullWaves(["Contact", "Admission__c"], system: .salesforce) == [["Contact"], ["Admission__c"]])
+        #expect(PersonSearch.pullWaves([], system: .emr).isEmpty)
+    }
+
     @Test func aFailureBetweenPagesLosesNothingAndDuplicatesNothing() async throws {
         let store = try SQLiteStore.temporary()
         let source = ScriptedSource(pages: pages(), failAtPage: 2)

@@ -45,6 +45,31 @@ struct LinkBesidePullTests {
         #expect(link.startedAt >= (pull.finishedAt ?? .distantPast))
     }
 
+    /// Episodes and assessments, both children of Patients, are pulled at once once the Patients
+    /// are: the episodes' first page is held until the assessments' first page is asked for.
+    @Test func episodesAndAssessmentsArePulledAtOnceAfterThePatients() async throws {
+        let harness = try await SyncHarness.start(patients: 30, badShare: 0)
+        defer { Task { await harness.stop() } }
+        var sync = harness
+        let order = PageOrder(wait: .seconds(20))
+        sync.endpoints.emrSource = GatedSource(inner: try #require(sync.endpoints.emrSource), gate: nil, order: order)
+        try await sync.sync()
+        #expect(await order.assessmentsAskedWhileEpisodesHeld)
+        #expect(await order.firstPages.first == "Patient")
+        #expect(try await sync.store.countRows(RowFilter(statuses: [.staged], system: .emr)) == 0)
+
+        // One EMR call at a time: one type after the other.
+        let sequential = try await SyncHarness.start(patients: 30, badShare: 0)
+        defer { Task { await sequential.stop() } }
+        var oneAtATime = sequential
+        oneAtATime.settings.emrConcurrency = 1
+        let held = PageOrder(wait: .seconds(1))
+        oneAtATime.endpoints.emrSource = GatedSource(inner: try #require(oneAtATime.endpoints.emrSource), gate: nil, order: held)
+        try await oneAtATime.sync()
+        #expect(await held.assessmentsAskedWhileEpisodesHeld == false)
+        #expect(await held.firstPages == ["Patient", "EpisodeOfCare", "QuestionnaireResponse"])
+    }
+
     /// A pull stopped by a request links nothing, beside it or after it.
     @Test func aStopDuringThePullLinksNothing() async throws {
         let harness = try await SyncHarness.start(patients: 30, badShare: 0)
@@ -86,11 +111,36 @@ actor AssessmentGate {
     }
 }
 
-/// The EMR's change source, with the first page of QuestionnaireResponse held by a gate, or a stop
-/// requested when the Patients' first page is read.
+/// The order in which the first page of each type is asked for; the episodes' first page is held
+/// until the assessments' is asked for, or until `wait` has passed.
+actor PageOrder {
+    let wait: Duration
+    private(set) var firstPages: [String] = []
+    private(set) var assessmentsAskedWhileEpisodesHeld = false
+
+    init(wait: Duration) { self.wait = wait }
+
+    func asked(_ type: String, cursor: PageCursor?) async {
+        guard cursor == nil, !firstPages.contains(type) else { return }
+        firstPages.append(type)
+        guard type == "EpisodeOfCare" else { return }
+        let deadline = ContinuousClock.now + wait
+        while ContinuousClock.now < deadline {
+            if firstPages.contains("QuestionnaireResponse") {
+                assessmentsAskedWhileEpisodesHeld = true
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// The EMR's change source, with the first page of QuestionnaireResponse held by a gate, the
+/// first pages' order kept, or a stop requested when the Patients' first page is read.
 struct GatedSource: ChangeSource {
     let inner: any ChangeSource
     let gate: AssessmentGate?
+    var order: PageOrder?
     var stopAtPatients: StopSignal?
 
     var system: SourceSystem { inner.system }
@@ -99,6 +149,7 @@ struct GatedSource: ChangeSource {
 
     func page(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
         if request.resourceType == "QuestionnaireResponse", let gate { await gate.pass() }
+        if let order { await order.asked(request.resourceType, cursor: cursor) }
         if request.resourceType == "Patient", let stopAtPatients { stopAtPatients.request() }
         return try await inner.page(request, after: cursor)
     }

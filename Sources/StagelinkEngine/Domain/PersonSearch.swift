@@ -83,6 +83,27 @@ public enum PersonSearch {
         "Admission__c": Declaration(identifiers: [["Name"]], parent: (["Contact__c"], "Contact")),
     ]
 
+    /// The types of one system in waves that may be pulled at once, in order: a type goes in the
+    /// wave after the latest wave holding its parent (an assessment after the Patients), since
+    /// the store copies a parent's name into a child's document when it stages the child; types
+    /// neither of which is the other's parent (episodes and assessments) share a wave. A type
+    /// listed twice is pulled once.
+    ///
+    /// For example, `pullWaves(["Patient", "EpisodeOfCare", "QuestionnaireResponse"], system: .emr)`
+    /// is `[["Patient"], ["EpisodeOfCare", "QuestionnaireResponse"]]`.
+    public static func pullWaves(_ types: [String], system: SourceSystem) -> [[String]] {
+        let declarations = system == .emr ? emr : salesforce
+        var waves: [[String]] = []
+        var waveOf: [String: Int] = [:]
+        for type in types where waveOf[type] == nil {
+            let wave = declarations[type]?.parent.flatMap { waveOf[$0.resourceType] }.map { $0 + 1 } ?? 0
+            waveOf[type] = wave
+            if wave == waves.count { waves.append([]) }
+            waves[wave].append(type)
+        }
+        return waves
+    }
+
     /// The document of a record as received.
     public static func document(for record: IncomingRecord) -> PersonDocument {
         document(system: record.system, resourceType: record.resourceType, sourceID: record.sourceID, payload: record.payload)

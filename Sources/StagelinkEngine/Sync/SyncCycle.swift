@@ -272,9 +272,19 @@ public struct SyncCycle: Sendable {
         guard let source = endpoints.emrSource else { return nil }
         return try await runStep(.pull, .inbound, actor: actor, trigger: trigger, meters: [source.meter]) { recorder in
             let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
-            for resource in mapping.inboundResources {
-                try await puller.pull(resource, into: recorder, stop: stop)
-                await typePulled(resource)
+            // With EMR calls allowed at once, the types of a wave are pulled at once (episodes beside
+            // assessments, after the Patients whose names their documents take); one at a time otherwise.
+            let waves = settings.emrConcurrency > 1 ? PersonSearch.pullWaves(mapping.inboundResources, system: .emr) : mapping.inboundResources.map { [$0] }
+            for wave in waves {
+                try await withThrowingTaskGroup(of: String.self) { group in
+                    for resource in wave {
+                        group.addTask {
+                            try await puller.pull(resource, into: recorder, stop: stop)
+                            return resource
+                        }
+                    }
+                    for try await resource in group { await typePulled(resource) }
+                }
             }
         }
     }
