@@ -154,18 +154,25 @@ package enum PersonIndex {
             var word: [UInt8] = []
             for byte in bytes {
                 guard byte < 0x80 else { return nil }
-                switch byte {
-                case UInt8(ascii: "A")...UInt8(ascii: "Z"): word.append(byte + 32)
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): word.append(byte)
-                default:
-                    if !word.isEmpty {
-                        words.append(String(decoding: word, as: UTF8.self))
-                        word.removeAll(keepingCapacity: true)
-                    }
+                if let folded = folded(ascii: byte) {
+                    word.append(folded)
+                } else if !word.isEmpty {
+                    words.append(String(decoding: word, as: UTF8.self))
+                    word.removeAll(keepingCapacity: true)
                 }
             }
             if !word.isEmpty { words.append(String(decoding: word, as: UTF8.self)) }
             return words
+        }
+    }
+
+    /// An ASCII byte as ``words(_:)`` folds it: `A`–`Z` lowered, `a`–`z` and `0`–`9` kept; nil for
+    /// any other, which ends a word.
+    static func folded(ascii byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"): byte + 32
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): byte
+        default: nil
         }
     }
 
@@ -272,13 +279,9 @@ package enum PersonIndex {
             }
             let start = tokens.count
             if piece.allSatisfy({ $0 < 0x80 }) {
-                // ``words(_:)`` of ASCII, byte by byte (see `asciiWords`).
+                // ``words(_:)`` of ASCII, byte by byte.
                 for byte in piece {
-                    switch byte {
-                    case UInt8(ascii: "A")...UInt8(ascii: "Z"): word.append(byte + 32)
-                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): word.append(byte)
-                    default: appendWordToken(from: start)
-                    }
+                    if let folded = PersonIndex.folded(ascii: byte) { word.append(folded) } else { appendWordToken(from: start) }
                 }
                 appendWordToken(from: start)
             } else {

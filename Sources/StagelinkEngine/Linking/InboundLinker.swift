@@ -50,7 +50,8 @@ public struct InboundLinker: Sendable {
     /// type, and the total counts what is staged then.
     public func linkPending(recorder: JobRecorder, stop: StopSignal, pulled: (@Sendable (String) async throws -> Void)? = nil) async throws {
         // How many rows wait is known before linking starts: progress has a total, a bar and an ETA.
-        var waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr))
+        // Beside the pulls it is counted once each type is pulled (below).
+        var waiting = pulled == nil ? try await store.countRows(RowFilter(statuses: [.staged], system: .emr)) : 0
         for inbound in mapping.inbound {
             if let pulled {
                 try await pulled(inbound.resource)
