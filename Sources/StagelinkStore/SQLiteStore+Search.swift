@@ -214,26 +214,46 @@ package enum PersonIndex {
         private var bytes: [UInt8] = []
         /// Remembered tokens: a piece's space-separated, a word's 16 hex digits.
         private var tokens: [UInt8] = []
-        /// A remembered piece or word: where its bytes and tokens are, and the one remembered
-        /// before it with the same hash.
-        private struct Entry {
-            var bytes: Range<Int>
-            var tokens: Range<Int>
-            var next: Int
-        }
-        private var pieces: [Entry] = []
-        private var words: [Entry] = []
-        /// The newest piece, and the newest word, of each hash.
-        private var newestPiece: [UInt64: Int] = [:]
-        private var newestWord: [UInt64: Int] = [:]
+        /// The remembered pieces, and the remembered words.
+        private var pieces = Remembered()
+        private var words = Remembered()
         /// The folded word being read (reused).
         private var word: [UInt8] = []
 
-        package init(_ cipher: StoreCipher) {
-            self.cipher = cipher
-            newestPiece.reserveCapacity(1024)
-            newestWord.reserveCapacity(1024)
+        /// Byte strings remembered with their tokens, where `bytes` and `tokens` keep them: each
+        /// found by an FNV-1a hash of its bytes, compared byte for byte.
+        private struct Remembered {
+            /// Where an entry's bytes and tokens are, and the entry remembered before it with the
+            /// same hash.
+            private var entries: [(bytes: Range<Int>, tokens: Range<Int>, next: Int)] = []
+            /// The newest entry of each hash.
+            private var newest: [UInt64: Int] = [:]
+
+            init() { newest.reserveCapacity(1024) }
+
+            static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
+                var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+                for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+                return hash
+            }
+
+            /// Where the tokens of `key` (of hash `hash`) are, nil when it is not remembered.
+            func tokens(of key: some Sequence<UInt8>, hash: UInt64, bytes: [UInt8]) -> Range<Int>? {
+                var candidate = newest[hash] ?? -1
+                while candidate >= 0 {
+                    if bytes[entries[candidate].bytes].elementsEqual(key) { return entries[candidate].tokens }
+                    candidate = entries[candidate].next
+                }
+                return nil
+            }
+
+            mutating func remember(hash: UInt64, bytes: Range<Int>, tokens: Range<Int>) {
+                entries.append((bytes, tokens, newest[hash] ?? -1))
+                newest[hash] = entries.count - 1
+            }
         }
+
+        package init(_ cipher: StoreCipher) { self.cipher = cipher }
 
         /// The blind tokens of the words of `texts`, space-separated, in order: one text's
         /// tokens, then the next's.
@@ -254,7 +274,7 @@ package enum PersonIndex {
                 }
                 var end = start + 1
                 while end < text.count && text[end] != UInt8(ascii: " ") { end += 1 }
-                let piece = pieces[find(UnsafeBufferPointer(rebasing: text[start..<end]))].tokens
+                let piece = tokens(ofPiece: UnsafeBufferPointer(rebasing: text[start..<end]))
                 start = end
                 guard !piece.isEmpty else { continue }
                 if !out.isEmpty { out.append(UInt8(ascii: " ")) }
@@ -262,21 +282,11 @@ package enum PersonIndex {
             }
         }
 
-        private static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            return hash
-        }
-
-        /// The index of `piece` among the remembered pieces, remembered now if it is new: its
-        /// tokens are each folded word's token, hashed the first time the page has the word.
-        private mutating func find(_ piece: UnsafeBufferPointer<UInt8>) -> Int {
-            let hash = Self.fnv1a(piece)
-            var candidate = newestPiece[hash] ?? -1
-            while candidate >= 0 {
-                if bytes[pieces[candidate].bytes].elementsEqual(piece) { return candidate }
-                candidate = pieces[candidate].next
-            }
+        /// Where the tokens of `piece` are, remembered now if it is new: each folded word's
+        /// token, hashed the first time the page has the word.
+        private mutating func tokens(ofPiece piece: UnsafeBufferPointer<UInt8>) -> Range<Int> {
+            let hash = Remembered.hash(piece)
+            if let known = pieces.tokens(of: piece, hash: hash, bytes: bytes) { return known }
             let start = tokens.count
             if piece.allSatisfy({ $0 < 0x80 }) {
                 // ``words(_:)`` of ASCII, byte by byte.
@@ -292,9 +302,8 @@ package enum PersonIndex {
             }
             let bytesStart = bytes.count
             bytes.append(contentsOf: piece)
-            pieces.append(Entry(bytes: bytesStart..<bytes.count, tokens: start..<tokens.count, next: newestPiece[hash] ?? -1))
-            newestPiece[hash] = pieces.count - 1
-            return pieces.count - 1
+            pieces.remember(hash: hash, bytes: bytesStart..<bytes.count, tokens: start..<tokens.count)
+            return start..<tokens.count
         }
 
         /// Appends the token of the folded word in `word` (if any) to the piece whose tokens
@@ -303,23 +312,17 @@ package enum PersonIndex {
             guard !word.isEmpty else { return }
             defer { word.removeAll(keepingCapacity: true) }
             if tokens.count > pieceStart { tokens.append(UInt8(ascii: " ")) }
-            let hash = Self.fnv1a(word)
-            var candidate = newestWord[hash] ?? -1
-            while candidate >= 0 {
-                if bytes[words[candidate].bytes].elementsEqual(word) {
-                    let known = words[candidate].tokens
-                    tokens.reserveCapacity(tokens.count + known.count)
-                    for index in known { tokens.append(tokens[index]) }
-                    return
-                }
-                candidate = words[candidate].next
+            let hash = Remembered.hash(word)
+            if let known = words.tokens(of: word, hash: hash, bytes: bytes) {
+                tokens.reserveCapacity(tokens.count + known.count)
+                for index in known { tokens.append(tokens[index]) }
+                return
             }
             let tokenStart = tokens.count
             word.withUnsafeBytes { cipher.appendBlindToken(ofUTF8: $0, to: &tokens) }
             let bytesStart = bytes.count
             bytes.append(contentsOf: word)
-            words.append(Entry(bytes: bytesStart..<bytes.count, tokens: tokenStart..<tokens.count, next: newestWord[hash] ?? -1))
-            newestWord[hash] = words.count - 1
+            words.remember(hash: hash, bytes: bytesStart..<bytes.count, tokens: tokenStart..<tokens.count)
         }
     }
 }
