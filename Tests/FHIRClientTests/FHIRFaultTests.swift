@@ -71,13 +71,14 @@ struct FHIRFaultTests {
 
     @Test func aSlowPageIsCutAtTheDeadlineAndAskedForAgain() async throws {
         try await SandboxHarness.with(patients: Self.patients) { harness in
-            // Waiting for the slow answer would take 60 s; the 1 s deadline cuts it and a retry gets the page.
+            // Waiting for the slow answer would take 60 s; the 5 s deadline cuts it and a retry gets the page.
             try harness.sandbox.faults.inject(FaultRule(.slowResponse, on: .fhirSearch, trigger: .nextCalls(1), delay: .seconds(60)))
-            let emr = try await harness.fhir(http: SandboxHarness.quickHTTP(requestTimeout: .seconds(1)))
+            let emr = try await harness.fhir(http: SandboxHarness.quickHTTP(requestTimeout: .seconds(5)))
             let started = ContinuousClock.now
             #expect(try await Self.pullAll(emr).count == Self.patients)
-            // Three pages of five, the first asked twice.
-            #expect(harness.sandbox.inspection.counts().calls[.fhirSearch] == 3 + 1)
+            // Three pages of five, the first asked at least twice. (On a machine loaded by the whole suite an
+            // ordinary page can pass the deadline too and be asked again: the count is a floor, not exact.)
+            #expect(harness.sandbox.inspection.counts().calls[.fhirSearch, default: 0] >= 3 + 1)
             // Far under the held answer's 60 s even on a loaded machine: the page was cut, not waited for.
             #expect(ContinuousClock.now - started < .seconds(40))
         }
