@@ -45,35 +45,69 @@ public struct InboundLinker: Sendable {
         self.logger = logger
     }
 
-    /// Links every staged EMR row, mapping by mapping in the file's order. With `pulled` (a link
-    /// beside the pulls), each mapping's rows are taken once `pulled` returns for its resource
-    /// type, and the total counts what is staged then.
-    public func linkPending(recorder: JobRecorder, stop: StopSignal, pulled: (@Sendable (String) async throws -> Void)? = nil) async throws {
+    /// Links every staged EMR row, mapping by mapping in the file's order.
+    ///
+    /// With `pulled` (a link beside the pulls), a mapping's rows are taken while its resource type
+    /// is still pulled: `pulled(type, rows)` returns false each time ``rowsPerPassBesidePull`` more
+    /// rows of the type are staged, and this links the whole bulk batches that wait then (once more
+    /// than the target's bulk threshold waits: a pass beside the pull never sends a batch smaller
+    /// than a bulk job, so the calls are those of one pass at the end); it returns true once the
+    /// type's pull has ended, and the rest is linked. Rows are claimed in the order they were
+    /// staged, so a record's versions still link in order, and a mapping's rows are all linked
+    /// before the next mapping's (parents before children).
+    public func linkPending(recorder: JobRecorder, stop: StopSignal, pulled: (@Sendable (_ type: String, _ rows: Int?) async throws -> Bool)? = nil) async throws {
         // How many rows wait is known before linking starts: progress has a total, a bar and an ETA.
-        // Beside the pulls it is counted once each type is pulled (below).
+        // Beside the pulls it is counted again at each pass (below).
         var waiting = pulled == nil ? try await store.countRows(RowFilter(statuses: [.staged], system: .emr)) : 0
         for inbound in mapping.inbound {
+            let request = ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged])
+            // Once a pass beside the pull went in bulk jobs, the rest of the type does too: the
+            // cycle had more than the threshold's rows for the object.
+            var besideBulk: Int?
             if let pulled {
-                try await pulled(inbound.resource)
+                while try await !pulled(inbound.resource, rowsPerPassBesidePull) {
+                    guard let bulk = try await bulkBatchSize(for: inbound) else { continue }
+                    let typeWaiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr, resourceType: inbound.resource))
+                    let whole = typeWaiting / bulk * bulk
+                    guard whole > 0 else { continue }
+                    if besideBulk == nil {
+                        await recorder.event(.info, "\(inbound.object): more than \(target.bulkThreshold ?? 0) rows wait, upserted in bulk jobs of up to \(bulk) while \(inbound.resource) is pulled")
+                    }
+                    besideBulk = bulk
+                    waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr)) + (await recorder.progressDone)
+                    await recorder.progress(phase: "linking \(inbound.resource) (beside its pull)", total: .some(waiting))
+                    try await linkInShares(request, recorder: recorder, stop: stop, batchSize: bulk, limit: whole)
+                }
                 // What is done, and what waits now that this type is pulled.
                 waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr)) + (await recorder.progressDone)
             }
             await recorder.progress(phase: "linking \(inbound.resource)", total: .some(waiting))
-            let bulk = try await bulkBatchSize(for: inbound)
-            if let bulk { await recorder.event(.info, "\(inbound.object): more than \(target.bulkThreshold ?? 0) rows wait, upserted in bulk jobs of up to \(bulk)") }
-            try await linkInShares(ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged]), recorder: recorder, stop: stop, batchSize: bulk)
+            let bulk = try await bulkBatchSize(for: inbound) ?? besideBulk
+            if let bulk, besideBulk == nil {
+                await recorder.event(.info, "\(inbound.object): more than \(target.bulkThreshold ?? 0) rows wait, upserted in bulk jobs of up to \(bulk)")
+            }
+            try await linkInShares(request, recorder: recorder, stop: stop, batchSize: bulk)
         }
+    }
+
+    /// How many more staged rows of a type a link beside its pull waits for before it looks again
+    /// whether whole bulk batches wait (``linkPending(recorder:stop:pulled:)``): a bulk job's
+    /// rows, nil (only at the pull's end) when the target has no bulk path.
+    public var rowsPerPassBesidePull: Int? {
+        target.bulkThreshold == nil ? nil : max(target.bulkBatchSize, target.maxBatchSize)
     }
 
     /// Links what `request` selects with ``workers`` workers at once, each claiming its own share
     /// (one worker: all of it). A mapping's rows are all linked before the next mapping starts.
-    private func linkInShares(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal, batchSize: Int?) async throws {
-        guard workers > 1 else { return try await link(request, recorder: recorder, stop: stop, batchSize: batchSize) }
+    /// `limit` (a pass beside the pull) is how many rows to take in all; the workers share it.
+    private func linkInShares(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal, batchSize: Int?, limit: Int? = nil) async throws {
+        guard workers > 1 else { return try await link(request, recorder: recorder, stop: stop, batchSize: batchSize, limit: limit) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<workers {
                 var share = request
                 share.partition = ClaimPartition(index: index, of: workers)
-                group.addTask { try await link(share, recorder: recorder, stop: stop, batchSize: batchSize) }
+                let shareLimit = limit.map { $0 / workers + (index < $0 % workers ? 1 : 0) }
+                group.addTask { try await link(share, recorder: recorder, stop: stop, batchSize: batchSize, limit: shareLimit) }
             }
             try await group.waitForAll()
         }
@@ -101,8 +135,9 @@ public struct InboundLinker: Sendable {
     /// and a batch of another type (an Assessment after Patients) waits until they are done.
     ///
     /// `batchSize` (the target's bulk batch size for a large load) replaces the target's
-    /// `maxBatchSize`: a batch larger than that goes through the target's bulk upsert.
-    public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal, batchSize: Int? = nil) async throws {
+    /// `maxBatchSize`: a batch larger than that goes through the target's bulk upsert. `limit`
+    /// stops it after claiming that many rows (nil: until none is left).
+    public func link(_ request: ClaimRequest, recorder: JobRecorder, stop: StopSignal, batchSize: Int? = nil, limit: Int? = nil) async throws {
         let batchSize = batchSize ?? target.maxBatchSize
         let actor = await recorder.actor
         let jobID = await recorder.id
@@ -112,9 +147,16 @@ public struct InboundLinker: Sendable {
         let store = store
         let claimSize = max(claimSize, batchSize)
         let window = ConcurrencyWindow(maximum: concurrency, meter: target.meter)
+        // Rows still to claim under `limit`.
+        var unclaimed = limit ?? Int.max
+        func claim(_ request: ClaimRequest) -> Task<[StagedRow], any Error>? {
+            guard unclaimed > 0 else { return nil }
+            let size = min(claimSize, unclaimed)
+            return Task { try await store.claimRows(request, limit: size, actor: actor) }
+        }
         // The next rows are claimed while these are linked: a claim is a write, and waiting for it
         // behind the outcomes being recorded would leave the linker idle for a whole transaction.
-        var nextClaim: Task<[StagedRow], any Error>? = Task { [request] in try await store.claimRows(request, limit: claimSize, actor: actor) }
+        var nextClaim = claim(request)
         do {
             try await withThrowingTaskGroup(of: SentBatch.self) { group in
                 // The batches being sent, by number: what they write, and their resource type.
@@ -136,14 +178,16 @@ public struct InboundLinker: Sendable {
 
                 while true {
                     if stop.isRequested { throw SyncStopped() }
-                    let rows = try await nextClaim!.value
+                    guard let claimed = nextClaim else { break }
+                    let rows = try await claimed.value
                     nextClaim = nil
                     guard let lastRow = rows.last else { break }
                     unprocessed += rows.map(\.id)
+                    unclaimed -= rows.count
                     // Rows still being sent or recorded stay claimed by us and lie before
                     // `afterRowID`: the next claim does not take them again.
                     request.afterRowID = lastRow.id
-                    nextClaim = Task { [request] in try await store.claimRows(request, limit: claimSize, actor: actor) }
+                    nextClaim = claim(request)
                     var pending = rows[...]
                     // Deletions and merges are linked by the mapping's onDelete and onMerge rules, after
                     // what is in flight and being recorded is written: they retire links the next batches read

@@ -18,6 +18,13 @@ public struct DeltaPuller: Sendable {
     public var pageSize: Int
     /// Records fetched by id at once from an overlap listing (their ids go in one query's URL).
     public var fetchSize = 200
+    /// Pages read ahead of their staging, at most (``PageReadAhead``): reading goes on while a
+    /// page's staging waits behind the link's writes.
+    public var readAhead = 4
+    /// Told after each page of a type's changes is staged, with the rows it staged (not those
+    /// deduplicated): a link beside the pull (``SyncCycle``) takes them in whole bulk batches
+    /// while the pull goes on.
+    public var pageStaged: (@Sendable (_ resourceType: String, _ rows: Int) async -> Void)?
 
     public init(store: any StagingStore, source: any ChangeSource, overlap: Duration = .seconds(60), pageSize: Int = 500) {
         self.store = store
@@ -75,18 +82,18 @@ public struct DeltaPuller: Sendable {
         // A page staged while the window was still being listed did not move the watermark.
         var held = false
         var highest: Date?
-        // The next page is asked for as soon as this one names it, while this one is staged: a
-        // page's wait on the EMR and its staging overlap. Pages are still staged one after the
-        // other, in order; a page fetched but not staged (a stop, an error, a crash) is read again
-        // by the next pull, from the watermark the staged pages moved.
+        // The next page is asked for as soon as this one names it, while this one is staged, and up
+        // to `readAhead` pages are read ahead of their staging (``PageReadAhead``): a page's wait on
+        // the source and its staging overlap. Pages are still staged one after the other, in order;
+        // a page read but not staged (a stop, an error, a crash) is read again by the next pull,
+        // from the watermark the staged pages moved.
         let source = source
-        var fetching: Task<SourcePage, any Error>? = Task { try await source.page(pages, after: nil) }
-        defer { fetching?.cancel() }
+        let reading = PageReadAhead(capacity: readAhead) { cursor in try await source.page(pages, after: cursor) }
+        defer { reading.close() }
         do {
-            repeat {
+            while true {
                 if stop.isRequested { throw SyncStopped() }
-                let page = try await fetching!.value
-                fetching = page.next.map { cursor in Task { try await source.page(pages, after: cursor) } }
+                guard let page = try await reading.next() else { break }
                 CrashPoints.reach(.pullPage)
                 ordered = ordered && page.isOrdered
                 let listed = windowListed.isFinished
@@ -99,8 +106,9 @@ public struct DeltaPuller: Sendable {
                 pulled += page.records.count
                 if moves, let pageHigh { await recorder.setWatermarks(before: watermark, after: max(pageHigh, watermark ?? pageHigh)) }
                 await recorder.add(Job.Counts(pulled: page.records.count, staged: result.staged, deduplicated: result.deduplicated))
+                await pageStaged?(resourceType, result.staged)
                 await recorder.progress(phase: "pulling \(resourceType)", done: pulled, total: page.total.map { .some($0) } ?? .some(nil))
-            } while fetching != nil
+            }
         } catch {
             // The listing ends before the pull does: nothing of it is staged once its job is finished.
             listing?.cancel()

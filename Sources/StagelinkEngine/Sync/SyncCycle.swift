@@ -169,7 +169,9 @@ public struct SyncCycle: Sendable {
         // inbound-only cycle when a source exists: they are what tells a both-sides change from a
         // one-side change.
         async let inboundPull = telling({ await progress.endEMRPull(stopped: $0) }) {
-            directions.contains(.inbound) ? try await pullEMR(actor: actor, trigger: trigger, stop: stop) { type in await progress.endType(type) } : nil
+            directions.contains(.inbound) ? try await pullEMR(
+                actor: actor, trigger: trigger, stop: stop, typePulled: { type in await progress.endType(type) },
+                pageStaged: { type, rows in await progress.staged(rows, of: type) }) : nil
         }
         async let outboundPull = telling({ await progress.endSalesforcePull(stopped: $0) }) {
             pullsSalesforce ? try await pullSalesforce(outbound, actor: actor, trigger: trigger, stop: stop) : nil
@@ -211,10 +213,11 @@ public struct SyncCycle: Sendable {
     }
 
     /// The EMR's link: Salesforce's deletions and merges first (no EMR change recreates a removed
-    /// Contact), the rows to try again, then every staged row mapping by mapping; `pulled` waits
-    /// for a type's pull to end before its rows are linked (when the link runs beside the pulls).
+    /// Contact), the rows to try again, then every staged row mapping by mapping; `pulled` tells
+    /// when a type's pull has staged more rows or ended (when the link runs beside the pulls:
+    /// ``InboundLinker/linkPending(recorder:stop:pulled:)``).
     private func linkEMR(
-        _ directions: Set<Job.Direction>, recorder: JobRecorder, stop: StopSignal, pulled: (@Sendable (String) async throws -> Void)? = nil
+        _ directions: Set<Job.Direction>, recorder: JobRecorder, stop: StopSignal, pulled: (@Sendable (String, Int?) async throws -> Bool)? = nil
     ) async throws {
         guard let linker = inboundLinker else { return }
         if directions.contains(.outbound), endpoints.emrWriter != nil { try await outboundLinker.linkPendingRemovals(recorder: recorder, stop: stop) }
@@ -225,23 +228,25 @@ public struct SyncCycle: Sendable {
         try await linker.linkWaitingChildren(recorder: recorder, stop: stop)
     }
 
-    /// The EMR's link as a job that runs beside the pulls: it starts once Salesforce's pull and the
-    /// pull of the first mapped type have ended, and links each type once its pull has ended; nil
-    /// when a pull was stopped first (as no link runs after a stopped pull). It counts the calls of
-    /// Salesforce's and of any other endpoint but the EMR's source: the EMR calls it makes while the
-    /// EMR's pull runs are counted with the pull.
+    /// The EMR's link as a job that runs beside the pulls: it starts once Salesforce's pull has
+    /// ended and the first mapped type's pull has ended or staged a bulk job's rows, and links each
+    /// type's rows in whole bulk batches while the type is pulled and the rest once its pull has
+    /// ended; nil when a pull was stopped first (as no link runs after a stopped pull). It counts
+    /// the calls of Salesforce's and of any other endpoint but the EMR's source: the EMR calls it
+    /// makes while the EMR's pull runs are counted with the pull.
     private func linkBesidePulls(
         _ directions: Set<Job.Direction>, progress: PullProgress, actor: Actor, trigger: Job.Trigger, stop: StopSignal
     ) async throws -> (Job, stopped: Bool)? {
+        let rowsPerPass = inboundLinker?.rowsPerPassBesidePull
         do {
             try await progress.waitForSalesforce()
-            if let first = mapping.inbound.first { try await progress.wait(forType: first.resource) }
+            if let first = mapping.inbound.first { try await progress.wait(forType: first.resource, rows: rowsPerPass, restartingCount: false) }
         } catch {
             return nil
         }
         let meters = endpoints.meters.filter { meter in endpoints.emrSource.map { $0.meter !== meter } ?? true }
         return try await runStep(.link, .inbound, actor: actor, trigger: trigger, meters: meters) { recorder in
-            try await linkEMR(directions, recorder: recorder, stop: stop, pulled: { type in try await progress.wait(forType: type) })
+            try await linkEMR(directions, recorder: recorder, stop: stop, pulled: { type, rows in try await progress.wait(forType: type, rows: rows) })
         }
     }
 
@@ -259,9 +264,11 @@ public struct SyncCycle: Sendable {
     }
 
     /// The EMR's pull as a job (a `_lastUpdated` search or a Bulk Data export), nil without an EMR
-    /// source; `typePulled` is told of each type a search has pulled.
+    /// source; `typePulled` is told of each type a search has pulled, and `pageStaged` of the
+    /// rows each page of a search staged.
     private func pullEMR(
-        actor: Actor, trigger: Job.Trigger, stop: StopSignal, typePulled: @Sendable (String) async -> Void
+        actor: Actor, trigger: Job.Trigger, stop: StopSignal, typePulled: @Sendable (String) async -> Void,
+        pageStaged: @escaping @Sendable (String, Int) async -> Void
     ) async throws -> (Job, stopped: Bool)? {
         if settings.emrPull == .bulk, let source = endpoints.emrBulk {
             return try await runStep(.pull, .inbound, actor: actor, trigger: trigger, meters: [source.meter]) { recorder in
@@ -271,7 +278,9 @@ public struct SyncCycle: Sendable {
         }
         guard let source = endpoints.emrSource else { return nil }
         return try await runStep(.pull, .inbound, actor: actor, trigger: trigger, meters: [source.meter]) { recorder in
-            let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
+            var searching = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
+            searching.pageStaged = pageStaged
+            let puller = searching
             // With EMR calls allowed at once, the types of a wave are pulled at once (episodes beside
             // assessments, after the Patients whose names their documents take); one at a time otherwise.
             let waves = settings.emrConcurrency > 1 ? PersonSearch.pullWaves(mapping.inboundResources, system: .emr) : mapping.inboundResources.map { [$0] }
