@@ -57,35 +57,36 @@ public struct InboundLinker: Sendable {
     /// before the next mapping's (parents before children).
     public func linkPending(recorder: JobRecorder, stop: StopSignal, pulled: (@Sendable (_ type: String, _ rows: Int?) async throws -> Bool)? = nil) async throws {
         // How many rows wait is known before linking starts: progress has a total, a bar and an ETA.
-        // Beside the pulls it is counted again at each pass (below).
+        // Beside the pulls it is counted again at each pass: what is done, and what waits now.
+        func total() async throws -> Int {
+            try await store.countRows(RowFilter(statuses: [.staged], system: .emr)) + (await recorder.progressDone)
+        }
         var waiting = pulled == nil ? try await store.countRows(RowFilter(statuses: [.staged], system: .emr)) : 0
         for inbound in mapping.inbound {
             let request = ClaimRequest(system: .emr, resourceType: inbound.resource, statuses: [.staged])
-            // Once a pass beside the pull went in bulk jobs, the rest of the type does too: the
-            // cycle had more than the threshold's rows for the object.
-            var besideBulk: Int?
+            // The type's bulk batch size once more than the threshold's rows waited for the object:
+            // once a pass beside the pull went in bulk jobs, the rest of the type does too.
+            var bulk: Int?
+            func goesInBulk(_ size: Int, _ when: String) async {
+                guard bulk == nil else { return }
+                bulk = size
+                await recorder.event(.info, "\(inbound.object): more than \(target.bulkThreshold ?? 0) rows wait, upserted in bulk jobs of up to \(size)\(when)")
+            }
             if let pulled {
                 while try await !pulled(inbound.resource, rowsPerPassBesidePull) {
-                    guard let bulk = try await bulkBatchSize(for: inbound) else { continue }
+                    guard let size = try await bulkBatchSize(for: inbound) else { continue }
                     let typeWaiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr, resourceType: inbound.resource))
-                    let whole = typeWaiting / bulk * bulk
+                    let whole = typeWaiting / size * size
                     guard whole > 0 else { continue }
-                    if besideBulk == nil {
-                        await recorder.event(.info, "\(inbound.object): more than \(target.bulkThreshold ?? 0) rows wait, upserted in bulk jobs of up to \(bulk) while \(inbound.resource) is pulled")
-                    }
-                    besideBulk = bulk
-                    waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr)) + (await recorder.progressDone)
+                    await goesInBulk(size, " while \(inbound.resource) is pulled")
+                    waiting = try await total()
                     await recorder.progress(phase: "linking \(inbound.resource) (beside its pull)", total: .some(waiting))
-                    try await linkInShares(request, recorder: recorder, stop: stop, batchSize: bulk, limit: whole)
+                    try await linkInShares(request, recorder: recorder, stop: stop, batchSize: size, limit: whole)
                 }
-                // What is done, and what waits now that this type is pulled.
-                waiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr)) + (await recorder.progressDone)
+                waiting = try await total()
             }
             await recorder.progress(phase: "linking \(inbound.resource)", total: .some(waiting))
-            let bulk = try await bulkBatchSize(for: inbound) ?? besideBulk
-            if let bulk, besideBulk == nil {
-                await recorder.event(.info, "\(inbound.object): more than \(target.bulkThreshold ?? 0) rows wait, upserted in bulk jobs of up to \(bulk)")
-            }
+            if let size = try await bulkBatchSize(for: inbound) { await goesInBulk(size, "") }
             try await linkInShares(request, recorder: recorder, stop: stop, batchSize: bulk)
         }
     }

@@ -26,11 +26,15 @@ public struct DeltaPuller: Sendable {
     /// while the pull goes on.
     public var pageStaged: (@Sendable (_ resourceType: String, _ rows: Int) async -> Void)?
 
-    public init(store: any StagingStore, source: any ChangeSource, overlap: Duration = .seconds(60), pageSize: Int = 500) {
+    public init(
+        store: any StagingStore, source: any ChangeSource, overlap: Duration = .seconds(60), pageSize: Int = 500,
+        pageStaged: (@Sendable (_ resourceType: String, _ rows: Int) async -> Void)? = nil
+    ) {
         self.store = store
         self.source = source
         self.overlap = overlap
         self.pageSize = pageSize
+        self.pageStaged = pageStaged
     }
 
     /// Pulls one resource type into the job. Throws the source's error after committing every

@@ -68,7 +68,8 @@ final class PageReadAhead: Sendable {
             }
             guard !closed else { return false }
             results.append(result)
-            if case .success(let page) = result, page.next != nil {} else { ended = true }
+            // A failure or the last page ends the reading.
+            ended = (try? result.get())?.next == nil
             taker?.resume()
             taker = nil
             return true

@@ -278,9 +278,7 @@ public struct SyncCycle: Sendable {
         }
         guard let source = endpoints.emrSource else { return nil }
         return try await runStep(.pull, .inbound, actor: actor, trigger: trigger, meters: [source.meter]) { recorder in
-            var searching = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
-            searching.pageStaged = pageStaged
-            let puller = searching
+            let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize, pageStaged: pageStaged)
             // With EMR calls allowed at once, the types of a wave are pulled at once (episodes beside
             // assessments, after the Patients whose names their documents take); one at a time otherwise.
             let waves = settings.emrConcurrency > 1 ? PersonSearch.pullWaves(mapping.inboundResources, system: .emr) : mapping.inboundResources.map { [$0] }
