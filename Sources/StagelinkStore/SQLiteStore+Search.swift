@@ -314,7 +314,6 @@ package enum PersonIndex {
             if tokens.count > pieceStart { tokens.append(UInt8(ascii: " ")) }
             let hash = Remembered.hash(word)
             if let known = words.tokens(of: word, hash: hash, bytes: bytes) {
-                tokens.reserveCapacity(tokens.count + known.count)
                 for index in known { tokens.append(tokens[index]) }
                 return
             }

@@ -29,7 +29,6 @@ public enum ContentHash {
 
     /// Appends the lowercase hex of `bytes` to `out` (UTF-8).
     public static func appendHex(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + 2 * bytes.count)
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0F)])
