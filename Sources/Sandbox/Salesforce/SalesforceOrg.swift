@@ -53,6 +53,8 @@ final class SalesforceOrg: Sendable {
     let dailyLimit: Int
     let pageSize: Int
     private let sessions: SessionTable<SalesforceSession>
+    /// Where Bulk API ingest jobs are processed, one at a time (``BulkProcessingLane``).
+    let bulkLane = BulkProcessingLane()
 
     init(schema: SalesforceSchema, clock: SandboxClock, ledger: WriteLedger, dailyLimit: Int, pageSize: Int) {
         self.schema = schema

@@ -121,8 +121,9 @@ extension SalesforceOrg {
     /// a poll that comes while it is processed (a client asking again after its own timeout) finds
     /// it `InProgress` and answers at once, as Salesforce answers while it processes a job; a job
     /// is never processed twice. It is `JobComplete` (or `Failed`) from the first poll after its
-    /// processing ended.
-    func bulkJobInfo(_ id: String, actor: String) throws(SalesforceAPIError) -> WireJSON {
+    /// processing ended. Jobs are processed one at a time (``bulkLane``): a poll that claims one
+    /// while another is processed waits its turn, holding no thread.
+    func bulkJobInfo(_ id: String, actor: String) async throws(SalesforceAPIError) -> WireJSON {
         let (job, claimed) = try withBulkJob(id) { job throws(SalesforceAPIError) -> (BulkIngestJob, Bool) in
             switch job.state {
             case .inProgress where job.processed:
@@ -137,7 +138,7 @@ extension SalesforceOrg {
             }
         }
         guard claimed else { return job.info(detailed: true) }
-        var processed = process(job, actor: actor)
+        var processed = await bulkLane.run { self.process(job, actor: actor) }
         processed.processed = true
         processed.systemModstamp = clock.now()
         state.withLock { $0.bulkJobs[id] = processed }

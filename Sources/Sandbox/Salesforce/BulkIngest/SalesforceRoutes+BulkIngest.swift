@@ -29,7 +29,7 @@ extension SalesforceRoutes {
             return HTTPReply.json(try org.setBulkJobState(try context.parameters.require("job"), body: body))
         }
         data.get("/jobs/ingest/:job") { _, context in
-            HTTPReply.json(try org.bulkJobInfo(try context.parameters.require("job"), actor: context.actor))
+            HTTPReply.json(try await org.bulkJobInfo(try context.parameters.require("job"), actor: context.actor))
         }
         data.delete("/jobs/ingest/:job") { _, context in
             try org.deleteBulkJob(try context.parameters.require("job"))
