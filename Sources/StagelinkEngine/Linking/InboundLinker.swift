@@ -74,26 +74,26 @@ public struct InboundLinker: Sendable {
             }
             if let pulled {
                 while try await !pulled(inbound.resource, rowsPerPassBesidePull) {
-                    guard let size = try await bulkBatchSize(for: inbound) else { continue }
-                    let typeWaiting = try await store.countRows(RowFilter(statuses: [.staged], system: .emr, resourceType: inbound.resource))
-                    let whole = typeWaiting / size * size
+                    guard let batch = try await bulkBatch(for: inbound) else { continue }
+                    let whole = batch.typeWaiting / batch.size * batch.size
                     guard whole > 0 else { continue }
-                    await goesInBulk(size, " while \(inbound.resource) is pulled")
+                    await goesInBulk(batch.size, " while \(inbound.resource) is pulled")
                     waiting = try await total()
                     await recorder.progress(phase: "linking \(inbound.resource) (beside its pull)", total: .some(waiting))
-                    try await linkInShares(request, recorder: recorder, stop: stop, batchSize: size, limit: whole)
+                    try await linkInShares(request, recorder: recorder, stop: stop, batchSize: batch.size, limit: whole)
                 }
                 waiting = try await total()
             }
             await recorder.progress(phase: "linking \(inbound.resource)", total: .some(waiting))
-            if let size = try await bulkBatchSize(for: inbound) { await goesInBulk(size, "") }
+            if let batch = try await bulkBatch(for: inbound) { await goesInBulk(batch.size, "") }
             try await linkInShares(request, recorder: recorder, stop: stop, batchSize: bulk)
         }
     }
 
     /// How many more staged rows of a type a link beside its pull waits for before it looks again
-    /// whether whole bulk batches wait (``linkPending(recorder:stop:pulled:)``): a bulk job's
-    /// rows, nil (only at the pull's end) when the target has no bulk path.
+    /// whether whole bulk batches wait (``linkPending(recorder:stop:pulled:)``): a bulk batch's
+    /// rows (the target's bulk batch size, never under its collections batch), nil (only at the
+    /// pull's end) when the target has no bulk path.
     public var rowsPerPassBesidePull: Int? {
         target.bulkThreshold == nil ? nil : max(target.bulkBatchSize, target.maxBatchSize)
     }
@@ -114,15 +114,20 @@ public struct InboundLinker: Sendable {
         }
     }
 
-    /// The target's bulk batch size when more rows than its bulk threshold wait for this
-    /// mapping's object (counting every mapping into that object), nil otherwise.
-    private func bulkBatchSize(for inbound: InboundMapping) async throws -> Int? {
-        guard let threshold = target.bulkThreshold else { return nil }
+    /// The size of a bulk batch (``rowsPerPassBesidePull``) when more rows than the target's bulk
+    /// threshold wait for this mapping's object (counting every mapping into that object), with how
+    /// many of them are of this mapping's resource type; nil otherwise.
+    private func bulkBatch(for inbound: InboundMapping) async throws -> (size: Int, typeWaiting: Int)? {
+        guard let threshold = target.bulkThreshold, let size = rowsPerPassBesidePull else { return nil }
+        var counted: [String: Int] = [:]
         var waiting = 0
         for other in mapping.inbound where other.object == inbound.object {
-            waiting += try await store.countRows(RowFilter(statuses: [.staged], system: .emr, resourceType: other.resource))
+            if counted[other.resource] == nil {
+                counted[other.resource] = try await store.countRows(RowFilter(statuses: [.staged], system: .emr, resourceType: other.resource))
+            }
+            waiting += counted[other.resource] ?? 0
         }
-        return waiting > threshold ? max(target.bulkBatchSize, target.maxBatchSize) : nil
+        return waiting > threshold ? (size, counted[inbound.resource] ?? 0) : nil
     }
 
     /// Links the rows a claim request selects until none is left (a retry passes row ids or

@@ -16,6 +16,7 @@
 /// let processed = await bulkLane.run { self.process(job, actor: actor) }
 /// ```
 actor BulkProcessingLane {
-    /// `work`'s result, once every job handed over before it was processed.
+    /// `work`'s result; no other job's work runs while it does (callers take turns in the
+    /// actor's order, which is not promised to be the order they called in).
     func run<Result: Sendable>(_ work: @Sendable () -> Result) -> Result { work() }
 }
