@@ -14,9 +14,10 @@ extension SQLiteStore {
     public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         let now = Date().seconds
         // Hashing, sealing and reading the person index's fields from each payload are the costly
-        // part: done before taking the write lock, spread over the machine's cores. An encrypted
-        // store keeps keyed hashes, which deduplicate the same way.
-        let (hashes, payloads, documents) = try sealing.preparedPage(records)
+        // part: started now, in chunks over the machine's cores, and the writer inserts each chunk
+        // while the next is prepared (``PagePipeline``). An encrypted store keeps keyed hashes,
+        // which deduplicate the same way.
+        let page = sealing.preparingPage(records)
         return try await write { db in
             try self.checkDataKey(db)
             var rowIDs: [Int64] = []
@@ -30,18 +31,20 @@ extension SQLiteStore {
             let insertPayload = try RawStatement(db.cachedStatement(sql: "INSERT INTO staged_payload (rowID, payload) VALUES (?, ?)"), in: db)
             let personIndex = try PersonIndex.Writer(db, blind: self.cipher)
             var deduplicated = 0
-            for (((record, hash), payload), document) in zip(zip(zip(records, hashes), payloads), documents) {
-                try insert.run(
-                    .text(record.system.rawValue), .text(record.resourceType), .text(record.sourceID), .text(record.version),
-                    .real(record.lastUpdated?.seconds), .text(hash), .integer(job), .real(now), .real(now), .text(record.kind.rawValue),
-                    .text(record.survivorID))
-                if db.changesCount == 1 {
-                    let rowID = db.lastInsertedRowID
-                    try insertPayload.run(.integer(rowID), .blob(payload))
-                    try personIndex.write(document, rowID: rowID)
-                    rowIDs.append(rowID)
-                } else {
-                    deduplicated += 1
+            for (chunk, indices) in page.chunks.enumerated() {
+                for (record, prepared) in zip(records[indices], try page.chunk(chunk)) {
+                    try insert.run(
+                        .text(record.system.rawValue), .text(record.resourceType), .text(record.sourceID), .text(record.version),
+                        .real(record.lastUpdated?.seconds), .text(prepared.hash), .integer(job), .real(now), .real(now),
+                        .text(record.kind.rawValue), .text(record.survivorID))
+                    if db.changesCount == 1 {
+                        let rowID = db.lastInsertedRowID
+                        try insertPayload.run(.integer(rowID), .blob(prepared.payload))
+                        try personIndex.write(prepared.document, rowID: rowID)
+                        rowIDs.append(rowID)
+                    } else {
+                        deduplicated += 1
+                    }
                 }
             }
             if let watermark { try Self.advance(watermark, job: job, at: now, in: db) }

@@ -121,3 +121,22 @@ struct JSONWriterTests {
         #expect(lines.first { $0.path == "name[0].family" }?.text == #"      "family": "Peña","#)
     }
 }
+
+/// The keys of an object are checked for repeats however many it has: the first sixteen are kept
+/// inline, the rest in a set.
+struct JSONObjectKeyTests {
+    static func object(keys: [String]) -> [UInt8] {
+        Array(("{" + keys.map { #""\#($0)":1"# }.joined(separator: ",") + "}").utf8)
+    }
+
+    @Test(arguments: [2, 16, 17, 40])
+    func aRepeatedKeyIsRefusedAmongAnyNumberOfKeys(count: Int) {
+        let keys = (0..<count).map { "key\($0)" }
+        #expect(throws: Never.self) { try JSONValue(parsing: Self.object(keys: keys)) }
+        #expect(throws: Never.self) { try JSONParser.values(at: [["key0"]], in: Self.object(keys: keys)) }
+        for repeated in [keys[0], keys[count / 2], keys[count - 1]] {
+            #expect(throws: JSONError.self) { try JSONValue(parsing: Self.object(keys: keys + [repeated])) }
+            #expect(throws: JSONError.self) { try JSONParser.values(at: [["key0"]], in: Self.object(keys: keys + [repeated])) }
+        }
+    }
+}

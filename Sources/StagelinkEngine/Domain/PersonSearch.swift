@@ -49,15 +49,22 @@ public struct PersonDocument: Sendable, Hashable {
 /// kinds of values where these fields are, gives what could be read and nothing else: staging
 /// never fails because of the index.
 public enum PersonSearch {
-    /// A field path of the declaration: keys, where `*` takes every element of a list.
-    typealias Path = [String]
+    /// A field path of the declaration: keys, where `.each` takes every element of a list.
+    typealias Path = [JSONParser.PathStep]
 
     struct Declaration: Sendable {
-        var name: [Path] = []
-        var identifiers: [Path] = []
-        var birthDate: [Path] = []
+        let name: [Path]
+        let identifiers: [Path]
+        let birthDate: [Path]
         /// A reference to the parent (`Patient/123` in FHIR, an id in Salesforce) and the parent's type.
-        var parent: (path: Path, resourceType: String)?
+        let parent: (path: Path, resourceType: String)?
+        /// Every path above, in that order: what one pass over a payload looks for.
+        let paths: [Path]
+
+        init(name: [Path] = [], identifiers: [Path] = [], birthDate: [Path] = [], parent: (path: Path, resourceType: String)? = nil) {
+            (self.name, self.identifiers, self.birthDate, self.parent) = (name, identifiers, birthDate, parent)
+            paths = name + identifiers + birthDate + (parent.map { [$0.path] } ?? [])
+        }
     }
 
     /// The FHIR R4 elements: Patient.name (HumanName), Patient.identifier, Patient.birthDate,
@@ -65,11 +72,11 @@ public enum PersonSearch {
     /// (http://hl7.org/fhir/R4/patient.html, episodeofcare.html, questionnaireresponse.html).
     static let emr: [String: Declaration] = [
         "Patient": Declaration(
-            name: [["name", "*", "given", "*"], ["name", "*", "family"], ["name", "*", "text"]], identifiers: [["identifier", "*", "value"]],
+            name: [["name", .each, "given", .each], ["name", .each, "family"], ["name", .each, "text"]], identifiers: [["identifier", .each, "value"]],
             birthDate: [["birthDate"]]),
         "EpisodeOfCare": Declaration(parent: (["patient", "reference"], "Patient")),
         "QuestionnaireResponse": Declaration(parent: (["subject", "reference"], "Patient")),
-        "ServiceRequest": Declaration(identifiers: [["identifier", "*", "value"]], parent: (["subject", "reference"], "Patient")),
+        "ServiceRequest": Declaration(identifiers: [["identifier", .each, "value"]], parent: (["subject", "reference"], "Patient")),
     ]
 
     /// The Salesforce fields: Contact's and Person Account's standard name and birth date fields,
@@ -112,19 +119,29 @@ public enum PersonSearch {
     /// The document of a staged row's payload.
     public static func document(system: SourceSystem, resourceType: String, sourceID: String, payload: [UInt8]) -> PersonDocument {
         let declarations = system == .emr ? emr : salesforce
-        guard let declaration = declarations[resourceType], let root = try? JSONValue(parsing: payload) else {
+        // One pass over the payload that checks all of it and builds only the values found
+        // (``JSONParser/ranges(of:in:maximumDepth:)``): building the whole payload's values was two
+        // thirds of staging's preparation of a page (docs/performance.md).
+        guard let declaration = declarations[resourceType], let found = try? JSONParser.ranges(of: declaration.paths, in: payload) else {
             return PersonDocument(identifiers: sourceID)
         }
-        func texts(_ paths: [Path]) -> [String] {
-            var found: [String] = []
-            for path in paths { collect(path[...], in: root, into: &found) }
-            return found
+        var next = found.makeIterator()
+        func texts(_ count: Int) -> [String] {
+            var texts: [String] = []
+            for _ in 0..<count {
+                for range in next.next() ?? [] {
+                    if let text = (try? JSONParser.parse(payload[range]))?.stringValue, !text.isEmpty { texts.append(text) }
+                }
+            }
+            return texts
         }
+        let name = texts(declaration.name.count), identifiers = texts(declaration.identifiers.count)
+        let birthDate = texts(declaration.birthDate.count)
         var document = PersonDocument(
-            name: unique(texts(declaration.name).flatMap { $0.split(separator: " ").map(String.init) }).joined(separator: " "),
-            identifiers: unique([sourceID] + texts(declaration.identifiers)).joined(separator: " "),
-            birthDate: unique(texts(declaration.birthDate)).joined(separator: " "))
-        if let (path, parentType) = declaration.parent, let reference = texts([path]).first {
+            name: unique(name.flatMap { $0.split(separator: " ").map(String.init) }).joined(separator: " "),
+            identifiers: unique([sourceID] + identifiers).joined(separator: " "),
+            birthDate: unique(birthDate).joined(separator: " "))
+        if let (_, parentType) = declaration.parent, let reference = texts(1).first {
             let id = system == .emr ? fhirReferenceID(reference, of: parentType) : reference
             if let id, !id.isEmpty {
                 document.parent = SourceKey(system: system, resourceType: parentType, sourceID: id)
@@ -141,19 +158,16 @@ public enum PersonSearch {
         return String(parts[1])
     }
 
-    private static func collect(_ path: ArraySlice<String>, in value: JSONValue, into found: inout [String]) {
-        guard let step = path.first else {
-            if let text = value.stringValue, !text.isEmpty { found.append(text) }
-            return
-        }
-        if step == "*" {
-            for item in value.arrayValue ?? [] { collect(path.dropFirst(), in: item, into: &found) }
-        } else if let next = value[step] {
-            collect(path.dropFirst(), in: next, into: &found)
-        }
-    }
-
+    /// The texts without repeats, in order. A document's lists usually hold a few texts each:
+    /// comparing them costs less than hashing them into a set. A payload may hold thousands
+    /// (a hostile one): those are hashed, so that the work stays linear.
     private static func unique(_ texts: [String]) -> [String] {
+        guard texts.count > 16 else {
+            var kept: [String] = []
+            kept.reserveCapacity(texts.count)
+            for text in texts where !kept.contains(text) { kept.append(text) }
+            return kept
+        }
         var seen: Set<String> = []
         return texts.filter { seen.insert($0).inserted }
     }

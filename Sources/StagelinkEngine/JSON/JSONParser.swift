@@ -50,7 +50,8 @@ public enum JSONParser {
             var reader = Reader(buffer: buffer, maximumDepth: maximumDepth)
             var found = [[Range<Int>]](repeating: [], count: paths.count)
             reader.skipWhitespace()
-            try reader.locate(paths.indices.map { ($0, paths[$0][...]) }, depth: 0, into: &found)
+            precondition(paths.count <= UInt64.bitWidth, "at most \(UInt64.bitWidth) paths are located in one pass")
+            try reader.locate(paths, active: paths.isEmpty ? 0 : UInt64.max >> (UInt64.bitWidth - paths.count), level: 0, depth: 0, into: &found)
             reader.skipWhitespace()
             guard reader.isAtEnd else { throw reader.error("unexpected bytes after the end of the value") }
             return found
@@ -378,56 +379,86 @@ private struct Reader {
         }
     }
 
-    /// Walks one value, recording the range of every value at the end of one of `paths` (each
-    /// with the index of its list in `found`); what no path enters is skipped, and checked.
+    /// Walks one value `level` steps into the `paths` whose bits are set in `active` (all of them
+    /// have taken the same `level` steps to get here), recording its range for each of them that
+    /// ends here (in `found`, at the path's index); what no path enters is skipped, and checked.
+    /// Paths are a bit set rather than a list so that walking a payload allocates nothing but the
+    /// keys it reads: building lists of the paths entering each member made locating as slow as
+    /// building every value (docs/performance.md, "Staging prepares a page while it writes it").
     mutating func locate(
-        _ paths: [(index: Int, rest: ArraySlice<JSONParser.PathStep>)], depth: Int, into found: inout [[Range<Int>]]
+        _ paths: [[JSONParser.PathStep]], active: UInt64, level: Int, depth: Int, into found: inout [[Range<Int>]]
     ) throws(JSONError) {
         let start = position
-        let deeper = paths.filter { !$0.rest.isEmpty }
-        switch (deeper.isEmpty, try peek()) {
-        case (false, UInt8(ascii: "{")) where deeper.contains(where: { $0.rest.first != .each }):
+        var (ended, intoObject, intoList): (UInt64, UInt64, UInt64) = (0, 0, 0)
+        for index in Self.indexes(of: active) {
+            if paths[index].count == level {
+                ended |= 1 << index
+            } else if paths[index][level] == .each {
+                intoList |= 1 << index
+            } else {
+                intoObject |= 1 << index
+            }
+        }
+        switch try peek() {
+        case UInt8(ascii: "{") where intoObject != 0:
             var seen = KeySet()
             if try openContainer(UInt8(ascii: "}"), depth: depth + 1) {
                 repeat {
-                    let step = JSONParser.PathStep.key(try memberKey(&seen))
-                    // Most members enter no path: they are skipped without building the list of those that do.
-                    if deeper.contains(where: { $0.rest.first == step }) {
-                        let entering = deeper.filter { $0.rest.first == step }.map { ($0.index, $0.rest.dropFirst()) }
-                        try locate(entering, depth: depth + 1, into: &found)
+                    let key = try memberKey(&seen)
+                    var entering: UInt64 = 0
+                    for index in Self.indexes(of: intoObject) {
+                        if case .key(let step) = paths[index][level], step == key { entering |= 1 << index }
+                    }
+                    if entering != 0 {
+                        try locate(paths, active: entering, level: level + 1, depth: depth + 1, into: &found)
                     } else {
                         try skipValue(depth: depth + 1)
                     }
                 } while try nextElement(closing: UInt8(ascii: "}"), "',' or '}' in an object")
             }
-        case (false, UInt8(ascii: "[")) where deeper.contains(where: { $0.rest.first == .each }):
-            let entering = deeper.filter { $0.rest.first == .each }.map { ($0.index, $0.rest.dropFirst()) }
+        case UInt8(ascii: "[") where intoList != 0:
             if try openContainer(UInt8(ascii: "]"), depth: depth + 1) {
                 repeat {
-                    try locate(entering, depth: depth + 1, into: &found)
+                    try locate(paths, active: intoList, level: level + 1, depth: depth + 1, into: &found)
                 } while try nextElement(closing: UInt8(ascii: "]"), "',' or ']' in a list")
             }
         default:
             try skipValue(depth: depth)
         }
-        for path in paths where path.rest.isEmpty { found[path.index].append(start..<position) }
+        for index in Self.indexes(of: ended) { found[index].append(start..<position) }
+    }
+
+    /// The indexes of the bits set in `bits`, lowest first.
+    static func indexes(of bits: UInt64) -> some Sequence<Int> {
+        sequence(state: bits) { rest -> Int? in
+            guard rest != 0 else { return nil }
+            defer { rest &= rest - 1 }
+            return rest.trailingZeroBitCount
+        }
     }
 }
 
 /// The keys seen in one object, to refuse duplicates. Objects are small: a linear scan beats
 /// hashing until they are not.
+///
+/// The first 16 keys are kept inline, so that an object's keys take no allocation of their own (a
+/// list allocated for each object was a tenth of reading a payload's person fields).
 struct KeySet {
-    private var small: [String] = []
+    private var small = InlineArray<16, String>(repeating: "")
+    private var count = 0
     private var large: Set<String>?
 
     mutating func insert(_ key: String) -> Bool {
         if large != nil { return large!.insert(key).inserted }
-        if small.contains(key) { return false }
-        small.append(key)
-        if small.count > 16 {
-            large = Set(small)
-            small = []
+        for index in 0..<count where small[index] == key { return false }
+        guard count < small.count else {
+            var keys = Set([key])
+            for index in small.indices { keys.insert(small[index]) }
+            large = keys
+            return true
         }
+        small[count] = key
+        count += 1
         return true
     }
 }

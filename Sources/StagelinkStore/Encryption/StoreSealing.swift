@@ -81,18 +81,43 @@ package struct StoreSealing: Sendable {
         return PersonIndex.blinded(document, with: &words!)
     }
 
-    /// A page of records as both stores write it: each record's stored hash, its stored payload
-    /// (sealed in an encrypted store) and its person document (blinded in an encrypted store),
-    /// worked out over every core (``PageLanes``) before the store's transaction. The costly part of
-    /// staging (hashing, sealing, reading each payload's names), done the same way by both.
+    /// A record as both stores write it: its stored hash, its stored payload (sealed in an
+    /// encrypted store) and its person document (blinded in an encrypted store).
+    package struct PreparedRecord: Sendable {
+        package var hash: String
+        package var payload: [UInt8]
+        package var document: PersonDocument
+    }
+
+    /// What a lane preparing records keeps from one record to the next: its nonces, and in an
+    /// encrypted store the blind tokens of the words it has seen.
+    package typealias PreparingLane = (nonces: StoreCipher.Nonces, words: PersonIndex.BlindWords?)
+
+    /// A new lane's state for ``prepared(_:lane:)``.
+    @Sendable package func preparingLane() -> PreparingLane { (StoreCipher.Nonces(), cipher.map(PersonIndex.BlindWords.init)) }
+
+    /// One record prepared: the costly part of staging (hashing, sealing, reading the payload's
+    /// names), done the same way by both stores.
+    package func prepared(_ record: IncomingRecord, lane: inout PreparingLane) throws -> PreparedRecord {
+        let hash = storedHash(record.contentHash)
+        let payload = try sealPayload(record.payload, contentHash: hash, nonces: &lane.nonces)
+        return PreparedRecord(hash: hash, payload: payload, document: indexed(PersonSearch.document(for: record), words: &lane.words))
+    }
+
+    /// A page of records prepared (``prepared(_:lane:)``), worked out over every core
+    /// (``PageLanes``) before the store's transaction.
     package func preparedPage(_ records: [IncomingRecord]) throws -> (hashes: [String], payloads: [[UInt8]], documents: [PersonDocument]) {
-        let prepared = try PageLanes.map(records.count, minimum: 128, state: { (StoreCipher.Nonces(), cipher.map(PersonIndex.BlindWords.init)) }) {
-            index, lane in
-            let hash = storedHash(records[index].contentHash)
-            let payload = try sealPayload(records[index].payload, contentHash: hash, nonces: &lane.0)
-            return (hash, payload, indexed(PersonSearch.document(for: records[index]), words: &lane.1))
+        let prepared = try PageLanes.map(records.count, minimum: 128, state: preparingLane) { index, lane in
+            try self.prepared(records[index], lane: &lane)
         }
-        return (prepared.map(\.0), prepared.map(\.1), prepared.map(\.2))
+        return (prepared.map(\.hash), prepared.map(\.payload), prepared.map(\.document))
+    }
+
+    /// A page of records prepared in chunks while the store writes the chunks before
+    /// (``PagePipeline``): started now, so that a page waiting for the store's writer is prepared
+    /// meanwhile.
+    package func preparingPage(_ records: [IncomingRecord]) -> PagePipeline<PreparedRecord, PreparingLane> {
+        PagePipeline(records.count, state: preparingLane) { index, lane in try self.prepared(records[index], lane: &lane) }
     }
 
     /// A parent's source id as a child's document names it when the parent has no document yet.
