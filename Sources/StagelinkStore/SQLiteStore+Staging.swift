@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 import StagelinkEngine
 
@@ -14,10 +15,12 @@ extension SQLiteStore {
     public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         let now = Date().seconds
         // Hashing, sealing and reading the person index's fields from each payload are the costly
-        // part: started now, in chunks over the machine's cores, and the writer inserts each chunk
-        // while the next is prepared (``PagePipeline``). An encrypted store keeps keyed hashes,
-        // which deduplicate the same way.
-        let page = sealing.preparingPage(records)
+        // part: started now (or while the page before was written, when the puller said this page
+        // came next), in chunks over the machine's cores, and the writer inserts each chunk while
+        // the next is prepared (``PagePipeline``). An encrypted store keeps keyed hashes, which
+        // deduplicate the same way.
+        let page = upcoming.take(records) ?? sealing.preparingPage(records)
+        page.start()
         return try await write { db in
             try self.checkDataKey(db)
             var rowIDs: [Int64] = []
@@ -47,10 +50,18 @@ extension SQLiteStore {
                     }
                 }
             }
+            // Every row of this page is prepared: the next page's preparing starts, beside this
+            // page's commit.
+            self.upcoming.startNext()
             if let watermark { try Self.advance(watermark, job: job, at: now, in: db) }
             CrashPoints.reach(.stageBeforeCommit)
             return StageResult(staged: rowIDs.count, deduplicated: deduplicated, rowIDs: rowIDs)
         }
+    }
+
+    public func prepareToStage(_ records: [IncomingRecord]) {
+        guard records.count >= UpcomingPages.minimum else { return }
+        upcoming.add(records, sealing.preparingPage(records, startingNow: false))
     }
 
     public func newestStaged(system: SourceSystem, resourceType: String, sourceIDs: [String]) async throws -> [String: Date] {
@@ -84,5 +95,48 @@ extension SQLiteStore {
                     updatedAt = excluded.updatedAt
                 """,
             arguments: [watermark.system.rawValue, watermark.resourceType, watermark.to.seconds, job, now])
+    }
+}
+
+/// The pages a puller said it will stage next (``SQLiteStore/prepareToStage(_:)``), each with its
+/// preparation (``PagePipeline``), oldest first. The first not started starts once the page being
+/// written is all prepared, so that its preparing runs beside that page's commit instead of after
+/// it; ``take(_:)`` finds a page by its records' storage (the very array the puller was given), so
+/// another page staged in between is prepared as usual and a page never staged is dropped.
+final class UpcomingPages: Sendable {
+    typealias Page = PagePipeline<StoreSealing.PreparedRecord, StoreSealing.PreparingLane>
+
+    /// Pages smaller than this are not worth preparing ahead (``PagePipeline`` works them at once).
+    static let minimum = 128
+    /// At most this many pages wait: a puller reads a few pages ahead, never more.
+    static let capacity = 4
+
+    private let pages = Mutex<[(records: [IncomingRecord], page: Page)]>([])
+
+    func add(_ records: [IncomingRecord], _ page: Page) {
+        pages.withLock { pages in
+            pages.append((records, page))
+            if pages.count > Self.capacity { pages.removeFirst(pages.count - Self.capacity) }
+        }
+    }
+
+    /// The preparation of exactly these records (the same array), taken out with every page said
+    /// to come before them; nil when they were not said to come.
+    func take(_ records: [IncomingRecord]) -> Page? {
+        let identity = records.withUnsafeBufferPointer { $0.baseAddress }
+        guard identity != nil else { return nil }
+        return pages.withLock { pages in
+            guard let index = pages.firstIndex(where: { entry in
+                entry.records.count == records.count && entry.records.withUnsafeBufferPointer { $0.baseAddress } == identity
+            }) else { return nil }
+            let page = pages[index].page
+            pages.removeFirst(index + 1)
+            return page
+        }
+    }
+
+    /// Starts the preparing of the next page said to come, if any.
+    func startNext() {
+        pages.withLock { $0.first?.page }?.start()
     }
 }

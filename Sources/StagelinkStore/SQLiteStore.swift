@@ -64,6 +64,8 @@ public final class SQLiteStore: SyncStore {
     /// The folder a ``temporary(_:encrypted:)`` store lives in: removed when the store (and every
     /// fenced copy of it) is gone. Nil for a store at a path of its caller's.
     private let folder: TemporaryFolder?
+    /// Pages a puller said it will stage next, prepared ahead (``prepareToStage(_:)``).
+    let upcoming = UpcomingPages()
 
     /// Opens the store at `path`. A store written by a newer Stagelink (a schema version or a
     /// migration this build does not know) is refused before anything writes to it.

@@ -239,3 +239,66 @@ struct StagingTests {
         #expect(job.progress.done == 12)
     }
 }
+
+/// A store that says which pages it was told come next, and takes its time over each page, as a
+/// store whose writer is busy does.
+final class HintRecordingStore: StagingStore {
+    let inner: SQLiteStore
+    /// What was said and done, in order: `("next", first id)` for a hint, `("stage", first id)`.
+    private let log = Mutex<[(String, String, [IncomingRecord])]>([])
+
+    init(_ inner: SQLiteStore) { self.inner = inner }
+
+    var events: [(String, String, [IncomingRecord])] { log.withLock { $0 } }
+
+    func prepareToStage(_ records: [IncomingRecord]) {
+        log.withLock { $0.append(("next", records.first?.sourceID ?? "", records)) }
+        inner.prepareToStage(records)
+    }
+
+    func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
+        log.withLock { $0.append(("stage", records.first?.sourceID ?? "", records)) }
+        try await Task.sleep(for: .milliseconds(50))
+        return try await inner.stage(records, job: job, advancing: watermark)
+    }
+
+    func watermark(system: SourceSystem, resourceType: String) async throws -> Date? {
+        try await inner.watermark(system: system, resourceType: resourceType)
+    }
+    func newestStaged(system: SourceSystem, resourceType: String, sourceIDs: [String]) async throws -> [String: Date] {
+        try await inner.newestStaged(system: system, resourceType: resourceType, sourceIDs: sourceIDs)
+    }
+    func bulkExport(system: SourceSystem) async throws -> BulkExportProgress? { try await inner.bulkExport(system: system) }
+    func saveBulkExport(_ progress: BulkExportProgress) async throws { try await inner.saveBulkExport(progress) }
+    func finishBulkExport(system: SourceSystem, job: Int64?, advancing watermarks: [WatermarkAdvance]) async throws {
+        try await inner.finishBulkExport(system: system, job: job, advancing: watermarks)
+    }
+}
+
+struct PreparingTheNextPageTests {
+    /// While a page is staged, the pull says which page comes next when it has read it already:
+    /// always the very page it stages next, so that the store may prepare it beside the writing.
+    @Test func thePullSaysWhichPageItStagesNextAndItIsThePageItStagesNext() async throws {
+        let store = try SQLiteStore.temporary()
+        let pages = (0..<5).map { page in (1...4).map { Fixtures.record(Fixtures.patient(id: "p\(page * 4 + $0)", version: page * 4 + $0)) } }
+        let recording = HintRecordingStore(store)
+        let source = ScriptedSource(pages: pages)
+        let recorder = try await JobRecorder.start(.pull, direction: .inbound, actor: .system, store: store, meters: [source.meter], logger: .init(label: "test"))
+        try await DeltaPuller(store: recording, source: source, pageSize: 4).pull("Patient", into: recorder, stop: StopSignal())
+        _ = try await recorder.finish()
+
+        let events = recording.events
+        #expect(events.filter { $0.0 == "stage" }.map(\.1) == ["p1", "p5", "p9", "p13", "p17"])
+        let hints = events.indices.filter { events[$0].0 == "next" }
+        #expect(hints.count >= 3, "pages read ahead while a slow staging went on are said to come: \(events.map { "\($0.0) \($0.1)" })")
+        for index in hints {
+            // Said just before the page before it is staged; the next page staged after that is it.
+            let following = events[(index + 1)...].filter { $0.0 == "stage" }
+            #expect(following.count >= 2)
+            #expect(following.dropFirst().first?.2 == events[index].2)
+            #expect(following.dropFirst().first.map { page in page.2.withUnsafeBufferPointer { $0.baseAddress } }
+                == events[index].2.withUnsafeBufferPointer { $0.baseAddress }, "the very array, which the store finds it by")
+        }
+        #expect(try await store.countRows(.all) == 20)
+    }
+}

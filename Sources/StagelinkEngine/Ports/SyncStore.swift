@@ -26,6 +26,10 @@ import Foundation
 public typealias SyncStore = StagingStore & LinkingStore & PolicyStore & JobStore & ServiceLeaseStore
     & RowReader & HistoryReader & AccessLogStore & RetentionStore & ChangeTracking & LeaseFencing
 
+extension StagingStore {
+    public func prepareToStage(_ records: [IncomingRecord]) {}
+}
+
 /// What the pullers write: pages of records staged verbatim, the watermark each page moves, and
 /// the Bulk Data export in flight.
 public protocol StagingStore: Sendable {
@@ -36,6 +40,12 @@ public protocol StagingStore: Sendable {
     /// between pages loses nothing and duplicates nothing. A record whose (system, type, id,
     /// content hash) is already staged is counted as deduplicated, not staged again.
     func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult
+
+    /// Says that these records (this very array) are the next page the caller will stage, after
+    /// the one it is staging: a store may prepare them (hash, seal, read their person fields)
+    /// beside the page it is writing. Only a hint: staging other records next, or never staging
+    /// these, changes nothing but the time taken. Stores that do nothing with it need not implement it.
+    func prepareToStage(_ records: [IncomingRecord])
 
     /// The newest `lastUpdated` staged of each of these records of one type (a record with no
     /// row, or with rows without a `lastUpdated`, is absent): what a pull compares an overlap

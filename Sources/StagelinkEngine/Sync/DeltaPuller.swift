@@ -106,6 +106,8 @@ public struct DeltaPuller: Sendable {
                 let pageHigh = page.records.compactMap(\.lastUpdated).max().map { min($0, began) }
                 if let pageHigh { highest = max(highest ?? pageHigh, pageHigh) }
                 let advance = moves ? pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) } : nil
+                // The page after it, when read already, is prepared beside this one's writing.
+                if let upcoming = await reading.upcoming() { store.prepareToStage(upcoming.records) }
                 let result = try await store.stage(page.records, job: await recorder.id, advancing: advance)
                 pulled += page.records.count
                 if moves, let pageHigh { await recorder.setWatermarks(before: watermark, after: max(pageHigh, watermark ?? pageHigh)) }

@@ -44,6 +44,12 @@ final class PageReadAhead: Sendable {
         try await buffer.take()
     }
 
+    /// The page ``next()`` will give after the one just taken, when it is read already; nil when
+    /// it is not (or the reading ended). It stays in its place.
+    func upcoming() async -> SourcePage? {
+        await buffer.peek()
+    }
+
     /// Stops reading: a page read meanwhile is dropped (read again by the next pull, from the
     /// watermark the staged pages moved).
     func close() {
@@ -84,6 +90,10 @@ final class PageReadAhead: Sendable {
             putter?.resume()
             putter = nil
             return try result.get()
+        }
+
+        func peek() -> SourcePage? {
+            try? results.first?.get()
         }
 
         func close() {

@@ -114,10 +114,10 @@ package struct StoreSealing: Sendable {
     }
 
     /// A page of records prepared in chunks while the store writes the chunks before
-    /// (``PagePipeline``): started now, so that a page waiting for the store's writer is prepared
-    /// meanwhile.
-    package func preparingPage(_ records: [IncomingRecord]) -> PagePipeline<PreparedRecord, PreparingLane> {
-        PagePipeline(records.count, state: preparingLane) { index, lane in try self.prepared(records[index], lane: &lane) }
+    /// (``PagePipeline``): started now unless `startingNow` is false, so that a page waiting for
+    /// the store's writer is prepared meanwhile.
+    package func preparingPage(_ records: [IncomingRecord], startingNow: Bool = true) -> PagePipeline<PreparedRecord, PreparingLane> {
+        PagePipeline(records.count, startingNow: startingNow, state: preparingLane) { index, lane in try self.prepared(records[index], lane: &lane) }
     }
 
     /// A parent's source id as a child's document names it when the parent has no document yet.

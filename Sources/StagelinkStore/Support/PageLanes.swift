@@ -92,6 +92,9 @@ package final class PagePipeline<Element: Sendable, State>: Sendable {
     /// The caller's own state, made the first time it works a chunk.
     private let helper: Mutex<State?>
     private let state: @Sendable () -> State
+    /// Lanes to start (none for a page worked at once), and whether they were.
+    private let lanes: Int
+    private let started = Atomic<Bool>(false)
 
     /// What the lanes and the caller share.
     private final class Progress: Sendable {
@@ -145,8 +148,11 @@ package final class PagePipeline<Element: Sendable, State>: Sendable {
     /// - Parameters:
     ///   - chunkSize: rows a lane takes at once, and the caller; the last chunk may be smaller.
     ///   - minimum: below this many rows the page is worked at once on the calling thread.
+    ///   - startingNow: false to start the lanes later (``start()``): a page prepared ahead of its
+    ///     turn waits until the page before it needs no more preparing, so that the two pages'
+    ///     lanes never outnumber the cores.
     package init(
-        _ count: Int, chunkSize: Int = 16, minimum: Int = 128, state: @escaping @Sendable () -> State,
+        _ count: Int, chunkSize: Int = 16, minimum: Int = 128, startingNow: Bool = true, state: @escaping @Sendable () -> State,
         _ work: @escaping @Sendable (Int, inout State) throws -> Element
     ) {
         precondition(chunkSize > 0, "a chunk holds at least one row")
@@ -155,13 +161,20 @@ package final class PagePipeline<Element: Sendable, State>: Sendable {
         let progress = Progress(chunks, work: work)
         (self.progress, self.state) = (progress, state)
         helper = Mutex(nil)
+        lanes = pipelined ? max(1, PageLanes.lanes(count, minimum: minimum) - 1) : 0
         guard pipelined else {
             var state = state()
             progress.run(&state)
             return
         }
-        for _ in 0..<max(1, PageLanes.lanes(count, minimum: minimum) - 1) {
-            DispatchQueue.global(qos: .userInitiated).async {
+        if startingNow { start() }
+    }
+
+    /// Starts the lanes, once: they take the chunks the caller has not taken yet.
+    package func start() {
+        guard lanes > 0, !started.exchange(true, ordering: .relaxed) else { return }
+        for _ in 0..<lanes {
+            DispatchQueue.global(qos: .userInitiated).async { [progress, state] in
                 var state = state()
                 progress.run(&state)
             }

@@ -1,0 +1,80 @@
+import Foundation
+import GRDB
+import Testing
+import StagelinkEngine
+@testable import StagelinkStore
+
+/// Pages said to come next (``SQLiteStore/prepareToStage(_:)``) are prepared beside the page
+/// before them and staged exactly as they would be without: same rows, payloads and person
+/// documents; a page said to come and not staged changes nothing.
+struct UpcomingPagesTests {
+    static func patient(_ index: Int) -> IncomingRecord {
+        IncomingRecord(
+            system: .emr, resourceType: "Patient", sourceID: "p\(index)", version: "1", lastUpdated: Date(timeIntervalSince1970: 1_790_000_000 + Double(index)),
+            payload: Array(#"{"resourceType":"Patient","id":"p\#(index)","identifier":[{"value":"MRN\#(index)"}],"name":[{"family":"Family\#(index % 7)","given":["Given\#(index)"]}],"birthDate":"1980-01-0\#(1 + index % 9)"}"#.utf8))
+    }
+
+    static func episode(_ index: Int, patient: Int) -> IncomingRecord {
+        IncomingRecord(
+            system: .emr, resourceType: "EpisodeOfCare", sourceID: "e\(index)", version: "1", lastUpdated: Date(timeIntervalSince1970: 1_790_100_000 + Double(index)),
+            payload: Array(#"{"resourceType":"EpisodeOfCare","id":"e\#(index)","patient":{"reference":"Patient/p\#(patient)"}}"#.utf8))
+    }
+
+    /// Pages of 300 Patients, then 200 episodes of the first page's Patients.
+    static let pages: [[IncomingRecord]] = (0..<3).map { page in (0..<300).map { patient(page * 300 + $0) } } + [(0..<200).map { episode($0, patient: $0) }]
+
+    /// What a store holds of its staged rows: each row's key and hash, its payload, its person document.
+    static func contents(of store: SQLiteStore) async throws -> [String] {
+        try await store.pool.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT staged_row.id || ' ' || sourceID || ' ' || contentHash || ' ' || hex(payload) || ' ' || name || '|' || identifiers || '|' || birthDate
+                    FROM staged_row JOIN staged_payload ON staged_payload.rowID = staged_row.id JOIN person_search ON person_search.rowid = staged_row.id
+                    ORDER BY staged_row.id
+                    """)
+        }
+    }
+
+    @Test func pagesSaidToComeNextAreStagedAsTheyAreWithout() async throws {
+        let told = try SQLiteStore.temporary()
+        let untold = try SQLiteStore.temporary()
+        for (index, page) in Self.pages.enumerated() {
+            if index + 1 < Self.pages.count { told.prepareToStage(Self.pages[index + 1]) }
+            #expect(try await told.stage(page, job: nil, advancing: nil).staged == page.count)
+            _ = try await untold.stage(page, job: nil, advancing: nil)
+        }
+        let contents = try await Self.contents(of: told)
+        #expect(contents.count == 1_100)
+        #expect(contents == (try await Self.contents(of: untold)))
+        #expect(contents.last?.hasSuffix(" Given199 Family3|e199 p199 MRN199|1980-01-02") == true, "an episode takes its Patient's name, staged two pages before: \(contents.last ?? "")")
+    }
+
+    @Test func aPageSaidToComeAndNotStagedChangesNothingAndThePageStagedInsteadIsStagedAsUsual() async throws {
+        let store = try SQLiteStore.temporary()
+        store.prepareToStage(Self.pages[1])
+        _ = try await store.stage(Self.pages[0], job: nil, advancing: nil)
+        store.prepareToStage(Self.pages[1])
+        // Another page than the one said to come: staged as usual; the one said is not staged.
+        _ = try await store.stage(Self.pages[2], job: nil, advancing: nil)
+        let ids = try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT sourceID FROM staged_row ORDER BY id") }
+        #expect(ids == (Self.pages[0] + Self.pages[2]).map(\.sourceID))
+        // The page said to come, staged later with another array of the same records, is staged once.
+        #expect(try await store.stage(Array(Self.pages[1]), job: nil, advancing: nil).staged == 300)
+        #expect(try await store.stage(Self.pages[1], job: nil, advancing: nil).deduplicated == 300)
+        #expect(try await store.countRows(.all) == 900)
+    }
+
+    @Test func anEncryptedStoreStagesAPageSaidToComeSealedAndBlindedAsWithout() async throws {
+        let folder = try TemporaryFolder("upcoming-encrypted")
+        let store = try SQLiteStore(path: folder.url.appendingPathComponent("s.sqlite").path, key: try StoreKey.generate(at: folder.url.appendingPathComponent("k").path))
+        for (index, page) in Self.pages.enumerated() {
+            if index + 1 < Self.pages.count { store.prepareToStage(Self.pages[index + 1]) }
+            _ = try await store.stage(page, job: nil, advancing: nil)
+        }
+        let claimed = try await store.claimRows(ClaimRequest(), limit: 2_000, actor: .job(1))
+        #expect(claimed.map(\.payload) == Self.pages.flatMap { $0 }.map(\.payload))
+        #expect(try await store.countRows(RowFilter(text: "Given599")) == 1)
+        #expect(try await store.countRows(RowFilter(text: "Given150")) == 2, "the Patient and its episode")
+    }
+}
