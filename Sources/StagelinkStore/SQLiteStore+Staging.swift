@@ -98,11 +98,13 @@ extension SQLiteStore {
     }
 }
 
-/// The pages a puller said it will stage next (``SQLiteStore/prepareToStage(_:)``), each with its
-/// preparation (``PagePipeline``), oldest first. The first not started starts once the page being
-/// written is all prepared, so that its preparing runs beside that page's commit instead of after
-/// it; ``take(_:)`` finds a page by its records' storage (the very array the puller was given), so
-/// another page staged in between is prepared as usual and a page never staged is dropped.
+/// The pages pullers said they will stage next (``SQLiteStore/prepareToStage(_:)``), each with its
+/// preparation (``PagePipeline``), oldest first. The oldest starts once the page being written is
+/// all prepared, so that its preparing runs beside that page's commit instead of after it.
+/// ``take(_:)`` finds a page by its records' storage (the very array the puller was given), so
+/// another page staged in between is prepared as usual; pages of several pullers staging into the
+/// same store at once (the types of one wave) wait side by side, and a page never staged is
+/// dropped once ``capacity`` newer pages were said to come.
 final class UpcomingPages: Sendable {
     typealias Page = PagePipeline<StoreSealing.PreparedRecord, StoreSealing.PreparingLane>
 
@@ -120,8 +122,8 @@ final class UpcomingPages: Sendable {
         }
     }
 
-    /// The preparation of exactly these records (the same array), taken out with every page said
-    /// to come before them; nil when they were not said to come.
+    /// The preparation of exactly these records (the same array), taken out; nil when they were
+    /// not said to come.
     func take(_ records: [IncomingRecord]) -> Page? {
         let identity = records.withUnsafeBufferPointer { $0.baseAddress }
         guard identity != nil else { return nil }
@@ -129,9 +131,7 @@ final class UpcomingPages: Sendable {
             guard let index = pages.firstIndex(where: { entry in
                 entry.records.count == records.count && entry.records.withUnsafeBufferPointer { $0.baseAddress } == identity
             }) else { return nil }
-            let page = pages[index].page
-            pages.removeFirst(index + 1)
-            return page
+            return pages.remove(at: index).page
         }
     }
 

@@ -65,6 +65,21 @@ struct UpcomingPagesTests {
         #expect(try await store.countRows(.all) == 900)
     }
 
+    /// Two pullers staging into one store at once (the types of one wave) each say their next page:
+    /// staging one puller's page leaves the other's waiting, and both are staged as without.
+    @Test func pagesOfTwoPullersSaidToComeWaitSideBySide() async throws {
+        let store = try SQLiteStore.temporary()
+        let (first, second) = (Self.pages[0], Self.pages[1])
+        store.prepareToStage(first)
+        store.prepareToStage(second)
+        #expect(try await store.stage(second, job: nil, advancing: nil).staged == 300)
+        #expect(store.upcoming.take(first) != nil, "the other puller's page still waits, prepared")
+        #expect(store.upcoming.take(second) == nil, "a page staged is taken out")
+        #expect(try await store.stage(first, job: nil, advancing: nil).staged == 300)
+        let ids = try await store.pool.read { db in try String.fetchAll(db, sql: "SELECT sourceID FROM staged_row ORDER BY id") }
+        #expect(ids == (second + first).map(\.sourceID))
+    }
+
     @Test func anEncryptedStoreStagesAPageSaidToComeSealedAndBlindedAsWithout() async throws {
         let folder = try TemporaryFolder("upcoming-encrypted")
         let store = try SQLiteStore(path: folder.url.appendingPathComponent("s.sqlite").path, key: try StoreKey.generate(at: folder.url.appendingPathComponent("k").path))
