@@ -60,7 +60,8 @@ extension SQLiteStore {
     }
 
     public func prepareToStage(_ records: [IncomingRecord]) {
-        guard records.count >= UpcomingPages.minimum else { return }
+        // A smaller page would be prepared at once, here: it waits for its turn instead.
+        guard records.count >= StoreSealing.lanesMinimum else { return }
         upcoming.add(records, sealing.preparingPage(records, startingNow: false))
     }
 
@@ -108,8 +109,6 @@ extension SQLiteStore {
 final class UpcomingPages: Sendable {
     typealias Page = PagePipeline<StoreSealing.PreparedRecord, StoreSealing.PreparingLane>
 
-    /// Pages smaller than this are not worth preparing ahead (``PagePipeline`` works them at once).
-    static let minimum = 128
     /// At most this many pages wait: a puller reads a few pages ahead, never more.
     static let capacity = 4
 

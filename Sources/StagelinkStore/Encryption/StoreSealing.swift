@@ -93,6 +93,10 @@ package struct StoreSealing: Sendable {
     /// encrypted store the blind tokens of the words it has seen.
     package typealias PreparingLane = (nonces: StoreCipher.Nonces, words: PersonIndex.BlindWords?)
 
+    /// Pages of fewer records are prepared on the calling thread, where starting lanes would cost
+    /// more than they save (``PageLanes``, ``PagePipeline``).
+    package static let lanesMinimum = 128
+
     /// A new lane's state for ``prepared(_:lane:)``.
     @Sendable package func preparingLane() -> PreparingLane { (StoreCipher.Nonces(), cipher.map(PersonIndex.BlindWords.init)) }
 
@@ -107,7 +111,7 @@ package struct StoreSealing: Sendable {
     /// A page of records prepared (``prepared(_:lane:)``), worked out over every core
     /// (``PageLanes``) before the store's transaction.
     package func preparedPage(_ records: [IncomingRecord]) throws -> (hashes: [String], payloads: [[UInt8]], documents: [PersonDocument]) {
-        let prepared = try PageLanes.map(records.count, minimum: 128, state: preparingLane) { index, lane in
+        let prepared = try PageLanes.map(records.count, minimum: Self.lanesMinimum, state: preparingLane) { index, lane in
             try self.prepared(records[index], lane: &lane)
         }
         return (prepared.map(\.hash), prepared.map(\.payload), prepared.map(\.document))
@@ -117,7 +121,7 @@ package struct StoreSealing: Sendable {
     /// (``PagePipeline``): started now unless `startingNow` is false, so that a page waiting for
     /// the store's writer is prepared meanwhile.
     package func preparingPage(_ records: [IncomingRecord], startingNow: Bool = true) -> PagePipeline<PreparedRecord, PreparingLane> {
-        PagePipeline(records.count, startingNow: startingNow, state: preparingLane) { index, lane in try self.prepared(records[index], lane: &lane) }
+        PagePipeline(records.count, minimum: Self.lanesMinimum, startingNow: startingNow, state: preparingLane) { index, lane in try self.prepared(records[index], lane: &lane) }
     }
 
     /// A parent's source id as a child's document names it when the parent has no document yet.

@@ -20,43 +20,32 @@ package enum PageLanes {
     package static func map<Element, State>(
         _ count: Int, minimum: Int = 64, state: @Sendable () -> State, _ work: @Sendable (Int, inout State) throws -> Element
     ) throws -> [Element] {
-        var states = (0..<lanes(count, minimum: minimum)).map { _ in state() }
-        return try map(0..<count, states: &states, work)
-    }
-
-    /// How many lanes a page of `count` rows takes: one a core, or one below `minimum`.
-    package static func lanes(_ count: Int, minimum: Int) -> Int {
-        count >= minimum ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
-    }
-
-    /// `work(index, &states[lane])` for every index of `indices`, in index order, one lane for each
-    /// of `states`: what a lane keeps in its state (remembered tokens) stays for the next call with
-    /// the same states.
-    package static func map<Element, State>(
-        _ indices: Range<Int>, states: inout [State], _ work: @Sendable (Int, inout State) throws -> Element
-    ) throws -> [Element] {
-        let lanes = states.count
-        precondition(lanes > 0, "a page's work needs at least one lane")
-        guard lanes > 1 else { return try indices.map { try work($0, &states[0]) } }
-        var results = [Element?](repeating: nil, count: indices.count)
+        let lanes = lanes(count, minimum: minimum)
+        guard lanes > 1 else {
+            var state = state()
+            return try (0..<count).map { try work($0, &state) }
+        }
+        var results = [Element?](repeating: nil, count: count)
         let failure = Mutex<(any Error)?>(nil)
-        let start = indices.lowerBound
         results.withUnsafeMutableBufferPointer { buffer in
-            states.withUnsafeMutableBufferPointer { laneStates in
-                // Each lane writes its own indexes and its own state only.
-                nonisolated(unsafe) let out = buffer
-                nonisolated(unsafe) let laneStates = laneStates
-                DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                    do {
-                        for offset in stride(from: lane, to: out.count, by: lanes) { out[offset] = try work(start + offset, &laneStates[lane]) }
-                    } catch {
-                        failure.withLock { $0 = $0 ?? error }
-                    }
+            // Each lane writes its own indexes only.
+            nonisolated(unsafe) let out = buffer
+            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                var laneState = state()
+                do {
+                    for index in stride(from: lane, to: count, by: lanes) { out[index] = try work(index, &laneState) }
+                } catch {
+                    failure.withLock { $0 = $0 ?? error }
                 }
             }
         }
         if let error = failure.withLock({ $0 }) { throw error }
         return results.map { $0! }
+    }
+
+    /// How many lanes a page of `count` rows takes: one a core, or one below `minimum`.
+    package static func lanes(_ count: Int, minimum: Int) -> Int {
+        count >= minimum ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
     }
 }
 
