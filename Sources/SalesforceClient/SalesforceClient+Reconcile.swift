@@ -16,12 +16,16 @@ extension SalesforceClient: ReconcileSource, OverlapListing {
     }
 
     /// A delta pull's overlap window listed by id and `SystemModstamp` (``OverlapListing``): the
-    /// listing's query with `WHERE SystemModstamp >= since AND SystemModstamp < the second after
-    /// through` (a SOQL dateTime literal is to the second), 2,000 records a call.
+    /// listing's query with `WHERE SystemModstamp >= since AND SystemModstamp < end ORDER BY
+    /// SystemModstamp` (a SOQL dateTime literal is to the second), 2,000 records a call, the
+    /// first answer's `totalSize` the window's count. Slices of one window are listed at once,
+    /// each its own query locator: "There isn't a limit on the number of open cursors" since API
+    /// version 56.0 (Salesforce App Limits Cheatsheet, "API Query Cursor Limits"; ten a user
+    /// before).
     public var overlapListing: (any OverlapListing)? { self }
 
-    public func changes(_ request: DeltaRequest, through: Date, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
-        try await listing(request, window: (request.since, windowEnd(through: through)), after: cursor)
+    public func changes(_ request: DeltaRequest, before end: Date, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+        try await listing(request, window: (request.since, end), after: cursor)
     }
 
     /// The second after the watermark's: the pages that follow the listing then start where it
@@ -40,7 +44,7 @@ extension SalesforceClient: ReconcileSource, OverlapListing {
             var built = try SOQLQuery(select: ["Id", "SystemModstamp"] + removal, from: request.resourceType)
             if let window {
                 if let since = window.since { built = try built.where("SystemModstamp", .greaterThanOrEqual, .dateTime(since)) }
-                built = try built.where("SystemModstamp", .lessThan, .dateTime(window.end))
+                built = try built.where("SystemModstamp", .lessThan, .dateTime(window.end)).orderBy("SystemModstamp")
             }
             query = built
         } catch {

@@ -162,8 +162,10 @@ struct SalesforceSandboxTests {
             let request = DeltaRequest(resourceType: "Contact", since: since, fields: ["LastName", "EMR_Patient_Id__c"], pageSize: 200)
 
             let listing = try #require(salesforce.overlapListing)
-            let listed = try await listing.changes(request, through: through, after: nil)
+            let listed = try await listing.changes(request, before: listing.windowEnd(through: through), after: nil)
             #expect(listed.next == nil)
+            #expect(listed.total == 5, "the window's count, from totalSize")
+            #expect(listed.records.map(\.lastUpdated) == listed.records.map(\.lastUpdated).sorted { ($0 ?? .distantPast) < ($1 ?? .distantPast) }, "oldest first")
             #expect(Set(listed.records.map(\.sourceID)) == Set(inside))
             #expect(Set(listed.records.map(\.sourceID)).isDisjoint(with: after))
             #expect(listed.records.allSatisfy { $0.lastUpdated != nil })

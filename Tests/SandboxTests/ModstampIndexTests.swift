@@ -15,6 +15,16 @@ struct ModstampIndexTests {
         #expect(index.ids(stampedSince: 31).isEmpty)
     }
 
+    @Test func aWindowReadsOnlyTheRecordsStampedWithinIt() {
+        var index = ModstampIndex()
+        for (id, stamp) in [("a", 10), ("b", 20), ("c", 20), ("d", 30), ("e", 40)] { index.stamp(id, at: Int64(stamp)) }
+        index.stamp("a", at: 35)
+        #expect(index.ids(stampedSince: 20, before: 40) == ["b", "c", "d", "a"])
+        #expect(index.ids(stampedSince: 20, before: 21) == ["b", "c"])
+        #expect(index.ids(stampedSince: 11, before: 20).isEmpty, "a's stamp of 10 is stale")
+        #expect(index.ids(stampedSince: 30, before: 10).isEmpty, "an end before the start holds nothing")
+    }
+
     @Test func anEarlierStampTakesItsPlaceAndARemovedRecordIsGone() {
         var index = ModstampIndex()
         index.stamp("late", at: 50)

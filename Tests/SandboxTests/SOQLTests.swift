@@ -98,6 +98,16 @@ struct SOQLTests {
         let stamp = world.salesforce.store.records(of: "Contact").first { $0.id == changed[0] }?["SystemModstamp"].stringValue
         let first = try #require(stamp.flatMap(SandboxInstant.init(iso8601:)))
         #expect(try allPages("SELECT Id FROM Contact WHERE SystemModstamp > \(first.fhirInstant) ORDER BY SystemModstamp").ids == Array(changed.dropFirst()))
+        // A window (`>= … AND < …`, or `<=`) reads the index between its bounds only: the records
+        // stamped there, as a scan of every Contact finds them.
+        let hundredth = world.salesforce.store.records(of: "Contact").first { $0.id == changed[100] }?["SystemModstamp"].stringValue
+        let bound = try #require(hundredth.flatMap(SandboxInstant.init(iso8601:)))
+        let window = "SystemModstamp >= \(since.fhirInstant) AND SystemModstamp"
+        #expect(try allPages("SELECT Id FROM Contact WHERE \(window) < \(bound.fhirInstant) ORDER BY SystemModstamp").ids == Array(changed.prefix(100)))
+        #expect(try allPages("SELECT Id FROM Contact WHERE \(window) <= \(bound.fhirInstant) ORDER BY SystemModstamp").ids == Array(changed.prefix(101)))
+        #expect(
+            try allPages("SELECT Id FROM Contact WHERE NOT SystemModstamp < \(since.fhirInstant) AND NOT SystemModstamp >= \(bound.fhirInstant)").ids
+                == contacts.filter(Set(changed.prefix(100)).contains))
     }
 
     @Test func stringComparisonIgnoresCaseAsSOQLDoes() throws {

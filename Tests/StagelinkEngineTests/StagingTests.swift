@@ -38,9 +38,32 @@ final class ScriptedSource: ChangeSource {
 final class ListingSource: ChangeSource, OverlapListing {
     let system = SourceSystem.emr
     let meter = APIMeter()
-    private let state = Mutex<(records: [IncomingRecord], fetched: [String], pagesSince: [Date?], gone: Set<String>, listingFails: Bool)>(([], [], [], [], false))
+    private struct State {
+        var records: [IncomingRecord] = []
+        var fetched: [String] = []
+        var pagesSince: [Date?] = []
+        var gone: Set<String> = []
+        var listingFails = false
+        var windows: [Range<Date>] = []
+        var inFlight = 0
+        var mostInFlight = 0
+    }
+    private let state = Mutex(State())
+    /// The most records a listing call answers (a page, its cursor the offset of the next); all
+    /// when nil.
+    let listingPage: Int?
+    /// How long a listing call takes.
+    let listingDelay: Duration
+    /// The pages after the window are answered only once a record was fetched by id (up to 10 s):
+    /// for a test that needs them after the listing.
+    let pagesAfterAFetch: Bool
 
-    init(_ records: [IncomingRecord]) { state.withLock { $0.records = records } }
+    init(_ records: [IncomingRecord], listingPage: Int? = nil, listingDelay: Duration = .zero, pagesAfterAFetch: Bool = false) {
+        self.listingPage = listingPage
+        self.listingDelay = listingDelay
+        self.pagesAfterAFetch = pagesAfterAFetch
+        state.withLock { $0.records = records }
+    }
 
     /// A record committed now, whatever its stamp (a long transaction's is older than its commit).
     func commit(_ record: IncomingRecord) {
@@ -55,31 +78,49 @@ final class ListingSource: ChangeSource, OverlapListing {
     func listingFails(_ fails: Bool) { state.withLock { $0.listingFails = fails } }
     var fetched: [String] { state.withLock { $0.fetched } }
     var pagesSince: [Date?] { state.withLock { $0.pagesSince } }
+    /// Each window listed from its start (a call without a cursor), in the order asked.
+    var windows: [Range<Date>] { state.withLock { $0.windows } }
+    /// The most listing calls that were in flight at once.
+    var mostListingsInFlight: Int { state.withLock { $0.mostInFlight } }
     var overlapListing: (any OverlapListing)? { self }
 
     private func stamped(from since: Date?, before end: Date = .distantFuture) -> [IncomingRecord] {
         state.withLock { $0.records }.filter { record in
             let stamp = record.lastUpdated ?? .distantPast
             return stamp >= (since ?? .distantPast) && stamp < end
-        }.sorted { ($0.lastUpdated ?? .distantPast) < ($1.lastUpdated ?? .distantPast) }
+        }.sorted { ($0.lastUpdated ?? .distantPast, $0.sourceID) < ($1.lastUpdated ?? .distantPast, $1.sourceID) }
     }
 
     func page(_ request: DeltaRequest, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+        if pagesAfterAFetch && request.since != nil {
+            for _ in 0..<1_000 where state.withLock({ $0.fetched.isEmpty }) { try? await Task.sleep(for: .milliseconds(10)) }
+        }
         state.withLock { $0.pagesSince.append(request.since) }
         return SourcePage(records: stamped(from: request.since), next: nil)
     }
 
-    func changes(_ request: DeltaRequest, through: Date, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
-        if state.withLock({ $0.listingFails }) {
+    func changes(_ request: DeltaRequest, before end: Date, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage {
+        let failing = state.withLock { state in
+            if cursor == nil { state.windows.append((request.since ?? .distantPast)..<end) }
+            state.inFlight += 1
+            state.mostInFlight = max(state.mostInFlight, state.inFlight)
+            return state.listingFails
+        }
+        if listingDelay > .zero { try? await Task.sleep(for: listingDelay) }
+        state.withLock { $0.inFlight -= 1 }
+        if failing {
             throw RemoteCallError(.transient, LinkError(code: ErrorCode.httpStatus(503), message: "the server answered 503"))
         }
-        // Ids and stamps only, as a listing gives them.
+        // Ids and stamps only, as a listing gives them, oldest first, with the window's count.
+        let window = stamped(from: request.since, before: end).map { record in
+            var listed = record
+            listed.payload = Array(#"{"listed":true}"#.utf8)
+            return listed
+        }
+        let offset = cursor.flatMap { Int($0.value) } ?? 0
+        let upper = min(window.count, offset + (listingPage ?? window.count))
         return SourcePage(
-            records: stamped(from: request.since, before: windowEnd(through: through)).map { record in
-                var listed = record
-                listed.payload = Array(#"{"listed":true}"#.utf8)
-                return listed
-            }, next: nil)
+            records: Array(window[offset..<upper]), next: upper < window.count ? PageCursor(String(upper)) : nil, total: window.count)
     }
 
     /// To the second, as Salesforce lists.
@@ -99,10 +140,12 @@ struct StagingTests {
         (0..<3).map { page in (1...4).map { Fixtures.record(Fixtures.patient(id: "p\(page * 4 + $0)", version: page * 4 + $0)) } }
     }
 
-    func pull(_ source: any ChangeSource, overlap: Duration = .seconds(120), into store: SQLiteStore) async throws -> Job {
+    func pull(_ source: any ChangeSource, overlap: Duration = .seconds(120), listingLanes: Int = 1, into store: SQLiteStore) async throws -> Job {
         let recorder = try await JobRecorder.start(.pull, direction: .inbound, actor: .system, store: store, meters: [source.meter], logger: .init(label: "test"))
         do {
-            try await DeltaPuller(store: store, source: source, overlap: overlap, pageSize: 4).pull("Patient", into: recorder, stop: StopSignal())
+            var puller = DeltaPuller(store: store, source: source, overlap: overlap, pageSize: 4)
+            puller.listingLanes = listingLanes
+            try await puller.pull("Patient", into: recorder, stop: StopSignal())
             return try await recorder.finish()
         } catch {
             try await recorder.finish(.failed, message: "\(error)")
@@ -186,6 +229,72 @@ struct StagingTests {
         #expect(Set(source.fetched) == ["late", "p4"])
         #expect(third.counts.staged == 0)
         #expect(third.counts.pulled == 0)
+    }
+
+    /// Sixty Patients two to a second, as a load stamps them, and after that pull a late commit
+    /// inside the window and a newer version of one of them.
+    func loadedWindow(listingPage: Int?, listingDelay: Duration = .zero) -> (ListingSource, Date) {
+        let base = Date(timeIntervalSince1970: 1_790_000_000)
+        let patient = { (id: String, stamp: Double, family: String) in
+            var record = Fixtures.record(Fixtures.patient(id: id, family: family))
+            record.lastUpdated = base.addingTimeInterval(stamp)
+            return record
+        }
+        let source = ListingSource(
+            (0..<60).map { patient("p\($0)", Double($0) / 2, "Müller") }, listingPage: listingPage, listingDelay: listingDelay)
+        return (source, base)
+    }
+
+    /// After a load, the overlap window holds the whole load: its listing, one cursor, held up the
+    /// cycle. Listed in slices at once, it finds the same records and counts each once.
+    @Test func aLargeOverlapWindowIsListedInSlicesOfWholeSecondsAtOnceAndFindsWhatOneCursorFinds() async throws {
+        var outcomes: [[String]] = []
+        for lanes in [1, 3] {
+            let store = try SQLiteStore.temporary()
+            let (source, base) = loadedWindow(listingPage: 4, listingDelay: .milliseconds(20))
+            _ = try await pull(source, overlap: .seconds(300), listingLanes: lanes, into: store)
+            var late = Fixtures.record(Fixtures.patient(id: "late", family: "Late"))
+            late.lastUpdated = base.addingTimeInterval(20.25)
+            source.commit(late)
+            var changed = Fixtures.record(Fixtures.patient(id: "p10", family: "Changed"))
+            changed.lastUpdated = base.addingTimeInterval(25.75)
+            source.commit(changed)
+
+            let job = try await pull(source, overlap: .seconds(300), listingLanes: lanes, into: store)
+            #expect(Set(source.fetched) == ["late", "p10"], "lanes \(lanes)")
+            #expect(job.counts.staged == 2)
+            let events = try await store.recentEvents(limit: 10).filter { $0.jobID == job.id }
+            #expect(
+                events.contains { $0.message == "Patient: 59 of the 61 records stamped in the overlap before the watermark were staged already and not read again" },
+                "each listed record counted once with \(lanes) lanes")
+            let end = base.addingTimeInterval(30)
+            if lanes == 1 {
+                #expect(source.windows.count == 1, "one cursor")
+                #expect(source.mostListingsInFlight == 1)
+            } else {
+                let slices = Array(source.windows.dropFirst())
+                // The first page is p0…p3 (0 to 1.5 s): the rest from its newest stamp's second.
+                #expect(slices.first?.lowerBound == base.addingTimeInterval(1))
+                #expect(slices.last?.upperBound == end)
+                #expect(zip(slices, slices.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "slices meet, none overlaps")
+                #expect(slices.allSatisfy { $0.lowerBound.timeIntervalSince1970.rounded(.down) == $0.lowerBound.timeIntervalSince1970 })
+                #expect(slices.count == 12, "four a lane, fewer than the 15 pages left")
+                #expect(source.mostListingsInFlight > 1 && source.mostListingsInFlight <= 3)
+            }
+            outcomes.append(try await store.rows(RowQuery(limit: 100)).map { "\($0.sourceID) \($0.lastUpdated?.timeIntervalSince1970 ?? 0)" }.sorted())
+        }
+        #expect(outcomes[0] == outcomes[1], "the same rows staged either way")
+        #expect(outcomes[0].count == 62)
+    }
+
+    /// A window of one page or two is listed by its one cursor, whatever the lanes.
+    @Test func aSmallOverlapWindowIsListedByItsOneCursor() async throws {
+        let store = try SQLiteStore.temporary()
+        let (source, _) = loadedWindow(listingPage: 40)
+        _ = try await pull(source, overlap: .seconds(300), listingLanes: 3, into: store)
+        _ = try await pull(source, overlap: .seconds(300), listingLanes: 3, into: store)
+        #expect(source.windows.count == 1)
+        #expect(source.fetched.isEmpty)
     }
 
     @Test func aListedRecordNotReturnedWhenReadByIdIsSaidOnTheJob() async throws {

@@ -12,6 +12,7 @@
 /// index.stamp("003000000000002AAA", at: 2_000)
 /// index.stamp("003000000000001AAA", at: 3_000)
 /// index.ids(stampedSince: 1_500)  // ["003000000000002AAA", "003000000000001AAA"]
+/// index.ids(stampedSince: 1_500, before: 3_000)  // ["003000000000002AAA"]
 /// ```
 struct ModstampIndex: Sendable {
     private struct Entry: Sendable {
@@ -47,10 +48,12 @@ struct ModstampIndex: Sendable {
         stamps[id] = nil
     }
 
-    /// The ids whose current stamp is at or after `stamp`, ordered by stamp.
-    func ids(stampedSince stamp: Int64) -> [String] {
+    /// The ids whose current stamp is at or after `stamp` and, with `end`, before it, ordered by
+    /// stamp: a window's query (`SystemModstamp >= … AND SystemModstamp < …`) reads only its window.
+    func ids(stampedSince stamp: Int64, before end: Int64? = nil) -> [String] {
+        let upper = end.map { max(firstIndex(stampedAtOrAfter: stamp), firstIndex(stampedAtOrAfter: $0)) } ?? entries.count
         var seen: Set<String> = []
-        return entries[firstIndex(stampedAtOrAfter: stamp)...].compactMap { entry in
+        return entries[firstIndex(stampedAtOrAfter: stamp)..<upper].compactMap { entry in
             stamps[entry.id] == entry.stamp && seen.insert(entry.id).inserted ? entry.id : nil
         }
     }

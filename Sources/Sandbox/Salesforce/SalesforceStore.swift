@@ -63,10 +63,13 @@ struct SalesforceStore: Sendable {
         }
     }
 
-    /// The records of one object stamped at or after `since` (`SystemModstamp`), in creation order
-    /// like ``records(of:includingDeleted:)``, read from the object's ``ModstampIndex``.
-    func records(of object: String, stampedSince since: SandboxInstant, includingDeleted: Bool = false) -> [SObjectRecord] {
-        let ids = modstamps[object]?.ids(stampedSince: since.milliseconds) ?? []
+    /// The records of one object stamped at or after `since` (`SystemModstamp`) and, with `end`,
+    /// before it, in creation order like ``records(of:includingDeleted:)``, read from the object's
+    /// ``ModstampIndex``.
+    func records(of object: String, stampedSince since: SandboxInstant, before end: SandboxInstant? = nil, includingDeleted: Bool = false)
+        -> [SObjectRecord]
+    {
+        let ids = modstamps[object]?.ids(stampedSince: since.milliseconds, before: end?.milliseconds) ?? []
         return ids.map { (creationOrder[$0] ?? 0, $0) }.sorted { $0.0 < $1.0 }.compactMap { _, id in
             records[id].flatMap { includingDeleted || !$0.isDeleted ? $0 : nil }
         }

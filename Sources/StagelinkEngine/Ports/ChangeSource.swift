@@ -43,9 +43,12 @@ extension ChangeSource {
 /// few; the rest of the window, everything the last pull staged, is what the listing spares.
 public protocol OverlapListing: Sendable {
     /// One page of the records of `request.resourceType` stamped at or after `request.since` and
-    /// before ``windowEnd(through:)``, each with its id and version only (the payload is the
-    /// listing's, not the record); the first page when `cursor` is nil.
-    func changes(_ request: DeltaRequest, through: Date, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage
+    /// before `end`, oldest first, each with its id and version only (the payload is the listing's,
+    /// not the record); the first page when `cursor` is nil. The first page says how many records
+    /// the window holds (``SourcePage/total``) when the source knows: a large window is then
+    /// listed in slices at once (`end` a whole second, as `request.since` of every slice after
+    /// the first).
+    func changes(_ request: DeltaRequest, before end: Date, after cursor: PageCursor?) async throws(RemoteCallError) -> SourcePage
 
     /// Where the listing of a window through `watermark` ends (exclusive), at or after the
     /// watermark: the pull's pages start there, so that what the listing covered is not read

@@ -21,6 +21,9 @@ public struct DeltaPuller: Sendable {
     /// Pages read ahead of their staging, at most (``PageReadAhead``): reading goes on while a
     /// page's staging waits behind the link's writes.
     public var readAhead = 4
+    /// Slices of a large overlap window listed at once (``OverlapSlices``), beside the pages after
+    /// the window; 1 follows the listing's one cursor.
+    public var listingLanes = 1
     /// Told after each page of a type's changes is staged, with the rows it staged (not those
     /// deduplicated): a link beside the pull (``SyncCycle``) takes them in whole bulk batches
     /// while the pull goes on.
@@ -143,43 +146,171 @@ public struct DeltaPuller: Sendable {
     /// store has not staged in the listed version or a newer one are fetched whole and staged. The
     /// watermark does not move: the window lies before it. A listed record without a version is
     /// fetched.
+    ///
+    /// The listing's first page is of the whole window, oldest first. When it says that more than
+    /// one page is left and ``listingLanes`` allows, the rest of the window, from the whole second
+    /// of that page's newest stamp, is cut into slices of whole seconds (``OverlapSlices``) listed
+    /// by that many lanes at once, each lane taking the next slice no lane has taken: after a load
+    /// the window holds the whole load, and its pages, one cursor after the other, held up the
+    /// cycle (50 calls for 100,000 Contacts). The first page's records of that second, listed
+    /// again by the first slice, are passed over there.
     private func readOverlap(
         _ request: DeltaRequest, through watermark: Date, listing: any OverlapListing, into recorder: JobRecorder, stop: StopSignal
     ) async throws {
-        var cursor: PageCursor?
-        var (listed, asked, absent) = (0, 0, 0)
-        repeat {
-            if stop.isRequested { throw SyncStopped() }
-            let page = try await listing.changes(request, through: watermark, after: cursor)
-            CrashPoints.reach(.pullPage)
-            listed += page.records.count
-            let staged = try await store.newestStaged(
-                system: source.system, resourceType: request.resourceType, sourceIDs: page.records.map(\.sourceID))
-            let missing = page.records.filter { record in
-                guard let stamp = record.lastUpdated, let newest = staged[record.sourceID] else { return true }
-                return RecordVersion(version: nil, lastUpdated: newest) < RecordVersion(version: nil, lastUpdated: stamp)
-            }.map(\.sourceID)
-            asked += missing.count
-            for slice in Reconciler.slices(missing, fetchSize) {
-                let ids = Array(slice)
-                let records = try await listing.records(request, ids: ids)
-                let returned = Set(records.map(\.sourceID))
-                absent += ids.filter { !returned.contains($0) }.count
-                let result = try await store.stage(records, job: await recorder.id, advancing: nil)
-                await recorder.add(Job.Counts(pulled: records.count, staged: result.staged, deduplicated: result.deduplicated))
+        let end = listing.windowEnd(through: watermark)
+        var tally = OverlapTally()
+        if stop.isRequested { throw SyncStopped() }
+        let first = try await listing.changes(request, before: end, after: nil)
+        CrashPoints.reach(.pullPage)
+        tally += try await fetchUnstaged(first.records, request, listing: listing, into: recorder)
+        if let next = first.next {
+            let slices = listingLanes > 1 ? OverlapSlices(after: first, before: end, lanes: listingLanes) : nil
+            if let slices {
+                try await withThrowingTaskGroup(of: OverlapTally.self) { group in
+                    for _ in 0..<min(listingLanes, slices.count) {
+                        group.addTask { [self] in
+                            var lane = OverlapTally()
+                            while let slice = slices.take() {
+                                var part = request
+                                part.since = slice.lowerBound
+                                lane += try await listWindow(
+                                    part, before: slice.upperBound, from: nil, skipping: slices.listedAlready, listing: listing, into: recorder, stop: stop)
+                            }
+                            return lane
+                        }
+                    }
+                    for try await lane in group { tally += lane }
+                }
+            } else {
+                tally += try await listWindow(request, before: end, from: next, skipping: [], listing: listing, into: recorder, stop: stop)
             }
-            cursor = page.next
-        } while cursor != nil
-        if absent > 0 {
+        }
+        if tally.absent > 0 {
             // Deleted for good since the listing, or an entry whose id the source refuses to look up.
             await recorder.event(
                 .warning,
-                "\(request.resourceType): \(absent.formatted()) of the records listed in the overlap were not returned when read by id, and were not staged")
+                "\(request.resourceType): \(tally.absent.formatted()) of the records listed in the overlap were not returned when read by id, and were not staged")
         }
-        if listed > asked {
+        if tally.listed > tally.asked {
             await recorder.event(
                 .info,
-                "\(request.resourceType): \((listed - asked).formatted()) of the \(listed.formatted()) records stamped in the overlap before the watermark were staged already and not read again")
+                "\(request.resourceType): \((tally.listed - tally.asked).formatted()) of the \(tally.listed.formatted()) records stamped in the overlap before the watermark were staged already and not read again")
+        }
+    }
+
+    /// Lists `[request.since, end)` page after page from `cursor` (its first page when nil),
+    /// fetching what the store lacks of each page; records listed already (by id and stamp) are
+    /// passed over and not counted again.
+    private func listWindow(
+        _ request: DeltaRequest, before end: Date, from cursor: PageCursor?, skipping listedAlready: Set<ListedVersion>,
+        listing: any OverlapListing, into recorder: JobRecorder, stop: StopSignal
+    ) async throws -> OverlapTally {
+        var tally = OverlapTally()
+        var cursor = cursor
+        var first = cursor == nil
+        while first || cursor != nil {
+            first = false
+            if stop.isRequested { throw SyncStopped() }
+            let page = try await listing.changes(request, before: end, after: cursor)
+            CrashPoints.reach(.pullPage)
+            let records = listedAlready.isEmpty ? page.records : page.records.filter { !listedAlready.contains(ListedVersion($0)) }
+            tally += try await fetchUnstaged(records, request, listing: listing, into: recorder)
+            cursor = page.next
+        }
+        return tally
+    }
+
+    /// Fetches whole and stages the listed records the store has not staged in that version or a
+    /// newer one.
+    private func fetchUnstaged(
+        _ listed: [IncomingRecord], _ request: DeltaRequest, listing: any OverlapListing, into recorder: JobRecorder
+    ) async throws -> OverlapTally {
+        var tally = OverlapTally(listed: listed.count)
+        let staged = try await store.newestStaged(system: source.system, resourceType: request.resourceType, sourceIDs: listed.map(\.sourceID))
+        let missing = listed.filter { record in
+            guard let stamp = record.lastUpdated, let newest = staged[record.sourceID] else { return true }
+            return RecordVersion(version: nil, lastUpdated: newest) < RecordVersion(version: nil, lastUpdated: stamp)
+        }.map(\.sourceID)
+        tally.asked = missing.count
+        for slice in Reconciler.slices(missing, fetchSize) {
+            let ids = Array(slice)
+            let records = try await listing.records(request, ids: ids)
+            let returned = Set(records.map(\.sourceID))
+            tally.absent += ids.filter { !returned.contains($0) }.count
+            let result = try await store.stage(records, job: await recorder.id, advancing: nil)
+            await recorder.add(Job.Counts(pulled: records.count, staged: result.staged, deduplicated: result.deduplicated))
+        }
+        return tally
+    }
+}
+
+/// A listed record's id and stamp.
+struct ListedVersion: Hashable, Sendable {
+    var sourceID: String
+    var lastUpdated: Date?
+
+    init(_ record: IncomingRecord) {
+        sourceID = record.sourceID
+        lastUpdated = record.lastUpdated
+    }
+}
+
+/// What an overlap listing found: records listed, fetched whole, and not returned when fetched.
+struct OverlapTally: Sendable {
+    var listed = 0
+    var asked = 0
+    var absent = 0
+
+    static func += (tally: inout OverlapTally, other: OverlapTally) {
+        tally.listed += other.listed
+        tally.asked += other.asked
+        tally.absent += other.absent
+    }
+}
+
+/// The rest of an overlap window after its first listed page, cut into slices of whole seconds
+/// that lanes take in turn.
+///
+/// Slices start at whole seconds because a SOQL dateTime is to the second: a bound within a
+/// second would list that second's records in neither slice or in both. The rest starts at the
+/// whole second of the first page's newest stamp, the page being oldest first. There are at most
+/// as many slices as pages are left (each slice costs at least one call) and four a lane (a lane
+/// done with a thin slice takes another while the others list their thick ones: the stamps of a
+/// window are not spread evenly, a bulk job stamps thousands in one second).
+final class OverlapSlices: Sendable {
+    private let slices: [Range<Date>]
+    private let next = Mutex(0)
+    /// The first page's records in the second the slices start at: the first slice lists them
+    /// again, and passes them over.
+    let listedAlready: Set<ListedVersion>
+
+    /// Nil when the first page does not say how many records are left, has no stamp, or leaves
+    /// one page or less: its cursor is followed then.
+    init?(after first: SourcePage, before end: Date, lanes: Int) {
+        guard let total = first.total, !first.records.isEmpty, let newest = first.records.compactMap(\.lastUpdated).max() else { return nil }
+        let left = total - first.records.count
+        let pagesLeft = (left + first.records.count - 1) / first.records.count
+        guard pagesLeft > 1 else { return nil }
+        let start = newest.timeIntervalSince1970.rounded(.down)
+        let seconds = Int(end.timeIntervalSince1970.rounded(.up) - start)
+        let count = min(pagesLeft, 4 * lanes, seconds)
+        guard count > 1 else { return nil }
+        listedAlready = Set(first.records.filter { ($0.lastUpdated?.timeIntervalSince1970 ?? -.infinity) >= start }.map(ListedVersion.init))
+        slices = (0..<count).map { index in
+            let lower = start + Double(seconds * index / count)
+            let upper = index == count - 1 ? end.timeIntervalSince1970 : start + Double(seconds * (index + 1) / count)
+            return Date(timeIntervalSince1970: lower)..<Date(timeIntervalSince1970: upper)
+        }
+    }
+
+    var count: Int { slices.count }
+
+    /// The next slice no lane has taken, or nil.
+    func take() -> Range<Date>? {
+        next.withLock { index in
+            guard index < slices.count else { return nil }
+            defer { index += 1 }
+            return slices[index]
         }
     }
 }

@@ -301,7 +301,10 @@ public struct SyncCycle: Sendable {
     private func pullSalesforce(_ outbound: OutboundLinker, actor: Actor, trigger: Job.Trigger, stop: StopSignal) async throws -> (Job, stopped: Bool)? {
         guard let source = endpoints.salesforceSource else { return nil }
         let pull = try await runStep(.pull, .outbound, actor: actor, trigger: trigger, meters: [source.meter]) { recorder in
-            let puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
+            var puller = DeltaPuller(store: store, source: source, overlap: settings.overlap, pageSize: settings.pageSize)
+            // A large overlap window is listed in slices at once, beside the pages' one cursor:
+            // `salesforce.concurrency` calls in flight at most.
+            puller.listingLanes = max(1, settings.salesforceConcurrency - 1)
             for object in outbound.objects { try await puller.pull(object, fields: outbound.pullFields(for: object), into: recorder, stop: stop) }
         }
         try await outbound.observePending()

@@ -52,27 +52,32 @@ struct SOQLEvaluator {
     }
 
     /// The records `filter` is evaluated on: when it requires `SystemModstamp` at or after an
-    /// instant (a delta query), only those stamped since, from the org's `SystemModstamp` index
-    /// (see ``ModstampIndex``); every record of the object otherwise. Same records, same order.
+    /// instant (a delta query), only those stamped since, and before the instant it requires them
+    /// before if it does (a window), from the org's `SystemModstamp` index (see ``ModstampIndex``);
+    /// every record of the object otherwise. Same records, same order.
     private func candidates(of object: SObjectDescription, filter: Checked?) -> [SObjectRecord] {
-        guard let since = filter.flatMap(Self.modstampLowerBound) else {
+        guard let since = filter.flatMap({ Self.modstampBound($0, from: true) }) else {
             return store.records(of: object.name, includingDeleted: includingDeleted)
         }
-        return store.records(of: object.name, stampedSince: since, includingDeleted: includingDeleted)
+        let end = filter.flatMap { Self.modstampBound($0, from: false) }
+        return store.records(of: object.name, stampedSince: since, before: end, includingDeleted: includingDeleted)
     }
 
-    /// The earliest `SystemModstamp` a record needs to match `condition`, when the condition (or
-    /// one term of its `AND`) bounds it from below; nil when any stamp may match.
-    private static func modstampLowerBound(_ condition: Checked) -> SandboxInstant? {
+    /// The earliest `SystemModstamp` a record needs to match `condition` (`from`), or the instant
+    /// its stamp must be before (not `from`), when the condition (or one term of its `AND`) bounds
+    /// it so; nil when any stamp may match.
+    private static func modstampBound(_ condition: Checked, from: Bool) -> SandboxInstant? {
         switch condition {
         case .and(let terms):
-            return terms.compactMap(modstampLowerBound).max()
+            let bounds = terms.compactMap { modstampBound($0, from: from) }
+            return from ? bounds.max() : bounds.min()
         case .compare(let resolved, let symbol, .instant(let instant))
         where resolved.relationship == nil && resolved.field.name == "SystemModstamp":
-            switch symbol {
-            case ">=": return instant
-            // Stamps are whole milliseconds: after an instant is at or after the next millisecond.
-            case ">": return SandboxInstant(milliseconds: instant.milliseconds + 1)
+            // Stamps are whole milliseconds: after an instant is at or after the next millisecond,
+            // and at or before it is before the next millisecond.
+            switch (symbol, from) {
+            case (">=", true), ("<", false): return instant
+            case (">", true), ("<=", false): return SandboxInstant(milliseconds: instant.milliseconds + 1)
             default: return nil
             }
         default:
