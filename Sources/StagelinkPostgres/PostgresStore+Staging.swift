@@ -35,14 +35,25 @@ extension PostgresStore {
     /// Round trips, not rows, are what a page costs beyond the server's work: each waits for the
     /// network (1–2 ms to a database in another availability zone) and, on a busy host, for both
     /// processes to be scheduled again. The page's hashes, sealed payloads and person documents
-    /// (each payload parsed as JSON) are worked out over every core first, as the SQLite store
-    /// does (``StoreSealing/preparedPage(_:)``; docs/scale.md, "How the store on PostgreSQL is
-    /// fast").
+    /// (each payload read as JSON) are worked out over every core first, by the SQLite store's
+    /// code (``StoreSealing/preparingPage(_:startingNow:)``), and, when the puller said which page
+    /// it stages next, that page is prepared while this one is on the server
+    /// (``prepareToStage(_:)``; docs/scale.md, "How the store on PostgreSQL is fast").
+    public func prepareToStage(_ records: [IncomingRecord]) {
+        upcoming.expect(records, preparedBy: sealing)
+    }
+
     public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         let now = Date().timeIntervalSince1970
-        let prepared = try sealing.preparedPage(records)
-        let page = StagingPage(records, hashes: prepared.hashes, payloads: prepared.payloads)
-        let documents = prepared.documents
+        // Prepared while the page before was on the server, when the puller said this page came
+        // next; and the page said to come after it is prepared while this one is.
+        let preparing = upcoming.page(for: records, preparedBy: sealing)
+        var prepared: [StoreSealing.PreparedRecord] = []
+        prepared.reserveCapacity(records.count)
+        for chunk in preparing.chunks.indices { prepared += try preparing.chunk(chunk) }
+        upcoming.startNext()
+        let page = StagingPage(records, hashes: prepared.map(\.hash), payloads: prepared.map(\.payload))
+        let documents = prepared.map(\.document)
         // The person documents of the rows sent, in the page's order (`ord`); children are written apart.
         var orphans = PersonColumns()
         for index in page.origin { orphans.append(documents[index], orphan: documents[index].parent == nil) }
@@ -186,7 +197,7 @@ struct StagingPage {
 
     /// - Parameters:
     ///   - hashes: each record's stored hash, and `payloads` its stored payload
-    ///     (``StoreSealing/preparedPage(_:)``: keyed and sealed in an encrypted store).
+    ///     (``StoreSealing/prepared(_:lane:)``: keyed and sealed in an encrypted store).
     init(_ given: [IncomingRecord], hashes storedHashes: [String], payloads stored: [[UInt8]]) {
         struct Key: Hashable { var system: String, type: String, id: String, hash: String }
         var seen = Set<Key>()

@@ -36,6 +36,8 @@ public final class PostgresStore: Sendable {
     /// Payloads and values sealed as the SQLite store seals them (PostgresStore+Encryption), or kept
     /// in the clear when the store has no key.
     let sealing: StoreSealing
+    /// The pages a puller said it stages next, prepared ahead (``StagingStore/prepareToStage(_:)``).
+    let upcoming = UpcomingPages()
 
     /// How long the server lets one of the store's transactions wait for its client
     /// (`idle_in_transaction_session_timeout`, PostgreSQL's "Terminate any session that has been

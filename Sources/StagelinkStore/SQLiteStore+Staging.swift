@@ -19,8 +19,7 @@ extension SQLiteStore {
         // came next), in chunks over the machine's cores, and the writer inserts each chunk while
         // the next is prepared (``PagePipeline``). An encrypted store keeps keyed hashes, which
         // deduplicate the same way.
-        let page = upcoming.take(records) ?? sealing.preparingPage(records)
-        page.start()
+        let page = upcoming.page(for: records, preparedBy: sealing)
         return try await write { db in
             try self.checkDataKey(db)
             var rowIDs: [Int64] = []
@@ -60,9 +59,7 @@ extension SQLiteStore {
     }
 
     public func prepareToStage(_ records: [IncomingRecord]) {
-        // A smaller page would be prepared at once, here: it waits for its turn instead.
-        guard records.count >= StoreSealing.lanesMinimum else { return }
-        upcoming.add(records, sealing.preparingPage(records, startingNow: false))
+        upcoming.expect(records, preparedBy: sealing)
     }
 
     public func newestStaged(system: SourceSystem, resourceType: String, sourceIDs: [String]) async throws -> [String: Date] {
@@ -96,46 +93,5 @@ extension SQLiteStore {
                     updatedAt = excluded.updatedAt
                 """,
             arguments: [watermark.system.rawValue, watermark.resourceType, watermark.to.seconds, job, now])
-    }
-}
-
-/// The pages pullers said they will stage next (``SQLiteStore/prepareToStage(_:)``), each with its
-/// preparation (``PagePipeline``), oldest first. The oldest starts once the page being written is
-/// all prepared, so that its preparing runs beside that page's commit instead of after it.
-/// ``take(_:)`` finds a page by its records' storage (the very array the puller was given), so
-/// another page staged in between is prepared as usual; pages of several pullers staging into the
-/// same store at once (the types of one wave) wait side by side, and a page never staged is
-/// dropped once ``capacity`` newer pages were said to come.
-final class UpcomingPages: Sendable {
-    typealias Page = PagePipeline<StoreSealing.PreparedRecord, StoreSealing.PreparingLane>
-
-    /// At most this many pages wait: a puller reads a few pages ahead, never more.
-    static let capacity = 4
-
-    private let pages = Mutex<[(records: [IncomingRecord], page: Page)]>([])
-
-    func add(_ records: [IncomingRecord], _ page: Page) {
-        pages.withLock { pages in
-            pages.append((records, page))
-            if pages.count > Self.capacity { pages.removeFirst(pages.count - Self.capacity) }
-        }
-    }
-
-    /// The preparation of exactly these records (the same array), taken out; nil when they were
-    /// not said to come.
-    func take(_ records: [IncomingRecord]) -> Page? {
-        let identity = records.withUnsafeBufferPointer { $0.baseAddress }
-        guard identity != nil else { return nil }
-        return pages.withLock { pages in
-            guard let index = pages.firstIndex(where: { entry in
-                entry.records.count == records.count && entry.records.withUnsafeBufferPointer { $0.baseAddress } == identity
-            }) else { return nil }
-            return pages.remove(at: index).page
-        }
-    }
-
-    /// Starts the preparing of the next page said to come, if any.
-    func startNext() {
-        pages.withLock { $0.first?.page }?.start()
     }
 }

@@ -50,6 +50,32 @@ struct UpcomingPagesTests {
         #expect(contents.last?.hasSuffix(" Given199 Family3|e199 p199 MRN199|1980-01-02") == true, "an episode takes its Patient's name, staged two pages before: \(contents.last ?? "")")
     }
 
+    /// The same on both stores, read through the store's roles: each row's key, hash and payload,
+    /// and a search that finds an episode by the name its Patient, two pages before, gave it.
+    @Test(arguments: StoreKind.available)
+    func pagesSaidToComeNextAreStagedAsTheyAreWithoutOnEitherStore(_ kind: StoreKind) async throws {
+        let (told, untold) = try await kind.openTwo()
+        for (index, page) in Self.pages.enumerated() {
+            if index + 1 < Self.pages.count { told.prepareToStage(Self.pages[index + 1]) }
+            #expect(try await told.stage(page, job: nil, advancing: nil).staged == page.count)
+            _ = try await untold.stage(page, job: nil, advancing: nil)
+        }
+        func contents(_ store: any ConformingStore) async throws -> [String] {
+            var lines: [String] = []
+            for summary in try await store.rows(RowQuery(limit: 2_000)) {
+                let row = try #require(try await store.row(id: summary.id))
+                lines.append("\(row.sourceID) \(row.contentHash) \(String(decoding: row.payload, as: UTF8.self))")
+            }
+            return lines.sorted()
+        }
+        let staged = try await contents(told)
+        #expect(staged.count == 1_100)
+        #expect(staged == (try await contents(untold)))
+        for store in [told, untold] {
+            #expect(Set(try await store.rows(RowQuery(filter: RowFilter(text: "Given199"), limit: 10)).map(\.sourceID)) == ["p199", "e199"])
+        }
+    }
+
     @Test func aPageSaidToComeAndNotStagedChangesNothingAndThePageStagedInsteadIsStagedAsUsual() async throws {
         let store = try SQLiteStore.temporary()
         store.prepareToStage(Self.pages[1])

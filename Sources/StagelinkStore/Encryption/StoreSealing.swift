@@ -108,15 +108,6 @@ package struct StoreSealing: Sendable {
         return PreparedRecord(hash: hash, payload: payload, document: indexed(PersonSearch.document(for: record), words: &lane.words))
     }
 
-    /// A page of records prepared (``prepared(_:lane:)``), worked out over every core
-    /// (``PageLanes``) before the store's transaction.
-    package func preparedPage(_ records: [IncomingRecord]) throws -> (hashes: [String], payloads: [[UInt8]], documents: [PersonDocument]) {
-        let prepared = try PageLanes.map(records.count, minimum: Self.lanesMinimum, state: preparingLane) { index, lane in
-            try self.prepared(records[index], lane: &lane)
-        }
-        return (prepared.map(\.hash), prepared.map(\.payload), prepared.map(\.document))
-    }
-
     /// A page of records prepared in chunks while the store writes the chunks before
     /// (``PagePipeline``): started now unless `startingNow` is false, so that a page waiting for
     /// the store's writer is prepared meanwhile.
