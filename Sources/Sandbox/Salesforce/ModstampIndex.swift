@@ -51,9 +51,10 @@ struct ModstampIndex: Sendable {
     /// The ids whose current stamp is at or after `stamp` and, with `end`, before it, ordered by
     /// stamp: a window's query (`SystemModstamp >= … AND SystemModstamp < …`) reads only its window.
     func ids(stampedSince stamp: Int64, before end: Int64? = nil) -> [String] {
-        let upper = end.map { max(firstIndex(stampedAtOrAfter: stamp), firstIndex(stampedAtOrAfter: $0)) } ?? entries.count
+        let lower = firstIndex(stampedAtOrAfter: stamp)
+        let upper = end.map { max(lower, firstIndex(stampedAtOrAfter: $0)) } ?? entries.count
         var seen: Set<String> = []
-        return entries[firstIndex(stampedAtOrAfter: stamp)..<upper].compactMap { entry in
+        return entries[lower..<upper].compactMap { entry in
             stamps[entry.id] == entry.stamp && seen.insert(entry.id).inserted ? entry.id : nil
         }
     }

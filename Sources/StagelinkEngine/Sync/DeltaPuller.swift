@@ -207,16 +207,14 @@ public struct DeltaPuller: Sendable {
     ) async throws -> OverlapTally {
         var tally = OverlapTally()
         var cursor = cursor
-        var first = cursor == nil
-        while first || cursor != nil {
-            first = false
+        repeat {
             if stop.isRequested { throw SyncStopped() }
             let page = try await listing.changes(request, before: end, after: cursor)
             CrashPoints.reach(.pullPage)
             let records = listedAlready.isEmpty ? page.records : page.records.filter { !listedAlready.contains(ListedVersion($0)) }
             tally += try await fetchUnstaged(records, request, listing: listing, into: recorder)
             cursor = page.next
-        }
+        } while cursor != nil
         return tally
     }
 
