@@ -87,10 +87,12 @@ extension PostgresStore {
     /// Everything an outcome says, all of a batch in one transaction: the row's status (the
     /// trigger records the transition), the attempt, links, field states, lineage, conflicts.
     ///
-    /// A batch costs two statements whatever its size (``OutcomeBatch``): the field states of its
+    /// A batch costs three statements whatever its size (``OutcomeBatch``): the field states of its
     /// records locked and read, then one statement that updates the rows, appends their attempts
-    /// and lineage, upserts the links and writes the merged field states. Conflicts, supersessions
-    /// and resolutions, which few outcomes carry, follow one by one.
+    /// and lineage, upserts the links and writes the merged field states, then one that supersedes
+    /// the staged rows the outcomes wrote over (``supersede(_:in:)``: nearly every linked row names
+    /// its counterpart's echo). Conflicts and resolutions, which few outcomes carry, follow one by
+    /// one; they touch held rows and conflicts, never a staged row a supersession takes.
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
         let segments = try OutcomeBatch.segments(outcomes).map { segment in (segment, try OutcomeBatch(segment, sealing: sealing)) }
@@ -101,9 +103,9 @@ extension PostgresStore {
                 for outcome in segment {
                     let at = outcome.at.timeIntervalSince1970
                     for conflict in outcome.conflicts { try await insert(conflict, at: at, in: connection) }
-                    for key in outcome.supersedes { try await supersede(key, at: at, actor: outcome.actor.description, in: connection) }
                     for resolution in outcome.resolvedConflicts { try await resolve(resolution, at: at, in: connection) }
                 }
+                try await supersede(segment, in: connection)
             }
         }
     }
@@ -152,12 +154,42 @@ extension PostgresStore {
         if let missing = batch.rows.first(where: { !updated.contains($0.id) }) { throw StoreError.noSuchRow(missing.id) }
     }
 
-    private func supersede(_ key: SourceKey, at: Double, actor: String, in connection: PostgresConnection) async throws {
+    /// Supersedes, in one statement, the rows each outcome names (``LinkOutcome/supersedes``):
+    /// a record's rows still staged that were received at or before the outcome and are not
+    /// claimed then, as the outcomes would one after the other (a row two outcomes name is
+    /// superseded by the first). Each key's rows are found through `staged_row_content`, one index
+    /// probe a key (`LATERAL … OFFSET 0`, ``recordLinks(keyedBy:)``), never a join of the whole
+    /// table (the status trigger records each transition).
+    private func supersede(_ outcomes: some Collection<LinkOutcome>, in connection: PostgresConnection) async throws {
+        var keys = SourceKeyColumns()
+        var at: [Double] = [], actors: [String] = []
+        for outcome in outcomes {
+            for key in outcome.supersedes {
+                keys.append(key)
+                at.append(outcome.at.timeIntervalSince1970)
+                actors.append(outcome.actor.description)
+            }
+        }
+        guard !at.isEmpty else { return }
         try await connection.run(
             """
-            UPDATE staged_row SET status = 'superseded', note = \(Self.supersededNote), updatedAt = \(at), updatedBy = \(actor)
-            WHERE system = \(key.system.rawValue) AND resourceType = \(key.resourceType) AND sourceID = \(key.sourceID)
-                AND status = 'staged' AND receivedAt <= \(at) AND (claimedUntil IS NULL OR claimedUntil < \(at))
+            WITH named AS (
+                SELECT * FROM unnest(\(keys.systems)::text[], \(keys.types)::text[], \(keys.ids)::text[], \(at)::float8[], \(actors)::text[])
+                    WITH ORDINALITY AS k(system, resourceType, sourceID, at, actor, ord)
+            ), taken AS (
+                SELECT DISTINCT ON (found.id) found.id, named.at, named.actor FROM named
+                CROSS JOIN LATERAL (
+                    SELECT id FROM staged_row
+                    WHERE staged_row.system = named.system AND staged_row.resourceType = named.resourceType AND staged_row.sourceID = named.sourceID
+                        AND status = 'staged' AND receivedAt <= named.at AND (claimedUntil IS NULL OR claimedUntil < named.at)
+                    OFFSET 0
+                ) AS found
+                ORDER BY found.id, named.ord
+            )
+            UPDATE staged_row SET status = 'superseded', note = \(Self.supersededNote),
+                updatedAt = (SELECT taken.at FROM taken WHERE taken.id = staged_row.id),
+                updatedBy = (SELECT taken.actor FROM taken WHERE taken.id = staged_row.id)
+            WHERE staged_row.id = ANY(ARRAY(SELECT id FROM taken))
             """, logger: logger)
     }
 
@@ -286,12 +318,17 @@ extension PostgresStore {
 
     public func links(for keys: [SourceKey]) async throws -> [SourceKey: RecordLink] {
         guard !keys.isEmpty else { return [:] }
-        let unique = Array(Set(keys))
+        var unique = SourceKeyColumns()
+        for key in Set(keys) { unique.append(key) }
+        // One primary-key probe a key: as `IN (SELECT … FROM unnest(…))` the planner hashed the
+        // whole table on every call while it grew faster than its statistics.
         let found = try await recordLinks(
-            """
-            (system, resourceType, sourceID) IN (
-                SELECT * FROM unnest(\(unique.map(\.system.rawValue))::text[], \(unique.map(\.resourceType))::text[], \(unique.map(\.sourceID))::text[]))
-            """)
+            keyedBy: """
+                FROM unnest(\(unique.systems)::text[], \(unique.types)::text[], \(unique.ids)::text[]) AS k(keySystem, keyType, keyID)
+                CROSS JOIN LATERAL (
+                    SELECT * FROM record_link WHERE system = k.keySystem AND resourceType = k.keyType AND sourceID = k.keyID OFFSET 0
+                ) AS record_link
+                """)
         return Dictionary(found.map { ($0.source, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -306,7 +343,15 @@ extension PostgresStore {
 
     public func retiredLinks(recordKeys: [String], targetType: String) async throws -> [String: RecordLink] {
         guard !recordKeys.isEmpty else { return [:] }
-        let found = try await recordLinks("targetType = \(targetType) AND recordKey = ANY(\(Array(Set(recordKeys)))::text[]) AND retired IS NOT NULL")
+        // One index probe a key (`record_link_record`): as `recordKey = ANY(…)` the planner read
+        // every link of the type and filtered them.
+        let found = try await recordLinks(
+            keyedBy: """
+                FROM unnest(\(Array(Set(recordKeys)))::text[]) AS k(keyRecord)
+                CROSS JOIN LATERAL (
+                    SELECT * FROM record_link WHERE targetType = \(targetType) AND recordKey = k.keyRecord AND retired IS NOT NULL OFFSET 0
+                ) AS record_link
+                """)
         return Dictionary(found.map { ($0.recordKey, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -351,6 +396,17 @@ extension PostgresStore {
     /// Links read with a condition (and an order) on `record_link` that follows `WHERE`.
     private func recordLinks(_ condition: PostgresQuery) async throws -> [RecordLink] {
         let query = PostgresQuery(unsafeSQL: "\(RecordLinkRecord.select) WHERE \(condition.sql)", binds: condition.binds)
+        return try await client.query(query, logger: logger).decode(RecordLinkRecord.Values.self).collect().map { try RecordLinkRecord($0).link() }
+    }
+
+    /// Links read key by key: `source` is the rest of the statement after the columns, a
+    /// `FROM` of the keys (a set-returning function) `CROSS JOIN LATERAL` a `SELECT * FROM
+    /// record_link … OFFSET 0` of each key's links aliased `record_link`, so that each key is its
+    /// own index probe whatever the planner's statistics say of the table's size. (`OFFSET 0`
+    /// keeps the planner from pulling the subquery up into a join of its own choosing: without it,
+    /// a table grown faster than its statistics was hashed whole on every call.)
+    private func recordLinks(keyedBy source: PostgresQuery) async throws -> [RecordLink] {
+        let query = PostgresQuery(unsafeSQL: "SELECT \(RecordLinkRecord.columns) \(source.sql)", binds: source.binds)
         return try await client.query(query, logger: logger).decode(RecordLinkRecord.Values.self).collect().map { try RecordLinkRecord($0).link() }
     }
 
@@ -441,5 +497,16 @@ extension PostgresStore {
         var binds = PostgresBindings(capacity: arrays.count)
         for array in arrays { binds.append(array) }
         return binds
+    }
+}
+
+/// Source keys as the column arrays an `unnest(…)` takes.
+struct SourceKeyColumns {
+    var systems: [String] = [], types: [String] = [], ids: [String] = []
+
+    mutating func append(_ key: SourceKey) {
+        systems.append(key.system.rawValue)
+        types.append(key.resourceType)
+        ids.append(key.sourceID)
     }
 }

@@ -254,6 +254,43 @@ struct StoreConformanceTests {
     }
 
     @Test(arguments: StoreKind.available)
+    func anOutcomeSupersedesTheStagedRowsItNamesThatCameBeforeItAndAreNotClaimed(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        func contact(_ id: String, _ text: String) -> IncomingRecord {
+            IncomingRecord(system: .salesforce, resourceType: "Contact", sourceID: id, version: nil, lastUpdated: nil, payload: Array(text.utf8))
+        }
+        let patients = try await store.stage([record("a", "{}"), record("b", "{}")], job: nil, advancing: nil)
+        let echoes = try await store.stage(
+            [contact("c1", #"{"v":1}"#), contact("c1", #"{"v":2}"#), contact("c2", "{}"), contact("c3", "{}"), contact("untouched", "{}")], job: nil, advancing: nil)
+        // c3's row is claimed by another linker: a supersession leaves it to that linker.
+        #expect(try await store.claimRows(ClaimRequest(rowIDs: [echoes.rowIDs[3]]), limit: 1, actor: .job(9)).count == 1)
+        let first = Date()
+        try await Task.sleep(for: .milliseconds(20))
+        // Received after the first outcome: not superseded by it.
+        let late = try await store.stage([contact("c4", "{}")], job: nil, advancing: nil)
+        let second = Date().addingTimeInterval(60)
+        let key = { (id: String) in SourceKey(system: .salesforce, resourceType: "Contact", sourceID: id) }
+        try await store.record([
+            LinkOutcome(
+                rowID: patients.rowIDs[0], actor: .job(1), at: first, status: .linked, attempt: .linked,
+                supersedes: [key("c1"), key("c2"), key("c3"), key("c4"), key("never-staged")]),
+            LinkOutcome(rowID: patients.rowIDs[1], actor: .job(2), at: second, status: .linked, attempt: .linked, supersedes: [key("c2")]),
+        ])
+        for id in echoes.rowIDs[0...2] {
+            #expect(try await store.row(id: id)?.status == .superseded)
+            // Named by both outcomes, c2's row is the first's, as when the outcomes are recorded one by one.
+            let transition = try #require(try await store.history(ofRow: id).last)
+            #expect(transition.from == .staged && transition.to == .superseded)
+            #expect(transition.actor == .job(1))
+            #expect(abs(transition.at.timeIntervalSince(first)) < 0.001)
+        }
+        #expect(try await store.row(id: echoes.rowIDs[3])?.status == .staged, "claimed by another linker")
+        #expect(try await store.row(id: echoes.rowIDs[4])?.status == .staged, "named by no outcome")
+        #expect(try await store.row(id: late.rowIDs[0])?.status == .staged, "received after the outcome that named it")
+        #expect(try await store.history(ofRow: late.rowIDs[0]).map(\.to) == [.staged])
+    }
+
+    @Test(arguments: StoreKind.available)
     func linksAndFieldStatesAreFoundForMoreKeysThanOneQueryHolds(_ kind: StoreKind) async throws {
         let store = try await kind.open()
         // Two resource types, 1,203 records: more than one `IN (…)` list, and some keys never linked.

@@ -70,12 +70,14 @@ package struct RecordLinkRecord: Codable, FetchableRecord, PersistableRecord {
         mergedInto = row[11]
     }
 
-    /// Selects what `init(row:)` reads; add a `WHERE`.
-    package static let select = """
-        SELECT system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion, linkedLastUpdated, updatedAt,
-            retired, mergedInto
-        FROM record_link
+    /// The columns `init(row:)` reads, in its order.
+    package static let columns = """
+        system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion, linkedLastUpdated, updatedAt, \
+        retired, mergedInto
         """
+
+    /// Selects what `init(row:)` reads; add a `WHERE`.
+    package static let select = "SELECT \(columns) FROM record_link"
 
     package func link() throws -> RecordLink {
         var link = try RecordLink(
