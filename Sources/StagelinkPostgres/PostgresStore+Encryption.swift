@@ -89,10 +89,16 @@ extension PostgresStore: EncryptedStore {
     func checkDataKey(in connection: PostgresConnection) async throws {
         let row = try await connection.rows("SELECT dataKeyID, previousDataKeyID FROM store_key WHERE id = 1", logger: logger)
             .decode((String, String?).self).collect().first
-        if let previous = row?.1 {
+        try checkDataKey(row?.0, previous: row?.1)
+    }
+
+    /// The same check on `store_key` as a statement read it: its data key (nil: the store has no
+    /// key) and the one a rotation is replacing.
+    func checkDataKey(_ dataKeyID: String?, previous: String?) throws {
+        if let previous {
             throw StoreError.rotating(path: location.description, running: previous == sealing.cipher?.dataKeyID)
         }
-        guard row?.0 == sealing.cipher?.dataKeyID else {
+        guard dataKeyID == sealing.cipher?.dataKeyID else {
             guard let key else { throw StoreError.keyRequired(path: location.description) }
             throw StoreError.wrongKey(path: location.description, keyFile: key.file, keyID: key.id, expectedKeyID: "another data key")
         }

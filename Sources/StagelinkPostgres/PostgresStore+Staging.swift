@@ -26,11 +26,15 @@ extension PostgresStore {
         return newest
     }
 
-    /// Stages a page in one transaction of one statement whatever its size (three round trips:
-    /// `BEGIN`, the statement, `COMMIT`): the rows and their payloads from arrays (`unnest`), the
-    /// person documents of the rows without a parent, and the store's change notification. Rows
-    /// with a parent take a second statement (so that a child staged in the same page as its parent
-    /// finds its name), a watermark a third.
+    /// Stages a page in one statement whatever its size, which PostgreSQL runs as a transaction of
+    /// its own: one round trip, where `BEGIN`, the data key's check, the statement and `COMMIT` were
+    /// four. The statement checks the store's data key and, in a fenced store, holds the lease's
+    /// row `FOR SHARE` (``transaction(fenced:notifying:_:)``'s checks), and writes only if both
+    /// hold; it stages the rows and their payloads from arrays (`unnest`) with the person documents
+    /// of the rows without a parent, moves the watermark, and notifies the store's change channel.
+    /// A page with rows that have a parent takes a transaction: their documents are written by a
+    /// second statement (``writeChildren(_:created:in:)``), which sees the rows of the first, so that
+    /// a child staged in the same page as its parent finds its name.
     ///
     /// Round trips, not rows, are what a page costs beyond the server's work: each waits for the
     /// network (1–2 ms to a database in another availability zone) and, on a busy host, for both
@@ -57,51 +61,126 @@ extension PostgresStore {
         // The person documents of the rows sent, in the page's order (`ord`); children are written apart.
         var orphans = PersonColumns()
         for index in page.origin { orphans.append(documents[index], orphan: documents[index].parent == nil) }
-        return try await transaction(notifying: page.records.isEmpty) { connection in
-            try await checkDataKey(in: connection)
-            var created: [(index: Int, id: Int64)] = []
-            if !page.records.isEmpty {
-                let sql = """
-                    WITH input AS (
-                        SELECT * FROM unnest(\(page.systems)::text[], \(page.types)::text[], \(page.sourceIDs)::text[], \(page.versions)::text[],
-                            \(page.hasVersion)::bool[], \(page.lastUpdated)::float8[], \(page.hasLastUpdated)::bool[], \(page.hashes)::text[],
-                            \(page.kinds)::text[], \(page.survivors)::text[], \(page.hasSurvivor)::bool[], \(page.payloads)::bytea[])
-                            WITH ORDINALITY AS t(system, resourceType, sourceID, version, hasVersion, lastUpdated, hasLastUpdated, contentHash,
-                                kind, survivorID, hasSurvivor, payload, ord)
-                    ), inserted AS (
-                        INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status,
-                            updatedAt, kind, survivorID)
-                        SELECT system, resourceType, sourceID, CASE WHEN hasVersion THEN version END, CASE WHEN hasLastUpdated THEN lastUpdated END,
-                            contentHash, \(job), \(now), 'staged', \(now), kind, CASE WHEN hasSurvivor THEN survivorID END
-                        FROM input ORDER BY ord
-                        ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
-                        RETURNING id, system, resourceType, sourceID, contentHash
-                    ), matched AS (
-                        SELECT inserted.id, input.ord, input.payload FROM inserted
-                        JOIN input USING (system, resourceType, sourceID, contentHash)
-                    ), payloads AS (
-                        INSERT INTO staged_payload (rowID, payload) SELECT id, payload FROM matched
-                    ), persons AS (
-                        INSERT INTO person_search (rowID, name, identifiers, birthDate)
-                        SELECT matched.id, person.name, person.identifiers, person.birthDate FROM matched
-                        JOIN unnest(\(orphans.names)::text[], \(orphans.identifiers)::text[], \(orphans.birthDates)::text[], \(orphans.orphan)::bool[])
-                            WITH ORDINALITY AS person(name, identifiers, birthDate, orphan, ord) USING (ord)
-                        WHERE person.orphan
-                    )
-                    -- The notification joins the rows rather than standing as a CTE of its own (a SELECT
-                    -- CTE nobody reads is not run): one row of NULLs when the page staged nothing new.
-                    SELECT matched.ord, matched.id FROM (SELECT pg_notify(\(Self.changeChannel), \(schema))) AS notified
-                    LEFT JOIN matched ON true ORDER BY matched.ord
-                    """ as PostgresQuery
-                for try await (ord, id) in try await connection.rows(sql, logger: logger).decode((Int64?, Int64?).self) {
-                    guard let ord, let id else { continue }
-                    created.append((page.origin[Int(ord) - 1], id))
-                }
+        let statement = pageStatement(page, orphans: orphans, job: job, at: now, advancing: watermark)
+        let created: [(index: Int, id: Int64)]
+        if page.origin.contains(where: { documents[$0].parent != nil }) {
+            // The statement checks the lease and the data key itself.
+            created = try await transaction(fenced: false, notifying: false) { connection in
+                let created = try await self.created(by: statement, page: page, in: connection)
                 try await writeChildren(documents, created: created, in: connection)
+                return created
             }
-            if let watermark { try await Self.advance(watermark, job: job, at: now, in: connection, logger: logger) }
-            return StageResult(staged: created.count, deduplicated: records.count - created.count, rowIDs: created.map(\.id))
+        } else {
+            do {
+                created = try await client.withConnection { connection in try await self.created(by: statement, page: page, in: connection) }
+            } catch {
+                throw PostgresServerError.wrapping(error, location: location)
+            }
         }
+        if statistics.staged(created.count) { await takeStatistics() }
+        return StageResult(staged: created.count, deduplicated: records.count - created.count, rowIDs: created.map(\.id))
+    }
+
+    /// Takes the planner's statistics of `staged_row` again (``StagedRowStatistics``): `ANALYZE`,
+    /// which samples the table and blocks neither reads nor writes. The page is staged whatever
+    /// happens here: a failure is logged, and the next page staged tries again.
+    private func takeStatistics() async {
+        do {
+            let rows = try await client.withConnection { connection in
+                try await connection.run("ANALYZE staged_row", logger: logger)
+                return try await connection.rows("SELECT reltuples::int8 FROM pg_class WHERE oid = 'staged_row'::regclass", logger: logger)
+                    .decode(Int64.self).collect()
+            }
+            guard let count = rows.first else { throw StoreError.unreadable("pg_class has no row for staged_row") }
+            statistics.taken(rows: Int(count))
+        } catch {
+            statistics.notTaken()
+            logger.warning("the planner's statistics of staged_row were not taken", metadata: ["error": "\(PostgresServerError.wrapping(error, location: location))"])
+        }
+    }
+
+    /// Runs a page's statement (``pageStatement(_:orphans:job:at:advancing:)``): the rows it
+    /// created, each with its index in the page given, in that order; or, when the statement
+    /// wrote nothing because the lease changed hands or the store's data key is not this
+    /// process's, the error that says so.
+    private func created(by statement: PostgresQuery, page: StagingPage, in connection: PostgresConnection) async throws -> [(index: Int, id: Int64)] {
+        var created: [(index: Int, id: Int64)] = []
+        var refused: (dataKeyID: String?, previous: String?)?
+        let rows = try await connection.rows(statement, logger: logger).decode((Bool, String?, String?, Int64?, Int64?).self)
+        for try await (written, dataKeyID, previous, ord, id) in rows {
+            guard written else {
+                refused = (dataKeyID, previous)
+                continue
+            }
+            guard let ord, let id else { continue }
+            created.append((page.origin[Int(ord) - 1], id))
+        }
+        if let refused {
+            try checkDataKey(refused.dataKeyID, previous: refused.previous)
+            // The data key holds: the lease is what changed.
+            guard let fence else { throw StoreError.unreadable("the store wrote no row of a page, its data key and lease as this process expects") }
+            throw StaleLease(epoch: fence, current: try await leases("name = \(Self.serviceLease)", in: connection).first)
+        }
+        return created
+    }
+
+    /// The one statement that stages a page: a row of (written, the store's data key, the key a
+    /// rotation replaces, `ord`, id) for each row created, in the page's order, or one row with
+    /// `ord` and id NULL when it created none. `written` is false, and nothing is written, when the
+    /// store's data key is not this process's (or a rotation is under way) or, in a fenced store,
+    /// the lease is not held at its epoch; the lease's row stays share-locked to the statement's end.
+    private func pageStatement(
+        _ page: StagingPage, orphans: PersonColumns, job: Int64?, at now: Double, advancing watermark: WatermarkAdvance?
+    ) -> PostgresQuery {
+        let expectedKey = sealing.cipher?.dataKeyID
+        return """
+            WITH standing AS (
+                SELECT stored.dataKeyID, stored.previousDataKeyID,
+                    stored.dataKeyID IS NOT DISTINCT FROM \(expectedKey)::text AND stored.previousDataKeyID IS NULL
+                        AND (\(fence)::int8 IS NULL OR held.epoch IS NOT DISTINCT FROM \(fence)::int8) AS written
+                FROM (SELECT 1) AS one
+                LEFT JOIN store_key AS stored ON stored.id = 1
+                LEFT JOIN (SELECT epoch FROM lease WHERE name = \(Self.serviceLease) AND \(fence != nil) FOR SHARE) AS held ON true
+            ), input AS (
+                SELECT * FROM unnest(\(page.systems)::text[], \(page.types)::text[], \(page.sourceIDs)::text[], \(page.versions)::text[],
+                    \(page.hasVersion)::bool[], \(page.lastUpdated)::float8[], \(page.hasLastUpdated)::bool[], \(page.hashes)::text[],
+                    \(page.kinds)::text[], \(page.survivors)::text[], \(page.hasSurvivor)::bool[], \(page.payloads)::bytea[])
+                    WITH ORDINALITY AS t(system, resourceType, sourceID, version, hasVersion, lastUpdated, hasLastUpdated, contentHash,
+                        kind, survivorID, hasSurvivor, payload, ord)
+            ), inserted AS (
+                INSERT INTO staged_row (system, resourceType, sourceID, version, lastUpdated, contentHash, jobID, receivedAt, status,
+                    updatedAt, kind, survivorID)
+                SELECT system, resourceType, sourceID, CASE WHEN hasVersion THEN version END, CASE WHEN hasLastUpdated THEN lastUpdated END,
+                    contentHash, \(job), \(now), 'staged', \(now), kind, CASE WHEN hasSurvivor THEN survivorID END
+                FROM input WHERE (SELECT written FROM standing) ORDER BY ord
+                ON CONFLICT (system, resourceType, sourceID, contentHash) DO NOTHING
+                RETURNING id, system, resourceType, sourceID, contentHash
+            ), matched AS (
+                SELECT inserted.id, input.ord, input.payload FROM inserted
+                JOIN input USING (system, resourceType, sourceID, contentHash)
+            ), payloads AS (
+                INSERT INTO staged_payload (rowID, payload) SELECT id, payload FROM matched
+            ), persons AS (
+                INSERT INTO person_search (rowID, name, identifiers, birthDate)
+                SELECT matched.id, person.name, person.identifiers, person.birthDate FROM matched
+                JOIN unnest(\(orphans.names)::text[], \(orphans.identifiers)::text[], \(orphans.birthDates)::text[], \(orphans.orphan)::bool[])
+                    WITH ORDINALITY AS person(name, identifiers, birthDate, orphan, ord) USING (ord)
+                WHERE person.orphan
+            ), watermarked AS (
+                -- Never backwards: a page re-read through the overlap must not undo progress.
+                INSERT INTO watermark (system, resourceType, value, jobID, updatedAt)
+                SELECT \(watermark?.system.rawValue), \(watermark?.resourceType), \(watermark?.to.timeIntervalSince1970), \(job), \(now)
+                WHERE \(watermark != nil) AND (SELECT written FROM standing)
+                ON CONFLICT (system, resourceType) DO UPDATE SET value = GREATEST(watermark.value, excluded.value), jobID = excluded.jobID,
+                    updatedAt = excluded.updatedAt
+            )
+            -- The notification and the rows join the standing rather than standing as CTEs of their
+            -- own (a SELECT CTE nobody reads is not run): one row of NULLs when the page staged nothing new.
+            SELECT standing.written, standing.dataKeyID, standing.previousDataKeyID, matched.ord, matched.id
+            FROM standing
+            LEFT JOIN LATERAL (SELECT pg_notify(\(Self.changeChannel), \(schema)) WHERE standing.written) AS notified ON true
+            LEFT JOIN matched ON true ORDER BY matched.ord
+            """
     }
 
     /// The person documents and parents of the rows just created that have a parent

@@ -38,6 +38,8 @@ public final class PostgresStore: Sendable {
     let sealing: StoreSealing
     /// The pages a puller said it stages next, prepared ahead (``StagingStore/prepareToStage(_:)``).
     let upcoming = UpcomingPages()
+    /// When the planner's statistics of `staged_row` are taken again after staging.
+    let statistics: StagedRowStatistics
 
     /// How long the server lets one of the store's transactions wait for its client
     /// (`idle_in_transaction_session_timeout`, PostgreSQL's "Terminate any session that has been
@@ -141,6 +143,7 @@ public final class PostgresStore: Sendable {
         self.key = key
         sealing = StoreSealing(cipher)
         fence = nil
+        statistics = StagedRowStatistics()
     }
 
     private init(sharing store: PostgresStore, fence: Int64) {
@@ -151,6 +154,7 @@ public final class PostgresStore: Sendable {
         lifetime = store.lifetime
         key = store.key
         sealing = store.sealing
+        statistics = store.statistics
         self.fence = fence
     }
 

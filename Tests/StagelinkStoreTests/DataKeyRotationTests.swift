@@ -155,6 +155,16 @@ struct DataKeyRotationTests {
         let refused = await #expect(throws: StoreError.self) { _ = try await halfway.stage([PersonSearchTests.episode("e9", patient: "p1")], job: nil, advancing: nil) }
         #expect(refused?.description.contains("run `stagelink store rekey --data-key` again") == true)
         await #expect(throws: StoreError.self) { _ = try await service.stage([PersonSearchTests.episode("e9", patient: "p1")], job: nil, advancing: nil) }
+        // A page of rows without a parent (on PostgreSQL one statement, which checks the data key
+        // itself) is refused the same, and nothing of it or its watermark is written.
+        let patient = IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p9", version: "1", lastUpdated: nil, payload: Array("{}".utf8))
+        let advance = WatermarkAdvance(system: .emr, resourceType: "Patient", to: Date(timeIntervalSince1970: 2_000_000_000))
+        let count = try await halfway.countRows(.all)
+        let watermark = try await halfway.watermark(system: .emr, resourceType: "Patient")
+        let refusedPage = await #expect(throws: StoreError.self) { _ = try await halfway.stage([patient], job: nil, advancing: advance) }
+        #expect(refusedPage?.description.contains("run `stagelink store rekey --data-key` again") == true)
+        #expect(try await halfway.countRows(.all) == count)
+        #expect(try await halfway.watermark(system: .emr, resourceType: "Patient") == watermark)
 
         let rotation = try await halfway.rotateDataKey(actor: .operator("alice"), batchSize: 4) { _ in }
 

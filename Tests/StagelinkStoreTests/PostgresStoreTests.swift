@@ -44,6 +44,42 @@ struct PostgresStoreTests {
         #expect(PostgresMigrations.version == StoreMigrations.version)
     }
 
+    /// A first load fills an empty table faster than autovacuum takes its statistics: the store
+    /// takes them itself once it has staged enough rows, so that claims plan on the table's size.
+    @Test func stagingManyRowsTakesThePlannersStatisticsOfStagedRow() async throws {
+        let store = try await StoreKind.postgres()
+        let reltuples: PostgresQuery = "SELECT reltuples::int8 FROM pg_class WHERE oid = 'staged_row'::regclass"
+        func statistics() async throws -> Int64 {
+            try await direct(store.schema) { connection in
+                var found: Int64 = -2
+                for try await value in try await connection.query(reltuples, logger: Logger(label: "test")).decode(Int64.self) { found = value }
+                return found
+            }
+        }
+        let page = { (start: Int) in (start..<start + 500).map { IncomingRecord(system: .emr, resourceType: "Patient", sourceID: "p\($0)", version: "1", lastUpdated: nil, payload: Array("{\"id\":\"p\($0)\"}".utf8)) } }
+        for start in stride(from: 0, to: StagedRowStatistics.minimumGrowth - 500, by: 500) { _ = try await store.stage(page(start), job: nil, advancing: nil) }
+        #expect(try await statistics() == -1, "never taken below the threshold (-1: a table never analyzed)")
+        _ = try await store.stage(page(StagedRowStatistics.minimumGrowth - 500), job: nil, advancing: nil)
+        #expect(try await statistics() == Int64(StagedRowStatistics.minimumGrowth))
+    }
+
+    /// The rows staged since the statistics were last taken: taken again at half the table then,
+    /// never below the minimum, by one caller at a time.
+    @Test func theStatisticsAreTakenAgainWhenTheTableHasGrownByHalf() {
+        let statistics = StagedRowStatistics()
+        #expect(!statistics.staged(StagedRowStatistics.minimumGrowth - 1))
+        #expect(statistics.staged(1))
+        #expect(!statistics.staged(50_000), "another caller is taking them")
+        statistics.taken(rows: 100_000)
+        #expect(!statistics.staged(49_999))
+        #expect(statistics.staged(1))
+        statistics.notTaken()
+        #expect(statistics.staged(0), "a failure is tried again by the next page")
+        statistics.taken(rows: 4_000)
+        #expect(!statistics.staged(StagedRowStatistics.minimumGrowth - 1))
+        #expect(statistics.staged(1))
+    }
+
     @Test func openingAgainAppliesNothingTwice() async throws {
         let store = try await StoreKind.postgres()
         let again = try await PostgresStore(location: store.location, schema: store.schema)
