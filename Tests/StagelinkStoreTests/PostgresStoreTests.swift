@@ -101,6 +101,16 @@ struct PostgresStoreTests {
         #expect(shown == ["3s"])
     }
 
+    /// The store's statements are never compiled to machine code, whatever the server's `jit` is
+    /// (a claim by one of two workers was estimated costly enough to be, at 280 ms a claim).
+    @Test func theStoresSessionsCompileNoQuery() async throws {
+        let store = try await StoreKind.postgres()
+        defer { store.close() }
+        for _ in 0..<3 {
+            #expect(try await store.client.query("SHOW jit", logger: Logger(label: "test")).decode(String.self).collect() == ["off"])
+        }
+    }
+
     /// A closed store's change token is refused at once, whether it was listening or never asked:
     /// nothing would ever listen again to answer a call that waited.
     @Test(.timeLimit(.minutes(1))) func aClosedStoresChangeTokenIsRefusedNotAWaitForever() async throws {
