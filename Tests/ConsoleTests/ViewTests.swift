@@ -25,6 +25,8 @@ struct ViewTests {
         #expect(screen.text(row: 2).contains("outbound pull ✓ push ◐ partial") || screen.text(row: 2).contains("outbound pull ✓ push ✓"))
         #expect(screen.text(row: 1).contains("health ◐ degraded"), "failed rows and open conflicts: degraded, by the model `status` uses")
         #expect(screen.text(row: 2).contains("API 11,407/100,000 (11%)"))
+        #expect(screen.text(row: 2).contains("m ago · API"), "when the last cycle ended, as how long ago")
+        #expect(!screen.text(row: 2).contains(":"), "no clock stamp, which grows by the date after midnight and pushed the API usage off the line")
         #expect(screen.text(row: 3).contains("1 Live") && screen.text(row: 3).contains("6 Conflicts") && screen.text(row: 3).hasSuffix("alice "))
         #expect(screen.role(of: "1 Live") == .tabActive)
         #expect(screen.role(of: "2 Staged") == .tab)
