@@ -167,12 +167,10 @@ extension PostgresStore {
                     WITH ORDINALITY AS person(name, identifiers, birthDate, orphan, ord) USING (ord)
                 WHERE person.orphan
             ), watermarked AS (
-                -- Never backwards: a page re-read through the overlap must not undo progress.
                 INSERT INTO watermark (system, resourceType, value, jobID, updatedAt)
                 SELECT \(watermark?.system.rawValue), \(watermark?.resourceType), \(watermark?.to.timeIntervalSince1970), \(job), \(now)
                 WHERE \(watermark != nil) AND (SELECT written FROM standing)
-                ON CONFLICT (system, resourceType) DO UPDATE SET value = GREATEST(watermark.value, excluded.value), jobID = excluded.jobID,
-                    updatedAt = excluded.updatedAt
+                \(unescaped: Self.watermarkForward)
             )
             -- The notification and the rows join the standing rather than standing as CTEs of their
             -- own (a SELECT CTE nobody reads is not run): one row of NULLs when the page staged nothing new.
@@ -214,16 +212,22 @@ extension PostgresStore {
             """, logger: logger)
     }
 
-    /// Moves a watermark, never backwards: a page re-read through the overlap must not undo progress.
+    /// Moves a watermark (a Bulk Data export's, when it ends; a page's moves in the page's statement).
     static func advance(_ watermark: WatermarkAdvance, job: Int64?, at now: Double, in connection: PostgresConnection, logger: Logger) async throws {
         try await connection.run(
             """
             INSERT INTO watermark (system, resourceType, value, jobID, updatedAt)
             VALUES (\(watermark.system.rawValue), \(watermark.resourceType), \(watermark.to.timeIntervalSince1970), \(job), \(now))
-            ON CONFLICT (system, resourceType) DO UPDATE SET value = GREATEST(watermark.value, excluded.value), jobID = excluded.jobID,
-                updatedAt = excluded.updatedAt
+            \(unescaped: Self.watermarkForward)
             """, logger: logger)
     }
+
+    /// How a watermark written again moves: never backwards, so that a page re-read through the
+    /// overlap does not undo progress. The end of every `INSERT INTO watermark`.
+    static let watermarkForward = """
+        ON CONFLICT (system, resourceType) DO UPDATE SET value = GREATEST(watermark.value, excluded.value), jobID = excluded.jobID, \
+        updatedAt = excluded.updatedAt
+        """
 
     // MARK: - Bulk Data exports
 
