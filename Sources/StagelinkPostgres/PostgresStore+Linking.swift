@@ -187,8 +187,7 @@ extension PostgresStore {
                 ORDER BY found.id, named.ord
             )
             UPDATE staged_row SET status = 'superseded', note = \(Self.supersededNote),
-                updatedAt = (SELECT taken.at FROM taken WHERE taken.id = staged_row.id),
-                updatedBy = (SELECT taken.actor FROM taken WHERE taken.id = staged_row.id)
+                (updatedAt, updatedBy) = (SELECT taken.at, taken.actor FROM taken WHERE taken.id = staged_row.id)
             WHERE staged_row.id = ANY(ARRAY(SELECT id FROM taken))
             """, logger: logger)
     }

@@ -43,10 +43,6 @@ extension PostgresStore {
     /// code (``StoreSealing/preparingPage(_:startingNow:)``), and, when the puller said which page
     /// it stages next, that page is prepared while this one is on the server
     /// (``prepareToStage(_:)``; docs/scale.md, "How the store on PostgreSQL is fast").
-    public func prepareToStage(_ records: [IncomingRecord]) {
-        upcoming.expect(records, preparedBy: sealing)
-    }
-
     public func stage(_ records: [IncomingRecord], job: Int64?, advancing watermark: WatermarkAdvance?) async throws -> StageResult {
         let now = Date().timeIntervalSince1970
         // Prepared while the page before was on the server, when the puller said this page came
@@ -79,6 +75,11 @@ extension PostgresStore {
         }
         if statistics.staged(created.count) { await takeStatistics() }
         return StageResult(staged: created.count, deduplicated: records.count - created.count, rowIDs: created.map(\.id))
+    }
+
+    /// `records` come next: they are prepared while the page before is on the server (``UpcomingPages``).
+    public func prepareToStage(_ records: [IncomingRecord]) {
+        upcoming.expect(records, preparedBy: sealing)
     }
 
     /// Takes the planner's statistics of `staged_row` again (``StagedRowStatistics``): `ANALYZE`,
