@@ -250,11 +250,15 @@ public enum PostgresMigrations {
         """
     }
 
+    /// The extensions the schema uses, which are the database's: created before any migration,
+    /// under a lock of the whole database (``PostgresStore``'s `migrate`).
+    static let extensions = "CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public;"
+
     /// The person index: each row's name, identifiers and birth date (as the SQLite store's FTS5
     /// table with `remove_diacritics`), searched through a `tsvector` of their unaccented, lowered
     /// words (`unaccent`, a trusted extension a database owner may create). `row_parent` as in SQLite.
     static let personIndex = """
-        CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public;
+        \(extensions)
         -- unaccent() is only STABLE (its dictionary could change); an index needs an IMMUTABLE
         -- function, so the dictionary is named explicitly, the documented way to pin it.
         CREATE FUNCTION stagelink_words(text) RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT

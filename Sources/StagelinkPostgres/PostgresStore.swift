@@ -207,14 +207,22 @@ public final class PostgresStore: Sendable {
 
     // MARK: - Migrations
 
-    /// A number every Stagelink process agrees on, for the advisory lock that serialises migrations.
-    private static let migrationLock: Int64 = 0x5354_4147_454C_4E4B
+    /// A number every Stagelink process agrees on, for the advisory locks that serialise migrations.
+    private static let migrationLock: Int32 = 0x5354_4147
 
     /// Applies this build's migrations that the store lacks, all in one transaction under an
-    /// advisory lock (two processes starting at once migrate once).
+    /// advisory lock of the store's schema (two processes starting at once migrate it once; stores
+    /// in other schemas of the database migrate beside it). The extension the person index needs is
+    /// the database's, not the schema's: it is created first under a lock of the whole database, so
+    /// that two stores migrating at once do not both create it (`CREATE EXTENSION IF NOT EXISTS`
+    /// racing itself fails on the catalog's unique index).
     private static func migrate(on connection: PostgresConnection, schema: String, location: PostgresLocation, logger: Logger) async throws {
         try await connection.inTransaction(logger: logger) { connection in
-            _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
+            _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock), 0)", logger: logger)
+            try await connection.run(PostgresQuery(unsafeSQL: PostgresMigrations.extensions), logger: logger)
+        }
+        try await connection.inTransaction(logger: logger) { connection in
+            _ = try await connection.rows("SELECT pg_advisory_xact_lock(\(migrationLock), hashtext(\(schema)))", logger: logger)
             // The name was checked by init: lower-case letters, digits and _.
             try await connection.run(PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(schema)"), logger: logger)
             try await connection.run(PostgresQuery(unsafeSQL: PostgresMigrations.bookkeeping), logger: logger)
