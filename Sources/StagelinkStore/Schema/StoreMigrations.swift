@@ -235,6 +235,15 @@ public enum StoreMigrations {
             // from before reads a `String` from each of these columns, which a BLOB is not, so it
             // must refuse such a store as a newer one rather than misread it.
         }
+        migrator.registerMigration("v19: rows naming a staged row are checked, and status changes recorded, once a statement") { _ in
+            // Nothing to do here: SQLite checks a foreign key and runs a trigger in the same B-tree
+            // probe as the write. The PostgreSQL twin (PostgresMigrations.statementChecks) replaces
+            // its per-row checks with statement-level triggers.
+        }
+        migrator.registerMigration("v20: a staged row's page keeps room for its claim") { _ in
+            // Nothing to do here: SQLite rewrites a row in place. The PostgreSQL twin
+            // (PostgresMigrations.roomForClaims) leaves room on each page for a claim's new version.
+        }
         return migrator
     }
 
