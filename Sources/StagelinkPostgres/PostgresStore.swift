@@ -174,6 +174,9 @@ public final class PostgresStore: Sendable {
     /// Closes the pool's connections (and those of the store's fenced views).
     public func close() { lifetime.end() }
 
+    /// Whether the store (or one of its fenced views) was closed.
+    var isClosed: Bool { lifetime.runner.isCancelled }
+
     /// What a store and its fenced views share: the pool's run loop, which ends when the last of
     /// them is gone or one is closed, and the listener behind ``changeToken()``.
     private final class Lifetime: Sendable {
