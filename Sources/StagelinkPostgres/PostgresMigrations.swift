@@ -9,6 +9,9 @@ import Foundation
 /// before anything writes to it. What SQLite enforces with triggers PostgreSQL enforces the same
 /// way, whoever writes (another program, a person at `psql`):
 /// - every status change of a staged row is recorded in `row_transition` by a trigger;
+/// - a row naming a staged row that does not exist is refused, and no staged row is deleted,
+///   renumbered or truncated (``statementChecks``: statement-level triggers where the SQLite store
+///   has foreign keys);
 /// - the audit tables (`policy_audit`, `row_access`, `payload_purge`, `store_key_audit`) are
 ///   append-only: `UPDATE`, `DELETE` and `TRUNCATE` raise an error.
 ///
