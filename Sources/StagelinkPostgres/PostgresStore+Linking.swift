@@ -394,11 +394,10 @@ extension PostgresStore {
 
     /// Links read with a condition (and an order) on `record_link` that follows `WHERE`.
     private func recordLinks(_ condition: PostgresQuery) async throws -> [RecordLink] {
-        let query = PostgresQuery(unsafeSQL: "\(RecordLinkRecord.select) WHERE \(condition.sql)", binds: condition.binds)
-        return try await client.query(query, logger: logger).decode(RecordLinkRecord.Values.self).collect().map { try RecordLinkRecord($0).link() }
+        try await recordLinks(keyedBy: PostgresQuery(unsafeSQL: "FROM record_link WHERE \(condition.sql)", binds: condition.binds))
     }
 
-    /// Links read key by key: `source` is the rest of the statement after the columns, a
+    /// Links read from `source`, the rest of the statement after the columns: for a batch, a
     /// `FROM` of the keys (a set-returning function) `CROSS JOIN LATERAL` a `SELECT * FROM
     /// record_link … OFFSET 0` of each key's links aliased `record_link`, so that each key is its
     /// own index probe whatever the planner's statistics say of the table's size. (`OFFSET 0`

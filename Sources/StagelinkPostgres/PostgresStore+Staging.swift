@@ -122,7 +122,10 @@ extension PostgresStore {
                 refused = (dataKeyID, previous)
                 continue
             }
-            guard let ords, let ids, ords.count == ids.count else { continue }
+            guard let ords, let ids else { continue }
+            guard ords.count == ids.count else {
+                throw StoreError.unreadable("a page's statement answered \(ords.count) places for \(ids.count) rows created")
+            }
             for (ord, id) in zip(ords, ids) { created.append((page.origin[Int(ord) - 1], id)) }
         }
         if let refused {

@@ -236,9 +236,10 @@ public enum StoreMigrations {
             // must refuse such a store as a newer one rather than misread it.
         }
         migrator.registerMigration("v19: rows naming a staged row are checked, and status changes recorded, once a statement") { _ in
-            // Nothing to do here: SQLite checks a foreign key and runs a trigger in the same B-tree
-            // probe as the write. The PostgreSQL twin (PostgresMigrations.statementChecks) replaces
-            // its per-row checks with statement-level triggers.
+            // Nothing to do here: the SQLite store keeps its foreign keys and row trigger, which
+            // run inside the writing process without a query or a row lock of their own. The
+            // PostgreSQL twin (PostgresMigrations.statementChecks) replaces its per-row checks with
+            // statement-level triggers.
         }
         migrator.registerMigration("v20: a staged row's page keeps room for its claim") { _ in
             // Nothing to do here: SQLite rewrites a row in place. The PostgreSQL twin
