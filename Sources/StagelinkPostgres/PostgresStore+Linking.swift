@@ -332,8 +332,9 @@ extension PostgresStore {
     }
 
     public func link(targetType: String, targetID: String) async throws -> RecordLink? {
-        // A live link first: a retired one (its source merged away) may name the same counterpart.
-        try await recordLinks("targetType = \(targetType) AND targetID = \(targetID) ORDER BY retired IS NOT NULL LIMIT 1").first
+        // A live link first: a retired one (its source merged away) may name the same counterpart;
+        // of the live ones the newest, as in the SQLite store.
+        try await recordLinks("targetType = \(targetType) AND targetID = \(targetID) ORDER BY retired IS NOT NULL, updatedAt DESC LIMIT 1").first
     }
 
     public func links(recordKey: String, targetType: String) async throws -> [RecordLink] {

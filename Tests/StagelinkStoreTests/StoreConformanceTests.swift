@@ -290,6 +290,32 @@ struct StoreConformanceTests {
         #expect(try await store.history(ofRow: late.rowIDs[0]).map(\.to) == [.staged])
     }
 
+    /// Of two live links to one counterpart (a merge's relink moves a link to the survivor while an
+    /// older one, such as an episode's, may still name it), the newest is the counterpart's,
+    /// though the older was recorded first.
+    @Test(arguments: StoreKind.available)
+    func ofTwoLiveLinksToOneCounterpartTheNewestIsFound(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let staged = try await store.stage([record("p1", "{}"), record("p2", "{}")], job: nil, advancing: nil)
+        _ = try await store.claimRows(ClaimRequest(), limit: 10, actor: .job(1))
+        func link(_ id: String, row: Int64, at seconds: Double) -> RecordLink {
+            let at = Date(timeIntervalSince1970: seconds)
+            return RecordLink(
+                source: SourceKey(system: .emr, resourceType: "Patient", sourceID: id), targetType: "Contact", targetID: "003-shared",
+                recordKey: "person-1", linkedRowID: row, linkedVersion: RecordVersion(version: "1", lastUpdated: at), updatedAt: at)
+        }
+        let newer = link("p2", row: staged.rowIDs[1], at: 1_790_000_400)
+        let older = link("p1", row: staged.rowIDs[0], at: 1_790_000_300)
+        // The older recorded first: the first a table scan meets.
+        try await store.record([
+            LinkOutcome(rowID: staged.rowIDs[0], actor: .job(1), at: older.updatedAt, status: .linked, attempt: .linked, links: [older])
+        ])
+        try await store.record([
+            LinkOutcome(rowID: staged.rowIDs[1], actor: .job(1), at: newer.updatedAt, status: .linked, attempt: .linked, links: [newer])
+        ])
+        #expect(try await store.link(targetType: "Contact", targetID: "003-shared") == newer)
+    }
+
     @Test(arguments: StoreKind.available)
     func linksAndFieldStatesAreFoundForMoreKeysThanOneQueryHolds(_ kind: StoreKind) async throws {
         let store = try await kind.open()
