@@ -142,7 +142,10 @@ extension PostgresStore {
                 ).decode(String.self).collect().first
             }
             let identifiers = PostgresText.storable(keys.identifiers(of: document, found: found))
-            try await connection.run("UPDATE person_search SET name = '', identifiers = \(identifiers), birthDate = '' WHERE rowID = \(id)", logger: logger)
+            let words = PersonWords.of(PersonDocument(identifiers: identifiers))
+            try await connection.run(
+                "UPDATE person_search SET name = '', identifiers = \(identifiers), birthDate = '', words = string_to_array(\(words), ' ') WHERE rowID = \(id)",
+                logger: logger)
         }
         try await connection.run("UPDATE store_key SET rotationCursor = \(last.0) WHERE id = 1", logger: logger)
         return rows.count

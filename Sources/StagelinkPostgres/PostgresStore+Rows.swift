@@ -154,12 +154,13 @@ extension PostgresStore {
 /// whose parameters are `$1`…`$9` (a condition not asked for is a NULL parameter that makes its
 /// term true), so that a page's own parameters follow from `$10`.
 ///
-/// Free text is matched against the person index (`stagelink_words`, unaccented, lowered words of
-/// the name, identifiers and birth date, served by its GIN index) with `plainto_tsquery`, which
-/// reads every character typed as text (no operator of `to_tsquery`'s syntax: `&`, `|`, `!`, `:*`,
-/// parentheses are punctuation), or against the row's id. In an encrypted store the index is blind
-/// (``PersonIndex``): what was typed is folded and blinded word by word as the documents were, and
-/// the tokens are matched the same way.
+/// Free text is matched against the person index (``PersonWords``: each document's words, folded
+/// as SQLite's tokenizer folds them, served by a GIN index): what was typed is folded the same way
+/// in Swift and bound as an array of words, never read as SQL or as a query syntax (`&`, `|`, `!`,
+/// `:*`, parentheses are punctuation, which ends a word), and a document matches when it holds
+/// every word; or against the row's id. In an encrypted store the index is blind (``PersonIndex``):
+/// what was typed is folded and blinded word by word as the documents were, and the tokens are
+/// matched the same way.
 struct RowFilterQuery {
     private(set) var binds = PostgresBindings()
     let condition: String
@@ -167,7 +168,7 @@ struct RowFilterQuery {
     init(_ filter: RowFilter, sealing: StoreSealing) {
         let text = filter.text?.trimmingCharacters(in: .whitespacesAndNewlines)
         let typed = text.flatMap { $0.isEmpty ? nil : PostgresText.storable($0) }
-        let search = typed.map(sealing.searchText)
+        let words = typed.map { PersonWords.typed(sealing.searchText($0)) }
         binds.append(filter.statuses.map { $0.map(\.rawValue).sorted() })
         binds.append(filter.system?.rawValue)
         binds.append(filter.resourceType)
@@ -175,7 +176,9 @@ struct RowFilterQuery {
         binds.append(filter.errorCode)
         binds.append(filter.kind?.rawValue)
         binds.append(filter.jobID)
-        binds.append(search)
+        // Text with no word in it (punctuation only) matches no document: an empty array, where
+        // `@>` would match every one.
+        binds.append(words.map { $0 ?? [] })
         binds.append(typed.flatMap { Int64($0) } ?? -1)
         let terms = """
             ($1::text[] IS NULL OR staged_row.status = ANY($1::text[]))
@@ -185,10 +188,8 @@ struct RowFilterQuery {
             AND ($5::text IS NULL OR staged_row.errorCode = $5::text)
             AND ($6::text IS NULL OR staged_row.kind = $6::text)
             AND ($7::int8 IS NULL OR staged_row.jobID = $7::int8)
-            AND ($8::text IS NULL OR staged_row.id = $9::int8 OR staged_row.id IN (
-                SELECT person_search.rowID FROM person_search
-                WHERE stagelink_words(person_search.name || ' ' || person_search.identifiers || ' ' || person_search.birthDate)
-                    @@ plainto_tsquery('simple', public.unaccent('public.unaccent'::regdictionary, $8::text))))
+            AND ($8::text[] IS NULL OR staged_row.id = $9::int8 OR (cardinality($8::text[]) > 0 AND staged_row.id IN (
+                SELECT person_search.rowID FROM person_search WHERE person_search.words @> $8::text[])))
             """
         condition = filter.inverted ? "NOT COALESCE((\(terms)), false)" : "(\(terms))"
     }

@@ -174,10 +174,11 @@ extension PostgresStore {
             ), payloads AS (
                 INSERT INTO staged_payload (rowID, payload) SELECT id, payload FROM matched
             ), persons AS (
-                INSERT INTO person_search (rowID, name, identifiers, birthDate)
-                SELECT matched.id, person.name, person.identifiers, person.birthDate FROM matched
-                JOIN unnest(\(orphans.names)::text[], \(orphans.identifiers)::text[], \(orphans.birthDates)::text[], \(orphans.orphan)::bool[])
-                    WITH ORDINALITY AS person(name, identifiers, birthDate, orphan, ord) USING (ord)
+                INSERT INTO person_search (rowID, name, identifiers, birthDate, words)
+                SELECT matched.id, person.name, person.identifiers, person.birthDate, string_to_array(person.words, ' ') FROM matched
+                JOIN unnest(\(orphans.names)::text[], \(orphans.identifiers)::text[], \(orphans.birthDates)::text[], \(orphans.words)::text[],
+                    \(orphans.orphan)::bool[])
+                    WITH ORDINALITY AS person(name, identifiers, birthDate, words, orphan, ord) USING (ord)
                 WHERE person.orphan
             ), watermarked AS (
                 INSERT INTO watermark (system, resourceType, value, jobID, updatedAt)
@@ -196,34 +197,52 @@ extension PostgresStore {
     }
 
     /// The person documents and parents of the rows just created that have a parent
-    /// (``PersonSearch``; `documents` by index in the page given), as the SQLite store writes them:
-    /// a row about a person without a name of its own takes its parent's name, identifiers and
-    /// birth date when the parent's newest row has a document (staged before, or in this page's
-    /// statement, which this one sees).
+    /// (``PersonSearch``; `documents` by index in the page given), as the SQLite store writes them
+    /// (``PersonIndex/document(_:under:parentName:)``): a row about a person without a name of its
+    /// own takes its parent's name, identifiers and birth date when the parent's newest row has a
+    /// document (staged before, or in this page's first statement, which this transaction sees).
+    /// Two statements: the parents' documents are read, and the children's written with the
+    /// words of each (``PersonWords``), which are folded here.
     private func writeChildren(_ documents: [PersonDocument], created: [(index: Int, id: Int64)], in connection: PostgresConnection) async throws {
-        var children = PersonColumns()
-        for (index, id) in created where documents[index].parent != nil { children.append(id, documents[index], sealing: sealing) }
-        guard !children.ids.isEmpty else { return }
+        let children = created.compactMap { index, id in documents[index].parent.map { (id: id, document: documents[index], parent: $0) } }
+        guard !children.isEmpty else { return }
+        let found = try await newestDocuments(of: Array(Set(children.map(\.parent))), in: connection)
+        var columns = PersonColumns()
+        for child in children {
+            let indexed = PersonIndex.document(child.document, under: found[child.parent], parentName: sealing.indexedParentID(child.parent.sourceID))
+            columns.append(child.id, indexed, parent: child.parent)
+        }
         try await connection.run(
             """
             WITH input AS (
-                SELECT * FROM unnest(\(children.ids)::int8[], \(children.names)::text[], \(children.identifiers)::text[], \(children.birthDates)::text[],
-                    \(children.parentSystems)::text[], \(children.parentTypes)::text[], \(children.parentIDs)::text[], \(children.parentNames)::text[])
-                    AS t(rowID, name, identifiers, birthDate, parentSystem, parentType, parentID, parentName)
+                SELECT * FROM unnest(\(columns.ids)::int8[], \(columns.names)::text[], \(columns.identifiers)::text[], \(columns.birthDates)::text[],
+                    \(columns.words)::text[], \(columns.parentSystems)::text[], \(columns.parentTypes)::text[], \(columns.parentIDs)::text[])
+                    AS t(rowID, name, identifiers, birthDate, words, parentSystem, parentType, parentID)
             ), parents AS (
                 INSERT INTO row_parent (rowID, system, resourceType, sourceID) SELECT rowID, parentSystem, parentType, parentID FROM input
             )
-            INSERT INTO person_search (rowID, name, identifiers, birthDate)
-            SELECT input.rowID,
-                CASE WHEN input.name = '' THEN COALESCE(parent.name, '') ELSE input.name END,
-                concat_ws(' ', NULLIF(input.identifiers, ''), NULLIF(COALESCE(parent.identifiers, input.parentName), '')),
-                CASE WHEN input.birthDate = '' THEN COALESCE(parent.birthDate, '') ELSE input.birthDate END
-            FROM input LEFT JOIN LATERAL (
-                SELECT person_search.name, person_search.identifiers, person_search.birthDate FROM person_search
-                WHERE person_search.rowID = (SELECT MAX(id) FROM staged_row
-                    WHERE system = input.parentSystem AND resourceType = input.parentType AND sourceID = input.parentID)
-            ) AS parent ON true
+            INSERT INTO person_search (rowID, name, identifiers, birthDate, words)
+            SELECT rowID, name, identifiers, birthDate, string_to_array(words, ' ') FROM input
             """, logger: logger)
+    }
+
+    /// The person document of each record's newest row that has one indexed: records whose newest
+    /// row has none (not staged yet, or staged in this page with a parent of its own) are left out.
+    private func newestDocuments(of keys: [SourceKey], in connection: PostgresConnection) async throws -> [SourceKey: PersonDocument] {
+        let rows = try await connection.rows(
+            """
+            SELECT key.ord, person_search.name, person_search.identifiers, person_search.birthDate
+            FROM unnest(\(keys.map(\.system.rawValue))::text[], \(keys.map(\.resourceType))::text[], \(keys.map(\.sourceID))::text[])
+                WITH ORDINALITY AS key(system, resourceType, sourceID, ord)
+            JOIN person_search ON person_search.rowID = (SELECT MAX(id) FROM staged_row
+                WHERE staged_row.system = key.system AND staged_row.resourceType = key.resourceType AND staged_row.sourceID = key.sourceID)
+            """, logger: logger
+        ).decode((Int64, String, String, String).self).collect()
+        var found: [SourceKey: PersonDocument] = [:]
+        for (ord, name, identifiers, birthDate) in rows {
+            found[keys[Int(ord) - 1]] = PersonDocument(name: name, identifiers: identifiers, birthDate: birthDate)
+        }
+        return found
     }
 
     /// Moves a watermark (a Bulk Data export's, when it ends; a page's moves in the page's statement).
@@ -319,35 +338,37 @@ struct StagingPage {
     }
 }
 
-/// Person documents as columns.
+/// Person documents as columns, each with its words (``PersonWords``).
 struct PersonColumns {
-    var ids: [Int64] = [], names: [String] = [], identifiers: [String] = [], birthDates: [String] = []
+    var ids: [Int64] = [], names: [String] = [], identifiers: [String] = [], birthDates: [String] = [], words: [String] = []
     var parentSystems: [String] = [], parentTypes: [String] = [], parentIDs: [String] = []
     /// Whether each document is written with the page's rows (a row without a parent).
     var orphan: [Bool] = []
 
-    /// A document of a row not yet created (its id comes from the statement that creates it).
+    /// A document of a row not yet created (its id comes from the statement that creates it);
+    /// a child's (`orphan` false) is written apart, and stands here as an empty one.
     mutating func append(_ document: PersonDocument, orphan isOrphan: Bool) {
         orphan.append(isOrphan)
-        names.append(isOrphan ? PostgresText.storable(document.name) : "")
-        identifiers.append(isOrphan ? PostgresText.storable(document.identifiers) : "")
-        birthDates.append(isOrphan ? PostgresText.storable(document.birthDate) : "")
+        append(isOrphan ? document : PersonDocument())
     }
 
-    /// How a child's document names a parent not staged yet: its source id, blinded in an encrypted store.
-    var parentNames: [String] = []
-
-    mutating func append(_ id: Int64, _ document: PersonDocument, sealing: StoreSealing) {
+    /// The document of row `id`, which belongs to the record `parent`.
+    mutating func append(_ id: Int64, _ document: PersonDocument, parent: SourceKey) {
         ids.append(id)
-        names.append(PostgresText.storable(document.name))
-        identifiers.append(PostgresText.storable(document.identifiers))
-        birthDates.append(PostgresText.storable(document.birthDate))
-        if let parent = document.parent {
-            parentSystems.append(parent.system.rawValue)
-            parentTypes.append(parent.resourceType)
-            parentIDs.append(parent.sourceID)
-            parentNames.append(PostgresText.storable(sealing.indexedParentID(parent.sourceID)))
-        }
+        append(document)
+        parentSystems.append(parent.system.rawValue)
+        parentTypes.append(parent.resourceType)
+        parentIDs.append(parent.sourceID)
+    }
+
+    private mutating func append(_ document: PersonDocument) {
+        let stored = PersonDocument(
+            name: PostgresText.storable(document.name), identifiers: PostgresText.storable(document.identifiers),
+            birthDate: PostgresText.storable(document.birthDate))
+        names.append(stored.name)
+        identifiers.append(stored.identifiers)
+        birthDates.append(stored.birthDate)
+        words.append(PersonWords.of(stored))
     }
 }
 

@@ -240,6 +240,7 @@ public final class PostgresStore: Sendable {
             }
             for migration in PostgresMigrations.all where !applied.contains(migration.identifier) {
                 for statement in PostgresMigrations.statements(migration.sql) { try await connection.run(PostgresQuery(unsafeSQL: statement), logger: logger) }
+                try await migration.then?(connection, logger)
                 _ = try await connection.rows("INSERT INTO stagelink_migration (identifier) VALUES (\(migration.identifier))", logger: logger)
             }
         }

@@ -132,6 +132,10 @@ public struct StoreCopy: Sendable {
             sourceDigests += values.map(CopiedValue.digest)
         }
         try await target.advanceIdentities(of: table.name, columns: columns)
+        // SQLite's person index folds its words itself; PostgreSQL's keeps them in a column of
+        // its own (an array, which ``PostgresStore/columns()`` leaves out), folded here as staging
+        // folds them.
+        if table.name == "person_search" { try await target.fillPersonWords() }
         let targetDigests = try await target.rowDigests(table.name, columns: columns)
         let report = TableReport(table: table.name, rows: sourceDigests.count, digest: CopiedValue.digest(of: sourceDigests))
         guard targetDigests.count == sourceDigests.count else {
@@ -272,11 +276,17 @@ extension PostgresStore {
             case "text", "character varying": kind = .text
             case "bytea": kind = .bytes
             case "boolean": kind = .boolean
+            // Arrays (`person_search.words`) are PostgreSQL's own: SQLite has no such column.
             default: continue
             }
             columns[table, default: []].append(TargetColumn(name: column, kind: kind, isIdentity: identity == "YES"))
         }
         return columns
+    }
+
+    /// Folds the words of every person document copied without them (``PersonWords/fill(in:logger:)``).
+    func fillPersonWords() async throws {
+        try await client.withConnection { connection in try await PersonWords.fill(in: connection, logger: logger) }
     }
 
     /// The rows `table` holds (a name of the copy's own list).

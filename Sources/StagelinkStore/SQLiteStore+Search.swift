@@ -54,11 +54,11 @@ package enum PersonIndex {
             var document = document
             if let key = document.parent {
                 try insertParent.run(.integer(id), .text(key.system.rawValue), .text(key.resourceType), .text(key.sourceID))
-                let found = try Row.fetchOne(parent, arguments: [key.system.rawValue, key.resourceType, key.sourceID])
-                let parentIdentifiers: String = found?["identifiers"] ?? blind.map { PersonIndex.blindText(key.sourceID, with: $0) } ?? key.sourceID
-                document.identifiers = [document.identifiers, parentIdentifiers].filter { !$0.isEmpty }.joined(separator: " ")
-                if document.name.isEmpty, let name: String = found?["name"] { document.name = name }
-                if document.birthDate.isEmpty, let birthDate: String = found?["birthDate"] { document.birthDate = birthDate }
+                let found = try Row.fetchOne(parent, arguments: [key.system.rawValue, key.resourceType, key.sourceID]).map { row in
+                    PersonDocument(name: row["name"], identifiers: row["identifiers"], birthDate: row["birthDate"])
+                }
+                let parentName = blind.map { PersonIndex.blindText(key.sourceID, with: $0) } ?? key.sourceID
+                document = PersonIndex.document(document, under: found, parentName: parentName)
             }
             try insert.run(.integer(id), .text(document.name), .text(document.identifiers), .text(document.birthDate))
         }
@@ -142,6 +142,55 @@ package enum PersonIndex {
         }
         if !word.isEmpty { words.append(String(word)) }
         return words
+    }
+
+    /// ``words(_:)`` of a document's texts as one text, the words separated by single spaces: what
+    /// the PostgreSQL store's person index keeps of a document (its name, identifiers and birth
+    /// date), so that it splits and folds as the SQLite store's tokenizer and the blind index do
+    /// (a blind document's tokens are words already and stay as they are). A text that is all
+    /// ASCII is folded byte by byte into the result.
+    ///
+    /// For example, `PersonIndex.foldedWords("Zoë Müller", "zoe.muller@clinic.example")` is
+    /// `"zoe muller zoe muller clinic example"`.
+    package static func foldedWords(_ texts: String...) -> String {
+        var out: [UInt8] = []
+        for var text in texts {
+            let ascii = text.withUTF8 { bytes -> Bool in
+                guard !bytes.contains(where: { $0 >= 0x80 }) else { return false }
+                var inWord = false
+                for byte in bytes {
+                    if let folded = folded(ascii: byte) {
+                        if !inWord, !out.isEmpty { out.append(UInt8(ascii: " ")) }
+                        out.append(folded)
+                        inWord = true
+                    } else {
+                        inWord = false
+                    }
+                }
+                return true
+            }
+            guard !ascii else { continue }
+            for word in words(text) {
+                if !out.isEmpty { out.append(UInt8(ascii: " ")) }
+                out += word.utf8
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The document the index keeps for a row that belongs to another record (``PersonDocument/parent``),
+    /// in both stores: its identifiers followed by its parent's (the parent's newest row's document,
+    /// or, when there is none yet, `parentName`: the parent's source id, blinded in an encrypted
+    /// store), and its parent's name and birth date where it has none of its own. A row without a
+    /// parent keeps its own document.
+    package static func document(_ document: PersonDocument, under parent: PersonDocument?, parentName: String) -> PersonDocument {
+        guard document.parent != nil else { return document }
+        var document = document
+        let parentIdentifiers = parent?.identifiers ?? parentName
+        document.identifiers = [document.identifiers, parentIdentifiers].filter { !$0.isEmpty }.joined(separator: " ")
+        if document.name.isEmpty, let name = parent?.name { document.name = name }
+        if document.birthDate.isEmpty, let birthDate = parent?.birthDate { document.birthDate = birthDate }
+        return document
     }
 
     /// ``words(_:)`` of a text that is all ASCII, the common case, byte by byte: for ASCII the

@@ -157,6 +157,66 @@ extension StoreConformanceTests {
         #expect(names[okafor]?.contains("Okafor") == true)
     }
 
+    /// Both stores split words at every character that is not a letter or a digit: a part of an
+    /// e-mail address, a dotted or hyphenated identifier or a double-barrelled name is a word of its
+    /// own (PostgreSQL's text parser, which the PostgreSQL store used before, kept an address whole).
+    @Test(arguments: StoreKind.available)
+    func everyWordOfAnIdentifierOrNameIsFoundWhateverPunctuationJoinsThem(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let zoe = record(
+            "p1",
+            """
+            {"resourceType":"Patient","id":"p1","identifier":[{"value":"zoe.muller@clinic.example"},{"value":"MRN-2024.0042"}],\
+            "name":[{"family":"Müller-Lüdenscheidt","given":["Zoë"]}]}
+            """)
+        let staged = try await store.stage([zoe, episode("e1", of: "p1"), patient("p2", family: "Okafor")], job: nil, advancing: nil)
+        let both = Array(staged.rowIDs.prefix(2))
+        func found(_ text: String) async throws -> [Int64] { try await store.rows(RowQuery(filter: RowFilter(text: text))).map(\.id) }
+        #expect(try await found("clinic") == both)
+        #expect(try await found("zoe.muller@clinic.example") == both)
+        #expect(try await found("0042") == both)
+        #expect(try await found("mrn-2024.0042") == both)
+        #expect(try await found("ludenscheidt zoe") == both)
+        #expect(try await found("clinic okafor") == [], "every word must match")
+        #expect(try await found("@.-") == [], "punctuation alone holds no word and finds nothing")
+        #expect(try await store.countRows(RowFilter(text: "@.-", inverted: true)) == 3)
+    }
+
+    /// Every probe of `Tests/HostileInputs/search-text.jsonl` is plain words on every store: no
+    /// error, no syntax obeyed (a column filter, a prefix, `NEAR`, `OR`, `&`, `:*` find nothing the
+    /// words themselves do not), and the table untouched.
+    @Test(arguments: StoreKind.available)
+    func everyHostileSearchProbeIsPlainWords(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let staged = try await store.stage(
+            [patient("p1", family: "Müller", given: "Zoë"), episode("e1", of: "p1"), patient("p2", family: "Okafor")], job: nil, advancing: nil)
+        let zoe = Array(staged.rowIDs.prefix(2))
+        func found(_ text: String) async throws -> [Int64] { try await store.rows(RowQuery(filter: RowFilter(text: text))).map(\.id) }
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appending(path: "HostileInputs/search-text.jsonl")
+        let probes = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map {
+            try JSONDecoder().decode(String.self, from: Data($0.utf8))
+        }
+        #expect(probes.count >= 25)
+        for probe in probes where !probe.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            let matched = try await found(probe)
+            let counted = try await store.countRows(RowFilter(text: probe))
+            let others = try await store.countRows(RowFilter(text: probe, inverted: true))
+            #expect(matched.count == counted && counted + others == 3, "\(probe.debugDescription)")
+            #expect(matched.isEmpty || matched == zoe, "\(probe.debugDescription) matched \(matched)")
+        }
+        #expect(try await found("müller OR *") == [], "OR and * are words no document holds")
+        #expect(try await found("mül*") == [], "no prefix search")
+        #expect(try await found("name:müller") == [], "no column filter")
+        #expect(try await found("NEAR(zoë müller)") == [], "no NEAR group")
+        #expect(try await found("müller:*") == zoe, "no tsquery prefix either: `:*` is punctuation")
+        #expect(try await found("\"müller\"") == zoe, "quotes are only quotes")
+        #expect(try await found("müller\u{1b}zoë") == zoe, "a control character separates words")
+        #expect(try await found("\u{202e}müller") == zoe)
+        #expect(try await found("*") == [], "nothing searchable: nothing found")
+        #expect(try await store.countRows(.all) == 3)
+    }
+
     @Test(arguments: StoreKind.available)
     func aRowsParentIsItsNewestRowAndIsLinkedOnceItsLinkExists(_ kind: StoreKind) async throws {
         let store = try await kind.open()

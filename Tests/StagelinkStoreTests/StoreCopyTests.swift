@@ -79,6 +79,10 @@ struct StoreCopyTests {
         #expect(try await postgres.job(id: job.id)?.kind == .pull)
         #expect(try await postgres.watermark(system: .emr, resourceType: "Patient") == Date(timeIntervalSince1970: 2_000.5))
         #expect(try await postgres.recentEvents(limit: 5).map(\.message) == ["Salesforce answered 503"])
+        // The person index finds the same rows (its words folded on the way: SQLite keeps none).
+        let zoe = RowQuery(filter: RowFilter(text: "zoe 王 1980"))
+        #expect(try await postgres.rows(zoe).map(\.id) == [rows[0], rows[1]])
+        #expect(try await postgres.rows(zoe).map(\.id) == (try await sqlite.rows(zoe)).map(\.id))
 
         // New rows, jobs and grants continue after the copied ids.
         let next = try await postgres.stage(
