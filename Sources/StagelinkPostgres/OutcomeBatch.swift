@@ -2,17 +2,15 @@ import Foundation
 import StagelinkEngine
 import StagelinkStore
 
-/// A batch of link outcomes as the JSON documents that `json_to_recordset` turns back into rows
-/// inside one statement: one document per table (rows and their attempts, links, lineage), so
-/// that recording 1,000 outcomes costs a few round trips rather than several per outcome.
-///
-/// JSON carries what arrays of binds cannot: NULL in any column (a row without an error, a link
-/// without a version). Keys are the lower-case column names PostgreSQL folds unquoted ones to.
-/// An outcome's rows appear once per batch: ``segments(_:)`` splits a batch in which a row comes
+/// A batch of link outcomes as the rows of the tables one statement writes (rows and their
+/// attempts, links, lineage), each column bound as one array that `unnest` turns back into rows
+/// (a column that may be NULL, a row without an error or a link without a version, as a
+/// ``NullableArray``), so that recording 1,000 outcomes costs a few round trips rather than
+/// several per outcome. An outcome's rows appear once per batch: ``segments(_:)`` splits a batch in which a row comes
 /// back twice, so that each is recorded after the one before, as one at a time would.
 struct OutcomeBatch {
     /// One staged row's update, and its link attempt.
-    struct Row: Encodable {
+    struct Row {
         var id: Int64
         var status: String
         var attempt: String
@@ -20,18 +18,18 @@ struct OutcomeBatch {
         var actor: String
         var note: String?
         /// The error kept on the row (a linked row keeps none).
-        var keptcode: String?, keptmessage: String?, keptfields: String?, keptbody: String?, keptfurther: String?
+        var keptCode: String?, keptMessage: String?, keptFields: String?, keptBody: String?, keptFurther: String?
         /// The attempt's own error.
         var code: String?, message: String?, fields: String?, body: String?
     }
 
-    struct Link: Encodable {
-        var system: String, resourcetype: String, sourceid: String, targettype: String, targetid: String, recordkey: String
-        var linkedrowid: Int64?, linkedversion: String?, linkedlastupdated: Double?, updatedat: Double, retired: String?, mergedinto: String?
+    struct Link {
+        var system: String, resourceType: String, sourceID: String, targetType: String, targetID: String, recordKey: String
+        var linkedRowID: Int64?, linkedVersion: String?, linkedLastUpdated: Double?, updatedAt: Double, retired: String?, mergedInto: String?
     }
 
-    struct Write: Encodable {
-        var object: String, recordkey: String, writtento: String, rowid: Int64?, jobid: Int64?, actor: String, at: Double, fields: String
+    struct Write {
+        var object: String, recordKey: String, writtenTo: String, rowID: Int64?, jobID: Int64?, actor: String, at: Double, fields: String
     }
 
     var rows: [Row] = []
@@ -53,16 +51,16 @@ struct OutcomeBatch {
             rows.append(
                 Row(
                     id: outcome.rowID, status: outcome.status.rawValue, attempt: outcome.attempt.rawValue, at: at, actor: outcome.actor.description,
-                    note: outcome.note, keptcode: kept?.code, keptmessage: kept?.message, keptfields: LinkErrorColumns.fields(kept),
-                    keptbody: kept?.remoteBody, keptfurther: LinkErrorColumns.further(kept), code: error?.code, message: error?.message,
+                    note: outcome.note, keptCode: kept?.code, keptMessage: kept?.message, keptFields: LinkErrorColumns.fields(kept),
+                    keptBody: kept?.remoteBody, keptFurther: LinkErrorColumns.further(kept), code: error?.code, message: error?.message,
                     fields: LinkErrorColumns.fields(error), body: error?.remoteBody))
             for link in outcome.links {
                 let retirement = RecordLinkRecord.columns(link.retirement)
                 let row = Link(
-                    system: link.source.system.rawValue, resourcetype: link.source.resourceType, sourceid: link.source.sourceID, targettype: link.targetType,
-                    targetid: link.targetID, recordkey: link.recordKey, linkedrowid: link.linkedRowID, linkedversion: link.linkedVersion.version,
-                    linkedlastupdated: link.linkedVersion.lastUpdated?.timeIntervalSince1970, updatedat: link.updatedAt.timeIntervalSince1970,
-                    retired: retirement.retired, mergedinto: retirement.mergedInto)
+                    system: link.source.system.rawValue, resourceType: link.source.resourceType, sourceID: link.source.sourceID, targetType: link.targetType,
+                    targetID: link.targetID, recordKey: link.recordKey, linkedRowID: link.linkedRowID, linkedVersion: link.linkedVersion.version,
+                    linkedLastUpdated: link.linkedVersion.lastUpdated?.timeIntervalSince1970, updatedAt: link.updatedAt.timeIntervalSince1970,
+                    retired: retirement.retired, mergedInto: retirement.mergedInto)
                 if let index = linkIndex[link.source] {
                     links[index] = row
                 } else {
@@ -73,7 +71,7 @@ struct OutcomeBatch {
             for write in RecordWriteRow<[UInt8]>.encode(outcome.writes) {
                 writes.append(
                     Write(
-                        object: write.object, recordkey: write.recordKey, writtento: write.writtenTo, rowid: write.rowID, jobid: write.jobID,
+                        object: write.object, recordKey: write.recordKey, writtenTo: write.writtenTo, rowID: write.rowID, jobID: write.jobID,
                         actor: write.actor, at: write.at,
                         fields: try sealing.sealedString(
                             write.fields, label: SealLabel.recordWrite(object: write.object, recordKey: write.recordKey), nonces: &nonces)))
@@ -95,10 +93,5 @@ struct OutcomeBatch {
         }
         segments.append(outcomes[start...])
         return segments
-    }
-
-    /// A document `json_to_recordset` reads.
-    static func json(_ rows: some Encodable) throws -> String {
-        String(decoding: try JSONEncoder().encode(rows), as: UTF8.self)
     }
 }

@@ -113,12 +113,17 @@ extension PostgresStore {
     /// One segment's rows, attempts, links, lineage and field states: two statements.
     private func record(_ batch: OutcomeBatch, in connection: PostgresConnection) async throws {
         let states = try await mergedStates(batch.fieldStates, in: connection)
-        let (rows, links, writes) = (try OutcomeBatch.json(batch.rows), try OutcomeBatch.json(batch.links), try OutcomeBatch.json(batch.writes))
+        let (rows, links, writes) = (batch.rows, batch.links, batch.writes)
         let query: PostgresQuery = """
             WITH o AS (
-                SELECT * FROM json_to_recordset(\(rows)::json) AS o(id int8, status text, attempt text, at float8,
-                    actor text, note text, keptcode text, keptmessage text, keptfields text, keptbody text, keptfurther text,
-                    code text, message text, fields text, body text)
+                SELECT * FROM unnest(\(rows.map(\.id))::int8[], \(rows.map(\.status))::text[], \(rows.map(\.attempt))::text[],
+                    \(rows.map(\.at))::float8[], \(rows.map(\.actor))::text[], \(NullableArray(rows.map(\.note)))::text[],
+                    \(NullableArray(rows.map(\.keptCode)))::text[], \(NullableArray(rows.map(\.keptMessage)))::text[],
+                    \(NullableArray(rows.map(\.keptFields)))::text[], \(NullableArray(rows.map(\.keptBody)))::text[],
+                    \(NullableArray(rows.map(\.keptFurther)))::text[], \(NullableArray(rows.map(\.code)))::text[],
+                    \(NullableArray(rows.map(\.message)))::text[], \(NullableArray(rows.map(\.fields)))::text[],
+                    \(NullableArray(rows.map(\.body)))::text[])
+                    AS o(id, status, attempt, at, actor, note, keptcode, keptmessage, keptfields, keptbody, keptfurther, code, message, fields, body)
             ), updated AS (
                 UPDATE staged_row SET status = o.status, errorCode = o.keptcode, errorMessage = o.keptmessage, errorFields = o.keptfields,
                     errorBody = o.keptbody, errorFurther = o.keptfurther, attemptCount = staged_row.attemptCount + 1, note = o.note,
@@ -132,17 +137,20 @@ extension PostgresStore {
             ), links AS (
                 INSERT INTO record_link (system, resourceType, sourceID, targetType, targetID, recordKey, linkedRowID, linkedVersion,
                     linkedLastUpdated, updatedAt, retired, mergedInto)
-                SELECT * FROM json_to_recordset(\(links)::json) AS l(system text, resourcetype text, sourceid text,
-                    targettype text, targetid text, recordkey text, linkedrowid int8, linkedversion text, linkedlastupdated float8, updatedat float8,
-                    retired text, mergedinto text)
+                SELECT * FROM unnest(\(links.map(\.system))::text[], \(links.map(\.resourceType))::text[], \(links.map(\.sourceID))::text[],
+                    \(links.map(\.targetType))::text[], \(links.map(\.targetID))::text[], \(links.map(\.recordKey))::text[],
+                    \(NullableArray(links.map(\.linkedRowID)))::int8[], \(NullableArray(links.map(\.linkedVersion)))::text[],
+                    \(NullableArray(links.map(\.linkedLastUpdated)))::float8[], \(links.map(\.updatedAt))::float8[],
+                    \(NullableArray(links.map(\.retired)))::text[], \(NullableArray(links.map(\.mergedInto)))::text[])
                 ON CONFLICT (system, resourceType, sourceID) DO UPDATE SET targetType = excluded.targetType, targetID = excluded.targetID,
                     recordKey = excluded.recordKey, linkedRowID = excluded.linkedRowID, linkedVersion = excluded.linkedVersion,
                     linkedLastUpdated = excluded.linkedLastUpdated, updatedAt = excluded.updatedAt, retired = excluded.retired,
                     mergedInto = excluded.mergedInto
             ), writes AS (
                 INSERT INTO record_write (object, recordKey, writtenTo, rowID, jobID, actor, at, fields)
-                SELECT * FROM json_to_recordset(\(writes)::json) AS w(object text, recordkey text, writtento text,
-                    rowid int8, jobid int8, actor text, at float8, fields text)
+                SELECT * FROM unnest(\(writes.map(\.object))::text[], \(writes.map(\.recordKey))::text[], \(writes.map(\.writtenTo))::text[],
+                    \(NullableArray(writes.map(\.rowID)))::int8[], \(NullableArray(writes.map(\.jobID)))::int8[], \(writes.map(\.actor))::text[],
+                    \(writes.map(\.at))::float8[], \(writes.map(\.fields))::text[])
             ), states AS (
                 INSERT INTO record_state (object, recordKey, fields, updatedAt)
                 SELECT * FROM unnest(\(states.objects)::text[], \(states.keys)::text[], \(states.fields)::text[], \(states.at)::float8[])

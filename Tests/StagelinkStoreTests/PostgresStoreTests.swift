@@ -477,6 +477,23 @@ struct PostgresStoreTests {
         #expect(transitions.first?.4 == 5)
     }
 
+    /// postgres-nio binds arrays without NULL elements only; ``NullableArray`` (the outcome
+    /// statement's columns that may be NULL) reaches the server element for element, NULLs in place.
+    @Test func anArrayWithNullElementsIsBoundAsItIs() async throws {
+        let store = try await StoreKind.postgres()
+        let logger = Logger(label: "test")
+        let texts = NullableArray<String>(["a", nil, "", "Zoë \u{1F600}"])
+        let read = try await store.client.query(
+            "SELECT t FROM unnest(\(texts)::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n", logger: logger).decode(String?.self).collect()
+        #expect(read == ["a", nil, "", "Zoë \u{1F600}"])
+        let numbers = NullableArray<Int64>([nil, 7, Int64.min])
+        #expect(try await store.client.query("SELECT \(numbers)::int8[]::text", logger: logger).decode(String.self).collect() == ["{NULL,7,-9223372036854775808}"])
+        let instants = NullableArray<Double>([nil, nil, 1.5])
+        #expect(try await store.client.query("SELECT \(instants)::float8[]::text", logger: logger).decode(String.self).collect() == ["{NULL,NULL,1.5}"])
+        let none = NullableArray<String>([])
+        #expect(try await store.client.query("SELECT cardinality(\(none)::text[])", logger: logger).decode(Int32.self).collect() == [0])
+    }
+
     /// Each document's words are kept as the SQLite store's tokenizer makes them (folded in
     /// Swift, ``PersonWords``), a child's with its parent's, and the index answers a search for them.
     @Test func thePersonIndexKeepsEachDocumentsFoldedWordsAChildsWithItsParents() async throws {
