@@ -95,6 +95,7 @@ extension PostgresStore {
     /// one; they touch held rows and conflicts, never a staged row a supersession takes.
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
+        let outcomes = outcomes.map(\.storable)
         let segments = try OutcomeBatch.segments(outcomes).map { segment in (segment, try OutcomeBatch(segment, sealing: sealing)) }
         try await transaction { connection in
             try await checkDataKey(in: connection)

@@ -92,6 +92,7 @@ extension SQLiteStore {
 
     public func record(_ outcomes: [LinkOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
+        let outcomes = outcomes.map(\.storable)
         // Encoded (and sealed, in an encrypted store: over every core, ``PageLanes``) before taking
         // the write lock, so that the writer mostly executes statements.
         let encoded = try PageLanes.map(outcomes.count, minimum: cipher == nil ? .max : 64, state: StoreCipher.Nonces.init) { index, nonces in

@@ -468,6 +468,36 @@ struct StoreConformanceTests {
         }
     }
 
+    /// A value the other system sent back, quoted in an error, may hold any character. A NUL,
+    /// which PostgreSQL's `text` refuses (the whole batch with it) and SQLite hands back only up
+    /// to, is kept by both stores as `␀` (``StoredText``): the outcome is recorded and reads back
+    /// whole, and the same on both.
+    @Test(arguments: StoreKind.available)
+    func anErrorHoldingANULCharacterIsRecordedWholeAndAlikeOnEveryStore(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        let staged = try await store.stage([record("p1", "{}"), record("p2", "{}")], job: nil, advancing: nil)
+        _ = try await store.claimRows(ClaimRequest(), limit: 10, actor: .job(3))
+        let error = LinkError(
+            code: "STRING_TOO_LONG", message: "LastName: data value too large: Null\u{0}Byte", fields: ["Last\u{0}Name", "FirstName"],
+            remoteBody: "[{\"message\":\"Null\u{0}Byte\"}]", further: [LinkError(code: "INVALID_FIELD", message: "\u{0}\u{0}end", fields: [])])
+        try await store.record([
+            LinkOutcome(rowID: staged.rowIDs[0], actor: .job(3), at: Date(), status: .failed, attempt: .failed, error: error, note: "note\u{0}"),
+            LinkOutcome(rowID: staged.rowIDs[1], actor: .job(3), at: Date(), status: .linked, attempt: .linked),
+        ])
+        let stored = LinkError(
+            code: "STRING_TOO_LONG", message: "LastName: data value too large: Null␀Byte", fields: ["Last␀Name", "FirstName"],
+            remoteBody: "[{\"message\":\"Null␀Byte\"}]", further: [LinkError(code: "INVALID_FIELD", message: "␀␀end", fields: [])])
+        let failed = try #require(try await store.row(id: staged.rowIDs[0]))
+        #expect(failed.status == .failed)
+        #expect(failed.error == stored)
+        var attempt = stored
+        attempt.further = []
+        #expect(try await store.attempts(ofRow: staged.rowIDs[0]).map(\.error) == [attempt], "an attempt keeps the error without the further problems")
+        #expect(try await store.history(ofRow: staged.rowIDs[0]).last?.note == "note␀")
+        #expect(try await store.row(id: staged.rowIDs[1])?.status == .linked, "the rest of the batch recorded with it")
+        #expect(StoredText.storable("no NUL here: Zoë") == "no NUL here: Zoë")
+    }
+
     @Test(arguments: StoreKind.available)
     func aConflictSeenTwiceIsOneAndItsResolutionLinksTheRowsItHeld(_ kind: StoreKind) async throws {
         let store = try await kind.open()
