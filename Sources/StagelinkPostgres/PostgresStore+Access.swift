@@ -14,7 +14,7 @@ extension PostgresStore {
                 """
                 INSERT INTO row_access (at, rowID, operator, process, via)
                 SELECT * FROM unnest(\(accesses.map(\.at.timeIntervalSince1970))::float8[], \(accesses.map(\.rowID))::int8[],
-                    \(accesses.map { PostgresText.storable($0.operatorName) })::text[], \(accesses.map { PostgresText.storable($0.process) })::text[],
+                    \(accesses.map { StoredText.storable($0.operatorName) })::text[], \(accesses.map { StoredText.storable($0.process) })::text[],
                     \(accesses.map(\.via.rawValue))::text[])
                 """, logger: logger)
         }

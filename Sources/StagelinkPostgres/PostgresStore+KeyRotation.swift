@@ -141,7 +141,7 @@ extension PostgresStore {
                     """, logger: logger
                 ).decode(String.self).collect().first
             }
-            let identifiers = PostgresText.storable(keys.identifiers(of: document, found: found))
+            let identifiers = StoredText.storable(keys.identifiers(of: document, found: found))
             let words = PersonWords.of(PersonDocument(identifiers: identifiers))
             try await connection.run(
                 "UPDATE person_search SET name = '', identifiers = \(identifiers), birthDate = '', words = string_to_array(\(words), ' ') WHERE rowID = \(id)",

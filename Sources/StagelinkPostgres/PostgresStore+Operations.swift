@@ -116,7 +116,7 @@ extension PostgresStore: OperationsStore {
             try await connection.rows(
                 """
                 INSERT INTO alert (rule, key, severity, summary, status, firedAt)
-                VALUES (\(condition.rule), \(condition.key), \(condition.severity.rawValue), \(PostgresText.storable(condition.summary)), 'firing',
+                VALUES (\(condition.rule), \(condition.key), \(condition.severity.rawValue), \(StoredText.storable(condition.summary)), 'firing',
                     \(at.timeIntervalSince1970))
                 RETURNING id
                 """, logger: logger
@@ -139,7 +139,7 @@ extension PostgresStore: OperationsStore {
             """
             INSERT INTO alert_delivery (alertID, event, webhook, attempt, at, httpStatus, error, delivered)
             VALUES (\(delivery.alertID), \(delivery.event.rawValue), \(delivery.webhook), \(delivery.attempt), \(delivery.at.timeIntervalSince1970),
-                \(delivery.httpStatus), \(delivery.error.map(PostgresText.storable)), \(delivery.delivered))
+                \(delivery.httpStatus), \(delivery.error.map(StoredText.storable)), \(delivery.delivered))
             """, logger: logger)
     }
 

@@ -167,7 +167,7 @@ struct RowFilterQuery {
 
     init(_ filter: RowFilter, sealing: StoreSealing) {
         let text = filter.text?.trimmingCharacters(in: .whitespacesAndNewlines)
-        let typed = text.flatMap { $0.isEmpty ? nil : PostgresText.storable($0) }
+        let typed = text.flatMap { $0.isEmpty ? nil : StoredText.storable($0) }
         let words = typed.map { PersonWords.typed(sealing.searchText($0)) }
         binds.append(filter.statuses.map { $0.map(\.rawValue).sorted() })
         binds.append(filter.system?.rawValue)

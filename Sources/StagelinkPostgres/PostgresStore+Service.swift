@@ -109,7 +109,7 @@ extension PostgresStore {
                 SELECT at, CASE WHEN hasJob THEN jobID END, level, message
                 FROM unnest(\(events.map(\.at.timeIntervalSince1970))::float8[], \(events.map { $0.jobID ?? 0 })::int8[],
                     \(events.map { $0.jobID != nil })::bool[], \(events.map(\.level.rawValue))::text[],
-                    \(events.map { PostgresText.storable($0.message) })::text[])
+                    \(events.map { StoredText.storable($0.message) })::text[])
                     AS t(at, jobID, hasJob, level, message)
                 """, logger: logger)
             try await connection.run("DELETE FROM event WHERE id <= (SELECT MAX(id) FROM event) - \(Self.keptEvents)", logger: logger)

@@ -363,20 +363,11 @@ struct PersonColumns {
 
     private mutating func append(_ document: PersonDocument) {
         let stored = PersonDocument(
-            name: PostgresText.storable(document.name), identifiers: PostgresText.storable(document.identifiers),
-            birthDate: PostgresText.storable(document.birthDate))
+            name: StoredText.storable(document.name), identifiers: StoredText.storable(document.identifiers),
+            birthDate: StoredText.storable(document.birthDate))
         names.append(stored.name)
         identifiers.append(stored.identifiers)
         birthDates.append(stored.birthDate)
         words.append(PersonWords.of(stored))
-    }
-}
-
-/// The one place text meets PostgreSQL's `text` type, which holds every character but NUL (a
-/// payload's `"\u0000"` decodes to one). Where only words count (the person index, an event line)
-/// it becomes a space; the payload itself keeps it (`bytea`).
-enum PostgresText {
-    static func storable(_ text: String) -> String {
-        text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: " ") : text
     }
 }

@@ -9,7 +9,7 @@ extension SQLiteStore {
             for access in accesses {
                 try db.execute(
                     sql: "INSERT INTO row_access (at, rowID, operator, process, via) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [access.at.timeIntervalSince1970, access.rowID, access.operatorName, access.process, access.via.rawValue])
+                    arguments: [access.at.timeIntervalSince1970, access.rowID, StoredText.storable(access.operatorName), StoredText.storable(access.process), access.via.rawValue])
             }
         }
         switch access {

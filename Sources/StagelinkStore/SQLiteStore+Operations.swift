@@ -83,7 +83,7 @@ extension SQLiteStore: OperationsStore {
         try await write { db in
             try db.execute(
                 sql: "INSERT INTO alert (rule, key, severity, summary, status, firedAt) VALUES (?, ?, ?, ?, 'firing', ?)",
-                arguments: [condition.rule, condition.key, condition.severity.rawValue, condition.summary, at.seconds])
+                arguments: [condition.rule, condition.key, condition.severity.rawValue, StoredText.storable(condition.summary), at.seconds])
             return Alert(id: db.lastInsertedRowID, condition: condition, status: .firing, firedAt: at)
         }
     }
@@ -106,7 +106,7 @@ extension SQLiteStore: OperationsStore {
                 sql: "INSERT INTO alert_delivery (alertID, event, webhook, attempt, at, httpStatus, error, delivered) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 arguments: [
                     delivery.alertID, delivery.event.rawValue, delivery.webhook, delivery.attempt, delivery.at.seconds, delivery.httpStatus,
-                    delivery.error, delivery.delivered,
+                    delivery.error.map(StoredText.storable), delivery.delivered,
                 ])
         }
     }

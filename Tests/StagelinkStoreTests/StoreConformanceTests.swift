@@ -498,6 +498,24 @@ struct StoreConformanceTests {
         #expect(StoredText.storable("no NUL here: Zoë") == "no NUL here: Zoë")
     }
 
+    /// A job that stopped on a server's answer quotes it in its message, and the event line says
+    /// the same: a NUL in either is kept as `␀` by both stores (``StoredText``), where PostgreSQL
+    /// refused the job's end and SQLite read the message back cut short.
+    @Test(arguments: StoreKind.available)
+    func aJobsMessageAndAnEventHoldingANULCharacterAreKeptWholeAndAlikeOnEveryStore(_ kind: StoreKind) async throws {
+        let store = try await kind.open()
+        var job = try await store.startJob(kind: .pull, direction: .inbound, actor: .system)
+        job.status = .failed
+        job.finishedAt = Date()
+        job.message = "the EMR answered 500: Null\u{0}Byte"
+        try await store.updateJob(job)
+        let stored = try #require(try await store.job(id: job.id))
+        #expect(stored.status == .failed)
+        #expect(stored.message == "the EMR answered 500: Null␀Byte")
+        try await store.appendEvents([SyncEvent(at: Date(), jobID: job.id, level: .error, message: "pull failed: Null\u{0}Byte")])
+        #expect(try await store.recentEvents(limit: 5).map(\.message) == ["pull failed: Null␀Byte"])
+    }
+
     @Test(arguments: StoreKind.available)
     func aConflictSeenTwiceIsOneAndItsResolutionLinksTheRowsItHeld(_ kind: StoreKind) async throws {
         let store = try await kind.open()

@@ -62,7 +62,7 @@ struct EventRecord: Codable, FetchableRecord, PersistableRecord {
         at = event.at.timeIntervalSince1970
         jobID = event.jobID
         level = event.level.rawValue
-        message = event.message
+        message = StoredText.storable(event.message)
     }
 
     var event: SyncEvent {

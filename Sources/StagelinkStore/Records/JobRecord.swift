@@ -100,7 +100,7 @@ package struct JobRecord: Codable, FetchableRecord, MutablePersistableRecord {
         progressDone = job.progress.done
         progressTotal = job.progress.total
         progressAt = job.progress.updatedAt?.timeIntervalSince1970
-        message = job.message
+        message = job.message.map(StoredText.storable)
         exportErrors = job.exportErrors.isEmpty ? nil : String(decoding: (try? JSONEncoder().encode(job.exportErrors)) ?? Data("[]".utf8), as: UTF8.self)
     }
 

@@ -1,14 +1,15 @@
 import StagelinkEngine
 
-/// The one place a text from outside (another system's answer quoted in an error, a value read
-/// from a payload) is made fit for either store's text columns before a link outcome is recorded.
+/// The one place a text from outside is made fit for either store's text columns: an error
+/// quoting another system's answer (a link outcome's, a job's message, an event, an alert, a
+/// webhook delivery's), an outcome's note, the access log's names, a person document and a search.
 ///
 /// NUL becomes `␀` (U+2400, SYMBOL FOR NULL), which is what a reader sees for it anyway. Kept as
 /// it was, PostgreSQL's `text` refuses it ("invalid byte sequence for encoding UTF8: 0x00",
-/// SQLSTATE 22021), and with it the whole batch of outcomes, again at every retry; SQLite stores
-/// it but hands the text back only up to it, so the same error read differently on each store
-/// and lost its end on SQLite. Payloads are kept verbatim all the same (bytes, not text), and the
-/// person index has its own rule (words: a NUL separates them).
+/// SQLSTATE 22021), and with it the whole statement (a batch of outcomes, a job's end) again at
+/// every retry; SQLite stores it but hands the text back only up to it, so the same text read
+/// differently on each store and lost its end on SQLite. Payloads are kept verbatim all the same
+/// (bytes, not text); in the person index `␀` separates words as a space would.
 package enum StoredText {
     package static func storable(_ text: String) -> String {
         text.utf8.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{2400}") : text
