@@ -2,7 +2,8 @@ import StagelinkEngine
 
 /// The one place a text from outside is made fit for either store's text columns: an error
 /// quoting another system's answer (a link outcome's, a job's message, an event, an alert, a
-/// webhook delivery's), an outcome's note, the access log's names, a person document and a search.
+/// webhook delivery's), an outcome's note, the access log's names; on PostgreSQL, whose `text`
+/// cannot hold a NUL at all, the person index's documents and searches too.
 ///
 /// NUL becomes `␀` (U+2400, SYMBOL FOR NULL), which is what a reader sees for it anyway. Kept as
 /// it was, PostgreSQL's `text` refuses it ("invalid byte sequence for encoding UTF8: 0x00",
