@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDBSQLite
 import StagelinkEngine
 import StagelinkFakes
@@ -55,15 +56,25 @@ public enum EngineBenchmarks {
                 print("stage cpu seconds: \(ProcessMemory.cpuSeconds() - cpuBefore) (\(encrypted ? "encrypted" : "clear"))")
             }
         }
-        let pages = stride(from: 0, to: records.count, by: 500).map { Array(records[$0..<min($0 + 500, records.count)]) }
-        // As a puller stages the pages it has read ahead: each page said to come next (``DeltaPuller``).
-        let seconds = try await measure {
-            for (index, page) in pages.enumerated() {
-                if index + 1 < pages.count { store.prepareToStage(pages[index + 1]) }
-                _ = try await store.stage(page, job: nil, advancing: nil)
-            }
-        }
+        let seconds = try await measure { try await stageAsAPuller(records, into: store) }
         return Double(records.count) / seconds
+    }
+
+    /// Stages `records` in pages of 500 as a puller does (``DeltaPuller``): each page said to come
+    /// next while the one before is staged, up to the store's pages in flight at once
+    /// (``PageStaging``). Throws unless every record was staged once.
+    static func stageAsAPuller(_ records: [IncomingRecord], into store: any StagingStore) async throws {
+        let pages = stride(from: 0, to: records.count, by: 500).map { Array(records[$0..<min($0 + 500, records.count)]) }
+        let staged = Mutex(0)
+        let staging = PageStaging<Void>(store: store, job: nil) { _, result in staged.withLock { $0 += result.staged } }
+        for (index, page) in pages.enumerated() {
+            if index + 1 < pages.count { store.prepareToStage(pages[index + 1]) }
+            try await staging.stage(page, advancing: nil, context: ())
+        }
+        try await staging.finish()
+        guard staged.withLock({ $0 }) == records.count else {
+            throw BenchmarkError.wrongCount(expected: records.count, got: staged.withLock { $0 })
+        }
     }
 
     /// Staging and linking with encryption at rest (issue 21) beside the same without, in the same

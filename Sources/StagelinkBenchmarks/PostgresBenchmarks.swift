@@ -44,14 +44,7 @@ public enum PostgresBenchmarks {
     private static func stagingRate(_ records: [IncomingRecord], location: PostgresLocation, key: StoreKey?) async throws -> Double {
         let store = try await PostgresStore(location: location, schema: "bench_" + UUID().uuidString.prefix(8).lowercased(), key: key)
         defer { store.close() }
-        let pages = stride(from: 0, to: records.count, by: 500).map { Array(records[$0..<min($0 + 500, records.count)]) }
-        // As a puller stages the pages it has read ahead: each page said to come next (``DeltaPuller``).
-        let seconds = try await EngineBenchmarks.measure {
-            for (index, page) in pages.enumerated() {
-                if index + 1 < pages.count { store.prepareToStage(pages[index + 1]) }
-                _ = try await store.stage(page, job: nil, advancing: nil)
-            }
-        }
+        let seconds = try await EngineBenchmarks.measure { try await EngineBenchmarks.stageAsAPuller(records, into: store) }
         try await store.dropSchema()
         return Double(records.count) / seconds
     }

@@ -352,7 +352,7 @@ struct StagingTests {
 
 /// A store that says which pages it was told come next, and takes its time over each page, as a
 /// store whose writer is busy does.
-final class HintRecordingStore: StagingStore {
+final class HintRecordingStore: WrappingStagingStore {
     let inner: SQLiteStore
     /// What was said and done, in order: `("next", first id)` for a hint, `("stage", first id)`.
     private let log = Mutex<[(String, String, [IncomingRecord])]>([])
@@ -370,18 +370,6 @@ final class HintRecordingStore: StagingStore {
         log.withLock { $0.append(("stage", records.first?.sourceID ?? "", records)) }
         try await Task.sleep(for: .milliseconds(50))
         return try await inner.stage(records, job: job, advancing: watermark)
-    }
-
-    func watermark(system: SourceSystem, resourceType: String) async throws -> Date? {
-        try await inner.watermark(system: system, resourceType: resourceType)
-    }
-    func newestStaged(system: SourceSystem, resourceType: String, sourceIDs: [String]) async throws -> [String: Date] {
-        try await inner.newestStaged(system: system, resourceType: resourceType, sourceIDs: sourceIDs)
-    }
-    func bulkExport(system: SourceSystem) async throws -> BulkExportProgress? { try await inner.bulkExport(system: system) }
-    func saveBulkExport(_ progress: BulkExportProgress) async throws { try await inner.saveBulkExport(progress) }
-    func finishBulkExport(system: SourceSystem, job: Int64?, advancing watermarks: [WatermarkAdvance]) async throws {
-        try await inner.finishBulkExport(system: system, job: job, advancing: watermarks)
     }
 }
 

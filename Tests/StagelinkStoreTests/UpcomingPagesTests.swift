@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 import Testing
 import StagelinkEngine
@@ -60,20 +61,51 @@ struct UpcomingPagesTests {
             #expect(try await told.stage(page, job: nil, advancing: nil).staged == page.count)
             _ = try await untold.stage(page, job: nil, advancing: nil)
         }
-        func contents(_ store: any ConformingStore) async throws -> [String] {
-            var lines: [String] = []
-            for summary in try await store.rows(RowQuery(limit: 2_000)) {
-                let row = try #require(try await store.row(id: summary.id))
-                lines.append("\(row.sourceID) \(row.contentHash) \(String(decoding: row.payload, as: UTF8.self))")
-            }
-            return lines.sorted()
-        }
-        let staged = try await contents(told)
+        let staged = try await Self.contents(told)
         #expect(staged.count == 1_100)
-        #expect(staged == (try await contents(untold)))
+        #expect(staged == (try await Self.contents(untold)))
         for store in [told, untold] {
             #expect(Set(try await store.rows(RowQuery(filter: RowFilter(text: "Given199"), limit: 10)).map(\.sourceID)) == ["p199", "e199"])
         }
+    }
+
+    /// Each staged row's key, hash and payload, read through the store's roles, sorted.
+    static func contents(_ store: any ConformingStore) async throws -> [String] {
+        var lines: [String] = []
+        for summary in try await store.rows(RowQuery(limit: 2_000)) {
+            let row = try #require(try await store.row(id: summary.id))
+            lines.append("\(row.sourceID) \(row.contentHash) \(String(decoding: row.payload, as: UTF8.self))")
+        }
+        return lines.sorted()
+    }
+
+    /// The pages staged as a pull stages them (``PageStaging``: two in flight on PostgreSQL, one
+    /// at a time on SQLite), each said to come next: the same rows, payloads and person documents
+    /// as staged one by one, every page counted, and the watermark past the last page.
+    @Test(arguments: StoreKind.available)
+    func pagesStagedAsAPullStagesThemAreStagedAsOneByOneAndTheWatermarkEndsPastTheLast(_ kind: StoreKind) async throws {
+        let (pulled, oneByOne) = try await kind.openTwo()
+        #expect(pulled.pagesInFlight == (kind == .postgres ? 2 : 1))
+        let staged = Mutex(0)
+        // The Patients, then their episodes: each type a pull of its own, as in a cycle.
+        for pages in [Array(Self.pages.prefix(3)), [Self.pages[3]]] {
+            let type = pages[0][0].resourceType
+            let staging = PageStaging<Void>(store: pulled, job: nil) { _, result in staged.withLock { $0 += result.staged } }
+            for (index, page) in pages.enumerated() {
+                if index + 1 < pages.count { pulled.prepareToStage(pages[index + 1]) }
+                let high = try #require(page.compactMap(\.lastUpdated).max())
+                try await staging.stage(page, advancing: WatermarkAdvance(system: .emr, resourceType: type, to: high), context: ())
+            }
+            try await staging.finish()
+            for page in pages { _ = try await oneByOne.stage(page, job: nil, advancing: nil) }
+        }
+        #expect(staged.withLock { $0 } == 1_100)
+        #expect(try await Self.contents(pulled) == (try await Self.contents(oneByOne)))
+        #expect(try await pulled.watermark(system: .emr, resourceType: "Patient") == Self.pages[2].last?.lastUpdated)
+        #expect(try await pulled.watermark(system: .emr, resourceType: "EpisodeOfCare") == Self.pages[3].last?.lastUpdated)
+        #expect(
+            Set(try await pulled.rows(RowQuery(filter: RowFilter(text: "Given199"), limit: 10)).map(\.sourceID)) == ["p199", "e199"],
+            "an episode staged after its Patients' pull finds its Patient's name")
     }
 
     @Test func aPageSaidToComeAndNotStagedChangesNothingAndThePageStagedInsteadIsStagedAsUsual() async throws {

@@ -34,6 +34,9 @@ public struct IncomingRecord: Sendable, Hashable {
 
     public var recordVersion: RecordVersion { RecordVersion(version: version, lastUpdated: lastUpdated) }
 
+    /// The record this is a version (or the removal) of.
+    public var key: SourceKey { SourceKey(system: system, resourceType: resourceType, sourceID: sourceID) }
+
     /// Lowercase hex SHA-256 of the payload: two receipts with the same hash are the same content.
     public var contentHash: String { ContentHash.sha256Hex(payload) }
 }

@@ -28,6 +28,7 @@ public typealias SyncStore = StagingStore & LinkingStore & PolicyStore & JobStor
 
 extension StagingStore {
     public func prepareToStage(_ records: [IncomingRecord]) {}
+    public var pagesInFlight: Int { 1 }
 }
 
 /// What the pullers write: pages of records staged verbatim, the watermark each page moves, and
@@ -46,6 +47,12 @@ public protocol StagingStore: Sendable {
     /// beside the page it is writing. Only a hint: staging other records next, or never staging
     /// these, changes nothing but the time taken. Stores that do nothing with it need not implement it.
     func prepareToStage(_ records: [IncomingRecord])
+
+    /// How many pages a pull may have sent and not yet returned at once (``PageStaging``), each
+    /// staged in a transaction of its own: 1 for a store that writes one page at a time anyway
+    /// (SQLite, and the default); 2 for a server that writes two at once while the next is
+    /// prepared and sent (PostgreSQL).
+    var pagesInFlight: Int { get }
 
     /// The newest `lastUpdated` staged of each of these records of one type (a record with no
     /// row, or with rows without a `lastUpdated`, is absent): what a pull compares an overlap

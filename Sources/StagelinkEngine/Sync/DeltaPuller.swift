@@ -91,12 +91,20 @@ public struct DeltaPuller: Sendable {
         var highest: Date?
         // The next page is asked for as soon as this one names it, while this one is staged, and up
         // to `readAhead` pages are read ahead of their staging (``PageReadAhead``): a page's wait on
-        // the source and its staging overlap. Pages are still staged one after the other, in order;
+        // the source and its staging overlap. Pages are staged in order, up to the store's pages
+        // in flight at once (``PageStaging``: the watermark never passes a page not committed);
         // a page read but not staged (a stop, an error, a crash) is read again by the next pull,
         // from the watermark the staged pages moved.
         let source = source
         let reading = PageReadAhead(capacity: readAhead) { cursor in try await source.page(pages, after: cursor) }
         defer { reading.close() }
+        let staging = PageStaging<(count: Int, total: Int?, movesTo: Date?)>(store: store, job: await recorder.id) { [pageStaged] page, result in
+            pulled += page.count
+            if let movesTo = page.movesTo { await recorder.setWatermarks(before: watermark, after: max(movesTo, watermark ?? movesTo)) }
+            await recorder.add(Job.Counts(pulled: page.count, staged: result.staged, deduplicated: result.deduplicated))
+            await pageStaged?(resourceType, result.staged)
+            await recorder.progress(phase: "pulling \(resourceType)", done: pulled, total: page.total.map { .some($0) } ?? .some(nil))
+        }
         do {
             while true {
                 if stop.isRequested { throw SyncStopped() }
@@ -111,18 +119,18 @@ public struct DeltaPuller: Sendable {
                 let advance = moves ? pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) } : nil
                 // The page after it, when read already, is prepared beside this one's writing.
                 if let upcoming = await reading.upcoming() { store.prepareToStage(upcoming.records) }
-                let result = try await store.stage(page.records, job: await recorder.id, advancing: advance)
-                pulled += page.records.count
-                if moves, let pageHigh { await recorder.setWatermarks(before: watermark, after: max(pageHigh, watermark ?? pageHigh)) }
-                await recorder.add(Job.Counts(pulled: page.records.count, staged: result.staged, deduplicated: result.deduplicated))
-                await pageStaged?(resourceType, result.staged)
-                await recorder.progress(phase: "pulling \(resourceType)", done: pulled, total: page.total.map { .some($0) } ?? .some(nil))
+                try await staging.stage(page.records, advancing: advance, context: (page.records.count, page.total, moves ? pageHigh : nil))
             }
+            try await staging.finish()
         } catch {
-            // The listing ends before the pull does: nothing of it is staged once its job is finished.
+            // The pages in flight return (counted when committed) and the listing ends before the
+            // pull does: nothing of it is staged once its job is finished. A page's error is the
+            // one thrown: the source's error, or the stop, came after that page was sent.
+            var failure = error
+            do { try await staging.finish() } catch { failure = error }
             listing?.cancel()
             _ = try? await listing?.value
-            throw error
+            throw failure
         }
         try await listing?.value
         if !ordered || held, let highest {
