@@ -79,9 +79,9 @@ extension PostgresStore {
 
     /// Two pages of a pull in flight (``PageStaging``): while the server writes one, the next is
     /// prepared, sent, and written beside it by a second connection's backend, where one page at
-    /// a time left the server waiting on the client a quarter of the time (docs/scale.md, "Two
-    /// pages in flight"). Each is a transaction of its own, and `PageStaging` keeps the watermark
-    /// behind any page not committed yet.
+    /// a time left both cores idle a third of the time, each side waiting for the other's turn
+    /// (docs/scale.md, "Two pages of a pull in flight"). Each is a transaction of its own, and
+    /// `PageStaging` keeps the watermark behind any page not committed yet.
     public var pagesInFlight: Int { 2 }
 
     /// `records` come next: they are prepared while the page before is on the server (``UpcomingPages``).

@@ -7,9 +7,9 @@ import Foundation
 /// Each page is still staged in a transaction of its own (``StagingStore/stage(_:job:advancing:)``),
 /// but the next page is sent before the one before it has returned: on PostgreSQL one page is
 /// written by the server while the next is prepared and sent, and the two are written by two of
-/// the server's backends at once (docs/scale.md, "Two pages in flight"). With a store of one
-/// writer (SQLite, ``StagingStore/pagesInFlight`` 1) every page is sent after the one before has
-/// returned, and moves the watermark itself, exactly as staging page by page.
+/// the server's backends at once (docs/scale.md, "Two pages of a pull in flight"). With a store
+/// of one writer (SQLite, ``StagingStore/pagesInFlight`` 1) every page is sent after the one
+/// before has returned, and moves the watermark itself, exactly as staging page by page.
 ///
 /// What two pages in flight must not change, and how it does not:
 /// - **The watermark never passes a page that is not committed.** A page sent while another is
