@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import GRDBSQLite
 import StagelinkEngine
 import StagelinkFakes
@@ -65,16 +64,14 @@ public enum EngineBenchmarks {
     /// (``PageStaging``). Throws unless every record was staged once.
     static func stageAsAPuller(_ records: [IncomingRecord], into store: any StagingStore) async throws {
         let pages = stride(from: 0, to: records.count, by: 500).map { Array(records[$0..<min($0 + 500, records.count)]) }
-        let staged = Mutex(0)
-        let staging = PageStaging<Void>(store: store, job: nil) { _, result in staged.withLock { $0 += result.staged } }
+        var staged = 0
+        let staging = PageStaging<Void>(store: store, job: nil) { _, result in staged += result.staged }
         for (index, page) in pages.enumerated() {
             if index + 1 < pages.count { store.prepareToStage(pages[index + 1]) }
             try await staging.stage(page, advancing: nil, context: ())
         }
         try await staging.finish()
-        guard staged.withLock({ $0 }) == records.count else {
-            throw BenchmarkError.wrongCount(expected: records.count, got: staged.withLock { $0 })
-        }
+        guard staged == records.count else { throw BenchmarkError.wrongCount(expected: records.count, got: staged) }
     }
 
     /// Staging and linking with encryption at rest (issue 21) beside the same without, in the same

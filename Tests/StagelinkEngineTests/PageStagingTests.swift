@@ -77,10 +77,10 @@ struct PageStagingTests {
     /// Stages `pages` through a `PageStaging`, each page moving the watermark to its records; the
     /// pages counted, in the order they were reported.
     static func stage(_ pages: [[IncomingRecord]], into store: any StagingStore) async throws -> [Int] {
-        let counted = Mutex<[Int]>([])
+        var counted: [Int] = []
         let staging = PageStaging<Int>(store: store, job: nil) { page, result in
             #expect(result.staged == pages[page].count, "page \(page) counted with what it staged")
-            counted.withLock { $0.append(page) }
+            counted.append(page)
         }
         do {
             for (index, page) in pages.enumerated() { try await staging.stage(page, advancing: advance(index), context: index) }
@@ -89,7 +89,7 @@ struct PageStagingTests {
             try? await staging.finish()
             throw error
         }
-        return counted.withLock { $0 }
+        return counted
     }
 
     @Test func aStoreThatWritesOnePageAtATimeStagesEachPageAloneAndEachPageMovesTheWatermark() async throws {
@@ -125,13 +125,13 @@ struct PageStagingTests {
         // The third page (p9…) fails after the fourth (p13…), sent while it was in flight, committed.
         store.hold("p9", until: "p13")
         store.fail("p9")
-        let counted = Mutex<[Int]>([])
-        let staging = PageStaging<Int>(store: store, job: nil) { page, _ in counted.withLock { $0.append(page) } }
+        var counted: [Int] = []
+        let staging = PageStaging<Int>(store: store, job: nil) { page, _ in counted.append(page) }
         await #expect(throws: PagesInFlightStore.PageRefused.self) {
             for (index, page) in Self.pages.enumerated() { try await staging.stage(page, advancing: Self.advance(index), context: index) }
             try await staging.finish()
         }
-        #expect(counted.withLock { $0 } == [0, 1, 3], "the pages that committed are counted, the fourth too")
+        #expect(counted == [0, 1, 3], "the pages that committed are counted, the fourth too")
         #expect(
             try await store.watermark(system: .emr, resourceType: "Patient") == Self.advance(1).to,
             "the watermark stays at the second page's records: the third's are read again by the next pull")

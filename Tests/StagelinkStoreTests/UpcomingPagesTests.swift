@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import GRDB
 import Testing
 import StagelinkEngine
@@ -86,11 +85,11 @@ struct UpcomingPagesTests {
     func pagesStagedAsAPullStagesThemAreStagedAsOneByOneAndTheWatermarkEndsPastTheLast(_ kind: StoreKind) async throws {
         let (pulled, oneByOne) = try await kind.openTwo()
         #expect(pulled.pagesInFlight == (kind == .postgres ? 2 : 1))
-        let staged = Mutex(0)
+        var staged = 0
         // The Patients, then their episodes: each type a pull of its own, as in a cycle.
         for pages in [Array(Self.pages.prefix(3)), [Self.pages[3]]] {
             let type = pages[0][0].resourceType
-            let staging = PageStaging<Void>(store: pulled, job: nil) { _, result in staged.withLock { $0 += result.staged } }
+            let staging = PageStaging<Void>(store: pulled, job: nil) { _, result in staged += result.staged }
             for (index, page) in pages.enumerated() {
                 if index + 1 < pages.count { pulled.prepareToStage(pages[index + 1]) }
                 let high = try #require(page.compactMap(\.lastUpdated).max())
@@ -99,7 +98,7 @@ struct UpcomingPagesTests {
             try await staging.finish()
             for page in pages { _ = try await oneByOne.stage(page, job: nil, advancing: nil) }
         }
-        #expect(staged.withLock { $0 } == 1_100)
+        #expect(staged == 1_100)
         #expect(try await Self.contents(pulled) == (try await Self.contents(oneByOne)))
         #expect(try await pulled.watermark(system: .emr, resourceType: "Patient") == Self.pages[2].last?.lastUpdated)
         #expect(try await pulled.watermark(system: .emr, resourceType: "EpisodeOfCare") == Self.pages[3].last?.lastUpdated)

@@ -119,7 +119,7 @@ public struct DeltaPuller: Sendable {
                 let advance = moves ? pageHigh.map { WatermarkAdvance(system: source.system, resourceType: resourceType, to: $0) } : nil
                 // The page after it, when read already, is prepared beside this one's writing.
                 if let upcoming = await reading.upcoming() { store.prepareToStage(upcoming.records) }
-                try await staging.stage(page.records, advancing: advance, context: (page.records.count, page.total, moves ? pageHigh : nil))
+                try await staging.stage(page.records, advancing: advance, context: (page.records.count, page.total, advance?.to))
             }
             try await staging.finish()
         } catch {
